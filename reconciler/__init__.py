@@ -1,0 +1,1 @@
+"""authentik-reconciler: GitOps for authentik stages."""
