@@ -1,0 +1,183 @@
+"""The authentik REST client: bearer token, pagination, retries, and errors translated at the
+boundary into `ApiError` with the call named and secrets scrubbed."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from reconciler.errors import ApiError
+from reconciler.values import REDACTED
+
+__all__ = ["Connection", "Client"]
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = {429, 502, 503, 504}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Connection:
+    """Where authentik is and how to reach it. `transport` is the test seam: the sandbox in-process."""
+
+    url: str
+    token: str
+    insecure: bool = False
+    transport: httpx.AsyncBaseTransport | None = None
+    timeout: float = 30.0
+    page_size: int = 1000
+    retries: int = 3
+    backoff: float = 0.5
+    max_concurrency: int = 8
+
+    def __repr__(self) -> str:
+        return f"Connection(url={self.url!r}, token={REDACTED!r})"
+
+
+class Client:
+    """One HTTP session to `/api/v3/`. Counts its requests so tests and benchmarks can check them."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.request_count = 0
+        self._secrets: set[str] = set()
+        self._limit = asyncio.Semaphore(connection.max_concurrency)
+        base = connection.url.rstrip("/") + "/api/v3"
+        self._http = httpx.AsyncClient(
+            base_url=base,
+            headers={"Authorization": f"Bearer {connection.token}", "Accept": "application/json"},
+            verify=not connection.insecure,
+            transport=connection.transport,
+            timeout=connection.timeout,
+        )
+        self._secrets.add(connection.token)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+
+    def add_secrets(self, values: Iterable[str]) -> None:
+        """Values that must never appear in an error message (they may be echoed by the server)."""
+        self._secrets.update(v for v in values if v)
+
+    def scrub(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if len(secret) >= 3:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    async def version(self) -> str:
+        body = await self.request("GET", "/admin/version/")
+        return str(body["version_current"])
+
+    async def list(self, path: str, **params: str) -> list[dict[str, Any]]:
+        """Every object of a list endpoint, following authentik's integer `next` page numbers."""
+        results: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = await self.request("GET", path, params={**params, "page": str(page),
+                                                            "page_size": str(self.connection.page_size)})
+            results.extend(body["results"])
+            next_page = body.get("pagination", {}).get("next") or 0
+            if not next_page or next_page <= page:
+                return results
+            page = int(next_page)
+
+    async def request(self, method: str, path: str, *, params: dict[str, str] | None = None,
+                      body: dict[str, Any] | None = None) -> Any:
+        """One call, retried where that is safe: reads on throttling, gateway errors and dropped
+        connections; writes only when the server cannot have acted (429, connection refused)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self._limit:
+                    self.request_count += 1
+                    response = await self._http.request(method, path, params=params, json=body)
+            except httpx.ConnectError as exc:
+                if attempt <= self.connection.retries:
+                    await self._pause(attempt, None)
+                    continue
+                raise ApiError(self.scrub(f"cannot reach authentik at {self.connection.url}: {exc}"),
+                               method=method, path=path) from exc
+            except httpx.TransportError as exc:
+                if method == "GET" and attempt <= self.connection.retries:
+                    await self._pause(attempt, None)
+                    continue
+                raise ApiError(self.scrub(f"{method} {path}: connection failed: {exc.__class__.__name__}"
+                                          f"{': ' + str(exc) if str(exc) else ''}"),
+                               method=method, path=path) from exc
+            status = response.status_code
+            retryable = status == 429 or (method == "GET" and status in RETRY_STATUSES)
+            if retryable and attempt <= self.connection.retries:
+                await self._pause(attempt, response.headers.get("Retry-After"))
+                continue
+            if status >= 400:
+                raise self._error(method, path, response)
+            if status == 204 or not response.content:
+                return None
+            try:
+                return response.json()
+            except json.JSONDecodeError as exc:
+                raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not JSON",
+                               method=method, path=path, status=status) from exc
+
+    async def _pause(self, attempt: int, retry_after: str | None) -> None:
+        delay = self.connection.backoff * 2 ** (attempt - 1)
+        if retry_after and retry_after.replace(".", "", 1).isdigit():
+            delay = min(float(retry_after), 60.0)
+        log.info("retrying in %.1fs (attempt %d)", delay, attempt + 1)
+        await asyncio.sleep(delay)
+
+    def _error(self, method: str, path: str, response: httpx.Response) -> ApiError:
+        status = response.status_code
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        detail = body.get("detail") if isinstance(body, dict) else None
+        call = f"{method} {path}"
+        if status in (401, 403):
+            message = f"authentik refused the token ({detail or status}): check AUTHENTIK_TOKEN"
+        elif status == 405 and method != "GET" and not response.content:
+            # authentik answers an unhandled exception during a write with an empty HTML 405
+            # (FINDINGS 2023.10.7 "Server errors", recordings 09, 43, 44).
+            message = f"{call}: authentik failed with a server error (an empty 405); see the server's log"
+        elif status == 400 and isinstance(body, dict):
+            message = f"{call}: authentik rejected the request: {format_field_errors(body)}"
+        elif status == 404:
+            message = f"{call}: not found ({detail or 'no such object'})"
+        elif status == 429:
+            message = f"{call}: authentik is throttling requests (429), retries exhausted"
+        else:
+            message = f"{call}: authentik answered {status}{': ' + str(detail) if detail else ''}"
+        scrubbed_body = json.loads(self.scrub(json.dumps(body))) if body is not None else None
+        return ApiError(self.scrub(message), method=method, path=path, status=status, body=scrubbed_body)
+
+
+def format_field_errors(body: dict[str, Any]) -> str:
+    """`{"name": ["..."], "user_fields": {"0": ["..."]}}` -> `name: ...; user_fields[0]: ...`."""
+    parts: list[str] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}[{key}]" if prefix and key.isdigit() else
+                     (f"{prefix}.{key}" if prefix else key), sub)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            parts.append(f"{prefix}: {' '.join(value)}" if prefix != "non_field_errors" else " ".join(value))
+        elif isinstance(value, list):
+            for index, sub in enumerate(value):
+                walk(f"{prefix}[{index}]", sub)
+        else:
+            parts.append(f"{prefix}: {value}")
+
+    walk("", body)
+    return "; ".join(parts)

@@ -1,0 +1,105 @@
+"""Rendering plans and validation results: text like Terraform's, the contract's JSON, and
+Markdown for pull-request comments. Never a secret in clear."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.plan import UNKNOWN, Change, FieldChange, Plan, Replace, Update
+from reconciler.values import REDACTED, Ref, Secret, redact
+
+__all__ = ["render_plan", "render_text", "render_json", "render_markdown", "Style"]
+
+COLORS = {"+": "32", "~": "33", "-": "31", "bold": "1", "dim": "2"}
+
+
+class Style:
+    """ANSI colour when on a terminal; plain text otherwise (NO_COLOR, pipes, files)."""
+
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\033[{COLORS[code]}m{text}\033[0m" if self.color else text
+
+
+def show(value: Any, sensitive: bool = False) -> str:
+    """A value as the plan shows it: JSON-like, references by name, secrets redacted."""
+    if value is UNKNOWN:
+        return "(unknown)"
+    if sensitive and value is not None:
+        return REDACTED
+    if isinstance(value, Secret):
+        return REDACTED
+    if isinstance(value, Ref):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return json.dumps(redact(value), ensure_ascii=False)
+
+
+def _field_line(change: Change, field: FieldChange, width: int, style: Style) -> str:
+    name = field.field.ljust(width)
+    note = style(f"  # {field.note}", "dim") if field.note else ""
+    if change.action == "create":
+        return f"      {style('+', '+')} {name} = {show(field.after, field.sensitive)}{note}"
+    return (f"      {style('~', '~')} {name} = {show(field.before, field.sensitive)} -> "
+            f"{show(field.after, field.sensitive)}{note}")
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    style = Style(color)
+    where = f" at {plan.server}" if plan.server else ""
+    if not plan.has_changes:
+        return (f"No changes. Live state matches the manifests (authentik {plan.api_version}{where}, "
+                f"{plan.unchanged} object{'s' if plan.unchanged != 1 else ''} compared).\n")
+    lines = [f"Plan for authentik {plan.api_version}{where}:", ""]
+    for change in plan.changes:
+        header = f"  {style(change.symbol, change.symbol)} {style(change.address, 'bold')}  " \
+                 f"({change.action}: {change.method} /api/v3{change.path})"
+        lines.append(header)
+        width = max((len(f.field) for f in change.fields), default=0)
+        lines.extend(_field_line(change, f, width, style) for f in change.fields)
+        if isinstance(change, Update) and change.companions:
+            sent = ", ".join(change.companions)
+            lines.append(style(f"        (also sends {sent} unchanged: authentik refuses this PATCH "
+                               "without it)", "dim"))
+        if isinstance(change, Replace):
+            lines.append(style(f"        (PUT sends all {len(change.full)} writable fields)", "dim"))
+        lines.append("")
+    s = plan.summary
+    lines.append(f"Plan: {s['create']} to create, {s['update']} to update, {s['replace']} to replace, "
+                 f"{s['delete']} to delete, {s['unchanged']} unchanged.")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_markdown(plan: Plan) -> str:
+    s = plan.summary
+    lines = [f"### authentik-reconciler plan (authentik {plan.api_version})", ""]
+    if not plan.has_changes:
+        lines.append(f"No changes ({plan.unchanged} objects compared).")
+        return "\n".join(lines) + "\n"
+    lines.append(f"**{s['create']}** to create, **{s['update']}** to update, **{s['replace']}** to replace, "
+                 f"**{s['delete']}** to delete, {s['unchanged']} unchanged.")
+    lines += ["", "| action | object | field | before | after |", "|---|---|---|---|---|"]
+    for change in plan.changes:
+        if not change.fields:
+            lines.append(f"| {change.action} | `{change.address}` | | | |")
+        for f in change.fields:
+            before = "" if change.action == "create" else f"`{show(f.before, f.sensitive)}`"
+            after = f"`{show(f.after, f.sensitive)}`"
+            lines.append(f"| {change.action} | `{change.address}` | `{f.field}` | {before} | {after} |"
+                         .replace("\n", " "))
+    return "\n".join(lines) + "\n"
+
+
+def render_plan(plan: Plan, fmt: str, *, color: bool = False) -> str:
+    if fmt == "json":
+        return render_json(plan)
+    if fmt == "markdown":
+        return render_markdown(plan)
+    return render_text(plan, color=color)
