@@ -81,7 +81,7 @@ def diff(desired: list[DesiredObject], live: LiveState, model: ApiModel, secrets
                                         f"field{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                                         "(the object does not exist yet)", obj.address))
                 continue
-            fields = tuple(FieldChange(name, None, value, kind.fields[name].sensitive)
+            fields = tuple(FieldChange(name, None, value, kind.fields[name].sensitive or isinstance(value, Secret))
                            for name, value in obj.fields.items())
             changes.append(Create(kind=obj.kind, name=obj.name, path=kind.path, fields=fields,
                                   depends_on=depends(obj.fields), location=obj.location()))
@@ -129,7 +129,8 @@ def _field_changes(obj: DesiredObject, kind: Kind, current: dict[str, Any], live
         if spec.sensitive and before is not None:
             before = Secret(before)
         if comparable(spec, wanted) != comparable(spec, before):
-            yield FieldChange(name, before, wanted, spec.sensitive)
+            # A value from {env}/{file} is sensitive whatever the field: so is what it replaces.
+            yield FieldChange(name, before, wanted, spec.sensitive or isinstance(wanted, Secret))
 
 
 def _write_only_change(obj: DesiredObject, spec: Field, wanted: Any, secrets: SecretState,

@@ -4,8 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ReconcilerError", "Problem", "ManifestError", "ApiError", "PlanError", "UnsafePlanError",
-           "ApplyError", "StalePlanError"]
+__all__ = ["ReconcilerError", "Problem", "ManifestError", "ApiError", "PlanError", "ApplyError"]
 
 
 class ReconcilerError(Exception):
@@ -55,14 +54,6 @@ class ApiError(ReconcilerError):
         self.status = status
         self.body = body
         super().__init__(message)
-
-
-class UnsafePlanError(ReconcilerError):
-    """The plan would do something risky that needs an explicit flag."""
-
-
-class StalePlanError(ReconcilerError):
-    """A saved plan no longer matches live state."""
 
 
 class ApplyError(ReconcilerError):

@@ -160,7 +160,7 @@ def fallback_default(field: dict[str, Any]) -> Any:
     """A server default for kinds no recording shows: what Django stores for an unset column."""
     if field.get("nullable"):
         return None
-    return {"array": [], "object": {}, "boolean": False, "string": ""}.get(field.get("type", ""), None)
+    return {"array": [], "object": {}, "boolean": False, "string": ""}.get(field.get("type", ""))
 
 
 def build_kind(spec: dict[str, Any], recordings: Path, collection: str, detail: str,
@@ -333,8 +333,10 @@ def build_manifest_schema(model: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1],
+                        help="project root to write into (default: this checkout)")
     args = parser.parse_args()
-    root = Path(__file__).resolve().parents[1]
+    root = args.out
     for version in VERSIONS:
         spec = yaml.load((args.shared / "authentik-openapi" / f"authentik-{version}.yml").read_text(),
                          Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

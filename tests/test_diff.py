@@ -1,0 +1,137 @@
+"""The pure diff, with plain data: no server, no files."""
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciler.apimodel import load_model
+from reconciler.desired import DesiredObject
+from reconciler.diff import diff
+from reconciler.live import LiveState
+from reconciler.plan import UNKNOWN, Create, Delete, Replace, Update, order_changes
+from reconciler.state import SecretState
+from reconciler.values import Ref, Secret
+
+MODEL = load_model("2026.2.2")
+IDENT = "11111111-1111-4111-8111-111111111111"
+PASSWORD = "22222222-2222-4222-8222-222222222222"
+DUO = "33333333-3333-4333-8333-333333333333"
+
+
+def desired(kind: str, name: str, **fields: Any) -> DesiredObject:
+    control = {k: fields.pop(k) for k in ("state", "update", "ignore_changes") if k in fields}
+    return DesiredObject(kind=kind, name=name, fields={**fields, "name": name}, file="m.yaml",
+                         positions={(): (1, 1)}, state=control.get("state", "present"),
+                         update=control.get("update", "patch"),
+                         ignore_changes=frozenset(control.get("ignore_changes", ())))
+
+
+def live_state() -> LiveState:
+    ident = {"pk": IDENT, "name": "ident", "user_fields": ["username"], "password_stage": PASSWORD,
+             "sources": [], "show_matched_user": True, "case_insensitive_matching": True}
+    password = {"pk": PASSWORD, "name": "pw", "backends": ["authentik.core.auth.InbuiltBackend"]}
+    duo = {"pk": DUO, "name": "duo", "client_id": "DI1", "api_hostname": "api.example", "friendly_name": ""}
+    return LiveState(model=MODEL, objects={"identification": {"ident": ident}, "password": {"pw": password},
+                                           "authenticator_duo": {"duo": duo}},
+                     targets={"stage": [{"pk": IDENT, "name": "ident"}, {"pk": PASSWORD, "name": "pw"},
+                                        {"pk": DUO, "name": "duo"}]})
+
+
+def secrets() -> SecretState:
+    return SecretState(key=b"k", server="s")
+
+
+def test_unchanged_objects_plan_nothing() -> None:
+    result = diff([desired("identification", "ident", user_fields=["username"],
+                           password_stage=Ref("stage", "pw", PASSWORD))], live_state(), MODEL, secrets())
+    assert (result.changes, result.unchanged) == ([], 1)
+
+
+def test_one_field_changes_patch_only_that_field_plus_the_required_companion() -> None:
+    result = diff([desired("identification", "ident", show_matched_user=False)], live_state(), MODEL, secrets())
+    [change] = result.changes
+    assert isinstance(change, Update)
+    # identification PATCH needs user_fields (recordings 2023.10.7/17, 18)
+    assert change.body() == {"user_fields": ["username"], "show_matched_user": False}
+    assert change.data["fields"] == {"show_matched_user": {"before": True, "after": False}}
+
+
+def test_reference_lists_compare_as_sets_and_plain_lists_keep_order() -> None:
+    live = live_state()
+    live.objects["identification"]["ident"]["user_fields"] = ["email", "username"]
+    same_set = diff([desired("identification", "ident", user_fields=["username", "email"])], live, MODEL, secrets())
+    assert [c.data["fields"] for c in same_set.changes] == [
+        {"user_fields": {"before": ["email", "username"], "after": ["username", "email"]}}]
+
+
+def test_null_and_empty_string_are_the_same_for_strings() -> None:
+    result = diff([desired("authenticator_duo", "duo", friendly_name=None)], live_state(), MODEL, secrets())
+    assert result.changes == []
+
+
+def test_write_only_secret_without_record_is_sent_once_then_not_again() -> None:
+    state = secrets()
+    want = [desired("authenticator_duo", "duo", client_secret=Secret("s3cret"))]
+    [change] = diff(want, live_state(), MODEL, state).changes
+    assert change.fields[0].before is UNKNOWN and "sent once" in change.fields[0].note
+    assert change.data["fields"]["client_secret"]["after"] == "(sensitive)"
+    state.record("authenticator_duo/duo", "client_secret", "s3cret")
+    assert diff(want, live_state(), MODEL, state).changes == []
+    changed = [desired("authenticator_duo", "duo", client_secret=Secret("rotated"))]
+    [change] = diff(changed, live_state(), MODEL, state).changes
+    assert change.body() == {"client_secret": Secret("rotated")} and change.fields[0].note == \
+        "changed since the last apply"
+    assert diff(want, live_state(), MODEL, state, resend_secrets=True).changes[0].fields[0].note == \
+        "resent (--resend-secrets)"
+
+
+def test_put_needs_required_write_only_fields() -> None:
+    result = diff([desired("authenticator_duo", "duo", friendly_name="Duo", update="put")], live_state(),
+                  MODEL, secrets())
+    assert result.changes == []
+    assert "client_secret is required by PUT and write-only" in result.problems[0].message
+
+
+def test_put_sends_the_full_object() -> None:
+    result = diff([desired("authenticator_duo", "duo", friendly_name="Duo", update="put",
+                           client_secret=Secret("x"))], live_state(), MODEL, secrets())
+    [change] = result.changes
+    assert isinstance(change, Replace)
+    assert change.wire_body() == {"name": "duo", "friendly_name": "Duo", "client_id": "DI1",
+                                  "client_secret": "x", "api_hostname": "api.example"}
+
+
+def test_create_requires_fields_and_orders_after_what_it_references() -> None:
+    missing = diff([desired("authenticator_duo", "new-duo")], live_state(), MODEL, secrets())
+    assert missing.problems[0].message == ("cannot create: missing required fields api_hostname, client_id, "
+                                           "client_secret (the object does not exist yet)")
+    wanted = [desired("identification", "ident", password_stage=Ref("stage", "new-pw")),
+              desired("password", "new-pw", backends=["authentik.core.auth.InbuiltBackend"])]
+    ordered = order_changes(diff(wanted, live_state(), MODEL, secrets()).changes)
+    assert [(c.action, c.name) for c in ordered] == [("create", "new-pw"), ("update", "ident")]
+    assert isinstance(ordered[0], Create)
+
+
+def test_absent_objects_are_deleted_only_when_they_exist() -> None:
+    result = diff([desired("password", "pw", state="absent"), desired("password", "gone", state="absent")],
+                  live_state(), MODEL, secrets())
+    assert [(type(c), c.path) for c in result.changes] == [(Delete, f"/stages/password/{PASSWORD}/")]
+
+
+def test_ignored_fields_are_never_planned() -> None:
+    result = diff([desired("identification", "ident", show_matched_user=False,
+                           ignore_changes=["show_matched_user"])], live_state(), MODEL, secrets())
+    assert result.changes == []
+
+
+@given(st.lists(st.sampled_from(["email", "username", "upn"]), unique=True, min_size=1),
+       st.booleans(), st.booleans())
+def test_diff_of_live_against_itself_is_empty(user_fields: list[str], show: bool, case: bool) -> None:
+    live = live_state()
+    live.objects["identification"]["ident"].update(user_fields=user_fields, show_matched_user=show,
+                                                   case_insensitive_matching=case)
+    want = desired("identification", "ident", user_fields=list(user_fields), show_matched_user=show,
+                   case_insensitive_matching=case)
+    assert diff([want], live, MODEL, secrets()).changes == []

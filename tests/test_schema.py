@@ -1,0 +1,100 @@
+"""Offline validation: every problem at once, as `file:line:column: kind/name: field: message`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler import ManifestError, validate_paths
+from reconciler.cli import cli
+
+INVALID = Path(__file__).parent / "fixtures" / "invalid"
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def problems_of(name: str, api_version: str = "2026.2.2") -> list[str]:
+    with pytest.raises(ManifestError) as caught:
+        validate_paths([INVALID / name], api_version)
+    return [str(p).replace(str(INVALID) + "/", "") for p in caught.value.problems]
+
+
+def test_unknown_field_is_an_error_with_a_suggestion() -> None:
+    assert problems_of("unknown-field.yaml") == [
+        "unknown-field.yaml:5:5: identification/login-id: show_matched_usr: unknown field "
+        "(did you mean 'show_matched_user'?)"]
+
+
+def test_malformed_yaml_names_the_place() -> None:
+    [problem] = problems_of("malformed.yaml")
+    assert problem.startswith("malformed.yaml:4:1: invalid YAML: ")
+
+
+def test_duplicate_name_across_kinds_names_both_places() -> None:
+    assert problems_of("duplicate-name.yaml") == [
+        "duplicate-name.yaml:6:5: password/shared-name: name: duplicate name: identification/shared-name at "
+        "duplicate-name.yaml:3:5 has it too (stage names are unique across all stage kinds)"]
+
+
+def test_duplicate_yaml_key_is_refused() -> None:
+    assert problems_of("duplicate-key.yaml") == ["duplicate-key.yaml:4:5: duplicate key 'name'"]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    assert problems_of("many-problems.yaml") == [
+        'many-problems.yaml:4:29: identification/many: user_fields[1]: "bogus" is not one of '
+        '"email", "username", "upn"',
+        "many-problems.yaml:5:5: identification/many: pk: read-only field: the server sets it, "
+        "remove it from the manifest",
+        "many-problems.yaml:6:5: identification/many: show_matched_user: expected a boolean, got a string",
+        "many-problems.yaml:7:5: authenticatr_duo/typo-kind: kind: unknown kind \"authenticatr_duo\" "
+        "(did you mean 'authenticator_duo'?) for authentik 2026.2.2",
+        'many-problems.yaml:11:5: authenticator_totp/totp: digits: expected one of "6", "8" or '
+        "{env: VARIABLE} or {file: PATH}, got an integer",
+    ]
+
+
+def test_types_follow_the_api_version() -> None:
+    # TOTP digits is an integer in 2023.10.7 and a string in 2026.2.2 (KINDS.md, "Defaults/types").
+    assert [p for p in problems_of("many-problems.yaml", "2023.10.7") if "digits" in p] == []
+
+
+def test_examples_validate_for_both_versions() -> None:
+    for version in ("2023.10.7", "2026.2.2"):
+        assert len(validate_paths([EXAMPLES], version)) == 6
+
+
+def test_cli_validate_exit_codes_and_json() -> None:
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["validate", str(EXAMPLES)])
+    assert (ok.exit_code, ok.output) == (0, "6 objects valid for authentik 2026.2.2.\n")
+    bad = runner.invoke(cli, ["validate", str(INVALID / "many-problems.yaml"), "--format", "json"])
+    assert bad.exit_code == 1
+    report = json.loads(bad.output)
+    assert report["valid"] is False and len(report["problems"]) == 5
+    assert report["problems"][0]["line"] == 4 and report["problems"][0]["field"] == "user_fields[1]"
+
+
+def test_cli_validate_text_errors_have_no_traceback() -> None:
+    result = CliRunner().invoke(cli, ["validate", str(INVALID)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output.rstrip().endswith("problems found.")
+
+
+def test_missing_path_is_a_clear_error() -> None:
+    result = CliRunner().invoke(cli, ["validate", "no/such/dir"])
+    assert (result.exit_code, result.output) == (1, "no/such/dir:0:0: no such file or directory\n1 problem found.\n")
+
+
+def test_published_schema_accepts_the_examples() -> None:
+    # The schema editors use (yaml-language-server) is the same one the validator reads.
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    from reconciler.schema import manifest_schema
+
+    validator = Draft202012Validator(manifest_schema("2026.2.2"))
+    for path in EXAMPLES.rglob("*.yaml"):
+        assert list(validator.iter_errors(yaml.safe_load(path.read_text()))) == []
