@@ -1,0 +1,82 @@
+"""Recorded behaviours of the real server that the API model cannot express. Each names the
+recordings it comes from (`authentik-recordings/<version>/`, copied to tests/fixtures/recordings)."""
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from reconciler.apimodel import Kind
+
+from .profile import Profile
+
+# 2023.10.7 and 2026.2.2 08, 17, 26, 28, 33 and KINDS.md 1: identification's validate() looks at the
+# request only, so every write needs a non-empty `user_fields` or `sources` (the model's
+# patch_companions), even when the stored stage has them.
+COMPANION_ERROR = "When no user fields are selected, at least one source must be selected"
+
+# 2026.2.2 kinds/03-authenticator_endpoint_gdtc-2-create and 18-mtls-2-create: without a licence,
+# kinds whose stage type says `requires_enterprise` pass field validation and are then refused.
+ENTERPRISE_ERROR = "Enterprise is required to create/update this object."
+
+# 2026.2.2 kinds/23-source-2-create: a source stage refuses the built-in source, the only source of
+# a fresh install: it is not web-based. (identification `sources` accepts it: 22.)
+WEB_SOURCE_FIELDS = {("source", "source")}
+WEB_SOURCE_ERROR = "Invalid source selected, only web-based sources are supported."
+NOT_WEB_SOURCE_MODELS = {"authentik_core.source"}
+
+# kinds/16-invitation_invitations-1-create-name-only, -2-create (both versions): `expires` defaults
+# to the time of creation plus 30 minutes, and `created_by` is the user of the token (akadmin).
+TIME_DEFAULTS = {("invitation_invite", "expires"): timedelta(minutes=30)}
+CREATED_BY = "created_by"
+
+
+def creation_defaults(kind: Kind) -> dict[str, Any]:
+    """The values the server fills in for fields a create leaves out."""
+    values = copy.deepcopy(kind.defaults)
+    for (kind_name, field), lifetime in TIME_DEFAULTS.items():
+        if kind_name == kind.name:
+            values[field] = format_datetime(datetime.now(UTC) + lifetime)
+    return values
+
+
+def format_datetime(moment: datetime) -> str:
+    """DRF's rendering of an aware datetime in UTC: ISO 8601 with a `Z`."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def object_errors(kind: Kind, attrs: dict[str, Any], profile: Profile, enterprise: bool) -> list[str]:
+    """The serializer's validate(): checks on the request as a whole, after every field passed."""
+    errors = []
+    if kind.patch_companions and not any(attrs.get(name) for name in kind.patch_companions):
+        errors.append(COMPANION_ERROR)
+    stage_type = profile.stage_type(kind.model)
+    if not enterprise and stage_type and stage_type.get("requires_enterprise"):
+        errors.append(ENTERPRISE_ERROR)
+    return errors
+
+
+def refused_source(kind: Kind, field: str, source: dict[str, Any] | None) -> str | None:
+    if (kind.name, field) in WEB_SOURCE_FIELDS and source and source.get("meta_model_name") in NOT_WEB_SOURCE_MODELS:
+        return WEB_SOURCE_ERROR
+    return None
+
+
+def server_error_fields(kind: Kind, body: dict[str, Any], profile: Profile, creating: bool) -> list[str]:
+    """Fields that make a valid write fail in the server, answered with the 405 server-error quirk:
+    2023.10.7 nested writes such as `flow_set` (43, 44, 46, 50), and a create without a field the
+    database has no default for (identification `user_fields`, 09)."""
+    fields = [name for name in profile.nested_writes if name in body and name in kind.read_only]
+    if creating:
+        fields += [name for name in kind.no_default if name not in body]
+    return fields
+
+
+def json_error_text(error: ValueError, parser: str) -> str:
+    """The text after "JSON parse error - " (92): 2023.10.7 quotes Python's json module, 2026.2.2
+    parses with orjson, which names the problem differently but reports the same position."""
+    if parser != "orjson" or not isinstance(error, json.JSONDecodeError):
+        return str(error)
+    problem = "unexpected end of data" if error.pos >= len(error.doc.rstrip()) else "unexpected character"
+    return f"{problem}: line {error.lineno} column {error.colno} (char {error.pos})"

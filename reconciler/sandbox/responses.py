@@ -1,0 +1,28 @@
+"""The response shapes authentik uses outside a serializer: `detail` errors, its server-error
+quirk and Django's HTML 404 page."""
+from __future__ import annotations
+
+from starlette.responses import JSONResponse, Response
+
+READ_ONLY_ALLOW = "GET, HEAD, OPTIONS"
+
+NOT_FOUND_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="UTF-8"><title>Not found</title></head>
+<body><h1>Not found</h1><p>The authentik sandbox has no page at this address.</p></body></html>
+"""
+
+
+def detail(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"detail": message}, status)
+
+
+def server_error() -> Response:
+    """An unhandled exception in a write: authentik's handler500 only allows GET, so the client
+    sees 405 with an empty text/html body and `Allow: GET, HEAD, OPTIONS` (2023.10.7 09, 43, 44,
+    46, 50; 2026.2.2 09), never a 500."""
+    return Response(b"", 405, headers={"Allow": READ_ONLY_ALLOW}, media_type="text/html")
+
+
+def not_found_page() -> Response:
+    """Django's 404 for an address no route matches, e.g. without the trailing slash (94)."""
+    return Response(NOT_FOUND_PAGE, 404, media_type="text/html")

@@ -1,0 +1,145 @@
+"""The `Sandbox`: an in-memory authentik API of one version for tests, `--sandbox` runs and the
+`reconciler sandbox` command."""
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from reconciler.apimodel import known_versions, load_model
+
+from . import server
+from .api import STAGES, Api
+from .faults import DROP, FaultInjector, Faults
+from .middleware import API_PREFIX, RecordedRequest, SandboxMiddleware
+from .profile import default_seed, load_profile
+from .store import STAGE_FAMILY, Store
+from .transport import SandboxTransport
+
+LATEST_VERSION = known_versions()[-1]
+DEFAULT_TOKEN = "sandbox-token"
+
+
+class Sandbox:
+    """An authentik API emulator built from the API model and the recordings of a real server.
+
+    It starts as a fresh install (`seed`: the packaged fresh-install objects, or a file or dict of
+    the same `{"version", "lists": {path: [objects]}}` form, which replaces them) and answers like
+    the real server of `api_version`, quirks included. `requests` logs every request.
+
+    Enterprise: in 2026.2.2 the kinds whose stage type requires enterprise
+    (`authenticator_endpoint_gdtc`, `mtls`, `source`) validate their fields and are then refused
+    with 400 `{"non_field_errors": ["Enterprise is required to create/update this object."]}`,
+    as a server without a licence does. `enterprise=True` lifts that so every kind can be created.
+    Two kinds need an object a fresh install lacks: `source` refuses the built-in source (the only
+    one) as not web-based, and `endpoints` needs an endpoint connector; add them with
+    `add_seed_object` (or the seed) first.
+    """
+
+    def __init__(self, api_version: str = LATEST_VERSION, token: str = DEFAULT_TOKEN,
+                 seed: Path | Mapping[str, Any] | None = None, faults: Faults | None = None, *,
+                 enterprise: bool = False) -> None:
+        if api_version not in known_versions():
+            raise ValueError(f"unknown authentik API version {api_version!r} "
+                             f"(known: {', '.join(known_versions())})")
+        self.api_version = api_version
+        self.model = load_model(api_version)
+        self.token = token
+        self.enterprise = enterprise
+        self.faults = faults or Faults()
+        self.requests: list[RecordedRequest] = []
+        self.store = Store(self.model, load_seed(seed, api_version))
+        self._injector = FaultInjector(self.faults)
+        api = Api(model=self.model, profile=load_profile(api_version), store=self.store, token=token,
+                  enterprise=enterprise)
+        self._renderer = api.renderer
+        self.app = Starlette(routes=api.routes(), middleware=[
+            Middleware(SandboxMiddleware, log=self.requests, injector=self._injector)])
+
+    def clear_log(self) -> None:
+        self.requests.clear()
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """For `httpx.AsyncClient(transport=sandbox.transport(), base_url="http://sandbox")`."""
+        return SandboxTransport(self.app)
+
+    def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> AbstractContextManager[str]:
+        """`with sandbox.serve_in_thread() as url:` serves over real HTTP until the block ends."""
+        return server.serve_in_thread(self.app, host, port)
+
+    def fail_next(self, method: str, path_prefix: str, status: int = 500, times: int = 1) -> None:
+        """Answer the next `times` requests of `method` ("*": any) whose path starts with
+        `path_prefix` (with or without `/api/v3`) with `status`; see `faults.fault_response`."""
+        if not 100 <= status <= 599:
+            raise ValueError(f"not an HTTP status: {status}")
+        self._injector.schedule(method, full_path(path_prefix), status, times)
+
+    def drop_next(self, method: str, path_prefix: str, times: int = 1) -> None:
+        """Drop the connection of the next matching requests: the client gets
+        `httpx.RemoteProtocolError`, and the log records status 0."""
+        self._injector.schedule(method, full_path(path_prefix), DROP, times)
+
+    def objects(self, kind_name: str) -> list[dict[str, Any]]:
+        """The current objects of a kind as the API shows them, plus their write-only values (so
+        tests can check a secret arrived); `stage` gives every stage as `/stages/all/` does, and a
+        reference target (`flow`, `source`, ...) the seeded read-only list."""
+        kind = self.model.kinds.get(kind_name)
+        if kind is not None:
+            return [{**self._renderer.render(kind, pk),
+                     **{name: values[name] for name in kind.write_only_fields if name in values}}
+                    for pk, values in self.store.values[kind.name].items()]
+        if kind_name == STAGE_FAMILY:
+            return [self._renderer.render_base(kind, pk) for kind, pk in self.store.members(STAGE_FAMILY)]
+        target = self.model.targets.get(kind_name)
+        if target is None:
+            raise KeyError(f"no kind or reference target {kind_name!r}")
+        return self.seed_objects(target.path)
+
+    def seed_objects(self, path: str) -> list[dict[str, Any]]:
+        """Everything a list path (`/flows/instances/`, `/stages/all/`, a kind's path) holds now,
+        seeded or created since, as its list endpoint shows it."""
+        kind = self.model.kind_for_path(path)
+        if kind is not None:
+            return [self._renderer.render(kind, pk) for pk in self.store.values[kind.name]]
+        if path == STAGES:
+            return self.objects(STAGE_FAMILY)
+        return copy.deepcopy(self.store.lists.get(path, []))
+
+    def add_seed_object(self, path: str, obj: Mapping[str, Any]) -> None:
+        """Add an object to a read-only list, e.g. a web-based source under `/sources/all/` that a
+        `source` stage can use, or a connector under `/endpoints/connectors/`."""
+        if self.model.kind_for_path(path) is not None or path == STAGES:
+            raise ValueError(f"{path} is an API kind: create its objects through the API")
+        self.store.lists.setdefault(path, []).append(copy.deepcopy(dict(obj)))
+
+
+def full_path(path: str) -> str:
+    return path if path.startswith(API_PREFIX) else API_PREFIX + path
+
+
+def load_seed(seed: Path | Mapping[str, Any] | None, api_version: str) -> Mapping[str, Any]:
+    if seed is None:
+        return default_seed(api_version)
+    data = json.loads(Path(seed).read_text()) if isinstance(seed, str | Path) else seed
+    if not isinstance(data, Mapping) or not isinstance(data.get("lists"), Mapping):
+        raise ValueError('a sandbox seed is an object {"version": ..., "lists": {path: [objects]}}')
+    if data.get("version", api_version) != api_version:
+        raise ValueError(f"the seed is for authentik {data['version']}, not {api_version}")
+    return data
+
+
+def serve(host: str = "127.0.0.1", port: int = 9000, api_version: str = LATEST_VERSION,
+          token: str = DEFAULT_TOKEN, seed: Path | Mapping[str, Any] | None = None, *,
+          enterprise: bool = False) -> None:
+    """Serve a sandbox with uvicorn until interrupted (the `reconciler sandbox` command)."""
+    sandbox = Sandbox(api_version, token, seed, enterprise=enterprise)
+    server.serve_app(sandbox.app, host, port)
+
+

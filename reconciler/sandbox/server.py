@@ -1,0 +1,45 @@
+"""Serving the sandbox over HTTP with uvicorn: blocking for the CLI, or in a background thread
+for tests that need a real socket."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from starlette.types import ASGIApp
+
+STARTUP_TIMEOUT = 10.0
+
+
+def server_config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Config:
+    # Plain asyncio and h11, no websockets and no lifespan: nothing the sandbox does not use.
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, loop="asyncio", http="h11",
+                          ws="none", lifespan="off")
+
+
+def serve_app(app: ASGIApp, host: str, port: int) -> None:
+    uvicorn.Server(server_config(app, host, port, "info")).run()
+
+
+@contextmanager
+def serve_in_thread(app: ASGIApp, host: str, port: int) -> Iterator[str]:
+    """Run uvicorn in a daemon thread, yield its base URL, and stop it (waiting for the thread)
+    when the block ends."""
+    server = uvicorn.Server(server_config(app, host, port, "warning"))
+    thread = threading.Thread(target=server.run, name="sandbox-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(STARTUP_TIMEOUT)
+            raise RuntimeError(f"the sandbox server did not start on {host}:{port}")
+        time.sleep(0.005)
+    bound_port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(STARTUP_TIMEOUT)

@@ -1,0 +1,270 @@
+"""Request validation the way authentik's DRF serializers do it, driven by the API model: every
+field error of a request at once, with DRF's messages (recordings 56-82 of both versions)."""
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.apimodel import Field, Kind
+
+from .profile import NestedWrite, Profile
+from .quirks import format_datetime, refused_source
+from .representation import spaced
+from .store import STAGE_FAMILY, Store
+
+REQUIRED = "This field is required."
+NULL = "This field may not be null."
+BLANK = "This field may not be blank."
+NOT_A_STRING = "Not a valid string."
+NOT_A_BOOLEAN = "Must be a valid boolean."
+NOT_AN_INTEGER = "A valid integer is required."
+NOT_A_NUMBER = "A valid number is required."
+NOT_A_CHOICE = '"{input}" is not a valid choice.'
+NOT_A_LIST = 'Expected a list of items but got type "{input_type}".'
+NOT_A_DICT = "Invalid data. Expected a dictionary, but got {datatype}."
+NOT_A_UUID = "“{value}” is not a valid UUID."
+NO_SUCH_PK = 'Invalid pk "{pk_value}" - object does not exist.'
+NOT_A_PK = "Incorrect type. Expected pk value, received {data_type}."
+TOO_LONG = "Ensure this field has no more than {limit} characters."
+TOO_SHORT = "Ensure this field has at least {limit} characters."
+TOO_BIG = "Ensure this value is less than or equal to {limit}."
+TOO_SMALL = "Ensure this value is greater than or equal to {limit}."
+NOT_A_SLUG = 'Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.'
+NO_MATCH = "This value does not match the required pattern."
+NOT_AN_EMAIL = "Enter a valid email address."
+NOT_A_DATETIME = (
+    "Datetime has wrong format. Use one of these formats instead: "
+    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+)
+TAKEN = "{owner} with this name already exists."
+
+SLUG_PATTERN = "^[-a-zA-Z0-9_]+$"
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+INTEGER = re.compile(r"^\s*[-+]?\d+(\.0*)?\s*$")
+TRUE_VALUES = {"t", "y", "yes", "true", "on", "1"}
+FALSE_VALUES = {"f", "n", "no", "false", "off", "0"}
+
+Detail = list[Any] | dict[str, Any]
+
+
+class FieldError(Exception):
+    """A field's error detail: a list of messages, or a dict keyed by list index."""
+
+    def __init__(self, detail: Detail) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Validator:
+    store: Store
+    profile: Profile
+
+    def validate(self, kind: Kind, body: Mapping[str, Any], *, partial: bool,
+                 instance: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Clean the kind's fields that `body` carries; unknown and read-only keys are ignored
+        (67-70). Returns the cleaned values and the errors by field."""
+        cleaned: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for name, field in kind.fields.items():
+            if name in body:
+                try:
+                    cleaned[name] = self.clean(field, body[name])
+                    self.check_object_rules(kind, field, cleaned[name], instance)
+                except FieldError as exc:
+                    errors[name] = exc.detail
+            elif not partial and name in kind.required:
+                errors[name] = [REQUIRED]
+            if name == "name":  # the spec lists nested writes right after the name
+                errors.update(self.nested_errors(kind, body))
+        return cleaned, errors
+
+    # -- one value ------------------------------------------------------------------------------
+    def clean(self, field: Field, value: Any) -> Any:
+        spec = field.spec
+        if value is None:
+            if field.nullable:
+                return None
+            raise FieldError([NULL])
+        if "enum" in spec:
+            return choice(spec["enum"], value)
+        if field.reference:
+            if field.is_list:
+                return [self.reference(field.reference, item) for item in as_list(value)]
+            return self.reference(field.reference, value)
+        if field.is_list:
+            return self.clean_items(Field(field.name, field.items), value)
+        if field.type == "boolean":
+            return boolean(value)
+        if field.type == "integer":
+            return bounded(spec, integer(value))
+        if field.type == "number":
+            return bounded(spec, number(value))
+        if field.type == "string":
+            return string(spec, value)
+        return value  # objects (JSONField): any JSON
+
+    def clean_items(self, child: Field, value: Any) -> list[Any]:
+        items, errors = [], {}
+        for index, item in enumerate(as_list(value)):
+            try:
+                items.append(self.clean(child, item))
+            except FieldError as exc:
+                errors[str(index)] = exc.detail
+        if errors:
+            raise FieldError(errors)
+        return items
+
+    def reference(self, target: str, value: Any) -> str:
+        if isinstance(value, bool | dict | list):
+            raise FieldError([NOT_A_PK.format(data_type=type(value).__name__)])
+        try:
+            ident = str(uuid.UUID(int=value) if isinstance(value, int) else uuid.UUID(str(value)))
+        except ValueError:
+            raise FieldError([NOT_A_UUID.format(value=value)]) from None
+        if not self.store.target_exists(target, ident):
+            raise FieldError([NO_SUCH_PK.format(pk_value=value)])
+        return ident
+
+    def check_object_rules(self, kind: Kind, field: Field, value: Any, instance: str | None) -> None:
+        """Validators that need the stored objects: unique names and the source stage quirk."""
+        if field.name == "name" and self.store.name_taken(kind, value, instance):
+            raise FieldError([TAKEN.format(owner=unique_owner(kind))])
+        if field.reference and not field.is_list and value is not None:
+            message = refused_source(kind, field.name, self.store.listed_object(field.reference, value))
+            if message:
+                raise FieldError([message])
+
+    # -- nested writes (2023.10.7 flow_set, recording 47) ---------------------------------------
+    def nested_errors(self, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        for name, nested in self.profile.nested_writes.items():
+            if name in body and name in kind.read_only:
+                detail = self.nested_detail(nested, body[name])
+                if detail:
+                    errors[name] = detail
+        return errors
+
+    def nested_detail(self, nested: NestedWrite, value: Any) -> Detail:
+        if value is None:
+            return [NULL]
+        if not isinstance(value, list):
+            return {"non_field_errors": [NOT_A_LIST.format(input_type=type(value).__name__)]}
+        details = [self.nested_item(nested, item) for item in value]
+        return details if any(details) else []
+
+    def nested_item(self, nested: NestedWrite, item: Any) -> dict[str, Any]:
+        if not isinstance(item, Mapping):
+            return {"non_field_errors": [NOT_A_DICT.format(datatype=type(item).__name__)]}
+        errors: dict[str, Any] = {}
+        for key in nested.required:
+            if key not in item:
+                errors[key] = [REQUIRED]
+                continue
+            try:
+                text = string({"minLength": 1}, item[key])
+            except FieldError as exc:
+                errors[key] = [NULL] if item[key] is None else exc.detail
+                continue
+            if key in nested.unique and text in self.existing(nested.target, key):
+                errors[key] = [nested.unique[key]]
+        return errors
+
+    def existing(self, target: str, key: str) -> set[Any]:
+        kinds = self.store.target_kinds(target)
+        if kinds:
+            return {self.store.values[kind.name][pk].get(key) for kind, pk in self.store.members(target)}
+        return {obj.get(key) for obj in self.store.lists.get(self.store.model.targets[target].path, [])}
+
+
+def unique_owner(kind: Kind) -> str:
+    """The verbose name of the model holding the unique name column: `stage` for every stage
+    kind (71, 72), the kind's own model otherwise (`prompt`, `invitation`)."""
+    return spaced("Stage" if kind.family == STAGE_FAMILY else kind.model).lower()
+
+
+def as_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    raise FieldError([NOT_A_LIST.format(input_type=type(value).__name__)])
+
+
+def choice(options: list[Any], value: Any) -> Any:
+    by_text = {str(option): option for option in options}
+    if isinstance(value, dict | list) or str(value) not in by_text:
+        raise FieldError([NOT_A_CHOICE.format(input=value)])
+    return by_text[str(value)]
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | str):
+        text = str(int(value)) if isinstance(value, int | float) and value in (0, 1) else str(value).lower()
+        if text in TRUE_VALUES:
+            return True
+        if text in FALSE_VALUES:
+            return False
+    raise FieldError([NOT_A_BOOLEAN])
+
+
+def integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float | str) or not INTEGER.match(str(value)):
+        raise FieldError([NOT_AN_INTEGER])
+    return int(float(value)) if isinstance(value, float) else int(str(value).strip().split(".")[0])
+
+
+def number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise FieldError([NOT_A_NUMBER]) from None
+
+
+def bounded(spec: Mapping[str, Any], value: int | float) -> int | float:
+    messages = []
+    if "maximum" in spec and value > spec["maximum"]:
+        messages.append(TOO_BIG.format(limit=spec["maximum"]))
+    if "minimum" in spec and value < spec["minimum"]:
+        messages.append(TOO_SMALL.format(limit=spec["minimum"]))
+    if messages:
+        raise FieldError(messages)
+    return value
+
+
+def string(spec: Mapping[str, Any], value: Any) -> str:
+    """DRF CharField: blank check first, numbers become text, surrounding whitespace is trimmed;
+    then every validator runs and all their messages are reported together."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise FieldError([NOT_A_STRING])
+    text = str(value).strip()
+    if spec.get("format") == "date-time":
+        return datetime_text(text)
+    if text == "":
+        if spec.get("minLength", 0) >= 1:
+            raise FieldError([BLANK])
+        return text
+    messages = []
+    if "maxLength" in spec and len(text) > spec["maxLength"]:
+        messages.append(TOO_LONG.format(limit=spec["maxLength"]))
+    if spec.get("minLength", 0) > 1 and len(text) < spec["minLength"]:
+        messages.append(TOO_SHORT.format(limit=spec["minLength"]))
+    if "pattern" in spec and not re.search(spec["pattern"], text):
+        messages.append(NOT_A_SLUG if spec["pattern"] == SLUG_PATTERN else NO_MATCH)
+    if spec.get("format") == "email" and not EMAIL.match(text):
+        messages.append(NOT_AN_EMAIL)
+    if messages:
+        raise FieldError(messages)
+    return text
+
+
+def datetime_text(text: str) -> str:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise FieldError([NOT_A_DATETIME]) from None
+    return format_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))

@@ -1,0 +1,229 @@
+"""End to end through the CLI against the sandbox over real HTTP (127.0.0.1)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from support import TOKEN, run, served, write_manifest, writes
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+SECRETS = {"DUO_CLIENT_SECRET": "duo-secret-value-1", "TWILIO_AUTH_TOKEN": "twilio-token-value-1"}
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A copy of the example config repo, to edit."""
+    target = tmp_path / "config"
+    shutil.copytree(EXAMPLES, target)
+    return target
+
+
+def edit(path: Path, name: str, **fields: object) -> None:
+    data = yaml.safe_load(path.read_text())
+    for obj in data["stages"]:
+        if obj["name"] == name:
+            obj.update(fields)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_examples_plan_apply_then_plan_nothing(config: Path) -> None:
+    with served() as (sandbox, url):
+        first = run(url, "plan", str(config), "--detailed-exitcode", env=SECRETS)
+        assert first.exit_code == 2, first.output
+        assert "Plan: 2 to create, 4 to update, 0 to replace, 0 to delete, 0 unchanged." in first.output
+        applied = run(url, "apply", str(config), "--auto-approve", env=SECRETS)
+        assert applied.exit_code == 0, applied.output
+        assert "Applied 6 of 6 changes." in applied.output
+        assert [m for m, _, _ in writes(sandbox)] == ["PATCH", "PATCH", "POST", "POST", "PATCH", "PATCH"]
+        again = run(url, "plan", str(config), "--detailed-exitcode", env=SECRETS)
+        assert again.exit_code == 0, again.output
+        assert again.output.startswith("No changes.")
+
+
+def test_one_field_change_is_one_patch_with_that_field(config: Path) -> None:
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve", env=SECRETS).exit_code == 0
+        edit(config / "authentication" / "password.yaml", "default-authentication-password",
+             failed_attempts_before_cancel=4)
+        sandbox.clear_log()
+        plan = run(url, "plan", str(config), env=SECRETS)
+        assert "~ failed_attempts_before_cancel = 3 -> 4" in plan.output
+        assert "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, 5 unchanged." in plan.output
+        sandbox.clear_log()
+        assert run(url, "apply", str(config), "--auto-approve", env=SECRETS).exit_code == 0
+        [(method, path, body)] = writes(sandbox)
+        assert (method, body) == ("PATCH", {"failed_attempts_before_cancel": 4})
+        assert path.startswith("/api/v3/stages/password/")
+
+
+def test_seed_identification_patch_carries_user_fields(config: Path) -> None:
+    """Seed page 002 (identification partial update): one changed field plus user_fields, which
+    authentik demands (recordings 2023.10.7/17 and 18)."""
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve", env=SECRETS).exit_code == 0
+        edit(config / "authentication" / "identification.yaml", "default-authentication-identification",
+             show_matched_user=True)
+        sandbox.clear_log()
+        result = run(url, "apply", str(config), "--auto-approve", env=SECRETS)
+        assert result.exit_code == 0, result.output
+        assert "(also sends user_fields unchanged" in result.output
+        [(method, path, body)] = writes(sandbox)
+        assert method == "PATCH" and path.startswith("/api/v3/stages/identification/")
+        assert body == {"user_fields": ["username", "email"], "show_matched_user": True}
+
+
+def test_seed_duo_patch_sends_only_the_changed_field(config: Path) -> None:
+    """Seed page 000 (Duo partial update)."""
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve", env=SECRETS).exit_code == 0
+        edit(config / "authentication" / "mfa.yaml", "mfa-duo-setup", api_hostname="api-other.duosecurity.com")
+        sandbox.clear_log()
+        assert run(url, "apply", str(config), "--auto-approve", env=SECRETS).exit_code == 0
+        [(method, path, body)] = writes(sandbox)
+        assert (method, body) == ("PATCH", {"api_hostname": "api-other.duosecurity.com"})
+        assert path.startswith("/api/v3/stages/authenticator/duo/")
+
+
+def test_seed_sms_put_replaces_the_whole_object(config: Path) -> None:
+    """Seed page 001 (SMS update with PUT): `update: put` sends every writable field."""
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve", env=SECRETS).exit_code == 0
+        edit(config / "authentication" / "mfa.yaml", "mfa-sms-setup", from_number="+15005550007")
+        sandbox.clear_log()
+        plan = run(url, "plan", str(config), "--format", "json", env=SECRETS)
+        [change] = json.loads(plan.output)["changes"]
+        assert (change["action"], change["method"]) == ("replace", "PUT")
+        assert change["fields"] == {"from_number": {"before": "+15005550006", "after": "+15005550007"}}
+        sandbox.clear_log()
+        assert run(url, "apply", str(config), "--auto-approve", env=SECRETS).exit_code == 0
+        [(method, path, body)] = writes(sandbox)
+        assert method == "PUT" and path.startswith("/api/v3/stages/authenticator/sms/")
+        assert body == {"name": "mfa-sms-setup", "configure_flow": None, "friendly_name": "SMS code",
+                        "provider": "twilio", "from_number": "+15005550007",
+                        "account_sid": "ACexample00000000000000000000000000", "auth": SECRETS["TWILIO_AUTH_TOKEN"],
+                        "auth_password": "", "auth_type": "basic", "verify_only": False, "mapping": None}
+
+
+def test_plan_json_follows_the_contract(config: Path) -> None:
+    with served() as (_, url):
+        result = run(url, "plan", str(config / "authentication" / "password.yaml"), "--format", "json")
+        plan = json.loads(result.output)
+        assert plan["format_version"] == 1 and plan["api_version"] == "2026.2.2"
+        [change] = plan["changes"]
+        assert change["action"] == "update" and change["method"] == "PATCH"
+        assert change["kind"] == "password" and change["name"] == "default-authentication-password"
+        assert change["path"].startswith("/api/v3/stages/password/")
+        assert change["fields"]["failed_attempts_before_cancel"] == {"before": 5, "after": 3}
+        assert plan["summary"] == {"create": 0, "update": 1, "replace": 0, "delete": 0, "unchanged": 0}
+
+
+def test_bad_token_is_one_clear_error(config: Path) -> None:
+    with served() as (_, url):
+        result = run(url, "plan", str(config), env={**SECRETS, "AUTHENTIK_TOKEN": "wrong"})
+        assert result.exit_code == 1
+        assert result.output == "error: authentik refused the token (Token invalid/expired): check AUTHENTIK_TOKEN\n"
+
+
+def test_unreachable_server_is_one_clear_error(config: Path) -> None:
+    result = run("http://127.0.0.1:9", "plan", str(config), env=SECRETS)
+    assert result.exit_code == 1
+    assert result.output.startswith("error: cannot reach authentik at http://127.0.0.1:9")
+    assert "Traceback" not in result.output
+
+
+def test_missing_secret_variable_fails_plan_at_its_location(config: Path) -> None:
+    with served() as (_, url):
+        result = run(url, "plan", str(config), env={"TWILIO_AUTH_TOKEN": "x"})
+        assert result.exit_code == 1
+        assert "mfa.yaml:9:5: authenticator_duo/mfa-duo-setup: client_secret: environment variable " \
+               "DUO_CLIENT_SECRET is not set" in result.output
+
+
+def test_failed_call_halfway_reports_what_was_and_was_not_applied(config: Path) -> None:
+    with served() as (sandbox, url):
+        sandbox.fail_next("PATCH", "/api/v3/stages/authenticator/validate/", status=500)
+        result = run(url, "apply", str(config), "--auto-approve", env=SECRETS)
+        assert result.exit_code == 1
+        lines = result.output.splitlines()
+        failed = [line for line in lines if line.startswith("error:")]
+        assert failed == [line for line in lines if "authenticator_validate/default-authentication-mfa-validation: "
+                          "PATCH /stages/authenticator/validate/" in line]
+        assert "Applied 4 of 6 changes." in result.output
+        assert "  failed:      update authenticator_validate/default-authentication-mfa-validation" in result.output
+        assert [line for line in lines if line.startswith("  not applied:")] == [
+            "  not applied: update password/default-authentication-password"]
+        assert "Traceback" not in result.output
+        # Apply is resumable: the next plan shows exactly what was not applied.
+        again = run(url, "plan", str(config), env=SECRETS)
+        assert "Plan: 0 to create, 2 to update" in again.output
+
+
+def test_apply_off_a_terminal_needs_auto_approve(config: Path) -> None:
+    with served() as (sandbox, url):
+        result = run(url, "apply", str(config), env=SECRETS)
+        assert result.exit_code == 1
+        assert result.output == "error: not on a terminal: pass --auto-approve to apply without a confirmation\n"
+        assert writes(sandbox) == []
+
+
+def test_reference_to_a_stage_created_in_the_same_apply(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [
+        {"kind": "identification", "name": "id-first", "user_fields": ["email"],
+         "password_stage": {"stage": "pw-new"}},
+        {"kind": "password", "name": "pw-new", "backends": ["authentik.core.auth.InbuiltBackend"]},
+    ])
+    with served() as (sandbox, url):
+        result = run(url, "apply", str(tmp_path), "--auto-approve")
+        assert result.exit_code == 0, result.output
+        assert "password_stage = {stage: pw-new}" in result.output
+        (m1, p1, b1), (m2, p2, b2) = writes(sandbox)
+        assert (m1, p1, m2, p2) == ("POST", "/api/v3/stages/password/", "POST", "/api/v3/stages/identification/")
+        [password] = [o for o in sandbox.objects("password") if o["name"] == "pw-new"]
+        assert b2["password_stage"] == password["pk"]
+        assert run(url, "plan", str(tmp_path), "--detailed-exitcode").exit_code == 0
+
+
+def test_unresolved_reference_fails_plan_with_location_and_candidates(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [{"kind": "identification", "name": "id", "user_fields": ["email"],
+                               "password_stage": {"stage": "default-authentication-pasword"}}])
+    with served() as (sandbox, url):
+        result = run(url, "plan", str(tmp_path))
+        assert result.exit_code == 1
+        assert result.output.startswith(
+            f"{tmp_path}/stages.yaml:6:3: identification/id: password_stage: {{stage: default-authentication-pasword}}"
+            " does not resolve: no stage has the name 'default-authentication-pasword' (looked in the manifests and"
+            " in ")
+        assert "did you mean 'default-authentication-password', " in result.output
+
+
+def test_changed_secret_in_the_environment_plans_exactly_one_patch(config: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve", "--state", str(state), env=SECRETS).exit_code == 0
+        assert "duo-secret-value-1" not in state.read_text()
+        assert run(url, "plan", str(config), "--state", str(state), "--detailed-exitcode",
+                   env=SECRETS).exit_code == 0
+        rotated = {**SECRETS, "DUO_CLIENT_SECRET": "duo-secret-value-2"}
+        plan = run(url, "plan", str(config), "--state", str(state), env=rotated)
+        assert "~ client_secret = (unknown) -> (sensitive)  # changed since the last apply" in plan.output
+        sandbox.clear_log()
+        assert run(url, "apply", str(config), "--auto-approve", "--state", str(state), env=rotated).exit_code == 0
+        [(method, _, body)] = writes(sandbox)
+        assert (method, body) == ("PATCH", {"client_secret": "duo-secret-value-2"})
+
+
+def test_sandbox_command_rejects_bad_options() -> None:
+    result = run("http://unused", "sandbox", "--api-version", "1999.1.1")
+    assert result.exit_code == 2
+    assert "'1999.1.1' is not one of" in result.output
+
+
+def test_token_is_never_printed(config: Path) -> None:
+    with served() as (_, url):
+        result = run(url, "plan", str(config), env=SECRETS)
+        assert TOKEN not in result.output
+        for secret in SECRETS.values():
+            assert secret not in result.output

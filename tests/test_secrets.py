@@ -1,0 +1,107 @@
+"""No secret value ever appears in any output: plan text, JSON and Markdown, logs, errors, the
+state file, or the repr of plans and exceptions."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import run, served, write_manifest
+
+from reconciler import ApplyError, Connection, PlanOptions, apply, plan, render_plan
+from reconciler.sandbox import Sandbox
+
+SECRETS = {
+    "DUO_SECRET": "duo-client-secret-41f3",
+    "DUO_ADMIN": "duo-admin-secret-9a0c",
+    "SMS_AUTH": "sms-auth-token-77b2",
+    "CAPTCHA_KEY": "captcha-private-key-5e1d",
+    "MAIL_PASSWORD": "mail-password-c0ffee",
+}
+FILE_SECRET = "sms-password-from-file-31337"
+
+
+def secret_manifest(directory: Path) -> Path:
+    (directory / "sms-password.txt").write_text(FILE_SECRET + "\n")
+    return write_manifest(directory, [
+        {"kind": "authenticator_duo", "name": "leak-duo", "client_id": "DI0", "api_hostname": "api.example",
+         "client_secret": {"env": "DUO_SECRET"}, "admin_secret_key": {"env": "DUO_ADMIN"}},
+        {"kind": "authenticator_sms", "name": "leak-sms", "provider": "twilio", "from_number": "+1",
+         "account_sid": "AC0", "auth": {"env": "SMS_AUTH"}, "auth_password": {"file": "sms-password.txt"}},
+        {"kind": "captcha", "name": "leak-captcha", "public_key": "pub", "private_key": {"env": "CAPTCHA_KEY"}},
+        {"kind": "email", "name": "leak-email", "password": {"env": "MAIL_PASSWORD"}},
+    ])
+
+
+def assert_clean(text: str) -> None:
+    for secret in (*SECRETS.values(), FILE_SECRET):
+        assert secret not in text
+
+
+def in_process(sandbox: Sandbox) -> Connection:
+    return Connection(url="http://sandbox", token=sandbox.token, transport=sandbox.transport())
+
+
+def test_every_plan_format_and_repr_is_clean_for_create_and_update(tmp_path: Path) -> None:
+    secret_manifest(tmp_path)
+    sandbox = Sandbox(api_version="2026.2.2")
+    options = PlanOptions(environ=SECRETS, state_path=tmp_path / "state.json")
+    created = plan([tmp_path], in_process(sandbox), options)
+    assert created.summary["create"] == 4
+    apply([tmp_path], in_process(sandbox), options)
+    rotated = PlanOptions(environ={k: v + "-rotated" for k, v in SECRETS.items()},
+                          state_path=tmp_path / "state.json")
+    updated = plan([tmp_path], in_process(sandbox), rotated)
+    assert updated.summary["update"] == 4
+    for current in (created, updated):
+        for fmt in ("text", "json", "markdown"):
+            assert_clean(render_plan(current, fmt))
+            assert "(sensitive)" in render_plan(current, fmt)
+        assert_clean(repr(current))
+        assert_clean(json.dumps(current.data))
+    state = (tmp_path / "state.json").read_text()
+    assert_clean(state)
+    assert "hmac-sha256:" in state
+
+
+def test_cli_output_and_logs_are_clean(tmp_path: Path) -> None:
+    secret_manifest(tmp_path)
+    with served() as (_, url):
+        for args in (("plan", str(tmp_path)), ("plan", str(tmp_path), "--format", "json"),
+                     ("plan", str(tmp_path), "--format", "markdown"),
+                     ("-vv", "apply", str(tmp_path), "--auto-approve"), ("-vv", "plan", str(tmp_path))):
+            result = run(url, *args, env=SECRETS)
+            assert result.exit_code in (0, 2), result.output
+            assert_clean(result.output)
+
+
+def test_server_error_echoing_a_secret_is_scrubbed(tmp_path: Path) -> None:
+    # A value from {env} is only known at plan time, so the server is the one to reject it,
+    # and authentik echoes invalid choices back ("\"x\" is not a valid choice.", recording 56).
+    write_manifest(tmp_path, [{"kind": "authenticator_sms", "name": "echo", "provider": {"env": "SMS_AUTH"},
+                               "from_number": "+1", "account_sid": "AC0", "auth": {"env": "DUO_SECRET"}}])
+    with served() as (_, url):
+        result = run(url, "apply", str(tmp_path), "--auto-approve", env=SECRETS)
+        assert result.exit_code == 1
+        assert "provider: \"(sensitive)\" is not a valid choice." in result.output
+        assert_clean(result.output)
+    sandbox = Sandbox(api_version="2026.2.2")
+    try:
+        apply([tmp_path], in_process(sandbox), PlanOptions(environ=SECRETS, keep_state=False))
+    except ApplyError as exc:
+        assert_clean(str(exc))
+        assert_clean(repr(exc.result))
+        assert_clean(repr(exc.__cause__))
+    else:
+        raise AssertionError("the server accepted an invalid provider")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.characters(min_codepoint=48, max_codepoint=122), min_size=8, max_size=40))
+def test_a_rendered_plan_never_contains_the_secret(tmp_path: Path, secret: str) -> None:
+    write_manifest(tmp_path, [{"kind": "authenticator_duo", "name": "prop-duo", "client_id": "DI0",
+                               "api_hostname": "api.example", "client_secret": {"env": "S"}}])
+    current = plan([tmp_path], in_process(Sandbox()), PlanOptions(environ={"S": secret}, keep_state=False))
+    for fmt in ("text", "json", "markdown"):
+        assert secret not in render_plan(current, fmt)
