@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from reconciler.apply import ApplyResult
 from reconciler.client import Connection
-from reconciler.engine import PlanOptions, apply, plan, validate_paths
+from reconciler.engine import ApplyOutcome, PlanOptions, apply, plan, validate_paths
 from reconciler.errors import (
     ApiError,
     ApplyError,
@@ -20,6 +20,7 @@ from reconciler.render import render_json, render_markdown, render_plan, render_
 
 __all__ = [
     "ApiError",
+    "ApplyOutcome",
     "ApplyError",
     "ApplyResult",
     "Change",

@@ -207,17 +207,19 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
     with _errors():
         connection, _emulator = _connection(url, token, insecure, sandbox, api_version)
         options = _plan_options(sandbox, api_version, state_path, resend_secrets, ignore_changes)
-        plan, result = engine.apply(list(paths), connection, options, confirm=confirm, on_change=on_change)
+        outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=on_change,
+                               verify=verify)
+        plan, result = outcome.plan, outcome.result
         if not plan.has_changes:
             click.echo(render_plan(plan, "text", color=color), nl=False)
         elif not result.applied and result.ok:
             _fail("Apply cancelled.")
         else:
-            click.echo(_apply_report(result))
-        if verify:
-            again = engine.plan(list(paths), connection, options)
-            click.echo(render_plan(again, "text", color=color), nl=False)
-            if again.has_changes:
+            click.echo("\n" + _apply_report(result))
+        if outcome.verified is not None:
+            click.echo("\nVerifying: planning again.")
+            click.echo(render_plan(outcome.verified, "text", color=color), nl=False)
+            if outcome.verified.has_changes:
                 _fail("error: the plan after apply is not empty")
 
 
@@ -228,19 +230,25 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
               help="authentik version to emulate (default: newest)")
 @click.option("--token", default=SANDBOX_TOKEN, show_default=True, help="the bearer token it accepts")
 @click.option("--seed", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="a fresh-install JSON file to start from")
+              help='a JSON file of objects to start from ({"version": ..., "lists": {path: [objects]}})')
 def sandbox_command(host: str, port: int, api_version: str | None, token: str, seed: Path | None) -> None:
     """Serve the authentik emulator until stopped (Ctrl-C)."""
     from reconciler.sandbox import serve
 
     version = api_version or engine.latest_version()
-    click.echo(f"authentik {version} sandbox on http://{host}:{port}  (token: {token})")
-    click.echo(f"  export AUTHENTIK_URL=http://{host}:{port} AUTHENTIK_TOKEN={token}")
+
+    def ready(url: str) -> None:
+        click.echo(f"authentik {version} sandbox on {url}  (token: {token})")
+        click.echo(f"  export AUTHENTIK_URL={url} AUTHENTIK_TOKEN={token}")
+        click.echo("Press Ctrl-C to stop.")
+
     with _errors():
         try:
-            serve(host=host, port=port, api_version=version, token=token, seed=seed)
-        except (OSError, ValueError) as exc:
-            raise ReconcilerError(f"cannot serve on {host}:{port}: {exc}") from exc
+            serve(host=host, port=port, api_version=version, token=token, seed=seed, on_ready=ready)
+        except OSError as exc:
+            raise ReconcilerError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
+        except ValueError as exc:
+            raise ReconcilerError(str(exc)) from exc
 
 
 def main() -> None:

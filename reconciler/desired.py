@@ -32,7 +32,7 @@ class DesiredObject:
         return cls(
             kind=data["kind"],
             name=data["name"],
-            fields={k: v for k, v in data.items() if k not in CONTROL_KEYS and k != "name"} | {"name": data["name"]},
+            fields={"name": data["name"]} | {k: v for k, v in data.items() if k not in CONTROL_KEYS},
             file=raw.file,
             positions=raw.positions,
             state=data.get("state", "present"),

@@ -24,7 +24,8 @@ from reconciler.schema import validate
 from reconciler.secrets import resolve_secrets
 from reconciler.state import STATE_FILE, SecretState
 
-__all__ = ["PlanOptions", "PlanSession", "validate_paths", "plan", "apply", "pick_version", "latest_version"]
+__all__ = ["ApplyOutcome", "PlanOptions", "PlanSession", "validate_paths", "plan", "apply", "pick_version",
+           "latest_version"]
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ class PlanSession:
     request_count: int = 0
 
 
-async def _make_plan(client: Client, paths: list[str | Path], options: PlanOptions) -> PlanSession:
+async def _make_plan(client: Client, paths: list[str | Path], options: PlanOptions,
+                     secrets: SecretState | None = None) -> PlanSession:
     raws = load_manifests(paths)
     version = options.api_version or pick_version(await client.version())
     model = _model(version)
@@ -111,9 +113,10 @@ async def _make_plan(client: Client, paths: list[str | Path], options: PlanOptio
     live = await fetch_live(client, model, kinds, {t for t in targets if t}, options.progress)
     _check_kind_conflicts(desired, model, live)
     desired = resolve_refs(desired, model, live)
-    key = env.get(STATE_KEY_ENV) or client.connection.token
-    state_path = (options.state_path or default_state_path(paths)) if options.keep_state else None
-    secrets = SecretState(key=key.encode(), server=client.connection.url.rstrip("/"), path=state_path)
+    if secrets is None:
+        key = env.get(STATE_KEY_ENV) or client.connection.token
+        state_path = (options.state_path or default_state_path(paths)) if options.keep_state else None
+        secrets = SecretState(key=key.encode(), server=client.connection.url.rstrip("/"), path=state_path)
     result = diff(desired, live, model, secrets, resend_secrets=options.resend_secrets,
                   ignore=options.ignore_changes)
     if result.problems:
@@ -159,17 +162,31 @@ def plan(paths: list[str | Path], connection: Connection, options: PlanOptions |
     return _run(run())
 
 
+@dataclass(frozen=True)
+class ApplyOutcome:
+    """What `apply` planned, what it did, and (with `verify`) the plan made right after."""
+
+    plan: Plan
+    result: ApplyResult
+    verified: Plan | None = None
+
+
 def apply(paths: list[str | Path], connection: Connection, options: PlanOptions | None = None, *,
-          confirm: Callable[[Plan], bool] | None = None,
-          on_change: Callable[[Change], None] | None = None) -> tuple[Plan, ApplyResult]:
-    """Plan, ask `confirm` (when given), and apply. Raises `ApplyError` (with the result) when a
-    call fails; returns an empty result when the plan has no changes or was not confirmed."""
-    async def run() -> tuple[Plan, ApplyResult]:
+          confirm: Callable[[Plan], bool] | None = None, on_change: Callable[[Change], None] | None = None,
+          verify: bool = False) -> ApplyOutcome:
+    """Plan, ask `confirm` (when given), and apply; with `verify`, plan again on the same
+    connection and secret state. Raises `ApplyError` (with the result) when a call fails; the
+    result is empty when the plan has no changes or was not confirmed."""
+    options = options or PlanOptions()
+
+    async def run() -> ApplyOutcome:
         async with Client(connection) as client:
-            session = await _make_plan(client, paths, options or PlanOptions())
+            session = await _make_plan(client, paths, options)
             if not session.plan.has_changes or (confirm is not None and not confirm(session.plan)):
-                return session.plan, ApplyResult(not_applied=list(session.plan.changes))
-            return session.plan, await apply_plan(session.plan, client, session.model, session.secrets, on_change)
+                return ApplyOutcome(session.plan, ApplyResult(not_applied=list(session.plan.changes)))
+            result = await apply_plan(session.plan, client, session.model, session.secrets, on_change)
+            verified = (await _make_plan(client, paths, options, session.secrets)).plan if verify else None
+            return ApplyOutcome(session.plan, result, verified)
     return _run(run())
 
 

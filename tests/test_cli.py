@@ -227,3 +227,41 @@ def test_token_is_never_printed(config: Path) -> None:
         assert TOKEN not in result.output
         for secret in SECRETS.values():
             assert secret not in result.output
+
+
+def test_readme_first_command_converges_in_process() -> None:
+    for version in ("2023.10.7", "2026.2.2"):
+        result = run("http://unused", "apply", str(EXAMPLES), "--sandbox", "--auto-approve", "--verify",
+                     "--api-version", version, env=SECRETS)
+        assert result.exit_code == 0, result.output
+        assert "Applied 6 of 6 changes." in result.output
+        assert result.output.endswith(f"No changes. Live state matches the manifests (authentik {version} at "
+                                      "http://sandbox, 6 objects compared).\n")
+
+
+def test_sandbox_command_serves_until_stopped_and_names_a_busy_port() -> None:
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    command = [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--token", "T"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith("authentik 2026.2.2 sandbox on http://127.0.0.1:") and first.endswith("(token: T)\n")
+        url = first.split()[4]
+        answer = httpx.get(f"{url}/api/v3/admin/version/", headers={"Authorization": "Bearer T"})
+        assert answer.json()["version_current"] == "2026.2.2"
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("http://unused", "sandbox", "--port", str(port))
+        assert result.exit_code == 1
+        assert result.output == f"error: cannot serve on 127.0.0.1:{port}: Address already in use\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -137,9 +137,10 @@ def load_seed(seed: Path | Mapping[str, Any] | None, api_version: str) -> Mappin
 
 def serve(host: str = "127.0.0.1", port: int = 9000, api_version: str = LATEST_VERSION,
           token: str = DEFAULT_TOKEN, seed: Path | Mapping[str, Any] | None = None, *,
-          enterprise: bool = False) -> None:
-    """Serve a sandbox with uvicorn until interrupted (the `reconciler sandbox` command)."""
+          enterprise: bool = False, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve a sandbox with uvicorn until interrupted (the `reconciler sandbox` command);
+    `on_ready` gets the URL once the port is bound. A port in use raises `OSError`."""
     sandbox = Sandbox(api_version, token, seed, enterprise=enterprise)
-    server.serve_app(sandbox.app, host, port)
+    server.serve_app(sandbox.app, host, port, on_ready)
 
 

@@ -2,9 +2,10 @@
 for tests that need a real socket."""
 from __future__ import annotations
 
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import uvicorn
@@ -19,8 +20,20 @@ def server_config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn
                           ws="none", lifespan="off")
 
 
-def serve_app(app: ASGIApp, host: str, port: int) -> None:
-    uvicorn.Server(server_config(app, host, port, "info")).run()
+def serve_app(app: ASGIApp, host: str, port: int, on_ready: Callable[[str], None] | None = None) -> None:
+    """Bind first, so a port in use is an `OSError` the caller can word, then serve until stopped."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    bound = sock.getsockname()[1]
+    if on_ready:
+        on_ready(f"http://{host}:{bound}")
+    uvicorn.Server(server_config(app, host, bound, "info")).run(sockets=[sock])
 
 
 @contextmanager
