@@ -55,6 +55,12 @@ class Field:
         return str(ref) if ref else None
 
     @property
+    def reference_kind(self) -> str | None:
+        """The one kind a stage reference accepts (`password_stage`: `password`), if restricted."""
+        kind = self.spec.get("reference_kind")
+        return str(kind) if kind else None
+
+    @property
     def is_list(self) -> bool:
         return self.type == "array"
 

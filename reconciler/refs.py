@@ -93,10 +93,15 @@ def _resolve_one(item: Any, spec: Field, planned: dict[str, dict[str, DesiredObj
         if pending.state == "absent":
             return f"{{{target}: {key}}} is marked state: absent in {pending.location()}; " \
                    "remove the reference or keep the object"
+        if spec.reference_kind and pending.kind != spec.reference_kind:
+            return _wrong_kind(spec, key, pending.kind)
         ids = live.ids_of(target, key)
         return Ref(target, key, ids[0] if len(ids) == 1 else None)
     ids = live.ids_of(target, key)
     if len(ids) == 1:
+        actual = live.stage_kind_of(key) if target == "stage" else None
+        if spec.reference_kind and actual != spec.reference_kind:
+            return _wrong_kind(spec, key, str(actual))
         return Ref(target, key, ids[0])
     if len(ids) > 1:
         return f"{{{target}: {key}}} is ambiguous: {len(ids)} live objects have that {key_name} ({', '.join(ids)})"
@@ -106,6 +111,10 @@ def _resolve_one(item: Any, spec: Field, planned: dict[str, dict[str, DesiredObj
         if target in planned else f"looked in {len(live.keys(target))} live {target}s"
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return f"{{{target}: {key}}} does not resolve: no {target} has the {key_name} {key!r} ({looked}){hint}"
+
+
+def _wrong_kind(spec: Field, key: str, actual: str) -> str:
+    return f"{spec.name} takes a {spec.reference_kind} stage; {key!r} is a {actual} stage"
 
 
 def live_value(spec: Field, value: Any, live: LiveState) -> Any:

@@ -52,6 +52,14 @@ REFERENCE_TARGETS: dict[str, str] = {
     "connector": "endpoint_connector",
 }
 
+# Stage references that take one stage kind only (the model's foreign key is to that subclass):
+# a reference to another kind is refused by the server as an object that does not exist.
+REFERENCE_KINDS: dict[str, str] = {
+    "password_stage": "password",
+    "captcha_stage": "captcha",
+    "webauthn_stage": "authenticator_webauthn",
+}
+
 # Objects a reference can point at: where to list them, their natural key and their id field.
 TARGETS: dict[str, dict[str, str]] = {
     "flow": {"path": "/flows/instances/", "key": "slug", "id": "pk"},
@@ -189,6 +197,8 @@ def build_kind(spec: dict[str, Any], recordings: Path, collection: str, detail: 
                 sys.exit(f"{collection}: unmodelled reference field {field_name!r}")
             target = REFERENCE_TARGETS[field_name]
             field["reference"] = target
+            if field_name in REFERENCE_KINDS:
+                field["reference_kind"] = REFERENCE_KINDS[field_name]
         if field_name in KNOWN_SECRETS.get(name, []):
             field["sensitive"] = True
         fields[field_name] = field

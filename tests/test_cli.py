@@ -265,3 +265,21 @@ def test_sandbox_command_serves_until_stopped_and_names_a_busy_port() -> None:
         result = run("http://unused", "sandbox", "--port", str(port))
         assert result.exit_code == 1
         assert result.output == f"error: cannot serve on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_reference_to_the_wrong_kind_of_object_fails_plan(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [
+        {"kind": "identification", "name": "id", "user_fields": ["email"],
+         "password_stage": {"stage": "default-authentication-login"}},
+    ])
+    with served() as (_, url):
+        result = run(url, "plan", str(tmp_path))
+        assert result.exit_code == 1
+        assert result.output.splitlines()[0] == (
+            f"{tmp_path}/stages.yaml:6:3: identification/id: password_stage: password_stage takes a password stage; "
+            "'default-authentication-login' is a user_login stage")
+    write_manifest(tmp_path, [{"kind": "identification", "name": "id", "user_fields": ["email"],
+                               "enrollment_flow": {"stage": "default-authentication-password"}}])
+    result = run("http://unused", "validate", str(tmp_path))
+    assert result.output.splitlines()[0] == (
+        f"{tmp_path}/stages.yaml:6:3: identification/id: enrollment_flow: unknown key 'stage' (expected flow)")

@@ -90,10 +90,10 @@ class Store:
     def target_kinds(self, target: str) -> list[Kind]:
         return [kind for kind in self.model.kinds.values() if kind.family == target]
 
-    def target_exists(self, target: str, ident: str) -> bool:
+    def target_exists(self, target: str, ident: str, only_kind: str | None = None) -> bool:
         if self.target_kinds(target):
             kind = self.kind_at(ident)
-            return kind is not None and kind.family == target
+            return kind is not None and kind.family == target and only_kind in (None, kind.name)
         return self.listed_object(target, ident) is not None
 
     def listed_object(self, target: str, ident: str) -> dict[str, Any] | None:

@@ -94,8 +94,8 @@ class Validator:
             return choice(spec["enum"], value)
         if field.reference:
             if field.is_list:
-                return [self.reference(field.reference, item) for item in as_list(value)]
-            return self.reference(field.reference, value)
+                return [self.reference(field, item) for item in as_list(value)]
+            return self.reference(field, value)
         if field.is_list:
             return self.clean_items(Field(field.name, field.items), value)
         if field.type == "boolean":
@@ -119,14 +119,15 @@ class Validator:
             raise FieldError(errors)
         return items
 
-    def reference(self, target: str, value: Any) -> str:
+    def reference(self, field: Field, value: Any) -> str:
         if isinstance(value, bool | dict | list):
             raise FieldError([NOT_A_PK.format(data_type=type(value).__name__)])
         try:
             ident = str(uuid.UUID(int=value) if isinstance(value, int) else uuid.UUID(str(value)))
         except ValueError:
             raise FieldError([NOT_A_UUID.format(value=value)]) from None
-        if not self.store.target_exists(target, ident):
+        # A foreign key to one stage subclass (`password_stage`) only finds stages of that kind.
+        if not self.store.target_exists(str(field.reference), ident, field.reference_kind):
             raise FieldError([NO_SUCH_PK.format(pk_value=value)])
         return ident
 
