@@ -13,6 +13,8 @@ from reconciler.errors import ManifestError, Problem
 __all__ = ["RawObject", "Position", "discover", "load_manifests"]
 
 _SCALARS = yaml.constructor.SafeConstructor()
+# libyaml's parser when PyYAML has it (several times faster), keeping the same marks.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Position = tuple[int, int]  # 1-based line and column
 KeyPath = tuple[str | int, ...]
 
@@ -98,7 +100,7 @@ def _load_file(path: Path, problems: list[Problem]) -> list[RawObject]:
         problems.append(Problem(file, 0, 0, f"cannot read: {exc}"))
         return []
     try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        documents = list(yaml.compose_all(text, Loader=LOADER))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -108,35 +110,36 @@ def _load_file(path: Path, problems: list[Problem]) -> list[RawObject]:
     for document in documents:
         if document is None:
             continue
+        if not isinstance(document, yaml.MappingNode):
+            if document.tag != "tag:yaml.org,2002:null":
+                problems.append(Problem(file, *_mark(document), "a manifest must be a mapping with a 'stages' list"))
+            continue
+        for key_node, value_node in document.value:
+            if key_node.value != "stages":
+                problems.append(Problem(file, *_mark(key_node), f"unknown top-level key {key_node.value!r} "
+                                        "(a manifest holds a 'stages' list)"))
+            elif isinstance(value_node, yaml.SequenceNode):
+                objects.extend(_objects(value_node, file, problems))
+            elif value_node.tag != "tag:yaml.org,2002:null":
+                problems.append(Problem(file, *_mark(key_node), "'stages' must be a list of objects"))
+    return objects
+
+
+def _objects(stages: yaml.SequenceNode, file: str, problems: list[Problem]) -> list[RawObject]:
+    """Each entry of a `stages` list, with the positions of its own values only."""
+    objects = []
+    for item in stages.value:
+        if not isinstance(item, yaml.MappingNode):
+            problems.append(Problem(file, *_mark(item), "each entry of 'stages' must be a mapping "
+                                    "with 'kind' and 'name'"))
+            continue
         positions: dict[KeyPath, Position] = {}
         try:
-            data = _construct(document, (), positions, file, problems)
+            data = _construct(item, (), positions, file, problems)
         except yaml.YAMLError as exc:
-            problems.append(Problem(file, *_mark(document), f"invalid YAML: {exc}"))
+            problems.append(Problem(file, *_mark(item), f"invalid YAML: {exc}"))
             continue
-        if data is None:
-            continue
-        if not isinstance(data, dict):
-            problems.append(Problem(file, *positions[()], "a manifest must be a mapping with a 'stages' list"))
-            continue
-        for key in data:
-            if key != "stages":
-                problems.append(Problem(file, *positions[(key,)], f"unknown top-level key {key!r} "
-                                        "(a manifest holds a 'stages' list)"))
-        stages = data.get("stages")
-        if stages is None:
-            continue
-        if not isinstance(stages, list):
-            problems.append(Problem(file, *positions[("stages",)], "'stages' must be a list of objects"))
-            continue
-        for index, item in enumerate(stages):
-            prefix = ("stages", index)
-            if not isinstance(item, dict):
-                problems.append(Problem(file, *positions[prefix], "each entry of 'stages' must be a mapping "
-                                        "with 'kind' and 'name'"))
-                continue
-            local = {path[2:]: pos for path, pos in positions.items() if path[:2] == prefix}
-            objects.append(RawObject(data=item, file=file, positions=local))
+        objects.append(RawObject(data=data, file=file, positions=positions))
     return objects
 
 

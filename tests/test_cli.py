@@ -283,3 +283,47 @@ def test_reference_to_the_wrong_kind_of_object_fails_plan(tmp_path: Path) -> Non
     result = run("http://unused", "validate", str(tmp_path))
     assert result.output.splitlines()[0] == (
         f"{tmp_path}/stages.yaml:6:3: identification/id: enrollment_flow: unknown key 'stage' (expected flow)")
+
+
+def _on_a_terminal(args: list[str], answer: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as stdin/stdout, type `answer` at the prompt."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "reconciler", *args], stdin=follower, stdout=follower,
+                               stderr=follower, env={**os.environ, **env}, close_fds=True)
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 30
+    answered = False
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"Only 'yes' is accepted" in output:
+            os.write(leader, answer.encode() + b"\n")
+            answered = True
+    os.close(leader)
+    return process.wait(timeout=10), output.decode(errors="replace")
+
+
+@pytest.mark.parametrize(("answer", "applied"), [("no", False), ("yes", True)])
+def test_apply_on_a_terminal_asks_first(config: Path, answer: str, applied: bool) -> None:
+    with served() as (sandbox, url):
+        env = {**SECRETS, "AUTHENTIK_URL": url, "AUTHENTIK_TOKEN": TOKEN, "NO_COLOR": "1"}
+        code, output = _on_a_terminal(["apply", str(config / "authentication" / "login.yaml")], answer, env)
+        assert "~ session_duration   = \"seconds=0\" -> \"hours=8\"" in output
+        if applied:
+            assert code == 0 and "Applied 1 of 1 changes." in output
+            assert [m for m, _, _ in writes(sandbox)] == ["PATCH"]
+        else:
+            assert code == 1 and "Apply cancelled." in output
+            assert writes(sandbox) == []
