@@ -2,7 +2,6 @@
 `ReconcilerError` becomes one message and exit 1; nothing prints a traceback at a user."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -21,7 +20,7 @@ from reconciler.apply import ApplyResult
 from reconciler.client import Connection
 from reconciler.errors import ApplyError, ManifestError, ReconcilerError
 from reconciler.plan import Change, Plan
-from reconciler.render import render_plan
+from reconciler.render import render_plan, render_validation
 
 __all__ = ["main", "cli"]
 
@@ -44,8 +43,7 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except ManifestError as exc:
-        count = len(exc.problems)
-        _fail(f"{exc}\n{count} problem{'s' if count != 1 else ''} found.")
+        _fail(render_validation("", 0, exc.problems, "text").rstrip("\n"))
     except ApplyError as exc:
         _fail(_apply_report(exc.result, failed_message=str(exc)))
     except ReconcilerError as exc:
@@ -131,15 +129,10 @@ def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str)
         try:
             objects = engine.validate_paths(list(paths), version)
         except ManifestError as exc:
-            if fmt == "json":
-                click.echo(json.dumps({"valid": False, "api_version": version,
-                                       "problems": [p.__dict__ for p in exc.problems]}, indent=2))
-                sys.exit(1)
-            raise
-        if fmt == "json":
-            click.echo(json.dumps({"valid": True, "api_version": version, "objects": len(objects)}, indent=2))
-        else:
-            click.echo(f"{len(objects)} object{'s' if len(objects) != 1 else ''} valid for authentik {version}.")
+            # Text problems are errors (stderr); JSON and Markdown are the command's report (stdout).
+            click.echo(render_validation(version, 0, exc.problems, fmt), nl=False, err=fmt == "text")
+            sys.exit(1)
+        click.echo(render_validation(version, len(objects), [], fmt), nl=False)
 
 
 @cli.command("plan")

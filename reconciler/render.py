@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.errors import Problem
 from reconciler.plan import UNKNOWN, Change, FieldChange, Plan, Replace, Update
 from reconciler.values import REDACTED, Ref, Secret, redact
 
-__all__ = ["render_plan", "render_text", "render_json", "render_markdown", "Style"]
+__all__ = ["render_plan", "render_text", "render_json", "render_markdown", "render_validation", "Style"]
 
 COLORS = {"+": "32", "~": "33", "-": "31", "bold": "1", "dim": "2"}
 
@@ -103,3 +104,26 @@ def render_plan(plan: Plan, fmt: str, *, color: bool = False) -> str:
     if fmt == "markdown":
         return render_markdown(plan)
     return render_text(plan, color=color)
+
+
+def render_validation(version: str, objects: int, problems: list[Problem], fmt: str) -> str:
+    """The result of `validate`: a count when valid, every problem when not."""
+    if fmt == "json":
+        body: dict[str, Any] = {"valid": not problems, "api_version": version}
+        if problems:
+            body["problems"] = [p.__dict__ for p in problems]
+        else:
+            body["objects"] = objects
+        return json.dumps(body, indent=2) + "\n"
+    if fmt == "markdown":
+        if not problems:
+            return f"{objects} objects valid for authentik {version}.\n"
+        lines = [f"### {len(problems)} problem{'s' if len(problems) != 1 else ''} in the manifests "
+                 f"(authentik {version})", ""]
+        lines += [f"- `{p.file}:{p.line}:{p.column}` {p.subject + ': ' if p.subject else ''}"
+                  f"{'`' + p.field + '`: ' if p.field else ''}{p.message}" for p in problems]
+        return "\n".join(lines) + "\n"
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found."
+        return "\n".join([*(str(p) for p in problems), count]) + "\n"
+    return f"{objects} object{'s' if objects != 1 else ''} valid for authentik {version}.\n"

@@ -98,3 +98,12 @@ def test_published_schema_accepts_the_examples() -> None:
     validator = Draft202012Validator(manifest_schema("2026.2.2"))
     for path in EXAMPLES.rglob("*.yaml"):
         assert list(validator.iter_errors(yaml.safe_load(path.read_text()))) == []
+
+
+def test_cli_validate_markdown_lists_every_problem() -> None:
+    result = CliRunner().invoke(cli, ["validate", str(INVALID / "unknown-field.yaml"), "--format", "markdown"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "### 1 problem in the manifests (authentik 2026.2.2)\n\n"
+        f"- `{INVALID}/unknown-field.yaml:5:5` identification/login-id: `show_matched_usr`: unknown field "
+        "(did you mean 'show_matched_user'?)\n")
