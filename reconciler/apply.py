@@ -10,7 +10,7 @@ from typing import Any
 from reconciler.apimodel import ApiModel
 from reconciler.client import Client
 from reconciler.diff import provides
-from reconciler.errors import ApiError, ApplyError
+from reconciler.errors import ApiError, ApplyError, ReconcilerError
 from reconciler.plan import Change, Create, Delete, Plan, secrets_in
 from reconciler.state import SecretState
 from reconciler.values import Ref, Secret, plain
@@ -55,29 +55,45 @@ async def apply_plan(plan: Plan, client: Client, model: ApiModel, secrets: Secre
     for change in plan.changes:
         client.add_secrets(secrets_in(change.body()))
     try:
-        for index, change in enumerate(plan.changes):
-            if progress:
-                progress(change)
-            body = _fill_ids(change.body(), created)
-            try:
-                answer = await client.request(change.method, change.path,
-                                              body=None if body is None else plain(body))
-            except ApiError as exc:
-                result.failed = change
-                result.error = str(exc)
-                result.not_applied = list(plan.changes[index + 1:])
-                raise ApplyError(f"{change.address}: {exc}", result) from exc
-            result.applied.append(change)
-            kind = model.kinds[change.kind]
-            if isinstance(change, Create) and isinstance(answer, dict):
-                created[(provides(kind), change.name)] = str(answer["pk"])
-            if isinstance(change, Delete):
-                secrets.forget(change.address)
-            elif body is not None:
-                for name in kind.write_only_fields & set(body):
-                    value = body[name]
-                    secrets.record(change.address, name, value.reveal() if isinstance(value, Secret) else value)
-            log.info("%s %s: %s %s", change.action, change.address, change.method, change.path)
-    finally:
+        await _apply_changes(plan, client, model, secrets, progress, result, created)
+    except ApplyError:
+        try:
+            secrets.save()  # keep the fingerprints of what was applied before the failure
+        except ReconcilerError as exc:
+            log.error("%s", exc)
+        raise
+    try:
         secrets.save()
+    except ReconcilerError as exc:
+        raise ApplyError(f"every change was applied, but {exc}", result) from exc
     return result
+
+
+async def _apply_changes(plan: Plan, client: Client, model: ApiModel, secrets: SecretState,
+                         progress: Callable[[Change], None] | None, result: ApplyResult,
+                         created: dict[tuple[str, str], str]) -> None:
+    for index, change in enumerate(plan.changes):
+        if progress:
+            progress(change)
+        body = _fill_ids(change.body(), created)
+        try:
+            answer = await client.request(change.method, change.path,
+                                          body=None if body is None else plain(body))
+        except ApiError as exc:
+            result.failed = change
+            result.error = str(exc)
+            result.not_applied = list(plan.changes[index + 1:])
+            raise ApplyError(f"{change.address}: {exc}", result) from exc
+        result.applied.append(change)
+        kind = model.kinds[change.kind]
+        pk = str(answer["pk"]) if isinstance(change, Create) and isinstance(answer, dict) else \
+            str(getattr(change, "pk", ""))
+        if isinstance(change, Create):
+            created[(provides(kind), change.name)] = pk
+        if isinstance(change, Delete):
+            secrets.forget(change.address)
+        elif body is not None:
+            for name in kind.write_only_fields & set(body):
+                value = body[name]
+                secrets.record(change.address, pk, name, value.reveal() if isinstance(value, Secret) else value)
+        log.info("%s %s: %s %s", change.action, change.address, change.method, change.path)

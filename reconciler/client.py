@@ -36,7 +36,24 @@ class Connection:
     max_concurrency: int = 8
 
     def __repr__(self) -> str:
-        return f"Connection(url={self.url!r}, token={REDACTED!r})"
+        return f"Connection(url={self.display_url!r}, token={REDACTED!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The API root: `URL/api/v3` (a URL that already ends in `/api/v3` is taken as it is)."""
+        url = self.url.rstrip("/")
+        return url if url.endswith("/api/v3") else url + "/api/v3"
+
+    @property
+    def display_url(self) -> str:
+        """The server as plans, errors and the state file name it: no credentials, no API path."""
+        try:
+            parsed = httpx.URL(self.url)
+        except (httpx.InvalidURL, TypeError):
+            return "(invalid URL)"
+        shown = parsed.copy_with(username=None, password=None)
+        text = str(shown).rstrip("/")
+        return text[: -len("/api/v3")] if text.endswith("/api/v3") else text
 
 
 class Client:
@@ -47,9 +64,14 @@ class Client:
         self.request_count = 0
         self._secrets: set[str] = set()
         self._limit = asyncio.Semaphore(connection.max_concurrency)
-        base = connection.url.rstrip("/") + "/api/v3"
+        try:
+            url = httpx.URL(connection.base_url)
+            if url.scheme not in ("http", "https") or not url.host:
+                raise httpx.InvalidURL("expected http:// or https:// and a host")
+        except httpx.InvalidURL as exc:
+            raise ApiError(f"invalid authentik URL: {exc}") from exc
         self._http = httpx.AsyncClient(
-            base_url=base,
+            base_url=url,
             headers={"Authorization": f"Bearer {connection.token}", "Accept": "application/json"},
             verify=not connection.insecure,
             transport=connection.transport,
@@ -68,10 +90,26 @@ class Client:
         self._secrets.update(v for v in values if v)
 
     def scrub(self, text: str) -> str:
+        """`text` with every known secret replaced. A secret of under 4 characters is replaced only
+        where it stands quoted, as servers echo values ("x" is not a valid choice): replacing it
+        everywhere would garble the message without hiding more."""
         for secret in sorted(self._secrets, key=len, reverse=True):
-            if len(secret) >= 3:
+            if len(secret) >= 4:
                 text = text.replace(secret, REDACTED)
+            else:
+                for quoted in (f'"{secret}"', f"“{secret}”", f"'{secret}'"):
+                    text = text.replace(quoted, f'"{REDACTED}"')
         return text
+
+    def scrub_data(self, value: Any) -> Any:
+        """A decoded JSON body with every string scrubbed (keys included)."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, list):
+            return [self.scrub_data(v) for v in value]
+        if isinstance(value, dict):
+            return {self.scrub(str(k)): self.scrub_data(v) for k, v in value.items()}
+        return value
 
     async def version(self) -> str:
         body = await self.request("GET", "/admin/version/")
@@ -105,7 +143,7 @@ class Client:
                 if attempt <= self.connection.retries:
                     await self._pause(attempt, None)
                     continue
-                raise ApiError(self.scrub(f"cannot reach authentik at {self.connection.url}: {exc}"),
+                raise ApiError(self.scrub(f"cannot reach authentik at {self.connection.display_url}: {exc}"),
                                method=method, path=path) from exc
             except httpx.TransportError as exc:
                 if method == "GET" and attempt <= self.connection.retries:
@@ -158,8 +196,7 @@ class Client:
             message = f"{call}: authentik is throttling requests (429), retries exhausted"
         else:
             message = f"{call}: authentik answered {status}{': ' + str(detail) if detail else ''}"
-        scrubbed_body = json.loads(self.scrub(json.dumps(body))) if body is not None else None
-        return ApiError(self.scrub(message), method=method, path=path, status=status, body=scrubbed_body)
+        return ApiError(self.scrub(message), method=method, path=path, status=status, body=self.scrub_data(body))
 
 
 def format_field_errors(body: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.apimodel import ApiModel, Field, Kind
@@ -39,7 +40,21 @@ def comparable(spec: Field, value: Any) -> Any:
         return tuple(sorted(items, key=repr)) if spec.reference else tuple(items)
     if value is None and spec.type == "string" and not spec.reference:
         return ""
+    if isinstance(value, str) and spec.spec.get("format") == "date-time":
+        return _instant(value)
+    if isinstance(value, str):
+        # DRF trims surrounding whitespace of every string it stores (`deny_message: |` ends in "\n").
+        return value.strip()
     return value
+
+
+def _instant(text: str) -> Any:
+    """A date-time as the moment it names: the server answers in UTC what was sent with an offset."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text.strip()
+    return moment.astimezone(UTC) if moment.tzinfo else moment
 
 
 def _refs(value: Any) -> Iterator[Ref]:
@@ -123,7 +138,7 @@ def _field_changes(obj: DesiredObject, kind: Kind, current: dict[str, Any], live
             continue
         spec = kind.fields[name]
         if spec.write_only:
-            yield from _write_only_change(obj, spec, wanted, secrets, resend)
+            yield from _write_only_change(obj, str(current["pk"]), spec, wanted, secrets, resend)
             continue
         before = live_value(spec, current.get(name), live)
         if spec.sensitive and before is not None:
@@ -133,20 +148,13 @@ def _field_changes(obj: DesiredObject, kind: Kind, current: dict[str, Any], live
             yield FieldChange(name, before, wanted, spec.sensitive or isinstance(wanted, Secret))
 
 
-def _write_only_change(obj: DesiredObject, spec: Field, wanted: Any, secrets: SecretState,
+def _write_only_change(obj: DesiredObject, pk: str, spec: Field, wanted: Any, secrets: SecretState,
                        resend: bool) -> Iterator[FieldChange]:
     """Write-only values are compared by fingerprint: the server never returns them."""
     value = wanted.reveal() if isinstance(wanted, Secret) else wanted
-    recorded = secrets.recorded(obj.address, spec.name)
-    if resend:
-        note = "resent (--resend-secrets)"
-    elif recorded is None:
-        note = "live value unknown (write-only, no record of the last apply): sent once"
-    elif recorded != secrets.fingerprint(obj.address, spec.name, value):
-        note = "changed since the last apply"
-    else:
-        return
-    yield FieldChange(spec.name, UNKNOWN, wanted, True, note)
+    note = "resent (--resend-secrets)" if resend else secrets.check(obj.address, pk, spec.name, value)
+    if note is not None:
+        yield FieldChange(spec.name, UNKNOWN, wanted, True, note)
 
 
 def _companions(kind: Kind, body: dict[str, Any], current: dict[str, Any], live: LiveState) -> dict[str, Any]:

@@ -64,7 +64,7 @@ class PlanOptions:
     ignore_changes: frozenset[str] = frozenset()
     state_path: Path | None = None
     keep_state: bool = True
-    environ: Mapping[str, str] | None = None
+    environ: Mapping[str, str] | None = field(default=None, repr=False)
     progress: Callable[[str], None] | None = field(default=None, compare=False)
 
 
@@ -82,8 +82,17 @@ def _model(version: str) -> ApiModel:
 
 
 def default_state_path(paths: list[str | Path]) -> Path:
-    first = Path(paths[0]) if paths else Path(".")
-    return (first if first.is_dir() else first.parent) / STATE_FILE
+    """The state file for manifests under `paths`: the nearest `reconciler.state.json` from the
+    first path up to the repository root, so `plan repo/` and `plan repo/sub/` share one; a new
+    one goes to the repository root (the folder holding `.git`), else beside the manifests."""
+    first = Path(paths[0]).resolve() if paths else Path.cwd()
+    start = first if first.is_dir() else first.parent
+    for folder in (start, *start.parents):
+        if (folder / STATE_FILE).exists():
+            return folder / STATE_FILE
+        if (folder / ".git").exists():
+            return folder / STATE_FILE
+    return start / STATE_FILE
 
 
 @dataclass
@@ -100,7 +109,12 @@ class PlanSession:
 async def _make_plan(client: Client, paths: list[str | Path], options: PlanOptions,
                      secrets: SecretState | None = None) -> PlanSession:
     raws = load_manifests(paths)
-    version = options.api_version or pick_version(await client.version())
+    server_version = await client.version()
+    version = options.api_version or pick_version(server_version)
+    if options.api_version and server_version in known_versions() and server_version != options.api_version:
+        # A wrong model writes values of the wrong type (TOTP digits 6 vs "6") that never plan clean.
+        raise ReconcilerError(f"the server runs authentik {server_version}, not {options.api_version}: "
+                              "drop --api-version to use the server's own model")
     model = _model(version)
     desired = validate(raws, model)
     env = os.environ if options.environ is None else options.environ
@@ -116,7 +130,7 @@ async def _make_plan(client: Client, paths: list[str | Path], options: PlanOptio
     if secrets is None:
         key = env.get(STATE_KEY_ENV) or client.connection.token
         state_path = (options.state_path or default_state_path(paths)) if options.keep_state else None
-        secrets = SecretState(key=key.encode(), server=client.connection.url.rstrip("/"), path=state_path)
+        secrets = SecretState(key=key.encode(), server=client.connection.display_url, path=state_path)
     result = diff(desired, live, model, secrets, resend_secrets=options.resend_secrets,
                   ignore=options.ignore_changes)
     if result.problems:
@@ -129,7 +143,7 @@ async def _make_plan(client: Client, paths: list[str | Path], options: PlanOptio
                                  f"reference cycle: {members}", c.address)
                          for c in result.changes if c.address in members.split(" -> ")]) from exc
     plan = Plan(api_version=version, changes=changes, unchanged=result.unchanged,
-                server=client.connection.url)
+                server=client.connection.display_url)
     return PlanSession(plan=plan, model=model, live=live, secrets=secrets, request_count=client.request_count)
 
 

@@ -79,6 +79,10 @@ def _construct(node: yaml.Node, path: KeyPath, positions: dict[KeyPath, Position
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(Problem(file, *_mark(key_node), "a mapping key must be a plain value"))
                 continue
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                problems.append(Problem(file, *_mark(key_node), "YAML merge keys (<<) are not supported: "
+                                        "write the fields out"))
+                continue
             key = key_node.value
             if key in result:
                 problems.append(Problem(file, *_mark(key_node), f"duplicate key {key!r}"))
@@ -89,7 +93,13 @@ def _construct(node: yaml.Node, path: KeyPath, positions: dict[KeyPath, Position
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, (*path, i), positions, file, problems) for i, item in enumerate(node.value)]
-    return _SCALARS.construct_object(node, deep=True)
+    try:
+        return _SCALARS.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        # e.g. `!!int abc`, `!!timestamp nope`: a scalar its tag cannot hold
+        problems.append(Problem(file, *_mark(node), f"invalid value {node.value!r} for its tag {node.tag}: {exc}"
+                                .replace("\n", " ")))
+        return None
 
 
 def _load_file(path: Path, problems: list[Problem]) -> list[RawObject]:
@@ -106,6 +116,9 @@ def _load_file(path: Path, problems: list[Problem]) -> list[RawObject]:
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problems.append(Problem(file, line, column, f"invalid YAML: {exc.problem or exc.context}"))
         return []
+    except yaml.YAMLError as exc:  # the reader's errors (control characters) carry no mark
+        problems.append(Problem(file, 0, 0, f"invalid YAML: {exc}".replace("\n", " ")))
+        return []
     objects: list[RawObject] = []
     for document in documents:
         if document is None:
@@ -115,8 +128,9 @@ def _load_file(path: Path, problems: list[Problem]) -> list[RawObject]:
                 problems.append(Problem(file, *_mark(document), "a manifest must be a mapping with a 'stages' list"))
             continue
         for key_node, value_node in document.value:
-            if key_node.value != "stages":
-                problems.append(Problem(file, *_mark(key_node), f"unknown top-level key {key_node.value!r} "
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.value != "stages":
+                shown = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "that is not a plain value"
+                problems.append(Problem(file, *_mark(key_node), f"unknown top-level key {shown} "
                                         "(a manifest holds a 'stages' list)"))
             elif isinstance(value_node, yaml.SequenceNode):
                 objects.extend(_objects(value_node, file, problems))
@@ -136,8 +150,8 @@ def _objects(stages: yaml.SequenceNode, file: str, problems: list[Problem]) -> l
         positions: dict[KeyPath, Position] = {}
         try:
             data = _construct(item, (), positions, file, problems)
-        except yaml.YAMLError as exc:
-            problems.append(Problem(file, *_mark(item), f"invalid YAML: {exc}"))
+        except RecursionError:
+            problems.append(Problem(file, *_mark(item), "invalid YAML: an alias refers to itself"))
             continue
         objects.append(RawObject(data=data, file=file, positions=positions))
     return objects

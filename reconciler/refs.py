@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -78,6 +79,7 @@ def _resolve_one(item: Any, spec: Field, planned: dict[str, dict[str, DesiredObj
     target = str(spec.reference)
     key_name = live.model.targets[target].key if target in live.model.targets else "name"
     if isinstance(item, str) and UUID.match(item):
+        item = str(uuid.UUID(item))  # the server's form: lower case, with dashes
         key = live.key_of(target, item)
         if key is None:
             return f"no {target} has the id {item}"
@@ -114,7 +116,7 @@ def _resolve_one(item: Any, spec: Field, planned: dict[str, dict[str, DesiredObj
 
 
 def _wrong_kind(spec: Field, key: str, actual: str) -> str:
-    return f"{spec.name} takes a {spec.reference_kind} stage; {key!r} is a {actual} stage"
+    return f"{spec.name} takes a stage of kind {spec.reference_kind}; {key!r} is of kind {actual}"
 
 
 def live_value(spec: Field, value: Any, live: LiveState) -> Any:

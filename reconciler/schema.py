@@ -4,6 +4,7 @@ The real server silently drops unknown fields (FINDINGS 2023.10.7 [67, 70]), so 
 never be noticed: here unknown and read-only fields are errors, with a suggestion."""
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 from functools import cache
@@ -20,7 +21,8 @@ from reconciler.manifest import RawObject
 __all__ = ["validate", "manifest_schema"]
 
 JSON_TYPES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-              float: "a number", type(None): "null"}
+              float: "a number", type(None): "null", datetime.date: "a date (quote it to make it a string)",
+              datetime.datetime: "a date and time (quote it to make it a string)"}
 
 
 @cache
@@ -82,6 +84,8 @@ def _describe(error: ValidationError) -> str:
         return f"must be at most {schema['maxLength']} characters (has {len(value)})"
     if error.validator == "pattern":
         return f"{json.dumps(value)} does not match {schema['pattern']}"
+    if error.validator == "uniqueItems":
+        return "lists the same item twice (the server keeps this list as a set)"
     if error.validator == "minimum":
         return f"must be at least {schema['minimum']}"
     if error.validator == "maximum":

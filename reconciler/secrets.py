@@ -49,10 +49,16 @@ def resolve_secrets(desired: list[DesiredObject], model: ApiModel,
     problems: list[Problem] = []
     resolved: list[DesiredObject] = []
     for obj in desired:
-        sensitive = model.kinds[obj.kind].sensitive_fields
+        if obj.state == "absent":
+            resolved.append(obj)  # only deleted: its values are never sent, so never read
+            continue
+        kind = model.kinds[obj.kind]
+        sensitive = kind.sensitive_fields
         fields: dict[str, Any] = {}
         for name, value in obj.fields.items():
-            if is_secret_source(value):
+            spec = kind.fields.get(name)
+            # {env}/{file} stand for strings; in an object field (fixed_data) a mapping is data.
+            if spec is not None and spec.type == "string" and is_secret_source(value):
                 fields[name] = _read(obj, name, value, env, problems)
             elif name in sensitive and value is not None:
                 fields[name] = Secret(value)

@@ -24,50 +24,92 @@ log = logging.getLogger(__name__)
 STATE_FILE = "reconciler.state.json"
 
 
+KEY_CHECK = b"authentik-reconciler fingerprint key"
+
+UNKNOWN_NOTE = "live value unknown (write-only, no record of the last apply): sent once"
+RECREATED_NOTE = "the object was recreated since the last apply (another id): sent once"
+NEW_KEY_NOTE = "the fingerprint key changed (RECONCILER_STATE_KEY, or the token): sent once"
+CHANGED_NOTE = "changed since the last apply"
+
+
 @dataclass
 class SecretState:
-    """Fingerprints per server, object address (`kind/name`) and field. `path=None` keeps them in
-    memory only (the sandbox, tests)."""
+    """Fingerprints per server and object address (`kind/name`), with the id of the object they
+    were applied to: a same-named object created outside the tool has another id, so its secrets
+    count as unknown. `path=None` keeps them in memory only (the sandbox, tests)."""
 
-    key: bytes
+    key: bytes = field(repr=False)
     server: str
     path: Path | None = None
-    _servers: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict, repr=False)
-    loaded: bool = False
+    _servers: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    key_changed: bool = False
 
     def __post_init__(self) -> None:
-        if self.path is not None and self.path.exists():
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                self._servers = {s: dict(objs) for s, objs in data.get("servers", {}).items()}
-            except (OSError, ValueError, AttributeError) as exc:
-                raise ReconcilerError(f"cannot read the state file {self.path}: {exc}") from exc
-            self.loaded = True
+        if self.path is None or not self.path.exists():
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            servers = data["servers"]
+            if not isinstance(servers, dict) or not all(
+                    isinstance(entry, dict) and isinstance(entry.get("objects", {}), dict)
+                    for entry in servers.values()):
+                raise ValueError("'servers' must map each server to {key_id, objects}")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ReconcilerError(f"cannot read the state file {self.path}: {exc}") from exc
+        self._servers = servers
+        entry = self._servers.get(self.server)
+        if entry is not None and entry.get("key_id") != self._key_id():
+            self.key_changed = True
+            self._servers[self.server] = {"key_id": self._key_id(), "objects": {}}
+
+    def _key_id(self) -> str:
+        return hmac.new(self.key, KEY_CHECK, hashlib.sha256).hexdigest()[:16]
+
+    def _objects(self) -> dict[str, Any]:
+        entry = self._servers.setdefault(self.server, {"key_id": self._key_id(), "objects": {}})
+        objects: dict[str, Any] = entry.setdefault("objects", {})
+        return objects
 
     def fingerprint(self, address: str, field_name: str, value: Any) -> str:
         message = json.dumps([address, field_name, value], sort_keys=True).encode()
         return "hmac-sha256:" + hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
-    def recorded(self, address: str, field_name: str) -> str | None:
-        return self._servers.get(self.server, {}).get(address, {}).get(field_name)
+    def check(self, address: str, pk: str, field_name: str, value: Any) -> str | None:
+        """None when `value` is what was last applied to this very object; else why to send it."""
+        record = self._objects().get(address)
+        if record is None or field_name not in record.get("fields", {}):
+            return NEW_KEY_NOTE if self.key_changed else UNKNOWN_NOTE
+        if record.get("pk") != pk:
+            return RECREATED_NOTE
+        if record["fields"][field_name] != self.fingerprint(address, field_name, value):
+            return CHANGED_NOTE
+        return None
 
-    def record(self, address: str, field_name: str, value: Any) -> None:
-        objects = self._servers.setdefault(self.server, {})
-        objects.setdefault(address, {})[field_name] = self.fingerprint(address, field_name, value)
+    def record(self, address: str, pk: str, field_name: str, value: Any) -> None:
+        record = self._objects().setdefault(address, {"pk": pk, "fields": {}})
+        if record.get("pk") != pk:
+            record.update(pk=pk, fields={})
+        record["fields"][field_name] = self.fingerprint(address, field_name, value)
 
     def forget(self, address: str) -> None:
-        self._servers.get(self.server, {}).pop(address, None)
+        self._objects().pop(address, None)
 
     def save(self) -> None:
+        """Write the file atomically; a failure is a `ReconcilerError` naming the file."""
         if self.path is None:
             return
         data = {
             "format_version": 1,
             "about": "HMAC-SHA256 fingerprints of write-only values applied by authentik-reconciler; "
                      "no secret is stored. Commit this file next to the manifests.",
-            "servers": {s: dict(sorted(objs.items())) for s, objs in sorted(self._servers.items())},
+            "servers": {server: {"key_id": entry.get("key_id"),
+                                 "objects": dict(sorted(entry.get("objects", {}).items()))}
+                        for server, entry in sorted(self._servers.items())},
         }
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        tmp.replace(self.path)
+        try:
+            tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError as exc:
+            raise ReconcilerError(f"cannot write the state file {self.path}: {exc.strerror or exc}") from exc
         log.info("saved secret fingerprints to %s", self.path)

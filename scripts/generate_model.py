@@ -291,6 +291,8 @@ def value_schema(field: dict[str, Any], target_keys: dict[str, str]) -> dict[str
             item = {"anyOf": [{"type": "string", "format": "uuid"},
                               reference_schema(field["reference"], target_keys[field["reference"]])]}
         schema["items"] = item
+        if field.get("reference"):
+            schema["uniqueItems"] = True  # the server keeps reference lists as sets
     elif field.get("reference"):
         target = field["reference"]
         schema = {"anyOf": [{"type": "string", "format": "uuid"},

@@ -276,8 +276,8 @@ def test_reference_to_the_wrong_kind_of_object_fails_plan(tmp_path: Path) -> Non
         result = run(url, "plan", str(tmp_path))
         assert result.exit_code == 1
         assert result.output.splitlines()[0] == (
-            f"{tmp_path}/stages.yaml:6:3: identification/id: password_stage: password_stage takes a password stage; "
-            "'default-authentication-login' is a user_login stage")
+            f"{tmp_path}/stages.yaml:6:3: identification/id: password_stage: password_stage takes a stage of kind "
+            "password; 'default-authentication-login' is of kind user_login")
     write_manifest(tmp_path, [{"kind": "identification", "name": "id", "user_fields": ["email"],
                                "enrollment_flow": {"stage": "default-authentication-password"}}])
     result = run("http://unused", "validate", str(tmp_path))
@@ -327,3 +327,58 @@ def test_apply_on_a_terminal_asks_first(config: Path, answer: str, applied: bool
         else:
             assert code == 1 and "Apply cancelled." in output
             assert writes(sandbox) == []
+
+
+def test_api_version_must_match_a_server_whose_model_we_have(config: Path) -> None:
+    with served() as (sandbox, url):
+        result = run(url, "apply", str(config), "--auto-approve", "--api-version", "2023.10.7", env=SECRETS)
+        assert (result.exit_code, result.output) == (
+            1, "error: the server runs authentik 2026.2.2, not 2023.10.7: drop --api-version to use the "
+               "server's own model\n")
+        assert writes(sandbox) == []
+
+
+def test_a_state_file_that_cannot_be_written_still_reports_the_apply(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [{"kind": "authenticator_duo", "name": "duo", "client_id": "DI1",
+                               "client_secret": {"env": "S"}, "api_hostname": "h"}])
+    with served() as (_, url):
+        result = run(url, "apply", str(tmp_path), "--auto-approve", "--state", str(tmp_path / "no" / "s.json"),
+                     env={"S": "duo-secret-value"})
+        assert result.exit_code == 1
+        assert (f"error: every change was applied, but cannot write the state file {tmp_path}/no/s.json: "
+                "No such file or directory\nApplied 1 of 1 changes.\n  applied:     create authenticator_duo/duo\n"
+                ) in result.output
+
+
+def test_the_state_file_is_found_from_any_folder_of_the_repository(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    sub = tmp_path / "stages" / "mfa"
+    sub.mkdir(parents=True)
+    write_manifest(sub, [{"kind": "authenticator_duo", "name": "duo", "client_id": "DI1",
+                          "client_secret": {"env": "S"}, "api_hostname": "h"}])
+    env = {"S": "duo-secret-value"}
+    with served() as (_, url):
+        assert run(url, "apply", str(sub), "--auto-approve", env=env).exit_code == 0
+        assert (tmp_path / "reconciler.state.json").exists()
+        for path in (tmp_path, tmp_path / "stages", sub, sub / "stages.yaml"):
+            assert run(url, "plan", str(path), "--detailed-exitcode", env=env).exit_code == 0, path
+
+
+def test_env_mappings_in_object_fields_are_data(tmp_path: Path) -> None:
+    # {env}/{file} stand for strings: in a JSON field (invitation fixed_data) they are plain data.
+    write_manifest(tmp_path, [{"kind": "invitation_invite", "name": "invite", "fixed_data": {"env": "production"}}])
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(tmp_path), "--auto-approve").exit_code == 0
+        [(_, _, body)] = writes(sandbox)
+        assert body == {"name": "invite", "fixed_data": {"env": "production"}}
+
+
+def test_urls_show_no_credentials_and_may_end_in_the_api_path(config: Path) -> None:
+    with served() as (_, url):
+        with_path = run(f"{url}/api/v3/", "plan", str(config / "authentication" / "login.yaml"))
+        assert with_path.exit_code == 0 and f"Plan for authentik 2026.2.2 at {url}:" in with_path.output
+    unreachable = run("http://user:hunter22@127.0.0.1:9", "plan", str(config), env=SECRETS)
+    assert unreachable.output.startswith("error: cannot reach authentik at http://127.0.0.1:9")
+    assert "hunter22" not in unreachable.output
+    invalid = run("http://[::1", "plan", str(config), env=SECRETS)
+    assert invalid.exit_code == 1 and invalid.output.startswith("error: invalid authentik URL: ")

@@ -1,8 +1,10 @@
 """The pure diff, with plain data: no server, no files."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -77,8 +79,13 @@ def test_write_only_secret_without_record_is_sent_once_then_not_again() -> None:
     [change] = diff(want, live_state(), MODEL, state).changes
     assert change.fields[0].before is UNKNOWN and "sent once" in change.fields[0].note
     assert change.data["fields"]["client_secret"]["after"] == "(sensitive)"
-    state.record("authenticator_duo/duo", "client_secret", "s3cret")
+    state.record("authenticator_duo/duo", DUO, "client_secret", "s3cret")
     assert diff(want, live_state(), MODEL, state).changes == []
+    # The same name with another id: recreated outside the tool, so the live secret is unknown.
+    recreated = live_state()
+    recreated.objects["authenticator_duo"]["duo"]["pk"] = IDENT
+    [change] = diff(want, recreated, MODEL, state).changes
+    assert change.fields[0].note == "the object was recreated since the last apply (another id): sent once"
     changed = [desired("authenticator_duo", "duo", client_secret=Secret("rotated"))]
     [change] = diff(changed, live_state(), MODEL, state).changes
     assert change.body() == {"client_secret": Secret("rotated")} and change.fields[0].note == \
@@ -135,3 +142,41 @@ def test_diff_of_live_against_itself_is_empty(user_fields: list[str], show: bool
     want = desired("identification", "ident", user_fields=list(user_fields), show_matched_user=show,
                    case_insensitive_matching=case)
     assert diff([want], live, MODEL, secrets()).changes == []
+
+
+def test_a_new_fingerprint_key_makes_every_secret_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    old = SecretState(key=b"old", server="s", path=path)
+    old.record("authenticator_duo/duo", DUO, "client_secret", "s3cret")
+    old.save()
+    assert "s3cret" not in path.read_text()
+    want = [desired("authenticator_duo", "duo", client_secret=Secret("s3cret"))]
+    assert diff(want, live_state(), MODEL, SecretState(key=b"old", server="s", path=path)).changes == []
+    [change] = diff(want, live_state(), MODEL, SecretState(key=b"new", server="s", path=path)).changes
+    assert change.fields[0].note.startswith("the fingerprint key changed")
+
+
+def test_strings_compare_as_the_server_stores_them() -> None:
+    live = live_state()
+    live.objects["authenticator_duo"]["duo"]["friendly_name"] = "Duo"
+    # DRF trims surrounding whitespace (a YAML block scalar ends in a newline).
+    assert diff([desired("authenticator_duo", "duo", friendly_name="Duo\n")], live, MODEL, secrets()).changes == []
+
+
+def test_date_times_compare_as_moments() -> None:
+    invite = {"pk": IDENT, "name": "inv", "expires": "2029-12-31T22:00:00Z", "single_use": False}
+    live = LiveState(model=MODEL, objects={"invitation_invite": {"inv": invite}})
+    same = desired("invitation_invite", "inv", expires="2030-01-01T00:00:00+02:00")
+    later = desired("invitation_invite", "inv", expires="2030-01-01T00:00:00Z")
+    assert diff([same], live, MODEL, secrets()).changes == []
+    assert [c.data["fields"] for c in diff([later], live, MODEL, secrets()).changes] == [
+        {"expires": {"before": "2029-12-31T22:00:00Z", "after": "2030-01-01T00:00:00Z"}}]
+
+
+def test_reference_cycles_are_refused_with_their_members() -> None:
+    wanted = [desired("authenticator_validate", "a", configuration_stages=[Ref("stage", "b")]),
+              desired("authenticator_validate", "b", configuration_stages=[Ref("stage", "a")])]
+    changes = diff(wanted, live_state(), MODEL, secrets()).changes
+    with pytest.raises(ValueError, match=r"^authenticator_validate/a -> authenticator_validate/b -> "
+                                         r"authenticator_validate/a$"):
+        order_changes(changes)

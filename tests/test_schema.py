@@ -107,3 +107,29 @@ def test_cli_validate_markdown_lists_every_problem() -> None:
         "### 1 problem in the manifests (authentik 2026.2.2)\n\n"
         f"- `{INVALID}/unknown-field.yaml:5:5` identification/login-id: `show_matched_usr`: unknown field "
         "(did you mean 'show_matched_user'?)\n")
+
+
+def test_yaml_that_python_cannot_build_is_located() -> None:
+    [problem] = problems_of("bad-tag.yaml")
+    assert problem.startswith("bad-tag.yaml:3:11: invalid value 'abc' for its tag tag:yaml.org,2002:int: ")
+
+
+def test_merge_keys_are_refused_plainly() -> None:
+    assert problems_of("merge-key.yaml")[0] == \
+        "merge-key.yaml:1:1: unknown top-level key 'base' (a manifest holds a 'stages' list)"
+    assert "merge-key.yaml:4:5: YAML merge keys (<<) are not supported: write the fields out" in \
+        problems_of("merge-key.yaml")
+
+
+def test_control_characters_are_a_yaml_problem() -> None:
+    [problem] = problems_of("control-character.yaml")
+    assert problem.startswith("control-character.yaml:0:0: invalid YAML: ")
+
+
+def test_reference_lists_are_sets_and_dates_must_be_quoted() -> None:
+    assert problems_of("duplicate-reference.yaml") == [
+        "duplicate-reference.yaml:4:5: authenticator_validate/twice: configuration_stages: lists the same item "
+        "twice (the server keeps this list as a set)",
+        "duplicate-reference.yaml:9:5: invitation_invite/dated: expires: expected a string or {env: VARIABLE} "
+        "or {file: PATH} or null, got a date (quote it to make it a string)",
+    ]

@@ -105,3 +105,20 @@ def test_a_rendered_plan_never_contains_the_secret(tmp_path: Path, secret: str) 
     current = plan([tmp_path], in_process(Sandbox()), PlanOptions(environ={"S": secret}, keep_state=False))
     for fmt in ("text", "json", "markdown"):
         assert secret not in render_plan(current, fmt)
+
+
+def test_short_and_unusual_secrets_are_scrubbed_from_errors(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [{"kind": "authenticator_sms", "name": "odd", "provider": {"env": "PROVIDER"},
+                               "from_number": "+1", "account_sid": "AC0", "auth": "t0ken",
+                               "auth_type": {"env": "AUTH_TYPE"}}])
+    sandbox = Sandbox()
+    environ = {"PROVIDER": 'sécret "quoted" \\ value', "AUTH_TYPE": "xy"}
+    try:
+        apply([tmp_path], in_process(sandbox), PlanOptions(environ=environ, keep_state=False))
+    except ApplyError as exc:
+        cause = exc.__cause__
+        shown = f"{exc} {cause!r} {getattr(cause, 'body', None)!r}"
+        assert "sécret" not in shown and '"xy"' not in shown
+        assert 'auth_type: "(sensitive)" is not a valid choice.' in str(exc)
+    else:
+        raise AssertionError("the server accepted invalid choices")
