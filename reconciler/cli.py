@@ -82,7 +82,8 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--api-version", type=click.Choice(known_versions()),
                      help="API model to use (default: the server's version)"),
         click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
-                     help="secret fingerprint file (default: reconciler.state.json beside the manifests)"),
+                     help="secret fingerprint file (default: the nearest reconciler.state.json, "
+                          "up to the repository root)"),
         click.option("--resend-secrets", is_flag=True, help="send every write-only secret again"),
         click.option("--ignore-changes", multiple=True, metavar="FIELD",
                      help="never plan changes to FIELD (repeatable)"),

@@ -87,7 +87,7 @@ def diff(desired: list[DesiredObject], live: LiveState, model: ApiModel, secrets
         if obj.state == "absent":
             if current is not None:
                 changes.append(Delete(kind=obj.kind, name=obj.name, path=kind.detail_path(str(current["pk"])),
-                                      pk=str(current["pk"]), location=obj.location()))
+                                      pk=str(current["pk"])))
             continue
         if current is None:
             missing = [f for f in (*kind.required, *kind.no_default) if f not in obj.fields]
@@ -99,7 +99,7 @@ def diff(desired: list[DesiredObject], live: LiveState, model: ApiModel, secrets
             fields = tuple(FieldChange(name, None, value, kind.fields[name].sensitive or isinstance(value, Secret))
                            for name, value in obj.fields.items())
             changes.append(Create(kind=obj.kind, name=obj.name, path=kind.path, fields=fields,
-                                  depends_on=depends(obj.fields), location=obj.location()))
+                                  depends_on=depends(obj.fields)))
             continue
         field_changes = list(_field_changes(obj, kind, current, live, secrets, resend_secrets,
                                             ignore | obj.ignore_changes))
@@ -113,13 +113,12 @@ def diff(desired: list[DesiredObject], live: LiveState, model: ApiModel, secrets
                 problems.append(problem)
                 continue
             changes.append(Replace(kind=obj.kind, name=obj.name, path=kind.detail_path(pk), pk=pk,
-                                   fields=tuple(field_changes), full=full, depends_on=depends(full),
-                                   location=obj.location()))
+                                   fields=tuple(field_changes), full=full, depends_on=depends(full)))
             continue
         companions = _companions(kind, {c.field: c.after for c in field_changes}, current, live)
         changes.append(Update(kind=obj.kind, name=obj.name, path=kind.detail_path(pk), pk=pk,
                               fields=tuple(field_changes), companions=companions,
-                              depends_on=depends([c.after for c in field_changes]), location=obj.location()))
+                              depends_on=depends([c.after for c in field_changes])))
     return DiffResult(changes=changes, unchanged=unchanged, problems=problems)
 
 

@@ -138,18 +138,12 @@ async def _make_plan(client: Client, paths: list[str | Path], options: PlanOptio
     try:
         changes = order_changes(result.changes)
     except ValueError as exc:
-        members = str(exc)
-        raise PlanError([Problem(c.location.rsplit(":", 2)[0], *_line_col(c.location),
-                                 f"reference cycle: {members}", c.address)
-                         for c in result.changes if c.address in members.split(" -> ")]) from exc
+        members = str(exc).split(" -> ")
+        raise PlanError([Problem(o.file, *o.position(), f"reference cycle: {exc}", o.address)
+                         for o in desired if o.address in members]) from exc
     plan = Plan(api_version=version, changes=changes, unchanged=result.unchanged,
                 server=client.connection.display_url)
     return PlanSession(plan=plan, model=model, live=live, secrets=secrets, request_count=client.request_count)
-
-
-def _line_col(location: str) -> tuple[int, int]:
-    _, line, column = location.rsplit(":", 2)
-    return int(line), int(column)
 
 
 def _check_kind_conflicts(desired: list[DesiredObject], model: ApiModel, live: LiveState) -> None:

@@ -40,7 +40,8 @@ class RawObject:
 
     @property
     def subject(self) -> str:
-        return f"{self.data.get('kind', '?')}/{self.data.get('name', '?')}"
+        kind, name = self.data.get("kind"), self.data.get("name")
+        return f"{kind if isinstance(kind, str) else '?'}/{name if isinstance(name, str) else '?'}"
 
 
 def discover(paths: list[str | Path]) -> list[Path]:

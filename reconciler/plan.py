@@ -63,7 +63,6 @@ class Change:
     path: str
     fields: tuple[FieldChange, ...] = ()
     depends_on: frozenset[str] = frozenset()
-    location: str = ""
 
     @property
     def address(self) -> str:

@@ -181,6 +181,8 @@ def _check_object(raw: RawObject, model: ApiModel, problems: list[Problem]) -> b
                         key=lambda e: list(map(str, e.path))):
         if error.validator == "additionalProperties" and not error.path:
             continue  # reported above, with a suggestion
+        if list(error.absolute_path)[:1] == ["name"]:
+            continue  # reported above
         path = list(error.absolute_path)
         label = _field_label(path)
         problem(tuple(path), _describe(error), label)

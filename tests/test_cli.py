@@ -382,3 +382,19 @@ def test_urls_show_no_credentials_and_may_end_in_the_api_path(config: Path) -> N
     assert "hunter22" not in unreachable.output
     invalid = run("http://[::1", "plan", str(config), env=SECRETS)
     assert invalid.exit_code == 1 and invalid.output.startswith("error: invalid authentik URL: ")
+
+
+def test_a_reference_cycle_names_its_members(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [
+        {"kind": "authenticator_validate", "name": "a", "configuration_stages": [{"stage": "b"}]},
+        {"kind": "authenticator_validate", "name": "b", "configuration_stages": [{"stage": "a"}]},
+    ])
+    with served() as (sandbox, url):
+        result = run(url, "apply", str(tmp_path), "--auto-approve")
+        assert result.exit_code == 1
+        cycle = "reference cycle: authenticator_validate/a -> authenticator_validate/b -> authenticator_validate/a"
+        assert result.output.splitlines() == [
+            f"{tmp_path}/stages.yaml:2:3: authenticator_validate/a: {cycle}",
+            f"{tmp_path}/stages.yaml:6:3: authenticator_validate/b: {cycle}",
+            "2 problems found."]
+        assert writes(sandbox) == []
