@@ -103,7 +103,6 @@ class PlanSession:
     model: ApiModel
     live: LiveState
     secrets: SecretState
-    request_count: int = 0
 
 
 async def _make_plan(client: Client, paths: list[str | Path], options: PlanOptions,
@@ -143,7 +142,7 @@ async def _make_plan(client: Client, paths: list[str | Path], options: PlanOptio
                          for o in desired if o.address in members]) from exc
     plan = Plan(api_version=version, changes=changes, unchanged=result.unchanged,
                 server=client.connection.display_url)
-    return PlanSession(plan=plan, model=model, live=live, secrets=secrets, request_count=client.request_count)
+    return PlanSession(plan=plan, model=model, live=live, secrets=secrets)
 
 
 def _check_kind_conflicts(desired: list[DesiredObject], model: ApiModel, live: LiveState) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from reconciler.values import Ref, Secret, plain, redact
+from reconciler.values import Secret, plain, redact
 
 __all__ = ["UNKNOWN", "FieldChange", "Change", "Create", "Update", "Replace", "Delete", "Plan",
            "API_PREFIX"]
@@ -184,8 +184,6 @@ def secrets_in(value: Any) -> list[str]:
         return [s for v in value for s in secrets_in(v)]
     if isinstance(value, dict):
         return [s for v in value.values() for s in secrets_in(v)]
-    if isinstance(value, Ref):
-        return []
     return []
 
 
