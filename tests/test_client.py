@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from support import write_manifest
 
@@ -51,22 +52,36 @@ def test_live_state_is_one_list_call_per_kind_and_target_never_per_object(tmp_pa
                                       "/stages/identification/", "/stages/password/", "/stages/user_login/"]
 
 
-def test_fetch_is_concurrent() -> None:
-    # With 50 ms of latency per request, 8 lists in sequence would take 0.4 s; together ~0.05 s.
-    sandbox = Sandbox(faults=Faults(latency=0.05))
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Wraps the sandbox transport and records how many requests were under way at once."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.in_flight = 0
+        self.most = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            self.in_flight -= 1
+
+
+def test_fetch_is_concurrent_within_the_limit() -> None:
+    sandbox = Sandbox(faults=Faults(latency=0.02))
     model = load_model("2026.2.2")
-    in_flight: list[int] = []
+    transport = CountingTransport(sandbox.transport())
 
     async def fetch() -> None:
-        async with Client(connection(sandbox)) as client:
-            task = asyncio.ensure_future(fetch_live(client, model, set(list(model.kinds)[:8]), set()))
-            while not task.done():
-                in_flight.append(sum(1 for t in asyncio.all_tasks() if not t.done()))
-                await asyncio.sleep(0.01)
-            await task
+        conn = Connection(url="http://sandbox", token=sandbox.token, transport=transport, max_concurrency=4)
+        async with Client(conn) as client:
+            await fetch_live(client, model, set(list(model.kinds)[:8]), set())
 
     asyncio.run(fetch())
-    assert max(in_flight) > 8  # the 8 list calls were under way at the same time
+    assert len(sandbox.requests) == 8
+    assert transport.most == 4  # the 8 lists overlapped, never more than max_concurrency at once
 
 
 def test_throttled_reads_are_retried_after_the_servers_delay() -> None:
