@@ -115,6 +115,11 @@ class ApiModel:
     targets: dict[str, Target]
     raw: dict[str, Any] = field(repr=False, compare=False)
 
+    def target_of(self, kind: Kind) -> str | None:
+        """The reference target a kind's objects are (`stage` for every stage kind, `prompt_field`),
+        if references can point at them."""
+        return kind.family if kind.family in self.targets else None
+
     def kind_for_path(self, path: str) -> Kind | None:
         for kind in self.kinds.values():
             if kind.path == path:

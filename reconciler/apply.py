@@ -9,7 +9,6 @@ from typing import Any
 
 from reconciler.apimodel import ApiModel
 from reconciler.client import Client
-from reconciler.diff import provides
 from reconciler.errors import ApiError, ApplyError, ReconcilerError
 from reconciler.plan import Change, Create, Delete, Plan, secrets_in
 from reconciler.state import SecretState
@@ -86,10 +85,10 @@ async def _apply_changes(plan: Plan, client: Client, model: ApiModel, secrets: S
             raise ApplyError(f"{change.address}: {exc}", result) from exc
         result.applied.append(change)
         kind = model.kinds[change.kind]
-        pk = str(answer["pk"]) if isinstance(change, Create) and isinstance(answer, dict) else \
-            str(getattr(change, "pk", ""))
-        if isinstance(change, Create):
-            created[(provides(kind), change.name)] = pk
+        pk = str(answer["pk"]) if isinstance(change, Create) and isinstance(answer, dict) else change.pk
+        target = model.target_of(kind)
+        if isinstance(change, Create) and target is not None:
+            created[(target, change.name)] = pk
         if isinstance(change, Delete):
             secrets.forget(change.address)
         elif body is not None:

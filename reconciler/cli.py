@@ -59,17 +59,17 @@ def _errors() -> Iterator[None]:
 
 
 def _connection(url: str | None, token: str | None, insecure: bool, sandbox: bool,
-                api_version: str | None) -> tuple[Connection, Any]:
+                api_version: str | None) -> Connection:
     if sandbox:
         from reconciler.sandbox import Sandbox  # the emulator only loads when asked for
 
         emulator = Sandbox(api_version=api_version or engine.latest_version(), token=SANDBOX_TOKEN)
-        return Connection(url="http://sandbox", token=SANDBOX_TOKEN, transport=emulator.transport()), emulator
+        return Connection(url="http://sandbox", token=SANDBOX_TOKEN, transport=emulator.transport())
     if not url:
         raise ReconcilerError("no server: set AUTHENTIK_URL or --url (or use --sandbox)")
     if not token:
         raise ReconcilerError("no API token: set AUTHENTIK_TOKEN or --token")
-    return Connection(url=url, token=token, insecure=insecure), None
+    return Connection(url=url, token=token, insecure=insecure)
 
 
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -147,7 +147,7 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
     if not paths:
         _fail("error: give at least one manifest file or directory")
     with _errors():
-        connection, _emulator = _connection(url, token, insecure, sandbox, api_version)
+        connection = _connection(url, token, insecure, sandbox, api_version)
         plan = engine.plan(list(paths), connection,
                            _plan_options(sandbox, api_version, state_path, resend_secrets, ignore_changes))
         click.echo(render_plan(plan, fmt, color=_color(sys.stdout)), nl=False)
@@ -199,7 +199,7 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
             click.echo(f"  {change.action} {change.address} ...", err=True)
 
     with _errors():
-        connection, _emulator = _connection(url, token, insecure, sandbox, api_version)
+        connection = _connection(url, token, insecure, sandbox, api_version)
         options = _plan_options(sandbox, api_version, state_path, resend_secrets, ignore_changes)
         outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=on_change,
                                verify=verify)

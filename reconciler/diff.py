@@ -12,11 +12,11 @@ from reconciler.desired import DesiredObject
 from reconciler.errors import Problem
 from reconciler.live import LiveState
 from reconciler.plan import UNKNOWN, Change, Create, Delete, FieldChange, Replace, Update
-from reconciler.refs import PLANNED_TARGETS, live_value
+from reconciler.refs import live_value
 from reconciler.state import SecretState
 from reconciler.values import Ref, Secret
 
-__all__ = ["diff", "DiffResult", "comparable", "provides"]
+__all__ = ["diff", "DiffResult", "comparable"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def diff(desired: list[DesiredObject], live: LiveState, model: ApiModel, secrets
     changes: list[Change] = []
     problems: list[Problem] = []
     unchanged = 0
-    creating = {(provides(model.kinds[o.kind]), o.name): o.address for o in desired
+    creating = {(model.target_of(model.kinds[o.kind]), o.name): o.address for o in desired
                 if o.state == "present" and live.get(o.kind, o.name) is None}
 
     def depends(body: Any) -> frozenset[str]:
@@ -122,14 +122,6 @@ def diff(desired: list[DesiredObject], live: LiveState, model: ApiModel, secrets
     return DiffResult(changes=changes, unchanged=unchanged, problems=problems)
 
 
-def provides(kind: Kind) -> str:
-    """The reference target a kind's objects answer to (`stage` for every stage kind)."""
-    for target, family in PLANNED_TARGETS.items():
-        if kind.family == family:
-            return target
-    return kind.name
-
-
 def _field_changes(obj: DesiredObject, kind: Kind, current: dict[str, Any], live: LiveState,
                    secrets: SecretState, resend: bool, ignored: frozenset[str]) -> Iterator[FieldChange]:
     for name, wanted in obj.fields.items():
@@ -140,8 +132,6 @@ def _field_changes(obj: DesiredObject, kind: Kind, current: dict[str, Any], live
             yield from _write_only_change(obj, str(current["pk"]), spec, wanted, secrets, resend)
             continue
         before = live_value(spec, current.get(name), live)
-        if spec.sensitive and before is not None:
-            before = Secret(before)
         if comparable(spec, wanted) != comparable(spec, before):
             # A value from {env}/{file} is sensitive whatever the field: so is what it replaces.
             yield FieldChange(name, before, wanted, spec.sensitive or isinstance(wanted, Secret))
@@ -177,8 +167,7 @@ def _full_body(obj: DesiredObject, kind: Kind, current: dict[str, Any], live: Li
         if name in obj.fields and name not in ignored:
             full[name] = obj.fields[name]
         elif not spec.write_only and name in current:
-            value = live_value(spec, current[name], live)
-            full[name] = Secret(value) if spec.sensitive and value is not None else value
+            full[name] = live_value(spec, current[name], live)
     missing = [name for name in kind.required if name not in full]
     if missing:
         return full, Problem(obj.file, *obj.position(), f"cannot replace with PUT: {', '.join(missing)} "

@@ -119,11 +119,11 @@ async def _make_plan(client: Client, paths: list[str | Path], options: PlanOptio
     env = os.environ if options.environ is None else options.environ
     desired = resolve_secrets(desired, model, env)
     kinds = {o.kind for o in desired}
-    targets = {spec.reference for o in desired for name, spec in model.kinds[o.kind].fields.items()
+    targets: set[str] = {spec.reference for o in desired for name, spec in model.kinds[o.kind].fields.items()
                if spec.reference and name in o.fields}
     if any(model.kinds[k].family == "stage" for k in kinds):
         targets.add("stage")  # names are unique across stage kinds: check conflicts
-    live = await fetch_live(client, model, kinds, {t for t in targets if t}, options.progress)
+    live = await fetch_live(client, model, kinds, targets, options.progress)
     _check_kind_conflicts(desired, model, live)
     desired = resolve_refs(desired, model, live)
     if secrets is None:

@@ -63,6 +63,7 @@ class Change:
     path: str
     fields: tuple[FieldChange, ...] = ()
     depends_on: frozenset[str] = frozenset()
+    pk: str = ""  # the live object's id; empty for a create
 
     @property
     def address(self) -> str:
@@ -105,7 +106,6 @@ class Update(Change):
     method: ClassVar[str] = "PATCH"
     symbol: ClassVar[str] = "~"
 
-    pk: str = ""
     companions: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any] | None:
@@ -127,7 +127,6 @@ class Replace(Change):
     method: ClassVar[str] = "PUT"
     symbol: ClassVar[str] = "~"
 
-    pk: str = ""
     full: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any] | None:
@@ -139,8 +138,6 @@ class Delete(Change):
     action: ClassVar[str] = "delete"
     method: ClassVar[str] = "DELETE"
     symbol: ClassVar[str] = "-"
-
-    pk: str = ""
 
     def body(self) -> dict[str, Any] | None:
         return None

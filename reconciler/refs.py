@@ -15,23 +15,21 @@ from reconciler.apimodel import ApiModel, Field
 from reconciler.desired import DesiredObject
 from reconciler.errors import PlanError, Problem
 from reconciler.live import LiveState
-from reconciler.values import Ref
+from reconciler.values import Ref, Secret
 
-__all__ = ["resolve_refs", "live_value", "PLANNED_TARGETS"]
+__all__ = ["resolve_refs", "live_value"]
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 
-# Reference targets that manifests can create, and the kind family that provides them.
-PLANNED_TARGETS = {"stage": "stage", "prompt_field": "prompt_field"}
-
-
 def _planned(desired: list[DesiredObject], model: ApiModel) -> dict[str, dict[str, DesiredObject]]:
-    planned: dict[str, dict[str, DesiredObject]] = {target: {} for target in PLANNED_TARGETS}
+    """Objects of the manifests that references can point at, by target and natural key; every
+    target a kind provides is present, so "looked in the manifests" is said only where true."""
+    planned: dict[str, dict[str, DesiredObject]] = {
+        target: {} for target in {model.target_of(kind) for kind in model.kinds.values()} if target}
     for obj in desired:
-        family = model.kinds[obj.kind].family
-        for target, provider in PLANNED_TARGETS.items():
-            if family == provider:
-                planned[target][obj.name] = obj
+        target = model.target_of(model.kinds[obj.kind])
+        if target is not None:
+            planned[target][obj.name] = obj
     return planned
 
 
@@ -120,8 +118,13 @@ def _wrong_kind(spec: Field, key: str, actual: str) -> str:
 
 
 def live_value(spec: Field, value: Any, live: LiveState) -> Any:
-    """A live field value in the form the diff compares: reference ids become `Ref`s by key."""
-    if spec.reference is None or value is None:
+    """A live field value in the form the diff compares: reference ids become `Ref`s by key, and
+    a sensitive value the server returns in clear (SMS `auth`) a `Secret`, so no output shows it."""
+    if value is None:
+        return None
+    if spec.sensitive:
+        return Secret(value)
+    if spec.reference is None:
         return value
     target = spec.reference
     if isinstance(value, list):

@@ -84,8 +84,7 @@ class Store:
 
     # -- references -----------------------------------------------------------------------------
     def target_of(self, kind: Kind) -> str | None:
-        """The reference target a kind's objects are (`stage`, `prompt_field`), if any."""
-        return kind.family if kind.family in self.model.targets else None
+        return self.model.target_of(kind)
 
     def target_kinds(self, target: str) -> list[Kind]:
         return [kind for kind in self.model.kinds.values() if kind.family == target]
