@@ -1,15 +1,18 @@
 """The compact model of one authentik API version, generated into `schemas/` by
 `scripts/generate_model.py`. The validator, the diff, the client and the sandbox all read it, so a
-new authentik version is data, not code."""
+new authentik version is data, not code. Identity is data too: each kind says its natural key,
+the field in its URL and the scope in which its key is unique."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ApiModel", "Field", "Kind", "Target", "load_model", "schema_dir", "known_versions"]
+__all__ = ["ApiModel", "Companion", "Field", "Kind", "Nested", "Target", "load_model", "schema_dir",
+           "known_versions"]
 
 
 def schema_dir() -> Path:
@@ -50,7 +53,7 @@ class Field:
 
     @property
     def reference(self) -> str | None:
-        """The target kind (`flow`, `stage`, ...) when the field holds ids of other objects."""
+        """The target (`flow`, `stage`, ...) when the field holds ids of other objects."""
         ref = self.spec.get("reference")
         return str(ref) if ref else None
 
@@ -70,13 +73,48 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Companion:
+    """Unchanged fields a write must carry to be accepted (see the generator's WRITE_COMPANIONS):
+    `always` sends them; `one_truthy` sends the first one holding a value unless the body holds
+    one; `together` sends the others when the body holds one. `why` is what the plan says."""
+
+    rule: str
+    fields: tuple[str, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A list written inside another kind's manifest entries: its kind, the child field that
+    points at the parent, and the entry fields written as plain natural keys of a target."""
+
+    name: str
+    kind: str
+    parent: str
+    keys: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Kind:
-    """An object kind under `/stages/`: where it lives and what its fields are."""
+    """An object kind: where it lives, how its objects are known, and what its fields are.
+
+    `key`: the fields that make an object's natural key (`name`; a flow's `slug`; a binding's
+    `target` and `stage`). `disambiguator`: the field that tells apart objects with the same key
+    (a stage bound twice to one flow, at two orders). `family`: the scope in which the key is
+    unique (`stage` for every stage kind: one unique column on the base table). `url_field`:
+    the field in the object's URL (`pk`, or a flow's `slug`). `cascade`: the reference fields
+    whose target's deletion deletes this object too."""
 
     name: str
     path: str
     model: str
+    section: str | None
+    manifest_kind: str
     family: str
+    key: tuple[str, ...]
+    disambiguator: str | None
+    url_field: str
+    nested: dict[str, Nested]
     fields: dict[str, Field]
     required: tuple[str, ...]
     read_only: tuple[str, ...]
@@ -84,28 +122,38 @@ class Kind:
     defaults: dict[str, Any]
     no_default: tuple[str, ...]
     constants: dict[str, Any]
-    patch_companions: tuple[str, ...]
+    companions: tuple[Companion, ...]
+    cascade: tuple[str, ...]
 
-    def detail_path(self, pk: str) -> str:
-        return f"{self.path}{pk}/"
+    def detail_path(self, obj: Mapping[str, Any]) -> str:
+        """The object's URL below `/api/v3` (flows are addressed by slug, FINDINGS flows 49, 51)."""
+        return f"{self.path}{obj[self.url_field]}/"
 
-    @property
+    @cached_property
     def sensitive_fields(self) -> frozenset[str]:
         return frozenset(name for name, f in self.fields.items() if f.sensitive)
 
-    @property
+    @cached_property
     def write_only_fields(self) -> frozenset[str]:
         return frozenset(name for name, f in self.fields.items() if f.write_only)
+
+    @cached_property
+    def alternatives(self) -> tuple[str, ...]:
+        """Key fields of which an object sets one (a policy binding's policy, group or user)."""
+        optional = tuple(name for name in self.key if self.fields[name].nullable)
+        return optional if len(optional) > 1 else ()
 
 
 @dataclass(frozen=True)
 class Target:
-    """Objects a reference can point at, listed read-only: `{flow: SLUG}` looks up `slug`."""
+    """Objects a reference can point at: `{flow: SLUG}` looks up `slug` in `/flows/instances/`.
+    A `union` target is any of several (a policy binding's target: a flow or a binding)."""
 
     name: str
-    path: str
-    key: str
-    id: str
+    path: str = ""
+    key: tuple[str, ...] = ()
+    id: str = "pk"
+    union: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,18 +161,35 @@ class ApiModel:
     version: str
     kinds: dict[str, Kind]
     targets: dict[str, Target]
+    sections: dict[str, dict[str, str]]
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     def target_of(self, kind: Kind) -> str | None:
-        """The reference target a kind's objects are (`stage` for every stage kind, `prompt_field`),
-        if references can point at them."""
-        return kind.family if kind.family in self.targets else None
+        """The reference target a kind's objects are (`stage` for every stage kind, `flow`,
+        `prompt_field`), if references can point at them."""
+        for name in (kind.family, kind.name):
+            if name in self.targets:
+                return name
+        return None
+
+    def kinds_of(self, target: str) -> list[Kind]:
+        """The kinds whose objects a target lists (every stage kind for `stage`)."""
+        return [kind for kind in self.kinds.values() if self.target_of(kind) == target]
+
+    def kind_in(self, section: str, manifest_kind: str) -> Kind | None:
+        """The kind an entry of `section` names with `kind:` (`policies`/`password`)."""
+        name = self.sections.get(section, {}).get(manifest_kind)
+        return self.kinds[name] if name else None
 
     def kind_for_path(self, path: str) -> Kind | None:
-        for kind in self.kinds.values():
-            if kind.path == path:
-                return kind
-        return None
+        return self._by_path.get(path)
+
+    @cached_property
+    def _by_path(self) -> dict[str, Kind]:
+        return {kind.path: kind for kind in self.kinds.values()}
+
+    def key_fields(self, target: str) -> tuple[str, ...]:
+        return self.targets[target].key
 
 
 @cache
@@ -134,22 +199,34 @@ def load_model(version: str) -> ApiModel:
     if not path.exists():
         raise KeyError(f"no API model for authentik {version} (known: {', '.join(known_versions())})")
     raw = json.loads(path.read_text())
-    kinds = {
-        name: Kind(
-            name=name,
-            path=spec["path"],
-            model=spec["model"],
-            family=spec["family"],
-            fields={fname: Field(fname, fspec) for fname, fspec in spec["fields"].items()},
-            required=tuple(spec["required"]),
-            read_only=tuple(spec["read_only"]),
-            response_order=tuple(spec["response_order"]),
-            defaults=dict(spec["defaults"]),
-            no_default=tuple(spec.get("no_default", [])),
-            constants=dict(spec["constants"]),
-            patch_companions=tuple(spec["patch_companions"]),
-        )
-        for name, spec in raw["kinds"].items()
-    }
-    targets = {name: Target(name=name, **spec) for name, spec in raw["targets"].items()}
-    return ApiModel(version=raw["api_version"], kinds=kinds, targets=targets, raw=raw)
+    kinds = {name: _kind(name, spec) for name, spec in raw["kinds"].items()}
+    targets = {name: Target(name=name, path=spec.get("path", ""), key=tuple(spec.get("key", ())),
+                            id=spec.get("id", "pk"), union=tuple(spec.get("union", ())))
+               for name, spec in raw["targets"].items()}
+    return ApiModel(version=raw["api_version"], kinds=kinds, targets=targets,
+                    sections={s: dict(k) for s, k in raw["sections"].items()}, raw=raw)
+
+
+def _kind(name: str, spec: dict[str, Any]) -> Kind:
+    return Kind(
+        name=name,
+        path=spec["path"],
+        model=spec["model"],
+        section=spec["section"],
+        manifest_kind=spec["manifest_kind"],
+        family=spec["family"],
+        key=tuple(spec["key"]),
+        disambiguator=spec["disambiguator"],
+        url_field=spec["url_field"],
+        nested={list_name: Nested(list_name, n["kind"], n["parent"], dict(n["keys"]))
+                for list_name, n in spec["nested"].items()},
+        fields={fname: Field(fname, fspec) for fname, fspec in spec["fields"].items()},
+        required=tuple(spec["required"]),
+        read_only=tuple(spec["read_only"]),
+        response_order=tuple(spec["response_order"]),
+        defaults=dict(spec["defaults"]),
+        no_default=tuple(spec.get("no_default", [])),
+        constants=dict(spec["constants"]),
+        companions=tuple(Companion(c["rule"], tuple(c["fields"]), c["why"]) for c in spec["write_companions"]),
+        cascade=tuple(spec["cascade"]),
+    )

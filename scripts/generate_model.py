@@ -12,7 +12,9 @@ Writes, per API version:
 
 The OpenAPI spec gives paths, types and required fields; the recordings of a real server give
 what the spec leaves out or gets wrong (server-filled defaults, write-only fields that the spec
-does not mark, display names). The recording wins where the two disagree.
+does not mark, display names, fields a write must repeat). The recording wins where the two
+disagree. Each kind also says how its objects are known (its natural key, the field in its URL,
+the scope in which the key is unique), so the engine derives identity from data, not code.
 """
 from __future__ import annotations
 
@@ -20,12 +22,82 @@ import argparse
 import json
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 VERSIONS = ("2023.10.7", "2026.2.2")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A group of collections whose kinds are written under one manifest section.
+
+    `prefix`: the collections under it are kinds (each with list/create and a detail path).
+    `scope`: the uniqueness scope of their keys when one unique column spans all of them (stage
+    names are unique across stage kinds, policy names across policy kinds), else None (each
+    kind its own scope). `member`: a response field only the members of the scope have (prompts
+    and invitations live under /stages/ but are no stages). `suffix`: added to the manifest kind
+    to make the model's kind id unique (`password` is a stage kind and a policy kind)."""
+
+    prefix: str
+    section: str
+    scope: str | None
+    member: str = ""
+    suffix: str = ""
+    skip: tuple[str, ...] = ()
+    recorded_create: str = ""
+
+
+FAMILIES = (
+    Family("/stages/", "stages", "stage", member="flow_set", recorded_create="kinds/*-{dir}-2*create*.json"),
+    Family("/policies/", "policies", "policy", member="bound_to", suffix="_policy", skip=("/policies/bindings/",),
+           recorded_create="flows/*-policy-{dir}-2-create.json"),
+)
+
+
+@dataclass(frozen=True)
+class Single:
+    """A collection that is one kind of its own: flows and the two kinds of bindings."""
+
+    name: str
+    section: str | None  # None: written only nested inside another kind's entries
+    key: tuple[str, ...]
+    recorded_create: str
+    disambiguator: str | None = None
+    references: dict[str, str] = field(default_factory=dict)
+
+
+SINGLES = {
+    "/flows/instances/": Single("flow", "flows", ("slug",), "flows/03-flows-create.json"),
+    # A binding is known by its flow and stage; `order` tells apart the same stage bound twice
+    # (FINDINGS flows: the triple (target, stage, order) is unique, 77, 78).
+    "/flows/bindings/": Single("flow_stage_binding", None, ("target", "stage"), "flows/76-fsb-create.json",
+                               disambiguator="order", references={"target": "flow"}),
+    # A policy binding is known by its target and what it binds (policy, group or user); groups
+    # may be bound twice to one target at one order (269), so `order` tells them apart.
+    "/policies/bindings/": Single("policy_binding", None, ("target", "policy", "group", "user"),
+                                  "flows/232-pb-create-policy-to-flow.json", disambiguator="order",
+                                  references={"target": "binding_target", "user": "user"}),
+}
+
+# Kinds whose manifest entries hold lists of other kinds, written without `kind` and without the
+# parent reference: a flow's `bindings` and `policies`, a binding's `policies`. `keys` are the
+# entry fields written as plain natural keys (`stage: NAME`) that are references on the wire.
+# When an entry lists them, the parent's set of those children is managed exactly.
+NESTED: dict[str, dict[str, dict[str, Any]]] = {
+    "flow": {
+        "bindings": {"kind": "flow_stage_binding", "parent": "target", "keys": {"stage": "stage"}},
+        "policies": {"kind": "policy_binding", "parent": "target",
+                     "keys": {"policy": "policy", "group": "group", "user": "user"}},
+    },
+    "flow_stage_binding": {
+        "policies": {"kind": "policy_binding", "parent": "target",
+                     "keys": {"policy": "policy", "group": "group", "user": "user"}},
+    },
+}
 
 # Which kind of object a reference field points at. A field the table does not know fails the
 # run, so a new authentik version cannot slip an unmodelled reference past the generator.
@@ -40,11 +112,14 @@ REFERENCE_TARGETS: dict[str, str] = {
     "captcha_stage": "stage",
     "webauthn_stage": "stage",
     "configuration_stages": "stage",
+    "stage": "stage",
     "sources": "source",
     "source": "source",
     "mapping": "property_mapping",
     "fields": "prompt_field",
     "validation_policies": "policy",
+    "policy": "policy",
+    "group": "group",
     "create_users_group": "group",
     "certificate_authorities": "certificate",
     "webauthn_allowed_device_types": "webauthn_device_type",
@@ -61,18 +136,23 @@ REFERENCE_KINDS: dict[str, str] = {
 }
 
 # Objects a reference can point at: where to list them, their natural key and their id field.
-TARGETS: dict[str, dict[str, str]] = {
-    "flow": {"path": "/flows/instances/", "key": "slug", "id": "pk"},
-    "stage": {"path": "/stages/all/", "key": "name", "id": "pk"},
-    "source": {"path": "/sources/all/", "key": "slug", "id": "pk"},
-    "property_mapping": {"path": "/propertymappings/all/", "key": "name", "id": "pk"},
-    "policy": {"path": "/policies/all/", "key": "name", "id": "pk"},
-    "group": {"path": "/core/groups/", "key": "name", "id": "pk"},
-    "certificate": {"path": "/crypto/certificatekeypairs/", "key": "name", "id": "pk"},
-    "prompt_field": {"path": "/stages/prompt/prompts/", "key": "name", "id": "pk"},
+# A target that is also a kind (flow, prompt_field) or a family of kinds (stage, policy) is
+# listed at the same path; `union` targets are any of several (a policy binding's target).
+TARGETS: dict[str, dict[str, Any]] = {
+    "flow": {"path": "/flows/instances/", "key": ["slug"], "id": "pk"},
+    "stage": {"path": "/stages/all/", "key": ["name"], "id": "pk"},
+    "source": {"path": "/sources/all/", "key": ["slug"], "id": "pk"},
+    "property_mapping": {"path": "/propertymappings/all/", "key": ["name"], "id": "pk"},
+    "policy": {"path": "/policies/all/", "key": ["name"], "id": "pk"},
+    "group": {"path": "/core/groups/", "key": ["name"], "id": "pk"},
+    "user": {"path": "/core/users/", "key": ["username"], "id": "pk"},
+    "certificate": {"path": "/crypto/certificatekeypairs/", "key": ["name"], "id": "pk"},
+    "prompt_field": {"path": "/stages/prompt/prompts/", "key": ["name"], "id": "pk"},
+    "flow_stage_binding": {"path": "/flows/bindings/", "key": ["target", "stage"], "id": "pk"},
+    "binding_target": {"union": ["flow", "flow_stage_binding"]},
     "webauthn_device_type": {
-        "path": "/stages/authenticator/webauthn_device_types/", "key": "description", "id": "aaguid"},
-    "endpoint_connector": {"path": "/endpoints/connectors/", "key": "name", "id": "connector_uuid"},
+        "path": "/stages/authenticator/webauthn_device_types/", "key": ["description"], "id": "aaguid"},
+    "endpoint_connector": {"path": "/endpoints/connectors/", "key": ["name"], "id": "connector_uuid"},
 }
 
 # Nested write fields that the spec lists in request bodies but the server cannot take: 2023.10.7
@@ -89,14 +169,53 @@ KNOWN_SECRETS = {
     "authenticator_endpoint_gdtc": ["credentials"],
 }
 
-# A PATCH of these kinds is refused unless it carries one of these fields (identification:
-# "When no user fields are selected, at least one source must be selected", recordings
-# 2023.10.7/17, 18 and KINDS.md 15). The planner adds the live value of the first one.
-PATCH_COMPANIONS = {"identification": ["user_fields", "sources"]}
+# Fields the server needs in a write although they did not change, as rules the planner applies
+# to every PATCH (and, for `one_truthy`, to creates from the defaults). `why` is what the plan
+# says; each cites the recordings that show it.
+#   always:     send these fields, from the live object, when the body lacks them;
+#   one_truthy: unless the body holds a true or non-empty value for one of them, send the first
+#               one that has such a value live (or by default);
+#   together:   when the body holds one of them, send the others too.
+WRITE_COMPANIONS: dict[str, list[dict[str, Any]]] = {
+    "identification": [{
+        "rule": "one_truthy", "fields": ["user_fields", "sources"],
+        "why": "authentik refuses an identification write without user_fields or sources "
+               "(recordings 17, 18)"}],
+    "policy_binding": [
+        {"rule": "always", "fields": ["target"],
+         "why": "authentik fails a policy-binding write without target (flows recording 251)"},
+        {"rule": "one_truthy", "fields": ["policy", "group", "user"],
+         "why": "authentik refuses a policy-binding write without its policy, group or user "
+                "(flows recordings 251, 262)"}],
+    "event_matcher_policy": [{
+        "rule": "always", "fields": ["action"],
+        "why": "authentik fails an event-matcher write without action (flows recordings 138, 142)"}],
+    "reputation_policy": [{
+        "rule": "one_truthy", "fields": ["check_ip", "check_username"],
+        "why": "authentik refuses a reputation write unless it sets check_ip or check_username "
+               "(flows recordings 184, 189)"}],
+    "flow_stage_binding": [{
+        "rule": "together", "fields": ["evaluate_on_plan", "re_evaluate_policies"],
+        "why": "authentik reads a missing evaluation flag as its default, not the stored value "
+               "(flows recordings 100, 101, 103)"}],
+}
 
 # Fields the server has no default for although the spec does not require them: a create without
-# them passes validation and then fails in the database (identification: recording 09, a 405).
-NO_DEFAULT = {"identification": ["user_fields"]}
+# them passes validation and then fails in the database (identification: recording 09, a 405;
+# event matcher: flows recording 138, a 405).
+NO_DEFAULT = {"identification": ["user_fields"], "event_matcher_policy": ["action"]}
+
+# Server defaults no recording shows because the create that would show them is refused: a
+# reputation policy checks the IP and the username unless told otherwise (FINDINGS flows
+# "although both default to true"; authentik's ReputationPolicy model, read through the search
+# tool: both BooleanFields default to True).
+DEFAULT_OVERRIDES = {"reputation_policy": {"check_ip": True, "check_username": True}}
+
+# Deleting an object deletes the objects whose non-nullable reference points at it (flow-stage
+# bindings go with their stage or flow, FINDINGS flows 119-124); these nullable references
+# cascade too: a policy binding goes with its policy (276, 278), and, by authentik's PolicyBinding
+# model (read through the search tool: on_delete=CASCADE), with its group or user.
+CASCADE_NULLABLE = {"policy_binding": ["policy", "group", "user"]}
 
 KIND_RENAMES = {
     "prompt/stages": "prompt",
@@ -107,11 +226,12 @@ KIND_RENAMES = {
 
 FIELD_KEYS = ("type", "format", "nullable", "enum", "minLength", "maxLength", "pattern",
               "minimum", "maximum", "description")
+CONSTANT_KEYS = ("component", "verbose_name", "verbose_name_plural", "meta_model_name")
 
 
-def kind_name(collection: str) -> str:
+def manifest_kind(family: Family, collection: str) -> str:
     """`/stages/authenticator/duo/` -> `authenticator_duo` (the contract's naming)."""
-    rel = collection[len("/stages/"):].strip("/")
+    rel = collection[len(family.prefix):].strip("/")
     return KIND_RENAMES.get(rel, rel.replace("/", "_"))
 
 
@@ -155,9 +275,9 @@ def schema_of(spec: dict[str, Any], op: dict[str, Any], key: str) -> str:
     return ref.split("/")[-1]
 
 
-def load_recorded_create(recordings: Path, kind_dir: str) -> dict[str, Any] | None:
-    """The `2-create` (or `2b`) recording of a kind, if the server accepted it."""
-    for path in sorted((recordings / "kinds").glob(f"*-{kind_dir}-2*create*.json")):
+def load_recorded_create(recordings: Path, pattern: str) -> dict[str, Any] | None:
+    """The first recorded create matching `pattern` that the server accepted."""
+    for path in sorted(recordings.glob(pattern)):
         rec = json.loads(path.read_text())
         if rec["response"]["status"] == 201:
             return rec
@@ -171,8 +291,33 @@ def fallback_default(field: dict[str, Any]) -> Any:
     return {"array": [], "object": {}, "boolean": False, "string": ""}.get(field.get("type", ""))
 
 
-def build_kind(spec: dict[str, Any], recordings: Path, collection: str, detail: str,
-               lookup: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class KindSpec:
+    """How one collection becomes a kind of the model."""
+
+    name: str
+    manifest_kind: str
+    section: str | None
+    scope: str | None
+    key: tuple[str, ...]
+    recorded_create: str
+    disambiguator: str | None = None
+    references: dict[str, str] = field(default_factory=dict)
+
+
+def reference_of(kind: KindSpec, field_name: str, field: dict[str, Any], collection: str) -> str | None:
+    """The target a field points at: by the kind's own table, or by name for any UUID field."""
+    if field_name in kind.references:
+        return kind.references[field_name]
+    if field.get("format") == "uuid" or field.get("items", {}).get("format") == "uuid":
+        if field_name not in REFERENCE_TARGETS:
+            sys.exit(f"{collection}: unmodelled reference field {field_name!r}")
+        return REFERENCE_TARGETS[field_name]
+    return None
+
+
+def build_kind(spec: dict[str, Any], recordings: Path, collection: str, detail: str, lookup: str,
+               kind: KindSpec) -> dict[str, Any]:
     schemas = spec["components"]["schemas"]
     ops = spec["paths"][collection]
     detail_ops = spec["paths"][detail]
@@ -181,7 +326,7 @@ def build_kind(spec: dict[str, Any], recordings: Path, collection: str, detail: 
     request = schemas[request_name]
     response = schemas[response_name]
     patch_required = schemas[schema_of(spec, detail_ops["patch"], "request")].get("required", [])
-    name = kind_name(collection)
+    name = kind.name
 
     fields: dict[str, Any] = {}
     for field_name, raw in request["properties"].items():
@@ -191,11 +336,8 @@ def build_kind(spec: dict[str, Any], recordings: Path, collection: str, detail: 
         in_response = field_name in response["properties"]
         if raw.get("writeOnly") or not in_response:
             field["write_only"] = True
-        target = None
-        if field.get("format") == "uuid" or field.get("items", {}).get("format") == "uuid":
-            if field_name not in REFERENCE_TARGETS:
-                sys.exit(f"{collection}: unmodelled reference field {field_name!r}")
-            target = REFERENCE_TARGETS[field_name]
+        target = reference_of(kind, field_name, field, collection)
+        if target is not None:
             field["reference"] = target
             if field_name in REFERENCE_KINDS:
                 field["reference_kind"] = REFERENCE_KINDS[field_name]
@@ -205,10 +347,13 @@ def build_kind(spec: dict[str, Any], recordings: Path, collection: str, detail: 
     for secret in KNOWN_SECRETS.get(name, []):
         if secret in fields:
             fields[secret]["sensitive"] = True
+    missing_key = [f for f in kind.key if f not in fields]
+    if missing_key:
+        sys.exit(f"{collection}: key fields {missing_key} are not writable fields")
 
     read_only = [f for f in response["properties"] if f not in fields]
-    kind_dir = collection[len("/stages/"):].strip("/").replace("/", "_")
-    recorded = load_recorded_create(recordings, kind_dir)
+    dir_name = collection.strip("/").split("/", 1)[1].replace("/", "_")
+    recorded = load_recorded_create(recordings, kind.recorded_create.format(dir=dir_name))
     defaults: dict[str, Any] = {}
     constants: dict[str, Any] = {}
     if recorded:
@@ -217,24 +362,31 @@ def build_kind(spec: dict[str, Any], recordings: Path, collection: str, detail: 
         for key, value in body.items():
             if key in fields and key not in sent:
                 defaults[key] = value
-            elif key in ("component", "verbose_name", "verbose_name_plural", "meta_model_name"):
+            elif key in CONSTANT_KEYS:
                 constants[key] = value
     for field_name, field in fields.items():
-        if field_name in NO_DEFAULT.get(name, []):
+        if field_name in NO_DEFAULT.get(name, []) or field_name in kind.key:
             continue
         if field_name not in defaults and not field.get("write_only") \
                 and field_name not in request.get("required", []):
             defaults[field_name] = fallback_default(field)
-    is_stage = "flow_set" in response["properties"]
+    defaults.update(DEFAULT_OVERRIDES.get(name, {}))
     return {
         "path": collection,
         "lookup": lookup,
+        "url_field": "slug" if lookup == "slug" else "pk",
         "model": response_name,
-        "family": "stage" if is_stage else name,
-        "key": "name",
+        "section": kind.section,
+        "manifest_kind": kind.manifest_kind,
+        "family": kind.scope or name,
+        "key": list(kind.key),
+        "disambiguator": kind.disambiguator,
+        "nested": NESTED.get(name, {}),
         "required": [f for f in request.get("required", []) if f in fields],
+        "cascade": [f for f, spec in fields.items() if spec.get("reference") and spec.get("type") != "array"
+                    and (not spec.get("nullable") or f in CASCADE_NULLABLE.get(name, []))],
         "patch_required": patch_required,
-        "patch_companions": PATCH_COMPANIONS.get(name, []),
+        "write_companions": WRITE_COMPANIONS.get(name, []),
         "fields": fields,
         "read_only": read_only,
         "response_order": list(response["properties"]),
@@ -245,19 +397,46 @@ def build_kind(spec: dict[str, Any], recordings: Path, collection: str, detail: 
     }
 
 
-def build_model(spec: dict[str, Any], recordings: Path, version: str) -> dict[str, Any]:
-    kinds: dict[str, Any] = {}
+def collections(spec: dict[str, Any]) -> list[tuple[str, str, str, KindSpec]]:
+    """Every (collection, detail path, lookup, kind) the model covers, in path order."""
+    found = []
     for collection, ops in spec["paths"].items():
-        if not collection.startswith("/stages/") or "post" not in ops or "requestBody" not in ops["post"]:
+        if "post" not in ops or "requestBody" not in ops["post"]:
             continue
-        details = [p for p in spec["paths"] if p.startswith(collection) and re.fullmatch(
-            re.escape(collection) + r"\{(\w+)\}/", p)]
+        details = [p for p in spec["paths"] if re.fullmatch(re.escape(collection) + r"\{(\w+)\}/", p)]
         if not details or "patch" not in spec["paths"][details[0]]:
             continue  # an action endpoint such as /prompt/prompts/preview/, not an object kind
         lookup = re.search(r"\{(\w+)\}/$", details[0]).group(1)  # type: ignore[union-attr]
-        kinds[kind_name(collection)] = build_kind(spec, recordings, collection, details[0], lookup)
-    targets = {name: dict(target) for name, target in TARGETS.items() if target["path"] in spec["paths"]}
-    return {"api_version": version, "kinds": dict(sorted(kinds.items())), "targets": targets}
+        if collection in SINGLES:
+            single = SINGLES[collection]
+            kind = KindSpec(single.name, single.name, single.section, None, single.key, single.recorded_create,
+                            single.disambiguator, single.references)
+        else:
+            family = next((f for f in FAMILIES if collection.startswith(f.prefix) and collection not in f.skip), None)
+            if family is None:
+                continue
+            short = manifest_kind(family, collection)
+            response = spec["components"]["schemas"][schema_of(spec, ops["post"], "201")]
+            scope = family.scope if family.member in response["properties"] else None
+            kind = KindSpec(short + family.suffix, short, family.section, scope, ("name",), family.recorded_create)
+        found.append((collection, details[0], lookup, kind))
+    return found
+
+
+def build_model(spec: dict[str, Any], recordings: Path, version: str) -> dict[str, Any]:
+    kinds: dict[str, Any] = {}
+    for collection, detail, lookup, kind in collections(spec):
+        if kind.name in kinds:
+            sys.exit(f"{collection}: kind {kind.name!r} defined twice")
+        kinds[kind.name] = build_kind(spec, recordings, collection, detail, lookup, kind)
+    targets = {name: dict(target) for name, target in TARGETS.items()
+               if "union" in target or target["path"] in spec["paths"]}
+    sections: dict[str, dict[str, str]] = {}
+    for name, kind in sorted(kinds.items()):
+        if kind["section"]:
+            sections.setdefault(kind["section"], {})[kind["manifest_kind"]] = name
+    return {"api_version": version, "kinds": dict(sorted(kinds.items())), "targets": targets,
+            "sections": dict(sorted(sections.items()))}
 
 
 SECRET_SOURCE = {
@@ -272,13 +451,13 @@ SECRET_SOURCE = {
 }
 
 
-def reference_schema(target: str, key: str) -> dict[str, Any]:
-    return {"type": "object", "description": f"A reference to a {target} by its {key}.",
+def reference_schema(target: str, key: list[str]) -> dict[str, Any]:
+    return {"type": "object", "description": f"A reference to a {target} by its {'+'.join(key)}.",
             "properties": {target: {"type": "string", "minLength": 1}},
             "required": [target], "additionalProperties": False}
 
 
-def value_schema(field: dict[str, Any], target_keys: dict[str, str]) -> dict[str, Any]:
+def value_schema(field: dict[str, Any], target_keys: dict[str, list[str]]) -> dict[str, Any]:
     """The JSON Schema of one manifest field: the API type, plus references and secret sources."""
     schema = {k: field[k] for k in ("type", "enum", "minLength", "maxLength", "pattern", "minimum",
                                     "maximum", "description") if k in field}
@@ -306,39 +485,88 @@ def value_schema(field: dict[str, Any], target_keys: dict[str, str]) -> dict[str
     return schema
 
 
+CONTROL_PROPERTIES: dict[str, Any] = {
+    "state": {"enum": ["present", "absent"],
+              "description": "absent deletes the object (only with this explicit mark)."},
+    "update": {"enum": ["patch", "put"],
+               "description": "put replaces the object with a full PUT; patch (default) sends changed fields."},
+}
+
+
+def entry_schema(model: dict[str, Any], name: str, nested_in: dict[str, Any] | None,
+                 target_keys: dict[str, list[str]]) -> dict[str, Any]:
+    """The JSON Schema of one manifest entry of kind `name`: its fields, its control keys and the
+    lists it nests; `nested_in` is the parent's NESTED entry when it is written inside one."""
+    spec = model["kinds"][name]
+    section = spec["section"]
+    multi_kind = section is not None and len(model["sections"][section]) > 1
+    props: dict[str, Any] = {}
+    if multi_kind:
+        props["kind"] = {"const": spec["manifest_kind"]}
+    if nested_in is None:
+        props["state"] = CONTROL_PROPERTIES["state"]
+    props["update"] = CONTROL_PROPERTIES["update"]
+    props["ignore_changes"] = {"type": "array", "items": {"enum": sorted(set(spec["fields"]) - set(spec["key"]))},
+                               "description": "Fields other processes own: never planned."}
+    entry_keys = nested_in["keys"] if nested_in else {}
+    for field_name, field in spec["fields"].items():
+        if nested_in and field_name == nested_in["parent"]:
+            continue  # implied by where the entry is written
+        if field_name in spec["key"] and not field.get("reference"):
+            # A natural key is plain text: never a secret source, never null.
+            props[field_name] = {k: field[k] for k in ("type", "minLength", "maxLength", "pattern", "description")
+                                 if k in field}
+        elif field_name in entry_keys:
+            target = entry_keys[field_name]
+            props[field_name] = {"type": "string", "minLength": 1,
+                                 "description": f"The {target} by its {'+'.join(target_keys[target])}."}
+        else:
+            props[field_name] = value_schema(field, target_keys)
+    for list_name, nested in spec["nested"].items():
+        props[list_name] = {"type": "array", "items": {"$ref": f"#/$defs/{nested['kind']}@{name}"},
+                            "description": f"When present, exactly these {list_name}: others are removed."}
+    required = [k for k in spec["key"] if k in props]
+    if spec["disambiguator"]:
+        required.append(spec["disambiguator"])
+    schema: dict[str, Any] = {"type": "object", "properties": props,
+                              "required": (["kind"] if multi_kind else []) + required,
+                              "additionalProperties": False}
+    alternatives = [k for k in spec["key"] if k in entry_keys and k not in spec["required"]]
+    if len(alternatives) > 1:  # a policy binding binds exactly one of policy, group or user
+        schema["required"] = [k for k in schema["required"] if k not in alternatives]
+        schema["oneOf"] = [{"required": [k]} for k in alternatives]
+    return schema
+
+
 def build_manifest_schema(model: dict[str, Any]) -> dict[str, Any]:
-    target_keys = {name: t["key"] for name, t in model["targets"].items()}
+    target_keys = {name: t["key"] for name, t in model["targets"].items() if "key" in t}
     defs: dict[str, Any] = {}
-    for kind, spec in model["kinds"].items():
-        props: dict[str, Any] = {
-            "kind": {"const": kind},
-            "name": {"type": "string", "minLength": 1},
-            "state": {"enum": ["present", "absent"],
-                      "description": "absent deletes the object (only with this explicit mark)."},
-            "update": {"enum": ["patch", "put"],
-                       "description": "put replaces the object with a full PUT; patch (default) sends changed fields."},
-            "ignore_changes": {"type": "array", "items": {"enum": sorted(spec["fields"])},
-                               "description": "Fields other processes own: never planned."},
-        }
-        for field_name, field in spec["fields"].items():
-            if field_name != "name":
-                props[field_name] = value_schema(field, target_keys)
-        defs[kind] = {"type": "object", "properties": props, "required": ["kind", "name"],
-                      "additionalProperties": False}
+    for name, spec in model["kinds"].items():
+        if spec["section"]:
+            defs[name] = entry_schema(model, name, None, target_keys)
+        for list_name, nested in spec["nested"].items():
+            defs[f"{nested['kind']}@{name}"] = entry_schema(model, nested["kind"], nested, target_keys)
+    properties: dict[str, Any] = {}
+    for section, kinds in model["sections"].items():
+        if len(kinds) == 1:
+            items: dict[str, Any] = {"$ref": f"#/$defs/{next(iter(kinds.values()))}"}
+        else:
+            items = {
+                "type": "object",
+                "required": ["kind"],
+                "properties": {"kind": {"enum": sorted(kinds)}},
+                "allOf": [{"if": {"properties": {"kind": {"const": short}}, "required": ["kind"]},
+                           "then": {"$ref": f"#/$defs/{name}"}} for short, name in sorted(kinds.items())],
+            }
+        properties[section] = {"type": "array", "items": items}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://authentik-reconciler.invalid/schemas/manifest-{model['api_version']}.schema.json",
         "title": f"authentik-reconciler manifest (authentik {model['api_version']})",
         "type": "object",
-        "properties": {"stages": {"type": "array", "items": {
-            "type": "object",
-            "required": ["kind", "name"],
-            "properties": {"kind": {"enum": sorted(model["kinds"])}},
-            "allOf": [{"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
-                       "then": {"$ref": f"#/$defs/{kind}"}} for kind in model["kinds"]],
-        }}},
+        "properties": properties,
         "additionalProperties": False,
-        "$defs": defs,
+        "$defs": dict(sorted(defs.items())),
     }
 
 
