@@ -1,46 +1,57 @@
-"""authentik-reconciler: GitOps for authentik stages.
+"""authentik-reconciler: GitOps for authentik stages, flows and policies.
 
-The Python API mirrors the CLI: `validate_paths`, `plan` and `apply` take manifest paths and a
-`Connection` (whose `transport` may be the sandbox, in-process)."""
+The Python API mirrors the CLI: `validate_paths`, `plan`, `apply` and `apply_saved` take manifest
+paths (or a saved plan) and a `Connection` (whose `transport` may be the sandbox, in-process).
+`reconciler.pipeline` holds the planning steps they are made of."""
 from __future__ import annotations
 
 from reconciler.apply import ApplyResult
 from reconciler.client import Connection
-from reconciler.engine import ApplyOutcome, PlanOptions, apply, plan, validate_paths
+from reconciler.engine import ApplyOutcome, PlanOptions, apply, apply_saved, plan, validate_paths
 from reconciler.errors import (
     ApiError,
     ApplyError,
+    CycleError,
     ManifestError,
     PlanError,
+    PlanFileError,
     Problem,
     ReconcilerError,
+    StalePlanError,
 )
 from reconciler.plan import Change, Create, Delete, FieldChange, Plan, Replace, Update
+from reconciler.planfile import load_plan, save_plan
 from reconciler.render import render_json, render_markdown, render_plan, render_text
 
 __all__ = [
     "ApiError",
-    "ApplyOutcome",
     "ApplyError",
+    "ApplyOutcome",
     "ApplyResult",
     "Change",
     "Connection",
     "Create",
+    "CycleError",
     "Delete",
     "FieldChange",
     "ManifestError",
     "Plan",
     "PlanError",
+    "PlanFileError",
     "PlanOptions",
     "Problem",
     "ReconcilerError",
     "Replace",
+    "StalePlanError",
     "Update",
     "apply",
+    "apply_saved",
+    "load_plan",
     "plan",
     "render_json",
     "render_markdown",
     "render_plan",
     "render_text",
+    "save_plan",
     "validate_paths",
 ]

@@ -1,7 +1,10 @@
-"""The command line: parses options and calls one engine function per command. Every
-`ReconcilerError` becomes one message and exit 1; nothing prints a traceback at a user."""
+"""The command line: parses options and calls one engine function per command. Every outcome maps
+to one exit code (0 ok, 1 an error the user can act on, 2 changes with --detailed-exitcode, 3 an
+internal error, 130 interrupted) and one message, as JSON too with `--format json`; nothing
+prints a traceback at a user."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -9,22 +12,37 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
-from reconciler import engine
+from reconciler import engine, pipeline
 from reconciler.apimodel import known_versions
 from reconciler.apply import ApplyResult
 from reconciler.client import Connection
-from reconciler.errors import ApplyError, ManifestError, ReconcilerError
+from reconciler.errors import (
+    ApiError,
+    ApplyError,
+    ManifestError,
+    PlanError,
+    PlanFileError,
+    Problem,
+    ReconcilerError,
+    StalePlanError,
+)
 from reconciler.plan import Change, Plan
-from reconciler.render import render_plan, render_validation
+from reconciler.planfile import load_plan, save_plan
+from reconciler.render import render_markdown, render_plan, render_validation
 
-__all__ = ["main", "cli"]
+__all__ = ["main", "cli", "EXIT_OK", "EXIT_ERROR", "EXIT_CHANGES", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
 
+EXIT_OK = 0
+EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
 SANDBOX_TOKEN = "sandbox-token"
 
 
@@ -32,30 +50,113 @@ def _color(stream: Any) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(code)
+def _on_github() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """The one place errors become messages and exit codes."""
+def _escape(text: str, prop: bool = False) -> str:
+    """Workflow-command escaping, as GitHub's own toolkit does it."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def github_annotations(problems: list[Problem]) -> list[str]:
+    """`::error file=...,line=...,col=...::message` lines for the problems of a manifest."""
+    lines = []
+    for p in problems:
+        where = f"file={_escape(p.file, True)}" + (f",line={p.line},col={p.column}" if p.line else "")
+        subject = ": ".join(part for part in (p.subject, p.field) if part)
+        lines.append(f"::error {where}::{_escape((subject + ': ' if subject else '') + p.message)}")
+    return lines
+
+
+def _summary(markdown: str) -> None:
+    """Append to the job summary on GitHub Actions (`$GITHUB_STEP_SUMMARY`)."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not (_on_github() and path):
+        return
     try:
-        yield
-    except ManifestError as exc:
-        _fail(render_validation("", 0, exc.problems, "text").rstrip("\n"))
-    except ApplyError as exc:
-        _fail(_apply_report(exc.result, failed_message=str(exc)))
-    except ReconcilerError as exc:
-        _fail(f"error: {exc}")
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-    except (click.exceptions.Exit, click.ClickException, SystemExit):
-        raise
-    except Exception:  # noqa: BLE001 - the last resort: a short message, the traceback in a file
-        with tempfile.NamedTemporaryFile("w", prefix="reconciler-crash-", suffix=".log", delete=False) as log:
-            log.write(traceback.format_exc())
-        _fail(f"error: unexpected internal error; details in {log.name}")
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write(markdown + "\n")
+    except OSError as exc:
+        click.echo(f"warning: cannot write the job summary {path}: {exc.strerror or exc}", err=True)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a command ended: its exit code, the message for people, and the same for machines."""
+
+    code: int
+    message: str
+    data: dict[str, Any]
+    problems: tuple[Problem, ...] = ()
+
+
+def _internal_error() -> Outcome:
+    with tempfile.NamedTemporaryFile("w", prefix="reconciler-crash-", suffix=".log", delete=False) as log:
+        log.write(traceback.format_exc())
+    return Outcome(EXIT_INTERNAL, f"error: unexpected internal error; details in {log.name}",
+                   {"type": "internal", "message": "unexpected internal error", "traceback_file": log.name})
+
+
+def outcome_of(exc: BaseException) -> Outcome:
+    """The one place exceptions become exit codes and messages."""
+    if isinstance(exc, ManifestError):
+        kind = "plan" if isinstance(exc, PlanError) else "manifest"
+        text = render_validation("", 0, exc.problems, "text").rstrip("\n")
+        return Outcome(EXIT_ERROR, text, {"type": kind, "message": f"{len(exc.problems)} problem(s)",
+                                          "problems": [p.__dict__ for p in exc.problems]}, tuple(exc.problems))
+    if isinstance(exc, ApplyError):
+        code = EXIT_INTERRUPTED if exc.interrupted else EXIT_ERROR
+        return Outcome(code, _apply_report(exc.result, failed_message=str(exc)),
+                       {"type": "interrupted" if exc.interrupted else "apply", "message": str(exc),
+                        "result": exc.result.data})
+    if isinstance(exc, StalePlanError):
+        return Outcome(EXIT_ERROR, f"error: {exc}", {"type": "stale_plan", "message": "the saved plan is stale",
+                                                     "reasons": exc.reasons})
+    if isinstance(exc, ApiError):
+        return Outcome(EXIT_ERROR, f"error: {exc}", {"type": "api", "message": str(exc), "method": exc.method,
+                                                     "path": exc.path, "status": exc.status})
+    if isinstance(exc, PlanFileError):
+        return Outcome(EXIT_ERROR, f"error: {exc}", {"type": "plan_file", "message": str(exc)})
+    if isinstance(exc, ReconcilerError):
+        return Outcome(EXIT_ERROR, f"error: {exc}", {"type": "error", "message": str(exc)})
+    if isinstance(exc, click.UsageError):
+        return Outcome(EXIT_ERROR, f"error: {exc.format_message()}" if exc.ctx is None else
+                       f"{exc.ctx.get_usage()}\nTry '{exc.ctx.command_path} --help' for help.\n\n"
+                       f"Error: {exc.format_message()}", {"type": "usage", "message": exc.format_message()})
+    if isinstance(exc, KeyboardInterrupt | click.exceptions.Abort):
+        return Outcome(EXIT_INTERRUPTED, "interrupted", {"type": "interrupted", "message": "interrupted"})
+    return _internal_error()
+
+
+class Reporter:
+    """Writes a command's failure in its output format: text on stderr, or JSON on stdout (so a
+    cron job can parse every outcome), plus GitHub annotations on GitHub Actions."""
+
+    def __init__(self, fmt: str = "text") -> None:
+        self.fmt = fmt
+
+    def fail(self, outcome: Outcome) -> NoReturn:
+        if _on_github() and outcome.problems:
+            for line in github_annotations(list(outcome.problems)):
+                click.echo(line, err=self.fmt == "json")  # stdout, unless it carries JSON
+        elif _on_github() and outcome.code != EXIT_OK:
+            click.echo(f"::error::{_escape(outcome.message.splitlines()[0])}", err=self.fmt == "json")
+        if self.fmt == "json":
+            click.echo(json.dumps({"error": outcome.data}, indent=2, ensure_ascii=False))
+        else:
+            click.echo(outcome.message, err=True)
+        sys.exit(outcome.code)
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (click.exceptions.Exit, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every outcome gets its exit code and message
+            self.fail(outcome_of(exc))
 
 
 def _connection(url: str | None, token: str | None, insecure: bool, sandbox: bool,
@@ -63,7 +164,7 @@ def _connection(url: str | None, token: str | None, insecure: bool, sandbox: boo
     if sandbox:
         from reconciler.sandbox import Sandbox  # the emulator only loads when asked for
 
-        emulator = Sandbox(api_version=api_version or engine.latest_version(), token=SANDBOX_TOKEN)
+        emulator = Sandbox(api_version=api_version or pipeline.latest_version(), token=SANDBOX_TOKEN)
         return Connection(url="http://sandbox", token=SANDBOX_TOKEN, transport=emulator.transport())
     if not url:
         raise ReconcilerError("no server: set AUTHENTIK_URL or --url (or use --sandbox)")
@@ -72,7 +173,7 @@ def _connection(url: str | None, token: str | None, insecure: bool, sandbox: boo
     return Connection(url=url, token=token, insecure=insecure)
 
 
-def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--url", envvar="AUTHENTIK_URL", help="authentik base URL [env AUTHENTIK_URL]"),
         click.option("--token", envvar="AUTHENTIK_TOKEN", help="API token [env AUTHENTIK_TOKEN]"),
@@ -84,33 +185,65 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
                      help="secret fingerprint file (default: the nearest reconciler.state.json, "
                           "up to the repository root)"),
-        click.option("--resend-secrets", is_flag=True, help="send every write-only secret again"),
-        click.option("--ignore-changes", multiple=True, metavar="FIELD",
-                     help="never plan changes to FIELD (repeatable)"),
-        click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _plan_options(sandbox: bool, api_version: str | None, state_path: Path | None, resend_secrets: bool,
-                  ignore_changes: tuple[str, ...]) -> engine.PlanOptions:
+def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--resend-secrets", is_flag=True, help="send every write-only secret again"),
+        click.option("--ignore-changes", multiple=True, metavar="FIELD",
+                     help="never plan changes to FIELD (repeatable)"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _options(sandbox: bool, api_version: str | None, state_path: Path | None, resend_secrets: bool = False,
+             ignore_changes: tuple[str, ...] = ()) -> engine.PlanOptions:
     progress = None
     if sys.stderr.isatty():
-        def progress(name: str) -> None:
-            click.echo(f"  fetched {name}", err=True)
+        def progress(path: str) -> None:
+            click.echo(f"  read {path}", err=True)
     return engine.PlanOptions(api_version=api_version, state_path=state_path,
                               keep_state=not sandbox or state_path is not None,
                               resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
                               progress=progress)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ReconcilerGroup(click.Group):
+    """Click's group, with the contract's exit codes: a usage error exits 1 (click's 2 means
+    "changes" to `--detailed-exitcode` users), Ctrl-C at a prompt 130."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.Exit as exc:
+            code = exc.exit_code
+        except click.ClickException as exc:
+            if not isinstance(exc, click.UsageError):
+                exc.show()
+                sys.exit(EXIT_ERROR)
+            outcome = outcome_of(exc)
+            click.echo(outcome.message, err=True)
+            sys.exit(outcome.code)
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+@click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="authentik-reconciler")
 @click.option("-v", "--verbose", count=True, help="log what the tool does (to stderr)")
 def cli(verbose: int) -> None:
-    """GitOps for authentik: validate, plan and apply stage manifests."""
+    """GitOps for authentik: validate, plan and apply manifests of stages, flows and policies."""
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
 
@@ -125,96 +258,141 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "mar
 @FORMAT
 def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str) -> None:
     """Validate manifests offline against the JSON Schema of an API version."""
-    version = api_version or engine.latest_version()
-    with _errors():
+    version = api_version or pipeline.latest_version()
+    reporter = Reporter(fmt)
+    with reporter.errors():
         try:
             objects = engine.validate_paths(list(paths), version)
         except ManifestError as exc:
+            if _on_github():
+                for line in github_annotations(exc.problems):
+                    click.echo(line, err=fmt == "json")
             # Text problems are errors (stderr); JSON and Markdown are the command's report (stdout).
             click.echo(render_validation(version, 0, exc.problems, fmt), nl=False, err=fmt == "text")
-            sys.exit(1)
+            sys.exit(EXIT_ERROR)
         click.echo(render_validation(version, len(objects), [], fmt), nl=False)
 
 
 @cli.command("plan")
-@connection_options
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@server_options
+@plan_options
 @FORMAT
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="save the plan as JSON for `apply --plan` (no secret value is written)")
 @click.option("--detailed-exitcode", is_flag=True, help="exit 2 when the plan has changes")
 def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                  api_version: str | None, state_path: Path | None, resend_secrets: bool,
-                 ignore_changes: tuple[str, ...], fmt: str, detailed_exitcode: bool) -> None:
-    """Fetch live state and show what apply would change."""
-    if not paths:
-        _fail("error: give at least one manifest file or directory")
-    with _errors():
+                 ignore_changes: tuple[str, ...], fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
+    """Fetch live state and show what apply would change (and what is not in the manifests)."""
+    reporter = Reporter(fmt)
+    with reporter.errors():
+        if not paths:
+            raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
         plan = engine.plan(list(paths), connection,
-                           _plan_options(sandbox, api_version, state_path, resend_secrets, ignore_changes))
+                           _options(sandbox, api_version, state_path, resend_secrets, ignore_changes))
+        if out is not None:
+            save_plan(plan, out)
         click.echo(render_plan(plan, fmt, color=_color(sys.stdout)), nl=False)
+        _summary(render_markdown(plan))
     if detailed_exitcode and plan.has_changes:
         sys.exit(EXIT_CHANGES)
+
+
+@cli.command("show")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@FORMAT
+def show_command(file: Path, fmt: str) -> None:
+    """Render a saved plan (from `plan --out`), offline."""
+    with Reporter(fmt).errors():
+        click.echo(render_plan(load_plan(file), fmt, color=_color(sys.stdout)), nl=False)
 
 
 def _apply_report(result: ApplyResult, failed_message: str = "") -> str:
     lines = []
     if failed_message:
         lines.append(f"error: {failed_message}")
-    lines.append(f"Applied {len(result.applied)} of "
-                 f"{len(result.applied) + len(result.not_applied) + (1 if result.failed else 0)} changes.")
+    attempted = len(result.applied) + (1 if result.failed or result.unknown else 0)
+    lines.append(f"Applied {len(result.applied)} of {attempted + len(result.not_applied)} changes.")
     for change in result.applied:
         lines.append(f"  applied:     {change.action} {change.address}")
     if result.failed:
         lines.append(f"  failed:      {result.failed.action} {result.failed.address} "
                      f"({result.failed.method} /api/v3{result.failed.path})")
+    if result.unknown:
+        lines.append(f"  unknown:     {result.unknown.action} {result.unknown.address} "
+                     f"({result.unknown.method} /api/v3{result.unknown.path}: the server may have made it; "
+                     "plan again to see)")
     for change in result.not_applied:
         lines.append(f"  not applied: {change.action} {change.address}")
     return "\n".join(lines)
 
 
 @cli.command("apply")
-@connection_options
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@server_options
+@plan_options
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="apply exactly this saved plan (from `plan --out`), after checking it is not stale")
 @click.option("--auto-approve", is_flag=True, help="apply without asking")
 @click.option("--verify", is_flag=True, help="plan again after applying and fail unless it shows no changes")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="output format of the apply report")
 def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                   api_version: str | None, state_path: Path | None, resend_secrets: bool,
-                  ignore_changes: tuple[str, ...], auto_approve: bool, verify: bool) -> None:
-    """Plan, confirm, and make the calls."""
-    if not paths:
-        _fail("error: give at least one manifest file or directory")
-    interactive = sys.stdin.isatty()
-    if not auto_approve and not interactive:
-        _fail("error: not on a terminal: pass --auto-approve to apply without a confirmation")
+                  ignore_changes: tuple[str, ...], plan_file: Path | None, auto_approve: bool, verify: bool,
+                  fmt: str) -> None:
+    """Plan, confirm, and make the calls; or apply a saved plan with --plan."""
+    reporter = Reporter(fmt)
     color = _color(sys.stdout)
 
     def confirm(plan: Plan) -> bool:
-        click.echo(render_plan(plan, "text", color=color), nl=False)
+        if fmt == "text":
+            click.echo(render_plan(plan, "text", color=color), nl=False)
         if auto_approve:
             return True
-        answer: str = click.prompt("Apply these changes? Only 'yes' is accepted", default="",
-                                   show_default=False)
+        answer: str = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
         return answer.strip() == "yes"
 
     def on_change(change: Change) -> None:
-        if sys.stderr.isatty():
+        if fmt == "text":
             click.echo(f"  {change.action} {change.address} ...", err=True)
 
-    with _errors():
+    with reporter.errors():
+        if plan_file is not None and (paths or verify or resend_secrets or ignore_changes):
+            raise click.UsageError("--plan applies a saved plan as it is: give no manifests, --verify, "
+                                   "--resend-secrets or --ignore-changes with it")
+        if plan_file is None and not paths:
+            raise click.UsageError("give at least one manifest file or directory, or --plan FILE")
+        if not auto_approve and not sys.stdin.isatty():
+            raise ReconcilerError("not on a terminal: pass --auto-approve to apply without a confirmation")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options = _plan_options(sandbox, api_version, state_path, resend_secrets, ignore_changes)
-        outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=on_change,
-                               verify=verify)
+        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes)
+        if plan_file is not None:
+            outcome = engine.apply_saved(load_plan(plan_file), connection, options, confirm=confirm,
+                                         on_change=on_change)
+        else:
+            outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=on_change,
+                                   verify=verify)
         plan, result = outcome.plan, outcome.result
-        if not plan.has_changes:
+        if fmt == "json":
+            click.echo(json.dumps({"plan": plan.data, "result": result.data,
+                                   "verified": outcome.verified.data if outcome.verified else None},
+                                  indent=2, ensure_ascii=False))
+        elif not plan.has_changes:
             click.echo(render_plan(plan, "text", color=color), nl=False)
         elif not result.applied and result.ok:
-            _fail("Apply cancelled.")
+            raise ReconcilerError("Apply cancelled.")
         else:
             click.echo("\n" + _apply_report(result))
+        _summary(f"### authentik-reconciler apply\n\n```\n{_apply_report(result)}\n```")
         if outcome.verified is not None:
-            click.echo("\nVerifying: planning again.")
-            click.echo(render_plan(outcome.verified, "text", color=color), nl=False)
+            if fmt == "text":
+                click.echo("\nVerifying: planning again.")
+                click.echo(render_plan(outcome.verified, "text", color=color), nl=False)
             if outcome.verified.has_changes:
-                _fail("error: the plan after apply is not empty")
+                raise ReconcilerError("the plan after apply is not empty")
 
 
 @cli.command("sandbox")
@@ -229,14 +407,14 @@ def sandbox_command(host: str, port: int, api_version: str | None, token: str, s
     """Serve the authentik emulator until stopped (Ctrl-C)."""
     from reconciler.sandbox import serve
 
-    version = api_version or engine.latest_version()
+    version = api_version or pipeline.latest_version()
 
     def ready(url: str) -> None:
         click.echo(f"authentik {version} sandbox on {url}  (token: {token})")
         click.echo(f"  export AUTHENTIK_URL={url} AUTHENTIK_TOKEN={token}")
         click.echo("Press Ctrl-C to stop.")
 
-    with _errors():
+    with Reporter().errors():
         try:
             serve(host=host, port=port, api_version=version, token=token, seed=seed, on_ready=ready)
         except OSError as exc:
@@ -246,4 +424,4 @@ def sandbox_command(host: str, port: int, api_version: str | None, token: str, s
 
 
 def main() -> None:
-    cli(prog_name="reconciler")
+    cli.main(prog_name="reconciler")

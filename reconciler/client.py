@@ -151,7 +151,10 @@ class Client:
                     continue
                 raise ApiError(self.scrub(f"{method} {path}: connection failed: {exc.__class__.__name__}"
                                           f"{': ' + str(exc) if str(exc) else ''}"),
-                               method=method, path=path) from exc
+                               method=method, path=path,
+                               # a write that left may have been carried out: only its answer was lost
+                               outcome_unknown=method != "GET" and not isinstance(
+                                   exc, httpx.ConnectTimeout | httpx.PoolTimeout)) from exc
             status = response.status_code
             retryable = status == 429 or (method == "GET" and status in RETRY_STATUSES)
             if retryable and attempt <= self.connection.retries:

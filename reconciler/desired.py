@@ -1,49 +1,51 @@
-"""Desired objects: what a validated manifest asks for, with where each part was written."""
+"""Desired objects: what a validated manifest asks for, with where each part was written. Entries
+nested in another (a flow's bindings, a binding's policies) become objects of their own that point
+at their parent, so every later step sees one flat list of objects of the model's kinds."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.apimodel import ApiModel, Kind, Nested
+from reconciler.identity import address, desired_key, own_key
 from reconciler.manifest import KeyPath, Position, RawObject
+from reconciler.values import Key, Ref
 
-__all__ = ["DesiredObject", "CONTROL_KEYS"]
+__all__ = ["DesiredObject", "CONTROL_KEYS", "expand"]
 
-# Keys of a manifest object that steer the tool and are never sent to authentik.
-CONTROL_KEYS = ("kind", "name", "state", "update", "ignore_changes")
+# Keys of a manifest entry that steer the tool and are never sent to authentik.
+CONTROL_KEYS = ("kind", "state", "update", "ignore_changes")
 
 
 @dataclass(frozen=True)
 class DesiredObject:
     """One object a manifest manages. `fields` holds only what was written: unwritten fields are
-    not managed. Values may still be `{env: ...}`, `{file: ...}` or references."""
+    not managed. Values may still be `{env: ...}`, `{file: ...}` or references.
+
+    `key` is its natural key and `address` how plans name it; `which` the value telling it apart
+    from siblings with the same key (a binding's order). `parent` is the address of the entry it
+    is nested in and `nesting` how (which list, which field points back); `manages` the nested
+    lists its entry writes, whose members are managed exactly."""
 
     kind: str
-    name: str
+    key: Key
+    address: str
     fields: dict[str, Any]
     file: str
     positions: dict[KeyPath, Position] = field(repr=False, compare=False)
     state: str = "present"
     update: str = "patch"
     ignore_changes: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_raw(cls, raw: RawObject) -> DesiredObject:
-        data = raw.data
-        return cls(
-            kind=data["kind"],
-            name=data["name"],
-            fields={"name": data["name"]} | {k: v for k, v in data.items() if k not in CONTROL_KEYS},
-            file=raw.file,
-            positions=raw.positions,
-            state=data.get("state", "present"),
-            update=data.get("update", "patch"),
-            ignore_changes=frozenset(data.get("ignore_changes", [])),
-        )
+    which: Any = None
+    parent: str | None = None
+    nesting: Nested | None = None
+    manages: tuple[Nested, ...] = ()
 
     @property
-    def address(self) -> str:
-        """`kind/name`, how plans and errors name the object."""
-        return f"{self.kind}/{self.name}"
+    def name(self) -> str:
+        """The key as text (`default-authentication-flow/duo-mfa`): the contract's `name`."""
+        return self.address.split("/", 1)[1]
 
     def location(self, *path: str | int) -> str:
         """`file:line:column` of a field (or of the object)."""
@@ -55,3 +57,55 @@ class DesiredObject:
             if tuple(path[:end]) in self.positions:
                 return self.positions[tuple(path[:end])]
         return (0, 0)
+
+
+def expand(raw: RawObject, kind: Kind, model: ApiModel) -> list[DesiredObject]:
+    """A validated manifest entry and every entry nested in it, parents first."""
+    return _expand(raw.data, raw.positions, raw.file, kind, model, None, None)
+
+
+def _expand(data: dict[str, Any], positions: dict[KeyPath, Position], file: str, kind: Kind, model: ApiModel,
+            parent: DesiredObject | None, nested: Nested | None, which_shown: bool = False) -> list[DesiredObject]:
+    fields = {k: v for k, v in data.items() if k not in CONTROL_KEYS and k not in kind.nested}
+    if parent is not None and nested is not None:
+        target = model.target_of(model.kinds[parent.kind])
+        fields[nested.parent] = Ref(str(target), parent.key, address=parent.address)
+        positions = {**positions, (nested.parent,): positions[()]}
+        for name, written_target in nested.keys.items():
+            if name in fields and fields[name] is not None:
+                fields[name] = {written_target: fields[name]}
+    key = desired_key(kind, fields)
+    which = data.get(kind.disambiguator) if kind.disambiguator else None
+    obj = DesiredObject(
+        kind=kind.name,
+        key=key,
+        address=address(kind, key, which if which_shown else None, parent.address if parent else None),
+        fields=fields,
+        file=file,
+        positions=positions,
+        state=data.get("state", "present"),
+        update=data.get("update", "patch"),
+        ignore_changes=frozenset(data.get("ignore_changes", [])),
+        which=which,
+        parent=parent.address if parent else None,
+        nesting=nested,
+        manages=tuple(n for list_name, n in kind.nested.items() if list_name in data),
+    )
+    objects = [obj]
+    for list_name, child_nesting in kind.nested.items():
+        entries = data.get(list_name) or []
+        child_kind = model.kinds[child_nesting.kind]
+        keys = Counter(_own(child_kind, entry, child_nesting) for entry in entries)
+        for index, entry in enumerate(entries):
+            prefix = (list_name, index)
+            child_positions = {path[2:]: pos for path, pos in positions.items() if path[:2] == prefix}
+            objects += _expand(entry, child_positions, file, child_kind, model, obj, child_nesting,
+                               keys[_own(child_kind, entry, child_nesting)] > 1)
+    return objects
+
+
+def _own(kind: Kind, entry: dict[str, Any], nested: Nested) -> Key:
+    """A nested entry's key without its parent, as written (to tell whether it repeats)."""
+    fields = {name: ({nested.keys[name]: value} if name in nested.keys and value is not None else value)
+              for name, value in entry.items()}
+    return own_key(kind, desired_key(kind, {**fields, nested.parent: None}), nested.parent)

@@ -1,20 +1,23 @@
-"""The diff: desired objects against live state, field by field. Pure: no I/O, so it is tested
-with plain data."""
+"""The diff: desired objects against the live objects they were matched to, field by field. Pure:
+no I/O, so it is tested with plain data."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.apimodel import ApiModel, Field, Kind
 from reconciler.desired import DesiredObject
 from reconciler.errors import Problem
+from reconciler.identity import address
 from reconciler.live import LiveState
-from reconciler.plan import UNKNOWN, Change, Create, Delete, FieldChange, Replace, Update
+from reconciler.matching import Matching, Orphan
+from reconciler.plan import UNKNOWN, Change, Create, Delete, FieldChange, Replace, SentAlong, Update
 from reconciler.refs import live_value
 from reconciler.state import SecretState
-from reconciler.values import Ref, Secret
+from reconciler.values import Ref, Secret, refs_in
 
 __all__ = ["diff", "DiffResult", "comparable"]
 
@@ -57,121 +60,249 @@ def _instant(text: str) -> Any:
     return moment.astimezone(UTC) if moment.tzinfo else moment
 
 
-def _refs(value: Any) -> Iterator[Ref]:
-    if isinstance(value, Ref):
-        yield value
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _refs(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _refs(item)
+def _depends(body: Any) -> frozenset[str]:
+    """Objects of the manifests this body points at that do not exist yet (apply fills their ids)."""
+    return frozenset(ref.address for ref in refs_in(body) if ref.pk is None and ref.address)
 
 
-def diff(desired: list[DesiredObject], live: LiveState, model: ApiModel, secrets: SecretState, *,
-         resend_secrets: bool = False, ignore: frozenset[str] = frozenset()) -> DiffResult:
-    """Changes that make live state match `desired` (references and secrets already resolved)."""
-    changes: list[Change] = []
-    problems: list[Problem] = []
-    unchanged = 0
-    creating = {(model.target_of(model.kinds[o.kind]), o.name): o.address for o in desired
-                if o.state == "present" and live.get(o.kind, o.name) is None}
+class _Differ:
+    def __init__(self, matching: Matching, live: LiveState, model: ApiModel, secrets: SecretState,
+                 resend: bool, ignore: frozenset[str]) -> None:
+        self.matching = matching
+        self.live = live
+        self.model = model
+        self.secrets = secrets
+        self.resend = resend
+        self.ignore = ignore
+        self.problems: list[Problem] = []
 
-    def depends(body: Any) -> frozenset[str]:
-        return frozenset(creating[(r.target, r.key)] for r in _refs(body)
-                         if r.pk is None and r.key is not None and (r.target, r.key) in creating)
-
-    for obj in desired:
-        kind = model.kinds[obj.kind]
-        current = live.get(obj.kind, obj.name)
+    def change(self, obj: DesiredObject, current: dict[str, Any] | None) -> Change | None:
+        kind = self.model.kinds[obj.kind]
         if obj.state == "absent":
-            if current is not None:
-                changes.append(Delete(kind=obj.kind, name=obj.name, path=kind.detail_path(str(current["pk"])),
-                                      pk=str(current["pk"])))
-            continue
+            return self.delete(kind, obj.address, current, obj) if current is not None else None
         if current is None:
-            missing = [f for f in (*kind.required, *kind.no_default) if f not in obj.fields]
-            if missing:
-                problems.append(Problem(obj.file, *obj.position(), f"cannot create: missing required "
-                                        f"field{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                                        "(the object does not exist yet)", obj.address))
-                continue
-            fields = tuple(FieldChange(name, None, value, kind.fields[name].sensitive or isinstance(value, Secret))
-                           for name, value in obj.fields.items())
-            changes.append(Create(kind=obj.kind, name=obj.name, path=kind.path, fields=fields,
-                                  depends_on=depends(obj.fields)))
-            continue
-        field_changes = list(_field_changes(obj, kind, current, live, secrets, resend_secrets,
-                                            ignore | obj.ignore_changes))
+            return self.create(kind, obj)
+        ignored = self.ignore | obj.ignore_changes
+        field_changes = list(self.field_changes(obj, kind, current, ignored))
         if not field_changes:
-            unchanged += 1
-            continue
-        pk = str(current["pk"])
+            return None
+        common: dict[str, Any] = dict(kind=obj.kind, address=obj.address, key=obj.key, path=kind.detail_path(current),
+                                      id=current["pk"], fields=tuple(field_changes))
         if obj.update == "put":
-            full, problem = _full_body(obj, kind, current, live, ignore | obj.ignore_changes)
+            full, problem = self.full_body(obj, kind, current, ignored)
             if problem:
-                problems.append(problem)
+                self.problems.append(problem)
+                return None
+            return Replace(**common, full=full, depends_on=_depends(full))
+        body = {c.field: c.after for c in field_changes}
+        companions = companions_for(kind, body, current, self.live)
+        return Update(**common, companions=companions,
+                      depends_on=_depends([*body.values(), *(c.value for c in companions)]))
+
+    def create(self, kind: Kind, obj: DesiredObject) -> Change | None:
+        missing = [f for f in (*kind.required, *kind.no_default) if f not in obj.fields]
+        if missing:
+            self.problems.append(Problem(obj.file, *obj.position(), f"cannot create: missing required "
+                                         f"field{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                                         "(the object does not exist yet)", obj.address))
+            return None
+        fields = tuple(FieldChange(name, None, value, kind.fields[name].sensitive or isinstance(value, Secret))
+                       for name, value in obj.fields.items())
+        companions = companions_for(kind, dict(obj.fields), None, self.live)
+        return Create(kind=obj.kind, address=obj.address, key=obj.key, path=kind.path, fields=fields,
+                      companions=companions, depends_on=_depends(obj.fields))
+
+    def delete(self, kind: Kind, address: str, current: dict[str, Any], obj: DesiredObject | None,
+               reason: str = "") -> Delete | None:
+        """A DELETE, unless authentik would take with it an object the manifests keep (deleting a
+        stage deletes its bindings, FINDINGS flows 119-121): then a problem naming that object."""
+        kept, cascaded = self.cascade(kind, current)
+        if kept:
+            where = obj or next(pair.desired for pair in self.matching.pairs if pair.desired.address in kept)
+            self.problems.append(Problem(where.file, *where.position(), f"cannot delete {address}: authentik "
+                                         f"would delete {', '.join(kept)} with it, which the manifests keep; "
+                                         "remove those first", where.address))
+            return None
+        notes: tuple[str, ...] = (reason,) if reason else ()
+        if cascaded:
+            notes += (f"authentik also deletes {', '.join(cascaded)}",)
+        return Delete(kind=kind.name, address=address, key=self.live.key_of(kind, current),
+                      path=kind.detail_path(current), id=current["pk"], notes=notes)
+
+    def cascade(self, kind: Kind, current: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """Live objects deleting `current` deletes too: those the manifests keep (described, or in a
+        flow the manifests describe), and the others."""
+        target = self.model.target_of(kind)
+        kept: list[str] = []
+        cascaded: list[str] = []
+        if target is None:
+            return kept, cascaded
+        by_live = {id(pair.live): pair.desired for pair in self.matching.pairs if pair.live is not None}
+        deleted = {id(o.live) for o in self.matching.orphans if o.managed}
+        for other in self.model.kinds.values():
+            for name in other.cascade:
+                points_at = other.fields[name].reference or ""
+                if points_at != target and target not in self.model.targets[points_at].union:
+                    continue
+                for dependent in self.live.children(other, name, current["pk"]):
+                    desired = by_live.get(id(dependent))
+                    shown = address(other, self.live.key_of(other, dependent))
+                    if desired is not None and desired.state == "present":
+                        kept.append(desired.address)
+                    elif desired is None and id(dependent) not in deleted:
+                        owner = self.described_parent(other, dependent, by_live)
+                        if owner is not None:
+                            kept.append(f"{shown} (in {owner}, which the manifests describe)")
+                        else:
+                            cascaded.append(shown)
+        return kept, cascaded
+
+    def described_parent(self, kind: Kind, obj: dict[str, Any], by_live: dict[int, DesiredObject]) -> str | None:
+        """The manifest entry `obj` is nested under live (a binding's flow), when the manifests
+        describe it without managing that list."""
+        for parent_kind in self.model.kinds.values():
+            for nested in parent_kind.nested.values():
+                if nested.kind != kind.name:
+                    continue
+                parent = self.live.by_id(parent_kind, obj.get(nested.parent))
+                desired = by_live.get(id(parent)) if parent is not None else None
+                if desired is not None and desired.state == "present" and nested not in desired.manages:
+                    return desired.address
+        return None
+
+    def field_changes(self, obj: DesiredObject, kind: Kind, current: dict[str, Any],
+                      ignored: frozenset[str]) -> Iterator[FieldChange]:
+        for name, wanted in obj.fields.items():
+            if name in ignored or name in kind.key:
                 continue
-            changes.append(Replace(kind=obj.kind, name=obj.name, path=kind.detail_path(pk), pk=pk,
-                                   fields=tuple(field_changes), full=full, depends_on=depends(full)))
-            continue
-        companions = _companions(kind, {c.field: c.after for c in field_changes}, current, live)
-        changes.append(Update(kind=obj.kind, name=obj.name, path=kind.detail_path(pk), pk=pk,
-                              fields=tuple(field_changes), companions=companions,
-                              depends_on=depends([c.after for c in field_changes])))
-    return DiffResult(changes=changes, unchanged=unchanged, problems=problems)
+            spec = kind.fields[name]
+            if spec.write_only:
+                yield from self.write_only_change(obj, current["pk"], spec, wanted)
+                continue
+            before = live_value(spec, current.get(name), self.live)
+            if comparable(spec, wanted) != comparable(spec, before):
+                # A value from {env}/{file} is sensitive whatever the field: so is what it replaces.
+                sensitive = spec.sensitive or isinstance(wanted, Secret)
+                details = nested_changes(name, before, wanted) if spec.type == "object" and not sensitive else ()
+                yield FieldChange(name, before, wanted, sensitive, details=details)
+
+    def write_only_change(self, obj: DesiredObject, pk: Any, spec: Field, wanted: Any) -> Iterator[FieldChange]:
+        """Write-only values are compared by fingerprint: the server never returns them."""
+        value = wanted.reveal() if isinstance(wanted, Secret) else wanted
+        note = "resent (--resend-secrets)" if self.resend else self.secrets.check(obj.address, str(pk), spec.name,
+                                                                                   value)
+        if note is not None:
+            yield FieldChange(spec.name, UNKNOWN, wanted, True, note)
+
+    def full_body(self, obj: DesiredObject, kind: Kind, current: dict[str, Any],
+                  ignored: frozenset[str]) -> tuple[dict[str, Any], Problem | None]:
+        """Every writable field for a PUT: the manifest's values over the live ones. A required
+        write-only field must come from the manifest (Duo PUT without client_secret: 400, rec. 39)."""
+        full: dict[str, Any] = {}
+        for name, spec in kind.fields.items():
+            if name in obj.fields and name not in ignored:
+                full[name] = obj.fields[name]
+            elif not spec.write_only and name in current:
+                full[name] = live_value(spec, current[name], self.live)
+        missing = [name for name in kind.required if name not in full]
+        if missing:
+            return full, Problem(obj.file, *obj.position(), f"cannot replace with PUT: {', '.join(missing)} "
+                                 f"{'is' if len(missing) == 1 else 'are'} required by PUT and write-only, so the "
+                                 "live value is unknown; set it in the manifest (e.g. {env: VAR}) or use "
+                                 "update: patch", obj.address)
+        return full, None
 
 
-def _field_changes(obj: DesiredObject, kind: Kind, current: dict[str, Any], live: LiveState,
-                   secrets: SecretState, resend: bool, ignored: frozenset[str]) -> Iterator[FieldChange]:
-    for name, wanted in obj.fields.items():
-        if name in ignored or name == "name":
-            continue
-        spec = kind.fields[name]
-        if spec.write_only:
-            yield from _write_only_change(obj, str(current["pk"]), spec, wanted, secrets, resend)
-            continue
-        before = live_value(spec, current.get(name), live)
-        if comparable(spec, wanted) != comparable(spec, before):
-            # A value from {env}/{file} is sensitive whatever the field: so is what it replaces.
-            yield FieldChange(name, before, wanted, spec.sensitive or isinstance(wanted, Secret))
+def nested_changes(name: str, before: Any, after: Any) -> tuple[str, ...]:
+    """What changed inside a JSON field (an invitation's `fixed_data`), path by path, so a plan
+    of a large mapping shows the one key that moved rather than two whole mappings."""
+    if not isinstance(before, dict | list) or not isinstance(after, dict | list):
+        return ()
+    from deepdiff import DeepDiff  # imported when needed: it costs a tenth of a second
+
+    def shown(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+    found = DeepDiff(before, after, verbose_level=2).to_dict()
+    lines: list[tuple[str, str]] = []
+    for path, change in found.get("values_changed", {}).items():
+        lines.append((path, f"{shown(change['old_value'])} -> {shown(change['new_value'])}"))
+    for path, change in found.get("type_changes", {}).items():
+        lines.append((path, f"{shown(change['old_value'])} -> {shown(change['new_value'])}"))
+    for group, sign in (("dictionary_item_added", "+"), ("iterable_item_added", "+"),
+                        ("dictionary_item_removed", "-"), ("iterable_item_removed", "-")):
+        lines += [(path, f"{sign} {shown(value)}") for path, value in found.get(group, {}).items()]
+    return tuple(f"{name}{path[len('root'):]}: {text}" for path, text in sorted(lines))
 
 
-def _write_only_change(obj: DesiredObject, pk: str, spec: Field, wanted: Any, secrets: SecretState,
-                       resend: bool) -> Iterator[FieldChange]:
-    """Write-only values are compared by fingerprint: the server never returns them."""
-    value = wanted.reveal() if isinstance(wanted, Secret) else wanted
-    note = "resent (--resend-secrets)" if resend else secrets.check(obj.address, pk, spec.name, value)
-    if note is not None:
-        yield FieldChange(spec.name, UNKNOWN, wanted, True, note)
+def _truthy(value: Any) -> bool:
+    if isinstance(value, Secret):
+        value = value.reveal()
+    return value is not None and value is not False and value != [] and value != ""
 
 
-def _companions(kind: Kind, body: dict[str, Any], current: dict[str, Any], live: LiveState) -> dict[str, Any]:
-    """Unchanged fields a PATCH must carry to be accepted: identification needs non-empty
-    `user_fields` or `sources` in every write (recordings 2023.10.7/17, 18, 26)."""
-    if not kind.patch_companions or any(body.get(name) for name in kind.patch_companions):
-        return {}
-    for name in kind.patch_companions:
-        value = current.get(name)
-        if name not in body and value:
-            return {name: live_value(kind.fields[name], value, live)}
-    return {}
+def companions_for(kind: Kind, body: dict[str, Any], current: dict[str, Any] | None,
+                   live: LiveState) -> tuple[SentAlong, ...]:
+    """Unchanged fields a write must carry to be accepted, by the kind's rules (the model's
+    `companions`, each with the recordings that show it); `current` is None for a create, where
+    the server's defaults stand in for live values."""
+    sent: list[SentAlong] = []
+
+    def value_of(name: str) -> Any:
+        if current is None:
+            return kind.defaults.get(name)
+        return live_value(kind.fields[name], current.get(name), live)
+
+    for rule in kind.companions:
+        if rule.rule == "always" and current is not None:
+            sent += [SentAlong(name, value_of(name), rule.why) for name in rule.fields if name not in body]
+        elif rule.rule == "one_truthy" and not any(_truthy(body.get(name)) for name in rule.fields):
+            name = next((name for name in rule.fields if name not in body and _truthy(value_of(name))), None)
+            if name is not None:
+                sent.append(SentAlong(name, value_of(name), rule.why))
+        elif rule.rule == "together" and current is not None and any(name in body for name in rule.fields):
+            sent += [SentAlong(name, value_of(name), rule.why) for name in rule.fields if name not in body]
+    return tuple(sent)
 
 
-def _full_body(obj: DesiredObject, kind: Kind, current: dict[str, Any], live: LiveState,
-               ignored: frozenset[str]) -> tuple[dict[str, Any], Problem | None]:
-    """Every writable field for a PUT: the manifest's values over the live ones. A required
-    write-only field must come from the manifest (Duo PUT without client_secret: 400, rec. 39)."""
-    full: dict[str, Any] = {}
-    for name, spec in kind.fields.items():
-        if name in obj.fields and name not in ignored:
-            full[name] = obj.fields[name]
-        elif not spec.write_only and name in current:
-            full[name] = live_value(spec, current[name], live)
-    missing = [name for name in kind.required if name not in full]
-    if missing:
-        return full, Problem(obj.file, *obj.position(), f"cannot replace with PUT: {', '.join(missing)} "
-                             f"{'is' if len(missing) == 1 else 'are'} required by PUT and write-only, so the "
-                             "live value is unknown; set it in the manifest (e.g. {env: VAR}) or use "
-                             "update: patch", obj.address)
-    return full, None
+def diff(matching: Matching, live: LiveState, model: ApiModel, secrets: SecretState, *,
+         resend_secrets: bool = False, ignore: frozenset[str] = frozenset()) -> DiffResult:
+    """Changes that make live state match the desired objects (references and secrets already
+    resolved), and deletes of the live objects in sets the manifests manage exactly."""
+    differ = _Differ(matching, live, model, secrets, resend_secrets, ignore)
+    changes: list[Change] = []
+    unchanged = 0
+    for pair in matching.pairs:
+        change = differ.change(pair.desired, pair.live)
+        if change is not None:
+            changes.append(change)
+        elif pair.live is not None and pair.desired.state == "present":
+            unchanged += 1
+    for orphan in matching.orphans:
+        if orphan.managed:
+            delete = differ.delete(model.kinds[orphan.kind], orphan.address, orphan.live, None,
+                                   reason=f"not listed in {orphan.parent}")
+            if delete is not None:
+                changes.append(delete)
+    changes = _order_deletes(changes, live, model)
+    return DiffResult(changes=changes, unchanged=unchanged, problems=differ.problems + matching.problems)
+
+
+def _order_deletes(changes: list[Change], live: LiveState, model: ApiModel) -> list[Change]:
+    """A delete waits for the deletes of the objects that point at it (a binding goes before its
+    stage), so nothing is deleted by a cascade and then again by hand."""
+    deletes = {str(c.id): c for c in changes if isinstance(c, Delete)}
+    blockers: dict[str, list[str]] = {}
+    for change in deletes.values():
+        kind = model.kinds[change.kind]
+        current = live.by_id(kind, change.id)
+        for name in kind.cascade if current is not None else ():
+            held = str(current.get(name)) if current is not None else ""
+            if held in deletes and held != str(change.id):
+                blockers.setdefault(held, []).append(change.address)
+    return [replace(change, depends_on=change.depends_on | frozenset(blockers[str(change.id)]))
+            if isinstance(change, Delete) and str(change.id) in blockers else change for change in changes]
+
+
+def orphans_unmanaged(matching: Matching) -> list[Orphan]:
+    return [orphan for orphan in matching.orphans if not orphan.managed]

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ReconcilerError", "Problem", "ManifestError", "ApiError", "PlanError", "ApplyError"]
+__all__ = ["ReconcilerError", "Problem", "ManifestError", "ApiError", "PlanError", "ApplyError", "CycleError",
+           "PlanFileError", "StalePlanError"]
 
 
 class ReconcilerError(Exception):
@@ -44,21 +45,47 @@ class PlanError(ManifestError):
     """Problems that only show against live state (missing required field, unresolved reference)."""
 
 
+class CycleError(ReconcilerError):
+    """Changes that each wait for the next: a reference cycle among objects to create."""
+
+    def __init__(self, members: tuple[str, ...]) -> None:
+        self.members = members
+        super().__init__("reference cycle: " + " -> ".join(members))
+
+
+class PlanFileError(ReconcilerError):
+    """A saved plan that cannot be read: not JSON, another format, or a malformed change."""
+
+
+class StalePlanError(ReconcilerError):
+    """A saved plan that no longer describes the server: every reason, each naming the object
+    and field (or the variable or file of a secret, never its value). Nothing was called."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__(f"the saved plan is stale, nothing was applied ({len(reasons)} "
+                         f"reason{'s' if len(reasons) != 1 else ''}):\n" + "\n".join(f"  {r}" for r in reasons))
+
+
 class ApiError(ReconcilerError):
     """A call to authentik failed. Carries the call and the answer; bodies are redacted upstream."""
 
     def __init__(self, message: str, *, method: str = "", path: str = "", status: int | None = None,
-                 body: Any = None) -> None:
+                 body: Any = None, outcome_unknown: bool = False) -> None:
         self.method = method
         self.path = path
         self.status = status
         self.body = body
+        self.outcome_unknown = outcome_unknown
+        """A write that may have reached the server, whose answer never came."""
         super().__init__(message)
 
 
 class ApplyError(ReconcilerError):
-    """An apply stopped on a failed call; `result` says what was and was not applied."""
+    """An apply stopped on a failed call or an interruption; `result` says what was applied, what
+    failed or has an unknown outcome, and what was not attempted."""
 
-    def __init__(self, message: str, result: Any) -> None:
+    def __init__(self, message: str, result: Any, *, interrupted: bool = False) -> None:
         self.result = result
+        self.interrupted = interrupted
         super().__init__(message)

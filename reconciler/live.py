@@ -1,91 +1,164 @@
-"""Live state: what authentik holds now, read with one list call per kind (never per object:
-per-object GETs are ~28x slower on a real server, FINDINGS 2026.2.2 "How fast")."""
+"""Live state: what authentik holds now, read with one list call per path (never per object:
+per-object GETs are ~19x slower on a real server, FINDINGS 2026.2.2 "How fast"), and indexed by the
+model's identity rules: objects of a kind by natural key, reference targets by key and by id."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.apimodel import ApiModel
+from reconciler.apimodel import ApiModel, Kind
 from reconciler.client import Client
+from reconciler.identity import live_key
+from reconciler.values import Key, Ref
 
-__all__ = ["LiveState", "fetch_live"]
+__all__ = ["LiveState", "fetch_live", "paths_for_kinds", "paths_for_targets"]
 
 
 @dataclass
 class LiveState:
-    """Live objects by kind and name, and the reference targets by natural key and by id. The
-    lookups are indexed once per target: the diff asks them for every reference it compares."""
+    """The lists read from the server by API path. Indexes are built once per kind or target, on
+    first use: the diff asks them for every reference it compares."""
 
     model: ApiModel
-    objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    targets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    _indexes: dict[str, tuple[dict[str, str], dict[str, list[str]]]] = field(default_factory=dict, repr=False)
-    _stage_kinds: dict[str, str] | None = field(default=None, repr=False)
+    lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _by_key: dict[str, dict[Key, list[dict[str, Any]]]] = field(default_factory=dict, repr=False)
+    _target_ids: dict[str, dict[str, tuple[str, dict[str, Any]]]] = field(default_factory=dict, repr=False)
+    _target_keys: dict[str, dict[Key, list[Any]]] = field(default_factory=dict, repr=False)
+    _children: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = field(default_factory=dict, repr=False)
+    _by_id: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
-    def get(self, kind: str, name: str) -> dict[str, Any] | None:
-        return self.objects.get(kind, {}).get(name)
+    # -- objects of a kind ----------------------------------------------------------------------
+    def objects(self, kind: Kind) -> list[dict[str, Any]]:
+        return self.lists.get(kind.path, [])
 
-    def _target_items(self, target: str) -> list[dict[str, Any]]:
-        """A target's objects: its own list, or the list of the kind at the same path (prompt
-        fields are both a kind and a target, and are fetched once)."""
-        if target in self.targets:
-            return self.targets[target]
-        kind = self.model.kind_for_path(self.model.targets[target].path)
-        return list(self.objects.get(kind.name, {}).values()) if kind else []
+    def key_of(self, kind: Kind, obj: dict[str, Any]) -> Key:
+        return live_key(kind, obj, self.ref_of)
 
-    def _index(self, target: str) -> tuple[dict[str, str], dict[str, list[str]]]:
-        if target not in self._indexes:
+    def find(self, kind: Kind, key: Key) -> list[dict[str, Any]]:
+        """Live objects of `kind` with natural key `key` (several only for a disambiguated kind)."""
+        if kind.name not in self._by_key:
+            index: dict[Key, list[dict[str, Any]]] = {}
+            for obj in self.objects(kind):
+                index.setdefault(self.key_of(kind, obj), []).append(obj)
+            self._by_key[kind.name] = index
+        return list(self._by_key[kind.name].get(key, []))
+
+    def children(self, kind: Kind, parent_field: str, parent_id: Any) -> list[dict[str, Any]]:
+        """Live objects of `kind` whose `parent_field` holds `parent_id` (a flow's bindings)."""
+        if (kind.name, parent_field) not in self._children:
+            index: dict[str, list[dict[str, Any]]] = {}
+            for obj in self.objects(kind):
+                index.setdefault(str(obj.get(parent_field)), []).append(obj)
+            self._children[kind.name, parent_field] = index
+        return list(self._children[kind.name, parent_field].get(str(parent_id), []))
+
+    def by_id(self, kind: Kind, ident: Any) -> dict[str, Any] | None:
+        if kind.name not in self._by_id:
+            self._by_id[kind.name] = {str(obj.get("pk")): obj for obj in self.objects(kind)}
+        return self._by_id[kind.name].get(str(ident))
+
+    # -- reference targets ----------------------------------------------------------------------
+    def _target_index(self, target: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        """id -> (concrete target, object); a union target merges its members."""
+        if target not in self._target_ids:
             spec = self.model.targets[target]
-            key_by_id: dict[str, str] = {}
-            ids_by_key: dict[str, list[str]] = {}
-            for item in self._target_items(target):
-                ident, key = str(item.get(spec.id)), str(item.get(spec.key))
-                key_by_id[ident] = key
-                ids_by_key.setdefault(key, []).append(ident)
-            self._indexes[target] = (key_by_id, ids_by_key)
-        return self._indexes[target]
+            index: dict[str, tuple[str, dict[str, Any]]] = {}
+            for member in spec.union or (target,):
+                member_spec = self.model.targets[member]
+                for obj in self.lists.get(member_spec.path, []):
+                    index.setdefault(str(obj.get(member_spec.id)), (member, obj))
+            self._target_ids[target] = index
+        return self._target_ids[target]
 
-    def key_of(self, target: str, pk: str) -> str | None:
-        """The natural key (name, slug, ...) of the `target` object with id `pk`."""
-        return self._index(target)[0].get(pk)
+    def _target_key(self, target: str, obj: dict[str, Any]) -> Key:
+        kind = self.model.kinds.get(target)
+        if kind is not None:  # a kind that is a target of its own (a binding): its identity
+            return self.key_of(kind, obj)
+        return tuple(obj.get(name) for name in self.model.targets[target].key)
 
-    def ids_of(self, target: str, key: str) -> list[str]:
+    def ref_of(self, target: str, ident: Any) -> Ref:
+        """What a reference id points at, as a `Ref` with its natural key (None when unknown)."""
+        found = self._target_index(target).get(str(ident))
+        if found is None:
+            return Ref(target, None, ident)
+        member, obj = found
+        return Ref(member, self._target_key(member, obj), ident)
+
+    def _keys_index(self, target: str) -> dict[Key, list[Any]]:
+        if target not in self._target_keys:
+            index: dict[Key, list[Any]] = {}
+            for member, obj in self._target_index(target).values():
+                index.setdefault(self._target_key(member, obj), []).append(obj.get(self.model.targets[member].id))
+            self._target_keys[target] = index
+        return self._target_keys[target]
+
+    def ids_of(self, target: str, key: Key) -> list[Any]:
         """Ids of the `target` objects whose natural key is `key` (more than one is ambiguous)."""
-        return list(self._index(target)[1].get(key, []))
+        return list(self._keys_index(target).get(key, []))
 
-    def keys(self, target: str) -> list[str]:
-        return list(self._index(target)[1])
+    def keys(self, target: str) -> list[Key]:
+        return list(self._keys_index(target))
 
-    def stage_kind_of(self, name: str) -> str | None:
-        """The kind of the live stage called `name`, from `/stages/all/` (names are unique across
-        stage kinds: FINDINGS 2023.10.7 [71, 72])."""
-        if self._stage_kinds is None:
-            by_model = {k.constants.get("meta_model_name"): k.name for k in self.model.kinds.values()}
-            self._stage_kinds = {str(item.get("name")): by_model.get(item.get("meta_model_name"),
-                                                                     str(item.get("meta_model_name")))
-                                 for item in self.targets.get("stage", [])}
-        return self._stage_kinds.get(name)
+    def member_kind(self, target: str, key: Key) -> str | None:
+        """The kind of the live object a family target lists under `key` (a stage's kind, from
+        `/stages/all/`'s `meta_model_name`): stage names are unique across stage kinds (FINDINGS
+        2023.10.7 [71, 72]), so a name alone does not say the kind."""
+        ids = self.ids_of(target, key)
+        if len(ids) != 1:
+            return None
+        _, obj = self._target_index(target)[str(ids[0])]
+        model_name = obj.get("meta_model_name")
+        for kind in self.model.kinds_of(target):
+            if kind.constants.get("meta_model_name") == model_name:
+                return kind.name
+        return str(model_name) if model_name else None
 
 
-async def fetch_live(client: Client, model: ApiModel, kinds: set[str], targets: set[str],
+def _target_paths(model: ApiModel, target: str, seen: set[str]) -> set[str]:
+    """The lists a target's keys need: its own, and those of the targets its key points at."""
+    if target in seen:
+        return set()
+    seen.add(target)
+    spec = model.targets[target]
+    if spec.union:
+        return set().union(*(_target_paths(model, member, seen) for member in spec.union))
+    paths = {spec.path}
+    kind = model.kinds.get(target)
+    if kind is not None:
+        paths |= paths_for_kinds(model, [kind], seen)
+    return paths
+
+
+def paths_for_targets(model: ApiModel, targets: Iterable[str]) -> set[str]:
+    seen: set[str] = set()
+    return set().union(set(), *(_target_paths(model, t, seen) for t in targets if t in model.targets))
+
+
+def paths_for_kinds(model: ApiModel, kinds: Iterable[Kind], seen: set[str] | None = None) -> set[str]:
+    """The lists needed to know the objects of `kinds` by key: their own lists, and the targets
+    their key fields point at (a binding's flow and stage)."""
+    seen = set() if seen is None else seen
+    paths: set[str] = set()
+    for kind in kinds:
+        paths.add(kind.path)
+        for name in kind.key:
+            reference = kind.fields[name].reference
+            if reference:
+                paths |= _target_paths(model, reference, seen)
+    return paths
+
+
+async def fetch_live(client: Client, model: ApiModel, paths: Iterable[str],
                      progress: Callable[[str], None] | None = None) -> LiveState:
-    """List every kind and reference target needed, concurrently."""
+    """List every path, concurrently, once."""
     state = LiveState(model=model)
-    fetched_paths = {model.kinds[k].path for k in kinds}
-    target_names = sorted(t for t in targets if t in model.targets and model.targets[t].path not in fetched_paths)
 
-    async def list_kind(kind: str) -> None:
-        items = await client.list(model.kinds[kind].path)
-        state.objects[kind] = {str(item["name"]): item for item in items}
+    async def list_path(path: str) -> None:
+        state.lists[path] = await client.list(path)
         if progress:
-            progress(kind)
+            progress(path)
 
-    async def list_target(target: str) -> None:
-        state.targets[target] = await client.list(model.targets[target].path)
-        if progress:
-            progress(target)
-
-    await asyncio.gather(*(list_kind(k) for k in sorted(kinds)), *(list_target(t) for t in target_names))
+    await asyncio.gather(*(list_path(path) for path in sorted(set(paths))))
     return state

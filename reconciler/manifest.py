@@ -1,7 +1,9 @@
-"""Reading manifest files: YAML documents with `stages:` lists, every value located by line and
-column so that each later problem can point at the place to fix."""
+"""Reading manifest files: YAML documents whose top-level keys (`stages`, `policies`, `flows`) hold
+lists of objects, every value located by line and column so that each later problem can point at
+the place to fix. Which sections exist is the model's business (the validator checks it)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ import yaml
 
 from reconciler.errors import ManifestError, Problem
 
-__all__ = ["RawObject", "Position", "discover", "load_manifests"]
+__all__ = ["Manifests", "RawObject", "Section", "Position", "discover", "load_manifests"]
 
 _SCALARS = yaml.constructor.SafeConstructor()
 # libyaml's parser when PyYAML has it (several times faster), keeping the same marks.
@@ -21,11 +23,13 @@ KeyPath = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class RawObject:
-    """One object as written, before validation: its data and where each value stands."""
+    """One object as written, before validation: the section it is listed in, its data and where
+    each value stands."""
 
     data: dict[str, Any]
     file: str
     positions: dict[KeyPath, Position] = field(repr=False)
+    section: str
 
     @property
     def position(self) -> Position:
@@ -38,10 +42,28 @@ class RawObject:
                 return self.positions[path[:end]]
         return self.position
 
-    @property
-    def subject(self) -> str:
-        kind, name = self.data.get("kind"), self.data.get("name")
-        return f"{kind if isinstance(kind, str) else '?'}/{name if isinstance(name, str) else '?'}"
+
+@dataclass(frozen=True)
+class Section:
+    """A top-level key as written, for the validator to check against the model's sections."""
+
+    name: str
+    file: str
+    position: Position
+    is_list: bool
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """Every object of the manifest files, the sections they were listed in, and a digest of the
+    files (names and bytes) so a saved plan can say which manifests it was made from."""
+
+    objects: list[RawObject]
+    sections: tuple[Section, ...]
+    files: tuple[str, ...]
+    digest: str
+    problems: tuple[Problem, ...] = ()
+    """What could not be read (YAML errors): the validator reports them with its own."""
 
 
 def discover(paths: list[str | Path]) -> list[Path]:
@@ -103,13 +125,15 @@ def _construct(node: yaml.Node, path: KeyPath, positions: dict[KeyPath, Position
         return None
 
 
-def _load_file(path: Path, problems: list[Problem]) -> list[RawObject]:
+def _load_file(path: Path, problems: list[Problem], digest: Any, sections: list[Section]) -> list[RawObject]:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(file, 0, 0, f"cannot read: {exc}"))
         return []
+    digest.update(file.encode() + b"\0" + hashlib.sha256(data).digest())
     try:
         documents = list(yaml.compose_all(text, Loader=LOADER))
     except yaml.MarkedYAMLError as exc:
@@ -126,44 +150,54 @@ def _load_file(path: Path, problems: list[Problem]) -> list[RawObject]:
             continue
         if not isinstance(document, yaml.MappingNode):
             if document.tag != "tag:yaml.org,2002:null":
-                problems.append(Problem(file, *_mark(document), "a manifest must be a mapping with a 'stages' list"))
+                problems.append(Problem(file, *_mark(document), "a manifest must be a mapping of lists "
+                                        "('stages', 'policies', 'flows')"))
             continue
+        seen: set[str] = set()
         for key_node, value_node in document.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.value != "stages":
-                shown = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "that is not a plain value"
-                problems.append(Problem(file, *_mark(key_node), f"unknown top-level key {shown} "
-                                        "(a manifest holds a 'stages' list)"))
-            elif isinstance(value_node, yaml.SequenceNode):
-                objects.extend(_objects(value_node, file, problems))
-            elif value_node.tag != "tag:yaml.org,2002:null":
-                problems.append(Problem(file, *_mark(key_node), "'stages' must be a list of objects"))
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(Problem(file, *_mark(key_node), "a top-level key must be a plain value"))
+            elif key_node.value in seen:
+                problems.append(Problem(file, *_mark(key_node), f"duplicate key {key_node.value!r}"))
+            else:
+                seen.add(key_node.value)
+                is_list = isinstance(value_node, yaml.SequenceNode)
+                null = value_node.tag == "tag:yaml.org,2002:null"
+                sections.append(Section(str(key_node.value), file, _mark(key_node), is_list or null))
+                if isinstance(value_node, yaml.SequenceNode):
+                    objects.extend(_objects(key_node.value, value_node, file, problems))
     return objects
 
 
-def _objects(stages: yaml.SequenceNode, file: str, problems: list[Problem]) -> list[RawObject]:
-    """Each entry of a `stages` list, with the positions of its own values only."""
+def _objects(section: str, entries: yaml.SequenceNode, file: str, problems: list[Problem]) -> list[RawObject]:
+    """Each entry of a section's list, with the positions of its own values only."""
     objects = []
-    for item in stages.value:
+    for item in entries.value:
         if not isinstance(item, yaml.MappingNode):
-            problems.append(Problem(file, *_mark(item), "each entry of 'stages' must be a mapping "
-                                    "with 'kind' and 'name'"))
+            problems.append(Problem(file, *_mark(item), f"each entry of {section!r} must be a mapping"))
             continue
         positions: dict[KeyPath, Position] = {}
         try:
+            before = len(problems)
             data = _construct(item, (), positions, file, problems)
         except RecursionError:
             problems.append(Problem(file, *_mark(item), "invalid YAML: an alias refers to itself"))
             continue
-        objects.append(RawObject(data=data, file=file, positions=positions))
+        if len(problems) > before:
+            continue  # reported where it was written; validating the rest would only echo it
+        objects.append(RawObject(data=data, file=file, positions=positions, section=section))
     return objects
 
 
-def load_manifests(paths: list[str | Path]) -> list[RawObject]:
-    """Every object in the manifest files under `paths`; all YAML problems raised together."""
+def load_manifests(paths: list[str | Path]) -> Manifests:
+    """Every object in the manifest files under `paths`, and every YAML problem (not raised: the
+    validator reports them with the schema problems, all at once). A missing path raises."""
     problems: list[Problem] = []
     objects: list[RawObject] = []
-    for path in discover(paths):
-        objects.extend(_load_file(path, problems))
-    if problems:
-        raise ManifestError(problems)
-    return objects
+    sections: list[Section] = []
+    digest = hashlib.sha256()
+    files = discover(paths)
+    for path in files:
+        objects.extend(_load_file(path, problems, digest, sections))
+    return Manifests(objects=objects, sections=tuple(sections), files=tuple(str(f) for f in files),
+                     digest="sha256:" + digest.hexdigest(), problems=tuple(problems))

@@ -1,16 +1,21 @@
-"""Plans: an ordered list of changes, each a plain record that renders to text or JSON and says
-exactly which call apply will make."""
+"""Plans: an ordered list of changes, each a plain record that says exactly which call apply will
+make, and that leaves the process as JSON (`Plan.data`) and comes back (`Plan.from_data`) with
+everything apply needs. Secrets are carried as their source plus a keyed fingerprint, never as
+values; references as their natural key plus the id they had."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from reconciler.values import Secret, plain, redact
+from reconciler.errors import CycleError, PlanFileError
+from reconciler.values import Key, Ref, Secret, plain, redact
 
-__all__ = ["UNKNOWN", "FieldChange", "Change", "Create", "Update", "Replace", "Delete", "Plan",
-           "API_PREFIX"]
+__all__ = ["UNKNOWN", "FORMAT_VERSION", "FieldChange", "SentAlong", "LiveFingerprint", "Unmanaged", "Change",
+           "Create", "Update", "Replace", "Delete", "Plan", "API_PREFIX", "order_changes", "encode", "decode"]
 
 API_PREFIX = "/api/v3"
+FORMAT_VERSION = 1
 
 
 class _Unknown:
@@ -23,22 +28,105 @@ class _Unknown:
 UNKNOWN: Any = _Unknown()
 
 
+# -- typed JSON for values ---------------------------------------------------------------------
+def encode(value: Any) -> Any:
+    """A value as saved-plan JSON: references and secrets as tagged objects (a secret by its
+    source only), plain mappings that could be mistaken for a tag wrapped in `$data`."""
+    if value is UNKNOWN:
+        return {"$unknown": True}
+    if isinstance(value, Secret):
+        return {"$secret": value.source}
+    if isinstance(value, Ref):
+        return {"$ref": {"target": value.target, "key": encode(list(value.key)) if value.key is not None else None,
+                         "id": value.pk, "address": value.address}}
+    if isinstance(value, list | tuple):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        if any(str(k).startswith("$") for k in value):
+            return {"$data": value}
+        return {k: encode(v) for k, v in value.items()}
+    return value
+
+
+def decode(value: Any) -> Any:
+    """The inverse of `encode`; a secret comes back as a `Secret` with its source and no value."""
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"$unknown"}:
+        return UNKNOWN
+    if set(value) == {"$secret"}:
+        source = value["$secret"]
+        if source is not None and not (isinstance(source, dict) and all(isinstance(v, str) for v in source.values())):
+            raise PlanFileError(f"a secret's source must be a mapping of strings, not {source!r}")
+        return Secret(None, source=source)
+    if set(value) == {"$data"}:
+        return value["$data"]
+    if set(value) == {"$ref"}:
+        ref = value["$ref"]
+        if not isinstance(ref, dict) or not isinstance(ref.get("target"), str):
+            raise PlanFileError(f"a reference must name its target: {ref!r}")
+        key = ref.get("key")
+        return Ref(ref["target"], tuple(decode(key)) if isinstance(key, list) else None, ref.get("id"),
+                   ref.get("address"))
+    if any(str(k).startswith("$") for k in value):
+        raise PlanFileError(f"unknown tag in {sorted(value)}")
+    return {k: decode(v) for k, v in value.items()}
+
+
+# -- records -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FieldChange:
-    """One field's move from `before` to `after`. Sensitive values render as `(sensitive)`."""
+    """One field's move from `before` to `after`. Sensitive values render as `(sensitive)`;
+    `details` says what changed inside a nested value (`fixed_data.env: "a" -> "b"`)."""
 
     field: str
     before: Any
     after: Any
     sensitive: bool = False
     note: str = ""
+    details: tuple[str, ...] = ()
 
     @property
     def data(self) -> dict[str, Any]:
         out = {"before": _shown(self.before, self.sensitive), "after": _shown(self.after, self.sensitive)}
         if self.note:
             out["note"] = self.note
+        if self.details:
+            out["details"] = list(self.details)
         return out
+
+
+@dataclass(frozen=True)
+class SentAlong:
+    """An unchanged field a write must carry, and why (the recordings that show it)."""
+
+    field: str
+    value: Any
+    why: str
+
+
+@dataclass(frozen=True)
+class LiveFingerprint:
+    """Keyed fingerprints of the live object a change was computed from: the whole (writable
+    fields) and per field, so a stale saved plan can say which fields changed."""
+
+    object: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Unmanaged:
+    """A live object of a managed kind that no manifest describes (reported, never deleted)."""
+
+    kind: str
+    address: str
+    id: Any
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"kind": self.kind, "address": self.address, "id": self.id}
 
 
 def _shown(value: Any, sensitive: bool) -> Any:
@@ -49,29 +137,36 @@ def _shown(value: Any, sensitive: bool) -> Any:
     return redact(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Change:
-    """One call. `path` is the API path without `/api/v3`; `depends_on` the addresses of objects
-    this one references and that the same apply creates."""
+    """One call. `path` is the API path without `/api/v3`; `id` the live object's id (None for a
+    create); `depends_on` the addresses of the changes that must be done first (objects this one
+    references that the same apply creates; for a delete, objects pointing at it)."""
 
     action: ClassVar[str] = ""
     method: ClassVar[str] = ""
     symbol: ClassVar[str] = ""
 
     kind: str
-    name: str
+    address: str
+    key: Key
     path: str
+    id: Any = None
     fields: tuple[FieldChange, ...] = ()
+    companions: tuple[SentAlong, ...] = ()
     depends_on: frozenset[str] = frozenset()
-    pk: str = ""  # the live object's id; empty for a create
+    notes: tuple[str, ...] = ()
+    live: LiveFingerprint | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Keyed fingerprints of the secret values in the body, by field (for saved plans)."""
 
     @property
-    def address(self) -> str:
-        return f"{self.kind}/{self.name}"
+    def name(self) -> str:
+        return self.address.split("/", 1)[1]
 
     def body(self) -> dict[str, Any] | None:
         """The request body with every reference still a `Ref` (apply fills in new ids)."""
-        return {c.field: c.after for c in self.fields}
+        return {**{c.field: c.value for c in self.companions}, **{c.field: c.after for c in self.fields}}
 
     def wire_body(self) -> dict[str, Any] | None:
         body = self.body()
@@ -79,25 +174,43 @@ class Change:
 
     @property
     def data(self) -> dict[str, Any]:
-        """The change as the contract's JSON: never a secret in clear."""
-        return {
+        """The change as the contract's JSON, extended with what a saved plan needs; never a
+        secret in clear."""
+        out: dict[str, Any] = {
             "action": self.action,
             "kind": self.kind,
             "name": self.name,
+            "address": self.address,
+            "key": encode(list(self.key)),
+            "id": self.id,
             "method": self.method,
             "path": API_PREFIX + self.path,
             "fields": {c.field: c.data for c in self.fields},
         }
+        if self.companions:
+            out["companions"] = {c.field: {"value": redact(c.value), "why": c.why} for c in self.companions}
+        if self.notes:
+            out["notes"] = list(self.notes)
+        body = self.body()
+        out["body"] = None if body is None else encode(body)
+        out["before"] = {c.field: encode(c.before) for c in self.fields if c.before is not None}
+        out["sensitive"] = sorted(c.field for c in self.fields if c.sensitive)
+        out["depends_on"] = sorted(self.depends_on)
+        if self.live is not None:
+            out["live"] = {"fingerprint": self.live.object, "fields": dict(self.live.fields)}
+        if self.secrets:
+            out["secrets"] = dict(self.secrets)
+        return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Create(Change):
     action: ClassVar[str] = "create"
     method: ClassVar[str] = "POST"
     symbol: ClassVar[str] = "+"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Update(Change):
     """A PATCH with only the changed fields, plus `companions`: unchanged fields the server demands
     alongside (identification: recordings 2023.10.7/17, 18)."""
@@ -106,20 +219,8 @@ class Update(Change):
     method: ClassVar[str] = "PATCH"
     symbol: ClassVar[str] = "~"
 
-    companions: dict[str, Any] = field(default_factory=dict)
 
-    def body(self) -> dict[str, Any] | None:
-        return {**self.companions, **{c.field: c.after for c in self.fields}}
-
-    @property
-    def data(self) -> dict[str, Any]:
-        out = super().data
-        if self.companions:
-            out["companions"] = redact(self.companions)
-        return out
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Replace(Change):
     """A PUT of the full object: `full` holds every writable field (changed or not)."""
 
@@ -133,7 +234,7 @@ class Replace(Change):
         return dict(self.full)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Delete(Change):
     action: ClassVar[str] = "delete"
     method: ClassVar[str] = "DELETE"
@@ -143,14 +244,25 @@ class Delete(Change):
         return None
 
 
-@dataclass(frozen=True)
+ACTIONS: dict[str, type[Change]] = {cls.action: cls for cls in (Create, Update, Replace, Delete)}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Plan:
-    """Changes in the order apply makes them, and what was compared."""
+    """Changes in the order apply makes them, what was compared, and what a saved plan needs to
+    be checked before it is applied: the server and API version, the fingerprint key's id, and
+    a digest of the manifests it was made from."""
 
     api_version: str
     changes: tuple[Change, ...]
     unchanged: int
     server: str = ""
+    unmanaged: tuple[Unmanaged, ...] = ()
+    manifests_digest: str = ""
+    manifest_files: int = 0
+    key_id: str = ""
+    created_at: str = ""
+    state_file: str | None = None
 
     @property
     def summary(self) -> dict[str, int]:
@@ -166,50 +278,147 @@ class Plan:
     @property
     def data(self) -> dict[str, Any]:
         return {
-            "format_version": 1,
+            "format_version": FORMAT_VERSION,
             "api_version": self.api_version,
+            "server": self.server,
+            "created_at": self.created_at,
+            "manifests": {"digest": self.manifests_digest, "files": self.manifest_files},
+            "fingerprint_key": self.key_id,
+            "state_file": self.state_file,
             "changes": [c.data for c in self.changes],
             "summary": self.summary,
+            "unmanaged": [u.data for u in self.unmanaged],
         }
 
+    @classmethod
+    def from_data(cls, data: Any) -> Plan:
+        """A plan as `data` wrote it; a `PlanFileError` naming what is wrong otherwise."""
+        if not isinstance(data, dict):
+            raise PlanFileError("a plan is a JSON object")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise PlanFileError(f"unsupported plan format_version {data.get('format_version')!r} "
+                                f"(this tool reads {FORMAT_VERSION})")
+        changes = data.get("changes")
+        if not isinstance(changes, list):
+            raise PlanFileError("'changes' must be a list")
+        manifests = data.get("manifests") or {}
+        try:
+            return cls(
+                api_version=_text(data, "api_version"),
+                server=_text(data, "server"),
+                created_at=str(data.get("created_at") or ""),
+                manifests_digest=str(manifests.get("digest") or ""),
+                manifest_files=int(manifests.get("files") or 0),
+                key_id=str(data.get("fingerprint_key") or ""),
+                state_file=data.get("state_file") if isinstance(data.get("state_file"), str) else None,
+                changes=tuple(_change(item, index) for index, item in enumerate(changes)),
+                unchanged=int((data.get("summary") or {}).get("unchanged", 0)),
+                unmanaged=tuple(Unmanaged(str(u["kind"]), str(u["address"]), u.get("id"))
+                                for u in data.get("unmanaged") or []),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PlanFileError(f"malformed plan: {exc.__class__.__name__}: {exc}") from exc
 
-def secrets_in(value: Any) -> list[str]:
-    """Every secret string inside `value`, to scrub from error messages."""
-    if isinstance(value, Secret):
-        return [str(value.reveal())]
-    if isinstance(value, list | tuple):
-        return [s for v in value for s in secrets_in(v)]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in secrets_in(v)]
-    return []
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise PlanFileError(f"{key!r} must be a string")
+    return value
 
 
-def order_changes(changes: list[Change]) -> tuple[Change, ...]:
-    """Creates, updates and replaces with every object after the ones it references (manifest
-    order otherwise), then deletes. Raises `ValueError` naming the members of a cycle."""
-    writes = [c for c in changes if not isinstance(c, Delete)]
-    deletes = [c for c in changes if isinstance(c, Delete)]
-    by_address = {c.address: c for c in writes if isinstance(c, Create)}
+def _change(item: Any, index: int) -> Change:
+    where = f"change {index + 1}"
+    if not isinstance(item, dict):
+        raise PlanFileError(f"{where}: must be an object")
+    cls = ACTIONS.get(item.get("action"))  # type: ignore[arg-type]
+    if cls is None:
+        raise PlanFileError(f"{where}: unknown action {item.get('action')!r}")
+    path = _text(item, "path")
+    if not path.startswith(API_PREFIX + "/"):
+        raise PlanFileError(f"{where}: path {path!r} is not below {API_PREFIX}/")
+    body = decode(item.get("body"))
+    if cls is not Delete and not isinstance(body, dict):
+        raise PlanFileError(f"{where}: a {cls.action} needs a body")
+    shown = item.get("fields") or {}
+    before = {name: decode(value) for name, value in (item.get("before") or {}).items()}
+    sensitive = set(item.get("sensitive") or [])
+    companions = {name: str(spec.get("why", "")) for name, spec in (item.get("companions") or {}).items()}
+    live = item.get("live")
+    common: dict[str, Any] = dict(
+        kind=_text(item, "kind"),
+        address=_text(item, "address"),
+        key=tuple(decode(item.get("key") or [])),
+        path=path[len(API_PREFIX):],
+        id=item.get("id"),
+        fields=tuple(FieldChange(name, before.get(name), body.get(name) if isinstance(body, dict) else None,
+                                 name in sensitive, str(spec.get("note", "")), tuple(spec.get("details", [])))
+                     for name, spec in shown.items()),
+        companions=tuple(SentAlong(name, body[name], why) for name, why in companions.items()),
+        depends_on=frozenset(str(a) for a in item.get("depends_on") or []),
+        notes=tuple(str(n) for n in item.get("notes") or []),
+        live=LiveFingerprint(str(live["fingerprint"]), {str(k): str(v) for k, v in live["fields"].items()})
+        if isinstance(live, dict) else None,
+        secrets={str(k): str(v) for k, v in (item.get("secrets") or {}).items()},
+    )
+    if cls is Replace:
+        return Replace(**common, full=body)
+    return cls(**common)
+
+
+def with_values(change: Change, transform: Callable[[Any], Any]) -> Change:
+    """`change` with every value of its body (changed fields, companions, a PUT's full body)
+    passed through `transform` (apply fills in secret values and new ids this way)."""
+    updated: dict[str, Any] = {
+        "fields": tuple(replace(c, after=transform(c.after)) for c in change.fields),
+        "companions": tuple(replace(c, value=transform(c.value)) for c in change.companions),
+    }
+    if isinstance(change, Replace):
+        updated["full"] = {name: transform(value) for name, value in change.full.items()}
+    return replace(change, **updated)
+
+
+def order_changes(changes: Iterable[Change]) -> tuple[Change, ...]:
+    """Creates, updates and replaces with every change after the ones it depends on (manifest
+    order otherwise), then deletes in reverse manifest order, each after the deletes of what
+    points at it. Linear in the changes and their dependencies. Raises `CycleError` with the
+    members of a cycle."""
+    changes = list(changes)
+    writes = [c for c in changes if c.action != Delete.action]
+    deletes = [c for c in reversed(changes) if c.action == Delete.action]
+    return (*_topological(writes), *_topological(deletes))
+
+
+def _topological(changes: list[Change]) -> list[Change]:
+    by_address = {c.address: c for c in changes}
     ordered: list[Change] = []
     done: set[str] = set()
-    visiting: list[str] = []
+    visiting: dict[str, int] = {}
+    path: list[str] = []
 
     def visit(change: Change) -> None:
-        if change.address in done and isinstance(change, Create):
-            return
-        if change.address in visiting:
-            cycle = visiting[visiting.index(change.address):] + [change.address]
-            raise ValueError(" -> ".join(cycle))
-        visiting.append(change.address)
-        for dependency in sorted(change.depends_on):
-            if dependency in by_address and dependency not in done:
-                visit(by_address[dependency])
-        visiting.pop()
-        if change not in ordered:
-            ordered.append(change)
-        done.add(change.address)
+        stack = [(change, iter(sorted(change.depends_on)))]
+        visiting[change.address] = len(path)
+        path.append(change.address)
+        while stack:
+            current, pending = stack[-1]
+            for dependency in pending:
+                if dependency in done or dependency not in by_address:
+                    continue
+                if dependency in visiting:
+                    raise CycleError(tuple(path[visiting[dependency]:]) + (dependency,))
+                visiting[dependency] = len(path)
+                path.append(dependency)
+                stack.append((by_address[dependency], iter(sorted(by_address[dependency].depends_on))))
+                break
+            else:
+                stack.pop()
+                path.pop()
+                del visiting[current.address]
+                done.add(current.address)
+                ordered.append(current)
 
-    for change in writes:
-        if change not in ordered:
+    for change in changes:
+        if change.address not in done:
             visit(change)
-    return (*ordered, *reversed(deletes))
+    return ordered

@@ -1,12 +1,12 @@
-"""Rendering plans and validation results: text like Terraform's, the contract's JSON, and
-Markdown for pull-request comments. Never a secret in clear."""
+"""Rendering plans, apply results, validation results and errors: text like Terraform's, the
+contract's JSON, and Markdown for pull-request comments. Never a secret in clear."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
 from reconciler.errors import Problem
-from reconciler.plan import UNKNOWN, Change, FieldChange, Plan, Replace, Update
+from reconciler.plan import UNKNOWN, Change, FieldChange, Plan, Replace
 from reconciler.values import REDACTED, Ref, Secret, redact
 
 __all__ = ["render_plan", "render_text", "render_json", "render_markdown", "render_validation", "Style"]
@@ -39,43 +39,62 @@ def show(value: Any, sensitive: bool = False) -> str:
     return json.dumps(redact(value), ensure_ascii=False)
 
 
-def _field_line(change: Change, field: FieldChange, width: int, style: Style) -> str:
+def _field_lines(change: Change, field: FieldChange, width: int, style: Style) -> list[str]:
     name = field.field.ljust(width)
     note = style(f"  # {field.note}", "dim") if field.note else ""
     if change.action == "create":
-        return f"      {style('+', '+')} {name} = {show(field.after, field.sensitive)}{note}"
-    return (f"      {style('~', '~')} {name} = {show(field.before, field.sensitive)} -> "
-            f"{show(field.after, field.sensitive)}{note}")
+        lines = [f"      {style('+', '+')} {name} = {show(field.after, field.sensitive)}{note}"]
+    else:
+        lines = [f"      {style('~', '~')} {name} = {show(field.before, field.sensitive)} -> "
+                 f"{show(field.after, field.sensitive)}{note}"]
+    return lines + [style(f"          {detail}", "dim") for detail in field.details]
+
+
+def _change_lines(change: Change, style: Style) -> list[str]:
+    lines = [f"  {style(change.symbol, change.symbol)} {style(change.address, 'bold')}  "
+             f"({change.action}: {change.method} /api/v3{change.path})"]
+    width = max((len(f.field) for f in change.fields), default=0)
+    for field in change.fields:
+        lines += _field_lines(change, field, width, style)
+    for companion in change.companions:
+        lines.append(style(f"        (also sends {companion.field} unchanged: {companion.why})", "dim"))
+    if isinstance(change, Replace):
+        lines.append(style(f"        (PUT sends all {len(change.full)} writable fields)", "dim"))
+    lines += [style(f"        ({note})", "dim") for note in change.notes]
+    return lines
+
+
+def _unmanaged_lines(plan: Plan) -> list[str]:
+    if not plan.unmanaged:
+        return []
+    count = len(plan.unmanaged)
+    lines = ["", f"Not in the manifests, left alone: {count} live object{'s' if count != 1 else ''} of the kinds "
+                 "they manage:"]
+    return lines + [f"  {item.address}" for item in plan.unmanaged]
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
     style = Style(color)
     where = f" at {plan.server}" if plan.server else ""
     if not plan.has_changes:
-        return (f"No changes. Live state matches the manifests (authentik {plan.api_version}{where}, "
-                f"{plan.unchanged} object{'s' if plan.unchanged != 1 else ''} compared).\n")
+        lines = [f"No changes. Live state matches the manifests (authentik {plan.api_version}{where}, "
+                 f"{plan.unchanged} object{'s' if plan.unchanged != 1 else ''} compared)."]
+        return "\n".join(lines + _unmanaged_lines(plan)) + "\n"
     lines = [f"Plan for authentik {plan.api_version}{where}:", ""]
     for change in plan.changes:
-        header = f"  {style(change.symbol, change.symbol)} {style(change.address, 'bold')}  " \
-                 f"({change.action}: {change.method} /api/v3{change.path})"
-        lines.append(header)
-        width = max((len(f.field) for f in change.fields), default=0)
-        lines.extend(_field_line(change, f, width, style) for f in change.fields)
-        if isinstance(change, Update) and change.companions:
-            sent = ", ".join(change.companions)
-            lines.append(style(f"        (also sends {sent} unchanged: authentik refuses this PATCH "
-                               "without it)", "dim"))
-        if isinstance(change, Replace):
-            lines.append(style(f"        (PUT sends all {len(change.full)} writable fields)", "dim"))
-        lines.append("")
+        lines += [*_change_lines(change, style), ""]
     s = plan.summary
     lines.append(f"Plan: {s['create']} to create, {s['update']} to update, {s['replace']} to replace, "
                  f"{s['delete']} to delete, {s['unchanged']} unchanged.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _unmanaged_lines(plan)) + "\n"
 
 
 def render_json(plan: Plan) -> str:
     return json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(plan: Plan) -> str:
@@ -83,18 +102,27 @@ def render_markdown(plan: Plan) -> str:
     lines = [f"### authentik-reconciler plan (authentik {plan.api_version})", ""]
     if not plan.has_changes:
         lines.append(f"No changes ({plan.unchanged} objects compared).")
-        return "\n".join(lines) + "\n"
-    lines.append(f"**{s['create']}** to create, **{s['update']}** to update, **{s['replace']}** to replace, "
-                 f"**{s['delete']}** to delete, {s['unchanged']} unchanged.")
-    lines += ["", "| action | object | field | before | after |", "|---|---|---|---|---|"]
-    for change in plan.changes:
-        if not change.fields:
-            lines.append(f"| {change.action} | `{change.address}` | | | |")
-        for f in change.fields:
-            before = "" if change.action == "create" else f"`{show(f.before, f.sensitive)}`"
-            after = f"`{show(f.after, f.sensitive)}`"
-            lines.append(f"| {change.action} | `{change.address}` | `{f.field}` | {before} | {after} |"
-                         .replace("\n", " "))
+    else:
+        lines.append(f"**{s['create']}** to create, **{s['update']}** to update, **{s['replace']}** to replace, "
+                     f"**{s['delete']}** to delete, {s['unchanged']} unchanged.")
+        lines += ["", "| action | object | field | before | after |", "|---|---|---|---|---|"]
+        for change in plan.changes:
+            if not change.fields:
+                lines.append(f"| {change.action} | `{change.address}` | | | |")
+            for f in change.fields:
+                before = "" if change.action == "create" else f"`{_cell(show(f.before, f.sensitive))}`"
+                after = f"`{_cell(show(f.after, f.sensitive))}`"
+                details = "<br>" + "<br>".join(f"`{_cell(d)}`" for d in f.details) if f.details else ""
+                lines.append(f"| {change.action} | `{change.address}` | `{f.field}` | {before} | {after}{details} |")
+        notes = [f"- `{change.address}`: {note}" for change in plan.changes
+                 for note in (*(f"also sends `{c.field}`: {c.why}" for c in change.companions), *change.notes)]
+        if notes:
+            lines += ["", *notes]
+    if plan.unmanaged:
+        lines += ["", f"<details><summary>Not in the manifests, left alone: {len(plan.unmanaged)} live objects of "
+                      "the kinds they manage</summary>", ""]
+        lines += [f"- `{item.address}`" for item in plan.unmanaged]
+        lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
 

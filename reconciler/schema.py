@@ -7,16 +7,18 @@ from __future__ import annotations
 import datetime
 import difflib
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from reconciler.apimodel import ApiModel, schema_dir
-from reconciler.desired import DesiredObject
+from reconciler.apimodel import ApiModel, Kind, schema_dir
+from reconciler.desired import DesiredObject, expand
 from reconciler.errors import ManifestError, Problem
-from reconciler.manifest import RawObject
+from reconciler.manifest import Manifests, RawObject
+from reconciler.values import Ref
 
 __all__ = ["validate", "manifest_schema"]
 
@@ -71,6 +73,9 @@ def _describe(error: ValidationError) -> str:
                 return _describe(min(branches[index],
                                      key=lambda e: (e.validator != "additionalProperties", len(e.path))))
         return f"expected {_shape(schema)}, got {_what(value)}"
+    if error.validator == "oneOf" and all(set(option) == {"required"} for option in schema.get("oneOf", [])):
+        names = [option["required"][0] for option in schema["oneOf"]]
+        return f"set exactly one of {', '.join(names[:-1])} or {names[-1]}"
     if error.validator == "oneOf" and isinstance(value, dict):
         return "expected {env: VARIABLE} or {file: PATH}"
     if error.validator == "type":
@@ -139,88 +144,155 @@ def _shape(schema: dict[str, Any]) -> str:
     return names.get(str(kind), "")
 
 
-def _field_label(path: list[str | int]) -> str:
+def _field_label(path: list[str | int] | tuple[str | int, ...]) -> str:
     label = ""
     for part in path:
         label += f"[{part}]" if isinstance(part, int) else (f".{part}" if label else str(part))
     return label
 
 
-def _check_object(raw: RawObject, model: ApiModel, problems: list[Problem]) -> bool:
+def _kind_of(raw: RawObject, model: ApiModel) -> Kind | None:
+    """The kind an entry names: by `kind:` in a section of several kinds, else the section's one."""
+    kinds = model.sections.get(raw.section, {})
+    if len(kinds) == 1:
+        return model.kinds[next(iter(kinds.values()))]
+    name = raw.data.get("kind")
+    return model.kind_in(raw.section, name) if isinstance(name, str) else None
+
+
+def _subject(raw: RawObject, kind: Kind | None) -> str:
+    """`kind/key` of an entry as written, for problems found before it is a desired object."""
+    if kind is None:
+        written = raw.data.get("kind")
+        return f"{written if isinstance(written, str) else '?'}/{raw.data.get('name', '?')}"
+    key = [raw.data.get(name) for name in kind.key]
+    return f"{kind.name}/{'/'.join(str(part) if isinstance(part, str) else '?' for part in key)}"
+
+
+def _check_fields(data: dict[str, Any], kind: Kind, model: ApiModel, def_name: str,
+                  path: tuple[str | int, ...], problem: Callable[..., None]) -> None:
+    """Unknown and read-only keys of an entry and of the entries nested in it, with a suggestion
+    (jsonschema would only say "additional properties"); they are then left out of the check."""
+    properties = manifest_schema(model.version)["$defs"][def_name]["properties"]
+    for key in list(data):
+        if key in properties:
+            continue
+        del data[key]
+        if key in kind.read_only:
+            problem((*path, key), "read-only field: the server sets it, remove it from the manifest", key)
+        else:
+            problem((*path, key), f"unknown field{_suggest(str(key), list(properties))}", _field_label((*path, key)))
+    for list_name, nested in kind.nested.items():
+        entries = data.get(list_name)
+        if not isinstance(entries, list):
+            continue
+        copies = []
+        for index, entry in enumerate(entries):
+            if isinstance(entry, dict):
+                entry = dict(entry)
+                _check_fields(entry, model.kinds[nested.kind], model, f"{nested.kind}@{kind.name}",
+                              (*path, list_name, index), problem)
+            copies.append(entry)
+        data[list_name] = copies
+
+
+def _check_object(raw: RawObject, model: ApiModel, problems: list[Problem]) -> Kind | None:
+    """Check one entry; its kind when it is valid."""
     data = raw.data
-    subject = raw.subject
+    kind = _kind_of(raw, model)
+    subject = _subject(raw, kind)
 
     def problem(path: tuple[str | int, ...], message: str, field: str = "") -> None:
         problems.append(Problem(raw.file, *raw.position_of(path), message, subject, field))
 
-    kind_name = data.get("kind")
-    if "kind" not in data:
-        problem((), "missing 'kind'")
-    elif not isinstance(kind_name, str) or kind_name not in model.kinds:
-        problem(("kind",), f"unknown kind {json.dumps(kind_name)}{_suggest(str(kind_name), list(model.kinds))} "
-                f"for authentik {model.version}", "kind")
-    if "name" not in data:
-        problem((), "missing 'name'")
-    elif not isinstance(data["name"], str) or not data["name"]:
-        problem(("name",), "must be a non-empty string", "name")
-    if not isinstance(kind_name, str) or kind_name not in model.kinds:
-        return False
-    kind = model.kinds[kind_name]
-    properties = manifest_schema(model.version)["$defs"][kind_name]["properties"]
+    kinds = model.sections.get(raw.section, {})
+    if kind is None:
+        if "kind" not in data:
+            problem((), "missing 'kind'")
+        else:
+            written = data["kind"]
+            problem(("kind",), f"unknown kind {json.dumps(written)}{_suggest(str(written), list(kinds))} "
+                    f"in {raw.section!r} for authentik {model.version}", "kind")
+        return None
+    for name in kind.key:
+        if name not in data:
+            problem((), f"missing {name!r}")
+        elif not isinstance(data[name], str) or not data[name]:
+            problem((name,), "must be a non-empty string", name)
+    before = len(problems)
     checked = dict(data)
-    for key in data:
-        if key in properties:
-            continue
-        del checked[key]
-        if key in kind.read_only:
-            problem((key,), "read-only field: the server sets it, remove it from the manifest", key)
-        else:
-            problem((key,), f"unknown field{_suggest(key, list(properties))}", key)
-    ok = len(problems) == 0
-    for error in sorted(_kind_validator(model.version, kind_name).iter_errors(checked),
+    _check_fields(checked, kind, model, kind.name, (), problem)
+    ok = len(problems) == before and all(name in data for name in kind.key)
+    for error in sorted(_kind_validator(model.version, kind.name).iter_errors(checked),
                         key=lambda e: list(map(str, e.path))):
-        if error.validator == "additionalProperties" and not error.path:
-            continue  # reported above, with a suggestion
-        if list(error.absolute_path)[:1] == ["name"]:
-            continue  # reported above
         path = list(error.absolute_path)
-        label = _field_label(path)
-        problem(tuple(path), _describe(error), label)
+        if error.validator == "required" and not path and any(
+                key in kind.key for key in error.schema.get("required", []) if key not in checked):
+            continue  # reported above
+        if path[:1] and path[0] in kind.key and len(path) == 1:
+            continue  # reported above
+        problem(tuple(path), _describe(error), _field_label(path))
         ok = False
-    if data.get("ignore_changes") and isinstance(data["ignore_changes"], list):
-        for index, name in enumerate(data["ignore_changes"]):
-            if name in data and isinstance(name, str):
-                problem(("ignore_changes", index), f"{name!r} is both set and ignored", "ignore_changes")
+    if data.get("state") == "absent":
+        for list_name in kind.nested:
+            if list_name in data:
+                problem((list_name,), f"an object marked state: absent cannot list {list_name}: "
+                        f"authentik deletes them with it", list_name)
                 ok = False
-    return ok
+    for index, name in enumerate(data.get("ignore_changes") or []):
+        if isinstance(name, str) and name in data:
+            problem(("ignore_changes", index), f"{name!r} is both set and ignored", "ignore_changes")
+            ok = False
+    return kind if ok else None
 
 
-def validate(raws: list[RawObject], model: ApiModel) -> list[DesiredObject]:
-    """Validate every object and return them as desired objects; raise `ManifestError` with every
-    problem at once (schema errors, unknown fields, duplicate names)."""
-    problems: list[Problem] = []
-    valid: list[RawObject] = []
-    for raw in raws:
-        local: list[Problem] = []
-        if _check_object(raw, model, local):
-            valid.append(raw)
-        problems.extend(local)
-    seen: dict[tuple[str, str], RawObject] = {}
-    for raw in raws:
-        if not (isinstance(raw.data.get("kind"), str) and raw.data["kind"] in model.kinds
-                and isinstance(raw.data.get("name"), str)):
+def _check_sections(manifests: Manifests, model: ApiModel, problems: list[Problem]) -> None:
+    known = sorted(model.sections)
+    for section in manifests.sections:
+        if section.name not in model.sections:
+            expected = ", ".join(known[:-1]) + f" or {known[-1]}"
+            problems.append(Problem(section.file, *section.position, f"unknown top-level key {section.name!r}"
+                                    f"{_suggest(section.name, known)} (expected {expected})"))
+        elif not section.is_list:
+            problems.append(Problem(section.file, *section.position, f"{section.name!r} must be a list of objects"))
+
+
+def _check_unique(objects: list[tuple[RawObject, DesiredObject]], model: ApiModel, problems: list[Problem]) -> None:
+    """The same key twice in its scope: stage names across all stage kinds, policy names across
+    policy kinds, a stage bound twice to one flow at one order."""
+    seen: dict[tuple[Any, ...], tuple[RawObject, DesiredObject]] = {}
+    for raw, obj in objects:
+        kind = model.kinds[obj.kind]
+        scope = (kind.family, obj.parent, obj.key, obj.which)
+        if scope not in seen:
+            seen[scope] = (raw, obj)
             continue
-        family = model.kinds[raw.data["kind"]].family
-        key = (family, raw.data["name"])
-        if key in seen:
-            first = seen[key]
-            line, column = first.position_of(("name",))
-            scope = " (stage names are unique across all stage kinds)" if family == "stage" else ""
-            problems.append(Problem(raw.file, *raw.position_of(("name",)),
-                                    f"duplicate name: {first.subject} at {first.file}:{line}:{column} has it too"
-                                    f"{scope}", raw.subject, "name"))
-        else:
-            seen[key] = raw
+        _, first = seen[scope]
+        fields = [name for name, part in zip(kind.key, obj.key, strict=True)
+                  if part is not None and not (isinstance(part, Ref) and part.address and part.address == obj.parent)]
+        if kind.disambiguator:
+            fields.append(kind.disambiguator)
+        where = f" ({kind.family} {fields[0]}s are unique across all {kind.family} kinds)" \
+            if len(fields) == 1 and len(model.kinds_of(kind.family)) > 1 else ""
+        line, column = first.position(fields[0])
+        problems.append(Problem(obj.file, *obj.position(fields[0]), f"duplicate {' + '.join(fields)}: "
+                                f"{first.address} at {first.file}:{line}:{column} has it too{where}", obj.address,
+                                fields[0] if len(fields) == 1 else ""))
+
+
+def validate(manifests: Manifests, model: ApiModel) -> list[DesiredObject]:
+    """Validate every object and return them as desired objects, nested entries expanded; raise
+    `ManifestError` with every problem at once (schema errors, unknown fields, duplicate keys)."""
+    problems: list[Problem] = list(manifests.problems)
+    _check_sections(manifests, model, problems)
+    valid: list[tuple[RawObject, DesiredObject]] = []
+    for raw in manifests.objects:
+        if raw.section not in model.sections:
+            continue
+        kind = _check_object(raw, model, problems)
+        if kind is not None:
+            valid.extend((raw, obj) for obj in expand(raw, kind, model))
+    _check_unique(valid, model, problems)
     if problems:
         raise ManifestError(problems)
-    return [DesiredObject.from_raw(raw) for raw in valid]
+    return [obj for _, obj in valid]

@@ -13,31 +13,42 @@ from reconciler.desired import DesiredObject
 from reconciler.errors import PlanError, Problem
 from reconciler.values import Secret
 
-__all__ = ["resolve_secrets", "is_secret_source"]
+__all__ = ["resolve_secrets", "is_secret_source", "read_source", "SourceError"]
 
 
 def is_secret_source(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and ("env" in value or "file" in value)
 
 
-def _read(obj: DesiredObject, field: str, source: dict[str, str], environ: Mapping[str, str],
-          problems: list[Problem]) -> Secret | None:
-    line, column = obj.position(field)
+class SourceError(Exception):
+    """A secret source that cannot be read: the message names the variable or file, never a value."""
+
+
+def read_source(source: dict[str, str], environ: Mapping[str, str]) -> Secret:
+    """The secret a source names: `{"env": NAME}` or `{"file": PATH}` (a path as the process sees
+    it). The same reading serves planning and the apply of a saved plan."""
     if "env" in source:
         name = source["env"]
         if name not in environ:
-            problems.append(Problem(obj.file, line, column, f"environment variable {name} is not set",
-                                    obj.address, field))
-            return None
-        return Secret(environ[name], origin=f"env:{name}")
-    path = Path(obj.file).parent / source["file"]
+            raise SourceError(f"environment variable {name} is not set")
+        return Secret(environ[name], source={"env": name})
+    path = Path(source["file"])
     try:
         # A trailing newline is how editors and `echo` end files; it is never part of the secret.
-        return Secret(path.read_text(encoding="utf-8").rstrip("\r\n"), origin=f"file:{source['file']}")
+        return Secret(path.read_text(encoding="utf-8").rstrip("\r\n"), source={"file": str(path)})
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc.__class__.__name__)
-        problems.append(Problem(obj.file, line, column, f"cannot read secret file {path}: {reason}",
-                                obj.address, field))
+        raise SourceError(f"cannot read secret file {path}: {reason}") from exc
+
+
+def _read(obj: DesiredObject, field: str, source: dict[str, str], environ: Mapping[str, str],
+          problems: list[Problem]) -> Secret | None:
+    if "file" in source:  # relative to the manifest that names it
+        source = {"file": str(Path(obj.file).parent / source["file"])}
+    try:
+        return read_source(source, environ)
+    except SourceError as exc:
+        problems.append(Problem(obj.file, *obj.position(field), str(exc), obj.address, field))
         return None
 
 

@@ -58,15 +58,23 @@ class SecretState:
             raise ReconcilerError(f"cannot read the state file {self.path}: {exc}") from exc
         self._servers = servers
         entry = self._servers.get(self.server)
-        if entry is not None and entry.get("key_id") != self._key_id():
+        if entry is not None and entry.get("key_id") != self.key_id:
             self.key_changed = True
-            self._servers[self.server] = {"key_id": self._key_id(), "objects": {}}
+            self._servers[self.server] = {"key_id": self.key_id, "objects": {}}
 
-    def _key_id(self) -> str:
+    @property
+    def key_id(self) -> str:
+        """Names the key without revealing it: a saved plan checked with another key is refused."""
         return hmac.new(self.key, KEY_CHECK, hashlib.sha256).hexdigest()[:16]
 
+    def digest(self, value: Any, length: int = 64) -> str:
+        """A keyed fingerprint of any JSON value (live objects in saved plans): keyed, so a
+        low-entropy value the server returns in clear cannot be guessed from it."""
+        message = json.dumps(value, sort_keys=True, default=str).encode()
+        return "hmac-sha256:" + hmac.new(self.key, message, hashlib.sha256).hexdigest()[:length]
+
     def _objects(self) -> dict[str, Any]:
-        entry = self._servers.setdefault(self.server, {"key_id": self._key_id(), "objects": {}})
+        entry = self._servers.setdefault(self.server, {"key_id": self.key_id, "objects": {}})
         objects: dict[str, Any] = entry.setdefault("objects", {})
         return objects
 

@@ -1,22 +1,30 @@
 """Values that are more than plain data: secrets that must never be shown, and references to other
-objects by natural key. Both compare by what they mean, so the diff can stay pure."""
+objects by natural key. Both compare by what they mean, so the diff can stay pure. `walk` is the
+one visit over a value that redacting, wire-encoding and collecting secrets or references share."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Secret", "Ref", "REDACTED", "redact", "plain"]
+__all__ = ["Key", "Secret", "Ref", "REDACTED", "display_key", "walk", "leaves", "redact", "plain", "secrets_in",
+           "refs_in"]
 
 REDACTED = "(sensitive)"
+
+Key = tuple[Any, ...]
+"""A natural key: the values of a kind's key fields, references as `Ref`s (without ids)."""
 
 
 @dataclass(frozen=True)
 class Secret:
     """A sensitive value. Its repr and str never show the value; only `reveal()` does, for the
-    request body and the fingerprint."""
+    request body and the fingerprint. `source` says where it came from, so a saved plan can
+    record that instead of the value: `{"env": VAR}`, `{"file": PATH}`, `{"live": FIELD}` (the
+    server returned it in clear) or None (written in the manifest itself)."""
 
     _value: Any = field(repr=False)
-    origin: str = ""  # "env:NAME", "file:PATH" or "" for a value written in the manifest
+    source: dict[str, str] | None = field(default=None, compare=False)
 
     def reveal(self) -> Any:
         return self._value
@@ -27,18 +35,20 @@ class Secret:
     __str__ = __repr__
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Ref:
-    """A reference to another object: `{stage: NAME}` in a manifest, a UUID on the wire.
-    `key` is the natural key when known; `pk` the id when known (a live value, or a UUID
-    written in the manifest that matches no known object)."""
+    """A reference to another object: `{stage: NAME}` in a manifest, an id on the wire.
+    `key` is the natural key when known; `pk` the id when known (a live value, or a UUID written
+    in the manifest that matches no known object); `address` the manifest object it names when
+    the manifests describe it, so apply can fill in the id of an object it creates."""
 
     target: str
-    key: str | None = None
-    pk: str | None = field(default=None, compare=False)
+    key: Key | None = None
+    pk: Any = field(default=None, compare=False)
+    address: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
-        return f"{{{self.target}: {self.key}}}" if self.key is not None else f"{{{self.target}: {self.pk}}}"
+        return f"{{{self.target}: {display_key(self.key) if self.key is not None else self.pk}}}"
 
     def same(self, other: Ref) -> bool:
         if self.target != other.target:
@@ -47,30 +57,74 @@ class Ref:
             return self.key == other.key
         return self.pk is not None and self.pk == other.pk
 
+    def without_id(self) -> Ref:
+        """The reference as a key part: its id left out (ids are not identity)."""
+        return Ref(self.target, self.key, address=self.address)
+
+
+def display_key(key: Key | None) -> str:
+    """A key as people read it: `default-authentication-flow/duo-mfa` for a binding."""
+    if key is None:
+        return "?"
+    parts = []
+    for part in key:
+        if part is None:
+            continue
+        if isinstance(part, Ref):
+            parts.append(display_key(part.key) if part.key is not None else str(part.pk))
+        else:
+            parts.append(str(part))
+    return "/".join(parts)
+
+
+Leaf = Secret | Ref
+
+
+def walk(value: Any, leaf: Callable[[Leaf], Any]) -> Any:
+    """`value` rebuilt with every `Secret` and `Ref` replaced by `leaf(it)`."""
+    if isinstance(value, Secret | Ref):
+        return leaf(value)
+    if isinstance(value, list | tuple):
+        return [walk(v, leaf) for v in value]
+    if isinstance(value, dict):
+        return {k: walk(v, leaf) for k, v in value.items()}
+    return value
+
+
+def leaves(value: Any) -> Iterator[Leaf]:
+    """Every `Secret` and `Ref` inside `value`."""
+    if isinstance(value, Secret | Ref):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from leaves(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from leaves(item)
+
 
 def redact(value: Any) -> Any:
     """`value` with every secret replaced by the redaction marker, references by their text."""
-    if isinstance(value, Secret):
-        return REDACTED
-    if isinstance(value, Ref):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items()}
-    return value
+    return walk(value, lambda leaf: REDACTED if isinstance(leaf, Secret) else str(leaf))
+
+
+def _wire(leaf: Leaf) -> Any:
+    if isinstance(leaf, Secret):
+        return plain(leaf.reveal())
+    if leaf.pk is None:
+        raise ValueError(f"reference {leaf} has no id yet")
+    return leaf.pk
 
 
 def plain(value: Any) -> Any:
-    """`value` for the wire: secrets revealed, references as their UUID (which must be known)."""
-    if isinstance(value, Secret):
-        return plain(value.reveal())
-    if isinstance(value, Ref):
-        if value.pk is None:
-            raise ValueError(f"reference {value} has no id yet")
-        return value.pk
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
+    """`value` for the wire: secrets revealed, references as their id (which must be known)."""
+    return walk(value, _wire)
+
+
+def secrets_in(value: Any) -> list[str]:
+    """Every secret string inside `value`, to scrub from error messages."""
+    return [str(leaf.reveal()) for leaf in leaves(value) if isinstance(leaf, Secret)]
+
+
+def refs_in(value: Any) -> list[Ref]:
+    return [leaf for leaf in leaves(value) if isinstance(leaf, Ref)]

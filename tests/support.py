@@ -17,9 +17,10 @@ from reconciler.sandbox import Sandbox
 TOKEN = "test-token"
 
 
-def write_manifest(directory: Path, objects: list[dict[str, Any]], name: str = "stages.yaml") -> Path:
+def write_manifest(directory: Path, objects: list[dict[str, Any]], name: str = "stages.yaml",
+                   section: str = "stages") -> Path:
     path = directory / name
-    path.write_text(yaml.safe_dump({"stages": objects}, sort_keys=False))
+    path.write_text(yaml.safe_dump({section: objects}, sort_keys=False))
     return path
 
 
@@ -33,7 +34,9 @@ def served(api_version: str = "2026.2.2", **options: Any) -> Iterator[tuple[Sand
 
 def run(url: str, *args: str, env: dict[str, str] | None = None) -> Result:
     """`reconciler ARGS` against `url`, with only the variables given (plus the connection)."""
-    environ: dict[str, str | None] = {key: None for key in os.environ if key.startswith(("AUTHENTIK_", "RECONCILER_"))}
+    # The outer environment must not leak in: not even GitHub's own when the suite runs on Actions.
+    environ: dict[str, str | None] = {key: None for key in os.environ
+                                      if key.startswith(("AUTHENTIK_", "RECONCILER_", "GITHUB_"))}
     environ.update({"AUTHENTIK_URL": url, "AUTHENTIK_TOKEN": TOKEN, "NO_COLOR": "1", **(env or {})})
     return CliRunner().invoke(cli, list(args), env=environ, catch_exceptions=False)
 

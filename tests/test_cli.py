@@ -9,7 +9,7 @@ import pytest
 import yaml
 from support import TOKEN, run, served, write_manifest, writes
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parent.parent / "examples" / "config"
 SECRETS = {"DUO_CLIENT_SECRET": "duo-secret-value-1", "TWILIO_AUTH_TOKEN": "twilio-token-value-1"}
 
 
@@ -217,7 +217,7 @@ def test_changed_secret_in_the_environment_plans_exactly_one_patch(config: Path,
 
 def test_sandbox_command_rejects_bad_options() -> None:
     result = run("http://unused", "sandbox", "--api-version", "1999.1.1")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "'1999.1.1' is not one of" in result.output
 
 

@@ -77,7 +77,7 @@ def test_fetch_is_concurrent_within_the_limit() -> None:
     async def fetch() -> None:
         conn = Connection(url="http://sandbox", token=sandbox.token, transport=transport, max_concurrency=4)
         async with Client(conn) as client:
-            await fetch_live(client, model, set(list(model.kinds)[:8]), set())
+            await fetch_live(client, model, {kind.path for kind in list(model.kinds.values())[:8]})
 
     asyncio.run(fetch())
     assert len(sandbox.requests) == 8

@@ -11,7 +11,7 @@ from reconciler import ManifestError, validate_paths
 from reconciler.cli import cli
 
 INVALID = Path(__file__).parent / "fixtures" / "invalid"
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parent.parent / "examples" / "config"
 
 
 def problems_of(name: str, api_version: str = "2026.2.2") -> list[str]:
@@ -49,7 +49,7 @@ def test_every_problem_is_reported_at_once() -> None:
         "remove it from the manifest",
         "many-problems.yaml:6:5: identification/many: show_matched_user: expected a boolean, got a string",
         "many-problems.yaml:7:5: authenticatr_duo/typo-kind: kind: unknown kind \"authenticatr_duo\" "
-        "(did you mean 'authenticator_duo'?) for authentik 2026.2.2",
+        "(did you mean 'authenticator_duo'?) in 'stages' for authentik 2026.2.2",
         'many-problems.yaml:11:5: authenticator_totp/totp: digits: expected one of "6", "8" or '
         "{env: VARIABLE} or {file: PATH}, got an integer",
     ]
@@ -116,7 +116,7 @@ def test_yaml_that_python_cannot_build_is_located() -> None:
 
 def test_merge_keys_are_refused_plainly() -> None:
     assert problems_of("merge-key.yaml")[0] == \
-        "merge-key.yaml:1:1: unknown top-level key 'base' (a manifest holds a 'stages' list)"
+        "merge-key.yaml:1:1: unknown top-level key 'base' (expected flows, policies or stages)"
     assert "merge-key.yaml:4:5: YAML merge keys (<<) are not supported: write the fields out" in \
         problems_of("merge-key.yaml")
 

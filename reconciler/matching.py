@@ -1,0 +1,152 @@
+"""Matching desired objects to live ones by natural key, the model's way: top-level objects by
+their key in their kind, nested ones among the live children of their parent's live object. Pure:
+what it returns says, for every desired object, the live object it will change (or none: a
+create), and which live objects no manifest describes."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.apimodel import ApiModel, Kind, Nested
+from reconciler.desired import DesiredObject
+from reconciler.errors import Problem
+from reconciler.identity import address, own_key
+from reconciler.live import LiveState
+from reconciler.values import Key, Ref
+
+__all__ = ["Matching", "Orphan", "Pair", "match"]
+
+
+@dataclass(frozen=True)
+class Pair:
+    desired: DesiredObject
+    live: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A live object no manifest describes. `managed`: it is in a set a manifest manages exactly
+    (the bindings of a flow that lists its bindings), so the plan deletes it; otherwise it is only
+    reported. `parent` is the address of the manifest entry whose set it is in."""
+
+    kind: str
+    address: str
+    live: dict[str, Any]
+    managed: bool
+    parent: str | None = None
+
+
+@dataclass
+class Matching:
+    pairs: list[Pair]
+    orphans: list[Orphan]
+    problems: list[Problem]
+    _by_address: dict[str, Pair] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_address = {pair.desired.address: pair for pair in self.pairs}
+
+    def live_of(self, address: str) -> dict[str, Any] | None:
+        pair = self._by_address.get(address)
+        return pair.live if pair else None
+
+    def rebind(self, desired: list[DesiredObject]) -> Matching:
+        """The same pairs for new versions of the same desired objects (references resolved)."""
+        return Matching([Pair(obj, self._by_address[obj.address].live) for obj in desired], self.orphans,
+                        self.problems)
+
+
+def _pair_by(kind: Kind, desired: list[DesiredObject], live: list[dict[str, Any]]) -> list[Pair]:
+    """Objects with the same key told apart by the disambiguator (a stage bound twice to a flow):
+    the same value pairs first, the rest in ascending order, so a new order is a PATCH of `order`
+    rather than a delete and a create."""
+    field_name = str(kind.disambiguator)
+    free = list(live)
+    paired: dict[str, dict[str, Any] | None] = {}
+    for obj in desired:
+        same = next((candidate for candidate in free if candidate.get(field_name) == obj.which), None)
+        if same is not None:
+            free.remove(same)
+            paired[obj.address] = same
+    rest = sorted((obj for obj in desired if obj.address not in paired), key=lambda o: _sortable(o.which))
+    free.sort(key=lambda candidate: (_sortable(candidate.get(field_name)), str(candidate.get("pk"))))
+    for obj in rest:
+        paired[obj.address] = free.pop(0) if free else None
+    return [Pair(obj, paired[obj.address]) for obj in desired]
+
+
+def _sortable(value: Any) -> tuple[bool, str]:
+    return value is None, f"{value:>20}" if isinstance(value, int) else str(value)
+
+
+def match(desired: list[DesiredObject], live: LiveState, model: ApiModel) -> Matching:
+    """Pair every desired object with its live object; list the live objects nobody describes."""
+    groups: dict[tuple[str, str | None, Key], list[DesiredObject]] = {}
+    for obj in desired:
+        parent_field = obj.nesting.parent if obj.nesting else None
+        groups.setdefault((obj.kind, obj.parent, own_key(model.kinds[obj.kind], obj.key, parent_field)),
+                          []).append(obj)
+    pairs: dict[str, Pair] = {}
+    problems: list[Problem] = []
+    for (kind_name, parent, key), members in groups.items():
+        kind = model.kinds[kind_name]
+        nesting = members[0].nesting
+        if parent is None:
+            candidates = live.find(kind, members[0].key)
+        else:
+            parent_live = pairs[parent].live if parent in pairs else None
+            siblings = live.children(kind, nesting.parent, parent_live["pk"]) if parent_live and nesting else []
+            candidates = [obj for obj in siblings
+                          if own_key(kind, live.key_of(kind, obj), nesting.parent if nesting else None) == key]
+        if kind.disambiguator:
+            found = _pair_by(kind, members, candidates)
+        else:
+            if len(candidates) > 1:
+                obj = members[0]
+                problems.append(Problem(obj.file, *obj.position(), f"{len(candidates)} live {kind.name} objects "
+                                        f"have this key ({', '.join(str(c.get('pk')) for c in candidates)}): "
+                                        "resolve the duplicate in authentik first", obj.address))
+            found = [Pair(obj, candidates[0] if candidates else None) for obj in members]
+        pairs.update((pair.desired.address, pair) for pair in found)
+    ordered = [pairs[obj.address] for obj in desired]
+    matched = {id(pair.live) for pair in ordered if pair.live is not None}
+    return Matching(pairs=ordered, orphans=_orphans(desired, ordered, matched, live, model), problems=problems)
+
+
+def _orphans(desired: list[DesiredObject], pairs: list[Pair], matched: set[int], live: LiveState,
+             model: ApiModel) -> list[Orphan]:
+    orphans: list[Orphan] = []
+    for pair in pairs:
+        if pair.live is None or pair.desired.state == "absent":
+            continue
+        for nested in pair.desired.manages:
+            orphans += _children(pair, nested, matched, live, model)
+    top_kinds = dict.fromkeys(obj.kind for obj in desired if obj.parent is None)
+    for kind_name in top_kinds:
+        kind = model.kinds[kind_name]
+        for obj in live.objects(kind):
+            if id(obj) not in matched:
+                orphans.append(Orphan(kind.name, address(kind, live.key_of(kind, obj)), obj, managed=False))
+    return orphans
+
+
+def _children(pair: Pair, nested: Nested, matched: set[int], live: LiveState, model: ApiModel) -> list[Orphan]:
+    """The live children of a parent that manages them which no manifest entry describes."""
+    assert pair.live is not None
+    kind = model.kinds[nested.kind]
+    parent = pair.desired
+    children = live.children(kind, nested.parent, pair.live["pk"])
+    keys = [own_key(kind, live.key_of(kind, obj), nested.parent) for obj in children]
+    repeated = Counter(keys)
+    orphans = []
+    for obj, key in zip(children, keys, strict=True):
+        if id(obj) in matched:
+            continue
+        full = tuple(Ref(str(model.target_of(model.kinds[parent.kind])), parent.key, address=parent.address)
+                     if name == nested.parent else part
+                     for name, part in zip(kind.key, live.key_of(kind, obj), strict=True))
+        which = obj.get(kind.disambiguator) if kind.disambiguator and repeated[key] > 1 else None
+        orphans.append(Orphan(kind.name, address(kind, full, which, parent.address), obj, managed=True,
+                              parent=parent.address))
+    return orphans

@@ -1,0 +1,262 @@
+"""The planning pipeline as public steps over typed values:
+
+    load -> validate -> resolve secrets -> fetch live -> match -> resolve references -> diff -> order
+
+Each step is small and returns a value the next one takes, so plan, the apply of a saved plan,
+drift reports, export and prune compose the steps they need. Nothing here prints."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.apimodel import ApiModel, Kind, known_versions, load_model
+from reconciler.client import Client
+from reconciler.desired import DesiredObject
+from reconciler.diff import DiffResult, diff
+from reconciler.errors import CycleError, PlanError, Problem, ReconcilerError
+from reconciler.live import LiveState, fetch_live, paths_for_kinds, paths_for_targets
+from reconciler.manifest import Manifests, load_manifests
+from reconciler.matching import Matching, match
+from reconciler.plan import Change, Plan, Unmanaged, order_changes
+from reconciler.refs import resolve_refs
+from reconciler.schema import validate
+from reconciler.secrets import resolve_secrets
+from reconciler.stale import live_fingerprint
+from reconciler.state import STATE_FILE, SecretState
+from reconciler.values import Secret
+
+__all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
+           "resolve_secrets", "live_paths", "fetch", "match", "check_conflicts", "resolve_refs", "compare",
+           "order", "stamp", "unmanaged", "secret_state", "default_state_path", "make_plan", "STATE_KEY_ENV"]
+
+log = logging.getLogger(__name__)
+
+STATE_KEY_ENV = "RECONCILER_STATE_KEY"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanOptions:
+    """How to plan. `state_path=None` derives `reconciler.state.json` beside the manifests;
+    `keep_state=False` keeps fingerprints in memory (the sandbox)."""
+
+    api_version: str | None = None
+    resend_secrets: bool = False
+    ignore_changes: frozenset[str] = frozenset()
+    state_path: Path | None = None
+    keep_state: bool = True
+    environ: Mapping[str, str] | None = field(default=None, repr=False)
+    progress: Callable[[str], None] | None = field(default=None, compare=False)
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return os.environ if self.environ is None else self.environ
+
+
+@dataclass
+class PlanSession:
+    """A plan and what it was made from, so apply can run it on the same connection."""
+
+    plan: Plan
+    model: ApiModel
+    live: LiveState
+    secrets: SecretState
+    desired: list[DesiredObject]
+
+
+def load(paths: list[str | Path]) -> Manifests:
+    """Step 1: read the manifest files (offline)."""
+    return load_manifests(paths)
+
+
+def latest_version() -> str:
+    return known_versions()[-1]
+
+
+def pick_version(server_version: str) -> str:
+    """The model for a server: its own version, else the newest older model we have."""
+    known = known_versions()
+    if server_version in known:
+        return server_version
+
+    def numbers(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in v.split(".") if p.isdigit())
+
+    older = [v for v in known if numbers(v) <= numbers(server_version)]
+    if not older:
+        raise ReconcilerError(f"authentik {server_version} is older than every API model this tool has "
+                              f"({', '.join(known)})")
+    log.warning("no API model for authentik %s; using %s", server_version, older[-1])
+    return older[-1]
+
+
+def model_for(server_version: str | None, requested: str | None) -> ApiModel:
+    """The API model to plan with: `requested`, which must be the server's own version when the
+    tool has a model of it (a wrong model writes values of the wrong type, TOTP digits 6 vs "6",
+    that never plan clean), else the server's."""
+    if requested and server_version in known_versions() and server_version != requested:
+        raise ReconcilerError(f"the server runs authentik {server_version}, not {requested}: "
+                              "drop --api-version to use the server's own model")
+    version = requested or (pick_version(server_version) if server_version else latest_version())
+    try:
+        return load_model(version)
+    except KeyError as exc:
+        raise ReconcilerError(str(exc.args[0])) from exc
+
+
+def live_paths(desired: list[DesiredObject], model: ApiModel) -> set[str]:
+    """Step 4a: the lists a plan needs, each read once: the kinds described and what their keys
+    point at, the targets their references name, the family lists that tell whether a key is
+    taken by another kind, the children of the sets manifests manage exactly, and what a delete
+    would take with it."""
+    kinds = {model.kinds[o.kind] for o in desired}
+    kinds |= {model.kinds[n.kind] for o in desired for n in o.manages}
+    targets: set[str] = {spec.reference for o in desired for name, spec in model.kinds[o.kind].fields.items()
+                         if spec.reference and name in o.fields}
+    targets |= {kind.family for kind in kinds if kind.family in model.targets and len(model.kinds_of(kind.family)) > 1}
+    doomed = {model.kinds[o.kind] for o in desired if o.state == "absent"}
+    doomed |= {model.kinds[n.kind] for o in desired for n in o.manages}
+    kinds |= {dependent for kind in doomed for dependent in _dependents(model, kind)}
+    return paths_for_kinds(model, kinds) | paths_for_targets(model, targets)
+
+
+def _dependents(model: ApiModel, kind: Kind) -> list[Kind]:
+    """Kinds whose objects go when an object of `kind` is deleted (a stage's bindings)."""
+    target = model.target_of(kind)
+    out = []
+    for other in model.kinds.values():
+        for name in other.cascade:
+            points_at = other.fields[name].reference or ""
+            if target and (points_at == target or target in model.targets[points_at].union):
+                out.append(other)
+    return out
+
+
+async def fetch(client: Client, model: ApiModel, paths: set[str],
+                progress: Callable[[str], None] | None = None) -> LiveState:
+    """Step 4b: read the lists, one list call per path (plus pages), concurrently."""
+    return await fetch_live(client, model, paths, progress)
+
+
+def check_conflicts(desired: list[DesiredObject], model: ApiModel, matching: Matching, live: LiveState) -> None:
+    """An object whose key a live object of another kind in the same scope holds cannot be created
+    (stage names: `stage with this name already exists`, recordings 71, 72; policy names: flows
+    recordings 203, 204): say so at plan time."""
+    problems = []
+    for pair in matching.pairs:
+        obj = pair.desired
+        kind = model.kinds[obj.kind]
+        if obj.state != "present" or pair.live is not None or len(model.kinds_of(kind.family)) < 2:
+            continue
+        other = live.member_kind(kind.family, obj.key)
+        if other is not None and other != obj.kind:
+            field_name = kind.key[0]
+            problems.append(Problem(obj.file, *obj.position(field_name),
+                                    f"a live {other} {kind.family} already has this {field_name} ({kind.family} "
+                                    f"{field_name}s are unique across kinds); rename one or change the kind",
+                                    obj.address, field_name))
+    if problems:
+        raise PlanError(problems)
+
+
+def compare(matching: Matching, live: LiveState, model: ApiModel, secrets: SecretState,
+            options: PlanOptions) -> DiffResult:
+    """Step 7: the diff; its problems (a create missing a required field, a PUT without a
+    write-only value, a delete that would take a kept object with it) fail the plan."""
+    result = diff(matching, live, model, secrets, resend_secrets=options.resend_secrets,
+                  ignore=options.ignore_changes)
+    if result.problems:
+        raise PlanError(result.problems)
+    return result
+
+
+def order(changes: list[Change], desired: list[DesiredObject]) -> tuple[Change, ...]:
+    """Step 8: the order apply makes the calls in; a reference cycle fails the plan at each of its
+    members' manifests."""
+    try:
+        return order_changes(changes)
+    except CycleError as exc:
+        members = set(exc.members)
+        raise PlanError([Problem(o.file, *o.position(), str(exc), o.address)
+                         for o in desired if o.address in members]) from exc
+
+
+def stamp(changes: tuple[Change, ...], live: LiveState, model: ApiModel, secrets: SecretState) -> tuple[Change, ...]:
+    """Add to each change what a saved plan is checked with before it is applied: the fingerprint
+    of the live object it was computed from, and of each secret value it sends."""
+    stamped = []
+    for change in changes:
+        kind = model.kinds[change.kind]
+        current = live.by_id(kind, change.id) if change.id is not None else None
+        body = change.body() or {}
+        stamped.append(replace(
+            change,
+            live=live_fingerprint(kind, current, secrets) if current is not None else None,
+            secrets={name: secrets.fingerprint(change.address, name, value.reveal())
+                     for name, value in body.items() if isinstance(value, Secret)}))
+    return tuple(stamped)
+
+
+def unmanaged(matching: Matching) -> tuple[Unmanaged, ...]:
+    """Live objects of the kinds the manifests describe that no manifest describes."""
+    return tuple(Unmanaged(o.kind, o.address, o.live.get("pk")) for o in matching.orphans if not o.managed)
+
+
+def default_state_path(paths: list[str | Path]) -> Path:
+    """The state file for manifests under `paths`: the nearest `reconciler.state.json` from the
+    first path up to the repository root, so `plan repo/` and `plan repo/sub/` share one; a new
+    one goes to the repository root (the folder holding `.git`), else beside the manifests."""
+    first = Path(paths[0]).resolve() if paths else Path.cwd()
+    start = first if first.is_dir() else first.parent
+    for folder in (start, *start.parents):
+        if (folder / STATE_FILE).exists():
+            return folder / STATE_FILE
+        if (folder / ".git").exists():
+            return folder / STATE_FILE
+    return start / STATE_FILE
+
+
+def secret_state(client: Client, options: PlanOptions, paths: list[str | Path],
+                 recorded: str | None = None) -> SecretState:
+    """The fingerprint store: keyed by `RECONCILER_STATE_KEY` (else the token), at `--state`, the
+    path a saved plan recorded, or the nearest `reconciler.state.json`."""
+    key = options.env.get(STATE_KEY_ENV) or client.connection.token
+    path: Path | None = None
+    if options.keep_state:
+        path = options.state_path or (Path(recorded) if recorded else default_state_path(paths))
+    return SecretState(key=key.encode(), server=client.connection.display_url, path=path)
+
+
+def _shown_path(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+async def make_plan(client: Client, paths: list[str | Path], options: PlanOptions,
+                    secrets: SecretState | None = None) -> PlanSession:
+    """Every step, in order, for the manifests under `paths`."""
+    manifests = load(paths)
+    model = model_for(await client.version(), options.api_version)
+    desired = resolve_secrets(validate(manifests, model), model, options.env)
+    live = await fetch(client, model, live_paths(desired, model), options.progress)
+    matching = match(desired, live, model)
+    check_conflicts(desired, model, matching, live)
+    desired = resolve_refs(desired, model, live, matching)
+    matching = matching.rebind(desired)
+    if secrets is None:
+        secrets = secret_state(client, options, paths)
+    result = compare(matching, live, model, secrets, options)
+    changes = stamp(order(result.changes, desired), live, model, secrets)
+    plan = Plan(api_version=model.version, changes=changes, unchanged=result.unchanged,
+                server=client.connection.display_url, unmanaged=unmanaged(matching),
+                manifests_digest=manifests.digest, manifest_files=len(manifests.files), key_id=secrets.key_id,
+                created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                state_file=_shown_path(secrets.path))
+    return PlanSession(plan=plan, model=model, live=live, secrets=secrets, desired=desired)
