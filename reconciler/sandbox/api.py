@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
@@ -140,7 +139,7 @@ class Api:
         cleaned = await self.accepted(kind, request, instance=None, partial=False)
         if isinstance(cleaned, Response):
             return cleaned
-        pk = str(uuid.uuid4())
+        pk = self.store.new_id()
         self.store.insert(kind, pk, {**creation_defaults(kind), **cleaned})
         return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
 

@@ -135,7 +135,7 @@ class Renderer:
         if held is None:
             return None
         found = self.target_object(target, held)
-        if generic and found is not None:
+        if generic and target == STAGE_FAMILY and found is not None:
             found.update({k: v for k, v in self.profile.generic_stage.items() if k in found})
         return found
 

@@ -31,6 +31,9 @@ class Store:
         self.held: dict[str, dict[str, Any]] = {}
         self.lists: dict[str, list[dict[str, Any]]] = {}
         self.opaque: dict[str, tuple[str, int]] = {}
+        self.next_ids: list[str] = []
+        """UUIDs to hand out before random ones: the fidelity replay gives the recorded server's,
+        so lists ordered by pk or by binding-model UUID come out as recorded."""
         family_paths = {t.path: name for name, t in model.targets.items() if t.path and model.kinds_of(name)}
         for path, objects in seed.get("lists", {}).items():
             kind = model.kind_for_path(path)
@@ -82,7 +85,10 @@ class Store:
         self.kind_of[pk] = kind.name
         self.held[pk] = dict(held or {})
         if PTR_ID in kind.read_only and PTR_ID not in self.held[pk]:
-            self.held[pk][PTR_ID] = str(uuid.uuid4())
+            self.held[pk][PTR_ID] = self.new_id()
+
+    def new_id(self) -> str:
+        return self.next_ids.pop(0) if self.next_ids else str(uuid.uuid4())
 
     def get(self, kind: Kind, pk: str) -> dict[str, Any] | None:
         return self.values[kind.name].get(pk)
