@@ -524,3 +524,19 @@ def test_flows_and_bindings_over_http(version: str) -> None:
         assert response.status_code == (405 if version == NEW else 400)
         assert client.delete("/flows/instances/moved/").status_code == 204
         assert client.get(f"/policies/bindings/{binding['pk']}/").status_code == 404
+
+
+def test_used_by_names_what_a_delete_takes_along(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """The cascades of flows 119-124 and 276-283 as `used_by` shows them; the action is worded per
+    version (106, 2026 flows 295)."""
+    call = versioned_call
+    flow, stage, binding = bound_flow(call)
+    policy = expression(call, "pol")
+    on_flow = created(call, "/policies/bindings/", {"policy": policy["pk"], "target": flow["pk"], "order": 0})
+    cascade = "cascade" if versioned_sandbox.api_version == NEW else "CASCADE"
+    assert call("GET", "/flows/instances/rec-flow/used_by/").json() == [
+        {"app": "authentik_flows", "model_name": "flowstagebinding", "pk": binding["pk"], "name": binding["pk"],
+         "action": cascade},
+        {"app": "authentik_policies", "model_name": "policybinding", "pk": on_flow["pk"], "name": on_flow["pk"],
+         "action": cascade}]
+    assert [u["pk"] for u in call("GET", f"/policies/all/{policy['pk']}/used_by/").json()] == [on_flow["pk"]]

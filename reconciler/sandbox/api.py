@@ -320,7 +320,7 @@ class Api:
                 action = self.profile.used_by_cascade
             else:
                 action = self.profile.used_by_set_null
-            entries.append(usage(self.renderer.render(other, other_pk), other.name, other_pk, action))
+            entries.append(usage(self.renderer.render(other, other_pk), model_label(other), other_pk, action))
         return entries
 
 
@@ -337,11 +337,19 @@ async def unrouted(request: Request) -> Response:
     return not_found_page()
 
 
-def usage(obj: dict[str, Any] | None, target: str, ident: str, action: str) -> dict[str, Any]:
-    """One `used_by` entry; objects without `meta_model_name` (flows, ...) are named by target."""
+def usage(obj: dict[str, Any] | None, label: str, ident: Any, action: str) -> dict[str, Any]:
+    """One `used_by` entry; objects without `meta_model_name` (flows, bindings, ...) are named by
+    the label given (`app.model`, or a target name)."""
     found = obj or {}
-    app, _, model = str(found.get("meta_model_name") or f"authentik_{target}.{target}").partition(".")
+    fallback = label if "." in label else f"authentik_{label}.{label}"
+    app, _, model = str(found.get("meta_model_name") or fallback).partition(".")
     return {"app": app, "model_name": model, "pk": ident, "name": found.get("name", ident), "action": action}
+
+
+def model_label(kind: Kind) -> str:
+    """Django's `app.model` of a kind without `meta_model_name`: the app of its path's first
+    segment (`/flows/bindings/`: authentik_flows), the model class in lower case."""
+    return f"authentik_{kind.path.strip('/').split('/')[0]}.{kind.model.lower()}"
 
 
 def model_name(path: str, target: str | None) -> str:

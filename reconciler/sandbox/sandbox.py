@@ -34,10 +34,11 @@ class Sandbox:
     the same `{"version", "lists": {path: [objects]}}` form, which replaces them) and answers like
     the real server of `api_version`, quirks included. `requests` logs every request.
 
-    Enterprise: in 2026.2.2 the kinds whose stage type requires enterprise
-    (`authenticator_endpoint_gdtc`, `mtls`, `source`) validate their fields and are then refused
-    with 400 `{"non_field_errors": ["Enterprise is required to create/update this object."]}`,
-    as a server without a licence does. `enterprise=True` lifts that so every kind can be created.
+    Enterprise: in 2026.2.2 the kinds whose stage or policy type requires enterprise
+    (`authenticator_endpoint_gdtc`, `mtls`, `source`, `unique_password_policy`) validate their
+    fields and are then refused with 400
+    `{"non_field_errors": ["Enterprise is required to create/update this object."]}`, as a server
+    without a licence does. `enterprise=True` lifts that so every kind can be created.
     Two kinds need an object a fresh install lacks: `source` refuses the built-in source (the only
     one) as not web-based, and `endpoints` needs an endpoint connector; add them with
     `add_seed_object` (or the seed) first.
