@@ -586,8 +586,84 @@ def main() -> None:
         write_json(root / "schemas" / f"manifest-{version}.schema.json", build_manifest_schema(model))
         fresh = recordings / "fresh-install.json"
         if fresh.exists():
-            write_json(root / "reconciler" / "sandbox" / "seeds" / f"{version}.json", json.loads(fresh.read_text()))
+            write_json(root / "reconciler" / "sandbox" / "seeds" / f"{version}.json", build_seed(recordings))
         print(f"{version}: {len(model['kinds'])} kinds, {len(model['targets'])} reference targets")
+
+
+# -- the sandbox seed ------------------------------------------------------------------------------
+# fresh-install.json lists what a fresh install holds at the endpoints it read. The flows recordings
+# (flows/) add the default policy bindings (224, 293) and the admin user (226), but they were made
+# on another install, so their objects are carried over by natural key: policies by name, flows by
+# slug, flow-stage bindings by flow, stage and order, groups by name and users by username. Targets
+# the seed does not hold (notification rules) keep their pk.
+POLICY_BINDINGS = "/policies/bindings/"
+USERS = "/core/users/"
+FLOW_BINDING_READS = ("74-fsb-list-page", "289-defaults-flow-bindings-default-authentication-flow",
+                      "290-defaults-flow-bindings-default-source-enrollment",
+                      "292-defaults-flow-bindings-default-invalidation-flow", "300-verify-flow-bindings-count")
+
+
+def build_seed(recordings: Path) -> dict[str, Any]:
+    seed: dict[str, Any] = json.loads((recordings / "fresh-install.json").read_text())
+    flows = recordings / "flows"
+    if not flows.is_dir():
+        return seed
+    lists = seed["lists"]
+    recorded = {path.stem: json.loads(path.read_text())["response"].get("json")
+                for path in flows.glob("[0-9]*.json")}
+    bindings = recorded["224-pb-list-fresh"]["results"]
+    if {b["pk"] for b in bindings} != {b["pk"] for b in recorded["293-defaults-policy-bindings"]["results"]}:
+        sys.exit("flows recordings 224 and 293 list different default policy bindings")
+    ids = carried_ids(lists, recorded)
+    policies = {p["pk"]: p for p in lists["/policies/all/"]}
+    carried = []
+    for binding in bindings:
+        binding = {key: ids.get(value, value) if key in ("policy", "group", "target") else value
+                   for key, value in binding.items()}
+        binding["policy_obj"] = policies.get(binding["policy"]) if binding["policy"] else None
+        carried.append(binding)
+    lists[POLICY_BINDINGS] = carried
+    lists[USERS] = [carried_user(user, lists.get("/core/groups/", []))
+                    for user in recorded["226-pb-lookup-user"]["results"]]
+    return seed
+
+
+def carried_ids(lists: dict[str, Any], recorded: dict[str, Any]) -> dict[str, str]:
+    """Recorded pk -> the seed's pk of the same object, by natural key."""
+    flow_slugs = {f["pk"]: f["slug"] for f in recorded["01-flows-list-fresh"]["results"]}
+    seed_flows = {f["slug"]: f["pk"] for f in lists["/flows/instances/"]}
+    seed_flow_slugs = {pk: slug for slug, pk in seed_flows.items()}
+    seed_policies = {p["name"]: p["pk"] for p in lists["/policies/all/"]}
+    seed_groups = {g["name"]: g["pk"] for g in lists.get("/core/groups/", [])}
+    seed_bindings = {(seed_flow_slugs[b["target"]], b["stage_obj"]["name"], b["order"]): b["pk"]
+                     for b in lists["/flows/bindings/"]}
+    ids = {pk: seed_flows[slug] for pk, slug in flow_slugs.items() if slug in seed_flows}
+    ids.update({p["pk"]: seed_policies[p["name"]] for p in recorded["128-policies-all-list-fresh"]["results"]
+                if p["name"] in seed_policies})
+    ids.update({g["pk"]: seed_groups[g["name"]] for g in recorded["225-pb-lookup-group"]["results"]
+                if g["name"] in seed_groups})
+    for read in FLOW_BINDING_READS:
+        for b in recorded[read]["results"]:
+            key = (flow_slugs[b["target"]], b["stage_obj"]["name"], b["order"])
+            if key in seed_bindings:
+                ids[b["pk"]] = seed_bindings[key]
+    return ids
+
+
+def carried_user(user: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """A recorded user as the seed's install shows it: the fields its groups' `users_obj` show
+    (pk, email, uid, ...) and its group memberships come from the seed; the rest, which no fresh
+    read of that install shows, stays as recorded."""
+    carried = dict(user)
+    seen = next((u for g in groups for u in g.get("users_obj") or [] if u.get("username") == user["username"]), None)
+    if seen is None:
+        return carried
+    carried.update(seen)
+    member_of = [g for g in groups if seen["pk"] in (g.get("users") or [])]
+    item_keys = list(user["groups_obj"][0]) if user.get("groups_obj") else ["pk", "name"]
+    carried["groups"] = [g["pk"] for g in member_of]
+    carried["groups_obj"] = [{key: g.get(key) for key in item_keys} for g in member_of]
+    return {key: carried[key] for key in user}
 
 
 def write_json(path: Path, data: Any) -> None:

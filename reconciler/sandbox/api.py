@@ -1,10 +1,10 @@
-"""The `/api/v3` endpoints: one set of handlers for every kind of the model, the polymorphic
-`/stages/all/`, the read-only lists references point at, and the few fixed endpoints."""
+"""The `/api/v3` endpoints: one set of handlers for every kind of the model (found by their URL
+field: a flow by its slug), the polymorphic family lists (`/stages/all/`, `/policies/all/`), the
+read-only lists references point at, and the few fixed endpoints."""
 from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
@@ -15,23 +15,24 @@ from starlette.routing import Route
 
 from reconciler.apimodel import ApiModel, Kind
 
-from .listing import InvalidPage, order, paginate, select
+from .listing import InvalidFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
-from .quirks import creation_defaults, json_error_text, object_errors, server_error_fields
+from .quirks import creation_defaults, json_error_text, server_error_fields
 from .representation import Renderer
-from .responses import detail, not_found_page, server_error
-from .store import STAGE_FAMILY, Store
+from .responses import bad_request_page, detail, not_found_page, server_error
+from .rules import Rules, ServerFault
+from .store import PTR_ID, Store, normal_uuid
 from .validation import NOT_A_DICT, Validator
 
 Handler = Callable[..., Awaitable[Response]]
 
 NO_CREDENTIALS = "Authentication credentials were not provided."  # 88, 91
 BAD_TOKEN = "Token invalid/expired"  # 89
+UNSUPPORTED_SCHEME = "Unsupported authentication type"  # source reading: authentik/api/authentication.py
 INVALID_PAGE = "Invalid page."  # 05
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-STAGES = "/stages/all/"
-STAGE_MODEL = "Stage"
+BACKGROUND_ACTION = "set_background_url/"
 
 
 class Api:
@@ -41,48 +42,61 @@ class Api:
         self.profile = profile
         self.store = store
         self.token = token
-        self.enterprise = enterprise
         self.renderer = Renderer(model, profile, store)
-        self.validator = Validator(store, profile)
+        self.rules = Rules(store, profile, enterprise)
+        self.validator = Validator(store, profile, self.rules)
 
     # -- routing --------------------------------------------------------------------------------
     def routes(self) -> list[Route]:
         routes = [
             self.route("/admin/version/", {"GET": self.fixed(self.profile.admin_version)}),
             self.route("/root/config/", {"GET": self.fixed(self.profile.root_config)}),
-            self.route(STAGES, {"GET": self.list_stages}),
-            self.route(STAGES + "types/", {"GET": self.fixed(self.profile.stage_types)}),
-            self.route(STAGES + "{pk}/", {"GET": self.get_stage, "DELETE": self.delete_stage}),
-            self.route(STAGES + "{pk}/used_by/", {"GET": self.stage_used_by}),
         ]
+        for target, path in self.family_paths().items():
+            types = self.profile.stage_types if target == "stage" else self.profile.policy_types
+            routes += [
+                self.route(path, {"GET": partial(self.list_family, target, path)}),
+                self.route(path + "types/", {"GET": self.fixed(types)}),
+                self.route(path + "{ident}/", {"GET": partial(self.get_member, target),
+                                               "DELETE": partial(self.delete_member, target)}),
+                self.route(path + "{ident}/used_by/", {"GET": partial(self.member_used_by, target)}),
+            ]
         for kind in self.model.kinds.values():
             routes += [
                 self.route(kind.path, {"GET": partial(self.list_kind, kind), "POST": partial(self.create, kind)}),
-                self.route(kind.path + "{pk}/", {
+                self.route(kind.path + "{ident}/", {
                     "GET": partial(self.retrieve, kind),
                     "PUT": partial(self.update, kind, partial_update=False),
                     "PATCH": partial(self.update, kind, partial_update=True),
                     "DELETE": partial(self.destroy, kind),
                 }),
-                self.route(kind.path + "{pk}/used_by/", {"GET": partial(self.used_by, kind)}),
+                self.route(kind.path + "{ident}/used_by/", {"GET": partial(self.used_by, kind)}),
             ]
+        routes.append(self.background_route())
         for path in self.listed_paths():
             routes += [self.route(path, {"GET": partial(self.list_listed, path)}),
                        self.route(path + "{ident}/", {"GET": partial(self.get_listed, path)})]
         routes.append(Route("/{rest:path}", unrouted, methods=ALL_METHODS))
         return routes
 
+    def family_paths(self) -> dict[str, str]:
+        """Targets listing several kinds at a path of their own (`/stages/all/`, `/policies/all/`)."""
+        kind_paths = {kind.path for kind in self.model.kinds.values()}
+        return {name: t.path for name, t in self.model.targets.items()
+                if t.path and t.path not in kind_paths and len(self.model.kinds_of(name)) > 1}
+
     def listed_paths(self) -> list[str]:
-        """The read-only lists: every reference target that is not a kind, and the seed's other
-        lists (`/flows/bindings/`)."""
-        kind_paths = {kind.path for kind in self.model.kinds.values()} | {STAGES}
-        paths = [t.path for t in self.model.targets.values()] + list(self.store.lists)
-        return [path for path in dict.fromkeys(paths) if path not in kind_paths]
+        """The read-only lists: every reference target that is no kind or family, and the seed's
+        other lists."""
+        taken = {kind.path for kind in self.model.kinds.values()} | set(self.family_paths().values())
+        paths = [t.path for t in self.model.targets.values() if t.path] + list(self.store.lists)
+        return [path for path in dict.fromkeys(paths) if path not in taken]
 
     def route(self, path: str, handlers: Mapping[str, Handler]) -> Route:
         """A DRF view: authentication first (a 403 even for a method the view lacks), then the
-        method; every answer carries the view's `Allow` header as authentik's do."""
-        allow = ", ".join([*handlers, "HEAD", "OPTIONS"])
+        method; every answer carries the view's `Allow` header as authentik's do (HEAD only
+        where GET is: flows 46)."""
+        allow = ", ".join([*handlers, *(["HEAD"] if "GET" in handlers else []), "OPTIONS"])
 
         async def endpoint(request: Request) -> Response:
             response = self.authenticate(request) or await dispatch(request, handlers)
@@ -92,10 +106,16 @@ class Api:
         return Route(API_PREFIX + path, endpoint, methods=ALL_METHODS)
 
     def authenticate(self, request: Request) -> Response | None:
-        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer":
+        """The token check of authentik's API authentication (source reading:
+        authentik/api/authentication.py): no header, or one without a space, is no credentials;
+        a scheme other than Bearer is refused; the rest after the first space is the token."""
+        header = request.headers.get("authorization", "").strip()
+        if header == "" or " " not in header:
             return detail(NO_CREDENTIALS, 403)
-        if not secrets.compare_digest(credentials.strip().encode(), self.token.encode()):
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return detail(UNSUPPORTED_SCHEME, 403)
+        if not secrets.compare_digest(credentials.encode(), self.token.encode()):
             return detail(BAD_TOKEN, 403)
         return None
 
@@ -109,111 +129,162 @@ class Api:
     # -- kinds ----------------------------------------------------------------------------------
     async def list_kind(self, kind: Kind, request: Request) -> Response:
         objects = [self.renderer.render(kind, pk) for pk in self.store.values[kind.name]]
-        return self.page(objects, request, self.profile.ordering(kind.name))
+        return self.page(objects, request, kind.path, kind)
 
-    async def retrieve(self, kind: Kind, request: Request, pk: str) -> Response:
-        found = self.find(kind, pk)
+    async def retrieve(self, kind: Kind, request: Request, ident: str) -> Response:
+        found = self.store.find(kind, ident)
         return JSONResponse(self.renderer.render(kind, found)) if found else self.not_found(kind.model)
 
     async def create(self, kind: Kind, request: Request) -> Response:
         cleaned = await self.accepted(kind, request, instance=None, partial=False)
         if isinstance(cleaned, Response):
             return cleaned
-        pk = str(uuid.uuid4())
+        pk = self.store.new_id()
         self.store.insert(kind, pk, {**creation_defaults(kind), **cleaned})
-        return JSONResponse(self.renderer.render(kind, pk), 201)
+        return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
 
-    async def update(self, kind: Kind, request: Request, pk: str, *, partial_update: bool) -> Response:
+    async def update(self, kind: Kind, request: Request, ident: str, *, partial_update: bool) -> Response:
         """PUT and PATCH differ only in required fields: a PUT keeps the optional fields it
-        leaves out (2023.10.7 32, 35, 38; KINDS.md "PUT keeps")."""
-        found = self.find(kind, pk)
+        leaves out (2023.10.7 32, 35, 38; KINDS.md "PUT keeps"; flows 54, 135, 181, 190)."""
+        found = self.store.find(kind, ident)
         if found is None:
             return self.not_found(kind.model)
         cleaned = await self.accepted(kind, request, instance=found, partial=partial_update)
         if isinstance(cleaned, Response):
             return cleaned
         self.store.values[kind.name][found].update(cleaned)
-        return JSONResponse(self.renderer.render(kind, found))
+        return JSONResponse(self.renderer.render(kind, found, frozenset(cleaned)))
 
-    async def destroy(self, kind: Kind, request: Request, pk: str) -> Response:
-        found = self.find(kind, pk)
+    async def destroy(self, kind: Kind, request: Request, ident: str) -> Response:
+        found = self.store.find(kind, ident)
         if found is None:
             return self.not_found(kind.model)
         self.store.delete(found)
         return Response(status_code=204)
 
-    async def used_by(self, kind: Kind, request: Request, pk: str) -> Response:
-        found = self.find(kind, pk)
+    async def used_by(self, kind: Kind, request: Request, ident: str) -> Response:
+        found = self.store.find(kind, ident)
         return JSONResponse(self.usages(kind, found)) if found else self.not_found(kind.model)
 
     async def accepted(self, kind: Kind, request: Request, *, instance: str | None,
                        partial: bool) -> dict[str, Any] | Response:
-        """The cleaned values of a write, or the answer refusing it: field errors first, then the
-        serializer's validate(), then what would fail in the server."""
+        """The cleaned values of a write, or the answer refusing it, in DRF's order: field errors,
+        unique-together validators, the serializer's validate(), then what fails in the server."""
         body = await self.body(request)
         if isinstance(body, Response):
             return body
         cleaned, errors = self.validator.validate(kind, body, partial=partial, instance=instance)
         if errors:
             return JSONResponse(errors, 400)
-        messages = object_errors(kind, cleaned, self.profile, self.enterprise)
-        if messages:
-            return JSONResponse({"non_field_errors": messages}, 400)
+        together = self.rules.together_errors(kind, cleaned, instance)
+        if together:
+            return JSONResponse({"non_field_errors": together}, 400)
+        try:
+            message = self.rules.validate(kind, cleaned)
+        except ServerFault:
+            return server_error()
+        if message:
+            return JSONResponse({"non_field_errors": [message]}, 400)
         if server_error_fields(kind, body, self.profile, creating=instance is None):
             return server_error()
         return cleaned
 
-    # -- /stages/all/ ---------------------------------------------------------------------------
-    async def list_stages(self, request: Request) -> Response:
-        """Insertion order: the real list is unordered (105)."""
-        objects = [self.renderer.render_base(kind, pk) for kind, pk in self.store.members(STAGE_FAMILY)]
-        return self.page(objects, request, ())
+    # -- /stages/all/, /policies/all/ -----------------------------------------------------------
+    async def list_family(self, target: str, path: str, request: Request) -> Response:
+        objects = [self.renderer.family_view(kind, pk) for kind, pk in self.store.members(target)]
+        return self.page(objects, request, path, None)
 
-    async def get_stage(self, request: Request, pk: str) -> Response:
-        kind = self.stage_at(pk)
+    async def get_member(self, target: str, request: Request, ident: str) -> Response:
+        kind = self.member_at(target, ident)
         if kind is None:
-            return self.not_found(STAGE_MODEL)
-        return JSONResponse(self.renderer.render_base(kind, normal_uuid(pk) or pk))
+            return self.not_found(target.capitalize())
+        return JSONResponse(self.renderer.family_view(kind, normal_uuid(ident) or ident))
 
-    async def delete_stage(self, request: Request, pk: str) -> Response:
-        kind = self.stage_at(pk)
-        return await self.destroy(kind, request, pk) if kind else self.not_found(STAGE_MODEL)
+    async def delete_member(self, target: str, request: Request, ident: str) -> Response:
+        kind = self.member_at(target, ident)
+        return await self.destroy(kind, request, ident) if kind else self.not_found(target.capitalize())
 
-    async def stage_used_by(self, request: Request, pk: str) -> Response:
-        kind = self.stage_at(pk)
-        return await self.used_by(kind, request, pk) if kind else self.not_found(STAGE_MODEL)
+    async def member_used_by(self, target: str, request: Request, ident: str) -> Response:
+        kind = self.member_at(target, ident)
+        return await self.used_by(kind, request, ident) if kind else self.not_found(target.capitalize())
 
-    def stage_at(self, pk: str) -> Kind | None:
-        kind = self.store.kind_at(normal_uuid(pk) or "")
-        return kind if kind is not None and kind.family == STAGE_FAMILY else None
+    def member_at(self, target: str, ident: str) -> Kind | None:
+        kind = self.store.kind_at(normal_uuid(ident) or "")
+        return kind if kind is not None and kind.family == target else None
+
+    # -- flow backgrounds -----------------------------------------------------------------------
+    def background_route(self) -> Route:
+        """`set_background_url`: the 2023 way to set a flow's read-only background (flows 46-49);
+        2026 has no such route and its web server answers the request itself (flows 46, 48)."""
+        flow = next(kind for kind in self.model.kinds.values() if kind.url_field == "slug")
+        path = flow.path + "{ident}/" + BACKGROUND_ACTION
+        if self.profile.flow_background["action"] == "server_error":
+            async def no_route(request: Request) -> Response:
+                return server_error()
+            return Route(API_PREFIX + path, no_route, methods=ALL_METHODS)
+        return self.route(path, {"POST": partial(self.set_background_url, flow)})
+
+    async def set_background_url(self, flow: Kind, request: Request, ident: str) -> Response:
+        found = self.store.find(flow, ident)
+        if found is None:
+            return self.not_found(flow.model)
+        body = await self.body(request)
+        if isinstance(body, Response):
+            return body
+        if body.get("url") is None:  # source reading: set_file_url answers HttpResponseBadRequest
+            return bad_request_page()
+        self.store.held[found]["background"] = str(body["url"])
+        return JSONResponse({})
 
     # -- read-only lists ------------------------------------------------------------------------
     async def list_listed(self, path: str, request: Request) -> Response:
-        return self.page(self.store.lists.get(path, []), request, ())
+        return self.page(self.store.lists.get(path, []), request, path, None)
 
     async def get_listed(self, path: str, request: Request, ident: str) -> Response:
         target = next((t for t in self.model.targets.values() if t.path == path), None)
-        keys = {"pk", target.id, target.key} if target else {"pk"}
+        keys = {"pk", target.id, *target.key} if target else {"pk"}
         found = next((o for o in self.store.lists.get(path, []) if any(str(o.get(k)) == ident for k in keys)),
                      None)
         return JSONResponse(found) if found else self.not_found(model_name(path, target.name if target else None))
 
     # -- helpers --------------------------------------------------------------------------------
-    def page(self, objects: list[dict[str, Any]], request: Request, ordering: tuple[str, ...]) -> Response:
-        """A page of a list; 2026.2.2 adds an empty `autocomplete` to the envelope (03, 06)."""
+    def page(self, objects: list[dict[str, Any]], request: Request, path: str, kind: Kind | None) -> Response:
+        """A page of a list, filtered, searched and ordered as the profile says for it."""
         query = dict(request.query_params)
+        spec = self.profile.list_spec(*([kind.name] if kind else []), path)
         try:
-            envelope = paginate(order(select(objects, query), ordering, query), query)
+            selected = select(objects, query, spec, partial(self.filter_value, kind))
+            envelope = paginate(order(selected, spec.ordering, query, self.sort_value), query,
+                                self.profile.page_size, self.profile.max_page_size)
+        except InvalidFilter as exc:
+            return JSONResponse(exc.errors, 400)
         except InvalidPage:
             return detail(INVALID_PAGE, 404)
-        return JSONResponse({**envelope, **self.profile.list_extra})
+        return JSONResponse({**envelope, **self.profile.extra_for(path)})
 
-    def find(self, kind: Kind, pk: str) -> str | None:
-        ident = normal_uuid(pk)
-        return ident if ident and self.store.get(kind, ident) is not None else None
+    def filter_value(self, kind: Kind | None, how: str, param: str, value: str) -> Any:
+        """What a filter value names: the object a reference filter wants, by pk (a policy
+        binding's target only by its binding-model UUID, flows 264, 265), or whether a policy has
+        no bindings (flows 220)."""
+        if how == "unbound":
+            return not self.store.referring("policy_binding", "policy", value)
+        if how == "binding_model":
+            return next((pk for pk, held in self.store.held.items() if held.get(PTR_ID) == normal_uuid(value)), None)
+        field = kind.fields.get(param) if kind else None
+        ident = normal_uuid(value)
+        if field is None or field.reference is None or ident is None:
+            return None
+        return self.store.resolve(field.reference, ident)
+
+    def sort_value(self, obj: dict[str, Any], key: str) -> Any:
+        """Sort keys that are no field of the object: a policy binding's target sorts by its
+        binding-model UUID in 2023 (flows 224)."""
+        if key == "target_ptr":
+            return self.store.target_sort_key(str(obj.get("target")))
+        return None
 
     def not_found(self, model: str) -> Response:
-        return detail(self.profile.not_found_detail(model), 404)  # 83-85, 108
+        return detail(self.profile.not_found_detail(model), 404)  # 83-85, 108; flows 64, 117, 137, 223, 275
 
     async def body(self, request: Request) -> dict[str, Any] | Response:
         """The request body as DRF parses it: no content type means no data, invalid JSON a
@@ -235,16 +306,21 @@ class Api:
 
     def usages(self, kind: Kind, pk: str) -> list[dict[str, Any]]:
         """What else a delete would touch (106): the objects of this one's many-to-many fields, and
-        the objects that reference it."""
+        the objects that reference it, with what the delete does to each."""
         values = self.store.values[kind.name][pk]
-        entries = [usage(self.renderer.target_object(field.reference, ident), field.reference, ident,
+        entries = [usage(self.renderer.target_object(str(field.reference), ident), str(field.reference), ident,
                          self.profile.used_by_many)
                    for field in kind.fields.values() if field.reference and field.is_list
                    for ident in values.get(field.name) or []]
-        target = self.store.target_of(kind)
+        target = self.model.target_of(kind)
         for other, other_pk, field in self.store.referrers(target, pk) if target else ():
-            action = self.profile.used_by_many if field.is_list else self.profile.used_by_set_null
-            entries.append(usage(self.renderer.render(other, other_pk), other.name, other_pk, action))
+            if field.is_list:
+                action = self.profile.used_by_many
+            elif field.name in other.cascade or not field.nullable:
+                action = self.profile.used_by_cascade
+            else:
+                action = self.profile.used_by_set_null
+            entries.append(usage(self.renderer.render(other, other_pk), model_label(other), other_pk, action))
         return entries
 
 
@@ -261,18 +337,19 @@ async def unrouted(request: Request) -> Response:
     return not_found_page()
 
 
-def normal_uuid(text: str) -> str | None:
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return None
-
-
-def usage(obj: dict[str, Any] | None, target: str, ident: str, action: str) -> dict[str, Any]:
-    """One `used_by` entry; objects without `meta_model_name` (flows, ...) are named by target."""
+def usage(obj: dict[str, Any] | None, label: str, ident: Any, action: str) -> dict[str, Any]:
+    """One `used_by` entry; objects without `meta_model_name` (flows, bindings, ...) are named by
+    the label given (`app.model`, or a target name)."""
     found = obj or {}
-    app, _, model = str(found.get("meta_model_name") or f"authentik_{target}.{target}").partition(".")
+    fallback = label if "." in label else f"authentik_{label}.{label}"
+    app, _, model = str(found.get("meta_model_name") or fallback).partition(".")
     return {"app": app, "model_name": model, "pk": ident, "name": found.get("name", ident), "action": action}
+
+
+def model_label(kind: Kind) -> str:
+    """Django's `app.model` of a kind without `meta_model_name`: the app of its path's first
+    segment (`/flows/bindings/`: authentik_flows), the model class in lower case."""
+    return f"authentik_{kind.path.strip('/').split('/')[0]}.{kind.model.lower()}"
 
 
 def model_name(path: str, target: str | None) -> str:

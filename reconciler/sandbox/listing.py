@@ -1,48 +1,100 @@
-"""List endpoints: the filters, ordering and page envelope of authentik's lists (FINDINGS
-"Pagination" and "Finding a stage by name": 03-05, 95-103)."""
+"""List endpoints: the filters, search, ordering and page envelope of authentik's lists (FINDINGS
+"Pagination" and "Finding a stage by name": 03-05, 95-103; flows 56-62, 88-92, 215-220, 264-270).
+Which parameters a list takes is profile data (`ListSpec`); this module knows what each kind of
+filter does."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-PAGE_SIZE = 100
-EXACT_FILTERS = ("name", "slug")
-SEARCHED = ("name", "slug")
+from .profile import ListSpec
+
 LAST_PAGE = "last"
+INVALID_CHOICE = "Select a valid choice. That choice is not one of the available choices."  # flows 264, 285
+TRUE_VALUES = {"true", "1", "yes", "on"}
+SEARCH_TERMS = re.compile(r"[\s,]+")
+
+Resolver = Callable[[str, str, str], Any]
+"""(filter kind, parameter, value) -> the id the value names, or None when it names nothing."""
+SortKey = Callable[[dict[str, Any], str], Any]
 
 
 class InvalidPage(Exception):
     """A page number that is not a number or lies past the last page (05)."""
 
 
-def select(objects: list[dict[str, Any]], query: Mapping[str, str]) -> list[dict[str, Any]]:
-    """`?name=` and `?slug=` match exactly, `?search=` is a case-insensitive substring of the
-    name (or slug); any other parameter is ignored (103)."""
+class InvalidFilter(Exception):
+    """A choice filter given a value no object has: django-filter's 400 (flows 264)."""
+
+    def __init__(self, param: str) -> None:
+        super().__init__(param)
+        self.errors = {param: [INVALID_CHOICE]}
+
+
+def select(objects: list[dict[str, Any]], query: Mapping[str, str], spec: ListSpec,
+           resolve: Resolver) -> list[dict[str, Any]]:
+    """Apply the list's filters that the query names, then `?search=`; other parameters are
+    ignored (103)."""
     selected = objects
-    for key in EXACT_FILTERS:
-        if key in query:
-            selected = [obj for obj in selected if obj.get(key) == query[key]]
-    if query.get("search"):
-        needle = query["search"].casefold()
-        selected = [obj for obj in selected
-                    if any(needle in str(obj.get(key) or "").casefold() for key in SEARCHED)]
+    for param, how in spec.filters.items():
+        if param not in query:
+            continue
+        wanted = query[param]
+        yes = wanted.lower() in TRUE_VALUES
+        if how == "exact":
+            selected = [obj for obj in selected if as_text(obj.get(param)) == wanted]
+        elif how == "pk":
+            selected = [obj for obj in selected if as_text(obj.get("pk")) == wanted]
+        elif how == "isnull":
+            field = param.removesuffix("__isnull")
+            selected = [obj for obj in selected if (obj.get(field) is None) == yes]
+        elif how == "unbound":
+            selected = [obj for obj in selected if bool(resolve(how, param, obj["pk"])) == yes]
+        else:  # reference, binding_model: the value must name an existing object
+            ident = resolve(how, param, wanted)
+            if ident is None:
+                raise InvalidFilter(param)
+            selected = [obj for obj in selected if obj.get(param) == ident]
+    terms = [term.casefold() for term in SEARCH_TERMS.split(query.get("search", "")) if term]
+    for term in terms:  # DRF's SearchFilter: every term in some search field
+        selected = [obj for obj in selected if any(term in as_text(dig(obj, path)).casefold() for path in spec.search)]
     return selected
 
 
-def order(objects: list[dict[str, Any]], default: Sequence[str], query: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Sort by `?ordering=a,-b` where it names known fields, else by the list's default keys."""
+def dig(obj: Mapping[str, Any], path: str) -> Any:
+    """`stage_obj.name`: a value inside a nested object, or None."""
+    value: Any = obj
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "" if value is None else str(value)
+
+
+def order(objects: list[dict[str, Any]], default: Sequence[str], query: Mapping[str, str],
+          sort_key: SortKey | None = None) -> list[dict[str, Any]]:
+    """Sort by `?ordering=a,-b` where it names known fields, else by the list's default keys;
+    stable, so ties keep insertion order (flows 88)."""
     requested = [key.strip() for key in query.get("ordering", "").split(",") if key.strip()]
     known = set(objects[0]) if objects else set()
     keys = [key for key in requested if key.lstrip("-") in known] or list(default)
     ordered = list(objects)
     for key in reversed(keys):  # stable sorts, least significant key first
-        ordered.sort(key=by_field(key.lstrip("-")), reverse=key.startswith("-"))
+        ordered.sort(key=sorting(key.lstrip("-"), sort_key), reverse=key.startswith("-"))
     return ordered
 
 
-def by_field(name: str) -> Callable[[dict[str, Any]], tuple[bool, float, str]]:
-    return lambda obj: sort_value(obj.get(name))
+def sorting(name: str, sort_key: SortKey | None) -> Callable[[dict[str, Any]], tuple[bool, float, str]]:
+    def value(obj: dict[str, Any]) -> tuple[bool, float, str]:
+        return sort_value(sort_key(obj, name) if sort_key and name not in obj else obj.get(name))
+
+    return value
 
 
 def sort_value(value: Any) -> tuple[bool, float, str]:
@@ -50,9 +102,14 @@ def sort_value(value: Any) -> tuple[bool, float, str]:
     return value is None, number, "" if value is None else str(value)
 
 
-def paginate(objects: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, Any]:
-    """The envelope with integer page numbers, 0 meaning none (03, 04, 96)."""
-    size = positive_int(query.get("page_size"), PAGE_SIZE)
+def paginate(objects: list[dict[str, Any]], query: Mapping[str, str], default_size: int,
+             max_size: int | None) -> dict[str, Any]:
+    """The envelope with integer page numbers, 0 meaning none (03, 04, 96); `page_size` falls
+    back to the default when it is not a positive number and is capped at the maximum (2026.2.2
+    112, 113)."""
+    size = positive_int(query.get("page_size"), default_size)
+    if max_size is not None:
+        size = min(size, max_size)
     count = len(objects)
     pages = max(1, math.ceil(count / size))
     raw = query.get("page") or "1"

@@ -1,16 +1,18 @@
-"""What one authentik version answers beyond the API model: fixed bodies, message wordings and the
-few behaviours that differ between versions. Loaded from `recorded/<version>.json`, where every
-value names the recording it was copied from, so a new version is a new file, not new code."""
+"""What one authentik version answers beyond the API model: fixed bodies, message wordings, list
+behaviour, the serializers' cross-field rules and the few behaviours that differ between versions.
+Loaded from `recorded/<version>.json`, where every value names the recording (or the source file
+read) it comes from, so a new version is a new file, not new code."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 RECORDED_DIR = Path(__file__).parent / "recorded"
 SEEDS_DIR = Path(__file__).parent / "seeds"
+DEFAULT_LIST = "default"
 
 
 @dataclass(frozen=True)
@@ -23,30 +25,92 @@ class NestedWrite:
 
 
 @dataclass(frozen=True)
+class ListSpec:
+    """How one list endpoint filters, searches and orders: `filters` maps a query parameter to
+    its kind of match (`exact`, `pk`, `reference`, `binding_model`, `isnull`, `unbound`)."""
+
+    filters: dict[str, str]
+    search: tuple[str, ...]
+    ordering: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ObjectRule:
+    """One cross-field check of a kind's serializer (see `rules.py` for what each `rule` does)."""
+
+    kind: str
+    rule: str
+    fields: tuple[str, ...]
+    message: str = ""
+    many_message: str = ""
+    missing: dict[str, Any] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
+    when: dict[str, Any] = field(default_factory=dict)
+    create_name: str = ""
+
+
+@dataclass(frozen=True)
 class Profile:
     version: str
     admin_version: dict[str, Any]
     root_config: dict[str, Any]
     list_extra: dict[str, Any]
+    path_list_extra: dict[str, dict[str, Any]]
     stage_types: list[dict[str, Any]]
+    policy_types: list[dict[str, Any]]
     invitation_created_by: dict[str, Any]
     not_found: str
     json_parser: str
     used_by_many: str
     used_by_set_null: str
+    used_by_cascade: str
     nested_writes: dict[str, NestedWrite]
-    default_ordering: tuple[str, ...]
-    kind_ordering: dict[str, tuple[str, ...]]
+    lists: dict[str, ListSpec]
+    page_size: int
+    max_page_size: int | None
+    generic_stage: dict[str, Any]
+    expanded_keys: dict[str, tuple[str, ...]]
+    rules: tuple[ObjectRule, ...]
+    unique_messages: dict[str, str]
+    field_messages: dict[str, dict[str, str]]
+    flow_background: dict[str, Any]
+    country_names: dict[str, str]
 
     def not_found_detail(self, model: str) -> str:
         return self.not_found.format(model=model)
 
     def stage_type(self, model: str) -> dict[str, Any] | None:
-        """The `/stages/all/types/` entry of a model class (`AuthenticatorSMSStage`)."""
-        return next((t for t in self.stage_types if t["model_name"] == model.lower()), None)
+        """The `/stages/all/types/` (or `/policies/all/types/`) entry of a model class."""
+        return next((t for t in self.stage_types + self.policy_types if t["model_name"] == model.lower()), None)
 
-    def ordering(self, kind: str) -> tuple[str, ...]:
-        return self.kind_ordering.get(kind, self.default_ordering)
+    def list_spec(self, *names: str) -> ListSpec:
+        """The list behaviour of the first of `names` (a kind or a path) the profile describes,
+        completed from the default."""
+        default = self.lists[DEFAULT_LIST]
+        spec = next((self.lists[name] for name in names if name in self.lists), default)
+        return spec
+
+    def rules_of(self, kind: str, rule: str | None = None) -> list[ObjectRule]:
+        return [r for r in self.rules if r.kind == kind and rule in (None, r.rule)]
+
+    def extra_for(self, path: str) -> dict[str, Any]:
+        """Keys a list envelope carries besides pagination and results (2026 `autocomplete`)."""
+        return self.path_list_extra.get(path, self.list_extra)
+
+
+def list_spec(raw: dict[str, Any], default: ListSpec | None) -> ListSpec:
+    return ListSpec(
+        filters=dict(raw["filters"]) if "filters" in raw else dict(default.filters if default else {}),
+        search=tuple(raw["search"]) if "search" in raw else (default.search if default else ()),
+        ordering=tuple(raw["ordering"]) if "ordering" in raw else (default.ordering if default else ()),
+    )
+
+
+def object_rule(raw: dict[str, Any]) -> ObjectRule:
+    return ObjectRule(kind=raw["kind"], rule=raw["rule"], fields=tuple(raw["fields"]),
+                      message=raw.get("message", ""), many_message=raw.get("many_message", ""),
+                      missing=dict(raw.get("missing", {})), needs=tuple(raw.get("needs", ())),
+                      when=dict(raw.get("when", {})), create_name=raw.get("create_name", ""))
 
 
 @cache
@@ -56,20 +120,34 @@ def load_profile(version: str) -> Profile:
         name: NestedWrite(spec["target"], tuple(spec["required"]), dict(spec["unique"]))
         for name, spec in raw["nested_writes"]["fields"].items()
     }
+    default_list = list_spec(raw["lists"][DEFAULT_LIST], None)
+    lists = {name: list_spec(spec, default_list) for name, spec in raw["lists"].items()
+             if isinstance(spec, dict)}
     return Profile(
         version=version,
         admin_version=raw["admin_version"]["body"],
         root_config=raw["root_config"]["body"],
-        list_extra=raw["list_extra"]["body"],
+        list_extra=raw["list_extra"]["default"],
+        path_list_extra=raw["list_extra"]["paths"],
         stage_types=raw["stage_types"]["body"],
+        policy_types=raw["policy_types"]["body"],
         invitation_created_by=raw["invitation_created_by"]["body"],
         not_found=raw["not_found"]["detail"],
         json_parser=raw["json_parser"]["style"],
         used_by_many=raw["used_by_actions"]["many"],
         used_by_set_null=raw["used_by_actions"]["set_null"],
+        used_by_cascade=raw["used_by_actions"]["cascade"],
         nested_writes=nested,
-        default_ordering=tuple(raw["ordering"]["default"]),
-        kind_ordering={kind: tuple(keys) for kind, keys in raw["ordering"]["kinds"].items()},
+        lists=lists,
+        page_size=raw["page_size"]["default"],
+        max_page_size=raw["page_size"]["max"],
+        generic_stage=raw["generic_stage"]["constants"],
+        expanded_keys={target: tuple(keys) for target, keys in raw["expanded"]["keys"].items()},
+        rules=tuple(object_rule(rule) for rule in raw["object_rules"]["rules"]),
+        unique_messages={k: v for k, v in raw["unique_messages"].items() if k != "recording"},
+        field_messages=raw["field_messages"]["messages"],
+        flow_background=raw["flow_background"],
+        country_names=raw["countries"]["names"],
     )
 
 

@@ -11,15 +11,6 @@ from reconciler.apimodel import Kind
 
 from .profile import Profile
 
-# 2023.10.7 and 2026.2.2 08, 17, 26, 28, 33 and KINDS.md 1: identification's validate() looks at the
-# request only, so every write needs a non-empty `user_fields` or `sources` (the model's
-# patch_companions), even when the stored stage has them.
-COMPANION_ERROR = "When no user fields are selected, at least one source must be selected"
-
-# 2026.2.2 kinds/03-authenticator_endpoint_gdtc-2-create and 18-mtls-2-create: without a licence,
-# kinds whose stage type says `requires_enterprise` pass field validation and are then refused.
-ENTERPRISE_ERROR = "Enterprise is required to create/update this object."
-
 # 2026.2.2 kinds/23-source-2-create: a source stage refuses the built-in source, the only source of
 # a fresh install: it is not web-based. (identification `sources` accepts it: 22.)
 WEB_SOURCE_FIELDS = {("source", "source")}
@@ -44,17 +35,6 @@ def creation_defaults(kind: Kind) -> dict[str, Any]:
 def format_datetime(moment: datetime) -> str:
     """DRF's rendering of an aware datetime in UTC: ISO 8601 with a `Z`."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def object_errors(kind: Kind, attrs: dict[str, Any], profile: Profile, enterprise: bool) -> list[str]:
-    """The serializer's validate(): checks on the request as a whole, after every field passed."""
-    errors = []
-    if kind.patch_companions and not any(attrs.get(name) for name in kind.patch_companions):
-        errors.append(COMPANION_ERROR)
-    stage_type = profile.stage_type(kind.model)
-    if not enterprise and stage_type and stage_type.get("requires_enterprise"):
-        errors.append(ENTERPRISE_ERROR)
-    return errors
 
 
 def refused_source(kind: Kind, field: str, source: dict[str, Any] | None) -> str | None:

@@ -9,13 +9,28 @@ from typing import Any
 
 from reconciler.apimodel import ApiModel, Kind
 
+from . import files
+from .middleware import API_PREFIX
 from .profile import Profile, default_seed
 from .quirks import CREATED_BY
-from .store import STAGE_FAMILY, Store
+from .store import PTR_ID, Store
 
 CONSTANTS = ("component", "verbose_name", "verbose_name_plural", "meta_model_name")
 FLOW_SET = "flow_set"
 EXPANDED = "_obj"
+STAGE_FAMILY = "stage"
+BASE_VIEW_FAMILIES = {STAGE_FAMILY}
+"""Families whose `/…/all/` list shows only the base fields (stages: 03, 16); `/policies/all/`
+shows each policy with its kind's fields (flows 128, 219)."""
+
+# Read-only lists with one entry per binding (flows 94, 271, 78): the field, the kind holding the
+# link, the link's field pointing at this object and the field listed.
+PER_BINDING = {
+    "stages": ("flow_stage_binding", "target", "stage"),
+    "policies": ("policy_binding", "target", "policy"),
+}
+BOUND_FLOWS = ("flow_stage_binding", "stage", "target")  # a stage's flow_set (78, 124)
+POLICY_TARGET = "policy"
 
 
 class Renderer:
@@ -25,7 +40,9 @@ class Renderer:
         self.store = store
         self.examples: dict[tuple[str | None, str], tuple[str, ...]] = {}
 
-    def render(self, kind: Kind, pk: str) -> dict[str, Any]:
+    def render(self, kind: Kind, pk: str, generic: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The object as its kind's endpoints show it; `generic` names reference fields whose
+        expansion shows the base class (the answer to a write that sent them, flows 76, 98)."""
         values = self.store.values[kind.name][pk]
         body: dict[str, Any] = {}
         for key in kind.response_order:
@@ -36,7 +53,7 @@ class Renderer:
                 if not field.write_only:
                     body[key] = copy.deepcopy(values.get(key))
             else:
-                body[key] = self.read_only(kind, pk, values, key)
+                body[key] = self.read_only(kind, pk, values, key, generic)
         return body
 
     def render_base(self, kind: Kind, pk: str) -> dict[str, Any]:
@@ -44,43 +61,99 @@ class Renderer:
         full = self.render(kind, pk)
         return {key: full[key] for key in self.base_fields}
 
+    def family_view(self, kind: Kind, pk: str) -> dict[str, Any]:
+        """The object as its family's `/…/all/` endpoint shows it."""
+        return self.render_base(kind, pk) if kind.family in BASE_VIEW_FAMILIES else self.render(kind, pk)
+
     @cached_property
     def base_fields(self) -> tuple[str, ...]:
         orders = [kind.response_order for kind in self.model.kinds.values() if kind.family == STAGE_FAMILY]
         return tuple(key for key in orders[0] if all(key in order for order in orders))
 
-    def read_only(self, kind: Kind, pk: str, values: dict[str, Any], key: str) -> Any:
+    def read_only(self, kind: Kind, pk: str, values: dict[str, Any], key: str, generic: frozenset[str]) -> Any:
         if key in CONSTANTS:
             return self.constants(kind).get(key)
+        if key == PTR_ID:
+            return self.store.ptr_of(pk)
         if key == FLOW_SET:
-            keys = self.item_keys(None, FLOW_SET)
-            return [{k: flow.get(k) for k in keys} for flow in self.store.bound_flows(pk)]
+            return self.bound_flows(pk)
+        if key in PER_BINDING:
+            return self.per_binding(pk, *PER_BINDING[key])
+        if key in self.flow_fields:
+            return self.flow_field(kind, pk, values, key)
+        if key == "bound_to":  # bindings plus prompt stages validating with it (flows 273, 286)
+            return sum(1 for _ in self.store.referrers(POLICY_TARGET, pk))
+        if key == "countries_obj":  # flows 162
+            return [{"code": code, "name": self.profile.country_names.get(code, code)}
+                    for code in values.get("countries") or []]
         if key == CREATED_BY:
             return copy.deepcopy(self.profile.invitation_created_by)
         if key.endswith(EXPANDED) and key[: -len(EXPANDED)] in kind.fields:
-            return self.expand(kind, values, key[: -len(EXPANDED)])
+            name = key[: -len(EXPANDED)]
+            return self.expand(kind, values, name, generic=name in generic)
         return self.reverse(kind, pk, key)
 
-    def expand(self, kind: Kind, values: dict[str, Any], name: str) -> Any:
-        """`flow_obj`, `connector_obj`, ...: the referenced objects in full."""
+    # -- flows ----------------------------------------------------------------------------------
+    flow_fields = ("cache_count", "export_url", "background", "background_url", "background_themed_urls")
+
+    def flow_field(self, kind: Kind, pk: str, values: dict[str, Any], key: str) -> Any:
+        """A flow's computed fields (flows 03): no cached plans, its export URL by slug, and its
+        background as the version shows it."""
+        config = self.profile.flow_background
+        if key == "cache_count":
+            return 0
+        if key == "export_url":
+            return f"{API_PREFIX}{kind.detail_path(values)}export/"
+        if key == "background":  # read-only in 2023: what set_background_url stored
+            return files.legacy_background(str(self.store.held[pk].get("background") or ""), config)
+        name = str(values.get("background") or "")
+        return files.background_url(name, config) if key == "background_url" else files.themed_urls(name, config)
+
+    def per_binding(self, pk: str, kind_name: str, link: str, listed: str) -> list[Any]:
+        """One entry per binding, duplicates included, by binding order (flows 94, 271)."""
+        links = sorted(self.store.referring(kind_name, link, pk), key=lambda item: item[1].get("order") or 0)
+        return [values[listed] for _, values in links if values.get(listed) is not None]
+
+    def bound_flows(self, stage_pk: str) -> list[dict[str, Any]]:
+        """A stage's flows, once per binding (flows 78), with the fields the version lists."""
+        kind_name, link, listed = BOUND_FLOWS
+        flow = self.model.kinds[self.model.kinds[kind_name].fields[listed].reference or ""]
+        keys = self.item_keys(None, FLOW_SET)
+        flows = [self.render(flow, values[listed]) for _, values in self.store.referring(kind_name, link, stage_pk)
+                 if values[listed] in self.store.values[flow.name]]
+        return [{k: item[k] for k in keys if k in item} if keys else item for item in flows]
+
+    # -- references -----------------------------------------------------------------------------
+    def expand(self, kind: Kind, values: dict[str, Any], name: str, *, generic: bool = False) -> Any:
+        """`stage_obj`, `policy_obj`, `group_obj`, `flow_obj`, ...: the referenced objects as
+        their own lists show them."""
         field = kind.fields[name]
         held = values.get(name)
+        target = field.reference or ""
         if field.is_list:
-            return [self.target_object(field.reference or "", ident) for ident in held or []]
-        return None if held is None else self.target_object(field.reference or "", held)
+            return [self.target_object(target, ident) for ident in held or []]
+        if held is None:
+            return None
+        found = self.target_object(target, held)
+        if generic and target == STAGE_FAMILY and found is not None:
+            found.update({k: v for k, v in self.profile.generic_stage.items() if k in found})
+        return found
 
-    def target_object(self, target: str, ident: str) -> dict[str, Any] | None:
-        kind = self.store.kind_at(ident)
+    def target_object(self, target: str, ident: Any) -> dict[str, Any] | None:
+        kind = self.store.kind_at(str(ident))
         if kind is not None:
-            return self.render(kind, ident)
+            return self.family_view(kind, str(ident))
         listed = self.store.listed_object(target, ident)
-        return copy.deepcopy(listed) if listed is not None else None
+        if listed is None:
+            return None
+        keys = self.profile.expanded_keys.get(target)
+        return copy.deepcopy({k: listed[k] for k in keys if k in listed} if keys else listed)
 
     def reverse(self, kind: Kind, pk: str, key: str) -> list[dict[str, Any]]:
         """A reverse relation such as a prompt's `promptstage_set` / `prompt_stages_obj`: the objects
         whose list references hold this one, with the fields the recorded items have (2023.10.7
         shows base stage fields, 2026.2.2 whole prompt stages)."""
-        target = self.store.target_of(kind)
+        target = self.model.target_of(kind)
         if target is None:
             return []
         keys = self.item_keys(kind.path, key)
@@ -90,16 +163,17 @@ class Renderer:
 
     def constants(self, kind: Kind) -> dict[str, Any]:
         """Recorded constants; for kinds no recording created (2026 enterprise kinds, endpoints,
-        redirect, source) derived from the kind's `/stages/all/types/` entry and its path."""
-        if kind.constants or kind.family != STAGE_FAMILY:
+        redirect, source, unique_password) derived from the kind's `…/all/types/` entry and path."""
+        if kind.constants or kind.family not in (STAGE_FAMILY, POLICY_TARGET):
             return kind.constants
-        stage_type = self.profile.stage_type(kind.model) or {}
-        verbose = str(stage_type.get("name", spaced(kind.model)))
-        app = "authentik_stages_" + kind.path.strip("/").split("/", 1)[1].replace("/", "_")
+        kind_type = self.profile.stage_type(kind.model) or {}
+        verbose = str(kind_type.get("name", spaced(kind.model)))
+        plural = verbose[:-1] + "ies" if verbose.endswith("y") else verbose + "s"
+        app = "authentik_" + kind.path.strip("/").replace("/", "_")
         return {
-            "component": stage_type.get("component", ""),
+            "component": kind_type.get("component", ""),
             "verbose_name": verbose,
-            "verbose_name_plural": verbose + "s",
+            "verbose_name_plural": plural,
             "meta_model_name": f"{app}.{kind.model.lower()}",
         }
 
@@ -109,7 +183,8 @@ class Renderer:
         if (path, key) not in self.examples:
             seed = default_seed(self.model.version)["lists"]
             examples = (obj[key][0] for list_path, objects in seed.items() for obj in objects
-                        if path in (None, list_path) and self.model.kind_for_path(list_path) and obj.get(key))
+                        if path in (None, list_path) and self.model.kind_for_path(list_path) and obj.get(key)
+                        and isinstance(obj[key][0], dict))
             self.examples[path, key] = tuple(next(examples, {}))
         return self.examples[path, key]
 

@@ -26,3 +26,9 @@ def server_error() -> Response:
 def not_found_page() -> Response:
     """Django's 404 for an address no route matches, e.g. without the trailing slash (94)."""
     return Response(NOT_FOUND_PAGE, 404, media_type="text/html")
+
+
+def bad_request_page() -> Response:
+    """Django's HttpResponseBadRequest: 400 with an empty HTML body (source reading:
+    authentik/lib/utils/file.py set_file_url without a `url`)."""
+    return Response(b"", 400, media_type="text/html")

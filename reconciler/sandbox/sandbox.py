@@ -16,11 +16,11 @@ from starlette.middleware import Middleware
 from reconciler.apimodel import known_versions, load_model
 
 from . import server
-from .api import STAGES, Api
+from .api import Api
 from .faults import DROP, FaultInjector, Faults
 from .middleware import API_PREFIX, RecordedRequest, SandboxMiddleware
 from .profile import default_seed, load_profile
-from .store import STAGE_FAMILY, Store
+from .store import Store
 from .transport import SandboxTransport
 
 LATEST_VERSION = known_versions()[-1]
@@ -34,10 +34,11 @@ class Sandbox:
     the same `{"version", "lists": {path: [objects]}}` form, which replaces them) and answers like
     the real server of `api_version`, quirks included. `requests` logs every request.
 
-    Enterprise: in 2026.2.2 the kinds whose stage type requires enterprise
-    (`authenticator_endpoint_gdtc`, `mtls`, `source`) validate their fields and are then refused
-    with 400 `{"non_field_errors": ["Enterprise is required to create/update this object."]}`,
-    as a server without a licence does. `enterprise=True` lifts that so every kind can be created.
+    Enterprise: in 2026.2.2 the kinds whose stage or policy type requires enterprise
+    (`authenticator_endpoint_gdtc`, `mtls`, `source`, `unique_password_policy`) validate their
+    fields and are then refused with 400
+    `{"non_field_errors": ["Enterprise is required to create/update this object."]}`, as a server
+    without a licence does. `enterprise=True` lifts that so every kind can be created.
     Two kinds need an object a fresh install lacks: `source` refuses the built-in source (the only
     one) as not web-based, and `endpoints` needs an endpoint connector; add them with
     `add_seed_object` (or the seed) first.
@@ -86,20 +87,23 @@ class Sandbox:
         `httpx.RemoteProtocolError`, and the log records status 0."""
         self._injector.schedule(method, full_path(path_prefix), DROP, times)
 
-    def objects(self, kind_name: str) -> list[dict[str, Any]]:
+    def objects(self, kind_or_target: str) -> list[dict[str, Any]]:
         """The current objects of a kind as the API shows them, plus their write-only values (so
-        tests can check a secret arrived); `stage` gives every stage as `/stages/all/` does, and a
-        reference target (`flow`, `source`, ...) the seeded read-only list."""
-        kind = self.model.kinds.get(kind_name)
+        tests can check a secret arrived); a family target (`stage`, `policy`) gives every member
+        as `/stages/all/` or `/policies/all/` does, a union target (`binding_target`) its members'
+        objects, and any other target (`source`, `group`, `user`, ...) its read-only list."""
+        kind = self.model.kinds.get(kind_or_target)
         if kind is not None:
             return [{**self._renderer.render(kind, pk),
                      **{name: values[name] for name in kind.write_only_fields if name in values}}
                     for pk, values in self.store.values[kind.name].items()]
-        if kind_name == STAGE_FAMILY:
-            return [self._renderer.render_base(kind, pk) for kind, pk in self.store.members(STAGE_FAMILY)]
-        target = self.model.targets.get(kind_name)
+        target = self.model.targets.get(kind_or_target)
         if target is None:
-            raise KeyError(f"no kind or reference target {kind_name!r}")
+            raise KeyError(f"no kind or reference target {kind_or_target!r}")
+        if target.union:
+            return [obj for member in target.union for obj in self.objects(member)]
+        if self.model.kinds_of(target.name):
+            return [self._renderer.family_view(kind, pk) for kind, pk in self.store.members(target.name)]
         return self.seed_objects(target.path)
 
     def seed_objects(self, path: str) -> list[dict[str, Any]]:
@@ -108,16 +112,22 @@ class Sandbox:
         kind = self.model.kind_for_path(path)
         if kind is not None:
             return [self._renderer.render(kind, pk) for pk in self.store.values[kind.name]]
-        if path == STAGES:
-            return self.objects(STAGE_FAMILY)
+        family = self.family_of(path)
+        if family is not None:
+            return self.objects(family)
         return copy.deepcopy(self.store.lists.get(path, []))
 
     def add_seed_object(self, path: str, obj: Mapping[str, Any]) -> None:
         """Add an object to a read-only list, e.g. a web-based source under `/sources/all/` that a
         `source` stage can use, or a connector under `/endpoints/connectors/`."""
-        if self.model.kind_for_path(path) is not None or path == STAGES:
+        if self.model.kind_for_path(path) is not None or self.family_of(path) is not None:
             raise ValueError(f"{path} is an API kind: create its objects through the API")
         self.store.lists.setdefault(path, []).append(copy.deepcopy(dict(obj)))
+
+    def family_of(self, path: str) -> str | None:
+        """The family target listed at `path` (`/stages/all/`: `stage`), if any."""
+        return next((name for name, target in self.model.targets.items()
+                     if target.path == path and self.model.kinds_of(name)), None)
 
 
 def full_path(path: str) -> str:

@@ -1,5 +1,6 @@
-"""The sandbox's state: the objects of every kind, kept as the writable values the API accepted,
-and the read-only lists of the seed (flows, bindings, sources, ...) that references point at."""
+"""The sandbox's state: the objects of every kind, kept as the writable values the API accepted
+plus the few values the server holds itself (a second UUID, a 2023 flow background), and the
+read-only lists of the seed (sources, groups, users, ...) that references point at."""
 from __future__ import annotations
 
 import copy
@@ -11,33 +12,83 @@ from reconciler.apimodel import ApiModel, Field, Kind
 
 from .quirks import creation_defaults
 
-BINDINGS_PATH = "/flows/bindings/"
-FLOWS_TARGET = "flow"
-STAGE_FAMILY = "stage"
+PTR_ID = "policybindingmodel_ptr_id"
+"""The UUID of the PolicyBindingModel row behind a flow or a flow-stage binding: another UUID than
+its `pk` (flows FINDINGS "two UUIDs", 03, 76)."""
+SERVER_HELD = (PTR_ID, "background")
+"""Values a seed object may carry that the API does not take as writable fields (2023 flows keep
+their background URL read-only, flows 03)."""
 
 
 class Store:
     """Objects by kind and pk; `kind_of` keeps every pk in insertion order, the database order
-    that the unordered `/stages/all/` list shows."""
+    that unordered lists (`/stages/all/`, 105) show."""
 
     def __init__(self, model: ApiModel, seed: Mapping[str, Any]) -> None:
         self.model = model
         self.values: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in model.kinds}
         self.kind_of: dict[str, str] = {}
+        self.held: dict[str, dict[str, Any]] = {}
         self.lists: dict[str, list[dict[str, Any]]] = {}
+        self.opaque: dict[str, tuple[str, int]] = {}
+        self.next_ids: list[str] = []
+        """UUIDs to hand out before random ones: the fidelity replay gives the recorded server's,
+        so lists ordered by pk or by binding-model UUID come out as recorded."""
+        family_paths = {t.path: name for name, t in model.targets.items() if t.path and model.kinds_of(name)}
         for path, objects in seed.get("lists", {}).items():
             kind = model.kind_for_path(path)
-            if kind is None:
+            if kind is None and path not in family_paths:
                 self.lists[path] = copy.deepcopy(list(objects))
                 continue
             for obj in objects:
-                values = {f: copy.deepcopy(obj[f]) for f in kind.fields if f in obj}
-                self.insert(kind, str(obj.get("pk") or uuid.uuid4()), {**creation_defaults(kind), **values})
+                member = kind or self.member_kind(family_paths[path], obj)
+                if member is not None:
+                    self.insert_seeded(member, obj)
+        self.place_opaque_targets()
+
+    def member_kind(self, target: str, obj: Mapping[str, Any]) -> Kind | None:
+        """The kind of a family member as `/policies/all/` lists it, by its `meta_model_name`."""
+        return next((kind for kind in self.model.kinds_of(target)
+                     if kind.constants.get("meta_model_name") == obj.get("meta_model_name")), None)
+
+    def insert_seeded(self, kind: Kind, obj: Mapping[str, Any]) -> None:
+        values = {f: copy.deepcopy(obj[f]) for f in kind.fields if f in obj}
+        pk = str(obj.get("pk") or uuid.uuid4())
+        self.insert(kind, pk, {**creation_defaults(kind), **values},
+                    {key: obj[key] for key in SERVER_HELD if key in obj and key not in kind.fields})
+
+    def place_opaque_targets(self) -> None:
+        """Seeded policy bindings may target objects the sandbox does not model (notification
+        rules). They stay valid targets; for lists sorted by the target's binding-model UUID
+        (2023, flows 224) each sorts right after the known target listed before it in the seed."""
+        unions = {name for name, target in self.model.targets.items() if target.union}
+        previous = ""
+        for kind in self.model.kinds.values():
+            fields = [f for f in kind.fields.values() if f.reference in unions]
+            for values in self.values[kind.name].values():
+                for field in fields:
+                    target = values.get(field.name)
+                    if not isinstance(target, str) or target in self.opaque:
+                        continue
+                    if self.resolve(str(field.reference), target) is not None:
+                        previous = self.ptr_of(target) or target
+                    else:
+                        self.opaque[target] = (previous, len(self.opaque) + 1)
+
+    def target_sort_key(self, target: str) -> tuple[str, int]:
+        """Where a binding's target sorts in a list ordered by the target's binding-model UUID."""
+        return self.opaque.get(target) or (self.ptr_of(target) or target, 0)
 
     # -- objects of the kinds -------------------------------------------------------------------
-    def insert(self, kind: Kind, pk: str, values: dict[str, Any]) -> None:
+    def insert(self, kind: Kind, pk: str, values: dict[str, Any], held: Mapping[str, Any] | None = None) -> None:
         self.values[kind.name][pk] = values
         self.kind_of[pk] = kind.name
+        self.held[pk] = dict(held or {})
+        if PTR_ID in kind.read_only and PTR_ID not in self.held[pk]:
+            self.held[pk][PTR_ID] = self.new_id()
+
+    def new_id(self) -> str:
+        return self.next_ids.pop(0) if self.next_ids else str(uuid.uuid4())
 
     def get(self, kind: Kind, pk: str) -> dict[str, Any] | None:
         return self.values[kind.name].get(pk)
@@ -46,6 +97,14 @@ class Store:
         name = self.kind_of.get(pk)
         return self.model.kinds[name] if name else None
 
+    def find(self, kind: Kind, ident: str) -> str | None:
+        """The pk of the object a URL names: by pk, or by the kind's URL field (a flow's slug,
+        compared case-sensitively: flows 15, 17)."""
+        if kind.url_field == "pk":
+            pk = normal_uuid(ident)
+            return pk if pk is not None and pk in self.values[kind.name] else None
+        return next((pk for pk, values in self.values[kind.name].items() if values.get(kind.url_field) == ident), None)
+
     def members(self, family: str) -> Iterator[tuple[Kind, str]]:
         """Objects of a family (all stage kinds share one) in insertion order."""
         for pk, name in self.kind_of.items():
@@ -53,65 +112,88 @@ class Store:
             if kind.family == family:
                 yield kind, pk
 
-    def name_taken(self, kind: Kind, name: str, exclude: str | None) -> bool:
-        """Names are unique across a family: the unique column sits on the base table (71, 72)."""
-        return any(
-            pk != exclude and self.values[other.name][pk].get("name") == name
-            for other, pk in self.members(kind.family)
-        )
+    def value_taken(self, kind: Kind, field: str, value: Any, exclude: str | None) -> bool:
+        """Unique columns sit on the family's base table: names across stage kinds (71, 72) and
+        across policy kinds (flows 203, 204)."""
+        return any(pk != exclude and self.values[other.name][pk].get(field) == value
+                   for other, pk in self.members(kind.family))
+
+    def ptr_of(self, pk: str) -> str | None:
+        ptr = self.held.get(pk, {}).get(PTR_ID)
+        return str(ptr) if ptr else None
 
     def delete(self, pk: str) -> None:
-        """Delete like the database would: bindings of a stage go with it, references to it are
-        nulled (nullable foreign keys) or dropped from lists (many-to-many)."""
+        """Delete like the database would: objects whose cascading reference points at this one go
+        with it (bindings with their stage, flow or policy: flows 119-124, 276-283), other
+        references are nulled (nullable foreign keys) or dropped from lists (many-to-many)."""
         kind = self.kind_at(pk)
         if kind is None:
             return
         del self.values[kind.name][pk]
         del self.kind_of[pk]
-        if BINDINGS_PATH in self.lists:
-            self.lists[BINDINGS_PATH] = [b for b in self.lists[BINDINGS_PATH] if b.get("stage") != pk]
-        target = self.target_of(kind)
+        self.held.pop(pk, None)
+        target = self.model.target_of(kind)
         if target is None:
             return
         for other, other_pk, field in list(self.referrers(target, pk)):
-            values = self.values[other.name][other_pk]
-            if field.is_list:
-                values[field.name] = [item for item in values[field.name] if item != pk]
-            elif field.nullable:
-                values[field.name] = None
-            else:
+            values = self.values[other.name].get(other_pk)
+            if values is None:
+                continue  # already gone with an earlier cascade
+            if field.name in other.cascade or not (field.is_list or field.nullable):
                 self.delete(other_pk)
+            elif field.is_list:
+                values[field.name] = [item for item in values[field.name] if item != pk]
+            else:
+                values[field.name] = None
 
     # -- references -----------------------------------------------------------------------------
-    def target_of(self, kind: Kind) -> str | None:
-        return self.model.target_of(kind)
+    def containing(self, target: str) -> set[str]:
+        """The target and the union targets it belongs to (a flow is a `binding_target`)."""
+        return {target} | {name for name, t in self.model.targets.items() if target in t.union}
 
-    def target_kinds(self, target: str) -> list[Kind]:
-        return [kind for kind in self.model.kinds.values() if kind.family == target]
-
-    def target_exists(self, target: str, ident: str, only_kind: str | None = None) -> bool:
-        if self.target_kinds(target):
-            kind = self.kind_at(ident)
-            return kind is not None and kind.family == target and only_kind in (None, kind.name)
-        return self.listed_object(target, ident) is not None
-
-    def listed_object(self, target: str, ident: str) -> dict[str, Any] | None:
+    def resolve(self, target: str, ident: Any, only_kind: str | None = None) -> Any:
+        """The id a reference to `ident` is stored as, or None when nothing matches. Union targets
+        take an object's pk or its binding-model UUID and answer with the pk (flows 233)."""
         spec = self.model.targets[target]
-        return next((o for o in self.lists.get(spec.path, []) if str(o.get(spec.id)) == ident), None)
+        if spec.union:
+            text = str(ident)
+            for member in spec.union:
+                found = self.resolve(member, text)
+                if found is not None:
+                    return found
+            return next((pk for pk, held in self.held.items() if held.get(PTR_ID) == text),
+                        text if text in self.opaque else None)
+        kinds = self.model.kinds_of(target)
+        if kinds:
+            kind = self.kind_at(str(ident))
+            return ident if kind in kinds and only_kind in (None, kind.name) else None
+        listed = self.listed_object(target, ident)
+        return listed.get(spec.id) if listed is not None else None
 
-    def referrers(self, target: str, pk: str) -> Iterator[tuple[Kind, str, Field]]:
-        """Stored objects whose reference fields to `target` hold `pk`."""
+    def listed_object(self, target: str, ident: Any) -> dict[str, Any] | None:
+        spec = self.model.targets[target]
+        return next((o for o in self.lists.get(spec.path, []) if str(o.get(spec.id)) == str(ident)), None)
+
+    def referrers(self, target: str, pk: Any) -> Iterator[tuple[Kind, str, Field]]:
+        """Stored objects whose reference fields to `target` (or a union holding it) hold `pk`."""
+        targets = self.containing(target)
         for name, objects in self.values.items():
             kind = self.model.kinds[name]
-            fields = [f for f in kind.fields.values() if f.reference == target]
+            fields = [f for f in kind.fields.values() if f.reference in targets]
             for other_pk, values in objects.items():
                 for field in fields:
                     held = values.get(field.name)
                     if held == pk or (field.is_list and isinstance(held, list) and pk in held):
                         yield kind, other_pk, field
 
-    def bound_flows(self, stage_pk: str) -> list[dict[str, Any]]:
-        """The flows a stage is bound to, in the order of the flow list."""
-        flow_pks = {b.get("target") for b in self.lists.get(BINDINGS_PATH, []) if b.get("stage") == stage_pk}
-        flows = self.lists.get(self.model.targets[FLOWS_TARGET].path, [])
-        return [flow for flow in flows if flow.get("pk") in flow_pks]
+    def referring(self, kind_name: str, field: str, pk: Any) -> list[tuple[str, dict[str, Any]]]:
+        """Objects of one kind whose `field` holds `pk`, in insertion order."""
+        return [(other_pk, values) for other_pk, values in self.values[kind_name].items()
+                if values.get(field) == pk]
+
+
+def normal_uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
