@@ -94,7 +94,7 @@ class Nested:
     keys: dict[str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per kind per loaded model: identity is equality
 class Kind:
     """An object kind: where it lives, how its objects are known, and what its fields are.
 
@@ -175,6 +175,14 @@ class ApiModel:
     def kinds_of(self, target: str) -> list[Kind]:
         """The kinds whose objects a target lists (every stage kind for `stage`)."""
         return [kind for kind in self.kinds.values() if self.target_of(kind) == target]
+
+    def kind_listing(self, target: str) -> Kind | None:
+        """The kind whose list a target is (`flow`, `prompt_field`, `flow_stage_binding`), if any:
+        its objects are then known by that kind's key. (The `source` target lists sources, not
+        the `source` stage kind.)"""
+        spec = self.targets[target]
+        kind = self.kind_for_path(spec.path) if spec.path else None
+        return kind if kind is not None and self.target_of(kind) == target else None
 
     def kind_in(self, section: str, manifest_kind: str) -> Kind | None:
         """The kind an entry of `section` names with `kind:` (`policies`/`password`)."""

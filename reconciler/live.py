@@ -73,7 +73,7 @@ class LiveState:
         return self._target_ids[target]
 
     def _target_key(self, target: str, obj: dict[str, Any]) -> Key:
-        kind = self.model.kinds.get(target)
+        kind = self.model.kind_listing(target)
         if kind is not None:  # a kind that is a target of its own (a binding): its identity
             return self.key_of(kind, obj)
         return tuple(obj.get(name) for name in self.model.targets[target].key)
@@ -125,7 +125,7 @@ def _target_paths(model: ApiModel, target: str, seen: set[str]) -> set[str]:
     if spec.union:
         return set().union(*(_target_paths(model, member, seen) for member in spec.union))
     paths = {spec.path}
-    kind = model.kinds.get(target)
+    kind = model.kind_listing(target)
     if kind is not None:
         paths |= paths_for_kinds(model, [kind], seen)
     return paths

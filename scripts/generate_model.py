@@ -205,11 +205,15 @@ WRITE_COMPANIONS: dict[str, list[dict[str, Any]]] = {
 # event matcher: flows recording 138, a 405).
 NO_DEFAULT = {"identification": ["user_fields"], "event_matcher_policy": ["action"]}
 
-# Server defaults no recording shows because the create that would show them is refused: a
+# Server defaults no recording shows because the create that would show them is refused. A
 # reputation policy checks the IP and the username unless told otherwise (FINDINGS flows
 # "although both default to true"; authentik's ReputationPolicy model, read through the search
 # tool: both BooleanFields default to True).
-DEFAULT_OVERRIDES = {"reputation_policy": {"check_ip": True, "check_username": True}}
+# The same for the password uniqueness policy, which needs an enterprise licence the recorded server
+# lacked (flows 193, 195): its model's defaults are `password_field = "password"` and
+# `num_historical_passwords = 1` (authentik/enterprise/policies/unique_password/models.py).
+DEFAULT_OVERRIDES = {"reputation_policy": {"check_ip": True, "check_username": True},
+                     "unique_password_policy": {"password_field": "password", "num_historical_passwords": 1}}
 
 # Deleting an object deletes the objects whose non-nullable reference points at it (flow-stage
 # bindings go with their stage or flow, FINDINGS flows 119-124); these nullable references
@@ -509,19 +513,19 @@ def entry_schema(model: dict[str, Any], name: str, nested_in: dict[str, Any] | N
     props["ignore_changes"] = {"type": "array", "items": {"enum": sorted(set(spec["fields"]) - set(spec["key"]))},
                                "description": "Fields other processes own: never planned."}
     entry_keys = nested_in["keys"] if nested_in else {}
-    for field_name, field in spec["fields"].items():
+    for field_name, field_spec in spec["fields"].items():
         if nested_in and field_name == nested_in["parent"]:
             continue  # implied by where the entry is written
-        if field_name in spec["key"] and not field.get("reference"):
+        if field_name in spec["key"] and not field_spec.get("reference"):
             # A natural key is plain text: never a secret source, never null.
-            props[field_name] = {k: field[k] for k in ("type", "minLength", "maxLength", "pattern", "description")
-                                 if k in field}
+            props[field_name] = {k: field_spec[k] for k in ("type", "minLength", "maxLength", "pattern", "description")
+                                 if k in field_spec}
         elif field_name in entry_keys:
             target = entry_keys[field_name]
             props[field_name] = {"type": "string", "minLength": 1,
                                  "description": f"The {target} by its {'+'.join(target_keys[target])}."}
         else:
-            props[field_name] = value_schema(field, target_keys)
+            props[field_name] = value_schema(field_spec, target_keys)
     for list_name, nested in spec["nested"].items():
         props[list_name] = {"type": "array", "items": {"$ref": f"#/$defs/{nested['kind']}@{name}"},
                             "description": f"When present, exactly these {list_name}: others are removed."}
@@ -544,7 +548,7 @@ def build_manifest_schema(model: dict[str, Any]) -> dict[str, Any]:
     for name, spec in model["kinds"].items():
         if spec["section"]:
             defs[name] = entry_schema(model, name, None, target_keys)
-        for list_name, nested in spec["nested"].items():
+        for nested in spec["nested"].values():
             defs[f"{nested['kind']}@{name}"] = entry_schema(model, nested["kind"], nested, target_keys)
     properties: dict[str, Any] = {}
     for section, kinds in model["sections"].items():

@@ -235,8 +235,9 @@ def test_readme_first_command_converges_in_process() -> None:
                      "--api-version", version, env=SECRETS)
         assert result.exit_code == 0, result.output
         assert "Applied 6 of 6 changes." in result.output
-        assert result.output.endswith(f"No changes. Live state matches the manifests (authentik {version} at "
-                                      "http://sandbox, 6 objects compared).\n")
+        verified = result.output.split("Verifying: planning again.\n")[1]
+        assert verified.startswith(f"No changes. Live state matches the manifests (authentik {version} at "
+                                   "http://sandbox, 6 objects compared).\n")
 
 
 def test_sandbox_command_serves_until_stopped_and_names_a_busy_port() -> None:

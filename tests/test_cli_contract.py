@@ -49,7 +49,8 @@ def test_ctrl_c_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_errors_are_json_with_a_stable_shape(tmp_path: Path) -> None:
-    manifest = run("http://127.0.0.1:9", "plan", str(INVALID / "unknown-field.yaml"), "--format", "json")
+    with served() as (_, url):
+        manifest = run(url, "plan", str(INVALID / "unknown-field.yaml"), "--format", "json")
     assert manifest.exit_code == 1
     assert json.loads(manifest.output) == {"error": {
         "type": "manifest", "message": "1 problem(s)",

@@ -26,12 +26,31 @@ def test_generated_files_are_up_to_date(tmp_path: Path) -> None:
             assert filecmp.cmp(tmp_path / name, ROOT / name, shallow=False), f"{name} is stale: rerun the script"
 
 
-def test_model_covers_every_stage_kind() -> None:
-    # 27 kinds in 2026.2.2 and 21 in 2023.10.7 (KINDS.md tables), prompt fields included.
-    assert len(load_model("2026.2.2").kinds) == 27
-    assert len(load_model("2023.10.7").kinds) == 21
+def test_model_covers_every_stage_kind_and_the_flow_families() -> None:
+    # 27 stage kinds in 2026.2.2 and 21 in 2023.10.7 (KINDS.md tables), prompt fields included;
+    # flows, flow-stage bindings, policy bindings and every policy kind (flows/FINDINGS.md).
+    for version, stages, policies in (("2026.2.2", 27, 8), ("2023.10.7", 21, 6)):
+        model = load_model(version)
+        assert len(model.sections["stages"]) == stages
+        assert len(model.sections["policies"]) == policies
+        assert model.sections["flows"] == {"flow": "flow"}
+        assert {"flow_stage_binding", "policy_binding"} <= set(model.kinds)
+        assert len(model.kinds) == stages + policies + 3
     assert set(load_model("2026.2.2").kinds) - set(load_model("2023.10.7").kinds) == {
-        "authenticator_email", "authenticator_endpoint_gdtc", "endpoints", "mtls", "redirect", "source"}
+        "authenticator_email", "authenticator_endpoint_gdtc", "endpoints", "mtls", "redirect", "source",
+        "geoip_policy", "unique_password_policy"}
+
+
+def test_identity_is_model_data() -> None:
+    model = load_model("2026.2.2")
+    flow, binding, policy_binding = (model.kinds[k] for k in ("flow", "flow_stage_binding", "policy_binding"))
+    assert (flow.key, flow.url_field, flow.family) == (("slug",), "slug", "flow")  # FINDINGS flows 49-53
+    assert (binding.key, binding.disambiguator) == (("target", "stage"), "order")  # flows 77, 78
+    assert policy_binding.alternatives == ("policy", "group", "user")  # flows 237, 239
+    assert model.kinds["password_policy"].family == model.kinds["expression_policy"].family == "policy"  # 203, 204
+    assert model.kinds["password"].family == "stage" and model.kinds["prompt_field"].family == "prompt_field"
+    assert binding.cascade == ("target", "stage")  # flows 119-124
+    assert [c.fields for c in model.kinds["event_matcher_policy"].companions] == [("action",)]  # flows 142
 
 
 def test_model_knows_what_the_recordings_show() -> None:

@@ -24,7 +24,8 @@ def sample_plan() -> Plan:
         manifests_digest="sha256:00", manifest_files=2, created_at="2026-11-25T10:00:00Z",
         state_file="reconciler.state.json",
         changes=(
-            Create(kind="authenticator_duo", address="authenticator_duo/duo", key=("duo",), path="/stages/authenticator/duo/",
+            Create(kind="authenticator_duo", address="authenticator_duo/duo", key=("duo",),
+                   path="/stages/authenticator/duo/",
                    fields=(FieldChange("name", None, "duo"),
                            FieldChange("client_secret", None, Secret(SECRET, source={"env": "DUO"}), True)),
                    secrets={"client_secret": "hmac-sha256:ff"}),
@@ -41,8 +42,10 @@ def sample_plan() -> Plan:
                            FieldChange("order", None, 0))),
             Replace(kind="invitation_invite", address="invitation_invite/inv", key=("inv",), id="2",
                     path="/stages/invitation/invitations/2/",
-                    fields=(FieldChange("fixed_data", {"$ref": 1}, {"$ref": 2}, details=("fixed_data['$ref']: 1 -> 2",)),),
-                    full={"name": "inv", "fixed_data": {"$ref": 2}, "auth": Secret("live-value", source={"live": "auth"})}),
+                    fields=(FieldChange("fixed_data", {"$ref": 1}, {"$ref": 2},
+                                        details=("fixed_data['$ref']: 1 -> 2",)),),
+                    full={"name": "inv", "fixed_data": {"$ref": 2},
+                          "auth": Secret("live-value", source={"live": "auth"})}),
             Delete(kind="password", address="password/old", key=("old",), id="3", path="/stages/password/3/",
                    notes=("not listed in flow/login",)),
         ))
@@ -53,7 +56,8 @@ def test_a_plan_round_trips_through_json() -> None:
     again = Plan.from_data(json.loads(json.dumps(plan.data)))
     assert again.data == plan.data
     update = again.changes[1]
-    assert update.fields[0].after == Ref("stage", ("pw",)) and update.fields[0].after.pk == plan.changes[1].fields[0].after.pk
+    assert update.fields[0].after == Ref("stage", ("pw",))
+    assert update.fields[0].after.pk == plan.changes[1].fields[0].after.pk
     assert isinstance(update.fields[1].after, Secret) and update.fields[1].after.source == {"file": "s.txt"}
     assert update.fields[1].before is UNKNOWN
     # JSON data that looks like a tag stays data.
@@ -71,7 +75,8 @@ def test_a_saved_plan_holds_no_secret_value(tmp_path: Path) -> None:
 
 def test_a_secret_written_in_a_manifest_cannot_be_saved(tmp_path: Path) -> None:
     plan = sample_plan()
-    inline = Create(kind="authenticator_duo", address="authenticator_duo/x", key=("x",), path="/stages/authenticator/duo/",
+    inline = Create(kind="authenticator_duo", address="authenticator_duo/x", key=("x",),
+                    path="/stages/authenticator/duo/",
                     fields=(FieldChange("client_secret", None, Secret(SECRET), True),))
     with pytest.raises(ReconcilerError) as caught:
         save_plan(Plan(api_version=plan.api_version, changes=(inline,), unchanged=0), tmp_path / "p.json")
