@@ -173,11 +173,20 @@ def compare(matching: Matching, live: LiveState, model: ApiModel, secrets: Secre
     return result
 
 
-def order(changes: list[Change], desired: list[DesiredObject]) -> tuple[Change, ...]:
-    """Step 8: the order apply makes the calls in; a reference cycle fails the plan at each of its
-    members' manifests."""
+def nesting_depth(model: ApiModel, kind: Kind) -> int:
+    """0 for kinds written at the top of a manifest, 1 for a flow's bindings, 2 for the policy
+    bindings of a binding: the deepest place a kind can be written."""
+    parents = [parent for parent in model.kinds.values() if any(n.kind == kind.name for n in parent.nested.values())]
+    return 1 + max(nesting_depth(model, parent) for parent in parents) if parents else 0
+
+
+def order(changes: list[Change], desired: list[DesiredObject], model: ApiModel) -> tuple[Change, ...]:
+    """Step 8: the order apply makes the calls in: stages, policies and flows, then bindings, then
+    policy bindings (deletes the other way round), each after what it references; a reference
+    cycle fails the plan at each of its members' manifests."""
+    depth = {name: nesting_depth(model, kind) for name, kind in model.kinds.items()}
     try:
-        return order_changes(changes)
+        return order_changes(sorted(changes, key=lambda change: depth[change.kind]))
     except CycleError as exc:
         members = set(exc.members)
         raise PlanError([Problem(o.file, *o.position(), str(exc), o.address)
@@ -202,7 +211,8 @@ def stamp(changes: tuple[Change, ...], live: LiveState, model: ApiModel, secrets
 
 def unmanaged(matching: Matching) -> tuple[Unmanaged, ...]:
     """Live objects of the kinds the manifests describe that no manifest describes."""
-    return tuple(Unmanaged(o.kind, o.address, o.live.get("pk")) for o in matching.orphans if not o.managed)
+    return tuple(sorted((Unmanaged(o.kind, o.address, o.live.get("pk")) for o in matching.orphans if not o.managed),
+                        key=lambda item: item.address))
 
 
 def default_state_path(paths: list[str | Path]) -> Path:
@@ -253,7 +263,7 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     if secrets is None:
         secrets = secret_state(client, options, paths)
     result = compare(matching, live, model, secrets, options)
-    changes = stamp(order(result.changes, desired), live, model, secrets)
+    changes = stamp(order(result.changes, desired, model), live, model, secrets)
     plan = Plan(api_version=model.version, changes=changes, unchanged=result.unchanged,
                 server=client.connection.display_url, unmanaged=unmanaged(matching),
                 manifests_digest=manifests.digest, manifest_files=len(manifests.files), key_id=secrets.key_id,

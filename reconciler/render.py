@@ -65,12 +65,16 @@ def _change_lines(change: Change, style: Style) -> list[str]:
 
 
 def _unmanaged_lines(plan: Plan) -> list[str]:
+    """Live objects of the managed kinds that no manifest describes, a line per kind."""
     if not plan.unmanaged:
         return []
     count = len(plan.unmanaged)
     lines = ["", f"Not in the manifests, left alone: {count} live object{'s' if count != 1 else ''} of the kinds "
                  "they manage:"]
-    return lines + [f"  {item.address}" for item in plan.unmanaged]
+    by_kind: dict[str, list[str]] = {}
+    for item in plan.unmanaged:
+        by_kind.setdefault(item.kind, []).append(item.address.split("/", 1)[1])
+    return lines + [f"  {kind} ({len(names)}): {', '.join(names)}" for kind, names in by_kind.items()]
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:

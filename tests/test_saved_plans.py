@@ -180,7 +180,7 @@ def test_unmanaged_objects_of_managed_kinds_are_reported_not_deleted(tmp_path: P
         others = sorted(o["name"] for o in sandbox.objects("user_login") if o["name"] != "default-authentication-login")
         assert others and text.output.endswith(
             f"Not in the manifests, left alone: {len(others)} live objects of the kinds they manage:\n"
-            + "".join(f"  user_login/{name}\n" for name in others))
+            f"  user_login ({len(others)}): {', '.join(others)}\n")
         data = json.loads(run(url, "plan", str(tmp_path), "--format", "json").output)
         assert sorted(u["address"] for u in data["unmanaged"]) == [f"user_login/{name}" for name in others]
         markdown = run(url, "plan", str(tmp_path), "--format", "markdown").output

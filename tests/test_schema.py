@@ -62,13 +62,13 @@ def test_types_follow_the_api_version() -> None:
 
 def test_examples_validate_for_both_versions() -> None:
     for version in ("2023.10.7", "2026.2.2"):
-        assert len(validate_paths([EXAMPLES], version)) == 6
+        assert len(validate_paths([EXAMPLES], version)) == 14  # 6 stages, a policy, a flow, 5 bindings and a policy binding
 
 
 def test_cli_validate_exit_codes_and_json() -> None:
     runner = CliRunner()
     ok = runner.invoke(cli, ["validate", str(EXAMPLES)])
-    assert (ok.exit_code, ok.output) == (0, "6 objects valid for authentik 2026.2.2.\n")
+    assert (ok.exit_code, ok.output) == (0, "14 objects valid for authentik 2026.2.2.\n")
     bad = runner.invoke(cli, ["validate", str(INVALID / "many-problems.yaml"), "--format", "json"])
     assert bad.exit_code == 1
     report = json.loads(bad.output)
