@@ -61,8 +61,9 @@ def test_types_follow_the_api_version() -> None:
 
 
 def test_examples_validate_for_both_versions() -> None:
+    # 6 stages, a policy, a flow, its 5 bindings and a policy binding
     for version in ("2023.10.7", "2026.2.2"):
-        assert len(validate_paths([EXAMPLES], version)) == 14  # 6 stages, a policy, a flow, 5 bindings and a policy binding
+        assert len(validate_paths([EXAMPLES], version)) == 14
 
 
 def test_cli_validate_exit_codes_and_json() -> None:
