@@ -40,6 +40,17 @@ def calling(sandbox: Sandbox) -> Call:
     return call
 
 
+def created(call: Call, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = call("POST", path, json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def server_error(response: httpx.Response) -> tuple[str | None, bytes, str | None]:
+    return response.headers.get("content-type"), response.content, response.headers.get("allow")
+
+
 @pytest.fixture
 def call(sandbox: Sandbox) -> Call:
     return calling(sandbox)

@@ -2,6 +2,8 @@
 real HTTP, for both API versions."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,16 @@ def new_login_flow() -> dict[str, Any]:
     }
 
 
+@contextmanager
+def login_flow_applied(tmp_path: Path, version: str) -> Iterator[tuple[Sandbox, str, Path, dict[str, Any]]]:
+    """A sandbox over HTTP where the new login flow has been applied, and its manifest to edit."""
+    manifest = new_login_flow()
+    path = write(tmp_path / "login.yaml", manifest)
+    with served(version) as (sandbox, url):
+        assert run(url, "apply", str(path), "--auto-approve", env=ENV).exit_code == 0
+        yield sandbox, url, path, manifest
+
+
 def by(sandbox: Sandbox, kind: str, **match: Any) -> dict[str, Any]:
     [found] = [o for o in sandbox.objects(kind) if all(o.get(k) == v for k, v in match.items())]
     return found
@@ -79,10 +91,7 @@ def test_a_new_authentication_flow_applies_from_nothing_and_plans_empty(tmp_path
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_reordering_two_bindings_is_exactly_two_patches_of_order(tmp_path: Path, version: str) -> None:
-    manifest = new_login_flow()
-    path = write(tmp_path / "login.yaml", manifest)
-    with served(version) as (sandbox, url):
-        assert run(url, "apply", str(path), "--auto-approve", env=ENV).exit_code == 0
+    with login_flow_applied(tmp_path, version) as (sandbox, url, path, manifest):
         bindings = manifest["flows"][0]["bindings"]
         bindings[0]["order"], bindings[1]["order"] = 20, 10  # password before identification
         write(path, manifest)
@@ -131,10 +140,7 @@ def test_a_stage_joins_the_live_default_authentication_flow_without_a_uuid(tmp_p
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_binding_left_out_of_a_listed_flow_is_planned_and_shown_as_a_delete(tmp_path: Path, version: str) -> None:
-    manifest = new_login_flow()
-    path = write(tmp_path / "login.yaml", manifest)
-    with served(version) as (sandbox, url):
-        assert run(url, "apply", str(path), "--auto-approve", env=ENV).exit_code == 0
+    with login_flow_applied(tmp_path, version) as (sandbox, url, path, manifest):
         del manifest["flows"][0]["bindings"][1]  # login-password leaves the flow
         write(path, manifest)
         plan = run(url, "plan", str(path), "--detailed-exitcode", env=ENV)
@@ -152,10 +158,7 @@ def test_a_binding_left_out_of_a_listed_flow_is_planned_and_shown_as_a_delete(tm
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_deleting_a_stage_a_managed_flow_binds_is_refused_with_the_flow_named(tmp_path: Path, version: str) -> None:
-    manifest = new_login_flow()
-    path = write(tmp_path / "login.yaml", manifest)
-    with served(version) as (sandbox, url):
-        assert run(url, "apply", str(path), "--auto-approve", env=ENV).exit_code == 0
+    with login_flow_applied(tmp_path, version) as (sandbox, url, path, manifest):
         manifest["stages"][1] = {"kind": "password", "name": "login-password", "state": "absent"}
         write(path, manifest)
         sandbox.clear_log()

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Call, calling
+from conftest import Call, calling, created, server_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,17 +26,6 @@ SMS = {"name": "sms", "provider": "twilio", "from_number": "+15550000000", "acco
 DUO = {"name": "duo", "client_id": "DI", "client_secret": "duo-secret", "api_hostname": "api-x.duosecurity.com"}
 SERVER_ERROR = ("text/html; charset=utf-8", b"", "GET, HEAD, OPTIONS")
 UNORDERED = {"flow_set", "stages", "policies"}
-
-
-def created(call: Call, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = call("POST", path, json=body)
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def server_error(response: httpx.Response) -> tuple[str | None, bytes, str | None]:
-    return response.headers.get("content-type"), response.content, response.headers.get("allow")
 
 
 def test_public_api() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Call, calling
+from conftest import Call, calling, created, server_error
 
 from reconciler.sandbox import Sandbox
 
@@ -20,17 +20,6 @@ FLOW = {"name": "rec flow", "slug": "rec-flow", "title": "Rec flow", "designatio
 GENERIC_STAGE = {"component": "", "verbose_name": "stage", "verbose_name_plural": "stages",
                  "meta_model_name": "authentik_flows.stage"}
 NEW = "2026.2.2"
-
-
-def created(call: Call, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = call("POST", path, json=body)
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def server_error(response: httpx.Response) -> tuple[str | None, bytes, str | None]:
-    return response.headers.get("content-type"), response.content, response.headers.get("allow")
 
 
 def not_found(version: str, model: str) -> dict[str, str]:
