@@ -212,7 +212,7 @@ NO_DEFAULT = {"identification": ["user_fields"], "event_matcher_policy": ["actio
 # The same for the password uniqueness policy, which needs an enterprise licence the recorded server
 # lacked (flows 193, 195): its model's defaults are `password_field = "password"` and
 # `num_historical_passwords = 1` (authentik/enterprise/policies/unique_password/models.py).
-DEFAULT_OVERRIDES = {"reputation_policy": {"check_ip": True, "check_username": True},
+DEFAULT_OVERRIDES: dict[str, dict[str, Any]] = {"reputation_policy": {"check_ip": True, "check_username": True},
                      "unique_password_policy": {"password_field": "password", "num_historical_passwords": 1}}
 
 # Deleting an object deletes the objects whose non-nullable reference points at it (flow-stage
@@ -276,13 +276,13 @@ def schema_of(spec: dict[str, Any], op: dict[str, Any], key: str) -> str:
         ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     else:
         ref = op["responses"][key]["content"]["application/json"]["schema"]["$ref"]
-    return ref.split("/")[-1]
+    return str(ref).split("/")[-1]
 
 
 def load_recorded_create(recordings: Path, pattern: str) -> dict[str, Any] | None:
     """The first recorded create matching `pattern` that the server accepted."""
     for path in sorted(recordings.glob(pattern)):
-        rec = json.loads(path.read_text())
+        rec: dict[str, Any] = json.loads(path.read_text())
         if rec["response"]["status"] == 201:
             return rec
     return None
@@ -463,7 +463,7 @@ def reference_schema(target: str, key: list[str]) -> dict[str, Any]:
 
 def value_schema(field: dict[str, Any], target_keys: dict[str, list[str]]) -> dict[str, Any]:
     """The JSON Schema of one manifest field: the API type, plus references and secret sources."""
-    schema = {k: field[k] for k in ("type", "enum", "minLength", "maxLength", "pattern", "minimum",
+    schema: dict[str, Any] = {k: field[k] for k in ("type", "enum", "minLength", "maxLength", "pattern", "minimum",
                                     "maximum", "description") if k in field}
     if field.get("type") == "object":
         schema = {"type": "object"}
