@@ -129,6 +129,11 @@ class Kind:
         """The object's URL below `/api/v3` (flows are addressed by slug, FINDINGS flows 49, 51)."""
         return f"{self.path}{obj[self.url_field]}/"
 
+    @property
+    def id_field(self) -> str:
+        """The field holding an object's id, in answers and in other objects' references."""
+        return "pk"
+
     @cached_property
     def sensitive_fields(self) -> frozenset[str]:
         return frozenset(name for name, f in self.fields.items() if f.sensitive)
@@ -183,6 +188,15 @@ class ApiModel:
         spec = self.targets[target]
         kind = self.kind_for_path(spec.path) if spec.path else None
         return kind if kind is not None and self.target_of(kind) == target else None
+
+    def parent_field(self, kind: Kind) -> str | None:
+        """The field of a kind written nested in another's entries that points at that parent (a
+        binding's `target`), or None for a kind written at the top of a manifest."""
+        for parent in self.kinds.values():
+            for nested in parent.nested.values():
+                if nested.kind == kind.name:
+                    return nested.parent
+        return None
 
     def kind_in(self, section: str, manifest_kind: str) -> Kind | None:
         """The kind an entry of `section` names with `kind:` (`policies`/`password`)."""

@@ -87,6 +87,7 @@ async def _apply_changes(plan: Plan, client: Client, model: ApiModel, secrets: S
         if progress:
             progress(planned)
         change = _with_ids(planned, created)
+        kind = model.kinds[change.kind]
         body = change.body()
         try:
             answer = await client.request(change.method, change.path, body=None if body is None else plain(body))
@@ -105,8 +106,7 @@ async def _apply_changes(plan: Plan, client: Client, model: ApiModel, secrets: S
             result.not_applied = list(plan.changes[index + 1:])
             raise ApplyError("interrupted", result, interrupted=True) from None
         result.applied.append(planned)
-        kind = model.kinds[change.kind]
-        pk = answer.get("pk") if isinstance(change, Create) and isinstance(answer, dict) else change.id
+        pk = answer.get(kind.id_field) if isinstance(change, Create) and isinstance(answer, dict) else change.id
         if isinstance(change, Create):
             created[change.address] = pk
         if isinstance(change, Delete):

@@ -138,11 +138,12 @@ class Reporter:
         self.fmt = fmt
 
     def fail(self, outcome: Outcome) -> NoReturn:
-        if _on_github() and outcome.problems:
-            for line in github_annotations(list(outcome.problems)):
+        if _on_github():
+            lines = github_annotations(list(outcome.problems)) if outcome.problems else \
+                [f"::error::{_escape(reason)}" for reason in outcome.data.get("reasons", [])] or \
+                [f"::error::{_escape(outcome.message.splitlines()[0])}"]
+            for line in lines:
                 click.echo(line, err=self.fmt == "json")  # stdout, unless it carries JSON
-        elif _on_github() and outcome.code != EXIT_OK:
-            click.echo(f"::error::{_escape(outcome.message.splitlines()[0])}", err=self.fmt == "json")
         if self.fmt == "json":
             click.echo(json.dumps({"error": outcome.data}, indent=2, ensure_ascii=False))
         else:
@@ -230,13 +231,18 @@ class ReconcilerGroup(click.Group):
             if not isinstance(exc, click.UsageError):
                 exc.show()
                 sys.exit(EXIT_ERROR)
-            outcome = outcome_of(exc)
-            click.echo(outcome.message, err=True)
-            sys.exit(outcome.code)
+            Reporter("json" if _wants_json(sys.argv[1:] if args is None else list(args)) else "text").fail(
+                outcome_of(exc))
         except click.exceptions.Abort:
             click.echo("interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asked for JSON, read before click could parse it (a usage error)."""
+    return any(arg == "--format=json" or (arg == "--format" and args[i + 1:i + 2] == ["json"])
+               for i, arg in enumerate(args))
 
 
 @click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -352,7 +358,8 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
             click.echo(render_plan(plan, "text", color=color), nl=False)
         if auto_approve:
             return True
-        answer: str = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
+        answer: str = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False,
+                                   err=fmt == "json")  # stdout carries only the JSON report
         return answer.strip() == "yes"
 
     def on_change(change: Change) -> None:

@@ -92,15 +92,17 @@ def _expand(data: dict[str, Any], positions: dict[KeyPath, Position], file: str,
         manages=tuple(n for list_name, n in kind.nested.items() if list_name in data),
     )
     objects = [obj]
+    by_entry: dict[KeyPath, dict[KeyPath, Position]] = {}
+    for path, pos in positions.items():  # once, so a flow of a thousand bindings stays linear
+        if len(path) >= 2 and path[0] in kind.nested:
+            by_entry.setdefault(path[:2], {})[path[2:]] = pos
     for list_name, child_nesting in kind.nested.items():
         entries = data.get(list_name) or []
         child_kind = model.kinds[child_nesting.kind]
         keys = Counter(_own(child_kind, entry, child_nesting) for entry in entries)
         for index, entry in enumerate(entries):
-            prefix = (list_name, index)
-            child_positions = {path[2:]: pos for path, pos in positions.items() if path[:2] == prefix}
-            objects += _expand(entry, child_positions, file, child_kind, model, obj, child_nesting,
-                               keys[_own(child_kind, entry, child_nesting)] > 1)
+            objects += _expand(entry, by_entry.get((list_name, index), {}), file, child_kind, model, obj,
+                               child_nesting, keys[_own(child_kind, entry, child_nesting)] > 1)
     return objects
 
 

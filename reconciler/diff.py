@@ -13,7 +13,7 @@ from reconciler.desired import DesiredObject
 from reconciler.errors import Problem
 from reconciler.identity import address
 from reconciler.live import LiveState
-from reconciler.matching import Matching, Orphan
+from reconciler.matching import Matching
 from reconciler.plan import UNKNOWN, Change, Create, Delete, FieldChange, Replace, SentAlong, Update
 from reconciler.refs import live_value
 from reconciler.state import SecretState
@@ -75,6 +75,9 @@ class _Differ:
         self.resend = resend
         self.ignore = ignore
         self.problems: list[Problem] = []
+        # Built once: every delete asks them (a prune of thousands stays linear).
+        self.by_live = {id(pair.live): pair.desired for pair in matching.pairs if pair.live is not None}
+        self.deleted = {id(o.live) for o in matching.orphans if o.managed}
 
     def change(self, obj: DesiredObject, current: dict[str, Any] | None) -> Change | None:
         kind = self.model.kinds[obj.kind]
@@ -87,7 +90,7 @@ class _Differ:
         if not field_changes:
             return None
         common: dict[str, Any] = dict(kind=obj.kind, address=obj.address, key=obj.key, path=kind.detail_path(current),
-                                      id=current["pk"], fields=tuple(field_changes))
+                                      id=current[kind.id_field], fields=tuple(field_changes))
         if obj.update == "put":
             full, problem = self.full_body(obj, kind, current, ignored)
             if problem:
@@ -127,37 +130,52 @@ class _Differ:
         if cascaded:
             notes += (f"authentik also deletes {', '.join(cascaded)}",)
         return Delete(kind=kind.name, address=address, key=self.live.key_of(kind, current),
-                      path=kind.detail_path(current), id=current["pk"], notes=notes)
+                      path=kind.detail_path(current), id=current[kind.id_field], notes=notes)
 
     def cascade(self, kind: Kind, current: dict[str, Any]) -> tuple[list[str], list[str]]:
-        """Live objects deleting `current` deletes too: those the manifests keep (described, or in a
-        flow the manifests describe), and the others."""
-        target = self.model.target_of(kind)
+        """Live objects deleting `current` deletes too, all the way down (a stage, its bindings,
+        their policy bindings): those the manifests keep (described, or in a flow the manifests
+        describe), and the others."""
         kept: list[str] = []
         cascaded: list[str] = []
+        pending = [(kind, current)]
+        seen = {id(current)}
+        while pending:
+            doomed_kind, doomed = pending.pop(0)
+            for other, dependent in self.dependents(doomed_kind, doomed):
+                if id(dependent) in seen:
+                    continue
+                seen.add(id(dependent))
+                desired = self.by_live.get(id(dependent))
+                shown = address(other, self.live.key_of(other, dependent))
+                if desired is not None and desired.state == "present":
+                    kept.append(desired.address)
+                    continue
+                if desired is not None or id(dependent) in self.deleted:
+                    continue  # deleted by a change of its own, which says what goes with it
+                owner = self.described_parent(other, dependent)
+                if owner is not None:
+                    kept.append(f"{shown} (in {owner}, which the manifests describe)")
+                else:
+                    cascaded.append(shown)
+                pending.append((other, dependent))
+        return kept, cascaded
+
+    def dependents(self, kind: Kind, current: dict[str, Any]) -> list[tuple[Kind, dict[str, Any]]]:
+        """Live objects whose cascading reference points at `current` (a stage's bindings)."""
+        target = self.model.target_of(kind)
         if target is None:
-            return kept, cascaded
-        by_live = {id(pair.live): pair.desired for pair in self.matching.pairs if pair.live is not None}
-        deleted = {id(o.live) for o in self.matching.orphans if o.managed}
+            return []
+        found = []
         for other in self.model.kinds.values():
             for name in other.cascade:
                 points_at = other.fields[name].reference or ""
-                if points_at != target and target not in self.model.targets[points_at].union:
-                    continue
-                for dependent in self.live.children(other, name, current["pk"]):
-                    desired = by_live.get(id(dependent))
-                    shown = address(other, self.live.key_of(other, dependent))
-                    if desired is not None and desired.state == "present":
-                        kept.append(desired.address)
-                    elif desired is None and id(dependent) not in deleted:
-                        owner = self.described_parent(other, dependent, by_live)
-                        if owner is not None:
-                            kept.append(f"{shown} (in {owner}, which the manifests describe)")
-                        else:
-                            cascaded.append(shown)
-        return kept, cascaded
+                if points_at == target or target in self.model.targets[points_at].union:
+                    found += [(other, dependent) for dependent in
+                              self.live.children(other, name, current[kind.id_field])]
+        return found
 
-    def described_parent(self, kind: Kind, obj: dict[str, Any], by_live: dict[int, DesiredObject]) -> str | None:
+    def described_parent(self, kind: Kind, obj: dict[str, Any]) -> str | None:
         """The manifest entry `obj` is nested under live (a binding's flow), when the manifests
         describe it without managing that list."""
         for parent_kind in self.model.kinds.values():
@@ -165,7 +183,7 @@ class _Differ:
                 if nested.kind != kind.name:
                     continue
                 parent = self.live.by_id(parent_kind, obj.get(nested.parent))
-                desired = by_live.get(id(parent)) if parent is not None else None
+                desired = self.by_live.get(id(parent)) if parent is not None else None
                 if desired is not None and desired.state == "present" and nested not in desired.manages:
                     return desired.address
         return None
@@ -177,7 +195,7 @@ class _Differ:
                 continue
             spec = kind.fields[name]
             if spec.write_only:
-                yield from self.write_only_change(obj, current["pk"], spec, wanted)
+                yield from self.write_only_change(obj, current[kind.id_field], spec, wanted)
                 continue
             before = live_value(spec, current.get(name), self.live)
             if comparable(spec, wanted) != comparable(spec, before):
@@ -303,6 +321,3 @@ def _order_deletes(changes: list[Change], live: LiveState, model: ApiModel) -> l
     return [replace(change, depends_on=change.depends_on | frozenset(blockers[str(change.id)]))
             if isinstance(change, Delete) and str(change.id) in blockers else change for change in changes]
 
-
-def orphans_unmanaged(matching: Matching) -> list[Orphan]:
-    return [orphan for orphan in matching.orphans if not orphan.managed]

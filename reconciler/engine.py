@@ -16,7 +16,7 @@ from reconciler.desired import DesiredObject
 from reconciler.errors import StalePlanError
 from reconciler.pipeline import PlanOptions
 from reconciler.plan import Change, Plan
-from reconciler.stale import check_saved_plan, saved_plan_paths
+from reconciler.stale import read_secrets, saved_plan_paths, stale_reasons
 
 __all__ = ["ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved"]
 
@@ -83,8 +83,11 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
             secrets = pipeline.secret_state(client, options, [], recorded=saved.state_file)
             live = await pipeline.fetch(client, model, saved_plan_paths(saved, model) if saved.api_version ==
                                         model.version else set(), options.progress)
-            checked, reasons = check_saved_plan(saved, live, model, secrets, server=connection.display_url,
-                                                server_version=server_version, environ=options.env)
+            reasons = stale_reasons(saved, live, model, secrets, server=connection.display_url,
+                                    server_version=server_version)
+            if reasons:
+                raise StalePlanError(reasons)
+            checked, reasons = read_secrets(saved, live, model, secrets, options.env)
             if reasons:
                 raise StalePlanError(reasons)
             if not checked.has_changes or (confirm is not None and not confirm(saved)):

@@ -41,7 +41,13 @@ def live_key(kind: Kind, obj: Mapping[str, Any], ref_of: Callable[[str, Any], Re
     for name in kind.key:
         value = obj.get(name)
         spec = kind.fields[name]
-        parts.append(ref_of(spec.reference, value).without_id() if spec.reference and value is not None else value)
+        if spec.reference and value is not None:
+            ref = ref_of(spec.reference, value)
+            # An object the tool does not list (a notification rule a policy is bound to) is
+            # known by its id.
+            parts.append(ref.without_id() if ref.key is not None else ref)
+        else:
+            parts.append(value)
     return tuple(parts)
 
 

@@ -56,7 +56,7 @@ class LiveState:
 
     def by_id(self, kind: Kind, ident: Any) -> dict[str, Any] | None:
         if kind.name not in self._by_id:
-            self._by_id[kind.name] = {str(obj.get("pk")): obj for obj in self.objects(kind)}
+            self._by_id[kind.name] = {str(obj.get(kind.id_field)): obj for obj in self.objects(kind)}
         return self._by_id[kind.name].get(str(ident))
 
     # -- reference targets ----------------------------------------------------------------------

@@ -70,14 +70,16 @@ def _pair_by(kind: Kind, desired: list[DesiredObject], live: list[dict[str, Any]
             free.remove(same)
             paired[obj.address] = same
     rest = sorted((obj for obj in desired if obj.address not in paired), key=lambda o: _sortable(o.which))
-    free.sort(key=lambda candidate: (_sortable(candidate.get(field_name)), str(candidate.get("pk"))))
+    free.sort(key=lambda candidate: (_sortable(candidate.get(field_name)), str(candidate.get(kind.id_field))))
     for obj in rest:
         paired[obj.address] = free.pop(0) if free else None
     return [Pair(obj, paired[obj.address]) for obj in desired]
 
 
-def _sortable(value: Any) -> tuple[bool, str]:
-    return value is None, f"{value:>20}" if isinstance(value, int) else str(value)
+def _sortable(value: Any) -> tuple[bool, bool, float, str]:
+    """Ascending: numbers by value (negative orders included), then text, then nothing."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return value is None, not number, float(value) if number else 0.0, "" if number else str(value)
 
 
 def match(desired: list[DesiredObject], live: LiveState, model: ApiModel) -> Matching:
@@ -89,16 +91,18 @@ def match(desired: list[DesiredObject], live: LiveState, model: ApiModel) -> Mat
                           []).append(obj)
     pairs: dict[str, Pair] = {}
     problems: list[Problem] = []
+    siblings = _Siblings(live, model)
     for (kind_name, parent, key), members in groups.items():
         kind = model.kinds[kind_name]
         nesting = members[0].nesting
-        if parent is None:
+        if parent is None or nesting is None:
             candidates = live.find(kind, members[0].key)
         else:
-            parent_live = pairs[parent].live if parent in pairs else None
-            siblings = live.children(kind, nesting.parent, parent_live["pk"]) if parent_live and nesting else []
-            candidates = [obj for obj in siblings
-                          if own_key(kind, live.key_of(kind, obj), nesting.parent if nesting else None) == key]
+            parent_pair = pairs.get(parent)
+            parent_live = parent_pair.live if parent_pair else None
+            parent_kind = model.kinds[parent_pair.desired.kind] if parent_pair else None
+            candidates = siblings.of(kind, nesting.parent, parent_live[parent_kind.id_field], key) \
+                if parent_live is not None and parent_kind is not None else []
         if kind.disambiguator:
             found = _pair_by(kind, members, candidates)
         else:
@@ -112,6 +116,25 @@ def match(desired: list[DesiredObject], live: LiveState, model: ApiModel) -> Mat
     ordered = [pairs[obj.address] for obj in desired]
     matched = {id(pair.live) for pair in ordered if pair.live is not None}
     return Matching(pairs=ordered, orphans=_orphans(desired, ordered, matched, live, model), problems=problems)
+
+
+class _Siblings:
+    """The live children of each parent, indexed once by their key without the parent: matching a
+    flow of a thousand bindings stays linear."""
+
+    def __init__(self, live: LiveState, model: ApiModel) -> None:
+        self.live = live
+        self.model = model
+        self.index: dict[tuple[str, str, str], dict[Key, list[dict[str, Any]]]] = {}
+
+    def of(self, kind: Kind, parent_field: str, parent_id: Any, key: Key) -> list[dict[str, Any]]:
+        slot = (kind.name, parent_field, str(parent_id))
+        if slot not in self.index:
+            grouped: dict[Key, list[dict[str, Any]]] = {}
+            for obj in self.live.children(kind, parent_field, parent_id):
+                grouped.setdefault(own_key(kind, self.live.key_of(kind, obj), parent_field), []).append(obj)
+            self.index[slot] = grouped
+        return list(self.index[slot].get(key, []))
 
 
 def _orphans(desired: list[DesiredObject], pairs: list[Pair], matched: set[int], live: LiveState,
@@ -136,7 +159,7 @@ def _children(pair: Pair, nested: Nested, matched: set[int], live: LiveState, mo
     assert pair.live is not None
     kind = model.kinds[nested.kind]
     parent = pair.desired
-    children = live.children(kind, nested.parent, pair.live["pk"])
+    children = live.children(kind, nested.parent, pair.live[model.kinds[parent.kind].id_field])
     keys = [own_key(kind, live.key_of(kind, obj), nested.parent) for obj in children]
     repeated = Counter(keys)
     orphans = []

@@ -25,7 +25,7 @@ from reconciler.plan import Change, Plan, Unmanaged, order_changes
 from reconciler.refs import resolve_refs
 from reconciler.schema import validate
 from reconciler.secrets import resolve_secrets
-from reconciler.stale import live_fingerprint
+from reconciler.stale import live_fingerprint, same_key_ids
 from reconciler.state import STATE_FILE, SecretState
 from reconciler.values import Secret
 
@@ -195,7 +195,8 @@ def order(changes: list[Change], desired: list[DesiredObject], model: ApiModel) 
 
 def stamp(changes: tuple[Change, ...], live: LiveState, model: ApiModel, secrets: SecretState) -> tuple[Change, ...]:
     """Add to each change what a saved plan is checked with before it is applied: the fingerprint
-    of the live object it was computed from, and of each secret value it sends."""
+    of the live object it was computed from (for a create, the live objects that already share its
+    key), and of each secret value it sends."""
     stamped = []
     for change in changes:
         kind = model.kinds[change.kind]
@@ -204,15 +205,16 @@ def stamp(changes: tuple[Change, ...], live: LiveState, model: ApiModel, secrets
         stamped.append(replace(
             change,
             live=live_fingerprint(kind, current, secrets) if current is not None else None,
+            same_key=tuple(same_key_ids(kind, change, live, model)) if change.id is None else (),
             secrets={name: secrets.fingerprint(change.address, name, value.reveal())
                      for name, value in body.items() if isinstance(value, Secret)}))
     return tuple(stamped)
 
 
-def unmanaged(matching: Matching) -> tuple[Unmanaged, ...]:
+def unmanaged(matching: Matching, model: ApiModel) -> tuple[Unmanaged, ...]:
     """Live objects of the kinds the manifests describe that no manifest describes."""
-    return tuple(sorted((Unmanaged(o.kind, o.address, o.live.get("pk")) for o in matching.orphans if not o.managed),
-                        key=lambda item: item.address))
+    return tuple(sorted((Unmanaged(o.kind, o.address, o.live.get(model.kinds[o.kind].id_field))
+                         for o in matching.orphans if not o.managed), key=lambda item: item.address))
 
 
 def default_state_path(paths: list[str | Path]) -> Path:
@@ -232,12 +234,23 @@ def default_state_path(paths: list[str | Path]) -> Path:
 def secret_state(client: Client, options: PlanOptions, paths: list[str | Path],
                  recorded: str | None = None) -> SecretState:
     """The fingerprint store: keyed by `RECONCILER_STATE_KEY` (else the token), at `--state`, the
-    path a saved plan recorded, or the nearest `reconciler.state.json`."""
+    path a saved plan recorded (a `reconciler.state.json` inside the working folder only), or the
+    nearest `reconciler.state.json`."""
     key = options.env.get(STATE_KEY_ENV) or client.connection.token
     path: Path | None = None
     if options.keep_state:
-        path = options.state_path or (Path(recorded) if recorded else default_state_path(paths))
+        path = options.state_path or _recorded_state(recorded) or default_state_path(paths)
     return SecretState(key=key.encode(), server=client.connection.display_url, path=path)
+
+
+def _recorded_state(recorded: str | None) -> Path | None:
+    if not recorded:
+        return None
+    path = Path(recorded)
+    if path.is_absolute() or ".." in path.parts or path.name != STATE_FILE:
+        log.warning("ignoring the state file the plan names (%s): not a %s inside this folder", recorded, STATE_FILE)
+        return None
+    return path
 
 
 def _shown_path(path: Path | None) -> str | None:
@@ -265,7 +278,7 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     result = compare(matching, live, model, secrets, options)
     changes = stamp(order(result.changes, desired, model), live, model, secrets)
     plan = Plan(api_version=model.version, changes=changes, unchanged=result.unchanged,
-                server=client.connection.display_url, unmanaged=unmanaged(matching),
+                server=client.connection.display_url, unmanaged=unmanaged(matching, model),
                 manifests_digest=manifests.digest, manifest_files=len(manifests.files), key_id=secrets.key_id,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 state_file=_shown_path(secrets.path))

@@ -68,11 +68,27 @@ def decode(value: Any) -> Any:
         if not isinstance(ref, dict) or not isinstance(ref.get("target"), str):
             raise PlanFileError(f"a reference must name its target: {ref!r}")
         key = ref.get("key")
-        return Ref(ref["target"], tuple(decode(key)) if isinstance(key, list) else None, ref.get("id"),
-                   ref.get("address"))
+        return Ref(ref["target"], _key(key) if isinstance(key, list) else None, _scalar(ref.get("id")),
+                   ref.get("address") if isinstance(ref.get("address"), str) else None)
     if any(str(k).startswith("$") for k in value):
         raise PlanFileError(f"unknown tag in {sorted(value)}")
     return {k: decode(v) for k, v in value.items()}
+
+
+def _scalar(value: Any) -> Any:
+    """An id or a key part: text, a number or null, nothing a crafted file could nest."""
+    if value is not None and not isinstance(value, str | int):
+        raise PlanFileError(f"expected text, a number or null, not {type(value).__name__}")
+    return value
+
+
+def _key(parts: list[Any]) -> tuple[Any, ...]:
+    """A natural key: scalars and references (whose keys are checked the same way)."""
+    key = tuple(decode(part) for part in parts)
+    for part in key:
+        if not isinstance(part, Ref):
+            _scalar(part)
+    return key
 
 
 # -- records -----------------------------------------------------------------------------------
@@ -159,6 +175,8 @@ class Change:
     live: LiveFingerprint | None = None
     secrets: dict[str, str] = field(default_factory=dict)
     """Keyed fingerprints of the secret values in the body, by field (for saved plans)."""
+    same_key: tuple[Any, ...] = ()
+    """For a create: ids of the live objects that shared its key when planned (a stage bound twice)."""
 
     @property
     def name(self) -> str:
@@ -193,13 +211,19 @@ class Change:
             out["notes"] = list(self.notes)
         body = self.body()
         out["body"] = None if body is None else encode(body)
-        out["before"] = {c.field: encode(c.before) for c in self.fields if c.before is not None}
+        # What a sensitive field held is a secret too, though the model may not say so (a value
+        # from {env} in an ordinary field): only its source is written, never the value.
+        out["before"] = {c.field: encode(Secret(None, source=getattr(c.before, "source", None))
+                                         if c.sensitive and c.before is not UNKNOWN else c.before)
+                         for c in self.fields if c.before is not None}
         out["sensitive"] = sorted(c.field for c in self.fields if c.sensitive)
         out["depends_on"] = sorted(self.depends_on)
         if self.live is not None:
             out["live"] = {"fingerprint": self.live.object, "fields": dict(self.live.fields)}
         if self.secrets:
             out["secrets"] = dict(self.secrets)
+        if self.same_key:
+            out["same_key"] = list(self.same_key)
         return out
 
 
@@ -348,9 +372,9 @@ def _change(item: Any, index: int) -> Change:
     common: dict[str, Any] = dict(
         kind=_text(item, "kind"),
         address=_text(item, "address"),
-        key=tuple(decode(item.get("key") or [])),
+        key=_key(item.get("key") or []),
         path=path[len(API_PREFIX):],
-        id=item.get("id"),
+        id=_scalar(item.get("id")),
         fields=tuple(FieldChange(name, before.get(name), body.get(name) if isinstance(body, dict) else None,
                                  name in sensitive, str(spec.get("note", "")), tuple(spec.get("details", [])))
                      for name, spec in shown.items()),
@@ -360,6 +384,7 @@ def _change(item: Any, index: int) -> Change:
         live=LiveFingerprint(str(live["fingerprint"]), {str(k): str(v) for k, v in live["fields"].items()})
         if isinstance(live, dict) else None,
         secrets={str(k): str(v) for k, v in (item.get("secrets") or {}).items()},
+        same_key=tuple(_scalar(ident) for ident in item.get("same_key") or ()),
     )
     if cls is Replace:
         return Replace(**common, full=body)

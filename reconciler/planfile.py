@@ -53,7 +53,11 @@ def load_plan(path: Path) -> Plan:
         raise PlanFileError(f"cannot read the plan {path}: {exc.strerror or exc}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PlanFileError(f"{path}: not a saved plan (invalid JSON: {exc})") from exc
+    except RecursionError as exc:
+        raise PlanFileError(f"{path}: not a saved plan (nested too deeply)") from exc
     try:
         return Plan.from_data(data)
     except PlanFileError as exc:
         raise PlanFileError(f"{path}: {exc}") from exc
+    except RecursionError as exc:
+        raise PlanFileError(f"{path}: not a saved plan (nested too deeply)") from exc

@@ -52,7 +52,8 @@ class _Resolver:
         key_name = "+".join(self.model.targets[target].key) or "key"
         if isinstance(item, Ref):  # the parent of a nested entry: an object of the manifests
             found = self.matching.live_of(item.address or "")
-            return Ref(item.target, item.key, found.get("pk") if found else None, address=item.address)
+            ident = self.model.targets[item.target].id
+            return Ref(item.target, item.key, found.get(ident) if found else None, address=item.address)
         if isinstance(item, str) and UUID.match(item):
             item = str(uuid.UUID(item))  # the server's form: lower case, with dashes
             ref = self.live.ref_of(target, item)

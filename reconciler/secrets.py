@@ -41,10 +41,18 @@ def read_source(source: dict[str, str], environ: Mapping[str, str]) -> Secret:
         raise SourceError(f"cannot read secret file {path}: {reason}") from exc
 
 
+def _from_here(path: Path) -> str:
+    """A path as seen from the working folder (where a saved plan is applied from), when inside."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _read(obj: DesiredObject, field: str, source: dict[str, str], environ: Mapping[str, str],
           problems: list[Problem]) -> Secret | None:
-    if "file" in source:  # relative to the manifest that names it
-        source = {"file": str(Path(obj.file).parent / source["file"])}
+    if "file" in source:  # relative to the manifest that names it; recorded relative to here
+        source = {"file": _from_here(Path(obj.file).parent / source["file"])}
     try:
         return read_source(source, environ)
     except SourceError as exc:

@@ -1,34 +1,69 @@
 """Checking a saved plan against the server before it is applied (Terraform refuses a stale saved
-plan; octoDNS an apply whose plan checksum changed). Every reason is collected, each naming the
-object and field, or the variable or file of a secret, never its value. A plan that passes comes
-back with its secret values read from their sources."""
+plan; octoDNS an apply whose plan checksum changed), in two steps: `stale_reasons` says whether
+the plan still describes the server, `read_secrets` reads its secrets from their sources. Every
+reason is collected, each naming the object and field, or the variable or file of a secret,
+never its value.
+
+A saved plan is checked, not trusted: every call it would make must be the one the model gives
+for that kind and object (a crafted file cannot send a DELETE elsewhere), every object it changes
+must carry the fingerprint it was computed from, and a secret can only come from a source the
+plan fingerprinted."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reconciler.apimodel import ApiModel, Kind
-from reconciler.live import LiveState, paths_for_kinds
-from reconciler.plan import Change, Create, LiveFingerprint, Plan, with_values
+from reconciler.identity import own_key
+from reconciler.live import LiveState, paths_for_kinds, paths_for_targets
+from reconciler.plan import API_PREFIX, Change, Create, LiveFingerprint, Plan, with_values
 from reconciler.secrets import SourceError, read_source
 from reconciler.state import SecretState
-from reconciler.values import Ref, Secret, walk
+from reconciler.values import Ref, Secret, refs_in, walk
 
-__all__ = ["saved_plan_paths", "check_saved_plan", "live_fingerprint"]
+__all__ = ["saved_plan_paths", "stale_reasons", "read_secrets", "live_fingerprint", "same_key_ids"]
 
 
 def live_fingerprint(kind: Kind, obj: dict[str, Any], secrets: SecretState) -> LiveFingerprint:
     """Keyed fingerprints of a live object's writable fields, the whole and each: what a saved
     plan is checked against. Read-only fields are left out: they change on their own (a flow's
-    `cache_count`, a policy's `bound_to`)."""
-    values = {name: obj[name] for name in kind.fields if name in obj}
+    `cache_count`, a policy's `bound_to`); reference lists are taken as sets, as the server keeps
+    them (recordings 19, 20)."""
+    values = {}
+    for name, spec in kind.fields.items():
+        if name in obj:
+            value = obj[name]
+            if spec.reference and isinstance(value, list):
+                value = sorted(value, key=str)
+            values[name] = value
     return LiveFingerprint(secrets.digest(values), {name: secrets.digest(value, 16) for name, value in values.items()})
 
 
+def same_key_ids(kind: Kind, change: Change, live: LiveState, model: ApiModel) -> list[Any]:
+    """Ids of the live objects that have the natural key of the object `change` creates: among the
+    children of its parent for a nested kind (a flow's bindings), else among the kind's objects."""
+    parent_field = model.parent_field(kind)
+    if parent_field is not None:
+        parent = (change.body() or {}).get(parent_field)
+        if not isinstance(parent, Ref) or parent.pk is None:
+            return []  # the parent is created by the same plan: nothing can share its key yet
+        wanted = own_key(kind, change.key, parent_field)
+        candidates = [obj for obj in live.children(kind, parent_field, parent.pk)
+                      if own_key(kind, live.key_of(kind, obj), parent_field) == wanted]
+    else:
+        candidates = live.find(kind, change.key)
+    return [obj.get(kind.id_field) for obj in candidates]
+
+
 def saved_plan_paths(plan: Plan, model: ApiModel) -> set[str]:
-    """The lists to read again: one per kind the plan touches, and what those kinds' keys need."""
-    return paths_for_kinds(model, {model.kinds[c.kind] for c in plan.changes if c.kind in model.kinds})
+    """The lists to read again: the kinds the plan touches and what their keys need, the family
+    lists that say whether a new key is taken, and the targets its references point at."""
+    kinds = {model.kinds[c.kind] for c in plan.changes if c.kind in model.kinds}
+    families = {kind.family for kind in kinds if kind.family in model.targets and len(model.kinds_of(kind.family)) > 1}
+    targets = {ref.target for change in plan.changes for ref in refs_in(change.body()) if ref.pk is not None}
+    return paths_for_kinds(model, kinds) | paths_for_targets(model, families | targets)
 
 
 def _describe(source: dict[str, str] | None) -> str:
@@ -41,20 +76,32 @@ def _describe(source: dict[str, str] | None) -> str:
     return f"live field {source.get('live')}"
 
 
-def _check_change(change: Change, live: LiveState, model: ApiModel, secrets: SecretState) -> list[str]:
-    kind = model.kinds.get(change.kind)
-    if kind is None:
-        return [f"{change.address}: the API model of this version has no kind {change.kind!r}"]
-    if isinstance(change, Create):
-        which = (change.body() or {}).get(kind.disambiguator) if kind.disambiguator else None
-        existing = [obj for obj in live.find(kind, change.key)
-                    if not kind.disambiguator or obj.get(kind.disambiguator) == which]
-        return [f"{change.address}: to be created, but it exists now (id {existing[0].get('pk')})"] if existing else []
-    current = live.by_id(kind, change.id)
+def _check_call(change: Change, kind: Kind, current: dict[str, Any] | None) -> list[str]:
+    """The call a change makes must be the model's call for that kind and object."""
+    expected = kind.path if isinstance(change, Create) else kind.detail_path(current) if current else None
+    if expected is not None and change.path != expected:
+        return [f"{change.address}: the plan calls {API_PREFIX}{change.path}, but that object lives at "
+                f"{API_PREFIX}{expected}"]
+    return []
+
+
+def _check_create(change: Change, kind: Kind, live: LiveState, model: ApiModel) -> list[str]:
+    now = [ident for ident in same_key_ids(kind, change, live, model) if ident not in change.same_key]
+    if now:
+        return [f"{change.address}: to be created, but it exists now (id {now[0]})"]
+    if model.parent_field(kind) is None and len(model.kinds_of(kind.family)) > 1:
+        other = live.member_kind(kind.family, change.key)
+        if other is not None and other != kind.name:
+            return [f"{change.address}: to be created, but a live {other} {kind.family} has its "
+                    f"{'+'.join(kind.key)} now"]
+    return []
+
+
+def _check_live(change: Change, kind: Kind, current: dict[str, Any] | None, secrets: SecretState) -> list[str]:
     if current is None:
         return [f"{change.address}: deleted since the plan (id {change.id})"]
     if change.live is None:
-        return []
+        return [f"{change.address}: the plan carries no fingerprint of the object it changes"]
     now = live_fingerprint(kind, current, secrets)
     if now.object == change.live.object:
         return []
@@ -63,47 +110,46 @@ def _check_change(change: Change, live: LiveState, model: ApiModel, secrets: Sec
     return [f"{change.address}: changed since the plan: {', '.join(changed) or 'its fields'}"]
 
 
-def _fill_secrets(change: Change, live: LiveState, model: ApiModel, secrets: SecretState,
-                  environ: Mapping[str, str], reasons: list[str]) -> Change:
-    """Read each secret of the body from its source and check it against the plan's fingerprint."""
-    current = live.by_id(model.kinds[change.kind], change.id) if change.id is not None else None
-    body = change.body() or {}
+def _check_refs(change: Change, live: LiveState, model: ApiModel) -> list[str]:
+    """Each object the body points at by id must still be the one the plan named."""
+    reasons = []
+    for ref in refs_in(change.body()):
+        if ref.pk is None or ref.target not in model.targets:
+            continue
+        now = live.ref_of(ref.target, ref.pk)
+        if now.key is None:
+            reasons.append(f"{change.address}: refers to {ref}, which is gone (id {ref.pk})")
+        elif ref.key is not None and now.key != ref.key:
+            reasons.append(f"{change.address}: refers to {ref}, which is {now} now")
+    return reasons
 
-    def read(name: str, value: Secret) -> Any:
+
+def _check_secrets(change: Change, kind: Kind) -> list[str]:
+    """A secret comes from a source the plan fingerprinted: a variable, a file inside the working
+    folder, or (for a field the model knows as a secret the server returns) the live object."""
+    reasons = []
+    for name, value in (change.body() or {}).items():
+        if not isinstance(value, Secret):
+            continue
         source = value.source or {}
         what = f"{change.address}: {name}: the secret from {_describe(value.source)}"
-        if "live" in source:
-            if current is None or source["live"] not in current:
-                reasons.append(f"{what} is no longer on the server")
-                return value
-            return Secret(current[source["live"]], source=source)
         if not source:
             reasons.append(f"{what} cannot be carried by a saved plan; write it as {{env: VAR}} or {{file: PATH}}")
-            return value
-        try:
-            found = read_source(source, environ)
-        except SourceError as exc:
-            reasons.append(f"{change.address}: {name}: {exc}")
-            return value
-        expected = change.secrets.get(name)
-        if expected is not None and secrets.fingerprint(change.address, name, found.reveal()) != expected:
-            reasons.append(f"{what} changed since the plan")
-        return found
-
-    filled = {name: read(name, value) for name, value in body.items() if isinstance(value, Secret)}
-    if not filled:
-        return change
-    by_id = {id(value): filled[name] for name, value in body.items() if isinstance(value, Secret)}
-
-    def leaf(value: Secret | Ref) -> Any:
-        return by_id.get(id(value), value)
-
-    return with_values(change, lambda value: walk(value, leaf))
+        elif "live" in source:
+            if source["live"] != name or name not in kind.sensitive_fields or change.id is None:
+                reasons.append(f"{what} is not a secret this object returns")
+        elif name not in change.secrets:
+            reasons.append(f"{what} carries no fingerprint")
+        elif "file" in source:
+            path = PurePosixPath(source["file"])
+            if path.is_absolute() or ".." in path.parts:
+                reasons.append(f"{what} is outside the working folder")
+    return reasons
 
 
-def check_saved_plan(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretState, *, server: str,
-                     server_version: str, environ: Mapping[str, str]) -> tuple[Plan, list[str]]:
-    """The plan with its secrets read, and every reason it may not be applied (none: go)."""
+def stale_reasons(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretState, *, server: str,
+                  server_version: str) -> list[str]:
+    """Every reason the saved plan may not be applied to this server now (none: go)."""
     reasons: list[str] = []
     if plan.server != server:
         reasons.append(f"the plan was made for {plan.server}, not {server}")
@@ -113,9 +159,58 @@ def check_saved_plan(plan: Plan, live: LiveState, model: ApiModel, secrets: Secr
         reasons.append("the fingerprint key differs from the plan's: set RECONCILER_STATE_KEY (or the token) "
                        "as when the plan was made")
     if reasons:
-        return plan, reasons
+        return reasons
+    for change in plan.changes:
+        kind = model.kinds.get(change.kind)
+        if kind is None:
+            reasons.append(f"{change.address}: authentik {model.version} has no kind {change.kind!r}")
+            continue
+        current = live.by_id(kind, change.id) if change.id is not None else None
+        reasons += _check_call(change, kind, current)
+        if isinstance(change, Create):
+            reasons += _check_create(change, kind, live, model)
+        else:
+            reasons += _check_live(change, kind, current, secrets)
+        reasons += _check_refs(change, live, model) + _check_secrets(change, kind)
+    return reasons
+
+
+def read_secrets(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretState,
+                 environ: Mapping[str, str]) -> tuple[Plan, list[str]]:
+    """The plan with each secret read from its source, and every secret that no longer matches
+    the fingerprint the plan recorded (or cannot be read). Run after `stale_reasons` found none."""
+    reasons: list[str] = []
     changes = []
     for change in plan.changes:
-        reasons += _check_change(change, live, model, secrets)
-        changes.append(_fill_secrets(change, live, model, secrets, environ, reasons))
+        kind = model.kinds[change.kind]
+        current = live.by_id(kind, change.id) if change.id is not None else None
+        filled = {id(value): _read(change, name, value, current, secrets, environ, reasons)
+                  for name, value in (change.body() or {}).items() if isinstance(value, Secret)}
+        changes.append(_with_secrets(change, filled) if filled else change)
     return replace(plan, changes=tuple(changes)), reasons
+
+
+def _with_secrets(change: Change, filled: dict[int, Secret]) -> Change:
+    """`change` with each secret of its body replaced by the one read for it."""
+    def leaf(value: Secret | Ref) -> Any:
+        return filled.get(id(value), value)
+
+    return with_values(change, lambda value: walk(value, leaf))
+
+
+def _read(change: Change, name: str, value: Secret, current: dict[str, Any] | None, secrets: SecretState,
+          environ: Mapping[str, str], reasons: list[str]) -> Secret:
+    source = value.source or {}
+    if "live" in source:
+        return Secret(current[name], source=source) if current is not None and name in current else value
+    if "file" in source and not Path(source["file"]).is_file():
+        reasons.append(f"{change.address}: {name}: the secret file {source['file']} is not a regular file")
+        return value
+    try:
+        found = read_source(source, environ)
+    except SourceError as exc:
+        reasons.append(f"{change.address}: {name}: {exc}")
+        return value
+    if secrets.fingerprint(change.address, name, found.reveal()) != change.secrets.get(name):
+        reasons.append(f"{change.address}: {name}: the secret from {_describe(source)} changed since the plan")
+    return found

@@ -152,10 +152,7 @@ def test_deleting_a_stage_a_managed_flow_binds_is_refused(tmp_path: Path) -> Non
     assert problem.message == ("cannot delete dummy/b: authentik would delete flow_stage_binding/login/b (in "
                                "flow/login, which the manifests describe) with it, which the manifests keep; "
                                "remove those first")
-    # A flow the manifests do not describe loses the stage with a note.
-    result = plan(tmp_path, {"stages": [{"kind": "dummy", "name": "b", "state": "absent"}]})
-    [delete] = result.changes
-    assert delete.notes == ("authentik also deletes flow_stage_binding/login/b",)
+    # A flow the manifests do not describe loses the stage with a note (see below).
 
 
 def test_deleting_a_stage_together_with_its_binding_deletes_the_binding_first(tmp_path: Path) -> None:
@@ -165,3 +162,31 @@ def test_deleting_a_stage_together_with_its_binding_deletes_the_binding_first(tm
                 **flow({"stage": "a", "order": 10}, {"stage": "b", "order": 20})}
     ordered = order_changes(plan(tmp_path, manifest).changes)
     assert [c.address for c in ordered] == ["flow_stage_binding/login/c", "dummy/c"]
+
+
+def test_bindings_of_one_stage_pair_in_ascending_order_negative_orders_included(tmp_path: Path) -> None:
+    live = live_state()
+    for binding, order in zip(live.lists["/flows/bindings/"], (-10, 3, -5), strict=True):
+        binding["stage"], binding["order"] = STAGES["a"], order
+    result = plan(tmp_path, flow({"stage": "a", "order": -20}, {"stage": "a", "order": -1},
+                                 {"stage": "a", "order": 3}), live)
+    # -20 takes the lowest live order (-10), -1 the next (-5); 3 is paired as it is.
+    assert sorted((c.path, c.body()["order"]) for c in result.changes) == [  # type: ignore[index]
+        (f"/flows/bindings/{BINDINGS['a']}/", -20), (f"/flows/bindings/{BINDINGS['c']}/", -1)]
+
+
+def test_a_delete_says_everything_authentik_takes_with_it(tmp_path: Path) -> None:
+    # The stage takes its binding, and the binding its policy binding (FINDINGS flows 119, 280).
+    result = plan(tmp_path, {"stages": [{"kind": "dummy", "name": "b", "state": "absent"}]})
+    [delete] = result.changes
+    assert delete.notes == ("authentik also deletes flow_stage_binding/login/b, policy_binding/login/b/policy:office",)
+
+
+def test_objects_the_tool_does_not_list_are_named_by_their_id(tmp_path: Path) -> None:
+    live = live_state()
+    rule = "c0000000-0000-4000-8000-000000000000"  # a notification rule: a binding target not listed
+    live.lists["/policies/bindings/"].append({**live.lists["/policies/bindings/"][0], "pk": "x", "target": rule})
+    result = plan(tmp_path, {"policies": [{"kind": "expression", "name": "office", "state": "absent"}]}, live)
+    [delete] = result.changes
+    assert delete.notes == (f"authentik also deletes policy_binding/login/b/policy:office, "
+                            f"policy_binding/{rule}/policy:office",)

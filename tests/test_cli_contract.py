@@ -111,3 +111,11 @@ def test_the_plan_goes_to_the_job_summary(tmp_path: Path) -> None:
         # Off GitHub Actions the same variable is ignored.
         without = run(url, "plan", str(tmp_path), env={"GITHUB_STEP_SUMMARY": str(tmp_path / "other.md")})
         assert without.exit_code == 0 and not (tmp_path / "other.md").exists()
+
+
+def test_usage_errors_are_json_too_when_json_was_asked_for() -> None:
+    for args in (("plan", "x", "--format", "json", "--bogus"), ("plan", "--format=json", "--api-version", "1.0")):
+        result = run("http://127.0.0.1:9", *args)
+        assert result.exit_code == 1
+        error = json.loads(result.output)["error"]
+        assert error["type"] == "usage" and error["message"]

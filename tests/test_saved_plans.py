@@ -4,9 +4,12 @@ when the server moved on since the plan."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from support import TOKEN, run, served, write_manifest, writes
 from test_secrets import FILE_SECRET, SECRETS, assert_clean, secret_manifest
 
@@ -193,3 +196,117 @@ def test_token_never_lands_in_a_saved_plan(tmp_path: Path) -> None:
     with served() as (_, url):
         saved(url, tmp_path, tmp_path / "plan.json")
     assert TOKEN not in (tmp_path / "plan.json").read_text()
+
+
+# -- a saved plan is checked, not trusted (review findings: a crafted or outdated file) --------
+def crafted(tmp_path: Path, url: str, edit: Callable[[dict[str, Any]], None], env: dict[str, str] = ENV) -> Path:
+    """The saved plan of DUO, edited as a hostile or outdated file could be."""
+    saved(url, tmp_path, tmp_path / "plan.json", env)
+    data = json.loads((tmp_path / "plan.json").read_text())
+    edit(data)
+    (tmp_path / "crafted.json").write_text(json.dumps(data))
+    return tmp_path / "crafted.json"
+
+
+def refused(sandbox: Sandbox, url: str, plan: Path, env: dict[str, str] = ENV) -> str:
+    sandbox.clear_log()
+    result = run(url, "apply", "--plan", str(plan), "--auto-approve", env=env)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("error: the saved plan is stale, nothing was applied")
+    assert writes(sandbox) == []
+    return result.output
+
+
+def test_a_plan_may_only_call_where_the_model_says_its_object_lives(tmp_path: Path) -> None:
+    write_manifest(tmp_path, DUO)
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(tmp_path), "--auto-approve", env=ENV).exit_code == 0
+        write_manifest(tmp_path, [{"kind": "authenticator_duo", "name": "saved-duo", "state": "absent"}])
+
+        def elsewhere(data: dict[str, Any]) -> None:
+            data["changes"][0]["path"] = "/api/v3/core/users/3/"
+
+        output = refused(sandbox, url, crafted(tmp_path, url, elsewhere))
+        assert f"the plan calls /api/v3/core/users/3/, but that object lives at /api/v3/stages/authenticator/duo/" \
+               f"{duo(sandbox)['pk']}/" in output
+
+
+def test_a_secret_the_plan_did_not_fingerprint_is_never_read(tmp_path: Path) -> None:
+    (tmp_path / "local.txt").write_text("LOCAL-FILE-CONTENT")
+
+    def smuggle(data: dict[str, Any]) -> None:
+        body = data["changes"][0]["body"]
+        body["api_hostname"] = {"$secret": {"file": str(tmp_path / "local.txt")}}
+        data["state_file"] = str(tmp_path / "elsewhere.json")
+
+    write_manifest(tmp_path, DUO)
+    with served() as (sandbox, url):
+        output = refused(sandbox, url, crafted(tmp_path, url, smuggle))
+        assert f"api_hostname: the secret from file {tmp_path}/local.txt carries no fingerprint" in output
+        assert "LOCAL-FILE-CONTENT" not in output
+    assert not (tmp_path / "elsewhere.json").exists()
+
+
+def test_a_referenced_object_renamed_since_the_plan_is_refused(tmp_path: Path) -> None:
+    manifest = {"stages": [{"kind": "dummy", "name": "s1"}],
+                "flows": [{"slug": "f1", "name": "F", "title": "F", "designation": "authentication"}]}
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(manifest))
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(tmp_path), "--auto-approve").exit_code == 0
+        manifest["flows"][0]["bindings"] = [{"stage": "s1", "order": 10}]
+        (tmp_path / "m.yaml").write_text(yaml.safe_dump(manifest))
+        assert run(url, "plan", str(tmp_path), "--out", str(tmp_path / "plan.json")).exit_code == 0
+        [stage] = [s for s in sandbox.objects("dummy") if s["name"] == "s1"]
+        assert sandbox_patch_kind(sandbox, "/stages/dummy/", stage["pk"], {"name": "s1-renamed"}) == 200
+        output = refused(sandbox, url, tmp_path / "plan.json", {})
+        assert "flow_stage_binding/f1/s1: refers to {stage: s1}, which is {stage: s1-renamed} now" in output
+
+
+def test_a_name_taken_by_another_kind_since_the_plan_is_refused(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [{"kind": "dummy", "name": "taken-later"}])
+    with served() as (sandbox, url):
+        assert run(url, "plan", str(tmp_path), "--out", str(tmp_path / "plan.json")).exit_code == 0
+        from conftest import calling
+
+        assert calling(sandbox)("POST", "/stages/deny/", json={"name": "taken-later"}).status_code == 201
+        output = refused(sandbox, url, tmp_path / "plan.json", {})
+        assert "dummy/taken-later: to be created, but a live deny stage has its name now" in output
+
+
+def test_policy_bindings_on_a_stage_bound_twice_apply_from_a_saved_plan(tmp_path: Path) -> None:
+    def manifest(with_first: bool) -> dict[str, Any]:
+        policies = [{"policy": "p1", "order": 0}]
+        return {"stages": [{"kind": "dummy", "name": "s1"}],
+                "policies": [{"kind": "expression", "name": "p1", "expression": "return True"}],
+                "flows": [{"slug": "f1", "name": "F", "title": "F", "designation": "authentication", "bindings": [
+                    {"stage": "s1", "order": 10, **({"policies": policies} if with_first else {})},
+                    {"stage": "s1", "order": 20, "policies": policies}]}]}
+
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(manifest(False)))
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(tmp_path), "--auto-approve").exit_code == 0
+        (tmp_path / "m.yaml").write_text(yaml.safe_dump(manifest(True)))
+        assert run(url, "plan", str(tmp_path), "--out", str(tmp_path / "plan.json")).exit_code == 0
+        applied = run(url, "apply", "--plan", str(tmp_path / "plan.json"), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        assert "applied:     create policy_binding/f1/s1@10/policy:p1" in applied.output
+        assert run(url, "plan", str(tmp_path), "--detailed-exitcode").exit_code == 0
+
+
+def test_what_a_secret_field_held_is_not_written_either(tmp_path: Path) -> None:
+    # client_id is no secret to the model, but here it comes from {env}: its old value is one too.
+    write_manifest(tmp_path, [{**DUO[0], "client_id": {"env": "CLIENT_ID"}}])
+    env = {**ENV, "CLIENT_ID": "old-client-id-value"}
+    with served() as (_, url):
+        assert run(url, "apply", str(tmp_path), "--auto-approve", env=env).exit_code == 0
+        rotated = {**env, "CLIENT_ID": "new-client-id-value"}
+        assert run(url, "plan", str(tmp_path), "--out", str(tmp_path / "plan.json"), env=rotated).exit_code == 0
+        as_json = run(url, "plan", str(tmp_path), "--format", "json", env=rotated).output
+    for text in ((tmp_path / "plan.json").read_text(), as_json):
+        assert "old-client-id-value" not in text and "new-client-id-value" not in text
+
+
+def sandbox_patch_kind(sandbox: Sandbox, path: str, pk: object, body: dict[str, object]) -> int:
+    from conftest import calling
+
+    return calling(sandbox)("PATCH", f"{path}{pk}/", json=body).status_code
