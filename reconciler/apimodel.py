@@ -159,9 +159,11 @@ class Target:
     key: tuple[str, ...] = ()
     id: str = "pk"
     union: tuple[str, ...] = ()
+    flows: tuple[str, ...] = ()
+    """Fields of its objects that name a flow (a brand's `flow_authentication`, ...)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per version (load_model caches it): identity is equality
 class ApiModel:
     version: str
     kinds: dict[str, Kind]
@@ -223,7 +225,8 @@ def load_model(version: str) -> ApiModel:
     raw = json.loads(path.read_text())
     kinds = {name: _kind(name, spec) for name, spec in raw["kinds"].items()}
     targets = {name: Target(name=name, path=spec.get("path", ""), key=tuple(spec.get("key", ())),
-                            id=spec.get("id", "pk"), union=tuple(spec.get("union", ())))
+                            id=spec.get("id", "pk"), union=tuple(spec.get("union", ())),
+                            flows=tuple(spec.get("flows", ())))
                for name, spec in raw["targets"].items()}
     return ApiModel(version=raw["api_version"], kinds=kinds, targets=targets,
                     sections={s: dict(k) for s, k in raw["sections"].items()}, raw=raw)

@@ -22,6 +22,7 @@ import argparse
 import json
 import re
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,24 @@ TARGETS: dict[str, dict[str, Any]] = {
         "path": "/stages/authenticator/webauthn_device_types/", "key": ["description"], "id": "aaguid"},
     "endpoint_connector": {"path": "/endpoints/connectors/", "key": ["name"], "id": "connector_uuid"},
 }
+
+# The brand (2026; a tenant in 2023) names the flows a domain uses for authentication, recovery,
+# ...: a flow it uses must not be pruned by accident. The first of these paths the spec has.
+BRAND_TARGETS = (("/core/brands/", "brand_uuid"), ("/core/tenants/", "tenant_uuid"))
+
+
+def brand_target(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The `brand` target: where brands are listed, their key and id, and which of their fields
+    name a flow (`flow_authentication`, ...)."""
+    for path, ident in BRAND_TARGETS:
+        if path in spec["paths"]:
+            page = schema_of(spec, spec["paths"][path]["get"], "200")
+            item = spec["components"]["schemas"][page]["properties"]["results"]["items"]["$ref"].split("/")[-1]
+            fields = spec["components"]["schemas"][item]["properties"]
+            flows = [name for name, field in fields.items() if name.startswith("flow_") and field.get("format") == "uuid"]
+            return {"path": path, "key": ["domain"], "id": ident, "flows": flows}
+    return None
+
 
 # Nested write fields that the spec lists in request bodies but the server cannot take: 2023.10.7
 # answers any valid flow_set with a 405 (FINDINGS 2023.10.7 [43, 44, 46, 50]); 2026.2.2 drops it.
@@ -435,6 +454,9 @@ def build_model(spec: dict[str, Any], recordings: Path, version: str) -> dict[st
         kinds[kind.name] = build_kind(spec, recordings, collection, detail, lookup, kind)
     targets = {name: dict(target) for name, target in TARGETS.items()
                if "union" in target or target["path"] in spec["paths"]}
+    brand = brand_target(spec)
+    if brand is not None:
+        targets["brand"] = brand
     sections: dict[str, dict[str, str]] = {}
     for name, kind in sorted(kinds.items()):
         if kind["section"]:
@@ -590,7 +612,7 @@ def main() -> None:
         write_json(root / "schemas" / f"manifest-{version}.schema.json", build_manifest_schema(model))
         fresh = recordings / "fresh-install.json"
         if fresh.exists():
-            write_json(root / "reconciler" / "sandbox" / "seeds" / f"{version}.json", build_seed(recordings))
+            write_json(root / "reconciler" / "sandbox" / "seeds" / f"{version}.json", build_seed(recordings, spec))
         print(f"{version}: {len(model['kinds'])} kinds, {len(model['targets'])} reference targets")
 
 
@@ -607,12 +629,15 @@ FLOW_BINDING_READS = ("74-fsb-list-page", "289-defaults-flow-bindings-default-au
                       "292-defaults-flow-bindings-default-invalidation-flow", "300-verify-flow-bindings-count")
 
 
-def build_seed(recordings: Path) -> dict[str, Any]:
+def build_seed(recordings: Path, spec: dict[str, Any]) -> dict[str, Any]:
     seed: dict[str, Any] = json.loads((recordings / "fresh-install.json").read_text())
+    lists = seed["lists"]
+    brand = default_brand(spec, lists)
+    if brand is not None:
+        lists[brand[0]] = [brand[1]]
     flows = recordings / "flows"
     if not flows.is_dir():
         return seed
-    lists = seed["lists"]
     recorded = {path.stem: json.loads(path.read_text())["response"].get("json")
                 for path in flows.glob("[0-9]*.json")}
     bindings = recorded["224-pb-list-fresh"]["results"]
@@ -630,6 +655,39 @@ def build_seed(recordings: Path) -> dict[str, Any]:
     lists[USERS] = [carried_user(user, lists.get("/core/groups/", []))
                     for user in recorded["226-pb-lookup-user"]["results"]]
     return seed
+
+
+# No recording lists brands (tenants in 2023). The default one comes from authentik's default
+# blueprint (read through the search tool: blueprints/default/default-brand.yaml, 2023's
+# default-tenant.yaml): domain `authentik-default`, the default brand, and the default
+# authentication, invalidation and user-settings flows; every other field as the model defaults it
+# (authentik/brands/models.py: title "authentik", the packaged logo and favicon).
+BRAND_VALUES = {"domain": "authentik-default", "default": True, "branding_title": "authentik",
+                "branding_logo": "/static/dist/assets/icons/icon_left_brand.svg",
+                "branding_favicon": "/static/dist/assets/icons/icon.png", "event_retention": "days=365"}
+BRAND_FLOWS = {"flow_authentication": "default-authentication-flow", "flow_invalidation": "default-invalidation-flow",
+               "flow_user_settings": "default-user-settings-flow"}
+
+
+def default_brand(spec: dict[str, Any], lists: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The list path and the object of the default brand (tenant) of a fresh install."""
+    target = brand_target(spec)
+    if target is None:
+        return None
+    page = schema_of(spec, spec["paths"][target["path"]]["get"], "200")
+    item = spec["components"]["schemas"][page]["properties"]["results"]["items"]["$ref"].split("/")[-1]
+    flows = {f["slug"]: f["pk"] for f in lists["/flows/instances/"]}
+    brand: dict[str, Any] = {}
+    for name, field in spec["components"]["schemas"][item]["properties"].items():
+        if name == target["id"]:
+            brand[name] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"authentik-reconciler/{target['path']}default"))
+        elif name in BRAND_FLOWS:
+            brand[name] = flows.get(BRAND_FLOWS[name])
+        elif name in BRAND_VALUES:
+            brand[name] = BRAND_VALUES[name]
+        else:
+            brand[name] = fallback_default(compact_field(spec, field))
+    return target["path"], brand
 
 
 def carried_ids(lists: dict[str, Any], recorded: dict[str, Any]) -> dict[str, str]:

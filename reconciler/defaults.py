@@ -1,0 +1,51 @@
+"""The objects authentik's own default blueprints create: what a fresh install of each version holds
+(recorded in `fresh-install.json`, packaged as the sandbox's seed). Export marks them, and pruning
+never deletes them: the API does not say which objects a blueprint manages (FINDINGS flows 294,
+295), so the fresh install is the record."""
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from reconciler.apimodel import ApiModel, Kind
+from reconciler.live import LiveState
+from reconciler.values import Key
+
+__all__ = ["fresh_install", "is_default"]
+
+SEEDS = Path(__file__).parent / "sandbox" / "seeds"
+
+
+@cache
+def _state(version: str, model: ApiModel) -> LiveState:
+    """The fresh install as live state: every kind's list, and each family list (`/stages/all/`,
+    `/policies/all/`) both as one list and split by kind, as the server has them."""
+    lists: dict[str, list[dict[str, Any]]] = json.loads((SEEDS / f"{version}.json").read_text())["lists"]
+    state = LiveState(model=model, lists=dict(lists))
+    for target in model.targets.values():
+        members = model.kinds_of(target.name)
+        if len(members) < 2:
+            continue
+        if target.path not in lists:  # the family list from its kinds' lists
+            state.lists[target.path] = [{**obj, "meta_model_name": kind.constants.get("meta_model_name")}
+                                        for kind in members for obj in lists.get(kind.path, [])]
+        for kind in members:  # the kinds' lists from the family list
+            if kind.path not in lists:
+                meta = kind.constants.get("meta_model_name")
+                state.lists[kind.path] = [obj for obj in lists[target.path] if obj.get("meta_model_name") == meta]
+    return state
+
+
+@cache
+def fresh_install(model: ApiModel) -> dict[str, frozenset[Key]]:
+    """The natural keys of the objects a fresh install of the model's version has, by kind."""
+    if not (SEEDS / f"{model.version}.json").exists():
+        return {}
+    state = _state(model.version, model)
+    return {kind.name: frozenset(state.key_of(kind, obj) for obj in state.objects(kind)) for kind in model.kinds.values()}
+
+
+def is_default(model: ApiModel, kind: Kind, key: Key) -> bool:
+    return key in fresh_install(model).get(kind.name, frozenset())
