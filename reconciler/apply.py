@@ -109,8 +109,12 @@ async def _apply_changes(plan: Plan, client: Client, model: ApiModel, secrets: S
         pk = answer.get(kind.id_field) if isinstance(change, Create) and isinstance(answer, dict) else change.id
         if isinstance(change, Create):
             created[change.address] = pk
+            secrets.own(change.address, change.kind, pk)  # what the repository creates, it owns
         if isinstance(change, Delete):
             secrets.forget(change.address)
+            for address, (_, ident) in secrets.owned().items():
+                if str(ident) == str(change.id):
+                    secrets.disown(address)
         elif body is not None:
             for name in kind.write_only_fields & set(body):
                 value = body[name]

@@ -31,6 +31,7 @@ from reconciler.errors import (
     Problem,
     ReconcilerError,
     StalePlanError,
+    UnsafePlanError,
 )
 from reconciler.plan import Change, Plan
 from reconciler.planfile import load_plan, save_plan
@@ -111,6 +112,9 @@ def outcome_of(exc: BaseException) -> Outcome:
         return Outcome(code, _apply_report(exc.result, failed_message=str(exc)),
                        {"type": "interrupted" if exc.interrupted else "apply", "message": str(exc),
                         "result": exc.result.data})
+    if isinstance(exc, UnsafePlanError):
+        return Outcome(EXIT_ERROR, f"error: {exc}", {"type": "unsafe_plan", "message": "the plan is unsafe",
+                                                     "reasons": exc.reasons, "changes": exc.changes})
     if isinstance(exc, StalePlanError):
         return Outcome(EXIT_ERROR, f"error: {exc}", {"type": "stale_plan", "message": "the saved plan is stale",
                                                      "reasons": exc.reasons})
@@ -197,6 +201,10 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--resend-secrets", is_flag=True, help="send every write-only secret again"),
         click.option("--ignore-changes", multiple=True, metavar="FIELD",
                      help="never plan changes to FIELD (repeatable)"),
+        click.option("--prune/--no-prune", default=None,
+                     help="plan deletes of owned objects that left the manifests (default: reconciler.toml's "
+                          "prune, else no)"),
+        click.option("--force", is_flag=True, help="accept a plan over the safety thresholds"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -204,7 +212,8 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _options(sandbox: bool, api_version: str | None, state_path: Path | None, resend_secrets: bool = False,
-             ignore_changes: tuple[str, ...] = ()) -> engine.PlanOptions:
+             ignore_changes: tuple[str, ...] = (), prune: bool | None = None,
+             force: bool = False) -> engine.PlanOptions:
     progress = None
     if sys.stderr.isatty():
         def progress(path: str) -> None:
@@ -212,7 +221,7 @@ def _options(sandbox: bool, api_version: str | None, state_path: Path | None, re
     return engine.PlanOptions(api_version=api_version, state_path=state_path,
                               keep_state=not sandbox or state_path is not None,
                               resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
-                              progress=progress)
+                              prune=prune, force=force, progress=progress)
 
 
 class ReconcilerGroup(click.Group):
@@ -289,7 +298,8 @@ def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str)
 @click.option("--detailed-exitcode", is_flag=True, help="exit 2 when the plan has changes")
 def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                  api_version: str | None, state_path: Path | None, resend_secrets: bool,
-                 ignore_changes: tuple[str, ...], fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
+                 ignore_changes: tuple[str, ...], prune: bool | None, force: bool, fmt: str, out: Path | None,
+                 detailed_exitcode: bool) -> None:
     """Fetch live state and show what apply would change (and what is not in the manifests)."""
     reporter = Reporter(fmt)
     with reporter.errors():
@@ -297,7 +307,7 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
         plan = engine.plan(list(paths), connection,
-                           _options(sandbox, api_version, state_path, resend_secrets, ignore_changes))
+                           _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force))
         if out is not None:
             save_plan(plan, out)
         click.echo(render_plan(plan, fmt, color=_color(sys.stdout)), nl=False)
@@ -347,8 +357,8 @@ def _apply_report(result: ApplyResult, failed_message: str = "") -> str:
               help="output format of the apply report")
 def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                   api_version: str | None, state_path: Path | None, resend_secrets: bool,
-                  ignore_changes: tuple[str, ...], plan_file: Path | None, auto_approve: bool, verify: bool,
-                  fmt: str) -> None:
+                  ignore_changes: tuple[str, ...], prune: bool | None, force: bool, plan_file: Path | None,
+                  auto_approve: bool, verify: bool, fmt: str) -> None:
     """Plan, confirm, and make the calls; or apply a saved plan with --plan."""
     reporter = Reporter(fmt)
     color = _color(sys.stdout)
@@ -367,15 +377,16 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
             click.echo(f"  {change.action} {change.address} ...", err=True)
 
     with reporter.errors():
-        if plan_file is not None and (paths or verify or resend_secrets or ignore_changes):
+        if plan_file is not None and (paths or verify or resend_secrets or ignore_changes or prune is not None
+                                      or force):
             raise click.UsageError("--plan applies a saved plan as it is: give no manifests, --verify, "
-                                   "--resend-secrets or --ignore-changes with it")
+                                   "--resend-secrets, --ignore-changes, --prune or --force with it")
         if plan_file is None and not paths:
             raise click.UsageError("give at least one manifest file or directory, or --plan FILE")
         if not auto_approve and not sys.stdin.isatty():
             raise ReconcilerError("not on a terminal: pass --auto-approve to apply without a confirmation")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes)
+        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force)
         if plan_file is not None:
             outcome = engine.apply_saved(load_plan(plan_file), connection, options, confirm=confirm,
                                          on_change=on_change)
@@ -400,6 +411,30 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
                 click.echo(render_plan(outcome.verified, "text", color=color), nl=False)
             if outcome.verified.has_changes:
                 raise ReconcilerError("the plan after apply is not empty")
+
+
+@cli.command("adopt")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@server_options
+def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
+                  api_version: str | None, state_path: Path | None) -> None:
+    """Record the live objects the manifests describe as owned by this repository (no write to
+    authentik): from then on `--prune` deletes them once the manifests leave them out."""
+    with Reporter().errors():
+        if not paths:
+            raise click.UsageError("give at least one manifest file or directory")
+        connection = _connection(url, token, insecure, sandbox, api_version)
+        options = _options(sandbox, api_version, state_path)
+        adoption = engine.adopt(list(paths), connection, options)
+        click.echo(f"Adopted {len(adoption.adopted)} object{'s' if len(adoption.adopted) != 1 else ''} "
+                   f"({len(adoption.plan.owns)} described objects owned in all).")
+        for address in adoption.adopted:
+            click.echo(f"  adopted: {address}")
+        for address in adoption.missing:
+            click.echo(f"  not there yet (apply creates it, then owns it): {address}")
+        if adoption.plan.has_changes:
+            click.echo(f"The live objects differ from the manifests: {len(adoption.plan.changes)} change(s) planned; "
+                       "run plan to see them.")
 
 
 @cli.command("sandbox")

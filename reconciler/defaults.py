@@ -44,7 +44,8 @@ def fresh_install(model: ApiModel) -> dict[str, frozenset[Key]]:
     if not (SEEDS / f"{model.version}.json").exists():
         return {}
     state = _state(model.version, model)
-    return {kind.name: frozenset(state.key_of(kind, obj) for obj in state.objects(kind)) for kind in model.kinds.values()}
+    return {kind.name: frozenset(state.key_of(kind, obj) for obj in state.objects(kind))
+            for kind in model.kinds.values()}
 
 
 def is_default(model: ApiModel, kind: Kind, key: Key) -> bool:

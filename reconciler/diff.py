@@ -121,10 +121,10 @@ class _Differ:
         stage deletes its bindings, FINDINGS flows 119-121): then a problem naming that object."""
         kept, cascaded = self.cascade(kind, current)
         if kept:
-            where = obj or next(pair.desired for pair in self.matching.pairs if pair.desired.address in kept)
+            where = obj or kept[0][1]  # the entry asking for the delete, else the one it would harm
             self.problems.append(Problem(where.file, *where.position(), f"cannot delete {address}: authentik "
-                                         f"would delete {', '.join(kept)} with it, which the manifests keep; "
-                                         "remove those first", where.address))
+                                         f"would delete {', '.join(text for text, _ in kept)} with it, which the "
+                                         "manifests keep; remove those first", where.address))
             return None
         notes: tuple[str, ...] = (reason,) if reason else ()
         if cascaded:
@@ -132,11 +132,11 @@ class _Differ:
         return Delete(kind=kind.name, address=address, key=self.live.key_of(kind, current),
                       path=kind.detail_path(current), id=current[kind.id_field], notes=notes)
 
-    def cascade(self, kind: Kind, current: dict[str, Any]) -> tuple[list[str], list[str]]:
+    def cascade(self, kind: Kind, current: dict[str, Any]) -> tuple[list[tuple[str, DesiredObject]], list[str]]:
         """Live objects deleting `current` deletes too, all the way down (a stage, its bindings,
         their policy bindings): those the manifests keep (described, or in a flow the manifests
-        describe), and the others."""
-        kept: list[str] = []
+        describe), with the entry that keeps them, and the others."""
+        kept: list[tuple[str, DesiredObject]] = []
         cascaded: list[str] = []
         pending = [(kind, current)]
         seen = {id(current)}
@@ -149,13 +149,13 @@ class _Differ:
                 desired = self.by_live.get(id(dependent))
                 shown = address(other, self.live.key_of(other, dependent))
                 if desired is not None and desired.state == "present":
-                    kept.append(desired.address)
+                    kept.append((desired.address, desired))
                     continue
                 if desired is not None or id(dependent) in self.deleted:
                     continue  # deleted by a change of its own, which says what goes with it
                 owner = self.described_parent(other, dependent)
                 if owner is not None:
-                    kept.append(f"{shown} (in {owner}, which the manifests describe)")
+                    kept.append((f"{shown} (in {owner.address}, which the manifests describe)", owner))
                 else:
                     cascaded.append(shown)
                 pending.append((other, dependent))
@@ -175,7 +175,7 @@ class _Differ:
                               self.live.children(other, name, current[kind.id_field])]
         return found
 
-    def described_parent(self, kind: Kind, obj: dict[str, Any]) -> str | None:
+    def described_parent(self, kind: Kind, obj: dict[str, Any]) -> DesiredObject | None:
         """The manifest entry `obj` is nested under live (a binding's flow), when the manifests
         describe it without managing that list."""
         for parent_kind in self.model.kinds.values():
@@ -185,7 +185,7 @@ class _Differ:
                 parent = self.live.by_id(parent_kind, obj.get(nested.parent))
                 desired = self.by_live.get(id(parent)) if parent is not None else None
                 if desired is not None and desired.state == "present" and nested not in desired.manages:
-                    return desired.address
+                    return desired
         return None
 
     def field_changes(self, obj: DesiredObject, kind: Kind, current: dict[str, Any],
@@ -299,7 +299,7 @@ def diff(matching: Matching, live: LiveState, model: ApiModel, secrets: SecretSt
     for orphan in matching.orphans:
         if orphan.managed:
             delete = differ.delete(model.kinds[orphan.kind], orphan.address, orphan.live, None,
-                                   reason=f"not listed in {orphan.parent}")
+                                   reason=orphan.reason)
             if delete is not None:
                 changes.append(delete)
     changes = _order_deletes(changes, live, model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,8 +17,9 @@ from reconciler.errors import StalePlanError
 from reconciler.pipeline import PlanOptions
 from reconciler.plan import Change, Plan
 from reconciler.stale import read_secrets, saved_plan_paths, stale_reasons
+from reconciler.state import SecretState
 
-__all__ = ["ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved"]
+__all__ = ["Adoption", "ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved", "adopt"]
 
 T = TypeVar("T")
 
@@ -60,8 +61,12 @@ def apply(paths: list[str | Path], connection: Connection, options: PlanOptions 
     async def run() -> ApplyOutcome:
         async with Client(connection) as client:
             session = await pipeline.make_plan(client, paths, options)
-            if not session.plan.has_changes or (confirm is not None and not confirm(session.plan)):
+            if confirm is not None and session.plan.has_changes and not confirm(session.plan):
                 return ApplyOutcome(session.plan, ApplyResult(not_applied=list(session.plan.changes)))
+            record_ownership(session.plan, session.secrets)
+            if not session.plan.has_changes:
+                session.secrets.save()
+                return ApplyOutcome(session.plan, ApplyResult())
             result = await apply_plan(session.plan, client, session.model, session.secrets, on_change)
             verified = (await pipeline.make_plan(client, paths, options, session.secrets)).plan if verify else None
             return ApplyOutcome(session.plan, result, verified)
@@ -90,9 +95,47 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
             checked, reasons = read_secrets(saved, live, model, secrets, options.env)
             if reasons:
                 raise StalePlanError(reasons)
-            if not checked.has_changes or (confirm is not None and not confirm(saved)):
+            if confirm is not None and checked.has_changes and not confirm(saved):
                 return ApplyOutcome(saved, ApplyResult(not_applied=list(saved.changes)))
+            record_ownership(saved, secrets)
+            if not checked.has_changes:
+                secrets.save()
+                return ApplyOutcome(saved, ApplyResult())
             return ApplyOutcome(saved, await apply_plan(checked, client, model, secrets, on_change))
+    return _run(run())
+
+
+def record_ownership(plan: Plan, secrets: SecretState) -> None:
+    """The objects a plan's manifests describe become the repository's (the objects the apply
+    creates are added as it creates them, and those it deletes removed)."""
+    for owned in plan.owns:
+        secrets.own(owned.address, owned.kind, owned.id)
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """What `adopt` recorded: the objects now owned, and those the manifests describe that do not
+    exist yet (an apply creates them, and then owns them)."""
+
+    plan: Plan
+    adopted: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+def adopt(paths: list[str | Path], connection: Connection, options: PlanOptions | None = None) -> Adoption:
+    """Record as owned every live object the manifests describe, without a call that writes: from
+    then on, `--prune` deletes them once the manifests leave them out."""
+    options = replace(options or PlanOptions(), prune=False)
+
+    async def run() -> Adoption:
+        async with Client(connection) as client:
+            session = await pipeline.make_plan(client, paths, options)
+            before = set(session.secrets.owned())
+            record_ownership(session.plan, session.secrets)
+            session.secrets.save()
+            described = {o.address for o in session.plan.owns}
+            missing = tuple(c.address for c in session.plan.changes if c.action == "create")
+            return Adoption(session.plan, tuple(sorted(described - before)), missing)
     return _run(run())
 
 

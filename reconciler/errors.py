@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["ReconcilerError", "Problem", "ManifestError", "ApiError", "PlanError", "ApplyError", "CycleError",
-           "PlanFileError", "StalePlanError"]
+           "PlanFileError", "StalePlanError", "UnsafePlanError"]
 
 
 class ReconcilerError(Exception):
@@ -65,6 +65,19 @@ class StalePlanError(ReconcilerError):
         self.reasons = reasons
         super().__init__(f"the saved plan is stale, nothing was applied ({len(reasons)} "
                          f"reason{'s' if len(reasons) != 1 else ''}):\n" + "\n".join(f"  {r}" for r in reasons))
+
+
+class UnsafePlanError(ReconcilerError):
+    """A plan over the repository's safety thresholds (octoDNS's `raise_if_unsafe`): too many
+    deletes, or a flow a brand uses. `changes` lists what it would delete or replace and why;
+    `--force` accepts it."""
+
+    def __init__(self, reasons: list[str], changes: list[str]) -> None:
+        self.reasons = reasons
+        self.changes = changes
+        super().__init__("the plan is unsafe, nothing was applied; pass --force to accept it:\n"
+                         + "\n".join(f"  {reason}" for reason in reasons)
+                         + "".join(f"\n    {change}" for change in changes))
 
 
 class ApiError(ReconcilerError):

@@ -5,17 +5,19 @@ create), and which live objects no manifest describes."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.apimodel import ApiModel, Kind, Nested
+from reconciler.defaults import is_default
 from reconciler.desired import DesiredObject
 from reconciler.errors import Problem
 from reconciler.identity import address, own_key
 from reconciler.live import LiveState
 from reconciler.values import Key, Ref
 
-__all__ = ["Matching", "Orphan", "Pair", "match"]
+__all__ = ["Matching", "Orphan", "Pair", "match", "prune"]
 
 
 @dataclass(frozen=True)
@@ -26,15 +28,17 @@ class Pair:
 
 @dataclass(frozen=True)
 class Orphan:
-    """A live object no manifest describes. `managed`: it is in a set a manifest manages exactly
-    (the bindings of a flow that lists its bindings), so the plan deletes it; otherwise it is only
-    reported. `parent` is the address of the manifest entry whose set it is in."""
+    """A live object no manifest describes. `managed`: the plan deletes it, for `reason` (it is in
+    a set a manifest manages exactly, such as the bindings of a flow that lists its bindings; or
+    the repository owns it and prunes); otherwise it is only reported. `parent` is the address of
+    the manifest entry whose set it is in."""
 
     kind: str
     address: str
     live: dict[str, Any]
     managed: bool
     parent: str | None = None
+    reason: str = ""
 
 
 @dataclass
@@ -171,5 +175,27 @@ def _children(pair: Pair, nested: Nested, matched: set[int], live: LiveState, mo
                      for name, part in zip(kind.key, live.key_of(kind, obj), strict=True))
         which = obj.get(kind.disambiguator) if kind.disambiguator and repeated[key] > 1 else None
         orphans.append(Orphan(kind.name, address(kind, full, which, parent.address), obj, managed=True,
-                              parent=parent.address))
+                              parent=parent.address, reason=f"not listed in {parent.address}"))
     return orphans
+
+
+def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[str, tuple[str, Any]]) -> Matching:
+    """`matching` with the owned objects no manifest describes any more planned for deletion:
+    found by the id the repository recorded, whatever they are called now; never an object a
+    fresh install has (authentik's own defaults), nor one the manifests still describe."""
+    taken = {id(pair.live) for pair in matching.pairs if pair.live is not None}
+    taken |= {id(o.live) for o in matching.orphans if o.managed}
+    pruned: list[Orphan] = []
+    for _, (kind_name, ident) in sorted(owned.items()):
+        kind = model.kinds.get(kind_name)
+        obj = live.by_id(kind, ident) if kind is not None else None
+        if kind is None or obj is None or id(obj) in taken:
+            continue
+        key = live.key_of(kind, obj)
+        if is_default(model, kind, key):
+            continue
+        taken.add(id(obj))
+        pruned.append(Orphan(kind.name, address(kind, key), obj, managed=True,
+                             reason="owned by this repository, no longer in the manifests"))
+    kept = [o for o in matching.orphans if o.managed or id(o.live) not in taken]
+    return Matching(matching.pairs, kept + pruned, matching.problems)

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.apimodel import ApiModel, Kind, known_versions, load_model
 from reconciler.client import Client
+from reconciler.config import RepoConfig, Safety, find_config, load_config
 from reconciler.desired import DesiredObject
 from reconciler.diff import DiffResult, diff
-from reconciler.errors import CycleError, PlanError, Problem, ReconcilerError
+from reconciler.errors import CycleError, PlanError, Problem, ReconcilerError, UnsafePlanError
 from reconciler.live import LiveState, fetch_live, paths_for_kinds, paths_for_targets
 from reconciler.manifest import Manifests, load_manifests
-from reconciler.matching import Matching, match
-from reconciler.plan import Change, Plan, Unmanaged, order_changes
+from reconciler.matching import Matching, match, prune
+from reconciler.plan import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
 from reconciler.refs import resolve_refs
 from reconciler.schema import validate
 from reconciler.secrets import resolve_secrets
@@ -31,7 +32,8 @@ from reconciler.values import Secret
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
            "resolve_secrets", "live_paths", "fetch", "match", "check_conflicts", "resolve_refs", "compare",
-           "order", "stamp", "unmanaged", "secret_state", "default_state_path", "make_plan", "STATE_KEY_ENV"]
+           "order", "stamp", "unmanaged", "secret_state", "default_state_path", "make_plan", "STATE_KEY_ENV",
+           "prune", "check_safety", "owns"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,12 @@ class PlanOptions:
     ignore_changes: frozenset[str] = frozenset()
     state_path: Path | None = None
     keep_state: bool = True
+    prune: bool | None = None
+    """Plan deletes of owned objects that left the manifests; None: as `reconciler.toml` says."""
+    force: bool = False
+    """Accept a plan over the safety thresholds."""
+    config: RepoConfig | None = None
+    """The repository's settings; None: the nearest `reconciler.toml` (or the defaults)."""
     environ: Mapping[str, str] | None = field(default=None, repr=False)
     progress: Callable[[str], None] | None = field(default=None, compare=False)
 
@@ -107,19 +115,23 @@ def model_for(server_version: str | None, requested: str | None) -> ApiModel:
         raise ReconcilerError(str(exc.args[0])) from exc
 
 
-def live_paths(desired: list[DesiredObject], model: ApiModel) -> set[str]:
+def live_paths(desired: list[DesiredObject], model: ApiModel, pruned: Collection[str] = ()) -> set[str]:
     """Step 4a: the lists a plan needs, each read once: the kinds described and what their keys
     point at, the targets their references name, the family lists that tell whether a key is
-    taken by another kind, the children of the sets manifests manage exactly, and what a delete
-    would take with it."""
-    kinds = {model.kinds[o.kind] for o in desired}
+    taken by another kind, the children of the sets manifests manage exactly, the kinds of the
+    owned objects a prune may delete (`pruned`), what a delete would take with it, and the brands
+    when a flow may be deleted."""
+    kinds = {model.kinds[o.kind] for o in desired} | {model.kinds[name] for name in pruned if name in model.kinds}
     kinds |= {model.kinds[n.kind] for o in desired for n in o.manages}
     targets: set[str] = {spec.reference for o in desired for name, spec in model.kinds[o.kind].fields.items()
                          if spec.reference and name in o.fields}
     targets |= {kind.family for kind in kinds if kind.family in model.targets and len(model.kinds_of(kind.family)) > 1}
     doomed = {model.kinds[o.kind] for o in desired if o.state == "absent"}
     doomed |= {model.kinds[n.kind] for o in desired for n in o.manages}
+    doomed |= {model.kinds[name] for name in pruned if name in model.kinds}
     kinds |= {dependent for kind in doomed for dependent in _dependents(model, kind)}
+    if "brand" in model.targets and any(model.target_of(kind) == "flow" for kind in doomed):
+        targets.add("brand")
     return paths_for_kinds(model, kinds) | paths_for_targets(model, targets)
 
 
@@ -178,6 +190,30 @@ def nesting_depth(model: ApiModel, kind: Kind) -> int:
     bindings of a binding: the deepest place a kind can be written."""
     parents = [parent for parent in model.kinds.values() if any(n.kind == kind.name for n in parent.nested.values())]
     return 1 + max(nesting_depth(model, parent) for parent in parents) if parents else 0
+
+
+def check_safety(changes: list[Change], owned: int, live: LiveState, model: ApiModel, safety: Safety) -> None:
+    """Step 7b: refuse, with `UnsafePlanError`, a plan that deletes or replaces more than a share of
+    the owned objects, or deletes a flow a brand uses (octoDNS's `raise_if_unsafe`); `--force`
+    skips this step."""
+    reasons: list[str] = []
+    listed: list[str] = []
+    destructive = [c for c in changes if isinstance(c, Delete | Replace)]
+    if owned >= safety.min_owned and len(destructive) > safety.max_delete_share * owned:
+        reasons.append(f"it deletes or replaces {len(destructive)} of the {owned} objects this repository owns "
+                       f"(more than {safety.max_delete_share:.0%}):")
+        listed += [f"{c.action} {c.address}" for c in destructive]
+    brand = model.targets.get("brand")
+    if safety.protect_brand_flows and brand is not None:
+        for change in changes:
+            if not isinstance(change, Delete) or model.target_of(model.kinds[change.kind]) != "flow":
+                continue
+            for obj in live.lists.get(brand.path, []):
+                for name in brand.flows:
+                    if obj.get(name) is not None and str(obj.get(name)) == str(change.id):
+                        reasons.append(f"it deletes {change.address}, the {name} of the brand {obj.get('domain')}")
+    if reasons:
+        raise UnsafePlanError(reasons, listed)
 
 
 def order(changes: list[Change], desired: list[DesiredObject], model: ApiModel) -> tuple[Change, ...]:
@@ -262,24 +298,39 @@ def _shown_path(path: Path | None) -> str | None:
         return str(path)
 
 
+def owns(matching: Matching, model: ApiModel) -> tuple[Owned, ...]:
+    """The live objects the manifests describe: an apply of the plan makes the repository own them
+    (objects it creates are owned once created)."""
+    return tuple(Owned(pair.desired.address, pair.desired.kind, pair.live[model.kinds[pair.desired.kind].id_field])
+                 for pair in matching.pairs if pair.live is not None and pair.desired.state == "present")
+
+
 async def make_plan(client: Client, paths: list[str | Path], options: PlanOptions,
                     secrets: SecretState | None = None) -> PlanSession:
     """Every step, in order, for the manifests under `paths`."""
     manifests = load(paths)
+    config = options.config or load_config(find_config(paths))
+    pruning = config.prune if options.prune is None else options.prune
     model = model_for(await client.version(), options.api_version)
     desired = resolve_secrets(validate(manifests, model), model, options.env)
-    live = await fetch(client, model, live_paths(desired, model), options.progress)
+    if secrets is None:
+        secrets = secret_state(client, options, paths)
+    owned = secrets.owned() if pruning else {}
+    live = await fetch(client, model, live_paths(desired, model, {kind for kind, _ in owned.values()}),
+                       options.progress)
     matching = match(desired, live, model)
+    if pruning:
+        matching = prune(matching, live, model, owned)
     check_conflicts(desired, model, matching, live)
     desired = resolve_refs(desired, model, live, matching)
     matching = matching.rebind(desired)
-    if secrets is None:
-        secrets = secret_state(client, options, paths)
     result = compare(matching, live, model, secrets, options)
+    if not options.force:
+        check_safety(result.changes, len(secrets.owned()), live, model, config.safety)
     changes = stamp(order(result.changes, desired, model), live, model, secrets)
     plan = Plan(api_version=model.version, changes=changes, unchanged=result.unchanged,
                 server=client.connection.display_url, unmanaged=unmanaged(matching, model),
                 manifests_digest=manifests.digest, manifest_files=len(manifests.files), key_id=secrets.key_id,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                state_file=_shown_path(secrets.path))
+                state_file=_shown_path(secrets.path), owns=owns(matching, model))
     return PlanSession(plan=plan, model=model, live=live, secrets=secrets, desired=desired)

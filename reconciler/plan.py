@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from reconciler.errors import CycleError, PlanFileError
 from reconciler.values import Key, Ref, Secret, plain, redact
 
-__all__ = ["UNKNOWN", "FORMAT_VERSION", "FieldChange", "SentAlong", "LiveFingerprint", "Unmanaged", "Change",
+__all__ = ["UNKNOWN", "FORMAT_VERSION", "FieldChange", "SentAlong", "LiveFingerprint", "Owned", "Unmanaged", "Change",
            "Create", "Update", "Replace", "Delete", "Plan", "API_PREFIX", "order_changes", "encode", "decode"]
 
 API_PREFIX = "/api/v3"
@@ -130,6 +130,19 @@ class LiveFingerprint:
 
     object: str
     fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A live object the manifests describe: applying the plan makes the repository own it."""
+
+    address: str
+    kind: str
+    id: Any
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"address": self.address, "kind": self.kind, "id": self.id}
 
 
 @dataclass(frozen=True)
@@ -287,6 +300,7 @@ class Plan:
     key_id: str = ""
     created_at: str = ""
     state_file: str | None = None
+    owns: tuple[Owned, ...] = ()
 
     @property
     def summary(self) -> dict[str, int]:
@@ -312,6 +326,7 @@ class Plan:
             "changes": [c.data for c in self.changes],
             "summary": self.summary,
             "unmanaged": [u.data for u in self.unmanaged],
+            "owns": [o.data for o in self.owns],
         }
 
     @classmethod
@@ -339,6 +354,8 @@ class Plan:
                 unchanged=int((data.get("summary") or {}).get("unchanged", 0)),
                 unmanaged=tuple(Unmanaged(str(u["kind"]), str(u["address"]), u.get("id"))
                                 for u in data.get("unmanaged") or []),
+                owns=tuple(Owned(str(o["address"]), str(o["kind"]), _scalar(o.get("id")))
+                           for o in data.get("owns") or []),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFileError(f"malformed plan: {exc.__class__.__name__}: {exc}") from exc

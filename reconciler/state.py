@@ -34,9 +34,11 @@ CHANGED_NOTE = "changed since the last apply"
 
 @dataclass
 class SecretState:
-    """Fingerprints per server and object address (`kind/name`), with the id of the object they
-    were applied to: a same-named object created outside the tool has another id, so its secrets
-    count as unknown. `path=None` keeps them in memory only (the sandbox, tests)."""
+    """The state file, per server: fingerprints by object address (`kind/name`), with the id of the
+    object they were applied to (a same-named object created outside the tool has another id, so
+    its secrets count as unknown); and the objects this repository owns (applied or adopted), by
+    address, with their kind and id, which pruning may delete once the manifests leave them out.
+    `path=None` keeps it in memory only (the sandbox, tests)."""
 
     key: bytes = field(repr=False)
     server: str
@@ -56,11 +58,14 @@ class SecretState:
                 raise ValueError("'servers' must map each server to {key_id, objects}")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ReconcilerError(f"cannot read the state file {self.path}: {exc}") from exc
+        if not all(isinstance(entry.get("owned", {}), dict) for entry in servers.values()):
+            raise ReconcilerError(f"cannot read the state file {self.path}: 'owned' must map addresses to objects")
         self._servers = servers
         entry = self._servers.get(self.server)
         if entry is not None and entry.get("key_id") != self.key_id:
+            # Fingerprints made with another key say nothing now; what is owned stays owned.
             self.key_changed = True
-            self._servers[self.server] = {"key_id": self.key_id, "objects": {}}
+            self._servers[self.server] = {"key_id": self.key_id, "objects": {}, "owned": entry.get("owned", {})}
 
     @property
     def key_id(self) -> str:
@@ -102,16 +107,34 @@ class SecretState:
     def forget(self, address: str) -> None:
         self._objects().pop(address, None)
 
+    # -- ownership ----------------------------------------------------------------------------
+    def _owned(self) -> dict[str, Any]:
+        entry = self._servers.setdefault(self.server, {"key_id": self.key_id, "objects": {}})
+        owned: dict[str, Any] = entry.setdefault("owned", {})
+        return owned
+
+    def owned(self) -> dict[str, tuple[str, Any]]:
+        """What this repository owns on this server: address -> (kind, id)."""
+        return {address: (str(record.get("kind")), record.get("id")) for address, record in self._owned().items()
+                if isinstance(record, dict)}
+
+    def own(self, address: str, kind: str, ident: Any) -> None:
+        self._owned()[address] = {"kind": kind, "id": ident}
+
+    def disown(self, address: str) -> None:
+        self._owned().pop(address, None)
+
     def save(self) -> None:
         """Write the file atomically; a failure is a `ReconcilerError` naming the file."""
         if self.path is None:
             return
         data = {
             "format_version": 1,
-            "about": "HMAC-SHA256 fingerprints of write-only values applied by authentik-reconciler; "
-                     "no secret is stored. Commit this file next to the manifests.",
+            "about": "HMAC-SHA256 fingerprints of write-only values applied by authentik-reconciler, and the "
+                     "objects this repository owns; no secret is stored. Commit this file next to the manifests.",
             "servers": {server: {"key_id": entry.get("key_id"),
-                                 "objects": dict(sorted(entry.get("objects", {}).items()))}
+                                 "objects": dict(sorted(entry.get("objects", {}).items())),
+                                 "owned": dict(sorted(entry.get("owned", {}).items()))}
                         for server, entry in sorted(self._servers.items())},
         }
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
@@ -120,4 +143,4 @@ class SecretState:
             tmp.replace(self.path)
         except OSError as exc:
             raise ReconcilerError(f"cannot write the state file {self.path}: {exc.strerror or exc}") from exc
-        log.info("saved secret fingerprints to %s", self.path)
+        log.info("saved the state (secret fingerprints, owned objects) to %s", self.path)

@@ -169,7 +169,7 @@ def brand_target(spec: dict[str, Any]) -> dict[str, Any] | None:
             page = schema_of(spec, spec["paths"][path]["get"], "200")
             item = spec["components"]["schemas"][page]["properties"]["results"]["items"]["$ref"].split("/")[-1]
             fields = spec["components"]["schemas"][item]["properties"]
-            flows = [name for name, field in fields.items() if name.startswith("flow_") and field.get("format") == "uuid"]
+            flows = [name for name, prop in fields.items() if name.startswith("flow_") and prop.get("format") == "uuid"]
             return {"path": path, "key": ["domain"], "id": ident, "flows": flows}
     return None
 
@@ -678,7 +678,7 @@ def default_brand(spec: dict[str, Any], lists: dict[str, Any]) -> tuple[str, dic
     item = spec["components"]["schemas"][page]["properties"]["results"]["items"]["$ref"].split("/")[-1]
     flows = {f["slug"]: f["pk"] for f in lists["/flows/instances/"]}
     brand: dict[str, Any] = {}
-    for name, field in spec["components"]["schemas"][item]["properties"].items():
+    for name, prop in spec["components"]["schemas"][item]["properties"].items():
         if name == target["id"]:
             brand[name] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"authentik-reconciler/{target['path']}default"))
         elif name in BRAND_FLOWS:
@@ -686,7 +686,7 @@ def default_brand(spec: dict[str, Any], lists: dict[str, Any]) -> tuple[str, dic
         elif name in BRAND_VALUES:
             brand[name] = BRAND_VALUES[name]
         else:
-            brand[name] = fallback_default(compact_field(spec, field))
+            brand[name] = fallback_default(compact_field(spec, prop))
     return target["path"], brand
 
 

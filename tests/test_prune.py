@@ -1,0 +1,179 @@
+"""Ownership and pruning through the CLI against the sandbox over real HTTP: what a repository
+applies (or adopts) it owns; `--prune` deletes owned objects that left the manifests and nothing
+else; a plan over the safety thresholds is refused unless `--force`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import calling
+from support import run, served, writes
+
+from reconciler.sandbox import Sandbox
+
+
+def stages(*names: str, **extra: Any) -> dict[str, Any]:
+    return {"stages": [{"kind": "dummy", "name": name, **extra} for name in names]}
+
+
+def write(folder: Path, manifest: dict[str, Any]) -> Path:
+    (folder / "m.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return folder
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A config repository: manifests in config/, the state file at the root."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "config").mkdir()
+    return tmp_path
+
+
+def owned(repo: Path, url: str) -> dict[str, Any]:
+    state = json.loads((repo / "reconciler.state.json").read_text())
+    return dict(state["servers"][url]["owned"])
+
+
+def dummy(sandbox: Sandbox, name: str) -> dict[str, Any] | None:
+    return next((o for o in sandbox.objects("dummy") if o["name"] == name), None)
+
+
+def test_an_apply_owns_what_it_describes_and_prune_deletes_what_left(repo: Path) -> None:
+    config = write(repo / "config", stages("keep", "drop"))
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
+        drop = dummy(sandbox, "drop")
+        assert drop is not None
+        assert owned(repo, url)["dummy/drop"] == {"kind": "dummy", "id": drop["pk"]}
+        write(config, stages("keep"))
+        # Without --prune nothing is deleted: the object is only reported.
+        plan = run(url, "plan", str(config), "--detailed-exitcode")
+        assert plan.exit_code == 0 and "dummy (1): drop" in plan.output
+        pruning = run(url, "plan", str(config), "--prune", "--detailed-exitcode")
+        assert pruning.exit_code == 2
+        assert (f"  - dummy/drop  (delete: DELETE /api/v3/stages/dummy/{drop['pk']}/)\n"
+                "        (owned by this repository, no longer in the manifests)\n") in pruning.output
+        sandbox.clear_log()
+        assert run(url, "apply", str(config), "--prune", "--auto-approve").exit_code == 0
+        assert writes(sandbox) == [("DELETE", f"/api/v3/stages/dummy/{drop['pk']}/", None)]
+        assert "dummy/drop" not in owned(repo, url) and "dummy/keep" in owned(repo, url)
+        assert run(url, "plan", str(config), "--prune", "--detailed-exitcode").exit_code == 0
+
+
+def test_prune_never_deletes_unowned_or_default_objects(repo: Path) -> None:
+    config = write(repo / "config", {"stages": [{"kind": "user_login", "name": "default-authentication-login",
+                                                 "session_duration": "hours=1"}, {"kind": "dummy", "name": "mine"}]})
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
+        assert "user_login/default-authentication-login" in owned(repo, url)  # applied, so owned
+        assert calling(sandbox)("POST", "/stages/dummy/", json={"name": "by-hand"}).status_code == 201
+        write(config, stages("mine"))
+        result = run(url, "plan", str(config), "--prune", "--detailed-exitcode")
+        # The default stage left the manifests but a fresh install has it: never pruned. The stage
+        # made by hand was never owned: only reported.
+        assert result.exit_code == 0, result.output
+        assert "dummy (1): by-hand" in result.output
+
+
+def test_a_prune_over_the_threshold_is_refused_and_lists_what_it_would_delete(repo: Path) -> None:
+    names = [f"s{i:02}" for i in range(10)]
+    config = write(repo / "config", stages(*names))
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
+        write(config, stages(*names[4:]))  # 4 of 10 owned objects: more than 30%
+        sandbox.clear_log()
+        refused = run(url, "apply", str(config), "--prune", "--auto-approve")
+        assert refused.exit_code == 1
+        assert refused.output.startswith(
+            "error: the plan is unsafe, nothing was applied; pass --force to accept it:\n"
+            "  it deletes or replaces 4 of the 10 objects this repository owns (more than 30%):\n"
+            "    delete dummy/s00\n    delete dummy/s01\n    delete dummy/s02\n    delete dummy/s03\n")
+        assert writes(sandbox) == []
+        as_json = json.loads(run(url, "plan", str(config), "--prune", "--format", "json").output)["error"]
+        assert as_json["type"] == "unsafe_plan" and len(as_json["changes"]) == 4
+        write(config, stages(*names[3:]))  # 3 of 10: allowed
+        assert run(url, "plan", str(config), "--prune", "--detailed-exitcode").exit_code == 2
+        write(config, stages(*names[4:]))
+        forced = run(url, "apply", str(config), "--prune", "--force", "--auto-approve")
+        assert forced.exit_code == 0 and "Applied 4 of 4 changes." in forced.output
+
+
+def test_a_flow_a_brand_uses_is_not_deleted_without_force(repo: Path) -> None:
+    config = write(repo / "config", {"flows": [{"slug": "default-invalidation-flow", "state": "absent"}]})
+    with served() as (sandbox, url):
+        refused = run(url, "plan", str(config))
+        assert refused.exit_code == 1
+        assert ("it deletes flow/default-invalidation-flow, the flow_invalidation of the brand authentik-default"
+                in refused.output)
+        assert run(url, "apply", str(config), "--force", "--auto-approve").exit_code == 0
+        assert "default-invalidation-flow" not in {f["slug"] for f in sandbox.objects("flow")}
+
+
+def test_the_repository_config_sets_prune_and_thresholds(repo: Path) -> None:
+    config = write(repo / "config", stages("a", "b"))
+    with served() as (_, url):
+        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
+        write(config, stages("a"))
+        (repo / "reconciler.toml").write_text("prune = true\n\n[safety]\nmax_delete_share = 0.9\nmin_owned = 1\n")
+        assert run(url, "plan", str(config), "--detailed-exitcode").exit_code == 2  # prunes b
+        assert run(url, "plan", str(config), "--no-prune", "--detailed-exitcode").exit_code == 0
+        (repo / "reconciler.toml").write_text("prune = true\n[safety]\nmax_delete_share = 0.2\nmin_owned = 1\n")
+        assert "more than 20%" in run(url, "plan", str(config)).output
+        (repo / "reconciler.toml").write_text("prun = true\n")
+        typo = run(url, "plan", str(config))
+        assert (typo.exit_code, typo.output) == (1, f"error: {repo}/reconciler.toml: unknown setting prun\n")
+
+
+def test_adopt_records_objects_made_by_hand_so_prune_may_delete_them(repo: Path) -> None:
+    config = write(repo / "config", stages("by-hand"))
+    with served() as (sandbox, url):
+        assert calling(sandbox)("POST", "/stages/dummy/", json={"name": "by-hand"}).status_code == 201
+        sandbox.clear_log()
+        adopted = run(url, "adopt", str(config))
+        assert adopted.exit_code == 0, adopted.output
+        assert adopted.output.startswith("Adopted 1 object (1 described objects owned in all).\n"
+                                         "  adopted: dummy/by-hand\n")
+        assert writes(sandbox) == [] and "dummy/by-hand" in owned(repo, url)
+        write(config, {"stages": []})
+        result = run(url, "plan", str(config), "--prune")
+        assert "- dummy/by-hand" in result.output
+
+
+def test_a_saved_plan_with_deletes_is_stale_when_an_owned_object_changed(repo: Path) -> None:
+    config = write(repo / "config", stages("a", "b"))
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
+        write(config, stages("a"))
+        assert run(url, "plan", str(config), "--prune", "--out", str(repo / "plan.json")).exit_code == 0
+        b = dummy(sandbox, "b")
+        assert b is not None
+        assert calling(sandbox)("PATCH", f"/stages/dummy/{b['pk']}/", json={"throw_error": True}).status_code == 200
+        sandbox.clear_log()
+        result = run(url, "apply", "--plan", str(repo / "plan.json"), "--auto-approve")
+        assert result.exit_code == 1
+        assert "dummy/b: changed since the plan: throw_error" in result.output
+        assert writes(sandbox) == []
+
+
+def test_pruning_a_stage_names_the_flow_that_loses_it(repo: Path) -> None:
+    config = write(repo / "config", stages("bound"))
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
+        call = calling(sandbox)
+        flow = call("POST", "/flows/instances/", json={"name": "F", "slug": "hand-made", "title": "F",
+                                                        "designation": "authentication"}).json()
+        stage = dummy(sandbox, "bound")
+        assert stage is not None
+        assert call("POST", "/flows/bindings/", json={"target": flow["pk"], "stage": stage["pk"],
+                                                       "order": 5}).status_code == 201
+        write(config, {"stages": []})
+        result = run(url, "plan", str(config), "--prune")
+        assert "(authentik also deletes flow_stage_binding/hand-made/bound)" in result.output
+        # A flow the manifests describe keeps its stage: the prune is refused, naming the binding.
+        write(config, {"flows": [{"slug": "hand-made", "title": "F"}]})
+        refused = run(url, "plan", str(config), "--prune")
+        assert refused.exit_code == 1
+        assert "authentik would delete flow_stage_binding/hand-made/bound (in flow/hand-made" in refused.output
