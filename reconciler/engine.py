@@ -125,7 +125,7 @@ class Adoption:
 def adopt(paths: list[str | Path], connection: Connection, options: PlanOptions | None = None) -> Adoption:
     """Record as owned every live object the manifests describe, without a call that writes: from
     then on, `--prune` deletes them once the manifests leave them out."""
-    options = replace(options or PlanOptions(), prune=False)
+    options = replace(options or PlanOptions(), prune=False, force=True)  # no write: no threshold to guard
 
     async def run() -> Adoption:
         async with Client(connection) as client:
