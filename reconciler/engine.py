@@ -1,6 +1,6 @@
 """The jobs, each composed of the pipeline's steps: validate manifests, plan against live state,
-apply (planning first, or a saved plan after checking it is not stale). The CLI and the Python
-API both call these; nothing here prints."""
+apply (planning first, or a saved plan after checking it is not stale), export live state as
+manifests. The CLI and the Python API both call these; nothing here prints."""
 from __future__ import annotations
 
 import asyncio
@@ -14,11 +14,13 @@ from reconciler.apply import ApplyResult, apply_plan
 from reconciler.client import Client, Connection
 from reconciler.desired import DesiredObject
 from reconciler.errors import StalePlanError
+from reconciler.export import Export, ExportOptions, make_export
 from reconciler.pipeline import PlanOptions
 from reconciler.plan import Change, Plan
 from reconciler.stale import read_secrets, saved_plan_paths, stale_reasons
 
-__all__ = ["ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved"]
+__all__ = ["ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved", "ExportOptions",
+           "export"]
 
 T = TypeVar("T")
 
@@ -93,6 +95,15 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
             if not checked.has_changes or (confirm is not None and not confirm(saved)):
                 return ApplyOutcome(saved, ApplyResult(not_applied=list(saved.changes)))
             return ApplyOutcome(saved, await apply_plan(checked, client, model, secrets, on_change))
+    return _run(run())
+
+
+def export(connection: Connection, options: ExportOptions | None = None) -> Export:
+    """Read live state and return it as manifests (both layouts, and the variables they read);
+    `reconciler.exportdir.write_export` writes them into a folder."""
+    async def run() -> Export:
+        async with Client(connection) as client:
+            return await make_export(client, options or ExportOptions())
     return _run(run())
 
 
