@@ -448,8 +448,9 @@ def export_command(url: str | None, token: str | None, insecure: bool, sandbox: 
             click.echo(exported.document, nl=False)
         else:
             written = write_export(exported, out, force=force)
-            click.echo(f"Exported {len(exported.addresses)} objects to {out}: {len(written.written)} files written, "
-                       f"{len(written.unchanged)} unchanged, {len(written.removed)} removed.", err=True)
+            objects, files = len(exported.addresses), len(written.written)
+            click.echo(f"Exported {objects} object{'s' * (objects != 1)} to {out}: {files} file{'s' * (files != 1)} "
+                       f"written, {len(written.unchanged)} unchanged, {len(written.removed)} removed.", err=True)
             for path in written.removed:
                 click.echo(f"  removed {path} (not in this export)", err=True)
         if exported.variables:

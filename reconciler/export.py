@@ -391,7 +391,7 @@ def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> E
     sections = [(section, [e for e in entries if e.kind.section == section]) for section in FAMILIES]
     sections = [(section, members) for section, members in sections if members]
     counts = Counter(str(e.kind.section) for e in entries)
-    what = ", ".join(_count(counts[s], *_WORDS[s]) for s in FAMILIES if counts[s]) or "nothing selected"
+    what = ", ".join(_count(counts[s], *_WORDS[s]) for s in FAMILIES if counts[s]) or "no objects"
     document, variables = _text(model.version, what, sections, names, None)
     return Export(api_version=model.version, files=tuple(sorted(files, key=lambda f: f.path)), document=document,
                   variables=variables, addresses=tuple(e.address for e in entries))
