@@ -1,13 +1,14 @@
 """authentik-reconciler: GitOps for authentik stages, flows and policies.
 
 The Python API mirrors the CLI: `validate_paths`, `plan`, `apply` and `apply_saved` take manifest
-paths (or a saved plan) and a `Connection` (whose `transport` may be the sandbox, in-process).
+paths (or a saved plan) and a `Connection` (whose `transport` may be the sandbox, in-process);
+`export` reads a server into manifests, which `write_export` writes into a folder.
 `reconciler.pipeline` holds the planning steps they are made of."""
 from __future__ import annotations
 
 from reconciler.apply import ApplyResult
 from reconciler.client import Connection
-from reconciler.engine import ApplyOutcome, PlanOptions, apply, apply_saved, plan, validate_paths
+from reconciler.engine import ApplyOutcome, PlanOptions, apply, apply_saved, export, plan, validate_paths
 from reconciler.errors import (
     ApiError,
     ApplyError,
@@ -19,6 +20,8 @@ from reconciler.errors import (
     ReconcilerError,
     StalePlanError,
 )
+from reconciler.export import Export, ExportFile, ExportOptions, Variable
+from reconciler.exportdir import Written, write_export
 from reconciler.plan import Change, Create, Delete, FieldChange, Plan, Replace, Update
 from reconciler.planfile import load_plan, save_plan
 from reconciler.render import render_json, render_markdown, render_plan, render_text
@@ -33,6 +36,9 @@ __all__ = [
     "Create",
     "CycleError",
     "Delete",
+    "Export",
+    "ExportFile",
+    "ExportOptions",
     "FieldChange",
     "ManifestError",
     "Plan",
@@ -44,8 +50,11 @@ __all__ = [
     "Replace",
     "StalePlanError",
     "Update",
+    "Variable",
+    "Written",
     "apply",
     "apply_saved",
+    "export",
     "load_plan",
     "plan",
     "render_json",
@@ -54,4 +63,5 @@ __all__ = [
     "render_text",
     "save_plan",
     "validate_paths",
+    "write_export",
 ]

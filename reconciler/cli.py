@@ -178,7 +178,8 @@ def _connection(url: str | None, token: str | None, insecure: bool, sandbox: boo
     return Connection(url=url, token=token, insecure=insecure)
 
 
-def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Where authentik is: the options every command that talks to a server takes."""
     options = [
         click.option("--url", envvar="AUTHENTIK_URL", help="authentik base URL [env AUTHENTIK_URL]"),
         click.option("--token", envvar="AUTHENTIK_TOKEN", help="API token [env AUTHENTIK_TOKEN]"),
@@ -187,13 +188,18 @@ def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--sandbox", is_flag=True, help="run against the embedded authentik emulator"),
         click.option("--api-version", type=click.Choice(known_versions()),
                      help="API model to use (default: the server's version)"),
-        click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
-                     help="secret fingerprint file (default: the nearest reconciler.state.json, "
-                          "up to the repository root)"),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The connection, and the state file (secret fingerprints and owned objects)."""
+    func = click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help="the state file: secret fingerprints and owned objects (default: the nearest "
+                             "reconciler.state.json, up to the repository root)")(func)
+    return connection_options(func)
 
 
 def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -435,6 +441,47 @@ def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         if adoption.plan.has_changes:
             click.echo(f"The live objects differ from the manifests: {len(adoption.plan.changes)} change(s) planned; "
                        "run plan to see them.")
+
+
+@cli.command("export")
+@connection_options
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
+              help="write one file per kind and per flow into this folder (default: one document on stdout)")
+@click.option("--kind", "kinds", multiple=True, metavar="KIND",
+              help="export this kind only: a manifest kind (expression) or a model kind (expression_policy); "
+                   "repeatable")
+@click.option("--family", "families", multiple=True, type=click.Choice(["stages", "policies", "flows"]),
+              help="export this section (repeatable)")
+@click.option("--name", "names", multiple=True, metavar="GLOB", help="export objects whose name or slug matches "
+              "(repeatable)")
+@click.option("--all-fields", is_flag=True, help="also write fields equal to the server's default")
+@click.option("--exclude-defaults", is_flag=True, help="leave out the objects a fresh authentik install has")
+@click.option("--force", is_flag=True, help="write into --out although it holds YAML the tool did not write")
+def export_command(url: str | None, token: str | None, insecure: bool, sandbox: bool, api_version: str | None,
+                   out: Path | None, kinds: tuple[str, ...], families: tuple[str, ...], names: tuple[str, ...],
+                   all_fields: bool, exclude_defaults: bool, force: bool) -> None:
+    """Write live objects as manifests that plan back to no changes (secrets as {env: VAR})."""
+    from reconciler.exportdir import write_export
+
+    with Reporter().errors():
+        connection = _connection(url, token, insecure, sandbox, api_version)
+        exported = engine.export(connection, engine.ExportOptions(
+            api_version=api_version, kinds=kinds, families=families, names=names, all_fields=all_fields,
+            exclude_defaults=exclude_defaults))
+        if out is None:
+            click.echo(exported.document, nl=False)
+        else:
+            written = write_export(exported, out, force=force)
+            objects, files = len(exported.addresses), len(written.written)
+            click.echo(f"Exported {objects} object{'s' * (objects != 1)} to {out}: {files} file{'s' * (files != 1)} "
+                       f"written, {len(written.unchanged)} unchanged, {len(written.removed)} removed.", err=True)
+            for path in written.removed:
+                click.echo(f"  removed {path} (not in this export)", err=True)
+        if exported.variables:
+            click.echo("Set these variables before planning the export (secrets the server returned; "
+                       "their values are not written):", err=True)
+            for variable in exported.variables:
+                click.echo(f"  {variable.name}: {variable.address} {variable.field}", err=True)
 
 
 @cli.command("sandbox")

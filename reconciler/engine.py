@@ -1,6 +1,6 @@
 """The jobs, each composed of the pipeline's steps: validate manifests, plan against live state,
-apply (planning first, or a saved plan after checking it is not stale). The CLI and the Python
-API both call these; nothing here prints."""
+apply (planning first, or a saved plan after checking it is not stale), export live state as
+manifests. The CLI and the Python API both call these; nothing here prints."""
 from __future__ import annotations
 
 import asyncio
@@ -14,12 +14,14 @@ from reconciler.apply import ApplyResult, apply_plan
 from reconciler.client import Client, Connection
 from reconciler.desired import DesiredObject
 from reconciler.errors import StalePlanError
+from reconciler.export import Export, ExportOptions, make_export
 from reconciler.pipeline import PlanOptions
 from reconciler.plan import Change, Plan
 from reconciler.stale import read_secrets, saved_plan_paths, stale_reasons
 from reconciler.state import SecretState
 
-__all__ = ["Adoption", "ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved", "adopt"]
+__all__ = ["Adoption", "ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved", "adopt",
+           "ExportOptions", "export"]
 
 T = TypeVar("T")
 
@@ -136,6 +138,15 @@ def adopt(paths: list[str | Path], connection: Connection, options: PlanOptions 
             described = {o.address for o in session.plan.owns}
             missing = tuple(c.address for c in session.plan.changes if c.action == "create")
             return Adoption(session.plan, tuple(sorted(described - before)), missing)
+    return _run(run())
+
+
+def export(connection: Connection, options: ExportOptions | None = None) -> Export:
+    """Read live state and return it as manifests (both layouts, and the variables they read);
+    `reconciler.exportdir.write_export` writes them into a folder."""
+    async def run() -> Export:
+        async with Client(connection) as client:
+            return await make_export(client, options or ExportOptions())
     return _run(run())
 
 

@@ -1,0 +1,102 @@
+"""Writing an export into a folder, so that the folder is the export: the files it produces, the
+manifest schema they point at, and nothing the tool wrote earlier that this export no longer
+produces (an object deleted on the server, a kind no longer selected). The tool only ever removes
+files it wrote itself (in `stages/`, `policies/` and `flows/`, starting with its mark), and refuses
+to write beside other YAML, which `reconciler plan DIR` would read together with the export,
+unless forced."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.apimodel import schema_dir
+from reconciler.errors import ReconcilerError
+from reconciler.export import FAMILIES, MARK, Export, schema_file
+from reconciler.manifest import discover
+
+__all__ = ["Written", "write_export"]
+
+SCHEMA_ID = "https://authentik-reconciler.invalid/schemas/manifest-"
+"""How the published manifest schemas start their `$id`: a schema copy the tool wrote."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """What writing an export did: files written (new or changed), left as they were (same bytes),
+    and removed (written by an earlier export, not produced now)."""
+
+    written: tuple[Path, ...]
+    unchanged: tuple[Path, ...]
+    removed: tuple[Path, ...]
+
+
+def _ours(path: Path, directory: Path) -> bool:
+    """A file an export wrote: in one of the layout's folders, its mark in the first lines."""
+    if path.parent.parent != directory or path.parent.name not in FAMILIES or path.suffix != ".yaml":
+        return False
+    try:
+        with path.open(encoding="utf-8") as file:
+            head = [file.readline() for _ in range(3)]
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(line.startswith(MARK) for line in head)
+
+
+def _our_schema(path: Path) -> bool:
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8")).get("$id", "")).startswith(SCHEMA_ID)
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
+
+
+def _listing(paths: list[Path], directory: Path) -> str:
+    shown = [str(p.relative_to(directory)) for p in paths[:3]]
+    more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+    return ", ".join(shown) + more
+
+
+def write_export(export: Export, directory: Path, *, force: bool = False) -> Written:
+    """Write `export.files` under `directory`, with a copy of the manifest schema they point at;
+    remove the files of an earlier export that this one does not produce. Refuse, writing
+    nothing, when `directory` holds YAML the tool did not write, unless `force` (then that YAML is
+    left alone, or overwritten where the export writes the same path)."""
+    if directory.exists() and not directory.is_dir():
+        raise ReconcilerError(f"cannot export into {directory}: not a folder")
+    existing = discover([directory]) if directory.is_dir() else []
+    ours = [path for path in existing if _ours(path, directory)]
+    foreign = [path for path in existing if path not in ours]
+    if foreign and not force:
+        raise ReconcilerError(f"{directory} holds YAML that is not an export of this tool "
+                              f"({_listing(foreign, directory)}): export into an empty folder, or pass --force to "
+                              "write beside it")
+    contents = {directory / file.path: file.text.encode() for file in export.files}
+    schema = directory / schema_file(export.api_version)
+    contents[schema] = (schema_dir() / schema.name).read_bytes()
+    written: list[Path] = []
+    unchanged: list[Path] = []
+    removed: list[Path] = []
+    current = None
+    try:
+        for path, data in sorted(contents.items()):
+            current = path
+            if path.is_file() and path.read_bytes() == data:
+                unchanged.append(path)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            written.append(path)
+        stale = [path for path in ours if path not in contents]
+        stale += [path for path in sorted(directory.glob("manifest-*.schema.json"))
+                  if path not in contents and _our_schema(path)]
+        for path in stale:
+            current = path
+            path.unlink()
+            removed.append(path)
+        for family in FAMILIES:
+            folder = current = directory / family
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+    except OSError as exc:
+        raise ReconcilerError(f"cannot write {current}: {exc.strerror or exc}") from exc
+    return Written(tuple(written), tuple(unchanged), tuple(removed))

@@ -1,0 +1,74 @@
+"""The YAML an export writes: block style with indented lists, references and placeholders inline
+(`{stage: NAME}`, `{env: VAR}`), multi-line strings as literal blocks, never an alias, and comments
+kept to one safe line. Pure text: what it writes loads back to the same values."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+__all__ = ["Env", "Inline", "comment_safe", "entry_text"]
+
+
+class Inline(dict[str, Any]):
+    """A mapping written on one line: a reference `{flow: SLUG}` or a placeholder `{env: VAR}`."""
+
+
+@dataclass(frozen=True)
+class Env:
+    """A secret's placeholder before its variable is named (names are told apart across the whole
+    export): the object, the field and the name it would have alone."""
+
+    address: str
+    field: str
+    base: str
+
+
+class _Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)  # lists indented under their key, as the README writes them
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a value used twice is written twice, never as &anchor/*alias
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # A literal block for multi-line text (an expression); PyYAML falls back to quotes when a block
+    # cannot hold the value exactly (trailing spaces, special characters).
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+def _inline(dumper: yaml.SafeDumper, value: Inline) -> yaml.MappingNode:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", list(value.items()), flow_style=True)
+
+
+_Dumper.add_representer(str, _string)
+_Dumper.add_representer(Inline, _inline)
+
+
+def comment_safe(text: str) -> str:
+    """Text for a comment line: a line break or other control character in a name cannot end the
+    comment and start YAML."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _placed(value: Any, names: dict[tuple[str, str], str]) -> Any:
+    if isinstance(value, Env):
+        return Inline({"env": names[value.address, value.field]})
+    if isinstance(value, Inline):
+        return value
+    if isinstance(value, dict):
+        return {k: _placed(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placed(v, names) for v in value]
+    return value
+
+
+def entry_text(section: str, data: dict[str, Any], names: dict[tuple[str, str], str]) -> str:
+    """One entry of `section` as the lines of a list item under it (without a final newline)."""
+    text = yaml.dump({section: [_placed(data, names)]}, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=1 << 30)
+    head = f"{section}:\n"
+    assert text.startswith(head)
+    return text[len(head):].rstrip("\n")
