@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcilerError
+from reconciler.repo import nearest
 
 __all__ = ["CONFIG_FILE", "RepoConfig", "Safety", "find_config", "load_config"]
 
@@ -38,14 +39,7 @@ class RepoConfig:
 
 def find_config(paths: list[str | Path]) -> Path | None:
     """The nearest `reconciler.toml` from the first path up to the repository root."""
-    first = Path(paths[0]).resolve() if paths else Path.cwd()
-    start = first if first.is_dir() else first.parent
-    for folder in (start, *start.parents):
-        if (folder / CONFIG_FILE).is_file():
-            return folder / CONFIG_FILE
-        if (folder / ".git").exists():
-            return None
-    return None
+    return nearest(paths, CONFIG_FILE)
 
 
 def _typed(where: str, data: dict[str, Any], name: str, kind: type, default: Any) -> Any:

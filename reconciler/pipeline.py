@@ -24,6 +24,7 @@ from reconciler.manifest import Manifests, load_manifests
 from reconciler.matching import Matching, match, prune
 from reconciler.plan import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
 from reconciler.refs import resolve_refs
+from reconciler.repo import folders_up, nearest
 from reconciler.schema import validate
 from reconciler.secrets import resolve_secrets
 from reconciler.stale import live_fingerprint, same_key_ids
@@ -257,14 +258,12 @@ def default_state_path(paths: list[str | Path]) -> Path:
     """The state file for manifests under `paths`: the nearest `reconciler.state.json` from the
     first path up to the repository root, so `plan repo/` and `plan repo/sub/` share one; a new
     one goes to the repository root (the folder holding `.git`), else beside the manifests."""
-    first = Path(paths[0]).resolve() if paths else Path.cwd()
-    start = first if first.is_dir() else first.parent
-    for folder in (start, *start.parents):
-        if (folder / STATE_FILE).exists():
-            return folder / STATE_FILE
-        if (folder / ".git").exists():
-            return folder / STATE_FILE
-    return start / STATE_FILE
+    folders = folders_up(paths)
+    found = nearest(paths, STATE_FILE)
+    if found is not None:
+        return found
+    root = folders[-1] if (folders[-1] / ".git").exists() else folders[0]
+    return root / STATE_FILE
 
 
 def secret_state(client: Client, options: PlanOptions, paths: list[str | Path],

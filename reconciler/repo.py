@@ -1,0 +1,25 @@
+"""Where a config repository's own files are: the nearest one from the manifests up to the
+repository root (the folder holding `.git`), so `plan repo/` and `plan repo/sub/` share them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["folders_up", "nearest"]
+
+
+def folders_up(paths: list[str | Path]) -> list[Path]:
+    """The folder of the first path, then each parent up to the repository root (all of them when
+    there is no repository)."""
+    first = Path(paths[0]).resolve() if paths else Path.cwd()
+    start = first if first.is_dir() else first.parent
+    folders = []
+    for folder in (start, *start.parents):
+        folders.append(folder)
+        if (folder / ".git").exists():
+            break
+    return folders
+
+
+def nearest(paths: list[str | Path], name: str) -> Path | None:
+    """The nearest existing `name` on the way up, or None."""
+    return next((folder / name for folder in folders_up(paths) if (folder / name).exists()), None)
