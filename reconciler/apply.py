@@ -68,11 +68,13 @@ async def apply_plan(plan: Plan, client: Client, model: ApiModel, secrets: Secre
     try:
         await _apply_changes(plan, client, model, secrets, progress, result)
     except ApplyError:
+        secrets.disown_ids({str(c.id) for c in result.applied if isinstance(c, Delete)})
         try:
             secrets.save()  # keep the fingerprints of what was applied before the failure
         except ReconcilerError as exc:
             log.error("%s", exc)
         raise
+    secrets.disown_ids({str(c.id) for c in result.applied if isinstance(c, Delete)})
     try:
         secrets.save()
     except ReconcilerError as exc:
@@ -112,9 +114,6 @@ async def _apply_changes(plan: Plan, client: Client, model: ApiModel, secrets: S
             secrets.own(change.address, change.kind, pk)  # what the repository creates, it owns
         if isinstance(change, Delete):
             secrets.forget(change.address)
-            for address, (_, ident) in secrets.owned().items():
-                if str(ident) == str(change.id):
-                    secrets.disown(address)
         elif body is not None:
             for name in kind.write_only_fields & set(body):
                 value = body[name]

@@ -395,7 +395,7 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force)
         if plan_file is not None:
             outcome = engine.apply_saved(load_plan(plan_file), connection, options, confirm=confirm,
-                                         on_change=on_change)
+                                         on_change=on_change, plan_file=plan_file)
         else:
             outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=on_change,
                                    verify=verify)
@@ -433,7 +433,7 @@ def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         options = _options(sandbox, api_version, state_path)
         adoption = engine.adopt(list(paths), connection, options)
         click.echo(f"Adopted {len(adoption.adopted)} object{'s' if len(adoption.adopted) != 1 else ''} "
-                   f"({len(adoption.plan.owns)} described objects owned in all).")
+                   f"({sum(o.id is not None for o in adoption.plan.owns)} described objects owned in all).")
         for address in adoption.adopted:
             click.echo(f"  adopted: {address}")
         for address in adoption.missing:

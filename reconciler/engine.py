@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler import pipeline
+from reconciler.apimodel import ApiModel
 from reconciler.apply import ApplyResult, apply_plan
 from reconciler.client import Client, Connection
 from reconciler.desired import DesiredObject
 from reconciler.errors import StalePlanError
 from reconciler.export import Export, ExportOptions, make_export
+from reconciler.live import LiveState
 from reconciler.pipeline import PlanOptions
 from reconciler.plan import Change, Plan
 from reconciler.stale import read_secrets, saved_plan_paths, stale_reasons
@@ -65,7 +67,7 @@ def apply(paths: list[str | Path], connection: Connection, options: PlanOptions 
             session = await pipeline.make_plan(client, paths, options)
             if confirm is not None and session.plan.has_changes and not confirm(session.plan):
                 return ApplyOutcome(session.plan, ApplyResult(not_applied=list(session.plan.changes)))
-            record_ownership(session.plan, session.secrets)
+            record_ownership(session.plan, session.secrets, session.live, session.model)
             if not session.plan.has_changes:
                 session.secrets.save()
                 return ApplyOutcome(session.plan, ApplyResult())
@@ -76,18 +78,22 @@ def apply(paths: list[str | Path], connection: Connection, options: PlanOptions 
 
 
 def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None = None, *,
-                confirm: Confirm | None = None, on_change: Progress | None = None) -> ApplyOutcome:
+                confirm: Confirm | None = None, on_change: Progress | None = None,
+                plan_file: Path | None = None) -> ApplyOutcome:
     """Apply exactly a saved plan. Before the first call, read again the live objects it touches
     (one list call per kind) and raise `StalePlanError` with every reason when the server, its
     version, the fingerprint key, a touched object, an object to create or a secret's value has
-    changed since the plan: a refused plan makes no write."""
+    changed since the plan: a refused plan makes no write. `plan_file` is where the plan was read
+    from: the state file is looked for from there."""
     options = options or PlanOptions()
 
     async def run() -> ApplyOutcome:
         async with Client(connection) as client:
             server_version = await client.version()
             model = pipeline.model_for(server_version, None)
-            secrets = pipeline.secret_state(client, options, [], recorded=saved.state_file)
+            # The state file: --state, the one the plan names, else the nearest from the plan file.
+            secrets = pipeline.secret_state(client, options, [plan_file] if plan_file else [],
+                                            recorded=saved.state_file)
             live = await pipeline.fetch(client, model, saved_plan_paths(saved, model) if saved.api_version ==
                                         model.version else set(), options.progress)
             reasons = stale_reasons(saved, live, model, secrets, server=connection.display_url,
@@ -99,7 +105,7 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
                 raise StalePlanError(reasons)
             if confirm is not None and checked.has_changes and not confirm(saved):
                 return ApplyOutcome(saved, ApplyResult(not_applied=list(saved.changes)))
-            record_ownership(saved, secrets)
+            record_ownership(saved, secrets, live, model)
             if not checked.has_changes:
                 secrets.save()
                 return ApplyOutcome(saved, ApplyResult())
@@ -107,11 +113,21 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
     return _run(run())
 
 
-def record_ownership(plan: Plan, secrets: SecretState) -> None:
+def record_ownership(plan: Plan, secrets: SecretState, live: LiveState, model: ApiModel,
+                     existing_only: bool = False) -> None:
     """The objects a plan's manifests describe become the repository's (the objects the apply
-    creates are added as it creates them, and those it deletes removed)."""
+    creates get their ids as it creates them, and those it deletes are dropped); records of
+    objects gone from the server (deleted by hand, or in a cascade) are dropped too."""
     for owned in plan.owns:
-        secrets.own(owned.address, owned.kind, owned.id)
+        if owned.id is not None or not existing_only:
+            secrets.own(owned.address, owned.kind, owned.id, owned.file)
+    gone = set()
+    for record in secrets.owned().values():
+        kind = model.kinds.get(record.kind)
+        if kind is not None and record.id is not None and kind.path in live.lists \
+                and live.by_id(kind, record.id) is None:
+            gone.add(str(record.id))
+    secrets.disown_ids(gone)
 
 
 @dataclass(frozen=True)
@@ -133,9 +149,9 @@ def adopt(paths: list[str | Path], connection: Connection, options: PlanOptions 
         async with Client(connection) as client:
             session = await pipeline.make_plan(client, paths, options)
             before = set(session.secrets.owned())
-            record_ownership(session.plan, session.secrets)
+            record_ownership(session.plan, session.secrets, session.live, session.model, existing_only=True)
             session.secrets.save()
-            described = {o.address for o in session.plan.owns}
+            described = {o.address for o in session.plan.owns if o.id is not None}
             missing = tuple(c.address for c in session.plan.changes if c.action == "create")
             return Adoption(session.plan, tuple(sorted(described - before)), missing)
     return _run(run())

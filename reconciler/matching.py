@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from reconciler.apimodel import ApiModel, Kind, Nested
@@ -15,6 +16,7 @@ from reconciler.desired import DesiredObject
 from reconciler.errors import Problem
 from reconciler.identity import address, own_key
 from reconciler.live import LiveState
+from reconciler.state import OwnedRecord
 from reconciler.values import Key, Ref
 
 __all__ = ["Matching", "Orphan", "Pair", "match", "prune"]
@@ -179,23 +181,60 @@ def _children(pair: Pair, nested: Nested, matched: set[int], live: LiveState, mo
     return orphans
 
 
-def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[str, tuple[str, Any]]) -> Matching:
-    """`matching` with the owned objects no manifest describes any more planned for deletion:
-    found by the id the repository recorded, whatever they are called now; never an object a
-    fresh install has (authentik's own defaults), nor one the manifests still describe."""
+def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[str, OwnedRecord],
+          within: list[Path], referenced: set[str]) -> Matching:
+    """`matching` with the owned objects no manifest describes any more planned for deletion,
+    found by the id the repository recorded. Left alone: objects described from manifests outside
+    `within` (a plan of part of the repository prunes only that part), objects whose address the
+    manifests still describe (renamed by hand: drift, not a delete), objects a described entry
+    still points at (`referenced` ids), the bindings of a flow the manifests describe without
+    listing them, and objects a fresh install has (authentik's own defaults)."""
     taken = {id(pair.live) for pair in matching.pairs if pair.live is not None}
     taken |= {id(o.live) for o in matching.orphans if o.managed}
+    described = {pair.desired.address for pair in matching.pairs}
+    parents = {id(pair.live) for pair in matching.pairs if pair.live is not None and pair.desired.state == "present"}
+    used = described | {o.address for o in matching.orphans if o.managed}
     pruned: list[Orphan] = []
-    for _, (kind_name, ident) in sorted(owned.items()):
-        kind = model.kinds.get(kind_name)
-        obj = live.by_id(kind, ident) if kind is not None else None
-        if kind is None or obj is None or id(obj) in taken:
+    for owned_address, record in sorted(owned.items()):
+        kind = model.kinds.get(record.kind)
+        obj = live.by_id(kind, record.id) if kind is not None and record.id is not None else None
+        if kind is None or obj is None or id(obj) in taken or owned_address in described:
             continue
+        if not _under(record.file, within) or str(record.id) in referenced:
+            continue
+        if _parent_described(kind, obj, live, model, parents):
+            continue  # a flow described without its list leaves that list alone
         key = live.key_of(kind, obj)
         if is_default(model, kind, key):
             continue
+        repeated = kind.disambiguator is not None and len(live.find(kind, key)) > 1  # a stage bound twice
+        shown = address(kind, key, obj.get(kind.disambiguator) if repeated and kind.disambiguator else None)
+        if shown in used:
+            shown = f"{shown}#{record.id}"
+        used.add(shown)
         taken.add(id(obj))
-        pruned.append(Orphan(kind.name, address(kind, key), obj, managed=True,
+        pruned.append(Orphan(kind.name, shown, obj, managed=True,
                              reason="owned by this repository, no longer in the manifests"))
     kept = [o for o in matching.orphans if o.managed or id(o.live) not in taken]
     return Matching(matching.pairs, kept + pruned, matching.problems)
+
+
+def _parent_described(kind: Kind, obj: dict[str, Any], live: LiveState, model: ApiModel,
+                      parents: set[int]) -> bool:
+    """Whether `obj` is nested under a live object the manifests describe (a binding's flow)."""
+    parent_field = model.parent_field(kind)
+    if parent_field is None:
+        return False
+    for parent_kind in model.kinds.values():
+        if any(nested.kind == kind.name for nested in parent_kind.nested.values()):
+            parent = live.by_id(parent_kind, obj.get(parent_field))
+            if parent is not None and id(parent) in parents:
+                return True
+    return False
+
+
+def _under(file: str | None, within: list[Path]) -> bool:
+    if file is None:
+        return False
+    path = Path(file).resolve()
+    return any(path == root or root in path.parents for root in within)

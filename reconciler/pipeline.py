@@ -28,8 +28,8 @@ from reconciler.repo import folders_up, nearest
 from reconciler.schema import validate
 from reconciler.secrets import resolve_secrets
 from reconciler.stale import live_fingerprint, same_key_ids
-from reconciler.state import STATE_FILE, SecretState
-from reconciler.values import Secret
+from reconciler.state import STATE_FILE, OwnedRecord, SecretState
+from reconciler.values import Secret, refs_in
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
            "resolve_secrets", "live_paths", "fetch", "match", "check_conflicts", "resolve_refs", "compare",
@@ -298,10 +298,31 @@ def _shown_path(path: Path | None) -> str | None:
 
 
 def owns(matching: Matching, model: ApiModel) -> tuple[Owned, ...]:
-    """The live objects the manifests describe: an apply of the plan makes the repository own them
-    (objects it creates are owned once created)."""
-    return tuple(Owned(pair.desired.address, pair.desired.kind, pair.live[model.kinds[pair.desired.kind].id_field])
-                 for pair in matching.pairs if pair.live is not None and pair.desired.state == "present")
+    """The objects the manifests describe, with the file describing each: an apply of the plan
+    makes the repository own them (an object it creates has its id once created)."""
+    return tuple(Owned(pair.desired.address, pair.desired.kind,
+                       pair.live[model.kinds[pair.desired.kind].id_field] if pair.live is not None else None,
+                       pair.desired.file)
+                 for pair in matching.pairs if pair.desired.state == "present")
+
+
+def owned_count(owned: Mapping[str, OwnedRecord], live: LiveState, model: ApiModel) -> int:
+    """How many owned objects exist: records of objects deleted behind the tool's back (or in a
+    cascade) do not count, so the safety threshold does not loosen over time."""
+    count = 0
+    for record in owned.values():
+        kind = model.kinds.get(record.kind)
+        if record.id is None or kind is None:
+            continue
+        if kind.path not in live.lists or live.by_id(kind, record.id) is not None:
+            count += 1
+    return count
+
+
+def referenced_ids(desired: list[DesiredObject]) -> set[str]:
+    """Ids the described objects point at: those objects must stay, owned or not."""
+    return {str(ref.pk) for obj in desired if obj.state == "present" for ref in refs_in(obj.fields)
+            if ref.pk is not None}
 
 
 async def make_plan(client: Client, paths: list[str | Path], options: PlanOptions,
@@ -314,18 +335,21 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     desired = resolve_secrets(validate(manifests, model), model, options.env)
     if secrets is None:
         secrets = secret_state(client, options, paths)
-    owned = secrets.owned() if pruning else {}
-    live = await fetch(client, model, live_paths(desired, model, {kind for kind, _ in owned.values()}),
+    owned = secrets.owned()
+    if pruning and not manifests.files:
+        raise ReconcilerError("--prune with no manifest file would delete everything the repository owns: "
+                              "give the folder of the manifests")
+    live = await fetch(client, model, live_paths(desired, model, {r.kind for r in owned.values()} if pruning else ()),
                        options.progress)
     matching = match(desired, live, model)
-    if pruning:
-        matching = prune(matching, live, model, owned)
     check_conflicts(desired, model, matching, live)
     desired = resolve_refs(desired, model, live, matching)
     matching = matching.rebind(desired)
+    if pruning:
+        matching = prune(matching, live, model, owned, [Path(p).resolve() for p in paths], referenced_ids(desired))
     result = compare(matching, live, model, secrets, options)
     if not options.force:
-        check_safety(result.changes, len(secrets.owned()), live, model, config.safety)
+        check_safety(result.changes, owned_count(owned, live, model), live, model, config.safety)
     changes = stamp(order(result.changes, desired, model), live, model, secrets)
     plan = Plan(api_version=model.version, changes=changes, unchanged=result.unchanged,
                 server=client.connection.display_url, unmanaged=unmanaged(matching, model),

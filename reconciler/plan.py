@@ -139,10 +139,11 @@ class Owned:
     address: str
     kind: str
     id: Any
+    file: str | None = None
 
     @property
     def data(self) -> dict[str, Any]:
-        return {"address": self.address, "kind": self.kind, "id": self.id}
+        return {"address": self.address, "kind": self.kind, "id": self.id, "file": self.file}
 
 
 @dataclass(frozen=True)
@@ -354,7 +355,8 @@ class Plan:
                 unchanged=int((data.get("summary") or {}).get("unchanged", 0)),
                 unmanaged=tuple(Unmanaged(str(u["kind"]), str(u["address"]), u.get("id"))
                                 for u in data.get("unmanaged") or []),
-                owns=tuple(Owned(str(o["address"]), str(o["kind"]), _scalar(o.get("id")))
+                owns=tuple(Owned(str(o["address"]), str(o["kind"]), _scalar(o.get("id")),
+                                 o.get("file") if isinstance(o.get("file"), str) else None)
                            for o in data.get("owns") or []),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -13,11 +13,11 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.errors import ReconcilerError
 
-__all__ = ["SecretState", "STATE_FILE"]
+__all__ = ["SecretState", "OwnedRecord", "STATE_FILE"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,15 @@ UNKNOWN_NOTE = "live value unknown (write-only, no record of the last apply): se
 RECREATED_NOTE = "the object was recreated since the last apply (another id): sent once"
 NEW_KEY_NOTE = "the fingerprint key changed (RECONCILER_STATE_KEY, or the token): sent once"
 CHANGED_NOTE = "changed since the last apply"
+
+
+class OwnedRecord(NamedTuple):
+    """An owned object: its kind, its id (None while not created yet) and the manifest file that
+    describes it (absolute), so a plan of part of the repository prunes only within that part."""
+
+    kind: str
+    id: Any
+    file: str | None
 
 
 @dataclass
@@ -113,16 +122,52 @@ class SecretState:
         owned: dict[str, Any] = entry.setdefault("owned", {})
         return owned
 
-    def owned(self) -> dict[str, tuple[str, Any]]:
-        """What this repository owns on this server: address -> (kind, id)."""
-        return {address: (str(record.get("kind")), record.get("id")) for address, record in self._owned().items()
-                if isinstance(record, dict)}
+    def owned(self) -> dict[str, OwnedRecord]:
+        """What this repository owns on this server, by address."""
+        found = {}
+        for address, record in self._owned().items():
+            if isinstance(record, dict):
+                file = record.get("file")
+                found[address] = OwnedRecord(str(record.get("kind")), record.get("id"),
+                                             self._from_state(file) if isinstance(file, str) else None)
+        return found
 
-    def own(self, address: str, kind: str, ident: Any) -> None:
-        self._owned()[address] = {"kind": kind, "id": ident}
+    def own(self, address: str, kind: str, ident: Any, file: str | None = None) -> None:
+        """Record `address` as owned: its kind, its id (None until it is created) and the manifest
+        file describing it (kept from the earlier record when not given). Another address holding
+        the same id (the object got a new address) is dropped."""
+        owned = self._owned()
+        earlier = owned.get(address, {})
+        if ident is not None:
+            for other in [a for a, r in owned.items() if a != address and r.get("id") == ident]:
+                del owned[other]
+        record = {"kind": kind, "id": ident if ident is not None else earlier.get("id")}
+        shown = self._to_state(file) if file else earlier.get("file")
+        if shown:
+            record["file"] = shown
+        owned[address] = record
 
     def disown(self, address: str) -> None:
         self._owned().pop(address, None)
+
+    def disown_ids(self, ids: set[str]) -> None:
+        """Drop every record of these ids (deleted by this apply, or gone from the server)."""
+        owned = self._owned()
+        for address in [a for a, r in owned.items() if str(r.get("id")) in ids]:
+            del owned[address]
+
+    def _to_state(self, file: str) -> str:
+        """A manifest path as the state file keeps it: relative to the state file's folder."""
+        path = Path(file).resolve()
+        if self.path is None:
+            return str(path)
+        try:
+            return path.relative_to(self.path.resolve().parent).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _from_state(self, file: str) -> str:
+        return str(self.path.resolve().parent / file) if self.path is not None else file
 
     def save(self) -> None:
         """Write the file atomically; a failure is a `ReconcilerError` naming the file."""

@@ -47,7 +47,8 @@ def test_an_apply_owns_what_it_describes_and_prune_deletes_what_left(repo: Path)
         assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
         drop = dummy(sandbox, "drop")
         assert drop is not None
-        assert owned(repo, url)["dummy/drop"] == {"kind": "dummy", "id": drop["pk"]}
+        # Kind, id and the manifest that describes it, relative to the state file's folder.
+        assert owned(repo, url)["dummy/drop"] == {"kind": "dummy", "id": drop["pk"], "file": "config/m.yaml"}
         write(config, stages("keep"))
         # Without --prune nothing is deleted: the object is only reported.
         plan = run(url, "plan", str(config), "--detailed-exitcode")
@@ -177,3 +178,67 @@ def test_pruning_a_stage_names_the_flow_that_loses_it(repo: Path) -> None:
         refused = run(url, "plan", str(config), "--prune")
         assert refused.exit_code == 1
         assert "authentik would delete flow_stage_binding/hand-made/bound (in flow/hand-made" in refused.output
+
+
+def test_a_plan_of_part_of_the_repository_prunes_only_that_part(repo: Path) -> None:
+    (repo / "config" / "stages").mkdir()
+    (repo / "config" / "flows").mkdir()
+    write(repo / "config" / "stages", stages("s1", "s2"))
+    write(repo / "config" / "flows", {"flows": [{"slug": "f", "name": "F", "title": "F",
+                                                 "designation": "authentication"}]})
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(repo / "config"), "--auto-approve").exit_code == 0
+        write(repo / "config" / "stages", stages("s1"))
+        sandbox.clear_log()
+        # Planning the stages folder prunes s2, never the flow described in the flows folder.
+        applied = run(url, "apply", str(repo / "config" / "stages"), "--prune", "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        assert [(m, p.split("/")[4]) for m, p, _ in writes(sandbox)] == [("DELETE", "dummy")]
+        assert "f" in {f["slug"] for f in sandbox.objects("flow")}
+        empty = repo / "empty"
+        empty.mkdir()
+        refused = run(url, "plan", str(empty), "--prune")
+        assert refused.exit_code == 1 and "--prune with no manifest file" in refused.output
+
+
+def test_prune_leaves_alone_what_described_objects_still_use(repo: Path) -> None:
+    flow = {"slug": "f", "name": "F", "title": "F", "designation": "authentication"}
+    config = write(repo / "config", {
+        "stages": [{"kind": "password", "name": "pw", "backends": ["authentik.core.auth.InbuiltBackend"]},
+                   {"kind": "identification", "name": "idn", "user_fields": ["email"],
+                    "password_stage": {"stage": "pw"}},
+                   {"kind": "dummy", "name": "bound"}],
+        "flows": [{**flow, "bindings": [{"stage": "bound", "order": 10}]}]})
+    with served() as (_, url):
+        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
+        # pw leaves the manifests but idn still points at it; the flow stays, its list unwritten.
+        write(config, {"stages": [{"kind": "identification", "name": "idn", "user_fields": ["email"],
+                                   "password_stage": {"stage": "pw"}}, {"kind": "dummy", "name": "bound"}],
+                       "flows": [flow]})
+        # pw is kept (idn refers to it, resolved live) and so is the binding (its flow is described
+        # without a bindings list, which leaves them alone): nothing to do.
+        result = run(url, "plan", str(config), "--prune", "--detailed-exitcode")
+        assert result.exit_code == 0, result.output
+
+
+def test_an_owned_object_renamed_by_hand_is_drift_not_a_delete(repo: Path) -> None:
+    config = write(repo / "config", stages("foo"))
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
+        foo = dummy(sandbox, "foo")
+        assert foo is not None
+        assert calling(sandbox)("PATCH", f"/stages/dummy/{foo['pk']}/", json={"name": "bar"}).status_code == 200
+        result = run(url, "plan", str(config), "--prune")
+        assert "+ dummy/foo" in result.output and "- dummy/bar" not in result.output
+
+
+def test_pruning_a_stage_bound_twice_names_both_bindings(repo: Path) -> None:
+    config = write(repo / "config", {"stages": [{"kind": "dummy", "name": "s0"}], "flows": [{
+        "slug": "f", "name": "F", "title": "F", "designation": "authentication",
+        "bindings": [{"stage": "s0", "order": 10}, {"stage": "s0", "order": 20}]}]})
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
+        write(config, {"stages": []})
+        result = run(url, "plan", str(config), "--prune", "--force", "--format", "json")
+        deletes = sorted(c["address"] for c in json.loads(result.output)["changes"])
+        assert deletes == ["dummy/s0", "flow/f", "flow_stage_binding/f/s0@10", "flow_stage_binding/f/s0@20"]
