@@ -200,6 +200,16 @@ class ApiModel:
                     return nested.parent
         return None
 
+    def cascades_from(self, kind: Kind) -> list[tuple[Kind, str]]:
+        """The (kind, field) pairs whose objects go when an object of `kind` is deleted: a stage
+        takes the bindings whose `stage` points at it."""
+        target = self.target_of(kind)
+        if target is None:
+            return []
+        return [(other, name) for other in self.kinds.values() for name in other.cascade
+                if (other.fields[name].reference or "") == target
+                or target in self.targets[other.fields[name].reference or ""].union]
+
     def kind_in(self, section: str, manifest_kind: str) -> Kind | None:
         """The kind an entry of `section` names with `kind:` (`policies`/`password`)."""
         name = self.sections.get(section, {}).get(manifest_kind)

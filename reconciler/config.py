@@ -42,12 +42,15 @@ def find_config(paths: list[str | Path]) -> Path | None:
     return nearest(paths, CONFIG_FILE)
 
 
-def _typed(where: str, data: dict[str, Any], name: str, kind: type, default: Any) -> Any:
+TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number"}
+
+
+def _typed(where: str, data: dict[str, Any], name: str, kind: type, default: Any, prefix: str = "") -> Any:
     value = data.get(name, default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise ReconcilerError(f"{where}: {name} must be a {kind.__name__}, not {value!r}")
+        raise ReconcilerError(f"{where}: {prefix}{name} must be {TYPE_NAMES[kind]}, not {value!r}")
     return value
 
 
@@ -67,11 +70,14 @@ def load_config(path: Path | None) -> RepoConfig:
     unknown += [f"safety.{key}" for key in sorted(set(safety) - known)]
     if unknown:
         raise ReconcilerError(f"{path}: unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-    share = _typed(str(path), safety, "max_delete_share", float, 0.3)
+    share = _typed(str(path), safety, "max_delete_share", float, 0.3, "safety.")
     if not 0 <= share <= 1:
         raise ReconcilerError(f"{path}: safety.max_delete_share must be between 0 and 1, not {share}")
+    min_owned = _typed(str(path), safety, "min_owned", int, 10, "safety.")
+    if min_owned < 0:
+        raise ReconcilerError(f"{path}: safety.min_owned must be 0 or more, not {min_owned}")
     return RepoConfig(
         prune=_typed(str(path), data, "prune", bool, False),
-        safety=Safety(max_delete_share=share, min_owned=_typed(str(path), safety, "min_owned", int, 10),
-                      protect_brand_flows=_typed(str(path), safety, "protect_brand_flows", bool, True)),
+        safety=Safety(max_delete_share=share, min_owned=min_owned,
+                      protect_brand_flows=_typed(str(path), safety, "protect_brand_flows", bool, True, "safety.")),
         path=path)

@@ -129,8 +129,9 @@ class _Differ:
         notes: tuple[str, ...] = (reason,) if reason else ()
         if cascaded:
             notes += (f"authentik also deletes {', '.join(cascaded)}",)
+        takes = tuple(sorted(str(dependent[other.id_field]) for other, dependent in self.live.cascade(kind, current)))
         return Delete(kind=kind.name, address=address, key=self.live.key_of(kind, current),
-                      path=kind.detail_path(current), id=current[kind.id_field], notes=notes)
+                      path=kind.detail_path(current), id=current[kind.id_field], notes=notes, takes=takes)
 
     def cascade(self, kind: Kind, current: dict[str, Any]) -> tuple[list[tuple[str, DesiredObject]], list[str]]:
         """Live objects deleting `current` deletes too, all the way down (a stage, its bindings,
@@ -142,7 +143,7 @@ class _Differ:
         seen = {id(current)}
         while pending:
             doomed_kind, doomed = pending.pop(0)
-            for other, dependent in self.dependents(doomed_kind, doomed):
+            for other, dependent in self.live.dependents(doomed_kind, doomed):
                 if id(dependent) in seen:
                     continue
                 seen.add(id(dependent))
@@ -160,20 +161,6 @@ class _Differ:
                     cascaded.append(shown)
                 pending.append((other, dependent))
         return kept, cascaded
-
-    def dependents(self, kind: Kind, current: dict[str, Any]) -> list[tuple[Kind, dict[str, Any]]]:
-        """Live objects whose cascading reference points at `current` (a stage's bindings)."""
-        target = self.model.target_of(kind)
-        if target is None:
-            return []
-        found = []
-        for other in self.model.kinds.values():
-            for name in other.cascade:
-                points_at = other.fields[name].reference or ""
-                if points_at == target or target in self.model.targets[points_at].union:
-                    found += [(other, dependent) for dependent in
-                              self.live.children(other, name, current[kind.id_field])]
-        return found
 
     def described_parent(self, kind: Kind, obj: dict[str, Any]) -> DesiredObject | None:
         """The manifest entry `obj` is nested under live (a binding's flow), when the manifests

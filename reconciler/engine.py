@@ -14,7 +14,7 @@ from reconciler.apimodel import ApiModel
 from reconciler.apply import ApplyResult, apply_plan
 from reconciler.client import Client, Connection
 from reconciler.desired import DesiredObject
-from reconciler.errors import StalePlanError
+from reconciler.errors import StalePlanError, UnsafePlanError
 from reconciler.export import Export, ExportOptions, make_export
 from reconciler.live import LiveState
 from reconciler.pipeline import PlanOptions
@@ -100,6 +100,10 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
                                     server_version=server_version)
             if reasons:
                 raise StalePlanError(reasons)
+            brand_flows = [] if saved.forced else pipeline.brand_flow_deletes(saved.changes, live, model)
+            if brand_flows:  # a brand may have taken up a flow since the plan
+                raise UnsafePlanError([reason for reason, _ in brand_flows],
+                                      [f"{change.action} {change.address}" for _, change in brand_flows])
             checked, reasons = read_secrets(saved, live, model, secrets, options.env)
             if reasons:
                 raise StalePlanError(reasons)

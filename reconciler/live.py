@@ -54,6 +54,25 @@ class LiveState:
             self._children[kind.name, parent_field] = index
         return list(self._children[kind.name, parent_field].get(str(parent_id), []))
 
+    def dependents(self, kind: Kind, obj: dict[str, Any]) -> list[tuple[Kind, dict[str, Any]]]:
+        """Live objects authentik deletes with `obj` directly (a stage's bindings)."""
+        return [(other, dependent) for other, name in self.model.cascades_from(kind)
+                for dependent in self.children(other, name, obj[kind.id_field])]
+
+    def cascade(self, kind: Kind, obj: dict[str, Any]) -> list[tuple[Kind, dict[str, Any]]]:
+        """Everything authentik deletes with `obj`, all the way down (a stage, its bindings,
+        their policy bindings)."""
+        found: list[tuple[Kind, dict[str, Any]]] = []
+        seen = {id(obj)}
+        pending = [(kind, obj)]
+        while pending:
+            for other, dependent in self.dependents(*pending.pop(0)):
+                if id(dependent) not in seen:
+                    seen.add(id(dependent))
+                    found.append((other, dependent))
+                    pending.append((other, dependent))
+        return found
+
     def by_id(self, kind: Kind, ident: Any) -> dict[str, Any] | None:
         if kind.name not in self._by_id:
             self._by_id[kind.name] = {str(obj.get(kind.id_field)): obj for obj in self.objects(kind)}

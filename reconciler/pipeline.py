@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from reconciler.values import Secret, refs_in
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
            "resolve_secrets", "live_paths", "fetch", "match", "check_conflicts", "resolve_refs", "compare",
            "order", "stamp", "unmanaged", "secret_state", "default_state_path", "make_plan", "STATE_KEY_ENV",
-           "prune", "check_safety", "owns"]
+           "prune", "check_safety", "brand_flow_deletes", "owns"]
 
 log = logging.getLogger(__name__)
 
@@ -138,14 +138,7 @@ def live_paths(desired: list[DesiredObject], model: ApiModel, pruned: Collection
 
 def _dependents(model: ApiModel, kind: Kind) -> list[Kind]:
     """Kinds whose objects go when an object of `kind` is deleted (a stage's bindings)."""
-    target = model.target_of(kind)
-    out = []
-    for other in model.kinds.values():
-        for name in other.cascade:
-            points_at = other.fields[name].reference or ""
-            if target and (points_at == target or target in model.targets[points_at].union):
-                out.append(other)
-    return out
+    return [other for other, _ in model.cascades_from(kind)]
 
 
 async def fetch(client: Client, model: ApiModel, paths: set[str],
@@ -193,6 +186,24 @@ def nesting_depth(model: ApiModel, kind: Kind) -> int:
     return 1 + max(nesting_depth(model, parent) for parent in parents) if parents else 0
 
 
+def brand_flow_deletes(changes: Iterable[Change], live: LiveState, model: ApiModel) -> list[tuple[str, Change]]:
+    """The deletes of a flow a brand uses (its authentication, invalidation, ... flow), each with
+    the reason; a tenant in 2023, a brand since."""
+    brand = model.targets.get("brand")
+    if brand is None:
+        return []
+    noun = brand.path.rstrip("/").rsplit("/", 1)[-1].removesuffix("s")
+    found: list[tuple[str, Change]] = []
+    for change in changes:
+        if not isinstance(change, Delete) or model.target_of(model.kinds[change.kind]) != "flow":
+            continue
+        for obj in live.lists.get(brand.path, []):
+            for name in brand.flows:
+                if obj.get(name) is not None and str(obj.get(name)) == str(change.id):
+                    found.append((f"it deletes {change.address}, the {name} of the {noun} {obj.get('domain')}", change))
+    return found
+
+
 def check_safety(changes: list[Change], owned: int, live: LiveState, model: ApiModel, safety: Safety) -> None:
     """Step 7b: refuse, with `UnsafePlanError`, a plan that deletes or replaces more than a share of
     the owned objects, or deletes a flow a brand uses (octoDNS's `raise_if_unsafe`); `--force`
@@ -204,15 +215,10 @@ def check_safety(changes: list[Change], owned: int, live: LiveState, model: ApiM
         reasons.append(f"it deletes or replaces {len(destructive)} of the {owned} objects this repository owns "
                        f"(more than {safety.max_delete_share:.0%}):")
         listed += [f"{c.action} {c.address}" for c in destructive]
-    brand = model.targets.get("brand")
-    if safety.protect_brand_flows and brand is not None:
-        for change in changes:
-            if not isinstance(change, Delete) or model.target_of(model.kinds[change.kind]) != "flow":
-                continue
-            for obj in live.lists.get(brand.path, []):
-                for name in brand.flows:
-                    if obj.get(name) is not None and str(obj.get(name)) == str(change.id):
-                        reasons.append(f"it deletes {change.address}, the {name} of the brand {obj.get('domain')}")
+    if safety.protect_brand_flows:
+        for reason, change in brand_flow_deletes(changes, live, model):
+            reasons.append(reason)
+            listed.append(f"{change.action} {change.address}")
     if reasons:
         raise UnsafePlanError(reasons, listed)
 
@@ -355,5 +361,5 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
                 server=client.connection.display_url, unmanaged=unmanaged(matching, model),
                 manifests_digest=manifests.digest, manifest_files=len(manifests.files), key_id=secrets.key_id,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                state_file=_shown_path(secrets.path), owns=owns(matching, model))
+                state_file=_shown_path(secrets.path), owns=owns(matching, model), forced=options.force)
     return PlanSession(plan=plan, model=model, live=live, secrets=secrets, desired=desired)

@@ -191,6 +191,8 @@ class Change:
     """Keyed fingerprints of the secret values in the body, by field (for saved plans)."""
     same_key: tuple[Any, ...] = ()
     """For a create: ids of the live objects that shared its key when planned (a stage bound twice)."""
+    takes: tuple[str, ...] = ()
+    """For a delete: ids of the live objects authentik deletes with it, as planned."""
 
     @property
     def name(self) -> str:
@@ -238,6 +240,8 @@ class Change:
             out["secrets"] = dict(self.secrets)
         if self.same_key:
             out["same_key"] = list(self.same_key)
+        if self.takes:
+            out["takes"] = list(self.takes)
         return out
 
 
@@ -302,6 +306,8 @@ class Plan:
     created_at: str = ""
     state_file: str | None = None
     owns: tuple[Owned, ...] = ()
+    forced: bool = False
+    """Made with --force: its deletes were accepted over the safety thresholds."""
 
     @property
     def summary(self) -> dict[str, int]:
@@ -328,6 +334,7 @@ class Plan:
             "summary": self.summary,
             "unmanaged": [u.data for u in self.unmanaged],
             "owns": [o.data for o in self.owns],
+            "forced": self.forced,
         }
 
     @classmethod
@@ -355,6 +362,7 @@ class Plan:
                 unchanged=int((data.get("summary") or {}).get("unchanged", 0)),
                 unmanaged=tuple(Unmanaged(str(u["kind"]), str(u["address"]), u.get("id"))
                                 for u in data.get("unmanaged") or []),
+                forced=data.get("forced") is True,
                 owns=tuple(Owned(str(o["address"]), str(o["kind"]), _scalar(o.get("id")),
                                  o.get("file") if isinstance(o.get("file"), str) else None)
                            for o in data.get("owns") or []),
@@ -404,6 +412,7 @@ def _change(item: Any, index: int) -> Change:
         if isinstance(live, dict) else None,
         secrets={str(k): str(v) for k, v in (item.get("secrets") or {}).items()},
         same_key=tuple(_scalar(ident) for ident in item.get("same_key") or ()),
+        takes=tuple(str(_scalar(ident)) for ident in item.get("takes") or ()),
     )
     if cls is Replace:
         return Replace(**common, full=body)

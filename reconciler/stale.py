@@ -16,9 +16,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reconciler.apimodel import ApiModel, Kind
-from reconciler.identity import own_key
+from reconciler.identity import address, own_key
 from reconciler.live import LiveState, paths_for_kinds, paths_for_targets
-from reconciler.plan import API_PREFIX, Change, Create, LiveFingerprint, Plan, with_values
+from reconciler.plan import API_PREFIX, Change, Create, Delete, LiveFingerprint, Plan, with_values
 from reconciler.secrets import SourceError, read_source
 from reconciler.state import SecretState
 from reconciler.values import Ref, Secret, refs_in, walk
@@ -63,7 +63,14 @@ def saved_plan_paths(plan: Plan, model: ApiModel) -> set[str]:
     kinds = {model.kinds[c.kind] for c in plan.changes if c.kind in model.kinds}
     families = {kind.family for kind in kinds if kind.family in model.targets and len(model.kinds_of(kind.family)) > 1}
     targets = {ref.target for change in plan.changes for ref in refs_in(change.body()) if ref.pk is not None}
-    return paths_for_kinds(model, kinds) | paths_for_targets(model, families | targets)
+    doomed = {model.kinds[c.kind] for c in plan.changes if isinstance(c, Delete) and c.kind in model.kinds}
+    cascaded: set[Kind] = set()
+    while doomed - cascaded:  # what the deletes take with them, all the way down
+        cascaded |= doomed
+        doomed |= {other for kind in doomed for other, _ in model.cascades_from(kind)}
+    if "brand" in model.targets and any(model.target_of(kind) == "flow" for kind in doomed):
+        targets.add("brand")
+    return paths_for_kinds(model, kinds | cascaded) | paths_for_targets(model, families | targets)
 
 
 def _describe(source: dict[str, str] | None) -> str:
@@ -97,17 +104,25 @@ def _check_create(change: Change, kind: Kind, live: LiveState, model: ApiModel) 
     return []
 
 
-def _check_live(change: Change, kind: Kind, current: dict[str, Any] | None, secrets: SecretState) -> list[str]:
+def _check_live(change: Change, kind: Kind, current: dict[str, Any] | None, live: LiveState,
+                secrets: SecretState) -> list[str]:
     if current is None:
         return [f"{change.address}: deleted since the plan (id {change.id})"]
     if change.live is None:
         return [f"{change.address}: the plan carries no fingerprint of the object it changes"]
+    reasons = []
+    if isinstance(change, Delete):
+        taken = {str(dependent[other.id_field]): address(other, live.key_of(other, dependent))
+                 for other, dependent in live.cascade(kind, current)}
+        more = sorted(shown for ident, shown in taken.items() if ident not in change.takes)
+        if more:
+            reasons.append(f"{change.address}: authentik would now also delete {', '.join(more)} with it")
     now = live_fingerprint(kind, current, secrets)
     if now.object == change.live.object:
-        return []
+        return reasons
     changed = sorted(name for name in set(now.fields) | set(change.live.fields)
                      if now.fields.get(name) != change.live.fields.get(name))
-    return [f"{change.address}: changed since the plan: {', '.join(changed) or 'its fields'}"]
+    return reasons + [f"{change.address}: changed since the plan: {', '.join(changed) or 'its fields'}"]
 
 
 def _check_refs(change: Change, live: LiveState, model: ApiModel) -> list[str]:
@@ -170,7 +185,7 @@ def stale_reasons(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretS
         if isinstance(change, Create):
             reasons += _check_create(change, kind, live, model)
         else:
-            reasons += _check_live(change, kind, current, secrets)
+            reasons += _check_live(change, kind, current, live, secrets)
         reasons += _check_refs(change, live, model) + _check_secrets(change, kind)
     return reasons
 

@@ -242,3 +242,49 @@ def test_pruning_a_stage_bound_twice_names_both_bindings(repo: Path) -> None:
         result = run(url, "plan", str(config), "--prune", "--force", "--format", "json")
         deletes = sorted(c["address"] for c in json.loads(result.output)["changes"])
         assert deletes == ["dummy/s0", "flow/f", "flow_stage_binding/f/s0@10", "flow_stage_binding/f/s0@20"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[safety]\nmin_owned = -1\n", "safety.min_owned must be 0 or more, not -1"),
+    ("[safety]\nmin_owned = 'ten'\n", "safety.min_owned must be a whole number, not 'ten'"),
+    ("prune = 1\n", "prune must be true or false, not 1"),
+    ("[safety]\nmax_delete_share = 2\n", "safety.max_delete_share must be between 0 and 1, not 2.0"),
+    ("prune = \n", "cannot read"),
+])
+def test_a_wrong_setting_is_one_error_naming_the_file(repo: Path, text: str, message: str) -> None:
+    (repo / "reconciler.toml").write_text(text)
+    config = write(repo / "config", stages("a"))
+    result = run("http://127.0.0.1:9", "plan", str(config))
+    assert result.exit_code == 1 and result.output.startswith("error: ") and message in result.output
+    assert str(repo / "reconciler.toml") in result.output
+
+
+def test_a_saved_plan_refuses_a_delete_that_would_now_take_more_with_it(repo: Path) -> None:
+    config = write(repo / "config", stages("a", "b"))
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
+        write(config, stages("a"))
+        assert run(url, "plan", str(config), "--prune", "--out", str(repo / "plan.json")).exit_code == 0
+        b = dummy(sandbox, "b")
+        assert b is not None
+        call = calling(sandbox)
+        flow = next(f for f in sandbox.objects("flow") if f["slug"] == "default-authentication-flow")
+        assert call("POST", "/flows/bindings/", json={"target": flow["pk"], "stage": b["pk"],
+                                                       "order": 99}).status_code == 201
+        sandbox.clear_log()
+        result = run(url, "apply", "--plan", str(repo / "plan.json"), "--auto-approve")
+        assert result.exit_code == 1
+        assert ("dummy/b: authentik would now also delete flow_stage_binding/default-authentication-flow/b "
+                "with it") in result.output
+        assert writes(sandbox) == []
+
+
+def test_a_tenant_flow_is_protected_in_2023_and_the_refusal_lists_it(repo: Path) -> None:
+    config = write(repo / "config", {"flows": [{"slug": "default-authentication-flow", "state": "absent"}]})
+    with served("2023.10.7") as (_, url):
+        refused = run(url, "plan", str(config), "--format", "json")
+        error = json.loads(refused.output)["error"]
+        assert error["type"] == "unsafe_plan"
+        assert error["reasons"] == ["it deletes flow/default-authentication-flow, the flow_authentication of the "
+                                    "tenant authentik-default"]
+        assert error["changes"] == ["delete flow/default-authentication-flow"]
