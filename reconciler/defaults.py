@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from reconciler.apimodel import ApiModel, Kind
+from reconciler.apimodel import ApiModel, Kind, known_versions, load_model
 from reconciler.live import LiveState
 from reconciler.values import Key
 
@@ -49,4 +49,6 @@ def fresh_install(model: ApiModel) -> dict[str, frozenset[Key]]:
 
 
 def is_default(model: ApiModel, kind: Kind, key: Key) -> bool:
-    return key in fresh_install(model).get(kind.name, frozenset())
+    """Whether a fresh install of any version the tool knows has this object: a server between two
+    known versions (read with the older model) may hold the defaults of the newer one."""
+    return any(key in fresh_install(load_model(version)).get(kind.name, frozenset()) for version in known_versions())

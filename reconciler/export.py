@@ -83,6 +83,9 @@ class Export:
     document: str
     variables: tuple[Variable, ...]
     addresses: tuple[str, ...]
+    complete: bool = True
+    """Nothing was selected out: the export is the whole server, so a folder of an earlier export
+    loses the files this one does not produce."""
 
     @property
     def schema_file(self) -> str:
@@ -380,10 +383,11 @@ def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> E
         mine = [e for e in entries if e.kind is kind]
         section = str(kind.section)
         if kind.nested:  # one file per object: a flow and its bindings
+            file_names = _file_names([entry.key for entry in mine])
             for entry in mine:
                 text, variables = _text(model.version, f"the flow {entry.key} with its bindings", [(section, [entry])],
                                         names, schema)
-                files.append(ExportFile(f"{section}/{_file_name(entry.key)}.yaml", text, variables))
+                files.append(ExportFile(f"{section}/{file_names[entry.key]}.yaml", text, variables))
         elif mine:
             text, variables = _text(model.version, f"{section} of kind {kind.manifest_kind}", [(section, mine)],
                                     names, schema)
@@ -394,7 +398,8 @@ def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> E
     what = ", ".join(_count(counts[s], *_WORDS[s]) for s in FAMILIES if counts[s]) or "no objects"
     document, variables = _text(model.version, what, sections, names, None)
     return Export(api_version=model.version, files=tuple(sorted(files, key=lambda f: f.path)), document=document,
-                  variables=variables, addresses=tuple(e.address for e in entries))
+                  variables=variables, addresses=tuple(e.address for e in entries),
+                  complete=not (options.kinds or options.families or options.names))
 
 
 _WORDS = {"stages": ("stage", "stages"), "policies": ("policy", "policies"), "flows": ("flow", "flows")}
@@ -403,6 +408,15 @@ _WORDS = {"stages": ("stage", "stages"), "policies": ("policy", "policies"), "fl
 def _file_name(slug: str) -> str:
     """A flow's slug as a file name (slugs are `[-a-zA-Z0-9_]+`; anything else becomes `_`)."""
     return re.sub(r"[^-a-zA-Z0-9_]", "_", slug) or "_"
+
+
+def _file_names(slugs: list[str]) -> dict[str, str]:
+    """File names for flows: slugs are case-sensitive, file systems often are not (`Login` and
+    `login`), so names that collide without case get a short digest of their slug."""
+    plain = {slug: _file_name(slug) for slug in slugs}
+    folded = Counter(name.casefold() for name in plain.values())
+    return {slug: name if folded[name.casefold()] == 1 else f"{name}-{hashlib.sha256(slug.encode()).hexdigest()[:6]}"
+            for slug, name in plain.items()}
 
 
 async def make_export(client: Client, options: ExportOptions) -> Export:

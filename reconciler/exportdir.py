@@ -1,11 +1,12 @@
 """Writing an export into a folder, so that the folder is the export: the files it produces, the
-manifest schema they point at, and nothing the tool wrote earlier that this export no longer
-produces (an object deleted on the server, a kind no longer selected). The tool only ever removes
-files it wrote itself (in `stages/`, `policies/` and `flows/`, starting with its mark), and refuses
-to write beside other YAML, which `reconciler plan DIR` would read together with the export,
-unless forced."""
+manifest schema they point at, and (after a whole-server export) nothing the tool wrote earlier
+that this export no longer produces (an object deleted on the server). The tool only ever replaces
+or removes files it wrote itself and nobody edited since: each ends with a digest of its content.
+It refuses to write beside other YAML, which `reconciler plan DIR` would read together with the
+export, or over edited files, unless forced."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,23 @@ from reconciler.manifest import discover
 __all__ = ["Written", "write_export"]
 
 SCHEMA_ID = "https://authentik-reconciler.invalid/schemas/manifest-"
+DIGEST = "# content sha256:"
+"""The last line of an exported file: the digest of everything above it, so an edited file is told
+apart from one the tool can replace."""
+
+
+def with_digest(text: str) -> str:
+    return f"{text}{DIGEST}{hashlib.sha256(text.encode()).hexdigest()}\n"
+
+
+def _edited(path: Path) -> bool:
+    """Whether an exported file was changed since the tool wrote it (or carries no digest)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return True
+    body, _, last = text.rstrip("\n").rpartition("\n")
+    return not last.startswith(DIGEST) or with_digest(body + "\n") != text
 """How the published manifest schemas start their `$id`: a schema copy the tool wrote."""
 
 
@@ -65,12 +83,21 @@ def write_export(export: Export, directory: Path, *, force: bool = False) -> Wri
         raise ReconcilerError(f"cannot export into {directory}: not a folder")
     existing = discover([directory]) if directory.is_dir() else []
     ours = [path for path in existing if _ours(path, directory)]
-    foreign = [path for path in existing if path not in ours]
+    mine = set(ours)
+    foreign = [path for path in existing if path not in mine]
     if foreign and not force:
         raise ReconcilerError(f"{directory} holds YAML that is not an export of this tool "
                               f"({_listing(foreign, directory)}): export into an empty folder, or pass --force to "
                               "write beside it")
-    contents = {directory / file.path: file.text.encode() for file in export.files}
+    contents = {directory / file.path: with_digest(file.text).encode() for file in export.files}
+    # Replaced or removed: only files this export produces, or (after a whole-server export) the
+    # ones it no longer produces; never a file edited since it was written.
+    stale = [path for path in ours if path not in contents] if export.complete else []
+    edited = [path for path in [*ours, *foreign] if (path in contents or path in stale) and _edited(path)
+              and not (path.is_file() and path.read_bytes() == contents.get(path))]
+    if edited and not force:
+        raise ReconcilerError(f"{directory} has files edited since they were exported ({_listing(edited, directory)}):"
+                              " commit or move them first, or pass --force to replace them")
     schema = directory / schema_file(export.api_version)
     contents[schema] = (schema_dir() / schema.name).read_bytes()
     written: list[Path] = []
@@ -86,7 +113,6 @@ def write_export(export: Export, directory: Path, *, force: bool = False) -> Wri
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             written.append(path)
-        stale = [path for path in ours if path not in contents]
         stale += [path for path in sorted(directory.glob("manifest-*.schema.json"))
                   if path not in contents and _our_schema(path)]
         for path in stale:

@@ -3,6 +3,7 @@
 kept to one safe line. Pure text: what it writes loads back to the same values."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,9 +34,24 @@ class _Dumper(yaml.SafeDumper):
         return True  # a value used twice is written twice, never as &anchor/*alias
 
 
+# What YAML 1.2's core schema (editors, yaml-language-server) reads as null, a boolean or a number,
+# though PyYAML (YAML 1.1) reads it as a string: written quoted, so every reader sees a string.
+CORE_1_2 = re.compile(r"""(?x)
+    ~ | null | Null | NULL | true | True | TRUE | false | False | FALSE
+    | [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+
+    | [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+    | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN)""")
+LINE_BREAKS = ("\x85", "\u2028", "\u2029")
+"""Line breaks YAML folds into spaces in a single-quoted scalar: such text is written double-quoted."""
+
+
 def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     # A literal block for multi-line text (an expression); PyYAML falls back to quotes when a block
     # cannot hold the value exactly (trailing spaces, special characters).
+    if any(ch in value for ch in LINE_BREAKS):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    if CORE_1_2.fullmatch(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
 
 

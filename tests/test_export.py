@@ -4,6 +4,7 @@ the Python API; stable bytes, no secret value, selection, and the folder it writ
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -173,7 +174,9 @@ def test_a_flow_is_exported_with_every_binding_by_name(seeded: Seeded, tmp_path:
     version = sandbox.model.version
     result = run(url, "export", "--out", str(tmp_path), "--kind", "flow", "--name", "export-flow")
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "flows" / "export-flow.yaml").read_text() == f"""\
+    text, digest = (tmp_path / "flows" / "export-flow.yaml").read_text().rsplit("# content sha256:", 1)
+    assert digest == hashlib.sha256(text.encode()).hexdigest() + "\n"  # edits are told apart by it
+    assert text == f"""\
 # yaml-language-server: $schema=../manifest-{version}.schema.json
 # Exported by authentik-reconciler from authentik {version}: the flow export-flow with its bindings.
 # Exporting again into this folder rewrites this file, or removes it when nothing is left in it.
@@ -507,19 +510,36 @@ def test_a_folder_with_other_yaml_is_refused_unless_forced(seeded: Seeded, tmp_p
     assert (tmp_path / "stages" / "identification.yaml").exists()
 
 
-def test_files_of_an_earlier_export_that_are_not_produced_again_are_removed(seeded: Seeded,
-                                                                           tmp_path: Path) -> None:
-    _, url, _ = seeded
-    assert run(url, "export", "--out", str(tmp_path), "--family", "stages", "--family", "flows").exit_code == 0
+def test_a_whole_export_removes_the_files_of_objects_gone_and_never_an_edited_file(seeded: Seeded,
+                                                                                  tmp_path: Path) -> None:
+    sandbox, url, _ = seeded
+    call = calling(sandbox)
+    flow = call("POST", "/flows/instances/", json={"name": "Gone", "slug": "gone-soon", "title": "G",
+                                                   "designation": "authentication"}).json()
+    assert run(url, "export", "--out", str(tmp_path)).exit_code == 0
     notes = tmp_path / "README.md"
     notes.write_text("hand-written\n")
-    narrower = run(url, "export", "--out", str(tmp_path), "--kind", "identification", "--kind", "flow",
-                   "--name", "export-*")
+    # A narrower selection writes its files and removes nothing.
+    narrower = run(url, "export", "--out", str(tmp_path), "--kind", "identification")
     assert narrower.exit_code == 0, narrower.output
-    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.yaml")) == [
-        "flows/export-flow.yaml", "stages/identification.yaml"]
-    assert f"  removed {tmp_path}/flows/default-authentication-flow.yaml (not in this export)" in narrower.stderr
-    assert notes.read_text() == "hand-written\n"
+    assert (tmp_path / "flows" / "gone-soon.yaml").exists() and ", 0 removed." in narrower.stderr
+    # A whole-server export after the flow was deleted on the server removes its file.
+    assert call("DELETE", f"/flows/instances/{flow['slug']}/").status_code == 204
+    whole = run(url, "export", "--out", str(tmp_path))
+    assert whole.exit_code == 0, whole.output
+    assert f"  removed {tmp_path}/flows/gone-soon.yaml (not in this export)" in whole.stderr
+    assert not (tmp_path / "flows" / "gone-soon.yaml").exists() and notes.read_text() == "hand-written\n"
+    # An exported file edited since is never replaced or removed without --force.
+    edited = tmp_path / "stages" / "identification.yaml"
+    edited.write_text(edited.read_text().replace("# content sha256", "# edited\n# content sha256"))
+    refused = run(url, "export", "--out", str(tmp_path))
+    assert refused.exit_code == 1
+    assert refused.output == (f"error: {tmp_path} has files edited since they were exported "
+                              "(stages/identification.yaml): commit or move them first, or pass --force to "
+                              "replace them\n")
+    assert "# edited" in edited.read_text()
+    assert run(url, "export", "--out", str(tmp_path), "--force").exit_code == 0
+    assert "# edited" not in edited.read_text()
 
 
 def test_folder_errors_are_one_clear_message(seeded: Seeded, tmp_path: Path) -> None:
@@ -565,3 +585,29 @@ def test_the_python_api_returns_files_and_variables(leaky: tuple[Sandbox, str], 
     with pytest.raises(ReconcilerError, match="unknown kind 'nope'"):
         exported(sandbox, kinds=("nope",))
     assert {"export", "ExportOptions", "Export", "write_export"} <= set(reconciler.__all__)
+
+
+@pytest.mark.parametrize("value", ["0o17", "-.5", "1e3", ".inf", "12", "null", "True", "a\x85b", "x\u2028y",
+                                   "yes", "multi\nline\n", "plain"])
+def test_exported_text_reads_back_the_same_in_yaml_1_1_and_is_quoted_where_1_2_would_retype(value: str) -> None:
+    from reconciler.exportyaml import entry_text
+
+    text = entry_text("stages", {"name": value}, {})
+    assert yaml.safe_load(f"stages:\n{text}\n")["stages"][0]["name"] == value
+    if value not in ("plain", "multi\nline\n"):
+        assert f"name: {value}" not in text  # never plain, where an editor's YAML 1.2 reads a number
+
+
+def test_flow_files_never_collide_on_a_case_insensitive_disk(seeded: Seeded, tmp_path: Path) -> None:
+    sandbox, url, _ = seeded
+    call = calling(sandbox)
+    for slug in ("Case-Flow", "case-flow"):
+        assert call("POST", "/flows/instances/", json={"name": slug, "slug": slug, "title": "T",
+                                                       "designation": "authentication"}).status_code == 201
+    try:
+        assert run(url, "export", "--out", str(tmp_path), "--kind", "flow", "--name", "?ase-?low").exit_code == 0
+        names = sorted(p.name.casefold() for p in (tmp_path / "flows").iterdir())
+        assert len(names) == len(set(names)) == 2 and all(n.startswith("case-flow-") for n in names)
+    finally:
+        for slug in ("Case-Flow", "case-flow"):
+            call("DELETE", f"/flows/instances/{slug}/")
