@@ -4,6 +4,8 @@ else; a plan over the safety thresholds is refused unless `--force`."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +145,9 @@ def test_adopt_records_objects_made_by_hand_so_prune_may_delete_them(repo: Path)
         assert "- dummy/by-hand" in result.output
 
 
-def test_a_saved_plan_with_deletes_is_stale_when_an_owned_object_changed(repo: Path) -> None:
+@contextmanager
+def prune_of_b_saved(repo: Path) -> Iterator[tuple[Sandbox, str, dict[str, Any]]]:
+    """Stages a and b applied, then b left the manifests: a saved plan (plan.json) prunes it."""
     config = write(repo / "config", stages("a", "b"))
     with served() as (sandbox, url):
         assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
@@ -151,6 +155,11 @@ def test_a_saved_plan_with_deletes_is_stale_when_an_owned_object_changed(repo: P
         assert run(url, "plan", str(config), "--prune", "--out", str(repo / "plan.json")).exit_code == 0
         b = dummy(sandbox, "b")
         assert b is not None
+        yield sandbox, url, b
+
+
+def test_a_saved_plan_with_deletes_is_stale_when_an_owned_object_changed(repo: Path) -> None:
+    with prune_of_b_saved(repo) as (sandbox, url, b):
         assert calling(sandbox)("PATCH", f"/stages/dummy/{b['pk']}/", json={"throw_error": True}).status_code == 200
         sandbox.clear_log()
         result = run(url, "apply", "--plan", str(repo / "plan.json"), "--auto-approve")
@@ -260,13 +269,7 @@ def test_a_wrong_setting_is_one_error_naming_the_file(repo: Path, text: str, mes
 
 
 def test_a_saved_plan_refuses_a_delete_that_would_now_take_more_with_it(repo: Path) -> None:
-    config = write(repo / "config", stages("a", "b"))
-    with served() as (sandbox, url):
-        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
-        write(config, stages("a"))
-        assert run(url, "plan", str(config), "--prune", "--out", str(repo / "plan.json")).exit_code == 0
-        b = dummy(sandbox, "b")
-        assert b is not None
+    with prune_of_b_saved(repo) as (sandbox, url, b):
         call = calling(sandbox)
         flow = next(f for f in sandbox.objects("flow") if f["slug"] == "default-authentication-flow")
         assert call("POST", "/flows/bindings/", json={"target": flow["pk"], "stage": b["pk"],
