@@ -191,14 +191,29 @@ class ApiModel:
         kind = self.kind_for_path(spec.path) if spec.path else None
         return kind if kind is not None and self.target_of(kind) == target else None
 
+    def parents_of(self, kind: Kind) -> list[tuple[Kind, Nested]]:
+        """The kinds whose entries nest `kind`, and how (a policy binding sits in a flow's
+        `policies` and in a binding's); empty for a kind written at the top of a manifest."""
+        return self._parents.get(kind.name, [])
+
+    @cached_property
+    def _parents(self) -> dict[str, list[tuple[Kind, Nested]]]:
+        parents: dict[str, list[tuple[Kind, Nested]]] = {}
+        for parent in self.kinds.values():
+            for nested in parent.nested.values():
+                parents.setdefault(nested.kind, []).append((parent, nested))
+        return parents
+
     def parent_field(self, kind: Kind) -> str | None:
         """The field of a kind written nested in another's entries that points at that parent (a
         binding's `target`), or None for a kind written at the top of a manifest."""
-        for parent in self.kinds.values():
-            for nested in parent.nested.values():
-                if nested.kind == kind.name:
-                    return nested.parent
-        return None
+        return next((nested.parent for _, nested in self.parents_of(kind)), None)
+
+    def shared_scope(self, kind: Kind) -> str | None:
+        """The family list in which `kind`'s key is unique together with other kinds (stage names
+        across stage kinds, `/stages/all/`), or None when the key is the kind's own."""
+        family = kind.family
+        return family if family in self.targets and len(self.kinds_of(family)) > 1 else None
 
     def cascades_from(self, kind: Kind) -> list[tuple[Kind, str]]:
         """The (kind, field) pairs whose objects go when an object of `kind` is deleted: a stage

@@ -165,14 +165,11 @@ class _Differ:
     def described_parent(self, kind: Kind, obj: dict[str, Any]) -> DesiredObject | None:
         """The manifest entry `obj` is nested under live (a binding's flow), when the manifests
         describe it without managing that list."""
-        for parent_kind in self.model.kinds.values():
-            for nested in parent_kind.nested.values():
-                if nested.kind != kind.name:
-                    continue
-                parent = self.live.by_id(parent_kind, obj.get(nested.parent))
-                desired = self.by_live.get(id(parent)) if parent is not None else None
-                if desired is not None and desired.state == "present" and nested not in desired.manages:
-                    return desired
+        for parent_kind, nested in self.model.parents_of(kind):
+            parent = self.live.by_id(parent_kind, obj.get(nested.parent))
+            desired = self.by_live.get(id(parent)) if parent is not None else None
+            if desired is not None and desired.state == "present" and nested not in desired.manages:
+                return desired
         return None
 
     def field_changes(self, obj: DesiredObject, kind: Kind, current: dict[str, Any],

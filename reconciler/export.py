@@ -100,10 +100,8 @@ def schema_file(version: str) -> str:
 # -- selection -----------------------------------------------------------------------------------
 def _top(model: ApiModel, kind: Kind) -> Kind:
     """The kind written at the top of a manifest that holds `kind` (a binding: the flow)."""
-    for parent in model.kinds.values():
-        if any(nested.kind == kind.name for nested in parent.nested.values()):
-            return _top(model, parent)
-    return kind
+    parents = model.parents_of(kind)
+    return _top(model, parents[0][0]) if parents else kind
 
 
 def _kind_named(model: ApiModel, written: str) -> Kind:

@@ -222,14 +222,10 @@ def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[s
 def _parent_described(kind: Kind, obj: dict[str, Any], live: LiveState, model: ApiModel,
                       parents: set[int]) -> bool:
     """Whether `obj` is nested under a live object the manifests describe (a binding's flow)."""
-    parent_field = model.parent_field(kind)
-    if parent_field is None:
-        return False
-    for parent_kind in model.kinds.values():
-        if any(nested.kind == kind.name for nested in parent_kind.nested.values()):
-            parent = live.by_id(parent_kind, obj.get(parent_field))
-            if parent is not None and id(parent) in parents:
-                return True
+    for parent_kind, nested in model.parents_of(kind):
+        parent = live.by_id(parent_kind, obj.get(nested.parent))
+        if parent is not None and id(parent) in parents:
+            return True
     return False
 
 

@@ -126,7 +126,7 @@ def live_paths(desired: list[DesiredObject], model: ApiModel, pruned: Collection
     kinds |= {model.kinds[n.kind] for o in desired for n in o.manages}
     targets: set[str] = {spec.reference for o in desired for name, spec in model.kinds[o.kind].fields.items()
                          if spec.reference and name in o.fields}
-    targets |= {kind.family for kind in kinds if kind.family in model.targets and len(model.kinds_of(kind.family)) > 1}
+    targets |= {scope for kind in kinds if (scope := model.shared_scope(kind))}
     doomed = {model.kinds[o.kind] for o in desired if o.state == "absent"}
     doomed |= {model.kinds[n.kind] for o in desired for n in o.manages}
     doomed |= {model.kinds[name] for name in pruned if name in model.kinds}
@@ -155,7 +155,7 @@ def check_conflicts(desired: list[DesiredObject], model: ApiModel, matching: Mat
     for pair in matching.pairs:
         obj = pair.desired
         kind = model.kinds[obj.kind]
-        if obj.state != "present" or pair.live is not None or len(model.kinds_of(kind.family)) < 2:
+        if obj.state != "present" or pair.live is not None or model.shared_scope(kind) is None:
             continue
         other = live.member_kind(kind.family, obj.key)
         if other is not None and other != obj.kind:
@@ -182,8 +182,8 @@ def compare(matching: Matching, live: LiveState, model: ApiModel, secrets: Secre
 def nesting_depth(model: ApiModel, kind: Kind) -> int:
     """0 for kinds written at the top of a manifest, 1 for a flow's bindings, 2 for the policy
     bindings of a binding: the deepest place a kind can be written."""
-    parents = [parent for parent in model.kinds.values() if any(n.kind == kind.name for n in parent.nested.values())]
-    return 1 + max(nesting_depth(model, parent) for parent in parents) if parents else 0
+    parents = model.parents_of(kind)
+    return 1 + max(nesting_depth(model, parent) for parent, _ in parents) if parents else 0
 
 
 def brand_flow_deletes(changes: Iterable[Change], live: LiveState, model: ApiModel) -> list[tuple[str, Change]]:

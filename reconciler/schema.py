@@ -273,7 +273,7 @@ def _check_unique(objects: list[tuple[RawObject, DesiredObject]], model: ApiMode
         if kind.disambiguator:
             fields.append(kind.disambiguator)
         where = f" ({kind.family} {fields[0]}s are unique across all {kind.family} kinds)" \
-            if len(fields) == 1 and len(model.kinds_of(kind.family)) > 1 else ""
+            if len(fields) == 1 and model.shared_scope(kind) else ""
         line, column = first.position(fields[0])
         problems.append(Problem(obj.file, *obj.position(fields[0]), f"duplicate {' + '.join(fields)}: "
                                 f"{first.address} at {first.file}:{line}:{column} has it too{where}", obj.address,

@@ -61,7 +61,7 @@ def saved_plan_paths(plan: Plan, model: ApiModel) -> set[str]:
     """The lists to read again: the kinds the plan touches and what their keys need, the family
     lists that say whether a new key is taken, and the targets its references point at."""
     kinds = {model.kinds[c.kind] for c in plan.changes if c.kind in model.kinds}
-    families = {kind.family for kind in kinds if kind.family in model.targets and len(model.kinds_of(kind.family)) > 1}
+    families = {scope for kind in kinds if (scope := model.shared_scope(kind))}
     targets = {ref.target for change in plan.changes for ref in refs_in(change.body()) if ref.pk is not None}
     doomed = {model.kinds[c.kind] for c in plan.changes if isinstance(c, Delete) and c.kind in model.kinds}
     cascaded: set[Kind] = set()
@@ -96,7 +96,7 @@ def _check_create(change: Change, kind: Kind, live: LiveState, model: ApiModel) 
     now = [ident for ident in same_key_ids(kind, change, live, model) if ident not in change.same_key]
     if now:
         return [f"{change.address}: to be created, but it exists now (id {now[0]})"]
-    if model.parent_field(kind) is None and len(model.kinds_of(kind.family)) > 1:
+    if model.parent_field(kind) is None and model.shared_scope(kind):
         other = live.member_kind(kind.family, change.key)
         if other is not None and other != kind.name:
             return [f"{change.address}: to be created, but a live {other} {kind.family} has its "
