@@ -13,7 +13,7 @@ from reconciler.client import Client
 from reconciler.identity import live_key
 from reconciler.values import Key, Ref
 
-__all__ = ["LiveState", "fetch_live", "paths_for_kinds", "paths_for_targets"]
+__all__ = ["LiveState", "fetch_live", "paths_for_kinds", "paths_for_targets", "paths_for_deletes"]
 
 
 @dataclass
@@ -148,6 +148,20 @@ def _target_paths(model: ApiModel, target: str, seen: set[str]) -> set[str]:
     if kind is not None:
         paths |= paths_for_kinds(model, [kind], seen)
     return paths
+
+
+def paths_for_deletes(model: ApiModel, doomed: Iterable[Kind]) -> set[str]:
+    """The lists needed to say what deleting objects of `doomed` takes with it, all the way down
+    (a stage, its bindings, their policy bindings), and whether a brand uses a flow among them."""
+    reach = set(doomed)
+    pending = list(reach)
+    while pending:
+        for other, _ in model.cascades_from(pending.pop()):
+            if other not in reach:
+                reach.add(other)
+                pending.append(other)
+    brands = {"brand"} if "brand" in model.targets and any(model.target_of(k) == "flow" for k in reach) else set()
+    return paths_for_kinds(model, reach) | paths_for_targets(model, brands)
 
 
 def paths_for_targets(model: ApiModel, targets: Iterable[str]) -> set[str]:

@@ -19,7 +19,7 @@ from reconciler.config import RepoConfig, Safety, find_config, load_config
 from reconciler.desired import DesiredObject
 from reconciler.diff import DiffResult, diff
 from reconciler.errors import CycleError, PlanError, Problem, ReconcilerError, UnsafePlanError
-from reconciler.live import LiveState, fetch_live, paths_for_kinds, paths_for_targets
+from reconciler.live import LiveState, fetch_live, paths_for_deletes, paths_for_kinds, paths_for_targets
 from reconciler.manifest import Manifests, load_manifests
 from reconciler.matching import Matching, match, prune
 from reconciler.plan import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
@@ -130,15 +130,7 @@ def live_paths(desired: list[DesiredObject], model: ApiModel, pruned: Collection
     doomed = {model.kinds[o.kind] for o in desired if o.state == "absent"}
     doomed |= {model.kinds[n.kind] for o in desired for n in o.manages}
     doomed |= {model.kinds[name] for name in pruned if name in model.kinds}
-    kinds |= {dependent for kind in doomed for dependent in _dependents(model, kind)}
-    if "brand" in model.targets and any(model.target_of(kind) == "flow" for kind in doomed):
-        targets.add("brand")
-    return paths_for_kinds(model, kinds) | paths_for_targets(model, targets)
-
-
-def _dependents(model: ApiModel, kind: Kind) -> list[Kind]:
-    """Kinds whose objects go when an object of `kind` is deleted (a stage's bindings)."""
-    return [other for other, _ in model.cascades_from(kind)]
+    return paths_for_kinds(model, kinds) | paths_for_targets(model, targets) | paths_for_deletes(model, doomed)
 
 
 async def fetch(client: Client, model: ApiModel, paths: set[str],

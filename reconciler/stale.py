@@ -17,7 +17,7 @@ from typing import Any
 
 from reconciler.apimodel import ApiModel, Kind
 from reconciler.identity import address, own_key
-from reconciler.live import LiveState, paths_for_kinds, paths_for_targets
+from reconciler.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
 from reconciler.plan import API_PREFIX, Change, Create, Delete, LiveFingerprint, Plan, with_values
 from reconciler.secrets import SourceError, read_source
 from reconciler.state import SecretState
@@ -64,13 +64,8 @@ def saved_plan_paths(plan: Plan, model: ApiModel) -> set[str]:
     families = {scope for kind in kinds if (scope := model.shared_scope(kind))}
     targets = {ref.target for change in plan.changes for ref in refs_in(change.body()) if ref.pk is not None}
     doomed = {model.kinds[c.kind] for c in plan.changes if isinstance(c, Delete) and c.kind in model.kinds}
-    cascaded: set[Kind] = set()
-    while doomed - cascaded:  # what the deletes take with them, all the way down
-        cascaded |= doomed
-        doomed |= {other for kind in doomed for other, _ in model.cascades_from(kind)}
-    if "brand" in model.targets and any(model.target_of(kind) == "flow" for kind in doomed):
-        targets.add("brand")
-    return paths_for_kinds(model, kinds | cascaded) | paths_for_targets(model, families | targets)
+    return (paths_for_kinds(model, kinds) | paths_for_targets(model, families | targets)
+            | paths_for_deletes(model, doomed))
 
 
 def _describe(source: dict[str, str] | None) -> str:

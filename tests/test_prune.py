@@ -291,3 +291,27 @@ def test_a_tenant_flow_is_protected_in_2023_and_the_refusal_lists_it(repo: Path)
         assert error["reasons"] == ["it deletes flow/default-authentication-flow, the flow_authentication of the "
                                     "tenant authentik-default"]
         assert error["changes"] == ["delete flow/default-authentication-flow"]
+
+
+def test_a_delete_names_all_it_takes_along_and_its_saved_plan_applies(repo: Path) -> None:
+    # The stage's binding in a flow the manifests do not describe carries a policy binding: the
+    # plan reads what is needed to name both, and the saved plan is not mistaken for stale.
+    config = write(repo / "config", stages("doomed"))
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
+        call = calling(sandbox)
+        flow = call("POST", "/flows/instances/", json={"name": "F", "slug": "hand", "title": "F",
+                                                        "designation": "authentication"}).json()
+        stage = dummy(sandbox, "doomed")
+        assert stage is not None
+        binding = call("POST", "/flows/bindings/", json={"target": flow["pk"], "stage": stage["pk"],
+                                                          "order": 1}).json()
+        policy = call("POST", "/policies/dummy/", json={"name": "p"}).json()
+        assert call("POST", "/policies/bindings/", json={"target": binding["pk"], "policy": policy["pk"],
+                                                          "order": 0}).status_code == 201
+        write(config, {"stages": [{"kind": "dummy", "name": "doomed", "state": "absent"}]})
+        planned = run(url, "plan", str(config), "--out", str(repo / "plan.json"))
+        assert ("(authentik also deletes flow_stage_binding/hand/doomed, policy_binding/hand/doomed/policy:p)"
+                in planned.output)
+        applied = run(url, "apply", "--plan", str(repo / "plan.json"), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
