@@ -139,27 +139,23 @@ class _Differ:
         describe), with the entry that keeps them, and the others."""
         kept: list[tuple[str, DesiredObject]] = []
         cascaded: list[str] = []
-        pending = [(kind, current)]
-        seen = {id(current)}
-        while pending:
-            doomed_kind, doomed = pending.pop(0)
-            for other, dependent in self.live.dependents(doomed_kind, doomed):
-                if id(dependent) in seen:
-                    continue
-                seen.add(id(dependent))
-                desired = self.by_live.get(id(dependent))
-                shown = address(other, self.live.key_of(other, dependent))
-                if desired is not None and desired.state == "present":
-                    kept.append((desired.address, desired))
-                    continue
-                if desired is not None or id(dependent) in self.deleted:
-                    continue  # deleted by a change of its own, which says what goes with it
-                owner = self.described_parent(other, dependent)
-                if owner is not None:
-                    kept.append((f"{shown} (in {owner.address}, which the manifests describe)", owner))
-                else:
-                    cascaded.append(shown)
-                pending.append((other, dependent))
+
+        def sort(other: Kind, dependent: dict[str, Any]) -> bool:
+            desired = self.by_live.get(id(dependent))
+            if desired is not None and desired.state == "present":
+                kept.append((desired.address, desired))
+                return False
+            if desired is not None or id(dependent) in self.deleted:
+                return False  # deleted by a change of its own, which says what goes with it
+            shown = address(other, self.live.key_of(other, dependent))
+            owner = self.described_parent(other, dependent)
+            if owner is not None:
+                kept.append((f"{shown} (in {owner.address}, which the manifests describe)", owner))
+            else:
+                cascaded.append(shown)
+            return True
+
+        self.live.cascade(kind, current, sort)
         return kept, cascaded
 
     def described_parent(self, kind: Kind, obj: dict[str, Any]) -> DesiredObject | None:

@@ -59,9 +59,11 @@ class LiveState:
         return [(other, dependent) for other, name in self.model.cascades_from(kind)
                 for dependent in self.children(other, name, obj[kind.id_field])]
 
-    def cascade(self, kind: Kind, obj: dict[str, Any]) -> list[tuple[Kind, dict[str, Any]]]:
+    def cascade(self, kind: Kind, obj: dict[str, Any],
+                descend: Callable[[Kind, dict[str, Any]], bool] | None = None) -> list[tuple[Kind, dict[str, Any]]]:
         """Everything authentik deletes with `obj`, all the way down (a stage, its bindings,
-        their policy bindings)."""
+        their policy bindings), breadth first; `descend(kind, dependent)` may stop the walk below
+        a dependent (one deleted by a change of its own says itself what goes with it)."""
         found: list[tuple[Kind, dict[str, Any]]] = []
         seen = {id(obj)}
         pending = [(kind, obj)]
@@ -70,7 +72,8 @@ class LiveState:
                 if id(dependent) not in seen:
                     seen.add(id(dependent))
                     found.append((other, dependent))
-                    pending.append((other, dependent))
+                    if descend is None or descend(other, dependent):
+                        pending.append((other, dependent))
         return found
 
     def by_id(self, kind: Kind, ident: Any) -> dict[str, Any] | None:
