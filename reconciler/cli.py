@@ -141,13 +141,16 @@ class Reporter:
     def __init__(self, fmt: str = "text") -> None:
         self.fmt = fmt
 
-    def fail(self, outcome: Outcome) -> NoReturn:
+    def annotate(self, lines: list[str]) -> None:
+        """GitHub workflow commands, on GitHub Actions only: on stdout, unless it carries JSON."""
         if _on_github():
-            lines = github_annotations(list(outcome.problems)) if outcome.problems else \
-                [f"::error::{_escape(reason)}" for reason in outcome.data.get("reasons", [])] or \
-                [f"::error::{_escape(outcome.message.splitlines()[0])}"]
             for line in lines:
-                click.echo(line, err=self.fmt == "json")  # stdout, unless it carries JSON
+                click.echo(line, err=self.fmt == "json")
+
+    def fail(self, outcome: Outcome) -> NoReturn:
+        self.annotate(github_annotations(list(outcome.problems)) if outcome.problems else
+                      [f"::error::{_escape(reason)}" for reason in outcome.data.get("reasons", [])] or
+                      [f"::error::{_escape(outcome.message.splitlines()[0])}"])
         if self.fmt == "json":
             click.echo(json.dumps({"error": outcome.data}, indent=2, ensure_ascii=False))
         else:
@@ -285,9 +288,7 @@ def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str)
         try:
             objects = engine.validate_paths(list(paths), version)
         except ManifestError as exc:
-            if _on_github():
-                for line in github_annotations(exc.problems):
-                    click.echo(line, err=fmt == "json")
+            reporter.annotate(github_annotations(exc.problems))
             # Text problems are errors (stderr); JSON and Markdown are the command's report (stdout).
             click.echo(render_validation(version, 0, exc.problems, fmt), nl=False, err=fmt == "text")
             sys.exit(EXIT_ERROR)

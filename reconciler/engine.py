@@ -65,14 +65,10 @@ def apply(paths: list[str | Path], connection: Connection, options: PlanOptions 
     async def run() -> ApplyOutcome:
         async with Client(connection) as client:
             session = await pipeline.make_plan(client, paths, options)
-            if confirm is not None and session.plan.has_changes and not confirm(session.plan):
-                return ApplyOutcome(session.plan, ApplyResult(not_applied=list(session.plan.changes)))
-            record_ownership(session.plan, session.secrets, session.live, session.model)
-            if not session.plan.has_changes:
-                session.secrets.save()
-                return ApplyOutcome(session.plan, ApplyResult())
-            result = await apply_plan(session.plan, client, session.model, session.secrets, on_change)
-            verified = (await pipeline.make_plan(client, paths, options, session.secrets)).plan if verify else None
+            result = await _carry_out(session.plan, session.plan, client, session.model, session.live,
+                                      session.secrets, confirm, on_change)
+            verified = (await pipeline.make_plan(client, paths, options, session.secrets)).plan \
+                if verify and result.applied else None
             return ApplyOutcome(session.plan, result, verified)
     return _run(run())
 
@@ -107,14 +103,22 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
             checked, reasons = read_secrets(saved, live, model, secrets, options.env)
             if reasons:
                 raise StalePlanError(reasons)
-            if confirm is not None and checked.has_changes and not confirm(saved):
-                return ApplyOutcome(saved, ApplyResult(not_applied=list(saved.changes)))
-            record_ownership(saved, secrets, live, model)
-            if not checked.has_changes:
-                secrets.save()
-                return ApplyOutcome(saved, ApplyResult())
-            return ApplyOutcome(saved, await apply_plan(checked, client, model, secrets, on_change))
+            return ApplyOutcome(saved, await _carry_out(saved, checked, client, model, live, secrets, confirm,
+                                                        on_change))
     return _run(run())
+
+
+async def _carry_out(plan: Plan, ready: Plan, client: Client, model: ApiModel, live: LiveState, secrets: SecretState,
+                     confirm: Confirm | None, on_change: Progress | None) -> ApplyResult:
+    """Confirm `plan`, own what it describes, and make the calls of `ready` (the same plan with its
+    secrets read); an empty result when it has nothing to do or was not confirmed."""
+    if confirm is not None and plan.has_changes and not confirm(plan):
+        return ApplyResult(not_applied=list(plan.changes))
+    record_ownership(plan, secrets, live, model)
+    if not plan.has_changes:
+        secrets.save()
+        return ApplyResult()
+    return await apply_plan(ready, client, model, secrets, on_change)
 
 
 def record_ownership(plan: Plan, secrets: SecretState, live: LiveState, model: ApiModel,
@@ -125,13 +129,7 @@ def record_ownership(plan: Plan, secrets: SecretState, live: LiveState, model: A
     for owned in plan.owns:
         if owned.id is not None or not existing_only:
             secrets.own(owned.address, owned.kind, owned.id, owned.file)
-    gone = set()
-    for record in secrets.owned().values():
-        kind = model.kinds.get(record.kind)
-        if kind is not None and record.id is not None and kind.path in live.lists \
-                and live.by_id(kind, record.id) is None:
-            gone.add(str(record.id))
-    secrets.disown_ids(gone)
+    secrets.disown_ids(pipeline.gone_ids(secrets.owned(), live, model))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ what it returns says, for every desired object, the live object it will change (
 create), and which live objects no manifest describes."""
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +114,7 @@ def match(desired: list[DesiredObject], live: LiveState, model: ApiModel) -> Mat
             if len(candidates) > 1:
                 obj = members[0]
                 problems.append(Problem(obj.file, *obj.position(), f"{len(candidates)} live {kind.name} objects "
-                                        f"have this key ({', '.join(str(c.get('pk')) for c in candidates)}): "
+                                        f"have this key ({', '.join(str(c.get(kind.id_field)) for c in candidates)}): "
                                         "resolve the duplicate in authentik first", obj.address))
             found = [Pair(obj, candidates[0] if candidates else None) for obj in members]
         pairs.update((pair.desired.address, pair) for pair in found)
@@ -165,20 +164,23 @@ def _children(pair: Pair, nested: Nested, matched: set[int], live: LiveState, mo
     assert pair.live is not None
     kind = model.kinds[nested.kind]
     parent = pair.desired
-    children = live.children(kind, nested.parent, pair.live[model.kinds[parent.kind].id_field])
-    keys = [own_key(kind, live.key_of(kind, obj), nested.parent) for obj in children]
-    repeated = Counter(keys)
     orphans = []
-    for obj, key in zip(children, keys, strict=True):
+    for obj in live.children(kind, nested.parent, pair.live[model.kinds[parent.kind].id_field]):
         if id(obj) in matched:
             continue
         full = tuple(Ref(str(model.target_of(model.kinds[parent.kind])), parent.key, address=parent.address)
                      if name == nested.parent else part
                      for name, part in zip(kind.key, live.key_of(kind, obj), strict=True))
-        which = obj.get(kind.disambiguator) if kind.disambiguator and repeated[key] > 1 else None
-        orphans.append(Orphan(kind.name, address(kind, full, which, parent.address), obj, managed=True,
+        orphans.append(Orphan(kind.name, live_address(kind, obj, full, live, parent.address), obj, managed=True,
                               parent=parent.address, reason=f"not listed in {parent.address}"))
     return orphans
+
+
+def live_address(kind: Kind, obj: dict[str, Any], key: Key, live: LiveState, parent: str | None = None) -> str:
+    """How a plan names a live object no manifest entry stands for: by its key, with its
+    disambiguator when another live object shares the key (a stage bound twice to one flow)."""
+    repeated = kind.disambiguator is not None and len(live.find(kind, key)) > 1
+    return address(kind, key, obj.get(kind.disambiguator) if repeated and kind.disambiguator else None, parent)
 
 
 def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[str, OwnedRecord],
@@ -207,8 +209,7 @@ def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[s
         key = live.key_of(kind, obj)
         if is_default(model, kind, key):
             continue
-        repeated = kind.disambiguator is not None and len(live.find(kind, key)) > 1  # a stage bound twice
-        shown = address(kind, key, obj.get(kind.disambiguator) if repeated and kind.disambiguator else None)
+        shown = live_address(kind, obj, key, live)
         if shown in used:
             shown = f"{shown}#{record.id}"
         used.add(shown)

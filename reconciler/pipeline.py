@@ -24,7 +24,7 @@ from reconciler.manifest import Manifests, load_manifests
 from reconciler.matching import Matching, match, prune
 from reconciler.plan import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
 from reconciler.refs import resolve_refs
-from reconciler.repo import folders_up, nearest
+from reconciler.repo import folders_up
 from reconciler.schema import validate
 from reconciler.secrets import resolve_secrets
 from reconciler.stale import live_fingerprint, same_key_ids
@@ -34,7 +34,7 @@ from reconciler.values import Secret, refs_in
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
            "resolve_secrets", "live_paths", "fetch", "match", "check_conflicts", "resolve_refs", "compare",
            "order", "stamp", "unmanaged", "secret_state", "default_state_path", "make_plan", "STATE_KEY_ENV",
-           "prune", "check_safety", "brand_flow_deletes", "owns"]
+           "prune", "check_safety", "brand_flow_deletes", "owns", "gone_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,6 @@ class PlanSession:
     model: ApiModel
     live: LiveState
     secrets: SecretState
-    desired: list[DesiredObject]
 
 
 def load(paths: list[str | Path]) -> Manifests:
@@ -257,11 +256,9 @@ def default_state_path(paths: list[str | Path]) -> Path:
     first path up to the repository root, so `plan repo/` and `plan repo/sub/` share one; a new
     one goes to the repository root (the folder holding `.git`), else beside the manifests."""
     folders = folders_up(paths)
-    found = nearest(paths, STATE_FILE)
-    if found is not None:
-        return found
+    found = next((folder for folder in folders if (folder / STATE_FILE).exists()), None)
     root = folders[-1] if (folders[-1] / ".git").exists() else folders[0]
-    return root / STATE_FILE
+    return (found or root) / STATE_FILE
 
 
 def secret_state(client: Client, options: PlanOptions, paths: list[str | Path],
@@ -304,17 +301,22 @@ def owns(matching: Matching, model: ApiModel) -> tuple[Owned, ...]:
                  for pair in matching.pairs if pair.desired.state == "present")
 
 
-def owned_count(owned: Mapping[str, OwnedRecord], live: LiveState, model: ApiModel) -> int:
-    """How many owned objects exist: records of objects deleted behind the tool's back (or in a
-    cascade) do not count, so the safety threshold does not loosen over time."""
-    count = 0
+def gone_ids(owned: Mapping[str, OwnedRecord], live: LiveState, model: ApiModel) -> set[str]:
+    """Ids of owned objects the lists read show gone (deleted by hand, or in a cascade)."""
+    gone = set()
     for record in owned.values():
         kind = model.kinds.get(record.kind)
-        if record.id is None or kind is None:
-            continue
-        if kind.path not in live.lists or live.by_id(kind, record.id) is not None:
-            count += 1
-    return count
+        if kind is not None and record.id is not None and kind.path in live.lists \
+                and live.by_id(kind, record.id) is None:
+            gone.add(str(record.id))
+    return gone
+
+
+def owned_count(owned: Mapping[str, OwnedRecord], live: LiveState, model: ApiModel) -> int:
+    """How many owned objects exist: records of objects gone do not count, so the safety threshold
+    does not loosen over time."""
+    gone = gone_ids(owned, live, model)
+    return sum(1 for r in owned.values() if r.id is not None and r.kind in model.kinds and str(r.id) not in gone)
 
 
 def referenced_ids(desired: list[DesiredObject]) -> set[str]:
@@ -354,4 +356,4 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
                 manifests_digest=manifests.digest, manifest_files=len(manifests.files), key_id=secrets.key_id,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 state_file=_shown_path(secrets.path), owns=owns(matching, model), forced=options.force)
-    return PlanSession(plan=plan, model=model, live=live, secrets=secrets, desired=desired)
+    return PlanSession(plan=plan, model=model, live=live, secrets=secrets)

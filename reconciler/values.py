@@ -50,13 +50,6 @@ class Ref:
     def __str__(self) -> str:
         return f"{{{self.target}: {display_key(self.key) if self.key is not None else self.pk}}}"
 
-    def same(self, other: Ref) -> bool:
-        if self.target != other.target:
-            return False
-        if self.key is not None and other.key is not None:
-            return self.key == other.key
-        return self.pk is not None and self.pk == other.pk
-
     def without_id(self) -> Ref:
         """The reference as a key part: its id left out (ids are not identity)."""
         return Ref(self.target, self.key, address=self.address)
