@@ -23,8 +23,14 @@ def schema_dir() -> Path:
 
 def known_versions() -> list[str]:
     """API versions with a model, oldest first."""
+    return list(_versions())
+
+
+@cache
+def _versions() -> tuple[str, ...]:
+    """The packaged models are fixed for a process: the folder is listed once."""
     versions = [p.name[len("api-"):-len(".json")] for p in schema_dir().glob("api-*.json")]
-    return sorted(versions, key=lambda v: tuple(int(x) for x in v.split(".")))
+    return tuple(sorted(versions, key=lambda v: tuple(int(x) for x in v.split("."))))
 
 
 @dataclass(frozen=True)

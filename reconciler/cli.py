@@ -33,6 +33,7 @@ from reconciler.errors import (
     StalePlanError,
     UnsafePlanError,
 )
+from reconciler.export import FAMILIES
 from reconciler.plan import Change, Plan
 from reconciler.planfile import load_plan, save_plan
 from reconciler.render import render_markdown, render_plan, render_validation
@@ -451,7 +452,7 @@ def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
 @click.option("--kind", "kinds", multiple=True, metavar="KIND",
               help="export this kind only: a manifest kind (expression) or a model kind (expression_policy); "
                    "repeatable")
-@click.option("--family", "families", multiple=True, type=click.Choice(["stages", "policies", "flows"]),
+@click.option("--family", "families", multiple=True, type=click.Choice(list(FAMILIES)),
               help="export this section (repeatable)")
 @click.option("--name", "names", multiple=True, metavar="GLOB", help="export objects whose name or slug matches "
               "(repeatable)")

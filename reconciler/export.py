@@ -26,7 +26,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.exportyaml import Env, Inline, comment_safe, entry_text
 from reconciler.identity import address
 from reconciler.live import LiveState, paths_for_kinds, paths_for_targets
-from reconciler.values import display_key
+from reconciler.values import Key, display_key
 
 __all__ = ["Export", "ExportFile", "ExportOptions", "Variable", "FAMILIES", "MARK", "select_kinds", "export_paths",
            "export_live", "make_export", "variable_name", "schema_file"]
@@ -109,8 +109,7 @@ def _kind_named(model: ApiModel, written: str) -> Kind:
     section's manifest kind (`expression`)."""
     if written in model.kinds:
         return _top(model, model.kinds[written])
-    found = [model.kinds[name] for kinds in model.sections.values() for manifest_kind, name in kinds.items()
-             if manifest_kind == written]
+    found = [kind for section in model.sections if (kind := model.kind_in(section, written))]
     if len(found) == 1:
         return found[0]
     choices = sorted(set(model.kinds) | {k for kinds in model.sections.values() for k in kinds})
@@ -219,7 +218,7 @@ class _Exporter:
             return ident
         return Inline({target: name})
 
-    def value(self, kind: Kind, spec: Field, raw: Any, notes: list[str]) -> Any:
+    def value(self, spec: Field, raw: Any, notes: list[str]) -> Any:
         if spec.reference and raw is not None:
             if isinstance(raw, list):
                 said: list[str] = []
@@ -263,7 +262,7 @@ class _Exporter:
                 entry.secrets.append(secret)
                 entry.data[name] = secret
                 continue
-            entry.data[name] = self.value(kind, spec, raw, entry.comments)
+            entry.data[name] = self.value(spec, raw, entry.comments)
         if write_only:
             entry.comments.append("Write-only, so not exported (authentik never returns them); to manage them, add:")
             entry.comments += [f"  {name}: {{env: {variable_name(kind, entry.key, name)}}}" for name in write_only]
@@ -271,11 +270,11 @@ class _Exporter:
             entry.comments.append(f"Not exported, so left unmanaged: {', '.join(unexportable)} (a secret the server "
                                   "returns as JSON; {env} and {file} stand for strings only)")
 
-    def entry(self, kind: Kind, obj: dict[str, Any]) -> _Entry:
-        key = self.live.key_of(kind, obj)
-        text = display_key(key)
-        entry = _Entry(kind, text, address(kind, key), {}, [], [])
-        if is_default(self.model, kind, key):
+    def entry(self, kind: Kind, obj: dict[str, Any], key: Key, default: bool) -> _Entry:
+        """The manifest entry of a live object with natural key `key` (`default`: a fresh install
+        has it)."""
+        entry = _Entry(kind, display_key(key), address(kind, key), {}, [], [])
+        if default:
             entry.comments.append("Default: a fresh authentik install has it (authentik's blueprints make it).")
         if kind.section is not None and len(self.model.sections[kind.section]) > 1:
             entry.data["kind"] = kind.manifest_kind
@@ -340,7 +339,9 @@ def _header(version: str, what: str, variables: list[Variable], schema: str | No
 
 
 def _text(version: str, what: str, sections: list[tuple[str, list[_Entry]]], names: dict[tuple[str, str], str],
-          schema: str | None) -> tuple[str, tuple[Variable, ...]]:
+          schema: str | None, rendered: dict[int, str]) -> tuple[str, tuple[Variable, ...]]:
+    """A file (or the one document): the header, then each section's entries as `rendered` holds
+    them (each entry is turned into YAML once, for its file and for the document)."""
     variables = [Variable(names[s.address, s.field], s.address, s.field)
                  for _, entries in sections for entry in entries for s in entry.secrets]
     lines = _header(version, what, variables, schema)
@@ -350,7 +351,7 @@ def _text(version: str, what: str, sections: list[tuple[str, list[_Entry]]], nam
             if index:
                 lines.append("")
             lines += [f"  # {comment}" for comment in entry.comments]
-            lines.append(entry_text(section, entry.data, names))
+            lines.append(rendered[id(entry)])
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n", tuple(variables)
 
@@ -370,11 +371,13 @@ def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> E
             text = display_key(key)
             if options.names and not any(fnmatch.fnmatchcase(text, glob) for glob in options.names):
                 continue
-            if options.exclude_defaults and is_default(model, kind, key):
+            default = is_default(model, kind, key)
+            if options.exclude_defaults and default:
                 continue
-            entries.append(exporter.entry(kind, obj))
+            entries.append(exporter.entry(kind, obj, key, default))
     entries.sort(key=lambda e: (FAMILIES.index(str(e.kind.section)), e.kind.manifest_kind, e.key))
     names = _names(entries)
+    rendered = {id(entry): entry_text(str(entry.kind.section), entry.data, names) for entry in entries}
     schema = f"../{schema_file(model.version)}"
     files: list[ExportFile] = []
     for kind in kinds:
@@ -384,17 +387,17 @@ def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> E
             file_names = _file_names([entry.key for entry in mine])
             for entry in mine:
                 text, variables = _text(model.version, f"the flow {entry.key} with its bindings", [(section, [entry])],
-                                        names, schema)
+                                        names, schema, rendered)
                 files.append(ExportFile(f"{section}/{file_names[entry.key]}.yaml", text, variables))
         elif mine:
             text, variables = _text(model.version, f"{section} of kind {kind.manifest_kind}", [(section, mine)],
-                                    names, schema)
+                                    names, schema, rendered)
             files.append(ExportFile(f"{section}/{kind.manifest_kind}.yaml", text, variables))
     sections = [(section, [e for e in entries if e.kind.section == section]) for section in FAMILIES]
     sections = [(section, members) for section, members in sections if members]
     counts = Counter(str(e.kind.section) for e in entries)
     what = ", ".join(_count(counts[s], *_WORDS[s]) for s in FAMILIES if counts[s]) or "no objects"
-    document, variables = _text(model.version, what, sections, names, None)
+    document, variables = _text(model.version, what, sections, names, None, rendered)
     return Export(api_version=model.version, files=tuple(sorted(files, key=lambda f: f.path)), document=document,
                   variables=variables, addresses=tuple(e.address for e in entries),
                   complete=not (options.kinds or options.families or options.names))

@@ -19,6 +19,7 @@ from reconciler.manifest import discover
 __all__ = ["Written", "write_export"]
 
 SCHEMA_ID = "https://authentik-reconciler.invalid/schemas/manifest-"
+"""How the published manifest schemas start their `$id`: a schema copy the tool wrote."""
 DIGEST = "# content sha256:"
 """The last line of an exported file: the digest of everything above it, so an edited file is told
 apart from one the tool can replace."""
@@ -36,7 +37,6 @@ def _edited(path: Path) -> bool:
         return True
     body, _, last = text.rstrip("\n").rpartition("\n")
     return not last.startswith(DIGEST) or with_digest(body + "\n") != text
-"""How the published manifest schemas start their `$id`: a schema copy the tool wrote."""
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,8 @@ class Renderer:
     def bound_flows(self, stage_pk: str) -> list[dict[str, Any]]:
         """A stage's flows, once per binding (flows 78), with the fields the version lists."""
         kind_name, link, listed = BOUND_FLOWS
-        flow = self.model.kinds[self.model.kinds[kind_name].fields[listed].reference or ""]
+        flow = self.model.kind_listing(self.model.kinds[kind_name].fields[listed].reference or "")
+        assert flow is not None, "a binding's target is a kind of its own (the flow)"
         keys = self.item_keys(None, FLOW_SET)
         flows = [self.render(flow, values[listed]) for _, values in self.store.referring(kind_name, link, stage_pk)
                  if values[listed] in self.store.values[flow.name]]

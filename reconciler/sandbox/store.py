@@ -31,6 +31,7 @@ class Store:
         self.held: dict[str, dict[str, Any]] = {}
         self.lists: dict[str, list[dict[str, Any]]] = {}
         self.opaque: dict[str, tuple[str, int]] = {}
+        self._reference_fields: dict[str, list[tuple[Kind, list[Field]]]] = {}
         self.next_ids: list[str] = []
         """UUIDs to hand out before random ones: the fidelity replay gives the recorded server's,
         so lists ordered by pk or by binding-model UUID come out as recorded."""
@@ -89,9 +90,6 @@ class Store:
 
     def new_id(self) -> str:
         return self.next_ids.pop(0) if self.next_ids else str(uuid.uuid4())
-
-    def get(self, kind: Kind, pk: str) -> dict[str, Any] | None:
-        return self.values[kind.name].get(pk)
 
     def kind_at(self, pk: str) -> Kind | None:
         name = self.kind_of.get(pk)
@@ -174,13 +172,21 @@ class Store:
         spec = self.model.targets[target]
         return next((o for o in self.lists.get(spec.path, []) if str(o.get(spec.id)) == str(ident)), None)
 
+    def reference_fields(self, target: str) -> list[tuple[Kind, list[Field]]]:
+        """Each kind with its fields that can hold a `target` (or a union holding it): fixed for a
+        model, so worked out once per target (every rendered policy asks, for its `bound_to`)."""
+        if target not in self._reference_fields:
+            targets = self.containing(target)
+            self._reference_fields[target] = [(kind, [f for f in kind.fields.values() if f.reference in targets])
+                                              for kind in self.model.kinds.values()]
+        return self._reference_fields[target]
+
     def referrers(self, target: str, pk: Any) -> Iterator[tuple[Kind, str, Field]]:
         """Stored objects whose reference fields to `target` (or a union holding it) hold `pk`."""
-        targets = self.containing(target)
-        for name, objects in self.values.items():
-            kind = self.model.kinds[name]
-            fields = [f for f in kind.fields.values() if f.reference in targets]
-            for other_pk, values in objects.items():
+        for kind, fields in self.reference_fields(target):
+            if not fields:
+                continue
+            for other_pk, values in self.values[kind.name].items():
                 for field in fields:
                     held = values.get(field.name)
                     if held == pk or (field.is_list and isinstance(held, list) and pk in held):
