@@ -168,17 +168,24 @@ def test_a_saved_plan_with_deletes_is_stale_when_an_owned_object_changed(repo: P
         assert writes(sandbox) == []
 
 
+def bound_by_hand(sandbox: Sandbox, slug: str, stage_name: str, order: int) -> dict[str, Any]:
+    """A flow made by hand (not in the manifests) that binds the stage `stage_name`: the binding."""
+    call = calling(sandbox)
+    flow = call("POST", "/flows/instances/", json={"name": "F", "slug": slug, "title": "F",
+                                                    "designation": "authentication"}).json()
+    stage = dummy(sandbox, stage_name)
+    assert stage is not None
+    response = call("POST", "/flows/bindings/", json={"target": flow["pk"], "stage": stage["pk"], "order": order})
+    assert response.status_code == 201
+    binding: dict[str, Any] = response.json()
+    return binding
+
+
 def test_pruning_a_stage_names_the_flow_that_loses_it(repo: Path) -> None:
     config = write(repo / "config", stages("bound"))
     with served() as (sandbox, url):
         assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
-        call = calling(sandbox)
-        flow = call("POST", "/flows/instances/", json={"name": "F", "slug": "hand-made", "title": "F",
-                                                        "designation": "authentication"}).json()
-        stage = dummy(sandbox, "bound")
-        assert stage is not None
-        assert call("POST", "/flows/bindings/", json={"target": flow["pk"], "stage": stage["pk"],
-                                                       "order": 5}).status_code == 201
+        bound_by_hand(sandbox, "hand-made", "bound", 5)
         write(config, {"stages": []})
         result = run(url, "plan", str(config), "--prune")
         assert "(authentik also deletes flow_stage_binding/hand-made/bound)" in result.output
@@ -300,12 +307,7 @@ def test_a_delete_names_all_it_takes_along_and_its_saved_plan_applies(repo: Path
     with served() as (sandbox, url):
         assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
         call = calling(sandbox)
-        flow = call("POST", "/flows/instances/", json={"name": "F", "slug": "hand", "title": "F",
-                                                        "designation": "authentication"}).json()
-        stage = dummy(sandbox, "doomed")
-        assert stage is not None
-        binding = call("POST", "/flows/bindings/", json={"target": flow["pk"], "stage": stage["pk"],
-                                                          "order": 1}).json()
+        binding = bound_by_hand(sandbox, "hand", "doomed", 1)
         policy = call("POST", "/policies/dummy/", json={"name": "p"}).json()
         assert call("POST", "/policies/bindings/", json={"target": binding["pk"], "policy": policy["pk"],
                                                           "order": 0}).status_code == 201
