@@ -265,3 +265,16 @@ def test_a_plan_that_creates_a_stage_reads_the_family_list_after_its_kind(tmp_pa
     plan([tmp_path], connection(sandbox), PlanOptions(keep_state=False))
     assert gets(sandbox) == ["/admin/version/", "/stages/deny/", "/stages/password/", "/stages/all/"]
     assert Counter(r.query.get("page") for r in sandbox.requests if r.api_path != "/admin/version/") == {"1": 3}
+
+
+def test_a_saved_plan_that_creates_nothing_is_checked_without_the_family_list(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [{"kind": "password", "name": "default-authentication-password",
+                               "failed_attempts_before_cancel": 9}])
+    with served() as (sandbox, url):
+        assert run(url, "plan", str(tmp_path), "--out", str(tmp_path / "plan.json")).exit_code == 0
+        sandbox.clear_log()
+        applied = run(url, "apply", "--plan", str(tmp_path / "plan.json"), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    [password] = sandbox.objects("password")
+    assert [(r.method, r.api_path) for r in sandbox.requests] == [
+        ("GET", "/admin/version/"), ("GET", "/stages/password/"), ("PATCH", f"/stages/password/{password['pk']}/")]
