@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
 
 from reconciler.errors import ApiError
 from reconciler.values import REDACTED
 
-__all__ = ["Connection", "Client"]
+__all__ = ["Connection", "Client", "Page", "bounded", "shape_error", "redirect_target"]
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {429, 502, 503, 504}
+PAGINATION_NUMBERS = ("next", "current", "total_pages")
+"""The integer page numbers of authentik's list envelope (`authentik/api/pagination.py`: 0 means
+"none"; recordings 03, 04 of both versions) the client relies on."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,21 +117,40 @@ class Client:
         return value
 
     async def version(self) -> str:
+        """The server's version, from `/admin/version/`'s `version_current` (recording 01)."""
         body = await self.request("GET", "/admin/version/")
-        return str(body["version_current"])
+        version = body.get("version_current") if isinstance(body, dict) else None
+        if not isinstance(version, str):
+            raise shape_error("GET", "/admin/version/", 'the answer has no "version_current" string')
+        return version
 
-    async def list(self, path: str, **params: str) -> list[dict[str, Any]]:
-        """Every object of a list endpoint, following authentik's integer `next` page numbers."""
-        results: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            body = await self.request("GET", path, params={**params, "page": str(page),
-                                                            "page_size": str(self.connection.page_size)})
-            results.extend(body["results"])
-            next_page = body.get("pagination", {}).get("next") or 0
-            if not next_page or next_page <= page:
-                return results
-            page = int(next_page)
+    async def list(self, path: str, *, require: Collection[str] = (), **params: str) -> list[dict[str, Any]]:
+        """Every object of a list endpoint, in page order: page 1, then pages 2..N of page 1's
+        `total_pages` concurrently (at most `max_concurrency` at once; a real 2026.2.2 caps a page
+        at 100 objects, recording 112). Each page is checked: the envelope's shape, every item an
+        object holding the keys in `require`, `current` the page asked for, and `next` the page
+        after it (0 on page N): a server whose `next` stalls or runs past N fails the call rather
+        than being followed forever."""
+        first = await self._page(path, 1, params, require)
+        total = first.total_pages
+        if total < 1:
+            raise shape_error("GET", path, f'page 1 says there are {total} pages ("total_pages")')
+        first.check_next(path, total)
+        rest = await bounded(self.connection.max_concurrency,
+                             [partial(self._page, path, number, params, require) for number in range(2, total + 1)])
+        results = list(first.results)
+        for page in rest:
+            page.check_next(path, total)
+            results.extend(page.results)
+        return results
+
+    async def _page(self, path: str, number: int, params: dict[str, str], require: Collection[str]) -> Page:
+        body = await self.request("GET", path, params={**params, "page": str(number),
+                                                        "page_size": str(self.connection.page_size)})
+        page = Page.of(path, number, body, require)
+        if page.current != number:
+            raise shape_error("GET", path, f"asked for page {number}, authentik answered page {page.current}")
+        return page
 
     async def request(self, method: str, path: str, *, params: dict[str, str] | None = None,
                       body: dict[str, Any] | None = None) -> Any:
@@ -160,7 +184,7 @@ class Client:
             if retryable and attempt <= self.connection.retries:
                 await self._pause(attempt, response.headers.get("Retry-After"))
                 continue
-            if status >= 400:
+            if status >= 300:  # httpx follows no redirect: a 3xx is an answer we cannot use
                 raise self._error(method, path, response)
             if status == 204 or not response.content:
                 return None
@@ -185,7 +209,12 @@ class Client:
             body = None
         detail = body.get("detail") if isinstance(body, dict) else None
         call = f"{method} {path}"
-        if status in (401, 403):
+        if 300 <= status < 400:
+            location = response.headers.get("location")
+            target = f"redirecting to {redirect_target(response.url, location)}" if location else \
+                "a redirect without a Location"
+            message = f"{call}: authentik answered {status}, {target} — is the URL's scheme or path right?"
+        elif status in (401, 403):
             message = f"authentik refused the token ({detail or status}): check AUTHENTIK_TOKEN"
         elif status == 405 and method != "GET" and not response.content:
             # authentik answers an unhandled exception during a write with an empty HTML 405
@@ -200,6 +229,94 @@ class Client:
         else:
             message = f"{call}: authentik answered {status}{': ' + str(detail) if detail else ''}"
         return ApiError(self.scrub(message), method=method, path=path, status=status, body=self.scrub_data(body))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One checked page of a list answer: its objects and its page numbers."""
+
+    results: list[dict[str, Any]]
+    current: int
+    next: int
+    total_pages: int
+
+    @classmethod
+    def of(cls, path: str, number: int, body: Any, require: Collection[str] = ()) -> Page:
+        """The page in `body`, or an `ApiError` naming the call and what is wrong with the shape:
+        `{"pagination": {...integers}, "results": [objects]}` (`authentik/api/pagination.py`)."""
+        if not isinstance(body, dict):
+            raise shape_error("GET", path, f"the answer is {kind_of(body)}, not an object with a \"results\" list")
+        results = body.get("results")
+        if not isinstance(results, list):
+            raise shape_error("GET", path, 'the answer has no "results" list')
+        for index, item in enumerate(results):
+            if not isinstance(item, dict):
+                raise shape_error("GET", path, f"page {number}, result {index + 1} is {kind_of(item)}, not an object")
+            missing = [f'"{key}"' for key in require if key not in item]
+            if missing:
+                raise shape_error("GET", path, f"page {number}, result {index + 1} has no {', '.join(missing)}")
+        pagination = body.get("pagination")
+        if not isinstance(pagination, dict):
+            raise shape_error("GET", path, 'the answer has no "pagination" object')
+        for name in PAGINATION_NUMBERS:
+            value = pagination.get(name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise shape_error("GET", path, f'"pagination" has no integer "{name}"')
+        return cls(results, pagination["current"], pagination["next"], pagination["total_pages"])
+
+    def check_next(self, path: str, total: int) -> None:
+        """`next` must be the page after this one, and 0 on the last of page 1's `total` pages."""
+        expected = self.current + 1 if self.current < total else 0
+        if self.next == expected:
+            return
+        if self.next and self.next <= self.current:
+            problem = f'page {self.current} has "next" {self.next}: the pages do not advance'
+        elif self.next and self.current >= total:
+            problem = f'page {self.current} has "next" {self.next}: more pages than page 1\'s "total_pages" ({total})'
+        else:
+            problem = f'page {self.current} of {total} has "next" {self.next}, not {expected}'
+        raise shape_error("GET", path, problem)
+
+
+def kind_of(value: Any) -> str:
+    """How a shape error names a JSON value it did not expect."""
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def shape_error(method: str, path: str, problem: str) -> ApiError:
+    """An answer of the wrong shape, checked where it enters (STYLE "Check what comes from outside
+    where it enters"): past the client, code may index it."""
+    return ApiError(f"{method} {path}: {problem}", method=method, path=path, status=200)
+
+
+def redirect_target(request_url: httpx.URL, location: str) -> str:
+    """Where a redirect points, as an error may show it: resolved against the request, without
+    credentials, query or fragment (a redirect may carry a token)."""
+    try:
+        target = request_url.join(location)
+        return str(target.copy_with(username=None, password=None, query=None, fragment=None))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "(an invalid URL)"
+
+
+async def bounded(limit: int, calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+    """Run `calls` with at most `limit` under way at once; their results in the calls' order. The
+    first failure cancels the rest and is raised as it is."""
+    results: dict[int, T] = {}
+    queue = iter(enumerate(calls))
+
+    async def worker() -> None:
+        for index, call in queue:
+            results[index] = await call()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(max(limit, 1), len(calls))):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0]  # noqa: B904 - the failure as it is, with its own cause
+    return [results[index] for index in range(len(calls))]
 
 
 def format_field_errors(body: dict[str, Any]) -> str:

@@ -3,13 +3,13 @@ per-object GETs are ~19x slower on a real server, FINDINGS 2026.2.2 "How fast"),
 model's identity rules: objects of a kind by natural key, reference targets by key and by id."""
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from reconciler.apimodel import ApiModel, Kind
-from reconciler.client import Client
+from reconciler.client import Client, bounded
 from reconciler.identity import live_key
 from reconciler.values import Key, Ref
 
@@ -186,15 +186,24 @@ def paths_for_kinds(model: ApiModel, kinds: Iterable[Kind], seen: set[str] | Non
     return paths
 
 
+def id_fields(model: ApiModel, path: str) -> set[str]:
+    """The fields every object listed at `path` must carry, since live state indexes it by them:
+    the id of the kind listed there and of each target listed there (`pk`; a brand's
+    `brand_uuid`)."""
+    kind = model.kind_for_path(path)
+    return ({kind.id_field} if kind else set()) | {t.id for t in model.targets.values() if t.path == path}
+
+
 async def fetch_live(client: Client, model: ApiModel, paths: Iterable[str],
                      progress: Callable[[str], None] | None = None) -> LiveState:
-    """List every path, concurrently, once."""
+    """List every path once, concurrently (within the connection's limit); an object without its
+    id fails the fetch as an `ApiError` naming the call."""
     state = LiveState(model=model)
 
     async def list_path(path: str) -> None:
-        state.lists[path] = await client.list(path)
+        state.lists[path] = await client.list(path, require=sorted(id_fields(model, path)))
         if progress:
             progress(path)
 
-    await asyncio.gather(*(list_path(path) for path in sorted(set(paths))))
+    await bounded(client.connection.max_concurrency, [partial(list_path, path) for path in sorted(set(paths))])
     return state

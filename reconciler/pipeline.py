@@ -32,7 +32,8 @@ from reconciler.state import STATE_FILE, OwnedRecord, SecretState
 from reconciler.values import Secret, refs_in
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
-           "resolve_secrets", "live_paths", "fetch", "match", "check_conflicts", "resolve_refs", "compare",
+           "resolve_secrets", "live_paths", "fetch", "match",
+           "conflict_paths", "fetch_more", "check_conflicts", "resolve_refs", "compare",
            "order", "stamp", "unmanaged", "secret_state", "default_state_path", "make_plan", "STATE_KEY_ENV",
            "prune", "check_safety", "brand_flow_deletes", "owns", "gone_ids"]
 
@@ -117,15 +118,14 @@ def model_for(server_version: str | None, requested: str | None) -> ApiModel:
 
 def live_paths(desired: list[DesiredObject], model: ApiModel, pruned: Collection[str] = ()) -> set[str]:
     """Step 4a: the lists a plan needs, each read once: the kinds described and what their keys
-    point at, the targets their references name, the family lists that tell whether a key is
-    taken by another kind, the children of the sets manifests manage exactly, the kinds of the
-    owned objects a prune may delete (`pruned`), what a delete would take with it, and the brands
-    when a flow may be deleted."""
+    point at, the targets their references name, the children of the sets manifests manage
+    exactly, the kinds of the owned objects a prune may delete (`pruned`), what a delete would take
+    with it, and the brands when a flow may be deleted. The family lists that only tell whether a
+    new key is taken by another kind wait for `conflict_paths`: most plans create nothing."""
     kinds = {model.kinds[o.kind] for o in desired} | {model.kinds[name] for name in pruned if name in model.kinds}
     kinds |= {model.kinds[n.kind] for o in desired for n in o.manages}
     targets: set[str] = {spec.reference for o in desired for name, spec in model.kinds[o.kind].fields.items()
                          if spec.reference and name in o.fields}
-    targets |= {scope for kind in kinds if (scope := model.shared_scope(kind))}
     doomed = {model.kinds[o.kind] for o in desired if o.state == "absent"}
     doomed |= {model.kinds[n.kind] for o in desired for n in o.manages}
     doomed |= {model.kinds[name] for name in pruned if name in model.kinds}
@@ -136,6 +136,25 @@ async def fetch(client: Client, model: ApiModel, paths: set[str],
                 progress: Callable[[str], None] | None = None) -> LiveState:
     """Step 4b: read the lists, one list call per path (plus pages), concurrently."""
     return await fetch_live(client, model, paths, progress)
+
+
+def conflict_paths(matching: Matching, model: ApiModel) -> set[str]:
+    """Step 5a: the family lists `check_conflicts` needs: those of the objects to create whose key
+    is unique across kinds (`/stages/all/` for a new stage); none when nothing is created."""
+    families = {scope for pair in matching.pairs if pair.desired.state == "present" and pair.live is None
+                if (scope := model.shared_scope(model.kinds[pair.desired.kind]))}
+    return paths_for_targets(model, families)
+
+
+async def fetch_more(client: Client, live: LiveState, paths: set[str],
+                     progress: Callable[[str], None] | None = None) -> LiveState:
+    """Step 5b: `live` with the lists of `paths` it lacks read too (a new state: indexes built
+    from the lists read before would not see the new ones)."""
+    missing = paths - set(live.lists)
+    if not missing:
+        return live
+    more = await fetch_live(client, live.model, missing, progress)
+    return LiveState(model=live.model, lists={**live.lists, **more.lists})
 
 
 def check_conflicts(desired: list[DesiredObject], model: ApiModel, matching: Matching, live: LiveState) -> None:
@@ -342,6 +361,7 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     live = await fetch(client, model, live_paths(desired, model, {r.kind for r in owned.values()} if pruning else ()),
                        options.progress)
     matching = match(desired, live, model)
+    live = await fetch_more(client, live, conflict_paths(matching, model), options.progress)
     check_conflicts(desired, model, matching, live)
     desired = resolve_refs(desired, model, live, matching)
     matching = matching.rebind(desired)

@@ -59,9 +59,11 @@ def same_key_ids(kind: Kind, change: Change, live: LiveState, model: ApiModel) -
 
 def saved_plan_paths(plan: Plan, model: ApiModel) -> set[str]:
     """The lists to read again: the kinds the plan touches and what their keys need, the family
-    lists that say whether a new key is taken, and the targets its references point at."""
+    lists that say whether the key of an object it creates is taken, and the targets its
+    references point at."""
     kinds = {model.kinds[c.kind] for c in plan.changes if c.kind in model.kinds}
-    families = {scope for kind in kinds if (scope := model.shared_scope(kind))}
+    families = {scope for c in plan.changes if isinstance(c, Create) and c.kind in model.kinds
+                if (scope := model.shared_scope(model.kinds[c.kind]))}
     targets = {ref.target for change in plan.changes for ref in refs_in(change.body()) if ref.pk is not None}
     doomed = {model.kinds[c.kind] for c in plan.changes if isinstance(c, Delete) and c.kind in model.kinds}
     return (paths_for_kinds(model, kinds) | paths_for_targets(model, families | targets)

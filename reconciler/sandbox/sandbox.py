@@ -15,10 +15,11 @@ from starlette.middleware import Middleware
 
 from reconciler.apimodel import known_versions, load_model
 
-from . import server
+from . import misanswers, server
 from .api import Api
 from .faults import DROP, FaultInjector, Faults
 from .middleware import API_PREFIX, RecordedRequest, SandboxMiddleware
+from .misanswers import MisanswerMiddleware, Misanswers
 from .profile import default_seed, load_profile
 from .store import Store
 from .transport import SandboxTransport
@@ -58,11 +59,13 @@ class Sandbox:
         self.requests: list[RecordedRequest] = []
         self.store = Store(self.model, load_seed(seed, api_version))
         self._injector = FaultInjector(self.faults)
+        self._misanswers = Misanswers()
         api = Api(model=self.model, profile=load_profile(api_version), store=self.store, token=token,
                   enterprise=enterprise)
         self._renderer = api.renderer
         self.app = Starlette(routes=api.routes(), middleware=[
-            Middleware(SandboxMiddleware, log=self.requests, injector=self._injector)])
+            Middleware(SandboxMiddleware, log=self.requests, injector=self._injector),
+            Middleware(MisanswerMiddleware, misanswers=self._misanswers)])
 
     def clear_log(self) -> None:
         self.requests.clear()
@@ -86,6 +89,41 @@ class Sandbox:
         """Drop the connection of the next matching requests: the client gets
         `httpx.RemoteProtocolError`, and the log records status 0."""
         self._injector.schedule(method, full_path(path_prefix), DROP, times)
+
+    # -- answers wrong in what they say (misanswers.py) -----------------------------------------
+    def wrong_shape_next(self, method: str, path_prefix: str, shape: misanswers.Shape, times: int = 1) -> None:
+        """Answer the next `times` matching requests with a body of the wrong `shape` (one of
+        `misanswers.SHAPES`: "list", "empty_object", "no_results", "results_not_list",
+        "item_not_object", "no_pk", "bad_pagination", "html"), status as the API gave it."""
+        if shape not in misanswers.SHAPES:
+            raise ValueError(f"unknown shape {shape!r} (known: {', '.join(misanswers.SHAPES)})")
+        self._misanswers.schedule(method, full_path(path_prefix), misanswers.WrongShape(shape), times)
+
+    def redirect_next(self, method: str, path_prefix: str, location: str | None = None, status: int = 301,
+                      times: int = 1) -> None:
+        """Answer the next `times` matching requests with a redirect to `location` (default: the
+        same address over https://, as a server that only speaks TLS does)."""
+        if not 300 <= status <= 399:
+            raise ValueError(f"not a redirect status: {status}")
+        self._misanswers.schedule(method, full_path(path_prefix), misanswers.Redirect(status, location), times)
+
+    def slow_body_next(self, method: str, path_prefix: str, seconds: float, times: int = 1, *,
+                       pieces: int = 10) -> None:
+        """Send the next `times` matching answers' headers at once and their body in `pieces`
+        parts, one every `seconds / pieces` (real time: the server is slow; what a test checks is
+        the client's timeout or deadline)."""
+        if seconds < 0 or pieces < 1:
+            raise ValueError("a slow body takes seconds >= 0 and pieces >= 1")
+        self._misanswers.schedule(method, full_path(path_prefix), misanswers.SlowBody(seconds, pieces), times)
+
+    def wrong_pages_next(self, path_prefix: str, paging: misanswers.Paging, times: int = 1) -> None:
+        """Paginate the next `times` list GETs of `path_prefix` wrongly (one of
+        `misanswers.PAGINGS`): "endless" (`next` always the page after, pages past the last
+        answered empty with a lying `total_pages`), "stuck" (`next` is the page itself) or
+        "ignores_page" (page 1 whatever is asked)."""
+        if paging not in misanswers.PAGINGS:
+            raise ValueError(f"unknown paging {paging!r} (known: {', '.join(misanswers.PAGINGS)})")
+        self._misanswers.schedule("GET", full_path(path_prefix), misanswers.WrongPages(paging), times)
 
     def objects(self, kind_or_target: str) -> list[dict[str, Any]]:
         """The current objects of a kind as the API shows them, plus their write-only values (so
