@@ -245,6 +245,22 @@ def _options(sandbox: bool, api_version: str | None, state_path: Path | None, re
                               prune=prune, force=force, progress=progress)
 
 
+def _with_state(options: PlanOptions, paths: list[Path], recorded: str | None = None) -> tuple[PlanOptions, str | None]:
+    """Settle which state file the run uses and say it, once, on stderr: the options with that
+    path, and the path as the JSON output shows it (None: kept in memory)."""
+    from dataclasses import replace
+
+    from reconciler import pipeline
+
+    path = pipeline.state_path(options, list(paths), recorded)
+    shown = pipeline.shown_path(path)
+    if shown is None:
+        click.echo("state: none (sandbox)", err=True)
+    else:
+        click.echo(f"state: {shown if Path(shown).is_absolute() else os.path.join('.', shown)}", err=True)
+    return replace(options, state_path=path), shown
+
+
 class ReconcilerGroup(click.Group):
     """Click's group, with the contract's exit codes: a usage error exits 1 (click's 2 means
     "changes" to `--detailed-exitcode` users), Ctrl-C at a prompt 130."""
@@ -376,8 +392,9 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
         if not paths:
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        plan = engine.plan(list(paths), connection,
-                           _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force))
+        options, _ = _with_state(_options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune,
+                                          force), list(paths))
+        plan = engine.plan(list(paths), connection, options)
         if out is not None:
             save_plan(plan, out)
         click.echo(render_plan(plan, fmt, color=_color(sys.stdout)), nl=False)
@@ -465,15 +482,19 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         connection = _connection(url, token, insecure, sandbox, api_version)
         options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force)
         if plan_file is not None:
-            outcome = engine.apply_saved(load_plan(plan_file), connection, options, confirm=confirm,
-                                         on_change=on_change, plan_file=plan_file)
+            saved = load_plan(plan_file)
+            options, state_file = _with_state(options, [plan_file], recorded=saved.state_file)
+            outcome = engine.apply_saved(saved, connection, options, confirm=confirm, on_change=on_change,
+                                         plan_file=plan_file)
         else:
+            options, state_file = _with_state(options, list(paths))
             outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=on_change,
                                    verify=verify)
         plan, result = outcome.plan, outcome.result
         if fmt == "json":
             click.echo(json.dumps({"plan": plan.data, "result": result.data,
-                                   "verified": outcome.verified.data if outcome.verified else None},
+                                   "verified": outcome.verified.data if outcome.verified else None,
+                                   "state_file": state_file},
                                   indent=2, ensure_ascii=False))
         elif not plan.has_changes:
             click.echo(render_plan(plan, "text", color=color), nl=False)
@@ -503,7 +524,7 @@ def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         if not paths:
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options = _options(sandbox, api_version, state_path)
+        options, _ = _with_state(_options(sandbox, api_version, state_path), list(paths))
         adoption = engine.adopt(list(paths), connection, options)
         click.echo(f"Adopted {len(adoption.adopted)} object{'s' if len(adoption.adopted) != 1 else ''} "
                    f"({sum(o.id is not None for o in adoption.plan.owns)} described objects owned in all).")
