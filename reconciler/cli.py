@@ -579,6 +579,27 @@ def export_command(url: str | None, token: str | None, insecure: bool, sandbox: 
                 click.echo(f"  {variable.name}: {variable.address} {variable.field}", err=True)
 
 
+@cli.command("explain")
+@click.argument("kind", required=False)
+@click.option("--api-version", type=click.Choice(known_versions()), help="API model (default: newest)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="output format")
+def explain_command(kind: str | None, api_version: str | None, fmt: str) -> None:
+    """List the kinds of an API version, or a kind's fields (a manifest kind such as `expression`,
+    or a model kind such as `expression_policy`), offline."""
+    from reconciler import pipeline
+    from reconciler.apimodel import load_model
+    from reconciler.explain import explain_kind, list_kinds
+    from reconciler.render import render_kind, render_kinds
+
+    with Reporter(fmt).errors():
+        model = load_model(api_version or pipeline.latest_version())
+        if kind is None:
+            click.echo(render_kinds(model.version, list_kinds(model), fmt), nl=False)
+        else:
+            click.echo(render_kind(explain_kind(model, kind), fmt), nl=False)
+
+
 @cli.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535))
