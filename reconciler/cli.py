@@ -245,20 +245,35 @@ def _options(sandbox: bool, api_version: str | None, state_path: Path | None, re
                               prune=prune, force=force, progress=progress)
 
 
-def _with_state(options: PlanOptions, paths: list[Path], recorded: str | None = None) -> tuple[PlanOptions, str | None]:
-    """Settle which state file the run uses and say it, once, on stderr: the options with that
-    path, and the path as the JSON output shows it (None: kept in memory)."""
+@dataclass
+class StateLine:
+    """The state file a run uses, as the JSON output shows it (None: kept in memory), said once
+    on stderr when the run has used it: a run that fails before (an invalid manifest, an
+    unreachable server) says nothing of it."""
+
+    shown: str | None
+    said: bool = False
+
+    def say(self) -> None:
+        if self.said:
+            return
+        self.said = True
+        if self.shown is None:
+            click.echo("state: none (sandbox)", err=True)
+        else:
+            click.echo(f"state: {self.shown if Path(self.shown).is_absolute() else os.path.join('.', self.shown)}",
+                       err=True)
+
+
+def _with_state(options: PlanOptions, paths: list[Path], recorded: str | None = None) -> tuple[PlanOptions, StateLine]:
+    """Settle which state file the run uses (`pipeline.state_path`): the options with that path,
+    so what is said is what is used."""
     from dataclasses import replace
 
     from reconciler import pipeline
 
     path = pipeline.state_path(options, list(paths), recorded)
-    shown = pipeline.shown_path(path)
-    if shown is None:
-        click.echo("state: none (sandbox)", err=True)
-    else:
-        click.echo(f"state: {shown if Path(shown).is_absolute() else os.path.join('.', shown)}", err=True)
-    return replace(options, state_path=path), shown
+    return replace(options, state_path=path), StateLine(pipeline.shown_path(path))
 
 
 class ReconcilerGroup(click.Group):
@@ -392,9 +407,10 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
         if not paths:
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options, _ = _with_state(_options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune,
-                                          force), list(paths))
+        options, state = _with_state(_options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune,
+                                              force), list(paths))
         plan = engine.plan(list(paths), connection, options)
+        state.say()
         if out is not None:
             save_plan(plan, out)
         click.echo(render_plan(plan, fmt, color=_color(sys.stdout)), nl=False)
@@ -456,8 +472,10 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
 
     reporter = Reporter(fmt)
     color = _color(sys.stdout)
+    state = StateLine(None, said=True)  # settled below, once the options are checked
 
     def confirm(plan: Plan) -> bool:
+        state.say()
         if fmt == "text":
             click.echo(render_plan(plan, "text", color=color), nl=False)
         if auto_approve:
@@ -483,18 +501,19 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force)
         if plan_file is not None:
             saved = load_plan(plan_file)
-            options, state_file = _with_state(options, [plan_file], recorded=saved.state_file)
+            options, state = _with_state(options, [plan_file], recorded=saved.state_file)
             outcome = engine.apply_saved(saved, connection, options, confirm=confirm, on_change=on_change,
                                          plan_file=plan_file)
         else:
-            options, state_file = _with_state(options, list(paths))
+            options, state = _with_state(options, list(paths))
             outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=on_change,
                                    verify=verify)
+        state.say()
         plan, result = outcome.plan, outcome.result
         if fmt == "json":
             click.echo(json.dumps({"plan": plan.data, "result": result.data,
                                    "verified": outcome.verified.data if outcome.verified else None,
-                                   "state_file": state_file},
+                                   "state_file": state.shown},
                                   indent=2, ensure_ascii=False))
         elif not plan.has_changes:
             click.echo(render_plan(plan, "text", color=color), nl=False)
@@ -524,8 +543,9 @@ def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         if not paths:
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options, _ = _with_state(_options(sandbox, api_version, state_path), list(paths))
+        options, state = _with_state(_options(sandbox, api_version, state_path), list(paths))
         adoption = engine.adopt(list(paths), connection, options)
+        state.say()
         click.echo(f"Adopted {len(adoption.adopted)} object{'s' if len(adoption.adopted) != 1 else ''} "
                    f"({sum(o.id is not None for o in adoption.plan.owns)} described objects owned in all).")
         for address in adoption.adopted:
