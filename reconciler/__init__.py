@@ -6,25 +6,31 @@ paths (or a saved plan) and a `Connection` (whose `transport` may be the sandbox
 `reconciler.pipeline` holds the planning steps they are made of."""
 from __future__ import annotations
 
-from reconciler.apply import ApplyResult
-from reconciler.client import Connection
-from reconciler.engine import ApplyOutcome, PlanOptions, apply, apply_saved, export, plan, validate_paths
-from reconciler.errors import (
-    ApiError,
-    ApplyError,
-    CycleError,
-    ManifestError,
-    PlanError,
-    PlanFileError,
-    Problem,
-    ReconcilerError,
-    StalePlanError,
-)
-from reconciler.export import Export, ExportFile, ExportOptions, Variable
-from reconciler.exportdir import Written, write_export
-from reconciler.plan import Change, Create, Delete, FieldChange, Plan, Replace, Update
-from reconciler.planfile import load_plan, save_plan
-from reconciler.render import render_json, render_markdown, render_plan, render_text
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.apply import ApplyResult
+    from reconciler.client import Connection
+    from reconciler.engine import ApplyOutcome, PlanOptions, apply, apply_saved, export, plan, validate_paths
+    from reconciler.errors import (
+        ApiError,
+        ApplyError,
+        CycleError,
+        ManifestError,
+        PlanError,
+        PlanFileError,
+        Problem,
+        ReconcilerError,
+        StalePlanError,
+    )
+    from reconciler.export import Export, ExportFile, ExportOptions, Variable
+    from reconciler.exportdir import Written, write_export
+    from reconciler.plan import Change, Create, Delete, FieldChange, Plan, Replace, Update
+    from reconciler.planfile import load_plan, save_plan
+    from reconciler.render import render_json, render_markdown, render_plan, render_text
 
 __all__ = [
     "ApiError",
@@ -65,3 +71,87 @@ __all__ = [
     "validate_paths",
     "write_export",
 ]
+
+# The names load on first use (PEP 562), so `reconciler --help` does not import the engine,
+# httpx or jsonschema.
+_MODULES = {
+    "ApiError": "reconciler.errors",
+    "apply": "reconciler.engine",
+    "apply_saved": "reconciler.engine",
+    "ApplyError": "reconciler.errors",
+    "ApplyOutcome": "reconciler.engine",
+    "ApplyResult": "reconciler.apply",
+    "Change": "reconciler.plan",
+    "Connection": "reconciler.client",
+    "Create": "reconciler.plan",
+    "CycleError": "reconciler.errors",
+    "Delete": "reconciler.plan",
+    "export": "reconciler.engine",
+    "Export": "reconciler.export",
+    "ExportFile": "reconciler.export",
+    "ExportOptions": "reconciler.export",
+    "FieldChange": "reconciler.plan",
+    "load_plan": "reconciler.planfile",
+    "ManifestError": "reconciler.errors",
+    "plan": "reconciler.engine",
+    "Plan": "reconciler.plan",
+    "PlanError": "reconciler.errors",
+    "PlanFileError": "reconciler.errors",
+    "PlanOptions": "reconciler.engine",
+    "Problem": "reconciler.errors",
+    "ReconcilerError": "reconciler.errors",
+    "render_json": "reconciler.render",
+    "render_markdown": "reconciler.render",
+    "render_plan": "reconciler.render",
+    "render_text": "reconciler.render",
+    "Replace": "reconciler.plan",
+    "save_plan": "reconciler.planfile",
+    "StalePlanError": "reconciler.errors",
+    "Update": "reconciler.plan",
+    "validate_paths": "reconciler.engine",
+    "Variable": "reconciler.export",
+    "write_export": "reconciler.exportdir",
+    "Written": "reconciler.exportdir",
+}
+
+
+# `plan`, `apply` and `export` are also submodules: importing one sets the package attribute to
+# the module. The eager import of old overwrote them with the functions; these properties keep
+# that, however the submodules were imported.
+_SHADOWED = ("plan", "apply", "export")
+
+
+def _load(name: str) -> Any:
+    return getattr(importlib.import_module(_MODULES[name]), name)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module 'reconciler' has no attribute {name!r}")
+    value = _load(name)
+    if name not in _SHADOWED:
+        globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """The package module, whose `plan`/`apply`/`export` are the functions, not the submodules."""
+
+
+def _function(name: str) -> property:
+    def get(_package: types.ModuleType) -> Any:
+        return _load(name)
+
+    def set_(_package: types.ModuleType, _submodule: Any) -> None:
+        """The import system sets a submodule as the package's attribute: the function stays."""
+
+    return property(get, set_)
+
+
+for _name in _SHADOWED:
+    setattr(_Package, _name, _function(_name))
+sys.modules[__name__].__class__ = _Package

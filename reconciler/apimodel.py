@@ -8,29 +8,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from pathlib import Path
 from typing import Any
+
+from reconciler.versions import known_versions, schema_dir
 
 __all__ = ["ApiModel", "Companion", "Field", "Kind", "Nested", "Target", "load_model", "schema_dir",
            "known_versions"]
-
-
-def schema_dir() -> Path:
-    """`reconciler/schemas` in an installed wheel, the repository's `schemas/` in a checkout."""
-    packaged = Path(__file__).parent / "schemas"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "schemas"
-
-
-def known_versions() -> list[str]:
-    """API versions with a model, oldest first."""
-    return list(_versions())
-
-
-@cache
-def _versions() -> tuple[str, ...]:
-    """The packaged models are fixed for a process: the folder is listed once."""
-    versions = [p.name[len("api-"):-len(".json")] for p in schema_dir().glob("api-*.json")]
-    return tuple(sorted(versions, key=lambda v: tuple(int(x) for x in v.split("."))))
 
 
 @dataclass(frozen=True)

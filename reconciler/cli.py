@@ -8,20 +8,15 @@ import json
 import logging
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+from click.core import ParameterSource
 
-from reconciler import engine, pipeline
-from reconciler.apimodel import known_versions
-from reconciler.apply import ApplyResult
-from reconciler.client import Connection
 from reconciler.errors import (
     ApiError,
     ApplyError,
@@ -33,10 +28,16 @@ from reconciler.errors import (
     StalePlanError,
     UnsafePlanError,
 )
-from reconciler.export import FAMILIES
-from reconciler.plan import Change, Plan
-from reconciler.planfile import load_plan, save_plan
-from reconciler.render import render_markdown, render_plan, render_validation
+from reconciler.versions import known_versions
+
+if TYPE_CHECKING:
+    from reconciler.apply import ApplyResult
+    from reconciler.client import Connection
+    from reconciler.engine import PlanOptions
+    from reconciler.plan import Change, Plan
+
+# What a command needs is imported when it runs (the engine, httpx, jsonschema, the sandbox):
+# `reconciler --help` loads click and this module only (tests/test_cli_contract.py pins it).
 
 __all__ = ["main", "cli", "EXIT_OK", "EXIT_ERROR", "EXIT_CHANGES", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
 
@@ -95,6 +96,9 @@ class Outcome:
 
 
 def _internal_error() -> Outcome:
+    import tempfile
+    import traceback
+
     with tempfile.NamedTemporaryFile("w", prefix="reconciler-crash-", suffix=".log", delete=False) as log:
         log.write(traceback.format_exc())
     return Outcome(EXIT_INTERNAL, f"error: unexpected internal error; details in {log.name}",
@@ -103,6 +107,8 @@ def _internal_error() -> Outcome:
 
 def outcome_of(exc: BaseException) -> Outcome:
     """The one place exceptions become exit codes and messages."""
+    from reconciler.render import render_validation
+
     if isinstance(exc, ManifestError):
         kind = "plan" if isinstance(exc, PlanError) else "manifest"
         text = render_validation("", 0, exc.problems, "text").rstrip("\n")
@@ -170,6 +176,9 @@ class Reporter:
 
 def _connection(url: str | None, token: str | None, insecure: bool, sandbox: bool,
                 api_version: str | None) -> Connection:
+    from reconciler import pipeline
+    from reconciler.client import Connection
+
     if sandbox:
         from reconciler.sandbox import Sandbox  # the emulator only loads when asked for
 
@@ -223,15 +232,48 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _options(sandbox: bool, api_version: str | None, state_path: Path | None, resend_secrets: bool = False,
              ignore_changes: tuple[str, ...] = (), prune: bool | None = None,
-             force: bool = False) -> engine.PlanOptions:
+             force: bool = False) -> PlanOptions:
+    from reconciler.engine import PlanOptions
+
     progress = None
     if sys.stderr.isatty():
         def progress(path: str) -> None:
             click.echo(f"  read {path}", err=True)
-    return engine.PlanOptions(api_version=api_version, state_path=state_path,
+    return PlanOptions(api_version=api_version, state_path=state_path,
                               keep_state=not sandbox or state_path is not None,
                               resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
                               prune=prune, force=force, progress=progress)
+
+
+@dataclass
+class StateLine:
+    """The state file a run uses, as the JSON output shows it (None: kept in memory), said once
+    on stderr when the run has used it: a run that fails before (an invalid manifest, an
+    unreachable server) says nothing of it."""
+
+    shown: str | None
+    said: bool = False
+
+    def say(self) -> None:
+        if self.said:
+            return
+        self.said = True
+        if self.shown is None:
+            click.echo("state: none (sandbox)", err=True)
+        else:
+            click.echo(f"state: {self.shown if Path(self.shown).is_absolute() else os.path.join('.', self.shown)}",
+                       err=True)
+
+
+def _with_state(options: PlanOptions, paths: list[Path], recorded: str | None = None) -> tuple[PlanOptions, StateLine]:
+    """Settle which state file the run uses (`pipeline.state_path`): the options with that path,
+    so what is said is what is used."""
+    from dataclasses import replace
+
+    from reconciler import pipeline
+
+    path = pipeline.state_path(options, list(paths), recorded)
+    return replace(options, state_path=path), StateLine(pipeline.shown_path(path))
 
 
 class ReconcilerGroup(click.Group):
@@ -264,17 +306,61 @@ def _wants_json(args: list[str]) -> bool:
                for i, arg in enumerate(args))
 
 
-@click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="authentik-reconciler")
-@click.option("-v", "--verbose", count=True, help="log what the tool does (to stderr)")
-def cli(verbose: int) -> None:
-    """GitOps for authentik: validate, plan and apply manifests of stages, flows and policies."""
-    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+VERBOSE = click.option("-v", "--verbose", count=True, help="log what the tool does (to stderr; -vv: more)")
 
+
+class ReconcilerCommand(click.Command):
+    """A command that also takes the options the group takes, like kubectl's global flags: given
+    before the command (`reconciler --sandbox -v plan x`) they count as the command's own, given
+    after it they win. Each is checked against the command's own option (its choices), and one
+    the command does not take is a usage error."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        VERBOSE(self)  # every command takes -v, wherever it is written
+
+    def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is not None:
+            _take_group_options(ctx, ctx.parent)
+        verbose: int = ctx.params.pop("verbose")
+        logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
+                            format="%(levelname)s %(name)s: %(message)s")
+        return super().invoke(ctx)
+
+
+def _take_group_options(ctx: click.Context, group: click.Context) -> None:
+    """Fill `ctx`'s parameters from the options written before the command name."""
+    own = {param.name: param for param in ctx.command.params}
+    for param in group.command.params:
+        name = param.name
+        if name is None or group.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
+            continue
+        if name not in own:
+            raise click.UsageError(f"'{ctx.command_path}' does not take {param.opts[-1]}", ctx)
+        if name == "verbose":
+            ctx.params[name] += group.params[name]
+        elif ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
+            ctx.params[name] = own[name].type_cast_value(ctx, group.params[name])
+
+
+ReconcilerGroup.command_class = ReconcilerCommand
+
+FAMILIES = ("stages", "policies", "flows")  # reconciler.export.FAMILIES, pinned by a test
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
                       show_default=True, help="output format")
+
+
+
+@click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="These options may also follow the command (`reconciler plan config/ --sandbox -v`); "
+                    "written there, they win. Each command's --help lists the options it takes.")
+@click.version_option(package_name="authentik-reconciler")
+@VERBOSE
+@server_options
+@FORMAT
+def cli(**_options: Any) -> None:
+    """GitOps for authentik: validate, plan and apply manifests of stages, flows and policies."""
 
 
 @cli.command("validate")
@@ -283,6 +369,9 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "mar
 @FORMAT
 def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str) -> None:
     """Validate manifests offline against the JSON Schema of an API version."""
+    from reconciler import engine, pipeline
+    from reconciler.render import render_validation
+
     version = api_version or pipeline.latest_version()
     reporter = Reporter(fmt)
     with reporter.errors():
@@ -309,13 +398,19 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
                  ignore_changes: tuple[str, ...], prune: bool | None, force: bool, fmt: str, out: Path | None,
                  detailed_exitcode: bool) -> None:
     """Fetch live state and show what apply would change (and what is not in the manifests)."""
+    from reconciler import engine
+    from reconciler.planfile import save_plan
+    from reconciler.render import render_markdown, render_plan
+
     reporter = Reporter(fmt)
     with reporter.errors():
         if not paths:
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        plan = engine.plan(list(paths), connection,
-                           _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force))
+        options, state = _with_state(_options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune,
+                                              force), list(paths))
+        plan = engine.plan(list(paths), connection, options)
+        state.say()
         if out is not None:
             save_plan(plan, out)
         click.echo(render_plan(plan, fmt, color=_color(sys.stdout)), nl=False)
@@ -329,6 +424,9 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
 @FORMAT
 def show_command(file: Path, fmt: str) -> None:
     """Render a saved plan (from `plan --out`), offline."""
+    from reconciler.planfile import load_plan
+    from reconciler.render import render_plan
+
     with Reporter(fmt).errors():
         click.echo(render_plan(load_plan(file), fmt, color=_color(sys.stdout)), nl=False)
 
@@ -368,10 +466,16 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
                   ignore_changes: tuple[str, ...], prune: bool | None, force: bool, plan_file: Path | None,
                   auto_approve: bool, verify: bool, fmt: str) -> None:
     """Plan, confirm, and make the calls; or apply a saved plan with --plan."""
+    from reconciler import engine
+    from reconciler.planfile import load_plan
+    from reconciler.render import render_plan
+
     reporter = Reporter(fmt)
     color = _color(sys.stdout)
+    state = StateLine(None, said=True)  # settled below, once the options are checked
 
     def confirm(plan: Plan) -> bool:
+        state.say()
         if fmt == "text":
             click.echo(render_plan(plan, "text", color=color), nl=False)
         if auto_approve:
@@ -396,15 +500,20 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         connection = _connection(url, token, insecure, sandbox, api_version)
         options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force)
         if plan_file is not None:
-            outcome = engine.apply_saved(load_plan(plan_file), connection, options, confirm=confirm,
-                                         on_change=on_change, plan_file=plan_file)
+            saved = load_plan(plan_file)
+            options, state = _with_state(options, [plan_file], recorded=saved.state_file)
+            outcome = engine.apply_saved(saved, connection, options, confirm=confirm, on_change=on_change,
+                                         plan_file=plan_file)
         else:
+            options, state = _with_state(options, list(paths))
             outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=on_change,
                                    verify=verify)
+        state.say()
         plan, result = outcome.plan, outcome.result
         if fmt == "json":
             click.echo(json.dumps({"plan": plan.data, "result": result.data,
-                                   "verified": outcome.verified.data if outcome.verified else None},
+                                   "verified": outcome.verified.data if outcome.verified else None,
+                                   "state_file": state.shown},
                                   indent=2, ensure_ascii=False))
         elif not plan.has_changes:
             click.echo(render_plan(plan, "text", color=color), nl=False)
@@ -428,12 +537,15 @@ def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
                   api_version: str | None, state_path: Path | None) -> None:
     """Record the live objects the manifests describe as owned by this repository (no write to
     authentik): from then on `--prune` deletes them once the manifests leave them out."""
+    from reconciler import engine
+
     with Reporter().errors():
         if not paths:
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options = _options(sandbox, api_version, state_path)
+        options, state = _with_state(_options(sandbox, api_version, state_path), list(paths))
         adoption = engine.adopt(list(paths), connection, options)
+        state.say()
         click.echo(f"Adopted {len(adoption.adopted)} object{'s' if len(adoption.adopted) != 1 else ''} "
                    f"({sum(o.id is not None for o in adoption.plan.owns)} described objects owned in all).")
         for address in adoption.adopted:
@@ -452,7 +564,7 @@ def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
 @click.option("--kind", "kinds", multiple=True, metavar="KIND",
               help="export this kind only: a manifest kind (expression) or a model kind (expression_policy); "
                    "repeatable")
-@click.option("--family", "families", multiple=True, type=click.Choice(list(FAMILIES)),
+@click.option("--family", "families", multiple=True, type=click.Choice(FAMILIES),
               help="export this section (repeatable)")
 @click.option("--name", "names", multiple=True, metavar="GLOB", help="export objects whose name or slug matches "
               "(repeatable)")
@@ -463,6 +575,7 @@ def export_command(url: str | None, token: str | None, insecure: bool, sandbox: 
                    out: Path | None, kinds: tuple[str, ...], families: tuple[str, ...], names: tuple[str, ...],
                    all_fields: bool, exclude_defaults: bool, force: bool) -> None:
     """Write live objects as manifests that plan back to no changes (secrets as {env: VAR})."""
+    from reconciler import engine
     from reconciler.exportdir import write_export
 
     with Reporter().errors():
@@ -486,6 +599,27 @@ def export_command(url: str | None, token: str | None, insecure: bool, sandbox: 
                 click.echo(f"  {variable.name}: {variable.address} {variable.field}", err=True)
 
 
+@cli.command("explain")
+@click.argument("kind", required=False)
+@click.option("--api-version", type=click.Choice(known_versions()), help="API model (default: newest)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="output format")
+def explain_command(kind: str | None, api_version: str | None, fmt: str) -> None:
+    """List the kinds of an API version, or a kind's fields (a manifest kind such as `expression`,
+    or a model kind such as `expression_policy`), offline."""
+    from reconciler import pipeline
+    from reconciler.apimodel import load_model
+    from reconciler.explain import explain_kind, list_kinds
+    from reconciler.render import render_kind, render_kinds
+
+    with Reporter(fmt).errors():
+        model = load_model(api_version or pipeline.latest_version())
+        if kind is None:
+            click.echo(render_kinds(model.version, list_kinds(model), fmt), nl=False)
+        else:
+            click.echo(render_kind(explain_kind(model, kind), fmt), nl=False)
+
+
 @cli.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535))
@@ -496,6 +630,7 @@ def export_command(url: str | None, token: str | None, insecure: bool, sandbox: 
               help='a JSON file of objects to start from ({"version": ..., "lists": {path: [objects]}})')
 def sandbox_command(host: str, port: int, api_version: str | None, token: str, seed: Path | None) -> None:
     """Serve the authentik emulator until stopped (Ctrl-C)."""
+    from reconciler import pipeline
     from reconciler.sandbox import serve
 
     version = api_version or pipeline.latest_version()

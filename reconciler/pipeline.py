@@ -6,6 +6,7 @@ Each step is small and returns a value the next one takes, so plan, the apply of
 drift reports, export and prune compose the steps they need. Nothing here prints."""
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -32,10 +33,10 @@ from reconciler.state import STATE_FILE, OwnedRecord, SecretState
 from reconciler.values import Secret, refs_in
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
-           "resolve_secrets", "live_paths", "fetch", "match",
-           "conflict_paths", "fetch_more", "check_conflicts", "resolve_refs", "compare",
-           "order", "stamp", "unmanaged", "secret_state", "default_state_path", "make_plan", "STATE_KEY_ENV",
-           "prune", "check_safety", "brand_flow_deletes", "owns", "gone_ids"]
+           "resolve_secrets", "live_paths", "fetch", "match", "conflict_paths", "fetch_more", "check_conflicts",
+           "resolve_refs", "compare", "order", "stamp", "unmanaged", "secret_state", "state_path",
+           "default_state_path", "shown_path", "make_plan", "check_ignored", "STATE_KEY_ENV", "prune", "check_safety",
+           "brand_flow_deletes", "owns", "gone_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +271,21 @@ def unmanaged(matching: Matching, model: ApiModel) -> tuple[Unmanaged, ...]:
                          for o in matching.orphans if not o.managed), key=lambda item: item.address))
 
 
+def check_ignored(names: Collection[str], desired: Iterable[DesiredObject], model: ApiModel) -> None:
+    """`--ignore-changes FIELD` names a field of a kind the manifests describe, in the model in
+    use: a misspelt field would otherwise ignore nothing, silently."""
+    kinds = sorted({obj.kind for obj in desired})
+    fields = sorted({name for kind in kinds for name in model.kinds[kind].fields})
+    reasons = []
+    for name in sorted(set(names) - set(fields)):
+        close = difflib.get_close_matches(name, fields, n=3, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        reasons.append(f"--ignore-changes {name}: no kind in the manifests has this field in authentik "
+                       f"{model.version}{hint}")
+    if reasons:
+        raise ReconcilerError("; ".join(reasons))
+
+
 def default_state_path(paths: list[str | Path]) -> Path:
     """The state file for manifests under `paths`: the nearest `reconciler.state.json` from the
     first path up to the repository root, so `plan repo/` and `plan repo/sub/` share one; a new
@@ -286,10 +302,17 @@ def secret_state(client: Client, options: PlanOptions, paths: list[str | Path],
     path a saved plan recorded (a `reconciler.state.json` inside the working folder only), or the
     nearest `reconciler.state.json`."""
     key = options.env.get(STATE_KEY_ENV) or client.connection.token
-    path: Path | None = None
-    if options.keep_state:
-        path = options.state_path or _recorded_state(recorded) or default_state_path(paths)
-    return SecretState(key=key.encode(), server=client.connection.display_url, path=path)
+    return SecretState(key=key.encode(), server=client.connection.display_url,
+                       path=state_path(options, paths, recorded))
+
+
+def state_path(options: PlanOptions, paths: list[str | Path], recorded: str | None = None) -> Path | None:
+    """The state file a run reads and writes: `--state`, the one a saved plan names, else the
+    nearest `reconciler.state.json` from `paths`; None when it is kept in memory (the sandbox).
+    The CLI says which before it runs."""
+    if not options.keep_state:
+        return None
+    return options.state_path or _recorded_state(recorded) or default_state_path(paths)
 
 
 def _recorded_state(recorded: str | None) -> Path | None:
@@ -302,7 +325,8 @@ def _recorded_state(recorded: str | None) -> Path | None:
     return path
 
 
-def _shown_path(path: Path | None) -> str | None:
+def shown_path(path: Path | None) -> str | None:
+    """A path as plans and the CLI show it: relative to the working folder when inside it."""
     if path is None:
         return None
     try:
@@ -352,6 +376,7 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     pruning = config.prune if options.prune is None else options.prune
     model = model_for(await client.version(), options.api_version)
     desired = resolve_secrets(validate(manifests, model), model, options.env)
+    check_ignored(options.ignore_changes, desired, model)
     if secrets is None:
         secrets = secret_state(client, options, paths)
     owned = secrets.owned()
@@ -375,5 +400,5 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
                 server=client.connection.display_url, unmanaged=unmanaged(matching, model),
                 manifests_digest=manifests.digest, manifest_files=len(manifests.files), key_id=secrets.key_id,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                state_file=_shown_path(secrets.path), owns=owns(matching, model), forced=options.force)
+                state_file=shown_path(secrets.path), owns=owns(matching, model), forced=options.force)
     return PlanSession(plan=plan, model=model, live=live, secrets=secrets)

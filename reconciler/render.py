@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from reconciler.errors import Problem
+from reconciler.explain import FieldInfo, KindInfo, KindSummary
 from reconciler.plan import UNKNOWN, Change, FieldChange, Plan, Replace
 from reconciler.values import REDACTED, Ref, Secret, redact
 
-__all__ = ["render_plan", "render_text", "render_json", "render_markdown", "render_validation", "Style"]
+__all__ = ["render_plan", "render_text", "render_json", "render_markdown", "render_validation", "render_kinds",
+           "render_kind", "Style"]
 
 COLORS = {"+": "32", "~": "33", "-": "31", "bold": "1", "dim": "2"}
 
@@ -159,3 +161,66 @@ def render_validation(version: str, objects: int, problems: list[Problem], fmt: 
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found."
         return "\n".join([*(str(p) for p in problems), count]) + "\n"
     return f"{objects} object{'s' if objects != 1 else ''} valid for authentik {version}.\n"
+
+
+def render_kinds(version: str, listing: dict[str, list[KindSummary]], fmt: str) -> str:
+    """`explain` without a kind: the kinds of an API version by manifest section."""
+    if fmt == "json":
+        return json.dumps({"api_version": version, "sections": {section: [k.data for k in kinds]
+                                                                for section, kinds in listing.items()}},
+                          indent=2, ensure_ascii=False) + "\n"
+    every = [kind for kinds in listing.values() for kind in kinds]
+    manifest_width = max(len(k.manifest_kind) for k in every)
+    kind_width = max(len(k.kind) for k in every)
+    lines = [f"Kinds of authentik {version} (manifest kind, model kind, API path); "
+             "`reconciler explain KIND` shows one kind's fields."]
+    for section, kinds in listing.items():
+        lines += ["", f"{section}:"]
+        for kind in kinds:
+            where = f"  (written in {kind.written_in})" if kind.written_in else ""
+            lines.append(f"  {kind.manifest_kind:<{manifest_width}}  {kind.kind:<{kind_width}}  "
+                         f"/api/v3{kind.path}{where}")
+    return "\n".join(lines) + "\n"
+
+
+def _field_notes(info: FieldInfo) -> str:
+    notes = []
+    if info.required:
+        notes.append("required")
+    if info.has_default:
+        notes.append(f"default: {json.dumps(info.default, ensure_ascii=False)}")
+    if info.nullable:
+        notes.append("nullable")
+    if info.reference_kind:
+        notes.append(f"only a stage of kind {info.reference_kind}")
+    if info.values:
+        notes.append(f"one of: {', '.join(json.dumps(value, ensure_ascii=False) for value in info.values)}")
+    if info.write_only:
+        notes.append("write-only (never read back; kept as a fingerprint)")
+    elif info.secret:
+        notes.append("secret (shown as (sensitive))")
+    return ", ".join(notes)
+
+
+def render_kind(info: KindInfo, fmt: str) -> str:
+    """`explain KIND`: a kind's fields, like `kubectl explain`."""
+    if fmt == "json":
+        return json.dumps(info.data, indent=2, ensure_ascii=False) + "\n"
+    import textwrap
+
+    summary = info.summary
+    lines = [f"KIND:       {summary.manifest_kind} ({info.section}; model kind {summary.kind})",
+             f"VERSION:    authentik {info.api_version}",
+             f"PATH:       /api/v3{summary.path}",
+             f"KNOWN BY:   {', '.join(info.key)}"]
+    if summary.written_in:
+        lines.append(f"WRITTEN IN: {summary.written_in}")
+    lines += ["", "FIELDS:"]
+    for field in info.fields:
+        notes = _field_notes(field)
+        lines.append(f"  {field.name} <{field.type}>" + (f"  {notes}" if notes else ""))
+        if field.description:
+            lines += textwrap.wrap(field.description, 96, initial_indent="      ", subsequent_indent="      ")
+    if info.read_only:
+        lines += ["", f"READ-ONLY (set by the server, never written): {', '.join(info.read_only)}"]
+    return "\n".join(lines) + "\n"

@@ -43,7 +43,7 @@ def test_examples_plan_apply_then_plan_nothing(config: Path) -> None:
                                                        "POST", "POST"]
         again = run(url, "plan", str(config), "--detailed-exitcode", env=SECRETS)
         assert again.exit_code == 0, again.output
-        assert again.output.startswith("No changes.")
+        assert again.stdout.startswith("No changes.")
 
 
 def test_one_field_change_is_one_patch_with_that_field(config: Path) -> None:
@@ -97,7 +97,7 @@ def test_seed_sms_put_replaces_the_whole_object(config: Path) -> None:
         edit(config / "authentication" / "mfa.yaml", "mfa-sms-setup", from_number="+15005550007")
         sandbox.clear_log()
         plan = run(url, "plan", str(config), "--format", "json", env=SECRETS)
-        [change] = json.loads(plan.output)["changes"]
+        [change] = json.loads(plan.stdout)["changes"]
         assert (change["action"], change["method"]) == ("replace", "PUT")
         assert change["fields"] == {"from_number": {"before": "+15005550006", "after": "+15005550007"}}
         sandbox.clear_log()
@@ -113,7 +113,7 @@ def test_seed_sms_put_replaces_the_whole_object(config: Path) -> None:
 def test_plan_json_follows_the_contract(config: Path) -> None:
     with served() as (_, url):
         result = run(url, "plan", str(config / "authentication" / "password.yaml"), "--format", "json")
-        plan = json.loads(result.output)
+        plan = json.loads(result.stdout)
         assert plan["format_version"] == 1 and plan["api_version"] == "2026.2.2"
         [change] = plan["changes"]
         assert change["action"] == "update" and change["method"] == "PATCH"

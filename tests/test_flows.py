@@ -86,7 +86,7 @@ def test_a_new_authentication_flow_applies_from_nothing_and_plans_empty(tmp_path
         assert duo_binding["re_evaluate_policies"] is True
         again = run(url, "plan", str(manifest), "--detailed-exitcode", env=ENV)
         assert again.exit_code == 0, again.output
-        assert again.output.startswith("No changes. Live state matches the manifests")
+        assert again.stdout.startswith("No changes. Live state matches the manifests")
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -137,7 +137,7 @@ def test_adopt_records_objects_made_by_hand_so_prune_may_delete_them(repo: Path)
         sandbox.clear_log()
         adopted = run(url, "adopt", str(config))
         assert adopted.exit_code == 0, adopted.output
-        assert adopted.output.startswith("Adopted 1 object (1 described objects owned in all).\n"
+        assert adopted.stdout.startswith("Adopted 1 object (1 described objects owned in all).\n"
                                          "  adopted: dummy/by-hand\n")
         assert writes(sandbox) == [] and "dummy/by-hand" in owned(repo, url)
         write(config, {"stages": []})
@@ -256,7 +256,7 @@ def test_pruning_a_stage_bound_twice_names_both_bindings(repo: Path) -> None:
         assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
         write(config, {"stages": []})
         result = run(url, "plan", str(config), "--prune", "--force", "--format", "json")
-        deletes = sorted(c["address"] for c in json.loads(result.output)["changes"])
+        deletes = sorted(c["address"] for c in json.loads(result.stdout)["changes"])
         assert deletes == ["dummy/s0", "flow/f", "flow_stage_binding/f/s0@10", "flow_stage_binding/f/s0@20"]
 
 

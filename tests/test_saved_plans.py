@@ -152,7 +152,7 @@ def test_show_renders_offline_what_plan_printed(tmp_path: Path) -> None:
     with served() as (_, url):
         printed = run(url, "plan", str(tmp_path), "--out", str(tmp_path / "plan.json"), env=ENV)
     shown = run("http://127.0.0.1:9", "show", str(tmp_path / "plan.json"))
-    assert (shown.exit_code, shown.output) == (0, printed.output)
+    assert (shown.exit_code, shown.output) == (0, printed.stdout)
     missing = run("http://127.0.0.1:9", "show", str(tmp_path / "nope.json"))
     assert (missing.exit_code, missing.output) == (1, f"error: {tmp_path}/nope.json: no such file\n")
 
@@ -166,7 +166,7 @@ def test_drift_exits_2_and_names_the_field_in_every_format(tmp_path: Path, fmt: 
         result = run(url, "plan", str(tmp_path), "--detailed-exitcode", "--format", fmt, env=ENV)
         assert result.exit_code == 2, result.output
         if fmt == "json":
-            [change] = json.loads(result.output)["changes"]
+            [change] = json.loads(result.stdout)["changes"]
             assert change["fields"]["api_hostname"] == {"before": "drifted.example", "after": "api-1.example"}
         elif fmt == "markdown":
             assert "| update | `authenticator_duo/saved-duo` | `api_hostname` | `\"drifted.example\"` | " \
@@ -184,7 +184,7 @@ def test_unmanaged_objects_of_managed_kinds_are_reported_not_deleted(tmp_path: P
         assert others and text.output.endswith(
             f"Not in the manifests, left alone: {len(others)} live objects of the kinds they manage:\n"
             f"  user_login ({len(others)}): {', '.join(others)}\n")
-        data = json.loads(run(url, "plan", str(tmp_path), "--format", "json").output)
+        data = json.loads(run(url, "plan", str(tmp_path), "--format", "json").stdout)
         assert sorted(u["address"] for u in data["unmanaged"]) == [f"user_login/{name}" for name in others]
         markdown = run(url, "plan", str(tmp_path), "--format", "markdown").output
         assert all(f"- `user_login/{name}`" in markdown for name in others)

@@ -1,0 +1,26 @@
+"""Which API versions the tool has a model of: a listing of the schema folder, kept apart from
+the model itself so the command line can offer the versions without loading a model."""
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+__all__ = ["schema_dir", "known_versions"]
+
+
+def schema_dir() -> Path:
+    """`reconciler/schemas` in an installed wheel, the repository's `schemas/` in a checkout."""
+    packaged = Path(__file__).parent / "schemas"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "schemas"
+
+
+def known_versions() -> list[str]:
+    """API versions with a model, oldest first."""
+    return list(_versions())
+
+
+@cache
+def _versions() -> tuple[str, ...]:
+    """The packaged models are fixed for a process: the folder is listed once."""
+    versions = [p.name[len("api-"):-len(".json")] for p in schema_dir().glob("api-*.json")]
+    return tuple(sorted(versions, key=lambda v: tuple(int(x) for x in v.split("."))))
