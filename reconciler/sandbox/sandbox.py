@@ -17,7 +17,7 @@ from reconciler.apimodel import known_versions, load_model
 
 from . import server
 from .api import Api
-from .faults import DROP, FaultInjector, Faults
+from .faults import DROP, FaultInjector, Faults, LostAnswers
 from .middleware import API_PREFIX, RecordedRequest, SandboxMiddleware
 from .profile import default_seed, load_profile
 from .store import Store
@@ -58,11 +58,13 @@ class Sandbox:
         self.requests: list[RecordedRequest] = []
         self.store = Store(self.model, load_seed(seed, api_version))
         self._injector = FaultInjector(self.faults)
+        self._lost_answers = LostAnswers(self.faults)
         api = Api(model=self.model, profile=load_profile(api_version), store=self.store, token=token,
                   enterprise=enterprise)
         self._renderer = api.renderer
         self.app = Starlette(routes=api.routes(), middleware=[
-            Middleware(SandboxMiddleware, log=self.requests, injector=self._injector)])
+            Middleware(SandboxMiddleware, log=self.requests, injector=self._injector,
+                       lost_answers=self._lost_answers)])
 
     def clear_log(self) -> None:
         self.requests.clear()
@@ -86,6 +88,12 @@ class Sandbox:
         """Drop the connection of the next matching requests: the client gets
         `httpx.RemoteProtocolError`, and the log records status 0."""
         self._injector.schedule(method, full_path(path_prefix), DROP, times)
+
+    def lose_answer_next(self, method: str, path_prefix: str, times: int = 1) -> None:
+        """Carry out the next `times` writes of `method` ("*": any write) whose path starts with
+        `path_prefix`, then drop the connection without answering: the client gets
+        `httpx.RemoteProtocolError` though the server acted; the log records status 0."""
+        self._lost_answers.schedule(method, full_path(path_prefix), times)
 
     def objects(self, kind_or_target: str) -> list[dict[str, Any]]:
         """The current objects of a kind as the API shows them, plus their write-only values (so
