@@ -95,7 +95,8 @@ async def apply_plan(plan: Plan, client: Client, model: ApiModel, secrets: Secre
         raise ApplyError("interrupted", result, interrupted=True)
     if not result.ok:
         first = next((o for o in result.outcomes if o.status in (FAILED, UNKNOWN_OUTCOME)), None)
-        raise ApplyError(f"{first.change.address}: {first.error}" if first else "the apply stopped", result)
+        raise ApplyError(f"{first.change.address}: {first.error}" if first else "the apply stopped",
+                         result) from (first.exception if first else None)
     return result
 
 
@@ -198,7 +199,7 @@ class _Run:
                      f" ({note})" if note else "")
             return ChangeOutcome(planned, APPLIED, note=note)
         except ApiError as exc:
-            return ChangeOutcome(planned, UNKNOWN_OUTCOME if exc.outcome_unknown else FAILED, str(exc))
+            return ChangeOutcome(planned, UNKNOWN_OUTCOME if exc.outcome_unknown else FAILED, str(exc), exception=exc)
         except (asyncio.CancelledError, KeyboardInterrupt):
             # Ctrl-C while the call was in flight: the server may or may not have acted.
             self.interrupted = True

@@ -26,6 +26,8 @@ class ChangeOutcome:
     status: str
     error: str = ""
     note: str = ""
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
+    """The error itself (an `ApiError` with the call and the answer), for chaining."""
 
     @property
     def data(self) -> dict[str, Any]:

@@ -187,7 +187,7 @@ def render_apply(result: ApplyResult, error: str = "") -> str:
     (a failure with its error, an unknown outcome with why), whatever order the calls ended in."""
     lines = [f"error: {error}"] if error else []
     failed, unknown, skipped = len(result.failed), len(result.unknown), len(result.not_attempted)
-    head = f"Applied {len(result.applied)} of {len(result.outcomes)} change{'s' * (len(result.outcomes) != 1)}"
+    head = f"Applied {len(result.applied)} of {len(result.outcomes)} changes"
     if failed:
         head += f"; {failed} failed"
     if unknown:

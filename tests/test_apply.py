@@ -209,7 +209,8 @@ def test_a_failure_mid_apply_reports_applied_failed_unknown_and_not_attempted(tm
         assert sorted(line for line in result.stderr.splitlines() if line.startswith("  ")) == sorted([
             "  created password/pw (POST /api/v3/stages/password/)",
             "  created flow/f (POST /api/v3/flows/instances/)",
-            f"  failed to create identification/id-new (POST /api/v3/stages/identification/): {report.splitlines()[4].strip()}",
+            "  failed to create identification/id-new (POST /api/v3/stages/identification/): "
+            f"{report.splitlines()[4].strip()}",
             "  unknown outcome: update identification/default-authentication-identification "
             f"(PATCH /api/v3/stages/identification/{pk}/): {report.splitlines()[6].strip()}"])
 
