@@ -94,11 +94,13 @@ def values(body: Any) -> set[str]:
     return {str(body)}
 
 
-def test_parallel_apply_bounds_the_calls_in_flight_and_waits_for_what_a_change_references(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallelism", [10, 3])
+def test_parallel_apply_bounds_the_calls_in_flight_and_waits_for_what_a_change_references(
+        tmp_path: Path, parallelism: int) -> None:
     sandbox = Sandbox()
     recorder = Recorder(sandbox)
-    outcome = apply([many(tmp_path)], connection(recorder), PlanOptions(keep_state=False), parallelism=10)
-    assert recorder.peak == 10
+    outcome = apply([many(tmp_path)], connection(recorder), PlanOptions(keep_state=False), parallelism=parallelism)
+    assert recorder.peak == parallelism
     # One call per change, no more.
     assert len(outcome.plan.changes) == DENY + 6 == recorder.count
     assert sorted((e[1], e[2]) for e in recorder.events if e[0] == "start") == sorted(
