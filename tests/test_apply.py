@@ -396,3 +396,56 @@ def test_outcome_data_names_the_call() -> None:
     change = Create(kind="deny", address="deny/x", key=("x",), path="/stages/deny/")
     assert ChangeOutcome(change, "failed", "boom").data == {
         "action": "create", "address": "deny/x", "method": "POST", "path": "/api/v3/stages/deny/", "error": "boom"}
+
+
+def test_random_lost_answers_never_make_a_duplicate(tmp_path: Path) -> None:
+    sandbox = Sandbox(faults=Faults(lost_answer_rate=0.3, seed=7))
+    stages = [{"kind": "deny", "name": f"deny-{i}", "deny_message": "no"} for i in range(15)]
+    write(tmp_path, stages)
+    for _ in range(4):
+        try:
+            if not apply([tmp_path], connection(sandbox.transport()), PlanOptions(keep_state=False),
+                         parallelism=5).plan.changes:
+                break
+        except ApplyError as exc:
+            assert not exc.result.failed  # lost answers end as applied or unknown, never as a failure
+    lost = [r for r in sandbox.requests if r.status == 0]
+    assert lost and {r.method for r in lost} == {"POST"}
+    names = [o["name"] for o in sandbox.objects("deny")]
+    assert sorted(n for n in names if n.startswith("deny-")) == sorted(s["name"] for s in stages)
+
+
+def test_a_created_objects_answer_must_carry_its_id(tmp_path: Path) -> None:
+    class NoId(httpx.AsyncBaseTransport):
+        """Answers a POST without the new object's pk."""
+
+        def __init__(self, sandbox: Sandbox) -> None:
+            self.inner = sandbox.transport()
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await self.inner.handle_async_request(request)
+            if request.method != "POST":
+                return response
+            return httpx.Response(201, json={k: v for k, v in response.json().items() if k != "pk"})
+
+    write(tmp_path, [{"kind": "deny", "name": "no-id", "deny_message": "no"}])
+    with pytest.raises(ApplyError) as caught:
+        apply([tmp_path], connection(NoId(Sandbox())), PlanOptions(keep_state=False))
+    assert str(caught.value) == ("deny/no-id: POST /stages/deny/: authentik's answer carries no pk: the object "
+                                 "may have been created")
+    assert [o.change.address for o in caught.value.result.unknown] == ["deny/no-id"]
+
+
+def test_apply_json_has_one_shape_on_success_and_before_any_call(tmp_path: Path) -> None:
+    write(tmp_path, [{"kind": "deny", "name": "fine", "deny_message": "no"}])
+    with served() as (_, url):
+        ok = json.loads(run(url, "apply", str(tmp_path), "--auto-approve", "--format", "json").stdout)
+        assert sorted(ok) == ["error", "plan", "result", "verified"] and ok["error"] is None
+        assert [o["address"] for o in ok["result"]["applied"]] == ["deny/fine"]
+        assert (ok["result"]["failed"], ok["result"]["unknown"], ok["result"]["not_attempted"]) == ([], [], [])
+        write(tmp_path, [{"kind": "deny", "name": "fine", "deny_message": "no", "flow": {"flow": "nope"}}])
+        refused = run(url, "apply", str(tmp_path), "--auto-approve", "--format", "json")
+        assert refused.exit_code == 1
+        out = json.loads(refused.stdout)
+        assert sorted(out) == ["error", "plan", "result", "verified"]
+        assert (out["plan"], out["result"], out["verified"], out["error"]["type"]) == (None, None, None, "manifest")
