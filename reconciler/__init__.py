@@ -6,7 +6,8 @@ paths (or a saved plan) and a `Connection` (whose `transport` may be the sandbox
 `reconciler.pipeline` holds the planning steps they are made of."""
 from __future__ import annotations
 
-from reconciler.apply import ApplyResult
+from reconciler.apply import DEFAULT_PARALLELISM
+from reconciler.applyresult import ApplyResult, ChangeOutcome
 from reconciler.client import Connection
 from reconciler.engine import ApplyOutcome, PlanOptions, apply, apply_saved, export, plan, validate_paths
 from reconciler.errors import (
@@ -32,9 +33,11 @@ __all__ = [
     "ApplyOutcome",
     "ApplyResult",
     "Change",
+    "ChangeOutcome",
     "Connection",
     "Create",
     "CycleError",
+    "DEFAULT_PARALLELISM",
     "Delete",
     "Export",
     "ExportFile",

@@ -18,8 +18,7 @@ import pytest
 import yaml
 from support import TOKEN, run, served, writes
 
-from reconciler import ApplyError, Connection, PlanOptions, apply
-from reconciler.applyresult import ChangeOutcome
+from reconciler import ApplyError, ChangeOutcome, Connection, PlanOptions, apply
 from reconciler.client import Client
 from reconciler.sandbox import Faults, Sandbox
 
@@ -242,10 +241,11 @@ def test_a_failure_mid_apply_as_json(tmp_path: Path) -> None:
         assert out["error"]["message"] == "identification/id-new: " + out["result"]["failed"][0]["error"]
 
 
-def test_ctrl_c_reports_the_calls_in_flight_as_unknown(tmp_path: Path) -> None:
+@pytest.mark.parametrize("interruption", [asyncio.CancelledError, KeyboardInterrupt])
+def test_ctrl_c_reports_the_calls_in_flight_as_unknown(tmp_path: Path, interruption: type[BaseException]) -> None:
     sandbox = Sandbox()
     stages = [{"kind": "deny", "name": f"deny-{i}", "deny_message": "no"} for i in range(10)]
-    recorder = Recorder(sandbox, raise_at=6, exception=asyncio.CancelledError())
+    recorder = Recorder(sandbox, raise_at=6, exception=interruption())
     with pytest.raises(ApplyError) as caught:
         apply([write(tmp_path, stages)], connection(recorder), PlanOptions(keep_state=False), parallelism=4)
     assert caught.value.interrupted and str(caught.value) == "interrupted"
