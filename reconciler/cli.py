@@ -240,17 +240,34 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+class ReadProgress:
+    """The live reads, on a terminal only: one status line on stderr counting the lists read,
+    rewritten in place and erased once planning is done (off a terminal, nothing: CI logs get the
+    changes as they are made)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.shown = sys.stderr.isatty()
+
+    def __call__(self, path: str) -> None:
+        if self.shown:
+            self.count += 1
+            click.echo(f"\r\033[K  reading live state: {self.count} list{'s' * (self.count != 1)} read ({path})",
+                       nl=False, err=True)
+
+    def finish(self) -> None:
+        if self.shown and self.count:
+            click.echo("\r\033[K", nl=False, err=True)
+            self.count = 0
+
+
 def _options(sandbox: bool, api_version: str | None, state_path: Path | None, resend_secrets: bool = False,
              ignore_changes: tuple[str, ...] = (), prune: bool | None = None,
-             force: bool = False) -> engine.PlanOptions:
-    progress = None
-    if sys.stderr.isatty():
-        def progress(path: str) -> None:
-            click.echo(f"  read {path}", err=True)
+             force: bool = False, reads: ReadProgress | None = None) -> engine.PlanOptions:
     return engine.PlanOptions(api_version=api_version, state_path=state_path,
                               keep_state=not sandbox or state_path is not None,
                               resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
-                              prune=prune, force=force, progress=progress)
+                              prune=prune, force=force, progress=reads)
 
 
 class ReconcilerGroup(click.Group):
@@ -333,8 +350,12 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
         if not paths:
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        plan = engine.plan(list(paths), connection,
-                           _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force))
+        reads = ReadProgress()
+        try:
+            plan = engine.plan(list(paths), connection, _options(sandbox, api_version, state_path, resend_secrets,
+                                                                 ignore_changes, prune, force, reads))
+        finally:
+            reads.finish()
         if out is not None:
             save_plan(plan, out)
         click.echo(render_plan(plan, fmt, color=_color(sys.stdout)), nl=False)
@@ -405,8 +426,10 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
     reporter = Reporter(fmt, keys=("plan", "result", "verified"))
     color = _color(sys.stdout)
     progress = ApplyProgress()
+    reads = ReadProgress()
 
     def confirm(plan: Plan) -> bool:
+        reads.finish()
         progress.start(plan)
         if fmt == "text":
             click.echo(render_plan(plan, "text", color=color), nl=False)
@@ -426,7 +449,7 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         if not auto_approve and not sys.stdin.isatty():
             raise ReconcilerError("not on a terminal: pass --auto-approve to apply without a confirmation")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force)
+        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force, reads)
         try:
             if plan_file is not None:
                 outcome = engine.apply_saved(load_plan(plan_file), connection, options, confirm=confirm,
@@ -439,6 +462,7 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
             _summary(f"### authentik-reconciler apply\n\n```\n{render_apply(exc.result, str(exc))}\n```")
             raise
         finally:
+            reads.finish()
             progress.finish()
         plan, result = outcome.plan, outcome.result
         if fmt == "text" and _declined(plan, result):

@@ -405,3 +405,16 @@ def test_a_reference_cycle_names_its_members(tmp_path: Path) -> None:
             f"{tmp_path}/stages.yaml:6:3: authenticator_validate/b: {cycle}",
             "2 problems found."]
         assert writes(sandbox) == []
+
+
+def test_a_long_apply_on_a_terminal_shows_progress_bars(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [{"kind": "deny", "name": f"deny-{i}", "deny_message": "no"} for i in range(20)])
+    with served() as (sandbox, url):
+        env = {"AUTHENTIK_URL": url, "AUTHENTIK_TOKEN": TOKEN, "NO_COLOR": "1"}
+        code, output = _on_a_terminal(["apply", str(tmp_path)], "yes", env)
+        assert code == 0, output
+        assert "\r\x1b[K  reading live state: 1 list read (" in output
+        assert "Applying" in output and "100%" in output
+        assert "  created deny/" not in output  # the bar stands for the lines
+        assert "Applied 20 of 20 changes." in output
+        assert len(writes(sandbox)) == 20
