@@ -152,7 +152,7 @@ class _Run:
                     i = running.pop(task)
                     outcome = task.result()
                     self.finish(i, outcome)
-                    if outcome.status != APPLIED:
+                    if outcome.status != APPLIED or self.internal is not None:
                         stopping = True
                     else:
                         for j in dependents.get(i, []):

@@ -449,3 +449,23 @@ def test_apply_json_has_one_shape_on_success_and_before_any_call(tmp_path: Path)
         out = json.loads(refused.stdout)
         assert sorted(out) == ["error", "plan", "result", "verified"]
         assert (out["plan"], out["result"], out["verified"], out["error"]["type"]) == (None, None, None, "manifest")
+
+
+def test_an_internal_error_after_the_answer_counts_the_change_applied_and_stops(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    apply_module = sys.modules["reconciler.apply"]
+    real = apply_module._Run.record
+
+    def broken(self: Any, change: Any, *args: Any) -> None:
+        real(self, change, *args)
+        if change.address == "deny/deny-1":
+            raise RuntimeError("a bug")
+
+    monkeypatch.setattr(apply_module._Run, "record", broken)
+    write(tmp_path, [{"kind": "deny", "name": f"deny-{i}", "deny_message": "no"} for i in range(4)])
+    with pytest.raises(ApplyError) as caught:
+        apply([tmp_path], connection(Sandbox().transport()), PlanOptions(keep_state=False), parallelism=1)
+    assert caught.value.internal and isinstance(caught.value.__cause__, RuntimeError)
+    assert [(o.change.name, o.status, o.note) for o in caught.value.result.outcomes] == [
+        ("deny-0", "applied", ""), ("deny-1", "applied", "internal error (RuntimeError); see the traceback file"),
+        ("deny-2", "not_attempted", ""), ("deny-3", "not_attempted", "")]
