@@ -12,7 +12,8 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from reconciler.apply import ApplyResult
+    from reconciler.apply import DEFAULT_PARALLELISM
+    from reconciler.applyresult import ApplyResult, ChangeOutcome
     from reconciler.client import Connection
     from reconciler.engine import ApplyOutcome, PlanOptions, apply, apply_saved, export, plan, validate_paths
     from reconciler.errors import (
@@ -38,9 +39,11 @@ __all__ = [
     "ApplyOutcome",
     "ApplyResult",
     "Change",
+    "ChangeOutcome",
     "Connection",
     "Create",
     "CycleError",
+    "DEFAULT_PARALLELISM",
     "Delete",
     "Export",
     "ExportFile",
@@ -80,7 +83,9 @@ _MODULES = {
     "apply_saved": "reconciler.engine",
     "ApplyError": "reconciler.errors",
     "ApplyOutcome": "reconciler.engine",
-    "ApplyResult": "reconciler.apply",
+    "ApplyResult": "reconciler.applyresult",
+    "ChangeOutcome": "reconciler.applyresult",
+    "DEFAULT_PARALLELISM": "reconciler.apply",
     "Change": "reconciler.plan",
     "Connection": "reconciler.client",
     "Create": "reconciler.plan",

@@ -1,57 +1,68 @@
-"""Applying a plan: one call per change, in the plan's order, stopping at the first failure with
-an exact account of what was applied, what failed, what has an unknown outcome (a write whose
-answer never came) and what was not attempted."""
+"""Applying a plan: one call per change, changes whose dependencies are done made concurrently (at
+most `parallelism` at once; 1 keeps the plan's order), stopping at the first failure with an exact
+account of every change: applied, failed, unknown outcome (a write whose answer never came, or in
+flight at an interruption) or not attempted. A write whose answer was lost is made good once:
+a create is looked up by its key before it is sent again, an update or a delete is sent again."""
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from reconciler.apimodel import ApiModel
+from reconciler.apimodel import ApiModel, Kind
+from reconciler.applyresult import APPLIED, FAILED, NOT_ATTEMPTED, UNKNOWN_OUTCOME, ApplyResult, ChangeOutcome
 from reconciler.client import Client
 from reconciler.errors import ApiError, ApplyError, ReconcilerError
 from reconciler.plan import Change, Create, Delete, Plan, with_values
 from reconciler.state import SecretState
-from reconciler.values import Ref, Secret, plain, secrets_in, walk
+from reconciler.values import Ref, Secret, plain, refs_in, secrets_in, walk
 
-__all__ = ["ApplyResult", "apply_plan"]
+__all__ = ["DEFAULT_PARALLELISM", "ChangeOutcome", "ApplyResult", "OnChange", "apply_plan", "dependencies"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class ApplyResult:
-    """What an apply did: `applied` in order; the change that `failed` (if any), or whose outcome
-    is `unknown` (the server may have acted: its answer was lost, or the apply was interrupted
-    while waiting for it); and the ones `not_applied` because of it."""
-
-    applied: list[Change] = field(default_factory=list)
-    failed: Change | None = None
-    unknown: Change | None = None
-    error: str = ""
-    not_applied: list[Change] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.failed is None and self.unknown is None
-
-    @property
-    def data(self) -> dict[str, Any]:
-        def names(changes: list[Change]) -> list[dict[str, Any]]:
-            return [{"action": c.action, "address": c.address, "method": c.method, "path": "/api/v3" + c.path}
-                    for c in changes]
-
-        return {"applied": names(self.applied), "failed": names([self.failed] if self.failed else []),
-                "unknown": names([self.unknown] if self.unknown else []), "not_applied": names(self.not_applied),
-                "error": self.error}
+DEFAULT_PARALLELISM = 4
+"""Measured with bench/apply_parallel.py (sandbox over HTTP, 20 ms per request, 300 creates and
+300 PATCHes, parallelism 1/4/8/10/16: creates 14.0/7.2/8.7/7.5/11.5 s, PATCHes 12.7/4.6/7.1/8.5/
+8.3 s): 4 takes 2-3x less time than 1, and more gains nothing once the calls are bound by the
+server's work rather than the network's latency, while it loads the server more (16 was slower)."""
 
 
-def _with_ids(change: Change, created: dict[str, Any]) -> Change:
+OnChange = Callable[[ChangeOutcome], None]
+
+
+def dependencies(changes: Sequence[Change]) -> list[set[int]]:
+    """For each change, the indexes of the earlier changes it must wait for: the rules
+    `order_changes` orders by (`depends_on`: a write after the creates it references, a delete
+    after the deletes of what points at it) plus the one the split into writes-then-deletes
+    stands for: a delete after the writes that stop referencing the object it deletes (or an
+    object the delete takes with it). Only earlier changes count, so a plan in any order runs."""
+    index = {change.address: i for i, change in enumerate(changes)}
+    doomed: dict[str, int] = {}
+    for i, change in enumerate(changes):
+        if isinstance(change, Delete):
+            for ident in (change.id, *change.takes):
+                doomed.setdefault(str(ident), i)
+    waits: list[set[int]] = [set() for _ in changes]
+    for i, change in enumerate(changes):
+        waits[i] |= {index[a] for a in change.depends_on if index.get(a, i) < i}
+        if isinstance(change, Delete):
+            continue
+        for before in (f.before for f in change.fields):
+            for ref in refs_in(before):
+                deleting = doomed.get(str(ref.pk)) if ref.pk is not None else None
+                if deleting is not None and deleting > i:
+                    waits[deleting].add(i)
+    return waits
+
+
+def _with_ids(change: Change, created: Mapping[str, Any]) -> Change:
     """References to objects created earlier in this apply get the ids the server gave them."""
     def leaf(value: Secret | Ref) -> Any:
-        if isinstance(value, Ref) and value.pk is None and value.address in created:
+        if isinstance(value, Ref) and value.pk is None and value.address is not None and value.address in created:
             return Ref(value.target, value.key, created[value.address], value.address)
         return value
 
@@ -59,63 +70,228 @@ def _with_ids(change: Change, created: dict[str, Any]) -> Change:
 
 
 async def apply_plan(plan: Plan, client: Client, model: ApiModel, secrets: SecretState,
-                     progress: Callable[[Change], None] | None = None) -> ApplyResult:
-    """Make every call of `plan`; record fingerprints of the write-only values sent. Raises
-    `ApplyError` carrying the `ApplyResult` when a call fails or the apply is interrupted."""
-    result = ApplyResult()
+                     on_change: OnChange | None = None, parallelism: int = DEFAULT_PARALLELISM) -> ApplyResult:
+    """Make every call of `plan`, at most `parallelism` at once; record fingerprints of the
+    write-only values sent and the ownership of what was created, and save them whatever ends the
+    apply. Raises `ApplyError` carrying the `ApplyResult` when a call fails, an answer is lost for
+    good, the apply is interrupted (`interrupted`) or our own code fails (`internal`, chained to
+    the exception)."""
+    if parallelism < 1:
+        raise ReconcilerError(f"parallelism must be at least 1, not {parallelism}")
     for change in plan.changes:
         client.add_secrets(secrets_in(change.body()))
-    try:
-        await _apply_changes(plan, client, model, secrets, progress, result)
-    except ApplyError:
-        secrets.disown_ids({str(c.id) for c in result.applied if isinstance(c, Delete)})
-        try:
-            secrets.save()  # keep the fingerprints of what was applied before the failure
-        except ReconcilerError as exc:
-            log.error("%s", exc)
-        raise
+    run = _Run(plan.changes, client, model, secrets, on_change)
+    await run.run(parallelism)
+    result = ApplyResult(run.outcomes())
     secrets.disown_ids({str(c.id) for c in result.applied if isinstance(c, Delete)})
     try:
-        secrets.save()
+        secrets.save()  # the fingerprints and ownership of what was applied, however the apply ended
     except ReconcilerError as exc:
-        raise ApplyError(f"every change was applied, but {exc}", result) from exc
+        if result.ok and run.internal is None:
+            raise ApplyError(f"every change was applied, but {exc}", result) from exc
+        log.error("%s", exc)
+    if run.internal is not None:
+        raise ApplyError("unexpected internal error", result, internal=True) from run.internal
+    if run.interrupted:
+        raise ApplyError("interrupted", result, interrupted=True)
+    if not result.ok:
+        first = next((o for o in result.outcomes if o.status in (FAILED, UNKNOWN_OUTCOME)), None)
+        raise ApplyError(f"{first.change.address}: {first.error}" if first else "the apply stopped",
+                         result) from (first.exception if first else None)
     return result
 
 
-async def _apply_changes(plan: Plan, client: Client, model: ApiModel, secrets: SecretState,
-                         progress: Callable[[Change], None] | None, result: ApplyResult) -> None:
-    created: dict[str, Any] = {}
-    for index, planned in enumerate(plan.changes):
-        if progress:
-            progress(planned)
-        change = _with_ids(planned, created)
-        kind = model.kinds[change.kind]
-        body = change.body()
+@dataclass
+class _Attempt:
+    """How far one change got: a request sent, an answer read (so an error in our own code after
+    it still counts the change applied)."""
+
+    sent: bool = False
+    answered: bool = False
+
+
+class _Run:
+    """One apply: the dependency graph, the changes in flight, and what became of each."""
+
+    def __init__(self, changes: Sequence[Change], client: Client, model: ApiModel, secrets: SecretState,
+                 on_change: OnChange | None) -> None:
+        self.changes = changes
+        self.client = client
+        self.model = model
+        self.secrets = secrets
+        self.on_change = on_change
+        self.done: dict[int, ChangeOutcome] = {}
+        self.created: dict[str, Any] = {}
+        self.interrupted = False
+        self.internal: BaseException | None = None
+
+    def outcomes(self) -> list[ChangeOutcome]:
+        return [self.done.get(i) or ChangeOutcome(change, NOT_ATTEMPTED) for i, change in enumerate(self.changes)]
+
+    async def run(self, parallelism: int) -> None:
+        """Start every change whose dependencies are applied, lowest plan index first; after a
+        failure start nothing new and let the changes in flight finish; on an interruption
+        (Ctrl-C: this coroutine cancelled, or a call cancelled) cancel them: their outcome is
+        unknown."""
+        waits = dependencies(self.changes)
+        dependents: dict[int, list[int]] = {}
+        for i, needed in enumerate(waits):
+            for j in needed:
+                dependents.setdefault(j, []).append(i)
+        ready = [i for i, needed in enumerate(waits) if not needed]
+        heapq.heapify(ready)
+        running: dict[asyncio.Task[ChangeOutcome], int] = {}
+        stopping = False
         try:
-            answer = await client.request(change.method, change.path, body=None if body is None else plain(body))
+            while running or (ready and not stopping):
+                while ready and not stopping and len(running) < parallelism:
+                    i = heapq.heappop(ready)
+                    running[asyncio.create_task(self.make(i))] = i
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted(finished, key=lambda t: running[t]):
+                    i = running.pop(task)
+                    outcome = task.result()
+                    self.finish(i, outcome)
+                    if outcome.status != APPLIED or self.internal is not None:
+                        stopping = True
+                    else:
+                        for j in dependents.get(i, []):
+                            waits[j].discard(i)
+                            if not waits[j]:
+                                heapq.heappush(ready, j)
+                if self.interrupted and running:
+                    await self.cancel(running)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self.interrupted = True
+            await self.cancel(running)
+        except Exception as exc:  # noqa: BLE001 - a bug of ours still gets the exact report
+            self.internal = exc
+            await self.cancel(running)
+
+    async def cancel(self, running: dict[asyncio.Task[ChangeOutcome], int]) -> None:
+        """Cancel the changes in flight and account for each: `make` turns the cancellation of a
+        call into an unknown outcome (the server may have acted); a change that finished
+        meanwhile counts as it ended."""
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        for task, i in sorted(running.items(), key=lambda item: item[1]):
+            if task.cancelled():
+                continue  # cancelled before its first step: nothing was sent, it stays not attempted
+            error = task.exception()
+            self.finish(i, task.result() if error is None else
+                        ChangeOutcome(self.changes[i], UNKNOWN_OUTCOME, "interrupted while in flight", exception=error))
+        running.clear()
+
+    def finish(self, i: int, outcome: ChangeOutcome) -> None:
+        self.done[i] = outcome
+        if self.on_change:
+            self.on_change(outcome)
+
+    async def make(self, i: int) -> ChangeOutcome:
+        """One change, start to end; never raises: every ending is an outcome."""
+        planned = self.changes[i]
+        attempt = _Attempt()
+        try:
+            change = _with_ids(planned, self.created)
+            kind = self.model.kinds[change.kind]
+            body = change.body()
+            answer, note = await self.send(change, kind, None if body is None else plain(body), attempt)
+            self.record(change, kind, body, answer)
+            log.info("%s %s: %s %s%s", change.action, change.address, change.method, change.path,
+                     f" ({note})" if note else "")
+            return ChangeOutcome(planned, APPLIED, note=note)
         except ApiError as exc:
-            result.error = str(exc)
-            if exc.outcome_unknown:
-                result.unknown = planned
-            else:
-                result.failed = planned
-            result.not_applied = list(plan.changes[index + 1:])
-            raise ApplyError(f"{change.address}: {exc}", result) from exc
-        except asyncio.CancelledError:
+            return ChangeOutcome(planned, UNKNOWN_OUTCOME if exc.outcome_unknown else FAILED, str(exc), exception=exc)
+        except (asyncio.CancelledError, KeyboardInterrupt):
             # Ctrl-C while the call was in flight: the server may or may not have acted.
-            result.unknown = planned
-            result.error = "interrupted"
-            result.not_applied = list(plan.changes[index + 1:])
-            raise ApplyError("interrupted", result, interrupted=True) from None
-        result.applied.append(planned)
-        pk = answer.get(kind.id_field) if isinstance(change, Create) and isinstance(answer, dict) else change.id
+            self.interrupted = True
+            return ChangeOutcome(planned, UNKNOWN_OUTCOME, "interrupted while in flight")
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: the report says how far the change got
+            if self.internal is None:
+                self.internal = exc
+            error = f"internal error ({exc.__class__.__name__}); see the traceback file"
+            if attempt.answered:
+                return ChangeOutcome(planned, APPLIED, note=error)
+            return ChangeOutcome(planned, UNKNOWN_OUTCOME if attempt.sent else FAILED, error)
+
+    async def send(self, change: Change, kind: Kind, body: dict[str, Any] | None,
+                   attempt: _Attempt) -> tuple[Any, str]:
+        """The call; when its answer is lost, made good once (see the module's docstring). A
+        create's answer must carry the new object's id."""
+        attempt.sent = True
+        note = ""
+        try:
+            answer = await self.client.request(change.method, change.path, body=body)
+        except ApiError as exc:
+            if not exc.outcome_unknown:
+                raise
+            log.warning("%s: the answer to %s %s was lost (%s)", change.address, change.method, change.path, exc)
+            answer, note = await self.after_lost_answer(change, kind, body, exc)
+        attempt.answered = True
+        if isinstance(change, Create) and (not isinstance(answer, dict) or answer.get(kind.id_field) is None):
+            raise ApiError(f"{change.method} {change.path}: authentik's answer carries no {kind.id_field}: the "
+                           "object may have been created", method=change.method, path=change.path,
+                           outcome_unknown=True)
+        return answer, note
+
+    async def after_lost_answer(self, change: Change, kind: Kind, body: dict[str, Any] | None,
+                                lost: ApiError) -> tuple[Any, str]:
         if isinstance(change, Create):
-            created[change.address] = pk
-            secrets.own(change.address, change.kind, pk)  # what the repository creates, it owns
+            try:
+                found = await self.look_up(change, kind, body or {})
+            except ApiError as exc:
+                raise ApiError(f"{lost}; looking it up failed: {exc}", method=change.method, path=change.path,
+                               outcome_unknown=True) from exc
+            if found is not None:
+                log.warning("%s: found on the server after the answer to %s %s was lost: it was created (id %s)",
+                            change.address, change.method, change.path, found.get(kind.id_field))
+                return found, "found on the server after its answer was lost"
+            log.warning("%s: not on the server after the answer was lost: sending %s %s again", change.address,
+                        change.method, change.path)
+        else:
+            log.warning("%s: sending %s %s again", change.address, change.method, change.path)
+        try:
+            answer = await self.client.request(change.method, change.path, body=body)
+        except ApiError as exc:
+            if isinstance(change, Delete) and exc.status == 404:
+                return None, "gone when sent again after its answer was lost"
+            raise
+        return answer, "sent again after its answer was lost"
+
+    async def look_up(self, change: Change, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The object `change` creates, if it exists: the list filtered by the kind's key fields
+        (and disambiguator), each checked here too, leaving out the objects that already shared
+        the key when planned (`same_key`)."""
+        names = [*kind.key, *([kind.disambiguator] if kind.disambiguator else [])]
+        params = {name: _param(body[name]) for name in names if isinstance(body.get(name), str | int | bool)}
+        taken = {str(ident) for ident in change.same_key}
+        for obj in await self.client.list(kind.path, **params):
+            if str(obj.get(kind.id_field)) not in taken and all(
+                    _same(obj.get(name), body.get(name)) for name in names):
+                return obj
+        return None
+
+    def record(self, change: Change, kind: Kind, body: dict[str, Any] | None, answer: Any) -> None:
+        """What the state file keeps of an applied change: ownership and write-only fingerprints."""
+        pk = answer[kind.id_field] if isinstance(change, Create) else change.id
+        if isinstance(change, Create):
+            self.created[change.address] = pk
+            self.secrets.own(change.address, change.kind, pk)  # what the repository creates, it owns
         if isinstance(change, Delete):
-            secrets.forget(change.address)
+            self.secrets.forget(change.address)
         elif body is not None:
             for name in kind.write_only_fields & set(body):
                 value = body[name]
-                secrets.record(change.address, str(pk), name, value.reveal() if isinstance(value, Secret) else value)
-        log.info("%s %s: %s %s", change.action, change.address, change.method, change.path)
+                self.secrets.record(change.address, str(pk), name,
+                                    value.reveal() if isinstance(value, Secret) else value)
+
+
+def _param(value: str | int | bool) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _same(live: Any, sent: Any) -> bool:
+    if live is None or sent is None:
+        return live is None and sent is None
+    return live == sent or str(live) == str(sent)

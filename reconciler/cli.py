@@ -31,10 +31,10 @@ from reconciler.errors import (
 from reconciler.versions import known_versions
 
 if TYPE_CHECKING:
-    from reconciler.apply import ApplyResult
+    from reconciler.applyresult import ApplyResult, ChangeOutcome
     from reconciler.client import Connection
     from reconciler.engine import PlanOptions
-    from reconciler.plan import Change, Plan
+    from reconciler.plan import Plan
 
 # What a command needs is imported when it runs (the engine, httpx, jsonschema, the sandbox):
 # `reconciler --help` loads click and this module only (tests/test_cli_contract.py pins it).
@@ -93,6 +93,8 @@ class Outcome:
     message: str
     data: dict[str, Any]
     problems: tuple[Problem, ...] = ()
+    report: dict[str, Any] | None = None
+    """An apply's plan and result, printed beside the error (the report goes to stdout)."""
 
 
 def _internal_error() -> Outcome:
@@ -105,6 +107,23 @@ def _internal_error() -> Outcome:
                    {"type": "internal", "message": "unexpected internal error", "traceback_file": log.name})
 
 
+def _apply_failed(exc: ApplyError) -> Outcome:
+    """An apply that did not make every change: the exact report, and the exit code of what ended
+    it (130 interrupted, 3 an internal error, with its traceback file, 1 otherwise)."""
+    from reconciler.plan import Plan
+    from reconciler.render import render_apply
+
+    report = {"plan": exc.plan.data if isinstance(exc.plan, Plan) else None, "result": exc.result.data}
+    if exc.internal:
+        internal = _internal_error()
+        return Outcome(EXIT_INTERNAL, render_apply(exc.result) + "\n" + internal.message,
+                       {**internal.data, "result": exc.result.data}, report=report)
+    code = EXIT_INTERRUPTED if exc.interrupted else EXIT_ERROR
+    return Outcome(code, render_apply(exc.result, error=str(exc)),
+                   {"type": "interrupted" if exc.interrupted else "apply", "message": str(exc),
+                    "result": exc.result.data}, report=report)
+
+
 def outcome_of(exc: BaseException) -> Outcome:
     """The one place exceptions become exit codes and messages."""
     from reconciler.render import render_validation
@@ -115,10 +134,7 @@ def outcome_of(exc: BaseException) -> Outcome:
         return Outcome(EXIT_ERROR, text, {"type": kind, "message": f"{len(exc.problems)} problem(s)",
                                           "problems": [p.__dict__ for p in exc.problems]}, tuple(exc.problems))
     if isinstance(exc, ApplyError):
-        code = EXIT_INTERRUPTED if exc.interrupted else EXIT_ERROR
-        return Outcome(code, _apply_report(exc.result, failed_message=str(exc)),
-                       {"type": "interrupted" if exc.interrupted else "apply", "message": str(exc),
-                        "result": exc.result.data})
+        return _apply_failed(exc)
     if isinstance(exc, UnsafePlanError):
         return Outcome(EXIT_ERROR, f"error: {exc}", {"type": "unsafe_plan", "message": "the plan is unsafe",
                                                      "reasons": exc.reasons, "changes": exc.changes})
@@ -143,10 +159,14 @@ def outcome_of(exc: BaseException) -> Outcome:
 
 class Reporter:
     """Writes a command's failure in its output format: text on stderr, or JSON on stdout (so a
-    cron job can parse every outcome), plus GitHub annotations on GitHub Actions."""
+    cron job can parse every outcome), plus GitHub annotations on GitHub Actions. `keys`: the
+    top-level keys of the command's JSON report, null when the failure came before them (apply's
+    `plan`, `result`, `verified`), so a failure has the shape of a success plus `error`. An
+    apply's report goes to stdout, as it does on success."""
 
-    def __init__(self, fmt: str = "text") -> None:
+    def __init__(self, fmt: str = "text", keys: tuple[str, ...] = ()) -> None:
         self.fmt = fmt
+        self.keys = keys
 
     def annotate(self, lines: list[str]) -> None:
         """GitHub workflow commands, on GitHub Actions only: on stdout, unless it carries JSON."""
@@ -159,9 +179,10 @@ class Reporter:
                       [f"::error::{_escape(reason)}" for reason in outcome.data.get("reasons", [])] or
                       [f"::error::{_escape(outcome.message.splitlines()[0])}"])
         if self.fmt == "json":
-            click.echo(json.dumps({"error": outcome.data}, indent=2, ensure_ascii=False))
+            shape: dict[str, Any] = {**dict.fromkeys(self.keys), **(outcome.report or {})} if self.keys else {}
+            click.echo(json.dumps({**shape, "error": outcome.data}, indent=2, ensure_ascii=False))
         else:
-            click.echo(outcome.message, err=True)
+            click.echo(outcome.message, err=outcome.report is None)
         sys.exit(outcome.code)
 
     @contextmanager
@@ -230,19 +251,36 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+class ReadProgress:
+    """The live reads, on a terminal only: one status line on stderr counting the lists read,
+    rewritten in place and erased once planning is done (off a terminal, nothing: CI logs get the
+    changes as they are made)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.shown = sys.stderr.isatty()
+
+    def __call__(self, path: str) -> None:
+        if self.shown:
+            self.count += 1
+            click.echo(f"\r\033[K  reading live state: {self.count} list{'s' * (self.count != 1)} read ({path})",
+                       nl=False, err=True)
+
+    def finish(self) -> None:
+        if self.shown and self.count:
+            click.echo("\r\033[K", nl=False, err=True)
+            self.count = 0
+
+
 def _options(sandbox: bool, api_version: str | None, state_path: Path | None, resend_secrets: bool = False,
              ignore_changes: tuple[str, ...] = (), prune: bool | None = None,
-             force: bool = False) -> PlanOptions:
+             force: bool = False, reads: ReadProgress | None = None) -> PlanOptions:
     from reconciler.engine import PlanOptions
 
-    progress = None
-    if sys.stderr.isatty():
-        def progress(path: str) -> None:
-            click.echo(f"  read {path}", err=True)
     return PlanOptions(api_version=api_version, state_path=state_path,
                               keep_state=not sandbox or state_path is not None,
                               resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
-                              prune=prune, force=force, progress=progress)
+                              prune=prune, force=force, progress=reads)
 
 
 @dataclass
@@ -346,6 +384,7 @@ def _take_group_options(ctx: click.Context, group: click.Context) -> None:
 ReconcilerGroup.command_class = ReconcilerCommand
 
 FAMILIES = ("stages", "policies", "flows")  # reconciler.export.FAMILIES, pinned by a test
+PARALLELISM = 4  # reconciler.apply.DEFAULT_PARALLELISM, pinned by a test
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
                       show_default=True, help="output format")
@@ -407,9 +446,13 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
         if not paths:
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
+        reads = ReadProgress()
         options, state = _with_state(_options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune,
-                                              force), list(paths))
-        plan = engine.plan(list(paths), connection, options)
+                                              force, reads), list(paths))
+        try:
+            plan = engine.plan(list(paths), connection, options)
+        finally:
+            reads.finish()
         state.say()
         if out is not None:
             save_plan(plan, out)
@@ -431,24 +474,39 @@ def show_command(file: Path, fmt: str) -> None:
         click.echo(render_plan(load_plan(file), fmt, color=_color(sys.stdout)), nl=False)
 
 
-def _apply_report(result: ApplyResult, failed_message: str = "") -> str:
-    lines = []
-    if failed_message:
-        lines.append(f"error: {failed_message}")
-    attempted = len(result.applied) + (1 if result.failed or result.unknown else 0)
-    lines.append(f"Applied {len(result.applied)} of {attempted + len(result.not_applied)} changes.")
-    for change in result.applied:
-        lines.append(f"  applied:     {change.action} {change.address}")
-    if result.failed:
-        lines.append(f"  failed:      {result.failed.action} {result.failed.address} "
-                     f"({result.failed.method} /api/v3{result.failed.path})")
-    if result.unknown:
-        lines.append(f"  unknown:     {result.unknown.action} {result.unknown.address} "
-                     f"({result.unknown.method} /api/v3{result.unknown.path}: the server may have made it; "
-                     "plan again to see)")
-    for change in result.not_applied:
-        lines.append(f"  not applied: {change.action} {change.address}")
-    return "\n".join(lines)
+PROGRESS_BAR_MIN = 20
+"""From this many changes, an apply on a terminal shows a progress bar instead of a line each."""
+
+
+class ApplyProgress:
+    """What the user sees while an apply runs, on stderr: a line per change as it ends (also off a
+    terminal, for CI logs), or on a terminal a progress bar for an apply of many changes."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def start(self, plan: Plan) -> None:
+        if sys.stderr.isatty() and len(plan.changes) >= PROGRESS_BAR_MIN:
+            self.bar = click.progressbar(length=len(plan.changes), label="Applying", file=sys.stderr)
+
+    def __call__(self, outcome: ChangeOutcome) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+        else:
+            from reconciler.render import render_change_done
+
+            click.echo(render_change_done(outcome), err=True)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
+
+
+def _declined(plan: Plan, result: ApplyResult) -> bool:
+    from reconciler.applyresult import NOT_ATTEMPTED
+
+    return plan.has_changes and all(o.status == NOT_ATTEMPTED for o in result.outcomes)
 
 
 @cli.command("apply")
@@ -461,21 +519,29 @@ def _apply_report(result: ApplyResult, failed_message: str = "") -> str:
 @click.option("--verify", is_flag=True, help="plan again after applying and fail unless it shows no changes")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="output format of the apply report")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=PARALLELISM, show_default=True,
+              envvar="RECONCILER_PARALLELISM",
+              help="changes made at once (1: one after the other, in the plan's order) [env RECONCILER_PARALLELISM]")
 def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                   api_version: str | None, state_path: Path | None, resend_secrets: bool,
                   ignore_changes: tuple[str, ...], prune: bool | None, force: bool, plan_file: Path | None,
-                  auto_approve: bool, verify: bool, fmt: str) -> None:
-    """Plan, confirm, and make the calls; or apply a saved plan with --plan."""
+                  auto_approve: bool, verify: bool, fmt: str, parallelism: int) -> None:
+    """Plan, confirm, and make the calls; or apply a saved plan with --plan. Each change is printed
+    on stderr as it ends; the report (every change in the plan's order) on stdout."""
     from reconciler import engine
     from reconciler.planfile import load_plan
-    from reconciler.render import render_plan
+    from reconciler.render import render_apply, render_plan
 
-    reporter = Reporter(fmt)
+    reporter = Reporter(fmt, keys=("plan", "result", "verified", "state_file"))
     color = _color(sys.stdout)
     state = StateLine(None, said=True)  # settled below, once the options are checked
+    progress = ApplyProgress()
+    reads = ReadProgress()
 
     def confirm(plan: Plan) -> bool:
+        reads.finish()
         state.say()
+        progress.start(plan)
         if fmt == "text":
             click.echo(render_plan(plan, "text", color=color), nl=False)
         if auto_approve:
@@ -483,10 +549,6 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         answer: str = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False,
                                    err=fmt == "json")  # stdout carries only the JSON report
         return answer.strip() == "yes"
-
-    def on_change(change: Change) -> None:
-        if fmt == "text":
-            click.echo(f"  {change.action} {change.address} ...", err=True)
 
     with reporter.errors():
         if plan_file is not None and (paths or verify or resend_secrets or ignore_changes or prune is not None
@@ -498,30 +560,39 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         if not auto_approve and not sys.stdin.isatty():
             raise ReconcilerError("not on a terminal: pass --auto-approve to apply without a confirmation")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force)
-        if plan_file is not None:
-            saved = load_plan(plan_file)
-            options, state = _with_state(options, [plan_file], recorded=saved.state_file)
-            outcome = engine.apply_saved(saved, connection, options, confirm=confirm, on_change=on_change,
-                                         plan_file=plan_file)
-        else:
-            options, state = _with_state(options, list(paths))
-            outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=on_change,
-                                   verify=verify)
+        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force, reads)
+        try:
+            if plan_file is not None:
+                saved = load_plan(plan_file)
+                options, state = _with_state(options, [plan_file], recorded=saved.state_file)
+                outcome = engine.apply_saved(saved, connection, options, confirm=confirm, on_change=progress,
+                                             plan_file=plan_file, parallelism=parallelism)
+            else:
+                options, state = _with_state(options, list(paths))
+                outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=progress,
+                                       verify=verify, parallelism=parallelism)
+        except ApplyError as exc:
+            progress.finish()
+            state.say()
+            _summary(f"### authentik-reconciler apply\n\n```\n{render_apply(exc.result, str(exc))}\n```")
+            raise
+        finally:
+            reads.finish()
+            progress.finish()
         state.say()
         plan, result = outcome.plan, outcome.result
+        if fmt == "text" and _declined(plan, result):
+            raise ReconcilerError("Apply cancelled.")
         if fmt == "json":
             click.echo(json.dumps({"plan": plan.data, "result": result.data,
                                    "verified": outcome.verified.data if outcome.verified else None,
-                                   "state_file": state.shown},
+                                   "state_file": state.shown, "error": None},
                                   indent=2, ensure_ascii=False))
         elif not plan.has_changes:
             click.echo(render_plan(plan, "text", color=color), nl=False)
-        elif not result.applied and result.ok:
-            raise ReconcilerError("Apply cancelled.")
         else:
-            click.echo("\n" + _apply_report(result))
-        _summary(f"### authentik-reconciler apply\n\n```\n{_apply_report(result)}\n```")
+            click.echo("\n" + render_apply(result))
+        _summary(f"### authentik-reconciler apply\n\n```\n{render_apply(result)}\n```")
         if outcome.verified is not None:
             if fmt == "text":
                 click.echo("\nVerifying: planning again.")

@@ -11,14 +11,14 @@ from typing import Any, TypeVar
 
 from reconciler import pipeline
 from reconciler.apimodel import ApiModel
-from reconciler.apply import ApplyResult, apply_plan
+from reconciler.apply import DEFAULT_PARALLELISM, ApplyResult, ChangeOutcome, apply_plan
 from reconciler.client import Client, Connection
 from reconciler.desired import DesiredObject
-from reconciler.errors import StalePlanError, UnsafePlanError
+from reconciler.errors import ApplyError, StalePlanError, UnsafePlanError
 from reconciler.export import Export, ExportOptions, make_export
 from reconciler.live import LiveState
 from reconciler.pipeline import PlanOptions
-from reconciler.plan import Change, Plan
+from reconciler.plan import Plan
 from reconciler.stale import read_secrets, saved_plan_paths, stale_reasons
 from reconciler.state import SecretState
 
@@ -52,21 +52,30 @@ class ApplyOutcome:
 
 
 Confirm = Callable[[Plan], bool]
-Progress = Callable[[Change], None]
+Progress = Callable[[ChangeOutcome], None]
+"""Called as each change ends (applied, failed, unknown outcome), in the order they end."""
+
+
+def _for_apply(connection: Connection, parallelism: int) -> Connection:
+    """The client's own bound on requests in flight must not be below the apply's."""
+    return replace(connection, max_concurrency=max(connection.max_concurrency, parallelism))
 
 
 def apply(paths: list[str | Path], connection: Connection, options: PlanOptions | None = None, *,
-          confirm: Confirm | None = None, on_change: Progress | None = None, verify: bool = False) -> ApplyOutcome:
-    """Plan, ask `confirm` (when given), and apply; with `verify`, plan again on the same
-    connection and secret state. Raises `ApplyError` (with the result) when a call fails; the
-    result is empty when the plan has no changes or was not confirmed."""
+          confirm: Confirm | None = None, on_change: Progress | None = None, verify: bool = False,
+          parallelism: int = DEFAULT_PARALLELISM) -> ApplyOutcome:
+    """Plan, ask `confirm` (when given), and apply, at most `parallelism` changes at once (1: one
+    after the other, in the plan's order); with `verify`, plan again on the same connection and
+    secret state. Raises `ApplyError` (with the result and the plan) when the apply does not make
+    every change; the result is empty when the plan has no changes, and every change is not
+    attempted when it was not confirmed."""
     options = options or PlanOptions()
 
     async def run() -> ApplyOutcome:
-        async with Client(connection) as client:
+        async with Client(_for_apply(connection, parallelism)) as client:
             session = await pipeline.make_plan(client, paths, options)
             result = await _carry_out(session.plan, session.plan, client, session.model, session.live,
-                                      session.secrets, confirm, on_change)
+                                      session.secrets, confirm, on_change, parallelism)
             verified = (await pipeline.make_plan(client, paths, options, session.secrets)).plan \
                 if verify and result.applied else None
             return ApplyOutcome(session.plan, result, verified)
@@ -75,16 +84,16 @@ def apply(paths: list[str | Path], connection: Connection, options: PlanOptions 
 
 def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None = None, *,
                 confirm: Confirm | None = None, on_change: Progress | None = None,
-                plan_file: Path | None = None) -> ApplyOutcome:
+                plan_file: Path | None = None, parallelism: int = DEFAULT_PARALLELISM) -> ApplyOutcome:
     """Apply exactly a saved plan. Before the first call, read again the live objects it touches
     (one list call per kind) and raise `StalePlanError` with every reason when the server, its
     version, the fingerprint key, a touched object, an object to create or a secret's value has
     changed since the plan: a refused plan makes no write. `plan_file` is where the plan was read
-    from: the state file is looked for from there."""
+    from: the state file is looked for from there. `parallelism` as for `apply`."""
     options = options or PlanOptions()
 
     async def run() -> ApplyOutcome:
-        async with Client(connection) as client:
+        async with Client(_for_apply(connection, parallelism)) as client:
             server_version = await client.version()
             model = pipeline.model_for(server_version, None)
             # The state file: --state, the one the plan names, else the nearest from the plan file.
@@ -104,21 +113,26 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
             if reasons:
                 raise StalePlanError(reasons)
             return ApplyOutcome(saved, await _carry_out(saved, checked, client, model, live, secrets, confirm,
-                                                        on_change))
+                                                        on_change, parallelism))
     return _run(run())
 
 
 async def _carry_out(plan: Plan, ready: Plan, client: Client, model: ApiModel, live: LiveState, secrets: SecretState,
-                     confirm: Confirm | None, on_change: Progress | None) -> ApplyResult:
+                     confirm: Confirm | None, on_change: Progress | None, parallelism: int) -> ApplyResult:
     """Confirm `plan`, own what it describes, and make the calls of `ready` (the same plan with its
-    secrets read); an empty result when it has nothing to do or was not confirmed."""
+    secrets read); an empty result when it has nothing to do, nothing attempted when it was not
+    confirmed. An `ApplyError` leaves with the plan it was applying."""
     if confirm is not None and plan.has_changes and not confirm(plan):
-        return ApplyResult(not_applied=list(plan.changes))
+        return ApplyResult.untouched(plan.changes)
     record_ownership(plan, secrets, live, model)
     if not plan.has_changes:
         secrets.save()
         return ApplyResult()
-    return await apply_plan(ready, client, model, secrets, on_change)
+    try:
+        return await apply_plan(ready, client, model, secrets, on_change, parallelism)
+    except ApplyError as exc:
+        exc.plan = plan
+        raise
 
 
 def record_ownership(plan: Plan, secrets: SecretState, live: LiveState, model: ApiModel,

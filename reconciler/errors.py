@@ -95,10 +95,14 @@ class ApiError(ReconcilerError):
 
 
 class ApplyError(ReconcilerError):
-    """An apply stopped on a failed call or an interruption; `result` says what was applied, what
-    failed or has an unknown outcome, and what was not attempted."""
+    """An apply stopped on a failed call, a lost answer, an interruption or an internal error
+    (`internal`: chained to the exception); `result` says what was applied, what failed or has an
+    unknown outcome, and what was not attempted; `plan` the plan it applied (set by the engine)."""
 
-    def __init__(self, message: str, result: Any, *, interrupted: bool = False) -> None:
+    def __init__(self, message: str, result: Any, *, interrupted: bool = False, internal: bool = False,
+                 plan: Any = None) -> None:
         self.result = result
         self.interrupted = interrupted
+        self.internal = internal
+        self.plan = plan
         super().__init__(message)

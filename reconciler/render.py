@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.applyresult import APPLIED, FAILED, NOT_ATTEMPTED, UNKNOWN_OUTCOME, ApplyResult, ChangeOutcome
 from reconciler.errors import Problem
 from reconciler.explain import FieldInfo, KindInfo, KindSummary
 from reconciler.plan import UNKNOWN, Change, FieldChange, Plan, Replace
 from reconciler.values import REDACTED, Ref, Secret, redact
 
 __all__ = ["render_plan", "render_text", "render_json", "render_markdown", "render_validation", "render_kinds",
-           "render_kind", "Style"]
+           "render_kind", "render_apply", "render_change_done", "Style"]
 
 COLORS = {"+": "32", "~": "33", "-": "31", "bold": "1", "dim": "2"}
 
@@ -224,3 +225,50 @@ def render_kind(info: KindInfo, fmt: str) -> str:
     if info.read_only:
         lines += ["", f"READ-ONLY (set by the server, never written): {', '.join(info.read_only)}"]
     return "\n".join(lines) + "\n"
+
+
+DONE = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
+LABELS = {APPLIED: "applied:", FAILED: "failed:", UNKNOWN_OUTCOME: "unknown:", NOT_ATTEMPTED: "not attempted:"}
+
+
+def _call(outcome: ChangeOutcome) -> str:
+    return f"{outcome.change.method} /api/v3{outcome.change.path}"
+
+
+def render_change_done(outcome: ChangeOutcome) -> str:
+    """The progress line of a change as it ends: `  created deny/x (POST /api/v3/stages/deny/)`."""
+    change = outcome.change
+    if outcome.status == APPLIED:
+        note = f"; {outcome.note}" if outcome.note else ""
+        return f"  {DONE[change.action]} {change.address} ({_call(outcome)}{note})"
+    if outcome.status == FAILED:
+        return f"  failed to {change.action} {change.address} ({_call(outcome)}): {outcome.error}"
+    return f"  unknown outcome: {change.action} {change.address} ({_call(outcome)}): {outcome.error}"
+
+
+def render_apply(result: ApplyResult, error: str = "") -> str:
+    """The apply report: a count, then every change in the plan's order with what became of it
+    (a failure with its error, an unknown outcome with why), whatever order the calls ended in."""
+    lines = [f"error: {error}"] if error else []
+    failed, unknown, skipped = len(result.failed), len(result.unknown), len(result.not_attempted)
+    head = f"Applied {len(result.applied)} of {len(result.outcomes)} changes"
+    if failed:
+        head += f"; {failed} failed"
+    if unknown:
+        head += f"; {unknown} with an unknown outcome (the server may have made {'them' if unknown > 1 else 'it'})"
+    if skipped:
+        head += f"; {skipped} not attempted"
+    lines.append(head + ".")
+    for outcome in result.outcomes:
+        label = LABELS[outcome.status].ljust(15)
+        change = outcome.change
+        if outcome.status == APPLIED:
+            lines.append(f"  {label}{change.action} {change.address}" + (f" ({outcome.note})" if outcome.note else ""))
+        elif outcome.status == NOT_ATTEMPTED:
+            lines.append(f"  {label}{change.action} {change.address}")
+        else:
+            lines.append(f"  {label}{change.action} {change.address} ({_call(outcome)})")
+            lines.append(f"  {'':15}{outcome.error}")
+    if unknown:
+        lines.append("Plan again to see what the server holds now.")
+    return "\n".join(lines)

@@ -36,7 +36,8 @@ def test_examples_plan_apply_then_plan_nothing(config: Path) -> None:
         # The default flow's four bindings are listed unchanged; a policy, two stages, a binding and
         # its policy binding are new.
         assert "Plan: 5 to create, 4 to update, 0 to replace, 0 to delete, 5 unchanged." in first.output
-        applied = run(url, "apply", str(config), "--auto-approve", env=SECRETS)
+        # One after the other, in the plan's order.
+        applied = run(url, "apply", str(config), "--auto-approve", "--parallelism", "1", env=SECRETS)
         assert applied.exit_code == 0, applied.output
         assert "Applied 9 of 9 changes." in applied.output
         assert [m for m, _, _ in writes(sandbox)] == ["POST", "PATCH", "PATCH", "POST", "POST", "PATCH", "PATCH",
@@ -148,18 +149,18 @@ def test_missing_secret_variable_fails_plan_at_its_location(config: Path) -> Non
 def test_failed_call_halfway_reports_what_was_and_was_not_applied(config: Path) -> None:
     with served() as (sandbox, url):
         sandbox.fail_next("PATCH", "/api/v3/stages/authenticator/validate/", status=500)
-        result = run(url, "apply", str(config), "--auto-approve", env=SECRETS)
+        result = run(url, "apply", str(config), "--auto-approve", "--parallelism", "1", env=SECRETS)
         assert result.exit_code == 1
         lines = result.output.splitlines()
         failed = [line for line in lines if line.startswith("error:")]
         assert failed == [line for line in lines if "authenticator_validate/default-authentication-mfa-validation: "
                           "PATCH /stages/authenticator/validate/" in line]
-        assert "Applied 5 of 9 changes." in result.output
-        assert "  failed:      update authenticator_validate/default-authentication-mfa-validation" in result.output
-        assert [line for line in lines if line.startswith("  not applied:")] == [
-            "  not applied: update password/default-authentication-password",
-            "  not applied: create flow_stage_binding/default-authentication-flow/mfa-duo-setup",
-            "  not applied: create policy_binding/default-authentication-flow/mfa-duo-setup/policy:outside-office"]
+        assert "Applied 5 of 9 changes; 1 failed; 3 not attempted." in result.output
+        assert "  failed:        update authenticator_validate/default-authentication-mfa-validation" in result.output
+        assert [line for line in lines if line.startswith("  not attempted:")] == [
+            "  not attempted: update password/default-authentication-password",
+            "  not attempted: create flow_stage_binding/default-authentication-flow/mfa-duo-setup",
+            "  not attempted: create policy_binding/default-authentication-flow/mfa-duo-setup/policy:outside-office"]
         assert "Traceback" not in result.output
         # Apply is resumable: the next plan shows exactly what was not applied.
         again = run(url, "plan", str(config), env=SECRETS)
@@ -352,7 +353,7 @@ def test_a_state_file_that_cannot_be_written_still_reports_the_apply(tmp_path: P
                      env={"S": "duo-secret-value"})
         assert result.exit_code == 1
         assert (f"error: every change was applied, but cannot write the state file {tmp_path}/no/s.json: "
-                "No such file or directory\nApplied 1 of 1 changes.\n  applied:     create authenticator_duo/duo\n"
+                "No such file or directory\nApplied 1 of 1 changes.\n  applied:       create authenticator_duo/duo\n"
                 ) in result.output
 
 
@@ -404,3 +405,16 @@ def test_a_reference_cycle_names_its_members(tmp_path: Path) -> None:
             f"{tmp_path}/stages.yaml:6:3: authenticator_validate/b: {cycle}",
             "2 problems found."]
         assert writes(sandbox) == []
+
+
+def test_a_long_apply_on_a_terminal_shows_progress_bars(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [{"kind": "deny", "name": f"deny-{i}", "deny_message": "no"} for i in range(20)])
+    with served() as (sandbox, url):
+        env = {"AUTHENTIK_URL": url, "AUTHENTIK_TOKEN": TOKEN, "NO_COLOR": "1"}
+        code, output = _on_a_terminal(["apply", str(tmp_path)], "yes", env)
+        assert code == 0, output
+        assert "\r\x1b[K  reading live state: 1 list read (" in output
+        assert "Applying" in output and "100%" in output
+        assert "  created deny/" not in output  # the bar stands for the lines
+        assert "Applied 20 of 20 changes." in output
+        assert len(writes(sandbox)) == 20

@@ -210,7 +210,8 @@ def test_each_command_says_which_state_file_it_uses(tmp_path: Path, monkeypatch:
         assert json.loads(planned.stdout)["state_file"] == "other.json"
     sandboxed = run("http://127.0.0.1:9", "apply", "config", "--sandbox", "--auto-approve", "--format", "json",
                     env=env)
-    assert sandboxed.stderr == "state: none (sandbox)\n"
+    assert sandboxed.stderr.splitlines() == ["state: none (sandbox)",  # then each change as it is made
+                                             "  created authenticator_duo/duo (POST /api/v3/stages/authenticator/duo/)"]
     assert json.loads(sandboxed.stdout)["state_file"] is None
 
 
@@ -297,3 +298,10 @@ def test_ci_examples_commit_the_state_file_apply_writes(tmp_path: Path, monkeypa
         listed = subprocess.run(["git", "ls-files", "--modified", "--others", "--exclude-standard", "--", pathspec],
                                 capture_output=True, text=True, check=True).stdout.split()
         assert [name for name in listed if name != "plan.json"] == [committed]
+
+
+def test_the_cli_defaults_to_applys_parallelism() -> None:
+    from reconciler.apply import DEFAULT_PARALLELISM
+    from reconciler.cli import PARALLELISM
+
+    assert PARALLELISM == DEFAULT_PARALLELISM

@@ -68,7 +68,7 @@ def by(sandbox: Sandbox, kind: str, **match: Any) -> dict[str, Any]:
 def test_a_new_authentication_flow_applies_from_nothing_and_plans_empty(tmp_path: Path, version: str) -> None:
     manifest = write(tmp_path / "login.yaml", new_login_flow())
     with served(version) as (sandbox, url):
-        result = run(url, "apply", str(manifest), "--auto-approve", env=ENV)
+        result = run(url, "apply", str(manifest), "--auto-approve", "--parallelism", "1", env=ENV)
         assert result.exit_code == 0, result.output
         assert "Applied 11 of 11 changes." in result.output
         calls = [(method, path[len("/api/v3"):]) for method, path, _ in writes(sandbox)]

@@ -289,7 +289,7 @@ def test_policy_bindings_on_a_stage_bound_twice_apply_from_a_saved_plan(tmp_path
         assert run(url, "plan", str(tmp_path), "--out", str(tmp_path / "plan.json")).exit_code == 0
         applied = run(url, "apply", "--plan", str(tmp_path / "plan.json"), "--auto-approve")
         assert applied.exit_code == 0, applied.output
-        assert "applied:     create policy_binding/f1/s1@10/policy:p1" in applied.output
+        assert "applied:       create policy_binding/f1/s1@10/policy:p1" in applied.output
         assert run(url, "plan", str(tmp_path), "--detailed-exitcode").exit_code == 0
 
 

@@ -26,6 +26,8 @@ class Faults:
     retry_after: int = 1
     drop_rate: float = 0.0
     seed: int | None = None
+    lost_answer_rate: float = 0.0
+    """Writes carried out whose answer is then lost (the connection dropped): see `LostAnswers`."""
 
 
 @dataclass
@@ -82,3 +84,30 @@ def fault_response(status: int, retry_after: int) -> Response:
     if status >= 500:
         return Response(f"<h1>Server Error ({status})</h1>", status, media_type="text/html")
     return detail(f"Injected failure (HTTP {status}).", status)
+
+
+class LostAnswers:
+    """Writes the server carries out and then drops the connection of, without an answer: the
+    client cannot tell whether they happened (scheduled with `Sandbox.lose_answer_next`, or at
+    random with `Faults.lost_answer_rate` from a generator of its own, so the draws of the other
+    faults stay as they were)."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.rate = faults.lost_answer_rate
+        self.random = random.Random(None if faults.seed is None else faults.seed + 1)
+        self.scheduled: list[ScheduledFailure] = []
+
+    def schedule(self, method: str, path_prefix: str, times: int) -> None:
+        self.scheduled.append(ScheduledFailure(method.upper(), path_prefix, DROP, times))
+
+    def pick(self, method: str, path: str) -> bool:
+        """Whether this request's answer is lost (reads never are: they are retried anyway)."""
+        if method.upper() in ("GET", "HEAD", "OPTIONS"):
+            return False
+        for lost in self.scheduled:
+            if lost.matches(method, path):
+                lost.times -= 1
+                if lost.times <= 0:
+                    self.scheduled.remove(lost)
+                return True
+        return bool(self.rate) and self.random.random() < self.rate

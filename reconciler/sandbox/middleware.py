@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .faults import DROP, FaultInjector, fault_response
+from .faults import DROP, FaultInjector, LostAnswers, fault_response
 
 API_PREFIX = "/api/v3"
 IN_PROCESS = "sandbox.in_process"
@@ -35,10 +35,12 @@ class RecordedRequest:
 
 
 class SandboxMiddleware:
-    def __init__(self, app: ASGIApp, *, log: list[RecordedRequest], injector: FaultInjector) -> None:
+    def __init__(self, app: ASGIApp, *, log: list[RecordedRequest], injector: FaultInjector,
+                 lost_answers: LostAnswers | None = None) -> None:
         self.app = app
         self.log = log
         self.injector = injector
+        self.lost_answers = lost_answers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,7 +72,11 @@ class SandboxMiddleware:
             await asyncio.sleep(faults.latency)
         fault = self.injector.pick(method, path)
         try:
-            if fault == DROP:
+            if fault is None and self.lost_answers is not None and self.lost_answers.pick(method, path):
+                await self.app(scope, replay, swallow)  # carried out, and its answer never sent
+                log(DROP)
+                await drop(send, in_process=bool(scope.get(IN_PROCESS)))
+            elif fault == DROP:
                 log(DROP)
                 await drop(send, in_process=bool(scope.get(IN_PROCESS)))
             elif fault is not None:
@@ -87,6 +93,10 @@ async def drop(send: Send, *, in_process: bool) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
     if in_process:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def swallow(message: Message) -> None:
+    """A `send` that sends nothing: the answer of a write whose answer is lost."""
 
 
 async def read_body(receive: Receive) -> bytes:

@@ -17,7 +17,7 @@ from reconciler.apimodel import known_versions, load_model
 
 from . import misanswers, server
 from .api import Api
-from .faults import DROP, FaultInjector, Faults
+from .faults import DROP, FaultInjector, Faults, LostAnswers
 from .middleware import API_PREFIX, RecordedRequest, SandboxMiddleware
 from .misanswers import MisanswerMiddleware, Misanswers
 from .profile import default_seed, load_profile
@@ -60,11 +60,13 @@ class Sandbox:
         self.store = Store(self.model, load_seed(seed, api_version))
         self._injector = FaultInjector(self.faults)
         self._misanswers = Misanswers()
+        self._lost_answers = LostAnswers(self.faults)
         api = Api(model=self.model, profile=load_profile(api_version), store=self.store, token=token,
                   enterprise=enterprise)
         self._renderer = api.renderer
         self.app = Starlette(routes=api.routes(), middleware=[
-            Middleware(SandboxMiddleware, log=self.requests, injector=self._injector),
+            Middleware(SandboxMiddleware, log=self.requests, injector=self._injector,
+                       lost_answers=self._lost_answers),
             Middleware(MisanswerMiddleware, misanswers=self._misanswers)])
 
     def clear_log(self) -> None:
@@ -124,6 +126,12 @@ class Sandbox:
         if paging not in misanswers.PAGINGS:
             raise ValueError(f"unknown paging {paging!r} (known: {', '.join(misanswers.PAGINGS)})")
         self._misanswers.schedule("GET", full_path(path_prefix), misanswers.WrongPages(paging), times)
+
+    def lose_answer_next(self, method: str, path_prefix: str, times: int = 1) -> None:
+        """Carry out the next `times` writes of `method` ("*": any write) whose path starts with
+        `path_prefix`, then drop the connection without answering: the client gets
+        `httpx.RemoteProtocolError` though the server acted; the log records status 0."""
+        self._lost_answers.schedule(method, full_path(path_prefix), times)
 
     def objects(self, kind_or_target: str) -> list[dict[str, Any]]:
         """The current objects of a kind as the API shows them, plus their write-only values (so
