@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -37,6 +38,7 @@ from reconciler.export import FAMILIES
 from reconciler.plan import Change, Plan
 from reconciler.planfile import load_plan, save_plan
 from reconciler.render import render_markdown, render_plan, render_validation
+from reconciler.values import REDACTED
 
 __all__ = ["main", "cli", "EXIT_OK", "EXIT_ERROR", "EXIT_CHANGES", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
 
@@ -170,16 +172,43 @@ class Reporter:
 
 def _connection(url: str | None, token: str | None, insecure: bool, sandbox: bool,
                 api_version: str | None) -> Connection:
+    context = click.get_current_context(silent=True)
+    meta = context.meta if context is not None else {}
+    policy: dict[str, Any] = {"timeout": meta.get(TIMEOUT_KEY) or 30.0, "retries": meta.get(RETRIES_KEY, 3),
+                              "on_wait": _announce_wait}
     if sandbox:
         from reconciler.sandbox import Sandbox  # the emulator only loads when asked for
 
         emulator = Sandbox(api_version=api_version or pipeline.latest_version(), token=SANDBOX_TOKEN)
-        return Connection(url="http://sandbox", token=SANDBOX_TOKEN, transport=emulator.transport())
+        return Connection(url="http://sandbox", token=SANDBOX_TOKEN, transport=emulator.transport(), **policy)
     if not url:
         raise ReconcilerError("no server: set AUTHENTIK_URL or --url (or use --sandbox)")
     if not token:
         raise ReconcilerError("no API token: set AUTHENTIK_TOKEN or --token")
-    return Connection(url=url, token=token, insecure=insecure)
+    scrubber = meta.get(SCRUBBER_KEY)
+    if isinstance(scrubber, LogScrubber):
+        scrubber.secrets.add(token.strip())
+    return Connection(url=url, token=token, insecure=insecure, **policy)
+
+
+def _announce_wait(message: str) -> None:
+    click.echo(message, err=True)
+
+
+TIMEOUT_KEY = "reconciler.timeout"
+RETRIES_KEY = "reconciler.retries"
+SCRUBBER_KEY = "reconciler.log_scrubber"
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """Keep an option in the context for `_connection`, so each command's signature stays as it is."""
+
+    def remember(context: click.Context, parameter: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            context.meta[key] = value
+        return value
+
+    return remember
 
 
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -192,6 +221,15 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--sandbox", is_flag=True, help="run against the embedded authentik emulator"),
         click.option("--api-version", type=click.Choice(known_versions()),
                      help="API model to use (default: the server's version)"),
+        click.option("--timeout", envvar="AUTHENTIK_TIMEOUT", metavar="SECONDS",
+                     type=click.FloatRange(min=0, min_open=True), expose_value=False,
+                     callback=_remember(TIMEOUT_KEY),
+                     help="give up on a call after SECONDS, its answer read in full (default 30) "
+                          "[env AUTHENTIK_TIMEOUT]"),
+        click.option("--retries", envvar="AUTHENTIK_RETRIES", metavar="N", type=click.IntRange(0, 10),
+                     expose_value=False, callback=_remember(RETRIES_KEY),
+                     help="send a call that failed on throttling, a gateway error or no connection again, up "
+                          "to N times, where that is safe (default 3) [env AUTHENTIK_RETRIES]"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -269,8 +307,55 @@ def _wants_json(args: list[str]) -> bool:
 @click.option("-v", "--verbose", count=True, help="log what the tool does (to stderr)")
 def cli(verbose: int) -> None:
     """GitOps for authentik: validate, plan and apply manifests of stages, flows and policies."""
-    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    # Our own handler on the stderr this invocation has (basicConfig does nothing once the root
+    # logger has a handler, so a second run in one process, as under tests, would log nowhere),
+    # removed when the command ends, and scrubbing every record: httpx's own included.
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    scrubber = LogScrubber()
+    handler.addFilter(scrubber)
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING - 10 * min(verbose, 2))
+    context = click.get_current_context()
+    context.meta[SCRUBBER_KEY] = scrubber
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+    context.call_on_close(restore)
+
+
+class LogScrubber(logging.Filter):
+    """Removes credentials from every log record: the userinfo of any URL (`https://user:pass@`)
+    and the API token (`secrets`, added once known)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def scrub(self, text: str) -> str:
+        text = USERINFO.sub(r"\1", text)
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = self.scrub(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.scrub(record.exc_text)
+        return True
+
+
+USERINFO = re.compile(r"(\w://)[^/\s@]+@")
 
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
