@@ -106,8 +106,6 @@ class PolicyTransport(httpx.AsyncBaseTransport):
             self.attempts += 1
             try:
                 response = await self._attempt(request)
-            except DeadlineExceeded:
-                raise
             except httpx.TransportError as exc:
                 reason = self._retry_reason(request, exc)
                 if reason is None or attempt > self.retries:
@@ -146,7 +144,7 @@ class PolicyTransport(httpx.AsyncBaseTransport):
                               extensions=response.extensions, request=request)
 
     def _retry_reason(self, request: httpx.Request, exc: httpx.TransportError) -> str | None:
-        """Why `exc` may be retried, or None when it may not."""
+        """Why `exc` may be retried, or None when it may not (a `DeadlineExceeded` never is)."""
         method = request.method
         where = f"{method} {request.url.path}"
         if isinstance(exc, NOT_SENT):
