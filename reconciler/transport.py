@@ -135,13 +135,15 @@ class PolicyTransport(httpx.AsyncBaseTransport):
             async with asyncio.timeout(self.deadline):
                 response = await self.inner.handle_async_request(request)
                 try:
-                    content = await response.aread()
-                finally:
+                    # read in place: the response keeps its headers and httpx decodes it once
+                    # (a gzipped answer rebuilt from decoded bytes would be decoded twice)
+                    await response.aread()
+                except BaseException:
                     await response.aclose()
+                    raise
         except TimeoutError as exc:
             raise DeadlineExceeded(self.deadline, request=request) from exc
-        return httpx.Response(response.status_code, headers=response.headers, content=content,
-                              extensions=response.extensions, request=request)
+        return response
 
     def _retry_reason(self, request: httpx.Request, exc: httpx.TransportError) -> str | None:
         """Why `exc` may be retried, or None when it may not (a `DeadlineExceeded` never is)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import gzip
 import itertools
 import socket
 import threading
@@ -335,3 +336,15 @@ def test_cli_timeout_and_retries_are_validated(option: str, value: str, message:
         result = run("http://127.0.0.1:9", "export", *args, env=env)
         assert result.exit_code == 1
         assert result.output.splitlines()[-1] == message
+
+
+def gzipped(connection: socket.socket, stop: threading.Event, index: int) -> None:
+    body = gzip.compress(b'{"version_current": "2026.2.2"}')
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                       b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+
+
+def test_a_compressed_answer_read_within_the_deadline_is_decoded_once() -> None:
+    # A proxy in front of authentik may gzip its answers; the layer reads the body, httpx decodes it.
+    with misbehaving(gzipped) as url:
+        assert Calls(url).request("GET", "/admin/version/") == {"version_current": "2026.2.2"}
