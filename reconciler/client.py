@@ -21,6 +21,7 @@ __all__ = ["Connection", "Client"]
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True, kw_only=True)
 class Connection:
     """Where authentik is and how to reach it. `transport` is the test seam: the sandbox in-process.
@@ -100,7 +101,8 @@ def _environment_proxy(url: httpx.URL) -> str | None:
     them when it builds the transport itself, and the policy layer needs to wrap it."""
     if urllib.request.proxy_bypass(url.host):
         return None
-    return urllib.request.getproxies().get(url.scheme)
+    proxies = urllib.request.getproxies()
+    return proxies.get(url.scheme) or proxies.get("all")
 
 
 class Client:
