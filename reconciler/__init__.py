@@ -1,7 +1,8 @@
 """authentik-reconciler: GitOps for authentik stages, flows and policies.
 
 The Python API mirrors the CLI: `validate_paths`, `plan`, `apply` and `apply_saved` take manifest
-paths (or a saved plan) and a `Connection` (whose `transport` may be the sandbox, in-process);
+paths (or a saved plan) and a `Connection` (whose `transport` may be the sandbox, in-process,
+and whose `clock` a test's `Clock`, so retries never sleep);
 `export` reads a server into manifests, which `write_export` writes into a folder.
 `reconciler.pipeline` holds the planning steps they are made of."""
 from __future__ import annotations
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from reconciler.plan import Change, Create, Delete, FieldChange, Plan, Replace, Update
     from reconciler.planfile import load_plan, save_plan
     from reconciler.render import render_json, render_markdown, render_plan, render_text
+    from reconciler.transport import Clock
 
 __all__ = [
     "ApiError",
@@ -40,6 +42,7 @@ __all__ = [
     "ApplyResult",
     "Change",
     "ChangeOutcome",
+    "Clock",
     "Connection",
     "Create",
     "CycleError",
@@ -85,6 +88,7 @@ _MODULES = {
     "ApplyOutcome": "reconciler.engine",
     "ApplyResult": "reconciler.applyresult",
     "ChangeOutcome": "reconciler.applyresult",
+    "Clock": "reconciler.transport",
     "DEFAULT_PARALLELISM": "reconciler.apply",
     "Change": "reconciler.plan",
     "Connection": "reconciler.client",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -200,16 +201,46 @@ def _connection(url: str | None, token: str | None, insecure: bool, sandbox: boo
     from reconciler import pipeline
     from reconciler.client import Connection
 
+    context = click.get_current_context(silent=True)
+    meta = context.meta if context is not None else {}
+    policy: dict[str, Any] = {"timeout": meta.get(TIMEOUT_KEY) or 30.0, "retries": meta.get(RETRIES_KEY, 3),
+                              "on_wait": _announce_wait}
     if sandbox:
         from reconciler.sandbox import Sandbox  # the emulator only loads when asked for
 
         emulator = Sandbox(api_version=api_version or pipeline.latest_version(), token=SANDBOX_TOKEN)
-        return Connection(url="http://sandbox", token=SANDBOX_TOKEN, transport=emulator.transport())
+        return Connection(url="http://sandbox", token=SANDBOX_TOKEN, transport=emulator.transport(), **policy)
     if not url:
         raise ReconcilerError("no server: set AUTHENTIK_URL or --url (or use --sandbox)")
     if not token:
         raise ReconcilerError("no API token: set AUTHENTIK_TOKEN or --token")
-    return Connection(url=url, token=token, insecure=insecure)
+    scrubber = meta.get(SCRUBBER_KEY)
+    if isinstance(scrubber, LogScrubber):
+        scrubber.secrets.add(token.strip())
+    return Connection(url=url, token=token, insecure=insecure, **policy)
+
+
+def _announce_wait(message: str) -> None:
+    click.echo(message, err=True)
+
+
+TIMEOUT_KEY = "reconciler.timeout"
+RETRIES_KEY = "reconciler.retries"
+SCRUBBER_KEY = "reconciler.log_scrubber"
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """Keep an option in the context for `_connection`, so each command's signature stays as it is."""
+
+    def remember(context: click.Context, parameter: click.Parameter, value: Any) -> Any:
+        # `meta` is shared by the group's and the command's contexts: written before the command,
+        # an option is kept unless the command's own command line says otherwise (which wins).
+        source = context.get_parameter_source(parameter.name or "")
+        if value is not None and (key not in context.meta or source is ParameterSource.COMMANDLINE):
+            context.meta[key] = value
+        return value
+
+    return remember
 
 
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -222,6 +253,15 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--sandbox", is_flag=True, help="run against the embedded authentik emulator"),
         click.option("--api-version", type=click.Choice(known_versions()),
                      help="API model to use (default: the server's version)"),
+        click.option("--timeout", envvar="AUTHENTIK_TIMEOUT", metavar="SECONDS",
+                     type=click.FloatRange(min=0, min_open=True), expose_value=False,
+                     callback=_remember(TIMEOUT_KEY),
+                     help="give up on a call after SECONDS, its answer read in full (default 30) "
+                          "[env AUTHENTIK_TIMEOUT]"),
+        click.option("--retries", envvar="AUTHENTIK_RETRIES", metavar="N", type=click.IntRange(0, 10),
+                     expose_value=False, callback=_remember(RETRIES_KEY),
+                     help="send a call that failed on throttling, a gateway error or no connection again, up "
+                          "to N times, where that is safe (default 3) [env AUTHENTIK_RETRIES]"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -347,6 +387,38 @@ def _wants_json(args: list[str]) -> bool:
 VERBOSE = click.option("-v", "--verbose", count=True, help="log what the tool does (to stderr; -vv: more)")
 
 
+class LogScrubber(logging.Filter):
+    """Removes credentials from every log record: the userinfo of any URL (`https://user:pass@`)
+    and the API token (`secrets`, added once known)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def scrub(self, text: str) -> str:
+        from reconciler.values import REDACTED
+
+        text = USERINFO.sub(r"\1", text)
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = self.scrub(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.scrub(record.exc_text)
+        return True
+
+
+USERINFO = re.compile(r"(\w://)[^/\s@]+@")
+
+
 class ReconcilerCommand(click.Command):
     """A command that also takes the options the group takes, like kubectl's global flags: given
     before the command (`reconciler --sandbox -v plan x`) they count as the command's own, given
@@ -360,10 +432,29 @@ class ReconcilerCommand(click.Command):
     def invoke(self, ctx: click.Context) -> Any:
         if ctx.parent is not None:
             _take_group_options(ctx, ctx.parent)
-        verbose: int = ctx.params.pop("verbose")
-        logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
-                            format="%(levelname)s %(name)s: %(message)s")
+        _log_to_stderr(ctx, ctx.params.pop("verbose"))
         return super().invoke(ctx)
+
+
+def _log_to_stderr(ctx: click.Context, verbose: int) -> None:
+    """Our own handler on the stderr this run has (basicConfig does nothing once the root logger
+    has a handler, so a second run in one process, as under tests, would log nowhere), removed
+    when the command ends, and scrubbing every record: httpx's own included."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    scrubber = LogScrubber()
+    handler.addFilter(scrubber)
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING - 10 * min(verbose, 2))
+    ctx.meta[SCRUBBER_KEY] = scrubber
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+    ctx.call_on_close(restore)
 
 
 def _take_group_options(ctx: click.Context, group: click.Context) -> None:
@@ -372,6 +463,10 @@ def _take_group_options(ctx: click.Context, group: click.Context) -> None:
     for param in group.command.params:
         name = param.name
         if name is None or group.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
+            continue
+        if not param.expose_value:  # kept by its callback in the contexts' shared `meta`
+            if name not in own:
+                raise click.UsageError(f"'{ctx.command_path}' does not take {param.opts[-1]}", ctx)
             continue
         if name not in own:
             raise click.UsageError(f"'{ctx.command_path}' does not take {param.opts[-1]}", ctx)

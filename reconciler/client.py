@@ -1,25 +1,27 @@
-"""The authentik REST client: bearer token, pagination, retries, and errors translated at the
-boundary into `ApiError` with the call named and secrets scrubbed."""
+"""The authentik REST client: bearer token, pagination, and errors translated at the boundary
+into `ApiError` with the call named and secrets scrubbed. Retries, backoff and deadlines are a
+layer below it (`reconciler.transport`)."""
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import urllib.request
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
 import httpx
 
 from reconciler.errors import ApiError
+from reconciler.transport import ATTEMPTS, Clock, DeadlineExceeded, PolicyTransport
 from reconciler.values import REDACTED
 
 __all__ = ["Connection", "Client", "Page", "bounded", "shape_error", "redirect_target"]
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = {429, 502, 503, 504}
 PAGINATION_NUMBERS = ("next", "current", "total_pages")
 """The integer page numbers of authentik's list envelope (`authentik/api/pagination.py`: 0 means
 "none"; recordings 03, 04 of both versions) the client relies on."""
@@ -28,17 +30,37 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, kw_only=True)
 class Connection:
-    """Where authentik is and how to reach it. `transport` is the test seam: the sandbox in-process."""
+    """Where authentik is and how to reach it. `transport` is the test seam: the sandbox in-process.
+
+    `timeout` bounds each attempt, the answer's body included; `connect_timeout` making the
+    connection; `retries` how often a call that may safely be sent again is; `max_wait` the longest
+    wait a `Retry-After` gets. `clock` is the time the retries wait on (tests pass a fake one);
+    `on_wait` hears each wait announced (the CLI prints it)."""
 
     url: str
     token: str
     insecure: bool = False
     transport: httpx.AsyncBaseTransport | None = None
     timeout: float = 30.0
+    connect_timeout: float = 10.0
     page_size: int = 1000
     retries: int = 3
     backoff: float = 0.5
+    max_wait: float = 30.0
     max_concurrency: int = 8
+    clock: Clock | None = field(default=None, compare=False)
+    on_wait: Callable[[str], None] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        # A token file read with its trailing newline is the same token: strip surrounding
+        # whitespace, as Kubernetes' client-go does for token files (transport/token_source.go).
+        object.__setattr__(self, "token", self.token.strip(" \t\r\n"))
+        without = _without_credentials(self.url)
+        if without != self.url:
+            # Said once, where the connection is made; past here no URL carries the credentials.
+            log.warning("the authentik URL %s carries credentials; they are not used: the tool authenticates "
+                        "with the API token", self.display_url)
+            object.__setattr__(self, "url", without)
 
     def __repr__(self) -> str:
         return f"Connection(url={self.display_url!r}, token={REDACTED!r})"
@@ -61,12 +83,39 @@ class Connection:
         return text[: -len("/api/v3")] if text.endswith("/api/v3") else text
 
 
+def _without_credentials(url: str) -> str:
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return url
+    return str(parsed.copy_with(username=None, password=None)) if parsed.userinfo else url
+
+
+def check_token(token: str) -> None:
+    """Refuse a token no HTTP header can carry, before any request, without echoing it."""
+    if not token:
+        raise ApiError("the API token is empty: check AUTHENTIK_TOKEN")
+    for position, char in enumerate(token, start=1):
+        if ord(char) < 32 or ord(char) == 127:
+            raise ApiError(f"the API token contains a control character (position {position})")
+        if ord(char) > 127:
+            raise ApiError(f"the API token contains a non-ASCII character (position {position})")
+
+
+def _environment_proxy(url: httpx.URL) -> str | None:
+    """The proxy the environment names for `url` (`HTTPS_PROXY`, `NO_PROXY`...): httpx only reads
+    them when it builds the transport itself, and the policy layer needs to wrap it."""
+    if urllib.request.proxy_bypass(url.host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(url.scheme) or proxies.get("all")
+
+
 class Client:
     """One HTTP session to `/api/v3/`. Counts its requests so tests and benchmarks can check them."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.request_count = 0
         self._secrets: set[str] = set()
         self._limit = asyncio.Semaphore(connection.max_concurrency)
         try:
@@ -75,14 +124,25 @@ class Client:
                 raise httpx.InvalidURL("expected http:// or https:// and a host")
         except httpx.InvalidURL as exc:
             raise ApiError(f"invalid authentik URL: {exc}") from exc
+        check_token(connection.token)
+        inner = connection.transport or httpx.AsyncHTTPTransport(verify=not connection.insecure,
+                                                                 proxy=_environment_proxy(url))
+        self._transport = PolicyTransport(inner, deadline=connection.timeout, retries=connection.retries,
+                                          backoff=connection.backoff, max_wait=connection.max_wait,
+                                          clock=connection.clock, on_wait=connection.on_wait)
         self._http = httpx.AsyncClient(
             base_url=url,
             headers={"Authorization": f"Bearer {connection.token}", "Accept": "application/json"},
-            verify=not connection.insecure,
-            transport=connection.transport,
-            timeout=connection.timeout,
+            transport=self._transport,
+            timeout=httpx.Timeout(connection.timeout, connect=min(connection.connect_timeout, connection.timeout)),
+            trust_env=False,  # the environment's proxy and CA bundle are the inner transport's
         )
         self._secrets.add(connection.token)
+
+    @property
+    def request_count(self) -> int:
+        """Every attempt sent to the server, retries included."""
+        return self._transport.attempts
 
     async def __aenter__(self) -> Client:
         return self
@@ -154,52 +214,34 @@ class Client:
 
     async def request(self, method: str, path: str, *, params: dict[str, str] | None = None,
                       body: dict[str, Any] | None = None) -> Any:
-        """One call, retried where that is safe: reads on throttling, gateway errors and dropped
-        connections; writes only when the server cannot have acted (429, connection refused)."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                async with self._limit:
-                    self.request_count += 1
-                    response = await self._http.request(method, path, params=params, json=body)
-            except httpx.ConnectError as exc:
-                if attempt <= self.connection.retries:
-                    await self._pause(attempt, None)
-                    continue
-                raise ApiError(self.scrub(f"cannot reach authentik at {self.connection.display_url}: {exc}"),
-                               method=method, path=path) from exc
-            except httpx.TransportError as exc:
-                if method == "GET" and attempt <= self.connection.retries:
-                    await self._pause(attempt, None)
-                    continue
-                raise ApiError(self.scrub(f"{method} {path}: connection failed: {exc.__class__.__name__}"
-                                          f"{': ' + str(exc) if str(exc) else ''}"),
-                               method=method, path=path,
-                               # a write that left may have been carried out: only its answer was lost
-                               outcome_unknown=method != "GET" and not isinstance(
-                                   exc, httpx.ConnectTimeout | httpx.PoolTimeout)) from exc
-            status = response.status_code
-            retryable = status == 429 or (method == "GET" and status in RETRY_STATUSES)
-            if retryable and attempt <= self.connection.retries:
-                await self._pause(attempt, response.headers.get("Retry-After"))
-                continue
-            if status >= 300:  # httpx follows no redirect: a 3xx is an answer we cannot use
-                raise self._error(method, path, response)
-            if status == 204 or not response.content:
-                return None
-            try:
-                return response.json()
-            except json.JSONDecodeError as exc:
-                raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not JSON",
-                               method=method, path=path, status=status) from exc
-
-    async def _pause(self, attempt: int, retry_after: str | None) -> None:
-        delay = self.connection.backoff * 2 ** (attempt - 1)
-        if retry_after and retry_after.replace(".", "", 1).isdigit():
-            delay = min(float(retry_after), 60.0)
-        log.info("retrying in %.1fs (attempt %d)", delay, attempt + 1)
-        await asyncio.sleep(delay)
+        """One call; the transport below retries what is safe to send again, this translates what
+        is left into `ApiError`."""
+        try:
+            async with self._limit:
+                response = await self._http.request(method, path, params=params, json=body)
+        except DeadlineExceeded as exc:
+            raise ApiError(self.scrub(f"{method} {path}: {exc}"), method=method, path=path,
+                           # a write that left may have been carried out: only its answer was lost
+                           outcome_unknown=method != "GET") from exc
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ApiError(self.scrub(f"cannot reach authentik at {self.connection.display_url}: "
+                                      f"{exc or exc.__class__.__name__}"),
+                           method=method, path=path) from exc
+        except httpx.TransportError as exc:
+            raise ApiError(self.scrub(f"{method} {path}: connection failed: {exc.__class__.__name__}"
+                                      f"{': ' + str(exc) if str(exc) else ''}"),
+                           method=method, path=path,
+                           outcome_unknown=method != "GET" and not isinstance(exc, httpx.PoolTimeout)) from exc
+        status = response.status_code
+        if status >= 300:  # httpx follows no redirect: a 3xx is an answer we cannot use
+            raise self._error(method, path, response)
+        if status == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except json.JSONDecodeError as exc:
+            raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not JSON",
+                           method=method, path=path, status=status) from exc
 
     def _error(self, method: str, path: str, response: httpx.Response) -> ApiError:
         status = response.status_code
@@ -225,7 +267,9 @@ class Client:
         elif status == 404:
             message = f"{call}: not found ({detail or 'no such object'})"
         elif status == 429:
-            message = f"{call}: authentik is throttling requests (429), retries exhausted"
+            attempts = response.extensions.get(ATTEMPTS, 1)
+            message = (f"{call}: authentik is throttling requests (429), retries exhausted "
+                       f"({attempts} attempt{'s' * (attempts != 1)})")
         else:
             message = f"{call}: authentik answered {status}{': ' + str(detail) if detail else ''}"
         return ApiError(self.scrub(message), method=method, path=path, status=status, body=self.scrub_data(body))

@@ -63,7 +63,8 @@ def test_errors_are_json_with_a_stable_shape(tmp_path: Path) -> None:
                       "message": "unknown field (did you mean 'show_matched_user'?)",
                       "subject": "identification/login-id", "field": "show_matched_usr"}]}}
     write_manifest(tmp_path, [{"kind": "user_login", "name": "x"}])
-    unreachable = run("http://127.0.0.1:9", "plan", str(tmp_path), "--format", "json")
+    unreachable = run("http://127.0.0.1:9", "plan", str(tmp_path), "--format", "json",
+                      env={"AUTHENTIK_RETRIES": "0"})  # no backoff to sleep through, no wait announced
     error = json.loads(unreachable.stdout)["error"]
     assert unreachable.exit_code == 1
     assert (error["type"], error["method"], error["path"], error["status"]) == ("api", "GET", "/admin/version/", None)

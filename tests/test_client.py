@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import write_manifest
+from support import TOKEN, run, served, write_manifest
 
 from reconciler import ApiError, ApplyError, Connection, PlanOptions, apply, plan
 from reconciler.apimodel import load_model
@@ -147,3 +147,42 @@ def test_a_stage_name_held_by_another_kind_fails_the_plan(tmp_path: Path) -> Non
     assert str(caught.value).endswith("deny/default-authentication-login: name: a live user_login stage already "
                                       "has this name (stage names are unique across kinds); rename one or change "
                                       "the kind")
+
+
+@pytest.mark.parametrize(("token", "message"), [
+    ("test-token\x1b[2J", "the API token contains a control character (position 11)"),
+    ("test\ttoken", "the API token contains a control character (position 5)"),
+    ("tëst-token", "the API token contains a non-ASCII character (position 2)"),
+    (" \n", "the API token is empty: check AUTHENTIK_TOKEN"),
+])
+def test_a_token_no_header_can_carry_is_refused_before_any_request(token: str, message: str) -> None:
+    with served() as (sandbox, url):
+        result = run(url, "export", env={"AUTHENTIK_TOKEN": token})
+    assert (result.exit_code, result.output) == (1, f"error: {message}\n")
+    assert sandbox.requests == []
+
+
+def test_a_token_read_with_its_trailing_newline_is_the_token() -> None:
+    # `AUTHENTIK_TOKEN=$(cat file)` drops the newline, a Kubernetes secret or a CI variable may not:
+    # surrounding whitespace is stripped, as client-go does for token files (transport/token_source.go).
+    with served() as (sandbox, url):
+        result = run(url, "export", "--kind", "deny", env={"AUTHENTIK_TOKEN": f" {TOKEN}\r\n"})
+    assert result.exit_code == 0, result.output
+    assert [r.status for r in sandbox.requests] == [200, 200]
+    assert Connection(url=url, token=f"{TOKEN}\n").token == TOKEN
+
+
+def test_credentials_in_the_url_are_dropped_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    sandbox = Sandbox()
+    conn = Connection(url="http://admin:hunter22@sandbox/api/v3", token=sandbox.token, transport=sandbox.transport())
+    assert caplog.messages == ["the authentik URL http://sandbox carries credentials; they are not used: the tool "
+                               "authenticates with the API token"]
+    assert (conn.url, conn.base_url, repr(conn)) == (
+        "http://sandbox/api/v3", "http://sandbox/api/v3", "Connection(url='http://sandbox', token='(sensitive)')")
+
+    async def version() -> str:
+        async with Client(conn) as client:
+            return await client.version()
+
+    assert asyncio.run(version()) == "2026.2.2"  # sent with the bearer token, not as Basic auth
+    assert len(caplog.messages) == 1

@@ -119,14 +119,15 @@ def test_a_write_answered_with_a_redirect_is_not_taken_for_success(tmp_path: Pat
     assert sandbox.objects("deny") == []
 
 
-def test_a_body_trickled_slower_than_the_read_timeout_is_one_error(tmp_path: Path) -> None:
+def test_a_body_trickled_past_the_deadline_is_one_error(tmp_path: Path) -> None:
     write_manifest(tmp_path, NEW_DENY)
     with served() as (sandbox, url):
-        # the headers at once, then half the body after 0.4 s: twice the read timeout
-        sandbox.slow_body_next("GET", "/admin/version/", seconds=0.8, pieces=2)
+        # the headers at once, then a piece every 0.1 s (each within any read timeout) for 0.8 s:
+        # only a deadline over the whole answer stops it
+        sandbox.slow_body_next("GET", "/admin/version/", seconds=0.8, pieces=8)
         with pytest.raises(ApiError) as caught:
-            plan([tmp_path], Connection(url=url, token=TOKEN, timeout=0.2, retries=0), PlanOptions(keep_state=False))
-    assert str(caught.value) == "GET /admin/version/: connection failed: ReadTimeout"
+            plan([tmp_path], Connection(url=url, token=TOKEN, timeout=0.3, retries=0), PlanOptions(keep_state=False))
+    assert str(caught.value) == "GET /admin/version/: no complete answer within the 0.3 s deadline"
 
 
 def test_a_slow_body_within_the_timeout_arrives_whole() -> None:

@@ -3,13 +3,16 @@ state file, or the repr of plans and exceptions."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import run, served, write_manifest
 
 from reconciler import ApplyError, Connection, PlanOptions, apply, plan, render_plan
+from reconciler.cli import LogScrubber
 from reconciler.sandbox import Sandbox
 
 SECRETS = {
@@ -74,6 +77,43 @@ def test_cli_output_and_logs_are_clean(tmp_path: Path) -> None:
             result = run(url, *args, env=SECRETS)
             assert result.exit_code in (0, 2), result.output
             assert_clean(result.output)
+            # the logs were captured: each run logs to the stderr it is given, not the first run's
+            assert ("INFO httpx: HTTP Request: GET " in result.stderr) == (args[0] == "-vv")
+
+
+def test_verbose_logs_show_each_request_without_credentials_or_token(tmp_path: Path) -> None:
+    # The token is a word of every request's URL, so only the log filter keeps it out of httpx's lines.
+    secret_manifest(tmp_path)
+    sandbox = Sandbox(api_version="2026.2.2", token="version")
+    with sandbox.serve_in_thread() as url:
+        with_credentials = url.replace("http://", "http://admin:hunter22@")
+        result = run(with_credentials, "-vv", "plan", str(tmp_path), env={**SECRETS, "AUTHENTIK_TOKEN": "version"})
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert f'INFO httpx: HTTP Request: GET {url}/api/v3/admin/(sensitive)/ "HTTP/1.1 200 OK"' in lines
+    assert len([line for line in lines if line.startswith("INFO httpx: HTTP Request: GET ")]) >= 5
+    assert lines[0] == (f"WARNING reconciler.client: the authentik URL {url} carries credentials; they are not "
+                        "used: the tool authenticates with the API token")
+    for line in lines:
+        assert "hunter22" not in line and "admin:" not in line and "version" not in line, line
+        assert_clean(line)
+
+
+def test_the_cli_log_filter_scrubs_userinfo_and_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    scrubber = LogScrubber()
+    scrubber.secrets.add("tok-3141")
+    caplog.handler.addFilter(scrubber)
+    try:
+        logging.getLogger("httpx").warning("GET %s with %s", "https://admin:hunter22@auth.example/api/v3/",
+                                           "Bearer tok-3141")
+        try:
+            raise ValueError("at http://u:p@host/ tok-3141")
+        except ValueError:
+            logging.getLogger("reconciler").exception("failed")
+    finally:
+        caplog.handler.removeFilter(scrubber)
+    assert caplog.messages == ["GET https://auth.example/api/v3/ with Bearer (sensitive)", "failed"]
+    assert "ValueError: at http://host/ (sensitive)" in caplog.text and "tok-3141" not in caplog.text
 
 
 def test_server_error_echoing_a_secret_is_scrubbed(tmp_path: Path) -> None:
