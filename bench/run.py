@@ -64,6 +64,7 @@ class Scenario:
 @dataclass
 class Measured:
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     rss: list[int] = field(default_factory=list)
     requests: int = 0
 
@@ -112,16 +113,16 @@ def environment(url: str | None) -> dict[str, str]:
     return env
 
 
-def run_process(argv: list[str], env: dict[str, str], workdir: Path) -> tuple[float, int, int]:
-    """Run one process to its end: (wall seconds, peak RSS in bytes, exit code). `wait4` gives the
-    child's own maximum resident set, start-up included."""
+def run_process(argv: list[str], env: dict[str, str], workdir: Path) -> tuple[float, float, int, int]:
+    """Run one process to its end: (wall seconds, CPU seconds, peak RSS in bytes, exit code).
+    `wait4` gives the child's own CPU time and maximum resident set, start-up included."""
     with open(workdir / "stdout", "wb") as out, open(workdir / "stderr", "wb") as err:
         started = time.perf_counter()
         process = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=workdir)
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss * 1024, process.returncode
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, process.returncode
 
 
 @contextmanager
@@ -154,11 +155,12 @@ def measure(scenario: Scenario, runs: int, latency: float, workdir: Path, api_ve
                 argv = reconciler_command() + [arg.format(manifests=manifests, state=state) for arg in scenario.args]
                 if sandbox:
                     sandbox.clear_log()
-                seconds, rss, code = run_process(argv, environment(url), workdir)
+                seconds, cpu, rss, code = run_process(argv, environment(url), workdir)
                 if code not in scenario.exit_codes:
                     stderr = (workdir / "stderr").read_text()[-2000:]
                     raise Failed(f"{scenario.label}: exit {code} (expected {scenario.exit_codes}): {stderr}")
                 ours.seconds.append(seconds)
+                ours.cpu.append(cpu)
                 ours.rss.append(rss)
                 ours.requests = len(sandbox.requests) if sandbox else 0
                 if baseline is not None and sandbox and url and scenario.baseline is not None:
@@ -169,7 +171,7 @@ def measure(scenario: Scenario, runs: int, latency: float, workdir: Path, api_ve
                     env = environment(None)
                     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent.parent),
                                                                       env.get("PYTHONPATH")]))
-                    seconds, rss, code = run_process(argv, env, workdir)
+                    seconds, cpu, rss, code = run_process(argv, env, workdir)
                     if code != 0:
                         raise Failed(f"baseline of {scenario.label}: exit {code}: "
                                      f"{(workdir / 'stderr').read_text()[-2000:]}")
@@ -203,12 +205,12 @@ def machine() -> list[str]:
             f"python: {platform.python_implementation()} {platform.python_version()} on {platform.platform()}"]
 
 
-HEADERS = ["scenario", "requests", "median s", "runs (s)", "peak RSS MB", "baseline s", "ratio", "target"]
+HEADERS = ["scenario", "requests", "median s", "runs (s)", "CPU s", "peak RSS MB", "baseline s", "ratio", "target"]
 
 
 def row(scenario: Scenario, ours: Measured, baseline: Measured | None, judged: bool) -> list[str]:
     return [scenario.label, str(ours.requests), f"{ours.median:.3f}",
-            " ".join(f"{s:.2f}" for s in ours.seconds), f"{ours.peak_mb:.0f}",
+            " ".join(f"{s:.2f}" for s in ours.seconds), f"{statistics.median(ours.cpu):.2f}", f"{ours.peak_mb:.0f}",
             f"{baseline.median:.3f} ({baseline.requests} GET)" if baseline else "",
             f"{baseline.median / ours.median:.1f}x" if baseline else "",
             verdict(scenario, ours, baseline, judged)]
@@ -250,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: python -m bench {shlex.join(sys.argv[1:] if argv is None else argv)}")
     for line in machine():
         print(line)
+    print(f"load average before the run: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"sandbox: authentik {args.api_version} over HTTP on 127.0.0.1, {args.latency * 1000:g} ms latency per "
           f"request; median of {runs} run{'s' * (runs != 1)} of the whole process; baseline: one GET per object, "
           "10 in parallel, as its own process")

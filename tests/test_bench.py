@@ -23,6 +23,6 @@ def test_bench_quick_prints_every_scenario() -> None:
     # makes far fewer requests than there are objects, and the baseline makes one GET per object.
     assert requests["apply 40 PATCHes"] == requests["apply 40 creates"] == requests["plan 40 unchanged"] + 40
     assert requests["plan 40 unchanged"] < 40
-    assert rows["plan 40 unchanged"][4].endswith("(40 GET)")
-    assert rows["plan 80 unchanged"][4].endswith("(80 GET)")
+    assert rows["plan 40 unchanged"][5].endswith("(40 GET)")
+    assert rows["plan 80 unchanged"][5].endswith("(80 GET)")
     assert "machine:" in done.stdout and "command: python -m bench --quick" in done.stdout
