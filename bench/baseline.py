@@ -25,7 +25,7 @@ async def refresh(url: str, token: str, paths: list[str], parallel: int) -> int:
         nonlocal read
         while not queue.empty():
             path = queue.get_nowait()
-            response = await client.get(f"/api/v3{path}")
+            response = await get(client, path)
             response.raise_for_status()
             response.json()
             read += 1
@@ -35,6 +35,18 @@ async def refresh(url: str, token: str, paths: list[str], parallel: int) -> int:
                                  timeout=60) as client:
         await asyncio.gather(*(worker(client) for _ in range(parallel)))
     return read
+
+
+async def get(client: httpx.AsyncClient, path: str, attempts: int = 3) -> httpx.Response:
+    """One GET, tried again on a dropped connection, as a provider's HTTP client would (a
+    loaded server closes idle keep-alive connections)."""
+    for attempt in range(attempts):
+        try:
+            return await client.get(f"/api/v3{path}")
+        except httpx.TransportError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def main() -> None:
