@@ -238,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], metavar="SCENARIO",
                         help="run only this scenario (repeatable): help, validate, plan, plan-large, plan-changed, "
                              "apply-patch, apply-create, export")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the per-object refresh (no ratios)")
     parser.add_argument("--api-version", default="2026.2.2")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for BENCHMARKS.md)")
     parser.add_argument("--quick", action="store_true", help="small sizes and one run: a smoke test, not figures")
@@ -259,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     rows = []
     selected = [s for s in scenarios(objects, large, validate, args.api_version) if not args.only or s.key in args.only]
+    if args.no_baseline:
+        for scenario in selected:
+            scenario.baseline = None
     for scenario in selected:
         with tempfile.TemporaryDirectory(prefix=f"bench-{scenario.key}-") as tmp:
             try:
