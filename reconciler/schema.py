@@ -18,6 +18,7 @@ from reconciler.apimodel import ApiModel, Kind, schema_dir
 from reconciler.desired import DesiredObject, expand
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest import Manifests, RawObject
+from reconciler.schemacheck import Check, compile_check
 from reconciler.values import Ref
 
 __all__ = ["validate", "manifest_schema"]
@@ -40,6 +41,21 @@ def _kind_validator(version: str, kind: str) -> Draft202012Validator:
     return Draft202012Validator({"$defs": schema["$defs"], "$ref": f"#/$defs/{kind}"})
 
 
+@cache
+def _kind_check(version: str, kind: str) -> Check | None:
+    """The compiled yes/no check of a kind (None: the schema needs jsonschema for every entry)."""
+    return compile_check(manifest_schema(version)["$defs"], kind)
+
+
+def _schema_errors(version: str, kind: str, instance: dict[str, Any]) -> list[ValidationError]:
+    """jsonschema's errors for an entry, asked only when the compiled check rejects it: they
+    are what the problems are worded from, and a valid entry has none."""
+    check = _kind_check(version, kind)
+    if check is not None and check(instance):
+        return []
+    return sorted(_kind_validator(version, kind).iter_errors(instance), key=lambda e: list(map(str, e.path)))
+
+
 def _suggest(word: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -56,10 +72,14 @@ def _branches(error: ValidationError) -> dict[int, list[ValidationError]]:
     return by_branch
 
 
+def _schema_of(error: ValidationError) -> dict[str, Any]:
+    return error.schema if isinstance(error.schema, dict) else {}
+
+
 def _describe(error: ValidationError) -> str:
     """One plain sentence for a schema error, not jsonschema's repr of the schema."""
     value: Any = error.instance
-    schema = error.schema if isinstance(error.schema, dict) else {}
+    schema = _schema_of(error)
     if error.validator == "anyOf":
         branches = _branches(error)
         options = schema.get("anyOf", [])
@@ -223,11 +243,10 @@ def _check_object(raw: RawObject, model: ApiModel, problems: list[Problem]) -> K
     checked = dict(data)
     _check_fields(checked, kind, model, kind.name, (), problem)
     ok = len(problems) == before and all(name in data for name in kind.key)
-    for error in sorted(_kind_validator(model.version, kind.name).iter_errors(checked),
-                        key=lambda e: list(map(str, e.path))):
+    for error in _schema_errors(model.version, kind.name, checked):
         path = list(error.absolute_path)
         if error.validator == "required" and not path and any(
-                key in kind.key for key in error.schema.get("required", []) if key not in checked):
+                key in kind.key for key in _schema_of(error).get("required", []) if key not in checked):
             continue  # reported above
         if path[:1] and path[0] in kind.key and len(path) == 1:
             continue  # reported above

@@ -92,6 +92,32 @@ def test_pagination_envelope(call: Call) -> None:
         assert (response.status_code, response.json()) == (404, {"detail": "Invalid page."})
 
 
+def test_a_list_shows_every_write_made_since_it_was_last_read(call: Call) -> None:
+    # Lists keep their rendered objects until the next write (python -m bench): every write must
+    # show in the next read of every list, pages and family lists included.
+    def names(path: str) -> list[Any]:
+        response = call("GET", path + "?page_size=1000")
+        assert response.status_code == 200
+        return [(o.get("name") or o.get("stage_obj", {}).get("name"), o.get("deny_message"))
+                for o in response.json()["results"] if "bench" in json.dumps(o)]
+
+    stage = created(call, "/stages/deny/", {"name": "bench-a", "deny_message": "one"})
+    flow = created(call, "/flows/instances/", {"name": "F", "slug": "bench-f", "title": "F",
+                                               "designation": "authentication"})
+    created(call, "/flows/bindings/", {"target": flow["pk"], "stage": stage["pk"], "order": 1})
+    assert names("/stages/deny/") == [("bench-a", "one")]
+    assert names("/flows/bindings/") == [("bench-a", None)]
+    assert call("PATCH", f"/stages/deny/{stage['pk']}/", json={"name": "bench-b", "deny_message": "two"}
+                ).status_code == 200
+    assert names("/stages/deny/") == [("bench-b", "two")]
+    assert ("bench-b", None) in names("/stages/all/")
+    assert names("/flows/bindings/") == [("bench-b", None)]
+    assert call("DELETE", "/flows/instances/bench-f/").status_code == 204
+    assert names("/flows/bindings/") == []
+    assert call("DELETE", f"/stages/deny/{stage['pk']}/").status_code == 204
+    assert names("/stages/deny/") == names("/stages/all/") == []
+
+
 def test_empty_list(versioned_call: Call) -> None:
     body = versioned_call("GET", "/stages/dummy/").json()
     assert body["pagination"] == {"next": 0, "previous": 0, "count": 0, "current": 1, "total_pages": 1,

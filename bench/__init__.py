@@ -1,0 +1,1 @@
+"""Benchmarks of the reconciler as a whole process against the sandbox (`python -m bench`)."""
