@@ -54,6 +54,7 @@ class SecretState:
     path: Path | None = None
     _servers: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     key_changed: bool = False
+    _holders_of: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.path is None or not self.path.exists():
@@ -137,24 +138,40 @@ class SecretState:
         file describing it (kept from the earlier record when not given). Another address holding
         the same id (the object got a new address) is dropped."""
         owned = self._owned()
+        holders = self._holders()
         earlier = owned.get(address, {})
         if ident is not None:
-            for other in [a for a, r in owned.items() if a != address and r.get("id") == ident]:
-                del owned[other]
+            for other in holders.get(str(ident), set()) - {address}:
+                self.disown(other)
         record = {"kind": kind, "id": ident if ident is not None else earlier.get("id")}
         shown = self._to_state(file) if file else earlier.get("file")
         if shown:
             record["file"] = shown
+        self.disown(address)
         owned[address] = record
+        holders.setdefault(str(record["id"]), set()).add(address)
+
+    def _holders(self) -> dict[str, set[str]]:
+        """The addresses holding each id, built once: an apply owns what it creates one by one,
+        and a scan of every record per create would be quadratic."""
+        if self._holders_of is None:
+            self._holders_of = {}
+            for address, record in self._owned().items():
+                if isinstance(record, dict):
+                    self._holders_of.setdefault(str(record.get("id")), set()).add(address)
+        return self._holders_of
 
     def disown(self, address: str) -> None:
-        self._owned().pop(address, None)
+        record = self._owned().pop(address, None)
+        if isinstance(record, dict) and self._holders_of is not None:
+            self._holders_of.get(str(record.get("id")), set()).discard(address)
 
     def disown_ids(self, ids: set[str]) -> None:
         """Drop every record of these ids (deleted by this apply, or gone from the server)."""
-        owned = self._owned()
-        for address in [a for a, r in owned.items() if str(r.get("id")) in ids]:
-            del owned[address]
+        holders = self._holders()
+        for ident in ids:
+            for address in list(holders.get(ident, ())):
+                self.disown(address)
 
     def _to_state(self, file: str) -> str:
         """A manifest path as the state file keeps it: relative to the state file's folder."""
