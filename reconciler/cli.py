@@ -215,6 +215,9 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="plan deletes of owned objects that left the manifests (default: reconciler.toml's "
                           "prune, else no)"),
         click.option("--force", is_flag=True, help="accept a plan over the safety thresholds"),
+        click.option("--allow-file-outside", multiple=True, metavar="DIR",
+                     type=click.Path(file_okay=False, path_type=Path),
+                     help="read {file: PATH} secrets from DIR too, outside the repository (repeatable)"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -223,7 +226,7 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _options(sandbox: bool, api_version: str | None, state_path: Path | None, resend_secrets: bool = False,
              ignore_changes: tuple[str, ...] = (), prune: bool | None = None,
-             force: bool = False) -> engine.PlanOptions:
+             force: bool = False, allow_file_outside: tuple[Path, ...] = ()) -> engine.PlanOptions:
     progress = None
     if sys.stderr.isatty():
         def progress(path: str) -> None:
@@ -231,7 +234,8 @@ def _options(sandbox: bool, api_version: str | None, state_path: Path | None, re
     return engine.PlanOptions(api_version=api_version, state_path=state_path,
                               keep_state=not sandbox or state_path is not None,
                               resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
-                              prune=prune, force=force, progress=progress)
+                              prune=prune, force=force, allow_file_outside=allow_file_outside,
+                              progress=progress)
 
 
 class ReconcilerGroup(click.Group):
@@ -306,8 +310,8 @@ def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str)
 @click.option("--detailed-exitcode", is_flag=True, help="exit 2 when the plan has changes")
 def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                  api_version: str | None, state_path: Path | None, resend_secrets: bool,
-                 ignore_changes: tuple[str, ...], prune: bool | None, force: bool, fmt: str, out: Path | None,
-                 detailed_exitcode: bool) -> None:
+                 ignore_changes: tuple[str, ...], prune: bool | None, force: bool,
+                 allow_file_outside: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
     """Fetch live state and show what apply would change (and what is not in the manifests)."""
     reporter = Reporter(fmt)
     with reporter.errors():
@@ -315,7 +319,8 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
         plan = engine.plan(list(paths), connection,
-                           _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force))
+                           _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force,
+                                    allow_file_outside))
         if out is not None:
             save_plan(plan, out)
         click.echo(render_plan(plan, fmt, color=_color(sys.stdout)), nl=False)
@@ -365,7 +370,8 @@ def _apply_report(result: ApplyResult, failed_message: str = "") -> str:
               help="output format of the apply report")
 def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                   api_version: str | None, state_path: Path | None, resend_secrets: bool,
-                  ignore_changes: tuple[str, ...], prune: bool | None, force: bool, plan_file: Path | None,
+                  ignore_changes: tuple[str, ...], prune: bool | None, force: bool,
+                  allow_file_outside: tuple[Path, ...], plan_file: Path | None,
                   auto_approve: bool, verify: bool, fmt: str) -> None:
     """Plan, confirm, and make the calls; or apply a saved plan with --plan."""
     reporter = Reporter(fmt)
@@ -394,7 +400,8 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         if not auto_approve and not sys.stdin.isatty():
             raise ReconcilerError("not on a terminal: pass --auto-approve to apply without a confirmation")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force)
+        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force,
+                           allow_file_outside)
         if plan_file is not None:
             outcome = engine.apply_saved(load_plan(plan_file), connection, options, confirm=confirm,
                                          on_change=on_change, plan_file=plan_file)
