@@ -180,24 +180,35 @@ def _not_json(value: Any) -> str | None:
     return None
 
 
-class _Reading:
-    """What one object's construction collects: positions, problems, non-JSON values."""
+class _TooManyValues(Exception):
+    """The aliases of a file expand past `MAX_ALIAS_NODES` (or one is inside what it names)."""
 
-    __slots__ = ("file", "positions", "problems", "foreign")
+
+class _Reading:
+    """What constructing a file's objects collects: per object, positions and non-JSON values; per
+    file, each collection built (an alias reuses it) and how many values aliases added."""
+
+    __slots__ = ("file", "positions", "problems", "foreign", "built", "extra", "height")
 
     def __init__(self, file: str, problems: list[Problem]) -> None:
         self.file = file
-        self.positions: dict[KeyPath, Position] = {}
         self.problems = problems
+        self.positions: dict[KeyPath, Position] = {}
         self.foreign: list[tuple[KeyPath, str]] = []
+        self.built: dict[int, tuple[Any, int, int] | None] = {}  # id(node) -> value, values, height
+        self.extra = 0
+        self.height = 0  # of the value just built, in nesting levels
 
 
 def _construct(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
     """Build plain data from a YAML node, recording the position of every value and refusing
-    duplicate keys (PyYAML would silently keep the last one) and nesting past `MAX_DEPTH`."""
+    duplicate keys (PyYAML would silently keep the last one) and nesting past `MAX_DEPTH`. An
+    alias gives the value built for its anchor again (as PyYAML does), counted against the
+    file's `MAX_ALIAS_NODES` without being built again, so a "billion laughs" stops at once."""
     positions = reading.positions
     positions[path] = _mark(node)
     if isinstance(node, yaml.ScalarNode):
+        reading.height = 0
         if node.tag == _STR:  # most values: no constructor needed
             return node.value
         constructor = _SCALAR_CONSTRUCTORS.get(node.tag)
@@ -214,11 +225,31 @@ def _construct(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
         if what is not None:
             reading.foreign.append((path, what))
         return value
+    identity = id(node)
+    if identity in reading.built:
+        built = reading.built[identity]
+        if built is None:
+            raise _TooManyValues("an alias is inside what it names")
+        value, count, height = built
+        reading.extra += count
+        if reading.extra > MAX_ALIAS_NODES:
+            raise _TooManyValues("too many values")
+        if len(path) + height > _OBJECT_DEPTH + 1:
+            reading.problems.append(Problem(reading.file, *_mark(node), f"nested more than {MAX_DEPTH} levels "
+                                            "deep (through an alias)"))
+            return None
+        reading.height = height
+        return value
     if len(path) > _OBJECT_DEPTH:
         reading.problems.append(Problem(reading.file, *_mark(node), f"nested more than {MAX_DEPTH} levels deep"))
+        reading.height = 0
         return None
+    reading.built[identity] = None  # being built: an alias to it now is a loop
+    before = reading.extra + len(positions)
+    height = 0
+    result: Any
     if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
+        result = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 reading.problems.append(Problem(reading.file, *_mark(key_node), "a mapping key must be a plain value"))
@@ -232,10 +263,18 @@ def _construct(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
                 reading.problems.append(Problem(reading.file, *_mark(key_node), f"duplicate key {key!r}"))
                 continue
             result[key] = _construct(value_node, (*path, key), reading)
+            height = max(height, reading.height)
             # Point at the key: `field: value` errors read best there, and an empty value has no mark.
             positions[(*path, key)] = _mark(key_node)
-        return result
-    return [_construct(item, (*path, i), reading) for i, item in enumerate(node.value)]
+    else:
+        result = []
+        for i, item in enumerate(node.value):
+            result.append(_construct(item, (*path, i), reading))
+            height = max(height, reading.height)
+    reading.height = height + 1
+    # The values it stands for: those located under it, plus what aliases inside it added.
+    reading.built[identity] = (result, reading.extra + len(positions) - before, height + 1)
+    return result
 
 
 def _located(text: str, index: int) -> Position:
@@ -277,9 +316,8 @@ def _read_text(path: Path, file: str, problems: list[Problem]) -> tuple[bytes, s
 
 
 def _check_aliases(text: str) -> Problem | None:
-    """Refuse aliases that expand past `MAX_ALIAS_NODES` values (a "billion laughs" file), and an
-    alias inside what it names, from the event stream: counted, never built. Only run on text
-    holding a `*`, so files without aliases cost nothing."""
+    """The alias where the aliases of `text` expand past `MAX_ALIAS_NODES` values (a "billion
+    laughs" file), or one inside what it names, from the event stream: counted, never built."""
     sizes: dict[str, int] = {}  # anchor -> values it expands to, in this document
     open_anchors: list[str | None] = []
     counts: list[int] = []
@@ -333,14 +371,25 @@ def _load_file(path: Path, problems: list[Problem], digest: Any, sections: list[
     data, text = read
     digest.update(file.encode() + b"\0" + hashlib.sha256(data).digest())
     try:
-        too_many = _check_aliases(text) if "*" in text else None
-        if too_many is not None:
-            problems.append(replace(too_many, file=file))
-            return []
         documents = list(yaml.compose_all(text, Loader=LOADER))
     except yaml.YAMLError as exc:
         problems.append(_yaml_problem(exc, file))
         return []
+    reading = _Reading(file, problems)
+    problems_before, sections_before = len(problems), len(sections)
+    try:
+        return _documents(documents, reading, sections)
+    except _TooManyValues as exc:
+        del problems[problems_before:], sections[sections_before:]  # only this problem for this file
+        # Rare: read the events once more to name the alias (the built nodes only know anchors).
+        found = _check_aliases(text)
+        problems.append(replace(found, file=file) if found is not None else
+                        Problem(file, 0, 0, f"invalid YAML: {exc}"))
+        return []
+
+
+def _documents(documents: list[yaml.Node], reading: _Reading, sections: list[Section]) -> list[RawObject]:
+    file, problems = reading.file, reading.problems
     objects: list[RawObject] = []
     for document in documents:
         if document is None:
@@ -362,19 +411,20 @@ def _load_file(path: Path, problems: list[Problem], digest: Any, sections: list[
                 null = value_node.tag == "tag:yaml.org,2002:null"
                 sections.append(Section(str(key_node.value), file, _mark(key_node), is_list or null))
                 if isinstance(value_node, yaml.SequenceNode):
-                    objects.extend(_objects(key_node.value, value_node, file, problems))
+                    objects.extend(_objects(key_node.value, value_node, reading))
     return objects
 
 
-def _objects(section: str, entries: yaml.SequenceNode, file: str, problems: list[Problem]) -> list[RawObject]:
+def _objects(section: str, entries: yaml.SequenceNode, reading: _Reading) -> list[RawObject]:
     """Each entry of a section's list, with the positions of its own values only."""
     objects = []
+    file, problems = reading.file, reading.problems
     for item in entries.value:
         if not isinstance(item, yaml.MappingNode):
             problems.append(Problem(file, *_mark(item), f"each entry of {section!r} must be a mapping"))
             continue
         before = len(problems)
-        reading = _Reading(file, problems)
+        reading.positions, reading.foreign = {}, []
         data = _construct(item, (), reading)
         if len(problems) > before:
             continue  # reported where it was written; validating the rest would only echo it
