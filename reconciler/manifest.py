@@ -186,29 +186,29 @@ class _TooManyValues(Exception):
 
 class _Reading:
     """What constructing a file's objects collects: per object, positions and non-JSON values; per
-    file, each collection built (an alias reuses it) and how many values aliases added."""
+    file, how many values each collection built stands for, and how many aliases added."""
 
-    __slots__ = ("file", "positions", "problems", "foreign", "built", "extra", "height")
+    __slots__ = ("file", "positions", "problems", "foreign", "built", "extra", "in_alias")
 
     def __init__(self, file: str, problems: list[Problem]) -> None:
         self.file = file
         self.problems = problems
         self.positions: dict[KeyPath, Position] = {}
         self.foreign: list[tuple[KeyPath, str]] = []
-        self.built: dict[int, tuple[Any, int, int] | None] = {}  # id(node) -> value, values, height
+        self.built: dict[int, int | None] = {}  # id(node) -> values it stands for; None while built
         self.extra = 0
-        self.height = 0  # of the value just built, in nesting levels
+        self.in_alias = 0
 
 
 def _construct(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
     """Build plain data from a YAML node, recording the position of every value and refusing
     duplicate keys (PyYAML would silently keep the last one) and nesting past `MAX_DEPTH`. An
-    alias gives the value built for its anchor again (as PyYAML does), counted against the
-    file's `MAX_ALIAS_NODES` without being built again, so a "billion laughs" stops at once."""
+    alias is built again where it is used (so every value has its place), after checking that
+    what it stands for keeps the file within `MAX_ALIAS_NODES`: a "billion laughs" stops before
+    anything is built."""
     positions = reading.positions
     positions[path] = _mark(node)
     if isinstance(node, yaml.ScalarNode):
-        reading.height = 0
         if node.tag == _STR:  # most values: no constructor needed
             return node.value
         constructor = _SCALAR_CONSTRUCTORS.get(node.tag)
@@ -225,31 +225,35 @@ def _construct(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
         if what is not None:
             reading.foreign.append((path, what))
         return value
-    identity = id(node)
-    if identity in reading.built:
-        built = reading.built[identity]
-        if built is None:
-            raise _TooManyValues("an alias is inside what it names")
-        value, count, height = built
-        reading.extra += count
-        if reading.extra > MAX_ALIAS_NODES:
-            raise _TooManyValues("too many values")
-        if len(path) + height > _OBJECT_DEPTH + 1:
-            reading.problems.append(Problem(reading.file, *_mark(node), f"nested more than {MAX_DEPTH} levels "
-                                            "deep (through an alias)"))
-            return None
-        reading.height = height
-        return value
     if len(path) > _OBJECT_DEPTH:
         reading.problems.append(Problem(reading.file, *_mark(node), f"nested more than {MAX_DEPTH} levels deep"))
-        reading.height = 0
         return None
+    identity = id(node)
+    if identity in reading.built:  # an alias
+        count = reading.built[identity]
+        if count is None:
+            raise _TooManyValues("an alias is inside what it names")
+        if reading.in_alias:  # counted with the outermost alias
+            return _build(node, path, reading)
+        if reading.extra + count > MAX_ALIAS_NODES:
+            raise _TooManyValues(f"the aliases expand to more than {MAX_ALIAS_NODES:,} values")
+        reading.extra += count
+        reading.in_alias += 1
+        try:
+            return _build(node, path, reading)
+        finally:
+            reading.in_alias -= 1
     reading.built[identity] = None  # being built: an alias to it now is a loop
-    before = reading.extra + len(positions)
-    height = 0
-    result: Any
+    before = len(positions)
+    value = _build(node, path, reading)
+    reading.built[identity] = len(positions) - before + 1
+    return value
+
+
+def _build(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
+    """A mapping or a list, its values built by `_construct`."""
     if isinstance(node, yaml.MappingNode):
-        result = {}
+        result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 reading.problems.append(Problem(reading.file, *_mark(key_node), "a mapping key must be a plain value"))
@@ -263,18 +267,10 @@ def _construct(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
                 reading.problems.append(Problem(reading.file, *_mark(key_node), f"duplicate key {key!r}"))
                 continue
             result[key] = _construct(value_node, (*path, key), reading)
-            height = max(height, reading.height)
             # Point at the key: `field: value` errors read best there, and an empty value has no mark.
-            positions[(*path, key)] = _mark(key_node)
-    else:
-        result = []
-        for i, item in enumerate(node.value):
-            result.append(_construct(item, (*path, i), reading))
-            height = max(height, reading.height)
-    reading.height = height + 1
-    # The values it stands for: those located under it, plus what aliases inside it added.
-    reading.built[identity] = (result, reading.extra + len(positions) - before, height + 1)
-    return result
+            reading.positions[(*path, key)] = _mark(key_node)
+        return result
+    return [_construct(item, (*path, i), reading) for i, item in enumerate(node.value)]
 
 
 def _located(text: str, index: int) -> Position:
