@@ -176,7 +176,8 @@ def _not_json(value: Any) -> str | None:
     if isinstance(value, bytes):
         return "binary data (!!binary)"
     if isinstance(value, float) and not math.isfinite(value):
-        return "not-a-number (.nan)" if math.isnan(value) else "infinity (.inf)"
+        return "not-a-number (.nan)" if math.isnan(value) else \
+            "infinity (.inf)" if value > 0 else "negative infinity (-.inf)"
     return None
 
 
@@ -216,7 +217,7 @@ def _construct(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
             if constructor is None:
                 raise yaml.constructor.ConstructorError(None, None, "unknown tag")
             value = constructor(_SCALARS, node)
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError, AttributeError):
+        except Exception:  # noqa: BLE001 - PyYAML's constructors fail in many ways (`!!bool x`: KeyError)
             # e.g. `!!int abc`, `!!timestamp nope`: a scalar its tag cannot hold. Never echo the
             # scalar: it may be a secret's value.
             reading.problems.append(Problem(reading.file, *_mark(node), f"invalid value for its tag {node.tag}"))

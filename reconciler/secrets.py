@@ -68,9 +68,10 @@ def read_source(source: dict[str, str], environ: Mapping[str, str], files: FileR
         descriptor = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise SourceError(f"cannot read secret file {path}: {exc.strerror or exc.__class__.__name__}") from exc
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise SourceError(f"cannot read secret file {path}: not a regular file")
     with os.fdopen(descriptor, "rb") as stream:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise SourceError(f"cannot read secret file {path}: not a regular file")
         data = stream.read(MAX_SECRET_FILE_BYTES + 1)
     if len(data) > MAX_SECRET_FILE_BYTES:
         raise SourceError(f"cannot read secret file {path}: larger than {MAX_SECRET_FILE_BYTES // 2**10} KiB")
