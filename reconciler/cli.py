@@ -285,6 +285,9 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="plan deletes of owned objects that left the manifests (default: reconciler.toml's "
                           "prune, else no)"),
         click.option("--force", is_flag=True, help="accept a plan over the safety thresholds"),
+        click.option("--allow-file-outside", multiple=True, metavar="DIR",
+                     type=click.Path(file_okay=False, path_type=Path),
+                     help="read {file: PATH} secrets from DIR too, outside the repository (repeatable)"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -314,13 +317,15 @@ class ReadProgress:
 
 def _options(sandbox: bool, api_version: str | None, state_path: Path | None, resend_secrets: bool = False,
              ignore_changes: tuple[str, ...] = (), prune: bool | None = None,
-             force: bool = False, reads: ReadProgress | None = None) -> PlanOptions:
+             force: bool = False, allow_file_outside: tuple[Path, ...] = (),
+             reads: ReadProgress | None = None) -> PlanOptions:
     from reconciler.engine import PlanOptions
 
     return PlanOptions(api_version=api_version, state_path=state_path,
-                              keep_state=not sandbox or state_path is not None,
-                              resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
-                              prune=prune, force=force, progress=reads)
+                       keep_state=not sandbox or state_path is not None,
+                       resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
+                              prune=prune, force=force, allow_file_outside=allow_file_outside,
+                       progress=reads)
 
 
 @dataclass
@@ -529,8 +534,8 @@ def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str)
 @click.option("--detailed-exitcode", is_flag=True, help="exit 2 when the plan has changes")
 def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                  api_version: str | None, state_path: Path | None, resend_secrets: bool,
-                 ignore_changes: tuple[str, ...], prune: bool | None, force: bool, fmt: str, out: Path | None,
-                 detailed_exitcode: bool) -> None:
+                 ignore_changes: tuple[str, ...], prune: bool | None, force: bool,
+                 allow_file_outside: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
     """Fetch live state and show what apply would change (and what is not in the manifests)."""
     from reconciler import engine
     from reconciler.planfile import save_plan
@@ -543,7 +548,7 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
         connection = _connection(url, token, insecure, sandbox, api_version)
         reads = ReadProgress()
         options, state = _with_state(_options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune,
-                                              force, reads), list(paths))
+                                              force, allow_file_outside, reads), list(paths))
         try:
             plan = engine.plan(list(paths), connection, options)
         finally:
@@ -619,7 +624,8 @@ def _declined(plan: Plan, result: ApplyResult) -> bool:
               help="changes made at once (1: one after the other, in the plan's order) [env RECONCILER_PARALLELISM]")
 def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                   api_version: str | None, state_path: Path | None, resend_secrets: bool,
-                  ignore_changes: tuple[str, ...], prune: bool | None, force: bool, plan_file: Path | None,
+                  ignore_changes: tuple[str, ...], prune: bool | None, force: bool,
+                  allow_file_outside: tuple[Path, ...], plan_file: Path | None,
                   auto_approve: bool, verify: bool, fmt: str, parallelism: int) -> None:
     """Plan, confirm, and make the calls; or apply a saved plan with --plan. Each change is printed
     on stderr as it ends; the report (every change in the plan's order) on stdout."""
@@ -655,7 +661,8 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         if not auto_approve and not sys.stdin.isatty():
             raise ReconcilerError("not on a terminal: pass --auto-approve to apply without a confirmation")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force, reads)
+        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force,
+                           allow_file_outside, reads)
         try:
             if plan_file is not None:
                 saved = load_plan(plan_file)

@@ -101,15 +101,16 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
                                             recorded=saved.state_file)
             live = await pipeline.fetch(client, model, saved_plan_paths(saved, model) if saved.api_version ==
                                         model.version else set(), options.progress)
+            files = options.file_rule([])
             reasons = stale_reasons(saved, live, model, secrets, server=connection.display_url,
-                                    server_version=server_version)
+                                    server_version=server_version, files=files)
             if reasons:
                 raise StalePlanError(reasons)
             brand_flows = [] if saved.forced else pipeline.brand_flow_deletes(saved.changes, live, model)
             if brand_flows:  # a brand may have taken up a flow since the plan
                 raise UnsafePlanError([reason for reason, _ in brand_flows],
                                       [f"{change.action} {change.address}" for _, change in brand_flows])
-            checked, reasons = read_secrets(saved, live, model, secrets, options.env)
+            checked, reasons = read_secrets(saved, live, model, secrets, options.env, files)
             if reasons:
                 raise StalePlanError(reasons)
             return ApplyOutcome(saved, await _carry_out(saved, checked, client, model, live, secrets, confirm,

@@ -3,20 +3,47 @@ lists of objects, every value located by line and column so that each later prob
 the place to fix. Which sections exist is the model's business (the validator checks it)."""
 from __future__ import annotations
 
+import datetime
 import hashlib
-from dataclasses import dataclass, field
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from reconciler.errors import ManifestError, Problem
+from reconciler.repo import repository_root
 
-__all__ = ["Manifests", "RawObject", "Section", "Position", "discover", "load_manifests"]
+__all__ = ["Manifests", "RawObject", "Section", "Position", "discover", "load_manifests", "MAX_FILE_BYTES",
+           "MAX_DEPTH", "MAX_ALIAS_NODES"]
+
+log = logging.getLogger(__name__)
 
 _SCALARS = yaml.constructor.SafeConstructor()
+_SCALAR_CONSTRUCTORS = {tag: constructor for tag, constructor in yaml.constructor.SafeConstructor.yaml_constructors
+                        .items() if tag is not None and tag not in ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map",
+                                                                    "tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs",
+                                                                    "tag:yaml.org,2002:set")}
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
 # libyaml's parser when PyYAML has it (several times faster), keeping the same marks.
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+MAX_FILE_BYTES = 10 * 2**20
+"""A manifest file larger than this is refused before it is parsed."""
+MAX_DEPTH = 64
+"""Nesting levels of a document (its mapping, a section's list, an object, its values...)."""
+_OBJECT_DEPTH = MAX_DEPTH - 3  # an object's own mapping is the third level
+MAX_ALIAS_NODES = 100_000
+"""Values that aliases may add to a file by repeating what an anchor names: far above any real
+manifest, far below a "billion laughs" file (checked before anything is built)."""
+# What YAML 1.1 accepts as printable (the spec's c-printable), so its reader never fails unlocated.
+_UNPRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 Position = tuple[int, int]  # 1-based line and column
 KeyPath = tuple[str | int, ...]
 
@@ -30,6 +57,9 @@ class RawObject:
     file: str
     positions: dict[KeyPath, Position] = field(repr=False)
     section: str
+    foreign: tuple[tuple[KeyPath, str], ...] = ()
+    """Values JSON cannot carry (a date, .inf, !!binary), each with what it is: the validator
+    reports them at their place."""
 
     @property
     def position(self) -> Position:
@@ -64,86 +94,299 @@ class Manifests:
     digest: str
     problems: tuple[Problem, ...] = ()
     """What could not be read (YAML errors): the validator reports them with its own."""
+    warnings: tuple[str, ...] = ()
+    """What discovery skipped (symlinks), also logged."""
 
 
-def discover(paths: list[str | Path]) -> list[Path]:
+def discover(paths: list[str | Path], warnings: list[str] | None = None) -> list[Path]:
     """Manifest files under `paths`: files as given, directories recursively (`*.yaml`, `*.yml`),
-    hidden files and folders left out, in a stable order."""
+    hidden files and folders left out, in a stable order. Symlinked folders are never followed
+    (no loops); a symlinked file is read when it resolves inside the repository (the folder holding
+    `.git`, else the folder given), else skipped; each skip is added to `warnings` and logged."""
+    found, _ = _discover(paths, warnings if warnings is not None else [])
+    return found
+
+
+def _discover(paths: list[str | Path], warnings: list[str]) -> tuple[list[Path], list[Problem]]:
+    """The files, and the folders given that hold none (a typo would plan nothing)."""
     found: list[Path] = []
     missing: list[Problem] = []
+    empty: list[Problem] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(
-                p for p in path.rglob("*")
-                if p.suffix in (".yaml", ".yml") and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)))
+            files = _walk(path, repository_root([path]), warnings)
+            if not files:
+                empty.append(Problem(str(path), 0, 0, f"no manifest files under {path}"))
+            found.extend(files)
         elif path.is_file():
             found.append(path)
+        elif path.exists():
+            missing.append(Problem(str(path), 0, 0, "not a regular file or directory"))
         else:
             missing.append(Problem(str(path), 0, 0, "no such file or directory"))
     if missing:
         raise ManifestError(missing)
+    return found, empty
+
+
+def _walk(folder: Path, root: Path, warnings: list[str]) -> list[Path]:
+    """The manifests under `folder`, sorted, without following symlinked folders."""
+    found: list[Path] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as exc:
+        warnings.append(_warn(f"skipped {folder}: {exc.strerror or exc}"))
+        return found
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        if entry.is_symlink():
+            target = path.resolve()
+            if target.is_dir():
+                warnings.append(_warn(f"skipped {path}: a symlinked folder is not followed"))
+            elif path.suffix in MANIFEST_SUFFIXES and target.is_file():
+                if target.is_relative_to(root):
+                    found.append(path)
+                else:
+                    warnings.append(_warn(f"skipped {path}: it links to {target}, outside {root}"))
+        elif entry.is_dir(follow_symlinks=False):
+            found.extend(_walk(path, root, warnings))
+        elif path.suffix in MANIFEST_SUFFIXES and entry.is_file(follow_symlinks=False):
+            found.append(path)
     return found
+
+
+def _warn(message: str) -> str:
+    log.warning("%s", message)
+    return message
 
 
 def _mark(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _construct(node: yaml.Node, path: KeyPath, positions: dict[KeyPath, Position], file: str,
-               problems: list[Problem]) -> Any:
+def _not_json(value: Any) -> str | None:
+    """What a scalar is when JSON cannot carry it (the API speaks JSON), else None."""
+    if isinstance(value, datetime.datetime):
+        return "a date and time"
+    if isinstance(value, datetime.date):
+        return "a date"
+    if isinstance(value, bytes):
+        return "binary data (!!binary)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not-a-number (.nan)" if math.isnan(value) else \
+            "infinity (.inf)" if value > 0 else "negative infinity (-.inf)"
+    return None
+
+
+class _TooManyValues(Exception):
+    """The aliases of a file expand past `MAX_ALIAS_NODES` (or one is inside what it names)."""
+
+
+class _Reading:
+    """What constructing a file's objects collects: per object, positions and non-JSON values; per
+    file, how many values each collection built stands for, and how many aliases added."""
+
+    __slots__ = ("file", "positions", "problems", "foreign", "built", "extra", "in_alias")
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = problems
+        self.positions: dict[KeyPath, Position] = {}
+        self.foreign: list[tuple[KeyPath, str]] = []
+        self.built: dict[int, int | None] = {}  # id(node) -> values it stands for; None while built
+        self.extra = 0
+        self.in_alias = 0
+
+
+def _construct(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
     """Build plain data from a YAML node, recording the position of every value and refusing
-    duplicate keys (PyYAML would silently keep the last one)."""
+    duplicate keys (PyYAML would silently keep the last one) and nesting past `MAX_DEPTH`. An
+    alias is built again where it is used (so every value has its place), after checking that
+    what it stands for keeps the file within `MAX_ALIAS_NODES`: a "billion laughs" stops before
+    anything is built."""
+    positions = reading.positions
     positions[path] = _mark(node)
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR:  # most values: no constructor needed
+            return node.value
+        constructor = _SCALAR_CONSTRUCTORS.get(node.tag)
+        try:
+            if constructor is None:
+                raise yaml.constructor.ConstructorError(None, None, "unknown tag")
+            value = constructor(_SCALARS, node)
+        except Exception:  # noqa: BLE001 - PyYAML's constructors fail in many ways (`!!bool x`: KeyError)
+            # e.g. `!!int abc`, `!!timestamp nope`: a scalar its tag cannot hold. Never echo the
+            # scalar: it may be a secret's value.
+            reading.problems.append(Problem(reading.file, *_mark(node), f"invalid value for its tag {node.tag}"))
+            return None
+        what = _not_json(value)
+        if what is not None:
+            reading.foreign.append((path, what))
+        return value
+    if len(path) > _OBJECT_DEPTH:
+        reading.problems.append(Problem(reading.file, *_mark(node), f"nested more than {MAX_DEPTH} levels deep"))
+        return None
+    identity = id(node)
+    if identity in reading.built:  # an alias
+        count = reading.built[identity]
+        if count is None:
+            raise _TooManyValues("an alias is inside what it names")
+        if reading.in_alias:  # counted with the outermost alias
+            return _build(node, path, reading)
+        if reading.extra + count > MAX_ALIAS_NODES:
+            raise _TooManyValues(f"the aliases expand to more than {MAX_ALIAS_NODES:,} values")
+        reading.extra += count
+        reading.in_alias += 1
+        try:
+            return _build(node, path, reading)
+        finally:
+            reading.in_alias -= 1
+    reading.built[identity] = None  # being built: an alias to it now is a loop
+    before = len(positions)
+    value = _build(node, path, reading)
+    reading.built[identity] = len(positions) - before + 1
+    return value
+
+
+def _build(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
+    """A mapping or a list, its values built by `_construct`."""
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(Problem(file, *_mark(key_node), "a mapping key must be a plain value"))
+                reading.problems.append(Problem(reading.file, *_mark(key_node), "a mapping key must be a plain value"))
                 continue
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                problems.append(Problem(file, *_mark(key_node), "YAML merge keys (<<) are not supported: "
-                                        "write the fields out"))
+            if key_node.tag == _MERGE:
+                reading.problems.append(Problem(reading.file, *_mark(key_node), "YAML merge keys (<<) are not "
+                                                "supported: write the fields out"))
                 continue
             key = key_node.value
             if key in result:
-                problems.append(Problem(file, *_mark(key_node), f"duplicate key {key!r}"))
+                reading.problems.append(Problem(reading.file, *_mark(key_node), f"duplicate key {key!r}"))
                 continue
-            result[key] = _construct(value_node, (*path, key), positions, file, problems)
+            result[key] = _construct(value_node, (*path, key), reading)
             # Point at the key: `field: value` errors read best there, and an empty value has no mark.
-            positions[(*path, key)] = _mark(key_node)
+            reading.positions[(*path, key)] = _mark(key_node)
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, i), positions, file, problems) for i, item in enumerate(node.value)]
+    return [_construct(item, (*path, i), reading) for i, item in enumerate(node.value)]
+
+
+def _located(text: str, index: int) -> Position:
+    """Line and column (1-based, in characters) of `index` in `text`."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _read_text(path: Path, file: str, problems: list[Problem]) -> tuple[bytes, str] | None:
+    """The file's bytes and text, or None with the problem: too large, not UTF-8, or holding a
+    character YAML refuses (checked here to say where: libyaml's reader gives no line)."""
     try:
-        return _SCALARS.construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, TypeError) as exc:
-        # e.g. `!!int abc`, `!!timestamp nope`: a scalar its tag cannot hold
-        problems.append(Problem(file, *_mark(node), f"invalid value {node.value!r} for its tag {node.tag}: {exc}"
-                                .replace("\n", " ")))
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        problems.append(Problem(file, 0, 0, f"cannot read: {exc.strerror or exc.__class__.__name__}"))
         return None
+    if len(data) > MAX_FILE_BYTES:
+        problems.append(Problem(file, 0, 0, f"larger than {MAX_FILE_BYTES // 2**20} MiB: split it into several "
+                                "files"))
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[data.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8", "replace")) + 1
+        problems.append(Problem(file, line, column, f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded "
+                                "(save the file as UTF-8)"))
+        return None
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte order mark is fine
+    bad = _UNPRINTABLE.search(text)
+    if bad is not None:
+        char = bad.group()
+        name = "a NUL byte" if char == "\0" else f"the control character U+{ord(char):04X}"
+        problems.append(Problem(file, *_located(text, bad.start()), f"{name} is not allowed in YAML"))
+        return None
+    return data, text
+
+
+def _check_aliases(text: str) -> Problem | None:
+    """The alias where the aliases of `text` expand past `MAX_ALIAS_NODES` values (a "billion
+    laughs" file), or one inside what it names, from the event stream: counted, never built."""
+    sizes: dict[str, int] = {}  # anchor -> values it expands to, in this document
+    open_anchors: list[str | None] = []
+    counts: list[int] = []
+    extra = 0
+    for event in yaml.parse(text, Loader=LOADER):
+        if isinstance(event, yaml.DocumentStartEvent):
+            sizes.clear()
+        elif isinstance(event, yaml.CollectionStartEvent):
+            open_anchors.append(event.anchor)
+            counts.append(1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            size = counts.pop()
+            anchor = open_anchors.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+            if counts:
+                counts[-1] += size
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            if counts:
+                counts[-1] += 1
+        elif isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            where = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+            if event.anchor in open_anchors:
+                return Problem("", *where, f"invalid YAML: the alias *{event.anchor} is inside what it names")
+            size = sizes.get(str(event.anchor), 1)
+            extra += size
+            if counts:
+                counts[-1] += size
+            if extra > MAX_ALIAS_NODES:
+                return Problem("", *where, f"invalid YAML: the aliases expand to more than {MAX_ALIAS_NODES:,} "
+                               "values (a \"billion laughs\" file?)")
+    return None
+
+
+def _yaml_problem(exc: yaml.YAMLError, file: str) -> Problem:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        return Problem(file, line, column, f"invalid YAML: {exc.problem or exc.context}")
+    return Problem(file, 0, 0, f"invalid YAML: {exc}".replace("\n", " "))
 
 
 def _load_file(path: Path, problems: list[Problem], digest: Any, sections: list[Section]) -> list[RawObject]:
     file = str(path)
-    try:
-        data = path.read_bytes()
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(file, 0, 0, f"cannot read: {exc}"))
+    read = _read_text(path, file, problems)
+    if read is None:
         return []
+    data, text = read
     digest.update(file.encode() + b"\0" + hashlib.sha256(data).digest())
     try:
         documents = list(yaml.compose_all(text, Loader=LOADER))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        problems.append(Problem(file, line, column, f"invalid YAML: {exc.problem or exc.context}"))
+    except yaml.YAMLError as exc:
+        problems.append(_yaml_problem(exc, file))
         return []
-    except yaml.YAMLError as exc:  # the reader's errors (control characters) carry no mark
-        problems.append(Problem(file, 0, 0, f"invalid YAML: {exc}".replace("\n", " ")))
+    reading = _Reading(file, problems)
+    problems_before, sections_before = len(problems), len(sections)
+    try:
+        return _documents(documents, reading, sections)
+    except _TooManyValues as exc:
+        del problems[problems_before:], sections[sections_before:]  # only this problem for this file
+        # Rare: read the events once more to name the alias (the built nodes only know anchors).
+        found = _check_aliases(text)
+        problems.append(replace(found, file=file) if found is not None else
+                        Problem(file, 0, 0, f"invalid YAML: {exc}"))
         return []
+
+
+def _documents(documents: list[yaml.Node], reading: _Reading, sections: list[Section]) -> list[RawObject]:
+    file, problems = reading.file, reading.problems
     objects: list[RawObject] = []
     for document in documents:
         if document is None:
@@ -165,27 +408,25 @@ def _load_file(path: Path, problems: list[Problem], digest: Any, sections: list[
                 null = value_node.tag == "tag:yaml.org,2002:null"
                 sections.append(Section(str(key_node.value), file, _mark(key_node), is_list or null))
                 if isinstance(value_node, yaml.SequenceNode):
-                    objects.extend(_objects(key_node.value, value_node, file, problems))
+                    objects.extend(_objects(key_node.value, value_node, reading))
     return objects
 
 
-def _objects(section: str, entries: yaml.SequenceNode, file: str, problems: list[Problem]) -> list[RawObject]:
+def _objects(section: str, entries: yaml.SequenceNode, reading: _Reading) -> list[RawObject]:
     """Each entry of a section's list, with the positions of its own values only."""
     objects = []
+    file, problems = reading.file, reading.problems
     for item in entries.value:
         if not isinstance(item, yaml.MappingNode):
             problems.append(Problem(file, *_mark(item), f"each entry of {section!r} must be a mapping"))
             continue
-        positions: dict[KeyPath, Position] = {}
-        try:
-            before = len(problems)
-            data = _construct(item, (), positions, file, problems)
-        except RecursionError:
-            problems.append(Problem(file, *_mark(item), "invalid YAML: an alias refers to itself"))
-            continue
+        before = len(problems)
+        reading.positions, reading.foreign = {}, []
+        data = _construct(item, (), reading)
         if len(problems) > before:
             continue  # reported where it was written; validating the rest would only echo it
-        objects.append(RawObject(data=data, file=file, positions=positions, section=section))
+        objects.append(RawObject(data=data, file=file, positions=reading.positions, section=section,
+                                 foreign=tuple(reading.foreign)))
     return objects
 
 
@@ -195,9 +436,12 @@ def load_manifests(paths: list[str | Path]) -> Manifests:
     problems: list[Problem] = []
     objects: list[RawObject] = []
     sections: list[Section] = []
+    warnings: list[str] = []
     digest = hashlib.sha256()
-    files = discover(paths)
+    files, empty = _discover(paths, warnings)
+    if empty:
+        raise ManifestError(empty)
     for path in files:
         objects.extend(_load_file(path, problems, digest, sections))
     return Manifests(objects=objects, sections=tuple(sections), files=tuple(str(f) for f in files),
-                     digest="sha256:" + digest.hexdigest(), problems=tuple(problems))
+                     digest="sha256:" + digest.hexdigest(), problems=tuple(problems), warnings=tuple(warnings))

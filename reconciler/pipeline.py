@@ -25,9 +25,9 @@ from reconciler.manifest import Manifests, load_manifests
 from reconciler.matching import Matching, match, prune
 from reconciler.plan import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
 from reconciler.refs import resolve_refs
-from reconciler.repo import folders_up
+from reconciler.repo import folders_up, repository_root
 from reconciler.schema import validate
-from reconciler.secrets import resolve_secrets
+from reconciler.secrets import FileRule, resolve_secrets
 from reconciler.stale import live_fingerprint, same_key_ids
 from reconciler.state import STATE_FILE, OwnedRecord, SecretState
 from reconciler.values import Secret, refs_in
@@ -60,11 +60,18 @@ class PlanOptions:
     config: RepoConfig | None = None
     """The repository's settings; None: the nearest `reconciler.toml` (or the defaults)."""
     environ: Mapping[str, str] | None = field(default=None, repr=False)
+    allow_file_outside: tuple[Path, ...] = ()
+    """Folders outside the config repository that `{file}` secrets may be read from."""
     progress: Callable[[str], None] | None = field(default=None, compare=False)
 
     @property
     def env(self) -> Mapping[str, str]:
         return os.environ if self.environ is None else self.environ
+
+    def file_rule(self, paths: list[str | Path]) -> FileRule:
+        """Where `{file}` secrets of the manifests under `paths` may be read from (for a saved plan,
+        `paths=[]`: the repository of the working folder, which its paths are relative to)."""
+        return FileRule(repository_root(paths), self.allow_file_outside)
 
 
 @dataclass
@@ -78,7 +85,8 @@ class PlanSession:
 
 
 def load(paths: list[str | Path]) -> Manifests:
-    """Step 1: read the manifest files (offline)."""
+    """Step 1: read the manifest files (offline); what discovery skipped is logged and listed in
+    `Manifests.warnings`."""
     return load_manifests(paths)
 
 
@@ -375,7 +383,7 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     config = options.config or load_config(find_config(paths))
     pruning = config.prune if options.prune is None else options.prune
     model = model_for(await client.version(), options.api_version)
-    desired = resolve_secrets(validate(manifests, model), model, options.env)
+    desired = resolve_secrets(validate(manifests, model), model, options.env, options.file_rule(paths))
     check_ignored(options.ignore_changes, desired, model)
     if secrets is None:
         secrets = secret_state(client, options, paths)

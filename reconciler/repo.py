@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["folders_up", "nearest"]
+__all__ = ["folders_up", "nearest", "repository_root"]
 
 
 def folders_up(paths: list[str | Path]) -> list[Path]:
@@ -23,3 +23,10 @@ def folders_up(paths: list[str | Path]) -> list[Path]:
 def nearest(paths: list[str | Path], name: str) -> Path | None:
     """The nearest existing `name` on the way up, or None."""
     return next((folder / name for folder in folders_up(paths) if (folder / name).exists()), None)
+
+
+def repository_root(paths: list[str | Path]) -> Path:
+    """The config repository of the manifests: the folder holding `.git` above the first path,
+    else the folder of the first path. What manifests and `{file}` secrets are read within."""
+    folders = folders_up(paths)
+    return folders[-1] if (folders[-1] / ".git").exists() else folders[0]

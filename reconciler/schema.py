@@ -76,8 +76,9 @@ def _schema_of(error: ValidationError) -> dict[str, Any]:
     return error.schema if isinstance(error.schema, dict) else {}
 
 
-def _describe(error: ValidationError) -> str:
-    """One plain sentence for a schema error, not jsonschema's repr of the schema."""
+def _describe(error: ValidationError, hide: bool = False) -> str:
+    """One plain sentence for a schema error, not jsonschema's repr of the schema; with `hide`
+    (a sensitive field), one that never shows the value."""
     value: Any = error.instance
     schema = _schema_of(error)
     if error.validator == "anyOf":
@@ -91,7 +92,7 @@ def _describe(error: ValidationError) -> str:
                     and (takes_object or _type_ok(value, option)):
                 # Explain against the branch meant for this shape of value.
                 return _describe(min(branches[index],
-                                     key=lambda e: (e.validator != "additionalProperties", len(e.path))))
+                                     key=lambda e: (e.validator != "additionalProperties", len(e.path))), hide)
         return f"expected {_shape(schema)}, got {_what(value)}"
     if error.validator == "oneOf" and all(set(option) == {"required"} for option in schema.get("oneOf", [])):
         names = [option["required"][0] for option in schema["oneOf"]]
@@ -101,14 +102,15 @@ def _describe(error: ValidationError) -> str:
     if error.validator == "type":
         return f"expected {_shape(schema)}, got {_what(value)}"
     if error.validator == "enum":
-        return f"{json.dumps(value)} is not one of {', '.join(json.dumps(v) for v in schema['enum'])}"
+        shown = "the value" if hide else json.dumps(value)
+        return f"{shown} is not one of {', '.join(json.dumps(v) for v in schema['enum'])}"
     if error.validator == "minLength":
         return "must not be empty" if schema["minLength"] == 1 else \
             f"must be at least {schema['minLength']} characters"
     if error.validator == "maxLength":
         return f"must be at most {schema['maxLength']} characters (has {len(value)})"
     if error.validator == "pattern":
-        return f"{json.dumps(value)} does not match {schema['pattern']}"
+        return f"{'the value' if hide else json.dumps(value)} does not match {schema['pattern']}"
     if error.validator == "uniqueItems":
         return "lists the same item twice (the server keeps this list as a set)"
     if error.validator == "minimum":
@@ -118,11 +120,15 @@ def _describe(error: ValidationError) -> str:
     if error.validator == "additionalProperties" and isinstance(value, dict):
         allowed = sorted(schema.get("properties", {}))
         extra = sorted(set(value) - set(allowed))
+        if hide:
+            return f"unknown key (expected {' or '.join(allowed)})"
         return f"unknown key {extra[0]!r} (expected {' or '.join(allowed)})"
     if error.validator == "required":
         missing = [key for key in schema.get("required", []) if key not in value]
         return f"missing key {missing[0]!r}" if missing else error.message
-    return error.message
+    # jsonschema's own message starts with the value's repr ('hunter2' is not of type ...)
+    return f"invalid value ({error.validator} {json.dumps(error.validator_value, default=str)})" if hide \
+        else error.message
 
 
 def _accepts_object(schema: dict[str, Any]) -> bool:
@@ -240,17 +246,23 @@ def _check_object(raw: RawObject, model: ApiModel, problems: list[Problem]) -> K
         elif not isinstance(data[name], str) or not data[name]:
             problem((name,), "must be a non-empty string", name)
     before = len(problems)
+    for where, what in raw.foreign:
+        problem(where, f"{what} is not a JSON value: quote it", _field_label(where))
+    foreign = [where for where, _ in raw.foreign]
     checked = dict(data)
     _check_fields(checked, kind, model, kind.name, (), problem)
     ok = len(problems) == before and all(name in data for name in kind.key)
     for error in _schema_errors(model.version, kind.name, checked):
         path = list(error.absolute_path)
+        if any(tuple(path[:len(where)]) == where or tuple(where[:len(path)]) == tuple(path) for where in foreign):
+            continue  # reported above
         if error.validator == "required" and not path and any(
                 key in kind.key for key in _schema_of(error).get("required", []) if key not in checked):
             continue  # reported above
         if path[:1] and path[0] in kind.key and len(path) == 1:
             continue  # reported above
-        problem(tuple(path), _describe(error), _field_label(path))
+        secret = bool(path) and path[0] in kind.sensitive_fields
+        problem(tuple(path), _describe(error, hide=secret), _field_label(path))
         ok = False
     if data.get("state") == "absent":
         for list_name in kind.nested:

@@ -3,8 +3,9 @@ wrapped in `Secret` so that no output can show it."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from reconciler.desired import DesiredObject
 from reconciler.errors import PlanError, Problem
 from reconciler.values import Secret
 
-__all__ = ["resolve_secrets", "is_secret_source", "read_source", "SourceError"]
+__all__ = ["resolve_secrets", "is_secret_source", "read_source", "SourceError", "FileRule", "MAX_SECRET_FILE_BYTES"]
 
 
 def is_secret_source(value: Any) -> bool:
@@ -24,21 +25,62 @@ class SourceError(Exception):
     """A secret source that cannot be read: the message names the variable or file, never a value."""
 
 
-def read_source(source: dict[str, str], environ: Mapping[str, str]) -> Secret:
+MAX_SECRET_FILE_BYTES = 64 * 2**10
+"""A `{file}` secret larger than this is refused (a secret is a few hundred bytes at most)."""
+
+
+@dataclass(frozen=True)
+class FileRule:
+    """Where `{file}` secrets may be read: inside the config repository `root`, or inside one of
+    the folders the user allowed (`--allow-file-outside`), after resolving symlinks. A manifest
+    from elsewhere (a pull request) cannot read `/etc/shadow` or `~/.ssh` into a field."""
+
+    root: Path
+    allowed: tuple[Path, ...] = ()
+
+    def check(self, path: Path) -> Path:
+        """The resolved path, or `SourceError` when it is outside every allowed folder."""
+        resolved = path.resolve()
+        if any(resolved.is_relative_to(folder.resolve()) for folder in (self.root, *self.allowed)):
+            return resolved
+        raise SourceError(f"cannot read secret file {path}: outside the repository {self.root} "
+                          "(allow its folder with --allow-file-outside DIR)")
+
+    def allows_outside(self, path: Path) -> bool:
+        """Whether `path` is inside a folder the user allowed explicitly."""
+        resolved = path.resolve()
+        return any(resolved.is_relative_to(folder.resolve()) for folder in self.allowed)
+
+
+def read_source(source: dict[str, str], environ: Mapping[str, str], files: FileRule | None = None) -> Secret:
     """The secret a source names: `{"env": NAME}` or `{"file": PATH}` (a path as the process sees
-    it). The same reading serves planning and the apply of a saved plan."""
+    it): a regular file of at most 64 KiB, inside `files`' folders. The same reading serves
+    planning and the apply of a saved plan."""
     if "env" in source:
         name = source["env"]
         if name not in environ:
             raise SourceError(f"environment variable {name} is not set")
         return Secret(environ[name], source={"env": name})
     path = Path(source["file"])
+    resolved = files.check(path) if files is not None else path
     try:
-        # A trailing newline is how editors and `echo` end files; it is never part of the secret.
-        return Secret(path.read_text(encoding="utf-8").rstrip("\r\n"), source={"file": str(path)})
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc.__class__.__name__)
-        raise SourceError(f"cannot read secret file {path}: {reason}") from exc
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+        descriptor = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise SourceError(f"cannot read secret file {path}: {exc.strerror or exc.__class__.__name__}") from exc
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise SourceError(f"cannot read secret file {path}: not a regular file")
+    with os.fdopen(descriptor, "rb") as stream:
+        data = stream.read(MAX_SECRET_FILE_BYTES + 1)
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise SourceError(f"cannot read secret file {path}: larger than {MAX_SECRET_FILE_BYTES // 2**10} KiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"cannot read secret file {path}: not UTF-8") from exc
+    # A trailing newline is how editors and `echo` end files; it is never part of the secret.
+    return Secret(text.rstrip("\r\n"), source={"file": str(path)})
 
 
 def _from_here(path: Path) -> str:
@@ -50,20 +92,21 @@ def _from_here(path: Path) -> str:
 
 
 def _read(obj: DesiredObject, field: str, source: dict[str, str], environ: Mapping[str, str],
-          problems: list[Problem]) -> Secret | None:
+          problems: list[Problem], files: FileRule | None) -> Secret | None:
     if "file" in source:  # relative to the manifest that names it; recorded relative to here
         source = {"file": _from_here(Path(obj.file).parent / source["file"])}
     try:
-        return read_source(source, environ)
+        return read_source(source, environ, files)
     except SourceError as exc:
         problems.append(Problem(obj.file, *obj.position(field), str(exc), obj.address, field))
         return None
 
 
 def resolve_secrets(desired: list[DesiredObject], model: ApiModel,
-                    environ: Mapping[str, str] | None = None) -> list[DesiredObject]:
+                    environ: Mapping[str, str] | None = None, files: FileRule | None = None) -> list[DesiredObject]:
     """Read every `{env}`/`{file}` value and wrap every sensitive field in `Secret`; a missing
-    variable or file is a `PlanError` at its `file:line:column`."""
+    variable, or a file that is missing or refused by `files`, is a `PlanError` at its
+    `file:line:column`."""
     env = os.environ if environ is None else environ
     problems: list[Problem] = []
     resolved: list[DesiredObject] = []
@@ -78,7 +121,7 @@ def resolve_secrets(desired: list[DesiredObject], model: ApiModel,
             spec = kind.fields.get(name)
             # {env}/{file} stand for strings; in an object field (fixed_data) a mapping is data.
             if spec is not None and spec.type == "string" and is_secret_source(value):
-                fields[name] = _read(obj, name, value, env, problems)
+                fields[name] = _read(obj, name, value, env, problems, files)
             elif name in sensitive and value is not None:
                 fields[name] = Secret(value)
             else:

@@ -19,7 +19,7 @@ from reconciler.apimodel import ApiModel, Kind
 from reconciler.identity import address, own_key
 from reconciler.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
 from reconciler.plan import API_PREFIX, Change, Create, Delete, LiveFingerprint, Plan, with_values
-from reconciler.secrets import SourceError, read_source
+from reconciler.secrets import FileRule, SourceError, read_source
 from reconciler.state import SecretState
 from reconciler.values import Ref, Secret, refs_in, walk
 
@@ -136,7 +136,7 @@ def _check_refs(change: Change, live: LiveState, model: ApiModel) -> list[str]:
     return reasons
 
 
-def _check_secrets(change: Change, kind: Kind) -> list[str]:
+def _check_secrets(change: Change, kind: Kind, files: FileRule | None) -> list[str]:
     """A secret comes from a source the plan fingerprinted: a variable, a file inside the working
     folder, or (for a field the model knows as a secret the server returns) the live object."""
     reasons = []
@@ -154,14 +154,15 @@ def _check_secrets(change: Change, kind: Kind) -> list[str]:
             reasons.append(f"{what} carries no fingerprint")
         elif "file" in source:
             path = PurePosixPath(source["file"])
-            if path.is_absolute() or ".." in path.parts:
+            if (path.is_absolute() or ".." in path.parts) and not (files and files.allows_outside(Path(path))):
                 reasons.append(f"{what} is outside the working folder")
     return reasons
 
 
 def stale_reasons(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretState, *, server: str,
-                  server_version: str) -> list[str]:
-    """Every reason the saved plan may not be applied to this server now (none: go)."""
+                  server_version: str, files: FileRule | None = None) -> list[str]:
+    """Every reason the saved plan may not be applied to this server now (none: go); a secret file
+    outside the working folder only from a folder `files` allows."""
     reasons: list[str] = []
     if plan.server != server:
         reasons.append(f"the plan was made for {plan.server}, not {server}")
@@ -183,20 +184,21 @@ def stale_reasons(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretS
             reasons += _check_create(change, kind, live, model)
         else:
             reasons += _check_live(change, kind, current, live, secrets)
-        reasons += _check_refs(change, live, model) + _check_secrets(change, kind)
+        reasons += _check_refs(change, live, model) + _check_secrets(change, kind, files)
     return reasons
 
 
 def read_secrets(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretState,
-                 environ: Mapping[str, str]) -> tuple[Plan, list[str]]:
+                 environ: Mapping[str, str], files: FileRule | None = None) -> tuple[Plan, list[str]]:
     """The plan with each secret read from its source, and every secret that no longer matches
-    the fingerprint the plan recorded (or cannot be read). Run after `stale_reasons` found none."""
+    the fingerprint the plan recorded (or cannot be read, or `files` refuses: the rule planning
+    follows, after resolving symlinks). Run after `stale_reasons` found none."""
     reasons: list[str] = []
     changes = []
     for change in plan.changes:
         kind = model.kinds[change.kind]
         current = live.by_id(kind, change.id) if change.id is not None else None
-        filled = {id(value): _read(change, name, value, current, secrets, environ, reasons)
+        filled = {id(value): _read(change, name, value, current, secrets, environ, reasons, files)
                   for name, value in (change.body() or {}).items() if isinstance(value, Secret)}
         changes.append(_with_secrets(change, filled) if filled else change)
     return replace(plan, changes=tuple(changes)), reasons
@@ -211,15 +213,12 @@ def _with_secrets(change: Change, filled: dict[int, Secret]) -> Change:
 
 
 def _read(change: Change, name: str, value: Secret, current: dict[str, Any] | None, secrets: SecretState,
-          environ: Mapping[str, str], reasons: list[str]) -> Secret:
+          environ: Mapping[str, str], reasons: list[str], files: FileRule | None) -> Secret:
     source = value.source or {}
     if "live" in source:
         return Secret(current[name], source=source) if current is not None and name in current else value
-    if "file" in source and not Path(source["file"]).is_file():
-        reasons.append(f"{change.address}: {name}: the secret file {source['file']} is not a regular file")
-        return value
     try:
-        found = read_source(source, environ)
+        found = read_source(source, environ, files)
     except SourceError as exc:
         reasons.append(f"{change.address}: {name}: {exc}")
         return value

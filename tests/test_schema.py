@@ -111,8 +111,8 @@ def test_cli_validate_markdown_lists_every_problem() -> None:
 
 
 def test_yaml_that_python_cannot_build_is_located() -> None:
-    [problem] = problems_of("bad-tag.yaml")
-    assert problem.startswith("bad-tag.yaml:3:11: invalid value 'abc' for its tag tag:yaml.org,2002:int: ")
+    # The scalar is never echoed: it may be a secret's value.
+    assert problems_of("bad-tag.yaml") == ["bad-tag.yaml:3:11: invalid value for its tag tag:yaml.org,2002:int"]
 
 
 def test_merge_keys_are_refused_plainly() -> None:
@@ -123,14 +123,13 @@ def test_merge_keys_are_refused_plainly() -> None:
 
 
 def test_control_characters_are_a_yaml_problem() -> None:
-    [problem] = problems_of("control-character.yaml")
-    assert problem.startswith("control-character.yaml:0:0: invalid YAML: ")
+    assert problems_of("control-character.yaml") == [
+        "control-character.yaml:4:21: the control character U+0001 is not allowed in YAML"]
 
 
 def test_reference_lists_are_sets_and_dates_must_be_quoted() -> None:
     assert problems_of("duplicate-reference.yaml") == [
         "duplicate-reference.yaml:4:5: authenticator_validate/twice: configuration_stages: lists the same item "
         "twice (the server keeps this list as a set)",
-        "duplicate-reference.yaml:9:5: invitation_invite/dated: expires: expected a string or {env: VARIABLE} "
-        "or {file: PATH} or null, got a date (quote it to make it a string)",
+        "duplicate-reference.yaml:9:5: invitation_invite/dated: expires: a date is not a JSON value: quote it",
     ]
