@@ -9,10 +9,7 @@ import difflib
 import json
 from collections.abc import Callable
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from reconciler.apimodel import ApiModel, Kind, schema_dir
 from reconciler.desired import DesiredObject, expand
@@ -20,6 +17,10 @@ from reconciler.errors import ManifestError, Problem
 from reconciler.manifest import Manifests, RawObject
 from reconciler.schemacheck import Check, compile_check
 from reconciler.values import Ref
+
+if TYPE_CHECKING:  # jsonschema loads only when an entry fails the compiled check (a fifth of a second)
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["validate", "manifest_schema"]
 
@@ -37,6 +38,8 @@ def manifest_schema(version: str) -> dict[str, Any]:
 
 @cache
 def _kind_validator(version: str, kind: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     schema = manifest_schema(version)
     return Draft202012Validator({"$defs": schema["$defs"], "$ref": f"#/$defs/{kind}"})
 

@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -55,6 +56,7 @@ class SecretState:
     _servers: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     key_changed: bool = False
     _holders_of: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
+    _shown_files: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.path is None or not self.path.exists():
@@ -77,7 +79,7 @@ class SecretState:
             self.key_changed = True
             self._servers[self.server] = {"key_id": self.key_id, "objects": {}, "owned": entry.get("owned", {})}
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         """Names the key without revealing it: a saved plan checked with another key is refused."""
         return hmac.new(self.key, KEY_CHECK, hashlib.sha256).hexdigest()[:16]
@@ -174,7 +176,13 @@ class SecretState:
                 self.disown(address)
 
     def _to_state(self, file: str) -> str:
-        """A manifest path as the state file keeps it: relative to the state file's folder."""
+        """A manifest path as the state file keeps it: relative to the state file's folder (asked
+        for every object an apply owns: worked out once per file)."""
+        if file not in self._shown_files:
+            self._shown_files[file] = self._relative(file)
+        return self._shown_files[file]
+
+    def _relative(self, file: str) -> str:
         path = Path(file).resolve()
         if self.path is None:
             return str(path)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,17 @@ def test_reference_lists_are_sets_and_dates_must_be_quoted() -> None:
         "twice (the server keeps this list as a set)",
         "duplicate-reference.yaml:9:5: invitation_invite/dated: expires: a date is not a JSON value: quote it",
     ]
+
+
+def test_valid_manifests_are_checked_without_loading_jsonschema(tmp_path: Path) -> None:
+    # The compiled check accepts valid entries; jsonschema (a fifth of a second to import) only
+    # words the problems of entries it rejects.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stages:\n  - kind: deny\n    name: x\n    deny_message: 3\n")
+    code = ("import sys; from reconciler import ManifestError, engine\n"
+            "engine.validate_paths([sys.argv[1]]); print('jsonschema' in sys.modules)\n"
+            "try:\n    engine.validate_paths([sys.argv[2]])\n"
+            "except ManifestError as exc:\n    print('jsonschema' in sys.modules, exc.problems[0].message)\n")
+    shown = subprocess.run([sys.executable, "-c", code, str(EXAMPLES), str(bad)], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    assert shown == ["False", "True expected a string or {env: VARIABLE} or {file: PATH}, got an integer"]
