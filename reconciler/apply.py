@@ -1,8 +1,9 @@
 """Applying a plan: one call per change, changes whose dependencies are done made concurrently (at
 most `parallelism` at once; 1 keeps the plan's order), stopping at the first failure with an exact
 account of every change: applied, failed, unknown outcome (a write whose answer never came, or in
-flight at an interruption) or not attempted. A write whose answer was lost is made good once:
-a create is looked up by its key before it is sent again, an update or a delete is sent again."""
+flight at an interruption) or not attempted. A write whose answer was lost is made good, as often
+as the connection retries: a create is looked up by its key before each sending, an update or a
+delete is sent again."""
 from __future__ import annotations
 
 import asyncio
@@ -237,34 +238,47 @@ class _Run:
 
     async def after_lost_answer(self, change: Change, kind: Kind, body: dict[str, Any] | None,
                                 lost: ApiError) -> tuple[Any, str]:
-        if isinstance(change, Create):
+        """Make a write whose answer was lost good, as often as the connection retries (at least
+        once): a create is looked up by its key before each sending, so it is never made twice;
+        an update or a delete is sent again (a delete that finds the object gone is done)."""
+        for again in range(max(1, self.client.connection.retries)):
+            if isinstance(change, Create):
+                try:
+                    found = await self.look_up(change, kind, body or {})
+                except ApiError as exc:
+                    raise ApiError(f"{lost}; looking it up failed: {exc}", method=change.method, path=change.path,
+                                   outcome_unknown=True) from exc
+                if found is not None:
+                    log.warning("%s: found on the server after the answer to %s %s was lost: it was created "
+                                "(id %s)", change.address, change.method, change.path, found.get(kind.id_field))
+                    return found, "found on the server after its answer was lost"
+                log.warning("%s: not on the server after the answer was lost: sending %s %s again", change.address,
+                            change.method, change.path)
+            else:
+                log.warning("%s: sending %s %s again", change.address, change.method, change.path)
             try:
-                found = await self.look_up(change, kind, body or {})
+                answer = await self.client.request(change.method, change.path, body=body)
             except ApiError as exc:
-                raise ApiError(f"{lost}; looking it up failed: {exc}", method=change.method, path=change.path,
-                               outcome_unknown=True) from exc
-            if found is not None:
-                log.warning("%s: found on the server after the answer to %s %s was lost: it was created (id %s)",
-                            change.address, change.method, change.path, found.get(kind.id_field))
-                return found, "found on the server after its answer was lost"
-            log.warning("%s: not on the server after the answer was lost: sending %s %s again", change.address,
-                        change.method, change.path)
-        else:
-            log.warning("%s: sending %s %s again", change.address, change.method, change.path)
-        try:
-            answer = await self.client.request(change.method, change.path, body=body)
-        except ApiError as exc:
-            if isinstance(change, Delete) and exc.status == 404:
-                return None, "gone when sent again after its answer was lost"
-            raise
-        return answer, "sent again after its answer was lost"
+                if isinstance(change, Delete) and exc.status == 404:
+                    return None, "gone when sent again after its answer was lost"
+                if not exc.outcome_unknown or again + 1 >= max(1, self.client.connection.retries):
+                    raise
+                log.warning("%s: the answer to %s %s was lost again (%s)", change.address, change.method,
+                            change.path, exc)
+                lost = exc
+                continue
+            return answer, "sent again after its answer was lost"
+        raise lost  # not reached: the last sending returns or raises
 
     async def look_up(self, change: Change, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """The object `change` creates, if it exists: the list filtered by the kind's key fields
         (and disambiguator), each checked here too, leaving out the objects that already shared
         the key when planned (`same_key`)."""
         names = [*kind.key, *([kind.disambiguator] if kind.disambiguator else [])]
-        params = {name: _param(body[name]) for name in names if isinstance(body.get(name), str | int | bool)}
+        # A policy binding's `target` filter takes the target's binding-model UUID, not the flow's
+        # or binding's pk the body sends (recordings flows 264, 265): that field is compared here only.
+        params = {name: _param(body[name]) for name in names if isinstance(body.get(name), str | int | bool)
+                  and not (name in kind.fields and kind.fields[name].reference == "binding_target")}
         taken = {str(ident) for ident in change.same_key}
         for obj in await self.client.list(kind.path, **params):
             if str(obj.get(kind.id_field)) not in taken and all(

@@ -272,7 +272,10 @@ class Client:
                        f"({attempts} attempt{'s' * (attempts != 1)})")
         else:
             message = f"{call}: authentik answered {status}{': ' + str(detail) if detail else ''}"
-        return ApiError(self.scrub(message), method=method, path=path, status=status, body=self.scrub_data(body))
+        # A gateway's 502/503/504 to a write does not say whether authentik behind it acted.
+        unknown = method not in ("GET", "HEAD") and status in (502, 503, 504)
+        return ApiError(self.scrub(message), method=method, path=path, status=status, body=self.scrub_data(body),
+                        outcome_unknown=unknown)
 
 
 @dataclass(frozen=True)

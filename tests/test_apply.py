@@ -174,10 +174,11 @@ FOUR_FLOWS = [{"slug": "f", "name": "F", "title": "F", "designation": "authentic
 
 
 def four_parts(sandbox: Sandbox) -> None:
-    """The new identification stage is refused; both answers to the PATCH of the existing one are
-    lost; the password stage and the flow are made; the binding waits for the refused stage."""
+    """The new identification stage is refused; every answer to the PATCH of the existing one is
+    lost (the first and the 3 sent again, one per retry); the password stage and the flow are
+    made; the binding waits for the refused stage."""
     sandbox.fail_next("POST", "/stages/identification/", status=400)
-    sandbox.lose_answer_next("PATCH", "/stages/identification/", times=2)
+    sandbox.lose_answer_next("PATCH", "/stages/identification/", times=4)
 
 
 def test_a_failure_mid_apply_reports_applied_failed_unknown_and_not_attempted(tmp_path: Path) -> None:
@@ -205,7 +206,7 @@ def test_a_failure_mid_apply_reports_applied_failed_unknown_and_not_attempted(tm
             "  applied:       create flow/f",
             "  not attempted: create flow_stage_binding/f/id-new",
             "Plan again to see what the server holds now."]
-        assert [(m, p) for m, p, _ in writes(sandbox)].count(("PATCH", f"/api/v3/stages/identification/{pk}/")) == 2
+        assert [(m, p) for m, p, _ in writes(sandbox)].count(("PATCH", f"/api/v3/stages/identification/{pk}/")) == 4
         # Each change is printed on stderr as it ends, in the order they end.
         assert sorted(line for line in result.stderr.splitlines() if line.startswith("  ")) == sorted([
             "  created password/pw (POST /api/v3/stages/password/)",

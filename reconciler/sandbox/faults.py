@@ -17,8 +17,10 @@ DROP = 0
 class Faults:
     """Random faults, all off by default. Each request draws one number from a generator seeded
     with `seed`: it is dropped (`drop_rate`), throttled with 429 and `Retry-After: retry_after`
-    (`throttle_rate`) or fails like an unhandled error in authentik (`error_rate`: 500 HTML for a
-    GET, the 405 empty-HTML quirk for a write). Every request first waits `latency` seconds."""
+    (`throttle_rate`), fails like an unhandled error in authentik (`error_rate`: 500 HTML for a
+    GET, the 405 empty-HTML quirk for a write) or meets a gateway whose upstream is away
+    (`unavailable_rate`: 503 HTML, the server did not act). Every request first waits `latency`
+    seconds."""
 
     latency: float = 0.0
     error_rate: float = 0.0
@@ -28,6 +30,7 @@ class Faults:
     seed: int | None = None
     lost_answer_rate: float = 0.0
     """Writes carried out whose answer is then lost (the connection dropped): see `LostAnswers`."""
+    unavailable_rate: float = 0.0
 
 
 @dataclass
@@ -45,9 +48,13 @@ class FaultInjector:
     """Decides, per request, which fault (a status, or DROP) it meets, if any."""
 
     def __init__(self, faults: Faults) -> None:
+        self.scheduled: list[ScheduledFailure] = []
+        self.use(faults)
+
+    def use(self, faults: Faults) -> None:
+        """Draw the random faults of `faults` from now on; scheduled failures stay."""
         self.faults = faults
         self.random = random.Random(faults.seed)
-        self.scheduled: list[ScheduledFailure] = []
 
     def schedule(self, method: str, path_prefix: str, status: int, times: int) -> None:
         self.scheduled.append(ScheduledFailure(method.upper(), path_prefix, status, times))
@@ -60,7 +67,7 @@ class FaultInjector:
                     self.scheduled.remove(failure)
                 return failure.status
         faults = self.faults
-        if not (faults.drop_rate or faults.throttle_rate or faults.error_rate):
+        if not (faults.drop_rate or faults.throttle_rate or faults.error_rate or faults.unavailable_rate):
             return None
         draw = self.random.random()
         if draw < faults.drop_rate:
@@ -69,6 +76,8 @@ class FaultInjector:
             return 429
         if draw < faults.drop_rate + faults.throttle_rate + faults.error_rate:
             return 500 if method.upper() in ("GET", "HEAD") else 405
+        if draw < faults.drop_rate + faults.throttle_rate + faults.error_rate + faults.unavailable_rate:
+            return 503
         return None
 
 
@@ -93,9 +102,13 @@ class LostAnswers:
     faults stay as they were)."""
 
     def __init__(self, faults: Faults) -> None:
+        self.scheduled: list[ScheduledFailure] = []
+        self.use(faults)
+
+    def use(self, faults: Faults) -> None:
+        """Lose answers at the rate of `faults` from now on; scheduled losses stay."""
         self.rate = faults.lost_answer_rate
         self.random = random.Random(None if faults.seed is None else faults.seed + 1)
-        self.scheduled: list[ScheduledFailure] = []
 
     def schedule(self, method: str, path_prefix: str, times: int) -> None:
         self.scheduled.append(ScheduledFailure(method.upper(), path_prefix, DROP, times))

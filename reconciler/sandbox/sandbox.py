@@ -69,6 +69,13 @@ class Sandbox:
                        lost_answers=self._lost_answers),
             Middleware(MisanswerMiddleware, misanswers=self._misanswers)])
 
+    def set_faults(self, faults: Faults) -> None:
+        """Meet the random faults of `faults` from now on (scheduled ones stay), e.g. a server
+        set up without faults, then made unreliable, then checked without them again."""
+        self.faults = faults
+        self._injector.use(faults)
+        self._lost_answers.use(faults)
+
     def clear_log(self) -> None:
         self.requests.clear()
 
