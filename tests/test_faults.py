@@ -232,3 +232,40 @@ def test_a_policy_binding_whose_create_answer_was_lost_is_found_not_made_twice(t
          "found on the server after its answer was lost"),
         ("policy_binding/fault-flow-0/policy:fault-policy-0", "found on the server after its answer was lost")]
     assert live_keys(clean) == expected_keys(state)
+
+
+def test_the_cli_over_http_converges_under_throttling_and_lost_answers(tmp_path: Path) -> None:
+    # Over a real socket the retries cannot wait on a fake clock: only faults whose waits are 0 s
+    # (429 with `Retry-After: 0`; lost answers, which apply makes good without a backoff).
+    import json
+
+    from support import TOKEN as SERVED_TOKEN
+    from support import run, served
+
+    rng = random.Random(7)
+    state = desired_state(rng, 0.7)
+    write(tmp_path, state)
+    faults = Faults(seed=11, throttle_rate=0.15, lost_answer_rate=0.15, retry_after=0)
+    with served() as (sandbox, url):
+        reports = []
+        for attempt in range(2):
+            sandbox.set_faults(replace(faults, seed=11 + attempt))
+            applied = run(url, "apply", str(tmp_path), "--auto-approve", "--format", "json", "--parallelism", "10",
+                          "--state", str(tmp_path / "state.json"), env={"AUTHENTIK_RETRIES": "6"})
+            sandbox.set_faults(Faults())
+            report = json.loads(applied.stdout)
+            reports.append(report)
+            assert applied.exit_code in (0, 1), applied.output
+            planned = len(report["plan"]["changes"])
+            assert sum(len(report["result"][part]) for part in ("applied", "failed", "unknown", "not_attempted")) \
+                == planned
+            if applied.exit_code == 0:
+                break
+        assert reports[-1]["error"] is None, reports[-1]["error"]
+        assert len(reports[0]["plan"]["changes"]) >= 150
+        statuses = Counter(r.status for r in sandbox.requests)
+        assert statuses[429] >= 10 and statuses[0] >= 10, statuses  # throttled, and answers lost (status 0)
+        again = run(url, "plan", str(tmp_path), "--detailed-exitcode", "--state", str(tmp_path / "state.json"))
+        assert again.exit_code == 0, again.output
+        clean = Connection(url=url, token=SERVED_TOKEN)
+        assert live_keys(clean) == expected_keys(state)
