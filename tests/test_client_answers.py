@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import math
 import uuid
 from collections import Counter
@@ -336,6 +337,34 @@ def test_a_plan_that_creates_a_stage_reads_the_family_list_after_its_kind(tmp_pa
     plan([tmp_path], connection(sandbox), PlanOptions(keep_state=False))
     assert gets(sandbox) == ["/admin/version/", "/stages/deny/", "/stages/password/", "/stages/all/"]
     assert Counter(r.query.get("page") for r in sandbox.requests if r.api_path != "/admin/version/") == {"1": 3}
+
+
+def test_a_put_plan_reads_the_targets_of_the_references_it_carries_over(tmp_path: Path) -> None:
+    # `update: put` sends the live `password_stage` the manifest leaves out: the plan names it by
+    # key, which `/stages/all/` gives (no stage is created, so the name check does not read it).
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    write_manifest(first, [{"kind": "password", "name": "pw-x", "backends": ["authentik.core.auth.InbuiltBackend"]},
+                           {"kind": "identification", "name": "id-x", "user_fields": ["email"],
+                            "password_stage": {"stage": "pw-x"}},
+                           {"kind": "identification", "name": "id-y", "user_fields": ["email"]}])
+    write_manifest(second, [{"kind": "identification", "name": "id-x", "update": "put", "user_fields": ["username"]}])
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(first), "--auto-approve", "--state", str(tmp_path / "state.json")).exit_code == 0
+        [password] = [s for s in sandbox.objects("password") if s["name"] == "pw-x"]
+        sandbox.clear_log()
+        result = run(url, "plan", str(second), "--format", "json", "--state", str(tmp_path / "state.json"))
+        assert result.exit_code == 0, result.output
+        [change] = json.loads(result.stdout)["changes"]
+        assert (change["action"], change["body"]["password_stage"]) == (
+            "replace", {"$ref": {"target": "stage", "key": ["pw-x"], "id": password["pk"], "address": None}})
+        assert gets(sandbox) == ["/admin/version/", "/stages/identification/", "/stages/all/"]
+        # Without a live reference to carry over, the PUT reads its own kind only.
+        write_manifest(second, [{"kind": "identification", "name": "id-y", "update": "put",
+                                 "user_fields": ["username"]}])
+        sandbox.clear_log()
+        assert run(url, "plan", str(second), "--state", str(tmp_path / "state.json")).exit_code == 0
+    assert gets(sandbox) == ["/admin/version/", "/stages/identification/"]
 
 
 def test_a_saved_plan_that_creates_nothing_is_checked_without_the_family_list(tmp_path: Path) -> None:
