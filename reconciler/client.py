@@ -241,6 +241,13 @@ class Client:
             raise ApiError(self.scrub(f"cannot reach authentik at {self.connection.display_url}: "
                                       f"{exc or exc.__class__.__name__}"),
                            method=method, path=path) from exc
+        except httpx.DecodingError as exc:
+            # A body its `Content-Encoding` does not describe (`gzip` on plain text): the transport
+            # reads it whole, decoded, within the deadline, so this surfaces there. The server
+            # answered: a write may have been carried out.
+            raise ApiError(self.scrub(f"{method} {path}: authentik's answer could not be decoded as its "
+                                      f"Content-Encoding says ({exc})"),
+                           method=method, path=path, outcome_unknown=method != "GET") from exc
         except httpx.TransportError as exc:
             raise ApiError(self.scrub(f"{method} {path}: connection failed: {exc.__class__.__name__}"
                                       f"{': ' + str(exc) if str(exc) else ''}"),
@@ -256,6 +263,9 @@ class Client:
         except json.JSONDecodeError as exc:
             raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not JSON",
                            method=method, path=path, status=status) from exc
+        except UnicodeDecodeError as exc:  # JSON is UTF-8 (RFC 8259): a proxy that re-encoded it
+            raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not valid UTF-8 "
+                           f"(byte {exc.start + 1})", method=method, path=path, status=status) from exc
 
     def _error(self, method: str, path: str, response: httpx.Response) -> ApiError:
         status = response.status_code

@@ -59,6 +59,15 @@ SHAPES = [
     ("/stages/all/", "no_pk", 'GET /stages/all/: page 1, result 1 has no "pk"'),
     ("/stages/all/", "bad_pagination", 'GET /stages/all/: "pagination" has no integer "total_pages"'),
     ("/stages/all/", "html", "GET /stages/all/: authentik answered 200 with a body that is not JSON"),
+    ("/stages/all/", "not_utf8", "GET /stages/all/: authentik answered 200 with a body that is not valid UTF-8 "
+                                 "(byte 16)"),
+    ("/stages/all/", "bad_gzip", "GET /stages/all/: authentik's answer could not be decoded as its Content-Encoding "
+                                 "says (Error -3 while decompressing data: incorrect header check)"),
+    ("/admin/version/", "not_utf8", "GET /admin/version/: authentik answered 200 with a body that is not valid "
+                                    "UTF-8 (byte 16)"),
+    ("/admin/version/", "bad_gzip", "GET /admin/version/: authentik's answer could not be decoded as its "
+                                    "Content-Encoding says (Error -3 while decompressing data: incorrect header "
+                                    "check)"),
     ("/admin/version/", "list", 'GET /admin/version/: the answer has no "version_current" string'),
     ("/admin/version/", "empty_object", 'GET /admin/version/: the answer has no "version_current" string'),
 ]
