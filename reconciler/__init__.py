@@ -125,22 +125,34 @@ _MODULES = {
 
 
 # `plan`, `apply` and `export` are also submodules: importing one sets the package attribute to
-# the module. The eager import of old overwrote them with the functions; these properties keep
+# the module. The eager import of old overwrote them with the functions; the properties below keep
 # that, however the submodules were imported.
 _SHADOWED = ("plan", "apply", "export")
+_OVERRIDES: dict[str, Any] = {}
+"""Values assigned to a shadowed name by anything but the import system (`mock.patch`)."""
 
 
 def _load(name: str) -> Any:
     return getattr(importlib.import_module(_MODULES[name]), name)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MODULES:
-        raise AttributeError(f"module 'reconciler' has no attribute {name!r}")
-    value = _load(name)
-    if name not in _SHADOWED:
-        globals()[name] = value
-    return value
+if not TYPE_CHECKING:  # mypy sees only the names imported above, so `reconciler.typo` stays an error
+
+    def __getattr__(name: str) -> Any:
+        if name in _MODULES:
+            value = _load(name)
+            if name not in _SHADOWED:
+                globals()[name] = value
+            return value
+        if not name.startswith("_"):  # never `__main__`, which runs the CLI
+            # The submodules (`reconciler.pipeline`, `reconciler.client`...) were attributes when
+            # the package imported them eagerly, and the README points at them: import on first use.
+            try:
+                return importlib.import_module(f"{__name__}.{name}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{__name__}.{name}":
+                    raise  # the submodule exists but something it imports does not
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
@@ -152,13 +164,22 @@ class _Package(types.ModuleType):
 
 
 def _function(name: str) -> property:
+    submodule = f"{__name__}.{name}"
+
     def get(_package: types.ModuleType) -> Any:
-        return _load(name)
+        return _OVERRIDES[name] if name in _OVERRIDES else _load(name)
 
-    def set_(_package: types.ModuleType, _submodule: Any) -> None:
-        """The import system sets a submodule as the package's attribute: the function stays."""
+    def set_(_package: types.ModuleType, value: Any) -> None:
+        """The import system sets the submodule as the package's attribute: the function stays.
+        Anything else (`mock.patch("reconciler.plan")`) replaces the function until deleted."""
+        if isinstance(value, types.ModuleType) and value.__name__ == submodule:
+            return
+        _OVERRIDES[name] = value
 
-    return property(get, set_)
+    def delete(_package: types.ModuleType) -> None:
+        _OVERRIDES.pop(name, None)
+
+    return property(get, set_, delete)
 
 
 for _name in _SHADOWED:

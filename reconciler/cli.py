@@ -362,7 +362,16 @@ def _with_state(options: PlanOptions, paths: list[Path], recorded: str | None = 
 
 class ReconcilerGroup(click.Group):
     """Click's group, with the contract's exit codes: a usage error exits 1 (click's 2 means
-    "changes" to `--detailed-exitcode` users), Ctrl-C at a prompt 130."""
+    "changes" to `--detailed-exitcode` users), Ctrl-C at a prompt 130.
+
+    Its options are copies of the commands' (`ReconcilerCommand`) that read no environment
+    variable: the command's own option reads it, so `AUTHENTIK_INSECURE=maybe` is an error for
+    `plan` and nothing to `validate`, which does not take `--insecure`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            param.envvar = None
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:

@@ -190,19 +190,33 @@ class Client:
         at 100 objects, recording 112). Each page is checked: the envelope's shape, every item an
         object holding the keys in `require`, `current` the page asked for, and `next` the page
         after it (0 on page N): a server whose `next` stalls or runs past N fails the call rather
-        than being followed forever."""
+        than being followed forever.
+
+        A list written to while it is read grows: page N then says there is a next page, and its
+        own `total_pages` agrees. Those pages are followed one by one while they advance, up to
+        `growth_bound(N)` pages; an object that moved onto a later page as the list grew is kept once."""
         first = await self._page(path, 1, params, require)
         total = first.total_pages
         if total < 1:
             raise shape_error("GET", path, f'page 1 says there are {total} pages ("total_pages")')
         first.check_next(path, total)
-        rest = await bounded(self.connection.max_concurrency,
-                             [partial(self._page, path, number, params, require) for number in range(2, total + 1)])
-        results = list(first.results)
-        for page in rest:
+        pages = [first, *await bounded(self.connection.max_concurrency,
+                                       [partial(self._page, path, number, params, require)
+                                        for number in range(2, total + 1)])]
+        for page in pages[1:-1]:
             page.check_next(path, total)
-            results.extend(page.results)
-        return results
+        last, bound = pages[-1], growth_bound(total)
+        while last.grew(total):
+            if last.next > bound:
+                raise shape_error("GET", path, f"the list kept growing while it was read (page {last.next} of "
+                                               f"at most {bound}); run again")
+            last = await self._page(path, last.next, params, require)
+            pages.append(last)
+        if last.current > total:
+            last.check_next(path, last.total_pages, counted="its")
+        elif total > 1:
+            last.check_next(path, total)
+        return unique([item for page in pages for item in page.results])
 
     async def _page(self, path: str, number: int, params: dict[str, str], require: Collection[str]) -> Page:
         body = await self.request("GET", path, params={**params, "page": str(number),
@@ -227,6 +241,13 @@ class Client:
             raise ApiError(self.scrub(f"cannot reach authentik at {self.connection.display_url}: "
                                       f"{exc or exc.__class__.__name__}"),
                            method=method, path=path) from exc
+        except httpx.DecodingError as exc:
+            # A body its `Content-Encoding` does not describe (`gzip` on plain text): the transport
+            # reads it whole, decoded, within the deadline, so this surfaces there. The server
+            # answered: a write may have been carried out.
+            raise ApiError(self.scrub(f"{method} {path}: authentik's answer could not be decoded as its "
+                                      f"Content-Encoding says ({exc})"),
+                           method=method, path=path, outcome_unknown=method != "GET") from exc
         except httpx.TransportError as exc:
             raise ApiError(self.scrub(f"{method} {path}: connection failed: {exc.__class__.__name__}"
                                       f"{': ' + str(exc) if str(exc) else ''}"),
@@ -242,6 +263,9 @@ class Client:
         except json.JSONDecodeError as exc:
             raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not JSON",
                            method=method, path=path, status=status) from exc
+        except UnicodeDecodeError as exc:  # JSON is UTF-8 (RFC 8259): a proxy that re-encoded it
+            raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not valid UTF-8 "
+                           f"(byte {exc.start + 1})", method=method, path=path, status=status) from exc
 
     def _error(self, method: str, path: str, response: httpx.Response) -> ApiError:
         status = response.status_code
@@ -311,18 +335,46 @@ class Page:
                 raise shape_error("GET", path, f'"pagination" has no integer "{name}"')
         return cls(results, pagination["current"], pagination["next"], pagination["total_pages"])
 
-    def check_next(self, path: str, total: int) -> None:
-        """`next` must be the page after this one, and 0 on the last of page 1's `total` pages."""
+    def grew(self, total: int) -> bool:
+        """Whether this page, at or past page 1's last (`total`), says the list has grown since:
+        a next page after it, which its own `total_pages` counts (authentik computes both from
+        one count, `authentik/api/pagination.py`)."""
+        return self.current >= total and self.next == self.current + 1 and self.total_pages > self.current
+
+    def check_next(self, path: str, total: int, counted: str = "page 1's") -> None:
+        """`next` must be the page after this one, and 0 on the last of `total` pages (page 1's
+        `total_pages`, or this page's own for a page past those of page 1)."""
         expected = self.current + 1 if self.current < total else 0
         if self.next == expected:
             return
         if self.next and self.next <= self.current:
             problem = f'page {self.current} has "next" {self.next}: the pages do not advance'
         elif self.next and self.current >= total:
-            problem = f'page {self.current} has "next" {self.next}: more pages than page 1\'s "total_pages" ({total})'
+            problem = f'page {self.current} has "next" {self.next}: more pages than {counted} "total_pages" ({total})'
         else:
             problem = f'page {self.current} of {total} has "next" {self.next}, not {expected}'
         raise shape_error("GET", path, problem)
+
+
+def growth_bound(total: int) -> int:
+    """The most pages a list of `total` pages at page 1 is followed to as it grows while read:
+    enough for the list to double, and never forever (issue #11)."""
+    return 2 * total + 2
+
+
+def unique(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`results` with an object seen again (its `pk` already read) left out: a list that grows
+    while it is read shifts objects onto the next page, which may be read after the shift."""
+    seen: set[Any] = set()
+    kept = []
+    for item in results:
+        pk = item.get("pk")
+        if isinstance(pk, str | int):
+            if pk in seen:
+                continue
+            seen.add(pk)
+        kept.append(item)
+    return kept
 
 
 def kind_of(value: Any) -> str:

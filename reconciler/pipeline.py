@@ -33,8 +33,8 @@ from reconciler.state import STATE_FILE, OwnedRecord, SecretState
 from reconciler.values import Secret, refs_in
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
-           "resolve_secrets", "live_paths", "fetch", "match", "conflict_paths", "fetch_more", "check_conflicts",
-           "resolve_refs", "compare", "order", "stamp", "unmanaged", "secret_state", "state_path",
+           "resolve_secrets", "live_paths", "fetch", "match", "conflict_paths", "carried_paths", "fetch_more",
+           "check_conflicts", "resolve_refs", "compare", "order", "stamp", "unmanaged", "secret_state", "state_path",
            "default_state_path", "shown_path", "make_plan", "check_ignored", "STATE_KEY_ENV", "prune", "check_safety",
            "brand_flow_deletes", "owns", "gone_ids"]
 
@@ -153,6 +153,18 @@ def conflict_paths(matching: Matching, model: ApiModel) -> set[str]:
     families = {scope for pair in matching.pairs if pair.desired.state == "present" and pair.live is None
                 if (scope := model.shared_scope(model.kinds[pair.desired.kind]))}
     return paths_for_targets(model, families)
+
+
+def carried_paths(matching: Matching, model: ApiModel) -> set[str]:
+    """Step 5a too: the targets of the references a PUT carries over from the live object (every
+    readable field the manifest leaves out goes into its body, `diff.full_body`): the plan shows
+    them by key (`password_stage: pw-x`), which their target's list gives. Only the live objects
+    described with `update: put` that hold such a reference need one."""
+    targets = {spec.reference for pair in matching.pairs
+               if pair.desired.update == "put" and pair.desired.state == "present" and pair.live is not None
+               for name, spec in model.kinds[pair.desired.kind].fields.items()
+               if spec.reference and not spec.write_only and pair.live.get(name) not in (None, [])}
+    return paths_for_targets(model, targets)
 
 
 async def fetch_more(client: Client, live: LiveState, paths: set[str],
@@ -394,7 +406,8 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     live = await fetch(client, model, live_paths(desired, model, {r.kind for r in owned.values()} if pruning else ()),
                        options.progress)
     matching = match(desired, live, model)
-    live = await fetch_more(client, live, conflict_paths(matching, model), options.progress)
+    live = await fetch_more(client, live, conflict_paths(matching, model) | carried_paths(matching, model),
+                            options.progress)
     check_conflicts(desired, model, matching, live)
     desired = resolve_refs(desired, model, live, matching)
     matching = matching.rebind(desired)

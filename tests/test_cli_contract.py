@@ -169,6 +169,43 @@ def test_a_global_option_is_checked_against_the_command(tmp_path: Path) -> None:
                                                     "message": "'cli validate' does not take --sandbox"}}
 
 
+BAD_ENVIRONMENT = {
+    "AUTHENTIK_INSECURE": ("--insecure", "'maybe' is not a valid boolean. Recognized values: , 0, 1, f, false, n, "
+                                         "no, off, on, t, true, y, yes", "maybe"),
+    "AUTHENTIK_TIMEOUT": ("--timeout", "'abc' is not a valid float range.", "abc"),
+    "AUTHENTIK_RETRIES": ("--retries", "99 is not in the range 0<=x<=10.", "99"),
+}
+"""A value each typed variable of the group's options refuses, and the command's error for it."""
+
+
+def test_a_global_options_variable_is_read_by_the_commands_that_take_it_only(tmp_path: Path) -> None:
+    from reconciler.cli import cli
+
+    group_options = {param.name for param in cli.params}
+    takers = {name: {param.envvar for param in command.params if param.envvar and param.name in group_options}
+              for name, command in cli.commands.items()}
+    assert set().union(*takers.values()) == {"AUTHENTIK_URL", "AUTHENTIK_TOKEN", *BAD_ENVIRONMENT}
+    write_manifest(tmp_path, [{"kind": "user_login", "name": "default-authentication-login"}])
+    saved = tmp_path / "plan.json"
+    assert run("http://127.0.0.1:9", "--sandbox", "plan", str(tmp_path), "--out", str(saved)).exit_code == 0
+    arguments = {"validate": [str(tmp_path)], "show": [str(saved)], "explain": ["deny"], "plan": [str(tmp_path)],
+                 "apply": [str(tmp_path)], "adopt": [str(tmp_path)], "export": []}
+    assert set(arguments) == set(takers) - {"sandbox"}  # which serves until stopped
+    bad = {variable: value for variable, (_, _, value) in BAD_ENVIRONMENT.items()}
+    for command, args in arguments.items():
+        if not takers[command]:  # validate, show, explain: the variables are nothing to them
+            unset = run("http://127.0.0.1:9", command, *args)
+            ignored = run("ftp://nowhere", command, *args, env={**bad, "AUTHENTIK_TOKEN": "\x01"})
+            assert (ignored.exit_code, ignored.output) == (unset.exit_code, unset.output) and unset.exit_code == 0
+            continue
+        assert takers[command] == {"AUTHENTIK_URL", "AUTHENTIK_TOKEN", *BAD_ENVIRONMENT}, command
+        for variable, (option, problem, value) in BAD_ENVIRONMENT.items():
+            refused = run("http://127.0.0.1:9", command, *args, env={variable: value})
+            assert refused.exit_code == 1, (command, variable)
+            assert refused.output.startswith(f"Usage: cli {command} [OPTIONS]"), (command, variable)
+            assert refused.output.endswith(f"Error: Invalid value for '{option}': {problem}\n"), (command, variable)
+
+
 def test_verbose_before_or_after_the_command(tmp_path: Path) -> None:
     write_manifest(tmp_path, [{"kind": "user_login", "name": "default-authentication-login"}])
     request = 'INFO httpx: HTTP Request: GET http://sandbox/api/v3/admin/version/ "HTTP/1.1 200 OK"'

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import math
 import uuid
 from collections import Counter
@@ -58,6 +59,15 @@ SHAPES = [
     ("/stages/all/", "no_pk", 'GET /stages/all/: page 1, result 1 has no "pk"'),
     ("/stages/all/", "bad_pagination", 'GET /stages/all/: "pagination" has no integer "total_pages"'),
     ("/stages/all/", "html", "GET /stages/all/: authentik answered 200 with a body that is not JSON"),
+    ("/stages/all/", "not_utf8", "GET /stages/all/: authentik answered 200 with a body that is not valid UTF-8 "
+                                 "(byte 16)"),
+    ("/stages/all/", "bad_gzip", "GET /stages/all/: authentik's answer could not be decoded as its Content-Encoding "
+                                 "says (Error -3 while decompressing data: incorrect header check)"),
+    ("/admin/version/", "not_utf8", "GET /admin/version/: authentik answered 200 with a body that is not valid "
+                                    "UTF-8 (byte 16)"),
+    ("/admin/version/", "bad_gzip", "GET /admin/version/: authentik's answer could not be decoded as its "
+                                    "Content-Encoding says (Error -3 while decompressing data: incorrect header "
+                                    "check)"),
     ("/admin/version/", "list", 'GET /admin/version/: the answer has no "version_current" string'),
     ("/admin/version/", "empty_object", 'GET /admin/version/: the answer has no "version_current" string'),
 ]
@@ -172,6 +182,76 @@ def test_an_endless_next_on_a_single_page_ends_at_once(tmp_path: Path) -> None:
     assert gets(sandbox) == ["/admin/version/", "/stages/deny/", "/stages/all/"]
 
 
+class GrowingTransport(httpx.AsyncBaseTransport):
+    """Real HTTP to the served sandbox; once the `after`-th page of `/stages/deny/` has been
+    answered (every page from then on when `each_page`), it POSTs `count` more deny stages named
+    `prefix-N` before handing the answer back: the list grows while the client reads it."""
+
+    def __init__(self, url: str, *, prefix: str, count: int, after: int = 1, each_page: bool = False) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.url, self.prefix, self.count, self.after, self.each_page = url, prefix, count, after, each_page
+        self.pages: list[str | None] = []
+        self.created = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "GET" and request.url.path == "/api/v3/stages/deny/":
+            self.pages.append(request.url.params.get("page"))
+            if len(self.pages) == self.after or (self.each_page and len(self.pages) > self.after):
+                await response.aread()
+                for _ in range(self.count):
+                    self.created += 1
+                    posted = await self.inner.handle_async_request(httpx.Request(
+                        "POST", f"{self.url}/api/v3/stages/deny/", json={"name": f"{self.prefix}-{self.created:03}"},
+                        headers={"Authorization": f"Bearer {TOKEN}"}))
+                    await posted.aread()
+                    assert posted.status_code == 201
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def read_growing(url: str, transport: GrowingTransport) -> list[dict[str, Any]]:
+    async def stages() -> list[dict[str, Any]]:
+        conn = Connection(url=url, token=TOKEN, transport=transport, page_size=100, backoff=0)
+        async with Client(conn) as client:
+            return await client.list("/stages/deny/")
+
+    return asyncio.run(stages())
+
+
+def test_a_list_that_grows_while_it_is_read_is_read_whole() -> None:
+    # 150 stages: page 1 says 2 pages; 60 more arrive once page 1 is answered, so page 2 says
+    # there is a page 3, which is read too.
+    with served(seed=seeded(deny=150)) as (sandbox, url):
+        transport = GrowingTransport(url, prefix="new", count=60)
+        stages = read_growing(url, transport)
+        assert [s["name"] for s in stages] == [s["name"] for s in sandbox.seed_objects("/stages/deny/")]
+    assert len(stages) == 210 and stages[-1]["name"] == "new-060"
+    assert transport.pages == ["1", "2", "3"]
+
+
+def test_an_object_a_growing_list_moves_onto_a_later_page_is_kept_once() -> None:
+    # The 60 new stages sort first: page 2, read after them, repeats the 60 last of page 1.
+    with served(seed=seeded(deny=150)) as (_, url):
+        transport = GrowingTransport(url, prefix="a-new", count=60)
+        stages = read_growing(url, transport)
+    assert [s["name"] for s in stages] == [f"deny-{i:04}" for i in range(150)]
+    assert transport.pages == ["1", "2", "3"]
+
+
+def test_a_list_that_keeps_growing_while_it_is_read_stops_with_one_error() -> None:
+    # A page more after each page answered: page N always says there is another one.
+    with served(seed=seeded(deny=150)) as (sandbox, url):
+        transport = GrowingTransport(url, prefix="new", count=100, each_page=True)
+        with pytest.raises(ApiError) as caught:
+            read_growing(url, transport)
+    assert str(caught.value) == \
+        "GET /stages/deny/: the list kept growing while it was read (page 7 of at most 6); run again"
+    assert transport.pages == ["1", "2", "3", "4", "5", "6"]
+
+
 # -- the reads a plan makes ----------------------------------------------------------------------
 class CountingTransport(httpx.AsyncBaseTransport):
     """Wraps a transport and records how many requests were under way when each one started. It
@@ -266,6 +346,34 @@ def test_a_plan_that_creates_a_stage_reads_the_family_list_after_its_kind(tmp_pa
     plan([tmp_path], connection(sandbox), PlanOptions(keep_state=False))
     assert gets(sandbox) == ["/admin/version/", "/stages/deny/", "/stages/password/", "/stages/all/"]
     assert Counter(r.query.get("page") for r in sandbox.requests if r.api_path != "/admin/version/") == {"1": 3}
+
+
+def test_a_put_plan_reads_the_targets_of_the_references_it_carries_over(tmp_path: Path) -> None:
+    # `update: put` sends the live `password_stage` the manifest leaves out: the plan names it by
+    # key, which `/stages/all/` gives (no stage is created, so the name check does not read it).
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    write_manifest(first, [{"kind": "password", "name": "pw-x", "backends": ["authentik.core.auth.InbuiltBackend"]},
+                           {"kind": "identification", "name": "id-x", "user_fields": ["email"],
+                            "password_stage": {"stage": "pw-x"}},
+                           {"kind": "identification", "name": "id-y", "user_fields": ["email"]}])
+    write_manifest(second, [{"kind": "identification", "name": "id-x", "update": "put", "user_fields": ["username"]}])
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(first), "--auto-approve", "--state", str(tmp_path / "state.json")).exit_code == 0
+        [password] = [s for s in sandbox.objects("password") if s["name"] == "pw-x"]
+        sandbox.clear_log()
+        result = run(url, "plan", str(second), "--format", "json", "--state", str(tmp_path / "state.json"))
+        assert result.exit_code == 0, result.output
+        [change] = json.loads(result.stdout)["changes"]
+        assert (change["action"], change["body"]["password_stage"]) == (
+            "replace", {"$ref": {"target": "stage", "key": ["pw-x"], "id": password["pk"], "address": None}})
+        assert gets(sandbox) == ["/admin/version/", "/stages/identification/", "/stages/all/"]
+        # Without a live reference to carry over, the PUT reads its own kind only.
+        write_manifest(second, [{"kind": "identification", "name": "id-y", "update": "put",
+                                 "user_fields": ["username"]}])
+        sandbox.clear_log()
+        assert run(url, "plan", str(second), "--state", str(tmp_path / "state.json")).exit_code == 0
+    assert gets(sandbox) == ["/admin/version/", "/stages/identification/"]
 
 
 def test_a_saved_plan_that_creates_nothing_is_checked_without_the_family_list(tmp_path: Path) -> None:

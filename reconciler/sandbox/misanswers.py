@@ -16,13 +16,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .responses import NOT_FOUND_PAGE
 
 Shape = Literal["list", "empty_object", "no_results", "results_not_list", "item_not_object", "no_pk",
-                "bad_pagination", "html"]
+                "bad_pagination", "html", "not_utf8", "bad_gzip"]
 SHAPES: tuple[Shape, ...] = ("list", "empty_object", "no_results", "results_not_list", "item_not_object", "no_pk",
-                             "bad_pagination", "html")
+                             "bad_pagination", "html", "not_utf8", "bad_gzip")
 """`list`: the results (or the object) as a bare JSON list; `empty_object`: `{}`; `no_results`: the
 envelope without `results`; `results_not_list`: `results` an object; `item_not_object`: each
 result replaced by its pk; `no_pk`: the first result without its `pk`; `bad_pagination`:
-`total_pages` a string; `html`: 200 with an HTML page (a proxy's or the UI's)."""
+`total_pages` a string; `html`: 200 with an HTML page (a proxy's or the UI's); `not_utf8`: the
+body with a Latin-1 `"detail": "café"` first (a proxy that re-encodes), not valid UTF-8;
+`bad_gzip`: the body as it is, said to be `Content-Encoding: gzip`."""
 
 Paging = Literal["endless", "stuck", "ignores_page"]
 PAGINGS: tuple[Paging, ...] = ("endless", "stuck", "ignores_page")
@@ -98,7 +100,22 @@ class WrongShape:
             await respond(send, 200, NOT_FOUND_PAGE.encode(), b"text/html; charset=utf-8")
             return
         answer = await capture(app, scope, receive)
-        await respond(send, answer.status, json.dumps(reshape(answer.json(), self.shape)).encode())
+        if self.shape == "not_utf8":
+            await respond(send, answer.status, latin1(answer.body))
+        elif self.shape == "bad_gzip":
+            await respond(send, answer.status, answer.body, extra=[(b"content-encoding", b"gzip")])
+        else:
+            await respond(send, answer.status, json.dumps(reshape(answer.json(), self.shape)).encode())
+
+
+def latin1(body: bytes) -> bytes:
+    """A JSON object `body` with `"detail": "café"` first, the `é` one Latin-1 byte: valid JSON
+    to a reader that guesses Latin-1, not valid UTF-8 (which JSON must be, RFC 8259)."""
+    detail = b'"detail": "caf\xe9"'
+    rest = body.strip()
+    if rest.startswith(b"{") and rest != b"{}":
+        return b"{" + detail + b", " + rest[1:]
+    return b"{" + detail + b"}"
 
 
 @dataclass

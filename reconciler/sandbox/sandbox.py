@@ -103,7 +103,8 @@ class Sandbox:
     def wrong_shape_next(self, method: str, path_prefix: str, shape: misanswers.Shape, times: int = 1) -> None:
         """Answer the next `times` matching requests with a body of the wrong `shape` (one of
         `misanswers.SHAPES`: "list", "empty_object", "no_results", "results_not_list",
-        "item_not_object", "no_pk", "bad_pagination", "html"), status as the API gave it."""
+        "item_not_object", "no_pk", "bad_pagination", "html", "not_utf8", "bad_gzip"), status as the
+        API gave it."""
         if shape not in misanswers.SHAPES:
             raise ValueError(f"unknown shape {shape!r} (known: {', '.join(misanswers.SHAPES)})")
         self._misanswers.schedule(method, full_path(path_prefix), misanswers.WrongShape(shape), times)
