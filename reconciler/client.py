@@ -125,8 +125,11 @@ class Client:
         except httpx.InvalidURL as exc:
             raise ApiError(f"invalid authentik URL: {exc}") from exc
         check_token(connection.token)
-        inner = connection.transport or httpx.AsyncHTTPTransport(verify=not connection.insecure,
-                                                                 proxy=_environment_proxy(url))
+        proxy = _environment_proxy(url)
+        # Plain http:// straight to the server (redirects are never followed) makes no TLS
+        # connection: loading the CA bundle for it would cost a tenth of every plan's start.
+        verify = not connection.insecure and (url.scheme == "https" or proxy is not None)
+        inner = connection.transport or httpx.AsyncHTTPTransport(verify=verify, proxy=proxy)
         self._transport = PolicyTransport(inner, deadline=connection.timeout, retries=connection.retries,
                                           backoff=connection.backoff, max_wait=connection.max_wait,
                                           clock=connection.clock, on_wait=connection.on_wait)

@@ -101,15 +101,15 @@ def test_dropped_reads_are_retried_and_dropped_writes_are_not(tmp_path: Path) ->
     sandbox.drop_next("GET", "/api/v3/stages/password/")
     write_manifest(tmp_path, [{"kind": "password", "name": "default-authentication-password",
                                "failed_attempts_before_cancel": 9}])
-    # The client does not retry a write; apply sends a PATCH whose answer was lost once more
-    # (it is idempotent): dropped twice, its outcome is unknown.
-    sandbox.drop_next("PATCH", "/api/v3/stages/password/", times=2)
+    # The client does not retry a write; apply sends a PATCH whose answer was lost again, as often
+    # as the connection retries (3; it is idempotent): dropped four times, its outcome is unknown.
+    sandbox.drop_next("PATCH", "/api/v3/stages/password/", times=4)
     with pytest.raises(ApplyError) as caught:
         apply([tmp_path], connection(sandbox), PlanOptions(keep_state=False))
     assert str(caught.value).startswith("password/default-authentication-password: PATCH /stages/password/")
     assert "connection failed: RemoteProtocolError" in str(caught.value)
     assert [r.status for r in sandbox.requests if r.api_path == "/stages/password/"] == [0, 200]
-    assert [r.method for r in sandbox.requests if r.method != "GET"] == ["PATCH", "PATCH"]
+    assert [r.method for r in sandbox.requests if r.method != "GET"] == ["PATCH"] * 4
     assert [o.change.address for o in caught.value.result.unknown] == ["password/default-authentication-password"]
 
 
