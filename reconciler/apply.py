@@ -25,11 +25,11 @@ __all__ = ["DEFAULT_PARALLELISM", "ChangeOutcome", "ApplyResult", "OnChange", "a
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PARALLELISM = 4
-"""Measured with bench/apply_parallel.py (sandbox over HTTP, 20 ms per request, 300 creates and
-300 PATCHes, parallelism 1/4/8/10/16: creates 14.0/7.2/8.7/7.5/11.5 s, PATCHes 12.7/4.6/7.1/8.5/
-8.3 s): 4 takes 2-3x less time than 1, and more gains nothing once the calls are bound by the
-server's work rather than the network's latency, while it loads the server more (16 was slower)."""
+DEFAULT_PARALLELISM = 8
+"""Measured with bench/apply_parallel.py on 2 cores at load 0.6 (sandbox over HTTP, 20 ms per
+request, 300 creates / 300 PATCHes, seconds): 1: 7.7/7.6, 4: 2.5/2.4, 8: 1.4/1.2, 10: 1.4/1.6,
+16: 2.2/1.9. Past 8 the calls wait on the server's work, not the network's latency, and more at
+once only loads the server more (the client's reads are bounded at 8 too)."""
 
 
 OnChange = Callable[[ChangeOutcome], None]

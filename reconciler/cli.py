@@ -494,7 +494,7 @@ def _take_group_options(ctx: click.Context, group: click.Context) -> None:
 ReconcilerGroup.command_class = ReconcilerCommand
 
 FAMILIES = ("stages", "policies", "flows")  # reconciler.export.FAMILIES, pinned by a test
-PARALLELISM = 4  # reconciler.apply.DEFAULT_PARALLELISM, pinned by a test
+PARALLELISM = 8  # reconciler.apply.DEFAULT_PARALLELISM, pinned by a test
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
                       show_default=True, help="output format")
