@@ -131,9 +131,10 @@ class _Run:
 
     async def run(self, parallelism: int) -> None:
         """Start every change whose dependencies are applied, lowest plan index first; after a
-        failure start nothing new and let the changes in flight finish; on an interruption
-        (Ctrl-C: this coroutine cancelled, or a call cancelled) cancel them: their outcome is
-        unknown."""
+        failure, or an internal error (in `make` or in the `on_change` callback alike), start
+        nothing new and let the changes in flight finish, so each ends applied or failed rather
+        than unknown; on an interruption (Ctrl-C: this coroutine cancelled, or a call cancelled)
+        cancel them: their outcome is unknown. An error of this loop itself cancels them too."""
         waits = dependencies(self.changes)
         dependents: dict[int, list[int]] = {}
         for i, needed in enumerate(waits):
@@ -185,9 +186,21 @@ class _Run:
         running.clear()
 
     def finish(self, i: int, outcome: ChangeOutcome) -> None:
+        """Record how change `i` ended and tell `on_change`. The callback is the caller's code (the
+        CLI's progress lines: a closed stderr raises on each one), so its error is kept as the
+        internal error, as one in `make` is, and never ends the accounting: the report stays exact
+        and the state is saved. Later errors of the callback are only logged."""
         self.done[i] = outcome
-        if self.on_change:
+        if self.on_change is None:
+            return
+        try:
             self.on_change(outcome)
+        except Exception as exc:  # noqa: BLE001 - the caller's bug still gets the exact report
+            if self.internal is None:
+                self.internal = exc
+            else:
+                log.error("%s: the on_change callback failed again (%s: %s)", outcome.change.address,
+                          exc.__class__.__name__, exc)
 
     async def make(self, i: int) -> ChangeOutcome:
         """One change, start to end; never raises: every ending is an outcome."""
