@@ -4,6 +4,7 @@ the place to fix. Which sections exist is the model's business (the validator ch
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import logging
 import math
@@ -143,14 +144,21 @@ def _walk(folder: Path, root: Path, warnings: list[str]) -> list[Path]:
             continue
         path = Path(entry.path)
         if entry.is_symlink():
-            target = path.resolve()
-            if target.is_dir():
+            if path.is_dir():  # follows the link: False for a loop or a link to nothing
                 warnings.append(_warn(f"skipped {path}: a symlinked folder is not followed"))
-            elif path.suffix in MANIFEST_SUFFIXES and target.is_file():
-                if target.is_relative_to(root):
-                    found.append(path)
-                else:
-                    warnings.append(_warn(f"skipped {path}: it links to {target}, outside {root}"))
+            elif path.suffix in MANIFEST_SUFFIXES:
+                try:
+                    # Not Path.resolve: on Python 3.11 it raises RuntimeError on a loop.
+                    target = Path(os.path.realpath(path, strict=True))
+                except OSError as exc:  # a loop is warned of; a link to nothing is no manifest
+                    if exc.errno == errno.ELOOP:
+                        warnings.append(_warn(f"skipped {path}: a symlink loop"))
+                    continue
+                if target.is_file():
+                    if target.is_relative_to(root):
+                        found.append(path)
+                    else:
+                        warnings.append(_warn(f"skipped {path}: it links to {target}, outside {root}"))
         elif entry.is_dir(follow_symlinks=False):
             found.extend(_walk(path, root, warnings))
         elif path.suffix in MANIFEST_SUFFIXES and entry.is_file(follow_symlinks=False):

@@ -162,6 +162,36 @@ def test_a_symlink_inside_the_repository_to_a_file_outside_is_refused(repo: Path
                                  "--allow-file-outside DIR)\n1 problem found.\n")
 
 
+def test_a_file_secret_that_is_a_symlink_loop_is_a_located_problem(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo / "manifests" / "loop").symlink_to("loop")
+    path = mail_manifest(repo / "manifests", "loop")
+    assert plan_error(repo / "manifests") == (1, f"{path}:4:3: email/mail: password: cannot read secret file "
+                                                 f"{repo}/manifests/loop: a symlink loop\n1 problem found.\n")
+    # Seen from inside the repository (a path recorded relative to here), and by a saved plan's apply.
+    monkeypatch.chdir(repo)
+    (repo / "manifests" / "secret.txt").write_text("inside-secret")
+    mail_manifest(repo / "manifests", "secret.txt")
+    with served() as (sandbox, url):
+        assert run(url, "plan", "manifests", "--out", "plan.json").exit_code == 0
+        (repo / "manifests" / "secret.txt").unlink()
+        (repo / "manifests" / "secret.txt").symlink_to("secret.txt")
+        refused = run(url, "apply", "--plan", "plan.json", "--auto-approve")
+        assert (refused.exit_code, refused.output) == (1, (
+            "error: the saved plan is stale, nothing was applied (1 reason):\n"
+            "  email/mail: password: cannot read secret file manifests/secret.txt: a symlink loop\n"))
+        assert [r.method for r in sandbox.requests if r.method != "GET"] == []
+
+
+def test_a_state_file_that_is_a_symlink_loop_is_an_error(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [{"kind": "deny", "name": "real"}])
+    (tmp_path / "state.json").symlink_to("state.json")
+    with served() as (sandbox, url):
+        result = run(url, "apply", str(tmp_path), "--auto-approve", "--state", str(tmp_path / "state.json"))
+        assert (result.exit_code, result.output) == (
+            1, f"error: cannot read the state file {tmp_path}/state.json: a symlink loop\n")
+        assert [r.method for r in sandbox.requests if r.method != "GET"] == []
+
+
 def test_without_git_the_manifests_folder_is_the_repository(tmp_path: Path) -> None:
     (tmp_path / "manifests").mkdir()
     (tmp_path / "secret.txt").write_text("s")
@@ -256,6 +286,22 @@ def test_symlinked_folders_are_not_followed_and_links_outside_are_skipped(
         "stage kinds)"]
     assert caplog.messages == [f"skipped {repo}/elsewhere.yaml: it links to {tmp_path}/elsewhere.yaml, outside {repo}",
                                f"skipped {repo}/loop: a symlinked folder is not followed"]
+
+
+def test_a_manifest_symlink_loop_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_manifest(tmp_path, [{"kind": "deny", "name": "real"}])
+    (tmp_path / "loop.yaml").symlink_to("loop.yaml")
+    (tmp_path / "a.yml").symlink_to("b.yml")
+    (tmp_path / "b.yml").symlink_to("a.yml")
+    (tmp_path / "notes").symlink_to("notes")  # not a manifest's name: not looked at
+    (tmp_path / "gone.yaml").symlink_to("nowhere.yaml")  # a link to nothing is no manifest, as before
+    with caplog.at_level(logging.WARNING, logger="reconciler.manifest"):
+        assert [o.name for o in validate_paths([tmp_path], "2026.2.2")] == ["real"]
+    assert caplog.messages == [f"skipped {tmp_path}/a.yml: a symlink loop", f"skipped {tmp_path}/b.yml: a symlink loop",
+                               f"skipped {tmp_path}/loop.yaml: a symlink loop"]
+    with served() as (_, url):
+        result = run(url, "plan", str(tmp_path))
+        assert result.exit_code == 0 and "Plan: 1 to create" in result.stdout
 
 
 def test_skipped_links_are_warned_on_stderr(tmp_path: Path) -> None:
