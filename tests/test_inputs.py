@@ -120,7 +120,29 @@ def test_a_tag_its_scalar_cannot_hold_names_the_tag_only(tmp_path: Path) -> None
     path = tmp_path / "m.yaml"
     path.write_text("stages:\n  - kind: email\n    name: m\n    password: !!int hunter2\n")
     assert cli_output("validate", str(path)) == (
-        1, f"{path}:4:15: invalid value for its tag tag:yaml.org,2002:int\n1 problem found.\n")
+        1, f"{path}:4:15: invalid value for its tag !!int\n1 problem found.\n")
+
+
+def test_an_unknown_tag_is_never_echoed_it_may_be_an_unquoted_secret() -> None:
+    path = INVALID / "unknown-tag.yaml"
+    expected = (f"{path}:5:15: an unknown YAML tag (quote the value if it is a string)\n"
+                f"{path}:6:11: an unknown YAML tag (quote the value if it is a string)\n"
+                f"{path}:7:11: invalid value for its tag !!int\n3 problems found.\n")
+    assert both_commands(path) == [(1, expected)] * 2
+    annotated = run("http://127.0.0.1:9", "validate", str(path), env={"GITHUB_ACTIONS": "true"})
+    assert annotated.exit_code == 1 and "::error file=" in annotated.output
+    assert "Sup3r" not in annotated.output and "Sm7p" not in annotated.output
+
+
+def test_tags_on_mappings_and_lists_are_refused_where_they_are_written() -> None:
+    path = INVALID / "tagged-collections.yaml"
+    expected = (f"{path}:3:5: an unknown YAML tag (quote the value if it is a string)\n"
+                f"{path}:8:19: an unknown YAML tag (quote the value if it is a string)\n"
+                f"{path}:11:11: the YAML tag !!set is not supported: write a plain mapping\n"
+                f"{path}:15:11: the YAML tag !!map does not fit a list\n"
+                f"{path}:16:11: the YAML tag !!omap is not supported: write a plain list\n"
+                f"{path}:18:5: an unknown YAML tag (quote the value if it is a string)\n6 problems found.\n")
+    assert both_commands(path) == [(1, expected)] * 2
 
 
 # {file: PATH} secrets
