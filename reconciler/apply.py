@@ -2,8 +2,8 @@
 most `parallelism` at once; 1 keeps the plan's order), stopping at the first failure with an exact
 account of every change: applied, failed, unknown outcome (a write whose answer never came, or in
 flight at an interruption) or not attempted. A write whose answer was lost is made good, as often
-as the connection retries: a create is looked up by its key before each sending, an update or a
-delete is sent again."""
+as the connection retries (`--retries`; 0: never, its outcome is then unknown): a create is looked
+up by its key before each sending, an update or a delete is sent again."""
 from __future__ import annotations
 
 import asyncio
@@ -231,8 +231,8 @@ class _Run:
 
     async def send(self, change: Change, kind: Kind, body: dict[str, Any] | None,
                    attempt: _Attempt) -> tuple[Any, str]:
-        """The call; when its answer is lost, made good once (see the module's docstring). A
-        create's answer must carry the new object's id."""
+        """The call; when its answer is lost, made good as often as the connection retries (see
+        the module's docstring). A create's answer must carry the new object's id."""
         attempt.sent = True
         note = ""
         try:
@@ -251,10 +251,12 @@ class _Run:
 
     async def after_lost_answer(self, change: Change, kind: Kind, body: dict[str, Any] | None,
                                 lost: ApiError) -> tuple[Any, str]:
-        """Make a write whose answer was lost good, as often as the connection retries (at least
-        once): a create is looked up by its key before each sending, so it is never made twice;
-        an update or a delete is sent again (a delete that finds the object gone is done)."""
-        for again in range(max(1, self.client.connection.retries)):
+        """Make a write whose answer was lost good, as often as the connection retries (none: the
+        `lost` error stands, the outcome unknown): a create is looked up by its key before each
+        sending, so it is never made twice; an update or a delete is sent again (a delete that
+        finds the object gone is done)."""
+        retries = self.client.connection.retries
+        for again in range(retries):
             if isinstance(change, Create):
                 try:
                     found = await self.look_up(change, kind, body or {})
@@ -274,14 +276,14 @@ class _Run:
             except ApiError as exc:
                 if isinstance(change, Delete) and exc.status == 404:
                     return None, "gone when sent again after its answer was lost"
-                if not exc.outcome_unknown or again + 1 >= max(1, self.client.connection.retries):
+                if not exc.outcome_unknown or again + 1 >= retries:
                     raise
                 log.warning("%s: the answer to %s %s was lost again (%s)", change.address, change.method,
                             change.path, exc)
                 lost = exc
                 continue
             return answer, "sent again after its answer was lost"
-        raise lost  # not reached: the last sending returns or raises
+        raise lost  # reached with no retries: the write may or may not have been made
 
     async def look_up(self, change: Change, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """The object `change` creates, if it exists: the list filtered by the kind's key fields

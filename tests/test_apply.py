@@ -578,3 +578,39 @@ def test_a_stderr_closed_mid_apply_still_prints_the_report_and_saves_the_state(t
         owned = next(iter(json.loads(state.read_text())["servers"].values()))["owned"]
         assert sorted(a for a, record in owned.items() if a.startswith("deny/") and record["id"]) == [
             "deny/deny-0", "deny/deny-1"]
+
+
+def lossy(sandbox: Sandbox, retries: int) -> Connection:
+    return Connection(url="http://sandbox", token=sandbox.token, transport=sandbox.transport(), backoff=0,
+                      retries=retries)
+
+
+@pytest.mark.parametrize("retries", [0, 1, 3])
+def test_retries_bound_how_often_a_lost_update_is_sent_again(tmp_path: Path, retries: int) -> None:
+    """`--retries` is the one knob: an update whose every answer is lost is sent 1 + retries times,
+    then its outcome is unknown; with 0 it is never sent again."""
+    sandbox = Sandbox()
+    write(tmp_path, [{"kind": "password", "name": "default-authentication-password",
+                      "failed_attempts_before_cancel": 4}])
+    sandbox.lose_answer_next("PATCH", "/stages/password/", times=5)
+    with pytest.raises(ApplyError) as caught:
+        apply([tmp_path], lossy(sandbox, retries), PlanOptions(keep_state=False))
+    assert [o.status for o in caught.value.result.outcomes] == ["unknown"]
+    assert [r.status for r in sandbox.requests if r.method == "PATCH"] == [0] * (1 + retries)
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_with_no_retries_a_lost_create_is_not_looked_up_and_stays_unknown(tmp_path: Path, retries: int) -> None:
+    sandbox = Sandbox()
+    write(tmp_path, [{"kind": "deny", "name": "made", "deny_message": "no"}])
+    sandbox.lose_answer_next("POST", "/stages/deny/")
+    sandbox.clear_log()
+    if retries == 0:
+        with pytest.raises(ApplyError) as caught:
+            apply([tmp_path], lossy(sandbox, retries), PlanOptions(keep_state=False))
+        assert [o.status for o in caught.value.result.outcomes] == ["unknown"]
+    else:
+        outcome = apply([tmp_path], lossy(sandbox, retries), PlanOptions(keep_state=False))
+        assert [o.note for o in outcome.result.outcomes] == ["found on the server after its answer was lost"]
+    assert [(r.method, r.query.get("name"), r.status) for r in sandbox.requests if r.api_path == "/stages/deny/"] == [
+        ("GET", None, 200), ("POST", None, 0), ("GET", "made", 200)][:2 + retries]
