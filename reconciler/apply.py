@@ -2,8 +2,8 @@
 most `parallelism` at once; 1 keeps the plan's order), stopping at the first failure with an exact
 account of every change: applied, failed, unknown outcome (a write whose answer never came, or in
 flight at an interruption) or not attempted. A write whose answer was lost is made good, as often
-as the connection retries: a create is looked up by its key before each sending, an update or a
-delete is sent again."""
+as the connection retries (`--retries`; 0: never, its outcome is then unknown): a create is looked
+up by its key before each sending, an update or a delete is sent again."""
 from __future__ import annotations
 
 import asyncio
@@ -131,9 +131,10 @@ class _Run:
 
     async def run(self, parallelism: int) -> None:
         """Start every change whose dependencies are applied, lowest plan index first; after a
-        failure start nothing new and let the changes in flight finish; on an interruption
-        (Ctrl-C: this coroutine cancelled, or a call cancelled) cancel them: their outcome is
-        unknown."""
+        failure, or an internal error (in `make` or in the `on_change` callback alike), start
+        nothing new and let the changes in flight finish, so each ends applied or failed rather
+        than unknown; on an interruption (Ctrl-C: this coroutine cancelled, or a call cancelled)
+        cancel them: their outcome is unknown. An error of this loop itself cancels them too."""
         waits = dependencies(self.changes)
         dependents: dict[int, list[int]] = {}
         for i, needed in enumerate(waits):
@@ -185,9 +186,21 @@ class _Run:
         running.clear()
 
     def finish(self, i: int, outcome: ChangeOutcome) -> None:
+        """Record how change `i` ended and tell `on_change`. The callback is the caller's code (the
+        CLI's progress lines: a closed stderr raises on each one), so its error is kept as the
+        internal error, as one in `make` is, and never ends the accounting: the report stays exact
+        and the state is saved. Later errors of the callback are only logged."""
         self.done[i] = outcome
-        if self.on_change:
+        if self.on_change is None:
+            return
+        try:
             self.on_change(outcome)
+        except Exception as exc:  # noqa: BLE001 - the caller's bug still gets the exact report
+            if self.internal is None:
+                self.internal = exc
+            else:
+                log.error("%s: the on_change callback failed again (%s: %s)", outcome.change.address,
+                          exc.__class__.__name__, exc)
 
     async def make(self, i: int) -> ChangeOutcome:
         """One change, start to end; never raises: every ending is an outcome."""
@@ -218,8 +231,8 @@ class _Run:
 
     async def send(self, change: Change, kind: Kind, body: dict[str, Any] | None,
                    attempt: _Attempt) -> tuple[Any, str]:
-        """The call; when its answer is lost, made good once (see the module's docstring). A
-        create's answer must carry the new object's id."""
+        """The call; when its answer is lost, made good as often as the connection retries (see
+        the module's docstring). A create's answer must carry the new object's id."""
         attempt.sent = True
         note = ""
         try:
@@ -238,10 +251,12 @@ class _Run:
 
     async def after_lost_answer(self, change: Change, kind: Kind, body: dict[str, Any] | None,
                                 lost: ApiError) -> tuple[Any, str]:
-        """Make a write whose answer was lost good, as often as the connection retries (at least
-        once): a create is looked up by its key before each sending, so it is never made twice;
-        an update or a delete is sent again (a delete that finds the object gone is done)."""
-        for again in range(max(1, self.client.connection.retries)):
+        """Make a write whose answer was lost good, as often as the connection retries (none: the
+        `lost` error stands, the outcome unknown): a create is looked up by its key before each
+        sending, so it is never made twice; an update or a delete is sent again (a delete that
+        finds the object gone is done)."""
+        retries = self.client.connection.retries
+        for again in range(retries):
             if isinstance(change, Create):
                 try:
                     found = await self.look_up(change, kind, body or {})
@@ -261,14 +276,14 @@ class _Run:
             except ApiError as exc:
                 if isinstance(change, Delete) and exc.status == 404:
                     return None, "gone when sent again after its answer was lost"
-                if not exc.outcome_unknown or again + 1 >= max(1, self.client.connection.retries):
+                if not exc.outcome_unknown or again + 1 >= retries:
                     raise
                 log.warning("%s: the answer to %s %s was lost again (%s)", change.address, change.method,
                             change.path, exc)
                 lost = exc
                 continue
             return answer, "sent again after its answer was lost"
-        raise lost  # not reached: the last sending returns or raises
+        raise lost  # reached with no retries: the write may or may not have been made
 
     async def look_up(self, change: Change, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """The object `change` creates, if it exists: the list filtered by the kind's key fields

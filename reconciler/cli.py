@@ -262,7 +262,8 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--retries", envvar="AUTHENTIK_RETRIES", metavar="N", type=click.IntRange(0, 10),
                      expose_value=False, callback=_remember(RETRIES_KEY),
                      help="send a call that failed on throttling, a gateway error or no connection again, up "
-                          "to N times, where that is safe (default 3) [env AUTHENTIK_RETRIES]"),
+                          "to N times, where that is safe; apply also makes good a write whose answer was lost "
+                          "up to N times (0: never, it is reported unknown) (default 3) [env AUTHENTIK_RETRIES]"),
     ]
     for option in reversed(options):
         func = option(func)

@@ -4,6 +4,7 @@ the place to fix. Which sections exist is the model's business (the validator ch
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import logging
 import math
@@ -29,6 +30,11 @@ _SCALAR_CONSTRUCTORS = {tag: constructor for tag, constructor in yaml.constructo
                                                                     "tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs",
                                                                     "tag:yaml.org,2002:set")}
 _STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_STANDARD = "tag:yaml.org,2002:"
+_UNKNOWN_TAG = "an unknown YAML tag (quote the value if it is a string)"
+"""Any tag but the standard ones PyYAML's safe loader builds: never echoed (`!Sup3rS3cret`)."""
 _MERGE = "tag:yaml.org,2002:merge"
 # libyaml's parser when PyYAML has it (several times faster), keeping the same marks.
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -143,14 +149,21 @@ def _walk(folder: Path, root: Path, warnings: list[str]) -> list[Path]:
             continue
         path = Path(entry.path)
         if entry.is_symlink():
-            target = path.resolve()
-            if target.is_dir():
+            if path.is_dir():  # follows the link: False for a loop or a link to nothing
                 warnings.append(_warn(f"skipped {path}: a symlinked folder is not followed"))
-            elif path.suffix in MANIFEST_SUFFIXES and target.is_file():
-                if target.is_relative_to(root):
-                    found.append(path)
-                else:
-                    warnings.append(_warn(f"skipped {path}: it links to {target}, outside {root}"))
+            elif path.suffix in MANIFEST_SUFFIXES:
+                try:
+                    # Not Path.resolve: on Python 3.11 it raises RuntimeError on a loop.
+                    target = Path(os.path.realpath(path, strict=True))
+                except OSError as exc:  # a loop is warned of; a link to nothing is no manifest
+                    if exc.errno == errno.ELOOP:
+                        warnings.append(_warn(f"skipped {path}: a symlink loop"))
+                    continue
+                if target.is_file():
+                    if target.is_relative_to(root):
+                        found.append(path)
+                    else:
+                        warnings.append(_warn(f"skipped {path}: it links to {target}, outside {root}"))
         elif entry.is_dir(follow_symlinks=False):
             found.extend(_walk(path, root, warnings))
         elif path.suffix in MANIFEST_SUFFIXES and entry.is_file(follow_symlinks=False):
@@ -213,19 +226,24 @@ def _construct(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
         if node.tag == _STR:  # most values: no constructor needed
             return node.value
         constructor = _SCALAR_CONSTRUCTORS.get(node.tag)
+        if constructor is None:
+            # `password: !Sup3rS3cret` is a tag, not a string: its text may be the secret, never echoed.
+            reading.problems.append(Problem(reading.file, *_mark(node), _UNKNOWN_TAG))
+            return None
         try:
-            if constructor is None:
-                raise yaml.constructor.ConstructorError(None, None, "unknown tag")
             value = constructor(_SCALARS, node)
         except Exception:  # noqa: BLE001 - PyYAML's constructors fail in many ways (`!!bool x`: KeyError)
             # e.g. `!!int abc`, `!!timestamp nope`: a scalar its tag cannot hold. Never echo the
             # scalar: it may be a secret's value.
-            reading.problems.append(Problem(reading.file, *_mark(node), f"invalid value for its tag {node.tag}"))
+            reading.problems.append(Problem(reading.file, *_mark(node),
+                                            f"invalid value for its tag {_short(node.tag)}"))
             return None
         what = _not_json(value)
         if what is not None:
             reading.foreign.append((path, what))
         return value
+    if _tagged(node, reading.problems, reading.file):
+        return None
     if len(path) > _OBJECT_DEPTH:
         reading.problems.append(Problem(reading.file, *_mark(node), f"nested more than {MAX_DEPTH} levels deep"))
         return None
@@ -272,6 +290,28 @@ def _build(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
             reading.positions[(*path, key)] = _mark(key_node)
         return result
     return [_construct(item, (*path, i), reading) for i, item in enumerate(node.value)]
+
+
+def _tagged(node: yaml.Node, problems: list[Problem], file: str) -> bool:
+    """Whether a mapping or list carries a tag other than its plain one, added to `problems`:
+    `!vault {...}`, `!!python/object/new:os.system [...]`, `!!set` are built by PyYAML's safe
+    loader as plain data, silently dropping what the tag asked for."""
+    shape = "mapping" if isinstance(node, yaml.MappingNode) else "list"
+    if node.tag == (_MAP if shape == "mapping" else _SEQ):
+        return False
+    if node.tag in (_MAP, _SEQ):
+        message = f"the YAML tag {_short(node.tag)} does not fit a {shape}"
+    elif node.tag in yaml.constructor.SafeConstructor.yaml_constructors:
+        message = f"the YAML tag {_short(node.tag)} is not supported: write a plain {shape}"
+    else:
+        message = _UNKNOWN_TAG
+    problems.append(Problem(file, *_mark(node), message))
+    return True
+
+
+def _short(tag: str) -> str:
+    """A standard tag as it is written (`!!int`); only tags the safe loader knows are shown."""
+    return "!!" + tag.removeprefix(_STANDARD)
 
 
 def _located(text: str, index: int) -> Position:
@@ -396,6 +436,8 @@ def _documents(documents: list[yaml.Node], reading: _Reading, sections: list[Sec
                 problems.append(Problem(file, *_mark(document), "a manifest must be a mapping of lists "
                                         "('stages', 'policies', 'flows')"))
             continue
+        if _tagged(document, problems, file):
+            continue
         seen: set[str] = set()
         for key_node, value_node in document.value:
             if not isinstance(key_node, yaml.ScalarNode):
@@ -407,7 +449,7 @@ def _documents(documents: list[yaml.Node], reading: _Reading, sections: list[Sec
                 is_list = isinstance(value_node, yaml.SequenceNode)
                 null = value_node.tag == "tag:yaml.org,2002:null"
                 sections.append(Section(str(key_node.value), file, _mark(key_node), is_list or null))
-                if isinstance(value_node, yaml.SequenceNode):
+                if isinstance(value_node, yaml.SequenceNode) and not _tagged(value_node, problems, file):
                     objects.extend(_objects(key_node.value, value_node, reading))
     return objects
 

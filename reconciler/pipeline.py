@@ -351,7 +351,7 @@ def shown_path(path: Path | None) -> str | None:
         return None
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, RuntimeError):  # outside; or a symlink loop (Python 3.11), which reading it reports
         return str(path)
 
 

@@ -2,6 +2,7 @@
 wrapped in `Secret` so that no output can show it."""
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Mapping
@@ -39,8 +40,9 @@ class FileRule:
     allowed: tuple[Path, ...] = ()
 
     def check(self, path: Path) -> Path:
-        """The resolved path, or `SourceError` when it is outside every allowed folder."""
-        resolved = path.resolve()
+        """The resolved path, or `SourceError` when it is outside every allowed folder or a
+        symlink loop."""
+        resolved = _resolved(path)
         if any(resolved.is_relative_to(folder.resolve()) for folder in (self.root, *self.allowed)):
             return resolved
         raise SourceError(f"cannot read secret file {path}: outside the repository {self.root} "
@@ -48,7 +50,10 @@ class FileRule:
 
     def allows_outside(self, path: Path) -> bool:
         """Whether `path` is inside a folder the user allowed explicitly."""
-        resolved = path.resolve()
+        try:
+            resolved = _resolved(path)
+        except SourceError:
+            return False  # reading it says why
         return any(resolved.is_relative_to(folder.resolve()) for folder in self.allowed)
 
 
@@ -67,7 +72,8 @@ def read_source(source: dict[str, str], environ: Mapping[str, str], files: FileR
         # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
         descriptor = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
-        raise SourceError(f"cannot read secret file {path}: {exc.strerror or exc.__class__.__name__}") from exc
+        reason = "a symlink loop" if exc.errno == errno.ELOOP else exc.strerror or exc.__class__.__name__
+        raise SourceError(f"cannot read secret file {path}: {reason}") from exc
     if not stat.S_ISREG(os.fstat(descriptor).st_mode):
         os.close(descriptor)
         raise SourceError(f"cannot read secret file {path}: not a regular file")
@@ -83,11 +89,21 @@ def read_source(source: dict[str, str], environ: Mapping[str, str], files: FileR
     return Secret(text.rstrip("\r\n"), source={"file": str(path)})
 
 
-def _from_here(path: Path) -> str:
-    """A path as seen from the working folder (where a saved plan is applied from), when inside."""
+def _resolved(path: Path) -> Path:
+    """`path` with its symlinks resolved; a loop is a `SourceError` (Python 3.11's
+    `Path.resolve` raises `RuntimeError` on one; later versions leave it for `open` to find)."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+        return path.resolve()
+    except RuntimeError as exc:
+        raise SourceError(f"cannot read secret file {path}: a symlink loop") from exc
+
+
+def _from_here(path: Path) -> str:
+    """A path as seen from the working folder (where a saved plan is applied from), when inside;
+    as it is when not, or when it cannot be resolved (reading it then says why)."""
+    try:
+        return str(_resolved(path).relative_to(Path.cwd().resolve()))
+    except (ValueError, SourceError):
         return str(path)
 
 

@@ -7,6 +7,7 @@ ephemeral CI runners with no infrastructure, and a reviewer sees in the diff whi
 changed without learning them."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import json
@@ -59,7 +60,13 @@ class SecretState:
     _shown_files: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.path is None or not self.path.exists():
+        if self.path is None:
+            return
+        try:
+            self.path.stat()
+        except OSError as exc:  # `exists()` says False for a loop, and `resolve()` raises RuntimeError on one
+            if exc.errno == errno.ELOOP:
+                raise ReconcilerError(f"cannot read the state file {self.path}: a symlink loop") from exc
             return
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))

@@ -8,6 +8,7 @@ import datetime
 import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -17,6 +18,9 @@ import httpx
 __all__ = ["Clock", "SystemClock", "PolicyTransport", "DeadlineExceeded", "ATTEMPTS"]
 
 log = logging.getLogger(__name__)
+
+_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")
+"""`Retry-After` as a number of seconds (RFC 9110 says digits; a decimal does no harm)."""
 
 ATTEMPTS = "reconciler.attempts"
 """The key of `response.extensions` that says how many attempts the answer took."""
@@ -162,11 +166,12 @@ class PolicyTransport(httpx.AsyncBaseTransport):
 
     def _retry_after(self, value: str | None) -> float | None:
         """`Retry-After` in seconds or as an HTTP date, capped at `max_wait`; None if absent or
-        unreadable (the backoff applies then)."""
+        unreadable (the backoff applies then). Seconds are ASCII digits, a decimal allowed: not
+        `str.isdigit`, which takes `²` (that `float` then refuses) or `٣`."""
         if not value:
             return None
         value = value.strip()
-        if value.isdigit():
+        if _SECONDS.fullmatch(value):
             delay = float(value)
         else:
             try:

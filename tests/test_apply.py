@@ -500,3 +500,117 @@ def test_an_apply_over_http_searches_for_no_module_per_request(tmp_path: Path) -
     assert len(outcome.result.applied) == 29
     repeated = {name for name in searches.names if searches.names.count(name) > 1}
     assert repeated == set(), sorted(searches.names)[:20]
+
+
+class SlowAfterFirst(httpx.AsyncBaseTransport):
+    """The sandbox in-process; every write but the first yields many times first, so the writes
+    started with the first are still in flight when it ends."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.inner = sandbox.transport()
+        self.writes = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "GET":
+            self.writes += 1
+            for _ in range(0 if self.writes == 1 else 50):
+                await asyncio.sleep(0)
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.parametrize("raises", ["once", "every time"])
+def test_an_on_change_callback_that_raises_is_an_internal_error_with_the_exact_report_and_the_state_saved(
+        tmp_path: Path, raises: str) -> None:
+    write(tmp_path, [{"kind": "deny", "name": f"deny-{i}", "deny_message": "no"} for i in range(6)])
+    state = tmp_path / "state.json"
+    sandbox = Sandbox()
+    told: list[str] = []
+
+    def on_change(outcome: ChangeOutcome) -> None:
+        told.append(outcome.change.name)
+        if raises == "every time" or len(told) == 1:
+            raise RuntimeError("callback broke")
+
+    with pytest.raises(ApplyError) as caught:
+        apply([tmp_path], connection(SlowAfterFirst(sandbox)), PlanOptions(state_path=state), on_change=on_change,
+              parallelism=3)
+    assert caught.value.internal and str(caught.value) == "unexpected internal error"
+    assert repr(caught.value.__cause__) == "RuntimeError('callback broke')"
+    # As after an internal error in our own code: nothing new starts, and the changes in flight
+    # finish (applied, not cancelled into an unknown outcome); the callback heard of each.
+    assert [(o.change.name, o.status) for o in caught.value.result.outcomes] == [
+        ("deny-0", "applied"), ("deny-1", "applied"), ("deny-2", "applied"),
+        ("deny-3", "not_attempted"), ("deny-4", "not_attempted"), ("deny-5", "not_attempted")]
+    assert told == ["deny-0", "deny-1", "deny-2"]
+    assert sorted(o["name"] for o in sandbox.objects("deny") if o["name"].startswith("deny-")) == [
+        "deny-0", "deny-1", "deny-2"]
+    owned = next(iter(json.loads(state.read_text())["servers"].values()))["owned"]
+    assert sorted(a for a, record in owned.items() if record["id"]) == ["deny/deny-0", "deny/deny-1", "deny/deny-2"]
+
+
+def test_a_stderr_closed_mid_apply_still_prints_the_report_and_saves_the_state(tmp_path: Path) -> None:
+    write(tmp_path, [{"kind": "deny", "name": f"deny-{i}", "deny_message": "no"} for i in range(4)])
+    state = tmp_path / "state.json"
+    with served(faults=Faults(latency=0.1)) as (sandbox, url):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHENTIK_", "RECONCILER_", "GITHUB_"))}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "apply", str(tmp_path), "--auto-approve", "--parallelism", "2",
+             "--state", str(state)],
+            env={**env, "AUTHENTIK_URL": url, "AUTHENTIK_TOKEN": TOKEN, "NO_COLOR": "1"},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stderr is not None
+        assert process.stderr.readline().startswith("state: ")  # said once the apply is confirmed
+        process.stderr.close()  # each progress line now fails with a broken pipe
+        out, _ = process.communicate(timeout=30)
+        assert process.returncode == 3
+        lines = out.splitlines()
+        start = lines.index("Applied 2 of 4 changes; 2 not attempted.")
+        assert lines[start:start + 5] == [
+            "Applied 2 of 4 changes; 2 not attempted.",
+            "  applied:       create deny/deny-0",
+            "  applied:       create deny/deny-1",
+            "  not attempted: create deny/deny-2",
+            "  not attempted: create deny/deny-3"]
+        assert lines[start + 5].startswith("error: unexpected internal error; details in ")
+        log = Path(lines[start + 5].rsplit(" ", 1)[1])
+        assert "BrokenPipeError" in log.read_text()
+        log.unlink()
+        owned = next(iter(json.loads(state.read_text())["servers"].values()))["owned"]
+        assert sorted(a for a, record in owned.items() if a.startswith("deny/") and record["id"]) == [
+            "deny/deny-0", "deny/deny-1"]
+
+
+def lossy(sandbox: Sandbox, retries: int) -> Connection:
+    return Connection(url="http://sandbox", token=sandbox.token, transport=sandbox.transport(), backoff=0,
+                      retries=retries)
+
+
+@pytest.mark.parametrize("retries", [0, 1, 3])
+def test_retries_bound_how_often_a_lost_update_is_sent_again(tmp_path: Path, retries: int) -> None:
+    """`--retries` is the one knob: an update whose every answer is lost is sent 1 + retries times,
+    then its outcome is unknown; with 0 it is never sent again."""
+    sandbox = Sandbox()
+    write(tmp_path, [{"kind": "password", "name": "default-authentication-password",
+                      "failed_attempts_before_cancel": 4}])
+    sandbox.lose_answer_next("PATCH", "/stages/password/", times=5)
+    with pytest.raises(ApplyError) as caught:
+        apply([tmp_path], lossy(sandbox, retries), PlanOptions(keep_state=False))
+    assert [o.status for o in caught.value.result.outcomes] == ["unknown"]
+    assert [r.status for r in sandbox.requests if r.method == "PATCH"] == [0] * (1 + retries)
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_with_no_retries_a_lost_create_is_not_looked_up_and_stays_unknown(tmp_path: Path, retries: int) -> None:
+    sandbox = Sandbox()
+    write(tmp_path, [{"kind": "deny", "name": "made", "deny_message": "no"}])
+    sandbox.lose_answer_next("POST", "/stages/deny/")
+    sandbox.clear_log()
+    if retries == 0:
+        with pytest.raises(ApplyError) as caught:
+            apply([tmp_path], lossy(sandbox, retries), PlanOptions(keep_state=False))
+        assert [o.status for o in caught.value.result.outcomes] == ["unknown"]
+    else:
+        outcome = apply([tmp_path], lossy(sandbox, retries), PlanOptions(keep_state=False))
+        assert [o.note for o in outcome.result.outcomes] == ["found on the server after its answer was lost"]
+    assert [(r.method, r.query.get("name"), r.status) for r in sandbox.requests if r.api_path == "/stages/deny/"] == [
+        ("GET", None, 200), ("POST", None, 0), ("GET", "made", 200)][:2 + retries]

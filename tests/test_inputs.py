@@ -120,7 +120,29 @@ def test_a_tag_its_scalar_cannot_hold_names_the_tag_only(tmp_path: Path) -> None
     path = tmp_path / "m.yaml"
     path.write_text("stages:\n  - kind: email\n    name: m\n    password: !!int hunter2\n")
     assert cli_output("validate", str(path)) == (
-        1, f"{path}:4:15: invalid value for its tag tag:yaml.org,2002:int\n1 problem found.\n")
+        1, f"{path}:4:15: invalid value for its tag !!int\n1 problem found.\n")
+
+
+def test_an_unknown_tag_is_never_echoed_it_may_be_an_unquoted_secret() -> None:
+    path = INVALID / "unknown-tag.yaml"
+    expected = (f"{path}:5:15: an unknown YAML tag (quote the value if it is a string)\n"
+                f"{path}:6:11: an unknown YAML tag (quote the value if it is a string)\n"
+                f"{path}:7:11: invalid value for its tag !!int\n3 problems found.\n")
+    assert both_commands(path) == [(1, expected)] * 2
+    annotated = run("http://127.0.0.1:9", "validate", str(path), env={"GITHUB_ACTIONS": "true"})
+    assert annotated.exit_code == 1 and "::error file=" in annotated.output
+    assert "Sup3r" not in annotated.output and "Sm7p" not in annotated.output
+
+
+def test_tags_on_mappings_and_lists_are_refused_where_they_are_written() -> None:
+    path = INVALID / "tagged-collections.yaml"
+    expected = (f"{path}:3:5: an unknown YAML tag (quote the value if it is a string)\n"
+                f"{path}:8:19: an unknown YAML tag (quote the value if it is a string)\n"
+                f"{path}:11:11: the YAML tag !!set is not supported: write a plain mapping\n"
+                f"{path}:15:11: the YAML tag !!map does not fit a list\n"
+                f"{path}:16:11: the YAML tag !!omap is not supported: write a plain list\n"
+                f"{path}:18:5: an unknown YAML tag (quote the value if it is a string)\n6 problems found.\n")
+    assert both_commands(path) == [(1, expected)] * 2
 
 
 # {file: PATH} secrets
@@ -160,6 +182,36 @@ def test_a_symlink_inside_the_repository_to_a_file_outside_is_refused(repo: Path
     assert (code, output) == (1, f"{path}:4:3: email/mail: password: cannot read secret file "
                                  f"{repo}/manifests/link.txt: outside the repository {repo} (allow its folder with "
                                  "--allow-file-outside DIR)\n1 problem found.\n")
+
+
+def test_a_file_secret_that_is_a_symlink_loop_is_a_located_problem(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo / "manifests" / "loop").symlink_to("loop")
+    path = mail_manifest(repo / "manifests", "loop")
+    assert plan_error(repo / "manifests") == (1, f"{path}:4:3: email/mail: password: cannot read secret file "
+                                                 f"{repo}/manifests/loop: a symlink loop\n1 problem found.\n")
+    # Seen from inside the repository (a path recorded relative to here), and by a saved plan's apply.
+    monkeypatch.chdir(repo)
+    (repo / "manifests" / "secret.txt").write_text("inside-secret")
+    mail_manifest(repo / "manifests", "secret.txt")
+    with served() as (sandbox, url):
+        assert run(url, "plan", "manifests", "--out", "plan.json").exit_code == 0
+        (repo / "manifests" / "secret.txt").unlink()
+        (repo / "manifests" / "secret.txt").symlink_to("secret.txt")
+        refused = run(url, "apply", "--plan", "plan.json", "--auto-approve")
+        assert (refused.exit_code, refused.output) == (1, (
+            "error: the saved plan is stale, nothing was applied (1 reason):\n"
+            "  email/mail: password: cannot read secret file manifests/secret.txt: a symlink loop\n"))
+        assert [r.method for r in sandbox.requests if r.method != "GET"] == []
+
+
+def test_a_state_file_that_is_a_symlink_loop_is_an_error(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [{"kind": "deny", "name": "real"}])
+    (tmp_path / "state.json").symlink_to("state.json")
+    with served() as (sandbox, url):
+        result = run(url, "apply", str(tmp_path), "--auto-approve", "--state", str(tmp_path / "state.json"))
+        assert (result.exit_code, result.output) == (
+            1, f"error: cannot read the state file {tmp_path}/state.json: a symlink loop\n")
+        assert [r.method for r in sandbox.requests if r.method != "GET"] == []
 
 
 def test_without_git_the_manifests_folder_is_the_repository(tmp_path: Path) -> None:
@@ -256,6 +308,22 @@ def test_symlinked_folders_are_not_followed_and_links_outside_are_skipped(
         "stage kinds)"]
     assert caplog.messages == [f"skipped {repo}/elsewhere.yaml: it links to {tmp_path}/elsewhere.yaml, outside {repo}",
                                f"skipped {repo}/loop: a symlinked folder is not followed"]
+
+
+def test_a_manifest_symlink_loop_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_manifest(tmp_path, [{"kind": "deny", "name": "real"}])
+    (tmp_path / "loop.yaml").symlink_to("loop.yaml")
+    (tmp_path / "a.yml").symlink_to("b.yml")
+    (tmp_path / "b.yml").symlink_to("a.yml")
+    (tmp_path / "notes").symlink_to("notes")  # not a manifest's name: not looked at
+    (tmp_path / "gone.yaml").symlink_to("nowhere.yaml")  # a link to nothing is no manifest, as before
+    with caplog.at_level(logging.WARNING, logger="reconciler.manifest"):
+        assert [o.name for o in validate_paths([tmp_path], "2026.2.2")] == ["real"]
+    assert caplog.messages == [f"skipped {tmp_path}/a.yml: a symlink loop", f"skipped {tmp_path}/b.yml: a symlink loop",
+                               f"skipped {tmp_path}/loop.yaml: a symlink loop"]
+    with served() as (_, url):
+        result = run(url, "plan", str(tmp_path))
+        assert result.exit_code == 0 and "Plan: 1 to create" in result.stdout
 
 
 def test_skipped_links_are_warned_on_stderr(tmp_path: Path) -> None:

@@ -298,6 +298,39 @@ def test_retry_after_as_an_http_date_waits_until_then() -> None:
     assert calls.announced == ["authentik throttled GET /api/v3/admin/version/ (429): waiting 7 s before retry 1 of 3"]
 
 
+def throttled_with(header: bytes) -> Answer:
+    """A 429 with `Retry-After: header` (raw bytes) first, then the version."""
+
+    def answer(connection: socket.socket, stop: threading.Event, index: int) -> None:
+        if index == 0:
+            connection.sendall(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: " + header
+                               + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        else:
+            throttled_until_a_date(connection, stop, index)
+
+    return answer
+
+
+@pytest.mark.parametrize(("header", "waits", "shown"), [
+    (b"3", [3.0], "3"),
+    (b" 1.5 ", [1.5], "1.5"),
+    # Not ASCII digits: `str.isdigit` takes them, `float` refuses `²`; ignored, the backoff applies.
+    ("²".encode(), [0.25], "0.25"),
+    ("٣".encode(), [0.25], "0.25"),
+    (b"-3", [0.25], "0.25"),
+    (b"1e3", [0.25], "0.25"),
+    (b"soon", [0.25], "0.25"),
+])
+def test_retry_after_is_seconds_in_ascii_digits_or_a_date_else_the_backoff(header: bytes, waits: list[float],
+                                                                            shown: str) -> None:
+    with misbehaving(throttled_with(header)) as url:
+        calls = Calls(url)
+        assert calls.request("GET", "/admin/version/") == {"version_current": "2026.2.2"}
+    assert calls.clock.waits == waits
+    assert calls.announced == [
+        f"authentik throttled GET /api/v3/admin/version/ (429): waiting {shown} s before retry 1 of 3"]
+
+
 # Through the CLI over real HTTP.
 
 def test_cli_timeout_bounds_a_call_and_names_it() -> None:
