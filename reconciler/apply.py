@@ -276,6 +276,18 @@ class _Run:
             except ApiError as exc:
                 if isinstance(change, Delete) and exc.status == 404:
                     return None, "gone when sent again after its answer was lost"
+                if isinstance(change, Create) and exc.status == 400:
+                    # A slow server may carry out the lost send after the look-up: its key is then
+                    # taken and the new send refused. Look again before calling it failed.
+                    try:
+                        found = await self.look_up(change, kind, body or {})
+                    except ApiError as failed:
+                        raise ApiError(f"{exc}; looking it up failed: {failed}", method=change.method,
+                                       path=change.path, outcome_unknown=True) from failed
+                    if found is not None:
+                        log.warning("%s: found on the server once sending it again was refused: it was created "
+                                    "(id %s)", change.address, found.get(kind.id_field))
+                        return found, "found on the server after its answer was lost"
                 if not exc.outcome_unknown or again + 1 >= retries:
                     raise
                 log.warning("%s: the answer to %s %s was lost again (%s)", change.address, change.method,

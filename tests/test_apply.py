@@ -310,6 +310,40 @@ def test_a_lost_create_answer_is_looked_up_and_not_made_twice(tmp_path: Path) ->
         assert run(url, "plan", str(tmp_path), "--detailed-exitcode").exit_code == 0
 
 
+class LateServer(httpx.AsyncBaseTransport):
+    """A server that carries out a create after its answer was lost, but too late for the first
+    look-up: the POST's answer is lost (the sandbox made the object) and the first look-up by
+    name is answered from before it, so the create is sent again and refused as a duplicate."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.inner = sandbox.transport()
+        self.lost = False
+        self.hidden = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and not self.lost:
+            self.lost = True
+            await self.inner.handle_async_request(request)
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        if request.method == "GET" and self.lost and not self.hidden and "name=" in str(request.url):
+            self.hidden = True
+            return httpx.Response(200, json={"pagination": {"next": 0, "previous": 0, "count": 0, "current": 1,
+                                                            "total_pages": 1, "start_index": 0, "end_index": 0},
+                                             "results": []})
+        return await self.inner.handle_async_request(request)
+
+
+def test_a_create_made_late_is_found_when_sending_it_again_is_refused(tmp_path: Path) -> None:
+    sandbox = Sandbox()
+    write(tmp_path, [{"kind": "deny", "name": "made-late", "deny_message": "no"}])
+    outcome = apply([tmp_path], connection(LateServer(sandbox)), PlanOptions(keep_state=False))
+    assert [(o.change.address, o.status, o.note) for o in outcome.result.outcomes] == [
+        ("deny/made-late", "applied", "found on the server after its answer was lost")]
+    assert [(r.method, r.status) for r in sandbox.requests if r.api_path == "/stages/deny/"][-3:] == [
+        ("POST", 201), ("POST", 400), ("GET", 200)]  # made, refused as taken, then found
+    assert [o["name"] for o in sandbox.objects("deny")].count("made-late") == 1
+
+
 def test_a_create_whose_request_never_arrived_is_sent_again_once(tmp_path: Path) -> None:
     sandbox = Sandbox()
     sandbox.drop_next("POST", "/stages/deny/")  # dropped before the server acted
