@@ -1,9 +1,11 @@
 """Failure injection: random faults from a seeded generator, so a run can be repeated, and
-scheduled failures (`fail_next`, `drop_next`) for tests that need one exact failure."""
+scheduled failures (`fail_next`, `drop_next`, `lose_answer_next`) for tests that need one exact
+failure."""
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from starlette.responses import JSONResponse, Response
 
@@ -33,22 +35,46 @@ class Faults:
     unavailable_rate: float = 0.0
 
 
+T = TypeVar("T")
+
+
 @dataclass
-class ScheduledFailure:
+class Scheduled(Generic[T]):
     method: str
     path_prefix: str
-    status: int
+    what: T
     times: int
 
-    def matches(self, method: str, path: str) -> bool:
-        return self.method in ("*", method.upper()) and path.startswith(self.path_prefix)
+
+class Schedule(Generic[T]):
+    """What the next `times` requests of a method ("*": any) whose path starts with a prefix meet,
+    first scheduled first: the one mechanism behind `fail_next`, `drop_next`, `lose_answer_next`
+    and the misanswers (`wrong_shape_next`, ...)."""
+
+    def __init__(self) -> None:
+        self.entries: list[Scheduled[T]] = []
+
+    def add(self, method: str, path_prefix: str, what: T, times: int) -> None:
+        if times < 1:
+            raise ValueError(f"times must be at least 1, not {times}")
+        self.entries.append(Scheduled(method.upper(), path_prefix, what, times))
+
+    def take(self, method: str, path: str) -> T | None:
+        """What this request meets, if anything is scheduled for it (counted as used)."""
+        for entry in self.entries:
+            if entry.method in ("*", method.upper()) and path.startswith(entry.path_prefix):
+                entry.times -= 1
+                if entry.times <= 0:
+                    self.entries.remove(entry)
+                return entry.what
+        return None
 
 
 class FaultInjector:
     """Decides, per request, which fault (a status, or DROP) it meets, if any."""
 
     def __init__(self, faults: Faults) -> None:
-        self.scheduled: list[ScheduledFailure] = []
+        self.scheduled: Schedule[int] = Schedule()
         self.use(faults)
 
     def use(self, faults: Faults) -> None:
@@ -56,16 +82,10 @@ class FaultInjector:
         self.faults = faults
         self.random = random.Random(faults.seed)
 
-    def schedule(self, method: str, path_prefix: str, status: int, times: int) -> None:
-        self.scheduled.append(ScheduledFailure(method.upper(), path_prefix, status, times))
-
     def pick(self, method: str, path: str) -> int | None:
-        for failure in self.scheduled:
-            if failure.matches(method, path):
-                failure.times -= 1
-                if failure.times <= 0:
-                    self.scheduled.remove(failure)
-                return failure.status
+        scheduled = self.scheduled.take(method, path)
+        if scheduled is not None:
+            return scheduled
         faults = self.faults
         if not (faults.drop_rate or faults.throttle_rate or faults.error_rate or faults.unavailable_rate):
             return None
@@ -102,7 +122,7 @@ class LostAnswers:
     faults stay as they were)."""
 
     def __init__(self, faults: Faults) -> None:
-        self.scheduled: list[ScheduledFailure] = []
+        self.scheduled: Schedule[bool] = Schedule()
         self.use(faults)
 
     def use(self, faults: Faults) -> None:
@@ -110,17 +130,10 @@ class LostAnswers:
         self.rate = faults.lost_answer_rate
         self.random = random.Random(None if faults.seed is None else faults.seed + 1)
 
-    def schedule(self, method: str, path_prefix: str, times: int) -> None:
-        self.scheduled.append(ScheduledFailure(method.upper(), path_prefix, DROP, times))
-
     def pick(self, method: str, path: str) -> bool:
         """Whether this request's answer is lost (reads never are: they are retried anyway)."""
         if method.upper() in ("GET", "HEAD", "OPTIONS"):
             return False
-        for lost in self.scheduled:
-            if lost.matches(method, path):
-                lost.times -= 1
-                if lost.times <= 0:
-                    self.scheduled.remove(lost)
-                return True
+        if self.scheduled.take(method, path):
+            return True
         return bool(self.rate) and self.random.random() < self.rate
