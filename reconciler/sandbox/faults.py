@@ -31,7 +31,7 @@ class Faults:
     drop_rate: float = 0.0
     seed: int | None = None
     lost_answer_rate: float = 0.0
-    """Writes carried out whose answer is then lost (the connection dropped): see `LostAnswers`."""
+    """Writes carried out whose answer is then lost (the connection dropped): see `FaultInjector`."""
     unavailable_rate: float = 0.0
 
 
@@ -71,16 +71,31 @@ class Schedule(Generic[T]):
 
 
 class FaultInjector:
-    """Decides, per request, which fault (a status, or DROP) it meets, if any."""
+    """Decides, per request, which fault (a status, or DROP) it meets, if any, and whether a write
+    that meets none has its answer lost: carried out, then the connection dropped without an
+    answer, so the client cannot tell whether it happened (`lose_answer_next`, or at random with
+    `Faults.lost_answer_rate` from a generator of its own, so the draws of the other faults stay
+    as they were)."""
 
     def __init__(self, faults: Faults) -> None:
         self.scheduled: Schedule[int] = Schedule()
+        self.lost: Schedule[bool] = Schedule()
         self.use(faults)
 
     def use(self, faults: Faults) -> None:
-        """Draw the random faults of `faults` from now on; scheduled failures stay."""
+        """Draw the random faults of `faults` from now on; scheduled ones stay."""
         self.faults = faults
         self.random = random.Random(faults.seed)
+        self.lost_random = random.Random(None if faults.seed is None else faults.seed + 1)
+
+    def loses_answer(self, method: str, path: str) -> bool:
+        """Whether this request's answer is lost (reads never are: they are retried anyway)."""
+        if method.upper() in ("GET", "HEAD", "OPTIONS"):
+            return False
+        if self.lost.take(method, path):
+            return True
+        rate = self.faults.lost_answer_rate
+        return bool(rate) and self.lost_random.random() < rate
 
     def pick(self, method: str, path: str) -> int | None:
         scheduled = self.scheduled.take(method, path)
@@ -113,27 +128,3 @@ def fault_response(status: int, retry_after: int) -> Response:
     if status >= 500:
         return Response(f"<h1>Server Error ({status})</h1>", status, media_type="text/html")
     return detail(f"Injected failure (HTTP {status}).", status)
-
-
-class LostAnswers:
-    """Writes the server carries out and then drops the connection of, without an answer: the
-    client cannot tell whether they happened (scheduled with `Sandbox.lose_answer_next`, or at
-    random with `Faults.lost_answer_rate` from a generator of its own, so the draws of the other
-    faults stay as they were)."""
-
-    def __init__(self, faults: Faults) -> None:
-        self.scheduled: Schedule[bool] = Schedule()
-        self.use(faults)
-
-    def use(self, faults: Faults) -> None:
-        """Lose answers at the rate of `faults` from now on; scheduled losses stay."""
-        self.rate = faults.lost_answer_rate
-        self.random = random.Random(None if faults.seed is None else faults.seed + 1)
-
-    def pick(self, method: str, path: str) -> bool:
-        """Whether this request's answer is lost (reads never are: they are retried anyway)."""
-        if method.upper() in ("GET", "HEAD", "OPTIONS"):
-            return False
-        if self.scheduled.take(method, path):
-            return True
-        return bool(self.rate) and self.random.random() < self.rate

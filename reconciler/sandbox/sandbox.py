@@ -17,7 +17,7 @@ from reconciler.apimodel import known_versions, load_model
 
 from . import misanswers, server
 from .api import Api
-from .faults import DROP, FaultInjector, Faults, LostAnswers, Schedule
+from .faults import DROP, FaultInjector, Faults, Schedule
 from .middleware import API_PREFIX, RecordedRequest, SandboxMiddleware
 from .misanswers import MisanswerMiddleware
 from .profile import default_seed, load_profile
@@ -60,13 +60,11 @@ class Sandbox:
         self.store = Store(self.model, load_seed(seed, api_version))
         self._injector = FaultInjector(self.faults)
         self._misanswers: Schedule[misanswers.Misanswer] = Schedule()
-        self._lost_answers = LostAnswers(self.faults)
         api = Api(model=self.model, profile=load_profile(api_version), store=self.store, token=token,
                   enterprise=enterprise)
         self._renderer = api.renderer
         self.app = Starlette(routes=api.routes(), middleware=[
-            Middleware(SandboxMiddleware, log=self.requests, injector=self._injector,
-                       lost_answers=self._lost_answers),
+            Middleware(SandboxMiddleware, log=self.requests, injector=self._injector),
             Middleware(MisanswerMiddleware, misanswers=self._misanswers)])
 
     def set_faults(self, faults: Faults) -> None:
@@ -74,7 +72,6 @@ class Sandbox:
         set up without faults, then made unreliable, then checked without them again."""
         self.faults = faults
         self._injector.use(faults)
-        self._lost_answers.use(faults)
 
     def clear_log(self) -> None:
         self.requests.clear()
@@ -139,7 +136,7 @@ class Sandbox:
         """Carry out the next `times` writes of `method` ("*": any write) whose path starts with
         `path_prefix`, then drop the connection without answering: the client gets
         `httpx.RemoteProtocolError` though the server acted; the log records status 0."""
-        self._lost_answers.scheduled.add(method, full_path(path_prefix), True, times)
+        self._injector.lost.add(method, full_path(path_prefix), True, times)
 
     def objects(self, kind_or_target: str) -> list[dict[str, Any]]:
         """The current objects of a kind as the API shows them, plus their write-only values (so
