@@ -173,8 +173,7 @@ class Sandbox:
         `source` stage can use, or a connector under `/endpoints/connectors/`."""
         if self.model.kind_for_path(path) is not None or self.family_of(path) is not None:
             raise ValueError(f"{path} is an API kind: create its objects through the API")
-        self.store.lists.setdefault(path, []).append(copy.deepcopy(dict(obj)))
-        self.store.touch()
+        self.store.add_listed(path, obj)
 
     def family_of(self, path: str) -> str | None:
         """The family target listed at `path` (`/stages/all/`: `stage`), if any."""
