@@ -16,8 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,13 +126,27 @@ def run_process(argv: list[str], env: dict[str, str], workdir: Path) -> tuple[fl
 
 
 @contextmanager
-def serving(seed: dict[str, Any] | None, latency: float, api_version: str) -> Iterator[tuple[Sandbox, str] | None]:
-    if seed is None:
-        yield None
-        return
+def serving(seed: dict[str, Any], latency: float, api_version: str) -> Iterator[tuple[Sandbox, str]]:
     sandbox = Sandbox(api_version=api_version, token=TOKEN, seed=seed, faults=Faults(latency=latency))
     with sandbox.serve_in_thread() as url:
         yield sandbox, url
+
+
+def servers(scenario: Scenario, runs: int, latency: float, api_version: str,
+            ) -> Generator[tuple[Sandbox, str] | None, None, None]:
+    """The server of each run: none when the scenario talks to none, a fresh one per run when it
+    changes the server (`reseed`), else one for all runs."""
+    if scenario.seed is None:
+        yield from [None] * runs
+        return
+    seed = scenario.seed()
+    if scenario.reseed:
+        for _ in range(runs):
+            with serving(seed, latency, api_version) as server:
+                yield server
+    else:
+        with serving(seed, latency, api_version) as server:
+            yield from [server] * runs
 
 
 class Failed(Exception):
@@ -144,40 +158,38 @@ def measure(scenario: Scenario, runs: int, latency: float, workdir: Path, api_ve
     manifests = workdir / "manifests"
     if scenario.workload is not None:
         scenario.workload.write_manifests(manifests)
-    ours, baseline = Measured(), Measured() if scenario.baseline is not None else None
-    seed = scenario.seed() if scenario.seed is not None else None
-    shared = None if scenario.reseed else serving(seed, latency, api_version)
-    with shared or nullcontext() as server:
-        for run in range(runs):
-            with serving(seed, latency, api_version) if scenario.reseed else nullcontext(server) as current:
-                sandbox, url = current if current else (None, None)
-                state = workdir / f"state-{run}.json"
-                argv = reconciler_command() + [arg.format(manifests=manifests, state=state) for arg in scenario.args]
-                if sandbox:
-                    sandbox.clear_log()
-                seconds, cpu, rss, code = run_process(argv, environment(url), workdir)
-                if code not in scenario.exit_codes:
-                    stderr = (workdir / "stderr").read_text()[-2000:]
-                    raise Failed(f"{scenario.label}: exit {code} (expected {scenario.exit_codes}): {stderr}")
-                ours.seconds.append(seconds)
-                ours.cpu.append(cpu)
-                ours.rss.append(rss)
-                ours.requests = len(sandbox.requests) if sandbox else 0
-                if baseline is not None and sandbox and url and scenario.baseline is not None:
-                    paths = workdir / "paths.txt"
-                    paths.write_text("\n".join(scenario.baseline.object_paths()) + "\n")
-                    sandbox.clear_log()
-                    argv = [sys.executable, "-m", "bench.baseline", url, TOKEN, str(paths)]
-                    env = environment(None)
-                    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent.parent),
-                                                                      env.get("PYTHONPATH")]))
-                    seconds, cpu, rss, code = run_process(argv, env, workdir)
-                    if code != 0:
-                        raise Failed(f"baseline of {scenario.label}: exit {code}: "
-                                     f"{(workdir / 'stderr').read_text()[-2000:]}")
-                    baseline.seconds.append(seconds)
-                    baseline.rss.append(rss)
-                    baseline.requests = len(sandbox.requests)
+    ours = Measured()
+    baseline, baseline_env = None, environment(None)
+    if scenario.baseline is not None:
+        baseline = Measured()
+        (workdir / "paths.txt").write_text("\n".join(scenario.baseline.object_paths()) + "\n")
+        baseline_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent.parent),
+                                                                   baseline_env.get("PYTHONPATH")]))
+    with closing(servers(scenario, runs, latency, api_version)) as each_run:
+        for run, server in enumerate(each_run):
+            sandbox, url = server if server else (None, None)
+            state = workdir / f"state-{run}.json"
+            argv = reconciler_command() + [arg.format(manifests=manifests, state=state) for arg in scenario.args]
+            if sandbox:
+                sandbox.clear_log()
+            seconds, cpu, rss, code = run_process(argv, environment(url), workdir)
+            if code not in scenario.exit_codes:
+                stderr = (workdir / "stderr").read_text()[-2000:]
+                raise Failed(f"{scenario.label}: exit {code} (expected {scenario.exit_codes}): {stderr}")
+            ours.seconds.append(seconds)
+            ours.cpu.append(cpu)
+            ours.rss.append(rss)
+            ours.requests = len(sandbox.requests) if sandbox else 0
+            if baseline is not None and sandbox and url:
+                sandbox.clear_log()
+                argv = [sys.executable, "-m", "bench.baseline", url, TOKEN, str(workdir / "paths.txt")]
+                seconds, cpu, rss, code = run_process(argv, baseline_env, workdir)
+                if code != 0:
+                    raise Failed(f"baseline of {scenario.label}: exit {code}: "
+                                 f"{(workdir / 'stderr').read_text()[-2000:]}")
+                baseline.seconds.append(seconds)
+                baseline.rss.append(rss)
+                baseline.requests = len(sandbox.requests)
     return ours, baseline
 
 

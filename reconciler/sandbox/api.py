@@ -154,8 +154,7 @@ class Api:
         cleaned = await self.accepted(kind, request, instance=found, partial=partial_update)
         if isinstance(cleaned, Response):
             return cleaned
-        self.store.values[kind.name][found].update(cleaned)
-        self.store.touch()
+        self.store.update(kind, found, cleaned)
         return JSONResponse(self.renderer.render(kind, found, frozenset(cleaned)))
 
     async def destroy(self, kind: Kind, request: Request, ident: str) -> Response:
@@ -248,8 +247,7 @@ class Api:
             return body
         if body.get("url") is None:  # source reading: set_file_url answers HttpResponseBadRequest
             return bad_request_page()
-        self.store.held[found]["background"] = str(body["url"])
-        self.store.touch()
+        self.store.hold(found, "background", str(body["url"]))
         return JSONResponse({})
 
     # -- read-only lists ------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Failure injection: random faults from a seeded generator, so a run can be repeated, and
-scheduled failures (`fail_next`, `drop_next`) for tests that need one exact failure."""
+scheduled failures (`fail_next`, `drop_next`, `lose_answer_next`) for tests that need one exact
+failure."""
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from starlette.responses import JSONResponse, Response
 
@@ -29,43 +31,76 @@ class Faults:
     drop_rate: float = 0.0
     seed: int | None = None
     lost_answer_rate: float = 0.0
-    """Writes carried out whose answer is then lost (the connection dropped): see `LostAnswers`."""
+    """Writes carried out whose answer is then lost (the connection dropped): see `FaultInjector`."""
     unavailable_rate: float = 0.0
 
 
+T = TypeVar("T")
+
+
 @dataclass
-class ScheduledFailure:
+class Scheduled(Generic[T]):
     method: str
     path_prefix: str
-    status: int
+    what: T
     times: int
 
-    def matches(self, method: str, path: str) -> bool:
-        return self.method in ("*", method.upper()) and path.startswith(self.path_prefix)
+
+class Schedule(Generic[T]):
+    """What the next `times` requests of a method ("*": any) whose path starts with a prefix meet,
+    first scheduled first: the one mechanism behind `fail_next`, `drop_next`, `lose_answer_next`
+    and the misanswers (`wrong_shape_next`, ...)."""
+
+    def __init__(self) -> None:
+        self.entries: list[Scheduled[T]] = []
+
+    def add(self, method: str, path_prefix: str, what: T, times: int) -> None:
+        if times < 1:
+            raise ValueError(f"times must be at least 1, not {times}")
+        self.entries.append(Scheduled(method.upper(), path_prefix, what, times))
+
+    def take(self, method: str, path: str) -> T | None:
+        """What this request meets, if anything is scheduled for it (counted as used)."""
+        for entry in self.entries:
+            if entry.method in ("*", method.upper()) and path.startswith(entry.path_prefix):
+                entry.times -= 1
+                if entry.times <= 0:
+                    self.entries.remove(entry)
+                return entry.what
+        return None
 
 
 class FaultInjector:
-    """Decides, per request, which fault (a status, or DROP) it meets, if any."""
+    """Decides, per request, which fault (a status, or DROP) it meets, if any, and whether a write
+    that meets none has its answer lost: carried out, then the connection dropped without an
+    answer, so the client cannot tell whether it happened (`lose_answer_next`, or at random with
+    `Faults.lost_answer_rate` from a generator of its own, so the draws of the other faults stay
+    as they were)."""
 
     def __init__(self, faults: Faults) -> None:
-        self.scheduled: list[ScheduledFailure] = []
+        self.scheduled: Schedule[int] = Schedule()
+        self.lost: Schedule[bool] = Schedule()
         self.use(faults)
 
     def use(self, faults: Faults) -> None:
-        """Draw the random faults of `faults` from now on; scheduled failures stay."""
+        """Draw the random faults of `faults` from now on; scheduled ones stay."""
         self.faults = faults
         self.random = random.Random(faults.seed)
+        self.lost_random = random.Random(None if faults.seed is None else faults.seed + 1)
 
-    def schedule(self, method: str, path_prefix: str, status: int, times: int) -> None:
-        self.scheduled.append(ScheduledFailure(method.upper(), path_prefix, status, times))
+    def loses_answer(self, method: str, path: str) -> bool:
+        """Whether this request's answer is lost (reads never are: they are retried anyway)."""
+        if method.upper() in ("GET", "HEAD", "OPTIONS"):
+            return False
+        if self.lost.take(method, path):
+            return True
+        rate = self.faults.lost_answer_rate
+        return bool(rate) and self.lost_random.random() < rate
 
     def pick(self, method: str, path: str) -> int | None:
-        for failure in self.scheduled:
-            if failure.matches(method, path):
-                failure.times -= 1
-                if failure.times <= 0:
-                    self.scheduled.remove(failure)
-                return failure.status
+        scheduled = self.scheduled.take(method, path)
+        if scheduled is not None:
+            return scheduled
         faults = self.faults
         if not (faults.drop_rate or faults.throttle_rate or faults.error_rate or faults.unavailable_rate):
             return None
@@ -93,34 +128,3 @@ def fault_response(status: int, retry_after: int) -> Response:
     if status >= 500:
         return Response(f"<h1>Server Error ({status})</h1>", status, media_type="text/html")
     return detail(f"Injected failure (HTTP {status}).", status)
-
-
-class LostAnswers:
-    """Writes the server carries out and then drops the connection of, without an answer: the
-    client cannot tell whether they happened (scheduled with `Sandbox.lose_answer_next`, or at
-    random with `Faults.lost_answer_rate` from a generator of its own, so the draws of the other
-    faults stay as they were)."""
-
-    def __init__(self, faults: Faults) -> None:
-        self.scheduled: list[ScheduledFailure] = []
-        self.use(faults)
-
-    def use(self, faults: Faults) -> None:
-        """Lose answers at the rate of `faults` from now on; scheduled losses stay."""
-        self.rate = faults.lost_answer_rate
-        self.random = random.Random(None if faults.seed is None else faults.seed + 1)
-
-    def schedule(self, method: str, path_prefix: str, times: int) -> None:
-        self.scheduled.append(ScheduledFailure(method.upper(), path_prefix, DROP, times))
-
-    def pick(self, method: str, path: str) -> bool:
-        """Whether this request's answer is lost (reads never are: they are retried anyway)."""
-        if method.upper() in ("GET", "HEAD", "OPTIONS"):
-            return False
-        for lost in self.scheduled:
-            if lost.matches(method, path):
-                lost.times -= 1
-                if lost.times <= 0:
-                    self.scheduled.remove(lost)
-                return True
-        return bool(self.rate) and self.random.random() < self.rate

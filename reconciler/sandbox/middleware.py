@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .faults import DROP, FaultInjector, LostAnswers, fault_response
+from .faults import DROP, FaultInjector, fault_response
 
 API_PREFIX = "/api/v3"
 IN_PROCESS = "sandbox.in_process"
@@ -35,12 +35,10 @@ class RecordedRequest:
 
 
 class SandboxMiddleware:
-    def __init__(self, app: ASGIApp, *, log: list[RecordedRequest], injector: FaultInjector,
-                 lost_answers: LostAnswers | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, log: list[RecordedRequest], injector: FaultInjector) -> None:
         self.app = app
         self.log = log
         self.injector = injector
-        self.lost_answers = lost_answers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,7 +70,7 @@ class SandboxMiddleware:
             await asyncio.sleep(faults.latency)
         fault = self.injector.pick(method, path)
         try:
-            if fault is None and self.lost_answers is not None and self.lost_answers.pick(method, path):
+            if fault is None and self.injector.loses_answer(method, path):
                 await self.app(scope, replay, swallow)  # carried out, and its answer never sent
                 log(DROP)
                 await drop(send, in_process=bool(scope.get(IN_PROCESS)))

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .faults import Schedule
 from .responses import NOT_FOUND_PAGE
 
 Shape = Literal["list", "empty_object", "no_results", "results_not_list", "item_not_object", "no_pk",
@@ -185,45 +186,13 @@ def with_query(scope: Scope, query: dict[str, str]) -> Scope:
 Misanswer = WrongShape | Redirect | SlowBody | WrongPages
 
 
-@dataclass
-class ScheduledMisanswer:
-    method: str
-    path_prefix: str
-    answer: Misanswer
-    times: int
-
-    def matches(self, method: str, path: str) -> bool:
-        return self.method in ("*", method.upper()) and path.startswith(self.path_prefix)
-
-
-class Misanswers:
-    """The misanswers scheduled, each for the next `times` matching requests."""
-
-    def __init__(self) -> None:
-        self.scheduled: list[ScheduledMisanswer] = []
-
-    def schedule(self, method: str, path_prefix: str, answer: Misanswer, times: int) -> None:
-        if times < 1:
-            raise ValueError(f"times must be at least 1, not {times}")
-        self.scheduled.append(ScheduledMisanswer(method.upper(), path_prefix, answer, times))
-
-    def pick(self, method: str, path: str) -> Misanswer | None:
-        for scheduled in self.scheduled:
-            if scheduled.matches(method, path):
-                scheduled.times -= 1
-                if scheduled.times <= 0:
-                    self.scheduled.remove(scheduled)
-                return scheduled.answer
-        return None
-
-
 class MisanswerMiddleware:
-    def __init__(self, app: ASGIApp, *, misanswers: Misanswers) -> None:
+    def __init__(self, app: ASGIApp, *, misanswers: Schedule[Misanswer]) -> None:
         self.app = app
         self.misanswers = misanswers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = self.misanswers.pick(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        answer = self.misanswers.take(scope["method"], scope["path"]) if scope["type"] == "http" else None
         if answer is None:
             await self.app(scope, receive, send)
         else:

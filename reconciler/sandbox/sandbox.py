@@ -17,9 +17,9 @@ from reconciler.apimodel import known_versions, load_model
 
 from . import misanswers, server
 from .api import Api
-from .faults import DROP, FaultInjector, Faults, LostAnswers
+from .faults import DROP, FaultInjector, Faults, Schedule
 from .middleware import API_PREFIX, RecordedRequest, SandboxMiddleware
-from .misanswers import MisanswerMiddleware, Misanswers
+from .misanswers import MisanswerMiddleware
 from .profile import default_seed, load_profile
 from .store import Store
 from .transport import SandboxTransport
@@ -59,14 +59,12 @@ class Sandbox:
         self.requests: list[RecordedRequest] = []
         self.store = Store(self.model, load_seed(seed, api_version))
         self._injector = FaultInjector(self.faults)
-        self._misanswers = Misanswers()
-        self._lost_answers = LostAnswers(self.faults)
+        self._misanswers: Schedule[misanswers.Misanswer] = Schedule()
         api = Api(model=self.model, profile=load_profile(api_version), store=self.store, token=token,
                   enterprise=enterprise)
         self._renderer = api.renderer
         self.app = Starlette(routes=api.routes(), middleware=[
-            Middleware(SandboxMiddleware, log=self.requests, injector=self._injector,
-                       lost_answers=self._lost_answers),
+            Middleware(SandboxMiddleware, log=self.requests, injector=self._injector),
             Middleware(MisanswerMiddleware, misanswers=self._misanswers)])
 
     def set_faults(self, faults: Faults) -> None:
@@ -74,7 +72,6 @@ class Sandbox:
         set up without faults, then made unreliable, then checked without them again."""
         self.faults = faults
         self._injector.use(faults)
-        self._lost_answers.use(faults)
 
     def clear_log(self) -> None:
         self.requests.clear()
@@ -92,12 +89,12 @@ class Sandbox:
         `path_prefix` (with or without `/api/v3`) with `status`; see `faults.fault_response`."""
         if not 100 <= status <= 599:
             raise ValueError(f"not an HTTP status: {status}")
-        self._injector.schedule(method, full_path(path_prefix), status, times)
+        self._injector.scheduled.add(method, full_path(path_prefix), status, times)
 
     def drop_next(self, method: str, path_prefix: str, times: int = 1) -> None:
         """Drop the connection of the next matching requests: the client gets
         `httpx.RemoteProtocolError`, and the log records status 0."""
-        self._injector.schedule(method, full_path(path_prefix), DROP, times)
+        self._injector.scheduled.add(method, full_path(path_prefix), DROP, times)
 
     # -- answers wrong in what they say (misanswers.py) -----------------------------------------
     def wrong_shape_next(self, method: str, path_prefix: str, shape: misanswers.Shape, times: int = 1) -> None:
@@ -107,7 +104,7 @@ class Sandbox:
         API gave it."""
         if shape not in misanswers.SHAPES:
             raise ValueError(f"unknown shape {shape!r} (known: {', '.join(misanswers.SHAPES)})")
-        self._misanswers.schedule(method, full_path(path_prefix), misanswers.WrongShape(shape), times)
+        self._misanswers.add(method, full_path(path_prefix), misanswers.WrongShape(shape), times)
 
     def redirect_next(self, method: str, path_prefix: str, location: str | None = None, status: int = 301,
                       times: int = 1) -> None:
@@ -115,7 +112,7 @@ class Sandbox:
         same address over https://, as a server that only speaks TLS does)."""
         if not 300 <= status <= 399:
             raise ValueError(f"not a redirect status: {status}")
-        self._misanswers.schedule(method, full_path(path_prefix), misanswers.Redirect(status, location), times)
+        self._misanswers.add(method, full_path(path_prefix), misanswers.Redirect(status, location), times)
 
     def slow_body_next(self, method: str, path_prefix: str, seconds: float, times: int = 1, *,
                        pieces: int = 10) -> None:
@@ -124,7 +121,7 @@ class Sandbox:
         the client's timeout or deadline)."""
         if seconds < 0 or pieces < 1:
             raise ValueError("a slow body takes seconds >= 0 and pieces >= 1")
-        self._misanswers.schedule(method, full_path(path_prefix), misanswers.SlowBody(seconds, pieces), times)
+        self._misanswers.add(method, full_path(path_prefix), misanswers.SlowBody(seconds, pieces), times)
 
     def wrong_pages_next(self, path_prefix: str, paging: misanswers.Paging, times: int = 1) -> None:
         """Paginate the next `times` list GETs of `path_prefix` wrongly (one of
@@ -133,13 +130,13 @@ class Sandbox:
         "ignores_page" (page 1 whatever is asked)."""
         if paging not in misanswers.PAGINGS:
             raise ValueError(f"unknown paging {paging!r} (known: {', '.join(misanswers.PAGINGS)})")
-        self._misanswers.schedule("GET", full_path(path_prefix), misanswers.WrongPages(paging), times)
+        self._misanswers.add("GET", full_path(path_prefix), misanswers.WrongPages(paging), times)
 
     def lose_answer_next(self, method: str, path_prefix: str, times: int = 1) -> None:
         """Carry out the next `times` writes of `method` ("*": any write) whose path starts with
         `path_prefix`, then drop the connection without answering: the client gets
         `httpx.RemoteProtocolError` though the server acted; the log records status 0."""
-        self._lost_answers.schedule(method, full_path(path_prefix), times)
+        self._injector.lost.add(method, full_path(path_prefix), True, times)
 
     def objects(self, kind_or_target: str) -> list[dict[str, Any]]:
         """The current objects of a kind as the API shows them, plus their write-only values (so
@@ -176,8 +173,7 @@ class Sandbox:
         `source` stage can use, or a connector under `/endpoints/connectors/`."""
         if self.model.kind_for_path(path) is not None or self.family_of(path) is not None:
             raise ValueError(f"{path} is an API kind: create its objects through the API")
-        self.store.lists.setdefault(path, []).append(copy.deepcopy(dict(obj)))
-        self.store.touch()
+        self.store.add_listed(path, obj)
 
     def family_of(self, path: str) -> str | None:
         """The family target listed at `path` (`/stages/all/`: `stage`), if any."""

@@ -34,7 +34,8 @@ class Store:
         self.opaque: dict[str, tuple[str, int]] = {}
         self._reference_fields: dict[str, list[tuple[Kind, list[Field]]]] = {}
         self.generation = 0
-        """Counts writes (`touch`), so what is rendered from the objects can be kept until one."""
+        """Counts writes, so what is rendered from the objects can be kept until one: every write
+        goes through a method here (`insert`, `update`, `hold`, `delete`, `add_listed`)."""
         self._indexes: dict[tuple[str, str], dict[Any, list[Any]]] | None = None
         """Reference look-ups indexed while `reading()`: None outside, where they scan."""
         self.next_ids: list[str] = []
@@ -86,17 +87,27 @@ class Store:
         return self.opaque.get(target) or (self.ptr_of(target) or target, 0)
 
     # -- objects of the kinds -------------------------------------------------------------------
-    def touch(self) -> None:
-        """Say that something changed: every write (insert, update, delete) calls it."""
-        self.generation += 1
-
     def insert(self, kind: Kind, pk: str, values: dict[str, Any], held: Mapping[str, Any] | None = None) -> None:
-        self.touch()
+        self.generation += 1
         self.values[kind.name][pk] = values
         self.kind_of[pk] = kind.name
         self.held[pk] = dict(held or {})
         if PTR_ID in kind.read_only and PTR_ID not in self.held[pk]:
             self.held[pk][PTR_ID] = self.new_id()
+
+    def update(self, kind: Kind, pk: str, values: Mapping[str, Any]) -> None:
+        self.generation += 1
+        self.values[kind.name][pk].update(values)
+
+    def hold(self, pk: str, key: str, value: Any) -> None:
+        """Set a value the server holds itself (a 2023 flow's background)."""
+        self.generation += 1
+        self.held[pk][key] = value
+
+    def add_listed(self, path: str, obj: Mapping[str, Any]) -> None:
+        """Add an object to a read-only list (what the seed's lists hold)."""
+        self.generation += 1
+        self.lists.setdefault(path, []).append(copy.deepcopy(dict(obj)))
 
     def new_id(self) -> str:
         return self.next_ids.pop(0) if self.next_ids else str(uuid.uuid4())
@@ -137,7 +148,7 @@ class Store:
         kind = self.kind_at(pk)
         if kind is None:
             return
-        self.touch()
+        self.generation += 1
         del self.values[kind.name][pk]
         del self.kind_of[pk]
         self.held.pop(pk, None)
