@@ -614,6 +614,13 @@ class ApplyProgress:
             self.bar = None
 
 
+def _apply_summary(result: ApplyResult, error: str = "") -> None:
+    """The apply report in the job summary, whether the apply made every change or not."""
+    from reconciler.render import render_apply
+
+    _summary(f"### authentik-reconciler apply\n\n```\n{render_apply(result, error)}\n```")
+
+
 def _declined(plan: Plan, result: ApplyResult) -> bool:
     from reconciler.applyresult import NOT_ATTEMPTED
 
@@ -684,10 +691,9 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
                 options, state = _with_state(options, list(paths))
                 outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=progress,
                                        verify=verify, parallelism=parallelism)
-        except ApplyError as exc:
+        except ApplyError as exc:  # raised only once confirmed: the state line is said
             progress.finish()
-            state.say()
-            _summary(f"### authentik-reconciler apply\n\n```\n{render_apply(exc.result, str(exc))}\n```")
+            _apply_summary(exc.result, str(exc))
             raise
         finally:
             reads.finish()
@@ -705,7 +711,7 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
             click.echo(render_plan(plan, "text", color=color), nl=False)
         else:
             click.echo("\n" + render_apply(result))
-        _summary(f"### authentik-reconciler apply\n\n```\n{render_apply(result)}\n```")
+        _apply_summary(result)
         if outcome.verified is not None:
             if fmt == "text":
                 click.echo("\nVerifying: planning again.")
