@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -317,17 +317,21 @@ class ReadProgress:
             self.count = 0
 
 
-def _options(sandbox: bool, api_version: str | None, state_path: Path | None, resend_secrets: bool = False,
-             ignore_changes: tuple[str, ...] = (), prune: bool | None = None,
-             force: bool = False, allow_file_outside: tuple[Path, ...] = (),
-             reads: ReadProgress | None = None) -> PlanOptions:
+def _options(paths: list[Path], sandbox: bool, api_version: str | None, state_path: Path | None, *,
+             recorded: str | None = None, resend_secrets: bool = False, ignore_changes: tuple[str, ...] = (),
+             prune: bool | None = None, force: bool = False, allow_file_outside: tuple[Path, ...] = (),
+             reads: ReadProgress | None = None) -> tuple[PlanOptions, StateLine]:
+    """The options of a run over `paths` (or a saved plan's file, whose state file is `recorded`),
+    with the state file it uses settled (`pipeline.state_path`), so what is said is what is used."""
+    from reconciler import pipeline
     from reconciler.engine import PlanOptions
 
-    return PlanOptions(api_version=api_version, state_path=state_path,
-                       keep_state=not sandbox or state_path is not None,
-                       resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
-                              prune=prune, force=force, allow_file_outside=allow_file_outside,
-                       progress=reads)
+    options = PlanOptions(api_version=api_version, state_path=state_path,
+                          keep_state=not sandbox or state_path is not None,
+                          resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
+                          prune=prune, force=force, allow_file_outside=allow_file_outside, progress=reads)
+    settled = pipeline.state_path(options, list(paths), recorded)
+    return replace(options, state_path=settled), StateLine(pipeline.shown_path(settled))
 
 
 @dataclass
@@ -348,17 +352,6 @@ class StateLine:
         else:
             click.echo(f"state: {self.shown if Path(self.shown).is_absolute() else os.path.join('.', self.shown)}",
                        err=True)
-
-
-def _with_state(options: PlanOptions, paths: list[Path], recorded: str | None = None) -> tuple[PlanOptions, StateLine]:
-    """Settle which state file the run uses (`pipeline.state_path`): the options with that path,
-    so what is said is what is used."""
-    from dataclasses import replace
-
-    from reconciler import pipeline
-
-    path = pipeline.state_path(options, list(paths), recorded)
-    return replace(options, state_path=path), StateLine(pipeline.shown_path(path))
 
 
 class ReconcilerGroup(click.Group):
@@ -558,8 +551,9 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
         reads = ReadProgress()
-        options, state = _with_state(_options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune,
-                                              force, allow_file_outside, reads), list(paths))
+        options, state = _options(list(paths), sandbox, api_version, state_path, resend_secrets=resend_secrets,
+                                  ignore_changes=ignore_changes, prune=prune, force=force,
+                                  allow_file_outside=allow_file_outside, reads=reads)
         try:
             plan = engine.plan(list(paths), connection, options)
         finally:
@@ -653,7 +647,6 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
 
     reporter = Reporter(fmt, keys=("plan", "result", "verified", "state_file"))
     color = _color(sys.stdout)
-    state = StateLine(None, said=True)  # settled below, once the options are checked
     progress = ApplyProgress()
     reads = ReadProgress()
 
@@ -679,16 +672,16 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         if not auto_approve and not sys.stdin.isatty():
             raise ReconcilerError("not on a terminal: pass --auto-approve to apply without a confirmation")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force,
-                           allow_file_outside, reads)
+        saved = None if plan_file is None else load_plan(plan_file)
+        options, state = _options(list(paths) if plan_file is None else [plan_file], sandbox, api_version,
+                                  state_path, recorded=None if saved is None else saved.state_file,
+                                  resend_secrets=resend_secrets, ignore_changes=ignore_changes, prune=prune,
+                                  force=force, allow_file_outside=allow_file_outside, reads=reads)
         try:
-            if plan_file is not None:
-                saved = load_plan(plan_file)
-                options, state = _with_state(options, [plan_file], recorded=saved.state_file)
+            if saved is not None:
                 outcome = engine.apply_saved(saved, connection, options, confirm=confirm, on_change=progress,
                                              plan_file=plan_file, parallelism=parallelism)
             else:
-                options, state = _with_state(options, list(paths))
                 outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=progress,
                                        verify=verify, parallelism=parallelism)
         except ApplyError as exc:  # raised only once confirmed: the state line is said
@@ -733,7 +726,7 @@ def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         if not paths:
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options, state = _with_state(_options(sandbox, api_version, state_path), list(paths))
+        options, state = _options(list(paths), sandbox, api_version, state_path)
         adoption = engine.adopt(list(paths), connection, options)
         state.say()
         click.echo(f"Adopted {len(adoption.adopted)} object{'s' if len(adoption.adopted) != 1 else ''} "
