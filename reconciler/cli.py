@@ -228,20 +228,9 @@ def _announce_wait(message: str) -> None:
 TIMEOUT_KEY = "reconciler.timeout"
 RETRIES_KEY = "reconciler.retries"
 SCRUBBER_KEY = "reconciler.log_scrubber"
-
-
-def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """Keep an option in the context for `_connection`, so each command's signature stays as it is."""
-
-    def remember(context: click.Context, parameter: click.Parameter, value: Any) -> Any:
-        # `meta` is shared by the group's and the command's contexts: written before the command,
-        # an option is kept unless the command's own command line says otherwise (which wins).
-        source = context.get_parameter_source(parameter.name or "")
-        if value is not None and (key not in context.meta or source is ParameterSource.COMMANDLINE):
-            context.meta[key] = value
-        return value
-
-    return remember
+POLICY_OPTIONS = {"timeout": TIMEOUT_KEY, "retries": RETRIES_KEY}
+"""Options `ReconcilerCommand` moves from the parameters into the context for `_connection`, so
+each command's signature stays as it is."""
 
 
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -255,12 +244,10 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--api-version", type=click.Choice(known_versions()),
                      help="API model to use (default: the server's version)"),
         click.option("--timeout", envvar="AUTHENTIK_TIMEOUT", metavar="SECONDS",
-                     type=click.FloatRange(min=0, min_open=True), expose_value=False,
-                     callback=_remember(TIMEOUT_KEY),
+                     type=click.FloatRange(min=0, min_open=True),
                      help="give up on a call after SECONDS, its answer read in full (default 30) "
                           "[env AUTHENTIK_TIMEOUT]"),
         click.option("--retries", envvar="AUTHENTIK_RETRIES", metavar="N", type=click.IntRange(0, 10),
-                     expose_value=False, callback=_remember(RETRIES_KEY),
                      help="send a call that failed on throttling, a gateway error or no connection again, up "
                           "to N times, where that is safe; apply also makes good a write whose answer was lost "
                           "up to N times (0: never, it is reported unknown) (default 3) [env AUTHENTIK_RETRIES]"),
@@ -442,6 +429,10 @@ class ReconcilerCommand(click.Command):
         if ctx.parent is not None:
             _take_group_options(ctx, ctx.parent)
         _log_to_stderr(ctx, ctx.params.pop("verbose"))
+        for name, key in POLICY_OPTIONS.items():
+            value = ctx.params.pop(name, None)
+            if value is not None:
+                ctx.meta[key] = value
         return super().invoke(ctx)
 
 
@@ -472,10 +463,6 @@ def _take_group_options(ctx: click.Context, group: click.Context) -> None:
     for param in group.command.params:
         name = param.name
         if name is None or group.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
-            continue
-        if not param.expose_value:  # kept by its callback in the contexts' shared `meta`
-            if name not in own:
-                raise click.UsageError(f"'{ctx.command_path}' does not take {param.opts[-1]}", ctx)
             continue
         if name not in own:
             raise click.UsageError(f"'{ctx.command_path}' does not take {param.opts[-1]}", ctx)
