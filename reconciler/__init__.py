@@ -79,49 +79,23 @@ __all__ = [
 ]
 
 # The names load on first use (PEP 562), so `reconciler --help` does not import the engine,
-# httpx or jsonschema.
-_MODULES = {
-    "ApiError": "reconciler.errors",
-    "apply": "reconciler.engine",
-    "apply_saved": "reconciler.engine",
-    "ApplyError": "reconciler.errors",
-    "ApplyOutcome": "reconciler.engine",
-    "ApplyResult": "reconciler.applyresult",
-    "ChangeOutcome": "reconciler.applyresult",
-    "Clock": "reconciler.transport",
-    "DEFAULT_PARALLELISM": "reconciler.apply",
-    "Change": "reconciler.plan",
-    "Connection": "reconciler.client",
-    "Create": "reconciler.plan",
-    "CycleError": "reconciler.errors",
-    "Delete": "reconciler.plan",
-    "export": "reconciler.engine",
-    "Export": "reconciler.export",
-    "ExportFile": "reconciler.export",
-    "ExportOptions": "reconciler.export",
-    "FieldChange": "reconciler.plan",
-    "load_plan": "reconciler.planfile",
-    "ManifestError": "reconciler.errors",
-    "plan": "reconciler.engine",
-    "Plan": "reconciler.plan",
-    "PlanError": "reconciler.errors",
-    "PlanFileError": "reconciler.errors",
-    "PlanOptions": "reconciler.engine",
-    "Problem": "reconciler.errors",
-    "ReconcilerError": "reconciler.errors",
-    "render_json": "reconciler.render",
-    "render_markdown": "reconciler.render",
-    "render_plan": "reconciler.render",
-    "render_text": "reconciler.render",
-    "Replace": "reconciler.plan",
-    "save_plan": "reconciler.planfile",
-    "StalePlanError": "reconciler.errors",
-    "Update": "reconciler.plan",
-    "validate_paths": "reconciler.engine",
-    "Variable": "reconciler.export",
-    "write_export": "reconciler.exportdir",
-    "Written": "reconciler.exportdir",
+# httpx or jsonschema. By module, as imported above for mypy (`__all__` stays a literal: mypy
+# reads it for the re-exports).
+_EXPORTS = {
+    "reconciler.apply": ("DEFAULT_PARALLELISM",),
+    "reconciler.applyresult": ("ApplyResult", "ChangeOutcome"),
+    "reconciler.client": ("Connection",),
+    "reconciler.engine": ("ApplyOutcome", "PlanOptions", "apply", "apply_saved", "export", "plan", "validate_paths"),
+    "reconciler.errors": ("ApiError", "ApplyError", "CycleError", "ManifestError", "PlanError", "PlanFileError",
+                          "Problem", "ReconcilerError", "StalePlanError"),
+    "reconciler.export": ("Export", "ExportFile", "ExportOptions", "Variable"),
+    "reconciler.exportdir": ("Written", "write_export"),
+    "reconciler.plan": ("Change", "Create", "Delete", "FieldChange", "Plan", "Replace", "Update"),
+    "reconciler.planfile": ("load_plan", "save_plan"),
+    "reconciler.render": ("render_json", "render_markdown", "render_plan", "render_text"),
+    "reconciler.transport": ("Clock",),
 }
+_MODULES = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
 # `plan`, `apply` and `export` are also submodules: importing one sets the package attribute to

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -228,20 +228,9 @@ def _announce_wait(message: str) -> None:
 TIMEOUT_KEY = "reconciler.timeout"
 RETRIES_KEY = "reconciler.retries"
 SCRUBBER_KEY = "reconciler.log_scrubber"
-
-
-def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """Keep an option in the context for `_connection`, so each command's signature stays as it is."""
-
-    def remember(context: click.Context, parameter: click.Parameter, value: Any) -> Any:
-        # `meta` is shared by the group's and the command's contexts: written before the command,
-        # an option is kept unless the command's own command line says otherwise (which wins).
-        source = context.get_parameter_source(parameter.name or "")
-        if value is not None and (key not in context.meta or source is ParameterSource.COMMANDLINE):
-            context.meta[key] = value
-        return value
-
-    return remember
+POLICY_OPTIONS = {"timeout": TIMEOUT_KEY, "retries": RETRIES_KEY}
+"""Options `ReconcilerCommand` moves from the parameters into the context for `_connection`, so
+each command's signature stays as it is."""
 
 
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -255,12 +244,10 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--api-version", type=click.Choice(known_versions()),
                      help="API model to use (default: the server's version)"),
         click.option("--timeout", envvar="AUTHENTIK_TIMEOUT", metavar="SECONDS",
-                     type=click.FloatRange(min=0, min_open=True), expose_value=False,
-                     callback=_remember(TIMEOUT_KEY),
+                     type=click.FloatRange(min=0, min_open=True),
                      help="give up on a call after SECONDS, its answer read in full (default 30) "
                           "[env AUTHENTIK_TIMEOUT]"),
         click.option("--retries", envvar="AUTHENTIK_RETRIES", metavar="N", type=click.IntRange(0, 10),
-                     expose_value=False, callback=_remember(RETRIES_KEY),
                      help="send a call that failed on throttling, a gateway error or no connection again, up "
                           "to N times, where that is safe; apply also makes good a write whose answer was lost "
                           "up to N times (0: never, it is reported unknown) (default 3) [env AUTHENTIK_RETRIES]"),
@@ -317,17 +304,21 @@ class ReadProgress:
             self.count = 0
 
 
-def _options(sandbox: bool, api_version: str | None, state_path: Path | None, resend_secrets: bool = False,
-             ignore_changes: tuple[str, ...] = (), prune: bool | None = None,
-             force: bool = False, allow_file_outside: tuple[Path, ...] = (),
-             reads: ReadProgress | None = None) -> PlanOptions:
+def _options(paths: list[Path], sandbox: bool, api_version: str | None, state_path: Path | None, *,
+             recorded: str | None = None, resend_secrets: bool = False, ignore_changes: tuple[str, ...] = (),
+             prune: bool | None = None, force: bool = False, allow_file_outside: tuple[Path, ...] = (),
+             reads: ReadProgress | None = None) -> tuple[PlanOptions, StateLine]:
+    """The options of a run over `paths` (or a saved plan's file, whose state file is `recorded`),
+    with the state file it uses settled (`pipeline.state_path`), so what is said is what is used."""
+    from reconciler import pipeline
     from reconciler.engine import PlanOptions
 
-    return PlanOptions(api_version=api_version, state_path=state_path,
-                       keep_state=not sandbox or state_path is not None,
-                       resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
-                              prune=prune, force=force, allow_file_outside=allow_file_outside,
-                       progress=reads)
+    options = PlanOptions(api_version=api_version, state_path=state_path,
+                          keep_state=not sandbox or state_path is not None,
+                          resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
+                          prune=prune, force=force, allow_file_outside=allow_file_outside, progress=reads)
+    settled = pipeline.state_path(options, list(paths), recorded)
+    return replace(options, state_path=settled), StateLine(pipeline.shown_path(settled))
 
 
 @dataclass
@@ -348,17 +339,6 @@ class StateLine:
         else:
             click.echo(f"state: {self.shown if Path(self.shown).is_absolute() else os.path.join('.', self.shown)}",
                        err=True)
-
-
-def _with_state(options: PlanOptions, paths: list[Path], recorded: str | None = None) -> tuple[PlanOptions, StateLine]:
-    """Settle which state file the run uses (`pipeline.state_path`): the options with that path,
-    so what is said is what is used."""
-    from dataclasses import replace
-
-    from reconciler import pipeline
-
-    path = pipeline.state_path(options, list(paths), recorded)
-    return replace(options, state_path=path), StateLine(pipeline.shown_path(path))
 
 
 class ReconcilerGroup(click.Group):
@@ -449,6 +429,10 @@ class ReconcilerCommand(click.Command):
         if ctx.parent is not None:
             _take_group_options(ctx, ctx.parent)
         _log_to_stderr(ctx, ctx.params.pop("verbose"))
+        for name, key in POLICY_OPTIONS.items():
+            value = ctx.params.pop(name, None)
+            if value is not None:
+                ctx.meta[key] = value
         return super().invoke(ctx)
 
 
@@ -479,10 +463,6 @@ def _take_group_options(ctx: click.Context, group: click.Context) -> None:
     for param in group.command.params:
         name = param.name
         if name is None or group.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
-            continue
-        if not param.expose_value:  # kept by its callback in the contexts' shared `meta`
-            if name not in own:
-                raise click.UsageError(f"'{ctx.command_path}' does not take {param.opts[-1]}", ctx)
             continue
         if name not in own:
             raise click.UsageError(f"'{ctx.command_path}' does not take {param.opts[-1]}", ctx)
@@ -558,8 +538,9 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
         reads = ReadProgress()
-        options, state = _with_state(_options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune,
-                                              force, allow_file_outside, reads), list(paths))
+        options, state = _options(list(paths), sandbox, api_version, state_path, resend_secrets=resend_secrets,
+                                  ignore_changes=ignore_changes, prune=prune, force=force,
+                                  allow_file_outside=allow_file_outside, reads=reads)
         try:
             plan = engine.plan(list(paths), connection, options)
         finally:
@@ -614,6 +595,13 @@ class ApplyProgress:
             self.bar = None
 
 
+def _apply_summary(result: ApplyResult, error: str = "") -> None:
+    """The apply report in the job summary, whether the apply made every change or not."""
+    from reconciler.render import render_apply
+
+    _summary(f"### authentik-reconciler apply\n\n```\n{render_apply(result, error)}\n```")
+
+
 def _declined(plan: Plan, result: ApplyResult) -> bool:
     from reconciler.applyresult import NOT_ATTEMPTED
 
@@ -646,7 +634,6 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
 
     reporter = Reporter(fmt, keys=("plan", "result", "verified", "state_file"))
     color = _color(sys.stdout)
-    state = StateLine(None, said=True)  # settled below, once the options are checked
     progress = ApplyProgress()
     reads = ReadProgress()
 
@@ -672,22 +659,21 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         if not auto_approve and not sys.stdin.isatty():
             raise ReconcilerError("not on a terminal: pass --auto-approve to apply without a confirmation")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options = _options(sandbox, api_version, state_path, resend_secrets, ignore_changes, prune, force,
-                           allow_file_outside, reads)
+        saved = None if plan_file is None else load_plan(plan_file)
+        options, state = _options(list(paths) if plan_file is None else [plan_file], sandbox, api_version,
+                                  state_path, recorded=None if saved is None else saved.state_file,
+                                  resend_secrets=resend_secrets, ignore_changes=ignore_changes, prune=prune,
+                                  force=force, allow_file_outside=allow_file_outside, reads=reads)
         try:
-            if plan_file is not None:
-                saved = load_plan(plan_file)
-                options, state = _with_state(options, [plan_file], recorded=saved.state_file)
+            if saved is not None:
                 outcome = engine.apply_saved(saved, connection, options, confirm=confirm, on_change=progress,
                                              plan_file=plan_file, parallelism=parallelism)
             else:
-                options, state = _with_state(options, list(paths))
                 outcome = engine.apply(list(paths), connection, options, confirm=confirm, on_change=progress,
                                        verify=verify, parallelism=parallelism)
-        except ApplyError as exc:
+        except ApplyError as exc:  # raised only once confirmed: the state line is said
             progress.finish()
-            state.say()
-            _summary(f"### authentik-reconciler apply\n\n```\n{render_apply(exc.result, str(exc))}\n```")
+            _apply_summary(exc.result, str(exc))
             raise
         finally:
             reads.finish()
@@ -705,7 +691,7 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
             click.echo(render_plan(plan, "text", color=color), nl=False)
         else:
             click.echo("\n" + render_apply(result))
-        _summary(f"### authentik-reconciler apply\n\n```\n{render_apply(result)}\n```")
+        _apply_summary(result)
         if outcome.verified is not None:
             if fmt == "text":
                 click.echo("\nVerifying: planning again.")
@@ -727,7 +713,7 @@ def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
         if not paths:
             raise click.UsageError("give at least one manifest file or directory")
         connection = _connection(url, token, insecure, sandbox, api_version)
-        options, state = _with_state(_options(sandbox, api_version, state_path), list(paths))
+        options, state = _options(list(paths), sandbox, api_version, state_path)
         adoption = engine.adopt(list(paths), connection, options)
         state.say()
         click.echo(f"Adopted {len(adoption.adopted)} object{'s' if len(adoption.adopted) != 1 else ''} "
