@@ -99,10 +99,11 @@ def _expand(data: dict[str, Any], positions: dict[KeyPath, Position], file: str,
     for list_name, child_nesting in kind.nested.items():
         entries = data.get(list_name) or []
         child_kind = model.kinds[child_nesting.kind]
-        keys = Counter(_own(child_kind, entry, child_nesting) for entry in entries)
-        for index, entry in enumerate(entries):
+        own_keys = [_own(child_kind, entry, child_nesting) for entry in entries]
+        repeated = Counter(own_keys)
+        for index, (entry, own) in enumerate(zip(entries, own_keys, strict=True)):
             objects += _expand(entry, by_entry.get((list_name, index), {}), file, child_kind, model, obj,
-                               child_nesting, keys[_own(child_kind, entry, child_nesting)] > 1)
+                               child_nesting, repeated[own] > 1)
     return objects
 
 

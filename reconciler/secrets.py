@@ -7,6 +7,7 @@ import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,16 @@ class FileRule:
     root: Path
     allowed: tuple[Path, ...] = ()
 
+    @cached_property
+    def _folders(self) -> tuple[Path, ...]:
+        """The root, then the allowed folders, resolved once rather than for every secret."""
+        return tuple(folder.resolve() for folder in (self.root, *self.allowed))
+
     def check(self, path: Path) -> Path:
         """The resolved path, or `SourceError` when it is outside every allowed folder or a
         symlink loop."""
         resolved = _resolved(path)
-        if any(resolved.is_relative_to(folder.resolve()) for folder in (self.root, *self.allowed)):
+        if any(resolved.is_relative_to(folder) for folder in self._folders):
             return resolved
         raise SourceError(f"cannot read secret file {path}: outside the repository {self.root} "
                           "(allow its folder with --allow-file-outside DIR)")
@@ -54,7 +60,7 @@ class FileRule:
             resolved = _resolved(path)
         except SourceError:
             return False  # reading it says why
-        return any(resolved.is_relative_to(folder.resolve()) for folder in self.allowed)
+        return any(resolved.is_relative_to(folder) for folder in self._folders[1:])
 
 
 def read_source(source: dict[str, str], environ: Mapping[str, str], files: FileRule | None = None) -> Secret:

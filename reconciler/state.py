@@ -135,11 +135,14 @@ class SecretState:
     def owned(self) -> dict[str, OwnedRecord]:
         """What this repository owns on this server, by address."""
         found = {}
+        files: dict[str, str] = {}  # a few manifests hold every record: each made a path once
         for address, record in self._owned().items():
             if isinstance(record, dict):
                 file = record.get("file")
+                if isinstance(file, str) and file not in files:
+                    files[file] = self._from_state(file)
                 found[address] = OwnedRecord(str(record.get("kind")), record.get("id"),
-                                             self._from_state(file) if isinstance(file, str) else None)
+                                             files[file] if isinstance(file, str) else None)
         return found
 
     def own(self, address: str, kind: str, ident: Any, file: str | None = None) -> None:
@@ -189,17 +192,23 @@ class SecretState:
             self._shown_files[file] = self._relative(file)
         return self._shown_files[file]
 
+    @cached_property
+    def _folder(self) -> Path | None:
+        """The state file's folder, resolved once: `owned()` turns every record's file back into
+        a path, and resolving it per record made `owned()` of 10,000 objects take 0.85 s."""
+        return self.path.resolve().parent if self.path is not None else None
+
     def _relative(self, file: str) -> str:
         path = Path(file).resolve()
-        if self.path is None:
+        if self._folder is None:
             return str(path)
         try:
-            return path.relative_to(self.path.resolve().parent).as_posix()
+            return path.relative_to(self._folder).as_posix()
         except ValueError:
             return str(path)
 
     def _from_state(self, file: str) -> str:
-        return str(self.path.resolve().parent / file) if self.path is not None else file
+        return str(self._folder / file) if self._folder is not None else file
 
     def save(self) -> None:
         """Write the file atomically; a failure is a `ReconcilerError` naming the file."""

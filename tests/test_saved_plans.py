@@ -73,9 +73,7 @@ def test_a_changed_live_field_makes_the_saved_plan_stale_and_nothing_is_written(
 
 
 def sandbox_patch(sandbox: Sandbox, pk: object, body: dict[str, object]) -> int:
-    from conftest import calling
-
-    return calling(sandbox)("PATCH", f"/stages/authenticator/duo/{pk}/", json=body).status_code
+    return sandbox_patch_kind(sandbox, "/stages/authenticator/duo/", pk, body)
 
 
 def test_a_changed_secret_is_refused_naming_the_variable_not_the_value(tmp_path: Path) -> None:
