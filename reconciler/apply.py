@@ -34,6 +34,9 @@ once only loads the server more (the client's reads are bounded at 8 too)."""
 
 OnChange = Callable[[ChangeOutcome], None]
 
+FOUND_NOTE = "found on the server after its answer was lost"
+"""The note of a create made good by finding it: its answer was lost, or sending it again refused."""
+
 
 def dependencies(changes: Sequence[Change]) -> list[set[int]]:
     """For each change, the indexes of the earlier changes it must wait for: the rules
@@ -258,15 +261,10 @@ class _Run:
         retries = self.client.connection.retries
         for again in range(retries):
             if isinstance(change, Create):
-                try:
-                    found = await self.look_up(change, kind, body or {})
-                except ApiError as exc:
-                    raise ApiError(f"{lost}; looking it up failed: {exc}", method=change.method, path=change.path,
-                                   outcome_unknown=True) from exc
+                found = await self.found(change, kind, body, lost,
+                                         f"after the answer to {change.method} {change.path} was lost")
                 if found is not None:
-                    log.warning("%s: found on the server after the answer to %s %s was lost: it was created "
-                                "(id %s)", change.address, change.method, change.path, found.get(kind.id_field))
-                    return found, "found on the server after its answer was lost"
+                    return found, FOUND_NOTE
                 log.warning("%s: not on the server after the answer was lost: sending %s %s again", change.address,
                             change.method, change.path)
             else:
@@ -279,15 +277,9 @@ class _Run:
                 if isinstance(change, Create) and exc.status == 400:
                     # A slow server may carry out the lost send after the look-up: its key is then
                     # taken and the new send refused. Look again before calling it failed.
-                    try:
-                        found = await self.look_up(change, kind, body or {})
-                    except ApiError as failed:
-                        raise ApiError(f"{exc}; looking it up failed: {failed}", method=change.method,
-                                       path=change.path, outcome_unknown=True) from failed
+                    found = await self.found(change, kind, body, exc, "once sending it again was refused")
                     if found is not None:
-                        log.warning("%s: found on the server once sending it again was refused: it was created "
-                                    "(id %s)", change.address, found.get(kind.id_field))
-                        return found, "found on the server after its answer was lost"
+                        return found, FOUND_NOTE
                 if not exc.outcome_unknown or again + 1 >= retries:
                     raise
                 log.warning("%s: the answer to %s %s was lost again (%s)", change.address, change.method,
@@ -296,6 +288,20 @@ class _Run:
                 continue
             return answer, "sent again after its answer was lost"
         raise lost  # reached with no retries: the write may or may not have been made
+
+    async def found(self, change: Change, kind: Kind, body: dict[str, Any] | None, error: ApiError,
+                    when: str) -> dict[str, Any] | None:
+        """The object a create whose fate `error` left unknown made, if it is on the server (logged
+        as found `when`); a look-up that fails keeps the outcome unknown, naming both errors."""
+        try:
+            found = await self.look_up(change, kind, body or {})
+        except ApiError as failed:
+            raise ApiError(f"{error}; looking it up failed: {failed}", method=change.method, path=change.path,
+                           outcome_unknown=True) from failed
+        if found is not None:
+            log.warning("%s: found on the server %s: it was created (id %s)", change.address, when,
+                        found.get(kind.id_field))
+        return found
 
     async def look_up(self, change: Change, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """The object `change` creates, if it exists: the list filtered by the kind's key fields

@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import urllib.request
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -18,7 +18,7 @@ from reconciler.errors import ApiError
 from reconciler.transport import ATTEMPTS, Clock, DeadlineExceeded, PolicyTransport
 from reconciler.values import REDACTED
 
-__all__ = ["Connection", "Client", "Page", "bounded", "shape_error", "redirect_target"]
+__all__ = ["Connection", "Client", "Page", "concurrently", "shape_error", "redirect_target"]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,8 @@ class Client:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._secrets: set[str] = set()
+        # The one bound on requests in flight, whoever makes them: a fetch's lists and their pages,
+        # an apply's changes and their look-ups.
         self._limit = asyncio.Semaphore(connection.max_concurrency)
         try:
             url = httpx.URL(connection.base_url)
@@ -203,9 +205,8 @@ class Client:
         if total < 1:
             raise shape_error("GET", path, f'page 1 says there are {total} pages ("total_pages")')
         first.check_next(path, total)
-        pages = [first, *await bounded(self.connection.max_concurrency,
-                                       [partial(self._page, path, number, params, require)
-                                        for number in range(2, total + 1)])]
+        pages = [first, *await concurrently([partial(self._page, path, number, params, require)
+                                             for number in range(2, total + 1)])]
         for page in pages[1:-1]:
             page.check_next(path, total)
         last, bound = pages[-1], growth_bound(total)
@@ -402,23 +403,15 @@ def redirect_target(request_url: httpx.URL, location: str) -> str:
         return "(an invalid URL)"
 
 
-async def bounded(limit: int, calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
-    """Run `calls` with at most `limit` under way at once; their results in the calls' order. The
-    first failure cancels the rest and is raised as it is."""
-    results: dict[int, T] = {}
-    queue = iter(enumerate(calls))
-
-    async def worker() -> None:
-        for index, call in queue:
-            results[index] = await call()
-
+async def concurrently(calls: Sequence[Callable[[], Coroutine[Any, Any, T]]]) -> list[T]:
+    """Run `calls` together; their results in the calls' order. The first failure cancels the rest
+    and is raised as it is. The client's own limit bounds the requests they make."""
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(min(max(limit, 1), len(calls))):
-                group.create_task(worker())
+            tasks: list[asyncio.Task[T]] = [group.create_task(call()) for call in calls]
     except BaseExceptionGroup as failed:
         raise failed.exceptions[0]  # noqa: B904 - the failure as it is, with its own cause
-    return [results[index] for index in range(len(calls))]
+    return [task.result() for task in tasks]
 
 
 def format_field_errors(body: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 from reconciler.apimodel import ApiModel, Kind
-from reconciler.client import Client, bounded
+from reconciler.client import Client, concurrently
 from reconciler.identity import live_key
 from reconciler.values import Key, Ref
 
@@ -205,5 +205,5 @@ async def fetch_live(client: Client, model: ApiModel, paths: Iterable[str],
         if progress:
             progress(path)
 
-    await bounded(client.connection.max_concurrency, [partial(list_path, path) for path in sorted(set(paths))])
+    await concurrently([partial(list_path, path) for path in sorted(set(paths))])
     return state

@@ -42,6 +42,21 @@ def many(tmp_path: Path) -> Path:
     return write(tmp_path, stages, flows)
 
 
+def owned_records(state: Path) -> dict[str, Any]:
+    """The ownership records the state file `state` keeps for its one server."""
+    records: dict[str, Any] = next(iter(json.loads(state.read_text())["servers"].values()))["owned"]
+    return records
+
+
+def traceback_text(line: str) -> str:
+    """The traceback file the CLI's internal-error `line` names, read and then removed."""
+    assert line.startswith("error: unexpected internal error; details in ")
+    log = Path(line.rsplit(" ", 1)[1])
+    text = log.read_text()
+    log.unlink()
+    return text
+
+
 class Recorder(httpx.AsyncBaseTransport):
     """Wraps the in-process sandbox: records when each write starts and ends and the most in
     flight at once; each write yields `yields` times first so that writes overlap; the write
@@ -406,12 +421,9 @@ def test_an_internal_error_mid_apply_still_reports_and_keeps_the_state(tmp_path:
             "                 internal error (RuntimeError); see the traceback file",
             "  not attempted: create deny/deny-3",
             "  not attempted: create deny/deny-4"]
-        assert lines[start + 7].startswith("error: unexpected internal error; details in ")
-        log = Path(lines[start + 7].rsplit(" ", 1)[1])
-        assert "RuntimeError: a bug" in log.read_text()
-        log.unlink()
+        assert "RuntimeError: a bug" in traceback_text(lines[start + 7])
         assert "Traceback" not in result.output
-        owned = next(iter(json.loads(state.read_text())["servers"].values()))["owned"]
+        owned = owned_records(state)
         # Ownership with the ids of what was created; the others are owned once created.
         assert sorted(a for a, record in owned.items() if a.startswith("deny/") and record["id"]) == [
             "deny/deny-0", "deny/deny-1"]
@@ -578,7 +590,7 @@ def test_an_on_change_callback_that_raises_is_an_internal_error_with_the_exact_r
     assert told == ["deny-0", "deny-1", "deny-2"]
     assert sorted(o["name"] for o in sandbox.objects("deny") if o["name"].startswith("deny-")) == [
         "deny-0", "deny-1", "deny-2"]
-    owned = next(iter(json.loads(state.read_text())["servers"].values()))["owned"]
+    owned = owned_records(state)
     assert sorted(a for a, record in owned.items() if record["id"]) == ["deny/deny-0", "deny/deny-1", "deny/deny-2"]
 
 
@@ -605,11 +617,8 @@ def test_a_stderr_closed_mid_apply_still_prints_the_report_and_saves_the_state(t
             "  applied:       create deny/deny-1",
             "  not attempted: create deny/deny-2",
             "  not attempted: create deny/deny-3"]
-        assert lines[start + 5].startswith("error: unexpected internal error; details in ")
-        log = Path(lines[start + 5].rsplit(" ", 1)[1])
-        assert "BrokenPipeError" in log.read_text()
-        log.unlink()
-        owned = next(iter(json.loads(state.read_text())["servers"].values()))["owned"]
+        assert "BrokenPipeError" in traceback_text(lines[start + 5])
+        owned = owned_records(state)
         assert sorted(a for a, record in owned.items() if a.startswith("deny/") and record["id"]) == [
             "deny/deny-0", "deny/deny-1"]
 
