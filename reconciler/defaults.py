@@ -18,11 +18,10 @@ __all__ = ["fresh_install", "is_default"]
 SEEDS = Path(__file__).parent / "sandbox" / "seeds"
 
 
-@cache
-def _state(version: str, model: ApiModel) -> LiveState:
+def _state(model: ApiModel) -> LiveState:
     """The fresh install as live state: every kind's list, and each family list (`/stages/all/`,
     `/policies/all/`) both as one list and split by kind, as the server has them."""
-    lists: dict[str, list[dict[str, Any]]] = json.loads((SEEDS / f"{version}.json").read_text())["lists"]
+    lists: dict[str, list[dict[str, Any]]] = json.loads((SEEDS / f"{model.version}.json").read_text())["lists"]
     state = LiveState(model=model, lists=dict(lists))
     for target in model.targets.values():
         members = model.kinds_of(target.name)
@@ -43,7 +42,7 @@ def fresh_install(model: ApiModel) -> dict[str, frozenset[Key]]:
     """The natural keys of the objects a fresh install of the model's version has, by kind."""
     if not (SEEDS / f"{model.version}.json").exists():
         return {}
-    state = _state(model.version, model)
+    state = _state(model)
     return {kind.name: frozenset(state.key_of(kind, obj) for obj in state.objects(kind))
             for kind in model.kinds.values()}
 

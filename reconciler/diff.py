@@ -13,7 +13,7 @@ from reconciler.desired import DesiredObject
 from reconciler.errors import Problem
 from reconciler.identity import address
 from reconciler.live import LiveState
-from reconciler.matching import Matching
+from reconciler.matching import Matching, described_parent
 from reconciler.plan import UNKNOWN, Change, Create, Delete, FieldChange, Replace, SentAlong, Update
 from reconciler.refs import live_value
 from reconciler.state import SecretState
@@ -75,8 +75,7 @@ class _Differ:
         self.resend = resend
         self.ignore = ignore
         self.problems: list[Problem] = []
-        # Built once: every delete asks them (a prune of thousands stays linear).
-        self.by_live = {id(pair.live): pair.desired for pair in matching.pairs if pair.live is not None}
+        # Built once: every delete asks it (a prune of thousands stays linear).
         self.deleted = {id(o.live) for o in matching.orphans if o.managed}
 
     def change(self, obj: DesiredObject, current: dict[str, Any] | None) -> Change | None:
@@ -141,14 +140,14 @@ class _Differ:
         cascaded: list[str] = []
 
         def sort(other: Kind, dependent: dict[str, Any]) -> bool:
-            desired = self.by_live.get(id(dependent))
+            desired = self.matching.desired_of(dependent)
             if desired is not None and desired.state == "present":
                 kept.append((desired.address, desired))
                 return False
             if desired is not None or id(dependent) in self.deleted:
                 return False  # deleted by a change of its own, which says what goes with it
             shown = address(other, self.live.key_of(other, dependent))
-            owner = self.described_parent(other, dependent)
+            owner = described_parent(other, dependent, self.live, self.model, self.matching)
             if owner is not None:
                 kept.append((f"{shown} (in {owner.address}, which the manifests describe)", owner))
             else:
@@ -157,16 +156,6 @@ class _Differ:
 
         self.live.cascade(kind, current, sort)
         return kept, cascaded
-
-    def described_parent(self, kind: Kind, obj: dict[str, Any]) -> DesiredObject | None:
-        """The manifest entry `obj` is nested under live (a binding's flow), when the manifests
-        describe it without managing that list."""
-        for parent_kind, nested in self.model.parents_of(kind):
-            parent = self.live.by_id(parent_kind, obj.get(nested.parent))
-            desired = self.by_live.get(id(parent)) if parent is not None else None
-            if desired is not None and desired.state == "present" and nested not in desired.manages:
-                return desired
-        return None
 
     def field_changes(self, obj: DesiredObject, kind: Kind, current: dict[str, Any],
                       ignored: frozenset[str]) -> Iterator[FieldChange]:

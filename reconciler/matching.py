@@ -18,7 +18,7 @@ from reconciler.live import LiveState
 from reconciler.state import OwnedRecord
 from reconciler.values import Key, Ref
 
-__all__ = ["Matching", "Orphan", "Pair", "match", "prune"]
+__all__ = ["Matching", "Orphan", "Pair", "match", "prune", "described_parent"]
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,20 @@ class Matching:
     orphans: list[Orphan]
     problems: list[Problem]
     _by_address: dict[str, Pair] = field(default_factory=dict, repr=False)
+    _by_live: dict[int, DesiredObject] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._by_address = {pair.desired.address: pair for pair in self.pairs}
+        # Built once: every delete and every pruned record asks it (a prune of thousands stays linear).
+        self._by_live = {id(pair.live): pair.desired for pair in self.pairs if pair.live is not None}
 
     def live_of(self, address: str) -> dict[str, Any] | None:
         pair = self._by_address.get(address)
         return pair.live if pair else None
+
+    def desired_of(self, live: dict[str, Any]) -> DesiredObject | None:
+        """The manifest entry paired with the live object `live`, if any."""
+        return self._by_live.get(id(live))
 
     def rebind(self, desired: list[DesiredObject]) -> Matching:
         """The same pairs for new versions of the same desired objects (references resolved)."""
@@ -194,7 +201,6 @@ def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[s
     taken = {id(pair.live) for pair in matching.pairs if pair.live is not None}
     taken |= {id(o.live) for o in matching.orphans if o.managed}
     described = {pair.desired.address for pair in matching.pairs}
-    parents = {id(pair.live) for pair in matching.pairs if pair.live is not None and pair.desired.state == "present"}
     used = described | {o.address for o in matching.orphans if o.managed}
     pruned: list[Orphan] = []
     for owned_address, record in sorted(owned.items()):
@@ -204,7 +210,7 @@ def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[s
             continue
         if not _under(record.file, within) or str(record.id) in referenced:
             continue
-        if _parent_described(kind, obj, live, model, parents):
+        if described_parent(kind, obj, live, model, matching) is not None:
             continue  # a flow described without its list leaves that list alone
         key = live.key_of(kind, obj)
         if is_default(model, kind, key):
@@ -220,14 +226,16 @@ def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[s
     return Matching(matching.pairs, kept + pruned, matching.problems)
 
 
-def _parent_described(kind: Kind, obj: dict[str, Any], live: LiveState, model: ApiModel,
-                      parents: set[int]) -> bool:
-    """Whether `obj` is nested under a live object the manifests describe (a binding's flow)."""
+def described_parent(kind: Kind, obj: dict[str, Any], live: LiveState, model: ApiModel,
+                     matching: Matching) -> DesiredObject | None:
+    """The manifest entry `obj` is nested under live (a binding's flow), when the manifests
+    describe it without managing that list (a list it manages pairs or deletes all its members)."""
     for parent_kind, nested in model.parents_of(kind):
         parent = live.by_id(parent_kind, obj.get(nested.parent))
-        if parent is not None and id(parent) in parents:
-            return True
-    return False
+        desired = matching.desired_of(parent) if parent is not None else None
+        if desired is not None and desired.state == "present" and nested not in desired.manages:
+            return desired
+    return None
 
 
 def _under(file: str | None, within: list[Path]) -> bool:

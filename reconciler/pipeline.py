@@ -33,7 +33,7 @@ from reconciler.state import STATE_FILE, OwnedRecord, SecretState
 from reconciler.values import Secret, refs_in
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
-           "resolve_secrets", "live_paths", "fetch", "match", "conflict_paths", "carried_paths", "fetch_more",
+           "resolve_secrets", "live_paths", "fetch", "match", "matched_paths", "fetch_more",
            "check_conflicts", "resolve_refs", "compare", "order", "stamp", "unmanaged", "secret_state", "state_path",
            "default_state_path", "shown_path", "make_plan", "check_ignored", "STATE_KEY_ENV", "prune", "check_safety",
            "brand_flow_deletes", "owns", "gone_ids"]
@@ -130,7 +130,7 @@ def live_paths(desired: list[DesiredObject], model: ApiModel, pruned: Collection
     point at, the targets their references name, the children of the sets manifests manage
     exactly, the kinds of the owned objects a prune may delete (`pruned`), what a delete would take
     with it, and the brands when a flow may be deleted. The family lists that only tell whether a
-    new key is taken by another kind wait for `conflict_paths`: most plans create nothing."""
+    new key is taken by another kind wait for `matched_paths`: most plans create nothing."""
     kinds = {model.kinds[o.kind] for o in desired} | {model.kinds[name] for name in pruned if name in model.kinds}
     kinds |= {model.kinds[n.kind] for o in desired for n in o.manages}
     targets: set[str] = {spec.reference for o in desired for name, spec in model.kinds[o.kind].fields.items()
@@ -147,23 +147,23 @@ async def fetch(client: Client, model: ApiModel, paths: set[str],
     return await fetch_live(client, model, paths, progress)
 
 
-def conflict_paths(matching: Matching, model: ApiModel) -> set[str]:
-    """Step 5a: the family lists `check_conflicts` needs: those of the objects to create whose key
-    is unique across kinds (`/stages/all/` for a new stage); none when nothing is created."""
-    families = {scope for pair in matching.pairs if pair.desired.state == "present" and pair.live is None
-                if (scope := model.shared_scope(model.kinds[pair.desired.kind]))}
-    return paths_for_targets(model, families)
-
-
-def carried_paths(matching: Matching, model: ApiModel) -> set[str]:
-    """Step 5a too: the targets of the references a PUT carries over from the live object (every
-    readable field the manifest leaves out goes into its body, `diff.full_body`): the plan shows
-    them by key (`password_stage: pw-x`), which their target's list gives. Only the live objects
-    described with `update: put` that hold such a reference need one."""
-    targets = {spec.reference for pair in matching.pairs
-               if pair.desired.update == "put" and pair.desired.state == "present" and pair.live is not None
-               for name, spec in model.kinds[pair.desired.kind].fields.items()
-               if spec.reference and not spec.write_only and pair.live.get(name) not in (None, [])}
+def matched_paths(matching: Matching, model: ApiModel) -> set[str]:
+    """Step 5a: the lists only the matching shows a plan needs, none for most plans:
+    - the family lists `check_conflicts` needs: those of the objects to create whose key is unique
+      across kinds (`/stages/all/` for a new stage);
+    - the targets of the references a PUT carries over from the live object (every readable field
+      the manifest leaves out goes into its body, `diff.full_body`): the plan shows them by key
+      (`password_stage: pw-x`), which their target's list gives."""
+    targets: set[str] = set()
+    for pair in matching.pairs:
+        kind = model.kinds[pair.desired.kind]
+        if pair.desired.state != "present":
+            continue
+        if pair.live is None:
+            targets |= {scope} if (scope := model.shared_scope(kind)) else set()
+        elif pair.desired.update == "put":
+            targets |= {str(spec.reference) for name, spec in kind.fields.items()
+                        if spec.reference and not spec.write_only and pair.live.get(name) not in (None, [])}
     return paths_for_targets(model, targets)
 
 
@@ -406,8 +406,7 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     live = await fetch(client, model, live_paths(desired, model, {r.kind for r in owned.values()} if pruning else ()),
                        options.progress)
     matching = match(desired, live, model)
-    live = await fetch_more(client, live, conflict_paths(matching, model) | carried_paths(matching, model),
-                            options.progress)
+    live = await fetch_more(client, live, matched_paths(matching, model), options.progress)
     check_conflicts(desired, model, matching, live)
     desired = resolve_refs(desired, model, live, matching)
     matching = matching.rebind(desired)
