@@ -25,7 +25,7 @@ from reconciler.manifest import Manifests, load_manifests
 from reconciler.matching import Matching, match, prune
 from reconciler.plan import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
 from reconciler.refs import resolve_refs
-from reconciler.repo import folders_up, repository_root
+from reconciler.repo import nearest, repository_root
 from reconciler.schema import validate
 from reconciler.secrets import FileRule, resolve_secrets
 from reconciler.stale import live_fingerprint, same_key_ids
@@ -310,10 +310,7 @@ def default_state_path(paths: list[str | Path]) -> Path:
     """The state file for manifests under `paths`: the nearest `reconciler.state.json` from the
     first path up to the repository root, so `plan repo/` and `plan repo/sub/` share one; a new
     one goes to the repository root (the folder holding `.git`), else beside the manifests."""
-    folders = folders_up(paths)
-    found = next((folder for folder in folders if (folder / STATE_FILE).exists()), None)
-    root = folders[-1] if (folders[-1] / ".git").exists() else folders[0]
-    return (found or root) / STATE_FILE
+    return nearest(paths, STATE_FILE) or repository_root(paths) / STATE_FILE
 
 
 def secret_state(client: Client, options: PlanOptions, paths: list[str | Path],
