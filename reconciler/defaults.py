@@ -15,7 +15,7 @@ from reconciler.values import Key
 
 __all__ = ["fresh_install", "is_default"]
 
-SEEDS = Path(__file__).parent / "sandbox" / "seeds"
+SEEDS = Path(__file__).parent / "model" / "seeds"
 
 
 def _state(model: ApiModel) -> LiveState:

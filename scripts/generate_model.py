@@ -8,7 +8,7 @@ Run from the project root with the shared material beside it:
 Writes, per API version:
   schemas/api-<version>.json              the model the package reads at run time
   schemas/manifest-<version>.schema.json  the JSON Schema for manifests (validator and editors)
-  reconciler/sandbox/seeds/<version>.json the fresh-install objects the sandbox starts with
+  reconciler/model/seeds/<version>.json   the fresh-install objects the sandbox starts with
 
 The OpenAPI spec gives paths, types and required fields; the recordings of a real server give
 what the spec leaves out or gets wrong (server-filled defaults, write-only fields that the spec
@@ -612,7 +612,7 @@ def main() -> None:
         write_json(root / "schemas" / f"manifest-{version}.schema.json", build_manifest_schema(model))
         fresh = recordings / "fresh-install.json"
         if fresh.exists():
-            write_json(root / "reconciler" / "sandbox" / "seeds" / f"{version}.json", build_seed(recordings, spec))
+            write_json(root / "reconciler" / "model" / "seeds" / f"{version}.json", build_seed(recordings, spec))
         print(f"{version}: {len(model['kinds'])} kinds, {len(model['targets'])} reference targets")
 
 

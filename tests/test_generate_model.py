@@ -13,7 +13,7 @@ from reconciler.apimodel import known_versions, load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-GENERATED = ["schemas/api-{v}.json", "schemas/manifest-{v}.schema.json", "reconciler/sandbox/seeds/{v}.json"]
+GENERATED = ["schemas/api-{v}.json", "schemas/manifest-{v}.schema.json", "reconciler/model/seeds/{v}.json"]
 
 
 @pytest.mark.skipif(not (SHARED / "authentik-openapi").is_dir(), reason="../shared is not beside this checkout")

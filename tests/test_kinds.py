@@ -14,7 +14,7 @@ from support import TOKEN, run, writes
 from reconciler.apimodel import Field, Kind, known_versions, load_model
 from reconciler.sandbox import Sandbox
 
-# Natural keys of objects every fresh install has (reconciler/sandbox/seeds), one per target.
+# Natural keys of objects every fresh install has (reconciler/model/seeds), one per target.
 TARGET_SAMPLES = {
     "flow": "default-authentication-flow",
     "stage": "default-authentication-password",

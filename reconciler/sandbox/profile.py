@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 RECORDED_DIR = Path(__file__).parent / "recorded"
-SEEDS_DIR = Path(__file__).parent / "seeds"
+SEEDS_DIR = Path(__file__).parent.parent / "model" / "seeds"
 DEFAULT_LIST = "default"
 
 
