@@ -17,10 +17,10 @@ from pathlib import Path
 import yaml
 
 from reconciler import Connection, PlanOptions
-from reconciler.apply import apply_plan
-from reconciler.client import Client
-from reconciler.pipeline import make_plan
+from reconciler.applying.runner import apply_plan
+from reconciler.planning.pipeline import make_plan
 from reconciler.sandbox import Faults, Sandbox
+from reconciler.server.client import Client
 
 
 async def timed_apply(manifest: Path, connection: Connection, parallelism: int) -> tuple[float, int, int]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.apimodel import load_model
+from reconciler.model.kinds import load_model
 from reconciler.sandbox.profile import default_seed
 
 UNIT = 20

@@ -4,18 +4,17 @@ The Python API mirrors the CLI: `validate_paths`, `plan`, `apply` and `apply_sav
 paths (or a saved plan) and a `Connection` (whose `transport` may be the sandbox, in-process,
 and whose `clock` a test's `Clock`, so retries never sleep);
 `export` reads a server into manifests, which `write_export` writes into a folder.
-`reconciler.pipeline` holds the planning steps they are made of."""
+`reconciler.planning.pipeline` holds the planning steps they are made of; the README's
+architecture section shows the layers."""
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from reconciler.apply import DEFAULT_PARALLELISM
-    from reconciler.applyresult import ApplyResult, ChangeOutcome
-    from reconciler.client import Connection
+    from reconciler.applying.result import ApplyResult, ChangeOutcome
+    from reconciler.applying.runner import DEFAULT_PARALLELISM
+    from reconciler.cli.rendering import render_json, render_markdown, render_plan, render_text
     from reconciler.engine import ApplyOutcome, PlanOptions, apply, apply_saved, export, plan, validate_paths
     from reconciler.errors import (
         ApiError,
@@ -28,12 +27,12 @@ if TYPE_CHECKING:
         ReconcilerError,
         StalePlanError,
     )
-    from reconciler.export import Export, ExportFile, ExportOptions, Variable
-    from reconciler.exportdir import Written, write_export
-    from reconciler.plan import Change, Create, Delete, FieldChange, Plan, Replace, Update
-    from reconciler.planfile import load_plan, save_plan
-    from reconciler.render import render_json, render_markdown, render_plan, render_text
-    from reconciler.transport import Clock
+    from reconciler.exporting.entries import Export, ExportFile, ExportOptions, Variable
+    from reconciler.exporting.folder import Written, write_export
+    from reconciler.planning.changes import Change, Create, Delete, FieldChange, Plan, Replace, Update
+    from reconciler.planning.planfile import load_plan, save_plan
+    from reconciler.server.client import Connection
+    from reconciler.server.transport import Clock
 
 __all__ = [
     "ApiError",
@@ -82,45 +81,31 @@ __all__ = [
 # httpx or jsonschema. By module, as imported above for mypy (`__all__` stays a literal: mypy
 # reads it for the re-exports).
 _EXPORTS = {
-    "reconciler.apply": ("DEFAULT_PARALLELISM",),
-    "reconciler.applyresult": ("ApplyResult", "ChangeOutcome"),
-    "reconciler.client": ("Connection",),
+    "reconciler.applying.runner": ("DEFAULT_PARALLELISM",),
+    "reconciler.applying.result": ("ApplyResult", "ChangeOutcome"),
+    "reconciler.server.client": ("Connection",),
     "reconciler.engine": ("ApplyOutcome", "PlanOptions", "apply", "apply_saved", "export", "plan", "validate_paths"),
     "reconciler.errors": ("ApiError", "ApplyError", "CycleError", "ManifestError", "PlanError", "PlanFileError",
                           "Problem", "ReconcilerError", "StalePlanError"),
-    "reconciler.export": ("Export", "ExportFile", "ExportOptions", "Variable"),
-    "reconciler.exportdir": ("Written", "write_export"),
-    "reconciler.plan": ("Change", "Create", "Delete", "FieldChange", "Plan", "Replace", "Update"),
-    "reconciler.planfile": ("load_plan", "save_plan"),
-    "reconciler.render": ("render_json", "render_markdown", "render_plan", "render_text"),
-    "reconciler.transport": ("Clock",),
+    "reconciler.exporting.entries": ("Export", "ExportFile", "ExportOptions", "Variable"),
+    "reconciler.exporting.folder": ("Written", "write_export"),
+    "reconciler.planning.changes": ("Change", "Create", "Delete", "FieldChange", "Plan", "Replace", "Update"),
+    "reconciler.planning.planfile": ("load_plan", "save_plan"),
+    "reconciler.cli.rendering": ("render_json", "render_markdown", "render_plan", "render_text"),
+    "reconciler.server.transport": ("Clock",),
 }
 _MODULES = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-# `plan`, `apply` and `export` are also submodules: importing one sets the package attribute to
-# the module. The eager import of old overwrote them with the functions; the properties below keep
-# that, however the submodules were imported.
-_SHADOWED = ("plan", "apply", "export")
-_OVERRIDES: dict[str, Any] = {}
-"""Values assigned to a shadowed name by anything but the import system (`mock.patch`)."""
-
-
-def _load(name: str) -> Any:
-    return getattr(importlib.import_module(_MODULES[name]), name)
 
 
 if not TYPE_CHECKING:  # mypy sees only the names imported above, so `reconciler.typo` stays an error
 
     def __getattr__(name: str) -> Any:
         if name in _MODULES:
-            value = _load(name)
-            if name not in _SHADOWED:
-                globals()[name] = value
+            value = getattr(importlib.import_module(_MODULES[name]), name)
+            globals()[name] = value  # loaded once; `mock.patch("reconciler.plan")` replaces it as usual
             return value
         if not name.startswith("_"):  # never `__main__`, which runs the CLI
-            # The submodules (`reconciler.pipeline`, `reconciler.client`...) were attributes when
-            # the package imported them eagerly, and the README points at them: import on first use.
+            # The subpackages (`reconciler.planning`, `reconciler.sandbox`...) load on first use.
             try:
                 return importlib.import_module(f"{__name__}.{name}")
             except ModuleNotFoundError as exc:
@@ -131,31 +116,3 @@ if not TYPE_CHECKING:  # mypy sees only the names imported above, so `reconciler
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
-
-
-class _Package(types.ModuleType):
-    """The package module, whose `plan`/`apply`/`export` are the functions, not the submodules."""
-
-
-def _function(name: str) -> property:
-    submodule = f"{__name__}.{name}"
-
-    def get(_package: types.ModuleType) -> Any:
-        return _OVERRIDES[name] if name in _OVERRIDES else _load(name)
-
-    def set_(_package: types.ModuleType, value: Any) -> None:
-        """The import system sets the submodule as the package's attribute: the function stays.
-        Anything else (`mock.patch("reconciler.plan")`) replaces the function until deleted."""
-        if isinstance(value, types.ModuleType) and value.__name__ == submodule:
-            return
-        _OVERRIDES[name] = value
-
-    def delete(_package: types.ModuleType) -> None:
-        _OVERRIDES.pop(name, None)
-
-    return property(get, set_, delete)
-
-
-for _name in _SHADOWED:
-    setattr(_Package, _name, _function(_name))
-sys.modules[__name__].__class__ = _Package

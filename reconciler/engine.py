@@ -9,17 +9,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reconciler import pipeline
-from reconciler.apimodel import ApiModel
-from reconciler.apply import DEFAULT_PARALLELISM, ApplyResult, ChangeOutcome, apply_plan
-from reconciler.client import Client, Connection
-from reconciler.desired import DesiredObject
+from reconciler.applying.runner import DEFAULT_PARALLELISM, ApplyResult, ChangeOutcome, apply_plan
 from reconciler.errors import ApplyError, StalePlanError, UnsafePlanError
-from reconciler.export import Export, ExportOptions, make_export
-from reconciler.live import LiveState
-from reconciler.pipeline import PlanOptions
-from reconciler.plan import Plan
-from reconciler.stale import read_secrets, saved_plan_paths, stale_reasons
+from reconciler.exporting.entries import Export, ExportOptions, make_export
+from reconciler.manifests.desired import DesiredObject
+from reconciler.model.kinds import ApiModel
+from reconciler.model.live import LiveState
+from reconciler.planning import pipeline
+from reconciler.planning.changes import Plan
+from reconciler.planning.pipeline import PlanOptions
+from reconciler.planning.stale import read_secrets, saved_plan_paths, stale_reasons
+from reconciler.server.client import Client, Connection
 from reconciler.state import SecretState
 
 __all__ = ["Adoption", "ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved", "adopt",

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.apimodel import known_versions
+from reconciler.model.kinds import known_versions
 from reconciler.sandbox import Sandbox
 
 Call = Callable[..., httpx.Response]

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from click.testing import CliRunner, Result
 
-from reconciler.cli import cli
+from reconciler.cli.main import cli
 from reconciler.sandbox import Sandbox
 
 TOKEN = "test-token"

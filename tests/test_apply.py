@@ -19,8 +19,8 @@ import yaml
 from support import TOKEN, run, served, writes
 
 from reconciler import ApplyError, ChangeOutcome, Connection, PlanOptions, apply
-from reconciler.client import Client
 from reconciler.sandbox import Faults, Sandbox
+from reconciler.server.client import Client
 
 DENY = 12
 
@@ -396,7 +396,7 @@ def test_lost_patch_and_delete_answers_converge(tmp_path: Path) -> None:
 
 def test_an_internal_error_mid_apply_still_reports_and_keeps_the_state(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    apply_module = sys.modules["reconciler.apply"]
+    apply_module = sys.modules["reconciler.applying.runner"]
     real = apply_module._with_ids
 
     def broken(change: Any, created: Any) -> Any:
@@ -440,7 +440,7 @@ def test_an_internal_error_mid_apply_still_reports_and_keeps_the_state(tmp_path:
 
 
 def test_outcome_data_names_the_call() -> None:
-    from reconciler.plan import Create
+    from reconciler.planning.changes import Create
     change = Create(kind="deny", address="deny/x", key=("x",), path="/stages/deny/")
     assert ChangeOutcome(change, "failed", "boom").data == {
         "action": "create", "address": "deny/x", "method": "POST", "path": "/api/v3/stages/deny/", "error": "boom"}
@@ -501,7 +501,7 @@ def test_apply_json_has_one_shape_on_success_and_before_any_call(tmp_path: Path)
 
 def test_an_internal_error_after_the_answer_counts_the_change_applied_and_stops(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    apply_module = sys.modules["reconciler.apply"]
+    apply_module = sys.modules["reconciler.applying.runner"]
     real = apply_module._Run.record
 
     def broken(self: Any, change: Any, *args: Any) -> None:

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import pipeline
-from reconciler.apimodel import load_model
-from reconciler.diff import DiffResult, diff
 from reconciler.errors import PlanError
-from reconciler.live import LiveState
-from reconciler.matching import match
-from reconciler.plan import Create, Delete, Update
-from reconciler.refs import resolve_refs
+from reconciler.model.kinds import load_model
+from reconciler.model.live import LiveState
+from reconciler.planning import pipeline
+from reconciler.planning.changes import Create, Delete, Update
+from reconciler.planning.diff import DiffResult, diff
+from reconciler.planning.matching import match
+from reconciler.planning.refs import resolve_refs
 from reconciler.state import SecretState
 
 MODEL = load_model("2026.2.2")
@@ -156,7 +156,7 @@ def test_deleting_a_stage_a_managed_flow_binds_is_refused(tmp_path: Path) -> Non
 
 
 def test_deleting_a_stage_together_with_its_binding_deletes_the_binding_first(tmp_path: Path) -> None:
-    from reconciler.plan import order_changes
+    from reconciler.planning.changes import order_changes
 
     manifest = {"stages": [{"kind": "dummy", "name": "c", "state": "absent"}],
                 **flow({"stage": "a", "order": 10}, {"stage": "b", "order": 20})}

@@ -21,7 +21,7 @@ import click
 import pytest
 import yaml
 
-from reconciler.cli import cli
+from reconciler.cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 KIT = ROOT / "examples" / "ci"

@@ -95,7 +95,7 @@ def test_github_annotations_for_validation_and_plan_problems(tmp_path: Path) -> 
 
 
 def test_annotations_escape_what_github_would_misread() -> None:
-    from reconciler.cli import github_annotations
+    from reconciler.cli.main import github_annotations
     from reconciler.errors import Problem
 
     [line] = github_annotations([Problem("a,b:c.yaml", 1, 2, "100% wrong\nreally", "k/n", "f")])
@@ -179,7 +179,7 @@ BAD_ENVIRONMENT = {
 
 
 def test_a_global_options_variable_is_read_by_the_commands_that_take_it_only(tmp_path: Path) -> None:
-    from reconciler.cli import cli
+    from reconciler.cli.main import cli
 
     group_options = {param.name for param in cli.params}
     takers = {name: {param.envvar for param in command.params if param.envvar and param.name in group_options}
@@ -275,16 +275,17 @@ def test_ignore_changes_must_name_a_field_of_a_kind_in_play(tmp_path: Path) -> N
 # -- a fast --help -------------------------------------------------------------------------------
 def test_the_cli_module_imports_no_engine_dependency() -> None:
     # `reconciler --help` must not pay for httpx, jsonschema, deepdiff, yaml or the engine.
-    code = ("import sys, reconciler.cli; print(' '.join(sorted(m for m in sys.modules "
+    code = ("import sys, reconciler.cli.main; print(' '.join(sorted(m for m in sys.modules "
             "if m.split('.')[0] in {'httpx', 'jsonschema', 'deepdiff', 'yaml', 'anyio'} "
             "or m.startswith('reconciler.'))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert loaded.split() == ["reconciler.cli", "reconciler.errors", "reconciler.versions"]
+    assert loaded.split() == ["reconciler.cli", "reconciler.cli.main", "reconciler.errors", "reconciler.model",
+                              "reconciler.model.versions"]
 
 
 def test_the_cli_offers_exports_families() -> None:
-    from reconciler.cli import FAMILIES
-    from reconciler.export import FAMILIES as EXPORT_FAMILIES
+    from reconciler.cli.main import FAMILIES
+    from reconciler.exporting.entries import FAMILIES as EXPORT_FAMILIES
 
     assert FAMILIES == EXPORT_FAMILIES
 
@@ -339,7 +340,7 @@ def test_ci_examples_commit_the_state_file_apply_writes(tmp_path: Path, monkeypa
 
 
 def test_the_cli_defaults_to_applys_parallelism() -> None:
-    from reconciler.apply import DEFAULT_PARALLELISM
-    from reconciler.cli import PARALLELISM
+    from reconciler.applying.runner import DEFAULT_PARALLELISM
+    from reconciler.cli.main import PARALLELISM
 
     assert PARALLELISM == DEFAULT_PARALLELISM

@@ -11,10 +11,10 @@ import pytest
 from support import TOKEN, run, served, write_manifest
 
 from reconciler import ApiError, ApplyError, Connection, PlanOptions, apply, plan
-from reconciler.apimodel import load_model
-from reconciler.client import Client
-from reconciler.live import fetch_live
+from reconciler.model.kinds import load_model
 from reconciler.sandbox import Faults, Sandbox
+from reconciler.server.client import Client
+from reconciler.server.reading import fetch_live
 
 
 def connection(sandbox: Sandbox, **options: Any) -> Connection:

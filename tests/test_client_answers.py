@@ -17,9 +17,9 @@ import pytest
 from support import TOKEN, run, served, write_manifest
 
 from reconciler import ApiError, Connection, PlanOptions, plan
-from reconciler.client import Client
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.profile import default_seed
+from reconciler.server.client import Client
 
 NEW_DENY = [{"kind": "deny", "name": "new-deny"}]
 """A plan that creates a stage: it reads `/stages/deny/`, then `/stages/all/` for the name check."""

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.apimodel import load_model
-from reconciler.desired import DesiredObject
-from reconciler.diff import DiffResult, diff
 from reconciler.errors import CycleError
-from reconciler.identity import address, desired_key
-from reconciler.live import LiveState
-from reconciler.matching import match
-from reconciler.plan import UNKNOWN, Create, Delete, Replace, Update, order_changes
+from reconciler.manifests.desired import DesiredObject
+from reconciler.model.identity import address, desired_key
+from reconciler.model.kinds import load_model
+from reconciler.model.live import LiveState
+from reconciler.planning.changes import UNKNOWN, Create, Delete, Replace, Update, order_changes
+from reconciler.planning.diff import DiffResult, diff
+from reconciler.planning.matching import match
 from reconciler.state import SecretState
 from reconciler.values import Ref, Secret
 

@@ -6,8 +6,8 @@ import json
 
 from support import run
 
-from reconciler.apimodel import load_model
-from reconciler.explain import explain_kind, list_kinds
+from reconciler.model.explain import explain_kind, list_kinds
+from reconciler.model.kinds import load_model
 
 NOWHERE = "http://127.0.0.1:9"
 

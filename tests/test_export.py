@@ -19,14 +19,15 @@ from test_kinds import CONNECTOR, TARGET_SAMPLES, WEB_SOURCE, creatable, editabl
 from test_secrets import SECRETS, assert_clean, secret_manifest
 
 import reconciler
-from reconciler import Connection, ExportOptions, ReconcilerError, pipeline, write_export
-from reconciler.apimodel import ApiModel, known_versions
-from reconciler.client import Client
-from reconciler.defaults import is_default
-from reconciler.export import export_live, export_paths, select_kinds
-from reconciler.live import LiveState
+from reconciler import Connection, ExportOptions, ReconcilerError, write_export
+from reconciler.exporting.entries import export_live, export_paths, select_kinds
+from reconciler.manifests.schema import manifest_schema
+from reconciler.model.defaults import is_default
+from reconciler.model.kinds import ApiModel, known_versions
+from reconciler.model.live import LiveState
+from reconciler.planning import pipeline
 from reconciler.sandbox import Sandbox
-from reconciler.schema import manifest_schema
+from reconciler.server.client import Client
 
 NEWEST = known_versions()[-1]
 DEFAULT_MARK = "  # Default: a fresh authentik install has it (authentik's blueprints make it)."
@@ -586,7 +587,7 @@ def test_the_python_api_returns_files_and_variables(leaky: tuple[Sandbox, str], 
 @pytest.mark.parametrize("value", ["0o17", "-.5", "1e3", ".inf", "12", "null", "True", "a\x85b", "x\u2028y",
                                    "yes", "multi\nline\n", "plain"])
 def test_exported_text_reads_back_the_same_in_yaml_1_1_and_is_quoted_where_1_2_would_retype(value: str) -> None:
-    from reconciler.exportyaml import entry_text
+    from reconciler.exporting.emitter import entry_text
 
     text = entry_text("stages", {"name": value}, {})
     assert yaml.safe_load(f"stages:\n{text}\n")["stages"][0]["name"] == value

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from reconciler import ApplyError, ApplyResult, Connection, Plan, PlanOptions, apply, plan
-from reconciler.client import Client
 from reconciler.sandbox import Faults, Sandbox
+from reconciler.server.client import Client
 
 TOKEN = "sandbox-token"
 STAGE_KINDS: list[tuple[str, dict[str, list[Any]]]] = [

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reconciler import ManifestError, validate_paths
-from reconciler.cli import cli
+from reconciler.cli.main import cli
 from reconciler.values import Ref
 
 FUZZ = Path(__file__).parent / "fixtures" / "fuzz"

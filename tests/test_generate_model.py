@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apimodel import known_versions, load_model
+from reconciler.model.kinds import known_versions, load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

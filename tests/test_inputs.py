@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 from support import run, served, write_manifest
 
-from reconciler import ManifestError, pipeline, validate_paths
-from reconciler.cli import cli
+from reconciler import ManifestError, validate_paths
+from reconciler.cli.main import cli
+from reconciler.planning import pipeline
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INVALID = FIXTURES / "invalid"

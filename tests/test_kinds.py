@@ -11,7 +11,7 @@ import pytest
 import yaml
 from support import TOKEN, run, writes
 
-from reconciler.apimodel import Field, Kind, known_versions, load_model
+from reconciler.model.kinds import Field, Kind, known_versions, load_model
 from reconciler.sandbox import Sandbox
 
 # Natural keys of objects every fresh install has (reconciler/model/seeds), one per target.

@@ -2,8 +2,10 @@
 them, and what mypy sees of them."""
 from __future__ import annotations
 
+import pkgutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 from unittest import mock
 
@@ -14,35 +16,42 @@ from reconciler import engine
 
 
 @pytest.mark.parametrize("name", ["plan", "apply", "export"])
-def test_mock_patch_replaces_a_function_that_shares_a_submodules_name(name: str) -> None:
+def test_mock_patch_replaces_a_public_function(name: str) -> None:
     function = getattr(engine, name)
     assert getattr(reconciler, name) is function
     with mock.patch(f"reconciler.{name}") as patched:
         assert getattr(reconciler, name) is patched
-        # The import system setting the submodule as the attribute leaves the patch in place.
-        __import__(f"reconciler.{name}")
-        assert getattr(reconciler, name) is patched
     assert getattr(reconciler, name) is function
     setattr(reconciler, name, "assigned")
     assert getattr(reconciler, name) == "assigned"
-    delattr(reconciler, name)
-    assert getattr(reconciler, name) is function
+    setattr(reconciler, name, function)
+
+
+def test_no_module_shares_its_name_with_a_public_function() -> None:
+    # A submodule named like a function makes `reconciler.plan` the one or the other depending on
+    # what was imported first (the old package swapped its own class to paper over it).
+    modules = {info.name.rsplit(".", 1)[-1] for info in pkgutil.walk_packages(reconciler.__path__, "reconciler.")}
+    functions = {name for name in reconciler.__all__ if callable(getattr(reconciler, name))
+                 and not isinstance(getattr(reconciler, name), type)}
+    assert {"plan", "apply", "export", "validate_paths", "write_export"} <= functions
+    assert modules & functions == set()
+    assert type(reconciler) is types.ModuleType
 
 
 def test_the_submodules_are_attributes_of_the_package() -> None:
     # A fresh interpreter: here the test session has imported every submodule already.
     code = ("import reconciler\n"
-            "print(reconciler.pipeline.load.__module__, reconciler.client.Client.__name__,\n"
-            "      reconciler.errors.ApiError.__name__, reconciler.live.__name__,\n"
+            "print(reconciler.planning.__name__, reconciler.server.__name__,\n"
+            "      reconciler.errors.ApiError.__name__, reconciler.model.__name__,\n"
             "      reconciler.sandbox.Sandbox.__name__, reconciler.plan.__module__, hasattr(reconciler, '__main__'))\n"
             "try:\n"
-            "    reconciler.pipelin\n"
+            "    reconciler.plannin\n"
             "except AttributeError as exc:\n"
             "    print(exc)\n")
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert shown.splitlines() == [
-        "reconciler.pipeline Client ApiError reconciler.live Sandbox reconciler.engine False",
-        "module 'reconciler' has no attribute 'pipelin'",
+        "reconciler.planning reconciler.server ApiError reconciler.model Sandbox reconciler.engine False",
+        "module 'reconciler' has no attribute 'plannin'",
     ]
 
 
@@ -53,7 +62,7 @@ def test_mypy_knows_the_packages_names_and_catches_a_typo(tmp_path: Path) -> Non
     user.write_text("import reconciler\n\n"
                     "plan: object = reconciler.plan\n"
                     "changes: object = reconciler.Plan\n"
-                    "steps: object = reconciler.pipeline.load\n"
+                    "steps: object = reconciler.planning.pipeline.load\n"
                     "typo: object = reconciler.plann\n")
     stdout, _, status = api.run(["--strict", "--no-error-summary", "--cache-dir", str(tmp_path / "cache"),
                                  str(user)])

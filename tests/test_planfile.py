@@ -8,8 +8,18 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import PlanFileError, ReconcilerError
-from reconciler.plan import UNKNOWN, Create, Delete, FieldChange, LiveFingerprint, Plan, Replace, SentAlong, Update
-from reconciler.planfile import load_plan, save_plan
+from reconciler.planning.changes import (
+    UNKNOWN,
+    Create,
+    Delete,
+    FieldChange,
+    LiveFingerprint,
+    Plan,
+    Replace,
+    SentAlong,
+    Update,
+)
+from reconciler.planning.planfile import load_plan, save_plan
 from reconciler.values import Ref, Secret
 
 SECRET = "duo-secret-never-written"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler import ManifestError, validate_paths
-from reconciler.cli import cli
+from reconciler.cli.main import cli
 
 INVALID = Path(__file__).parent / "fixtures" / "invalid"
 EXAMPLES = Path(__file__).parent.parent / "examples" / "config"
@@ -96,7 +96,7 @@ def test_published_schema_accepts_the_examples() -> None:
     import yaml
     from jsonschema import Draft202012Validator
 
-    from reconciler.schema import manifest_schema
+    from reconciler.manifests.schema import manifest_schema
 
     validator = Draft202012Validator(manifest_schema("2026.2.2"))
     for path in EXAMPLES.rglob("*.yaml"):

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from reconciler.apimodel import known_versions
-from reconciler.schema import manifest_schema
-from reconciler.schemacheck import compile_check
+from reconciler.manifests.compiled import compile_check
+from reconciler.manifests.schema import manifest_schema
+from reconciler.model.kinds import known_versions
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 70000), st.floats(allow_nan=False),
                     st.sampled_from([1.0, 0, 1, "", "x", "name", "00000000-0000-0000-0000-000000000000", "not-a-uuid"]),

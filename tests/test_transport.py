@@ -19,8 +19,8 @@ import pytest
 from support import run, served
 
 from reconciler import ApiError, Connection
-from reconciler.client import Client
 from reconciler.sandbox import Faults, Sandbox
+from reconciler.server.client import Client
 
 WALL = 1_780_000_000.0  # the fake clock's wall time at start
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.apimodel import ApiModel, Kind
+from reconciler.model.kinds import ApiModel, Kind
 
 from .listing import InvalidFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reconciler.apimodel import Kind
+from reconciler.model.kinds import Kind
 
 from .profile import Profile
 

@@ -7,7 +7,7 @@ import re
 from functools import cached_property
 from typing import Any
 
-from reconciler.apimodel import ApiModel, Kind
+from reconciler.model.kinds import ApiModel, Kind
 
 from . import files
 from .middleware import API_PREFIX

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.apimodel import Kind
+from reconciler.model.kinds import Kind
 
 from . import files
 from .profile import ObjectRule, Profile

@@ -13,7 +13,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from reconciler.apimodel import known_versions, load_model
+from reconciler.model.kinds import known_versions, load_model
 
 from . import misanswers, server
 from .api import Api

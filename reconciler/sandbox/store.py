@@ -9,7 +9,7 @@ from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from reconciler.apimodel import ApiModel, Field, Kind
+from reconciler.model.kinds import ApiModel, Field, Kind
 
 from .quirks import creation_defaults
 

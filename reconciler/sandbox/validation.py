@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.apimodel import Field, Kind
+from reconciler.model.kinds import Field, Kind
 
 from .profile import NestedWrite, Profile
 from .quirks import format_datetime, refused_source

@@ -17,15 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler import pipeline
-from reconciler.apimodel import ApiModel, Field, Kind
-from reconciler.client import Client
-from reconciler.defaults import is_default
-from reconciler.diff import comparable
 from reconciler.errors import ReconcilerError
-from reconciler.exportyaml import Env, Inline, comment_safe, entry_text
-from reconciler.identity import address
-from reconciler.live import LiveState, paths_for_kinds, paths_for_targets
+from reconciler.exporting.emitter import Env, Inline, comment_safe, entry_text
+from reconciler.model.defaults import is_default
+from reconciler.model.identity import address
+from reconciler.model.kinds import ApiModel, Field, Kind
+from reconciler.model.live import LiveState, paths_for_kinds, paths_for_targets
+from reconciler.planning import pipeline
+from reconciler.planning.diff import comparable
+from reconciler.server.client import Client
 from reconciler.values import Key, display_key
 
 __all__ = ["Export", "ExportFile", "ExportOptions", "Variable", "FAMILIES", "MARK", "select_kinds", "export_paths",

@@ -7,9 +7,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.apimodel import ApiModel, Kind, Nested
-from reconciler.identity import address, desired_key, own_key
-from reconciler.manifest import KeyPath, Position, RawObject
+from reconciler.manifests.reading import KeyPath, Position, RawObject
+from reconciler.model.identity import address, desired_key, own_key
+from reconciler.model.kinds import ApiModel, Kind, Nested
 from reconciler.values import Key, Ref
 
 __all__ = ["DesiredObject", "CONTROL_KEYS", "expand"]

@@ -10,8 +10,8 @@ __all__ = ["schema_dir", "known_versions"]
 
 def schema_dir() -> Path:
     """`reconciler/schemas` in an installed wheel, the repository's `schemas/` in a checkout."""
-    packaged = Path(__file__).parent / "schemas"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "schemas"
+    packaged = Path(__file__).parent.parent / "schemas"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent.parent / "schemas"
 
 
 def known_versions() -> list[str]:

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.apimodel import ApiModel, Kind, Nested
-from reconciler.defaults import is_default
-from reconciler.desired import DesiredObject
 from reconciler.errors import Problem
-from reconciler.identity import address, own_key
-from reconciler.live import LiveState
+from reconciler.manifests.desired import DesiredObject
+from reconciler.model.defaults import is_default
+from reconciler.model.identity import address, own_key
+from reconciler.model.kinds import ApiModel, Kind, Nested
+from reconciler.model.live import LiveState
 from reconciler.state import OwnedRecord
 from reconciler.values import Key, Ref
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.applyresult import APPLIED, FAILED, NOT_ATTEMPTED, UNKNOWN_OUTCOME, ApplyResult, ChangeOutcome
+from reconciler.applying.result import APPLIED, FAILED, NOT_ATTEMPTED, UNKNOWN_OUTCOME, ApplyResult, ChangeOutcome
 from reconciler.errors import Problem
-from reconciler.explain import FieldInfo, KindInfo, KindSummary
-from reconciler.plan import UNKNOWN, Change, FieldChange, Plan, Replace
+from reconciler.model.explain import FieldInfo, KindInfo, KindSummary
+from reconciler.planning.changes import UNKNOWN, Change, FieldChange, Plan, Replace
 from reconciler.values import REDACTED, Ref, Secret, redact
 
 __all__ = ["render_plan", "render_text", "render_json", "render_markdown", "render_validation", "render_kinds",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from reconciler.apimodel import Kind
+from reconciler.model.kinds import Kind
 from reconciler.values import Key, Ref, display_key
 
 __all__ = ["address", "desired_key", "live_key", "own_key", "written_ref"]

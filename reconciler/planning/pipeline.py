@@ -14,21 +14,22 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.apimodel import ApiModel, Kind, known_versions, load_model
-from reconciler.client import Client
 from reconciler.config import RepoConfig, Safety, find_config, load_config
-from reconciler.desired import DesiredObject
-from reconciler.diff import DiffResult, diff
 from reconciler.errors import CycleError, PlanError, Problem, ReconcilerError, UnsafePlanError
-from reconciler.live import LiveState, fetch_live, paths_for_deletes, paths_for_kinds, paths_for_targets
-from reconciler.manifest import Manifests, load_manifests
-from reconciler.matching import Matching, match, prune
-from reconciler.plan import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
-from reconciler.refs import resolve_refs
+from reconciler.manifests.desired import DesiredObject
+from reconciler.manifests.reading import Manifests, load_manifests
+from reconciler.manifests.schema import validate
+from reconciler.manifests.secrets import FileRule, resolve_secrets
+from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model
+from reconciler.model.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
+from reconciler.planning.changes import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
+from reconciler.planning.diff import DiffResult, diff
+from reconciler.planning.matching import Matching, match, prune
+from reconciler.planning.refs import resolve_refs
+from reconciler.planning.stale import live_fingerprint, same_key_ids
 from reconciler.repo import nearest, repository_root
-from reconciler.schema import validate
-from reconciler.secrets import FileRule, resolve_secrets
-from reconciler.stale import live_fingerprint, same_key_ids
+from reconciler.server.client import Client
+from reconciler.server.reading import fetch_live
 from reconciler.state import STATE_FILE, OwnedRecord, SecretState
 from reconciler.values import Secret, refs_in
 
@@ -38,7 +39,9 @@ __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version
            "default_state_path", "shown_path", "make_plan", "check_ignored", "STATE_KEY_ENV", "prune", "check_safety",
            "brand_flow_deletes", "owns", "gone_ids"]
 
-log = logging.getLogger(__name__)
+# Named for what it reports, not the module: the name shows in the CLI's log lines and users'
+# log filters, and stays when modules move.
+log = logging.getLogger("reconciler.pipeline")
 
 STATE_KEY_ENV = "RECONCILER_STATE_KEY"
 

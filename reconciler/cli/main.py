@@ -30,13 +30,13 @@ from reconciler.errors import (
     StalePlanError,
     UnsafePlanError,
 )
-from reconciler.versions import known_versions
+from reconciler.model.versions import known_versions
 
 if TYPE_CHECKING:
-    from reconciler.applyresult import ApplyResult, ChangeOutcome
-    from reconciler.client import Connection
+    from reconciler.applying.result import ApplyResult, ChangeOutcome
     from reconciler.engine import PlanOptions
-    from reconciler.plan import Plan
+    from reconciler.planning.changes import Plan
+    from reconciler.server.client import Connection
 
 # What a command needs is imported when it runs (the engine, httpx, jsonschema, the sandbox):
 # `reconciler --help` loads click and this module only (tests/test_cli_contract.py pins it).
@@ -112,8 +112,8 @@ def _internal_error() -> Outcome:
 def _apply_failed(exc: ApplyError) -> Outcome:
     """An apply that did not make every change: the exact report, and the exit code of what ended
     it (130 interrupted, 3 an internal error, with its traceback file, 1 otherwise)."""
-    from reconciler.plan import Plan
-    from reconciler.render import render_apply
+    from reconciler.cli.rendering import render_apply
+    from reconciler.planning.changes import Plan
 
     report = {"plan": exc.plan.data if isinstance(exc.plan, Plan) else None, "result": exc.result.data}
     if exc.internal:
@@ -128,7 +128,7 @@ def _apply_failed(exc: ApplyError) -> Outcome:
 
 def outcome_of(exc: BaseException) -> Outcome:
     """The one place exceptions become exit codes and messages."""
-    from reconciler.render import render_validation
+    from reconciler.cli.rendering import render_validation
 
     if isinstance(exc, ManifestError):
         kind = "plan" if isinstance(exc, PlanError) else "manifest"
@@ -199,8 +199,8 @@ class Reporter:
 
 def _connection(url: str | None, token: str | None, insecure: bool, sandbox: bool,
                 api_version: str | None) -> Connection:
-    from reconciler import pipeline
-    from reconciler.client import Connection
+    from reconciler.planning import pipeline
+    from reconciler.server.client import Connection
 
     context = click.get_current_context(silent=True)
     meta = context.meta if context is not None else {}
@@ -310,8 +310,8 @@ def _options(paths: list[Path], sandbox: bool, api_version: str | None, state_pa
              reads: ReadProgress | None = None) -> tuple[PlanOptions, StateLine]:
     """The options of a run over `paths` (or a saved plan's file, whose state file is `recorded`),
     with the state file it uses settled (`pipeline.state_path`), so what is said is what is used."""
-    from reconciler import pipeline
     from reconciler.engine import PlanOptions
+    from reconciler.planning import pipeline
 
     options = PlanOptions(api_version=api_version, state_path=state_path,
                           keep_state=not sandbox or state_path is not None,
@@ -499,8 +499,9 @@ def cli(**_options: Any) -> None:
 @FORMAT
 def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str) -> None:
     """Validate manifests offline against the JSON Schema of an API version."""
-    from reconciler import engine, pipeline
-    from reconciler.render import render_validation
+    from reconciler import engine
+    from reconciler.cli.rendering import render_validation
+    from reconciler.planning import pipeline
 
     version = api_version or pipeline.latest_version()
     reporter = Reporter(fmt)
@@ -529,8 +530,8 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
                  allow_file_outside: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
     """Fetch live state and show what apply would change (and what is not in the manifests)."""
     from reconciler import engine
-    from reconciler.planfile import save_plan
-    from reconciler.render import render_markdown, render_plan
+    from reconciler.cli.rendering import render_markdown, render_plan
+    from reconciler.planning.planfile import save_plan
 
     reporter = Reporter(fmt)
     with reporter.errors():
@@ -559,8 +560,8 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
 @FORMAT
 def show_command(file: Path, fmt: str) -> None:
     """Render a saved plan (from `plan --out`), offline."""
-    from reconciler.planfile import load_plan
-    from reconciler.render import render_plan
+    from reconciler.cli.rendering import render_plan
+    from reconciler.planning.planfile import load_plan
 
     with Reporter(fmt).errors():
         click.echo(render_plan(load_plan(file), fmt, color=_color(sys.stdout)), nl=False)
@@ -585,7 +586,7 @@ class ApplyProgress:
         if self.bar is not None:
             self.bar.update(1)
         else:
-            from reconciler.render import render_change_done
+            from reconciler.cli.rendering import render_change_done
 
             click.echo(render_change_done(outcome), err=True)
 
@@ -597,13 +598,13 @@ class ApplyProgress:
 
 def _apply_summary(result: ApplyResult, error: str = "") -> None:
     """The apply report in the job summary, whether the apply made every change or not."""
-    from reconciler.render import render_apply
+    from reconciler.cli.rendering import render_apply
 
     _summary(f"### authentik-reconciler apply\n\n```\n{render_apply(result, error)}\n```")
 
 
 def _declined(plan: Plan, result: ApplyResult) -> bool:
-    from reconciler.applyresult import NOT_ATTEMPTED
+    from reconciler.applying.result import NOT_ATTEMPTED
 
     return plan.has_changes and all(o.status == NOT_ATTEMPTED for o in result.outcomes)
 
@@ -629,8 +630,8 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
     """Plan, confirm, and make the calls; or apply a saved plan with --plan. Each change is printed
     on stderr as it ends; the report (every change in the plan's order) on stdout."""
     from reconciler import engine
-    from reconciler.planfile import load_plan
-    from reconciler.render import render_apply, render_plan
+    from reconciler.cli.rendering import render_apply, render_plan
+    from reconciler.planning.planfile import load_plan
 
     reporter = Reporter(fmt, keys=("plan", "result", "verified", "state_file"))
     color = _color(sys.stdout)
@@ -746,7 +747,7 @@ def export_command(url: str | None, token: str | None, insecure: bool, sandbox: 
                    all_fields: bool, exclude_defaults: bool, force: bool) -> None:
     """Write live objects as manifests that plan back to no changes (secrets as {env: VAR})."""
     from reconciler import engine
-    from reconciler.exportdir import write_export
+    from reconciler.exporting.folder import write_export
 
     with Reporter().errors():
         connection = _connection(url, token, insecure, sandbox, api_version)
@@ -777,10 +778,10 @@ def export_command(url: str | None, token: str | None, insecure: bool, sandbox: 
 def explain_command(kind: str | None, api_version: str | None, fmt: str) -> None:
     """List the kinds of an API version, or a kind's fields (a manifest kind such as `expression`,
     or a model kind such as `expression_policy`), offline."""
-    from reconciler import pipeline
-    from reconciler.apimodel import load_model
-    from reconciler.explain import explain_kind, list_kinds
-    from reconciler.render import render_kind, render_kinds
+    from reconciler.cli.rendering import render_kind, render_kinds
+    from reconciler.model.explain import explain_kind, list_kinds
+    from reconciler.model.kinds import load_model
+    from reconciler.planning import pipeline
 
     with Reporter(fmt).errors():
         model = load_model(api_version or pipeline.latest_version())
@@ -800,7 +801,7 @@ def explain_command(kind: str | None, api_version: str | None, fmt: str) -> None
               help='a JSON file of objects to start from ({"version": ..., "lists": {path: [objects]}})')
 def sandbox_command(host: str, port: int, api_version: str | None, token: str, seed: Path | None) -> None:
     """Serve the authentik emulator until stopped (Ctrl-C)."""
-    from reconciler import pipeline
+    from reconciler.planning import pipeline
     from reconciler.sandbox import serve
 
     version = api_version or pipeline.latest_version()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.plan import API_PREFIX, Change
+from reconciler.planning.changes import API_PREFIX, Change
 
 __all__ = ["APPLIED", "FAILED", "UNKNOWN_OUTCOME", "NOT_ATTEMPTED", "ChangeOutcome", "ApplyResult"]
 

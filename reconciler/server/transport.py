@@ -17,7 +17,9 @@ import httpx
 
 __all__ = ["Clock", "SystemClock", "PolicyTransport", "DeadlineExceeded", "ATTEMPTS"]
 
-log = logging.getLogger(__name__)
+# Named for what it reports, not the module: the name shows in the CLI's log lines and users'
+# log filters, and stays when modules move.
+log = logging.getLogger("reconciler.transport")
 
 _SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")
 """`Retry-After` as a number of seconds (RFC 9110 says digits; a decimal does no harm)."""

@@ -11,10 +11,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.apimodel import schema_dir
 from reconciler.errors import ReconcilerError
-from reconciler.export import FAMILIES, MARK, Export, schema_file
-from reconciler.manifest import discover
+from reconciler.exporting.entries import FAMILIES, MARK, Export, schema_file
+from reconciler.manifests.reading import discover
+from reconciler.model.kinds import schema_dir
 
 __all__ = ["Written", "write_export"]
 

@@ -9,13 +9,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from reconciler.apimodel import ApiModel, Kind, known_versions, load_model
-from reconciler.live import LiveState
+from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model
+from reconciler.model.live import LiveState
 from reconciler.values import Key
 
 __all__ = ["fresh_install", "is_default"]
 
-SEEDS = Path(__file__).parent / "model" / "seeds"
+SEEDS = Path(__file__).parent / "seeds"
 
 
 def _state(model: ApiModel) -> LiveState:

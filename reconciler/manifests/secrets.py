@@ -11,9 +11,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from reconciler.apimodel import ApiModel
-from reconciler.desired import DesiredObject
 from reconciler.errors import PlanError, Problem
+from reconciler.manifests.desired import DesiredObject
+from reconciler.model.kinds import ApiModel
 from reconciler.values import Secret
 
 __all__ = ["resolve_secrets", "is_secret_source", "read_source", "SourceError", "FileRule", "MAX_SECRET_FILE_BYTES"]

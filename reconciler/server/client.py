@@ -15,12 +15,14 @@ from typing import Any, TypeVar
 import httpx
 
 from reconciler.errors import ApiError
-from reconciler.transport import ATTEMPTS, Clock, DeadlineExceeded, PolicyTransport
+from reconciler.server.transport import ATTEMPTS, Clock, DeadlineExceeded, PolicyTransport
 from reconciler.values import REDACTED
 
 __all__ = ["Connection", "Client", "Page", "concurrently", "shape_error", "redirect_target"]
 
-log = logging.getLogger(__name__)
+# Named for what it reports, not the module: the name shows in the CLI's log lines and users'
+# log filters, and stays when modules move.
+log = logging.getLogger("reconciler.client")
 
 PAGINATION_NUMBERS = ("next", "current", "total_pages")
 """The integer page numbers of authentik's list envelope (`authentik/api/pagination.py`: 0 means

@@ -8,14 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.apimodel import ApiModel, Field, Kind
-from reconciler.desired import DesiredObject
 from reconciler.errors import Problem
-from reconciler.identity import address
-from reconciler.live import LiveState
-from reconciler.matching import Matching, described_parent
-from reconciler.plan import UNKNOWN, Change, Create, Delete, FieldChange, Replace, SentAlong, Update
-from reconciler.refs import live_value
+from reconciler.manifests.desired import DesiredObject
+from reconciler.model.identity import address
+from reconciler.model.kinds import ApiModel, Field, Kind
+from reconciler.model.live import LiveState
+from reconciler.planning.changes import UNKNOWN, Change, Create, Delete, FieldChange, Replace, SentAlong, Update
+from reconciler.planning.matching import Matching, described_parent
+from reconciler.planning.refs import live_value
 from reconciler.state import SecretState
 from reconciler.values import Ref, Secret, refs_in
 

@@ -1,19 +1,17 @@
-"""Live state: what authentik holds now, read with one list call per path (never per object:
-per-object GETs are ~19x slower on a real server, FINDINGS 2026.2.2 "How fast"), and indexed by the
-model's identity rules: objects of a kind by natural key, reference targets by key and by id."""
+"""Live state: the lists authentik holds now, by API path, indexed by the model's identity rules:
+objects of a kind by natural key, reference targets by key and by id. Plain data over the model, so
+the fresh-install defaults and the server reader build the same thing."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
-from reconciler.apimodel import ApiModel, Kind
-from reconciler.client import Client, concurrently
-from reconciler.identity import live_key
+from reconciler.model.identity import live_key
+from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import Key, Ref
 
-__all__ = ["LiveState", "fetch_live", "paths_for_kinds", "paths_for_targets", "paths_for_deletes"]
+__all__ = ["LiveState", "id_fields", "paths_for_deletes", "paths_for_kinds", "paths_for_targets"]
 
 
 @dataclass
@@ -192,18 +190,3 @@ def id_fields(model: ApiModel, path: str) -> set[str]:
     `brand_uuid`)."""
     kind = model.kind_for_path(path)
     return ({kind.id_field} if kind else set()) | {t.id for t in model.targets.values() if t.path == path}
-
-
-async def fetch_live(client: Client, model: ApiModel, paths: Iterable[str],
-                     progress: Callable[[str], None] | None = None) -> LiveState:
-    """List every path once, concurrently (within the connection's limit); an object without its
-    id fails the fetch as an `ApiError` naming the call."""
-    state = LiveState(model=model)
-
-    async def list_path(path: str) -> None:
-        state.lists[path] = await client.list(path, require=sorted(id_fields(model, path)))
-        if progress:
-            progress(path)
-
-    await concurrently([partial(list_path, path) for path in sorted(set(paths))])
-    return state

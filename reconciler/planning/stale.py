@@ -15,11 +15,11 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from reconciler.apimodel import ApiModel, Kind
-from reconciler.identity import address, own_key
-from reconciler.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
-from reconciler.plan import API_PREFIX, Change, Create, Delete, LiveFingerprint, Plan, with_values
-from reconciler.secrets import FileRule, SourceError, read_source
+from reconciler.manifests.secrets import FileRule, SourceError, read_source
+from reconciler.model.identity import address, own_key
+from reconciler.model.kinds import ApiModel, Kind
+from reconciler.model.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
+from reconciler.planning.changes import API_PREFIX, Change, Create, Delete, LiveFingerprint, Plan, with_values
 from reconciler.state import SecretState
 from reconciler.values import Ref, Secret, refs_in, walk
 

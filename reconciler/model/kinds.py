@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any
 
-from reconciler.versions import known_versions, schema_dir
+from reconciler.model.versions import known_versions, schema_dir
 
 __all__ = ["ApiModel", "Companion", "Field", "Kind", "Nested", "Target", "load_model", "schema_dir",
            "known_versions"]

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from reconciler.errors import PlanFileError, ReconcilerError
-from reconciler.plan import Plan
+from reconciler.planning.changes import Plan
 from reconciler.values import Secret
 
 __all__ = ["save_plan", "load_plan", "MAX_PLAN_BYTES"]

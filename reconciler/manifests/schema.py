@@ -11,11 +11,11 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from reconciler.apimodel import ApiModel, Kind, schema_dir
-from reconciler.desired import DesiredObject, expand
 from reconciler.errors import ManifestError, Problem
-from reconciler.manifest import Manifests, RawObject
-from reconciler.schemacheck import Check, compile_check
+from reconciler.manifests.compiled import Check, compile_check
+from reconciler.manifests.desired import DesiredObject, expand
+from reconciler.manifests.reading import Manifests, RawObject
+from reconciler.model.kinds import ApiModel, Kind, schema_dir
 from reconciler.values import Ref
 
 if TYPE_CHECKING:  # jsonschema loads only when an entry fails the compiled check (a fifth of a second)

@@ -7,8 +7,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.apimodel import ApiModel, Field, Kind
 from reconciler.errors import ReconcilerError
+from reconciler.model.kinds import ApiModel, Field, Kind
 
 __all__ = ["KindSummary", "FieldInfo", "KindInfo", "list_kinds", "explain_kind", "find_kind", "SECTIONS"]
 

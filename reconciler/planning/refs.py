@@ -11,11 +11,11 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from reconciler.apimodel import ApiModel, Field
-from reconciler.desired import DesiredObject
 from reconciler.errors import PlanError, Problem
-from reconciler.live import LiveState
-from reconciler.matching import Matching
+from reconciler.manifests.desired import DesiredObject
+from reconciler.model.kinds import ApiModel, Field
+from reconciler.model.live import LiveState
+from reconciler.planning.matching import Matching
 from reconciler.values import Key, Ref, Secret, display_key
 
 __all__ = ["resolve_refs", "live_value"]

@@ -1,0 +1,1 @@
+"""Carrying out a plan: the calls, in dependency order, and their outcome."""

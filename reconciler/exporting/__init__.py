@@ -1,0 +1,1 @@
+"""From live state to manifests: entries, their YAML and the folder layout."""

@@ -1,0 +1,1 @@
+"""From files to desired objects: reading, schema validation, secret sources."""

@@ -1,0 +1,1 @@
+"""The API model of each authentik version: kinds, identity, fresh-install defaults."""

@@ -1,0 +1,1 @@
+"""From desired and live state to a plan: matching, references, diff, ordering, safety."""

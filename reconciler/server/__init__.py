@@ -1,0 +1,1 @@
+"""Talking to authentik: the client, the transport policy and reading live state."""
