@@ -106,10 +106,10 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
                                     server_version=server_version, files=files)
             if reasons:
                 raise StalePlanError(reasons)
-            brand_flows = [] if saved.forced else pipeline.brand_flow_deletes(saved.changes, live, model)
-            if brand_flows:  # a brand may have taken up a flow since the plan
-                raise UnsafePlanError([reason for reason, _ in brand_flows],
-                                      [f"{change.action} {change.address}" for _, change in brand_flows])
+            guarded = [] if saved.forced else pipeline.guarded_deletes(saved.changes, live, model)
+            if guarded:  # a brand may have taken up a flow since the plan
+                raise UnsafePlanError([reason for reason, _ in guarded],
+                                      [f"{change.action} {change.address}" for _, change in guarded])
             checked, reasons = read_secrets(saved, live, model, secrets, options.env, files)
             if reasons:
                 raise StalePlanError(reasons)
@@ -144,7 +144,7 @@ def record_ownership(plan: Plan, secrets: SecretState, live: LiveState, model: A
     for owned in plan.owns:
         if owned.id is not None or not existing_only:
             secrets.own(owned.address, owned.kind, owned.id, owned.file)
-    secrets.disown_ids(pipeline.gone_ids(secrets.owned(), live, model))
+    secrets.disown_objects(pipeline.gone(secrets.owned(), live, model))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -56,7 +57,7 @@ class SecretState:
     path: Path | None = None
     _servers: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     key_changed: bool = False
-    _holders_of: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
+    _holders_of: dict[tuple[str, Any], set[str]] | None = field(default=None, repr=False, compare=False)
     _shown_files: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,7 +154,7 @@ class SecretState:
         holders = self._holders()
         earlier = owned.get(address, {})
         if ident is not None:
-            for other in holders.get(str(ident), set()) - {address}:
+            for other in holders.get(_held(kind, ident), set()) - {address}:
                 self.disown(other)
         record = {"kind": kind, "id": ident if ident is not None else earlier.get("id")}
         shown = self._to_state(file) if file else earlier.get("file")
@@ -161,28 +162,29 @@ class SecretState:
             record["file"] = shown
         self.disown(address)
         owned[address] = record
-        holders.setdefault(str(record["id"]), set()).add(address)
+        holders.setdefault(_held(kind, record["id"]), set()).add(address)
 
-    def _holders(self) -> dict[str, set[str]]:
+    def _holders(self) -> dict[tuple[str, Any], set[str]]:
         """The addresses holding each id, built once: an apply owns what it creates one by one,
         and a scan of every record per create would be quadratic."""
         if self._holders_of is None:
             self._holders_of = {}
             for address, record in self._owned().items():
                 if isinstance(record, dict):
-                    self._holders_of.setdefault(str(record.get("id")), set()).add(address)
+                    self._holders_of.setdefault(_held(record.get("kind"), record.get("id")), set()).add(address)
         return self._holders_of
 
     def disown(self, address: str) -> None:
         record = self._owned().pop(address, None)
         if isinstance(record, dict) and self._holders_of is not None:
-            self._holders_of.get(str(record.get("id")), set()).discard(address)
+            self._holders_of.get(_held(record.get("kind"), record.get("id")), set()).discard(address)
 
-    def disown_ids(self, ids: set[str]) -> None:
-        """Drop every record of these ids (deleted by this apply, or gone from the server)."""
+    def disown_objects(self, objects: Iterable[tuple[str, Any]]) -> None:
+        """Drop every record of these (kind, id) pairs (deleted by this apply, or gone from the
+        server)."""
         holders = self._holders()
-        for ident in ids:
-            for address in list(holders.get(ident, ())):
+        for kind, ident in objects:
+            for address in list(holders.get(_held(kind, ident), ())):
                 self.disown(address)
 
     def _to_state(self, file: str) -> str:
@@ -230,3 +232,10 @@ class SecretState:
         except OSError as exc:
             raise ReconcilerError(f"cannot write the state file {self.path}: {exc.strerror or exc}") from exc
         log.info("saved the state (secret fingerprints, owned objects) to %s", self.path)
+
+
+def _held(kind: Any, ident: Any) -> tuple[str, Any]:
+    """How the holders index knows an object: by kind and id, never by a bare id (a provider and a
+    user may both be 3), and an integer id whether the record holds it as a number or as text."""
+    text = str(ident)
+    return str(kind), int(text) if text.isascii() and text.isdigit() else text

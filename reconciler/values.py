@@ -5,15 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["Key", "Secret", "Ref", "REDACTED", "display_key", "walk", "leaves", "redact", "plain", "secrets_in",
-           "refs_in"]
+__all__ = ["IdKey", "Key", "ObjectId", "Secret", "Ref", "REDACTED", "display_key", "walk", "leaves", "redact",
+           "plain", "secrets_in", "refs_in"]
 
 REDACTED = "(sensitive)"
 
 Key = tuple[Any, ...]
 """A natural key: the values of a kind's key fields, references as `Ref`s (without ids)."""
+
+ObjectId = int | str
+"""An object's id as authentik gives it: an int for kinds with integer pks (providers, users), a
+UUID string elsewhere. The model says which (`Kind.id_type`)."""
+
+
+class IdKey(NamedTuple):
+    """An id with the scope it is unique in (a kind's family: every stage kind shares one table).
+    Sets of ids hold these, never bare ids: a provider and a user may both be 3."""
+
+    scope: str
+    id: ObjectId
 
 
 @dataclass(frozen=True)

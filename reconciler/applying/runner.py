@@ -19,7 +19,7 @@ from reconciler.model.kinds import ApiModel, Kind
 from reconciler.planning.changes import Change, Create, Delete, Plan, with_values
 from reconciler.server.client import Client
 from reconciler.state import SecretState
-from reconciler.values import Ref, Secret, plain, refs_in, secrets_in, walk
+from reconciler.values import IdKey, Ref, Secret, plain, refs_in, secrets_in, walk
 
 __all__ = ["DEFAULT_PARALLELISM", "ChangeOutcome", "ApplyResult", "OnChange", "apply_plan", "dependencies"]
 
@@ -40,29 +40,36 @@ FOUND_NOTE = "found on the server after its answer was lost"
 """The note of a create made good by finding it: its answer was lost, or sending it again refused."""
 
 
-def dependencies(changes: Sequence[Change]) -> list[set[int]]:
+def dependencies(changes: Sequence[Change], model: ApiModel) -> list[set[int]]:
     """For each change, the indexes of the earlier changes it must wait for: the rules
     `order_changes` orders by (`depends_on`: a write after the creates it references, a delete
     after the deletes of what points at it) plus the one the split into writes-then-deletes
     stands for: a delete after the writes that stop referencing the object it deletes (or an
     object the delete takes with it). Only earlier changes count, so a plan in any order runs."""
     index = {change.address: i for i, change in enumerate(changes)}
-    doomed: dict[str, int] = {}
-    for i, change in enumerate(changes):
-        if isinstance(change, Delete):
-            for ident in (change.id, *change.takes):
-                doomed.setdefault(str(ident), i)
+    doomed = _doomed(changes, model)
     waits: list[set[int]] = [set() for _ in changes]
     for i, change in enumerate(changes):
         waits[i] |= {index[a] for a in change.depends_on if index.get(a, i) < i}
         if isinstance(change, Delete):
             continue
-        for before in (f.before for f in change.fields):
-            for ref in refs_in(before):
-                deleting = doomed.get(str(ref.pk)) if ref.pk is not None else None
+        for ref in (ref for f in change.fields for ref in refs_in(f.before)):
+            for held in model.ref_keys(ref):
+                deleting = doomed.get(held)
                 if deleting is not None and deleting > i:
                     waits[deleting].add(i)
     return waits
+
+
+def _doomed(changes: Sequence[Change], model: ApiModel) -> dict[IdKey, int]:
+    """The scoped ids a plan deletes, each with the index of the first delete that removes it (by
+    hand, or in a cascade)."""
+    doomed: dict[IdKey, int] = {}
+    for i, change in enumerate(changes):
+        if isinstance(change, Delete):
+            for held in (model.kinds[change.kind].id_key(change.id), *change.takes):
+                doomed.setdefault(held, i)
+    return doomed
 
 
 def _with_ids(change: Change, created: Mapping[str, Any]) -> Change:
@@ -89,7 +96,7 @@ async def apply_plan(plan: Plan, client: Client, model: ApiModel, secrets: Secre
     run = _Run(plan.changes, client, model, secrets, on_change)
     await run.run(parallelism)
     result = ApplyResult(run.outcomes())
-    secrets.disown_ids({str(c.id) for c in result.applied if isinstance(c, Delete)})
+    secrets.disown_objects((c.kind, c.id) for c in result.applied if isinstance(c, Delete))
     try:
         secrets.save()  # the fingerprints and ownership of what was applied, however the apply ended
     except ReconcilerError as exc:
@@ -140,7 +147,7 @@ class _Run:
         nothing new and let the changes in flight finish, so each ends applied or failed rather
         than unknown; on an interruption (Ctrl-C: this coroutine cancelled, or a call cancelled)
         cancel them: their outcome is unknown. An error of this loop itself cancels them too."""
-        waits = dependencies(self.changes)
+        waits = dependencies(self.changes, self.model)
         dependents: dict[int, list[int]] = {}
         for i, needed in enumerate(waits):
             for j in needed:

@@ -11,9 +11,20 @@ from functools import cache, cached_property
 from typing import Any
 
 from reconciler.model.versions import known_versions, schema_dir
+from reconciler.values import IdKey, ObjectId, Ref
 
 __all__ = ["ApiModel", "Companion", "Field", "Kind", "Nested", "Target", "load_model", "schema_dir",
-           "known_versions"]
+           "known_versions", "typed_id"]
+
+
+def typed_id(id_type: str, value: object) -> ObjectId:
+    """An id as the model types it (`int`, `uuid` or `str`): a state file or a URL may carry an
+    integer pk as text, and `3` and `"3"` must be the same object."""
+    if id_type == "int" and isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and id_type == "int":
+        return value
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -113,15 +124,18 @@ class Kind:
     constants: dict[str, Any]
     companions: tuple[Companion, ...]
     cascade: tuple[str, ...]
+    id_field: str = "pk"
+    """The field holding an object's id, in answers and in other objects' references."""
+    id_type: str = "uuid"
+    """`int` (providers, users), `uuid`, or `str`: what the id field holds."""
+
+    def id_key(self, value: object) -> IdKey:
+        """An id of this kind's objects, with its scope, for sets that mix kinds."""
+        return IdKey(self.family, typed_id(self.id_type, value))
 
     def detail_path(self, obj: Mapping[str, Any]) -> str:
         """The object's URL below `/api/v3` (flows are addressed by slug, FINDINGS flows 49, 51)."""
         return f"{self.path}{obj[self.url_field]}/"
-
-    @property
-    def id_field(self) -> str:
-        """The field holding an object's id, in answers and in other objects' references."""
-        return "pk"
 
     @cached_property
     def sensitive_fields(self) -> frozenset[str]:
@@ -148,8 +162,10 @@ class Target:
     key: tuple[str, ...] = ()
     id: str = "pk"
     union: tuple[str, ...] = ()
-    flows: tuple[str, ...] = ()
-    """Fields of its objects that name a flow (a brand's `flow_authentication`, ...)."""
+    id_type: str = "uuid"
+    guards: dict[str, str] = field(default_factory=dict)
+    """Fields of its objects whose target must not be deleted while they point at it (a brand's
+    `flow_authentication` guards that flow): field -> target. Any family may carry them."""
 
 
 @dataclass(frozen=True, eq=False)  # one object per version (load_model caches it): identity is equality
@@ -158,7 +174,20 @@ class ApiModel:
     kinds: dict[str, Kind]
     targets: dict[str, Target]
     sections: dict[str, dict[str, str]]
+    """Manifest sections in the order exports write them, each manifest kind -> model kind."""
+    section_nouns: dict[str, tuple[str, str]]
+    """Each section's noun, singular and plural (`stage`, `stages`), for messages."""
     raw: dict[str, Any] = field(repr=False, compare=False)
+
+    def ref_keys(self, ref: Ref) -> tuple[IdKey, ...]:
+        """The scoped ids a reference with an id may name: one, or one per member of a union
+        target (a policy binding's target is a flow or a binding)."""
+        if ref.pk is None or ref.target not in self.targets:
+            return ()
+        spec = self.targets[ref.target]
+        members = spec.union or (ref.target,)
+        return tuple(IdKey(member, typed_id(self.targets[member].id_type, ref.pk)) for member in members
+                     if member in self.targets)
 
     def target_of(self, kind: Kind) -> str | None:
         """The reference target a kind's objects are (`stage` for every stage kind, `flow`,
@@ -240,10 +269,11 @@ def load_model(version: str) -> ApiModel:
     kinds = {name: _kind(name, spec) for name, spec in raw["kinds"].items()}
     targets = {name: Target(name=name, path=spec.get("path", ""), key=tuple(spec.get("key", ())),
                             id=spec.get("id", "pk"), union=tuple(spec.get("union", ())),
-                            flows=tuple(spec.get("flows", ())))
+                            id_type=spec.get("id_type", "uuid"), guards=dict(spec.get("guards", {})))
                for name, spec in raw["targets"].items()}
     return ApiModel(version=raw["api_version"], kinds=kinds, targets=targets,
-                    sections={s: dict(k) for s, k in raw["sections"].items()}, raw=raw)
+                    sections={s: dict(k) for s, k in raw["sections"].items()},
+                    section_nouns={s: (words[0], words[1]) for s, words in raw["section_nouns"].items()}, raw=raw)
 
 
 def _kind(name: str, spec: dict[str, Any]) -> Kind:
@@ -268,4 +298,6 @@ def _kind(name: str, spec: dict[str, Any]) -> Kind:
         constants=dict(spec["constants"]),
         companions=tuple(Companion(c["rule"], tuple(c["fields"]), c["why"]) for c in spec["write_companions"]),
         cascade=tuple(spec["cascade"]),
+        id_field=spec["id_field"],
+        id_type=spec["id_type"],
     )

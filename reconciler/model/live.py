@@ -153,7 +153,8 @@ def _target_paths(model: ApiModel, target: str, seen: set[str]) -> set[str]:
 
 def paths_for_deletes(model: ApiModel, doomed: Iterable[Kind]) -> set[str]:
     """The lists needed to say what deleting objects of `doomed` takes with it, all the way down
-    (a stage, its bindings, their policy bindings), and whether a brand uses a flow among them."""
+    (a stage, its bindings, their policy bindings), and the objects that may guard one of them (a
+    brand's flows)."""
     reach = set(doomed)
     pending = list(reach)
     while pending:
@@ -161,8 +162,9 @@ def paths_for_deletes(model: ApiModel, doomed: Iterable[Kind]) -> set[str]:
             if other not in reach:
                 reach.add(other)
                 pending.append(other)
-    brands = {"brand"} if "brand" in model.targets and any(model.target_of(k) == "flow" for k in reach) else set()
-    return paths_for_kinds(model, reach) | paths_for_targets(model, brands)
+    reached = {model.target_of(kind) for kind in reach}
+    guards = {name for name, spec in model.targets.items() if reached & set(spec.guards.values())}
+    return paths_for_kinds(model, reach) | paths_for_targets(model, guards)
 
 
 def paths_for_targets(model: ApiModel, targets: Iterable[str]) -> set[str]:

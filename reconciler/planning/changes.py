@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from reconciler.errors import CycleError, PlanFileError
-from reconciler.values import Key, Ref, Secret, plain, redact
+from reconciler.values import IdKey, Key, Ref, Secret, plain, redact
 
 __all__ = ["UNKNOWN", "FORMAT_VERSION", "FieldChange", "SentAlong", "LiveFingerprint", "Owned", "Unmanaged", "Change",
            "Create", "Update", "Replace", "Delete", "Plan", "API_PREFIX", "order_changes", "encode", "decode"]
@@ -80,6 +80,15 @@ def _scalar(value: Any) -> Any:
     if value is not None and not isinstance(value, str | int):
         raise PlanFileError(f"expected text, a number or null, not {type(value).__name__}")
     return value
+
+
+def _id_key(entry: Any) -> IdKey:
+    """A scoped id (`[scope, id]`): what a delete takes with it."""
+    if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+            and isinstance(entry[1], str | int) and not isinstance(entry[1], bool)):
+        raise PlanFileError("each entry of 'takes' must be [scope, id] (a plan from an older version of the tool: "
+                            "plan again)")
+    return IdKey(entry[0], entry[1])
 
 
 def _key(parts: list[Any]) -> tuple[Any, ...]:
@@ -191,7 +200,7 @@ class Change:
     """Keyed fingerprints of the secret values in the body, by field (for saved plans)."""
     same_key: tuple[Any, ...] = ()
     """For a create: ids of the live objects that shared its key when planned (a stage bound twice)."""
-    takes: tuple[str, ...] = ()
+    takes: tuple[IdKey, ...] = ()
     """For a delete: ids of the live objects authentik deletes with it, as planned."""
 
     @property
@@ -241,7 +250,7 @@ class Change:
         if self.same_key:
             out["same_key"] = list(self.same_key)
         if self.takes:
-            out["takes"] = list(self.takes)
+            out["takes"] = [[scope, ident] for scope, ident in self.takes]
         return out
 
 
@@ -412,7 +421,7 @@ def _change(item: Any, index: int) -> Change:
         if isinstance(live, dict) else None,
         secrets={str(k): str(v) for k, v in (item.get("secrets") or {}).items()},
         same_key=tuple(_scalar(ident) for ident in item.get("same_key") or ()),
-        takes=tuple(str(_scalar(ident)) for ident in item.get("takes") or ()),
+        takes=tuple(_id_key(entry) for entry in item.get("takes") or ()),
     )
     if cls is Replace:
         return Replace(**common, full=body)

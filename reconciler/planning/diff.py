@@ -17,7 +17,7 @@ from reconciler.planning.changes import UNKNOWN, Change, Create, Delete, FieldCh
 from reconciler.planning.matching import Matching, described_parent
 from reconciler.planning.refs import live_value
 from reconciler.state import SecretState
-from reconciler.values import Ref, Secret, refs_in
+from reconciler.values import IdKey, Ref, Secret, refs_in
 
 __all__ = ["diff", "DiffResult", "comparable"]
 
@@ -128,7 +128,8 @@ class _Differ:
         notes: tuple[str, ...] = (reason,) if reason else ()
         if cascaded:
             notes += (f"authentik also deletes {', '.join(cascaded)}",)
-        takes = tuple(sorted(str(dependent[other.id_field]) for other, dependent in self.live.cascade(kind, current)))
+        takes = tuple(sorted((other.id_key(dependent[other.id_field]) for other, dependent
+                             in self.live.cascade(kind, current)), key=lambda taken: (taken.scope, str(taken.id))))
         return Delete(kind=kind.name, address=address, key=self.live.key_of(kind, current),
                       path=kind.detail_path(current), id=current[kind.id_field], notes=notes, takes=takes)
 
@@ -278,15 +279,15 @@ def diff(matching: Matching, live: LiveState, model: ApiModel, secrets: SecretSt
 def _order_deletes(changes: list[Change], live: LiveState, model: ApiModel) -> list[Change]:
     """A delete waits for the deletes of the objects that point at it (a binding goes before its
     stage), so nothing is deleted by a cascade and then again by hand."""
-    deletes = {str(c.id): c for c in changes if isinstance(c, Delete)}
-    blockers: dict[str, list[str]] = {}
-    for change in deletes.values():
+    deletes = {model.kinds[c.kind].id_key(c.id): c for c in changes if isinstance(c, Delete)}
+    blockers: dict[IdKey, list[str]] = {}
+    for own, change in deletes.items():
         kind = model.kinds[change.kind]
-        current = live.by_id(kind, change.id)
-        for name in kind.cascade if current is not None else ():
-            held = str(current.get(name)) if current is not None else ""
-            if held in deletes and held != str(change.id):
-                blockers.setdefault(held, []).append(change.address)
-    return [replace(change, depends_on=change.depends_on | frozenset(blockers[str(change.id)]))
-            if isinstance(change, Delete) and str(change.id) in blockers else change for change in changes]
-
+        current = live.by_id(kind, change.id) or {}
+        for name in kind.cascade:
+            for held in model.ref_keys(Ref(str(kind.fields[name].reference), pk=current.get(name))):
+                if held in deletes and held != own:
+                    blockers.setdefault(held, []).append(change.address)
+    return [replace(change, depends_on=change.depends_on | frozenset(blockers[key]))
+            if isinstance(change, Delete) and (key := model.kinds[change.kind].id_key(change.id)) in blockers
+            else change for change in changes]

@@ -16,7 +16,7 @@ from reconciler.model.identity import address, own_key
 from reconciler.model.kinds import ApiModel, Kind, Nested
 from reconciler.model.live import LiveState
 from reconciler.state import OwnedRecord
-from reconciler.values import Key, Ref
+from reconciler.values import IdKey, Key, Ref
 
 __all__ = ["Matching", "Orphan", "Pair", "match", "prune", "described_parent"]
 
@@ -191,7 +191,7 @@ def live_address(kind: Kind, obj: dict[str, Any], key: Key, live: LiveState, par
 
 
 def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[str, OwnedRecord],
-          within: list[Path], referenced: set[str]) -> Matching:
+          within: list[Path], referenced: set[IdKey]) -> Matching:
     """`matching` with the owned objects no manifest describes any more planned for deletion,
     found by the id the repository recorded. Left alone: objects described from manifests outside
     `within` (a plan of part of the repository prunes only that part), objects whose address the
@@ -208,7 +208,7 @@ def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[s
         obj = live.by_id(kind, record.id) if kind is not None and record.id is not None else None
         if kind is None or obj is None or id(obj) in taken or owned_address in described:
             continue
-        if not _under(record.file, within) or str(record.id) in referenced:
+        if not _under(record.file, within) or kind.id_key(record.id) in referenced:
             continue
         if described_parent(kind, obj, live, model, matching) is not None:
             continue  # a flow described without its list leaves that list alone

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from reconciler.config import RepoConfig, Safety, find_config, load_config
 from reconciler.errors import CycleError, PlanError, Problem, ReconcilerError, UnsafePlanError
@@ -31,13 +32,13 @@ from reconciler.repo import nearest, repository_root
 from reconciler.server.client import Client
 from reconciler.server.reading import fetch_live
 from reconciler.state import STATE_FILE, OwnedRecord, SecretState
-from reconciler.values import Secret, refs_in
+from reconciler.values import IdKey, Secret, display_key, refs_in
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
            "resolve_secrets", "live_paths", "fetch", "match", "matched_paths", "fetch_more",
            "check_conflicts", "resolve_refs", "compare", "order", "stamp", "unmanaged", "secret_state", "state_path",
            "default_state_path", "shown_path", "make_plan", "check_ignored", "STATE_KEY_ENV", "prune", "check_safety",
-           "brand_flow_deletes", "owns", "gone_ids"]
+           "guarded_deletes", "owns", "gone", "referenced_ids"]
 
 # Named for what it reports, not the module: the name shows in the CLI's log lines and users'
 # log filters, and stays when modules move.
@@ -220,21 +221,29 @@ def nesting_depth(model: ApiModel, kind: Kind) -> int:
     return 1 + max(nesting_depth(model, parent) for parent, _ in parents) if parents else 0
 
 
-def brand_flow_deletes(changes: Iterable[Change], live: LiveState, model: ApiModel) -> list[tuple[str, Change]]:
-    """The deletes of a flow a brand uses (its authentication, invalidation, ... flow), each with
-    the reason; a tenant in 2023, a brand since."""
-    brand = model.targets.get("brand")
-    if brand is None:
-        return []
-    noun = brand.path.rstrip("/").rsplit("/", 1)[-1].removesuffix("s")
+def guarded_deletes(changes: Iterable[Change], live: LiveState, model: ApiModel) -> list[tuple[str, Change]]:
+    """The deletes of an object that another object's guarding field points at (a brand's
+    authentication flow, ...: `Target.guards` in the model), each with the reason."""
     found: list[tuple[str, Change]] = []
-    for change in changes:
-        if not isinstance(change, Delete) or model.target_of(model.kinds[change.kind]) != "flow":
-            continue
-        for obj in live.lists.get(brand.path, []):
-            for name in brand.flows:
-                if obj.get(name) is not None and str(obj.get(name)) == str(change.id):
-                    found.append((f"it deletes {change.address}, the {name} of the {noun} {obj.get('domain')}", change))
+    deletes = [c for c in changes if isinstance(c, Delete)]
+    for guard, spec in model.targets.items():
+        for obj in live.lists.get(spec.path, []) if spec.guards and deletes else ():
+            found += _guarded_by(model, guard, obj, deletes)
+    return found
+
+
+def _guarded_by(model: ApiModel, guard: str, obj: Mapping[str, Any], deletes: list[Delete]) -> list[tuple[str, Change]]:
+    """The deletes among `deletes` of what `obj`, an object of the `guard` target, guards."""
+    spec = model.targets[guard]
+    noun = spec.path.rstrip("/").rsplit("/", 1)[-1].removesuffix("s")
+    name = display_key(tuple(obj.get(field) for field in spec.key))
+    found: list[tuple[str, Change]] = []
+    for change in deletes:
+        kind = model.kinds[change.kind]
+        for guarding, target in spec.guards.items():
+            if model.target_of(kind) == target and obj.get(guarding) is not None \
+                    and kind.id_key(obj[guarding]) == kind.id_key(change.id):
+                found.append((f"it deletes {change.address}, the {guarding} of the {noun} {name}", change))
     return found
 
 
@@ -250,7 +259,7 @@ def check_safety(changes: list[Change], owned: int, live: LiveState, model: ApiM
                        f"(more than {safety.max_delete_share:.0%}):")
         listed += [f"{c.action} {c.address}" for c in destructive]
     if safety.protect_brand_flows:
-        for reason, change in brand_flow_deletes(changes, live, model):
+        for reason, change in guarded_deletes(changes, live, model):
             reasons.append(reason)
             listed.append(f"{change.action} {change.address}")
     if reasons:
@@ -364,28 +373,29 @@ def owns(matching: Matching, model: ApiModel) -> tuple[Owned, ...]:
                  for pair in matching.pairs if pair.desired.state == "present")
 
 
-def gone_ids(owned: Mapping[str, OwnedRecord], live: LiveState, model: ApiModel) -> set[str]:
-    """Ids of owned objects the lists read show gone (deleted by hand, or in a cascade)."""
-    gone = set()
+def gone(owned: Mapping[str, OwnedRecord], live: LiveState, model: ApiModel) -> set[tuple[str, Any]]:
+    """The (kind, id) of owned objects the lists read show gone (deleted by hand, or in a cascade)."""
+    found = set()
     for record in owned.values():
         kind = model.kinds.get(record.kind)
         if kind is not None and record.id is not None and kind.path in live.lists \
                 and live.by_id(kind, record.id) is None:
-            gone.add(str(record.id))
-    return gone
+            found.add((record.kind, record.id))
+    return found
 
 
 def owned_count(owned: Mapping[str, OwnedRecord], live: LiveState, model: ApiModel) -> int:
     """How many owned objects exist: records of objects gone do not count, so the safety threshold
     does not loosen over time."""
-    gone = gone_ids(owned, live, model)
-    return sum(1 for r in owned.values() if r.id is not None and r.kind in model.kinds and str(r.id) not in gone)
+    missing = gone(owned, live, model)
+    return sum(1 for r in owned.values() if r.id is not None and r.kind in model.kinds
+               and (r.kind, r.id) not in missing)
 
 
-def referenced_ids(desired: list[DesiredObject]) -> set[str]:
-    """Ids the described objects point at: those objects must stay, owned or not."""
-    return {str(ref.pk) for obj in desired if obj.state == "present" for ref in refs_in(obj.fields)
-            if ref.pk is not None}
+def referenced_ids(desired: list[DesiredObject], model: ApiModel) -> set[IdKey]:
+    """The scoped ids the described objects point at: those objects must stay, owned or not."""
+    return {key for obj in desired if obj.state == "present" for ref in refs_in(obj.fields)
+            for key in model.ref_keys(ref)}
 
 
 async def make_plan(client: Client, paths: list[str | Path], options: PlanOptions,
@@ -411,7 +421,8 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     desired = resolve_refs(desired, model, live, matching)
     matching = matching.rebind(desired)
     if pruning:
-        matching = prune(matching, live, model, owned, [Path(p).resolve() for p in paths], referenced_ids(desired))
+        within = [Path(p).resolve() for p in paths]
+        matching = prune(matching, live, model, owned, within, referenced_ids(desired, model))
     result = compare(matching, live, model, secrets, options)
     if not options.force:
         check_safety(result.changes, owned_count(owned, live, model), live, model, config.safety)

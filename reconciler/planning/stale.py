@@ -109,7 +109,7 @@ def _check_live(change: Change, kind: Kind, current: dict[str, Any] | None, live
         return [f"{change.address}: the plan carries no fingerprint of the object it changes"]
     reasons = []
     if isinstance(change, Delete):
-        taken = {str(dependent[other.id_field]): address(other, live.key_of(other, dependent))
+        taken = {other.id_key(dependent[other.id_field]): address(other, live.key_of(other, dependent))
                  for other, dependent in live.cascade(kind, current)}
         more = sorted(shown for ident, shown in taken.items() if ident not in change.takes)
         if more:
