@@ -44,9 +44,10 @@ class Target:
     """Objects a reference can point at: where they are listed, their natural key and id field.
 
     `at`: (list path, id field) pairs; the first path the spec has is the target's (a brand is a
-    tenant in 2023). `union`: instead of a list, any of several targets (a policy binding's
-    target). `guards`: targets whose objects the references of this target's objects protect
-    from deletion (a brand's flows), read from the family's reference table."""
+    tenant in 2023). `key`: the natural key, when not the family's. `union`: instead of a list,
+    any of several targets (a policy binding's target). `guards`: targets whose objects the
+    references of this target's objects protect from deletion (a brand's flows), read from the
+    family's reference table."""
 
     name: str
     at: tuple[tuple[str, str], ...] = ()
@@ -77,13 +78,14 @@ class Family:
     """Every fact about one family of objects: its kinds, how they are known, what they point at
     and what a write to them needs. Tables keyed by kind name apply to this family's kinds.
 
-    `prefix`: the collections under it are kinds (each with list/create and a detail path), keyed
-    by `key`, their manifest kind their path below the prefix (or a `renames` entry) plus
-    `suffix` (`password` is a stage kind and a policy kind). `scope`: the uniqueness scope of
-    their keys when one unique column spans them (stage names across stage kinds), for those
-    whose answers carry the `member` field (prompts and invitations live under /stages/ but are
-    no stages). `singles`: collections that are one kind each. `section`: the manifest section
-    its kinds are written in; None for a family that is only a reference target."""
+    `key`: the natural key of its objects (stage names, flow and source slugs). `prefix`: the
+    collections under it are kinds (each with list/create and a detail path); a kind's manifest
+    name is its path below the prefix (or a `renames` entry), its model name that plus `suffix`
+    (`password` is a stage kind and a policy kind). `scope`: the uniqueness scope of their keys
+    when one unique column spans them (stage names across stage kinds), for those whose answers
+    carry the `member` field (prompts and invitations live under /stages/ but are no stages).
+    `singles`: collections that are one kind each. `section`: the manifest section its kinds are
+    written in; None for a family that is only a reference target so far."""
 
     name: str
     nouns: tuple[str, str]
@@ -117,7 +119,7 @@ STAGES = Family(
         "invitation/stages": "invitation",
         "invitation/invitations": "invitation_invite",
     },
-    targets=(Target(name="stage", at=(("/stages/all/", "pk"),), key=("name",)),),
+    targets=(Target(name="stage", at=(("/stages/all/", "pk"),)),),
     # Which kind of object a reference field points at. A UUID field the table does not know
     # fails the run, so a new authentik version cannot slip an unmodelled reference past it.
     references={
@@ -185,7 +187,7 @@ STAGES = Family(
 POLICIES = Family(
     name="policies", nouns=("policy", "policies"), section="policies", prefix="/policies/", scope="policy",
     member="bound_to", suffix="_policy", recorded_create="flows/*-policy-{dir}-2-create.json",
-    targets=(Target(name="policy", at=(("/policies/all/", "pk"),), key=("name",)),),
+    targets=(Target(name="policy", at=(("/policies/all/", "pk"),)),),
     write_companions={
         "event_matcher_policy": [{
             "rule": "always", "fields": ["action"],
@@ -216,7 +218,7 @@ BOUND_POLICIES = {"kind": "policy_binding", "parent": "target",
                   "keys": {"policy": "policy", "group": "group", "user": "user"}}
 
 FLOWS = Family(
-    name="flows", nouns=("flow", "flows"), section="flows",
+    name="flows", nouns=("flow", "flows"), section="flows", key=("slug",),
     singles=(
         Single(path="/flows/instances/", name="flow", section="flows", key=("slug",),
                recorded_create="flows/03-flows-create.json",
@@ -240,7 +242,7 @@ FLOWS = Family(
                disambiguator="order", references={"target": "binding_target"}),
     ),
     targets=(
-        Target(name="flow", at=(("/flows/instances/", "pk"),), key=("slug",)),
+        Target(name="flow", at=(("/flows/instances/", "pk"),)),
         Target(name="flow_stage_binding", at=(("/flows/bindings/", "pk"),), key=("target", "stage")),
         Target(name="binding_target", union=("flow", "flow_stage_binding")),
     ),
@@ -268,35 +270,34 @@ FLOWS = Family(
 # Families that are only reference targets so far: their kinds come next.
 PROMPT_FIELDS = Family(
     name="prompt_fields", nouns=("prompt field", "prompt fields"),
-    targets=(Target(name="prompt_field", at=(("/stages/prompt/prompts/", "pk"),), key=("name",)),))
+    targets=(Target(name="prompt_field", at=(("/stages/prompt/prompts/", "pk"),)),))
 WEBAUTHN_DEVICE_TYPES = Family(
-    name="webauthn_device_types", nouns=("WebAuthn device type", "WebAuthn device types"),
-    targets=(Target(name="webauthn_device_type", at=(("/stages/authenticator/webauthn_device_types/", "aaguid"),),
-                    key=("description",)),))
+    name="webauthn_device_types", nouns=("WebAuthn device type", "WebAuthn device types"), key=("description",),
+    targets=(Target(name="webauthn_device_type", at=(("/stages/authenticator/webauthn_device_types/", "aaguid"),)),))
 SOURCES = Family(
     name="sources", nouns=("source", "sources"), key=("slug",),
-    targets=(Target(name="source", at=(("/sources/all/", "pk"),), key=("slug",)),))
+    targets=(Target(name="source", at=(("/sources/all/", "pk"),)),))
 PROPERTY_MAPPINGS = Family(
     name="property_mappings", nouns=("property mapping", "property mappings"),
-    targets=(Target(name="property_mapping", at=(("/propertymappings/all/", "pk"),), key=("name",)),))
+    targets=(Target(name="property_mapping", at=(("/propertymappings/all/", "pk"),)),))
 GROUPS = Family(
     name="groups", nouns=("group", "groups"),
-    targets=(Target(name="group", at=(("/core/groups/", "pk"),), key=("name",)),))
+    targets=(Target(name="group", at=(("/core/groups/", "pk"),)),))
 USERS = Family(
     name="users", nouns=("user", "users"), key=("username",),
-    targets=(Target(name="user", at=(("/core/users/", "pk"),), key=("username",)),))
+    targets=(Target(name="user", at=(("/core/users/", "pk"),)),))
 CERTIFICATES = Family(
     name="certificates", nouns=("certificate", "certificates"),
-    targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),), key=("name",)),))
+    targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),))
 ENDPOINT_CONNECTORS = Family(
     name="endpoint_connectors", nouns=("endpoint connector", "endpoint connectors"),
-    targets=(Target(name="endpoint_connector", at=(("/endpoints/connectors/", "connector_uuid"),), key=("name",)),))
+    targets=(Target(name="endpoint_connector", at=(("/endpoints/connectors/", "connector_uuid"),)),))
 # The brand (2026; a tenant in 2023) names the flows a domain uses for authentication, recovery,
 # ...: a flow it uses must not be pruned by accident (`guards`).
 BRANDS = Family(
     name="brands", nouns=("brand", "brands"), key=("domain",),
     targets=(Target(name="brand", at=(("/core/brands/", "brand_uuid"), ("/core/tenants/", "tenant_uuid")),
-                    key=("domain",), guards=("flow",)),),
+                    guards=("flow",)),),
     references={
         "flow_authentication": "flow",
         "flow_invalidation": "flow",
@@ -445,7 +446,8 @@ def build_target(spec: dict[str, Any], family: Family, target: Target,
     if location is None:
         return None
     path, ident = location
-    built: dict[str, Any] = {"path": path, "key": list(target.key), "id": ident, "id_type": id_types[target.name]}
+    built: dict[str, Any] = {"path": path, "key": list(target.key or family.key), "id": ident,
+                             "id_type": id_types[target.name]}
     if target.guards:
         built["guards"] = guard_fields(spec, family, target, path, id_types)
     return built
