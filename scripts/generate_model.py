@@ -602,11 +602,9 @@ def create_reads(recordings: Path, pattern: str) -> list[Path]:
 
 def load_recorded_create(recordings: Path, pattern: str) -> dict[str, Any] | None:
     """The first recorded create matching `pattern` that the server accepted."""
-    for path in create_reads(recordings, pattern):
-        rec: dict[str, Any] = json.loads(path.read_text())
-        if rec["response"]["status"] == 201:
-            return rec
-    return None
+    reads = create_reads(recordings, pattern)
+    recorded: dict[str, Any] | None = json.loads(reads[-1].read_text()) if reads else None
+    return recorded if recorded is not None and recorded["response"]["status"] == 201 else None
 
 
 def recorded_values(recorded: dict[str, Any] | None, fields: Mapping[str, Any]) -> tuple[dict[str, Any],
