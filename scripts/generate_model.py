@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
 """Derive the project's compact API model and manifest JSON Schemas from authentik's OpenAPI specs.
 
-Run from the project root with the shared material beside it:
+Run from the project root:
 
-    python scripts/generate_model.py [--shared ../shared]
+    python scripts/generate_model.py [--inputs scripts/inputs] [--out .]
 
-Writes, per API version:
+It reads only `scripts/inputs/<version>/` (a trimmed OpenAPI spec and the recordings it uses,
+which `scripts/derive_inputs.py` copies from the shared material) and writes, per API version:
   schemas/api-<version>.json              the model the package reads at run time
   schemas/manifest-<version>.schema.json  the JSON Schema for manifests (validator and editors)
   reconciler/model/seeds/<version>.json   the fresh-install objects the sandbox starts with
+and, once, `schemas/families.json` (the manifest sections and their nouns, for the CLI).
 
 The OpenAPI spec gives paths, types and required fields; the recordings of a real server give
 what the spec leaves out or gets wrong (server-filled defaults, write-only fields that the spec
 does not mark, display names, fields a write must repeat). The recording wins where the two
-disagree. Each kind also says how its objects are known (its natural key, the field in its URL,
-the scope in which the key is unique), so the engine derives identity from data, not code.
+disagree. Each family of kinds is one block of data below (`Family`): its paths, kinds, keys,
+references, write rules and safety flags, so a new family is one new block, not new code.
 """
 from __future__ import annotations
 
@@ -23,239 +25,301 @@ import json
 import re
 import sys
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 VERSIONS = ("2023.10.7", "2026.2.2")
+PROJECT = Path(__file__).resolve().parents[1]
+INPUTS = PROJECT / "scripts" / "inputs"
+SPEC_FILE = "openapi.json"
 
 
-@dataclass(frozen=True)
-class Family:
-    """A group of collections whose kinds are written under one manifest section.
-
-    `prefix`: the collections under it are kinds (each with list/create and a detail path).
-    `scope`: the uniqueness scope of their keys when one unique column spans all of them (stage
-    names are unique across stage kinds, policy names across policy kinds), else None (each
-    kind its own scope). `member`: a response field only the members of the scope have (prompts
-    and invitations live under /stages/ but are no stages). `suffix`: added to the manifest kind
-    to make the model's kind id unique (`password` is a stage kind and a policy kind)."""
-
-    prefix: str
-    section: str
-    scope: str | None
-    member: str = ""
-    suffix: str = ""
-    skip: tuple[str, ...] = ()
-    recorded_create: str = ""
+# -- the families ----------------------------------------------------------------------------------
 
 
-FAMILIES = (
-    Family("/stages/", "stages", "stage", member="flow_set", recorded_create="kinds/*-{dir}-2*create*.json"),
-    Family("/policies/", "policies", "policy", member="bound_to", suffix="_policy", skip=("/policies/bindings/",),
-           recorded_create="flows/*-policy-{dir}-2-create.json"),
-)
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """Objects a reference can point at: where they are listed, their natural key and id field.
+
+    `at`: (list path, id field) pairs; the first path the spec has is the target's (a brand is a
+    tenant in 2023). `key`: the natural key, when not the family's. `union`: instead of a list,
+    any of several targets (a policy binding's target). `guards`: targets whose objects the
+    references of this target's objects protect from deletion (a brand's flows), read from the
+    family's reference table."""
+
+    name: str
+    at: tuple[tuple[str, str], ...] = ()
+    key: tuple[str, ...] = ()
+    union: tuple[str, ...] = ()
+    guards: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Single:
-    """A collection that is one kind of its own: flows and the two kinds of bindings."""
+    """A collection that is one kind of its own: a flow, a flow-stage binding, a policy binding.
 
+    `references`: fields that point at a target whatever their type (a binding's `target`).
+    `nested`: lists of other kinds its manifest entries hold (see the flows family)."""
+
+    path: str
     name: str
     section: str | None  # None: written only nested inside another kind's entries
     key: tuple[str, ...]
     recorded_create: str
     disambiguator: str | None = None
-    references: dict[str, str] = field(default_factory=dict)
+    references: Mapping[str, str] = field(default_factory=dict)
+    nested: Mapping[str, Any] = field(default_factory=dict)
 
 
-SINGLES = {
-    "/flows/instances/": Single("flow", "flows", ("slug",), "flows/03-flows-create.json"),
-    # A binding is known by its flow and stage; `order` tells apart the same stage bound twice
-    # (FINDINGS flows: the triple (target, stage, order) is unique, 77, 78).
-    "/flows/bindings/": Single("flow_stage_binding", None, ("target", "stage"), "flows/76-fsb-create.json",
-                               disambiguator="order", references={"target": "flow"}),
-    # A policy binding is known by its target and what it binds (policy, group or user); groups
-    # may be bound twice to one target at one order (269), so `order` tells them apart.
-    "/policies/bindings/": Single("policy_binding", None, ("target", "policy", "group", "user"),
-                                  "flows/232-pb-create-policy-to-flow.json", disambiguator="order",
-                                  references={"target": "binding_target", "user": "user"}),
-}
+@dataclass(frozen=True, kw_only=True)
+class Family:
+    """Every fact about one family of objects: its kinds, how they are known, what they point at
+    and what a write to them needs. Tables keyed by kind name apply to this family's kinds.
 
-# Kinds whose manifest entries hold lists of other kinds, written without `kind` and without the
-# parent reference: a flow's `bindings` and `policies`, a binding's `policies`. `keys` are the
-# entry fields written as plain natural keys (`stage: NAME`) that are references on the wire.
-# When an entry lists them, the parent's set of those children is managed exactly.
-NESTED: dict[str, dict[str, dict[str, Any]]] = {
-    "flow": {
-        "bindings": {"kind": "flow_stage_binding", "parent": "target", "keys": {"stage": "stage"}},
-        "policies": {"kind": "policy_binding", "parent": "target",
-                     "keys": {"policy": "policy", "group": "group", "user": "user"}},
+    `key`: the natural key of its objects (stage names, flow and source slugs). `prefix`: the
+    collections under it are kinds (each with list/create and a detail path); a kind's manifest
+    name is its path below the prefix (or a `renames` entry), its model name that plus `suffix`
+    (`password` is a stage kind and a policy kind). `scope`: the uniqueness scope of their keys
+    when one unique column spans them (stage names across stage kinds), for those whose answers
+    carry the `member` field (prompts and invitations live under /stages/ but are no stages).
+    `singles`: collections that are one kind each. `section`: the manifest section its kinds are
+    written in; None for a family that is only a reference target so far."""
+
+    name: str
+    nouns: tuple[str, str]
+    section: str | None = None
+    prefix: str = ""
+    scope: str | None = None
+    member: str = ""
+    suffix: str = ""
+    key: tuple[str, ...] = ("name",)
+    id_field: str = "pk"
+    recorded_create: str = ""
+    renames: Mapping[str, str] = field(default_factory=dict)
+    singles: tuple[Single, ...] = ()
+    targets: tuple[Target, ...] = ()
+    references: Mapping[str, str] = field(default_factory=dict)
+    reference_kinds: Mapping[str, str] = field(default_factory=dict)
+    never_send: frozenset[str] = frozenset()
+    secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    write_companions: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
+    no_default: Mapping[str, list[str]] = field(default_factory=dict)
+    default_overrides: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    cascade_nullable: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+STAGES = Family(
+    name="stages", nouns=("stage", "stages"), section="stages", prefix="/stages/", scope="stage", member="flow_set",
+    recorded_create="kinds/*-{dir}-2*create*.json",
+    renames={
+        "prompt/stages": "prompt",
+        "prompt/prompts": "prompt_field",
+        "invitation/stages": "invitation",
+        "invitation/invitations": "invitation_invite",
     },
-    "flow_stage_binding": {
-        "policies": {"kind": "policy_binding", "parent": "target",
-                     "keys": {"policy": "policy", "group": "group", "user": "user"}},
+    targets=(Target(name="stage", at=(("/stages/all/", "pk"),)),),
+    # Which kind of object a reference field points at. A UUID field the table does not know
+    # fails the run, so a new authentik version cannot slip an unmodelled reference past it.
+    references={
+        "configure_flow": "flow",
+        "enrollment_flow": "flow",
+        "recovery_flow": "flow",
+        "passwordless_flow": "flow",
+        "target_flow": "flow",
+        "flow": "flow",
+        "password_stage": "stage",
+        "captcha_stage": "stage",
+        "webauthn_stage": "stage",
+        "configuration_stages": "stage",
+        "sources": "source",
+        "source": "source",
+        "mapping": "property_mapping",
+        "fields": "prompt_field",
+        "validation_policies": "policy",
+        "create_users_group": "group",
+        "certificate_authorities": "certificate",
+        "webauthn_allowed_device_types": "webauthn_device_type",
+        "device_type_restrictions": "webauthn_device_type",
+        "connector": "endpoint_connector",
     },
-}
+    # Stage references that take one stage kind only (the model's foreign key is to that
+    # subclass): a reference to another kind is refused by the server as an object that does not
+    # exist.
+    reference_kinds={
+        "password_stage": "password",
+        "captcha_stage": "captcha",
+        "webauthn_stage": "authenticator_webauthn",
+    },
+    # Nested write fields that the spec lists in request bodies but the server cannot take:
+    # 2023.10.7 answers any valid flow_set with a 405 (FINDINGS 2023.10.7 [43, 44, 46, 50]);
+    # 2026.2.2 drops it.
+    never_send=frozenset({"flow_set", "promptstage_set"}),
+    # Secrets the server returns in clear (KINDS.md "Most surprising" 2): sensitive although
+    # readable.
+    secrets={
+        "authenticator_duo": ("client_secret", "admin_secret_key"),
+        "authenticator_sms": ("auth", "auth_password"),
+        "authenticator_email": ("password",),
+        "captcha": ("private_key",),
+        "email": ("password",),
+        "authenticator_endpoint_gdtc": ("credentials",),
+    },
+    # Fields the server needs in a write although they did not change, as rules the planner
+    # applies to every PATCH (and, for `one_truthy`, to creates from the defaults). `why` is what
+    # the plan says; each cites the recordings that show it.
+    #   always:     send these fields, from the live object, when the body lacks them;
+    #   one_truthy: unless the body holds a true or non-empty value for one of them, send the
+    #               first one that has such a value live (or by default);
+    #   together:   when the body holds one of them, send the others too.
+    write_companions={
+        "identification": [{
+            "rule": "one_truthy", "fields": ["user_fields", "sources"],
+            "why": "authentik refuses an identification write without user_fields or sources "
+                   "(recordings 17, 18)"}],
+    },
+    # Fields the server has no default for although the spec does not require them: a create
+    # without them passes validation and then fails in the database (recording 09, a 405).
+    no_default={"identification": ["user_fields"]},
+)
 
-# Which kind of object a reference field points at. A field the table does not know fails the
-# run, so a new authentik version cannot slip an unmodelled reference past the generator.
-REFERENCE_TARGETS: dict[str, str] = {
-    "configure_flow": "flow",
-    "enrollment_flow": "flow",
-    "recovery_flow": "flow",
-    "passwordless_flow": "flow",
-    "target_flow": "flow",
-    "flow": "flow",
-    "password_stage": "stage",
-    "captcha_stage": "stage",
-    "webauthn_stage": "stage",
-    "configuration_stages": "stage",
-    "stage": "stage",
-    "sources": "source",
-    "source": "source",
-    "mapping": "property_mapping",
-    "fields": "prompt_field",
-    "validation_policies": "policy",
-    "policy": "policy",
-    "group": "group",
-    "create_users_group": "group",
-    "certificate_authorities": "certificate",
-    "webauthn_allowed_device_types": "webauthn_device_type",
-    "device_type_restrictions": "webauthn_device_type",
-    "connector": "endpoint_connector",
-}
+POLICIES = Family(
+    name="policies", nouns=("policy", "policies"), section="policies", prefix="/policies/", scope="policy",
+    member="bound_to", suffix="_policy", recorded_create="flows/*-policy-{dir}-2-create.json",
+    targets=(Target(name="policy", at=(("/policies/all/", "pk"),)),),
+    write_companions={
+        "event_matcher_policy": [{
+            "rule": "always", "fields": ["action"],
+            "why": "authentik fails an event-matcher write without action (flows recordings 138, 142)"}],
+        "reputation_policy": [{
+            "rule": "one_truthy", "fields": ["check_ip", "check_username"],
+            "why": "authentik refuses a reputation write unless it sets check_ip or check_username "
+                   "(flows recordings 184, 189)"}],
+    },
+    # No default although not required: a create without it fails in the database (flows
+    # recording 138, a 405).
+    no_default={"event_matcher_policy": ["action"]},
+    # Server defaults no recording shows because the create that would show them is refused. A
+    # reputation policy checks the IP and the username unless told otherwise (FINDINGS flows
+    # "although both default to true"; authentik's ReputationPolicy model, read through the
+    # search tool: both BooleanFields default to True).
+    # The same for the password uniqueness policy, which needs an enterprise licence the recorded
+    # server lacked (flows 193, 195): its model's defaults are `password_field = "password"` and
+    # `num_historical_passwords = 1` (authentik/enterprise/policies/unique_password/models.py).
+    default_overrides={
+        "reputation_policy": {"check_ip": True, "check_username": True},
+        "unique_password_policy": {"password_field": "password", "num_historical_passwords": 1},
+    },
+)
 
-# Stage references that take one stage kind only (the model's foreign key is to that subclass):
-# a reference to another kind is refused by the server as an object that does not exist.
-REFERENCE_KINDS: dict[str, str] = {
-    "password_stage": "password",
-    "captcha_stage": "captcha",
-    "webauthn_stage": "authenticator_webauthn",
-}
+# The policies a flow or a binding lists: policy bindings written inside it, without their target.
+BOUND_POLICIES = {"kind": "policy_binding", "parent": "target",
+                  "keys": {"policy": "policy", "group": "group", "user": "user"}}
 
-# Objects a reference can point at: where to list them, their natural key and their id field.
-# A target that is also a kind (flow, prompt_field) or a family of kinds (stage, policy) is
-# listed at the same path; `union` targets are any of several (a policy binding's target).
-TARGETS: dict[str, dict[str, Any]] = {
-    "flow": {"path": "/flows/instances/", "key": ["slug"], "id": "pk"},
-    "stage": {"path": "/stages/all/", "key": ["name"], "id": "pk"},
-    "source": {"path": "/sources/all/", "key": ["slug"], "id": "pk"},
-    "property_mapping": {"path": "/propertymappings/all/", "key": ["name"], "id": "pk"},
-    "policy": {"path": "/policies/all/", "key": ["name"], "id": "pk"},
-    "group": {"path": "/core/groups/", "key": ["name"], "id": "pk"},
-    "user": {"path": "/core/users/", "key": ["username"], "id": "pk"},
-    "certificate": {"path": "/crypto/certificatekeypairs/", "key": ["name"], "id": "pk"},
-    "prompt_field": {"path": "/stages/prompt/prompts/", "key": ["name"], "id": "pk"},
-    "flow_stage_binding": {"path": "/flows/bindings/", "key": ["target", "stage"], "id": "pk"},
-    "binding_target": {"union": ["flow", "flow_stage_binding"]},
-    "webauthn_device_type": {
-        "path": "/stages/authenticator/webauthn_device_types/", "key": ["description"], "id": "aaguid"},
-    "endpoint_connector": {"path": "/endpoints/connectors/", "key": ["name"], "id": "connector_uuid"},
-}
+FLOWS = Family(
+    name="flows", nouns=("flow", "flows"), section="flows", key=("slug",),
+    singles=(
+        Single(path="/flows/instances/", name="flow", section="flows", key=("slug",),
+               recorded_create="flows/03-flows-create.json",
+               # A flow's manifest entry lists its bindings and policies, written without `kind`
+               # and without the parent reference. `keys` are the entry fields written as plain
+               # natural keys (`stage: NAME`) that are references on the wire. When an entry lists
+               # them, the parent's set of those children is managed exactly.
+               nested={
+                   "bindings": {"kind": "flow_stage_binding", "parent": "target", "keys": {"stage": "stage"}},
+                   "policies": BOUND_POLICIES,
+               }),
+        # A binding is known by its flow and stage; `order` tells apart the same stage bound twice
+        # (FINDINGS flows: the triple (target, stage, order) is unique, 77, 78).
+        Single(path="/flows/bindings/", name="flow_stage_binding", section=None, key=("target", "stage"),
+               recorded_create="flows/76-fsb-create.json", disambiguator="order", references={"target": "flow"},
+               nested={"policies": BOUND_POLICIES}),
+        # A policy binding is known by its target and what it binds (policy, group or user); groups
+        # may be bound twice to one target at one order (269), so `order` tells them apart.
+        Single(path="/policies/bindings/", name="policy_binding", section=None,
+               key=("target", "policy", "group", "user"), recorded_create="flows/232-pb-create-policy-to-flow.json",
+               disambiguator="order", references={"target": "binding_target"}),
+    ),
+    targets=(
+        Target(name="flow", at=(("/flows/instances/", "pk"),)),
+        Target(name="flow_stage_binding", at=(("/flows/bindings/", "pk"),), key=("target", "stage")),
+        Target(name="binding_target", union=("flow", "flow_stage_binding")),
+    ),
+    # A binding's `user` is an integer foreign key (users have integer pks).
+    references={"stage": "stage", "policy": "policy", "group": "group", "user": "user"},
+    write_companions={
+        "policy_binding": [
+            {"rule": "always", "fields": ["target"],
+             "why": "authentik fails a policy-binding write without target (flows recording 251)"},
+            {"rule": "one_truthy", "fields": ["policy", "group", "user"],
+             "why": "authentik refuses a policy-binding write without its policy, group or user "
+                    "(flows recordings 251, 262)"}],
+        "flow_stage_binding": [{
+            "rule": "together", "fields": ["evaluate_on_plan", "re_evaluate_policies"],
+            "why": "authentik reads a missing evaluation flag as its default, not the stored value "
+                   "(flows recordings 100, 101, 103)"}],
+    },
+    # Deleting an object deletes the objects whose non-nullable reference points at it (flow-stage
+    # bindings go with their stage or flow, FINDINGS flows 119-124); these nullable references
+    # cascade too: a policy binding goes with its policy (276, 278), and, by authentik's
+    # PolicyBinding model (read through the search tool: on_delete=CASCADE), with its group or user.
+    cascade_nullable={"policy_binding": ["policy", "group", "user"]},
+)
 
+# Families that are only reference targets so far: their kinds come next.
+PROMPT_FIELDS = Family(
+    name="prompt_fields", nouns=("prompt field", "prompt fields"),
+    targets=(Target(name="prompt_field", at=(("/stages/prompt/prompts/", "pk"),)),))
+WEBAUTHN_DEVICE_TYPES = Family(
+    name="webauthn_device_types", nouns=("WebAuthn device type", "WebAuthn device types"), key=("description",),
+    targets=(Target(name="webauthn_device_type", at=(("/stages/authenticator/webauthn_device_types/", "aaguid"),)),))
+SOURCES = Family(
+    name="sources", nouns=("source", "sources"), key=("slug",),
+    targets=(Target(name="source", at=(("/sources/all/", "pk"),)),))
+PROPERTY_MAPPINGS = Family(
+    name="property_mappings", nouns=("property mapping", "property mappings"),
+    targets=(Target(name="property_mapping", at=(("/propertymappings/all/", "pk"),)),))
+GROUPS = Family(
+    name="groups", nouns=("group", "groups"),
+    targets=(Target(name="group", at=(("/core/groups/", "pk"),)),))
+USERS = Family(
+    name="users", nouns=("user", "users"), key=("username",),
+    targets=(Target(name="user", at=(("/core/users/", "pk"),)),))
+CERTIFICATES = Family(
+    name="certificates", nouns=("certificate", "certificates"),
+    targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),))
+ENDPOINT_CONNECTORS = Family(
+    name="endpoint_connectors", nouns=("endpoint connector", "endpoint connectors"),
+    targets=(Target(name="endpoint_connector", at=(("/endpoints/connectors/", "connector_uuid"),)),))
 # The brand (2026; a tenant in 2023) names the flows a domain uses for authentication, recovery,
-# ...: a flow it uses must not be pruned by accident. The first of these paths the spec has.
-BRAND_TARGETS = (("/core/brands/", "brand_uuid"), ("/core/tenants/", "tenant_uuid"))
+# ...: a flow it uses must not be pruned by accident (`guards`).
+BRANDS = Family(
+    name="brands", nouns=("brand", "brands"), key=("domain",),
+    targets=(Target(name="brand", at=(("/core/brands/", "brand_uuid"), ("/core/tenants/", "tenant_uuid")),
+                    guards=("flow",)),),
+    references={
+        "flow_authentication": "flow",
+        "flow_invalidation": "flow",
+        "flow_recovery": "flow",
+        "flow_unenrollment": "flow",
+        "flow_user_settings": "flow",
+        "flow_device_code": "flow",
+    },
+)
 
-
-def brand_target(spec: dict[str, Any]) -> dict[str, Any] | None:
-    """The `brand` target: where brands are listed, their key and id, and which of their fields
-    name a flow (`flow_authentication`, ...)."""
-    for path, ident in BRAND_TARGETS:
-        if path in spec["paths"]:
-            page = schema_of(spec, spec["paths"][path]["get"], "200")
-            item = spec["components"]["schemas"][page]["properties"]["results"]["items"]["$ref"].split("/")[-1]
-            fields = spec["components"]["schemas"][item]["properties"]
-            flows = [name for name, prop in fields.items() if name.startswith("flow_") and prop.get("format") == "uuid"]
-            return {"path": path, "key": ["domain"], "id": ident, "flows": flows}
-    return None
-
-
-# Nested write fields that the spec lists in request bodies but the server cannot take: 2023.10.7
-# answers any valid flow_set with a 405 (FINDINGS 2023.10.7 [43, 44, 46, 50]); 2026.2.2 drops it.
-NEVER_SEND = {"flow_set", "promptstage_set"}
-
-# Secrets the server returns in clear (KINDS.md "Most surprising" 2): sensitive although readable.
-KNOWN_SECRETS = {
-    "authenticator_duo": ["client_secret", "admin_secret_key"],
-    "authenticator_sms": ["auth", "auth_password"],
-    "authenticator_email": ["password"],
-    "captcha": ["private_key"],
-    "email": ["password"],
-    "authenticator_endpoint_gdtc": ["credentials"],
-}
-
-# Fields the server needs in a write although they did not change, as rules the planner applies
-# to every PATCH (and, for `one_truthy`, to creates from the defaults). `why` is what the plan
-# says; each cites the recordings that show it.
-#   always:     send these fields, from the live object, when the body lacks them;
-#   one_truthy: unless the body holds a true or non-empty value for one of them, send the first
-#               one that has such a value live (or by default);
-#   together:   when the body holds one of them, send the others too.
-WRITE_COMPANIONS: dict[str, list[dict[str, Any]]] = {
-    "identification": [{
-        "rule": "one_truthy", "fields": ["user_fields", "sources"],
-        "why": "authentik refuses an identification write without user_fields or sources "
-               "(recordings 17, 18)"}],
-    "policy_binding": [
-        {"rule": "always", "fields": ["target"],
-         "why": "authentik fails a policy-binding write without target (flows recording 251)"},
-        {"rule": "one_truthy", "fields": ["policy", "group", "user"],
-         "why": "authentik refuses a policy-binding write without its policy, group or user "
-                "(flows recordings 251, 262)"}],
-    "event_matcher_policy": [{
-        "rule": "always", "fields": ["action"],
-        "why": "authentik fails an event-matcher write without action (flows recordings 138, 142)"}],
-    "reputation_policy": [{
-        "rule": "one_truthy", "fields": ["check_ip", "check_username"],
-        "why": "authentik refuses a reputation write unless it sets check_ip or check_username "
-               "(flows recordings 184, 189)"}],
-    "flow_stage_binding": [{
-        "rule": "together", "fields": ["evaluate_on_plan", "re_evaluate_policies"],
-        "why": "authentik reads a missing evaluation flag as its default, not the stored value "
-               "(flows recordings 100, 101, 103)"}],
-}
-
-# Fields the server has no default for although the spec does not require them: a create without
-# them passes validation and then fails in the database (identification: recording 09, a 405;
-# event matcher: flows recording 138, a 405).
-NO_DEFAULT = {"identification": ["user_fields"], "event_matcher_policy": ["action"]}
-
-# Server defaults no recording shows because the create that would show them is refused. A
-# reputation policy checks the IP and the username unless told otherwise (FINDINGS flows
-# "although both default to true"; authentik's ReputationPolicy model, read through the search
-# tool: both BooleanFields default to True).
-# The same for the password uniqueness policy, which needs an enterprise licence the recorded server
-# lacked (flows 193, 195): its model's defaults are `password_field = "password"` and
-# `num_historical_passwords = 1` (authentik/enterprise/policies/unique_password/models.py).
-DEFAULT_OVERRIDES: dict[str, dict[str, Any]] = {"reputation_policy": {"check_ip": True, "check_username": True},
-                     "unique_password_policy": {"password_field": "password", "num_historical_passwords": 1}}
-
-# Deleting an object deletes the objects whose non-nullable reference points at it (flow-stage
-# bindings go with their stage or flow, FINDINGS flows 119-124); these nullable references
-# cascade too: a policy binding goes with its policy (276, 278), and, by authentik's PolicyBinding
-# model (read through the search tool: on_delete=CASCADE), with its group or user.
-CASCADE_NULLABLE = {"policy_binding": ["policy", "group", "user"]}
-
-KIND_RENAMES = {
-    "prompt/stages": "prompt",
-    "prompt/prompts": "prompt_field",
-    "invitation/stages": "invitation",
-    "invitation/invitations": "invitation_invite",
-}
+# In export order: the manifest sections come out in this order, the reference targets too.
+FAMILIES = (STAGES, POLICIES, FLOWS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, SOURCES, PROPERTY_MAPPINGS, GROUPS,
+            USERS, CERTIFICATES, ENDPOINT_CONNECTORS, BRANDS)
+# Manifest section -> (singular, plural), in family order.
+SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
 
 FIELD_KEYS = ("type", "format", "nullable", "enum", "minLength", "maxLength", "pattern",
               "minimum", "maximum", "description")
 CONSTANT_KEYS = ("component", "verbose_name", "verbose_name_plural", "meta_model_name")
 
 
-def manifest_kind(family: Family, collection: str) -> str:
-    """`/stages/authenticator/duo/` -> `authenticator_duo` (the contract's naming)."""
-    rel = collection[len(family.prefix):].strip("/")
-    return KIND_RENAMES.get(rel, rel.replace("/", "_"))
+# -- reading the spec ------------------------------------------------------------------------------
 
 
 def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -272,25 +336,45 @@ def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+def pick(node: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The entries of `node` named in `keys`, in the order of `keys`."""
+    return {k: node[k] for k in keys if k in node}
+
+
 def compact_field(spec: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """One field as the model keeps it: the schema facts the validator and the diff need."""
     node = resolve(spec, raw)
-    field: dict[str, Any] = {k: node[k] for k in FIELD_KEYS if k in node}
-    if "description" in field:
-        field["description"] = field["description"].strip()
+    compact = pick(node, FIELD_KEYS)
+    if "description" in compact:
+        compact["description"] = compact["description"].strip()
     if node.get("type") == "array":
-        field["items"] = {k: node["items"][k] for k in FIELD_KEYS if k in node["items"]}
-        field["items"].pop("description", None)
-    if "enum" in field and "type" not in field:
-        field["type"] = "integer" if all(isinstance(v, int) for v in field["enum"]) else "string"
-    if field.get("enum") and None in field["enum"]:
-        field["enum"] = [v for v in field["enum"] if v is not None]
-        field["nullable"] = True
+        compact["items"] = pick(node["items"], FIELD_KEYS)
+        compact["items"].pop("description", None)
+    normalise_enum(compact)
     if node.get("type") == "object" or "additionalProperties" in node:
-        field["type"] = "object"
-    return field
+        compact["type"] = "object"
+    return compact
+
+
+def normalise_enum(compact: dict[str, Any]) -> None:
+    """An enum says its type, and a `null` among its values is `nullable` instead."""
+    if "enum" in compact and "type" not in compact:
+        compact["type"] = "integer" if all(isinstance(v, int) for v in compact["enum"]) else "string"
+    if compact.get("enum") and None in compact["enum"]:
+        compact["enum"] = [v for v in compact["enum"] if v is not None]
+        compact["nullable"] = True
+
+
+def id_type(node: Mapping[str, Any]) -> str:
+    """How ids in a schema node (or its items) are typed: `int`, `uuid` or `str`."""
+    node = node.get("items", node) if node.get("type") == "array" else node
+    if node.get("type") == "integer":
+        return "int"
+    return "uuid" if node.get("format") == "uuid" else "str"
 
 
 def schema_of(spec: dict[str, Any], op: dict[str, Any], key: str) -> str:
+    """The component name of an operation's request body (`request`) or answer (a status)."""
     if key == "request":
         ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     else:
@@ -298,26 +382,96 @@ def schema_of(spec: dict[str, Any], op: dict[str, Any], key: str) -> str:
     return str(ref).split("/")[-1]
 
 
-def load_recorded_create(recordings: Path, pattern: str) -> dict[str, Any] | None:
-    """The first recorded create matching `pattern` that the server accepted."""
-    for path in sorted(recordings.glob(pattern)):
-        rec: dict[str, Any] = json.loads(path.read_text())
-        if rec["response"]["status"] == 201:
-            return rec
-    return None
+def list_item_schema(spec: dict[str, Any], path: str) -> dict[str, Any]:
+    """The schema of one object of a paginated list."""
+    page = schema_of(spec, spec["paths"][path]["get"], "200")
+    item = spec["components"]["schemas"][page]["properties"]["results"]["items"]["$ref"].split("/")[-1]
+    schema: dict[str, Any] = spec["components"]["schemas"][item]
+    return schema
 
 
-def fallback_default(field: dict[str, Any]) -> Any:
-    """A server default for kinds no recording shows: what Django stores for an unset column."""
-    if field.get("nullable"):
+# -- reference targets -----------------------------------------------------------------------------
+
+
+def target_location(spec: dict[str, Any], target: Target) -> tuple[str, str] | None:
+    """The (list path, id field) of a target in this spec, or None when the spec has none."""
+    return next(((path, ident) for path, ident in target.at if path in spec["paths"]), None)
+
+
+def target_id_types(spec: dict[str, Any]) -> dict[str, str]:
+    """Target name -> the type of its objects' ids, for every listed target the spec has."""
+    found: dict[str, str] = {}
+    for target in (t for family in FAMILIES for t in family.targets):
+        location = target_location(spec, target)
+        if location is not None:
+            path, ident = location
+            found[target.name] = id_type(resolve(spec, list_item_schema(spec, path)["properties"][ident]))
+    return found
+
+
+def target_members(name: str) -> tuple[str, ...]:
+    """The listed targets a reference to `name` may point at: a union's members, else itself."""
+    target = next((t for family in FAMILIES for t in family.targets if t.name == name), None)
+    return target.union if target is not None and target.union else (name,)
+
+
+def check_reference(where: str, field_name: str, node: Mapping[str, Any], target: str,
+                    id_types: Mapping[str, str]) -> None:
+    """Exit unless a reference field's JSON type is the type of its target's ids (an integer
+    foreign key to users, a UUID to stages)."""
+    for member in target_members(target):
+        if member not in id_types:
+            sys.exit(f"{where}: field {field_name!r} points at {member!r}, which this API version does not list")
+        if id_type(node) != id_types[member]:
+            sys.exit(f"{where}: field {field_name!r} is a {id_type(node)} but {member!r} ids are {id_types[member]}s")
+
+
+def guard_fields(spec: dict[str, Any], family: Family, target: Target, path: str,
+                 id_types: Mapping[str, str]) -> dict[str, str]:
+    """The fields of a target's objects that protect other objects from deletion, by target."""
+    guards: dict[str, str] = {}
+    for name, prop in list_item_schema(spec, path)["properties"].items():
+        if family.references.get(name) in target.guards:
+            check_reference(path, name, resolve(spec, prop), family.references[name], id_types)
+            guards[name] = family.references[name]
+    return guards
+
+
+def build_target(spec: dict[str, Any], family: Family, target: Target,
+                 id_types: Mapping[str, str]) -> dict[str, Any] | None:
+    """A target as the model writes it, or None when this spec does not list its objects."""
+    if target.union:
+        return {"union": list(target.union)}
+    location = target_location(spec, target)
+    if location is None:
         return None
-    return {"array": [], "object": {}, "boolean": False, "string": ""}.get(field.get("type", ""))
+    path, ident = location
+    built: dict[str, Any] = {"path": path, "key": list(target.key or family.key), "id": ident,
+                             "id_type": id_types[target.name]}
+    if target.guards:
+        built["guards"] = guard_fields(spec, family, target, path, id_types)
+    return built
+
+
+def build_targets(spec: dict[str, Any], id_types: Mapping[str, str]) -> dict[str, Any]:
+    """Every target the spec has, in family order."""
+    targets: dict[str, Any] = {}
+    for family in FAMILIES:
+        for target in family.targets:
+            built = build_target(spec, family, target, id_types)
+            if built is not None:
+                targets[target.name] = built
+    return targets
+
+
+# -- kinds -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class KindSpec:
-    """How one collection becomes a kind of the model."""
+    """How one collection becomes a kind of the model: its family and its own facts."""
 
+    family: Family
     name: str
     manifest_kind: str
     section: str | None
@@ -325,145 +479,253 @@ class KindSpec:
     key: tuple[str, ...]
     recorded_create: str
     disambiguator: str | None = None
-    references: dict[str, str] = field(default_factory=dict)
+    references: Mapping[str, str] = field(default_factory=dict)
+    nested: Mapping[str, Any] = field(default_factory=dict)
 
 
-def reference_of(kind: KindSpec, field_name: str, field: dict[str, Any], collection: str) -> str | None:
-    """The target a field points at: by the kind's own table, or by name for any UUID field."""
-    if field_name in kind.references:
-        return kind.references[field_name]
-    if field.get("format") == "uuid" or field.get("items", {}).get("format") == "uuid":
-        if field_name not in REFERENCE_TARGETS:
-            sys.exit(f"{collection}: unmodelled reference field {field_name!r}")
-        return REFERENCE_TARGETS[field_name]
+@dataclass(frozen=True)
+class Collection:
+    """An object collection of the spec: its list path, detail path and the detail's lookup."""
+
+    path: str
+    detail: str
+    lookup: str
+
+    @property
+    def dir_name(self) -> str:
+        """`/stages/authenticator/duo/` -> `authenticator_duo`, as recordings name it."""
+        return self.path.strip("/").split("/", 1)[1].replace("/", "_")
+
+
+def object_collections(spec: dict[str, Any]) -> list[Collection]:
+    """Every path with a create and a patchable detail path, in path order."""
+    found = []
+    for path, ops in spec["paths"].items():
+        if "post" not in ops or "requestBody" not in ops["post"]:
+            continue
+        details = [p for p in spec["paths"] if re.fullmatch(re.escape(path) + r"\{(\w+)\}/", p)]
+        if not details or "patch" not in spec["paths"][details[0]]:
+            continue  # an action endpoint such as /prompt/prompts/preview/, not an object kind
+        lookup = re.search(r"\{(\w+)\}/$", details[0])
+        assert lookup is not None  # the detail path matched the same pattern
+        found.append(Collection(path, details[0], lookup.group(1)))
+    return found
+
+
+def single_kind(family: Family, single: Single) -> KindSpec:
+    return KindSpec(family, single.name, single.name, single.section, None, single.key, single.recorded_create,
+                    single.disambiguator, single.references, single.nested)
+
+
+def prefix_kind(spec: dict[str, Any], family: Family, collection: Collection) -> KindSpec:
+    """A kind of a prefix family: `/stages/authenticator/duo/` -> `authenticator_duo`."""
+    rel = collection.path[len(family.prefix):].strip("/")
+    short = family.renames.get(rel, rel.replace("/", "_"))
+    response = spec["components"]["schemas"][schema_of(spec, spec["paths"][collection.path]["post"], "201")]
+    scope = family.scope if family.member in response["properties"] else None
+    return KindSpec(family, short + family.suffix, short, family.section, scope, family.key, family.recorded_create)
+
+
+def kind_for(spec: dict[str, Any], collection: Collection) -> KindSpec | None:
+    """The kind a collection is: a family's single, else a kind under a family's prefix."""
+    for family in FAMILIES:
+        for single in family.singles:
+            if single.path == collection.path:
+                return single_kind(family, single)
+    claimed = {single.path for family in FAMILIES for single in family.singles}
+    for family in FAMILIES:
+        if family.prefix and collection.path.startswith(family.prefix) and collection.path not in claimed:
+            return prefix_kind(spec, family, collection)
     return None
 
 
-def build_kind(spec: dict[str, Any], recordings: Path, collection: str, detail: str, lookup: str,
-               kind: KindSpec) -> dict[str, Any]:
-    schemas = spec["components"]["schemas"]
-    ops = spec["paths"][collection]
-    detail_ops = spec["paths"][detail]
-    request_name = schema_of(spec, ops["post"], "request")
-    response_name = schema_of(spec, ops["post"], "201")
-    request = schemas[request_name]
-    response = schemas[response_name]
-    patch_required = schemas[schema_of(spec, detail_ops["patch"], "request")].get("required", [])
-    name = kind.name
+def collections(spec: dict[str, Any]) -> list[tuple[Collection, KindSpec]]:
+    """Every collection the model covers, with its kind, in path order."""
+    found = []
+    for collection in object_collections(spec):
+        kind = kind_for(spec, collection)
+        if kind is not None:
+            found.append((collection, kind))
+    return found
 
-    fields: dict[str, Any] = {}
-    for field_name, raw in request["properties"].items():
-        if field_name in NEVER_SEND:
-            continue
-        field = compact_field(spec, raw)
-        in_response = field_name in response["properties"]
-        if raw.get("writeOnly") or not in_response:
-            field["write_only"] = True
-        target = reference_of(kind, field_name, field, collection)
-        if target is not None:
-            field["reference"] = target
-            if field_name in REFERENCE_KINDS:
-                field["reference_kind"] = REFERENCE_KINDS[field_name]
-        if field_name in KNOWN_SECRETS.get(name, []):
-            field["sensitive"] = True
-        fields[field_name] = field
-    for secret in KNOWN_SECRETS.get(name, []):
-        if secret in fields:
-            fields[secret]["sensitive"] = True
+
+def reference_of(kind: KindSpec, field_name: str, compact: dict[str, Any], collection: str) -> str | None:
+    """The target a field points at: by the kind's own table, by the family's table for a UUID
+    field (an unknown UUID field fails the run) or for an integer one (an integer foreign key)."""
+    if field_name in kind.references:
+        return kind.references[field_name]
+    table = kind.family.references
+    kind_of_id = id_type(compact)
+    if kind_of_id == "uuid" and field_name not in table:
+        sys.exit(f"{collection}: unmodelled reference field {field_name!r}")
+    return table.get(field_name) if kind_of_id in ("uuid", "int") else None
+
+
+def kind_field(spec: dict[str, Any], kind: KindSpec, collection: str, field_name: str, raw: dict[str, Any],
+               response: dict[str, Any], id_types: Mapping[str, str]) -> dict[str, Any]:
+    """One writable field of a kind: its schema facts, and whether it is write-only, a
+    reference (of which target, restricted to which kind) or a secret."""
+    compact = compact_field(spec, raw)
+    if raw.get("writeOnly") or field_name not in response["properties"]:
+        compact["write_only"] = True
+    target = reference_of(kind, field_name, compact, collection)
+    if target is not None:
+        check_reference(collection, field_name, compact, target, id_types)
+        compact["reference"] = target
+        if field_name in kind.family.reference_kinds:
+            compact["reference_kind"] = kind.family.reference_kinds[field_name]
+    if field_name in kind.family.secrets.get(kind.name, ()):
+        compact["sensitive"] = True
+    return compact
+
+
+def kind_fields(spec: dict[str, Any], kind: KindSpec, collection: str, request: dict[str, Any],
+                response: dict[str, Any], id_types: Mapping[str, str]) -> dict[str, Any]:
+    """The writable fields of a kind (what a create or an update may send)."""
+    fields = {name: kind_field(spec, kind, collection, name, raw, response, id_types)
+              for name, raw in request["properties"].items() if name not in kind.family.never_send}
     missing_key = [f for f in kind.key if f not in fields]
     if missing_key:
         sys.exit(f"{collection}: key fields {missing_key} are not writable fields")
+    return fields
 
-    read_only = [f for f in response["properties"] if f not in fields]
-    dir_name = collection.strip("/").split("/", 1)[1].replace("/", "_")
-    recorded = load_recorded_create(recordings, kind.recorded_create.format(dir=dir_name))
+
+def create_reads(recordings: Path, pattern: str) -> list[Path]:
+    """The recorded creates matching `pattern` that finding the first accepted one reads."""
+    reads = []
+    for path in sorted(recordings.glob(pattern)):
+        reads.append(path)
+        if json.loads(path.read_text())["response"]["status"] == 201:
+            break
+    return reads
+
+
+def load_recorded_create(recordings: Path, pattern: str) -> dict[str, Any] | None:
+    """The first recorded create matching `pattern` that the server accepted."""
+    reads = create_reads(recordings, pattern)
+    recorded: dict[str, Any] | None = json.loads(reads[-1].read_text()) if reads else None
+    return recorded if recorded is not None and recorded["response"]["status"] == 201 else None
+
+
+def recorded_values(recorded: dict[str, Any] | None, fields: Mapping[str, Any]) -> tuple[dict[str, Any],
+                                                                                          dict[str, Any]]:
+    """From an accepted create: the defaults the server filled in (fields the request did not
+    send) and the constants every answer of the kind carries (its display names)."""
     defaults: dict[str, Any] = {}
     constants: dict[str, Any] = {}
     if recorded:
         sent = recorded["request"]["json"]
-        body = recorded["response"]["json"]
-        for key, value in body.items():
+        for key, value in recorded["response"]["json"].items():
             if key in fields and key not in sent:
                 defaults[key] = value
             elif key in CONSTANT_KEYS:
                 constants[key] = value
-    for field_name, field in fields.items():
-        if field_name in NO_DEFAULT.get(name, []) or field_name in kind.key:
+    return defaults, constants
+
+
+def fallback_default(compact: dict[str, Any]) -> Any:
+    """A server default for kinds no recording shows: what Django stores for an unset column."""
+    if compact.get("nullable"):
+        return None
+    return {"array": [], "object": {}, "boolean": False, "string": ""}.get(compact.get("type", ""))
+
+
+def kind_defaults(kind: KindSpec, fields: Mapping[str, Any], required: list[str],
+                  recorded: dict[str, Any]) -> dict[str, Any]:
+    """Every readable optional field's server default: recorded, else Django's for the column,
+    then the family's overrides for what no recording can show."""
+    defaults = dict(recorded)
+    for name, compact in fields.items():
+        if name in kind.family.no_default.get(kind.name, []) or name in kind.key:
             continue
-        if field_name not in defaults and not field.get("write_only") \
-                and field_name not in request.get("required", []):
-            defaults[field_name] = fallback_default(field)
-    defaults.update(DEFAULT_OVERRIDES.get(name, {}))
+        if name not in defaults and not compact.get("write_only") and name not in required:
+            defaults[name] = fallback_default(compact)
+    defaults.update(kind.family.default_overrides.get(kind.name, {}))
+    return defaults
+
+
+def cascade_fields(kind: KindSpec, fields: Mapping[str, Any]) -> list[str]:
+    """The single references whose target's deletion deletes the object too: the non-nullable
+    ones, and the nullable ones the family says cascade."""
+    nullable = kind.family.cascade_nullable.get(kind.name, [])
+    return [f for f, spec in fields.items() if spec.get("reference") and spec.get("type") != "array"
+            and (not spec.get("nullable") or f in nullable)]
+
+
+def build_kind(spec: dict[str, Any], recordings: Path, collection: Collection, kind: KindSpec,
+               id_types: Mapping[str, str]) -> dict[str, Any]:
+    """One kind of the model, from its spec schemas and its recorded create."""
+    schemas = spec["components"]["schemas"]
+    create = spec["paths"][collection.path]["post"]
+    request = schemas[schema_of(spec, create, "request")]
+    response_name = schema_of(spec, create, "201")
+    response = schemas[response_name]
+    patch = spec["paths"][collection.detail]["patch"]
+    fields = kind_fields(spec, kind, collection.path, request, response, id_types)
+    recorded = load_recorded_create(recordings, kind.recorded_create.format(dir=collection.dir_name))
+    recorded_defaults, constants = recorded_values(recorded, fields)
+    required = request.get("required", [])
     return {
-        "path": collection,
-        "lookup": lookup,
-        "url_field": "slug" if lookup == "slug" else "pk",
+        "path": collection.path,
+        "lookup": collection.lookup,
+        "url_field": "slug" if collection.lookup == "slug" else "pk",
+        "id_field": kind.family.id_field,
+        "id_type": id_type(resolve(spec, response["properties"][kind.family.id_field])),
         "model": response_name,
         "section": kind.section,
         "manifest_kind": kind.manifest_kind,
-        "family": kind.scope or name,
+        "family": kind.scope or kind.name,
         "key": list(kind.key),
         "disambiguator": kind.disambiguator,
-        "nested": NESTED.get(name, {}),
-        "required": [f for f in request.get("required", []) if f in fields],
-        "cascade": [f for f, spec in fields.items() if spec.get("reference") and spec.get("type") != "array"
-                    and (not spec.get("nullable") or f in CASCADE_NULLABLE.get(name, []))],
-        "patch_required": patch_required,
-        "write_companions": WRITE_COMPANIONS.get(name, []),
+        "nested": dict(kind.nested),
+        "required": [f for f in required if f in fields],
+        "cascade": cascade_fields(kind, fields),
+        "patch_required": schemas[schema_of(spec, patch, "request")].get("required", []),
+        "write_companions": kind.family.write_companions.get(kind.name, []),
         "fields": fields,
-        "read_only": read_only,
+        "read_only": [f for f in response["properties"] if f not in fields],
         "response_order": list(response["properties"]),
-        "defaults": defaults,
-        "no_default": NO_DEFAULT.get(name, []),
+        "defaults": kind_defaults(kind, fields, required, recorded_defaults),
+        "no_default": kind.family.no_default.get(kind.name, []),
         "constants": constants,
         "recorded": bool(recorded),
     }
 
 
-def collections(spec: dict[str, Any]) -> list[tuple[str, str, str, KindSpec]]:
-    """Every (collection, detail path, lookup, kind) the model covers, in path order."""
-    found = []
-    for collection, ops in spec["paths"].items():
-        if "post" not in ops or "requestBody" not in ops["post"]:
-            continue
-        details = [p for p in spec["paths"] if re.fullmatch(re.escape(collection) + r"\{(\w+)\}/", p)]
-        if not details or "patch" not in spec["paths"][details[0]]:
-            continue  # an action endpoint such as /prompt/prompts/preview/, not an object kind
-        lookup = re.search(r"\{(\w+)\}/$", details[0]).group(1)  # type: ignore[union-attr]
-        if collection in SINGLES:
-            single = SINGLES[collection]
-            kind = KindSpec(single.name, single.name, single.section, None, single.key, single.recorded_create,
-                            single.disambiguator, single.references)
-        else:
-            family = next((f for f in FAMILIES if collection.startswith(f.prefix) and collection not in f.skip), None)
-            if family is None:
-                continue
-            short = manifest_kind(family, collection)
-            response = spec["components"]["schemas"][schema_of(spec, ops["post"], "201")]
-            scope = family.scope if family.member in response["properties"] else None
-            kind = KindSpec(short + family.suffix, short, family.section, scope, ("name",), family.recorded_create)
-        found.append((collection, details[0], lookup, kind))
-    return found
+def build_sections(kinds: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Section -> {manifest kind: kind}, sections in family order, kinds by name."""
+    found: dict[str, dict[str, str]] = {}
+    for name, kind in sorted(kinds.items()):
+        if kind["section"]:
+            found.setdefault(kind["section"], {})[kind["manifest_kind"]] = name
+    return {section: found[section] for section in SECTIONS if section in found}
+
+
+def section_nouns(sections: Iterable[str]) -> dict[str, list[str]]:
+    """Section -> [singular, plural], for messages and CLI choices."""
+    return {section: list(SECTIONS[section]) for section in sections}
 
 
 def build_model(spec: dict[str, Any], recordings: Path, version: str) -> dict[str, Any]:
+    """The compact model of one API version."""
+    id_types = target_id_types(spec)
     kinds: dict[str, Any] = {}
-    for collection, detail, lookup, kind in collections(spec):
+    for collection, kind in collections(spec):
         if kind.name in kinds:
-            sys.exit(f"{collection}: kind {kind.name!r} defined twice")
-        kinds[kind.name] = build_kind(spec, recordings, collection, detail, lookup, kind)
-    targets = {name: dict(target) for name, target in TARGETS.items()
-               if "union" in target or target["path"] in spec["paths"]}
-    brand = brand_target(spec)
-    if brand is not None:
-        targets["brand"] = brand
-    sections: dict[str, dict[str, str]] = {}
-    for name, kind in sorted(kinds.items()):
-        if kind["section"]:
-            sections.setdefault(kind["section"], {})[kind["manifest_kind"]] = name
-    return {"api_version": version, "kinds": dict(sorted(kinds.items())), "targets": targets,
-            "sections": dict(sorted(sections.items()))}
+            sys.exit(f"{collection.path}: kind {kind.name!r} defined twice")
+        kinds[kind.name] = build_kind(spec, recordings, collection, kind, id_types)
+    sections = build_sections(kinds)
+    return {"api_version": version, "kinds": dict(sorted(kinds.items())), "targets": build_targets(spec, id_types),
+            "sections": sections, "section_nouns": section_nouns(sections)}
 
+
+def build_families(models: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest sections any version has, in family order, with their nouns."""
+    present = {section for model in models for section in model["sections"]}
+    return {"sections": section_nouns(section for section in SECTIONS if section in present)}
+
+
+# -- the manifest JSON Schema ----------------------------------------------------------------------
 
 SECRET_SOURCE = {
     "type": "object",
@@ -476,41 +738,6 @@ SECRET_SOURCE = {
     ],
 }
 
-
-def reference_schema(target: str, key: list[str]) -> dict[str, Any]:
-    return {"type": "object", "description": f"A reference to a {target} by its {'+'.join(key)}.",
-            "properties": {target: {"type": "string", "minLength": 1}},
-            "required": [target], "additionalProperties": False}
-
-
-def value_schema(field: dict[str, Any], target_keys: dict[str, list[str]]) -> dict[str, Any]:
-    """The JSON Schema of one manifest field: the API type, plus references and secret sources."""
-    schema: dict[str, Any] = {k: field[k] for k in ("type", "enum", "minLength", "maxLength", "pattern", "minimum",
-                                    "maximum", "description") if k in field}
-    if field.get("type") == "object":
-        schema = {"type": "object"}
-    if field.get("type") == "array":
-        item = {k: field["items"][k] for k in ("type", "enum", "minLength", "maxLength", "pattern")
-                if k in field["items"]}
-        if field.get("reference"):
-            item = {"anyOf": [{"type": "string", "format": "uuid"},
-                              reference_schema(field["reference"], target_keys[field["reference"]])]}
-        schema["items"] = item
-        if field.get("reference"):
-            schema["uniqueItems"] = True  # the server keeps reference lists as sets
-    elif field.get("reference"):
-        target = field["reference"]
-        schema = {"anyOf": [{"type": "string", "format": "uuid"},
-                            reference_schema(target, target_keys[target])]}
-    elif field.get("type") == "string":
-        schema = {"anyOf": [schema, SECRET_SOURCE]}
-    if field.get("nullable"):
-        schema = {"anyOf": [schema, {"type": "null"}]}
-    if "description" in field:
-        schema["description"] = field["description"]
-    return schema
-
-
 CONTROL_PROPERTIES: dict[str, Any] = {
     "state": {"enum": ["present", "absent"],
               "description": "absent deletes the object (only with this explicit mark)."},
@@ -518,102 +745,144 @@ CONTROL_PROPERTIES: dict[str, Any] = {
                "description": "put replaces the object with a full PUT; patch (default) sends changed fields."},
 }
 
+VALUE_KEYS = ("type", "enum", "minLength", "maxLength", "pattern", "minimum", "maximum", "description")
+ITEM_KEYS = ("type", "enum", "minLength", "maxLength", "pattern")
+KEY_KEYS = ("type", "minLength", "maxLength", "pattern", "description")
 
-def entry_schema(model: dict[str, Any], name: str, nested_in: dict[str, Any] | None,
-                 target_keys: dict[str, list[str]]) -> dict[str, Any]:
-    """The JSON Schema of one manifest entry of kind `name`: its fields, its control keys and the
-    lists it nests; `nested_in` is the parent's NESTED entry when it is written inside one."""
-    spec = model["kinds"][name]
-    section = spec["section"]
-    multi_kind = section is not None and len(model["sections"][section]) > 1
-    props: dict[str, Any] = {}
-    if multi_kind:
-        props["kind"] = {"const": spec["manifest_kind"]}
-    if nested_in is None:
-        props["state"] = CONTROL_PROPERTIES["state"]
-    props["update"] = CONTROL_PROPERTIES["update"]
-    props["ignore_changes"] = {"type": "array", "items": {"enum": sorted(set(spec["fields"]) - set(spec["key"]))},
-                               "description": "Fields other processes own: never planned."}
-    entry_keys = nested_in["keys"] if nested_in else {}
-    for field_name, field_spec in spec["fields"].items():
-        if nested_in and field_name == nested_in["parent"]:
-            continue  # implied by where the entry is written
-        if field_name in spec["key"] and not field_spec.get("reference"):
-            # A natural key is plain text: never a secret source, never null.
-            props[field_name] = {k: field_spec[k] for k in ("type", "minLength", "maxLength", "pattern", "description")
-                                 if k in field_spec}
-        elif field_name in entry_keys:
-            target = entry_keys[field_name]
-            props[field_name] = {"type": "string", "minLength": 1,
-                                 "description": f"The {target} by its {'+'.join(target_keys[target])}."}
-        else:
-            props[field_name] = value_schema(field_spec, target_keys)
-    for list_name, nested in spec["nested"].items():
-        props[list_name] = {"type": "array", "items": {"$ref": f"#/$defs/{nested['kind']}@{name}"},
-                            "description": f"When present, exactly these {list_name}: others are removed."}
-    required = [k for k in spec["key"] if k in props]
-    if spec["disambiguator"]:
-        required.append(spec["disambiguator"])
-    schema: dict[str, Any] = {"type": "object", "properties": props,
-                              "required": (["kind"] if multi_kind else []) + required,
-                              "additionalProperties": False}
-    alternatives = [k for k in spec["key"] if k in entry_keys and k not in spec["required"]]
-    if len(alternatives) > 1:  # a policy binding binds exactly one of policy, group or user
-        schema["required"] = [k for k in schema["required"] if k not in alternatives]
-        schema["oneOf"] = [{"required": [k]} for k in alternatives]
+
+def reference_schema(target: str, key: list[str]) -> dict[str, Any]:
+    """`{flow: SLUG}`: a reference by the target's natural key."""
+    return {"type": "object", "description": f"A reference to a {target} by its {'+'.join(key)}.",
+            "properties": {target: {"type": "string", "minLength": 1}},
+            "required": [target], "additionalProperties": False}
+
+
+def reference_value(target: str, target_keys: Mapping[str, list[str]]) -> dict[str, Any]:
+    """A reference written as an id or by natural key."""
+    return {"anyOf": [{"type": "string", "format": "uuid"}, reference_schema(target, target_keys[target])]}
+
+
+def array_schema(compact: dict[str, Any], base: dict[str, Any],
+                 target_keys: Mapping[str, list[str]]) -> dict[str, Any]:
+    """A list field: its items, which for a reference list are references, kept as a set."""
+    schema = dict(base)
+    if compact.get("reference"):
+        schema["items"] = reference_value(compact["reference"], target_keys)
+        schema["uniqueItems"] = True  # the server keeps reference lists as sets
+    else:
+        schema["items"] = pick(compact["items"], ITEM_KEYS)
     return schema
 
 
+def value_schema(compact: dict[str, Any], target_keys: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The JSON Schema of one manifest field: the API type, plus references and secret sources."""
+    schema = {"type": "object"} if compact.get("type") == "object" else pick(compact, VALUE_KEYS)
+    if compact.get("type") == "array":
+        schema = array_schema(compact, schema, target_keys)
+    elif compact.get("reference"):
+        schema = reference_value(compact["reference"], target_keys)
+    elif compact.get("type") == "string":
+        schema = {"anyOf": [schema, SECRET_SOURCE]}
+    if compact.get("nullable"):
+        schema = {"anyOf": [schema, {"type": "null"}]}
+    if "description" in compact:
+        schema["description"] = compact["description"]
+    return schema
+
+
+def control_properties(kind: dict[str, Any], multi_kind: bool, nested_in: dict[str, Any] | None) -> dict[str, Any]:
+    """The keys of an entry that steer the reconciler rather than set a field."""
+    props: dict[str, Any] = {}
+    if multi_kind:
+        props["kind"] = {"const": kind["manifest_kind"]}
+    if nested_in is None:
+        props["state"] = CONTROL_PROPERTIES["state"]
+    props["update"] = CONTROL_PROPERTIES["update"]
+    props["ignore_changes"] = {"type": "array", "items": {"enum": sorted(set(kind["fields"]) - set(kind["key"]))},
+                               "description": "Fields other processes own: never planned."}
+    return props
+
+
+def field_property(kind: dict[str, Any], name: str, entry_keys: Mapping[str, str],
+                   target_keys: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The JSON Schema of one field of an entry."""
+    compact = kind["fields"][name]
+    if name in kind["key"] and not compact.get("reference"):
+        return pick(compact, KEY_KEYS)  # a natural key is plain text: never a secret source, never null
+    if name in entry_keys:
+        target = entry_keys[name]
+        return {"type": "string", "minLength": 1,
+                "description": f"The {target} by its {'+'.join(target_keys[target])}."}
+    return value_schema(compact, target_keys)
+
+
+def entry_required(kind: dict[str, Any], props: Mapping[str, Any], multi_kind: bool,
+                   entry_keys: Mapping[str, str]) -> dict[str, Any]:
+    """The required keys of an entry; a policy binding binds exactly one of policy, group or user."""
+    required = (["kind"] if multi_kind else []) + [k for k in kind["key"] if k in props]
+    if kind["disambiguator"]:
+        required.append(kind["disambiguator"])
+    alternatives = [k for k in kind["key"] if k in entry_keys and k not in kind["required"]]
+    if len(alternatives) <= 1:
+        return {"required": required}
+    return {"required": [k for k in required if k not in alternatives],
+            "oneOf": [{"required": [k]} for k in alternatives]}
+
+
+def entry_schema(model: dict[str, Any], name: str, nested_in: dict[str, Any] | None,
+                 target_keys: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The JSON Schema of one manifest entry of kind `name`: its fields, its control keys and the
+    lists it nests; `nested_in` is the parent's nested entry when it is written inside one."""
+    kind = model["kinds"][name]
+    multi_kind = kind["section"] is not None and len(model["sections"][kind["section"]]) > 1
+    props = control_properties(kind, multi_kind, nested_in)
+    entry_keys = nested_in["keys"] if nested_in else {}
+    for field_name in kind["fields"]:
+        if not (nested_in and field_name == nested_in["parent"]):  # the parent is where it is written
+            props[field_name] = field_property(kind, field_name, entry_keys, target_keys)
+    for list_name, nested in kind["nested"].items():
+        props[list_name] = {"type": "array", "items": {"$ref": f"#/$defs/{nested['kind']}@{name}"},
+                            "description": f"When present, exactly these {list_name}: others are removed."}
+    required = entry_required(kind, props, multi_kind, entry_keys)
+    schema: dict[str, Any] = {"type": "object", "properties": props, "required": required["required"],
+                              "additionalProperties": False}
+    if "oneOf" in required:
+        schema["oneOf"] = required["oneOf"]
+    return schema
+
+
+def section_items(kinds: Mapping[str, str]) -> dict[str, Any]:
+    """The items of a section's list: the one kind's entry, or any kind's chosen by `kind`."""
+    if len(kinds) == 1:
+        return {"$ref": f"#/$defs/{next(iter(kinds.values()))}"}
+    return {
+        "type": "object",
+        "required": ["kind"],
+        "properties": {"kind": {"enum": sorted(kinds)}},
+        "allOf": [{"if": {"properties": {"kind": {"const": short}}, "required": ["kind"]},
+                   "then": {"$ref": f"#/$defs/{name}"}} for short, name in sorted(kinds.items())],
+    }
+
+
 def build_manifest_schema(model: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of a manifest for one API version."""
     target_keys = {name: t["key"] for name, t in model["targets"].items() if "key" in t}
     defs: dict[str, Any] = {}
-    for name, spec in model["kinds"].items():
-        if spec["section"]:
+    for name, kind in model["kinds"].items():
+        if kind["section"]:
             defs[name] = entry_schema(model, name, None, target_keys)
-        for nested in spec["nested"].values():
+        for nested in kind["nested"].values():
             defs[f"{nested['kind']}@{name}"] = entry_schema(model, nested["kind"], nested, target_keys)
-    properties: dict[str, Any] = {}
-    for section, kinds in model["sections"].items():
-        if len(kinds) == 1:
-            items: dict[str, Any] = {"$ref": f"#/$defs/{next(iter(kinds.values()))}"}
-        else:
-            items = {
-                "type": "object",
-                "required": ["kind"],
-                "properties": {"kind": {"enum": sorted(kinds)}},
-                "allOf": [{"if": {"properties": {"kind": {"const": short}}, "required": ["kind"]},
-                           "then": {"$ref": f"#/$defs/{name}"}} for short, name in sorted(kinds.items())],
-            }
-        properties[section] = {"type": "array", "items": items}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://authentik-reconciler.invalid/schemas/manifest-{model['api_version']}.schema.json",
         "title": f"authentik-reconciler manifest (authentik {model['api_version']})",
         "type": "object",
-        "properties": properties,
+        "properties": {section: {"type": "array", "items": section_items(kinds)}
+                       for section, kinds in model["sections"].items()},
         "additionalProperties": False,
         "$defs": dict(sorted(defs.items())),
     }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1],
-                        help="project root to write into (default: this checkout)")
-    args = parser.parse_args()
-    root = args.out
-    for version in VERSIONS:
-        spec = yaml.load((args.shared / "authentik-openapi" / f"authentik-{version}.yml").read_text(),
-                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        recordings = args.shared / "authentik-recordings" / version
-        model = build_model(spec, recordings, version)
-        write_json(root / "schemas" / f"api-{version}.json", model)
-        write_json(root / "schemas" / f"manifest-{version}.schema.json", build_manifest_schema(model))
-        fresh = recordings / "fresh-install.json"
-        if fresh.exists():
-            write_json(root / "reconciler" / "model" / "seeds" / f"{version}.json", build_seed(recordings, spec))
-        print(f"{version}: {len(model['kinds'])} kinds, {len(model['targets'])} reference targets")
 
 
 # -- the sandbox seed ------------------------------------------------------------------------------
@@ -622,40 +891,14 @@ def main() -> None:
 # on another install, so their objects are carried over by natural key: policies by name, flows by
 # slug, flow-stage bindings by flow, stage and order, groups by name and users by username. Targets
 # the seed does not hold (notification rules) keep their pk.
-POLICY_BINDINGS = "/policies/bindings/"
-USERS = "/core/users/"
+FRESH_INSTALL = "fresh-install.json"
+POLICY_BINDINGS_PATH = "/policies/bindings/"
+USERS_PATH = "/core/users/"
 FLOW_BINDING_READS = ("74-fsb-list-page", "289-defaults-flow-bindings-default-authentication-flow",
                       "290-defaults-flow-bindings-default-source-enrollment",
                       "292-defaults-flow-bindings-default-invalidation-flow", "300-verify-flow-bindings-count")
-
-
-def build_seed(recordings: Path, spec: dict[str, Any]) -> dict[str, Any]:
-    seed: dict[str, Any] = json.loads((recordings / "fresh-install.json").read_text())
-    lists = seed["lists"]
-    brand = default_brand(spec, lists)
-    if brand is not None:
-        lists[brand[0]] = [brand[1]]
-    flows = recordings / "flows"
-    if not flows.is_dir():
-        return seed
-    recorded = {path.stem: json.loads(path.read_text())["response"].get("json")
-                for path in flows.glob("[0-9]*.json")}
-    bindings = recorded["224-pb-list-fresh"]["results"]
-    if {b["pk"] for b in bindings} != {b["pk"] for b in recorded["293-defaults-policy-bindings"]["results"]}:
-        sys.exit("flows recordings 224 and 293 list different default policy bindings")
-    ids = carried_ids(lists, recorded)
-    policies = {p["pk"]: p for p in lists["/policies/all/"]}
-    carried = []
-    for binding in bindings:
-        binding = {key: ids.get(value, value) if key in ("policy", "group", "target") else value
-                   for key, value in binding.items()}
-        binding["policy_obj"] = policies.get(binding["policy"]) if binding["policy"] else None
-        carried.append(binding)
-    lists[POLICY_BINDINGS] = carried
-    lists[USERS] = [carried_user(user, lists.get("/core/groups/", []))
-                    for user in recorded["226-pb-lookup-user"]["results"]]
-    return seed
-
+SEED_READS = ("01-flows-list-fresh", "128-policies-all-list-fresh", "224-pb-list-fresh", "225-pb-lookup-group",
+              "226-pb-lookup-user", "293-defaults-policy-bindings", *FLOW_BINDING_READS)
 
 # No recording lists brands (tenants in 2023). The default one comes from authentik's default
 # blueprint (read through the search tool: blueprints/default/default-brand.yaml, 2023's
@@ -669,16 +912,41 @@ BRAND_FLOWS = {"flow_authentication": "default-authentication-flow", "flow_inval
                "flow_user_settings": "default-user-settings-flow"}
 
 
-def default_brand(spec: dict[str, Any], lists: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The list path and the object of the default brand (tenant) of a fresh install."""
-    target = brand_target(spec)
-    if target is None:
-        return None
-    page = schema_of(spec, spec["paths"][target["path"]]["get"], "200")
-    item = spec["components"]["schemas"][page]["properties"]["results"]["items"]["$ref"].split("/")[-1]
+def seed_reads(recordings: Path) -> list[Path]:
+    """The recordings `build_seed` reads (none without a fresh install)."""
+    if not (recordings / FRESH_INSTALL).exists():
+        return []
+    flows = recordings / "flows"
+    return [recordings / FRESH_INSTALL] + ([flows / f"{stem}.json" for stem in SEED_READS] if flows.is_dir() else [])
+
+
+def build_seed(recordings: Path, spec: dict[str, Any], targets: Mapping[str, Any]) -> dict[str, Any]:
+    """The objects of a fresh install: the recorded lists, the default brand, and the default
+    policy bindings and admin user carried over from the flows recordings."""
+    seed: dict[str, Any] = json.loads((recordings / FRESH_INSTALL).read_text())
+    lists = seed["lists"]
+    if "brand" in targets:
+        lists[targets["brand"]["path"]] = [default_brand(spec, lists, targets["brand"])]
+    flows = recordings / "flows"
+    if not flows.is_dir():
+        return seed
+    recorded = {stem: json.loads((flows / f"{stem}.json").read_text())["response"].get("json") for stem in SEED_READS}
+    bindings = recorded["224-pb-list-fresh"]["results"]
+    if {b["pk"] for b in bindings} != {b["pk"] for b in recorded["293-defaults-policy-bindings"]["results"]}:
+        sys.exit("flows recordings 224 and 293 list different default policy bindings")
+    ids = carried_ids(lists, recorded)
+    policies = {p["pk"]: p for p in lists["/policies/all/"]}
+    lists[POLICY_BINDINGS_PATH] = [carried_binding(binding, ids, policies) for binding in bindings]
+    lists[USERS_PATH] = [carried_user(user, lists.get("/core/groups/", []))
+                         for user in recorded["226-pb-lookup-user"]["results"]]
+    return seed
+
+
+def default_brand(spec: dict[str, Any], lists: Mapping[str, Any], target: Mapping[str, Any]) -> dict[str, Any]:
+    """The default brand (tenant) of a fresh install."""
     flows = {f["slug"]: f["pk"] for f in lists["/flows/instances/"]}
     brand: dict[str, Any] = {}
-    for name, prop in spec["components"]["schemas"][item]["properties"].items():
+    for name, prop in list_item_schema(spec, target["path"])["properties"].items():
         if name == target["id"]:
             brand[name] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"authentik-reconciler/{target['path']}default"))
         elif name in BRAND_FLOWS:
@@ -687,28 +955,47 @@ def default_brand(spec: dict[str, Any], lists: dict[str, Any]) -> tuple[str, dic
             brand[name] = BRAND_VALUES[name]
         else:
             brand[name] = fallback_default(compact_field(spec, prop))
-    return target["path"], brand
+    return brand
 
 
-def carried_ids(lists: dict[str, Any], recorded: dict[str, Any]) -> dict[str, str]:
-    """Recorded pk -> the seed's pk of the same object, by natural key."""
-    flow_slugs = {f["pk"]: f["slug"] for f in recorded["01-flows-list-fresh"]["results"]}
-    seed_flows = {f["slug"]: f["pk"] for f in lists["/flows/instances/"]}
-    seed_flow_slugs = {pk: slug for slug, pk in seed_flows.items()}
-    seed_policies = {p["name"]: p["pk"] for p in lists["/policies/all/"]}
-    seed_groups = {g["name"]: g["pk"] for g in lists.get("/core/groups/", [])}
-    seed_bindings = {(seed_flow_slugs[b["target"]], b["stage_obj"]["name"], b["order"]): b["pk"]
-                     for b in lists["/flows/bindings/"]}
-    ids = {pk: seed_flows[slug] for pk, slug in flow_slugs.items() if slug in seed_flows}
-    ids.update({p["pk"]: seed_policies[p["name"]] for p in recorded["128-policies-all-list-fresh"]["results"]
-                if p["name"] in seed_policies})
-    ids.update({g["pk"]: seed_groups[g["name"]] for g in recorded["225-pb-lookup-group"]["results"]
-                if g["name"] in seed_groups})
+def carried_binding(binding: dict[str, Any], ids: Mapping[str, str],
+                    policies: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded default policy binding with the seed's ids for what it binds."""
+    carried = {key: ids.get(value, value) if key in ("policy", "group", "target") else value
+               for key, value in binding.items()}
+    carried["policy_obj"] = policies.get(carried["policy"]) if carried["policy"] else None
+    return carried
+
+
+def carried_by_name(seed_objects: Iterable[dict[str, Any]], recorded_objects: Iterable[dict[str, Any]],
+                    key: str) -> dict[str, str]:
+    """Recorded pk -> seed pk of the objects both hold, matched by `key`."""
+    seed = {obj[key]: obj["pk"] for obj in seed_objects}
+    return {obj["pk"]: seed[obj[key]] for obj in recorded_objects if obj[key] in seed}
+
+
+def carried_bindings(lists: Mapping[str, Any], recorded: Mapping[str, Any],
+                     flow_slugs: Mapping[str, str]) -> dict[str, str]:
+    """Recorded pk -> seed pk of flow-stage bindings, matched by flow slug, stage name and order."""
+    seed_flow_slugs = {f["pk"]: f["slug"] for f in lists["/flows/instances/"]}
+    seed = {(seed_flow_slugs[b["target"]], b["stage_obj"]["name"], b["order"]): b["pk"]
+            for b in lists["/flows/bindings/"]}
+    ids: dict[str, str] = {}
     for read in FLOW_BINDING_READS:
         for b in recorded[read]["results"]:
             key = (flow_slugs[b["target"]], b["stage_obj"]["name"], b["order"])
-            if key in seed_bindings:
-                ids[b["pk"]] = seed_bindings[key]
+            if key in seed:
+                ids[b["pk"]] = seed[key]
+    return ids
+
+
+def carried_ids(lists: Mapping[str, Any], recorded: Mapping[str, Any]) -> dict[str, str]:
+    """Recorded pk -> the seed's pk of the same object, by natural key."""
+    recorded_flows = recorded["01-flows-list-fresh"]["results"]
+    ids = carried_by_name(lists["/flows/instances/"], recorded_flows, "slug")
+    ids.update(carried_by_name(lists["/policies/all/"], recorded["128-policies-all-list-fresh"]["results"], "name"))
+    ids.update(carried_by_name(lists.get("/core/groups/", []), recorded["225-pb-lookup-group"]["results"], "name"))
+    ids.update(carried_bindings(lists, recorded, {f["pk"]: f["slug"] for f in recorded_flows}))
     return ids
 
 
@@ -716,11 +1003,10 @@ def carried_user(user: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str
     """A recorded user as the seed's install shows it: the fields its groups' `users_obj` show
     (pk, email, uid, ...) and its group memberships come from the seed; the rest, which no fresh
     read of that install shows, stays as recorded."""
-    carried = dict(user)
     seen = next((u for g in groups for u in g.get("users_obj") or [] if u.get("username") == user["username"]), None)
     if seen is None:
-        return carried
-    carried.update(seen)
+        return dict(user)
+    carried = {**user, **seen}
     member_of = [g for g in groups if seen["pk"] in (g.get("users") or [])]
     item_keys = list(user["groups_obj"][0]) if user.get("groups_obj") else ["pk", "name"]
     carried["groups"] = [g["pk"] for g in member_of]
@@ -728,10 +1014,53 @@ def carried_user(user: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str
     return {key: carried[key] for key in user}
 
 
+# -- the command -----------------------------------------------------------------------------------
+
+
+def recording_reads(spec: dict[str, Any], recordings: Path) -> list[Path]:
+    """Every recording file generating one version's model and seed reads (for derive_inputs)."""
+    reads = {path for collection, kind in collections(spec)
+             for path in create_reads(recordings, kind.recorded_create.format(dir=collection.dir_name))}
+    return sorted(reads | set(seed_reads(recordings)))
+
+
+def load_spec(inputs: Path, version: str) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads((inputs / version / SPEC_FILE).read_text())
+    return spec
+
+
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
+def generate_version(inputs: Path, root: Path, version: str) -> dict[str, Any]:
+    """Write one version's model, manifest schema and seed; return the model."""
+    spec = load_spec(inputs, version)
+    recordings = inputs / version
+    model = build_model(spec, recordings, version)
+    write_json(root / "schemas" / f"api-{version}.json", model)
+    write_json(root / "schemas" / f"manifest-{version}.schema.json", build_manifest_schema(model))
+    if (recordings / FRESH_INSTALL).exists():
+        write_json(root / "reconciler" / "model" / "seeds" / f"{version}.json",
+                   build_seed(recordings, spec, model["targets"]))
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--inputs", type=Path, default=INPUTS,
+                        help="the trimmed specs and recordings (default: scripts/inputs)")
+    parser.add_argument("--out", type=Path, default=PROJECT, help="project root to write into (default: this checkout)")
+    args = parser.parse_args(argv)
+    models = []
+    for version in VERSIONS:
+        model = generate_version(args.inputs, args.out, version)
+        models.append(model)
+        print(f"{version}: {len(model['kinds'])} kinds, {len(model['targets'])} reference targets")
+    write_json(args.out / "schemas" / "families.json", build_families(models))
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

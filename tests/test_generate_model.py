@@ -1,11 +1,17 @@
 """The committed model, schemas and seeds are exactly what the committed script derives from the
-shared specs and recordings (when they are beside the checkout, as in CI)."""
+committed inputs (scripts/inputs), and those inputs exactly what scripts/derive_inputs.py takes
+from the shared specs and recordings (when they are beside the checkout, as in CI)."""
 from __future__ import annotations
 
-import filecmp
+import copy
+import importlib.util
+import json
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -13,17 +19,92 @@ from reconciler.model.kinds import known_versions, load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-GENERATED = ["schemas/api-{v}.json", "schemas/manifest-{v}.schema.json", "reconciler/model/seeds/{v}.json"]
+INPUTS = ROOT / "scripts" / "inputs"
+PER_VERSION = ["schemas/api-{v}.json", "schemas/manifest-{v}.schema.json", "reconciler/model/seeds/{v}.json"]
+ONCE = ["schemas/families.json"]
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def run_script(name: str, *args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], check=True, capture_output=True)
+
+
+def test_generated_files_are_up_to_date(tmp_path: Path) -> None:
+    run_script("generate_model.py", "--out", str(tmp_path))
+    expected = sorted([p.format(v=v) for v in known_versions() for p in PER_VERSION] + ONCE)
+    generated = files_under(tmp_path)
+    assert sorted(generated) == expected
+    stale = [name for name in expected if (ROOT / name).read_bytes() != generated[name]]
+    assert stale == [], f"stale generated files (rerun scripts/generate_model.py): {stale}"
 
 
 @pytest.mark.skipif(not (SHARED / "authentik-openapi").is_dir(), reason="../shared is not beside this checkout")
-def test_generated_files_are_up_to_date(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_model.py"), "--shared", str(SHARED),
-                    "--out", str(tmp_path)], check=True, capture_output=True)
-    for version in known_versions():
-        for pattern in GENERATED:
-            name = pattern.format(v=version)
-            assert filecmp.cmp(tmp_path / name, ROOT / name, shallow=False), f"{name} is stale: rerun the script"
+def test_committed_inputs_are_derived_from_the_shared_material(tmp_path: Path) -> None:
+    run_script("derive_inputs.py", "--shared", str(SHARED), "--out", str(tmp_path))
+    derived, committed = files_under(tmp_path), files_under(INPUTS)
+    assert sorted(derived) == sorted(committed)
+    stale = [name for name in derived if derived[name] != committed[name]]
+    assert stale == [], f"stale inputs (rerun scripts/derive_inputs.py): {stale}"
+
+
+@cache
+def generator() -> ModuleType:
+    """scripts/generate_model.py as a module (registered first: its dataclasses look it up)."""
+    spec = importlib.util.spec_from_file_location("generate_model", ROOT / "scripts" / "generate_model.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def committed_spec(version: str) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads((INPUTS / version / "openapi.json").read_text())
+    return spec
+
+
+def test_a_reference_whose_type_is_not_its_targets_id_type_fails_the_run() -> None:
+    spec = copy.deepcopy(committed_spec("2026.2.2"))
+    spec["components"]["schemas"]["PolicyBindingRequest"]["properties"]["user"] = {"type": "string", "format": "uuid"}
+    with pytest.raises(SystemExit, match=r"^/policies/bindings/: field 'user' is a uuid but 'user' ids are ints$"):
+        generator().build_model(spec, INPUTS / "2026.2.2", "2026.2.2")
+
+
+def test_an_unknown_uuid_field_fails_the_run() -> None:
+    spec = copy.deepcopy(committed_spec("2026.2.2"))
+    spec["components"]["schemas"]["DenyStageRequest"]["properties"]["mystery"] = {"type": "string", "format": "uuid"}
+    with pytest.raises(SystemExit, match=r"^/stages/deny/: unmodelled reference field 'mystery'$"):
+        generator().build_model(spec, INPUTS / "2026.2.2", "2026.2.2")
+
+
+def test_ids_are_typed_and_integer_foreign_keys_found() -> None:
+    raw = load_model("2026.2.2").raw
+    assert {name: t.get("id_type") for name, t in raw["targets"].items()} == {
+        "stage": "uuid", "policy": "uuid", "flow": "uuid", "flow_stage_binding": "uuid", "binding_target": None,
+        "prompt_field": "uuid", "webauthn_device_type": "uuid", "source": "uuid", "property_mapping": "uuid",
+        "group": "uuid", "user": "int", "certificate": "uuid", "endpoint_connector": "uuid", "brand": "uuid"}
+    assert {(k["id_field"], k["id_type"]) for k in raw["kinds"].values()} == {("pk", "uuid")}
+    user = raw["kinds"]["policy_binding"]["fields"]["user"]
+    assert (user["type"], user["reference"]) == ("integer", "user")
+
+
+def test_brands_guard_their_flows_and_sections_come_in_family_order() -> None:
+    for version, path in (("2023.10.7", "/core/tenants/"), ("2026.2.2", "/core/brands/")):
+        raw = load_model(version).raw
+        brand = raw["targets"]["brand"]
+        assert (brand["path"], "flows" in brand) == (path, False)
+        assert brand["guards"] == dict.fromkeys(["flow_authentication", "flow_invalidation", "flow_recovery",
+                                                 "flow_unenrollment", "flow_user_settings", "flow_device_code"],
+                                                "flow")
+        assert list(raw["sections"]) == ["stages", "policies", "flows"]
+        assert raw["section_nouns"] == {"stages": ["stage", "stages"], "policies": ["policy", "policies"],
+                                        "flows": ["flow", "flows"]}
+    families = json.loads((ROOT / "schemas" / "families.json").read_text())
+    assert list(families["sections"].items()) == [("stages", ["stage", "stages"]),
+                                                  ("policies", ["policy", "policies"]), ("flows", ["flow", "flows"])]
 
 
 def test_model_covers_every_stage_kind_and_the_flow_families() -> None:
