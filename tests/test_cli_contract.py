@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from support import run, served, write_manifest
 
@@ -283,11 +284,19 @@ def test_the_cli_module_imports_no_engine_dependency() -> None:
                               "reconciler.model.versions"]
 
 
-def test_the_cli_offers_exports_families() -> None:
-    from reconciler.cli.main import FAMILIES
-    from reconciler.exporting.entries import FAMILIES as EXPORT_FAMILIES
+def test_the_cli_offers_the_sections_of_every_model_as_families() -> None:
+    # The rule, not a copy: the choices are what the models hold, in export order.
+    from reconciler.cli.main import cli
+    from reconciler.model.kinds import load_model
+    from reconciler.model.versions import known_sections, known_versions
 
-    assert FAMILIES == EXPORT_FAMILIES
+    export = cli.commands["export"]
+    choice = next(param for param in export.params if param.name == "families").type
+    assert isinstance(choice, click.Choice)
+    assert list(choice.choices) == list(known_sections())
+    assert set(choice.choices) == {section for v in known_versions() for section in load_model(v).sections}
+    newest = load_model(known_versions()[-1])
+    assert list(newest.sections) == [s for s in known_sections() if s in newest.sections]
 
 
 # -- the state file CI commits -------------------------------------------------------------------

@@ -30,7 +30,7 @@ from reconciler.errors import (
     StalePlanError,
     UnsafePlanError,
 )
-from reconciler.model.versions import known_versions
+from reconciler.model.versions import known_sections, known_versions
 
 if TYPE_CHECKING:
     from reconciler.applying.result import ApplyResult, ChangeOutcome
@@ -474,7 +474,7 @@ def _take_group_options(ctx: click.Context, group: click.Context) -> None:
 
 ReconcilerGroup.command_class = ReconcilerCommand
 
-FAMILIES = ("stages", "policies", "flows")  # reconciler.export.FAMILIES, pinned by a test
+FAMILIES = tuple(known_sections())  # the model's sections, without loading a model
 PARALLELISM = 8  # reconciler.apply.DEFAULT_PARALLELISM, pinned by a test
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",

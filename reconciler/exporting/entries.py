@@ -28,11 +28,8 @@ from reconciler.planning.diff import comparable
 from reconciler.server.client import Client
 from reconciler.values import Key, display_key
 
-__all__ = ["Export", "ExportFile", "ExportOptions", "Variable", "FAMILIES", "MARK", "select_kinds", "export_paths",
+__all__ = ["Export", "ExportFile", "ExportOptions", "Variable", "MARK", "select_kinds", "export_paths",
            "export_live", "make_export", "variable_name", "schema_file"]
-
-FAMILIES = ("stages", "policies", "flows")
-"""The manifest sections, in the order an export writes them."""
 
 MARK = "# Exported by authentik-reconciler"
 """How a file says the tool wrote it (and may rewrite or remove it on the next export)."""
@@ -120,14 +117,15 @@ def _kind_named(model: ApiModel, written: str) -> Kind:
 
 def select_kinds(model: ApiModel, kinds: tuple[str, ...] = (), families: tuple[str, ...] = ()) -> list[Kind]:
     """The kinds written at the top of a manifest that the selection names, in export order."""
-    top = [model.kinds[name] for section in FAMILIES for name in sorted(
-        model.sections.get(section, {}).values(), key=lambda n: model.kinds[n].manifest_kind)]
+    top = [model.kinds[name] for kinds in model.sections.values()
+           for name in sorted(kinds.values(), key=lambda n: model.kinds[n].manifest_kind)]
     if not kinds and not families:
         return top
     chosen: set[str] = set()
     for family in families:
         if family not in model.sections:
-            raise ReconcilerError(f"unknown family {family!r} (expected {', '.join(FAMILIES[:-1])} or {FAMILIES[-1]})")
+            names = list(model.sections)
+            raise ReconcilerError(f"unknown family {family!r} (expected {', '.join(names[:-1])} or {names[-1]})")
         chosen.update(model.sections[family].values())
     chosen.update(_kind_named(model, written).name for written in kinds)
     return [kind for kind in top if kind.name in chosen]
@@ -375,7 +373,8 @@ def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> E
             if options.exclude_defaults and default:
                 continue
             entries.append(exporter.entry(kind, obj, key, default))
-    entries.sort(key=lambda e: (FAMILIES.index(str(e.kind.section)), e.kind.manifest_kind, e.key))
+    order = list(model.sections)
+    entries.sort(key=lambda e: (order.index(str(e.kind.section)), e.kind.manifest_kind, e.key))
     names = _names(entries)
     rendered = {id(entry): entry_text(str(entry.kind.section), entry.data, names) for entry in entries}
     schema = f"../{schema_file(model.version)}"
@@ -386,24 +385,21 @@ def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> E
         if kind.nested:  # one file per object: a flow and its bindings
             file_names = _file_names([entry.key for entry in mine])
             for entry in mine:
-                text, variables = _text(model.version, f"the flow {entry.key} with its bindings", [(section, [entry])],
-                                        names, schema, rendered)
+                what = f"the {model.section_nouns[section][0]} {entry.key} with its {next(iter(kind.nested))}"
+                text, variables = _text(model.version, what, [(section, [entry])], names, schema, rendered)
                 files.append(ExportFile(f"{section}/{file_names[entry.key]}.yaml", text, variables))
         elif mine:
             text, variables = _text(model.version, f"{section} of kind {kind.manifest_kind}", [(section, mine)],
                                     names, schema, rendered)
             files.append(ExportFile(f"{section}/{kind.manifest_kind}.yaml", text, variables))
-    sections = [(section, [e for e in entries if e.kind.section == section]) for section in FAMILIES]
+    sections = [(section, [e for e in entries if e.kind.section == section]) for section in model.sections]
     sections = [(section, members) for section, members in sections if members]
     counts = Counter(str(e.kind.section) for e in entries)
-    what = ", ".join(_count(counts[s], *_WORDS[s]) for s in FAMILIES if counts[s]) or "no objects"
+    what = ", ".join(_count(counts[s], *model.section_nouns[s]) for s in model.sections if counts[s]) or "no objects"
     document, variables = _text(model.version, what, sections, names, None, rendered)
     return Export(api_version=model.version, files=tuple(sorted(files, key=lambda f: f.path)), document=document,
                   variables=variables, addresses=tuple(e.address for e in entries),
                   complete=not (options.kinds or options.families or options.names))
-
-
-_WORDS = {"stages": ("stage", "stages"), "policies": ("policy", "policies"), "flows": ("flow", "flows")}
 
 
 def _file_name(slug: str) -> str:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
-from reconciler.exporting.entries import FAMILIES, MARK, Export, schema_file
+from reconciler.exporting.entries import MARK, Export, schema_file
 from reconciler.manifests.reading import discover
 from reconciler.model.kinds import schema_dir
+from reconciler.model.versions import known_sections
 
 __all__ = ["Written", "write_export"]
 
@@ -51,7 +52,7 @@ class Written:
 
 def _ours(path: Path, directory: Path) -> bool:
     """A file an export wrote: in one of the layout's folders, its mark in the first lines."""
-    if path.parent.parent != directory or path.parent.name not in FAMILIES or path.suffix != ".yaml":
+    if path.parent.parent != directory or path.parent.name not in known_sections() or path.suffix != ".yaml":
         return False
     try:
         with path.open(encoding="utf-8") as file:
@@ -119,7 +120,7 @@ def write_export(export: Export, directory: Path, *, force: bool = False) -> Wri
             current = path
             path.unlink()
             removed.append(path)
-        for family in FAMILIES:
+        for family in known_sections():
             folder = current = directory / family
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()

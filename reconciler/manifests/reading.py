@@ -1,4 +1,4 @@
-"""Reading manifest files: YAML documents whose top-level keys (`stages`, `policies`, `flows`) hold
+"""Reading manifest files: YAML documents whose top-level keys (the model's sections: `stages`, ...) hold
 lists of objects, every value located by line and column so that each later problem can point at
 the place to fix. Which sections exist is the model's business (the validator checks it)."""
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from reconciler.errors import ManifestError, Problem
+from reconciler.model.versions import known_sections
 from reconciler.repo import repository_root
 
 __all__ = ["Manifests", "RawObject", "Section", "Position", "discover", "load_manifests", "MAX_FILE_BYTES",
@@ -435,8 +436,8 @@ def _documents(documents: list[yaml.Node], reading: _Reading, sections: list[Sec
             continue
         if not isinstance(document, yaml.MappingNode):
             if document.tag != "tag:yaml.org,2002:null":
-                problems.append(Problem(file, *_mark(document), "a manifest must be a mapping of lists "
-                                        "('stages', 'policies', 'flows')"))
+                known = ", ".join(repr(section) for section in known_sections())
+                problems.append(Problem(file, *_mark(document), f"a manifest must be a mapping of lists ({known})"))
             continue
         if _tagged(document, problems, file):
             continue

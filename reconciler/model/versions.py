@@ -2,10 +2,11 @@
 the model itself so the command line can offer the versions without loading a model."""
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 
-__all__ = ["schema_dir", "known_versions"]
+__all__ = ["schema_dir", "known_versions", "known_sections"]
 
 
 def schema_dir() -> Path:
@@ -24,3 +25,12 @@ def _versions() -> tuple[str, ...]:
     """The packaged models are fixed for a process: the folder is listed once."""
     versions = [p.name[len("api-"):-len(".json")] for p in schema_dir().glob("api-*.json")]
     return tuple(sorted(versions, key=lambda v: tuple(int(x) for x in v.split("."))))
+
+
+@cache
+def known_sections() -> dict[str, tuple[str, str]]:
+    """Every manifest section some known version has, in export order, with its noun (singular,
+    plural): generated beside the models (`families.json`) so the command line and messages name
+    the families without loading a model."""
+    raw = json.loads((schema_dir() / "families.json").read_text())
+    return {section: (str(nouns[0]), str(nouns[1])) for section, nouns in raw["sections"].items()}
