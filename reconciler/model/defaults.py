@@ -33,7 +33,8 @@ def _state(model: ApiModel) -> LiveState:
         for kind in members:  # the kinds' lists from the family list
             if kind.path not in lists:
                 meta = kind.constants.get("meta_model_name")
-                state.lists[kind.path] = [obj for obj in lists[target.path] if obj.get("meta_model_name") == meta]
+                # the family list as built above when the seed has none (a family new to the model)
+                state.lists[kind.path] = [obj for obj in state.lists[target.path] if obj.get("meta_model_name") == meta]
     return state
 
 

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.model.kinds import ApiModel, Kind
+from reconciler.values import ObjectId
 
 from .listing import InvalidFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
@@ -54,7 +55,7 @@ class Api:
             self.route("/root/config/", {"GET": self.fixed(self.profile.root_config)}),
         ]
         for target, path in self.family_paths().items():
-            types = self.profile.stage_types if target == "stage" else self.profile.policy_types
+            types = self.profile.types.get(target) or self.model_types(target)
             routes += [
                 self.route(path, {"GET": partial(self.list_family, target, path)}),
                 self.route(path + "types/", {"GET": self.fixed(types)}),
@@ -79,6 +80,15 @@ class Api:
                        self.route(path + "{ident}/", {"GET": partial(self.get_listed, path)})]
         routes.append(Route("/{rest:path}", unrouted, methods=ALL_METHODS))
         return routes
+
+    def model_types(self, target: str) -> list[dict[str, Any]]:
+        """A family's `types/` list where no recording shows it: each member kind as the model
+        describes it (the recorded lists have the same shape, 07-stages-all-types)."""
+        return [{"name": kind.constants.get("verbose_name", kind.name), "description": "",
+                 "component": kind.constants.get("component", ""),
+                 "model_name": str(kind.constants.get("meta_model_name", kind.name)).rsplit(".", 1)[-1],
+                 "icon_url": None, "requires_enterprise": False, "deprecated": False}
+                for kind in self.model.kinds_of(target)]
 
     def family_paths(self) -> dict[str, str]:
         """Targets listing several kinds at a path of their own (`/stages/all/`, `/policies/all/`)."""
@@ -141,7 +151,7 @@ class Api:
         cleaned = await self.accepted(kind, request, instance=None, partial=False)
         if isinstance(cleaned, Response):
             return cleaned
-        pk = self.store.new_id()
+        pk = self.store.new_pk(kind)
         self.store.insert(kind, pk, {**creation_defaults(kind), **cleaned})
         return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
 
@@ -168,7 +178,7 @@ class Api:
         found = self.store.find(kind, ident)
         return JSONResponse(self.usages(kind, found)) if found else self.not_found(kind.model)
 
-    async def accepted(self, kind: Kind, request: Request, *, instance: str | None,
+    async def accepted(self, kind: Kind, request: Request, *, instance: ObjectId | None,
                        partial: bool) -> dict[str, Any] | Response:
         """The cleaned values of a write, or the answer refusing it, in DRF's order: field errors,
         unique-together validators, the serializer's validate(), then what fails in the server."""
@@ -318,7 +328,7 @@ class Api:
             return JSONResponse({"non_field_errors": [NOT_A_DICT.format(datatype=type(data).__name__)]}, 400)
         return data
 
-    def usages(self, kind: Kind, pk: str) -> list[dict[str, Any]]:
+    def usages(self, kind: Kind, pk: ObjectId) -> list[dict[str, Any]]:
         """What else a delete would touch (106): the objects of this one's many-to-many fields, and
         the objects that reference it, with what the delete does to each."""
         values = self.store.values[kind.name][pk]

@@ -56,8 +56,8 @@ class Profile:
     root_config: dict[str, Any]
     list_extra: dict[str, Any]
     path_list_extra: dict[str, dict[str, Any]]
-    stage_types: list[dict[str, Any]]
-    policy_types: list[dict[str, Any]]
+    types: dict[str, list[dict[str, Any]]]
+    """The recorded `types/` list of each family target (`stage`, `policy`)."""
     invitation_created_by: dict[str, Any]
     not_found: str
     json_parser: str
@@ -81,7 +81,7 @@ class Profile:
 
     def stage_type(self, model: str) -> dict[str, Any] | None:
         """The `/stages/all/types/` (or `/policies/all/types/`) entry of a model class."""
-        return next((t for t in self.stage_types + self.policy_types if t["model_name"] == model.lower()), None)
+        return next((t for types in self.types.values() for t in types if t["model_name"] == model.lower()), None)
 
     def list_spec(self, *names: str) -> ListSpec:
         """The list behaviour of the first of `names` (a kind or a path) the profile describes,
@@ -129,8 +129,7 @@ def load_profile(version: str) -> Profile:
         root_config=raw["root_config"]["body"],
         list_extra=raw["list_extra"]["default"],
         path_list_extra=raw["list_extra"]["paths"],
-        stage_types=raw["stage_types"]["body"],
-        policy_types=raw["policy_types"]["body"],
+        types={"stage": raw["stage_types"]["body"], "policy": raw["policy_types"]["body"]},
         invitation_created_by=raw["invitation_created_by"]["body"],
         not_found=raw["not_found"]["detail"],
         json_parser=raw["json_parser"]["style"],

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model.kinds import Kind
+from reconciler.values import ObjectId
 
 from . import files
 from .profile import ObjectRule, Profile
@@ -34,7 +35,7 @@ class Rules:
 
     # -- validate_<field> -----------------------------------------------------------------------
     def field_error(self, kind: Kind, name: str, value: Any, body: Mapping[str, Any],
-                    instance: str | None) -> str | None:
+                    instance: ObjectId | None) -> str | None:
         """The error a field's own validator method gives a cleaned value, if any."""
         for rule in self.profile.rules_of(kind.name):
             if name not in rule.fields:
@@ -54,7 +55,7 @@ class Rules:
         return None
 
     # -- unique-together validators -------------------------------------------------------------
-    def together_errors(self, kind: Kind, attrs: Mapping[str, Any], instance: str | None) -> list[str]:
+    def together_errors(self, kind: Kind, attrs: Mapping[str, Any], instance: ObjectId | None) -> list[str]:
         """DRF's UniqueTogetherValidator: fields a partial update leaves out are taken from the
         instance (flows 97), and a set holding a null is never checked (group and user policy
         bindings, flows 269)."""

@@ -9,7 +9,8 @@ from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from reconciler.model.kinds import ApiModel, Field, Kind
+from reconciler.model.kinds import ApiModel, Field, Kind, typed_id
+from reconciler.values import ObjectId
 
 from .quirks import creation_defaults
 
@@ -27,9 +28,9 @@ class Store:
 
     def __init__(self, model: ApiModel, seed: Mapping[str, Any]) -> None:
         self.model = model
-        self.values: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in model.kinds}
-        self.kind_of: dict[str, str] = {}
-        self.held: dict[str, dict[str, Any]] = {}
+        self.values: dict[str, dict[ObjectId, dict[str, Any]]] = {name: {} for name in model.kinds}
+        self.kind_of: dict[ObjectId, str] = {}
+        self.held: dict[ObjectId, dict[str, Any]] = {}
         self.lists: dict[str, list[dict[str, Any]]] = {}
         self.opaque: dict[str, tuple[str, int]] = {}
         self._reference_fields: dict[str, list[tuple[Kind, list[Field]]]] = {}
@@ -38,6 +39,9 @@ class Store:
         goes through a method here (`insert`, `update`, `hold`, `delete`, `add_listed`)."""
         self._indexes: dict[tuple[str, str], dict[Any, list[Any]]] | None = None
         """Reference look-ups indexed while `reading()`: None outside, where they scan."""
+        self.last_int = 0
+        """The last integer pk handed out: one sequence for every kind with integer ids, so their
+        pks never meet in `kind_of` (authentik numbers each table on its own; a client cannot tell)."""
         self.next_ids: list[str] = []
         """UUIDs to hand out before random ones: the fidelity replay gives the recorded server's,
         so lists ordered by pk or by binding-model UUID come out as recorded."""
@@ -60,7 +64,9 @@ class Store:
 
     def insert_seeded(self, kind: Kind, obj: Mapping[str, Any]) -> None:
         values = {f: copy.deepcopy(obj[f]) for f in kind.fields if f in obj}
-        pk = str(obj.get("pk") or uuid.uuid4())
+        pk = typed_id(kind.id_type, obj["pk"]) if obj.get("pk") else self.new_pk(kind)
+        if isinstance(pk, int):
+            self.last_int = max(self.last_int, pk)
         self.insert(kind, pk, {**creation_defaults(kind), **values},
                     {key: obj[key] for key in SERVER_HELD if key in obj and key not in kind.fields})
 
@@ -87,7 +93,7 @@ class Store:
         return self.opaque.get(target) or (self.ptr_of(target) or target, 0)
 
     # -- objects of the kinds -------------------------------------------------------------------
-    def insert(self, kind: Kind, pk: str, values: dict[str, Any], held: Mapping[str, Any] | None = None) -> None:
+    def insert(self, kind: Kind, pk: ObjectId, values: dict[str, Any], held: Mapping[str, Any] | None = None) -> None:
         self.generation += 1
         self.values[kind.name][pk] = values
         self.kind_of[pk] = kind.name
@@ -95,11 +101,11 @@ class Store:
         if PTR_ID in kind.read_only and PTR_ID not in self.held[pk]:
             self.held[pk][PTR_ID] = self.new_id()
 
-    def update(self, kind: Kind, pk: str, values: Mapping[str, Any]) -> None:
+    def update(self, kind: Kind, pk: ObjectId, values: Mapping[str, Any]) -> None:
         self.generation += 1
         self.values[kind.name][pk].update(values)
 
-    def hold(self, pk: str, key: str, value: Any) -> None:
+    def hold(self, pk: ObjectId, key: str, value: Any) -> None:
         """Set a value the server holds itself (a 2023 flow's background)."""
         self.generation += 1
         self.held[pk][key] = value
@@ -112,36 +118,44 @@ class Store:
     def new_id(self) -> str:
         return self.next_ids.pop(0) if self.next_ids else str(uuid.uuid4())
 
-    def kind_at(self, pk: str) -> Kind | None:
+    def new_pk(self, kind: Kind) -> ObjectId:
+        """A new object's pk: the next integer where the model types the kind's ids as integers
+        (providers), else a UUID."""
+        if kind.id_type == "int":
+            self.last_int += 1
+            return self.last_int
+        return self.new_id()
+
+    def kind_at(self, pk: ObjectId) -> Kind | None:
         name = self.kind_of.get(pk)
         return self.model.kinds[name] if name else None
 
-    def find(self, kind: Kind, ident: str) -> str | None:
+    def find(self, kind: Kind, ident: str) -> ObjectId | None:
         """The pk of the object a URL names: by pk, or by the kind's URL field (a flow's slug,
         compared case-sensitively: flows 15, 17)."""
         if kind.url_field == "pk":
-            pk = normal_uuid(ident)
+            pk = typed_id(kind.id_type, ident) if kind.id_type == "int" else normal_uuid(ident)
             return pk if pk is not None and pk in self.values[kind.name] else None
         return next((pk for pk, values in self.values[kind.name].items() if values.get(kind.url_field) == ident), None)
 
-    def members(self, family: str) -> Iterator[tuple[Kind, str]]:
+    def members(self, family: str) -> Iterator[tuple[Kind, ObjectId]]:
         """Objects of a family (all stage kinds share one) in insertion order."""
         for pk, name in self.kind_of.items():
             kind = self.model.kinds[name]
             if kind.family == family:
                 yield kind, pk
 
-    def value_taken(self, kind: Kind, field: str, value: Any, exclude: str | None) -> bool:
+    def value_taken(self, kind: Kind, field: str, value: Any, exclude: ObjectId | None) -> bool:
         """Unique columns sit on the family's base table: names across stage kinds (71, 72) and
         across policy kinds (flows 203, 204)."""
         return any(pk != exclude and self.values[other.name][pk].get(field) == value
                    for other, pk in self.members(kind.family))
 
-    def ptr_of(self, pk: str) -> str | None:
+    def ptr_of(self, pk: ObjectId) -> str | None:
         ptr = self.held.get(pk, {}).get(PTR_ID)
         return str(ptr) if ptr else None
 
-    def delete(self, pk: str) -> None:
+    def delete(self, pk: ObjectId) -> None:
         """Delete like the database would: objects whose cascading reference points at this one go
         with it (bindings with their stage, flow or policy: flows 119-124, 276-283), other
         references are nulled (nullable foreign keys) or dropped from lists (many-to-many)."""
@@ -185,7 +199,7 @@ class Store:
                         text if text in self.opaque else None)
         kinds = self.model.kinds_of(target)
         if kinds:
-            kind = self.kind_at(str(ident))
+            kind = self.kind_at(ident)
             return ident if kind in kinds and only_kind in (None, kind.name) else None
         listed = self.listed_object(target, ident)
         return listed.get(spec.id) if listed is not None else None
@@ -227,7 +241,7 @@ class Store:
             self._indexes[key] = index
         return self._indexes[key]
 
-    def referrers(self, target: str, pk: Any) -> Iterator[tuple[Kind, str, Field]]:
+    def referrers(self, target: str, pk: Any) -> Iterator[tuple[Kind, ObjectId, Field]]:
         """Stored objects whose reference fields to `target` (or a union holding it) hold `pk`."""
         if self._indexes is not None and isinstance(pk, Hashable):
             yield from self._indexed(("referrers", target), self._referrer_entries(target)).get(pk, [])
@@ -241,7 +255,7 @@ class Store:
                     if held == pk or (field.is_list and isinstance(held, list) and pk in held):
                         yield kind, other_pk, field
 
-    def _referrer_entries(self, target: str) -> Iterator[tuple[Any, tuple[Kind, str, Field]]]:
+    def _referrer_entries(self, target: str) -> Iterator[tuple[Any, tuple[Kind, ObjectId, Field]]]:
         """(held id, referrer) pairs in the order `referrers` scans them."""
         for kind, fields in self.reference_fields(target):
             for other_pk, values in self.values[kind.name].items():
@@ -253,7 +267,7 @@ class Store:
                     elif isinstance(held, Hashable):
                         yield held, (kind, other_pk, field)
 
-    def referring(self, kind_name: str, field: str, pk: Any) -> list[tuple[str, dict[str, Any]]]:
+    def referring(self, kind_name: str, field: str, pk: Any) -> list[tuple[ObjectId, dict[str, Any]]]:
         """Objects of one kind whose `field` holds `pk`, in insertion order."""
         if self._indexes is not None and isinstance(pk, Hashable):
             entries = ((values.get(field), (other_pk, values)) for other_pk, values in self.values[kind_name].items()

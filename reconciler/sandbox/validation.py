@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.model.kinds import Field, Kind
+from reconciler.values import ObjectId
 
 from .profile import NestedWrite, Profile
 from .quirks import format_datetime, refused_source
@@ -67,7 +68,7 @@ class Validator:
     rules: Rules
 
     def validate(self, kind: Kind, body: Mapping[str, Any], *, partial: bool,
-                 instance: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+                 instance: ObjectId | None) -> tuple[dict[str, Any], dict[str, Any]]:
         """Clean the kind's fields that `body` carries; unknown and read-only keys are ignored
         (67-70). Returns the cleaned values and the errors by field."""
         cleaned: dict[str, Any] = {}
@@ -145,7 +146,7 @@ class Validator:
             raise FieldError([NO_SUCH_PK.format(pk_value=value)])
         return found
 
-    def check_object_rules(self, kind: Kind, field: Field, value: Any, instance: str | None) -> None:
+    def check_object_rules(self, kind: Kind, field: Field, value: Any, instance: ObjectId | None) -> None:
         """Validators that need the stored objects: the unique natural key and the source stage
         quirk."""
         if kind.key == (field.name,) and not field.reference and \
