@@ -3,14 +3,24 @@ the model itself so the command line can offer the versions without loading a mo
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 
 __all__ = ["schema_dir", "known_versions", "known_sections"]
 
 
+MODEL_DIR_VARIABLE = "RECONCILER_MODEL_DIR"
+"""Names a folder of generated model files to use instead of the packaged ones: a generator change
+tried without reinstalling, or a test's own family (tests/test_synthetic_family.py)."""
+
+
 def schema_dir() -> Path:
-    """`reconciler/schemas` in an installed wheel, the repository's `schemas/` in a checkout."""
+    """`reconciler/schemas` in an installed wheel, the repository's `schemas/` in a checkout, or
+    the folder `RECONCILER_MODEL_DIR` names."""
+    override = os.environ.get(MODEL_DIR_VARIABLE)
+    if override:
+        return Path(override)
     packaged = Path(__file__).parent.parent / "schemas"
     return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent.parent / "schemas"
 
