@@ -168,29 +168,40 @@ def measure(scenario: Scenario, runs: int, latency: float, workdir: Path, api_ve
     with closing(servers(scenario, runs, latency, api_version)) as each_run:
         for run, server in enumerate(each_run):
             sandbox, url = server if server else (None, None)
-            state = workdir / f"state-{run}.json"
-            argv = reconciler_command() + [arg.format(manifests=manifests, state=state) for arg in scenario.args]
-            if sandbox:
-                sandbox.clear_log()
-            seconds, cpu, rss, code = run_process(argv, environment(url), workdir)
-            if code not in scenario.exit_codes:
-                stderr = (workdir / "stderr").read_text()[-2000:]
-                raise Failed(f"{scenario.label}: exit {code} (expected {scenario.exit_codes}): {stderr}")
-            ours.seconds.append(seconds)
-            ours.cpu.append(cpu)
-            ours.rss.append(rss)
-            ours.requests = len(sandbox.requests) if sandbox else 0
+            run_reconciler(scenario, ours, sandbox, url, workdir, manifests, workdir / f"state-{run}.json")
             if baseline is not None and sandbox and url:
-                sandbox.clear_log()
-                argv = [sys.executable, "-m", "bench.baseline", url, TOKEN, str(workdir / "paths.txt")]
-                seconds, cpu, rss, code = run_process(argv, baseline_env, workdir)
-                if code != 0:
-                    raise Failed(f"baseline of {scenario.label}: exit {code}: "
-                                 f"{(workdir / 'stderr').read_text()[-2000:]}")
-                baseline.seconds.append(seconds)
-                baseline.rss.append(rss)
-                baseline.requests = len(sandbox.requests)
+                run_baseline(scenario, baseline, sandbox, url, baseline_env, workdir)
     return ours, baseline
+
+
+def run_reconciler(scenario: Scenario, ours: Measured, sandbox: Sandbox | None, url: str | None, workdir: Path,
+                   manifests: Path, state: Path) -> None:
+    """One run of the scenario's command, counted in `ours`; `Failed` on an unexpected exit."""
+    argv = reconciler_command() + [arg.format(manifests=manifests, state=state) for arg in scenario.args]
+    if sandbox:
+        sandbox.clear_log()
+    seconds, cpu, rss, code = run_process(argv, environment(url), workdir)
+    if code not in scenario.exit_codes:
+        stderr = (workdir / "stderr").read_text()[-2000:]
+        raise Failed(f"{scenario.label}: exit {code} (expected {scenario.exit_codes}): {stderr}")
+    ours.seconds.append(seconds)
+    ours.cpu.append(cpu)
+    ours.rss.append(rss)
+    ours.requests = len(sandbox.requests) if sandbox else 0
+
+
+def run_baseline(scenario: Scenario, baseline: Measured, sandbox: Sandbox, url: str, env: dict[str, str],
+                 workdir: Path) -> None:
+    """One run of the per-object refresh against the same server, counted in `baseline`."""
+    sandbox.clear_log()
+    argv = [sys.executable, "-m", "bench.baseline", url, TOKEN, str(workdir / "paths.txt")]
+    seconds, cpu, rss, code = run_process(argv, env, workdir)
+    if code != 0:
+        raise Failed(f"baseline of {scenario.label}: exit {code}: "
+                     f"{(workdir / 'stderr').read_text()[-2000:]}")
+    baseline.seconds.append(seconds)
+    baseline.rss.append(rss)
+    baseline.requests = len(sandbox.requests)
 
 
 def verdict(scenario: Scenario, ours: Measured, baseline: Measured | None, judged: bool) -> str:
@@ -251,7 +262,7 @@ def compile_package() -> str:
     return str(folder)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=None, help="runs per scenario; the table shows the median "
                         "(default 3, 1 with --quick)")
@@ -267,15 +278,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-version", default="2026.2.2")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for BENCHMARKS.md)")
     parser.add_argument("--quick", action="store_true", help="small sizes and one run: a smoke test, not figures")
-    args = parser.parse_args(argv)
-    quick = args.quick
-    runs = args.runs or (1 if quick else 3)
-    objects = args.objects or (40 if quick else 1000)
-    large = args.large or (80 if quick else 10000)
-    validate = args.validate or (80 if quick else 10000)
-    judged = (objects, large, validate) == (1000, 10000, 10000)
+    return parser.parse_args(argv)
 
-    compiled = compile_package()
+
+@dataclass(frozen=True)
+class Sizes:
+    """How often each scenario runs and how many objects it handles: the full sizes unless given
+    or `--quick`."""
+
+    runs: int
+    objects: int
+    large: int
+    validate: int
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> Sizes:
+        quick = args.quick
+        return cls(runs=args.runs or (1 if quick else 3), objects=args.objects or (40 if quick else 1000),
+                   large=args.large or (80 if quick else 10000), validate=args.validate or (80 if quick else 10000))
+
+    @property
+    def judged(self) -> bool:
+        """Targets are judged at the full sizes only."""
+        return (self.objects, self.large, self.validate) == (1000, 10000, 10000)
+
+
+def print_setting(argv: list[str] | None, args: argparse.Namespace, runs: int, compiled: str) -> None:
+    """What the figures were measured on: the command, the machine, the load, the sandbox."""
     print(f"command: python -m bench {shlex.join(sys.argv[1:] if argv is None else argv)}")
     for line in machine():
         print(line)
@@ -287,21 +316,37 @@ def main(argv: list[str] | None = None) -> int:
           f"request; median of {runs} run{'s' * (runs != 1)} of the whole process; baseline: one GET per object, "
           "10 in parallel, as its own process")
     print()
+
+
+def measure_all(selected: list[Scenario], sizes: Sizes, args: argparse.Namespace) -> list[list[str]] | None:
+    """A table row per scenario, each announced on stderr when done; None when one failed (said
+    on stderr)."""
     rows = []
-    selected = [s for s in scenarios(objects, large, validate, args.api_version) if not args.only or s.key in args.only]
-    if args.no_baseline:
-        for scenario in selected:
-            scenario.baseline = None
     for scenario in selected:
         with tempfile.TemporaryDirectory(prefix=f"bench-{scenario.key}-") as tmp:
             try:
-                ours, baseline = measure(scenario, runs, args.latency, Path(tmp), args.api_version)
+                ours, baseline = measure(scenario, sizes.runs, args.latency, Path(tmp), args.api_version)
             except Failed as exc:
                 print(f"error: {exc}", file=sys.stderr)
-                return 1
-        rows.append(row(scenario, ours, baseline, judged))
+                return None
+        rows.append(row(scenario, ours, baseline, sizes.judged))
         print(f"  done: {scenario.label} ({ours.median:.2f} s)", file=sys.stderr, flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = Sizes.of(args)
+    print_setting(argv, args, sizes.runs, compile_package())
+    selected = [s for s in scenarios(sizes.objects, sizes.large, sizes.validate, args.api_version)
+                if not args.only or s.key in args.only]
+    if args.no_baseline:
+        for scenario in selected:
+            scenario.baseline = None
+    rows = measure_all(selected, sizes, args)
+    if rows is None:
+        return 1
     print(table(rows, args.markdown))
-    if not judged:
+    if not sizes.judged:
         print("\n(targets are judged at the full sizes only: --objects 1000 --large 10000 --validate 10000)")
     return 0

@@ -181,10 +181,15 @@ def equal(one: Any, two: Any) -> bool:
         return bool(one == two)
     if isinstance(one, bool) or isinstance(two, bool):
         return type(one) is type(two) and one == two
+    if isinstance(one, list | dict) or isinstance(two, list | dict):
+        return _equal_containers(one, two)
+    return bool(one == two)
+
+
+def _equal_containers(one: Any, two: Any) -> bool:
+    """Lists item by item and mappings key by key; a list never equals a mapping or a scalar."""
     if isinstance(one, list) and isinstance(two, list):
         return len(one) == len(two) and all(equal(a, b) for a, b in zip(one, two, strict=True))
     if isinstance(one, dict) and isinstance(two, dict):
         return one.keys() == two.keys() and all(equal(one[key], two[key]) for key in one)
-    if isinstance(one, list | dict) or isinstance(two, list | dict):
-        return False
-    return bool(one == two)
+    return False

@@ -66,20 +66,14 @@ def expand(raw: RawObject, kind: Kind, model: ApiModel) -> list[DesiredObject]:
 
 def _expand(data: dict[str, Any], positions: dict[KeyPath, Position], file: str, kind: Kind, model: ApiModel,
             parent: DesiredObject | None, nested: Nested | None, which_shown: bool = False) -> list[DesiredObject]:
-    fields = {k: v for k, v in data.items() if k not in CONTROL_KEYS and k not in kind.nested}
-    if parent is not None and nested is not None:
-        target = model.target_of(model.kinds[parent.kind])
-        fields[nested.parent] = Ref(str(target), parent.key, address=parent.address)
-        positions = {**positions, (nested.parent,): positions[()]}
-        for name, written_target in nested.keys.items():
-            if name in fields and fields[name] is not None:
-                fields[name] = {written_target: fields[name]}
+    fields, positions = _written(data, positions, kind, model, parent, nested)
     key = desired_key(kind, fields)
     which = data.get(kind.disambiguator) if kind.disambiguator else None
+    parent_address = parent.address if parent else None
     obj = DesiredObject(
         kind=kind.name,
         key=key,
-        address=address(kind, key, which if which_shown else None, parent.address if parent else None),
+        address=address(kind, key, which if which_shown else None, parent_address),
         fields=fields,
         file=file,
         positions=positions,
@@ -87,11 +81,33 @@ def _expand(data: dict[str, Any], positions: dict[KeyPath, Position], file: str,
         update=data.get("update", "patch"),
         ignore_changes=frozenset(data.get("ignore_changes", [])),
         which=which,
-        parent=parent.address if parent else None,
+        parent=parent_address,
         nesting=nested,
         manages=tuple(n for list_name, n in kind.nested.items() if list_name in data),
     )
-    objects = [obj]
+    return [obj, *_expand_nested(data, positions, file, kind, model, obj)]
+
+
+def _written(data: dict[str, Any], positions: dict[KeyPath, Position], kind: Kind, model: ApiModel,
+             parent: DesiredObject | None, nested: Nested | None) -> tuple[dict[str, Any], dict[KeyPath, Position]]:
+    """The fields an entry writes and their positions. A nested entry's also point back at its
+    parent (written where the entry starts), and its keys written as bare values name their target."""
+    fields = {k: v for k, v in data.items() if k not in CONTROL_KEYS and k not in kind.nested}
+    if parent is None or nested is None:
+        return fields, positions
+    target = model.target_of(model.kinds[parent.kind])
+    fields[nested.parent] = Ref(str(target), parent.key, address=parent.address)
+    for name, written_target in nested.keys.items():
+        if name in fields and fields[name] is not None:
+            fields[name] = {written_target: fields[name]}
+    return fields, {**positions, (nested.parent,): positions[()]}
+
+
+def _expand_nested(data: dict[str, Any], positions: dict[KeyPath, Position], file: str, kind: Kind,
+                   model: ApiModel, obj: DesiredObject) -> list[DesiredObject]:
+    """The entries nested in `obj`'s, each list in turn; an entry whose own key repeats in its
+    list shows its disambiguator in its address."""
+    objects: list[DesiredObject] = []
     by_entry: dict[KeyPath, dict[KeyPath, Position]] = {}
     for path, pos in positions.items():  # once, so a flow of a thousand bindings stays linear
         if len(path) >= 2 and path[0] in kind.nested:

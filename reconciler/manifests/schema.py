@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifests.compiled import Check, compile_check
 from reconciler.manifests.desired import DesiredObject, expand
-from reconciler.manifests.reading import Manifests, RawObject
+from reconciler.manifests.reading import KeyPath, Manifests, RawObject
 from reconciler.model.kinds import ApiModel, Kind, schema_dir
 from reconciler.values import Ref
 
@@ -79,59 +79,100 @@ def _schema_of(error: ValidationError) -> dict[str, Any]:
     return error.schema if isinstance(error.schema, dict) else {}
 
 
+Wording = Callable[["ValidationError", dict[str, Any], bool], str | None]
+"""(error, the failing schema, hide) -> the sentence for that validator, or None for jsonschema's own."""
+
+
 def _describe(error: ValidationError, hide: bool = False) -> str:
     """One plain sentence for a schema error, not jsonschema's repr of the schema; with `hide`
-    (a sensitive field), one that never shows the value."""
-    value: Any = error.instance
-    schema = _schema_of(error)
-    if error.validator == "anyOf":
-        branches = _branches(error)
-        options = schema.get("anyOf", [])
-        for index, option in enumerate(options):
-            if index not in branches:
-                continue
-            takes_object = _accepts_object(option)
-            if isinstance(value, dict) == takes_object and option.get("type") != "null" \
-                    and (takes_object or _type_ok(value, option)):
-                # Explain against the branch meant for this shape of value.
-                return _describe(min(branches[index],
-                                     key=lambda e: (e.validator != "additionalProperties", len(e.path))), hide)
-        return f"expected {_shape(schema)}, got {_what(value)}"
-    if error.validator == "oneOf" and all(set(option) == {"required"} for option in schema.get("oneOf", [])):
-        names = [option["required"][0] for option in schema["oneOf"]]
-        return f"set exactly one of {', '.join(names[:-1])} or {names[-1]}"
-    if error.validator == "oneOf" and isinstance(value, dict):
-        return "expected {env: VARIABLE} or {file: PATH}"
-    if error.validator == "type":
-        return f"expected {_shape(schema)}, got {_what(value)}"
-    if error.validator == "enum":
-        shown = "the value" if hide else json.dumps(value)
-        return f"{shown} is not one of {', '.join(json.dumps(v) for v in schema['enum'])}"
-    if error.validator == "minLength":
-        return "must not be empty" if schema["minLength"] == 1 else \
-            f"must be at least {schema['minLength']} characters"
-    if error.validator == "maxLength":
-        return f"must be at most {schema['maxLength']} characters (has {len(value)})"
-    if error.validator == "pattern":
-        return f"{'the value' if hide else json.dumps(value)} does not match {schema['pattern']}"
-    if error.validator == "uniqueItems":
-        return "lists the same item twice (the server keeps this list as a set)"
-    if error.validator == "minimum":
-        return f"must be at least {schema['minimum']}"
-    if error.validator == "maximum":
-        return f"must be at most {schema['maximum']}"
-    if error.validator == "additionalProperties" and isinstance(value, dict):
-        allowed = sorted(schema.get("properties", {}))
-        extra = sorted(set(value) - set(allowed))
-        if hide:
-            return f"unknown key (expected {' or '.join(allowed)})"
-        return f"unknown key {extra[0]!r} (expected {' or '.join(allowed)})"
-    if error.validator == "required":
-        missing = [key for key in schema.get("required", []) if key not in value]
-        return f"missing key {missing[0]!r}" if missing else error.message
+    (a sensitive field), one that never shows the value. A dispatch table by validator
+    (`_WORDINGS`), with jsonschema's message for the rest."""
+    wording = _WORDINGS.get(str(error.validator))
+    sentence = wording(error, _schema_of(error), hide) if wording else None
+    if sentence is not None:
+        return sentence
     # jsonschema's own message starts with the value's repr ('hunter2' is not of type ...)
     return f"invalid value ({error.validator} {json.dumps(error.validator_value, default=str)})" if hide \
         else error.message
+
+
+def _expected(error: ValidationError, schema: dict[str, Any], hide: bool) -> str:
+    return f"expected {_shape(schema)}, got {_what(error.instance)}"
+
+
+def _any_of(error: ValidationError, schema: dict[str, Any], hide: bool) -> str:
+    """Explained against the branch meant for this shape of value, when one is."""
+    branches = _branches(error)
+    for index, option in enumerate(schema.get("anyOf", [])):
+        if index in branches and _meant_for(error.instance, option):
+            return _describe(min(branches[index],
+                                 key=lambda e: (e.validator != "additionalProperties", len(e.path))), hide)
+    return _expected(error, schema, hide)
+
+
+def _meant_for(value: Any, option: dict[str, Any]) -> bool:
+    """Whether an `anyOf` branch is the one for `value`: an object branch for a mapping, a branch
+    of its type (not null) for anything else."""
+    takes_object = _accepts_object(option)
+    return isinstance(value, dict) == takes_object and option.get("type") != "null" \
+        and (takes_object or _type_ok(value, option))
+
+
+def _one_of(error: ValidationError, schema: dict[str, Any], hide: bool) -> str | None:
+    if all(set(option) == {"required"} for option in schema.get("oneOf", [])):
+        names = [option["required"][0] for option in schema["oneOf"]]
+        return f"set exactly one of {', '.join(names[:-1])} or {names[-1]}"
+    if isinstance(error.instance, dict):
+        return "expected {env: VARIABLE} or {file: PATH}"
+    return None
+
+
+def _shown(value: Any, hide: bool) -> str:
+    return "the value" if hide else json.dumps(value)
+
+
+def _min_length(error: ValidationError, schema: dict[str, Any], hide: bool) -> str:
+    return "must not be empty" if schema["minLength"] == 1 else \
+        f"must be at least {schema['minLength']} characters"
+
+
+def _max_length(error: ValidationError, schema: dict[str, Any], hide: bool) -> str:
+    value: Any = error.instance
+    return f"must be at most {schema['maxLength']} characters (has {len(value)})"
+
+
+def _unknown_key(error: ValidationError, schema: dict[str, Any], hide: bool) -> str | None:
+    value = error.instance
+    if not isinstance(value, dict):
+        return None
+    allowed = sorted(schema.get("properties", {}))
+    extra = sorted(set(value) - set(allowed))
+    if hide:
+        return f"unknown key (expected {' or '.join(allowed)})"
+    return f"unknown key {extra[0]!r} (expected {' or '.join(allowed)})"
+
+
+def _missing_key(error: ValidationError, schema: dict[str, Any], hide: bool) -> str:
+    value: Any = error.instance
+    missing = [key for key in schema.get("required", []) if key not in value]
+    return f"missing key {missing[0]!r}" if missing else error.message
+
+
+_WORDINGS: dict[str, Wording] = {
+    "anyOf": _any_of,
+    "oneOf": _one_of,
+    "type": _expected,
+    "enum": lambda error, schema, hide:
+        f"{_shown(error.instance, hide)} is not one of {', '.join(json.dumps(v) for v in schema['enum'])}",
+    "minLength": _min_length,
+    "maxLength": _max_length,
+    "pattern": lambda error, schema, hide: f"{_shown(error.instance, hide)} does not match {schema['pattern']}",
+    "uniqueItems": lambda error, schema, hide: "lists the same item twice (the server keeps this list as a set)",
+    "minimum": lambda error, schema, hide: f"must be at least {schema['minimum']}",
+    "maximum": lambda error, schema, hide: f"must be at most {schema['maximum']}",
+    "additionalProperties": _unknown_key,
+    "required": _missing_key,
+}
 
 
 def _accepts_object(schema: dict[str, Any]) -> bool:
@@ -198,8 +239,12 @@ def _subject(raw: RawObject, kind: Kind | None) -> str:
     return f"{kind.name}/{'/'.join(str(part) if isinstance(part, str) else '?' for part in key)}"
 
 
+Report = Callable[..., None]
+"""(key path, message, field label) -> None: records one problem of the entry being checked."""
+
+
 def _check_fields(data: dict[str, Any], kind: Kind, model: ApiModel, def_name: str,
-                  path: tuple[str | int, ...], problem: Callable[..., None]) -> None:
+                  path: tuple[str | int, ...], problem: Report) -> None:
     """Unknown and read-only keys of an entry and of the entries nested in it, with a suggestion
     (jsonschema would only say "additional properties"); they are then left out of the check."""
     properties = manifest_schema(model.version)["$defs"][def_name]["properties"]
@@ -234,50 +279,88 @@ def _check_object(raw: RawObject, model: ApiModel, problems: list[Problem]) -> K
     def problem(path: tuple[str | int, ...], message: str, field: str = "") -> None:
         problems.append(Problem(raw.file, *raw.position_of(path), message, subject, field))
 
-    kinds = model.sections.get(raw.section, {})
     if kind is None:
-        if "kind" not in data:
-            problem((), "missing 'kind'")
-        else:
-            written = data["kind"]
-            problem(("kind",), f"unknown kind {json.dumps(written)}{_suggest(str(written), list(kinds))} "
-                    f"in {raw.section!r} for authentik {model.version}", "kind")
+        _unknown_kind(raw, model, problem)
         return None
+    _check_key(data, kind, problem)
+    before = len(problems)
+    for where, what in raw.foreign:
+        problem(where, f"{what} is not a JSON value: quote it", _field_label(where))
+    checked = dict(data)
+    _check_fields(checked, kind, model, kind.name, (), problem)
+    ok = len(problems) == before and all(name in data for name in kind.key)
+    schema_ok = _check_schema(checked, raw, kind, model, problem)
+    absent_ok = _check_absent(data, kind, problem)
+    ignored_ok = _check_ignored(data, problem)
+    return kind if ok and schema_ok and absent_ok and ignored_ok else None
+
+
+def _unknown_kind(raw: RawObject, model: ApiModel, problem: Report) -> None:
+    """An entry whose kind is missing or not one of its section's, with a suggestion."""
+    if "kind" not in raw.data:
+        problem((), "missing 'kind'")
+        return
+    written = raw.data["kind"]
+    kinds = model.sections.get(raw.section, {})
+    problem(("kind",), f"unknown kind {json.dumps(written)}{_suggest(str(written), list(kinds))} "
+            f"in {raw.section!r} for authentik {model.version}", "kind")
+
+
+def _check_key(data: dict[str, Any], kind: Kind, problem: Report) -> None:
     for name in kind.key:
         if name not in data:
             problem((), f"missing {name!r}")
         elif not isinstance(data[name], str) or not data[name]:
             problem((name,), "must be a non-empty string", name)
-    before = len(problems)
-    for where, what in raw.foreign:
-        problem(where, f"{what} is not a JSON value: quote it", _field_label(where))
+
+
+def _check_schema(checked: dict[str, Any], raw: RawObject, kind: Kind, model: ApiModel, problem: Report) -> bool:
+    """The schema's errors for the entry without its unknown fields, but those already reported;
+    whether there were none."""
+    ok = True
     foreign = [where for where, _ in raw.foreign]
-    checked = dict(data)
-    _check_fields(checked, kind, model, kind.name, (), problem)
-    ok = len(problems) == before and all(name in data for name in kind.key)
     for error in _schema_errors(model.version, kind.name, checked):
         path = list(error.absolute_path)
-        if any(tuple(path[:len(where)]) == where or tuple(where[:len(path)]) == tuple(path) for where in foreign):
-            continue  # reported above
-        if error.validator == "required" and not path and any(
-                key in kind.key for key in _schema_of(error).get("required", []) if key not in checked):
-            continue  # reported above
-        if path[:1] and path[0] in kind.key and len(path) == 1:
-            continue  # reported above
+        if _reported_above(error, path, foreign, kind, checked):
+            continue
         secret = bool(path) and path[0] in kind.sensitive_fields
         problem(tuple(path), _describe(error, hide=secret), _field_label(path))
         ok = False
+    return ok
+
+
+def _reported_above(error: ValidationError, path: list[str | int], foreign: list[KeyPath],
+                    kind: Kind, checked: dict[str, Any]) -> bool:
+    """Whether a schema error repeats a problem already reported: a value that is not JSON, a
+    missing key or one that is not a non-empty string."""
+    if any(tuple(path[:len(where)]) == where or tuple(where[:len(path)]) == tuple(path) for where in foreign):
+        return True  # not a JSON value
+    if error.validator == "required" and not path and any(
+            key in kind.key for key in _schema_of(error).get("required", []) if key not in checked):
+        return True  # a missing key
+    return len(path) == 1 and path[0] in kind.key  # a key that is not a non-empty string
+
+
+def _check_absent(data: dict[str, Any], kind: Kind, problem: Report) -> bool:
+    """An entry marked absent lists no nested entries; whether it lists none."""
+    ok = True
     if data.get("state") == "absent":
         for list_name in kind.nested:
             if list_name in data:
                 problem((list_name,), f"an object marked state: absent cannot list {list_name}: "
                         f"authentik deletes them with it", list_name)
                 ok = False
+    return ok
+
+
+def _check_ignored(data: dict[str, Any], problem: Report) -> bool:
+    """No field both set and named in `ignore_changes`; whether there is none."""
+    ok = True
     for index, name in enumerate(data.get("ignore_changes") or []):
         if isinstance(name, str) and name in data:
             problem(("ignore_changes", index), f"{name!r} is both set and ignored", "ignore_changes")
             ok = False
-    return kind if ok else None
+    return ok
 
 
 def _check_sections(manifests: Manifests, model: ApiModel, problems: list[Problem]) -> None:
@@ -302,16 +385,22 @@ def _check_unique(objects: list[tuple[RawObject, DesiredObject]], model: ApiMode
             seen[scope] = (raw, obj)
             continue
         _, first = seen[scope]
-        fields = [name for name, part in zip(kind.key, obj.key, strict=True)
-                  if part is not None and not (isinstance(part, Ref) and part.address and part.address == obj.parent)]
-        if kind.disambiguator:
-            fields.append(kind.disambiguator)
-        where = f" ({kind.family} {fields[0]}s are unique across all {kind.family} kinds)" \
-            if len(fields) == 1 and model.shared_scope(kind) else ""
-        line, column = first.position(fields[0])
-        problems.append(Problem(obj.file, *obj.position(fields[0]), f"duplicate {' + '.join(fields)}: "
-                                f"{first.address} at {first.file}:{line}:{column} has it too{where}", obj.address,
-                                fields[0] if len(fields) == 1 else ""))
+        problems.append(_duplicate(obj, first, kind, model))
+
+
+def _duplicate(obj: DesiredObject, first: DesiredObject, kind: Kind, model: ApiModel) -> Problem:
+    """`obj` repeats the key of `first`: named by the fields written in its entry (not the one
+    pointing at its parent), at `obj` and with where `first` is."""
+    fields = [name for name, part in zip(kind.key, obj.key, strict=True)
+              if part is not None and not (isinstance(part, Ref) and part.address and part.address == obj.parent)]
+    if kind.disambiguator:
+        fields.append(kind.disambiguator)
+    where = f" ({kind.family} {fields[0]}s are unique across all {kind.family} kinds)" \
+        if len(fields) == 1 and model.shared_scope(kind) else ""
+    line, column = first.position(fields[0])
+    return Problem(obj.file, *obj.position(fields[0]), f"duplicate {' + '.join(fields)}: "
+                   f"{first.address} at {first.file}:{line}:{column} has it too{where}", obj.address,
+                   fields[0] if len(fields) == 1 else "")
 
 
 def validate(manifests: Manifests, model: ApiModel) -> list[DesiredObject]:

@@ -54,25 +54,35 @@ def decode(value: Any) -> Any:
         return [decode(v) for v in value]
     if not isinstance(value, dict):
         return value
-    if set(value) == {"$unknown"}:
-        return UNKNOWN
-    if set(value) == {"$secret"}:
-        source = value["$secret"]
-        if source is not None and not (isinstance(source, dict) and all(isinstance(v, str) for v in source.values())):
-            raise PlanFileError(f"a secret's source must be a mapping of strings, not {source!r}")
-        return Secret(None, source=source)
-    if set(value) == {"$data"}:
-        return value["$data"]
-    if set(value) == {"$ref"}:
-        ref = value["$ref"]
-        if not isinstance(ref, dict) or not isinstance(ref.get("target"), str):
-            raise PlanFileError(f"a reference must name its target: {ref!r}")
-        key = ref.get("key")
-        return Ref(ref["target"], _key(key) if isinstance(key, list) else None, _scalar(ref.get("id")),
-                   ref.get("address") if isinstance(ref.get("address"), str) else None)
+    tag = next(iter(value)) if len(value) == 1 else None
+    if tag in _TAGS:
+        return _TAGS[tag](value[tag])
     if any(str(k).startswith("$") for k in value):
         raise PlanFileError(f"unknown tag in {sorted(value)}")
     return {k: decode(v) for k, v in value.items()}
+
+
+def _decode_secret(source: Any) -> Secret:
+    if source is not None and not (isinstance(source, dict) and all(isinstance(v, str) for v in source.values())):
+        raise PlanFileError(f"a secret's source must be a mapping of strings, not {source!r}")
+    return Secret(None, source=source)
+
+
+def _decode_ref(ref: Any) -> Ref:
+    if not isinstance(ref, dict) or not isinstance(ref.get("target"), str):
+        raise PlanFileError(f"a reference must name its target: {ref!r}")
+    key = ref.get("key")
+    return Ref(ref["target"], _key(key) if isinstance(key, list) else None, _scalar(ref.get("id")),
+               ref.get("address") if isinstance(ref.get("address"), str) else None)
+
+
+_TAGS: dict[str, Callable[[Any], Any]] = {
+    "$unknown": lambda _: UNKNOWN,
+    "$secret": _decode_secret,
+    "$data": lambda data: data,
+    "$ref": _decode_ref,
+}
+"""The tagged objects `encode` writes, each a mapping of one tag, by tag (a dispatch table)."""
 
 
 def _scalar(value: Any) -> Any:
@@ -219,7 +229,8 @@ class Change:
     def data(self) -> dict[str, Any]:
         """The change as the contract's JSON, extended with what a saved plan needs; never a
         secret in clear."""
-        out: dict[str, Any] = {
+        body = self.body()
+        return {
             "action": self.action,
             "kind": self.kind,
             "name": self.name,
@@ -229,20 +240,33 @@ class Change:
             "method": self.method,
             "path": API_PREFIX + self.path,
             "fields": {c.field: c.data for c in self.fields},
+            **self._explained(),
+            "body": None if body is None else encode(body),
+            "before": self._before(),
+            "sensitive": sorted(c.field for c in self.fields if c.sensitive),
+            "depends_on": sorted(self.depends_on),
+            **self._recorded(),
         }
+
+    def _explained(self) -> dict[str, Any]:
+        """Why unchanged fields are sent along, and the notes, when there are any."""
+        out: dict[str, Any] = {}
         if self.companions:
             out["companions"] = {c.field: {"value": redact(c.value), "why": c.why} for c in self.companions}
         if self.notes:
             out["notes"] = list(self.notes)
-        body = self.body()
-        out["body"] = None if body is None else encode(body)
+        return out
+
+    def _before(self) -> dict[str, Any]:
         # What a sensitive field held is a secret too, though the model may not say so (a value
         # from {env} in an ordinary field): only its source is written, never the value.
-        out["before"] = {c.field: encode(Secret(None, source=getattr(c.before, "source", None))
-                                         if c.sensitive and c.before is not UNKNOWN else c.before)
-                         for c in self.fields if c.before is not None}
-        out["sensitive"] = sorted(c.field for c in self.fields if c.sensitive)
-        out["depends_on"] = sorted(self.depends_on)
+        return {c.field: encode(Secret(None, source=getattr(c.before, "source", None))
+                                if c.sensitive and c.before is not UNKNOWN else c.before)
+                for c in self.fields if c.before is not None}
+
+    def _recorded(self) -> dict[str, Any]:
+        """What a saved plan is checked against before it is applied, when there is any."""
+        out: dict[str, Any] = {}
         if self.live is not None:
             out["live"] = {"fingerprint": self.live.object, "fields": dict(self.live.fields)}
         if self.secrets:
@@ -349,14 +373,7 @@ class Plan:
     @classmethod
     def from_data(cls, data: Any) -> Plan:
         """A plan as `data` wrote it; a `PlanFileError` naming what is wrong otherwise."""
-        if not isinstance(data, dict):
-            raise PlanFileError("a plan is a JSON object")
-        if data.get("format_version") != FORMAT_VERSION:
-            raise PlanFileError(f"unsupported plan format_version {data.get('format_version')!r} "
-                                f"(this tool reads {FORMAT_VERSION})")
-        changes = data.get("changes")
-        if not isinstance(changes, list):
-            raise PlanFileError("'changes' must be a list")
+        changes = _changes_of(data)
         manifests = data.get("manifests") or {}
         try:
             return cls(
@@ -369,15 +386,35 @@ class Plan:
                 state_file=data.get("state_file") if isinstance(data.get("state_file"), str) else None,
                 changes=tuple(_change(item, index) for index, item in enumerate(changes)),
                 unchanged=int((data.get("summary") or {}).get("unchanged", 0)),
-                unmanaged=tuple(Unmanaged(str(u["kind"]), str(u["address"]), u.get("id"))
-                                for u in data.get("unmanaged") or []),
+                unmanaged=_unmanaged(data.get("unmanaged") or []),
                 forced=data.get("forced") is True,
-                owns=tuple(Owned(str(o["address"]), str(o["kind"]), _scalar(o.get("id")),
-                                 o.get("file") if isinstance(o.get("file"), str) else None)
-                           for o in data.get("owns") or []),
+                owns=_owns(data.get("owns") or []),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFileError(f"malformed plan: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _changes_of(data: Any) -> list[Any]:
+    """The changes of a plan file, once it is known to be a plan of this format."""
+    if not isinstance(data, dict):
+        raise PlanFileError("a plan is a JSON object")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise PlanFileError(f"unsupported plan format_version {data.get('format_version')!r} "
+                            f"(this tool reads {FORMAT_VERSION})")
+    changes = data.get("changes")
+    if not isinstance(changes, list):
+        raise PlanFileError("'changes' must be a list")
+    return changes
+
+
+def _unmanaged(items: Any) -> tuple[Unmanaged, ...]:
+    return tuple(Unmanaged(str(u["kind"]), str(u["address"]), u.get("id")) for u in items)
+
+
+def _owns(items: Any) -> tuple[Owned, ...]:
+    return tuple(Owned(str(o["address"]), str(o["kind"]), _scalar(o.get("id")),
+                       o.get("file") if isinstance(o.get("file"), str) else None)
+                 for o in items)
 
 
 def _text(data: dict[str, Any], key: str) -> str:
@@ -388,44 +425,73 @@ def _text(data: dict[str, Any], key: str) -> str:
 
 
 def _change(item: Any, index: int) -> Change:
+    """One change as `Change.data` wrote it, checked as far as apply relies on it."""
     where = f"change {index + 1}"
-    if not isinstance(item, dict):
-        raise PlanFileError(f"{where}: must be an object")
-    cls = ACTIONS.get(item.get("action"))  # type: ignore[arg-type]
-    if cls is None:
-        raise PlanFileError(f"{where}: unknown action {item.get('action')!r}")
+    cls = _action(item, where)
     path = _text(item, "path")
     if not path.startswith(API_PREFIX + "/"):
         raise PlanFileError(f"{where}: path {path!r} is not below {API_PREFIX}/")
     body = decode(item.get("body"))
     if cls is not Delete and not isinstance(body, dict):
         raise PlanFileError(f"{where}: a {cls.action} needs a body")
+    common = _common(item, path, body)
+    if cls is Replace:
+        return Replace(**common, full=body)
+    return cls(**common)
+
+
+def _action(item: Any, where: str) -> type[Change]:
+    if not isinstance(item, dict):
+        raise PlanFileError(f"{where}: must be an object")
+    cls = ACTIONS.get(item.get("action"))  # type: ignore[arg-type]
+    if cls is None:
+        raise PlanFileError(f"{where}: unknown action {item.get('action')!r}")
+    return cls
+
+
+def _common(item: dict[str, Any], path: str, body: Any) -> dict[str, Any]:
+    """The arguments every kind of change takes, read from a change's JSON (a bad value raises as
+    it is reached, so the first problem named stays the first one in this order)."""
     shown = item.get("fields") or {}
     before = {name: decode(value) for name, value in (item.get("before") or {}).items()}
     sensitive = set(item.get("sensitive") or [])
     companions = {name: str(spec.get("why", "")) for name, spec in (item.get("companions") or {}).items()}
-    live = item.get("live")
-    common: dict[str, Any] = dict(
+    return dict(
         kind=_text(item, "kind"),
         address=_text(item, "address"),
         key=_key(item.get("key") or []),
         path=path[len(API_PREFIX):],
         id=_scalar(item.get("id")),
-        fields=tuple(FieldChange(name, before.get(name), body.get(name) if isinstance(body, dict) else None,
-                                 name in sensitive, str(spec.get("note", "")), tuple(spec.get("details", [])))
-                     for name, spec in shown.items()),
+        fields=_field_changes(shown, before, body, sensitive),
         companions=tuple(SentAlong(name, body[name], why) for name, why in companions.items()),
-        depends_on=frozenset(str(a) for a in item.get("depends_on") or []),
-        notes=tuple(str(n) for n in item.get("notes") or []),
+        **_context(item),
+        **_checks(item),
+    )
+
+
+def _field_changes(shown: Any, before: dict[str, Any], body: Any, sensitive: set[Any]) -> tuple[FieldChange, ...]:
+    """The changed fields: what each was (`before`) and becomes (the body's value)."""
+    return tuple(FieldChange(name, before.get(name), body.get(name) if isinstance(body, dict) else None,
+                             name in sensitive, str(spec.get("note", "")), tuple(spec.get("details", [])))
+                 for name, spec in shown.items())
+
+
+def _context(item: dict[str, Any]) -> dict[str, Any]:
+    """What the change waits for, and the notes planning made about it."""
+    return dict(depends_on=frozenset(str(a) for a in item.get("depends_on") or []),
+                notes=tuple(str(n) for n in item.get("notes") or []))
+
+
+def _checks(item: dict[str, Any]) -> dict[str, Any]:
+    """What a saved plan is checked against: the inverse of `Change._recorded`."""
+    live = item.get("live")
+    return dict(
         live=LiveFingerprint(str(live["fingerprint"]), {str(k): str(v) for k, v in live["fields"].items()})
         if isinstance(live, dict) else None,
         secrets={str(k): str(v) for k, v in (item.get("secrets") or {}).items()},
         same_key=tuple(_scalar(ident) for ident in item.get("same_key") or ()),
         takes=tuple(_id_key(entry) for entry in item.get("takes") or ()),
     )
-    if cls is Replace:
-        return Replace(**common, full=body)
-    return cls(**common)
 
 
 def with_values(change: Change, transform: Callable[[Any], Any]) -> Change:

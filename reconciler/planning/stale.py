@@ -107,19 +107,23 @@ def _check_live(change: Change, kind: Kind, current: dict[str, Any] | None, live
         return [f"{change.address}: deleted since the plan (id {change.id})"]
     if change.live is None:
         return [f"{change.address}: the plan carries no fingerprint of the object it changes"]
-    reasons = []
-    if isinstance(change, Delete):
-        taken = {other.id_key(dependent[other.id_field]): address(other, live.key_of(other, dependent))
-                 for other, dependent in live.cascade(kind, current)}
-        more = sorted(shown for ident, shown in taken.items() if ident not in change.takes)
-        if more:
-            reasons.append(f"{change.address}: authentik would now also delete {', '.join(more)} with it")
+    reasons = _check_cascade(change, kind, current, live) if isinstance(change, Delete) else []
     now = live_fingerprint(kind, current, secrets)
     if now.object == change.live.object:
         return reasons
     changed = sorted(name for name in set(now.fields) | set(change.live.fields)
                      if now.fields.get(name) != change.live.fields.get(name))
     return reasons + [f"{change.address}: changed since the plan: {', '.join(changed) or 'its fields'}"]
+
+
+def _check_cascade(change: Change, kind: Kind, current: dict[str, Any], live: LiveState) -> list[str]:
+    """A delete takes with it no more than it did when planned."""
+    taken = {other.id_key(dependent[other.id_field]): address(other, live.key_of(other, dependent))
+             for other, dependent in live.cascade(kind, current)}
+    more = sorted(shown for ident, shown in taken.items() if ident not in change.takes)
+    if more:
+        return [f"{change.address}: authentik would now also delete {', '.join(more)} with it"]
+    return []
 
 
 def _check_refs(change: Change, live: LiveState, model: ApiModel) -> list[str]:
@@ -143,20 +147,29 @@ def _check_secrets(change: Change, kind: Kind, files: FileRule | None) -> list[s
     for name, value in (change.body() or {}).items():
         if not isinstance(value, Secret):
             continue
-        source = value.source or {}
-        what = f"{change.address}: {name}: the secret from {_describe(value.source)}"
-        if not source:
-            reasons.append(f"{what} cannot be carried by a saved plan; write it as {{env: VAR}} or {{file: PATH}}")
-        elif "live" in source:
-            if source["live"] != name or name not in kind.sensitive_fields or change.id is None:
-                reasons.append(f"{what} is not a secret this object returns")
-        elif name not in change.secrets:
-            reasons.append(f"{what} carries no fingerprint")
-        elif "file" in source:
-            path = PurePosixPath(source["file"])
-            if (path.is_absolute() or ".." in path.parts) and not (files and files.allows_outside(Path(path))):
-                reasons.append(f"{what} is outside the working folder")
+        problem = _secret_problem(change, kind, name, value.source or {}, files)
+        if problem:
+            reasons.append(f"{change.address}: {name}: the secret from {_describe(value.source)} {problem}")
     return reasons
+
+
+def _secret_problem(change: Change, kind: Kind, name: str, source: dict[str, str], files: FileRule | None) -> str:
+    """What keeps the secret in field `name` from being carried by the saved plan ("": nothing)."""
+    if not source:
+        return "cannot be carried by a saved plan; write it as {env: VAR} or {file: PATH}"
+    if "live" in source:
+        returned = source["live"] == name and name in kind.sensitive_fields and change.id is not None
+        return "" if returned else "is not a secret this object returns"
+    if name not in change.secrets:
+        return "carries no fingerprint"
+    if "file" in source and _outside(PurePosixPath(source["file"]), files):
+        return "is outside the working folder"
+    return ""
+
+
+def _outside(path: PurePosixPath, files: FileRule | None) -> bool:
+    """A secret file outside the working folder, and outside the folders `files` allows."""
+    return (path.is_absolute() or ".." in path.parts) and not (files and files.allows_outside(Path(path)))
 
 
 def stale_reasons(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretState, *, server: str,

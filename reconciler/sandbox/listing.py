@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from .profile import ListSpec
@@ -18,6 +19,8 @@ SEARCH_TERMS = re.compile(r"[\s,]+")
 
 Resolver = Callable[[str, str, str], Any]
 """(filter kind, parameter, value) -> the id the value names, or None when it names nothing."""
+Lookup = Callable[[str, str], Any]
+"""`Resolver` for one kind of filter: (parameter, value) -> id or None."""
 SortKey = Callable[[dict[str, Any], str], Any]
 
 
@@ -39,28 +42,47 @@ def select(objects: list[dict[str, Any]], query: Mapping[str, str], spec: ListSp
     ignored (103)."""
     selected = objects
     for param, how in spec.filters.items():
-        if param not in query:
-            continue
-        wanted = query[param]
-        yes = wanted.lower() in TRUE_VALUES
-        if how == "exact":
-            selected = [obj for obj in selected if as_text(obj.get(param)) == wanted]
-        elif how == "pk":
-            selected = [obj for obj in selected if as_text(obj.get("pk")) == wanted]
-        elif how == "isnull":
-            field = param.removesuffix("__isnull")
-            selected = [obj for obj in selected if (obj.get(field) is None) == yes]
-        elif how == "unbound":
-            selected = [obj for obj in selected if bool(resolve(how, param, obj["pk"])) == yes]
-        else:  # reference, binding_model: the value must name an existing object
-            ident = resolve(how, param, wanted)
-            if ident is None:
-                raise InvalidFilter(param)
-            selected = [obj for obj in selected if obj.get(param) == ident]
-    terms = [term.casefold() for term in SEARCH_TERMS.split(query.get("search", "")) if term]
-    for term in terms:  # DRF's SearchFilter: every term in some search field
-        selected = [obj for obj in selected if any(term in as_text(dig(obj, path)).casefold() for path in spec.search)]
-    return selected
+        if param in query:
+            selected = FILTERS.get(how, by_reference)(selected, param, query[param], partial(resolve, how))
+    return search(selected, query.get("search", ""), spec.search)
+
+
+def search(objects: list[dict[str, Any]], text: str, fields: Sequence[str]) -> list[dict[str, Any]]:
+    """DRF's SearchFilter: every term in some search field."""
+    for term in (term.casefold() for term in SEARCH_TERMS.split(text) if term):
+        objects = [obj for obj in objects if any(term in as_text(dig(obj, path)).casefold() for path in fields)]
+    return objects
+
+
+def by_reference(objects: list[dict[str, Any]], param: str, wanted: str, lookup: Lookup) -> list[dict[str, Any]]:
+    """A reference or binding_model filter: the value must name an existing object."""
+    ident = lookup(param, wanted)
+    if ident is None:
+        raise InvalidFilter(param)
+    return [obj for obj in objects if obj.get(param) == ident]
+
+
+def is_null(objects: list[dict[str, Any]], param: str, wanted: str, lookup: Lookup) -> list[dict[str, Any]]:
+    field, yes = param.removesuffix("__isnull"), wanted.lower() in TRUE_VALUES
+    return [obj for obj in objects if (obj.get(field) is None) == yes]
+
+
+def unbound(objects: list[dict[str, Any]], param: str, wanted: str, lookup: Lookup) -> list[dict[str, Any]]:
+    yes = wanted.lower() in TRUE_VALUES
+    return [obj for obj in objects if bool(lookup(param, obj["pk"])) == yes]
+
+
+Filter = Callable[[list[dict[str, Any]], str, str, Lookup], list[dict[str, Any]]]
+"""(objects, parameter, value, lookup) -> the objects the filter keeps."""
+
+FILTERS: dict[str, Filter] = {
+    "exact": lambda objects, param, wanted, lookup: [obj for obj in objects if as_text(obj.get(param)) == wanted],
+    "pk": lambda objects, param, wanted, lookup: [obj for obj in objects if as_text(obj.get("pk")) == wanted],
+    "isnull": is_null,
+    "unbound": unbound,
+}
+"""What each kind of filter keeps, by the profile's name for it (a dispatch table); any other
+kind is a reference (`by_reference`)."""
 
 
 def dig(obj: Mapping[str, Any], path: str) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
@@ -72,24 +73,37 @@ async def respond(send: Send, status: int, body: bytes, content_type: bytes = b"
 def reshape(body: Any, shape: Shape) -> Any:
     """`body` (a list envelope or an object) in the wrong `shape`."""
     envelope = body if isinstance(body, dict) else {}
+    return RESHAPES.get(shape, pages_as_text)(body, envelope)
+
+
+def bare_list(body: Any, envelope: dict[str, Any]) -> Any:
     results = envelope.get("results")
-    if shape == "list":
-        return results if isinstance(results, list) else [body]
-    if shape == "empty_object":
-        return {}
-    if shape == "no_results":
-        return {key: value for key, value in envelope.items() if key != "results"}
-    if shape == "results_not_list":
-        return {**envelope, "results": {"count": len(results or [])}}
-    if shape == "item_not_object":
-        return {**envelope, "results": [item.get("pk") for item in results or []]}
-    if shape == "no_pk":
-        items = [dict(item) for item in results or []]
-        if items:
-            items[0].pop("pk", None)
-        return {**envelope, "results": items}
+    return results if isinstance(results, list) else [body]
+
+
+def without_first_pk(body: Any, envelope: dict[str, Any]) -> Any:
+    items = [dict(item) for item in envelope.get("results") or []]
+    if items:
+        items[0].pop("pk", None)
+    return {**envelope, "results": items}
+
+
+def pages_as_text(body: Any, envelope: dict[str, Any]) -> Any:
     pagination = envelope.get("pagination") or {}
     return {**envelope, "pagination": {**pagination, "total_pages": str(pagination.get("total_pages"))}}
+
+
+RESHAPES: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
+    "list": bare_list,
+    "empty_object": lambda body, envelope: {},
+    "no_results": lambda body, envelope: {key: value for key, value in envelope.items() if key != "results"},
+    "results_not_list": lambda body, envelope: {**envelope, "results": {"count": len(envelope.get("results") or [])}},
+    "item_not_object": lambda body, envelope:
+        {**envelope, "results": [item.get("pk") for item in envelope.get("results") or []]},
+    "no_pk": without_first_pk,
+    "bad_pagination": pages_as_text,
+}
+"""(body, its envelope or {}) -> the body in that shape, by shape (a dispatch table)."""
 
 
 @dataclass

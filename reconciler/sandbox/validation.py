@@ -268,6 +268,14 @@ def string(spec: Mapping[str, Any], value: Any, wording: Mapping[str, str] | Non
         if spec.get("minLength", 0) >= 1:
             raise FieldError([BLANK])
         return text
+    messages = text_messages(spec, text, wording)
+    if messages:
+        raise FieldError(messages)
+    return text
+
+
+def text_messages(spec: Mapping[str, Any], text: str, wording: Mapping[str, str] | None) -> list[str]:
+    """Every CharField validator's message for a text that is not blank, in DRF's order."""
     messages = []
     if "maxLength" in spec and len(text) > spec["maxLength"]:
         messages.append(TOO_LONG.format(limit=spec["maxLength"]))
@@ -278,9 +286,7 @@ def string(spec: Mapping[str, Any], value: Any, wording: Mapping[str, str] | Non
         messages.append((wording or {}).get("pattern", default))
     if spec.get("format") == "email" and not EMAIL.match(text):
         messages.append(NOT_AN_EMAIL)
-    if messages:
-        raise FieldError(messages)
-    return text
+    return messages
 
 
 def datetime_text(text: str) -> str:

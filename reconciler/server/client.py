@@ -236,6 +236,17 @@ class Client:
                       body: dict[str, Any] | None = None) -> Any:
         """One call; the transport below retries what is safe to send again, this translates what
         is left into `ApiError`."""
+        response = await self._send(method, path, params, body)
+        status = response.status_code
+        if status >= 300:  # httpx follows no redirect: a 3xx is an answer we cannot use
+            raise self._error(method, path, response)
+        if status == 204 or not response.content:
+            return None
+        return _json(method, path, response)
+
+    async def _send(self, method: str, path: str, params: dict[str, str] | None,
+                    body: dict[str, Any] | None) -> httpx.Response:
+        """The answer to one call, whatever its status; what kept it from coming, as an `ApiError`."""
         try:
             async with self._limit:
                 response = await self._http.request(method, path, params=params, json=body)
@@ -259,53 +270,68 @@ class Client:
                                       f"{': ' + str(exc) if str(exc) else ''}"),
                            method=method, path=path,
                            outcome_unknown=method != "GET" and not isinstance(exc, httpx.PoolTimeout)) from exc
-        status = response.status_code
-        if status >= 300:  # httpx follows no redirect: a 3xx is an answer we cannot use
-            raise self._error(method, path, response)
-        if status == 204 or not response.content:
-            return None
-        try:
-            return response.json()
-        except json.JSONDecodeError as exc:
-            raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not JSON",
-                           method=method, path=path, status=status) from exc
-        except UnicodeDecodeError as exc:  # JSON is UTF-8 (RFC 8259): a proxy that re-encoded it
-            raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not valid UTF-8 "
-                           f"(byte {exc.start + 1})", method=method, path=path, status=status) from exc
+        return response
 
     def _error(self, method: str, path: str, response: httpx.Response) -> ApiError:
+        """The `ApiError` for an answer that is not a success, its message and body scrubbed."""
         status = response.status_code
         try:
             body: Any = response.json()
         except ValueError:
             body = None
-        detail = body.get("detail") if isinstance(body, dict) else None
-        call = f"{method} {path}"
-        if 300 <= status < 400:
-            location = response.headers.get("location")
-            target = f"redirecting to {redirect_target(response.url, location)}" if location else \
-                "a redirect without a Location"
-            message = f"{call}: authentik answered {status}, {target} — is the URL's scheme or path right?"
-        elif status in (401, 403):
-            message = f"authentik refused the token ({detail or status}): check AUTHENTIK_TOKEN"
-        elif status == 405 and method != "GET" and not response.content:
-            # authentik answers an unhandled exception during a write with an empty HTML 405
-            # (FINDINGS 2023.10.7 "Server errors", recordings 09, 43, 44).
-            message = f"{call}: authentik failed with a server error (an empty 405); see the server's log"
-        elif status == 400 and isinstance(body, dict):
-            message = f"{call}: authentik rejected the request: {format_field_errors(body)}"
-        elif status == 404:
-            message = f"{call}: not found ({detail or 'no such object'})"
-        elif status == 429:
-            attempts = response.extensions.get(ATTEMPTS, 1)
-            message = (f"{call}: authentik is throttling requests (429), retries exhausted "
-                       f"({attempts} attempt{'s' * (attempts != 1)})")
-        else:
-            message = f"{call}: authentik answered {status}{': ' + str(detail) if detail else ''}"
+        message = _refusal(method, path, response, body)
         # A gateway's 502/503/504 to a write does not say whether authentik behind it acted.
         unknown = method not in ("GET", "HEAD") and status in (502, 503, 504)
         return ApiError(self.scrub(message), method=method, path=path, status=status, body=self.scrub_data(body),
                         outcome_unknown=unknown)
+
+
+def _json(method: str, path: str, response: httpx.Response) -> Any:
+    """A success's body, which must be JSON."""
+    status = response.status_code
+    try:
+        return response.json()
+    except json.JSONDecodeError as exc:
+        raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not JSON",
+                       method=method, path=path, status=status) from exc
+    except UnicodeDecodeError as exc:  # JSON is UTF-8 (RFC 8259): a proxy that re-encoded it
+        raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not valid UTF-8 "
+                       f"(byte {exc.start + 1})", method=method, path=path, status=status) from exc
+
+
+def _refusal(method: str, path: str, response: httpx.Response, body: Any) -> str:
+    """What a status that is not a success means for the call, in words the user can act on."""
+    status = response.status_code
+    detail = body.get("detail") if isinstance(body, dict) else None
+    call = f"{method} {path}"
+    if 300 <= status < 400:
+        return _redirected(call, response)
+    if status in (401, 403):
+        return f"authentik refused the token ({detail or status}): check AUTHENTIK_TOKEN"
+    if status == 405 and method != "GET" and not response.content:
+        # authentik answers an unhandled exception during a write with an empty HTML 405
+        # (FINDINGS 2023.10.7 "Server errors", recordings 09, 43, 44).
+        return f"{call}: authentik failed with a server error (an empty 405); see the server's log"
+    if status == 400 and isinstance(body, dict):
+        return f"{call}: authentik rejected the request: {format_field_errors(body)}"
+    if status == 404:
+        return f"{call}: not found ({detail or 'no such object'})"
+    if status == 429:
+        return _throttled(call, response)
+    return f"{call}: authentik answered {status}{': ' + str(detail) if detail else ''}"
+
+
+def _redirected(call: str, response: httpx.Response) -> str:
+    location = response.headers.get("location")
+    target = f"redirecting to {redirect_target(response.url, location)}" if location else \
+        "a redirect without a Location"
+    return f"{call}: authentik answered {response.status_code}, {target} — is the URL's scheme or path right?"
+
+
+def _throttled(call: str, response: httpx.Response) -> str:
+    attempts = response.extensions.get(ATTEMPTS, 1)
+    return (f"{call}: authentik is throttling requests (429), retries exhausted "
+            f"({attempts} attempt{'s' * (attempts != 1)})")
 
 
 @dataclass(frozen=True)
@@ -323,22 +349,8 @@ class Page:
         `{"pagination": {...integers}, "results": [objects]}` (`authentik/api/pagination.py`)."""
         if not isinstance(body, dict):
             raise shape_error("GET", path, f"the answer is {kind_of(body)}, not an object with a \"results\" list")
-        results = body.get("results")
-        if not isinstance(results, list):
-            raise shape_error("GET", path, 'the answer has no "results" list')
-        for index, item in enumerate(results):
-            if not isinstance(item, dict):
-                raise shape_error("GET", path, f"page {number}, result {index + 1} is {kind_of(item)}, not an object")
-            missing = [f'"{key}"' for key in require if key not in item]
-            if missing:
-                raise shape_error("GET", path, f"page {number}, result {index + 1} has no {', '.join(missing)}")
-        pagination = body.get("pagination")
-        if not isinstance(pagination, dict):
-            raise shape_error("GET", path, 'the answer has no "pagination" object')
-        for name in PAGINATION_NUMBERS:
-            value = pagination.get(name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise shape_error("GET", path, f'"pagination" has no integer "{name}"')
+        results = _checked_results(path, number, body.get("results"), require)
+        pagination = _checked_pagination(path, body.get("pagination"))
         return cls(results, pagination["current"], pagination["next"], pagination["total_pages"])
 
     def grew(self, total: int) -> bool:
@@ -360,6 +372,30 @@ class Page:
         else:
             problem = f'page {self.current} of {total} has "next" {self.next}, not {expected}'
         raise shape_error("GET", path, problem)
+
+
+def _checked_results(path: str, number: int, results: Any, require: Collection[str]) -> list[dict[str, Any]]:
+    """A page's `results`: a list of objects, each with the `require`d keys."""
+    if not isinstance(results, list):
+        raise shape_error("GET", path, 'the answer has no "results" list')
+    for index, item in enumerate(results):
+        if not isinstance(item, dict):
+            raise shape_error("GET", path, f"page {number}, result {index + 1} is {kind_of(item)}, not an object")
+        missing = [f'"{key}"' for key in require if key not in item]
+        if missing:
+            raise shape_error("GET", path, f"page {number}, result {index + 1} has no {', '.join(missing)}")
+    return results
+
+
+def _checked_pagination(path: str, pagination: Any) -> dict[str, Any]:
+    """A page's `pagination`: an object with integer page numbers."""
+    if not isinstance(pagination, dict):
+        raise shape_error("GET", path, 'the answer has no "pagination" object')
+    for name in PAGINATION_NUMBERS:
+        value = pagination.get(name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise shape_error("GET", path, f'"pagination" has no integer "{name}"')
+    return pagination
 
 
 def growth_bound(total: int) -> int:
