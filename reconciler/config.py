@@ -17,6 +17,7 @@ from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.repo import nearest
+from reconciler.values import JsonObject
 
 __all__ = ["CONFIG_FILE", "RepoConfig", "Safety", "find_config", "load_config"]
 
@@ -45,7 +46,7 @@ def find_config(paths: list[str | Path]) -> Path | None:
 TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number"}
 
 
-def _typed(where: str, data: dict[str, Any], name: str, kind: type, default: Any, prefix: str = "") -> Any:
+def _typed(where: str, data: JsonObject, name: str, kind: type, default: Any, prefix: str = "") -> Any:
     value = data.get(name, default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)

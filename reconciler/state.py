@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reconciler.errors import ReconcilerError
+from reconciler.values import JsonObject
 
 __all__ = ["SecretState", "OwnedRecord", "STATE_FILE"]
 
@@ -55,7 +56,7 @@ class SecretState:
     key: bytes = field(repr=False)
     server: str
     path: Path | None = None
-    _servers: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _servers: dict[str, JsonObject] = field(default_factory=dict, repr=False)
     key_changed: bool = False
     _holders_of: dict[tuple[str, Any], set[str]] | None = field(default=None, repr=False, compare=False)
     _shown_files: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -98,9 +99,9 @@ class SecretState:
         message = json.dumps(value, sort_keys=True, default=str).encode()
         return "hmac-sha256:" + hmac.new(self.key, message, hashlib.sha256).hexdigest()[:length]
 
-    def _objects(self) -> dict[str, Any]:
+    def _objects(self) -> JsonObject:
         entry = self._servers.setdefault(self.server, {"key_id": self.key_id, "objects": {}})
-        objects: dict[str, Any] = entry.setdefault("objects", {})
+        objects: JsonObject = entry.setdefault("objects", {})
         return objects
 
     def fingerprint(self, address: str, field_name: str, value: Any) -> str:
@@ -128,9 +129,9 @@ class SecretState:
         self._objects().pop(address, None)
 
     # -- ownership ----------------------------------------------------------------------------
-    def _owned(self) -> dict[str, Any]:
+    def _owned(self) -> JsonObject:
         entry = self._servers.setdefault(self.server, {"key_id": self.key_id, "objects": {}})
-        owned: dict[str, Any] = entry.setdefault("owned", {})
+        owned: JsonObject = entry.setdefault("owned", {})
         return owned
 
     def owned(self) -> dict[str, OwnedRecord]:

@@ -7,10 +7,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-__all__ = ["IdKey", "Key", "ObjectId", "Secret", "Ref", "REDACTED", "display_key", "walk", "leaves", "redact",
-           "plain", "secrets_in", "refs_in"]
+__all__ = ["IdKey", "Json", "JsonObject", "Key", "ObjectId", "Secret", "Ref", "REDACTED", "display_key", "walk",
+           "leaves", "redact", "plain", "secrets_in", "refs_in"]
 
 REDACTED = "(sensitive)"
+
+Json = Any
+"""A JSON value as parsed or sent: a dict, list, str, int, float, bool or None. A name, not a
+recursive union: mypy would want a cast at every read of a nested answer, and the boundaries (the
+client's answer checks, the loader's budgets, the plan file's decoder) are where shapes are checked."""
+
+JsonObject = dict[str, Json]
+"""A JSON object: an authentik answer's object, a request body, a manifest entry, a plan's change."""
 
 Key = tuple[Any, ...]
 """A natural key: the values of a kind's key fields, references as `Ref`s (without ids)."""

@@ -23,6 +23,11 @@ from typing import Any
 import yaml
 from generate_model import INPUTS, PROJECT, SPEC_FILE, VERSIONS, recording_reads
 
+Json = Any
+"""A JSON value of a spec, a recording or a generated file (see reconciler.values.Json)."""
+JsonObject = dict[str, Json]
+
+
 # The path prefixes of the families the tool models, and of those it will model next.
 PREFIXES = ("/stages/", "/policies/", "/flows/", "/core/", "/providers/", "/propertymappings/", "/crypto/",
             "/outposts/", "/rac/", "/sources/", "/events/", "/managed/", "/rbac/", "/tenants/", "/admin/settings/",
@@ -52,7 +57,7 @@ def refs_in(node: Any) -> Iterator[str]:
             yield from refs_in(value)
 
 
-def referenced_components(spec: dict[str, Any], paths: dict[str, Any]) -> dict[str, Any]:
+def referenced_components(spec: JsonObject, paths: JsonObject) -> JsonObject:
     """The components `paths` reference, directly or through other components, in spec order."""
     seen: set[tuple[str, str]] = set()
     pending = list(refs_in(paths))
@@ -66,7 +71,7 @@ def referenced_components(spec: dict[str, Any], paths: dict[str, Any]) -> dict[s
             if any(kept == section for kept, _ in seen)}
 
 
-def trimmed_spec(spec: dict[str, Any]) -> dict[str, Any]:
+def trimmed_spec(spec: JsonObject) -> JsonObject:
     """The spec with only the modelled paths, their components, and no operation descriptions."""
     paths = {path: without_descriptions(ops) for path, ops in spec["paths"].items() if path.startswith(PREFIXES)}
     return {"openapi": spec["openapi"], "info": without_descriptions(spec["info"]), "paths": paths,

@@ -30,6 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+Json = Any
+"""A JSON value of a spec, a recording or a generated file (see reconciler.values.Json)."""
+JsonObject = dict[str, Json]
+
+
 VERSIONS = ("2023.10.7", "2026.2.2")
 PROJECT = Path(__file__).resolve().parents[1]
 INPUTS = PROJECT / "scripts" / "inputs"
@@ -70,7 +75,7 @@ class Single:
     recorded_create: str
     disambiguator: str | None = None
     references: Mapping[str, str] = field(default_factory=dict)
-    nested: Mapping[str, Any] = field(default_factory=dict)
+    nested: Mapping[str, Json] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,9 +109,9 @@ class Family:
     reference_kinds: Mapping[str, str] = field(default_factory=dict)
     never_send: frozenset[str] = frozenset()
     secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    write_companions: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
+    write_companions: Mapping[str, list[JsonObject]] = field(default_factory=dict)
     no_default: Mapping[str, list[str]] = field(default_factory=dict)
-    default_overrides: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    default_overrides: Mapping[str, JsonObject] = field(default_factory=dict)
     cascade_nullable: Mapping[str, list[str]] = field(default_factory=dict)
 
 
@@ -322,7 +327,7 @@ CONSTANT_KEYS = ("component", "verbose_name", "verbose_name_plural", "meta_model
 # -- reading the spec ------------------------------------------------------------------------------
 
 
-def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+def resolve(spec: JsonObject, node: JsonObject) -> JsonObject:
     """Inline `$ref` and single-entry `allOf` so a field reads as one flat schema."""
     node = dict(node)
     if "$ref" in node:
@@ -336,12 +341,12 @@ def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def pick(node: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+def pick(node: Mapping[str, Json], keys: Iterable[str]) -> JsonObject:
     """The entries of `node` named in `keys`, in the order of `keys`."""
     return {k: node[k] for k in keys if k in node}
 
 
-def compact_field(spec: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+def compact_field(spec: JsonObject, raw: JsonObject) -> JsonObject:
     """One field as the model keeps it: the schema facts the validator and the diff need."""
     node = resolve(spec, raw)
     compact = pick(node, FIELD_KEYS)
@@ -356,7 +361,7 @@ def compact_field(spec: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     return compact
 
 
-def normalise_enum(compact: dict[str, Any]) -> None:
+def normalise_enum(compact: JsonObject) -> None:
     """An enum says its type, and a `null` among its values is `nullable` instead."""
     if "enum" in compact and "type" not in compact:
         compact["type"] = "integer" if all(isinstance(v, int) for v in compact["enum"]) else "string"
@@ -365,7 +370,7 @@ def normalise_enum(compact: dict[str, Any]) -> None:
         compact["nullable"] = True
 
 
-def id_type(node: Mapping[str, Any]) -> str:
+def id_type(node: Mapping[str, Json]) -> str:
     """How ids in a schema node (or its items) are typed: `int`, `uuid` or `str`."""
     node = node.get("items", node) if node.get("type") == "array" else node
     if node.get("type") == "integer":
@@ -373,7 +378,7 @@ def id_type(node: Mapping[str, Any]) -> str:
     return "uuid" if node.get("format") == "uuid" else "str"
 
 
-def schema_of(spec: dict[str, Any], op: dict[str, Any], key: str) -> str:
+def schema_of(spec: JsonObject, op: JsonObject, key: str) -> str:
     """The component name of an operation's request body (`request`) or answer (a status)."""
     if key == "request":
         ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
@@ -382,23 +387,23 @@ def schema_of(spec: dict[str, Any], op: dict[str, Any], key: str) -> str:
     return str(ref).split("/")[-1]
 
 
-def list_item_schema(spec: dict[str, Any], path: str) -> dict[str, Any]:
+def list_item_schema(spec: JsonObject, path: str) -> JsonObject:
     """The schema of one object of a paginated list."""
     page = schema_of(spec, spec["paths"][path]["get"], "200")
     item = spec["components"]["schemas"][page]["properties"]["results"]["items"]["$ref"].split("/")[-1]
-    schema: dict[str, Any] = spec["components"]["schemas"][item]
+    schema: JsonObject = spec["components"]["schemas"][item]
     return schema
 
 
 # -- reference targets -----------------------------------------------------------------------------
 
 
-def target_location(spec: dict[str, Any], target: Target) -> tuple[str, str] | None:
+def target_location(spec: JsonObject, target: Target) -> tuple[str, str] | None:
     """The (list path, id field) of a target in this spec, or None when the spec has none."""
     return next(((path, ident) for path, ident in target.at if path in spec["paths"]), None)
 
 
-def target_id_types(spec: dict[str, Any]) -> dict[str, str]:
+def target_id_types(spec: JsonObject) -> dict[str, str]:
     """Target name -> the type of its objects' ids, for every listed target the spec has."""
     found: dict[str, str] = {}
     for target in (t for family in FAMILIES for t in family.targets):
@@ -415,7 +420,7 @@ def target_members(name: str) -> tuple[str, ...]:
     return target.union if target is not None and target.union else (name,)
 
 
-def check_reference(where: str, field_name: str, node: Mapping[str, Any], target: str,
+def check_reference(where: str, field_name: str, node: Mapping[str, Json], target: str,
                     id_types: Mapping[str, str]) -> None:
     """Exit unless a reference field's JSON type is the type of its target's ids (an integer
     foreign key to users, a UUID to stages)."""
@@ -426,7 +431,7 @@ def check_reference(where: str, field_name: str, node: Mapping[str, Any], target
             sys.exit(f"{where}: field {field_name!r} is a {id_type(node)} but {member!r} ids are {id_types[member]}s")
 
 
-def guard_fields(spec: dict[str, Any], family: Family, target: Target, path: str,
+def guard_fields(spec: JsonObject, family: Family, target: Target, path: str,
                  id_types: Mapping[str, str]) -> dict[str, str]:
     """The fields of a target's objects that protect other objects from deletion, by target."""
     guards: dict[str, str] = {}
@@ -437,8 +442,8 @@ def guard_fields(spec: dict[str, Any], family: Family, target: Target, path: str
     return guards
 
 
-def build_target(spec: dict[str, Any], family: Family, target: Target,
-                 id_types: Mapping[str, str]) -> dict[str, Any] | None:
+def build_target(spec: JsonObject, family: Family, target: Target,
+                 id_types: Mapping[str, str]) -> JsonObject | None:
     """A target as the model writes it, or None when this spec does not list its objects."""
     if target.union:
         return {"union": list(target.union)}
@@ -446,16 +451,16 @@ def build_target(spec: dict[str, Any], family: Family, target: Target,
     if location is None:
         return None
     path, ident = location
-    built: dict[str, Any] = {"path": path, "key": list(target.key or family.key), "id": ident,
+    built: JsonObject = {"path": path, "key": list(target.key or family.key), "id": ident,
                              "id_type": id_types[target.name]}
     if target.guards:
         built["guards"] = guard_fields(spec, family, target, path, id_types)
     return built
 
 
-def build_targets(spec: dict[str, Any], id_types: Mapping[str, str]) -> dict[str, Any]:
+def build_targets(spec: JsonObject, id_types: Mapping[str, str]) -> JsonObject:
     """Every target the spec has, in family order."""
-    targets: dict[str, Any] = {}
+    targets: JsonObject = {}
     for family in FAMILIES:
         for target in family.targets:
             built = build_target(spec, family, target, id_types)
@@ -480,7 +485,7 @@ class KindSpec:
     recorded_create: str
     disambiguator: str | None = None
     references: Mapping[str, str] = field(default_factory=dict)
-    nested: Mapping[str, Any] = field(default_factory=dict)
+    nested: Mapping[str, Json] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -497,7 +502,7 @@ class Collection:
         return self.path.strip("/").split("/", 1)[1].replace("/", "_")
 
 
-def object_collections(spec: dict[str, Any]) -> list[Collection]:
+def object_collections(spec: JsonObject) -> list[Collection]:
     """Every path with a create and a patchable detail path, in path order."""
     found = []
     for path, ops in spec["paths"].items():
@@ -517,7 +522,7 @@ def single_kind(family: Family, single: Single) -> KindSpec:
                     single.disambiguator, single.references, single.nested)
 
 
-def prefix_kind(spec: dict[str, Any], family: Family, collection: Collection) -> KindSpec:
+def prefix_kind(spec: JsonObject, family: Family, collection: Collection) -> KindSpec:
     """A kind of a prefix family: `/stages/authenticator/duo/` -> `authenticator_duo`."""
     rel = collection.path[len(family.prefix):].strip("/")
     short = family.renames.get(rel, rel.replace("/", "_"))
@@ -526,7 +531,7 @@ def prefix_kind(spec: dict[str, Any], family: Family, collection: Collection) ->
     return KindSpec(family, short + family.suffix, short, family.section, scope, family.key, family.recorded_create)
 
 
-def kind_for(spec: dict[str, Any], collection: Collection) -> KindSpec | None:
+def kind_for(spec: JsonObject, collection: Collection) -> KindSpec | None:
     """The kind a collection is: a family's single, else a kind under a family's prefix."""
     for family in FAMILIES:
         for single in family.singles:
@@ -539,7 +544,7 @@ def kind_for(spec: dict[str, Any], collection: Collection) -> KindSpec | None:
     return None
 
 
-def collections(spec: dict[str, Any]) -> list[tuple[Collection, KindSpec]]:
+def collections(spec: JsonObject) -> list[tuple[Collection, KindSpec]]:
     """Every collection the model covers, with its kind, in path order."""
     found = []
     for collection in object_collections(spec):
@@ -549,7 +554,7 @@ def collections(spec: dict[str, Any]) -> list[tuple[Collection, KindSpec]]:
     return found
 
 
-def reference_of(kind: KindSpec, field_name: str, compact: dict[str, Any], collection: str) -> str | None:
+def reference_of(kind: KindSpec, field_name: str, compact: JsonObject, collection: str) -> str | None:
     """The target a field points at: by the kind's own table, by the family's table for a UUID
     field (an unknown UUID field fails the run) or for an integer one (an integer foreign key)."""
     if field_name in kind.references:
@@ -561,8 +566,8 @@ def reference_of(kind: KindSpec, field_name: str, compact: dict[str, Any], colle
     return table.get(field_name) if kind_of_id in ("uuid", "int") else None
 
 
-def kind_field(spec: dict[str, Any], kind: KindSpec, collection: str, field_name: str, raw: dict[str, Any],
-               response: dict[str, Any], id_types: Mapping[str, str]) -> dict[str, Any]:
+def kind_field(spec: JsonObject, kind: KindSpec, collection: str, field_name: str, raw: JsonObject,
+               response: JsonObject, id_types: Mapping[str, str]) -> JsonObject:
     """One writable field of a kind: its schema facts, and whether it is write-only, a
     reference (of which target, restricted to which kind) or a secret."""
     compact = compact_field(spec, raw)
@@ -579,8 +584,8 @@ def kind_field(spec: dict[str, Any], kind: KindSpec, collection: str, field_name
     return compact
 
 
-def kind_fields(spec: dict[str, Any], kind: KindSpec, collection: str, request: dict[str, Any],
-                response: dict[str, Any], id_types: Mapping[str, str]) -> dict[str, Any]:
+def kind_fields(spec: JsonObject, kind: KindSpec, collection: str, request: JsonObject,
+                response: JsonObject, id_types: Mapping[str, str]) -> JsonObject:
     """The writable fields of a kind (what a create or an update may send)."""
     fields = {name: kind_field(spec, kind, collection, name, raw, response, id_types)
               for name, raw in request["properties"].items() if name not in kind.family.never_send}
@@ -600,19 +605,19 @@ def create_reads(recordings: Path, pattern: str) -> list[Path]:
     return reads
 
 
-def load_recorded_create(recordings: Path, pattern: str) -> dict[str, Any] | None:
+def load_recorded_create(recordings: Path, pattern: str) -> JsonObject | None:
     """The first recorded create matching `pattern` that the server accepted."""
     reads = create_reads(recordings, pattern)
-    recorded: dict[str, Any] | None = json.loads(reads[-1].read_text()) if reads else None
+    recorded: JsonObject | None = json.loads(reads[-1].read_text()) if reads else None
     return recorded if recorded is not None and recorded["response"]["status"] == 201 else None
 
 
-def recorded_values(recorded: dict[str, Any] | None, fields: Mapping[str, Any]) -> tuple[dict[str, Any],
-                                                                                          dict[str, Any]]:
+def recorded_values(recorded: JsonObject | None, fields: Mapping[str, Json]) -> tuple[JsonObject,
+                                                                                          JsonObject]:
     """From an accepted create: the defaults the server filled in (fields the request did not
     send) and the constants every answer of the kind carries (its display names)."""
-    defaults: dict[str, Any] = {}
-    constants: dict[str, Any] = {}
+    defaults: JsonObject = {}
+    constants: JsonObject = {}
     if recorded:
         sent = recorded["request"]["json"]
         for key, value in recorded["response"]["json"].items():
@@ -623,15 +628,15 @@ def recorded_values(recorded: dict[str, Any] | None, fields: Mapping[str, Any]) 
     return defaults, constants
 
 
-def fallback_default(compact: dict[str, Any]) -> Any:
+def fallback_default(compact: JsonObject) -> Any:
     """A server default for kinds no recording shows: what Django stores for an unset column."""
     if compact.get("nullable"):
         return None
     return {"array": [], "object": {}, "boolean": False, "string": ""}.get(compact.get("type", ""))
 
 
-def kind_defaults(kind: KindSpec, fields: Mapping[str, Any], required: list[str],
-                  recorded: dict[str, Any]) -> dict[str, Any]:
+def kind_defaults(kind: KindSpec, fields: Mapping[str, Json], required: list[str],
+                  recorded: JsonObject) -> JsonObject:
     """Every readable optional field's server default: recorded, else Django's for the column,
     then the family's overrides for what no recording can show."""
     defaults = dict(recorded)
@@ -644,7 +649,7 @@ def kind_defaults(kind: KindSpec, fields: Mapping[str, Any], required: list[str]
     return defaults
 
 
-def cascade_fields(kind: KindSpec, fields: Mapping[str, Any]) -> list[str]:
+def cascade_fields(kind: KindSpec, fields: Mapping[str, Json]) -> list[str]:
     """The single references whose target's deletion deletes the object too: the non-nullable
     ones, and the nullable ones the family says cascade."""
     nullable = kind.family.cascade_nullable.get(kind.name, [])
@@ -652,8 +657,8 @@ def cascade_fields(kind: KindSpec, fields: Mapping[str, Any]) -> list[str]:
             and (not spec.get("nullable") or f in nullable)]
 
 
-def build_kind(spec: dict[str, Any], recordings: Path, collection: Collection, kind: KindSpec,
-               id_types: Mapping[str, str]) -> dict[str, Any]:
+def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind: KindSpec,
+               id_types: Mapping[str, str]) -> JsonObject:
     """One kind of the model, from its spec schemas and its recorded create."""
     schemas = spec["components"]["schemas"]
     create = spec["paths"][collection.path]["post"]
@@ -692,7 +697,7 @@ def build_kind(spec: dict[str, Any], recordings: Path, collection: Collection, k
     }
 
 
-def build_sections(kinds: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+def build_sections(kinds: Mapping[str, Json]) -> dict[str, dict[str, str]]:
     """Section -> {manifest kind: kind}, sections in family order, kinds by name."""
     found: dict[str, dict[str, str]] = {}
     for name, kind in sorted(kinds.items()):
@@ -706,10 +711,10 @@ def section_nouns(sections: Iterable[str]) -> dict[str, list[str]]:
     return {section: list(SECTIONS[section]) for section in sections}
 
 
-def build_model(spec: dict[str, Any], recordings: Path, version: str) -> dict[str, Any]:
+def build_model(spec: JsonObject, recordings: Path, version: str) -> JsonObject:
     """The compact model of one API version."""
     id_types = target_id_types(spec)
-    kinds: dict[str, Any] = {}
+    kinds: JsonObject = {}
     for collection, kind in collections(spec):
         if kind.name in kinds:
             sys.exit(f"{collection.path}: kind {kind.name!r} defined twice")
@@ -719,7 +724,7 @@ def build_model(spec: dict[str, Any], recordings: Path, version: str) -> dict[st
             "sections": sections, "section_nouns": section_nouns(sections)}
 
 
-def build_families(models: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def build_families(models: Iterable[JsonObject]) -> JsonObject:
     """The manifest sections any version has, in family order, with their nouns."""
     present = {section for model in models for section in model["sections"]}
     return {"sections": section_nouns(section for section in SECTIONS if section in present)}
@@ -738,7 +743,7 @@ SECRET_SOURCE = {
     ],
 }
 
-CONTROL_PROPERTIES: dict[str, Any] = {
+CONTROL_PROPERTIES: JsonObject = {
     "state": {"enum": ["present", "absent"],
               "description": "absent deletes the object (only with this explicit mark)."},
     "update": {"enum": ["patch", "put"],
@@ -750,20 +755,20 @@ ITEM_KEYS = ("type", "enum", "minLength", "maxLength", "pattern")
 KEY_KEYS = ("type", "minLength", "maxLength", "pattern", "description")
 
 
-def reference_schema(target: str, key: list[str]) -> dict[str, Any]:
+def reference_schema(target: str, key: list[str]) -> JsonObject:
     """`{flow: SLUG}`: a reference by the target's natural key."""
     return {"type": "object", "description": f"A reference to a {target} by its {'+'.join(key)}.",
             "properties": {target: {"type": "string", "minLength": 1}},
             "required": [target], "additionalProperties": False}
 
 
-def reference_value(target: str, target_keys: Mapping[str, list[str]]) -> dict[str, Any]:
+def reference_value(target: str, target_keys: Mapping[str, list[str]]) -> JsonObject:
     """A reference written as an id or by natural key."""
     return {"anyOf": [{"type": "string", "format": "uuid"}, reference_schema(target, target_keys[target])]}
 
 
-def array_schema(compact: dict[str, Any], base: dict[str, Any],
-                 target_keys: Mapping[str, list[str]]) -> dict[str, Any]:
+def array_schema(compact: JsonObject, base: JsonObject,
+                 target_keys: Mapping[str, list[str]]) -> JsonObject:
     """A list field: its items, which for a reference list are references, kept as a set."""
     schema = dict(base)
     if compact.get("reference"):
@@ -774,7 +779,7 @@ def array_schema(compact: dict[str, Any], base: dict[str, Any],
     return schema
 
 
-def value_schema(compact: dict[str, Any], target_keys: Mapping[str, list[str]]) -> dict[str, Any]:
+def value_schema(compact: JsonObject, target_keys: Mapping[str, list[str]]) -> JsonObject:
     """The JSON Schema of one manifest field: the API type, plus references and secret sources."""
     schema = {"type": "object"} if compact.get("type") == "object" else pick(compact, VALUE_KEYS)
     if compact.get("type") == "array":
@@ -790,9 +795,9 @@ def value_schema(compact: dict[str, Any], target_keys: Mapping[str, list[str]]) 
     return schema
 
 
-def control_properties(kind: dict[str, Any], multi_kind: bool, nested_in: dict[str, Any] | None) -> dict[str, Any]:
+def control_properties(kind: JsonObject, multi_kind: bool, nested_in: JsonObject | None) -> JsonObject:
     """The keys of an entry that steer the reconciler rather than set a field."""
-    props: dict[str, Any] = {}
+    props: JsonObject = {}
     if multi_kind:
         props["kind"] = {"const": kind["manifest_kind"]}
     if nested_in is None:
@@ -803,8 +808,8 @@ def control_properties(kind: dict[str, Any], multi_kind: bool, nested_in: dict[s
     return props
 
 
-def field_property(kind: dict[str, Any], name: str, entry_keys: Mapping[str, str],
-                   target_keys: Mapping[str, list[str]]) -> dict[str, Any]:
+def field_property(kind: JsonObject, name: str, entry_keys: Mapping[str, str],
+                   target_keys: Mapping[str, list[str]]) -> JsonObject:
     """The JSON Schema of one field of an entry."""
     compact = kind["fields"][name]
     if name in kind["key"] and not compact.get("reference"):
@@ -816,8 +821,8 @@ def field_property(kind: dict[str, Any], name: str, entry_keys: Mapping[str, str
     return value_schema(compact, target_keys)
 
 
-def entry_required(kind: dict[str, Any], props: Mapping[str, Any], multi_kind: bool,
-                   entry_keys: Mapping[str, str]) -> dict[str, Any]:
+def entry_required(kind: JsonObject, props: Mapping[str, Json], multi_kind: bool,
+                   entry_keys: Mapping[str, str]) -> JsonObject:
     """The required keys of an entry; a policy binding binds exactly one of policy, group or user."""
     required = (["kind"] if multi_kind else []) + [k for k in kind["key"] if k in props]
     if kind["disambiguator"]:
@@ -829,8 +834,8 @@ def entry_required(kind: dict[str, Any], props: Mapping[str, Any], multi_kind: b
             "oneOf": [{"required": [k]} for k in alternatives]}
 
 
-def entry_schema(model: dict[str, Any], name: str, nested_in: dict[str, Any] | None,
-                 target_keys: Mapping[str, list[str]]) -> dict[str, Any]:
+def entry_schema(model: JsonObject, name: str, nested_in: JsonObject | None,
+                 target_keys: Mapping[str, list[str]]) -> JsonObject:
     """The JSON Schema of one manifest entry of kind `name`: its fields, its control keys and the
     lists it nests; `nested_in` is the parent's nested entry when it is written inside one."""
     kind = model["kinds"][name]
@@ -844,14 +849,14 @@ def entry_schema(model: dict[str, Any], name: str, nested_in: dict[str, Any] | N
         props[list_name] = {"type": "array", "items": {"$ref": f"#/$defs/{nested['kind']}@{name}"},
                             "description": f"When present, exactly these {list_name}: others are removed."}
     required = entry_required(kind, props, multi_kind, entry_keys)
-    schema: dict[str, Any] = {"type": "object", "properties": props, "required": required["required"],
+    schema: JsonObject = {"type": "object", "properties": props, "required": required["required"],
                               "additionalProperties": False}
     if "oneOf" in required:
         schema["oneOf"] = required["oneOf"]
     return schema
 
 
-def section_items(kinds: Mapping[str, str]) -> dict[str, Any]:
+def section_items(kinds: Mapping[str, str]) -> JsonObject:
     """The items of a section's list: the one kind's entry, or any kind's chosen by `kind`."""
     if len(kinds) == 1:
         return {"$ref": f"#/$defs/{next(iter(kinds.values()))}"}
@@ -864,10 +869,10 @@ def section_items(kinds: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def build_manifest_schema(model: dict[str, Any]) -> dict[str, Any]:
+def build_manifest_schema(model: JsonObject) -> JsonObject:
     """The JSON Schema of a manifest for one API version."""
     target_keys = {name: t["key"] for name, t in model["targets"].items() if "key" in t}
-    defs: dict[str, Any] = {}
+    defs: JsonObject = {}
     for name, kind in model["kinds"].items():
         if kind["section"]:
             defs[name] = entry_schema(model, name, None, target_keys)
@@ -920,10 +925,10 @@ def seed_reads(recordings: Path) -> list[Path]:
     return [recordings / FRESH_INSTALL] + ([flows / f"{stem}.json" for stem in SEED_READS] if flows.is_dir() else [])
 
 
-def build_seed(recordings: Path, spec: dict[str, Any], targets: Mapping[str, Any]) -> dict[str, Any]:
+def build_seed(recordings: Path, spec: JsonObject, targets: Mapping[str, Json]) -> JsonObject:
     """The objects of a fresh install: the recorded lists, the default brand, and the default
     policy bindings and admin user carried over from the flows recordings."""
-    seed: dict[str, Any] = json.loads((recordings / FRESH_INSTALL).read_text())
+    seed: JsonObject = json.loads((recordings / FRESH_INSTALL).read_text())
     lists = seed["lists"]
     if "brand" in targets:
         lists[targets["brand"]["path"]] = [default_brand(spec, lists, targets["brand"])]
@@ -942,10 +947,10 @@ def build_seed(recordings: Path, spec: dict[str, Any], targets: Mapping[str, Any
     return seed
 
 
-def default_brand(spec: dict[str, Any], lists: Mapping[str, Any], target: Mapping[str, Any]) -> dict[str, Any]:
+def default_brand(spec: JsonObject, lists: Mapping[str, Json], target: Mapping[str, Json]) -> JsonObject:
     """The default brand (tenant) of a fresh install."""
     flows = {f["slug"]: f["pk"] for f in lists["/flows/instances/"]}
-    brand: dict[str, Any] = {}
+    brand: JsonObject = {}
     for name, prop in list_item_schema(spec, target["path"])["properties"].items():
         if name == target["id"]:
             brand[name] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"authentik-reconciler/{target['path']}default"))
@@ -958,8 +963,8 @@ def default_brand(spec: dict[str, Any], lists: Mapping[str, Any], target: Mappin
     return brand
 
 
-def carried_binding(binding: dict[str, Any], ids: Mapping[str, str],
-                    policies: Mapping[str, Any]) -> dict[str, Any]:
+def carried_binding(binding: JsonObject, ids: Mapping[str, str],
+                    policies: Mapping[str, Json]) -> JsonObject:
     """A recorded default policy binding with the seed's ids for what it binds."""
     carried = {key: ids.get(value, value) if key in ("policy", "group", "target") else value
                for key, value in binding.items()}
@@ -967,14 +972,14 @@ def carried_binding(binding: dict[str, Any], ids: Mapping[str, str],
     return carried
 
 
-def carried_by_name(seed_objects: Iterable[dict[str, Any]], recorded_objects: Iterable[dict[str, Any]],
+def carried_by_name(seed_objects: Iterable[JsonObject], recorded_objects: Iterable[JsonObject],
                     key: str) -> dict[str, str]:
     """Recorded pk -> seed pk of the objects both hold, matched by `key`."""
     seed = {obj[key]: obj["pk"] for obj in seed_objects}
     return {obj["pk"]: seed[obj[key]] for obj in recorded_objects if obj[key] in seed}
 
 
-def carried_bindings(lists: Mapping[str, Any], recorded: Mapping[str, Any],
+def carried_bindings(lists: Mapping[str, Json], recorded: Mapping[str, Json],
                      flow_slugs: Mapping[str, str]) -> dict[str, str]:
     """Recorded pk -> seed pk of flow-stage bindings, matched by flow slug, stage name and order."""
     seed_flow_slugs = {f["pk"]: f["slug"] for f in lists["/flows/instances/"]}
@@ -989,7 +994,7 @@ def carried_bindings(lists: Mapping[str, Any], recorded: Mapping[str, Any],
     return ids
 
 
-def carried_ids(lists: Mapping[str, Any], recorded: Mapping[str, Any]) -> dict[str, str]:
+def carried_ids(lists: Mapping[str, Json], recorded: Mapping[str, Json]) -> dict[str, str]:
     """Recorded pk -> the seed's pk of the same object, by natural key."""
     recorded_flows = recorded["01-flows-list-fresh"]["results"]
     ids = carried_by_name(lists["/flows/instances/"], recorded_flows, "slug")
@@ -999,7 +1004,7 @@ def carried_ids(lists: Mapping[str, Any], recorded: Mapping[str, Any]) -> dict[s
     return ids
 
 
-def carried_user(user: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any]:
+def carried_user(user: JsonObject, groups: list[JsonObject]) -> JsonObject:
     """A recorded user as the seed's install shows it: the fields its groups' `users_obj` show
     (pk, email, uid, ...) and its group memberships come from the seed; the rest, which no fresh
     read of that install shows, stays as recorded."""
@@ -1017,15 +1022,15 @@ def carried_user(user: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str
 # -- the command -----------------------------------------------------------------------------------
 
 
-def recording_reads(spec: dict[str, Any], recordings: Path) -> list[Path]:
+def recording_reads(spec: JsonObject, recordings: Path) -> list[Path]:
     """Every recording file generating one version's model and seed reads (for derive_inputs)."""
     reads = {path for collection, kind in collections(spec)
              for path in create_reads(recordings, kind.recorded_create.format(dir=collection.dir_name))}
     return sorted(reads | set(seed_reads(recordings)))
 
 
-def load_spec(inputs: Path, version: str) -> dict[str, Any]:
-    spec: dict[str, Any] = json.loads((inputs / version / SPEC_FILE).read_text())
+def load_spec(inputs: Path, version: str) -> JsonObject:
+    spec: JsonObject = json.loads((inputs / version / SPEC_FILE).read_text())
     return spec
 
 
@@ -1034,7 +1039,7 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
-def generate_version(inputs: Path, root: Path, version: str) -> dict[str, Any]:
+def generate_version(inputs: Path, root: Path, version: str) -> JsonObject:
     """Write one version's model, manifest schema and seed; return the model."""
     spec = load_spec(inputs, version)
     recordings = inputs / version

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from reconciler.planning.changes import API_PREFIX, Change
+from reconciler.values import JsonObject
 
 __all__ = ["APPLIED", "FAILED", "UNKNOWN_OUTCOME", "NOT_ATTEMPTED", "ChangeOutcome", "ApplyResult"]
 
@@ -30,8 +30,8 @@ class ChangeOutcome:
     """The error itself (an `ApiError` with the call and the answer), for chaining."""
 
     @property
-    def data(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"action": self.change.action, "address": self.change.address,
+    def data(self) -> JsonObject:
+        out: JsonObject = {"action": self.change.action, "address": self.change.address,
                                "method": self.change.method, "path": API_PREFIX + self.change.path}
         if self.status in (FAILED, UNKNOWN_OUTCOME):
             out["error"] = self.error
@@ -73,7 +73,7 @@ class ApplyResult:
         return all(o.status == APPLIED for o in self.outcomes)
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JsonObject:
         return {"applied": [o.data for o in self._with(APPLIED)], "failed": [o.data for o in self.failed],
                 "unknown": [o.data for o in self.unknown],
                 "not_attempted": [o.data for o in self._with(NOT_ATTEMPTED)]}

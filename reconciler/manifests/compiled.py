@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from reconciler.values import Json
+
 __all__ = ["compile_check"]
 
 Check = Callable[[Any], bool]
@@ -27,7 +29,7 @@ class Unsupported(Exception):
     """The schema uses a keyword this check does not implement."""
 
 
-def compile_check(defs: Mapping[str, Any], name: str) -> Check | None:
+def compile_check(defs: Mapping[str, Json], name: str) -> Check | None:
     """A function telling whether an instance is valid against `#/$defs/name`, or None when the
     schema uses a keyword this module does not implement."""
     compiled: dict[str, Check] = {}
@@ -52,7 +54,7 @@ def compile_check(defs: Mapping[str, Any], name: str) -> Check | None:
                   if (check := keyword(schema, word)) is not None]
         return checks[0] if len(checks) == 1 else all_of(checks)
 
-    def keyword(schema: Mapping[str, Any], word: str) -> Check | None:
+    def keyword(schema: Mapping[str, Json], word: str) -> Check | None:
         arg = schema[word]
         if word == "$ref":
             return ref(arg)
@@ -137,7 +139,7 @@ def properties_check(props: dict[str, Check]) -> Check:
     return check
 
 
-def enum_check(options: list[Any]) -> Check:
+def enum_check(options: list[Json]) -> Check:
     """A string is equal only to a string (`equal`), so strings are looked up in a set: some
     enums are long (time zones, country codes)."""
     texts = frozenset(option for option in options if isinstance(option, str))

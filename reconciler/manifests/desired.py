@@ -10,7 +10,7 @@ from typing import Any
 from reconciler.manifests.reading import KeyPath, Position, RawObject
 from reconciler.model.identity import address, desired_key, own_key
 from reconciler.model.kinds import ApiModel, Kind, Nested
-from reconciler.values import Key, Ref
+from reconciler.values import JsonObject, Key, Ref
 
 __all__ = ["DesiredObject", "CONTROL_KEYS", "expand"]
 
@@ -31,7 +31,7 @@ class DesiredObject:
     kind: str
     key: Key
     address: str
-    fields: dict[str, Any]
+    fields: JsonObject
     file: str
     positions: dict[KeyPath, Position] = field(repr=False, compare=False)
     state: str = "present"
@@ -64,7 +64,7 @@ def expand(raw: RawObject, kind: Kind, model: ApiModel) -> list[DesiredObject]:
     return _expand(raw.data, raw.positions, raw.file, kind, model, None, None)
 
 
-def _expand(data: dict[str, Any], positions: dict[KeyPath, Position], file: str, kind: Kind, model: ApiModel,
+def _expand(data: JsonObject, positions: dict[KeyPath, Position], file: str, kind: Kind, model: ApiModel,
             parent: DesiredObject | None, nested: Nested | None, which_shown: bool = False) -> list[DesiredObject]:
     fields, positions = _written(data, positions, kind, model, parent, nested)
     key = desired_key(kind, fields)
@@ -88,8 +88,8 @@ def _expand(data: dict[str, Any], positions: dict[KeyPath, Position], file: str,
     return [obj, *_expand_nested(data, positions, file, kind, model, obj)]
 
 
-def _written(data: dict[str, Any], positions: dict[KeyPath, Position], kind: Kind, model: ApiModel,
-             parent: DesiredObject | None, nested: Nested | None) -> tuple[dict[str, Any], dict[KeyPath, Position]]:
+def _written(data: JsonObject, positions: dict[KeyPath, Position], kind: Kind, model: ApiModel,
+             parent: DesiredObject | None, nested: Nested | None) -> tuple[JsonObject, dict[KeyPath, Position]]:
     """The fields an entry writes and their positions. A nested entry's also point back at its
     parent (written where the entry starts), and its keys written as bare values name their target."""
     fields = {k: v for k, v in data.items() if k not in CONTROL_KEYS and k not in kind.nested}
@@ -103,7 +103,7 @@ def _written(data: dict[str, Any], positions: dict[KeyPath, Position], kind: Kin
     return fields, {**positions, (nested.parent,): positions[()]}
 
 
-def _expand_nested(data: dict[str, Any], positions: dict[KeyPath, Position], file: str, kind: Kind,
+def _expand_nested(data: JsonObject, positions: dict[KeyPath, Position], file: str, kind: Kind,
                    model: ApiModel, obj: DesiredObject) -> list[DesiredObject]:
     """The entries nested in `obj`'s, each list in turn; an entry whose own key repeats in its
     list shows its disambiguator in its address."""
@@ -123,7 +123,7 @@ def _expand_nested(data: dict[str, Any], positions: dict[KeyPath, Position], fil
     return objects
 
 
-def _own(kind: Kind, entry: dict[str, Any], nested: Nested) -> Key:
+def _own(kind: Kind, entry: JsonObject, nested: Nested) -> Key:
     """A nested entry's key without its parent, as written (to tell whether it repeats)."""
     fields = {name: ({nested.keys[name]: value} if name in nested.keys and value is not None else value)
               for name, value in entry.items()}

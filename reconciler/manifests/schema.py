@@ -16,7 +16,7 @@ from reconciler.manifests.compiled import Check, compile_check
 from reconciler.manifests.desired import DesiredObject, expand
 from reconciler.manifests.reading import KeyPath, Manifests, RawObject
 from reconciler.model.kinds import ApiModel, Kind, schema_dir
-from reconciler.values import Ref
+from reconciler.values import JsonObject, Ref
 
 if TYPE_CHECKING:  # jsonschema loads only when an entry fails the compiled check (a fifth of a second)
     from jsonschema import Draft202012Validator
@@ -30,9 +30,9 @@ JSON_TYPES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boole
 
 
 @cache
-def manifest_schema(version: str) -> dict[str, Any]:
+def manifest_schema(version: str) -> JsonObject:
     """The published manifest JSON Schema of `version` (also what editors use)."""
-    data: dict[str, Any] = json.loads((schema_dir() / f"manifest-{version}.schema.json").read_text())
+    data: JsonObject = json.loads((schema_dir() / f"manifest-{version}.schema.json").read_text())
     return data
 
 
@@ -50,7 +50,7 @@ def _kind_check(version: str, kind: str) -> Check | None:
     return compile_check(manifest_schema(version)["$defs"], kind)
 
 
-def _schema_errors(version: str, kind: str, instance: dict[str, Any]) -> list[ValidationError]:
+def _schema_errors(version: str, kind: str, instance: JsonObject) -> list[ValidationError]:
     """jsonschema's errors for an entry, asked only when the compiled check rejects it: they
     are what the problems are worded from, and a valid entry has none."""
     check = _kind_check(version, kind)
@@ -75,11 +75,11 @@ def _branches(error: ValidationError) -> dict[int, list[ValidationError]]:
     return by_branch
 
 
-def _schema_of(error: ValidationError) -> dict[str, Any]:
+def _schema_of(error: ValidationError) -> JsonObject:
     return error.schema if isinstance(error.schema, dict) else {}
 
 
-Wording = Callable[["ValidationError", dict[str, Any], bool], str | None]
+Wording = Callable[["ValidationError", JsonObject, bool], str | None]
 """(error, the failing schema, hide) -> the sentence for that validator, or None for jsonschema's own."""
 
 
@@ -96,11 +96,11 @@ def _describe(error: ValidationError, hide: bool = False) -> str:
         else error.message
 
 
-def _expected(error: ValidationError, schema: dict[str, Any], hide: bool) -> str:
+def _expected(error: ValidationError, schema: JsonObject, hide: bool) -> str:
     return f"expected {_shape(schema)}, got {_what(error.instance)}"
 
 
-def _any_of(error: ValidationError, schema: dict[str, Any], hide: bool) -> str:
+def _any_of(error: ValidationError, schema: JsonObject, hide: bool) -> str:
     """Explained against the branch meant for this shape of value, when one is."""
     branches = _branches(error)
     for index, option in enumerate(schema.get("anyOf", [])):
@@ -110,7 +110,7 @@ def _any_of(error: ValidationError, schema: dict[str, Any], hide: bool) -> str:
     return _expected(error, schema, hide)
 
 
-def _meant_for(value: Any, option: dict[str, Any]) -> bool:
+def _meant_for(value: Any, option: JsonObject) -> bool:
     """Whether an `anyOf` branch is the one for `value`: an object branch for a mapping, a branch
     of its type (not null) for anything else."""
     takes_object = _accepts_object(option)
@@ -118,7 +118,7 @@ def _meant_for(value: Any, option: dict[str, Any]) -> bool:
         and (takes_object or _type_ok(value, option))
 
 
-def _one_of(error: ValidationError, schema: dict[str, Any], hide: bool) -> str | None:
+def _one_of(error: ValidationError, schema: JsonObject, hide: bool) -> str | None:
     if all(set(option) == {"required"} for option in schema.get("oneOf", [])):
         names = [option["required"][0] for option in schema["oneOf"]]
         return f"set exactly one of {', '.join(names[:-1])} or {names[-1]}"
@@ -131,17 +131,17 @@ def _shown(value: Any, hide: bool) -> str:
     return "the value" if hide else json.dumps(value)
 
 
-def _min_length(error: ValidationError, schema: dict[str, Any], hide: bool) -> str:
+def _min_length(error: ValidationError, schema: JsonObject, hide: bool) -> str:
     return "must not be empty" if schema["minLength"] == 1 else \
         f"must be at least {schema['minLength']} characters"
 
 
-def _max_length(error: ValidationError, schema: dict[str, Any], hide: bool) -> str:
+def _max_length(error: ValidationError, schema: JsonObject, hide: bool) -> str:
     value: Any = error.instance
     return f"must be at most {schema['maxLength']} characters (has {len(value)})"
 
 
-def _unknown_key(error: ValidationError, schema: dict[str, Any], hide: bool) -> str | None:
+def _unknown_key(error: ValidationError, schema: JsonObject, hide: bool) -> str | None:
     value = error.instance
     if not isinstance(value, dict):
         return None
@@ -152,7 +152,7 @@ def _unknown_key(error: ValidationError, schema: dict[str, Any], hide: bool) -> 
     return f"unknown key {extra[0]!r} (expected {' or '.join(allowed)})"
 
 
-def _missing_key(error: ValidationError, schema: dict[str, Any], hide: bool) -> str:
+def _missing_key(error: ValidationError, schema: JsonObject, hide: bool) -> str:
     value: Any = error.instance
     missing = [key for key in schema.get("required", []) if key not in value]
     return f"missing key {missing[0]!r}" if missing else error.message
@@ -175,13 +175,13 @@ _WORDINGS: dict[str, Wording] = {
 }
 
 
-def _accepts_object(schema: dict[str, Any]) -> bool:
+def _accepts_object(schema: JsonObject) -> bool:
     if "anyOf" in schema:
         return any(_accepts_object(option) for option in schema["anyOf"])
     return schema.get("type") == "object" or "oneOf" in schema
 
 
-def _type_ok(value: Any, schema: dict[str, Any]) -> bool:
+def _type_ok(value: Any, schema: JsonObject) -> bool:
     if "anyOf" in schema:
         return any(_type_ok(value, option) for option in schema["anyOf"])
     expected = schema.get("type")
@@ -195,7 +195,7 @@ def _type_ok(value: Any, schema: dict[str, Any]) -> bool:
     return True
 
 
-def _shape(schema: dict[str, Any]) -> str:
+def _shape(schema: JsonObject) -> str:
     """How a schema reads to a person: `a string`, `a reference like {flow: SLUG}`, ..."""
     if "anyOf" in schema:
         return " or ".join(s for s in (_shape(o) for o in schema["anyOf"]) if s)
@@ -243,7 +243,7 @@ Report = Callable[..., None]
 """(key path, message, field label) -> None: records one problem of the entry being checked."""
 
 
-def _check_fields(data: dict[str, Any], kind: Kind, model: ApiModel, def_name: str,
+def _check_fields(data: JsonObject, kind: Kind, model: ApiModel, def_name: str,
                   path: tuple[str | int, ...], problem: Report) -> None:
     """Unknown and read-only keys of an entry and of the entries nested in it, with a suggestion
     (jsonschema would only say "additional properties"); they are then left out of the check."""
@@ -306,7 +306,7 @@ def _unknown_kind(raw: RawObject, model: ApiModel, problem: Report) -> None:
             f"in {raw.section!r} for authentik {model.version}", "kind")
 
 
-def _check_key(data: dict[str, Any], kind: Kind, problem: Report) -> None:
+def _check_key(data: JsonObject, kind: Kind, problem: Report) -> None:
     for name in kind.key:
         if name not in data:
             problem((), f"missing {name!r}")
@@ -314,7 +314,7 @@ def _check_key(data: dict[str, Any], kind: Kind, problem: Report) -> None:
             problem((name,), "must be a non-empty string", name)
 
 
-def _check_schema(checked: dict[str, Any], raw: RawObject, kind: Kind, model: ApiModel, problem: Report) -> bool:
+def _check_schema(checked: JsonObject, raw: RawObject, kind: Kind, model: ApiModel, problem: Report) -> bool:
     """The schema's errors for the entry without its unknown fields, but those already reported;
     whether there were none."""
     ok = True
@@ -330,7 +330,7 @@ def _check_schema(checked: dict[str, Any], raw: RawObject, kind: Kind, model: Ap
 
 
 def _reported_above(error: ValidationError, path: list[str | int], foreign: list[KeyPath],
-                    kind: Kind, checked: dict[str, Any]) -> bool:
+                    kind: Kind, checked: JsonObject) -> bool:
     """Whether a schema error repeats a problem already reported: a value that is not JSON, a
     missing key or one that is not a non-empty string."""
     if any(tuple(path[:len(where)]) == where or tuple(where[:len(path)]) == tuple(path) for where in foreign):
@@ -341,7 +341,7 @@ def _reported_above(error: ValidationError, path: list[str | int], foreign: list
     return len(path) == 1 and path[0] in kind.key  # a key that is not a non-empty string
 
 
-def _check_absent(data: dict[str, Any], kind: Kind, problem: Report) -> bool:
+def _check_absent(data: JsonObject, kind: Kind, problem: Report) -> bool:
     """An entry marked absent lists no nested entries; whether it lists none."""
     ok = True
     if data.get("state") == "absent":
@@ -353,7 +353,7 @@ def _check_absent(data: dict[str, Any], kind: Kind, problem: Report) -> bool:
     return ok
 
 
-def _check_ignored(data: dict[str, Any], problem: Report) -> bool:
+def _check_ignored(data: JsonObject, problem: Report) -> bool:
     """No field both set and named in `ignore_changes`; whether there is none."""
     ok = True
     for index, name in enumerate(data.get("ignore_changes") or []):

@@ -14,7 +14,7 @@ from typing import Any
 from reconciler.errors import PlanError, Problem
 from reconciler.manifests.desired import DesiredObject
 from reconciler.model.kinds import ApiModel
-from reconciler.values import Secret
+from reconciler.values import JsonObject, Secret
 
 __all__ = ["resolve_secrets", "is_secret_source", "read_source", "SourceError", "FileRule", "MAX_SECRET_FILE_BYTES"]
 
@@ -138,7 +138,7 @@ def resolve_secrets(desired: list[DesiredObject], model: ApiModel,
             continue
         kind = model.kinds[obj.kind]
         sensitive = kind.sensitive_fields
-        fields: dict[str, Any] = {}
+        fields: JsonObject = {}
         for name, value in obj.fields.items():
             spec = kind.fields.get(name)
             # {env}/{file} stand for strings; in an object field (fixed_data) a mapping is data.

@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model
 from reconciler.model.live import LiveState
-from reconciler.values import Key
+from reconciler.values import JsonObject, Key
 
 __all__ = ["fresh_install", "is_default"]
 
@@ -21,7 +20,7 @@ SEEDS = Path(__file__).parent / "seeds"
 def _state(model: ApiModel) -> LiveState:
     """The fresh install as live state: every kind's list, and each family list (`/stages/all/`,
     `/policies/all/`) both as one list and split by kind, as the server has them."""
-    lists: dict[str, list[dict[str, Any]]] = json.loads((SEEDS / f"{model.version}.json").read_text())["lists"]
+    lists: dict[str, list[JsonObject]] = json.loads((SEEDS / f"{model.version}.json").read_text())["lists"]
     state = LiveState(model=model, lists=dict(lists))
     for target in model.targets.values():
         members = model.kinds_of(target.name)

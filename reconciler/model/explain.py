@@ -9,6 +9,7 @@ from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.model.kinds import ApiModel, Field, Kind
+from reconciler.values import JsonObject
 
 __all__ = ["KindSummary", "FieldInfo", "KindInfo", "list_kinds", "explain_kind", "find_kind", "SECTIONS"]
 
@@ -27,7 +28,7 @@ class KindSummary:
     """For a kind written inside another's entries: where (`a flow's bindings:`)."""
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JsonObject:
         return {"manifest_kind": self.manifest_kind, "kind": self.kind, "path": f"/api/v3{self.path}",
                 "written_in": self.written_in or None}
 
@@ -55,7 +56,7 @@ class FieldInfo:
     description: str
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JsonObject:
         return {"name": self.name, "type": self.type, "required": self.required,
                 **({"default": self.default} if self.has_default else {}), "nullable": self.nullable,
                 "values": list(self.values), "reference": self.reference, "reference_kind": self.reference_kind,
@@ -74,7 +75,7 @@ class KindInfo:
     read_only: tuple[str, ...]
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JsonObject:
         return {"api_version": self.api_version, **self.summary.data, "section": self.section, "key": list(self.key),
                 "fields": [f.data for f in self.fields], "read_only": list(self.read_only)}
 

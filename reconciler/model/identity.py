@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from reconciler.model.kinds import Kind
-from reconciler.values import Key, Ref, display_key
+from reconciler.values import Json, Key, Ref, display_key
 
 __all__ = ["address", "desired_key", "live_key", "own_key", "written_ref"]
 
@@ -23,9 +23,9 @@ def written_ref(value: Any) -> Ref | None:
     return None
 
 
-def desired_key(kind: Kind, fields: Mapping[str, Any]) -> Key:
+def desired_key(kind: Kind, fields: Mapping[str, Json]) -> Key:
     """The natural key of a manifest entry: its key fields, references by the key they name."""
-    parts: list[Any] = []
+    parts: list[Json] = []
     for name in kind.key:
         value = fields.get(name)
         if kind.fields[name].reference and value is not None:
@@ -35,9 +35,9 @@ def desired_key(kind: Kind, fields: Mapping[str, Any]) -> Key:
     return tuple(parts)
 
 
-def live_key(kind: Kind, obj: Mapping[str, Any], ref_of: Callable[[str, Any], Ref]) -> Key:
+def live_key(kind: Kind, obj: Mapping[str, Json], ref_of: Callable[[str, Any], Ref]) -> Key:
     """The natural key of a live object; `ref_of(target, id)` names what a reference points at."""
-    parts: list[Any] = []
+    parts: list[Json] = []
     for name in kind.key:
         value = obj.get(name)
         spec = kind.fields[name]

@@ -8,10 +8,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from typing import Any
 
 from reconciler.model.versions import known_versions, schema_dir
-from reconciler.values import IdKey, ObjectId, Ref
+from reconciler.values import IdKey, Json, JsonObject, ObjectId, Ref
 
 __all__ = ["ApiModel", "Companion", "Field", "Kind", "Nested", "Target", "load_model", "schema_dir",
            "known_versions", "typed_id"]
@@ -32,7 +31,7 @@ class Field:
     """One writable field: its JSON type and constraints as the request schema gives them."""
 
     name: str
-    spec: dict[str, Any]
+    spec: JsonObject
 
     @property
     def type(self) -> str:
@@ -68,7 +67,7 @@ class Field:
         return self.type == "array"
 
     @property
-    def items(self) -> dict[str, Any]:
+    def items(self) -> JsonObject:
         return dict(self.spec.get("items", {}))
 
 
@@ -119,9 +118,9 @@ class Kind:
     required: tuple[str, ...]
     read_only: tuple[str, ...]
     response_order: tuple[str, ...]
-    defaults: dict[str, Any]
+    defaults: JsonObject
     no_default: tuple[str, ...]
-    constants: dict[str, Any]
+    constants: JsonObject
     companions: tuple[Companion, ...]
     cascade: tuple[str, ...]
     id_field: str = "pk"
@@ -133,7 +132,7 @@ class Kind:
         """An id of this kind's objects, with its scope, for sets that mix kinds."""
         return IdKey(self.family, typed_id(self.id_type, value))
 
-    def detail_path(self, obj: Mapping[str, Any]) -> str:
+    def detail_path(self, obj: Mapping[str, Json]) -> str:
         """The object's URL below `/api/v3` (flows are addressed by slug, FINDINGS flows 49, 51)."""
         return f"{self.path}{obj[self.url_field]}/"
 
@@ -177,7 +176,7 @@ class ApiModel:
     """Manifest sections in the order exports write them, each manifest kind -> model kind."""
     section_nouns: dict[str, tuple[str, str]]
     """Each section's noun, singular and plural (`stage`, `stages`), for messages."""
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    raw: JsonObject = field(repr=False, compare=False)
 
     def ref_keys(self, ref: Ref) -> tuple[IdKey, ...]:
         """The scoped ids a reference with an id may name: one, or one per member of a union
@@ -276,7 +275,7 @@ def load_model(version: str) -> ApiModel:
                     section_nouns={s: (words[0], words[1]) for s, words in raw["section_nouns"].items()}, raw=raw)
 
 
-def _kind(name: str, spec: dict[str, Any]) -> Kind:
+def _kind(name: str, spec: JsonObject) -> Kind:
     return Kind(
         name=name,
         path=spec["path"],

@@ -9,7 +9,7 @@ from typing import Any
 
 from reconciler.model.identity import live_key
 from reconciler.model.kinds import ApiModel, Kind
-from reconciler.values import Key, Ref
+from reconciler.values import Json, JsonObject, Key, Ref
 
 __all__ = ["LiveState", "id_fields", "paths_for_deletes", "paths_for_kinds", "paths_for_targets"]
 
@@ -20,49 +20,49 @@ class LiveState:
     first use: the diff asks them for every reference it compares."""
 
     model: ApiModel
-    lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    _by_key: dict[str, dict[Key, list[dict[str, Any]]]] = field(default_factory=dict, repr=False)
-    _target_ids: dict[str, dict[str, tuple[str, dict[str, Any]]]] = field(default_factory=dict, repr=False)
-    _target_keys: dict[str, dict[Key, list[Any]]] = field(default_factory=dict, repr=False)
-    _children: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = field(default_factory=dict, repr=False)
-    _by_id: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
+    lists: dict[str, list[JsonObject]] = field(default_factory=dict)
+    _by_key: dict[str, dict[Key, list[JsonObject]]] = field(default_factory=dict, repr=False)
+    _target_ids: dict[str, dict[str, tuple[str, JsonObject]]] = field(default_factory=dict, repr=False)
+    _target_keys: dict[str, dict[Key, list[Json]]] = field(default_factory=dict, repr=False)
+    _children: dict[tuple[str, str], dict[str, list[JsonObject]]] = field(default_factory=dict, repr=False)
+    _by_id: dict[str, dict[str, JsonObject]] = field(default_factory=dict, repr=False)
 
     # -- objects of a kind ----------------------------------------------------------------------
-    def objects(self, kind: Kind) -> list[dict[str, Any]]:
+    def objects(self, kind: Kind) -> list[JsonObject]:
         return self.lists.get(kind.path, [])
 
-    def key_of(self, kind: Kind, obj: dict[str, Any]) -> Key:
+    def key_of(self, kind: Kind, obj: JsonObject) -> Key:
         return live_key(kind, obj, self.ref_of)
 
-    def find(self, kind: Kind, key: Key) -> list[dict[str, Any]]:
+    def find(self, kind: Kind, key: Key) -> list[JsonObject]:
         """Live objects of `kind` with natural key `key` (several only for a disambiguated kind)."""
         if kind.name not in self._by_key:
-            index: dict[Key, list[dict[str, Any]]] = {}
+            index: dict[Key, list[JsonObject]] = {}
             for obj in self.objects(kind):
                 index.setdefault(self.key_of(kind, obj), []).append(obj)
             self._by_key[kind.name] = index
         return list(self._by_key[kind.name].get(key, []))
 
-    def children(self, kind: Kind, parent_field: str, parent_id: Any) -> list[dict[str, Any]]:
+    def children(self, kind: Kind, parent_field: str, parent_id: Any) -> list[JsonObject]:
         """Live objects of `kind` whose `parent_field` holds `parent_id` (a flow's bindings)."""
         if (kind.name, parent_field) not in self._children:
-            index: dict[str, list[dict[str, Any]]] = {}
+            index: dict[str, list[JsonObject]] = {}
             for obj in self.objects(kind):
                 index.setdefault(str(obj.get(parent_field)), []).append(obj)
             self._children[kind.name, parent_field] = index
         return list(self._children[kind.name, parent_field].get(str(parent_id), []))
 
-    def dependents(self, kind: Kind, obj: dict[str, Any]) -> list[tuple[Kind, dict[str, Any]]]:
+    def dependents(self, kind: Kind, obj: JsonObject) -> list[tuple[Kind, JsonObject]]:
         """Live objects authentik deletes with `obj` directly (a stage's bindings)."""
         return [(other, dependent) for other, name in self.model.cascades_from(kind)
                 for dependent in self.children(other, name, obj[kind.id_field])]
 
-    def cascade(self, kind: Kind, obj: dict[str, Any],
-                descend: Callable[[Kind, dict[str, Any]], bool] | None = None) -> list[tuple[Kind, dict[str, Any]]]:
+    def cascade(self, kind: Kind, obj: JsonObject,
+                descend: Callable[[Kind, JsonObject], bool] | None = None) -> list[tuple[Kind, JsonObject]]:
         """Everything authentik deletes with `obj`, all the way down (a stage, its bindings,
         their policy bindings), breadth first; `descend(kind, dependent)` may stop the walk below
         a dependent (one deleted by a change of its own says itself what goes with it)."""
-        found: list[tuple[Kind, dict[str, Any]]] = []
+        found: list[tuple[Kind, JsonObject]] = []
         seen = {id(obj)}
         pending = [(kind, obj)]
         while pending:
@@ -74,17 +74,17 @@ class LiveState:
                         pending.append((other, dependent))
         return found
 
-    def by_id(self, kind: Kind, ident: Any) -> dict[str, Any] | None:
+    def by_id(self, kind: Kind, ident: Any) -> JsonObject | None:
         if kind.name not in self._by_id:
             self._by_id[kind.name] = {str(obj.get(kind.id_field)): obj for obj in self.objects(kind)}
         return self._by_id[kind.name].get(str(ident))
 
     # -- reference targets ----------------------------------------------------------------------
-    def _target_index(self, target: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    def _target_index(self, target: str) -> dict[str, tuple[str, JsonObject]]:
         """id -> (concrete target, object); a union target merges its members."""
         if target not in self._target_ids:
             spec = self.model.targets[target]
-            index: dict[str, tuple[str, dict[str, Any]]] = {}
+            index: dict[str, tuple[str, JsonObject]] = {}
             for member in spec.union or (target,):
                 member_spec = self.model.targets[member]
                 for obj in self.lists.get(member_spec.path, []):
@@ -92,7 +92,7 @@ class LiveState:
             self._target_ids[target] = index
         return self._target_ids[target]
 
-    def _target_key(self, target: str, obj: dict[str, Any]) -> Key:
+    def _target_key(self, target: str, obj: JsonObject) -> Key:
         kind = self.model.kind_listing(target)
         if kind is not None:  # a kind that is a target of its own (a binding): its identity
             return self.key_of(kind, obj)
@@ -106,15 +106,15 @@ class LiveState:
         member, obj = found
         return Ref(member, self._target_key(member, obj), ident)
 
-    def _keys_index(self, target: str) -> dict[Key, list[Any]]:
+    def _keys_index(self, target: str) -> dict[Key, list[Json]]:
         if target not in self._target_keys:
-            index: dict[Key, list[Any]] = {}
+            index: dict[Key, list[Json]] = {}
             for member, obj in self._target_index(target).values():
                 index.setdefault(self._target_key(member, obj), []).append(obj.get(self.model.targets[member].id))
             self._target_keys[target] = index
         return self._target_keys[target]
 
-    def ids_of(self, target: str, key: Key) -> list[Any]:
+    def ids_of(self, target: str, key: Key) -> list[Json]:
         """Ids of the `target` objects whose natural key is `key` (more than one is ambiguous)."""
         return list(self._keys_index(target).get(key, []))
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from reconciler.errors import CycleError, PlanFileError
-from reconciler.values import IdKey, Key, Ref, Secret, plain, redact
+from reconciler.values import IdKey, Json, JsonObject, Key, Ref, Secret, plain, redact
 
 __all__ = ["UNKNOWN", "FORMAT_VERSION", "FieldChange", "SentAlong", "LiveFingerprint", "Owned", "Unmanaged", "Change",
            "Create", "Update", "Replace", "Delete", "Plan", "API_PREFIX", "order_changes", "encode", "decode"]
@@ -101,7 +101,7 @@ def _id_key(entry: Any) -> IdKey:
     return IdKey(entry[0], entry[1])
 
 
-def _key(parts: list[Any]) -> tuple[Any, ...]:
+def _key(parts: list[Json]) -> tuple[Any, ...]:
     """A natural key: scalars and references (whose keys are checked the same way)."""
     key = tuple(decode(part) for part in parts)
     for part in key:
@@ -124,7 +124,7 @@ class FieldChange:
     details: tuple[str, ...] = ()
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JsonObject:
         out = {"before": _shown(self.before, self.sensitive), "after": _shown(self.after, self.sensitive)}
         if self.note:
             out["note"] = self.note
@@ -161,7 +161,7 @@ class Owned:
     file: str | None = None
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JsonObject:
         return {"address": self.address, "kind": self.kind, "id": self.id, "file": self.file}
 
 
@@ -174,7 +174,7 @@ class Unmanaged:
     id: Any
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JsonObject:
         return {"kind": self.kind, "address": self.address, "id": self.id}
 
 
@@ -217,16 +217,16 @@ class Change:
     def name(self) -> str:
         return self.address.split("/", 1)[1]
 
-    def body(self) -> dict[str, Any] | None:
+    def body(self) -> JsonObject | None:
         """The request body with every reference still a `Ref` (apply fills in new ids)."""
         return {**{c.field: c.value for c in self.companions}, **{c.field: c.after for c in self.fields}}
 
-    def wire_body(self) -> dict[str, Any] | None:
+    def wire_body(self) -> JsonObject | None:
         body = self.body()
         return None if body is None else plain(body)
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JsonObject:
         """The change as the contract's JSON, extended with what a saved plan needs; never a
         secret in clear."""
         body = self.body()
@@ -248,25 +248,25 @@ class Change:
             **self._recorded(),
         }
 
-    def _explained(self) -> dict[str, Any]:
+    def _explained(self) -> JsonObject:
         """Why unchanged fields are sent along, and the notes, when there are any."""
-        out: dict[str, Any] = {}
+        out: JsonObject = {}
         if self.companions:
             out["companions"] = {c.field: {"value": redact(c.value), "why": c.why} for c in self.companions}
         if self.notes:
             out["notes"] = list(self.notes)
         return out
 
-    def _before(self) -> dict[str, Any]:
+    def _before(self) -> JsonObject:
         # What a sensitive field held is a secret too, though the model may not say so (a value
         # from {env} in an ordinary field): only its source is written, never the value.
         return {c.field: encode(Secret(None, source=getattr(c.before, "source", None))
                                 if c.sensitive and c.before is not UNKNOWN else c.before)
                 for c in self.fields if c.before is not None}
 
-    def _recorded(self) -> dict[str, Any]:
+    def _recorded(self) -> JsonObject:
         """What a saved plan is checked against before it is applied, when there is any."""
-        out: dict[str, Any] = {}
+        out: JsonObject = {}
         if self.live is not None:
             out["live"] = {"fingerprint": self.live.object, "fields": dict(self.live.fields)}
         if self.secrets:
@@ -303,9 +303,9 @@ class Replace(Change):
     method: ClassVar[str] = "PUT"
     symbol: ClassVar[str] = "~"
 
-    full: dict[str, Any] = field(default_factory=dict)
+    full: JsonObject = field(default_factory=dict)
 
-    def body(self) -> dict[str, Any] | None:
+    def body(self) -> JsonObject | None:
         return dict(self.full)
 
 
@@ -315,7 +315,7 @@ class Delete(Change):
     method: ClassVar[str] = "DELETE"
     symbol: ClassVar[str] = "-"
 
-    def body(self) -> dict[str, Any] | None:
+    def body(self) -> JsonObject | None:
         return None
 
 
@@ -354,7 +354,7 @@ class Plan:
         return bool(self.changes)
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JsonObject:
         return {
             "format_version": FORMAT_VERSION,
             "api_version": self.api_version,
@@ -394,7 +394,7 @@ class Plan:
             raise PlanFileError(f"malformed plan: {exc.__class__.__name__}: {exc}") from exc
 
 
-def _changes_of(data: Any) -> list[Any]:
+def _changes_of(data: Any) -> list[Json]:
     """The changes of a plan file, once it is known to be a plan of this format."""
     if not isinstance(data, dict):
         raise PlanFileError("a plan is a JSON object")
@@ -417,7 +417,7 @@ def _owns(items: Any) -> tuple[Owned, ...]:
                  for o in items)
 
 
-def _text(data: dict[str, Any], key: str) -> str:
+def _text(data: JsonObject, key: str) -> str:
     value = data.get(key)
     if not isinstance(value, str):
         raise PlanFileError(f"{key!r} must be a string")
@@ -449,7 +449,7 @@ def _action(item: Any, where: str) -> type[Change]:
     return cls
 
 
-def _common(item: dict[str, Any], path: str, body: Any) -> dict[str, Any]:
+def _common(item: JsonObject, path: str, body: Any) -> JsonObject:
     """The arguments every kind of change takes, read from a change's JSON (a bad value raises as
     it is reached, so the first problem named stays the first one in this order)."""
     shown = item.get("fields") or {}
@@ -469,20 +469,20 @@ def _common(item: dict[str, Any], path: str, body: Any) -> dict[str, Any]:
     )
 
 
-def _field_changes(shown: Any, before: dict[str, Any], body: Any, sensitive: set[Any]) -> tuple[FieldChange, ...]:
+def _field_changes(shown: Any, before: JsonObject, body: Any, sensitive: set[Any]) -> tuple[FieldChange, ...]:
     """The changed fields: what each was (`before`) and becomes (the body's value)."""
     return tuple(FieldChange(name, before.get(name), body.get(name) if isinstance(body, dict) else None,
                              name in sensitive, str(spec.get("note", "")), tuple(spec.get("details", [])))
                  for name, spec in shown.items())
 
 
-def _context(item: dict[str, Any]) -> dict[str, Any]:
+def _context(item: JsonObject) -> JsonObject:
     """What the change waits for, and the notes planning made about it."""
     return dict(depends_on=frozenset(str(a) for a in item.get("depends_on") or []),
                 notes=tuple(str(n) for n in item.get("notes") or []))
 
 
-def _checks(item: dict[str, Any]) -> dict[str, Any]:
+def _checks(item: JsonObject) -> JsonObject:
     """What a saved plan is checked against: the inverse of `Change._recorded`."""
     live = item.get("live")
     return dict(
@@ -497,7 +497,7 @@ def _checks(item: dict[str, Any]) -> dict[str, Any]:
 def with_values(change: Change, transform: Callable[[Any], Any]) -> Change:
     """`change` with every value of its body (changed fields, companions, a PUT's full body)
     passed through `transform` (apply fills in secret values and new ids this way)."""
-    updated: dict[str, Any] = {
+    updated: JsonObject = {
         "fields": tuple(replace(c, after=transform(c.after)) for c in change.fields),
         "companions": tuple(replace(c, value=transform(c.value)) for c in change.companions),
     }

@@ -21,12 +21,12 @@ from reconciler.model.kinds import ApiModel, Kind
 from reconciler.model.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
 from reconciler.planning.changes import API_PREFIX, Change, Create, Delete, LiveFingerprint, Plan, with_values
 from reconciler.state import SecretState
-from reconciler.values import Ref, Secret, refs_in, walk
+from reconciler.values import Json, JsonObject, Ref, Secret, refs_in, walk
 
 __all__ = ["saved_plan_paths", "stale_reasons", "read_secrets", "live_fingerprint", "same_key_ids"]
 
 
-def live_fingerprint(kind: Kind, obj: dict[str, Any], secrets: SecretState) -> LiveFingerprint:
+def live_fingerprint(kind: Kind, obj: JsonObject, secrets: SecretState) -> LiveFingerprint:
     """Keyed fingerprints of a live object's writable fields, the whole and each: what a saved
     plan is checked against. Read-only fields are left out: they change on their own (a flow's
     `cache_count`, a policy's `bound_to`); reference lists are taken as sets, as the server keeps
@@ -41,7 +41,7 @@ def live_fingerprint(kind: Kind, obj: dict[str, Any], secrets: SecretState) -> L
     return LiveFingerprint(secrets.digest(values), {name: secrets.digest(value, 16) for name, value in values.items()})
 
 
-def same_key_ids(kind: Kind, change: Change, live: LiveState, model: ApiModel) -> list[Any]:
+def same_key_ids(kind: Kind, change: Change, live: LiveState, model: ApiModel) -> list[Json]:
     """Ids of the live objects that have the natural key of the object `change` creates: among the
     children of its parent for a nested kind (a flow's bindings), else among the kind's objects."""
     parent_field = model.parent_field(kind)
@@ -80,7 +80,7 @@ def _describe(source: dict[str, str] | None) -> str:
     return f"live field {source.get('live')}"
 
 
-def _check_call(change: Change, kind: Kind, current: dict[str, Any] | None) -> list[str]:
+def _check_call(change: Change, kind: Kind, current: JsonObject | None) -> list[str]:
     """The call a change makes must be the model's call for that kind and object."""
     expected = kind.path if isinstance(change, Create) else kind.detail_path(current) if current else None
     if expected is not None and change.path != expected:
@@ -101,7 +101,7 @@ def _check_create(change: Change, kind: Kind, live: LiveState, model: ApiModel) 
     return []
 
 
-def _check_live(change: Change, kind: Kind, current: dict[str, Any] | None, live: LiveState,
+def _check_live(change: Change, kind: Kind, current: JsonObject | None, live: LiveState,
                 secrets: SecretState) -> list[str]:
     if current is None:
         return [f"{change.address}: deleted since the plan (id {change.id})"]
@@ -116,7 +116,7 @@ def _check_live(change: Change, kind: Kind, current: dict[str, Any] | None, live
     return reasons + [f"{change.address}: changed since the plan: {', '.join(changed) or 'its fields'}"]
 
 
-def _check_cascade(change: Change, kind: Kind, current: dict[str, Any], live: LiveState) -> list[str]:
+def _check_cascade(change: Change, kind: Kind, current: JsonObject, live: LiveState) -> list[str]:
     """A delete takes with it no more than it did when planned."""
     taken = {other.id_key(dependent[other.id_field]): address(other, live.key_of(other, dependent))
              for other, dependent in live.cascade(kind, current)}
@@ -225,7 +225,7 @@ def _with_secrets(change: Change, filled: dict[int, Secret]) -> Change:
     return with_values(change, lambda value: walk(value, leaf))
 
 
-def _read(change: Change, name: str, value: Secret, current: dict[str, Any] | None, secrets: SecretState,
+def _read(change: Change, name: str, value: Secret, current: JsonObject | None, secrets: SecretState,
           environ: Mapping[str, str], reasons: list[str], files: FileRule | None) -> Secret:
     source = value.source or {}
     if "live" in source:

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.model.kinds import ApiModel, Kind
-from reconciler.values import ObjectId
+from reconciler.values import JsonObject, ObjectId
 
 from .listing import InvalidFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
@@ -46,7 +46,7 @@ class Api:
         self.renderer = Renderer(model, profile, store)
         self.rules = Rules(store, profile, enterprise)
         self.validator = Validator(store, profile, self.rules)
-        self._rendered: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        self._rendered: dict[str, tuple[int, list[JsonObject]]] = {}
 
     # -- routing --------------------------------------------------------------------------------
     def routes(self) -> list[Route]:
@@ -81,7 +81,7 @@ class Api:
         routes.append(Route("/{rest:path}", unrouted, methods=ALL_METHODS))
         return routes
 
-    def model_types(self, target: str) -> list[dict[str, Any]]:
+    def model_types(self, target: str) -> list[JsonObject]:
         """A family's `types/` list where no recording shows it: each member kind as the model
         describes it (the recorded lists have the same shape, 07-stages-all-types)."""
         return [{"name": kind.constants.get("verbose_name", kind.name), "description": "",
@@ -179,7 +179,7 @@ class Api:
         return JSONResponse(self.usages(kind, found)) if found else self.not_found(kind.model)
 
     async def accepted(self, kind: Kind, request: Request, *, instance: ObjectId | None,
-                       partial: bool) -> dict[str, Any] | Response:
+                       partial: bool) -> JsonObject | Response:
         """The cleaned values of a write, or the answer refusing it, in DRF's order: field errors,
         unique-together validators, the serializer's validate(), then what fails in the server."""
         body = await self.body(request)
@@ -207,7 +207,7 @@ class Api:
                                                for kind, pk in self.store.members(target)])
         return self.page(objects, request, path, None)
 
-    def rendered(self, path: str, render: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    def rendered(self, path: str, render: Callable[[], list[JsonObject]]) -> list[JsonObject]:
         """A list's objects as rendered, kept until the next write: a client walks a list page by
         page, and rendering every object for every page made reading N objects cost N² (a plan of
         10,000 objects spent minutes in the sandbox; python -m bench)."""
@@ -272,7 +272,7 @@ class Api:
         return JSONResponse(found) if found else self.not_found(model_name(path, target.name if target else None))
 
     # -- helpers --------------------------------------------------------------------------------
-    def page(self, objects: list[dict[str, Any]], request: Request, path: str, kind: Kind | None) -> Response:
+    def page(self, objects: list[JsonObject], request: Request, path: str, kind: Kind | None) -> Response:
         """A page of a list, filtered, searched and ordered as the profile says for it."""
         query = dict(request.query_params)
         spec = self.profile.list_spec(*([kind.name] if kind else []), path)
@@ -300,7 +300,7 @@ class Api:
             return None
         return self.store.resolve(field.reference, ident)
 
-    def sort_value(self, obj: dict[str, Any], key: str) -> Any:
+    def sort_value(self, obj: JsonObject, key: str) -> Any:
         """Sort keys that are no field of the object: a policy binding's target sorts by its
         binding-model UUID in 2023 (flows 224)."""
         if key == "target_ptr":
@@ -310,7 +310,7 @@ class Api:
     def not_found(self, model: str) -> Response:
         return detail(self.profile.not_found_detail(model), 404)  # 83-85, 108; flows 64, 117, 137, 223, 275
 
-    async def body(self, request: Request) -> dict[str, Any] | Response:
+    async def body(self, request: Request) -> JsonObject | Response:
         """The request body as DRF parses it: no content type means no data, invalid JSON a
         `detail` (92), anything but an object a `non_field_errors`."""
         raw = await request.body()
@@ -328,7 +328,7 @@ class Api:
             return JSONResponse({"non_field_errors": [NOT_A_DICT.format(datatype=type(data).__name__)]}, 400)
         return data
 
-    def usages(self, kind: Kind, pk: ObjectId) -> list[dict[str, Any]]:
+    def usages(self, kind: Kind, pk: ObjectId) -> list[JsonObject]:
         """What else a delete would touch (106): the objects of this one's many-to-many fields, and
         the objects that reference it, with what the delete does to each."""
         values = self.store.values[kind.name][pk]
@@ -361,7 +361,7 @@ async def unrouted(request: Request) -> Response:
     return not_found_page()
 
 
-def usage(obj: dict[str, Any] | None, label: str, ident: Any, action: str) -> dict[str, Any]:
+def usage(obj: JsonObject | None, label: str, ident: Any, action: str) -> JsonObject:
     """One `used_by` entry; objects without `meta_model_name` (flows, bindings, ...) are named by
     the label given (`app.model`, or a target name)."""
     found = obj or {}

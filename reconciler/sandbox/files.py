@@ -13,7 +13,8 @@ import re
 import time
 from collections.abc import Mapping
 from pathlib import PurePosixPath
-from typing import Any
+
+from reconciler.values import Json
 
 THEME = "%(theme)s"
 PASSTHROUGH_PREFIXES = ("http:", "https://", "fa://")  # external URLs and icons, kept as they are
@@ -47,7 +48,7 @@ def file_name_error(name: str, messages: Mapping[str, str]) -> str | None:
     return None
 
 
-def background_url(name: str, config: Mapping[str, Any]) -> str:
+def background_url(name: str, config: Mapping[str, Json]) -> str:
     """`background_url` (2026): the default image when unset, URLs and static paths as they are
     (37, 39), anything else a signed media URL (40)."""
     if not name:
@@ -60,14 +61,14 @@ def background_url(name: str, config: Mapping[str, Any]) -> str:
                                                                          config))
 
 
-def themed_urls(name: str, config: Mapping[str, Any]) -> dict[str, str] | None:
+def themed_urls(name: str, config: Mapping[str, Json]) -> dict[str, str] | None:
     """`background_themed_urls` (2026): one URL per theme when the name holds `%(theme)s` (41)."""
     if THEME not in name:
         return None
     return {theme: background_url(name.replace(THEME, theme), config) for theme in config["themes"]}
 
 
-def legacy_background(name: str, config: Mapping[str, Any]) -> str:
+def legacy_background(name: str, config: Mapping[str, Json]) -> str:
     """The 2023 read-only `background`: the default image, an http(s) URL or static path as it is
     (flows 03, 47, 49), or a media file under /media/ (source reading: Flow.background_url)."""
     if not name:
@@ -77,7 +78,7 @@ def legacy_background(name: str, config: Mapping[str, Any]) -> str:
     return "/media/" + name
 
 
-def media_token(path: str, config: Mapping[str, Any]) -> str:
+def media_token(path: str, config: Mapping[str, Json]) -> str:
     """An HS256 JWT like the file backend's: the path, an expiry and a not-before with leeway."""
     now = int(time.time())
     header = {"alg": "HS256", "typ": "JWT"}
@@ -88,5 +89,5 @@ def media_token(path: str, config: Mapping[str, Any]) -> str:
     return (signing + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
 
 
-def segment(part: Mapping[str, Any]) -> bytes:
+def segment(part: Mapping[str, Json]) -> bytes:
     return base64.urlsafe_b64encode(json.dumps(part, separators=(",", ":")).encode()).rstrip(b"=")

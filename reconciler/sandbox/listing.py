@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from reconciler.values import Json, JsonObject
+
 from .profile import ListSpec
 
 LAST_PAGE = "last"
@@ -21,7 +23,7 @@ Resolver = Callable[[str, str, str], Any]
 """(filter kind, parameter, value) -> the id the value names, or None when it names nothing."""
 Lookup = Callable[[str, str], Any]
 """`Resolver` for one kind of filter: (parameter, value) -> id or None."""
-SortKey = Callable[[dict[str, Any], str], Any]
+SortKey = Callable[[JsonObject, str], Any]
 
 
 class InvalidPage(Exception):
@@ -36,8 +38,8 @@ class InvalidFilter(Exception):
         self.errors = {param: [INVALID_CHOICE]}
 
 
-def select(objects: list[dict[str, Any]], query: Mapping[str, str], spec: ListSpec,
-           resolve: Resolver) -> list[dict[str, Any]]:
+def select(objects: list[JsonObject], query: Mapping[str, str], spec: ListSpec,
+           resolve: Resolver) -> list[JsonObject]:
     """Apply the list's filters that the query names, then `?search=`; other parameters are
     ignored (103)."""
     selected = objects
@@ -47,14 +49,14 @@ def select(objects: list[dict[str, Any]], query: Mapping[str, str], spec: ListSp
     return search(selected, query.get("search", ""), spec.search)
 
 
-def search(objects: list[dict[str, Any]], text: str, fields: Sequence[str]) -> list[dict[str, Any]]:
+def search(objects: list[JsonObject], text: str, fields: Sequence[str]) -> list[JsonObject]:
     """DRF's SearchFilter: every term in some search field."""
     for term in (term.casefold() for term in SEARCH_TERMS.split(text) if term):
         objects = [obj for obj in objects if any(term in as_text(dig(obj, path)).casefold() for path in fields)]
     return objects
 
 
-def by_reference(objects: list[dict[str, Any]], param: str, wanted: str, lookup: Lookup) -> list[dict[str, Any]]:
+def by_reference(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
     """A reference or binding_model filter: the value must name an existing object."""
     ident = lookup(param, wanted)
     if ident is None:
@@ -62,17 +64,17 @@ def by_reference(objects: list[dict[str, Any]], param: str, wanted: str, lookup:
     return [obj for obj in objects if obj.get(param) == ident]
 
 
-def is_null(objects: list[dict[str, Any]], param: str, wanted: str, lookup: Lookup) -> list[dict[str, Any]]:
+def is_null(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
     field, yes = param.removesuffix("__isnull"), wanted.lower() in TRUE_VALUES
     return [obj for obj in objects if (obj.get(field) is None) == yes]
 
 
-def unbound(objects: list[dict[str, Any]], param: str, wanted: str, lookup: Lookup) -> list[dict[str, Any]]:
+def unbound(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
     yes = wanted.lower() in TRUE_VALUES
     return [obj for obj in objects if bool(lookup(param, obj["pk"])) == yes]
 
 
-Filter = Callable[[list[dict[str, Any]], str, str, Lookup], list[dict[str, Any]]]
+Filter = Callable[[list[JsonObject], str, str, Lookup], list[JsonObject]]
 """(objects, parameter, value, lookup) -> the objects the filter keeps."""
 
 FILTERS: dict[str, Filter] = {
@@ -85,7 +87,7 @@ FILTERS: dict[str, Filter] = {
 kind is a reference (`by_reference`)."""
 
 
-def dig(obj: Mapping[str, Any], path: str) -> Any:
+def dig(obj: Mapping[str, Json], path: str) -> Any:
     """`stage_obj.name`: a value inside a nested object, or None."""
     value: Any = obj
     for part in path.split("."):
@@ -99,8 +101,8 @@ def as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def order(objects: list[dict[str, Any]], default: Sequence[str], query: Mapping[str, str],
-          sort_key: SortKey | None = None) -> list[dict[str, Any]]:
+def order(objects: list[JsonObject], default: Sequence[str], query: Mapping[str, str],
+          sort_key: SortKey | None = None) -> list[JsonObject]:
     """Sort by `?ordering=a,-b` where it names known fields, else by the list's default keys;
     stable, so ties keep insertion order (flows 88)."""
     requested = [key.strip() for key in query.get("ordering", "").split(",") if key.strip()]
@@ -112,8 +114,8 @@ def order(objects: list[dict[str, Any]], default: Sequence[str], query: Mapping[
     return ordered
 
 
-def sorting(name: str, sort_key: SortKey | None) -> Callable[[dict[str, Any]], tuple[bool, float, str]]:
-    def value(obj: dict[str, Any]) -> tuple[bool, float, str]:
+def sorting(name: str, sort_key: SortKey | None) -> Callable[[JsonObject], tuple[bool, float, str]]:
+    def value(obj: JsonObject) -> tuple[bool, float, str]:
         return sort_value(sort_key(obj, name) if sort_key and name not in obj else obj.get(name))
 
     return value
@@ -124,8 +126,8 @@ def sort_value(value: Any) -> tuple[bool, float, str]:
     return value is None, number, "" if value is None else str(value)
 
 
-def paginate(objects: list[dict[str, Any]], query: Mapping[str, str], default_size: int,
-             max_size: int | None) -> dict[str, Any]:
+def paginate(objects: list[JsonObject], query: Mapping[str, str], default_size: int,
+             max_size: int | None) -> JsonObject:
     """The envelope with integer page numbers, 0 meaning none (03, 04, 96); `page_size` falls
     back to the default when it is not a positive number and is capped at the maximum (2026.2.2
     112, 113)."""

@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reconciler.values import JsonObject
+
 from .faults import Schedule
 from .responses import NOT_FOUND_PAGE
 
@@ -76,24 +78,24 @@ def reshape(body: Any, shape: Shape) -> Any:
     return RESHAPES.get(shape, pages_as_text)(body, envelope)
 
 
-def bare_list(body: Any, envelope: dict[str, Any]) -> Any:
+def bare_list(body: Any, envelope: JsonObject) -> Any:
     results = envelope.get("results")
     return results if isinstance(results, list) else [body]
 
 
-def without_first_pk(body: Any, envelope: dict[str, Any]) -> Any:
+def without_first_pk(body: Any, envelope: JsonObject) -> Any:
     items = [dict(item) for item in envelope.get("results") or []]
     if items:
         items[0].pop("pk", None)
     return {**envelope, "results": items}
 
 
-def pages_as_text(body: Any, envelope: dict[str, Any]) -> Any:
+def pages_as_text(body: Any, envelope: JsonObject) -> Any:
     pagination = envelope.get("pagination") or {}
     return {**envelope, "pagination": {**pagination, "total_pages": str(pagination.get("total_pages"))}}
 
 
-RESHAPES: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
+RESHAPES: dict[str, Callable[[Any, JsonObject], Any]] = {
     "list": bare_list,
     "empty_object": lambda body, envelope: {},
     "no_results": lambda body, envelope: {key: value for key, value in envelope.items() if key != "results"},

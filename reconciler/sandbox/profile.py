@@ -8,7 +8,8 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+
+from reconciler.values import JsonObject
 
 RECORDED_DIR = Path(__file__).parent / "recorded"
 SEEDS_DIR = Path(__file__).parent.parent / "model" / "seeds"
@@ -43,22 +44,22 @@ class ObjectRule:
     fields: tuple[str, ...]
     message: str = ""
     many_message: str = ""
-    missing: dict[str, Any] = field(default_factory=dict)
+    missing: JsonObject = field(default_factory=dict)
     needs: tuple[str, ...] = ()
-    when: dict[str, Any] = field(default_factory=dict)
+    when: JsonObject = field(default_factory=dict)
     create_name: str = ""
 
 
 @dataclass(frozen=True)
 class Profile:
     version: str
-    admin_version: dict[str, Any]
-    root_config: dict[str, Any]
-    list_extra: dict[str, Any]
-    path_list_extra: dict[str, dict[str, Any]]
-    types: dict[str, list[dict[str, Any]]]
+    admin_version: JsonObject
+    root_config: JsonObject
+    list_extra: JsonObject
+    path_list_extra: dict[str, JsonObject]
+    types: dict[str, list[JsonObject]]
     """The recorded `types/` list of each family target (`stage`, `policy`)."""
-    invitation_created_by: dict[str, Any]
+    invitation_created_by: JsonObject
     not_found: str
     json_parser: str
     used_by_many: str
@@ -68,18 +69,18 @@ class Profile:
     lists: dict[str, ListSpec]
     page_size: int
     max_page_size: int | None
-    generic_stage: dict[str, Any]
+    generic_stage: JsonObject
     expanded_keys: dict[str, tuple[str, ...]]
     rules: tuple[ObjectRule, ...]
     unique_messages: dict[str, str]
     field_messages: dict[str, dict[str, str]]
-    flow_background: dict[str, Any]
+    flow_background: JsonObject
     country_names: dict[str, str]
 
     def not_found_detail(self, model: str) -> str:
         return self.not_found.format(model=model)
 
-    def stage_type(self, model: str) -> dict[str, Any] | None:
+    def stage_type(self, model: str) -> JsonObject | None:
         """The `/stages/all/types/` (or `/policies/all/types/`) entry of a model class."""
         return next((t for types in self.types.values() for t in types if t["model_name"] == model.lower()), None)
 
@@ -93,12 +94,12 @@ class Profile:
     def rules_of(self, kind: str, rule: str | None = None) -> list[ObjectRule]:
         return [r for r in self.rules if r.kind == kind and rule in (None, r.rule)]
 
-    def extra_for(self, path: str) -> dict[str, Any]:
+    def extra_for(self, path: str) -> JsonObject:
         """Keys a list envelope carries besides pagination and results (2026 `autocomplete`)."""
         return self.path_list_extra.get(path, self.list_extra)
 
 
-def list_spec(raw: dict[str, Any], default: ListSpec | None) -> ListSpec:
+def list_spec(raw: JsonObject, default: ListSpec | None) -> ListSpec:
     return ListSpec(
         filters=dict(raw["filters"]) if "filters" in raw else dict(default.filters if default else {}),
         search=tuple(raw["search"]) if "search" in raw else (default.search if default else ()),
@@ -106,7 +107,7 @@ def list_spec(raw: dict[str, Any], default: ListSpec | None) -> ListSpec:
     )
 
 
-def object_rule(raw: dict[str, Any]) -> ObjectRule:
+def object_rule(raw: JsonObject) -> ObjectRule:
     return ObjectRule(kind=raw["kind"], rule=raw["rule"], fields=tuple(raw["fields"]),
                       message=raw.get("message", ""), many_message=raw.get("many_message", ""),
                       missing=dict(raw.get("missing", {})), needs=tuple(raw.get("needs", ())),
@@ -151,8 +152,8 @@ def load_profile(version: str) -> Profile:
 
 
 @cache
-def default_seed(version: str) -> dict[str, Any]:
+def default_seed(version: str) -> JsonObject:
     """The objects of a fresh install of `version` (generated from the recordings); shared, so
     callers copy before they change anything."""
-    seed: dict[str, Any] = json.loads((SEEDS_DIR / f"{version}.json").read_text())
+    seed: JsonObject = json.loads((SEEDS_DIR / f"{version}.json").read_text())
     return seed

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from reconciler.model.kinds import Kind
+from reconciler.values import JsonObject
 
 from .profile import Profile
 
@@ -23,7 +23,7 @@ TIME_DEFAULTS = {("invitation_invite", "expires"): timedelta(minutes=30)}
 CREATED_BY = "created_by"
 
 
-def creation_defaults(kind: Kind) -> dict[str, Any]:
+def creation_defaults(kind: Kind) -> JsonObject:
     """The values the server fills in for fields a create leaves out."""
     values = copy.deepcopy(kind.defaults)
     for (kind_name, field), lifetime in TIME_DEFAULTS.items():
@@ -37,13 +37,13 @@ def format_datetime(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def refused_source(kind: Kind, field: str, source: dict[str, Any] | None) -> str | None:
+def refused_source(kind: Kind, field: str, source: JsonObject | None) -> str | None:
     if (kind.name, field) in WEB_SOURCE_FIELDS and source and source.get("meta_model_name") in NOT_WEB_SOURCE_MODELS:
         return WEB_SOURCE_ERROR
     return None
 
 
-def server_error_fields(kind: Kind, body: dict[str, Any], profile: Profile, creating: bool) -> list[str]:
+def server_error_fields(kind: Kind, body: JsonObject, profile: Profile, creating: bool) -> list[str]:
     """Fields that make a valid write fail in the server, answered with the 405 server-error quirk:
     2023.10.7 nested writes such as `flow_set` (43, 44, 46, 50), and a create without a field the
     database has no default for (identification `user_fields`, 09)."""

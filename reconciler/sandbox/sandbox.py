@@ -7,13 +7,13 @@ import json
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from reconciler.model.kinds import known_versions, load_model
+from reconciler.values import Json, JsonObject
 
 from . import misanswers, server
 from .api import Api
@@ -46,7 +46,7 @@ class Sandbox:
     """
 
     def __init__(self, api_version: str = LATEST_VERSION, token: str = DEFAULT_TOKEN,
-                 seed: Path | Mapping[str, Any] | None = None, faults: Faults | None = None, *,
+                 seed: Path | Mapping[str, Json] | None = None, faults: Faults | None = None, *,
                  enterprise: bool = False) -> None:
         if api_version not in known_versions():
             raise ValueError(f"unknown authentik API version {api_version!r} "
@@ -138,7 +138,7 @@ class Sandbox:
         `httpx.RemoteProtocolError` though the server acted; the log records status 0."""
         self._injector.lost.add(method, full_path(path_prefix), True, times)
 
-    def objects(self, kind_or_target: str) -> list[dict[str, Any]]:
+    def objects(self, kind_or_target: str) -> list[JsonObject]:
         """The current objects of a kind as the API shows them, plus their write-only values (so
         tests can check a secret arrived); a family target (`stage`, `policy`) gives every member
         as `/stages/all/` or `/policies/all/` does, a union target (`binding_target`) its members'
@@ -157,7 +157,7 @@ class Sandbox:
             return [self._renderer.family_view(kind, pk) for kind, pk in self.store.members(target.name)]
         return self.seed_objects(target.path)
 
-    def seed_objects(self, path: str) -> list[dict[str, Any]]:
+    def seed_objects(self, path: str) -> list[JsonObject]:
         """Everything a list path (`/flows/instances/`, `/stages/all/`, a kind's path) holds now,
         seeded or created since, as its list endpoint shows it."""
         kind = self.model.kind_for_path(path)
@@ -168,7 +168,7 @@ class Sandbox:
             return self.objects(family)
         return copy.deepcopy(self.store.lists.get(path, []))
 
-    def add_seed_object(self, path: str, obj: Mapping[str, Any]) -> None:
+    def add_seed_object(self, path: str, obj: Mapping[str, Json]) -> None:
         """Add an object to a read-only list, e.g. a web-based source under `/sources/all/` that a
         `source` stage can use, or a connector under `/endpoints/connectors/`."""
         if self.model.kind_for_path(path) is not None or self.family_of(path) is not None:
@@ -185,7 +185,7 @@ def full_path(path: str) -> str:
     return path if path.startswith(API_PREFIX) else API_PREFIX + path
 
 
-def load_seed(seed: Path | Mapping[str, Any] | None, api_version: str) -> Mapping[str, Any]:
+def load_seed(seed: Path | Mapping[str, Json] | None, api_version: str) -> Mapping[str, Json]:
     if seed is None:
         return default_seed(api_version)
     data = json.loads(Path(seed).read_text()) if isinstance(seed, str | Path) else seed
@@ -197,7 +197,7 @@ def load_seed(seed: Path | Mapping[str, Any] | None, api_version: str) -> Mappin
 
 
 def serve(host: str = "127.0.0.1", port: int = 9000, api_version: str = LATEST_VERSION,
-          token: str = DEFAULT_TOKEN, seed: Path | Mapping[str, Any] | None = None, *,
+          token: str = DEFAULT_TOKEN, seed: Path | Mapping[str, Json] | None = None, *,
           enterprise: bool = False, on_ready: Callable[[str], None] | None = None) -> None:
     """Serve a sandbox with uvicorn until interrupted (the `reconciler sandbox` command);
     `on_ready` gets the URL once the port is bound. A port in use raises `OSError`."""

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from reconciler.model.kinds import ApiModel, Field, Kind, typed_id
-from reconciler.values import ObjectId
+from reconciler.values import Json, JsonObject, ObjectId
 
 from .quirks import creation_defaults
 
@@ -26,18 +26,18 @@ class Store:
     """Objects by kind and pk; `kind_of` keeps every pk in insertion order, the database order
     that unordered lists (`/stages/all/`, 105) show."""
 
-    def __init__(self, model: ApiModel, seed: Mapping[str, Any]) -> None:
+    def __init__(self, model: ApiModel, seed: Mapping[str, Json]) -> None:
         self.model = model
-        self.values: dict[str, dict[ObjectId, dict[str, Any]]] = {name: {} for name in model.kinds}
+        self.values: dict[str, dict[ObjectId, JsonObject]] = {name: {} for name in model.kinds}
         self.kind_of: dict[ObjectId, str] = {}
-        self.held: dict[ObjectId, dict[str, Any]] = {}
-        self.lists: dict[str, list[dict[str, Any]]] = {}
+        self.held: dict[ObjectId, JsonObject] = {}
+        self.lists: dict[str, list[JsonObject]] = {}
         self.opaque: dict[str, tuple[str, int]] = {}
         self._reference_fields: dict[str, list[tuple[Kind, list[Field]]]] = {}
         self.generation = 0
         """Counts writes, so what is rendered from the objects can be kept until one: every write
         goes through a method here (`insert`, `update`, `hold`, `delete`, `add_listed`)."""
-        self._indexes: dict[tuple[str, str], dict[Any, list[Any]]] | None = None
+        self._indexes: dict[tuple[str, str], dict[Any, list[Json]]] | None = None
         """Reference look-ups indexed while `reading()`: None outside, where they scan."""
         self.last_int = 0
         """The last integer pk handed out: one sequence for every kind with integer ids, so their
@@ -57,12 +57,12 @@ class Store:
                     self.insert_seeded(member, obj)
         self.place_opaque_targets()
 
-    def member_kind(self, target: str, obj: Mapping[str, Any]) -> Kind | None:
+    def member_kind(self, target: str, obj: Mapping[str, Json]) -> Kind | None:
         """The kind of a family member as `/policies/all/` lists it, by its `meta_model_name`."""
         return next((kind for kind in self.model.kinds_of(target)
                      if kind.constants.get("meta_model_name") == obj.get("meta_model_name")), None)
 
-    def insert_seeded(self, kind: Kind, obj: Mapping[str, Any]) -> None:
+    def insert_seeded(self, kind: Kind, obj: Mapping[str, Json]) -> None:
         values = {f: copy.deepcopy(obj[f]) for f in kind.fields if f in obj}
         pk = typed_id(kind.id_type, obj["pk"]) if obj.get("pk") else self.new_pk(kind)
         if isinstance(pk, int):
@@ -93,7 +93,7 @@ class Store:
         return self.opaque.get(target) or (self.ptr_of(target) or target, 0)
 
     # -- objects of the kinds -------------------------------------------------------------------
-    def insert(self, kind: Kind, pk: ObjectId, values: dict[str, Any], held: Mapping[str, Any] | None = None) -> None:
+    def insert(self, kind: Kind, pk: ObjectId, values: JsonObject, held: Mapping[str, Json] | None = None) -> None:
         self.generation += 1
         self.values[kind.name][pk] = values
         self.kind_of[pk] = kind.name
@@ -101,7 +101,7 @@ class Store:
         if PTR_ID in kind.read_only and PTR_ID not in self.held[pk]:
             self.held[pk][PTR_ID] = self.new_id()
 
-    def update(self, kind: Kind, pk: ObjectId, values: Mapping[str, Any]) -> None:
+    def update(self, kind: Kind, pk: ObjectId, values: Mapping[str, Json]) -> None:
         self.generation += 1
         self.values[kind.name][pk].update(values)
 
@@ -110,7 +110,7 @@ class Store:
         self.generation += 1
         self.held[pk][key] = value
 
-    def add_listed(self, path: str, obj: Mapping[str, Any]) -> None:
+    def add_listed(self, path: str, obj: Mapping[str, Json]) -> None:
         """Add an object to a read-only list (what the seed's lists hold)."""
         self.generation += 1
         self.lists.setdefault(path, []).append(copy.deepcopy(dict(obj)))
@@ -204,7 +204,7 @@ class Store:
         listed = self.listed_object(target, ident)
         return listed.get(spec.id) if listed is not None else None
 
-    def listed_object(self, target: str, ident: Any) -> dict[str, Any] | None:
+    def listed_object(self, target: str, ident: Any) -> JsonObject | None:
         spec = self.model.targets[target]
         return next((o for o in self.lists.get(spec.path, []) if str(o.get(spec.id)) == str(ident)), None)
 
@@ -232,10 +232,10 @@ class Store:
             if outer is None:
                 self._indexes = None
 
-    def _indexed(self, key: tuple[str, str], build: Iterator[tuple[Any, Any]]) -> dict[Any, list[Any]]:
+    def _indexed(self, key: tuple[str, str], build: Iterator[tuple[Any, Any]]) -> dict[Any, list[Json]]:
         assert self._indexes is not None
         if key not in self._indexes:
-            index: dict[Any, list[Any]] = {}
+            index: dict[Any, list[Json]] = {}
             for held, entry in build:
                 index.setdefault(held, []).append(entry)
             self._indexes[key] = index
@@ -267,7 +267,7 @@ class Store:
                     elif isinstance(held, Hashable):
                         yield held, (kind, other_pk, field)
 
-    def referring(self, kind_name: str, field: str, pk: Any) -> list[tuple[ObjectId, dict[str, Any]]]:
+    def referring(self, kind_name: str, field: str, pk: Any) -> list[tuple[ObjectId, JsonObject]]:
         """Objects of one kind whose `field` holds `pk`, in insertion order."""
         if self._indexes is not None and isinstance(pk, Hashable):
             entries = ((values.get(field), (other_pk, values)) for other_pk, values in self.values[kind_name].items()

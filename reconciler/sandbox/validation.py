@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.model.kinds import Field, Kind
-from reconciler.values import ObjectId
+from reconciler.values import Json, JsonObject, ObjectId
 
 from .profile import NestedWrite, Profile
 from .quirks import format_datetime, refused_source
@@ -50,7 +50,7 @@ INTEGER = re.compile(r"^\s*[-+]?\d+(\.0*)?\s*$")
 TRUE_VALUES = {"t", "y", "yes", "true", "on", "1"}
 FALSE_VALUES = {"f", "n", "no", "false", "off", "0"}
 
-Detail = list[Any] | dict[str, Any]
+Detail = list[Json] | JsonObject
 
 
 class FieldError(Exception):
@@ -67,12 +67,12 @@ class Validator:
     profile: Profile
     rules: Rules
 
-    def validate(self, kind: Kind, body: Mapping[str, Any], *, partial: bool,
-                 instance: ObjectId | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def validate(self, kind: Kind, body: Mapping[str, Json], *, partial: bool,
+                 instance: ObjectId | None) -> tuple[JsonObject, JsonObject]:
         """Clean the kind's fields that `body` carries; unknown and read-only keys are ignored
         (67-70). Returns the cleaned values and the errors by field."""
-        cleaned: dict[str, Any] = {}
-        errors: dict[str, Any] = {}
+        cleaned: JsonObject = {}
+        errors: JsonObject = {}
         for name, field in kind.fields.items():
             if name in body:
                 try:
@@ -115,7 +115,7 @@ class Validator:
             return string(spec, value, wording)
         return value  # objects (JSONField): any JSON
 
-    def clean_items(self, child: Field, value: Any) -> list[Any]:
+    def clean_items(self, child: Field, value: Any) -> list[Json]:
         items, errors = [], {}
         for index, item in enumerate(as_list(value)):
             try:
@@ -159,8 +159,8 @@ class Validator:
                 raise FieldError([message])
 
     # -- nested writes (2023.10.7 flow_set, recording 47) ---------------------------------------
-    def nested_errors(self, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
-        errors: dict[str, Any] = {}
+    def nested_errors(self, kind: Kind, body: Mapping[str, Json]) -> JsonObject:
+        errors: JsonObject = {}
         for name, nested in self.profile.nested_writes.items():
             if name in body and name in kind.read_only:
                 detail = self.nested_detail(nested, body[name])
@@ -176,10 +176,10 @@ class Validator:
         details = [self.nested_item(nested, item) for item in value]
         return details if any(details) else []
 
-    def nested_item(self, nested: NestedWrite, item: Any) -> dict[str, Any]:
+    def nested_item(self, nested: NestedWrite, item: Any) -> JsonObject:
         if not isinstance(item, Mapping):
             return {"non_field_errors": [NOT_A_DICT.format(datatype=type(item).__name__)]}
-        errors: dict[str, Any] = {}
+        errors: JsonObject = {}
         for key in nested.required:
             if key not in item:
                 errors[key] = [REQUIRED]
@@ -206,13 +206,13 @@ def unique_owner(kind: Kind) -> str:
     return spaced("Stage" if kind.family == STAGE_FAMILY else kind.model).lower()
 
 
-def as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Json]:
     if isinstance(value, list):
         return value
     raise FieldError([NOT_A_LIST.format(input_type=type(value).__name__)])
 
 
-def choice(options: list[Any], value: Any) -> Any:
+def choice(options: list[Json], value: Any) -> Any:
     by_text = {str(option): option for option in options}
     if isinstance(value, dict | list) or str(value) not in by_text:
         raise FieldError([NOT_A_CHOICE.format(input=value)])
@@ -244,7 +244,7 @@ def number(value: Any) -> float:
         raise FieldError([NOT_A_NUMBER]) from None
 
 
-def bounded(spec: Mapping[str, Any], value: int | float) -> int | float:
+def bounded(spec: Mapping[str, Json], value: int | float) -> int | float:
     messages = []
     if "maximum" in spec and value > spec["maximum"]:
         messages.append(TOO_BIG.format(limit=spec["maximum"]))
@@ -255,7 +255,7 @@ def bounded(spec: Mapping[str, Any], value: int | float) -> int | float:
     return value
 
 
-def string(spec: Mapping[str, Any], value: Any, wording: Mapping[str, str] | None = None) -> str:
+def string(spec: Mapping[str, Json], value: Any, wording: Mapping[str, str] | None = None) -> str:
     """DRF CharField: blank check first, numbers become text, surrounding whitespace is trimmed;
     then every validator runs and all their messages are reported together. `wording` replaces a
     validator's message where a version words it differently (the 2026 flow slug, flows 10)."""
@@ -274,7 +274,7 @@ def string(spec: Mapping[str, Any], value: Any, wording: Mapping[str, str] | Non
     return text
 
 
-def text_messages(spec: Mapping[str, Any], text: str, wording: Mapping[str, str] | None) -> list[str]:
+def text_messages(spec: Mapping[str, Json], text: str, wording: Mapping[str, str] | None) -> list[str]:
     """Every CharField validator's message for a text that is not blank, in DRF's order."""
     messages = []
     if "maxLength" in spec and len(text) > spec["maxLength"]:

@@ -16,7 +16,7 @@ import httpx
 
 from reconciler.errors import ApiError
 from reconciler.server.transport import ATTEMPTS, Clock, DeadlineExceeded, PolicyTransport
-from reconciler.values import REDACTED
+from reconciler.values import REDACTED, JsonObject
 
 __all__ = ["Connection", "Client", "Page", "concurrently", "shape_error", "redirect_target"]
 
@@ -191,7 +191,7 @@ class Client:
             raise shape_error("GET", "/admin/version/", 'the answer has no "version_current" string')
         return version
 
-    async def list(self, path: str, *, require: Collection[str] = (), **params: str) -> list[dict[str, Any]]:
+    async def list(self, path: str, *, require: Collection[str] = (), **params: str) -> list[JsonObject]:
         """Every object of a list endpoint, in page order: page 1, then pages 2..N of page 1's
         `total_pages` concurrently (at most `max_concurrency` at once; a real 2026.2.2 caps a page
         at 100 objects, recording 112). Each page is checked: the envelope's shape, every item an
@@ -233,7 +233,7 @@ class Client:
         return page
 
     async def request(self, method: str, path: str, *, params: dict[str, str] | None = None,
-                      body: dict[str, Any] | None = None) -> Any:
+                      body: JsonObject | None = None) -> Any:
         """One call; the transport below retries what is safe to send again, this translates what
         is left into `ApiError`."""
         response = await self._send(method, path, params, body)
@@ -245,7 +245,7 @@ class Client:
         return _json(method, path, response)
 
     async def _send(self, method: str, path: str, params: dict[str, str] | None,
-                    body: dict[str, Any] | None) -> httpx.Response:
+                    body: JsonObject | None) -> httpx.Response:
         """The answer to one call, whatever its status; what kept it from coming, as an `ApiError`."""
         try:
             async with self._limit:
@@ -338,7 +338,7 @@ def _throttled(call: str, response: httpx.Response) -> str:
 class Page:
     """One checked page of a list answer: its objects and its page numbers."""
 
-    results: list[dict[str, Any]]
+    results: list[JsonObject]
     current: int
     next: int
     total_pages: int
@@ -374,7 +374,7 @@ class Page:
         raise shape_error("GET", path, problem)
 
 
-def _checked_results(path: str, number: int, results: Any, require: Collection[str]) -> list[dict[str, Any]]:
+def _checked_results(path: str, number: int, results: Any, require: Collection[str]) -> list[JsonObject]:
     """A page's `results`: a list of objects, each with the `require`d keys."""
     if not isinstance(results, list):
         raise shape_error("GET", path, 'the answer has no "results" list')
@@ -387,7 +387,7 @@ def _checked_results(path: str, number: int, results: Any, require: Collection[s
     return results
 
 
-def _checked_pagination(path: str, pagination: Any) -> dict[str, Any]:
+def _checked_pagination(path: str, pagination: Any) -> JsonObject:
     """A page's `pagination`: an object with integer page numbers."""
     if not isinstance(pagination, dict):
         raise shape_error("GET", path, 'the answer has no "pagination" object')
@@ -404,7 +404,7 @@ def growth_bound(total: int) -> int:
     return 2 * total + 2
 
 
-def unique(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def unique(results: list[JsonObject]) -> list[JsonObject]:
     """`results` with an object seen again (its `pk` already read) left out: a list that grows
     while it is read shifts objects onto the next page, which may be read after the shift."""
     seen: set[Any] = set()
@@ -452,7 +452,7 @@ async def concurrently(calls: Sequence[Callable[[], Coroutine[Any, Any, T]]]) ->
     return [task.result() for task in tasks]
 
 
-def format_field_errors(body: dict[str, Any]) -> str:
+def format_field_errors(body: JsonObject) -> str:
     """`{"name": ["..."], "user_fields": {"0": ["..."]}}` -> `name: ...; user_fields[0]: ...`."""
     parts: list[str] = []
 
