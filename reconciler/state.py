@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from reconciler.errors import ReconcilerError
-from reconciler.values import JsonObject
+from reconciler.values import Json, JsonObject
 
 __all__ = ["SecretState", "OwnedRecord", "STATE_FILE"]
 
@@ -41,7 +41,7 @@ class OwnedRecord(NamedTuple):
     describes it (absolute), so a plan of part of the repository prunes only within that part."""
 
     kind: str
-    id: Any
+    id: Json
     file: str | None
 
 
@@ -58,7 +58,7 @@ class SecretState:
     path: Path | None = None
     _servers: dict[str, JsonObject] = field(default_factory=dict, repr=False)
     key_changed: bool = False
-    _holders_of: dict[tuple[str, Any], set[str]] | None = field(default=None, repr=False, compare=False)
+    _holders_of: dict[tuple[str, Json], set[str]] | None = field(default=None, repr=False, compare=False)
     _shown_files: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -93,7 +93,7 @@ class SecretState:
         """Names the key without revealing it: a saved plan checked with another key is refused."""
         return hmac.new(self.key, KEY_CHECK, hashlib.sha256).hexdigest()[:16]
 
-    def digest(self, value: Any, length: int = 64) -> str:
+    def digest(self, value: Json, length: int = 64) -> str:
         """A keyed fingerprint of any JSON value (live objects in saved plans): keyed, so a
         low-entropy value the server returns in clear cannot be guessed from it."""
         message = json.dumps(value, sort_keys=True, default=str).encode()
@@ -104,11 +104,11 @@ class SecretState:
         objects: JsonObject = entry.setdefault("objects", {})
         return objects
 
-    def fingerprint(self, address: str, field_name: str, value: Any) -> str:
+    def fingerprint(self, address: str, field_name: str, value: Json) -> str:
         message = json.dumps([address, field_name, value], sort_keys=True).encode()
         return "hmac-sha256:" + hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
-    def check(self, address: str, pk: str, field_name: str, value: Any) -> str | None:
+    def check(self, address: str, pk: str, field_name: str, value: Json) -> str | None:
         """None when `value` is what was last applied to this very object; else why to send it."""
         record = self._objects().get(address)
         if record is None or field_name not in record.get("fields", {}):
@@ -119,7 +119,7 @@ class SecretState:
             return CHANGED_NOTE
         return None
 
-    def record(self, address: str, pk: str, field_name: str, value: Any) -> None:
+    def record(self, address: str, pk: str, field_name: str, value: Json) -> None:
         record = self._objects().setdefault(address, {"pk": pk, "fields": {}})
         if record.get("pk") != pk:
             record.update(pk=pk, fields={})
@@ -147,7 +147,7 @@ class SecretState:
                                              files[file] if isinstance(file, str) else None)
         return found
 
-    def own(self, address: str, kind: str, ident: Any, file: str | None = None) -> None:
+    def own(self, address: str, kind: str, ident: Json, file: str | None = None) -> None:
         """Record `address` as owned: its kind, its id (None until it is created) and the manifest
         file describing it (kept from the earlier record when not given). Another address holding
         the same id (the object got a new address) is dropped."""
@@ -165,7 +165,7 @@ class SecretState:
         owned[address] = record
         holders.setdefault(_held(kind, record["id"]), set()).add(address)
 
-    def _holders(self) -> dict[tuple[str, Any], set[str]]:
+    def _holders(self) -> dict[tuple[str, Json], set[str]]:
         """The addresses holding each id, built once: an apply owns what it creates one by one,
         and a scan of every record per create would be quadratic."""
         if self._holders_of is None:
@@ -180,7 +180,7 @@ class SecretState:
         if isinstance(record, dict) and self._holders_of is not None:
             self._holders_of.get(_held(record.get("kind"), record.get("id")), set()).discard(address)
 
-    def disown_objects(self, objects: Iterable[tuple[str, Any]]) -> None:
+    def disown_objects(self, objects: Iterable[tuple[str, Json]]) -> None:
         """Drop every record of these (kind, id) pairs (deleted by this apply, or gone from the
         server)."""
         holders = self._holders()
@@ -235,7 +235,7 @@ class SecretState:
         log.info("saved the state (secret fingerprints, owned objects) to %s", self.path)
 
 
-def _held(kind: Any, ident: Any) -> tuple[str, Any]:
+def _held(kind: Json, ident: Json) -> tuple[str, Json]:
     """How the holders index knows an object: by kind and id, never by a bare id (a provider and a
     user may both be 3), and an integer id whether the record holds it as a number or as text."""
     text = str(ident)

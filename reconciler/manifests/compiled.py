@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from reconciler.values import Json
 
 __all__ = ["compile_check"]
 
-Check = Callable[[Any], bool]
+Check = Callable[[Json], bool]
 
 ANNOTATIONS = frozenset({"description", "title", "$schema", "$id", "default", "examples", "format",
                          "deprecated", "readOnly", "writeOnly", "$comment"})
@@ -43,7 +42,7 @@ def compile_check(defs: Mapping[str, Json], name: str) -> Check | None:
             compiled[def_name] = build(defs[def_name])
         return lambda value: compiled[def_name](value)
 
-    def build(schema: Any) -> Check:
+    def build(schema: Json) -> Check:
         if schema is True:
             return lambda value: True
         if schema is False:
@@ -118,7 +117,7 @@ def compile_check(defs: Mapping[str, Json], name: str) -> Check | None:
 
 
 def all_of(checks: list[Check]) -> Check:
-    def check(value: Any) -> bool:
+    def check(value: Json) -> bool:
         for one in checks:  # noqa: SIM110 (no generator per call: the hot path of validating)
             if not one(value):
                 return False
@@ -128,7 +127,7 @@ def all_of(checks: list[Check]) -> Check:
 
 
 def properties_check(props: dict[str, Check]) -> Check:
-    def check(value: Any) -> bool:
+    def check(value: Json) -> bool:
         if isinstance(value, dict):
             for key, item in value.items():
                 one = props.get(key)
@@ -145,7 +144,7 @@ def enum_check(options: list[Json]) -> Check:
     texts = frozenset(option for option in options if isinstance(option, str))
     others = [option for option in options if not isinstance(option, str)]
 
-    def check(value: Any) -> bool:
+    def check(value: Json) -> bool:
         if isinstance(value, str):
             return value in texts
         return any(equal(value, option) for option in others)
@@ -153,7 +152,7 @@ def enum_check(options: list[Json]) -> Check:
     return check
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Json) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -177,7 +176,7 @@ def type_check(names: list[str]) -> Check:
     return lambda value: any(check(value) for check in checks)
 
 
-def equal(one: Any, two: Any) -> bool:
+def equal(one: Json, two: Json) -> bool:
     """JSON equality as jsonschema has it: `true` is not `1`, lists and mappings compare deeply."""
     if isinstance(one, str) or isinstance(two, str):
         return bool(one == two)
@@ -188,7 +187,7 @@ def equal(one: Any, two: Any) -> bool:
     return bool(one == two)
 
 
-def _equal_containers(one: Any, two: Any) -> bool:
+def _equal_containers(one: Json, two: Json) -> bool:
     """Lists item by item and mappings key by key; a list never equals a mapping or a scalar."""
     if isinstance(one, list) and isinstance(two, list):
         return len(one) == len(two) and all(equal(a, b) for a, b in zip(one, two, strict=True))

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from reconciler.manifests.reading import KeyPath, Position, RawObject
 from reconciler.model.identity import address, desired_key, own_key
 from reconciler.model.kinds import ApiModel, Kind, Nested
-from reconciler.values import JsonObject, Key, Ref
+from reconciler.values import Json, JsonObject, Key, Ref
 
 __all__ = ["DesiredObject", "CONTROL_KEYS", "expand"]
 
@@ -37,7 +36,7 @@ class DesiredObject:
     state: str = "present"
     update: str = "patch"
     ignore_changes: frozenset[str] = frozenset()
-    which: Any = None
+    which: Json = None
     parent: str | None = None
     nesting: Nested | None = None
     manages: tuple[Nested, ...] = ()

@@ -9,14 +9,14 @@ import difflib
 import json
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifests.compiled import Check, compile_check
 from reconciler.manifests.desired import DesiredObject, expand
 from reconciler.manifests.reading import KeyPath, Manifests, RawObject
 from reconciler.model.kinds import ApiModel, Kind, schema_dir
-from reconciler.values import JsonObject, Ref
+from reconciler.values import Json, JsonObject, Ref
 
 if TYPE_CHECKING:  # jsonschema loads only when an entry fails the compiled check (a fifth of a second)
     from jsonschema import Draft202012Validator
@@ -64,7 +64,7 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _what(value: Any) -> str:
+def _what(value: Json) -> str:
     return JSON_TYPES.get(type(value), type(value).__name__)
 
 
@@ -110,7 +110,7 @@ def _any_of(error: ValidationError, schema: JsonObject, hide: bool) -> str:
     return _expected(error, schema, hide)
 
 
-def _meant_for(value: Any, option: JsonObject) -> bool:
+def _meant_for(value: Json, option: JsonObject) -> bool:
     """Whether an `anyOf` branch is the one for `value`: an object branch for a mapping, a branch
     of its type (not null) for anything else."""
     takes_object = _accepts_object(option)
@@ -127,7 +127,7 @@ def _one_of(error: ValidationError, schema: JsonObject, hide: bool) -> str | Non
     return None
 
 
-def _shown(value: Any, hide: bool) -> str:
+def _shown(value: Json, hide: bool) -> str:
     return "the value" if hide else json.dumps(value)
 
 
@@ -137,7 +137,7 @@ def _min_length(error: ValidationError, schema: JsonObject, hide: bool) -> str:
 
 
 def _max_length(error: ValidationError, schema: JsonObject, hide: bool) -> str:
-    value: Any = error.instance
+    value: Json = error.instance
     return f"must be at most {schema['maxLength']} characters (has {len(value)})"
 
 
@@ -153,7 +153,7 @@ def _unknown_key(error: ValidationError, schema: JsonObject, hide: bool) -> str 
 
 
 def _missing_key(error: ValidationError, schema: JsonObject, hide: bool) -> str:
-    value: Any = error.instance
+    value: Json = error.instance
     missing = [key for key in schema.get("required", []) if key not in value]
     return f"missing key {missing[0]!r}" if missing else error.message
 
@@ -181,7 +181,7 @@ def _accepts_object(schema: JsonObject) -> bool:
     return schema.get("type") == "object" or "oneOf" in schema
 
 
-def _type_ok(value: Any, schema: JsonObject) -> bool:
+def _type_ok(value: Json, schema: JsonObject) -> bool:
     if "anyOf" in schema:
         return any(_type_ok(value, option) for option in schema["anyOf"])
     expected = schema.get("type")
@@ -377,7 +377,7 @@ def _check_sections(manifests: Manifests, model: ApiModel, problems: list[Proble
 def _check_unique(objects: list[tuple[RawObject, DesiredObject]], model: ApiModel, problems: list[Problem]) -> None:
     """The same key twice in its scope: stage names across all stage kinds, policy names across
     policy kinds, a stage bound twice to one flow at one order."""
-    seen: dict[tuple[Any, ...], tuple[RawObject, DesiredObject]] = {}
+    seen: dict[tuple[Json, ...], tuple[RawObject, DesiredObject]] = {}
     for raw, obj in objects:
         kind = model.kinds[obj.kind]
         scope = (kind.family, obj.parent, obj.key, obj.which)

@@ -9,17 +9,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from reconciler.errors import PlanError, Problem
 from reconciler.manifests.desired import DesiredObject
 from reconciler.model.kinds import ApiModel
-from reconciler.values import JsonObject, Secret
+from reconciler.values import Json, JsonObject, Secret
 
 __all__ = ["resolve_secrets", "is_secret_source", "read_source", "SourceError", "FileRule", "MAX_SECRET_FILE_BYTES"]
 
 
-def is_secret_source(value: Any) -> bool:
+def is_secret_source(value: Json) -> bool:
     return isinstance(value, dict) and len(value) == 1 and ("env" in value or "file" in value)
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.model.kinds import ApiModel, Field, Kind
-from reconciler.values import JsonObject
+from reconciler.values import Json, JsonObject
 
 __all__ = ["KindSummary", "FieldInfo", "KindInfo", "list_kinds", "explain_kind", "find_kind", "SECTIONS"]
 
@@ -42,10 +41,10 @@ class FieldInfo:
     """`string`, `integer`, `boolean`, `object`, `list of string`, or a reference form such as
     `{stage: NAME}` / `list of {source: SLUG}`."""
     required: bool
-    default: Any
+    default: Json
     has_default: bool
     nullable: bool
-    values: tuple[Any, ...]
+    values: tuple[Json, ...]
     """The values it takes, as the API types them (TOTP `digits`: 6 in 2023.10.7, "6" in 2026.2.2)."""
     reference: str | None
     """The target kind of objects a reference points at (`stage`, `flow`), if any."""
@@ -142,7 +141,7 @@ def _type(model: ApiModel, kind: Kind, spec: Field) -> str:
     return spec.type
 
 
-def _values(spec: Field) -> tuple[Any, ...]:
+def _values(spec: Field) -> tuple[Json, ...]:
     return tuple(spec.spec.get("enum") or spec.items.get("enum") or ())
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from reconciler.model.identity import live_key
 from reconciler.model.kinds import ApiModel, Kind
@@ -43,7 +42,7 @@ class LiveState:
             self._by_key[kind.name] = index
         return list(self._by_key[kind.name].get(key, []))
 
-    def children(self, kind: Kind, parent_field: str, parent_id: Any) -> list[JsonObject]:
+    def children(self, kind: Kind, parent_field: str, parent_id: Json) -> list[JsonObject]:
         """Live objects of `kind` whose `parent_field` holds `parent_id` (a flow's bindings)."""
         if (kind.name, parent_field) not in self._children:
             index: dict[str, list[JsonObject]] = {}
@@ -74,7 +73,7 @@ class LiveState:
                         pending.append((other, dependent))
         return found
 
-    def by_id(self, kind: Kind, ident: Any) -> JsonObject | None:
+    def by_id(self, kind: Kind, ident: Json) -> JsonObject | None:
         if kind.name not in self._by_id:
             self._by_id[kind.name] = {str(obj.get(kind.id_field)): obj for obj in self.objects(kind)}
         return self._by_id[kind.name].get(str(ident))
@@ -98,7 +97,7 @@ class LiveState:
             return self.key_of(kind, obj)
         return tuple(obj.get(name) for name in self.model.targets[target].key)
 
-    def ref_of(self, target: str, ident: Any) -> Ref:
+    def ref_of(self, target: str, ident: Json) -> Ref:
         """What a reference id points at, as a `Ref` with its natural key (None when unknown)."""
         found = self._target_index(target).get(str(ident))
         if found is None:

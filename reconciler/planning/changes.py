@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from reconciler.errors import CycleError, PlanFileError
 from reconciler.values import IdKey, Json, JsonObject, Key, Ref, Secret, plain, redact
@@ -25,11 +25,11 @@ class _Unknown:
         return "(unknown)"
 
 
-UNKNOWN: Any = _Unknown()
+UNKNOWN = _Unknown()
 
 
 # -- typed JSON for values ---------------------------------------------------------------------
-def encode(value: Any) -> Any:
+def encode(value: Json) -> Json:
     """A value as saved-plan JSON: references and secrets as tagged objects (a secret by its
     source only), plain mappings that could be mistaken for a tag wrapped in `$data`."""
     if value is UNKNOWN:
@@ -48,7 +48,7 @@ def encode(value: Any) -> Any:
     return value
 
 
-def decode(value: Any) -> Any:
+def decode(value: Json) -> Json:
     """The inverse of `encode`; a secret comes back as a `Secret` with its source and no value."""
     if isinstance(value, list):
         return [decode(v) for v in value]
@@ -62,13 +62,13 @@ def decode(value: Any) -> Any:
     return {k: decode(v) for k, v in value.items()}
 
 
-def _decode_secret(source: Any) -> Secret:
+def _decode_secret(source: Json) -> Secret:
     if source is not None and not (isinstance(source, dict) and all(isinstance(v, str) for v in source.values())):
         raise PlanFileError(f"a secret's source must be a mapping of strings, not {source!r}")
     return Secret(None, source=source)
 
 
-def _decode_ref(ref: Any) -> Ref:
+def _decode_ref(ref: Json) -> Ref:
     if not isinstance(ref, dict) or not isinstance(ref.get("target"), str):
         raise PlanFileError(f"a reference must name its target: {ref!r}")
     key = ref.get("key")
@@ -76,7 +76,7 @@ def _decode_ref(ref: Any) -> Ref:
                ref.get("address") if isinstance(ref.get("address"), str) else None)
 
 
-_TAGS: dict[str, Callable[[Any], Any]] = {
+_TAGS: dict[str, Callable[[Json], Json]] = {
     "$unknown": lambda _: UNKNOWN,
     "$secret": _decode_secret,
     "$data": lambda data: data,
@@ -85,14 +85,14 @@ _TAGS: dict[str, Callable[[Any], Any]] = {
 """The tagged objects `encode` writes, each a mapping of one tag, by tag (a dispatch table)."""
 
 
-def _scalar(value: Any) -> Any:
+def _scalar(value: Json) -> Json:
     """An id or a key part: text, a number or null, nothing a crafted file could nest."""
     if value is not None and not isinstance(value, str | int):
         raise PlanFileError(f"expected text, a number or null, not {type(value).__name__}")
     return value
 
 
-def _id_key(entry: Any) -> IdKey:
+def _id_key(entry: Json) -> IdKey:
     """A scoped id (`[scope, id]`): what a delete takes with it."""
     if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
             and isinstance(entry[1], str | int) and not isinstance(entry[1], bool)):
@@ -101,7 +101,7 @@ def _id_key(entry: Any) -> IdKey:
     return IdKey(entry[0], entry[1])
 
 
-def _key(parts: list[Json]) -> tuple[Any, ...]:
+def _key(parts: list[Json]) -> tuple[Json, ...]:
     """A natural key: scalars and references (whose keys are checked the same way)."""
     key = tuple(decode(part) for part in parts)
     for part in key:
@@ -117,8 +117,8 @@ class FieldChange:
     `details` says what changed inside a nested value (`fixed_data.env: "a" -> "b"`)."""
 
     field: str
-    before: Any
-    after: Any
+    before: Json
+    after: Json
     sensitive: bool = False
     note: str = ""
     details: tuple[str, ...] = ()
@@ -138,7 +138,7 @@ class SentAlong:
     """An unchanged field a write must carry, and why (the recordings that show it)."""
 
     field: str
-    value: Any
+    value: Json
     why: str
 
 
@@ -157,7 +157,7 @@ class Owned:
 
     address: str
     kind: str
-    id: Any
+    id: Json
     file: str | None = None
 
     @property
@@ -171,14 +171,14 @@ class Unmanaged:
 
     kind: str
     address: str
-    id: Any
+    id: Json
 
     @property
     def data(self) -> JsonObject:
         return {"kind": self.kind, "address": self.address, "id": self.id}
 
 
-def _shown(value: Any, sensitive: bool) -> Any:
+def _shown(value: Json, sensitive: bool) -> Json:
     if value is UNKNOWN:
         return "(unknown)"
     if sensitive and value is not None:
@@ -200,7 +200,7 @@ class Change:
     address: str
     key: Key
     path: str
-    id: Any = None
+    id: Json = None
     fields: tuple[FieldChange, ...] = ()
     companions: tuple[SentAlong, ...] = ()
     depends_on: frozenset[str] = frozenset()
@@ -208,7 +208,7 @@ class Change:
     live: LiveFingerprint | None = None
     secrets: dict[str, str] = field(default_factory=dict)
     """Keyed fingerprints of the secret values in the body, by field (for saved plans)."""
-    same_key: tuple[Any, ...] = ()
+    same_key: tuple[Json, ...] = ()
     """For a create: ids of the live objects that shared its key when planned (a stage bound twice)."""
     takes: tuple[IdKey, ...] = ()
     """For a delete: ids of the live objects authentik deletes with it, as planned."""
@@ -371,7 +371,7 @@ class Plan:
         }
 
     @classmethod
-    def from_data(cls, data: Any) -> Plan:
+    def from_data(cls, data: Json) -> Plan:
         """A plan as `data` wrote it; a `PlanFileError` naming what is wrong otherwise."""
         changes = _changes_of(data)
         manifests = data.get("manifests") or {}
@@ -394,7 +394,7 @@ class Plan:
             raise PlanFileError(f"malformed plan: {exc.__class__.__name__}: {exc}") from exc
 
 
-def _changes_of(data: Any) -> list[Json]:
+def _changes_of(data: Json) -> list[Json]:
     """The changes of a plan file, once it is known to be a plan of this format."""
     if not isinstance(data, dict):
         raise PlanFileError("a plan is a JSON object")
@@ -407,11 +407,11 @@ def _changes_of(data: Any) -> list[Json]:
     return changes
 
 
-def _unmanaged(items: Any) -> tuple[Unmanaged, ...]:
+def _unmanaged(items: Json) -> tuple[Unmanaged, ...]:
     return tuple(Unmanaged(str(u["kind"]), str(u["address"]), u.get("id")) for u in items)
 
 
-def _owns(items: Any) -> tuple[Owned, ...]:
+def _owns(items: Json) -> tuple[Owned, ...]:
     return tuple(Owned(str(o["address"]), str(o["kind"]), _scalar(o.get("id")),
                        o.get("file") if isinstance(o.get("file"), str) else None)
                  for o in items)
@@ -424,7 +424,7 @@ def _text(data: JsonObject, key: str) -> str:
     return value
 
 
-def _change(item: Any, index: int) -> Change:
+def _change(item: Json, index: int) -> Change:
     """One change as `Change.data` wrote it, checked as far as apply relies on it."""
     where = f"change {index + 1}"
     cls = _action(item, where)
@@ -440,7 +440,7 @@ def _change(item: Any, index: int) -> Change:
     return cls(**common)
 
 
-def _action(item: Any, where: str) -> type[Change]:
+def _action(item: Json, where: str) -> type[Change]:
     if not isinstance(item, dict):
         raise PlanFileError(f"{where}: must be an object")
     cls = ACTIONS.get(item.get("action"))  # type: ignore[arg-type]
@@ -449,7 +449,7 @@ def _action(item: Any, where: str) -> type[Change]:
     return cls
 
 
-def _common(item: JsonObject, path: str, body: Any) -> JsonObject:
+def _common(item: JsonObject, path: str, body: Json) -> JsonObject:
     """The arguments every kind of change takes, read from a change's JSON (a bad value raises as
     it is reached, so the first problem named stays the first one in this order)."""
     shown = item.get("fields") or {}
@@ -469,7 +469,7 @@ def _common(item: JsonObject, path: str, body: Any) -> JsonObject:
     )
 
 
-def _field_changes(shown: Any, before: JsonObject, body: Any, sensitive: set[Any]) -> tuple[FieldChange, ...]:
+def _field_changes(shown: Json, before: JsonObject, body: Json, sensitive: set[Json]) -> tuple[FieldChange, ...]:
     """The changed fields: what each was (`before`) and becomes (the body's value)."""
     return tuple(FieldChange(name, before.get(name), body.get(name) if isinstance(body, dict) else None,
                              name in sensitive, str(spec.get("note", "")), tuple(spec.get("details", [])))
@@ -494,7 +494,7 @@ def _checks(item: JsonObject) -> JsonObject:
     )
 
 
-def with_values(change: Change, transform: Callable[[Any], Any]) -> Change:
+def with_values(change: Change, transform: Callable[[Json], Json]) -> Change:
     """`change` with every value of its body (changed fields, companions, a PUT's full body)
     passed through `transform` (apply fills in secret values and new ids this way)."""
     updated: JsonObject = {

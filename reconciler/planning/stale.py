@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from reconciler.manifests.secrets import FileRule, SourceError, read_source
 from reconciler.model.identity import address, own_key
@@ -219,7 +218,7 @@ def read_secrets(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretSt
 
 def _with_secrets(change: Change, filled: dict[int, Secret]) -> Change:
     """`change` with each secret of its body replaced by the one read for it."""
-    def leaf(value: Secret | Ref) -> Any:
+    def leaf(value: Secret | Ref) -> Json:
         return filled.get(id(value), value)
 
     return with_values(change, lambda value: walk(value, leaf))

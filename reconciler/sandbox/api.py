@@ -7,14 +7,13 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.model.kinds import ApiModel, Kind
-from reconciler.values import JsonObject, ObjectId
+from reconciler.values import Json, JsonObject, ObjectId
 
 from .listing import InvalidFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
@@ -131,7 +130,7 @@ class Api:
         return None
 
     @staticmethod
-    def fixed(body: Any) -> Handler:
+    def fixed(body: Json) -> Handler:
         async def handler(request: Request) -> Response:
             return JSONResponse(body)
 
@@ -286,7 +285,7 @@ class Api:
             return detail(INVALID_PAGE, 404)
         return JSONResponse({**envelope, **self.profile.extra_for(path)})
 
-    def filter_value(self, kind: Kind | None, how: str, param: str, value: str) -> Any:
+    def filter_value(self, kind: Kind | None, how: str, param: str, value: str) -> Json:
         """What a filter value names: the object a reference filter wants, by pk (a policy
         binding's target only by its binding-model UUID, flows 264, 265), or whether a policy has
         no bindings (flows 220)."""
@@ -300,7 +299,7 @@ class Api:
             return None
         return self.store.resolve(field.reference, ident)
 
-    def sort_value(self, obj: JsonObject, key: str) -> Any:
+    def sort_value(self, obj: JsonObject, key: str) -> Json:
         """Sort keys that are no field of the object: a policy binding's target sorts by its
         binding-model UUID in 2023 (flows 224)."""
         if key == "target_ptr":
@@ -361,7 +360,7 @@ async def unrouted(request: Request) -> Response:
     return not_found_page()
 
 
-def usage(obj: JsonObject | None, label: str, ident: Any, action: str) -> JsonObject:
+def usage(obj: JsonObject | None, label: str, ident: Json, action: str) -> JsonObject:
     """One `used_by` entry; objects without `meta_model_name` (flows, bindings, ...) are named by
     the label given (`app.model`, or a target name)."""
     found = obj or {}

@@ -8,7 +8,6 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
 
 from reconciler.values import Json, JsonObject
 
@@ -19,11 +18,11 @@ INVALID_CHOICE = "Select a valid choice. That choice is not one of the available
 TRUE_VALUES = {"true", "1", "yes", "on"}
 SEARCH_TERMS = re.compile(r"[\s,]+")
 
-Resolver = Callable[[str, str, str], Any]
+Resolver = Callable[[str, str, str], Json]
 """(filter kind, parameter, value) -> the id the value names, or None when it names nothing."""
-Lookup = Callable[[str, str], Any]
+Lookup = Callable[[str, str], Json]
 """`Resolver` for one kind of filter: (parameter, value) -> id or None."""
-SortKey = Callable[[JsonObject, str], Any]
+SortKey = Callable[[JsonObject, str], Json]
 
 
 class InvalidPage(Exception):
@@ -87,15 +86,15 @@ FILTERS: dict[str, Filter] = {
 kind is a reference (`by_reference`)."""
 
 
-def dig(obj: Mapping[str, Json], path: str) -> Any:
+def dig(obj: Mapping[str, Json], path: str) -> Json:
     """`stage_obj.name`: a value inside a nested object, or None."""
-    value: Any = obj
+    value: Json = obj
     for part in path.split("."):
         value = value.get(part) if isinstance(value, Mapping) else None
     return value
 
 
-def as_text(value: Any) -> str:
+def as_text(value: Json) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return "" if value is None else str(value)
@@ -121,7 +120,7 @@ def sorting(name: str, sort_key: SortKey | None) -> Callable[[JsonObject], tuple
     return value
 
 
-def sort_value(value: Any) -> tuple[bool, float, str]:
+def sort_value(value: Json) -> tuple[bool, float, str]:
     number = value if isinstance(value, int | float) and not isinstance(value, bool) else 0
     return value is None, number, "" if value is None else str(value)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reconciler.values import Json
 
 from .faults import DROP, FaultInjector, fault_response
 
@@ -25,7 +26,7 @@ class RecordedRequest:
     method: str
     path: str
     query: dict[str, str]
-    body: Any
+    body: Json
     status: int
 
     @property
@@ -106,7 +107,7 @@ async def read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes) -> Json:
     try:
         return json.loads(body) if body else None
     except ValueError:

@@ -9,12 +9,12 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reconciler.values import JsonObject
+from reconciler.values import Json, JsonObject
 
 from .faults import Schedule
 from .responses import NOT_FOUND_PAGE
@@ -45,7 +45,7 @@ class Captured:
     headers: list[tuple[bytes, bytes]]
     body: bytes
 
-    def json(self) -> Any:
+    def json(self) -> Json:
         try:
             return json.loads(self.body)
         except ValueError:
@@ -72,30 +72,30 @@ async def respond(send: Send, status: int, body: bytes, content_type: bytes = b"
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def reshape(body: Any, shape: Shape) -> Any:
+def reshape(body: Json, shape: Shape) -> Json:
     """`body` (a list envelope or an object) in the wrong `shape`."""
     envelope = body if isinstance(body, dict) else {}
     return RESHAPES.get(shape, pages_as_text)(body, envelope)
 
 
-def bare_list(body: Any, envelope: JsonObject) -> Any:
+def bare_list(body: Json, envelope: JsonObject) -> Json:
     results = envelope.get("results")
     return results if isinstance(results, list) else [body]
 
 
-def without_first_pk(body: Any, envelope: JsonObject) -> Any:
+def without_first_pk(body: Json, envelope: JsonObject) -> Json:
     items = [dict(item) for item in envelope.get("results") or []]
     if items:
         items[0].pop("pk", None)
     return {**envelope, "results": items}
 
 
-def pages_as_text(body: Any, envelope: JsonObject) -> Any:
+def pages_as_text(body: Json, envelope: JsonObject) -> Json:
     pagination = envelope.get("pagination") or {}
     return {**envelope, "pagination": {**pagination, "total_pages": str(pagination.get("total_pages"))}}
 
 
-RESHAPES: dict[str, Callable[[Any, JsonObject], Any]] = {
+RESHAPES: dict[str, Callable[[Json, JsonObject], Json]] = {
     "list": bare_list,
     "empty_object": lambda body, envelope: {},
     "no_results": lambda body, envelope: {key: value for key, value in envelope.items() if key != "results"},

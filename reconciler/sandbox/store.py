@@ -7,7 +7,6 @@ import copy
 import uuid
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
 from reconciler.model.kinds import ApiModel, Field, Kind, typed_id
 from reconciler.values import Json, JsonObject, ObjectId
@@ -37,7 +36,7 @@ class Store:
         self.generation = 0
         """Counts writes, so what is rendered from the objects can be kept until one: every write
         goes through a method here (`insert`, `update`, `hold`, `delete`, `add_listed`)."""
-        self._indexes: dict[tuple[str, str], dict[Any, list[Json]]] | None = None
+        self._indexes: dict[tuple[str, str], dict[Json, list[Json]]] | None = None
         """Reference look-ups indexed while `reading()`: None outside, where they scan."""
         self.last_int = 0
         """The last integer pk handed out: one sequence for every kind with integer ids, so their
@@ -105,7 +104,7 @@ class Store:
         self.generation += 1
         self.values[kind.name][pk].update(values)
 
-    def hold(self, pk: ObjectId, key: str, value: Any) -> None:
+    def hold(self, pk: ObjectId, key: str, value: Json) -> None:
         """Set a value the server holds itself (a 2023 flow's background)."""
         self.generation += 1
         self.held[pk][key] = value
@@ -145,7 +144,7 @@ class Store:
             if kind.family == family:
                 yield kind, pk
 
-    def value_taken(self, kind: Kind, field: str, value: Any, exclude: ObjectId | None) -> bool:
+    def value_taken(self, kind: Kind, field: str, value: Json, exclude: ObjectId | None) -> bool:
         """Unique columns sit on the family's base table: names across stage kinds (71, 72) and
         across policy kinds (flows 203, 204)."""
         return any(pk != exclude and self.values[other.name][pk].get(field) == value
@@ -185,7 +184,7 @@ class Store:
         """The target and the union targets it belongs to (a flow is a `binding_target`)."""
         return {target} | {name for name, t in self.model.targets.items() if target in t.union}
 
-    def resolve(self, target: str, ident: Any, only_kind: str | None = None) -> Any:
+    def resolve(self, target: str, ident: Json, only_kind: str | None = None) -> Json:
         """The id a reference to `ident` is stored as, or None when nothing matches. Union targets
         take an object's pk or its binding-model UUID and answer with the pk (flows 233)."""
         spec = self.model.targets[target]
@@ -204,7 +203,7 @@ class Store:
         listed = self.listed_object(target, ident)
         return listed.get(spec.id) if listed is not None else None
 
-    def listed_object(self, target: str, ident: Any) -> JsonObject | None:
+    def listed_object(self, target: str, ident: Json) -> JsonObject | None:
         spec = self.model.targets[target]
         return next((o for o in self.lists.get(spec.path, []) if str(o.get(spec.id)) == str(ident)), None)
 
@@ -232,16 +231,16 @@ class Store:
             if outer is None:
                 self._indexes = None
 
-    def _indexed(self, key: tuple[str, str], build: Iterator[tuple[Any, Any]]) -> dict[Any, list[Json]]:
+    def _indexed(self, key: tuple[str, str], build: Iterator[tuple[Json, Json]]) -> dict[Json, list[Json]]:
         assert self._indexes is not None
         if key not in self._indexes:
-            index: dict[Any, list[Json]] = {}
+            index: dict[Json, list[Json]] = {}
             for held, entry in build:
                 index.setdefault(held, []).append(entry)
             self._indexes[key] = index
         return self._indexes[key]
 
-    def referrers(self, target: str, pk: Any) -> Iterator[tuple[Kind, ObjectId, Field]]:
+    def referrers(self, target: str, pk: Json) -> Iterator[tuple[Kind, ObjectId, Field]]:
         """Stored objects whose reference fields to `target` (or a union holding it) hold `pk`."""
         if self._indexes is not None and isinstance(pk, Hashable):
             yield from self._indexed(("referrers", target), self._referrer_entries(target)).get(pk, [])
@@ -255,7 +254,7 @@ class Store:
                     if held == pk or (field.is_list and isinstance(held, list) and pk in held):
                         yield kind, other_pk, field
 
-    def _referrer_entries(self, target: str) -> Iterator[tuple[Any, tuple[Kind, ObjectId, Field]]]:
+    def _referrer_entries(self, target: str) -> Iterator[tuple[Json, tuple[Kind, ObjectId, Field]]]:
         """(held id, referrer) pairs in the order `referrers` scans them."""
         for kind, fields in self.reference_fields(target):
             for other_pk, values in self.values[kind.name].items():
@@ -267,7 +266,7 @@ class Store:
                     elif isinstance(held, Hashable):
                         yield held, (kind, other_pk, field)
 
-    def referring(self, kind_name: str, field: str, pk: Any) -> list[tuple[ObjectId, JsonObject]]:
+    def referring(self, kind_name: str, field: str, pk: Json) -> list[tuple[ObjectId, JsonObject]]:
         """Objects of one kind whose `field` holds `pk`, in insertion order."""
         if self._indexes is not None and isinstance(pk, Hashable):
             entries = ((values.get(field), (other_pk, values)) for other_pk, values in self.values[kind_name].items()

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from reconciler.model.kinds import Field, Kind
 from reconciler.values import Json, JsonObject, ObjectId
@@ -91,7 +90,7 @@ class Validator:
         return cleaned, errors
 
     # -- one value ------------------------------------------------------------------------------
-    def clean(self, field: Field, value: Any, wording: Mapping[str, str] | None = None) -> Any:
+    def clean(self, field: Field, value: Json, wording: Mapping[str, str] | None = None) -> Json:
         spec = field.spec
         if value is None:
             if field.nullable:
@@ -115,7 +114,7 @@ class Validator:
             return string(spec, value, wording)
         return value  # objects (JSONField): any JSON
 
-    def clean_items(self, child: Field, value: Any) -> list[Json]:
+    def clean_items(self, child: Field, value: Json) -> list[Json]:
         items, errors = [], {}
         for index, item in enumerate(as_list(value)):
             try:
@@ -126,7 +125,7 @@ class Validator:
             raise FieldError(errors)
         return items
 
-    def reference(self, field: Field, value: Any) -> Any:
+    def reference(self, field: Field, value: Json) -> Json:
         """A primary-key reference as DRF's PrimaryKeyRelatedField checks it: UUIDs, or integers for
         users (flows 236). A foreign key to one stage subclass (`password_stage`) only finds
         stages of that kind; a binding's target may be named by either of its UUIDs (flows 233)."""
@@ -135,7 +134,7 @@ class Validator:
         if field.type == "integer":
             if not INTEGER.match(str(value)):
                 raise FieldError([NOT_A_PK.format(data_type=type(value).__name__)])
-            ident: Any = int(float(value)) if isinstance(value, float) else int(str(value).strip())
+            ident: Json = int(float(value)) if isinstance(value, float) else int(str(value).strip())
         else:
             try:
                 ident = str(uuid.UUID(int=value) if isinstance(value, int) else uuid.UUID(str(value)))
@@ -146,7 +145,7 @@ class Validator:
             raise FieldError([NO_SUCH_PK.format(pk_value=value)])
         return found
 
-    def check_object_rules(self, kind: Kind, field: Field, value: Any, instance: ObjectId | None) -> None:
+    def check_object_rules(self, kind: Kind, field: Field, value: Json, instance: ObjectId | None) -> None:
         """Validators that need the stored objects: the unique natural key and the source stage
         quirk."""
         if kind.key == (field.name,) and not field.reference and \
@@ -168,7 +167,7 @@ class Validator:
                     errors[name] = detail
         return errors
 
-    def nested_detail(self, nested: NestedWrite, value: Any) -> Detail:
+    def nested_detail(self, nested: NestedWrite, value: Json) -> Detail:
         if value is None:
             return [NULL]
         if not isinstance(value, list):
@@ -176,7 +175,7 @@ class Validator:
         details = [self.nested_item(nested, item) for item in value]
         return details if any(details) else []
 
-    def nested_item(self, nested: NestedWrite, item: Any) -> JsonObject:
+    def nested_item(self, nested: NestedWrite, item: Json) -> JsonObject:
         if not isinstance(item, Mapping):
             return {"non_field_errors": [NOT_A_DICT.format(datatype=type(item).__name__)]}
         errors: JsonObject = {}
@@ -193,7 +192,7 @@ class Validator:
                 errors[key] = [nested.unique[key]]
         return errors
 
-    def existing(self, target: str, key: str) -> set[Any]:
+    def existing(self, target: str, key: str) -> set[Json]:
         kinds = self.store.model.kinds_of(target)
         if kinds:
             return {self.store.values[kind.name][pk].get(key) for kind, pk in self.store.members(target)}
@@ -206,20 +205,20 @@ def unique_owner(kind: Kind) -> str:
     return spaced("Stage" if kind.family == STAGE_FAMILY else kind.model).lower()
 
 
-def as_list(value: Any) -> list[Json]:
+def as_list(value: Json) -> list[Json]:
     if isinstance(value, list):
         return value
     raise FieldError([NOT_A_LIST.format(input_type=type(value).__name__)])
 
 
-def choice(options: list[Json], value: Any) -> Any:
+def choice(options: list[Json], value: Json) -> Json:
     by_text = {str(option): option for option in options}
     if isinstance(value, dict | list) or str(value) not in by_text:
         raise FieldError([NOT_A_CHOICE.format(input=value)])
     return by_text[str(value)]
 
 
-def boolean(value: Any) -> bool:
+def boolean(value: Json) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float | str):
@@ -231,13 +230,13 @@ def boolean(value: Any) -> bool:
     raise FieldError([NOT_A_BOOLEAN])
 
 
-def integer(value: Any) -> int:
+def integer(value: Json) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | str) or not INTEGER.match(str(value)):
         raise FieldError([NOT_AN_INTEGER])
     return int(float(value)) if isinstance(value, float) else int(str(value).strip().split(".")[0])
 
 
-def number(value: Any) -> float:
+def number(value: Json) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -255,7 +254,7 @@ def bounded(spec: Mapping[str, Json], value: int | float) -> int | float:
     return value
 
 
-def string(spec: Mapping[str, Json], value: Any, wording: Mapping[str, str] | None = None) -> str:
+def string(spec: Mapping[str, Json], value: Json, wording: Mapping[str, str] | None = None) -> str:
     """DRF CharField: blank check first, numbers become text, surrounding whitespace is trimmed;
     then every validator runs and all their messages are reported together. `wording` replaces a
     validator's message where a version words it differently (the 2026 flow slug, flows 10)."""

@@ -10,13 +10,13 @@ import urllib.request
 from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
 from reconciler.errors import ApiError
 from reconciler.server.transport import ATTEMPTS, Clock, DeadlineExceeded, PolicyTransport
-from reconciler.values import REDACTED, JsonObject
+from reconciler.values import REDACTED, Json, JsonObject
 
 __all__ = ["Connection", "Client", "Page", "concurrently", "shape_error", "redirect_target"]
 
@@ -173,7 +173,7 @@ class Client:
                     text = text.replace(quoted, f'"{REDACTED}"')
         return text
 
-    def scrub_data(self, value: Any) -> Any:
+    def scrub_data(self, value: Json) -> Json:
         """A decoded JSON body with every string scrubbed (keys included)."""
         if isinstance(value, str):
             return self.scrub(value)
@@ -233,7 +233,7 @@ class Client:
         return page
 
     async def request(self, method: str, path: str, *, params: dict[str, str] | None = None,
-                      body: JsonObject | None = None) -> Any:
+                      body: JsonObject | None = None) -> Json:
         """One call; the transport below retries what is safe to send again, this translates what
         is left into `ApiError`."""
         response = await self._send(method, path, params, body)
@@ -276,7 +276,7 @@ class Client:
         """The `ApiError` for an answer that is not a success, its message and body scrubbed."""
         status = response.status_code
         try:
-            body: Any = response.json()
+            body: Json = response.json()
         except ValueError:
             body = None
         message = _refusal(method, path, response, body)
@@ -286,7 +286,7 @@ class Client:
                         outcome_unknown=unknown)
 
 
-def _json(method: str, path: str, response: httpx.Response) -> Any:
+def _json(method: str, path: str, response: httpx.Response) -> Json:
     """A success's body, which must be JSON."""
     status = response.status_code
     try:
@@ -299,7 +299,7 @@ def _json(method: str, path: str, response: httpx.Response) -> Any:
                        f"(byte {exc.start + 1})", method=method, path=path, status=status) from exc
 
 
-def _refusal(method: str, path: str, response: httpx.Response, body: Any) -> str:
+def _refusal(method: str, path: str, response: httpx.Response, body: Json) -> str:
     """What a status that is not a success means for the call, in words the user can act on."""
     status = response.status_code
     detail = body.get("detail") if isinstance(body, dict) else None
@@ -344,7 +344,7 @@ class Page:
     total_pages: int
 
     @classmethod
-    def of(cls, path: str, number: int, body: Any, require: Collection[str] = ()) -> Page:
+    def of(cls, path: str, number: int, body: Json, require: Collection[str] = ()) -> Page:
         """The page in `body`, or an `ApiError` naming the call and what is wrong with the shape:
         `{"pagination": {...integers}, "results": [objects]}` (`authentik/api/pagination.py`)."""
         if not isinstance(body, dict):
@@ -374,7 +374,7 @@ class Page:
         raise shape_error("GET", path, problem)
 
 
-def _checked_results(path: str, number: int, results: Any, require: Collection[str]) -> list[JsonObject]:
+def _checked_results(path: str, number: int, results: Json, require: Collection[str]) -> list[JsonObject]:
     """A page's `results`: a list of objects, each with the `require`d keys."""
     if not isinstance(results, list):
         raise shape_error("GET", path, 'the answer has no "results" list')
@@ -387,7 +387,7 @@ def _checked_results(path: str, number: int, results: Any, require: Collection[s
     return results
 
 
-def _checked_pagination(path: str, pagination: Any) -> JsonObject:
+def _checked_pagination(path: str, pagination: Json) -> JsonObject:
     """A page's `pagination`: an object with integer page numbers."""
     if not isinstance(pagination, dict):
         raise shape_error("GET", path, 'the answer has no "pagination" object')
@@ -407,7 +407,7 @@ def growth_bound(total: int) -> int:
 def unique(results: list[JsonObject]) -> list[JsonObject]:
     """`results` with an object seen again (its `pk` already read) left out: a list that grows
     while it is read shifts objects onto the next page, which may be read after the shift."""
-    seen: set[Any] = set()
+    seen: set[Json] = set()
     kept = []
     for item in results:
         pk = item.get("pk")
@@ -419,7 +419,7 @@ def unique(results: list[JsonObject]) -> list[JsonObject]:
     return kept
 
 
-def kind_of(value: Any) -> str:
+def kind_of(value: Json) -> str:
     """How a shape error names a JSON value it did not expect."""
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number")
@@ -441,7 +441,7 @@ def redirect_target(request_url: httpx.URL, location: str) -> str:
         return "(an invalid URL)"
 
 
-async def concurrently(calls: Sequence[Callable[[], Coroutine[Any, Any, T]]]) -> list[T]:
+async def concurrently(calls: Sequence[Callable[[], Coroutine[Json, Json, T]]]) -> list[T]:
     """Run `calls` together; their results in the calls' order. The first failure cancels the rest
     and is raised as it is. The client's own limit bounds the requests they make."""
     try:
@@ -456,7 +456,7 @@ def format_field_errors(body: JsonObject) -> str:
     """`{"name": ["..."], "user_fields": {"0": ["..."]}}` -> `name: ...; user_fields[0]: ...`."""
     parts: list[str] = []
 
-    def walk(prefix: str, value: Any) -> None:
+    def walk(prefix: str, value: Json) -> None:
         if isinstance(value, dict):
             for key, sub in value.items():
                 walk(f"{prefix}[{key}]" if prefix and key.isdigit() else
