@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import gc
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,6 +94,19 @@ def test_an_unexpected_error_returns_3_with_a_crash_log(tmp_path: Path, monkeypa
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("error: unexpected internal error; details in ")
     assert "RuntimeError: a bug" in Path(line.rsplit(" ", 1)[1]).read_text()
+
+
+def test_help_nobody_reads_exits_1_quietly() -> None:
+    # As click has it (`reconciler --help | true`): no crash log for a reader that has gone.
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        for args in (["--help"], ["plan", "--help"], ["--version"]):
+            ended = subprocess.run([sys.executable, "-m", "reconciler", *args], stdout=writer, stderr=subprocess.PIPE,
+                                   text=True, check=False)
+            assert (ended.returncode, ended.stderr) == (1, ""), args
+    finally:
+        os.close(writer)
 
 
 def exits(path: Path) -> list[str]:

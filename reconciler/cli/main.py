@@ -9,13 +9,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from reconciler.cli.commands import COMMANDS
 from reconciler.cli.options import FORMAT, VERBOSE, ReconcilerCommand, server_options
-from reconciler.cli.outcomes import REPORTER_KEY, Reporter, outcome_of
+from reconciler.cli.outcomes import REPORTER_KEY, Reporter
 
 __all__ = ["main", "cli"]
 
@@ -43,8 +43,8 @@ class ReconcilerGroup(click.Group):
         with settled(ctx):
             return super().parse_args(ctx, args)
 
-    def invoke(self, ctx: click.Context) -> Any:
-        """The command, to its exit code."""
+    def invoke(self, ctx: click.Context) -> NoReturn:
+        """Run the command; its exit code leaves as `Exit`, as a failure's does."""
         with settled(ctx):
             code = super().invoke(ctx)
         ctx.exit(code)
@@ -60,7 +60,7 @@ def settled(ctx: click.Context) -> Iterator[None]:
         raise
     except BaseException as exc:  # noqa: BLE001 - every outcome gets its exit code and message
         reporter: Reporter = ctx.meta[REPORTER_KEY]
-        raise click.exceptions.Exit(reporter.fail(outcome_of(exc))) from None
+        raise click.exceptions.Exit(reporter.settle(exc)) from None
 
 
 @click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]},

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -156,24 +158,29 @@ def _interrupted(exc: BaseException) -> Outcome:
 
 @dataclass(frozen=True)
 class Reporter:
-    """Writes a command's failure in its output format: text on stderr, or JSON on stdout (so a
-    cron job can parse every outcome), plus GitHub annotations on GitHub Actions. `keys`: the
-    top-level keys of the command's JSON report, null when the failure came before them (apply's
-    `plan`, `result`, `verified`), so a failure has the shape of a success plus `error`. An
-    apply's report goes to stdout, as it does on success."""
+    """Settles a failure: writes it in the output format asked for, text on stderr or JSON on
+    stdout (so a cron job can parse every outcome), plus GitHub annotations on GitHub Actions.
+    `keys`: the top-level keys of the command's JSON report, null when the failure came before
+    them (apply's `plan`, `result`, `verified`), so a failure has the shape of a success plus
+    `error`. An apply's report goes to stdout, as it does on success."""
 
     fmt: str = "text"
     keys: tuple[str, ...] = ()
+    command: bool = True
+    """False until the command has parsed its options (`guessed`)."""
 
     @classmethod
     def guessed(cls, args: Sequence[str]) -> Reporter:
         """The reporter of a command line click could not parse: JSON if it asked for JSON."""
         wants_json = any(arg == "--format=json" or (arg == "--format" and list(args[i + 1:i + 2]) == ["json"])
                          for i, arg in enumerate(args))
-        return cls("json" if wants_json else "text")
+        return cls("json" if wants_json else "text", command=False)
 
-    def fail(self, outcome: Outcome) -> int:
-        """Write `outcome`; its exit code."""
+    def settle(self, exc: BaseException) -> int:
+        """The exit code `exc` ends the run with, its message written."""
+        if isinstance(exc, BrokenPipeError) and not self.command:
+            return _unread()
+        outcome = outcome_of(exc)
         annotate(_annotations(outcome), self.fmt)
         if self.fmt == "json":
             shape: dict[str, Any] = {**dict.fromkeys(self.keys), **(outcome.report or {})} if self.keys else {}
@@ -181,6 +188,14 @@ class Reporter:
         else:
             click.echo(outcome.message, err=outcome.report is None)
         return outcome.code
+
+
+def _unread() -> int:
+    """Help or version text whose reader has gone (`reconciler --help | true`): exit 1 quietly, as
+    click does, and write nothing more to the closed pipe, not even at exit. (Output of a command
+    to a closed pipe is an internal error, 3.)"""
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the process's stdout from now on
+    return EXIT_ERROR
 
 
 def _annotations(outcome: Outcome) -> list[str]:
