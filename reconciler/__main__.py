@@ -1,3 +1,3 @@
 from reconciler.cli.main import main
 
-main()
+raise SystemExit(main())

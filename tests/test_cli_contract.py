@@ -96,7 +96,7 @@ def test_github_annotations_for_validation_and_plan_problems(tmp_path: Path) -> 
 
 
 def test_annotations_escape_what_github_would_misread() -> None:
-    from reconciler.cli.main import github_annotations
+    from reconciler.cli.github import github_annotations
     from reconciler.errors import Problem
 
     [line] = github_annotations([Problem("a,b:c.yaml", 1, 2, "100% wrong\nreally", "k/n", "f")])
@@ -280,8 +280,10 @@ def test_the_cli_module_imports_no_engine_dependency() -> None:
             "if m.split('.')[0] in {'httpx', 'jsonschema', 'deepdiff', 'yaml', 'anyio'} "
             "or m.startswith('reconciler.'))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert loaded.split() == ["reconciler.cli", "reconciler.cli.main", "reconciler.errors", "reconciler.model",
-                              "reconciler.model.versions"]
+    assert loaded.split() == ["reconciler.cli", "reconciler.cli.commands", "reconciler.cli.github",
+                              "reconciler.cli.logs", "reconciler.cli.main", "reconciler.cli.options",
+                              "reconciler.cli.outcomes", "reconciler.cli.progress", "reconciler.errors",
+                              "reconciler.model", "reconciler.model.versions"]
 
 
 def test_the_cli_offers_the_sections_of_every_model_as_families() -> None:
@@ -350,6 +352,6 @@ def test_ci_examples_commit_the_state_file_apply_writes(tmp_path: Path, monkeypa
 
 def test_the_cli_defaults_to_applys_parallelism() -> None:
     from reconciler.applying.runner import DEFAULT_PARALLELISM
-    from reconciler.cli.main import PARALLELISM
+    from reconciler.cli.commands import PARALLELISM
 
     assert PARALLELISM == DEFAULT_PARALLELISM

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from support import run, served, write_manifest
 
 from reconciler import ApplyError, Connection, PlanOptions, apply, plan, render_plan
-from reconciler.cli.main import LogScrubber
+from reconciler.cli.logs import LogScrubber
 from reconciler.sandbox import Sandbox
 
 SECRETS = {
