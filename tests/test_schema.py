@@ -149,3 +149,23 @@ def test_valid_manifests_are_checked_without_loading_jsonschema(tmp_path: Path) 
     shown = subprocess.run([sys.executable, "-c", code, str(EXAMPLES), str(bad)], capture_output=True, text=True,
                            check=True).stdout.splitlines()
     assert shown == ["False", "True expected a string or {env: VARIABLE} or {file: PATH}, got an integer"]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    # Found by the fuzz test (and by reading _check_object): a key that is no text was reported,
+    # then keyed by, and `ignore_changes: 1` iterated: each an internal error (exit 3).
+    ("key-is-a-mapping.yaml", ["key-is-a-mapping.yaml:2:5: flow/?: slug: must be a non-empty string"]),
+    ("key-is-a-list.yaml", ["key-is-a-list.yaml:3:5: deny/?: name: must be a non-empty string"]),
+    ("ignore-changes-not-a-list.yaml",
+     ["ignore-changes-not-a-list.yaml:4:5: deny/x: ignore_changes: expected a list, got an integer"]),
+    ("nested-keys-of-the-wrong-type.yaml", [
+        "nested-keys-of-the-wrong-type.yaml:7:10: flow/f: bindings[0].stage: expected a string, got a mapping",
+        "nested-keys-of-the-wrong-type.yaml:8:10: flow/f: bindings[1].stage: expected a string, got a list",
+        "nested-keys-of-the-wrong-type.yaml:8:22: flow/f: bindings[1].order: expected an integer, got a list",
+        "nested-keys-of-the-wrong-type.yaml:9:42: flow/f: bindings[2].policies[0].policy: expected a string, "
+        "got a mapping",
+        "nested-keys-of-the-wrong-type.yaml:9:66: flow/f: bindings[2].policies[1].group: expected a string, "
+        "got a list"]),
+])
+def test_values_of_the_wrong_type_where_keys_belong_are_problems_not_crashes(name: str, expected: list[str]) -> None:
+    assert problems_of(name) == expected

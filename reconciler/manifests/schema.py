@@ -282,8 +282,8 @@ def _check_object(raw: RawObject, model: ApiModel, problems: list[Problem]) -> K
     if kind is None:
         _unknown_kind(raw, model, problem)
         return None
-    _check_key(data, kind, problem)
     before = len(problems)
+    _check_key(data, kind, problem)  # a key that is no text makes the entry invalid: nothing keys by it
     for where, what in raw.foreign:
         problem(where, f"{what} is not a JSON value: quote it", _field_label(where))
     checked = dict(data)
@@ -356,7 +356,8 @@ def _check_absent(data: JsonObject, kind: Kind, problem: Report) -> bool:
 def _check_ignored(data: JsonObject, problem: Report) -> bool:
     """No field both set and named in `ignore_changes`; whether there is none."""
     ok = True
-    for index, name in enumerate(data.get("ignore_changes") or []):
+    ignored = data.get("ignore_changes")
+    for index, name in enumerate(ignored if isinstance(ignored, list) else []):  # another type: a schema problem
         if isinstance(name, str) and name in data:
             problem(("ignore_changes", index), f"{name!r} is both set and ignored", "ignore_changes")
             ok = False
