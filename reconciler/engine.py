@@ -176,7 +176,7 @@ def adopt(paths: list[str | Path], connection: Connection, options: PlanOptions 
 
 def export(connection: Connection, options: ExportOptions | None = None) -> Export:
     """Read live state and return it as manifests (both layouts, and the variables they read);
-    `reconciler.exportdir.write_export` writes them into a folder."""
+    `reconciler.write_export` (exporting/folder.py) writes them into a folder."""
     async def run() -> Export:
         async with Client(connection) as client:
             return await make_export(client, options or ExportOptions())

@@ -1,6 +1,6 @@
 """What `reconciler explain` says, as data: the kinds an API version has, by manifest section, and
 one kind's fields (type, default, required, values, references, secrets), read from the API model
-like everything else, offline. Rendering is in render.py."""
+like everything else, offline. Rendering is in cli/rendering.py."""
 from __future__ import annotations
 
 import difflib
