@@ -21,7 +21,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.exporting.emitter import Env, Inline, comment_safe, entry_text
 from reconciler.model.defaults import is_default
 from reconciler.model.identity import address
-from reconciler.model.kinds import ApiModel, Field, Kind
+from reconciler.model.kinds import ApiModel, Field, Kind, Nested
 from reconciler.model.live import LiveState, paths_for_kinds, paths_for_targets
 from reconciler.planning import pipeline
 from reconciler.planning.diff import comparable
@@ -236,37 +236,38 @@ class _Exporter:
         sensitive ones a placeholder cannot stand for."""
         write_only: list[str] = []
         unexportable: list[str] = []
-        first = [kind.disambiguator] if kind.disambiguator and kind.disambiguator in kind.fields else []
-        for name in [*first, *(n for n in kind.fields if n not in first)]:
+        for name in _field_order(kind):
             spec = kind.fields[name]
             if name in skip or name in kind.key:
                 continue
             if spec.write_only:
                 write_only.append(name)
-                continue
-            if name not in obj:
-                continue
-            raw = obj[name]
-            if not self.options.all_fields and name in kind.defaults \
-                    and comparable(spec, raw) == comparable(spec, kind.defaults[name]):
-                continue
-            if raw is None and not spec.nullable:
-                continue  # the server's "nothing" for a field a manifest cannot write as null
-            if spec.sensitive and raw not in (None, "", {}):
-                if spec.type != "string":  # {env}/{file} stand for strings only
+            elif name in obj and not self.left_out(kind, spec, name, obj[name]):
+                written = self.write_field(kind, spec, name, obj[name], entry)
+                if not written:
                     unexportable.append(name)
-                    continue
-                secret = Env(entry.address, name, _variable_base(kind, entry.key, name))
-                entry.secrets.append(secret)
-                entry.data[name] = secret
-                continue
-            entry.data[name] = self.value(spec, raw, entry.comments)
-        if write_only:
-            entry.comments.append("Write-only, so not exported (authentik never returns them); to manage them, add:")
-            entry.comments += [f"  {name}: {{env: {variable_name(kind, entry.key, name)}}}" for name in write_only]
-        if unexportable:
-            entry.comments.append(f"Not exported, so left unmanaged: {', '.join(unexportable)} (a secret the server "
-                                  "returns as JSON; {env} and {file} stand for strings only)")
+        _note_unwritten(kind, entry, write_only, unexportable)
+
+    def left_out(self, kind: Kind, spec: Field, name: str, raw: Any) -> bool:
+        """A returned value the manifest need not write: the server's default (unless
+        `all_fields`), or a null the manifest could not write."""
+        if not self.options.all_fields and name in kind.defaults \
+                and comparable(spec, raw) == comparable(spec, kind.defaults[name]):
+            return True
+        return raw is None and not spec.nullable  # the server's "nothing" for a field a manifest cannot write as null
+
+    def write_field(self, kind: Kind, spec: Field, name: str, raw: Any, entry: _Entry) -> bool:
+        """Write one field's value into `entry`, a secret as a placeholder; False when a
+        placeholder cannot stand for it."""
+        if spec.sensitive and raw not in (None, "", {}):
+            if spec.type != "string":  # {env}/{file} stand for strings only
+                return False
+            secret = Env(entry.address, name, _variable_base(kind, entry.key, name))
+            entry.secrets.append(secret)
+            entry.data[name] = secret
+            return True
+        entry.data[name] = self.value(spec, raw, entry.comments)
+        return True
 
     def entry(self, kind: Kind, obj: dict[str, Any], key: Key, default: bool) -> _Entry:
         """The manifest entry of a live object with natural key `key` (`default`: a fresh install
@@ -292,19 +293,7 @@ class _Exporter:
             rows: list[tuple[Any, ...]] = []
             problem = ""
             for child in children:
-                written: dict[str, Any] = {}
-                own: list[str] = []
-                for name in child_kind.key:
-                    if name == nested.parent or child.get(name) is None:
-                        continue
-                    spec = child_kind.fields[name]
-                    named, why = self.name_of(str(spec.reference), child[name]) if spec.reference else \
-                        (child[name], "")
-                    if named is None:
-                        problem = f"the {name} {comment_safe(str(child[name]))} cannot be named ({why})"
-                        break
-                    written[nested.keys.get(name, name)] = named
-                    own.append(f"{name}:{named}")
+                written, own, problem = self.child_key(child_kind, nested, child)
                 if problem:
                     break
                 self.fields(child_kind, child, _Entry(child_kind, entry.key, entry.address, written, entry.comments,
@@ -316,6 +305,39 @@ class _Exporter:
                 entry.comments.append(f"{where}{list_name}: not exported, so left unmanaged: {problem}")
                 continue
             data[list_name] = [row[3] for row in sorted(rows, key=lambda row: row[:3])]
+
+    def child_key(self, child_kind: Kind, nested: Nested,
+                  child: dict[str, Any]) -> tuple[dict[str, Any], list[str], str]:
+        """A nested object's key fields but its parent, written by name (and as `name:value` parts
+        that sort and label it), or why one cannot be named."""
+        written: dict[str, Any] = {}
+        own: list[str] = []
+        for name in child_kind.key:
+            if name == nested.parent or child.get(name) is None:
+                continue
+            spec = child_kind.fields[name]
+            named, why = self.name_of(str(spec.reference), child[name]) if spec.reference else (child[name], "")
+            if named is None:
+                return written, own, f"the {name} {comment_safe(str(child[name]))} cannot be named ({why})"
+            written[nested.keys.get(name, name)] = named
+            own.append(f"{name}:{named}")
+        return written, own, ""
+
+
+def _field_order(kind: Kind) -> list[str]:
+    """The model's order of fields, the disambiguator first (a binding's `order`)."""
+    first = [kind.disambiguator] if kind.disambiguator and kind.disambiguator in kind.fields else []
+    return [*first, *(n for n in kind.fields if n not in first)]
+
+
+def _note_unwritten(kind: Kind, entry: _Entry, write_only: list[str], unexportable: list[str]) -> None:
+    """Say in the entry's comments which fields it leaves out, and how to manage them."""
+    if write_only:
+        entry.comments.append("Write-only, so not exported (authentik never returns them); to manage them, add:")
+        entry.comments += [f"  {name}: {{env: {variable_name(kind, entry.key, name)}}}" for name in write_only]
+    if unexportable:
+        entry.comments.append(f"Not exported, so left unmanaged: {', '.join(unexportable)} (a secret the server "
+                              "returns as JSON; {env} and {file} stand for strings only)")
 
 
 def _names(entries: list[_Entry]) -> dict[tuple[str, str], str]:
