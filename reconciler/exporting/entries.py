@@ -383,6 +383,20 @@ def _count(n: int, one: str, many: str) -> str:
 def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> Export:
     """The export of `kinds` from live state (pure: no I/O)."""
     model = live.model
+    entries = _entries(live, kinds, options)
+    names = _names(entries)
+    rendered = {id(entry): entry_text(str(entry.kind.section), entry.data, names) for entry in entries}
+    files = [file for kind in kinds for file in _kind_files(model, kind, entries, names, rendered)]
+    document, variables = _document(model, entries, names, rendered)
+    return Export(api_version=model.version, files=tuple(sorted(files, key=lambda f: f.path)), document=document,
+                  variables=variables, addresses=tuple(e.address for e in entries),
+                  complete=not (options.kinds or options.families or options.names))
+
+
+def _entries(live: LiveState, kinds: list[Kind], options: ExportOptions) -> list[_Entry]:
+    """The entries of the live objects of `kinds` the options select, in export order: by section,
+    manifest kind and key."""
+    model = live.model
     exporter = _Exporter(live, options)
     entries: list[_Entry] = []
     for kind in kinds:
@@ -397,31 +411,39 @@ def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> E
             entries.append(exporter.entry(kind, obj, key, default))
     order = list(model.sections)
     entries.sort(key=lambda e: (order.index(str(e.kind.section)), e.kind.manifest_kind, e.key))
-    names = _names(entries)
-    rendered = {id(entry): entry_text(str(entry.kind.section), entry.data, names) for entry in entries}
+    return entries
+
+
+def _kind_files(model: ApiModel, kind: Kind, entries: list[_Entry], names: dict[tuple[str, str], str],
+                rendered: dict[int, str]) -> list[ExportFile]:
+    """The files of one kind: one per object when it nests lists (a flow and its bindings), else
+    one for all its objects (none when it has none)."""
     schema = f"../{schema_file(model.version)}"
-    files: list[ExportFile] = []
-    for kind in kinds:
-        mine = [e for e in entries if e.kind is kind]
-        section = str(kind.section)
-        if kind.nested:  # one file per object: a flow and its bindings
-            file_names = _file_names([entry.key for entry in mine])
-            for entry in mine:
-                what = f"the {model.section_nouns[section][0]} {entry.key} with its {next(iter(kind.nested))}"
-                text, variables = _text(model.version, what, [(section, [entry])], names, schema, rendered)
-                files.append(ExportFile(f"{section}/{file_names[entry.key]}.yaml", text, variables))
-        elif mine:
-            text, variables = _text(model.version, f"{section} of kind {kind.manifest_kind}", [(section, mine)],
-                                    names, schema, rendered)
-            files.append(ExportFile(f"{section}/{kind.manifest_kind}.yaml", text, variables))
+    mine = [e for e in entries if e.kind is kind]
+    section = str(kind.section)
+    if kind.nested:  # one file per object: a flow and its bindings
+        file_names = _file_names([entry.key for entry in mine])
+        files: list[ExportFile] = []
+        for entry in mine:
+            what = f"the {model.section_nouns[section][0]} {entry.key} with its {next(iter(kind.nested))}"
+            text, variables = _text(model.version, what, [(section, [entry])], names, schema, rendered)
+            files.append(ExportFile(f"{section}/{file_names[entry.key]}.yaml", text, variables))
+        return files
+    if not mine:
+        return []
+    text, variables = _text(model.version, f"{section} of kind {kind.manifest_kind}", [(section, mine)],
+                            names, schema, rendered)
+    return [ExportFile(f"{section}/{kind.manifest_kind}.yaml", text, variables)]
+
+
+def _document(model: ApiModel, entries: list[_Entry], names: dict[tuple[str, str], str],
+              rendered: dict[int, str]) -> tuple[str, tuple[Variable, ...]]:
+    """The one document (stdout) of every entry, by section, said in its header by count."""
     sections = [(section, [e for e in entries if e.kind.section == section]) for section in model.sections]
     sections = [(section, members) for section, members in sections if members]
     counts = Counter(str(e.kind.section) for e in entries)
     what = ", ".join(_count(counts[s], *model.section_nouns[s]) for s in model.sections if counts[s]) or "no objects"
-    document, variables = _text(model.version, what, sections, names, None, rendered)
-    return Export(api_version=model.version, files=tuple(sorted(files, key=lambda f: f.path)), document=document,
-                  variables=variables, addresses=tuple(e.address for e in entries),
-                  complete=not (options.kinds or options.families or options.names))
+    return _text(model.version, what, sections, names, None, rendered)
 
 
 def _file_name(slug: str) -> str:
