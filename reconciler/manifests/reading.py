@@ -449,21 +449,29 @@ def _documents(documents: list[yaml.Node], reading: _Reading, sections: list[Sec
                 known = ", ".join(repr(section) for section in known_sections())
                 problems.append(Problem(file, *_mark(document), f"a manifest must be a mapping of lists ({known})"))
             continue
-        if _tagged(document, problems, file):
-            continue
-        seen: set[str] = set()
-        for key_node, value_node in document.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(Problem(file, *_mark(key_node), "a top-level key must be a plain value"))
-            elif key_node.value in seen:
-                problems.append(Problem(file, *_mark(key_node), f"duplicate key {key_node.value!r}"))
-            else:
-                seen.add(key_node.value)
-                is_list = isinstance(value_node, yaml.SequenceNode)
-                null = value_node.tag == "tag:yaml.org,2002:null"
-                sections.append(Section(str(key_node.value), file, _mark(key_node), is_list or null))
-                if isinstance(value_node, yaml.SequenceNode) and not _tagged(value_node, problems, file):
-                    objects.extend(_objects(key_node.value, value_node, reading))
+        if not _tagged(document, problems, file):
+            objects.extend(_top_level(document, reading, sections))
+    return objects
+
+
+def _top_level(document: yaml.MappingNode, reading: _Reading, sections: list[Section]) -> list[RawObject]:
+    """The top-level keys of one document, each a section (recorded in `sections`), and the
+    objects of those that hold a list."""
+    file, problems = reading.file, reading.problems
+    objects: list[RawObject] = []
+    seen: set[str] = set()
+    for key_node, value_node in document.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            problems.append(Problem(file, *_mark(key_node), "a top-level key must be a plain value"))
+        elif key_node.value in seen:
+            problems.append(Problem(file, *_mark(key_node), f"duplicate key {key_node.value!r}"))
+        else:
+            seen.add(key_node.value)
+            is_list = isinstance(value_node, yaml.SequenceNode)
+            null = value_node.tag == "tag:yaml.org,2002:null"
+            sections.append(Section(str(key_node.value), file, _mark(key_node), is_list or null))
+            if isinstance(value_node, yaml.SequenceNode) and not _tagged(value_node, problems, file):
+                objects.extend(_objects(key_node.value, value_node, reading))
     return objects
 
 
