@@ -310,6 +310,15 @@ def _order_deletes(changes: list[Change], live: LiveState, model: ApiModel) -> l
     """A delete waits for the deletes of the objects that point at it (a binding goes before its
     stage), so nothing is deleted by a cascade and then again by hand."""
     deletes = {model.kinds[c.kind].id_key(c.id): c for c in changes if isinstance(c, Delete)}
+    blockers = _blockers(deletes, live, model)
+    return [replace(change, depends_on=change.depends_on | frozenset(blockers[key]))
+            if isinstance(change, Delete) and (key := model.kinds[change.kind].id_key(change.id)) in blockers
+            else change for change in changes]
+
+
+def _blockers(deletes: dict[IdKey, Delete], live: LiveState, model: ApiModel) -> dict[IdKey, list[str]]:
+    """For each object the plan deletes, the addresses of the other deletes it waits for: those of
+    the objects its deletion would take with it (a binding's, before its stage's)."""
     blockers: dict[IdKey, list[str]] = {}
     for own, change in deletes.items():
         kind = model.kinds[change.kind]
@@ -318,6 +327,4 @@ def _order_deletes(changes: list[Change], live: LiveState, model: ApiModel) -> l
             for held in model.ref_keys(Ref(str(kind.fields[name].reference), pk=current.get(name))):
                 if held in deletes and held != own:
                     blockers.setdefault(held, []).append(change.address)
-    return [replace(change, depends_on=change.depends_on | frozenset(blockers[key]))
-            if isinstance(change, Delete) and (key := model.kinds[change.kind].id_key(change.id)) in blockers
-            else change for change in changes]
+    return blockers
