@@ -123,6 +123,39 @@ class _Attempt:
     answered: bool = False
 
 
+class _Queue:
+    """The changes ready to start, lowest plan index first, and those waiting for others; once
+    stopped, it starts nothing new."""
+
+    def __init__(self, waits: list[set[int]]) -> None:
+        self.waits = waits
+        self.dependents: dict[int, list[int]] = {}
+        for i, needed in enumerate(waits):
+            for j in needed:
+                self.dependents.setdefault(j, []).append(i)
+        self.ready = [i for i, needed in enumerate(waits) if not needed]
+        heapq.heapify(self.ready)
+        self.stopped = False
+
+    @property
+    def open(self) -> bool:
+        """Whether a change may start now."""
+        return bool(self.ready) and not self.stopped
+
+    def pop(self) -> int:
+        return heapq.heappop(self.ready)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def applied(self, i: int) -> None:
+        """Change `i` is applied: the changes it held up that wait for nothing else are ready."""
+        for j in self.dependents.get(i, []):
+            self.waits[j].discard(i)
+            if not self.waits[j]:
+                heapq.heappush(self.ready, j)
+
+
 class _Run:
     """One apply: the dependency graph, the changes in flight, and what became of each."""
 
@@ -147,32 +180,15 @@ class _Run:
         nothing new and let the changes in flight finish, so each ends applied or failed rather
         than unknown; on an interruption (Ctrl-C: this coroutine cancelled, or a call cancelled)
         cancel them: their outcome is unknown. An error of this loop itself cancels them too."""
-        waits = dependencies(self.changes, self.model)
-        dependents: dict[int, list[int]] = {}
-        for i, needed in enumerate(waits):
-            for j in needed:
-                dependents.setdefault(j, []).append(i)
-        ready = [i for i, needed in enumerate(waits) if not needed]
-        heapq.heapify(ready)
+        queue = _Queue(dependencies(self.changes, self.model))
         running: dict[asyncio.Task[ChangeOutcome], int] = {}
-        stopping = False
         try:
-            while running or (ready and not stopping):
-                while ready and not stopping and len(running) < parallelism:
-                    i = heapq.heappop(ready)
+            while running or queue.open:
+                while queue.open and len(running) < parallelism:
+                    i = queue.pop()
                     running[asyncio.create_task(self.make(i))] = i
                 finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in sorted(finished, key=lambda t: running[t]):
-                    i = running.pop(task)
-                    outcome = task.result()
-                    self.finish(i, outcome)
-                    if outcome.status != APPLIED or self.internal is not None:
-                        stopping = True
-                    else:
-                        for j in dependents.get(i, []):
-                            waits[j].discard(i)
-                            if not waits[j]:
-                                heapq.heappush(ready, j)
+                self.collect(finished, running, queue)
                 if self.interrupted and running:
                     await self.cancel(running)
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -181,6 +197,19 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - a bug of ours still gets the exact report
             self.internal = exc
             await self.cancel(running)
+
+    def collect(self, finished: set[asyncio.Task[ChangeOutcome]], running: dict[asyncio.Task[ChangeOutcome], int],
+                queue: _Queue) -> None:
+        """Account for the changes that finished, in plan order: an applied one frees the changes
+        waiting for it; anything else (or an internal error) stops the queue."""
+        for task in sorted(finished, key=lambda t: running[t]):
+            i = running.pop(task)
+            outcome = task.result()
+            self.finish(i, outcome)
+            if outcome.status != APPLIED or self.internal is not None:
+                queue.stop()
+            else:
+                queue.applied(i)
 
     async def cancel(self, running: dict[asyncio.Task[ChangeOutcome], int]) -> None:
         """Cancel the changes in flight and account for each: `make` turns the cancellation of a

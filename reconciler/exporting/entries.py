@@ -21,7 +21,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.exporting.emitter import Env, Inline, comment_safe, entry_text
 from reconciler.model.defaults import is_default
 from reconciler.model.identity import address
-from reconciler.model.kinds import ApiModel, Field, Kind
+from reconciler.model.kinds import ApiModel, Field, Kind, Nested
 from reconciler.model.live import LiveState, paths_for_kinds, paths_for_targets
 from reconciler.planning import pipeline
 from reconciler.planning.diff import comparable
@@ -236,37 +236,38 @@ class _Exporter:
         sensitive ones a placeholder cannot stand for."""
         write_only: list[str] = []
         unexportable: list[str] = []
-        first = [kind.disambiguator] if kind.disambiguator and kind.disambiguator in kind.fields else []
-        for name in [*first, *(n for n in kind.fields if n not in first)]:
+        for name in _field_order(kind):
             spec = kind.fields[name]
             if name in skip or name in kind.key:
                 continue
             if spec.write_only:
                 write_only.append(name)
-                continue
-            if name not in obj:
-                continue
-            raw = obj[name]
-            if not self.options.all_fields and name in kind.defaults \
-                    and comparable(spec, raw) == comparable(spec, kind.defaults[name]):
-                continue
-            if raw is None and not spec.nullable:
-                continue  # the server's "nothing" for a field a manifest cannot write as null
-            if spec.sensitive and raw not in (None, "", {}):
-                if spec.type != "string":  # {env}/{file} stand for strings only
+            elif name in obj and not self.left_out(kind, spec, name, obj[name]):
+                written = self.write_field(kind, spec, name, obj[name], entry)
+                if not written:
                     unexportable.append(name)
-                    continue
-                secret = Env(entry.address, name, _variable_base(kind, entry.key, name))
-                entry.secrets.append(secret)
-                entry.data[name] = secret
-                continue
-            entry.data[name] = self.value(spec, raw, entry.comments)
-        if write_only:
-            entry.comments.append("Write-only, so not exported (authentik never returns them); to manage them, add:")
-            entry.comments += [f"  {name}: {{env: {variable_name(kind, entry.key, name)}}}" for name in write_only]
-        if unexportable:
-            entry.comments.append(f"Not exported, so left unmanaged: {', '.join(unexportable)} (a secret the server "
-                                  "returns as JSON; {env} and {file} stand for strings only)")
+        _note_unwritten(kind, entry, write_only, unexportable)
+
+    def left_out(self, kind: Kind, spec: Field, name: str, raw: Any) -> bool:
+        """A returned value the manifest need not write: the server's default (unless
+        `all_fields`), or a null the manifest could not write."""
+        if not self.options.all_fields and name in kind.defaults \
+                and comparable(spec, raw) == comparable(spec, kind.defaults[name]):
+            return True
+        return raw is None and not spec.nullable  # the server's "nothing" for a field a manifest cannot write as null
+
+    def write_field(self, kind: Kind, spec: Field, name: str, raw: Any, entry: _Entry) -> bool:
+        """Write one field's value into `entry`, a secret as a placeholder; False when a
+        placeholder cannot stand for it."""
+        if spec.sensitive and raw not in (None, "", {}):
+            if spec.type != "string":  # {env}/{file} stand for strings only
+                return False
+            secret = Env(entry.address, name, _variable_base(kind, entry.key, name))
+            entry.secrets.append(secret)
+            entry.data[name] = secret
+            return True
+        entry.data[name] = self.value(spec, raw, entry.comments)
+        return True
 
     def entry(self, kind: Kind, obj: dict[str, Any], key: Key, default: bool) -> _Entry:
         """The manifest entry of a live object with natural key `key` (`default`: a fresh install
@@ -292,19 +293,7 @@ class _Exporter:
             rows: list[tuple[Any, ...]] = []
             problem = ""
             for child in children:
-                written: dict[str, Any] = {}
-                own: list[str] = []
-                for name in child_kind.key:
-                    if name == nested.parent or child.get(name) is None:
-                        continue
-                    spec = child_kind.fields[name]
-                    named, why = self.name_of(str(spec.reference), child[name]) if spec.reference else \
-                        (child[name], "")
-                    if named is None:
-                        problem = f"the {name} {comment_safe(str(child[name]))} cannot be named ({why})"
-                        break
-                    written[nested.keys.get(name, name)] = named
-                    own.append(f"{name}:{named}")
+                written, own, problem = self.child_key(child_kind, nested, child)
                 if problem:
                     break
                 self.fields(child_kind, child, _Entry(child_kind, entry.key, entry.address, written, entry.comments,
@@ -316,6 +305,39 @@ class _Exporter:
                 entry.comments.append(f"{where}{list_name}: not exported, so left unmanaged: {problem}")
                 continue
             data[list_name] = [row[3] for row in sorted(rows, key=lambda row: row[:3])]
+
+    def child_key(self, child_kind: Kind, nested: Nested,
+                  child: dict[str, Any]) -> tuple[dict[str, Any], list[str], str]:
+        """A nested object's key fields but its parent, written by name (and as `name:value` parts
+        that sort and label it), or why one cannot be named."""
+        written: dict[str, Any] = {}
+        own: list[str] = []
+        for name in child_kind.key:
+            if name == nested.parent or child.get(name) is None:
+                continue
+            spec = child_kind.fields[name]
+            named, why = self.name_of(str(spec.reference), child[name]) if spec.reference else (child[name], "")
+            if named is None:
+                return written, own, f"the {name} {comment_safe(str(child[name]))} cannot be named ({why})"
+            written[nested.keys.get(name, name)] = named
+            own.append(f"{name}:{named}")
+        return written, own, ""
+
+
+def _field_order(kind: Kind) -> list[str]:
+    """The model's order of fields, the disambiguator first (a binding's `order`)."""
+    first = [kind.disambiguator] if kind.disambiguator and kind.disambiguator in kind.fields else []
+    return [*first, *(n for n in kind.fields if n not in first)]
+
+
+def _note_unwritten(kind: Kind, entry: _Entry, write_only: list[str], unexportable: list[str]) -> None:
+    """Say in the entry's comments which fields it leaves out, and how to manage them."""
+    if write_only:
+        entry.comments.append("Write-only, so not exported (authentik never returns them); to manage them, add:")
+        entry.comments += [f"  {name}: {{env: {variable_name(kind, entry.key, name)}}}" for name in write_only]
+    if unexportable:
+        entry.comments.append(f"Not exported, so left unmanaged: {', '.join(unexportable)} (a secret the server "
+                              "returns as JSON; {env} and {file} stand for strings only)")
 
 
 def _names(entries: list[_Entry]) -> dict[tuple[str, str], str]:
@@ -361,6 +383,20 @@ def _count(n: int, one: str, many: str) -> str:
 def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> Export:
     """The export of `kinds` from live state (pure: no I/O)."""
     model = live.model
+    entries = _entries(live, kinds, options)
+    names = _names(entries)
+    rendered = {id(entry): entry_text(str(entry.kind.section), entry.data, names) for entry in entries}
+    files = [file for kind in kinds for file in _kind_files(model, kind, entries, names, rendered)]
+    document, variables = _document(model, entries, names, rendered)
+    return Export(api_version=model.version, files=tuple(sorted(files, key=lambda f: f.path)), document=document,
+                  variables=variables, addresses=tuple(e.address for e in entries),
+                  complete=not (options.kinds or options.families or options.names))
+
+
+def _entries(live: LiveState, kinds: list[Kind], options: ExportOptions) -> list[_Entry]:
+    """The entries of the live objects of `kinds` the options select, in export order: by section,
+    manifest kind and key."""
+    model = live.model
     exporter = _Exporter(live, options)
     entries: list[_Entry] = []
     for kind in kinds:
@@ -375,31 +411,39 @@ def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> E
             entries.append(exporter.entry(kind, obj, key, default))
     order = list(model.sections)
     entries.sort(key=lambda e: (order.index(str(e.kind.section)), e.kind.manifest_kind, e.key))
-    names = _names(entries)
-    rendered = {id(entry): entry_text(str(entry.kind.section), entry.data, names) for entry in entries}
+    return entries
+
+
+def _kind_files(model: ApiModel, kind: Kind, entries: list[_Entry], names: dict[tuple[str, str], str],
+                rendered: dict[int, str]) -> list[ExportFile]:
+    """The files of one kind: one per object when it nests lists (a flow and its bindings), else
+    one for all its objects (none when it has none)."""
     schema = f"../{schema_file(model.version)}"
-    files: list[ExportFile] = []
-    for kind in kinds:
-        mine = [e for e in entries if e.kind is kind]
-        section = str(kind.section)
-        if kind.nested:  # one file per object: a flow and its bindings
-            file_names = _file_names([entry.key for entry in mine])
-            for entry in mine:
-                what = f"the {model.section_nouns[section][0]} {entry.key} with its {next(iter(kind.nested))}"
-                text, variables = _text(model.version, what, [(section, [entry])], names, schema, rendered)
-                files.append(ExportFile(f"{section}/{file_names[entry.key]}.yaml", text, variables))
-        elif mine:
-            text, variables = _text(model.version, f"{section} of kind {kind.manifest_kind}", [(section, mine)],
-                                    names, schema, rendered)
-            files.append(ExportFile(f"{section}/{kind.manifest_kind}.yaml", text, variables))
+    mine = [e for e in entries if e.kind is kind]
+    section = str(kind.section)
+    if kind.nested:  # one file per object: a flow and its bindings
+        file_names = _file_names([entry.key for entry in mine])
+        files: list[ExportFile] = []
+        for entry in mine:
+            what = f"the {model.section_nouns[section][0]} {entry.key} with its {next(iter(kind.nested))}"
+            text, variables = _text(model.version, what, [(section, [entry])], names, schema, rendered)
+            files.append(ExportFile(f"{section}/{file_names[entry.key]}.yaml", text, variables))
+        return files
+    if not mine:
+        return []
+    text, variables = _text(model.version, f"{section} of kind {kind.manifest_kind}", [(section, mine)],
+                            names, schema, rendered)
+    return [ExportFile(f"{section}/{kind.manifest_kind}.yaml", text, variables)]
+
+
+def _document(model: ApiModel, entries: list[_Entry], names: dict[tuple[str, str], str],
+              rendered: dict[int, str]) -> tuple[str, tuple[Variable, ...]]:
+    """The one document (stdout) of every entry, by section, said in its header by count."""
     sections = [(section, [e for e in entries if e.kind.section == section]) for section in model.sections]
     sections = [(section, members) for section, members in sections if members]
     counts = Counter(str(e.kind.section) for e in entries)
     what = ", ".join(_count(counts[s], *model.section_nouns[s]) for s in model.sections if counts[s]) or "no objects"
-    document, variables = _text(model.version, what, sections, names, None, rendered)
-    return Export(api_version=model.version, files=tuple(sorted(files, key=lambda f: f.path)), document=document,
-                  variables=variables, addresses=tuple(e.address for e in entries),
-                  complete=not (options.kinds or options.families or options.names))
+    return _text(model.version, what, sections, names, None, rendered)
 
 
 def _file_name(slug: str) -> str:

@@ -80,6 +80,27 @@ def write_export(export: Export, directory: Path, *, force: bool = False) -> Wri
     remove the files of an earlier export that this one does not produce. Refuse, writing
     nothing, when `directory` holds YAML the tool did not write, unless `force` (then that YAML is
     left alone, or overwritten where the export writes the same path)."""
+    ours, foreign = _existing(directory, force)
+    contents = {directory / file.path: with_digest(file.text).encode() for file in export.files}
+    # Replaced or removed: only files this export produces, or (after a whole-server export) the
+    # ones it no longer produces; never a file edited since it was written.
+    stale = [path for path in ours if path not in contents] if export.complete else []
+    _refuse_edited(directory, [*ours, *foreign], contents, stale, force)
+    schema = directory / schema_file(export.api_version)
+    contents[schema] = (schema_dir() / schema.name).read_bytes()
+    changes = _Changes()
+    try:
+        changes.write(contents)
+        changes.remove([*stale, *_stale_schemas(directory, contents)])
+        changes.tidy(directory)
+    except OSError as exc:
+        raise ReconcilerError(f"cannot write {changes.current}: {exc.strerror or exc}") from exc
+    return Written(tuple(changes.written), tuple(changes.unchanged), tuple(changes.removed))
+
+
+def _existing(directory: Path, force: bool) -> tuple[list[Path], list[Path]]:
+    """The YAML already in `directory`: the files an export wrote, and the rest (refused unless
+    `force`, since `reconciler plan DIR` would read it together with the export)."""
     if directory.exists() and not directory.is_dir():
         raise ReconcilerError(f"cannot export into {directory}: not a folder")
     existing = discover([directory]) if directory.is_dir() else []
@@ -90,40 +111,55 @@ def write_export(export: Export, directory: Path, *, force: bool = False) -> Wri
         raise ReconcilerError(f"{directory} holds YAML that is not an export of this tool "
                               f"({_listing(foreign, directory)}): export into an empty folder, or pass --force to "
                               "write beside it")
-    contents = {directory / file.path: with_digest(file.text).encode() for file in export.files}
-    # Replaced or removed: only files this export produces, or (after a whole-server export) the
-    # ones it no longer produces; never a file edited since it was written.
-    stale = [path for path in ours if path not in contents] if export.complete else []
-    edited = [path for path in [*ours, *foreign] if (path in contents or path in stale) and _edited(path)
+    return ours, foreign
+
+
+def _refuse_edited(directory: Path, existing: list[Path], contents: dict[Path, bytes], stale: list[Path],
+                   force: bool) -> None:
+    """Refuse, unless `force`, to replace or remove a file edited since it was exported (one
+    that already holds the bytes it would get is no loss)."""
+    edited = [path for path in existing if (path in contents or path in stale) and _edited(path)
               and not (path.is_file() and path.read_bytes() == contents.get(path))]
     if edited and not force:
         raise ReconcilerError(f"{directory} has files edited since they were exported ({_listing(edited, directory)}):"
                               " commit or move them first, or pass --force to replace them")
-    schema = directory / schema_file(export.api_version)
-    contents[schema] = (schema_dir() / schema.name).read_bytes()
-    written: list[Path] = []
-    unchanged: list[Path] = []
-    removed: list[Path] = []
-    current = None
-    try:
+
+
+def _stale_schemas(directory: Path, contents: dict[Path, bytes]) -> list[Path]:
+    """Schema copies an earlier export wrote for another API version."""
+    return [path for path in sorted(directory.glob("manifest-*.schema.json"))
+            if path not in contents and _our_schema(path)]
+
+
+class _Changes:
+    """What writing an export has done so far, and the path it is at (for the error that stops it)."""
+
+    def __init__(self) -> None:
+        self.written: list[Path] = []
+        self.unchanged: list[Path] = []
+        self.removed: list[Path] = []
+        self.current: Path | None = None
+
+    def write(self, contents: dict[Path, bytes]) -> None:
+        """Each file in path order, left alone when it already holds its bytes."""
         for path, data in sorted(contents.items()):
-            current = path
+            self.current = path
             if path.is_file() and path.read_bytes() == data:
-                unchanged.append(path)
+                self.unchanged.append(path)
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-            written.append(path)
-        stale += [path for path in sorted(directory.glob("manifest-*.schema.json"))
-                  if path not in contents and _our_schema(path)]
+            self.written.append(path)
+
+    def remove(self, stale: list[Path]) -> None:
         for path in stale:
-            current = path
+            self.current = path
             path.unlink()
-            removed.append(path)
+            self.removed.append(path)
+
+    def tidy(self, directory: Path) -> None:
+        """Remove the layout's folders the removals left empty."""
         for family in known_sections():
-            folder = current = directory / family
+            folder = self.current = directory / family
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
-    except OSError as exc:
-        raise ReconcilerError(f"cannot write {current}: {exc.strerror or exc}") from exc
-    return Written(tuple(written), tuple(unchanged), tuple(removed))

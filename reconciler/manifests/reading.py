@@ -152,26 +152,36 @@ def _walk(folder: Path, root: Path, warnings: list[str]) -> list[Path]:
             continue
         path = Path(entry.path)
         if entry.is_symlink():
-            if path.is_dir():  # follows the link: False for a loop or a link to nothing
-                warnings.append(_warn(f"skipped {path}: a symlinked folder is not followed"))
-            elif path.suffix in MANIFEST_SUFFIXES:
-                try:
-                    # Not Path.resolve: on Python 3.11 it raises RuntimeError on a loop.
-                    target = Path(os.path.realpath(path, strict=True))
-                except OSError as exc:  # a loop is warned of; a link to nothing is no manifest
-                    if exc.errno == errno.ELOOP:
-                        warnings.append(_warn(f"skipped {path}: a symlink loop"))
-                    continue
-                if target.is_file():
-                    if target.is_relative_to(root):
-                        found.append(path)
-                    else:
-                        warnings.append(_warn(f"skipped {path}: it links to {target}, outside {root}"))
+            if _linked_manifest(path, root, warnings):
+                found.append(path)
         elif entry.is_dir(follow_symlinks=False):
             found.extend(_walk(path, root, warnings))
         elif path.suffix in MANIFEST_SUFFIXES and entry.is_file(follow_symlinks=False):
             found.append(path)
     return found
+
+
+def _linked_manifest(path: Path, root: Path, warnings: list[str]) -> bool:
+    """Whether a symlink met in a folder is a manifest to read: a link to a manifest file inside
+    `root`. A linked folder, a loop or a link out of `root` is skipped with a warning."""
+    if path.is_dir():  # follows the link: False for a loop or a link to nothing
+        warnings.append(_warn(f"skipped {path}: a symlinked folder is not followed"))
+        return False
+    if path.suffix not in MANIFEST_SUFFIXES:
+        return False
+    try:
+        # Not Path.resolve: on Python 3.11 it raises RuntimeError on a loop.
+        target = Path(os.path.realpath(path, strict=True))
+    except OSError as exc:  # a loop is warned of; a link to nothing is no manifest
+        if exc.errno == errno.ELOOP:
+            warnings.append(_warn(f"skipped {path}: a symlink loop"))
+        return False
+    if not target.is_file():
+        return False
+    if target.is_relative_to(root):
+        return True
+    warnings.append(_warn(f"skipped {path}: it links to {target}, outside {root}"))
+    return False
 
 
 def _warn(message: str) -> str:
@@ -439,21 +449,29 @@ def _documents(documents: list[yaml.Node], reading: _Reading, sections: list[Sec
                 known = ", ".join(repr(section) for section in known_sections())
                 problems.append(Problem(file, *_mark(document), f"a manifest must be a mapping of lists ({known})"))
             continue
-        if _tagged(document, problems, file):
-            continue
-        seen: set[str] = set()
-        for key_node, value_node in document.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(Problem(file, *_mark(key_node), "a top-level key must be a plain value"))
-            elif key_node.value in seen:
-                problems.append(Problem(file, *_mark(key_node), f"duplicate key {key_node.value!r}"))
-            else:
-                seen.add(key_node.value)
-                is_list = isinstance(value_node, yaml.SequenceNode)
-                null = value_node.tag == "tag:yaml.org,2002:null"
-                sections.append(Section(str(key_node.value), file, _mark(key_node), is_list or null))
-                if isinstance(value_node, yaml.SequenceNode) and not _tagged(value_node, problems, file):
-                    objects.extend(_objects(key_node.value, value_node, reading))
+        if not _tagged(document, problems, file):
+            objects.extend(_top_level(document, reading, sections))
+    return objects
+
+
+def _top_level(document: yaml.MappingNode, reading: _Reading, sections: list[Section]) -> list[RawObject]:
+    """The top-level keys of one document, each a section (recorded in `sections`), and the
+    objects of those that hold a list."""
+    file, problems = reading.file, reading.problems
+    objects: list[RawObject] = []
+    seen: set[str] = set()
+    for key_node, value_node in document.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            problems.append(Problem(file, *_mark(key_node), "a top-level key must be a plain value"))
+        elif key_node.value in seen:
+            problems.append(Problem(file, *_mark(key_node), f"duplicate key {key_node.value!r}"))
+        else:
+            seen.add(key_node.value)
+            is_list = isinstance(value_node, yaml.SequenceNode)
+            null = value_node.tag == "tag:yaml.org,2002:null"
+            sections.append(Section(str(key_node.value), file, _mark(key_node), is_list or null))
+            if isinstance(value_node, yaml.SequenceNode) and not _tagged(value_node, problems, file):
+                objects.extend(_objects(key_node.value, value_node, reading))
     return objects
 
 

@@ -3,7 +3,7 @@ no I/O, so it is tested with plain data."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from reconciler.errors import Problem
 from reconciler.manifests.desired import DesiredObject
 from reconciler.model.identity import address
-from reconciler.model.kinds import ApiModel, Field, Kind
+from reconciler.model.kinds import ApiModel, Companion, Field, Kind
 from reconciler.model.live import LiveState
 from reconciler.planning.changes import UNKNOWN, Change, Create, Delete, FieldChange, Replace, SentAlong, Update
 from reconciler.planning.matching import Matching, described_parent
@@ -234,23 +234,53 @@ def companions_for(kind: Kind, body: dict[str, Any], current: dict[str, Any] | N
     """Unchanged fields a write must carry to be accepted, by the kind's rules (the model's
     `companions`, each with the recordings that show it); `current` is None for a create, where
     the server's defaults stand in for live values."""
-    sent: list[SentAlong] = []
 
     def value_of(name: str) -> Any:
         if current is None:
             return kind.defaults.get(name)
         return live_value(kind.fields[name], current.get(name), live)
 
-    for rule in kind.companions:
-        if rule.rule == "always" and current is not None:
-            sent += [SentAlong(name, value_of(name), rule.why) for name in rule.fields if name not in body]
-        elif rule.rule == "one_truthy" and not any(_truthy(body.get(name)) for name in rule.fields):
-            name = next((name for name in rule.fields if name not in body and _truthy(value_of(name))), None)
-            if name is not None:
-                sent.append(SentAlong(name, value_of(name), rule.why))
-        elif rule.rule == "together" and current is not None and any(name in body for name in rule.fields):
-            sent += [SentAlong(name, value_of(name), rule.why) for name in rule.fields if name not in body]
-    return tuple(sent)
+    creating = current is None
+    return tuple(sent for rule in kind.companions
+                 for sent in _COMPANION_RULES.get(rule.rule, _no_rule)(rule, body, creating, value_of))
+
+
+_CompanionRule = Callable[[Companion, dict[str, Any], bool, Callable[[str], Any]], list[SentAlong]]
+"""What one kind of companion rule sends along with `body` (`creating`: a create; `value_of`: a
+field's live value, or its default on a create)."""
+
+
+def _always(rule: Companion, body: dict[str, Any], creating: bool, value_of: Callable[[str], Any]) -> list[SentAlong]:
+    """An update carries the rule's fields whatever it changes."""
+    if creating:
+        return []
+    return [SentAlong(name, value_of(name), rule.why) for name in rule.fields if name not in body]
+
+
+def _one_truthy(rule: Companion, body: dict[str, Any], creating: bool,
+                value_of: Callable[[str], Any]) -> list[SentAlong]:
+    """A write that holds none of the fields with a value carries the first one that has one."""
+    if any(_truthy(body.get(name)) for name in rule.fields):
+        return []
+    name = next((name for name in rule.fields if name not in body and _truthy(value_of(name))), None)
+    return [] if name is None else [SentAlong(name, value_of(name), rule.why)]
+
+
+def _together(rule: Companion, body: dict[str, Any], creating: bool,
+              value_of: Callable[[str], Any]) -> list[SentAlong]:
+    """An update that holds one of the fields carries the others."""
+    if creating or not any(name in body for name in rule.fields):
+        return []
+    return [SentAlong(name, value_of(name), rule.why) for name in rule.fields if name not in body]
+
+
+def _no_rule(rule: Companion, body: dict[str, Any], creating: bool, value_of: Callable[[str], Any]) -> list[SentAlong]:
+    """A rule this version of the tool does not know sends nothing."""
+    return []
+
+
+_COMPANION_RULES: dict[str, _CompanionRule] = {"always": _always, "one_truthy": _one_truthy, "together": _together}
+"""The model's companion rules by name (`Companion.rule`): a dispatch table."""
 
 
 def diff(matching: Matching, live: LiveState, model: ApiModel, secrets: SecretState, *,
@@ -280,6 +310,15 @@ def _order_deletes(changes: list[Change], live: LiveState, model: ApiModel) -> l
     """A delete waits for the deletes of the objects that point at it (a binding goes before its
     stage), so nothing is deleted by a cascade and then again by hand."""
     deletes = {model.kinds[c.kind].id_key(c.id): c for c in changes if isinstance(c, Delete)}
+    blockers = _blockers(deletes, live, model)
+    return [replace(change, depends_on=change.depends_on | frozenset(blockers[key]))
+            if isinstance(change, Delete) and (key := model.kinds[change.kind].id_key(change.id)) in blockers
+            else change for change in changes]
+
+
+def _blockers(deletes: dict[IdKey, Delete], live: LiveState, model: ApiModel) -> dict[IdKey, list[str]]:
+    """For each object the plan deletes, the addresses of the other deletes it waits for: those of
+    the objects its deletion would take with it (a binding's, before its stage's)."""
     blockers: dict[IdKey, list[str]] = {}
     for own, change in deletes.items():
         kind = model.kinds[change.kind]
@@ -288,6 +327,4 @@ def _order_deletes(changes: list[Change], live: LiveState, model: ApiModel) -> l
             for held in model.ref_keys(Ref(str(kind.fields[name].reference), pk=current.get(name))):
                 if held in deletes and held != own:
                     blockers.setdefault(held, []).append(change.address)
-    return [replace(change, depends_on=change.depends_on | frozenset(blockers[key]))
-            if isinstance(change, Delete) and (key := model.kinds[change.kind].id_key(change.id)) in blockers
-            else change for change in changes]
+    return blockers

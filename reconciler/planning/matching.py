@@ -96,38 +96,47 @@ def _sortable(value: Any) -> tuple[bool, bool, float, str]:
 
 def match(desired: list[DesiredObject], live: LiveState, model: ApiModel) -> Matching:
     """Pair every desired object with its live object; list the live objects nobody describes."""
-    groups: dict[tuple[str, str | None, Key], list[DesiredObject]] = {}
-    for obj in desired:
-        parent_field = obj.nesting.parent if obj.nesting else None
-        groups.setdefault((obj.kind, obj.parent, own_key(model.kinds[obj.kind], obj.key, parent_field)),
-                          []).append(obj)
     pairs: dict[str, Pair] = {}
     problems: list[Problem] = []
     siblings = _Siblings(live, model)
-    for (kind_name, parent, key), members in groups.items():
+    for (kind_name, parent, key), members in _groups(desired, model).items():
         kind = model.kinds[kind_name]
         nesting = members[0].nesting
         if parent is None or nesting is None:
             candidates = live.find(kind, members[0].key)
         else:
-            parent_pair = pairs.get(parent)
-            parent_live = parent_pair.live if parent_pair else None
-            parent_kind = model.kinds[parent_pair.desired.kind] if parent_pair else None
-            candidates = siblings.of(kind, nesting.parent, parent_live[parent_kind.id_field], key) \
-                if parent_live is not None and parent_kind is not None else []
+            candidates = siblings.under(pairs.get(parent), kind, nesting.parent, key)
         if kind.disambiguator:
             found = _pair_by(kind, members, candidates)
         else:
-            if len(candidates) > 1:
-                obj = members[0]
-                problems.append(Problem(obj.file, *obj.position(), f"{len(candidates)} live {kind.name} objects "
-                                        f"have this key ({', '.join(str(c.get(kind.id_field)) for c in candidates)}): "
-                                        "resolve the duplicate in authentik first", obj.address))
-            found = [Pair(obj, candidates[0] if candidates else None) for obj in members]
+            found = _pair_one(kind, members, candidates, problems)
         pairs.update((pair.desired.address, pair) for pair in found)
     ordered = [pairs[obj.address] for obj in desired]
     matched = {id(pair.live) for pair in ordered if pair.live is not None}
     return Matching(pairs=ordered, orphans=_orphans(desired, ordered, matched, live, model), problems=problems)
+
+
+def _groups(desired: list[DesiredObject], model: ApiModel) -> dict[tuple[str, str | None, Key], list[DesiredObject]]:
+    """The desired objects by kind, parent and own key (the key without the parent), in the order
+    of the manifests: each group pairs with the live objects of that key."""
+    groups: dict[tuple[str, str | None, Key], list[DesiredObject]] = {}
+    for obj in desired:
+        parent_field = obj.nesting.parent if obj.nesting else None
+        groups.setdefault((obj.kind, obj.parent, own_key(model.kinds[obj.kind], obj.key, parent_field)),
+                          []).append(obj)
+    return groups
+
+
+def _pair_one(kind: Kind, members: list[DesiredObject], candidates: list[dict[str, Any]],
+              problems: list[Problem]) -> list[Pair]:
+    """Objects of a kind whose key is unique: the one live object with it; several are a problem
+    only authentik's side can resolve."""
+    if len(candidates) > 1:
+        obj = members[0]
+        problems.append(Problem(obj.file, *obj.position(), f"{len(candidates)} live {kind.name} objects "
+                                f"have this key ({', '.join(str(c.get(kind.id_field)) for c in candidates)}): "
+                                "resolve the duplicate in authentik first", obj.address))
+    return [Pair(obj, candidates[0] if candidates else None) for obj in members]
 
 
 class _Siblings:
@@ -138,6 +147,14 @@ class _Siblings:
         self.live = live
         self.model = model
         self.index: dict[tuple[str, str, str], dict[Key, list[dict[str, Any]]]] = {}
+
+    def under(self, parent: Pair | None, kind: Kind, parent_field: str, key: Key) -> list[dict[str, Any]]:
+        """The live children with `key` of the live object `parent` was paired with (none when the
+        parent is to be created)."""
+        if parent is None or parent.live is None:
+            return []
+        parent_kind = self.model.kinds[parent.desired.kind]
+        return self.of(kind, parent_field, parent.live[parent_kind.id_field], key)
 
     def of(self, kind: Kind, parent_field: str, parent_id: Any, key: Key) -> list[dict[str, Any]]:
         slot = (kind.name, parent_field, str(parent_id))
@@ -198,32 +215,55 @@ def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[s
     manifests still describe (renamed by hand: drift, not a delete), objects a described entry
     still points at (`referenced` ids), the bindings of a flow the manifests describe without
     listing them, and objects a fresh install has (authentik's own defaults)."""
-    taken = {id(pair.live) for pair in matching.pairs if pair.live is not None}
-    taken |= {id(o.live) for o in matching.orphans if o.managed}
-    described = {pair.desired.address for pair in matching.pairs}
-    used = described | {o.address for o in matching.orphans if o.managed}
-    pruned: list[Orphan] = []
-    for owned_address, record in sorted(owned.items()):
-        kind = model.kinds.get(record.kind)
-        obj = live.by_id(kind, record.id) if kind is not None and record.id is not None else None
-        if kind is None or obj is None or id(obj) in taken or owned_address in described:
-            continue
-        if not _under(record.file, within) or kind.id_key(record.id) in referenced:
-            continue
-        if described_parent(kind, obj, live, model, matching) is not None:
-            continue  # a flow described without its list leaves that list alone
-        key = live.key_of(kind, obj)
-        if is_default(model, kind, key):
-            continue
-        shown = live_address(kind, obj, key, live)
-        if shown in used:
-            shown = f"{shown}#{record.id}"
-        used.add(shown)
-        taken.add(id(obj))
-        pruned.append(Orphan(kind.name, shown, obj, managed=True,
-                             reason="owned by this repository, no longer in the manifests"))
-    kept = [o for o in matching.orphans if o.managed or id(o.live) not in taken]
+    pruner = _Pruner(matching, live, model, within, referenced)
+    pruned = [orphan for owned_address, record in sorted(owned.items())
+              if (orphan := pruner.orphan(owned_address, record)) is not None]
+    kept = [o for o in matching.orphans if o.managed or id(o.live) not in pruner.taken]
     return Matching(matching.pairs, kept + pruned, matching.problems)
+
+
+class _Pruner:
+    """One prune: what it leaves alone, and what is taken so far (live objects paired, deleted or
+    pruned; addresses the plan uses)."""
+
+    def __init__(self, matching: Matching, live: LiveState, model: ApiModel, within: list[Path],
+                 referenced: set[IdKey]) -> None:
+        self.matching = matching
+        self.live = live
+        self.model = model
+        self.within = within
+        self.referenced = referenced
+        self.taken = {id(pair.live) for pair in matching.pairs if pair.live is not None}
+        self.taken |= {id(o.live) for o in matching.orphans if o.managed}
+        self.described = {pair.desired.address for pair in matching.pairs}
+        self.used = self.described | {o.address for o in matching.orphans if o.managed}
+
+    def orphan(self, owned_address: str, record: OwnedRecord) -> Orphan | None:
+        """The delete of one owned object, or None when it is gone or left alone."""
+        kind = self.model.kinds.get(record.kind)
+        obj = self.live.by_id(kind, record.id) if kind is not None and record.id is not None else None
+        if kind is None or obj is None or self.left_alone(owned_address, record, kind, obj):
+            return None
+        key = self.live.key_of(kind, obj)
+        if is_default(self.model, kind, key):
+            return None
+        shown = live_address(kind, obj, key, self.live)
+        if shown in self.used:
+            shown = f"{shown}#{record.id}"
+        self.used.add(shown)
+        self.taken.add(id(obj))
+        return Orphan(kind.name, shown, obj, managed=True,
+                      reason="owned by this repository, no longer in the manifests")
+
+    def left_alone(self, owned_address: str, record: OwnedRecord, kind: Kind, obj: dict[str, Any]) -> bool:
+        """Taken already, still described, outside `within`, still referenced, or in a list the
+        manifests describe without managing."""
+        if id(obj) in self.taken or owned_address in self.described:
+            return True
+        if not _under(record.file, self.within) or kind.id_key(record.id) in self.referenced:
+            return True
+        # a flow described without its list leaves that list alone
+        return described_parent(kind, obj, self.live, self.model, self.matching) is not None
 
 
 def described_parent(kind: Kind, obj: dict[str, Any], live: LiveState, model: ApiModel,

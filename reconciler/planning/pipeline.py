@@ -135,14 +135,18 @@ def live_paths(desired: list[DesiredObject], model: ApiModel, pruned: Collection
     exactly, the kinds of the owned objects a prune may delete (`pruned`), what a delete would take
     with it, and the brands when a flow may be deleted. The family lists that only tell whether a
     new key is taken by another kind wait for `matched_paths`: most plans create nothing."""
-    kinds = {model.kinds[o.kind] for o in desired} | {model.kinds[name] for name in pruned if name in model.kinds}
-    kinds |= {model.kinds[n.kind] for o in desired for n in o.manages}
-    targets: set[str] = {spec.reference for o in desired for name, spec in model.kinds[o.kind].fields.items()
-                         if spec.reference and name in o.fields}
-    doomed = {model.kinds[o.kind] for o in desired if o.state == "absent"}
-    doomed |= {model.kinds[n.kind] for o in desired for n in o.manages}
-    doomed |= {model.kinds[name] for name in pruned if name in model.kinds}
-    return paths_for_kinds(model, kinds) | paths_for_targets(model, targets) | paths_for_deletes(model, doomed)
+    owned_kinds = {model.kinds[name] for name in pruned if name in model.kinds}
+    managed_kinds = {model.kinds[n.kind] for o in desired for n in o.manages}
+    kinds = {model.kinds[o.kind] for o in desired} | owned_kinds | managed_kinds
+    doomed = {model.kinds[o.kind] for o in desired if o.state == "absent"} | managed_kinds | owned_kinds
+    return paths_for_kinds(model, kinds) | paths_for_targets(model, _written_targets(desired, model)) \
+        | paths_for_deletes(model, doomed)
+
+
+def _written_targets(desired: list[DesiredObject], model: ApiModel) -> set[str]:
+    """The targets of the references the manifests write (to show them by key, and resolve them)."""
+    return {spec.reference for o in desired for name, spec in model.kinds[o.kind].fields.items()
+            if spec.reference and name in o.fields}
 
 
 async def fetch(client: Client, model: ApiModel, paths: set[str],

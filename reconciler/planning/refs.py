@@ -49,38 +49,52 @@ class _Resolver:
     def one(self, item: Any, spec: Field, holder: DesiredObject) -> Ref | str:
         """A `Ref`, or the message saying why the reference does not resolve."""
         target = str(spec.reference)
-        key_name = "+".join(self.model.targets[target].key) or "key"
         if isinstance(item, Ref):  # the parent of a nested entry: an object of the manifests
             found = self.matching.live_of(item.address or "")
             ident = self.model.targets[item.target].id
             return Ref(item.target, item.key, found.get(ident) if found else None, address=item.address)
-        if isinstance(item, str) and UUID.match(item):
-            item = str(uuid.UUID(item))  # the server's form: lower case, with dashes
-            ref = self.live.ref_of(target, item)
-            if ref.key is None:
-                return f"no {target} has the id {item}"
-            return ref
-        if isinstance(item, int) and not isinstance(item, bool):
-            ref = self.live.ref_of(target, item)
-            return ref if ref.key is not None else f"no {target} has the id {item}"
+        written_id = _as_id(item)
+        if written_id is not None:
+            return self.by_id(target, written_id)
         if not isinstance(item, dict) or len(item) != 1:
-            return f"expected a reference like {{{target}: {key_name.upper()}}} or an id"
+            return f"expected a reference like {{{target}: {self.key_name(target).upper()}}} or an id"
         (given_target, text), = item.items()
         if given_target != target:
-            return f"{spec.name} takes a reference to a {target} ({{{target}: {key_name.upper()}}}), " \
+            return f"{spec.name} takes a reference to a {target} ({{{target}: {self.key_name(target).upper()}}}), " \
                    f"not a {given_target}"
-        key: Key = (text,)
-        pending = self.planned.get(target, {}).get(key)
+        pending = self.planned.get(target, {}).get((text,))
         if pending is not None:
-            if pending.state == "absent":
-                if holder.parent:  # a binding: name the flow that would lose its stage
-                    return f"{{{target}: {text}}} is marked state: absent in {pending.location()}, but " \
-                           f"{holder.parent} still binds it; remove this entry or keep the {target}"
-                return f"{{{target}: {text}}} is marked state: absent in {pending.location()}; " \
-                       "remove the reference or keep the object"
-            if spec.reference_kind and pending.kind != spec.reference_kind:
-                return _wrong_kind(spec, text, pending.kind)
-            return self.pending(target, pending)
+            return self.by_manifest(spec, text, pending, holder)
+        return self.by_live_key(spec, text)
+
+    def key_name(self, target: str) -> str:
+        """How a reference's key is called in messages: `name`, `slug`, `flow+stage`."""
+        return "+".join(self.model.targets[target].key) or "key"
+
+    def by_id(self, target: str, ident: str | int) -> Ref | str:
+        """A reference written as an id: the live object that has it."""
+        ref = self.live.ref_of(target, ident)
+        return ref if ref.key is not None else f"no {target} has the id {ident}"
+
+    def by_manifest(self, spec: Field, text: Any, pending: DesiredObject, holder: DesiredObject) -> Ref | str:
+        """A reference by key to an object of the manifests, which must stay and be of the kind
+        the field takes."""
+        target = str(spec.reference)
+        if pending.state == "absent":
+            if holder.parent:  # a binding: name the flow that would lose its stage
+                return f"{{{target}: {text}}} is marked state: absent in {pending.location()}, but " \
+                       f"{holder.parent} still binds it; remove this entry or keep the {target}"
+            return f"{{{target}: {text}}} is marked state: absent in {pending.location()}; " \
+                   "remove the reference or keep the object"
+        if spec.reference_kind and pending.kind != spec.reference_kind:
+            return _wrong_kind(spec, text, pending.kind)
+        return self.pending(target, pending)
+
+    def by_live_key(self, spec: Field, text: Any) -> Ref | str:
+        """A reference by key to a live object: exactly one must have the key, of the kind the
+        field takes."""
+        target = str(spec.reference)
+        key: Key = (text,)
         ids = self.live.ids_of(target, key)
         if len(ids) == 1:
             actual = self.live.member_kind(target, key)
@@ -88,15 +102,20 @@ class _Resolver:
                 return _wrong_kind(spec, text, str(actual))
             return Ref(target, key, ids[0])
         if len(ids) > 1:
-            return f"{{{target}: {text}}} is ambiguous: {len(ids)} live objects have that {key_name} " \
+            return f"{{{target}: {text}}} is ambiguous: {len(ids)} live objects have that {self.key_name(target)} " \
                    f"({', '.join(map(str, ids))})"
+        return self.unresolved(target, text)
+
+    def unresolved(self, target: str, text: Any) -> str:
+        """Why no object has the key, where the tool looked, and the closest keys it saw."""
         live_keys = [display_key(k) for k in self.live.keys(target)]
         candidates = sorted(set(live_keys) | {display_key(k) for k in self.planned.get(target, {})})
         close = difflib.get_close_matches(str(text), candidates, n=3, cutoff=0.5)
         looked = f"looked in the manifests and in {len(live_keys)} live {target}s" \
             if target in self.planned else f"looked in {len(live_keys)} live {target}s"
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        return f"{{{target}: {text}}} does not resolve: no {target} has the {key_name} {text!r} ({looked}){hint}"
+        return f"{{{target}: {text}}} does not resolve: no {target} has the {self.key_name(target)} {text!r} " \
+               f"({looked}){hint}"
 
 
 def resolve_refs(desired: list[DesiredObject], model: ApiModel, live: LiveState,
@@ -105,25 +124,25 @@ def resolve_refs(desired: list[DesiredObject], model: ApiModel, live: LiveState,
     its id; raise `PlanError` for unresolved, ambiguous or wrongly-typed references."""
     resolver = _Resolver(desired, model, live, matching)
     problems: list[Problem] = []
-    resolved: list[DesiredObject] = []
-    for obj in desired:
-        if obj.state == "absent":
-            resolved.append(obj)
-            continue
-        kind = model.kinds[obj.kind]
-        fields = dict(obj.fields)
-        for name, value in obj.fields.items():
-            spec = kind.fields.get(name)
-            if spec is None or spec.reference is None or value is None:
-                continue
-            if spec.is_list and isinstance(value, list):
-                fields[name] = [_located(resolver, obj, spec, item, i, problems) for i, item in enumerate(value)]
-            else:
-                fields[name] = _located(resolver, obj, spec, value, None, problems)
-        resolved.append(replace(obj, fields=fields))
+    resolved = [obj if obj.state == "absent" else _with_refs(resolver, obj, problems) for obj in desired]
     if problems:
         raise PlanError(problems)
     return resolved
+
+
+def _with_refs(resolver: _Resolver, obj: DesiredObject, problems: list[Problem]) -> DesiredObject:
+    """`obj` with each of its reference values resolved (None where one does not: a problem)."""
+    kind = resolver.model.kinds[obj.kind]
+    fields = dict(obj.fields)
+    for name, value in obj.fields.items():
+        spec = kind.fields.get(name)
+        if spec is None or spec.reference is None or value is None:
+            continue
+        if spec.is_list and isinstance(value, list):
+            fields[name] = [_located(resolver, obj, spec, item, i, problems) for i, item in enumerate(value)]
+        else:
+            fields[name] = _located(resolver, obj, spec, value, None, problems)
+    return replace(obj, fields=fields)
 
 
 def _located(resolver: _Resolver, obj: DesiredObject, spec: Field, item: Any, index: int | None,
@@ -136,6 +155,16 @@ def _located(resolver: _Resolver, obj: DesiredObject, spec: Field, item: Any, in
         problems.append(Problem(obj.file, *obj.position(*path), found, obj.address, label))
         return None
     return found
+
+
+def _as_id(item: Any) -> str | int | None:
+    """A reference written as an id (a UUID in the server's form: lower case, with dashes; or an
+    integer pk), else None."""
+    if isinstance(item, str) and UUID.match(item):
+        return str(uuid.UUID(item))
+    if isinstance(item, int) and not isinstance(item, bool):
+        return item
+    return None
 
 
 def _wrong_kind(spec: Field, key: str, actual: str) -> str:
