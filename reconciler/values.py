@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-__all__ = ["IdKey", "Json", "JsonObject", "Key", "ObjectId", "Secret", "Ref", "REDACTED", "display_key", "walk",
-           "leaves", "redact", "plain", "secrets_in", "refs_in"]
+__all__ = ["IdKey", "Json", "JsonObject", "Key", "ObjectId", "Value", "Secret", "Ref", "REDACTED", "display_key",
+           "walk", "leaves", "redact", "plain", "secrets_in", "refs_in"]
 
 REDACTED = "(sensitive)"
 
@@ -19,6 +19,10 @@ client's answer checks, the loader's budgets, the plan file's decoder) are where
 
 JsonObject = dict[str, Json]
 """A JSON object: an authentik answer's object, a request body, a manifest entry, a plan's change."""
+
+Value = Any
+"""A field's value in a desired object, a diff or a plan: JSON whose leaves may be `Secret`s and
+`Ref`s (what `walk` visits)."""
 
 Key = tuple[Any, ...]
 """A natural key: the values of a kind's key fields, references as `Ref`s (without ids)."""
@@ -43,10 +47,10 @@ class Secret:
     record that instead of the value: `{"env": VAR}`, `{"file": PATH}`, `{"live": FIELD}` (the
     server returned it in clear) or None (written in the manifest itself)."""
 
-    _value: Any = field(repr=False)
+    _value: Value = field(repr=False)
     source: dict[str, str] | None = field(default=None, compare=False)
 
-    def reveal(self) -> Any:
+    def reveal(self) -> Value:
         return self._value
 
     def __repr__(self) -> str:
@@ -64,7 +68,7 @@ class Ref:
 
     target: str
     key: Key | None = None
-    pk: Any = field(default=None, compare=False)
+    pk: Value = field(default=None, compare=False)
     address: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
@@ -93,7 +97,7 @@ def display_key(key: Key | None) -> str:
 Leaf = Secret | Ref
 
 
-def walk(value: Any, leaf: Callable[[Leaf], Any]) -> Any:
+def walk(value: Value, leaf: Callable[[Leaf], Value]) -> Value:
     """`value` rebuilt with every `Secret` and `Ref` replaced by `leaf(it)`."""
     if isinstance(value, Secret | Ref):
         return leaf(value)
@@ -104,7 +108,7 @@ def walk(value: Any, leaf: Callable[[Leaf], Any]) -> Any:
     return value
 
 
-def leaves(value: Any) -> Iterator[Leaf]:
+def leaves(value: Value) -> Iterator[Leaf]:
     """Every `Secret` and `Ref` inside `value`."""
     if isinstance(value, Secret | Ref):
         yield value
@@ -116,12 +120,12 @@ def leaves(value: Any) -> Iterator[Leaf]:
             yield from leaves(item)
 
 
-def redact(value: Any) -> Any:
+def redact(value: Value) -> Value:
     """`value` with every secret replaced by the redaction marker, references by their text."""
     return walk(value, lambda leaf: REDACTED if isinstance(leaf, Secret) else str(leaf))
 
 
-def _wire(leaf: Leaf) -> Any:
+def _wire(leaf: Leaf) -> Value:
     if isinstance(leaf, Secret):
         return plain(leaf.reveal())
     if leaf.pk is None:
@@ -129,15 +133,15 @@ def _wire(leaf: Leaf) -> Any:
     return leaf.pk
 
 
-def plain(value: Any) -> Any:
+def plain(value: Value) -> Value:
     """`value` for the wire: secrets revealed, references as their id (which must be known)."""
     return walk(value, _wire)
 
 
-def secrets_in(value: Any) -> list[str]:
+def secrets_in(value: Value) -> list[str]:
     """Every secret string inside `value`, to scrub from error messages."""
     return [str(leaf.reveal()) for leaf in leaves(value) if isinstance(leaf, Secret)]
 
 
-def refs_in(value: Any) -> list[Ref]:
+def refs_in(value: Value) -> list[Ref]:
     return [leaf for leaf in leaves(value) if isinstance(leaf, Ref)]

@@ -283,7 +283,7 @@ def test_the_cli_module_imports_no_engine_dependency() -> None:
     assert loaded.split() == ["reconciler.cli", "reconciler.cli.commands", "reconciler.cli.github",
                               "reconciler.cli.logs", "reconciler.cli.main", "reconciler.cli.options",
                               "reconciler.cli.outcomes", "reconciler.cli.progress", "reconciler.errors",
-                              "reconciler.model", "reconciler.model.versions"]
+                              "reconciler.model", "reconciler.model.versions", "reconciler.values"]
 
 
 def test_the_cli_offers_the_sections_of_every_model_as_families() -> None:

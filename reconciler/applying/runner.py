@@ -19,7 +19,7 @@ from reconciler.model.kinds import ApiModel, Kind
 from reconciler.planning.changes import Change, Create, Delete, Plan, with_values
 from reconciler.server.client import Client
 from reconciler.state import SecretState
-from reconciler.values import IdKey, Ref, Secret, plain, refs_in, secrets_in, walk
+from reconciler.values import IdKey, Json, JsonObject, Ref, Secret, Value, plain, refs_in, secrets_in, walk
 
 __all__ = ["DEFAULT_PARALLELISM", "ChangeOutcome", "ApplyResult", "OnChange", "apply_plan", "dependencies"]
 
@@ -72,9 +72,9 @@ def _doomed(changes: Sequence[Change], model: ApiModel) -> dict[IdKey, int]:
     return doomed
 
 
-def _with_ids(change: Change, created: Mapping[str, Any]) -> Change:
+def _with_ids(change: Change, created: Mapping[str, Json]) -> Change:
     """References to objects created earlier in this apply get the ids the server gave them."""
-    def leaf(value: Secret | Ref) -> Any:
+    def leaf(value: Secret | Ref) -> Value:
         if isinstance(value, Ref) and value.pk is None and value.address is not None and value.address in created:
             return Ref(value.target, value.key, created[value.address], value.address)
         return value
@@ -167,7 +167,7 @@ class _Run:
         self.secrets = secrets
         self.on_change = on_change
         self.done: dict[int, ChangeOutcome] = {}
-        self.created: dict[str, Any] = {}
+        self.created: JsonObject = {}
         self.interrupted = False
         self.internal: BaseException | None = None
 
@@ -270,7 +270,7 @@ class _Run:
                 return ChangeOutcome(planned, APPLIED, note=error)
             return ChangeOutcome(planned, UNKNOWN_OUTCOME if attempt.sent else FAILED, error)
 
-    async def send(self, change: Change, kind: Kind, body: dict[str, Any] | None,
+    async def send(self, change: Change, kind: Kind, body: JsonObject | None,
                    attempt: _Attempt) -> tuple[Any, str]:
         """The call; when its answer is lost, made good as often as the connection retries (see
         the module's docstring). A create's answer must carry the new object's id."""
@@ -290,7 +290,7 @@ class _Run:
                            outcome_unknown=True)
         return answer, note
 
-    async def after_lost_answer(self, change: Change, kind: Kind, body: dict[str, Any] | None,
+    async def after_lost_answer(self, change: Change, kind: Kind, body: JsonObject | None,
                                 lost: ApiError) -> tuple[Any, str]:
         """Make a write whose answer was lost good, as often as the connection retries (none: the
         `lost` error stands, the outcome unknown): a create is looked up by its key before each
@@ -327,8 +327,8 @@ class _Run:
             return answer, "sent again after its answer was lost"
         raise lost  # reached with no retries: the write may or may not have been made
 
-    async def found(self, change: Change, kind: Kind, body: dict[str, Any] | None, error: ApiError,
-                    when: str) -> dict[str, Any] | None:
+    async def found(self, change: Change, kind: Kind, body: JsonObject | None, error: ApiError,
+                    when: str) -> JsonObject | None:
         """The object a create whose fate `error` left unknown made, if it is on the server (logged
         as found `when`); a look-up that fails keeps the outcome unknown, naming both errors."""
         try:
@@ -341,7 +341,7 @@ class _Run:
                         found.get(kind.id_field))
         return found
 
-    async def look_up(self, change: Change, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any] | None:
+    async def look_up(self, change: Change, kind: Kind, body: Mapping[str, Json]) -> JsonObject | None:
         """The object `change` creates, if it exists: the list filtered by the kind's key fields
         (and disambiguator), each checked here too, leaving out the objects that already shared
         the key when planned (`same_key`)."""
@@ -357,7 +357,7 @@ class _Run:
                 return obj
         return None
 
-    def record(self, change: Change, kind: Kind, body: dict[str, Any] | None, answer: Any) -> None:
+    def record(self, change: Change, kind: Kind, body: JsonObject | None, answer: Value) -> None:
         """What the state file keeps of an applied change: ownership and write-only fingerprints."""
         pk = answer[kind.id_field] if isinstance(change, Create) else change.id
         if isinstance(change, Create):
@@ -376,7 +376,7 @@ def _param(value: str | int | bool) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _same(live: Any, sent: Any) -> bool:
+def _same(live: Value, sent: Value) -> bool:
     if live is None or sent is None:
         return live is None and sent is None
     return live == sent or str(live) == str(sent)

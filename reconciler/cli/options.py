@@ -16,6 +16,7 @@ from reconciler.cli.outcomes import REPORTER_KEY, Reporter
 from reconciler.cli.progress import ReadProgress, announce_wait
 from reconciler.errors import ReconcilerError
 from reconciler.model.versions import known_versions
+from reconciler.values import JsonObject
 
 if TYPE_CHECKING:
     from reconciler.engine import PlanOptions
@@ -136,7 +137,7 @@ def connection(url: str | None, token: str | None, insecure: bool, sandbox: bool
 
     context = click.get_current_context(silent=True)
     meta = context.meta if context is not None else {}
-    policy: dict[str, Any] = {"timeout": meta.get(TIMEOUT_KEY) or 30.0, "retries": meta.get(RETRIES_KEY, 3),
+    policy: JsonObject = {"timeout": meta.get(TIMEOUT_KEY) or 30.0, "retries": meta.get(RETRIES_KEY, 3),
                               "on_wait": announce_wait}
     if sandbox:
         from reconciler.sandbox import Sandbox  # the emulator only loads when asked for

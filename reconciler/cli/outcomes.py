@@ -9,7 +9,6 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import click
 
@@ -25,6 +24,7 @@ from reconciler.errors import (
     StalePlanError,
     UnsafePlanError,
 )
+from reconciler.values import JsonObject
 
 __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_CHANGES", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "Outcome", "outcome_of",
            "crash_report", "ArgumentError", "Reporter", "REPORTER_KEY"]
@@ -52,9 +52,9 @@ class Outcome:
 
     code: int
     message: str
-    data: dict[str, Any]
+    data: JsonObject
     problems: tuple[Problem, ...] = ()
-    report: dict[str, Any] | None = None
+    report: JsonObject | None = None
     """An apply's plan and result, printed beside the error (the report goes to stdout)."""
 
 
@@ -105,7 +105,7 @@ def _apply_failed(exc: ApplyError) -> Outcome:
                     "result": exc.result.data}, report=report)
 
 
-def _error(exc: BaseException, data: dict[str, Any]) -> Outcome:
+def _error(exc: BaseException, data: JsonObject) -> Outcome:
     return Outcome(EXIT_ERROR, f"error: {exc}", data)
 
 
@@ -183,7 +183,7 @@ class Reporter:
         outcome = outcome_of(exc)
         annotate(_annotations(outcome), self.fmt)
         if self.fmt == "json":
-            shape: dict[str, Any] = {**dict.fromkeys(self.keys), **(outcome.report or {})} if self.keys else {}
+            shape: JsonObject = {**dict.fromkeys(self.keys), **(outcome.report or {})} if self.keys else {}
             click.echo(json.dumps({**shape, "error": outcome.data}, indent=2, ensure_ascii=False))
         else:
             click.echo(outcome.message, err=outcome.report is None)

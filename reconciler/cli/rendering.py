@@ -9,7 +9,7 @@ from reconciler.applying.result import APPLIED, FAILED, NOT_ATTEMPTED, UNKNOWN_O
 from reconciler.errors import Problem
 from reconciler.model.explain import FieldInfo, KindInfo, KindSummary
 from reconciler.planning.changes import UNKNOWN, Change, FieldChange, Plan, Replace
-from reconciler.values import REDACTED, Ref, Secret, redact
+from reconciler.values import REDACTED, JsonObject, Ref, Secret, redact
 
 __all__ = ["render_plan", "render_text", "render_json", "render_markdown", "render_validation", "render_kinds",
            "render_kind", "render_apply", "render_change_done", "Style"]
@@ -144,7 +144,7 @@ def render_plan(plan: Plan, fmt: str, *, color: bool = False) -> str:
 def render_validation(version: str, objects: int, problems: list[Problem], fmt: str) -> str:
     """The result of `validate`: a count when valid, every problem when not."""
     if fmt == "json":
-        body: dict[str, Any] = {"valid": not problems, "api_version": version}
+        body: JsonObject = {"valid": not problems, "api_version": version}
         if problems:
             body["problems"] = [p.__dict__ for p in problems]
         else:

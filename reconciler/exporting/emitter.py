@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import yaml
+
+from reconciler.values import JsonObject, Value
 
 __all__ = ["Env", "Inline", "comment_safe", "entry_text"]
 
 
-class Inline(dict[str, Any]):
+class Inline(JsonObject):
     """A mapping written on one line: a reference `{flow: SLUG}` or a placeholder `{env: VAR}`."""
 
 
@@ -30,7 +31,7 @@ class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)  # lists indented under their key, as the README writes them
 
-    def ignore_aliases(self, data: Any) -> bool:
+    def ignore_aliases(self, data: Value) -> bool:
         return True  # a value used twice is written twice, never as &anchor/*alias
 
 
@@ -69,7 +70,7 @@ def comment_safe(text: str) -> str:
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
-def _placed(value: Any, names: dict[tuple[str, str], str]) -> Any:
+def _placed(value: Value, names: dict[tuple[str, str], str]) -> Value:
     if isinstance(value, Env):
         return Inline({"env": names[value.address, value.field]})
     if isinstance(value, Inline):
@@ -81,7 +82,7 @@ def _placed(value: Any, names: dict[tuple[str, str], str]) -> Any:
     return value
 
 
-def entry_text(section: str, data: dict[str, Any], names: dict[tuple[str, str], str]) -> str:
+def entry_text(section: str, data: JsonObject, names: dict[tuple[str, str], str]) -> str:
     """One entry of `section` as the lines of a list item under it (without a final newline)."""
     text = yaml.dump({section: [_placed(data, names)]}, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=False, width=1 << 30)

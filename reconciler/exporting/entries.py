@@ -15,7 +15,6 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.exporting.emitter import Env, Inline, comment_safe, entry_text
@@ -26,7 +25,7 @@ from reconciler.model.live import LiveState, paths_for_kinds, paths_for_targets
 from reconciler.planning import pipeline
 from reconciler.planning.diff import comparable
 from reconciler.server.client import Client
-from reconciler.values import Key, display_key
+from reconciler.values import JsonObject, Key, Value, display_key
 
 __all__ = ["Export", "ExportFile", "ExportOptions", "Variable", "MARK", "select_kinds", "export_paths",
            "export_live", "make_export", "variable_name", "schema_file"]
@@ -156,7 +155,7 @@ class _Entry:
     kind: Kind
     key: str
     address: str
-    data: dict[str, Any]
+    data: JsonObject
     comments: list[str]
     secrets: list[Env]
 
@@ -176,12 +175,12 @@ def variable_name(kind: Kind, key: str, field_name: str, taken: Counter[str] | N
     return base
 
 
-def _sortable(value: Any) -> tuple[bool, float, str]:
+def _sortable(value: Value) -> tuple[bool, float, str]:
     number = isinstance(value, int | float) and not isinstance(value, bool)
     return not number, float(value) if number else 0.0, "" if number else str(value)
 
 
-def _sorted_json(value: Any) -> Any:
+def _sorted_json(value: Value) -> Value:
     """A JSON field's value with its mappings' keys sorted: the server keeps no order for them."""
     if isinstance(value, dict):
         return {k: _sorted_json(value[k]) for k in sorted(value, key=str)}
@@ -198,7 +197,7 @@ class _Exporter:
         self.model = live.model
         self.options = options
 
-    def name_of(self, target: str, ident: Any) -> tuple[str | None, str]:
+    def name_of(self, target: str, ident: Value) -> tuple[str | None, str]:
         """The natural key a reference is written with, if the tool can name its object (a key of
         one text part that no other object of the target shares), else why not."""
         ref = self.live.ref_of(target, ident)
@@ -208,7 +207,7 @@ class _Exporter:
             return None, f"another {target} has the same {'+'.join(self.model.key_fields(target))}"
         return ref.key[0], ""
 
-    def reference(self, spec: Field, ident: Any, notes: list[str]) -> Any:
+    def reference(self, spec: Field, ident: Value, notes: list[str]) -> Value:
         target = str(spec.reference)
         name, why = self.name_of(target, ident)
         if name is None:
@@ -216,7 +215,7 @@ class _Exporter:
             return ident
         return Inline({target: name})
 
-    def value(self, spec: Field, raw: Any, notes: list[str]) -> Any:
+    def value(self, spec: Field, raw: Value, notes: list[str]) -> Value:
         if spec.reference and raw is not None:
             if isinstance(raw, list):
                 said: list[str] = []
@@ -230,7 +229,7 @@ class _Exporter:
             return _sorted_json(raw)
         return raw
 
-    def fields(self, kind: Kind, obj: dict[str, Any], entry: _Entry, skip: set[str]) -> None:
+    def fields(self, kind: Kind, obj: JsonObject, entry: _Entry, skip: set[str]) -> None:
         """Every writable field the server returned, in the model's order, except those equal to
         the server's default (unless `all_fields`), write-only ones (never returned) and
         sensitive ones a placeholder cannot stand for."""
@@ -248,7 +247,7 @@ class _Exporter:
                     unexportable.append(name)
         _note_unwritten(kind, entry, write_only, unexportable)
 
-    def left_out(self, kind: Kind, spec: Field, name: str, raw: Any) -> bool:
+    def left_out(self, kind: Kind, spec: Field, name: str, raw: Value) -> bool:
         """A returned value the manifest need not write: the server's default (unless
         `all_fields`), or a null the manifest could not write."""
         if not self.options.all_fields and name in kind.defaults \
@@ -256,7 +255,7 @@ class _Exporter:
             return True
         return raw is None and not spec.nullable  # the server's "nothing" for a field a manifest cannot write as null
 
-    def write_field(self, kind: Kind, spec: Field, name: str, raw: Any, entry: _Entry) -> bool:
+    def write_field(self, kind: Kind, spec: Field, name: str, raw: Value, entry: _Entry) -> bool:
         """Write one field's value into `entry`, a secret as a placeholder; False when a
         placeholder cannot stand for it."""
         if spec.sensitive and raw not in (None, "", {}):
@@ -269,7 +268,7 @@ class _Exporter:
         entry.data[name] = self.value(spec, raw, entry.comments)
         return True
 
-    def entry(self, kind: Kind, obj: dict[str, Any], key: Key, default: bool) -> _Entry:
+    def entry(self, kind: Kind, obj: JsonObject, key: Key, default: bool) -> _Entry:
         """The manifest entry of a live object with natural key `key` (`default`: a fresh install
         has it)."""
         entry = _Entry(kind, display_key(key), address(kind, key), {}, [], [])
@@ -283,14 +282,14 @@ class _Exporter:
         self.nested(kind, obj, entry, entry.data, "")
         return entry
 
-    def nested(self, kind: Kind, obj: dict[str, Any], entry: _Entry, data: dict[str, Any], where: str) -> None:
+    def nested(self, kind: Kind, obj: JsonObject, entry: _Entry, data: JsonObject, where: str) -> None:
         """The lists written inside an entry (a flow's bindings, a binding's policies), each whole:
         a listed set is managed exactly, so leaving one member out would plan its delete. A set
         that cannot be written whole is left out (unmanaged), saying why."""
         for list_name, nested in kind.nested.items():
             child_kind = self.model.kinds[nested.kind]
             children = self.live.children(child_kind, nested.parent, obj[kind.id_field])
-            rows: list[tuple[Any, ...]] = []
+            rows: list[tuple[Value, ...]] = []
             problem = ""
             for child in children:
                 written, own, problem = self.child_key(child_kind, nested, child)
@@ -307,10 +306,10 @@ class _Exporter:
             data[list_name] = [row[3] for row in sorted(rows, key=lambda row: row[:3])]
 
     def child_key(self, child_kind: Kind, nested: Nested,
-                  child: dict[str, Any]) -> tuple[dict[str, Any], list[str], str]:
+                  child: JsonObject) -> tuple[JsonObject, list[str], str]:
         """A nested object's key fields but its parent, written by name (and as `name:value` parts
         that sort and label it), or why one cannot be named."""
-        written: dict[str, Any] = {}
+        written: JsonObject = {}
         own: list[str] = []
         for name in child_kind.key:
             if name == nested.parent or child.get(name) is None:

@@ -19,6 +19,7 @@ import yaml
 from reconciler.errors import ManifestError, Problem
 from reconciler.model.versions import known_sections
 from reconciler.repo import repository_root
+from reconciler.values import JsonObject
 
 __all__ = ["Manifests", "RawObject", "Section", "Position", "discover", "load_manifests", "MAX_FILE_BYTES",
            "MAX_DEPTH", "MAX_ALIAS_NODES"]
@@ -62,7 +63,7 @@ class RawObject:
     """One object as written, before validation: the section it is listed in, its data and where
     each value stands."""
 
-    data: dict[str, Any]
+    data: JsonObject
     file: str
     positions: dict[KeyPath, Position] = field(repr=False)
     section: str

@@ -7,12 +7,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from reconciler.model.kinds import Kind
-from reconciler.values import Json, Key, Ref, display_key
+from reconciler.values import Json, Key, Ref, Value, display_key
 
 __all__ = ["address", "desired_key", "live_key", "own_key", "written_ref"]
 
 
-def written_ref(value: Any) -> Ref | None:
+def written_ref(value: Value) -> Ref | None:
     """A reference as a manifest writes it (`{stage: NAME}`), or an already built `Ref`."""
     if isinstance(value, Ref):
         return value.without_id()
@@ -56,7 +56,7 @@ def own_key(kind: Kind, key: Key, parent_field: str | None) -> Key:
     return tuple(part for name, part in zip(kind.key, key, strict=True) if name != parent_field)
 
 
-def address(kind: Kind, key: Key, which: Any = None, parent: str | None = None) -> str:
+def address(kind: Kind, key: Key, which: Value = None, parent: str | None = None) -> str:
     """`kind/key`: `identification/default-authentication-identification`, `flow/login`,
     `flow_stage_binding/login/duo-mfa`, `policy_binding/login/duo-mfa/policy:office`. A child
     names its parent by the parent's address; `which` (a binding's order) is added when the same

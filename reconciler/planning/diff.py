@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from reconciler.errors import Problem
 from reconciler.manifests.desired import DesiredObject
@@ -17,7 +16,7 @@ from reconciler.planning.changes import UNKNOWN, Change, Create, Delete, FieldCh
 from reconciler.planning.matching import Matching, described_parent
 from reconciler.planning.refs import live_value
 from reconciler.state import SecretState
-from reconciler.values import IdKey, Ref, Secret, refs_in
+from reconciler.values import IdKey, JsonObject, Ref, Secret, Value, refs_in
 
 __all__ = ["diff", "DiffResult", "comparable"]
 
@@ -29,7 +28,7 @@ class DiffResult:
     problems: list[Problem]
 
 
-def comparable(spec: Field, value: Any) -> Any:
+def comparable(spec: Field, value: Value) -> Value:
     """A value as the server would store it, so equal configurations compare equal: secrets by
     value, references by natural key, reference lists as sets (the server keeps no order for
     them; it does keep the order of plain lists such as `user_fields`, recordings 19, 20), and
@@ -51,7 +50,7 @@ def comparable(spec: Field, value: Any) -> Any:
     return value
 
 
-def _instant(text: str) -> Any:
+def _instant(text: str) -> Value:
     """A date-time as the moment it names: the server answers in UTC what was sent with an offset."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -60,7 +59,7 @@ def _instant(text: str) -> Any:
     return moment.astimezone(UTC) if moment.tzinfo else moment
 
 
-def _depends(body: Any) -> frozenset[str]:
+def _depends(body: Value) -> frozenset[str]:
     """Objects of the manifests this body points at that do not exist yet (apply fills their ids)."""
     return frozenset(ref.address for ref in refs_in(body) if ref.pk is None and ref.address)
 
@@ -78,7 +77,7 @@ class _Differ:
         # Built once: every delete asks it (a prune of thousands stays linear).
         self.deleted = {id(o.live) for o in matching.orphans if o.managed}
 
-    def change(self, obj: DesiredObject, current: dict[str, Any] | None) -> Change | None:
+    def change(self, obj: DesiredObject, current: JsonObject | None) -> Change | None:
         kind = self.model.kinds[obj.kind]
         if obj.state == "absent":
             return self.delete(kind, obj.address, current, obj) if current is not None else None
@@ -88,7 +87,7 @@ class _Differ:
         field_changes = list(self.field_changes(obj, kind, current, ignored))
         if not field_changes:
             return None
-        common: dict[str, Any] = dict(kind=obj.kind, address=obj.address, key=obj.key, path=kind.detail_path(current),
+        common: JsonObject = dict(kind=obj.kind, address=obj.address, key=obj.key, path=kind.detail_path(current),
                                       id=current[kind.id_field], fields=tuple(field_changes))
         if obj.update == "put":
             full, problem = self.full_body(obj, kind, current, ignored)
@@ -114,7 +113,7 @@ class _Differ:
         return Create(kind=obj.kind, address=obj.address, key=obj.key, path=kind.path, fields=fields,
                       companions=companions, depends_on=_depends(obj.fields))
 
-    def delete(self, kind: Kind, address: str, current: dict[str, Any], obj: DesiredObject | None,
+    def delete(self, kind: Kind, address: str, current: JsonObject, obj: DesiredObject | None,
                reason: str = "") -> Delete | None:
         """A DELETE, unless authentik would take with it an object the manifests keep (deleting a
         stage deletes its bindings, FINDINGS flows 119-121): then a problem naming that object."""
@@ -133,14 +132,14 @@ class _Differ:
         return Delete(kind=kind.name, address=address, key=self.live.key_of(kind, current),
                       path=kind.detail_path(current), id=current[kind.id_field], notes=notes, takes=takes)
 
-    def cascade(self, kind: Kind, current: dict[str, Any]) -> tuple[list[tuple[str, DesiredObject]], list[str]]:
+    def cascade(self, kind: Kind, current: JsonObject) -> tuple[list[tuple[str, DesiredObject]], list[str]]:
         """Live objects deleting `current` deletes too, all the way down (a stage, its bindings,
         their policy bindings): those the manifests keep (described, or in a flow the manifests
         describe), with the entry that keeps them, and the others."""
         kept: list[tuple[str, DesiredObject]] = []
         cascaded: list[str] = []
 
-        def sort(other: Kind, dependent: dict[str, Any]) -> bool:
+        def sort(other: Kind, dependent: JsonObject) -> bool:
             desired = self.matching.desired_of(dependent)
             if desired is not None and desired.state == "present":
                 kept.append((desired.address, desired))
@@ -158,7 +157,7 @@ class _Differ:
         self.live.cascade(kind, current, sort)
         return kept, cascaded
 
-    def field_changes(self, obj: DesiredObject, kind: Kind, current: dict[str, Any],
+    def field_changes(self, obj: DesiredObject, kind: Kind, current: JsonObject,
                       ignored: frozenset[str]) -> Iterator[FieldChange]:
         for name, wanted in obj.fields.items():
             if name in ignored or name in kind.key:
@@ -174,7 +173,7 @@ class _Differ:
                 details = nested_changes(name, before, wanted) if spec.type == "object" and not sensitive else ()
                 yield FieldChange(name, before, wanted, sensitive, details=details)
 
-    def write_only_change(self, obj: DesiredObject, pk: Any, spec: Field, wanted: Any) -> Iterator[FieldChange]:
+    def write_only_change(self, obj: DesiredObject, pk: Value, spec: Field, wanted: Value) -> Iterator[FieldChange]:
         """Write-only values are compared by fingerprint: the server never returns them."""
         value = wanted.reveal() if isinstance(wanted, Secret) else wanted
         note = "resent (--resend-secrets)" if self.resend else self.secrets.check(obj.address, str(pk), spec.name,
@@ -182,11 +181,11 @@ class _Differ:
         if note is not None:
             yield FieldChange(spec.name, UNKNOWN, wanted, True, note)
 
-    def full_body(self, obj: DesiredObject, kind: Kind, current: dict[str, Any],
-                  ignored: frozenset[str]) -> tuple[dict[str, Any], Problem | None]:
+    def full_body(self, obj: DesiredObject, kind: Kind, current: JsonObject,
+                  ignored: frozenset[str]) -> tuple[JsonObject, Problem | None]:
         """Every writable field for a PUT: the manifest's values over the live ones. A required
         write-only field must come from the manifest (Duo PUT without client_secret: 400, rec. 39)."""
-        full: dict[str, Any] = {}
+        full: JsonObject = {}
         for name, spec in kind.fields.items():
             if name in obj.fields and name not in ignored:
                 full[name] = obj.fields[name]
@@ -201,14 +200,14 @@ class _Differ:
         return full, None
 
 
-def nested_changes(name: str, before: Any, after: Any) -> tuple[str, ...]:
+def nested_changes(name: str, before: Value, after: Value) -> tuple[str, ...]:
     """What changed inside a JSON field (an invitation's `fixed_data`), path by path, so a plan
     of a large mapping shows the one key that moved rather than two whole mappings."""
     if not isinstance(before, dict | list) or not isinstance(after, dict | list):
         return ()
     from deepdiff import DeepDiff  # imported when needed: it costs a tenth of a second
 
-    def shown(value: Any) -> str:
+    def shown(value: Value) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
     found = DeepDiff(before, after, verbose_level=2).to_dict()
@@ -223,19 +222,19 @@ def nested_changes(name: str, before: Any, after: Any) -> tuple[str, ...]:
     return tuple(f"{name}{path[len('root'):]}: {text}" for path, text in sorted(lines))
 
 
-def _truthy(value: Any) -> bool:
+def _truthy(value: Value) -> bool:
     if isinstance(value, Secret):
         value = value.reveal()
     return value is not None and value is not False and value != [] and value != ""
 
 
-def companions_for(kind: Kind, body: dict[str, Any], current: dict[str, Any] | None,
+def companions_for(kind: Kind, body: JsonObject, current: JsonObject | None,
                    live: LiveState) -> tuple[SentAlong, ...]:
     """Unchanged fields a write must carry to be accepted, by the kind's rules (the model's
     `companions`, each with the recordings that show it); `current` is None for a create, where
     the server's defaults stand in for live values."""
 
-    def value_of(name: str) -> Any:
+    def value_of(name: str) -> Value:
         if current is None:
             return kind.defaults.get(name)
         return live_value(kind.fields[name], current.get(name), live)
@@ -245,20 +244,20 @@ def companions_for(kind: Kind, body: dict[str, Any], current: dict[str, Any] | N
                  for sent in _COMPANION_RULES.get(rule.rule, _no_rule)(rule, body, creating, value_of))
 
 
-_CompanionRule = Callable[[Companion, dict[str, Any], bool, Callable[[str], Any]], list[SentAlong]]
+_CompanionRule = Callable[[Companion, JsonObject, bool, Callable[[str], Value]], list[SentAlong]]
 """What one kind of companion rule sends along with `body` (`creating`: a create; `value_of`: a
 field's live value, or its default on a create)."""
 
 
-def _always(rule: Companion, body: dict[str, Any], creating: bool, value_of: Callable[[str], Any]) -> list[SentAlong]:
+def _always(rule: Companion, body: JsonObject, creating: bool, value_of: Callable[[str], Value]) -> list[SentAlong]:
     """An update carries the rule's fields whatever it changes."""
     if creating:
         return []
     return [SentAlong(name, value_of(name), rule.why) for name in rule.fields if name not in body]
 
 
-def _one_truthy(rule: Companion, body: dict[str, Any], creating: bool,
-                value_of: Callable[[str], Any]) -> list[SentAlong]:
+def _one_truthy(rule: Companion, body: JsonObject, creating: bool,
+                value_of: Callable[[str], Value]) -> list[SentAlong]:
     """A write that holds none of the fields with a value carries the first one that has one."""
     if any(_truthy(body.get(name)) for name in rule.fields):
         return []
@@ -266,15 +265,15 @@ def _one_truthy(rule: Companion, body: dict[str, Any], creating: bool,
     return [] if name is None else [SentAlong(name, value_of(name), rule.why)]
 
 
-def _together(rule: Companion, body: dict[str, Any], creating: bool,
-              value_of: Callable[[str], Any]) -> list[SentAlong]:
+def _together(rule: Companion, body: JsonObject, creating: bool,
+              value_of: Callable[[str], Value]) -> list[SentAlong]:
     """An update that holds one of the fields carries the others."""
     if creating or not any(name in body for name in rule.fields):
         return []
     return [SentAlong(name, value_of(name), rule.why) for name in rule.fields if name not in body]
 
 
-def _no_rule(rule: Companion, body: dict[str, Any], creating: bool, value_of: Callable[[str], Any]) -> list[SentAlong]:
+def _no_rule(rule: Companion, body: JsonObject, creating: bool, value_of: Callable[[str], Value]) -> list[SentAlong]:
     """A rule this version of the tool does not know sends nothing."""
     return []
 

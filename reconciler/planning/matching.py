@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from reconciler.errors import Problem
 from reconciler.manifests.desired import DesiredObject
@@ -16,7 +15,7 @@ from reconciler.model.identity import address, own_key
 from reconciler.model.kinds import ApiModel, Kind, Nested
 from reconciler.model.live import LiveState
 from reconciler.state import OwnedRecord
-from reconciler.values import IdKey, Key, Ref
+from reconciler.values import IdKey, JsonObject, Key, Ref, Value
 
 __all__ = ["Matching", "Orphan", "Pair", "match", "prune", "described_parent"]
 
@@ -24,7 +23,7 @@ __all__ = ["Matching", "Orphan", "Pair", "match", "prune", "described_parent"]
 @dataclass(frozen=True)
 class Pair:
     desired: DesiredObject
-    live: dict[str, Any] | None
+    live: JsonObject | None
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class Orphan:
 
     kind: str
     address: str
-    live: dict[str, Any]
+    live: JsonObject
     managed: bool
     parent: str | None = None
     reason: str = ""
@@ -55,11 +54,11 @@ class Matching:
         # Built once: every delete and every pruned record asks it (a prune of thousands stays linear).
         self._by_live = {id(pair.live): pair.desired for pair in self.pairs if pair.live is not None}
 
-    def live_of(self, address: str) -> dict[str, Any] | None:
+    def live_of(self, address: str) -> JsonObject | None:
         pair = self._by_address.get(address)
         return pair.live if pair else None
 
-    def desired_of(self, live: dict[str, Any]) -> DesiredObject | None:
+    def desired_of(self, live: JsonObject) -> DesiredObject | None:
         """The manifest entry paired with the live object `live`, if any."""
         return self._by_live.get(id(live))
 
@@ -69,13 +68,13 @@ class Matching:
                         self.problems)
 
 
-def _pair_by(kind: Kind, desired: list[DesiredObject], live: list[dict[str, Any]]) -> list[Pair]:
+def _pair_by(kind: Kind, desired: list[DesiredObject], live: list[JsonObject]) -> list[Pair]:
     """Objects with the same key told apart by the disambiguator (a stage bound twice to a flow):
     the same value pairs first, the rest in ascending order, so a new order is a PATCH of `order`
     rather than a delete and a create."""
     field_name = str(kind.disambiguator)
     free = list(live)
-    paired: dict[str, dict[str, Any] | None] = {}
+    paired: dict[str, JsonObject | None] = {}
     for obj in desired:
         same = next((candidate for candidate in free if candidate.get(field_name) == obj.which), None)
         if same is not None:
@@ -88,7 +87,7 @@ def _pair_by(kind: Kind, desired: list[DesiredObject], live: list[dict[str, Any]
     return [Pair(obj, paired[obj.address]) for obj in desired]
 
 
-def _sortable(value: Any) -> tuple[bool, bool, float, str]:
+def _sortable(value: Value) -> tuple[bool, bool, float, str]:
     """Ascending: numbers by value (negative orders included), then text, then nothing."""
     number = isinstance(value, int | float) and not isinstance(value, bool)
     return value is None, not number, float(value) if number else 0.0, "" if number else str(value)
@@ -127,7 +126,7 @@ def _groups(desired: list[DesiredObject], model: ApiModel) -> dict[tuple[str, st
     return groups
 
 
-def _pair_one(kind: Kind, members: list[DesiredObject], candidates: list[dict[str, Any]],
+def _pair_one(kind: Kind, members: list[DesiredObject], candidates: list[JsonObject],
               problems: list[Problem]) -> list[Pair]:
     """Objects of a kind whose key is unique: the one live object with it; several are a problem
     only authentik's side can resolve."""
@@ -146,9 +145,9 @@ class _Siblings:
     def __init__(self, live: LiveState, model: ApiModel) -> None:
         self.live = live
         self.model = model
-        self.index: dict[tuple[str, str, str], dict[Key, list[dict[str, Any]]]] = {}
+        self.index: dict[tuple[str, str, str], dict[Key, list[JsonObject]]] = {}
 
-    def under(self, parent: Pair | None, kind: Kind, parent_field: str, key: Key) -> list[dict[str, Any]]:
+    def under(self, parent: Pair | None, kind: Kind, parent_field: str, key: Key) -> list[JsonObject]:
         """The live children with `key` of the live object `parent` was paired with (none when the
         parent is to be created)."""
         if parent is None or parent.live is None:
@@ -156,10 +155,10 @@ class _Siblings:
         parent_kind = self.model.kinds[parent.desired.kind]
         return self.of(kind, parent_field, parent.live[parent_kind.id_field], key)
 
-    def of(self, kind: Kind, parent_field: str, parent_id: Any, key: Key) -> list[dict[str, Any]]:
+    def of(self, kind: Kind, parent_field: str, parent_id: Value, key: Key) -> list[JsonObject]:
         slot = (kind.name, parent_field, str(parent_id))
         if slot not in self.index:
-            grouped: dict[Key, list[dict[str, Any]]] = {}
+            grouped: dict[Key, list[JsonObject]] = {}
             for obj in self.live.children(kind, parent_field, parent_id):
                 grouped.setdefault(own_key(kind, self.live.key_of(kind, obj), parent_field), []).append(obj)
             self.index[slot] = grouped
@@ -200,7 +199,7 @@ def _children(pair: Pair, nested: Nested, matched: set[int], live: LiveState, mo
     return orphans
 
 
-def live_address(kind: Kind, obj: dict[str, Any], key: Key, live: LiveState, parent: str | None = None) -> str:
+def live_address(kind: Kind, obj: JsonObject, key: Key, live: LiveState, parent: str | None = None) -> str:
     """How a plan names a live object no manifest entry stands for: by its key, with its
     disambiguator when another live object shares the key (a stage bound twice to one flow)."""
     repeated = kind.disambiguator is not None and len(live.find(kind, key)) > 1
@@ -255,7 +254,7 @@ class _Pruner:
         return Orphan(kind.name, shown, obj, managed=True,
                       reason="owned by this repository, no longer in the manifests")
 
-    def left_alone(self, owned_address: str, record: OwnedRecord, kind: Kind, obj: dict[str, Any]) -> bool:
+    def left_alone(self, owned_address: str, record: OwnedRecord, kind: Kind, obj: JsonObject) -> bool:
         """Taken already, still described, outside `within`, still referenced, or in a list the
         manifests describe without managing."""
         if id(obj) in self.taken or owned_address in self.described:
@@ -266,7 +265,7 @@ class _Pruner:
         return described_parent(kind, obj, self.live, self.model, self.matching) is not None
 
 
-def described_parent(kind: Kind, obj: dict[str, Any], live: LiveState, model: ApiModel,
+def described_parent(kind: Kind, obj: JsonObject, live: LiveState, model: ApiModel,
                      matching: Matching) -> DesiredObject | None:
     """The manifest entry `obj` is nested under live (a binding's flow), when the manifests
     describe it without managing that list (a list it manages pairs or deletes all its members)."""

@@ -32,7 +32,7 @@ from reconciler.repo import nearest, repository_root
 from reconciler.server.client import Client
 from reconciler.server.reading import fetch_live
 from reconciler.state import STATE_FILE, OwnedRecord, SecretState
-from reconciler.values import IdKey, Secret, display_key, refs_in
+from reconciler.values import IdKey, Json, Secret, display_key, refs_in
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
            "resolve_secrets", "live_paths", "fetch", "match", "matched_paths", "fetch_more",
@@ -236,7 +236,8 @@ def guarded_deletes(changes: Iterable[Change], live: LiveState, model: ApiModel)
     return found
 
 
-def _guarded_by(model: ApiModel, guard: str, obj: Mapping[str, Any], deletes: list[Delete]) -> list[tuple[str, Change]]:
+def _guarded_by(model: ApiModel, guard: str, obj: Mapping[str, Json],
+                deletes: list[Delete]) -> list[tuple[str, Change]]:
     """The deletes among `deletes` of what `obj`, an object of the `guard` target, guards."""
     spec = model.targets[guard]
     noun = spec.path.rstrip("/").rsplit("/", 1)[-1].removesuffix("s")

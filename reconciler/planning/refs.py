@@ -9,14 +9,13 @@ import difflib
 import re
 import uuid
 from dataclasses import replace
-from typing import Any
 
 from reconciler.errors import PlanError, Problem
 from reconciler.manifests.desired import DesiredObject
 from reconciler.model.kinds import ApiModel, Field
 from reconciler.model.live import LiveState
 from reconciler.planning.matching import Matching
-from reconciler.values import Key, Ref, Secret, display_key
+from reconciler.values import Key, Ref, Secret, Value, display_key
 
 __all__ = ["resolve_refs", "live_value"]
 
@@ -46,7 +45,7 @@ class _Resolver:
         member = self.model.targets[target]
         return Ref(target, obj.key, found.get(member.id) if found else None, address=obj.address)
 
-    def one(self, item: Any, spec: Field, holder: DesiredObject) -> Ref | str:
+    def one(self, item: Value, spec: Field, holder: DesiredObject) -> Ref | str:
         """A `Ref`, or the message saying why the reference does not resolve."""
         target = str(spec.reference)
         if isinstance(item, Ref):  # the parent of a nested entry: an object of the manifests
@@ -76,7 +75,7 @@ class _Resolver:
         ref = self.live.ref_of(target, ident)
         return ref if ref.key is not None else f"no {target} has the id {ident}"
 
-    def by_manifest(self, spec: Field, text: Any, pending: DesiredObject, holder: DesiredObject) -> Ref | str:
+    def by_manifest(self, spec: Field, text: Value, pending: DesiredObject, holder: DesiredObject) -> Ref | str:
         """A reference by key to an object of the manifests, which must stay and be of the kind
         the field takes."""
         target = str(spec.reference)
@@ -90,7 +89,7 @@ class _Resolver:
             return _wrong_kind(spec, text, pending.kind)
         return self.pending(target, pending)
 
-    def by_live_key(self, spec: Field, text: Any) -> Ref | str:
+    def by_live_key(self, spec: Field, text: Value) -> Ref | str:
         """A reference by key to a live object: exactly one must have the key, of the kind the
         field takes."""
         target = str(spec.reference)
@@ -106,7 +105,7 @@ class _Resolver:
                    f"({', '.join(map(str, ids))})"
         return self.unresolved(target, text)
 
-    def unresolved(self, target: str, text: Any) -> str:
+    def unresolved(self, target: str, text: Value) -> str:
         """Why no object has the key, where the tool looked, and the closest keys it saw."""
         live_keys = [display_key(k) for k in self.live.keys(target)]
         candidates = sorted(set(live_keys) | {display_key(k) for k in self.planned.get(target, {})})
@@ -145,7 +144,7 @@ def _with_refs(resolver: _Resolver, obj: DesiredObject, problems: list[Problem])
     return replace(obj, fields=fields)
 
 
-def _located(resolver: _Resolver, obj: DesiredObject, spec: Field, item: Any, index: int | None,
+def _located(resolver: _Resolver, obj: DesiredObject, spec: Field, item: Value, index: int | None,
              problems: list[Problem]) -> Ref | None:
     """One reference resolved, or a problem at its place in the manifest."""
     found = resolver.one(item, spec, obj)
@@ -157,7 +156,7 @@ def _located(resolver: _Resolver, obj: DesiredObject, spec: Field, item: Any, in
     return found
 
 
-def _as_id(item: Any) -> str | int | None:
+def _as_id(item: Value) -> str | int | None:
     """A reference written as an id (a UUID in the server's form: lower case, with dashes; or an
     integer pk), else None."""
     if isinstance(item, str) and UUID.match(item):
@@ -171,7 +170,7 @@ def _wrong_kind(spec: Field, key: str, actual: str) -> str:
     return f"{spec.name} takes a stage of kind {spec.reference_kind}; {key!r} is of kind {actual}"
 
 
-def live_value(spec: Field, value: Any, live: LiveState) -> Any:
+def live_value(spec: Field, value: Value, live: LiveState) -> Value:
     """A live field value in the form the diff compares: reference ids become `Ref`s by key, and
     a sensitive value the server returns in clear (SMS `auth`) a `Secret`, so no output shows it."""
     if value is None:

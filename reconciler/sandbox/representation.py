@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from reconciler.model.kinds import ApiModel, Kind
-from reconciler.values import ObjectId
+from reconciler.values import Json, JsonObject, ObjectId
 
 from . import files
 from .middleware import API_PREFIX
@@ -41,11 +41,11 @@ class Renderer:
         self.store = store
         self.examples: dict[tuple[str | None, str], tuple[str, ...]] = {}
 
-    def render(self, kind: Kind, pk: ObjectId, generic: frozenset[str] = frozenset()) -> dict[str, Any]:
+    def render(self, kind: Kind, pk: ObjectId, generic: frozenset[str] = frozenset()) -> JsonObject:
         """The object as its kind's endpoints show it; `generic` names reference fields whose
         expansion shows the base class (the answer to a write that sent them, flows 76, 98)."""
         values = self.store.values[kind.name][pk]
-        body: dict[str, Any] = {}
+        body: JsonObject = {}
         for key in kind.response_order:
             field = kind.fields.get(key)
             if key == "pk":
@@ -57,12 +57,12 @@ class Renderer:
                 body[key] = self.read_only(kind, pk, values, key, generic)
         return body
 
-    def render_base(self, kind: Kind, pk: ObjectId) -> dict[str, Any]:
+    def render_base(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """A stage as `/stages/all/` shows it: only the fields every stage has (03, 16)."""
         full = self.render(kind, pk)
         return {key: full[key] for key in self.base_fields}
 
-    def family_view(self, kind: Kind, pk: ObjectId) -> dict[str, Any]:
+    def family_view(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """The object as its family's `/…/all/` endpoint shows it."""
         return self.render_base(kind, pk) if kind.family in BASE_VIEW_FAMILIES else self.render(kind, pk)
 
@@ -71,7 +71,7 @@ class Renderer:
         orders = [kind.response_order for kind in self.model.kinds.values() if kind.family == STAGE_FAMILY]
         return tuple(key for key in orders[0] if all(key in order for order in orders))
 
-    def read_only(self, kind: Kind, pk: ObjectId, values: dict[str, Any], key: str, generic: frozenset[str]) -> Any:
+    def read_only(self, kind: Kind, pk: ObjectId, values: JsonObject, key: str, generic: frozenset[str]) -> Any:
         if key in CONSTANTS:
             return self.constants(kind).get(key)
         if key == PTR_ID:
@@ -97,7 +97,7 @@ class Renderer:
     # -- flows ----------------------------------------------------------------------------------
     flow_fields = ("cache_count", "export_url", "background", "background_url", "background_themed_urls")
 
-    def flow_field(self, kind: Kind, pk: ObjectId, values: dict[str, Any], key: str) -> Any:
+    def flow_field(self, kind: Kind, pk: ObjectId, values: JsonObject, key: str) -> Any:
         """A flow's computed fields (flows 03): no cached plans, its export URL by slug, and its
         background as the version shows it."""
         config = self.profile.flow_background
@@ -110,12 +110,12 @@ class Renderer:
         name = str(values.get("background") or "")
         return files.background_url(name, config) if key == "background_url" else files.themed_urls(name, config)
 
-    def per_binding(self, pk: ObjectId, kind_name: str, link: str, listed: str) -> list[Any]:
+    def per_binding(self, pk: ObjectId, kind_name: str, link: str, listed: str) -> list[Json]:
         """One entry per binding, duplicates included, by binding order (flows 94, 271)."""
         links = sorted(self.store.referring(kind_name, link, pk), key=lambda item: item[1].get("order") or 0)
         return [values[listed] for _, values in links if values.get(listed) is not None]
 
-    def bound_flows(self, stage_pk: ObjectId) -> list[dict[str, Any]]:
+    def bound_flows(self, stage_pk: ObjectId) -> list[JsonObject]:
         """A stage's flows, once per binding (flows 78), with the fields the version lists."""
         kind_name, link, listed = BOUND_FLOWS
         flow = self.model.kind_listing(self.model.kinds[kind_name].fields[listed].reference or "")
@@ -126,7 +126,7 @@ class Renderer:
         return [{k: item[k] for k in keys if k in item} if keys else item for item in flows]
 
     # -- references -----------------------------------------------------------------------------
-    def expand(self, kind: Kind, values: dict[str, Any], name: str, *, generic: bool = False) -> Any:
+    def expand(self, kind: Kind, values: JsonObject, name: str, *, generic: bool = False) -> Any:
         """`stage_obj`, `policy_obj`, `group_obj`, `flow_obj`, ...: the referenced objects as
         their own lists show them."""
         field = kind.fields[name]
@@ -141,7 +141,7 @@ class Renderer:
             found.update({k: v for k, v in self.profile.generic_stage.items() if k in found})
         return found
 
-    def target_object(self, target: str, ident: Any) -> dict[str, Any] | None:
+    def target_object(self, target: str, ident: Any) -> JsonObject | None:
         kind = self.store.kind_at(str(ident))
         if kind is not None:
             return self.family_view(kind, str(ident))
@@ -151,7 +151,7 @@ class Renderer:
         keys = self.profile.expanded_keys.get(target)
         return copy.deepcopy({k: listed[k] for k in keys if k in listed} if keys else listed)
 
-    def reverse(self, kind: Kind, pk: ObjectId, key: str) -> list[dict[str, Any]]:
+    def reverse(self, kind: Kind, pk: ObjectId, key: str) -> list[JsonObject]:
         """A reverse relation such as a prompt's `promptstage_set` / `prompt_stages_obj`: the objects
         whose list references hold this one, with the fields the recorded items have (2023.10.7
         shows base stage fields, 2026.2.2 whole prompt stages)."""
@@ -163,7 +163,7 @@ class Renderer:
                  if field.is_list]
         return [{k: item[k] for k in keys if k in item} if keys else item for item in items]
 
-    def constants(self, kind: Kind) -> dict[str, Any]:
+    def constants(self, kind: Kind) -> JsonObject:
         """Recorded constants; for kinds no recording created (2026 enterprise kinds, endpoints,
         redirect, source, unique_password) derived from the kind's `…/all/types/` entry and path."""
         if kind.constants or kind.family not in (STAGE_FAMILY, POLICY_TARGET):

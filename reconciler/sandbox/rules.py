@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model.kinds import Kind
-from reconciler.values import ObjectId
+from reconciler.values import Json, ObjectId
 
 from . import files
 from .profile import ObjectRule, Profile
@@ -34,7 +34,7 @@ class Rules:
     enterprise: bool
 
     # -- validate_<field> -----------------------------------------------------------------------
-    def field_error(self, kind: Kind, name: str, value: Any, body: Mapping[str, Any],
+    def field_error(self, kind: Kind, name: str, value: Any, body: Mapping[str, Json],
                     instance: ObjectId | None) -> str | None:
         """The error a field's own validator method gives a cleaned value, if any."""
         for rule in self.profile.rules_of(kind.name):
@@ -55,7 +55,7 @@ class Rules:
         return None
 
     # -- unique-together validators -------------------------------------------------------------
-    def together_errors(self, kind: Kind, attrs: Mapping[str, Any], instance: ObjectId | None) -> list[str]:
+    def together_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> list[str]:
         """DRF's UniqueTogetherValidator: fields a partial update leaves out are taken from the
         instance (flows 97), and a set holding a null is never checked (group and user policy
         bindings, flows 269)."""
@@ -72,7 +72,7 @@ class Rules:
         return errors
 
     # -- validate() -----------------------------------------------------------------------------
-    def validate(self, kind: Kind, attrs: Mapping[str, Any]) -> str | None:
+    def validate(self, kind: Kind, attrs: Mapping[str, Json]) -> str | None:
         """The first error the serializer's validate() raises; `attrs` holds only what the request
         sent, so these checks never see the stored values (08, 17; flows 101, 184, 262)."""
         kind_type = self.profile.stage_type(kind.model)
@@ -85,7 +85,7 @@ class Rules:
         return None
 
     @staticmethod
-    def apply(rule: ObjectRule, attrs: Mapping[str, Any]) -> str | None:
+    def apply(rule: ObjectRule, attrs: Mapping[str, Json]) -> str | None:
         if rule.rule == "needs" or rule.needs:
             needed = rule.fields if rule.rule == "needs" else rule.needs
             if any(name not in attrs for name in needed):
