@@ -194,7 +194,7 @@ class _Run:
         except (asyncio.CancelledError, KeyboardInterrupt):
             self.interrupted = True
             await self.cancel(running)
-        except Exception as exc:  # noqa: BLE001 - a bug of ours still gets the exact report
+        except Exception as exc:  # a bug of ours still gets the exact report
             self.internal = exc
             await self.cancel(running)
 
@@ -236,7 +236,7 @@ class _Run:
             return
         try:
             self.on_change(outcome)
-        except Exception as exc:  # noqa: BLE001 - the caller's bug still gets the exact report
+        except Exception as exc:  # the caller's bug still gets the exact report
             if self.internal is None:
                 self.internal = exc
             else:
@@ -262,7 +262,7 @@ class _Run:
             # Ctrl-C while the call was in flight: the server may or may not have acted.
             self.interrupted = True
             return ChangeOutcome(planned, UNKNOWN_OUTCOME, "interrupted while in flight")
-        except Exception as exc:  # noqa: BLE001 - a bug of ours: the report says how far the change got
+        except Exception as exc:  # a bug of ours: the report says how far the change got
             if self.internal is None:
                 self.internal = exc
             error = f"internal error ({exc.__class__.__name__}); see the traceback file"

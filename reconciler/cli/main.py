@@ -58,7 +58,7 @@ def settled(ctx: click.Context) -> Iterator[None]:
         yield
     except click.exceptions.Exit:
         raise
-    except BaseException as exc:  # noqa: BLE001 - every outcome gets its exit code and message
+    except BaseException as exc:  # every outcome gets its exit code and message
         reporter: Reporter = ctx.meta[REPORTER_KEY]
         raise click.exceptions.Exit(reporter.settle(exc)) from None
 

@@ -246,7 +246,7 @@ def _construct(node: yaml.Node, path: KeyPath, reading: _Reading) -> Any:
             return None
         try:
             value = constructor(_SCALARS, node)
-        except Exception:  # noqa: BLE001 - PyYAML's constructors fail in many ways (`!!bool x`: KeyError)
+        except Exception:  # PyYAML's constructors fail in many ways (`!!bool x`: KeyError)
             # e.g. `!!int abc`, `!!timestamp nope`: a scalar its tag cannot hold. Never echo the
             # scalar: it may be a secret's value.
             reading.problems.append(Problem(reading.file, *_mark(node),

@@ -62,7 +62,7 @@ class SystemClock:
         await asyncio.sleep(seconds)
 
     def random(self) -> float:
-        return random.random()  # noqa: S311 - jitter, not a secret
+        return random.random()  # jitter, not a secret
 
 
 class DeadlineExceeded(httpx.TimeoutException):
