@@ -20,7 +20,7 @@ from reconciler.planning.changes import Plan
 from reconciler.planning.pipeline import PlanOptions
 from reconciler.planning.stale import read_secrets, saved_plan_paths, stale_reasons
 from reconciler.server.client import Client, Connection
-from reconciler.state import SecretState
+from reconciler.state import StateFile
 
 __all__ = ["Adoption", "ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved", "adopt",
            "ExportOptions", "export"]
@@ -97,7 +97,7 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
             server_version = await client.version()
             model = pipeline.model_for(server_version, None)
             # The state file: --state, the one the plan names, else the nearest from the plan file.
-            secrets = pipeline.secret_state(client, options, [plan_file] if plan_file else [],
+            secrets = pipeline.open_state(client, options, [plan_file] if plan_file else [],
                                             recorded=saved.state_file)
             live = await pipeline.fetch(client, model, saved_plan_paths(saved, model) if saved.api_version ==
                                         model.version else set(), options.progress)
@@ -118,7 +118,7 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
     return _run(run())
 
 
-async def _carry_out(plan: Plan, ready: Plan, client: Client, model: ApiModel, live: LiveState, secrets: SecretState,
+async def _carry_out(plan: Plan, ready: Plan, client: Client, model: ApiModel, live: LiveState, secrets: StateFile,
                      confirm: Confirm | None, on_change: Progress | None, parallelism: int) -> ApplyResult:
     """Confirm `plan`, own what it describes, and make the calls of `ready` (the same plan with its
     secrets read); an empty result when it has nothing to do, nothing attempted when it was not
@@ -136,7 +136,7 @@ async def _carry_out(plan: Plan, ready: Plan, client: Client, model: ApiModel, l
         raise
 
 
-def record_ownership(plan: Plan, secrets: SecretState, live: LiveState, model: ApiModel,
+def record_ownership(plan: Plan, secrets: StateFile, live: LiveState, model: ApiModel,
                      existing_only: bool = False) -> None:
     """The objects a plan's manifests describe become the repository's (the objects the apply
     creates get their ids as it creates them, and those it deletes are dropped); records of

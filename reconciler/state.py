@@ -21,7 +21,7 @@ from typing import NamedTuple
 from reconciler.errors import ReconcilerError
 from reconciler.values import Json, JsonObject
 
-__all__ = ["SecretState", "OwnedRecord", "STATE_FILE"]
+__all__ = ["StateFile", "OwnedRecord", "STATE_FILE"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class OwnedRecord(NamedTuple):
 
 
 @dataclass
-class SecretState:
+class StateFile:
     """The state file, per server: fingerprints by object address (`kind/name`), with the id of the
     object they were applied to (a same-named object created outside the tool has another id, so
     its secrets count as unknown); and the objects this repository owns (applied or adopted), by

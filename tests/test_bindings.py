@@ -17,7 +17,7 @@ from reconciler.planning.changes import Create, Delete, Update
 from reconciler.planning.diff import DiffResult, diff
 from reconciler.planning.matching import match
 from reconciler.planning.refs import resolve_refs
-from reconciler.state import SecretState
+from reconciler.state import StateFile
 
 MODEL = load_model("2026.2.2")
 FLOW, FLOW_PTR = "f0000000-0000-4000-8000-000000000001", "f0000000-0000-4000-8000-0000000000ff"
@@ -59,7 +59,7 @@ def plan(tmp_path: Path, manifest: dict[str, Any], live: LiveState | None = None
     desired = pipeline.validate(pipeline.load([path]), MODEL)
     matching = match(desired, live, MODEL)
     desired = resolve_refs(desired, MODEL, live, matching)
-    result = diff(matching.rebind(desired), live, MODEL, SecretState(key=b"k", server="s"))
+    result = diff(matching.rebind(desired), live, MODEL, StateFile(key=b"k", server="s"))
     if result.problems:
         raise PlanError(result.problems)
     return result

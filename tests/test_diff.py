@@ -17,7 +17,7 @@ from reconciler.model.live import LiveState
 from reconciler.planning.changes import UNKNOWN, Create, Delete, Replace, Update, order_changes
 from reconciler.planning.diff import DiffResult, diff
 from reconciler.planning.matching import match
-from reconciler.state import SecretState
+from reconciler.state import StateFile
 from reconciler.values import Ref, Secret
 
 MODEL = load_model("2026.2.2")
@@ -52,11 +52,11 @@ def live_state() -> LiveState:
         "/stages/all/": [{"pk": IDENT, "name": "ident"}, {"pk": PASSWORD, "name": "pw"}, {"pk": DUO, "name": "duo"}]})
 
 
-def secrets() -> SecretState:
-    return SecretState(key=b"k", server="s")
+def secrets() -> StateFile:
+    return StateFile(key=b"k", server="s")
 
 
-def run(wanted: list[DesiredObject], live: LiveState, state: SecretState | None = None, **options: Any) -> DiffResult:
+def run(wanted: list[DesiredObject], live: LiveState, state: StateFile | None = None, **options: Any) -> DiffResult:
     return diff(match(wanted, live, MODEL), live, MODEL, state or secrets(), **options)
 
 
@@ -160,13 +160,13 @@ def test_diff_of_live_against_itself_is_empty(user_fields: list[str], show: bool
 
 def test_a_new_fingerprint_key_makes_every_secret_unknown(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    old = SecretState(key=b"old", server="s", path=path)
+    old = StateFile(key=b"old", server="s", path=path)
     old.record("authenticator_duo/duo", DUO, "client_secret", "s3cret")
     old.save()
     assert "s3cret" not in path.read_text()
     want = [desired("authenticator_duo", "duo", client_secret=Secret("s3cret"))]
-    assert run(want, live_state(), SecretState(key=b"old", server="s", path=path)).changes == []
-    [change] = run(want, live_state(), SecretState(key=b"new", server="s", path=path)).changes
+    assert run(want, live_state(), StateFile(key=b"old", server="s", path=path)).changes == []
+    [change] = run(want, live_state(), StateFile(key=b"new", server="s", path=path)).changes
     assert change.fields[0].note.startswith("the fingerprint key changed")
 
 

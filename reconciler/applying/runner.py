@@ -18,7 +18,7 @@ from reconciler.errors import ApiError, ApplyError, ReconcilerError
 from reconciler.model.kinds import ApiModel, Kind
 from reconciler.planning.changes import Change, Create, Delete, Plan, with_values
 from reconciler.server.client import Client
-from reconciler.state import SecretState
+from reconciler.state import StateFile
 from reconciler.values import IdKey, Json, JsonObject, Ref, Secret, Value, plain, refs_in, secrets_in, walk
 
 __all__ = ["DEFAULT_PARALLELISM", "ChangeOutcome", "ApplyResult", "OnChange", "apply_plan", "dependencies"]
@@ -82,7 +82,7 @@ def _with_ids(change: Change, created: Mapping[str, Json]) -> Change:
     return with_values(change, lambda value: walk(value, leaf))
 
 
-async def apply_plan(plan: Plan, client: Client, model: ApiModel, secrets: SecretState,
+async def apply_plan(plan: Plan, client: Client, model: ApiModel, secrets: StateFile,
                      on_change: OnChange | None = None, parallelism: int = DEFAULT_PARALLELISM) -> ApplyResult:
     """Make every call of `plan`, at most `parallelism` at once; record fingerprints of the
     write-only values sent and the ownership of what was created, and save them whatever ends the
@@ -159,7 +159,7 @@ class _Queue:
 class _Run:
     """One apply: the dependency graph, the changes in flight, and what became of each."""
 
-    def __init__(self, changes: Sequence[Change], client: Client, model: ApiModel, secrets: SecretState,
+    def __init__(self, changes: Sequence[Change], client: Client, model: ApiModel, secrets: StateFile,
                  on_change: OnChange | None) -> None:
         self.changes = changes
         self.client = client

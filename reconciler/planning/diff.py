@@ -15,7 +15,7 @@ from reconciler.model.live import LiveState
 from reconciler.planning.changes import UNKNOWN, Change, Create, Delete, FieldChange, Replace, SentAlong, Update
 from reconciler.planning.matching import Matching, described_parent
 from reconciler.planning.refs import live_value
-from reconciler.state import SecretState
+from reconciler.state import StateFile
 from reconciler.values import IdKey, JsonObject, Ref, Secret, Value, refs_in
 
 __all__ = ["diff", "DiffResult", "comparable"]
@@ -65,7 +65,7 @@ def _depends(body: Value) -> frozenset[str]:
 
 
 class _Differ:
-    def __init__(self, matching: Matching, live: LiveState, model: ApiModel, secrets: SecretState,
+    def __init__(self, matching: Matching, live: LiveState, model: ApiModel, secrets: StateFile,
                  resend: bool, ignore: frozenset[str]) -> None:
         self.matching = matching
         self.live = live
@@ -282,7 +282,7 @@ _COMPANION_RULES: dict[str, _CompanionRule] = {"always": _always, "one_truthy": 
 """The model's companion rules by name (`Companion.rule`): a dispatch table."""
 
 
-def diff(matching: Matching, live: LiveState, model: ApiModel, secrets: SecretState, *,
+def diff(matching: Matching, live: LiveState, model: ApiModel, secrets: StateFile, *,
          resend_secrets: bool = False, ignore: frozenset[str] = frozenset()) -> DiffResult:
     """Changes that make live state match the desired objects (references and secrets already
     resolved), and deletes of the live objects in sets the manifests manage exactly."""

@@ -31,12 +31,12 @@ from reconciler.planning.stale import live_fingerprint, same_key_ids
 from reconciler.repo import nearest, repository_root
 from reconciler.server.client import Client
 from reconciler.server.reading import fetch_live
-from reconciler.state import STATE_FILE, OwnedRecord, SecretState
+from reconciler.state import STATE_FILE, OwnedRecord, StateFile
 from reconciler.values import IdKey, Json, Secret, display_key, refs_in
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
            "resolve_secrets", "live_paths", "fetch", "match", "matched_paths", "fetch_more",
-           "check_conflicts", "resolve_refs", "compare", "order", "stamp", "unmanaged", "secret_state", "state_path",
+           "check_conflicts", "resolve_refs", "compare", "order", "stamp", "unmanaged", "open_state", "state_path",
            "default_state_path", "shown_path", "make_plan", "check_ignored", "STATE_KEY_ENV", "prune", "check_safety",
            "guarded_deletes", "owns", "gone", "referenced_ids"]
 
@@ -85,7 +85,7 @@ class PlanSession:
     plan: Plan
     model: ApiModel
     live: LiveState
-    secrets: SecretState
+    secrets: StateFile
 
 
 def load(paths: list[str | Path]) -> Manifests:
@@ -207,7 +207,7 @@ def check_conflicts(desired: list[DesiredObject], model: ApiModel, matching: Mat
         raise PlanError(problems)
 
 
-def compare(matching: Matching, live: LiveState, model: ApiModel, secrets: SecretState,
+def compare(matching: Matching, live: LiveState, model: ApiModel, secrets: StateFile,
             options: PlanOptions) -> DiffResult:
     """Step 7: the diff; its problems (a create missing a required field, a PUT without a
     write-only value, a delete that would take a kept object with it) fail the plan."""
@@ -284,7 +284,7 @@ def order(changes: list[Change], desired: list[DesiredObject], model: ApiModel) 
                          for o in desired if o.address in members]) from exc
 
 
-def stamp(changes: tuple[Change, ...], live: LiveState, model: ApiModel, secrets: SecretState) -> tuple[Change, ...]:
+def stamp(changes: tuple[Change, ...], live: LiveState, model: ApiModel, secrets: StateFile) -> tuple[Change, ...]:
     """Add to each change what a saved plan is checked with before it is applied: the fingerprint
     of the live object it was computed from (for a create, the live objects that already share its
     key), and of each secret value it sends."""
@@ -330,13 +330,13 @@ def default_state_path(paths: list[str | Path]) -> Path:
     return nearest(paths, STATE_FILE) or repository_root(paths) / STATE_FILE
 
 
-def secret_state(client: Client, options: PlanOptions, paths: list[str | Path],
-                 recorded: str | None = None) -> SecretState:
+def open_state(client: Client, options: PlanOptions, paths: list[str | Path],
+                 recorded: str | None = None) -> StateFile:
     """The fingerprint store: keyed by `RECONCILER_STATE_KEY` (else the token), at `--state`, the
     path a saved plan recorded (a `reconciler.state.json` inside the working folder only), or the
     nearest `reconciler.state.json`."""
     key = options.env.get(STATE_KEY_ENV) or client.connection.token
-    return SecretState(key=key.encode(), server=client.connection.display_url,
+    return StateFile(key=key.encode(), server=client.connection.display_url,
                        path=state_path(options, paths, recorded))
 
 
@@ -404,7 +404,7 @@ def referenced_ids(desired: list[DesiredObject], model: ApiModel) -> set[IdKey]:
 
 
 async def make_plan(client: Client, paths: list[str | Path], options: PlanOptions,
-                    secrets: SecretState | None = None) -> PlanSession:
+                    secrets: StateFile | None = None) -> PlanSession:
     """Every step, in order, for the manifests under `paths`."""
     manifests = load(paths)
     config = options.config or load_config(find_config(paths))
@@ -413,7 +413,7 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     desired = resolve_secrets(validate(manifests, model), model, options.env, options.file_rule(paths))
     check_ignored(options.ignore_changes, desired, model)
     if secrets is None:
-        secrets = secret_state(client, options, paths)
+        secrets = open_state(client, options, paths)
     owned = secrets.owned()
     if pruning and not manifests.files:
         raise ReconcilerError("--prune with no manifest file would delete everything the repository owns: "

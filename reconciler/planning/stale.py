@@ -19,13 +19,13 @@ from reconciler.model.identity import address, own_key
 from reconciler.model.kinds import ApiModel, Kind
 from reconciler.model.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
 from reconciler.planning.changes import API_PREFIX, Change, Create, Delete, LiveFingerprint, Plan, with_values
-from reconciler.state import SecretState
+from reconciler.state import StateFile
 from reconciler.values import Json, JsonObject, Ref, Secret, refs_in, walk
 
 __all__ = ["saved_plan_paths", "stale_reasons", "read_secrets", "live_fingerprint", "same_key_ids"]
 
 
-def live_fingerprint(kind: Kind, obj: JsonObject, secrets: SecretState) -> LiveFingerprint:
+def live_fingerprint(kind: Kind, obj: JsonObject, secrets: StateFile) -> LiveFingerprint:
     """Keyed fingerprints of a live object's writable fields, the whole and each: what a saved
     plan is checked against. Read-only fields are left out: they change on their own (a flow's
     `cache_count`, a policy's `bound_to`); reference lists are taken as sets, as the server keeps
@@ -101,7 +101,7 @@ def _check_create(change: Change, kind: Kind, live: LiveState, model: ApiModel) 
 
 
 def _check_live(change: Change, kind: Kind, current: JsonObject | None, live: LiveState,
-                secrets: SecretState) -> list[str]:
+                secrets: StateFile) -> list[str]:
     if current is None:
         return [f"{change.address}: deleted since the plan (id {change.id})"]
     if change.live is None:
@@ -171,7 +171,7 @@ def _outside(path: PurePosixPath, files: FileRule | None) -> bool:
     return (path.is_absolute() or ".." in path.parts) and not (files and files.allows_outside(Path(path)))
 
 
-def stale_reasons(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretState, *, server: str,
+def stale_reasons(plan: Plan, live: LiveState, model: ApiModel, secrets: StateFile, *, server: str,
                   server_version: str, files: FileRule | None = None) -> list[str]:
     """Every reason the saved plan may not be applied to this server now (none: go); a secret file
     outside the working folder only from a folder `files` allows."""
@@ -200,7 +200,7 @@ def stale_reasons(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretS
     return reasons
 
 
-def read_secrets(plan: Plan, live: LiveState, model: ApiModel, secrets: SecretState,
+def read_secrets(plan: Plan, live: LiveState, model: ApiModel, secrets: StateFile,
                  environ: Mapping[str, str], files: FileRule | None = None) -> tuple[Plan, list[str]]:
     """The plan with each secret read from its source, and every secret that no longer matches
     the fingerprint the plan recorded (or cannot be read, or `files` refuses: the rule planning
@@ -224,7 +224,7 @@ def _with_secrets(change: Change, filled: dict[int, Secret]) -> Change:
     return with_values(change, lambda value: walk(value, leaf))
 
 
-def _read(change: Change, name: str, value: Secret, current: JsonObject | None, secrets: SecretState,
+def _read(change: Change, name: str, value: Secret, current: JsonObject | None, secrets: StateFile,
           environ: Mapping[str, str], reasons: list[str], files: FileRule | None) -> Secret:
     source = value.source or {}
     if "live" in source:
