@@ -4,10 +4,9 @@ manifests. The CLI and the Python API both call these; nothing here prints."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
 
 from reconciler.applying.runner import DEFAULT_PARALLELISM, ApplyResult, ChangeOutcome, apply_plan
 from reconciler.errors import ApplyError, StalePlanError, UnsafePlanError
@@ -25,7 +24,6 @@ from reconciler.state import StateFile
 __all__ = ["Adoption", "ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved", "adopt",
            "ExportOptions", "export"]
 
-T = TypeVar("T")
 
 
 def validate_paths(paths: list[str | Path], api_version: str | None = None) -> list[DesiredObject]:
@@ -39,7 +37,7 @@ def plan(paths: list[str | Path], connection: Connection, options: PlanOptions |
     async def run() -> Plan:
         async with Client(connection) as client:
             return (await pipeline.make_plan(client, paths, options or PlanOptions())).plan
-    return _run(run())
+    return asyncio.run(run())
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def apply(paths: list[str | Path], connection: Connection, options: PlanOptions 
             verified = (await pipeline.make_plan(client, paths, options, session.secrets)).plan \
                 if verify and result.applied else None
             return ApplyOutcome(session.plan, result, verified)
-    return _run(run())
+    return asyncio.run(run())
 
 
 def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None = None, *,
@@ -115,7 +113,7 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
                 raise StalePlanError(reasons)
             return ApplyOutcome(saved, await _carry_out(saved, checked, client, model, live, secrets, confirm,
                                                         on_change, parallelism))
-    return _run(run())
+    return asyncio.run(run())
 
 
 async def _carry_out(plan: Plan, ready: Plan, client: Client, model: ApiModel, live: LiveState, secrets: StateFile,
@@ -171,7 +169,7 @@ def adopt(paths: list[str | Path], connection: Connection, options: PlanOptions 
             described = {o.address for o in session.plan.owns if o.id is not None}
             missing = tuple(c.address for c in session.plan.changes if c.action == "create")
             return Adoption(session.plan, tuple(sorted(described - before)), missing)
-    return _run(run())
+    return asyncio.run(run())
 
 
 def export(connection: Connection, options: ExportOptions | None = None) -> Export:
@@ -180,8 +178,5 @@ def export(connection: Connection, options: ExportOptions | None = None) -> Expo
     async def run() -> Export:
         async with Client(connection) as client:
             return await make_export(client, options or ExportOptions())
-    return _run(run())
+    return asyncio.run(run())
 
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)

@@ -18,7 +18,7 @@ from typing import Any
 from reconciler.config import RepoConfig, Safety, find_config, load_config
 from reconciler.errors import CycleError, PlanError, Problem, ReconcilerError, UnsafePlanError
 from reconciler.manifests.desired import DesiredObject
-from reconciler.manifests.reading import Manifests, load_manifests
+from reconciler.manifests.reading import load_manifests
 from reconciler.manifests.schema import validate
 from reconciler.manifests.secrets import FileRule, resolve_secrets
 from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model
@@ -88,10 +88,9 @@ class PlanSession:
     secrets: StateFile
 
 
-def load(paths: list[str | Path]) -> Manifests:
-    """Step 1: read the manifest files (offline); what discovery skipped is logged and listed in
-    `Manifests.warnings`."""
-    return load_manifests(paths)
+load = load_manifests
+"""Step 1: read the manifest files (offline); what discovery skipped is logged and listed in
+`Manifests.warnings`."""
 
 
 def latest_version() -> str:
@@ -149,10 +148,8 @@ def _written_targets(desired: list[DesiredObject], model: ApiModel) -> set[str]:
             if spec.reference and name in o.fields}
 
 
-async def fetch(client: Client, model: ApiModel, paths: set[str],
-                progress: Callable[[str], None] | None = None) -> LiveState:
-    """Step 4b: read the lists, one list call per path (plus pages), concurrently."""
-    return await fetch_live(client, model, paths, progress)
+fetch = fetch_live
+"""Step 4b: read the lists, one list call per path (plus pages), concurrently."""
 
 
 def matched_paths(matching: Matching, model: ApiModel) -> set[str]:
