@@ -25,7 +25,6 @@ __all__ = ["Adoption", "ApplyOutcome", "PlanOptions", "validate_paths", "plan", 
            "ExportOptions", "export"]
 
 
-
 def validate_paths(paths: list[str | Path], api_version: str | None = None) -> list[DesiredObject]:
     """Offline: load and validate the manifests; raise `ManifestError` with every problem."""
     model = pipeline.model_for(None, api_version)
