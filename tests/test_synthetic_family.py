@@ -72,7 +72,9 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy(path, folder / path.name)
     model = json.loads((folder / f"api-{VERSION}.json").read_text())
     model["kinds"].update(gadget=GADGET, gizmo=GIZMO)
-    model["targets"]["gadget"] = {"path": GADGET["path"], "key": ["slug"], "id": "pk", "id_type": "int"}
+    # A gadget guards its flow, as a brand guards its authentication flow: a flag any family may carry.
+    model["targets"]["gadget"] = {"path": GADGET["path"], "key": ["slug"], "id": "pk", "id_type": "int",
+                                  "guards": {"flow": "flow"}}
     model["sections"].update(gadgets={"gadget": "gadget"}, gizmos={"gizmo": "gizmo"})
     model["section_nouns"].update(gadgets=["gadget", "gadgets"], gizmos=["gizmo", "gizmos"])
     (folder / f"api-{VERSION}.json").write_text(json.dumps(model))
@@ -187,3 +189,19 @@ def test_a_family_added_as_model_data_is_checked_by_its_own_rules(model_dir: Pat
     assert planned.stderr == (  # by the target's key, from the model
         "config/gadgets.yaml:8:3: gizmo/cog: gadget: {gadget: nowhere} does not resolve: no gadget has the slug "
         "'nowhere' (looked in the manifests and in 0 live gadgets)\n1 problem found.\n")
+
+
+def test_a_family_added_as_model_data_guards_what_it_uses(model_dir: Path, server: str, tmp_path: Path) -> None:
+    flow = {"slug": "gadget-login", "name": "Gadget login", "title": "Gadget login", "designation": "authentication"}
+    (tmp_path / ".git").mkdir()
+    write(tmp_path, [{**WIDGET, "flow": {"flow": "gadget-login"}}], [])
+    (tmp_path / "config" / "flows.yaml").write_text(yaml.safe_dump({"flows": [flow]}, sort_keys=False))
+    applied = reconciler(model_dir, server, tmp_path, "apply", "config", "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    write(tmp_path, [], [])  # the gadget stays on the server, using the flow
+    (tmp_path / "config" / "flows.yaml").write_text(yaml.safe_dump({"flows": [{**flow, "state": "absent"}]}))
+    refused = reconciler(model_dir, server, tmp_path, "plan", "config")
+    assert refused.returncode == 1
+    assert "it deletes flow/gadget-login, the flow of the gadget widget" in refused.stderr
+    forced = reconciler(model_dir, server, tmp_path, "plan", "config", "--force", "--detailed-exitcode")
+    assert forced.returncode == 2, forced.stderr

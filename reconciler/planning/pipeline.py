@@ -237,7 +237,9 @@ def _guarded_by(model: ApiModel, guard: str, obj: Mapping[str, Json],
                 deletes: list[Delete]) -> list[tuple[str, Change]]:
     """The deletes among `deletes` of what `obj`, an object of the `guard` target, guards."""
     spec = model.targets[guard]
-    noun = spec.path.rstrip("/").rsplit("/", 1)[-1].removesuffix("s")
+    listing = model.kind_listing(guard)
+    noun = model.section_nouns[listing.section][0] if listing is not None and listing.section \
+        else spec.path.rstrip("/").rsplit("/", 1)[-1].removesuffix("s")  # a brand (2023: a tenant)
     name = display_key(tuple(obj.get(field) for field in spec.key))
     found: list[tuple[str, Change]] = []
     for change in deletes:
