@@ -6,7 +6,7 @@ picks it up): the nearest one from the manifests up to the repository root, like
     [safety]                   # octoDNS's "unsafe plan" thresholds; --force accepts a plan over them
     max_delete_share = 0.3     # refuse deleting or replacing more than this share of owned objects
     min_owned = 10             # ... when the repository owns at least this many
-    protect_brand_flows = true # refuse deleting a flow a brand uses (authentication, recovery, ...)
+    protect_brand_flows = true # refuse deleting what another object guards (a flow a brand uses)
 """
 from __future__ import annotations
 
