@@ -130,13 +130,19 @@ def test_parallel_apply_bounds_the_calls_in_flight_and_waits_for_what_a_change_r
     assert apply([many(tmp_path)], connection(sandbox.transport()), PlanOptions(keep_state=False)).plan.changes == ()
 
 
+def the_one(sandbox: Sandbox, kind: str, key: str, value: str) -> dict[str, Any]:
+    """The one object of `kind` in the sandbox whose `key` is `value`."""
+    [found] = [o for o in sandbox.objects(kind) if o[key] == value]
+    return found
+
+
 def test_parallel_deletes_wait_for_what_stops_pointing_at_them(tmp_path: Path) -> None:
     sandbox = Sandbox()
     apply([many(tmp_path)], connection(sandbox.transport()), PlanOptions(keep_state=False))
-    [pw] = [o for o in sandbox.objects("password") if o["name"] == "pw"]
-    [idn] = [o for o in sandbox.objects("identification") if o["name"] == "idn"]
-    [deny0] = [o for o in sandbox.objects("deny") if o["name"] == "deny-0"]
-    [flow] = [o for o in sandbox.objects("flow") if o["slug"] == "f"]
+    pw = the_one(sandbox, "password", "name", "pw")
+    idn = the_one(sandbox, "identification", "name", "idn")
+    deny0 = the_one(sandbox, "deny", "name", "deny-0")
+    flow = the_one(sandbox, "flow", "slug", "f")
     bindings = {b["stage"]: b["pk"] for b in sandbox.objects("flow_stage_binding") if b["target"] == flow["pk"]}
     write(tmp_path, [{"kind": "identification", "name": "idn", "password_stage": None},
                      {"kind": "password", "name": "pw", "state": "absent"},
@@ -279,15 +285,26 @@ def test_ctrl_c_reports_the_calls_in_flight_as_unknown(tmp_path: Path, interrupt
     assert result.not_attempted and len(result.outcomes) == 10
 
 
+def cli_environment(url: str) -> dict[str, str]:
+    """This process's environment without its authentik and reconciler settings, pointed at `url`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHENTIK_", "RECONCILER_"))}
+    return {**env, "AUTHENTIK_URL": url, "AUTHENTIK_TOKEN": TOKEN, "NO_COLOR": "1"}
+
+
+def applied_and_unknown(report: list[str]) -> tuple[set[str], set[str]]:
+    """The names of the deny stages an apply's text `report` lists as applied, and as unknown."""
+    applied = {line.split("deny/")[1] for line in report if line.startswith("  applied:")}
+    unknown = {line.split("deny/")[1].split(" ")[0] for line in report if line.startswith("  unknown:")}
+    return applied, unknown
+
+
 def test_ctrl_c_on_the_command_line_exits_130_with_the_report(tmp_path: Path) -> None:
     stages = [{"kind": "deny", "name": f"deny-{i}", "deny_message": "no"} for i in range(20)]
     write(tmp_path, stages)
     with served(faults=Faults(latency=0.1)) as (sandbox, url):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHENTIK_", "RECONCILER_"))}
         process = subprocess.Popen(
             [sys.executable, "-m", "reconciler", "apply", str(tmp_path), "--auto-approve", "--parallelism", "2"],
-            env={**env, "AUTHENTIK_URL": url, "AUTHENTIK_TOKEN": TOKEN, "NO_COLOR": "1"},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            env=cli_environment(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert process.stderr is not None
         assert process.stderr.readline().startswith("state: ")  # said once the apply is confirmed
         first = process.stderr.readline()  # the first change made
@@ -298,8 +315,7 @@ def test_ctrl_c_on_the_command_line_exits_130_with_the_report(tmp_path: Path) ->
         lines = out.splitlines()
         report = lines[lines.index("error: interrupted"):]
         made = {o["name"] for o in sandbox.objects("deny") if o["name"].startswith("deny-")}
-        applied = {line.split("deny/")[1] for line in report if line.startswith("  applied:")}
-        unknown = {line.split("deny/")[1].split(" ")[0] for line in report if line.startswith("  unknown:")}
+        applied, unknown = applied_and_unknown(report)
         assert applied <= made <= applied | unknown and unknown
         assert len([line for line in report if line.startswith("  ") and "deny/" in line]) == 20
 

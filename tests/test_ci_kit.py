@@ -197,22 +197,38 @@ def _options(command: click.Command) -> dict[str, click.Option]:
             for name in [*param.opts, *param.secondary_opts]}
 
 
+HELP_OPTIONS = {"-h", "--help"}
+
+
 def cli_problems(argv: list[str]) -> list[str]:
     """Why the CLI would reject `reconciler ARGV`: an unknown subcommand or option, an option's
     missing value, a value outside its choices, a wrong number of arguments. Values that are shell
     expansions (`$VAR`) are not judged."""
     args = list(argv)
-    help_options = {"-h", "--help"}
-    while args and args[0].startswith("-"):
-        token = args.pop(0)
-        if token not in _options(cli) and token not in help_options:
-            return [f"`reconciler {token}`: no such global option"]
+    unknown = global_option_problems(args)
+    if unknown:
+        return unknown
     if not args:
         return ["no subcommand"]
     name = args.pop(0)
     command = cli.commands.get(name)
     if command is None:
         return [f"`reconciler {name}`: no such subcommand (the CLI has {', '.join(sorted(cli.commands))})"]
+    problems, positional = subcommand_option_problems(name, command, args)
+    return problems + argument_problems(name, command, positional)
+
+
+def global_option_problems(args: list[str]) -> list[str]:
+    """Takes the global options off the front of `args`; the first one the group does not have."""
+    while args and args[0].startswith("-"):
+        token = args.pop(0)
+        if token not in _options(cli) and token not in HELP_OPTIONS:
+            return [f"`reconciler {token}`: no such global option"]
+    return []
+
+
+def subcommand_option_problems(name: str, command: click.Command, args: list[str]) -> tuple[list[str], list[str]]:
+    """The problems of the options of subcommand `name` in `args`, and its positional arguments."""
     options, problems, positional = _options(command), [], []
     while args:
         token = args.pop(0)
@@ -222,31 +238,44 @@ def cli_problems(argv: list[str]) -> list[str]:
         if not token.startswith("-") or token == "-":
             positional.append(token)
             continue
-        option_name, has_value, value = token.partition("=")
-        option = options.get(option_name)
-        if option is None:
-            if option_name not in help_options:
-                problems.append(f"`reconciler {name} {option_name}`: no such option "
-                                f"(it has {', '.join(sorted(options))})")
-            continue
-        if option.is_flag or option.count:
-            if has_value:
-                problems.append(f"`reconciler {name} {option_name}` takes no value")
-            continue
-        values = [value] if has_value else [args.pop(0) for _ in range(min(option.nargs, len(args)))]
-        if len(values) < option.nargs or any(v.startswith("-") and not has_value for v in values):
-            problems.append(f"`reconciler {name} {option_name}` needs a value")
-        elif isinstance(option.type, click.Choice):
-            problems += [f"`reconciler {name} {option_name} {v}`: not one of {list(option.type.choices)}"
-                         for v in values if not v.startswith("$") and v not in option.type.choices]
+        problems += option_problems(name, options, token, args)
+    return problems, positional
+
+
+def option_problems(name: str, options: dict[str, click.Option], token: str, args: list[str]) -> list[str]:
+    """The problems of one option `token` of subcommand `name`, taking its values off `args`."""
+    option_name, has_value, value = token.partition("=")
+    option = options.get(option_name)
+    if option is None:
+        if option_name in HELP_OPTIONS:
+            return []
+        return [f"`reconciler {name} {option_name}`: no such option (it has {', '.join(sorted(options))})"]
+    if option.is_flag or option.count:
+        return [f"`reconciler {name} {option_name}` takes no value"] if has_value else []
+    values = [value] if has_value else [args.pop(0) for _ in range(min(option.nargs, len(args)))]
+    return value_problems(f"reconciler {name} {option_name}", option, values, bool(has_value))
+
+
+def value_problems(where: str, option: click.Option, values: list[str], has_value: bool) -> list[str]:
+    """A missing value, or a value outside the option's choices (`$VAR` is not judged)."""
+    if len(values) < option.nargs or any(v.startswith("-") and not has_value for v in values):
+        return [f"`{where}` needs a value"]
+    if isinstance(option.type, click.Choice):
+        return [f"`{where} {v}`: not one of {list(option.type.choices)}"
+                for v in values if not v.startswith("$") and v not in option.type.choices]
+    return []
+
+
+def argument_problems(name: str, command: click.Command, positional: list[str]) -> list[str]:
+    """Too few or too many positional arguments for subcommand `name`."""
     arguments = [param for param in command.params if isinstance(param, click.Argument)]
     fixed = sum(argument.nargs for argument in arguments if argument.nargs > 0)
     variadic = [argument for argument in arguments if argument.nargs < 0]
     least = fixed + sum(1 for argument in variadic if argument.required)
     if len(positional) < least or (not variadic and len(positional) > fixed):
-        problems.append(f"`reconciler {name}` takes {least}{'+' if variadic else ''} arguments, "
-                        f"given {len(positional)}: {positional}")
-    return problems
+        return [f"`reconciler {name}` takes {least}{'+' if variadic else ''} arguments, "
+                f"given {len(positional)}: {positional}"]
+    return []
 
 
 # --- Tools run as subprocesses, offline ----------------------------------------------------------
@@ -514,20 +543,30 @@ def test_github_apply_is_gated_serialised_and_finds_the_plan_artifact() -> None:
 # --- One package pin and one config folder ---------------------------------------------------------
 
 
-def test_one_package_pin_and_one_config_folder_everywhere() -> None:
+def test_every_file_pins_the_one_package_version_and_config_folder() -> None:
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     settings = {name: load(path)["env"] for name, path in GITHUB.items()}
     settings[".gitlab-ci.yml"] = load(GITLAB)["variables"]
     for name, values in settings.items():
         assert values["RECONCILER_PACKAGE"] == f"authentik-reconciler=={version}", name
         assert values["CONFIG_DIR"] == "config", name
-    for path in KIT_FILES:
-        installs = [script for _, script in scripts(path) if "pip install" in script]
-        assert installs and all('"$RECONCILER_PACKAGE"' in script for script in installs), path.name
-    for name in ("plan.yml", "apply.yml"):  # `paths:` cannot read CONFIG_DIR: it must say the same
-        on = triggers(load(GITHUB[name]))
-        event = on.get("pull_request") or on.get("push") or {}
-        assert event.get("paths") == ["config/**"], name
+
+
+@pytest.mark.parametrize("path", KIT_FILES, ids=lambda path: path.name)
+def test_every_pip_install_installs_the_pinned_package(path: Path) -> None:
+    installs = [script for _, script in scripts(path) if "pip install" in script]
+    assert installs and all('"$RECONCILER_PACKAGE"' in script for script in installs), path.name
+
+
+@pytest.mark.parametrize("name", ["plan.yml", "apply.yml"])
+def test_github_paths_name_the_config_folder(name: str) -> None:
+    # `paths:` cannot read CONFIG_DIR: it must say the same
+    on = triggers(load(GITHUB[name]))
+    event = on.get("pull_request") or on.get("push") or {}
+    assert event.get("paths") == ["config/**"], name
+
+
+def test_gitlab_changes_and_the_hook_name_the_config_folder() -> None:
     for job_name, job in gitlab_jobs(load(GITLAB)).items():
         for rule in job["rules"]:
             assert rule.get("changes", ["config/**/*"]) == ["config/**/*"], job_name

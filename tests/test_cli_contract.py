@@ -192,19 +192,29 @@ def test_a_global_options_variable_is_read_by_the_commands_that_take_it_only(tmp
     arguments = {"validate": [str(tmp_path)], "show": [str(saved)], "explain": ["deny"], "plan": [str(tmp_path)],
                  "apply": [str(tmp_path)], "adopt": [str(tmp_path)], "export": []}
     assert set(arguments) == set(takers) - {"sandbox"}  # which serves until stopped
-    bad = {variable: value for variable, (_, _, value) in BAD_ENVIRONMENT.items()}
     for command, args in arguments.items():
         if not takers[command]:  # validate, show, explain: the variables are nothing to them
-            unset = run("http://127.0.0.1:9", command, *args)
-            ignored = run("ftp://nowhere", command, *args, env={**bad, "AUTHENTIK_TOKEN": "\x01"})
-            assert (ignored.exit_code, ignored.output) == (unset.exit_code, unset.output) and unset.exit_code == 0
+            assert_ignores_the_variables(command, args)
             continue
         assert takers[command] == {"AUTHENTIK_URL", "AUTHENTIK_TOKEN", *BAD_ENVIRONMENT}, command
-        for variable, (option, problem, value) in BAD_ENVIRONMENT.items():
-            refused = run("http://127.0.0.1:9", command, *args, env={variable: value})
-            assert refused.exit_code == 1, (command, variable)
-            assert refused.output.startswith(f"Usage: cli {command} [OPTIONS]"), (command, variable)
-            assert refused.output.endswith(f"Error: Invalid value for '{option}': {problem}\n"), (command, variable)
+        assert_refuses_each_bad_variable(command, args)
+
+
+def assert_ignores_the_variables(command: str, args: list[str]) -> None:
+    """`command` runs the same with every variable of the group's options set to a bad value."""
+    bad = {variable: value for variable, (_, _, value) in BAD_ENVIRONMENT.items()}
+    unset = run("http://127.0.0.1:9", command, *args)
+    ignored = run("ftp://nowhere", command, *args, env={**bad, "AUTHENTIK_TOKEN": "\x01"})
+    assert (ignored.exit_code, ignored.output) == (unset.exit_code, unset.output) and unset.exit_code == 0
+
+
+def assert_refuses_each_bad_variable(command: str, args: list[str]) -> None:
+    """`command` refuses each variable of BAD_ENVIRONMENT set to its bad value, naming the option."""
+    for variable, (option, problem, value) in BAD_ENVIRONMENT.items():
+        refused = run("http://127.0.0.1:9", command, *args, env={variable: value})
+        assert refused.exit_code == 1, (command, variable)
+        assert refused.output.startswith(f"Usage: cli {command} [OPTIONS]"), (command, variable)
+        assert refused.output.endswith(f"Error: Invalid value for '{option}': {problem}\n"), (command, variable)
 
 
 def test_verbose_before_or_after_the_command(tmp_path: Path) -> None:

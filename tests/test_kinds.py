@@ -4,6 +4,7 @@ number of calls."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,105 @@ def manifest_of(version: str, kind: Kind, obj: dict[str, Any]) -> dict[str, Any]
     return {"flows": [{**PARENT, list_name: [obj] if obj else []}]}
 
 
+@dataclass
+class Trial:
+    """One kind's object on one sandbox, made and changed through the CLI: its manifest entry `obj`
+    (set anew before each step), written to `manifest` and applied with `args`."""
+
+    sandbox: Sandbox
+    url: str
+    version: str
+    kind: Kind
+    name: str
+    obj: dict[str, Any]
+    manifest: Path
+    args: tuple[str, ...]
+
+    @property
+    def nested(self) -> bool:
+        return self.kind.section is None
+
+    def apply_once(self) -> None:
+        self.manifest.write_text(yaml.safe_dump(manifest_of(self.version, self.kind, self.obj), sort_keys=False))
+        result = run(self.url, "apply", str(self.manifest), "--auto-approve", *self.args)
+        assert result.exit_code == 0, result.output
+
+    def step(self, expected_method: str) -> tuple[str, str, Any]:
+        self.sandbox.clear_log()
+        self.apply_once()
+        [call] = writes(self.sandbox)
+        assert call[0] == expected_method
+        return call
+
+
+def first_entry(version: str, kind: Kind, keys: dict[str, list[str]], name: str) -> dict[str, Any]:
+    """The manifest entry that creates the object: what a create needs, references by natural key."""
+    obj: dict[str, Any] = {**{n: sample(f, keys) for n, f in creatable(kind).items()}}
+    if kind.section is None:
+        obj.pop("target", None)  # written by where the entry stands
+        key_field = "stage" if "stage" in kind.key else "policy"
+        obj[key_field] = TARGET_SAMPLES["stage"] if key_field == "stage" else keys["policy"][0]
+        obj["order"] = 7
+    else:
+        obj = {**({"kind": kind.manifest_kind} if len(load_model(version).sections[kind.section]) > 1 else {}),
+               kind.key[0]: name, **obj}
+    if kind.name == "source":
+        obj["source"] = {"source": WEB_SOURCE["slug"]}
+    return obj
+
+
+def parent_flow(trial: Trial) -> dict[str, Any]:
+    """A nested kind's parent flow, made first in a setup apply of its own; {} for other kinds."""
+    if trial.nested:
+        saved, trial.obj = trial.obj, {}
+        trial.apply_once()
+        trial.obj = saved
+    [parent] = [f for f in trial.sandbox.objects("flow") if f["slug"] == PARENT["slug"]] if trial.nested else [{}]
+    return parent
+
+
+def creates(trial: Trial, parent: dict[str, Any]) -> dict[str, Any]:
+    """Applies the first entry; the object the sandbox then holds."""
+    kind, nested = trial.kind, trial.nested
+    # create: the POST body is the manifest with references as ids
+    _, path, body = trial.step("POST")
+    assert path == f"/api/v3{kind.path}"
+    written = set(trial.obj) - {"kind"} | ({"target"} if nested else set())
+    assert set(body) == written | CREATE_COMPANIONS.get(kind.name, set())
+    if nested:
+        assert body["target"] == parent["pk"]
+    [created] = [o for o in trial.sandbox.objects(kind.name)
+                 if (o.get("target") == parent["pk"] if nested else o.get(kind.key[0]) == trial.name)]
+    return created
+
+
+def updates(trial: Trial, field: Field, created: dict[str, Any], keys: dict[str, list[str]], detail: str) -> None:
+    # update: one changed field, alone in the PATCH body (plus what the server demands with it)
+    trial.obj[field.name] = other(field, created.get(field.name, sample(field, keys)))
+    _, path, body = trial.step("PATCH")
+    companions = {c: created[c] for c in PATCH_COMPANIONS.get(trial.kind.name, [])}
+    assert (path, body) == (detail, {**companions, field.name: trial.obj[field.name]})
+
+
+def replaces(trial: Trial, field: Field, detail: str) -> None:
+    # replace: `update: put` sends the full object
+    trial.obj["update"] = "put"
+    trial.obj[field.name] = other(field, trial.obj[field.name])
+    _, path, body = trial.step("PUT")
+    assert path == detail and body[field.name] == trial.obj[field.name]
+    assert set(body) >= set(trial.kind.required) and "pk" not in body and "flow_set" not in body
+
+
+def deletes(trial: Trial, created: dict[str, Any], detail: str) -> None:
+    # delete, only because the manifest says state: absent, or leaves the entry out of its list
+    obj, kind = trial.obj, trial.kind
+    trial.obj = {} if trial.nested else {**({"kind": obj["kind"]} if "kind" in obj else {}), kind.key[0]: trial.name,
+                                         "state": "absent"}
+    _, path, body = trial.step("DELETE")
+    assert (path, body) == (detail, None)
+    assert [o for o in trial.sandbox.objects(kind.name) if o["pk"] == created["pk"]] == []
+
+
 @pytest.mark.parametrize(("version", "kind_name"), CASES, ids=[f"{v}-{k}" for v, k in CASES])
 def test_every_kind_create_update_replace_delete(version: str, kind_name: str, tmp_path: Path,
                                                   servers: dict[str, tuple[Sandbox, str]]) -> None:
@@ -143,73 +243,17 @@ def test_every_kind_create_update_replace_delete(version: str, kind_name: str, t
     if missing_targets:
         pytest.fail(f"no {missing_targets} in the sandbox seed to reference")
     name = f"kinds-{kind_name.replace('_', '-')}"
-    obj: dict[str, Any] = {**{n: sample(f, keys) for n, f in creatable(kind).items()}}
-    nested = kind.section is None
-    if nested:
-        obj.pop("target", None)  # written by where the entry stands
-        key_field = "stage" if "stage" in kind.key else "policy"
-        obj[key_field] = TARGET_SAMPLES["stage"] if key_field == "stage" else keys["policy"][0]
-        obj["order"] = 7
-    else:
-        obj = {**({"kind": kind.manifest_kind} if len(load_model(version).sections[kind.section]) > 1 else {}),
-               kind.key[0]: name, **obj}
-    if kind_name == "source":
-        obj["source"] = {"source": WEB_SOURCE["slug"]}
-    manifest = tmp_path / "m.yaml"
-    args = ("--state", str(tmp_path / "state.json"), "--api-version", version)
-
-    def apply_once() -> None:
-        manifest.write_text(yaml.safe_dump(manifest_of(version, kind, obj), sort_keys=False))
-        result = run(url, "apply", str(manifest), "--auto-approve", *args)
-        assert result.exit_code == 0, result.output
-
-    def step(expected_method: str) -> tuple[str, str, Any]:
-        sandbox.clear_log()
-        apply_once()
-        [call] = writes(sandbox)
-        assert call[0] == expected_method
-        return call
-
-    if nested:  # the parent flow first, in a setup apply of its own
-        saved, obj = obj, {}
-        apply_once()
-        obj = saved
-    [parent] = [f for f in sandbox.objects("flow") if f["slug"] == PARENT["slug"]] if nested else [{}]
-
-    # create: the POST body is the manifest with references as ids
-    _, path, body = step("POST")
-    assert path == f"/api/v3{kind.path}"
-    written = set(obj) - {"kind"} | ({"target"} if nested else set())
-    assert set(body) == written | CREATE_COMPANIONS.get(kind_name, set())
-    if nested:
-        assert body["target"] == parent["pk"]
-    [created] = [o for o in sandbox.objects(kind_name)
-                 if (o.get("target") == parent["pk"] if nested else o.get(kind.key[0]) == name)]
+    trial = Trial(sandbox, url, version, kind, name, first_entry(version, kind, keys, name), tmp_path / "m.yaml",
+                  ("--state", str(tmp_path / "state.json"), "--api-version", version))
+    created = creates(trial, parent_flow(trial))
     detail = f"/api/v3{kind.path}{created[kind.url_field]}/"
-
-    # update: one changed field, alone in the PATCH body (plus what the server demands with it)
     fields = [f for f in editable(kind) if f.name not in (kind.disambiguator,)]
     if fields:
-        field = fields[0]
-        obj[field.name] = other(field, created.get(field.name, sample(field, keys)))
-        _, path, body = step("PATCH")
-        companions = {c: created[c] for c in PATCH_COMPANIONS.get(kind_name, [])}
-        assert (path, body) == (detail, {**companions, field.name: obj[field.name]})
-
-        # replace: `update: put` sends the full object
-        obj["update"] = "put"
-        obj[field.name] = other(field, obj[field.name])
-        _, path, body = step("PUT")
-        assert path == detail and body[field.name] == obj[field.name]
-        assert set(body) >= set(kind.required) and "pk" not in body and "flow_set" not in body
+        updates(trial, fields[0], created, keys, detail)
+        replaces(trial, fields[0], detail)
     else:
         assert set(kind.fields) - {"name"} <= {f for f, s in kind.fields.items() if s.reference or s.is_list}
 
     # no changes left
-    assert run(url, "plan", str(manifest), "--detailed-exitcode", *args).exit_code == 0
-
-    # delete, only because the manifest says state: absent, or leaves the entry out of its list
-    obj = {} if nested else {**({"kind": obj["kind"]} if "kind" in obj else {}), kind.key[0]: name, "state": "absent"}
-    _, path, body = step("DELETE")
-    assert (path, body) == (detail, None)
-    assert [o for o in sandbox.objects(kind_name) if o["pk"] == created["pk"]] == []
+    assert run(url, "plan", str(trial.manifest), "--detailed-exitcode", *trial.args).exit_code == 0
+    deletes(trial, created, detail)

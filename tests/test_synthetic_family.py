@@ -137,18 +137,15 @@ WIDGET = {"slug": "widget", "name": "Widget", "flow": {"flow": "default-authenti
 COG = {"name": "cog", "gadget": {"gadget": "widget"}, "size": 3}
 
 
-def test_a_family_added_as_model_data_validates_plans_applies_exports_and_prunes(
-        model_dir: Path, server: str, tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    (repo / ".git").mkdir(parents=True)
-    write(repo, [WIDGET], [COG])
-
+def validates_and_plans(model_dir: Path, server: str, repo: Path) -> None:
     checked = reconciler(model_dir, server, repo, "validate", "config")
     assert (checked.returncode, checked.stdout) == (0, "2 objects valid for authentik 2026.2.2.\n")
     planned = reconciler(model_dir, server, repo, "plan", "config", "--detailed-exitcode")
     assert planned.returncode == 2, planned.stderr
     assert "+ gadget/widget" in planned.stdout and "+ gizmo/cog" in planned.stdout
 
+
+def applies(model_dir: Path, server: str, repo: Path) -> None:
     applied = reconciler(model_dir, server, repo, "apply", "config", "--auto-approve", "--format", "json")
     assert applied.returncode == 0, applied.stderr
     assert [(c["action"], c["address"]) for c in json.loads(applied.stdout)["result"]["applied"]] == [
@@ -162,6 +159,8 @@ def test_a_family_added_as_model_data_validates_plans_applies_exports_and_prunes
     assert (again.returncode, again.stdout.splitlines()[-1]) == (
         0, f"No changes. Live state matches the manifests (authentik 2026.2.2 at {server}, 2 objects compared).")
 
+
+def exports(model_dir: Path, server: str, repo: Path, tmp_path: Path) -> None:
     exported = reconciler(model_dir, server, repo, "export", "--out", str(tmp_path / "export"),
                           "--family", "gadgets", "--family", "gizmos")
     assert exported.returncode == 0, exported.stderr
@@ -170,11 +169,24 @@ def test_a_family_added_as_model_data_validates_plans_applies_exports_and_prunes
     round_trip = reconciler(model_dir, server, repo, "plan", str(tmp_path / "export"), "--detailed-exitcode")
     assert round_trip.returncode == 0, round_trip.stdout + round_trip.stderr
 
+
+def prunes(model_dir: Path, server: str, repo: Path) -> None:
     write(repo, [WIDGET], [])
     pruned = reconciler(model_dir, server, repo, "apply", "config", "--prune", "--auto-approve")
     assert pruned.returncode == 0, pruned.stderr
     assert "delete gizmo/cog" in pruned.stdout
     assert listed(server, "/gadgets/gizmos/") == [] and len(listed(server, "/gadgets/instances/")) == 1
+
+
+def test_a_family_added_as_model_data_validates_plans_applies_exports_and_prunes(
+        model_dir: Path, server: str, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    write(repo, [WIDGET], [COG])
+    validates_and_plans(model_dir, server, repo)
+    applies(model_dir, server, repo)
+    exports(model_dir, server, repo, tmp_path)
+    prunes(model_dir, server, repo)
 
 
 def test_a_family_added_as_model_data_is_checked_by_its_own_rules(model_dir: Path, server: str,
