@@ -3,11 +3,14 @@ manifest schema they point at, and (after a whole-server export) nothing the too
 that this export no longer produces (an object deleted on the server). The tool only ever replaces
 or removes files it wrote itself and nobody edited since: each ends with a digest of its content.
 It refuses to write beside other YAML, which `reconciler plan DIR` would read together with the
-export, or over edited files, unless forced."""
+export, or over edited files, unless forced; and it never writes or removes through a symlink in the
+folder (forced or not): a linked `stages` folder or file could point anywhere."""
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,23 +82,57 @@ def write_export(export: Export, directory: Path, *, force: bool = False) -> Wri
     """Write `export.files` under `directory`, with a copy of the manifest schema they point at;
     remove the files of an earlier export that this one does not produce. Refuse, writing
     nothing, when `directory` holds YAML the tool did not write, unless `force` (then that YAML is
-    left alone, or overwritten where the export writes the same path)."""
+    left alone, or overwritten where the export writes the same path). A symlink where it would
+    write or remove (a file, or a folder of the layout) is refused, forced or not."""
+    contents = {_inside(directory, file.path): with_digest(file.text).encode() for file in export.files}
+    schema = directory / schema_file(export.api_version)
+    _refuse_links(directory, [*contents, schema])
     ours, foreign = _existing(directory, force)
-    contents = {directory / file.path: with_digest(file.text).encode() for file in export.files}
+    schema_bytes = (schema_dir() / schema.name).read_bytes()
     # Replaced or removed: only files this export produces, or (after a whole-server export) the
     # ones it no longer produces; never a file edited since it was written.
     stale = [path for path in ours if path not in contents] if export.complete else []
+    removed = [*stale, *_stale_schemas(directory, {**contents, schema: schema_bytes})]
+    _refuse_links(directory, removed)
     _refuse_edited(directory, [*ours, *foreign], contents, stale, force)
-    schema = directory / schema_file(export.api_version)
-    contents[schema] = (schema_dir() / schema.name).read_bytes()
+    contents[schema] = schema_bytes
     changes = _Changes()
     try:
         changes.write(contents)
-        changes.remove([*stale, *_stale_schemas(directory, contents)])
+        changes.remove(removed)
         changes.tidy(directory)
     except OSError as exc:
         raise ReconcilerError(f"cannot write {changes.current}: {exc.strerror or exc}") from exc
     return Written(tuple(changes.written), tuple(changes.unchanged), tuple(changes.removed))
+
+
+def _inside(directory: Path, relative: str) -> Path:
+    """Where an exported file goes: a relative path that stays inside `directory`."""
+    path = Path(relative)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise ReconcilerError(f"cannot export {relative!r}: not a path inside {directory}")
+    return directory / path
+
+
+def _link_in(directory: Path, path: Path) -> Path | None:
+    """The first symlink on the way from `directory` (which the user named: it may be one) to
+    `path`, the file itself included."""
+    for depth in range(1, len(path.relative_to(directory).parts) + 1):
+        step = directory.joinpath(*path.relative_to(directory).parts[:depth])
+        if step.is_symlink():
+            return step
+    return None
+
+
+def _refuse_links(directory: Path, paths: list[Path]) -> None:
+    """Refuse, writing nothing and forced or not, when a file the export would write or remove, or
+    a folder of the layout, is a symlink: writing through it would change a file elsewhere."""
+    links = dict.fromkeys(link for path in [*paths, *(directory / name for name in known_sections())]
+                          if (link := _link_in(directory, path)) is not None)
+    if links:
+        shown = "; ".join(f"{link} links to {os.readlink(link)}" for link in links)
+        raise ReconcilerError(f"cannot export into {directory}: the export never writes through a symlink ({shown}):"
+                              " remove the link, or export into another folder")
 
 
 def _existing(directory: Path, force: bool) -> tuple[list[Path], list[Path]]:
@@ -144,16 +181,19 @@ class _Changes:
         """Each file in path order, left alone when it already holds its bytes."""
         for path, data in sorted(contents.items()):
             self.current = path
+            _not_a_link(path)
             if path.is_file() and path.read_bytes() == data:
                 self.unchanged.append(path)
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            _not_a_link(path.parent)
+            _replace(path, data)
             self.written.append(path)
 
     def remove(self, stale: list[Path]) -> None:
         for path in stale:
             self.current = path
+            _not_a_link(path)
             path.unlink()
             self.removed.append(path)
 
@@ -163,3 +203,25 @@ class _Changes:
             folder = self.current = directory / family
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
+
+
+def _not_a_link(path: Path) -> None:
+    """Checked again right before each write: a link made since the first check is refused too."""
+    if path.is_symlink():
+        raise ReconcilerError(f"cannot write {path}: it is a symlink (to {os.readlink(path)}), never written through")
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `data` to a new file beside `path` (hidden, so never read as a manifest), then rename it
+    over `path`: a rename replaces a link rather than following it, and a reader never sees half a
+    file."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # A new name, never a link: O_EXCL refuses whatever is there; the umask sets the mode as usual.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
