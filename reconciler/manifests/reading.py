@@ -21,8 +21,8 @@ from reconciler.model.versions import known_sections
 from reconciler.repo import repository_root
 from reconciler.values import JsonObject
 
-__all__ = ["Manifests", "RawObject", "Section", "Position", "discover", "load_manifests", "MAX_FILE_BYTES",
-           "MAX_DEPTH", "MAX_ALIAS_NODES"]
+__all__ = ["Manifests", "RawObject", "Section", "Position", "discover", "named_path", "load_manifests",
+           "MAX_FILE_BYTES", "MAX_DEPTH", "MAX_ALIAS_NODES"]
 
 # Named for what it reports, not the module: the name shows in the CLI's log lines and users'
 # log filters, and stays when modules move.
@@ -106,6 +106,31 @@ class Manifests:
     """What could not be read (YAML errors): the validator reports them with its own."""
     warnings: tuple[str, ...] = ()
     """What discovery skipped (symlinks), also logged."""
+    skipped: tuple[tuple[str, str], ...] = ()
+    """Every path discovery could not read, with why: a link it did not follow (to a folder, to
+    nothing, to no regular file, out of the repository, or a loop), or an unreadable folder. A
+    plan that prunes refuses to run on such partial input."""
+    links: tuple[tuple[str, str], ...] = ()
+    """Each symlinked manifest read, as named, with the file it links to."""
+
+
+class _Discovery:
+    """What a walk met besides manifest files: what it skipped (each with why, logged as it goes),
+    and the symlinked manifests it read, each with its target."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.warnings = warnings
+        self.skipped: list[tuple[str, str]] = []
+        self.links: list[tuple[str, str]] = []
+
+    def skip(self, path: Path, why: str, *, quiet: bool = False) -> None:
+        """`quiet`: logged at info level only (a link to nothing, skipped silently before)."""
+        self.skipped.append((str(path), why))
+        message = f"skipped {path}: {why}"
+        if quiet:
+            log.info("%s", message)
+        else:
+            self.warnings.append(_warn(message))
 
 
 def discover(paths: list[str | Path], warnings: list[str] | None = None) -> list[Path]:
@@ -113,11 +138,21 @@ def discover(paths: list[str | Path], warnings: list[str] | None = None) -> list
     hidden files and folders left out, in a stable order. Symlinked folders are never followed
     (no loops); a symlinked file is read when it resolves inside the repository (the folder holding
     `.git`, else the folder given), else skipped; each skip is added to `warnings` and logged."""
-    found, _ = _discover(paths, warnings if warnings is not None else [])
+    found, _ = _discover(paths, _Discovery(warnings if warnings is not None else []))
     return found
 
 
-def _discover(paths: list[str | Path], warnings: list[str]) -> tuple[list[Path], list[Problem]]:
+def named_path(path: str | Path) -> Path:
+    """A manifest's path as the user named it, made absolute: the folders on the way resolved, the
+    file itself not (a symlinked manifest is known by the link, not by its target); a folder
+    resolved whole. Ownership records are compared in this form."""
+    absolute = Path(path).absolute()
+    if absolute.is_dir():
+        return absolute.resolve()
+    return absolute.parent.resolve() / absolute.name
+
+
+def _discover(paths: list[str | Path], discovery: _Discovery) -> tuple[list[Path], list[Problem]]:
     """The files, and the folders given that hold none (a typo would plan nothing)."""
     found: list[Path] = []
     missing: list[Problem] = []
@@ -125,7 +160,7 @@ def _discover(paths: list[str | Path], warnings: list[str]) -> tuple[list[Path],
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = _walk(path, repository_root([path]), warnings)
+            files = _walk(path, repository_root([path]), discovery)
             if not files:
                 empty.append(Problem(str(path), 0, 0, f"no manifest files under {path}"))
             found.extend(files)
@@ -140,48 +175,53 @@ def _discover(paths: list[str | Path], warnings: list[str]) -> tuple[list[Path],
     return found, empty
 
 
-def _walk(folder: Path, root: Path, warnings: list[str]) -> list[Path]:
+def _walk(folder: Path, root: Path, discovery: _Discovery) -> list[Path]:
     """The manifests under `folder`, sorted, without following symlinked folders."""
     found: list[Path] = []
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError as exc:
-        warnings.append(_warn(f"skipped {folder}: {exc.strerror or exc}"))
+        discovery.skip(folder, str(exc.strerror or exc))
         return found
     for entry in entries:
         if entry.name.startswith("."):
             continue
         path = Path(entry.path)
         if entry.is_symlink():
-            if _linked_manifest(path, root, warnings):
+            if _linked_manifest(path, root, discovery):
                 found.append(path)
         elif entry.is_dir(follow_symlinks=False):
-            found.extend(_walk(path, root, warnings))
+            found.extend(_walk(path, root, discovery))
         elif path.suffix in MANIFEST_SUFFIXES and entry.is_file(follow_symlinks=False):
             found.append(path)
     return found
 
 
-def _linked_manifest(path: Path, root: Path, warnings: list[str]) -> bool:
+def _linked_manifest(path: Path, root: Path, discovery: _Discovery) -> bool:
     """Whether a symlink met in a folder is a manifest to read: a link to a manifest file inside
-    `root`. A linked folder, a loop or a link out of `root` is skipped with a warning."""
+    `root` (recorded with its target). A linked folder, a loop, a link to nothing or to no regular
+    file, or a link out of `root` is skipped."""
     if path.is_dir():  # follows the link: False for a loop or a link to nothing
-        warnings.append(_warn(f"skipped {path}: a symlinked folder is not followed"))
+        discovery.skip(path, "a symlinked folder is not followed")
         return False
     if path.suffix not in MANIFEST_SUFFIXES:
         return False
     try:
         # Not Path.resolve: on Python 3.11 it raises RuntimeError on a loop.
         target = Path(os.path.realpath(path, strict=True))
-    except OSError as exc:  # a loop is warned of; a link to nothing is no manifest
+    except OSError as exc:
         if exc.errno == errno.ELOOP:
-            warnings.append(_warn(f"skipped {path}: a symlink loop"))
+            discovery.skip(path, "a symlink loop")
+        else:  # only logged without --prune, as before; with it, an error (pipeline)
+            discovery.skip(path, f"it links to {os.path.realpath(path)}, which does not exist", quiet=True)
         return False
     if not target.is_file():
+        discovery.skip(path, f"it links to {target}, not a regular file")
         return False
     if target.is_relative_to(root):
+        discovery.links.append((str(path), str(target)))
         return True
-    warnings.append(_warn(f"skipped {path}: it links to {target}, outside {root}"))
+    discovery.skip(path, f"it links to {target}, outside {root}")
     return False
 
 
@@ -500,12 +540,13 @@ def load_manifests(paths: list[str | Path]) -> Manifests:
     problems: list[Problem] = []
     objects: list[RawObject] = []
     sections: list[Section] = []
-    warnings: list[str] = []
+    discovery = _Discovery([])
     digest = hashlib.sha256()
-    files, empty = _discover(paths, warnings)
+    files, empty = _discover(paths, discovery)
     if empty:
         raise ManifestError(empty)
     for path in files:
         objects.extend(_load_file(path, problems, digest, sections))
     return Manifests(objects=objects, sections=tuple(sections), files=tuple(str(f) for f in files),
-                     digest="sha256:" + digest.hexdigest(), problems=tuple(problems), warnings=tuple(warnings))
+                     digest="sha256:" + digest.hexdigest(), problems=tuple(problems),
+                     warnings=tuple(discovery.warnings), skipped=tuple(discovery.skipped), links=tuple(discovery.links))

@@ -4,12 +4,13 @@ what it returns says, for every desired object, the live object it will change (
 create), and which live objects no manifest describes."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.errors import Problem
+from reconciler.errors import ManifestError, Problem
 from reconciler.manifests.desired import DesiredObject
+from reconciler.manifests.reading import named_path
 from reconciler.model.defaults import is_default
 from reconciler.model.identity import address, own_key
 from reconciler.model.kinds import ApiModel, Kind, Nested
@@ -17,7 +18,7 @@ from reconciler.model.live import LiveState
 from reconciler.state import OwnedRecord
 from reconciler.values import IdKey, JsonObject, Key, Ref, Value
 
-__all__ = ["Matching", "Orphan", "Pair", "match", "prune", "described_parent"]
+__all__ = ["Matching", "Orphan", "Pair", "match", "prune", "described_parent", "refuse_partial"]
 
 
 @dataclass(frozen=True)
@@ -206,15 +207,27 @@ def live_address(kind: Kind, obj: JsonObject, key: Key, live: LiveState, parent:
     return address(kind, key, obj.get(kind.disambiguator) if repeated and kind.disambiguator else None, parent)
 
 
+def refuse_partial(skipped: Iterable[tuple[str, str]]) -> None:
+    """Refuse a plan that prunes when discovery skipped a path (a link it could not follow, a folder
+    it could not read): what the manifests there describe would look removed, and be deleted."""
+    problems = [Problem(path, 0, 0, f"skipped: {why}; --prune needs every manifest read, or what this one "
+                        "describes would be deleted: fix or remove it, or plan without --prune")
+                for path, why in skipped]
+    if problems:
+        raise ManifestError(problems)
+
+
 def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[str, OwnedRecord],
-          within: list[Path], referenced: set[IdKey]) -> Matching:
+          within: list[Path], referenced: set[IdKey], links: Iterable[tuple[str, str]] = ()) -> Matching:
     """`matching` with the owned objects no manifest describes any more planned for deletion,
     found by the id the repository recorded. Left alone: objects described from manifests outside
-    `within` (a plan of part of the repository prunes only that part), objects whose address the
+    `within` (a plan of part of the repository prunes only that part; a manifest read through a
+    symlink is where the link is, and a record of its target, as made before, counts where a link
+    in `links`, each as named with its target, stands), objects whose address the
     manifests still describe (renamed by hand: drift, not a delete), objects a described entry
     still points at (`referenced` ids), the bindings of a flow the manifests describe without
     listing them, and objects a fresh install has (authentik's own defaults)."""
-    pruner = _Pruner(matching, live, model, within, referenced)
+    pruner = _Pruner(matching, live, model, _Within(within, links), referenced)
     pruned = [orphan for owned_address, record in sorted(owned.items())
               if (orphan := pruner.orphan(owned_address, record)) is not None]
     kept = [o for o in matching.orphans if o.managed or id(o.live) not in pruner.taken]
@@ -225,7 +238,7 @@ class _Pruner:
     """One prune: what it leaves alone, and what is taken so far (live objects paired, deleted or
     pruned; addresses the plan uses)."""
 
-    def __init__(self, matching: Matching, live: LiveState, model: ApiModel, within: list[Path],
+    def __init__(self, matching: Matching, live: LiveState, model: ApiModel, within: _Within,
                  referenced: set[IdKey]) -> None:
         self.matching = matching
         self.live = live
@@ -259,7 +272,7 @@ class _Pruner:
         manifests describe without managing."""
         if id(obj) in self.taken or owned_address in self.described:
             return True
-        if not _under(record.file, self.within) or kind.id_key(record.id) in self.referenced:
+        if not self.within.holds(record.file) or kind.id_key(record.id) in self.referenced:
             return True
         # a flow described without its list leaves that list alone
         return described_parent(kind, obj, self.live, self.model, self.matching) is not None
@@ -277,8 +290,23 @@ def described_parent(kind: Kind, obj: JsonObject, live: LiveState, model: ApiMod
     return None
 
 
-def _under(file: str | None, within: list[Path]) -> bool:
-    if file is None:
-        return False
-    path = Path(file).resolve()
-    return any(path == root or root in path.parents for root in within)
+class _Within:
+    """Which manifest files a prune may act for: those under the paths planned, compared as named
+    (a symlinked manifest by the link, not its target), plus the targets of the links read there
+    (records made by versions that kept the target). Each file is worked out once."""
+
+    def __init__(self, roots: list[Path], links: Iterable[tuple[str, str]]) -> None:
+        self.roots = roots
+        self.targets = {Path(target) for link, target in links if self._under(named_path(link))}
+        self.known: dict[str, bool] = {}
+
+    def holds(self, file: str | None) -> bool:
+        if file is None:
+            return False
+        if file not in self.known:
+            self.known[file] = self._under(named_path(file)) or (bool(self.targets)
+                                                                 and Path(file).resolve() in self.targets)
+        return self.known[file]
+
+    def _under(self, path: Path) -> bool:
+        return any(path == root or root in path.parents for root in self.roots)

@@ -18,14 +18,14 @@ from typing import Any
 from reconciler.config import RepoConfig, Safety, find_config, load_config
 from reconciler.errors import CycleError, PlanError, Problem, ReconcilerError, UnsafePlanError
 from reconciler.manifests.desired import DesiredObject
-from reconciler.manifests.reading import load_manifests
+from reconciler.manifests.reading import load_manifests, named_path
 from reconciler.manifests.schema import validate
 from reconciler.manifests.secrets import FileRule, resolve_secrets
 from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model
 from reconciler.model.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
 from reconciler.planning.changes import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
 from reconciler.planning.diff import DiffResult, diff
-from reconciler.planning.matching import Matching, match, prune
+from reconciler.planning.matching import Matching, match, prune, refuse_partial
 from reconciler.planning.refs import resolve_refs
 from reconciler.planning.stale import live_fingerprint, same_key_ids
 from reconciler.repo import nearest, repository_root
@@ -417,6 +417,8 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     if pruning and not manifests.files:
         raise ReconcilerError("--prune with no manifest file would delete everything the repository owns: "
                               "give the folder of the manifests")
+    if pruning:
+        refuse_partial(manifests.skipped)
     live = await fetch(client, model, live_paths(desired, model, {r.kind for r in owned.values()} if pruning else ()),
                        options.progress)
     matching = match(desired, live, model)
@@ -425,8 +427,8 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     desired = resolve_refs(desired, model, live, matching)
     matching = matching.rebind(desired)
     if pruning:
-        within = [Path(p).resolve() for p in paths]
-        matching = prune(matching, live, model, owned, within, referenced_ids(desired, model))
+        within = [named_path(p) for p in paths]
+        matching = prune(matching, live, model, owned, within, referenced_ids(desired, model), manifests.links)
     result = compare(matching, live, model, secrets, options)
     if not options.force:
         check_safety(result.changes, owned_count(owned, live, model), live, model, config.safety)
