@@ -317,11 +317,13 @@ def test_a_manifest_symlink_loop_is_skipped_with_a_warning(tmp_path: Path, caplo
     (tmp_path / "a.yml").symlink_to("b.yml")
     (tmp_path / "b.yml").symlink_to("a.yml")
     (tmp_path / "notes").symlink_to("notes")  # not a manifest's name: not looked at
-    (tmp_path / "gone.yaml").symlink_to("nowhere.yaml")  # a link to nothing is no manifest, as before
+    # A link to nothing was skipped without a word; issue #20: a warning (an error with --prune).
+    (tmp_path / "gone.yaml").symlink_to("nowhere.yaml")
     with caplog.at_level(logging.WARNING, logger="reconciler.manifest"):
         assert [o.name for o in validate_paths([tmp_path], "2026.2.2")] == ["real"]
     assert caplog.messages == [f"skipped {tmp_path}/a.yml: a symlink loop", f"skipped {tmp_path}/b.yml: a symlink loop",
-                               f"skipped {tmp_path}/loop.yaml: a symlink loop"]
+                               f"skipped {tmp_path}/gone.yaml: it links to {tmp_path}/nowhere.yaml, which does not "
+                               "exist", f"skipped {tmp_path}/loop.yaml: a symlink loop"]
     with served() as (_, url):
         result = run(url, "plan", str(tmp_path))
         assert result.exit_code == 0 and "Plan: 1 to create" in result.stdout

@@ -149,7 +149,7 @@ def test_a_link_discovery_cannot_follow_stops_a_prune_and_is_named(repo: Path, b
         assert run(url, "apply", str(config), "--auto-approve").exit_code == 0
         linked.unlink()
         why = broken(repo, linked)  # the file is now a link the tool cannot follow
-        warned = "" if broken is dangling else f"WARNING reconciler.manifest: skipped {linked}: {why}\n"
+        warned = f"WARNING reconciler.manifest: skipped {linked}: {why}\n"
         error = (f"{linked}:0:0: skipped: {why}; --prune needs every manifest read, or what this one describes "
                  "would be deleted: fix or remove it, or plan without --prune\n1 problem found.\n")
         sandbox.clear_log()

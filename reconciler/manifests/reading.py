@@ -123,14 +123,9 @@ class _Discovery:
         self.skipped: list[tuple[str, str]] = []
         self.links: list[tuple[str, str]] = []
 
-    def skip(self, path: Path, why: str, *, quiet: bool = False) -> None:
-        """`quiet`: logged at info level only (a link to nothing, skipped silently before)."""
+    def skip(self, path: Path, why: str) -> None:
         self.skipped.append((str(path), why))
-        message = f"skipped {path}: {why}"
-        if quiet:
-            log.info("%s", message)
-        else:
-            self.warnings.append(_warn(message))
+        self.warnings.append(_warn(f"skipped {path}: {why}"))
 
 
 def discover(paths: list[str | Path], warnings: list[str] | None = None) -> list[Path]:
@@ -212,8 +207,8 @@ def _linked_manifest(path: Path, root: Path, discovery: _Discovery) -> bool:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             discovery.skip(path, "a symlink loop")
-        else:  # only logged without --prune, as before; with it, an error (pipeline)
-            discovery.skip(path, f"it links to {os.path.realpath(path)}, which does not exist", quiet=True)
+        else:  # a warning; with --prune, an error (pipeline): what it described would look removed
+            discovery.skip(path, f"it links to {os.path.realpath(path)}, which does not exist")
         return False
     if not target.is_file():
         discovery.skip(path, f"it links to {target}, not a regular file")
