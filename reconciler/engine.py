@@ -17,6 +17,7 @@ from reconciler.model.live import LiveState
 from reconciler.planning import pipeline
 from reconciler.planning.changes import Plan
 from reconciler.planning.pipeline import PlanOptions
+from reconciler.planning.planfile import plan_key, seal, trusted
 from reconciler.planning.stale import read_secrets, saved_plan_paths, stale_reasons
 from reconciler.server.client import Client, Connection
 from reconciler.state import StateFile
@@ -32,10 +33,15 @@ def validate_paths(paths: list[str | Path], api_version: str | None = None) -> l
 
 
 def plan(paths: list[str | Path], connection: Connection, options: PlanOptions | None = None) -> Plan:
-    """Fetch live state and return the plan for the manifests under `paths`."""
+    """Fetch live state and return the plan for the manifests under `paths`, sealed with its keyed
+    digest (`RECONCILER_PLAN_KEY`, else the state file's key) so a saved plan edited without the
+    key is refused by `apply_saved`."""
+    options = options or PlanOptions()
+
     async def run() -> Plan:
         async with Client(connection) as client:
-            return (await pipeline.make_plan(client, paths, options or PlanOptions())).plan
+            session = await pipeline.make_plan(client, paths, options)
+            return seal(session.plan, plan_key(options.env, session.secrets.key.decode()))
     return asyncio.run(run())
 
 
@@ -82,12 +88,15 @@ def apply(paths: list[str | Path], connection: Connection, options: PlanOptions 
 def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None = None, *,
                 confirm: Confirm | None = None, on_change: Progress | None = None,
                 plan_file: Path | None = None, parallelism: int = DEFAULT_PARALLELISM) -> ApplyOutcome:
-    """Apply exactly a saved plan. Before the first call, read again the live objects it touches
+    """Apply exactly a saved plan. Before any call, check its keyed digest (`RECONCILER_PLAN_KEY`,
+    else `RECONCILER_STATE_KEY` or the token) and that it holds no secret in clear: a
+    `PlanFileError` otherwise. Before the first write, read again the live objects it touches
     (one list call per kind) and raise `StalePlanError` with every reason when the server, its
     version, the fingerprint key, a touched object, an object to create or a secret's value has
     changed since the plan: a refused plan makes no write. `plan_file` is where the plan was read
     from: the state file is looked for from there. `parallelism` as for `apply`."""
     options = options or PlanOptions()
+    saved = trusted(saved, plan_key(options.env, connection.token), plan_file)
 
     async def run() -> ApplyOutcome:
         async with Client(_for_apply(connection, parallelism)) as client:

@@ -13,6 +13,8 @@ import yaml
 from support import TOKEN, run, served, write_manifest, writes
 from test_secrets import FILE_SECRET, SECRETS, assert_clean, secret_manifest
 
+from reconciler.planning.changes import content_digest
+from reconciler.planning.planfile import STATE_KEY, PlanKey
 from reconciler.sandbox import Sandbox
 
 DUO = [{"kind": "authenticator_duo", "name": "saved-duo", "client_id": "DI1", "api_hostname": "api-1.example",
@@ -117,7 +119,7 @@ def test_another_server_or_version_is_refused(tmp_path: Path) -> None:
     with served("2023.10.7") as (old, old_url):
         data = json.loads((tmp_path / "plan.json").read_text())
         data["server"] = old_url
-        (tmp_path / "plan.json").write_text(json.dumps(data))
+        (tmp_path / "plan.json").write_text(json.dumps(resealed(data)))
         result = run(old_url, "apply", "--plan", str(tmp_path / "plan.json"), "--auto-approve", env=ENV)
         assert "the plan was made for authentik 2026.2.2; the server runs 2023.10.7" in result.output
         assert writes(old) == []
@@ -207,8 +209,17 @@ def crafted(tmp_path: Path, url: str, edit: Callable[[dict[str, Any]], None], en
     saved(url, tmp_path, tmp_path / "plan.json", env)
     data = json.loads((tmp_path / "plan.json").read_text())
     edit(data)
-    (tmp_path / "crafted.json").write_text(json.dumps(data))
+    (tmp_path / "crafted.json").write_text(json.dumps(resealed(data, env.get("RECONCILER_STATE_KEY", TOKEN))))
     return tmp_path / "crafted.json"
+
+
+def resealed(data: dict[str, Any], key: str = TOKEN) -> dict[str, Any]:
+    """`data` with its digest made again with the state file's key `key`: a plan edited by someone
+    holding the key, which only the checks past the digest can refuse."""
+    plan_key = PlanKey(STATE_KEY, key.encode())
+    data["digest"] = {"key": plan_key.source, "key_id": plan_key.id}
+    data["digest"]["hmac_sha256"] = plan_key.mac(content_digest(data))
+    return data
 
 
 def refused(sandbox: Sandbox, url: str, plan: Path, env: dict[str, str] = ENV) -> str:

@@ -114,11 +114,14 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @FORMAT
 def show_command(file: Path, fmt: str) -> int:
-    """Render a saved plan (from `plan --out`), offline."""
-    from reconciler.cli.rendering import render_plan
-    from reconciler.planning.planfile import load_plan
+    """Render a saved plan (from `plan --out`), offline, saying whether its digest verifies (with
+    RECONCILER_PLAN_KEY, else RECONCILER_STATE_KEY or AUTHENTIK_TOKEN, when set)."""
+    from reconciler.cli.rendering import render_saved
+    from reconciler.planning.planfile import check_digest, load_plan, plan_key
 
-    click.echo(render_plan(load_plan(file), fmt, color=_color(sys.stdout)), nl=False)
+    saved = load_plan(file)
+    check = check_digest(saved, plan_key(os.environ, os.environ.get("AUTHENTIK_TOKEN", "").strip(" \t\r\n")))
+    click.echo(render_saved(saved, check, fmt, color=_color(sys.stdout)), nl=False)
     return EXIT_OK
 
 

@@ -9,10 +9,11 @@ from reconciler.applying.result import APPLIED, FAILED, NOT_ATTEMPTED, UNKNOWN_O
 from reconciler.errors import Problem
 from reconciler.model.explain import FieldInfo, KindInfo, KindSummary
 from reconciler.planning.changes import UNKNOWN, Change, FieldChange, Plan, Replace
+from reconciler.planning.planfile import DigestCheck
 from reconciler.values import REDACTED, JsonObject, Ref, Secret, redact
 
-__all__ = ["render_plan", "render_text", "render_json", "render_markdown", "render_validation", "render_kinds",
-           "render_kind", "render_apply", "render_change_done", "Style"]
+__all__ = ["render_plan", "render_saved", "render_text", "render_json", "render_markdown", "render_validation",
+           "render_kinds", "render_kind", "render_apply", "render_change_done", "Style"]
 
 COLORS = {"+": "32", "~": "33", "-": "31", "bold": "1", "dim": "2"}
 
@@ -131,6 +132,19 @@ def render_markdown(plan: Plan) -> str:
         lines += [f"- `{item.address}`" for item in plan.unmanaged]
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def render_saved(plan: Plan, check: DigestCheck, fmt: str, *, color: bool = False) -> str:
+    """A saved plan as `show` renders it: the plan, and whether its digest verifies (JSON: the
+    field `digest_check`; text and Markdown: a warning first, unless it verifies, so a verified
+    plan shows exactly as `plan` printed it)."""
+    if fmt == "json":
+        return json.dumps({**plan.data, "digest_check": check.data}, indent=2, ensure_ascii=False) + "\n"
+    if check.verified:
+        return render_plan(plan, fmt, color=color)
+    said = f"{check.message}: {check.advice}"
+    warning = f"> **Warning:** {said}" if fmt == "markdown" else f"warning: {said}"
+    return f"{warning}\n\n{render_plan(plan, fmt, color=color)}"
 
 
 def render_plan(plan: Plan, fmt: str, *, color: bool = False) -> str:

@@ -4,15 +4,19 @@ everything apply needs. Secrets are carried as their source plus a keyed fingerp
 values; references as their natural key plus the id they had."""
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from reconciler.errors import CycleError, PlanFileError
 from reconciler.values import IdKey, Json, JsonObject, Key, Ref, Secret, plain, redact
 
 __all__ = ["UNKNOWN", "FORMAT_VERSION", "FieldChange", "SentAlong", "LiveFingerprint", "Owned", "Unmanaged", "Change",
-           "Create", "Update", "Replace", "Delete", "Plan", "API_PREFIX", "order_changes", "encode", "decode"]
+           "Create", "Update", "Replace", "Delete", "Plan", "PlanDigest", "API_PREFIX", "order_changes", "encode",
+           "decode", "content_digest"]
 
 API_PREFIX = "/api/v3"
 FORMAT_VERSION = 1
@@ -321,6 +325,35 @@ class Delete(Change):
 
 ACTIONS: dict[str, type[Change]] = {cls.action: cls for cls in (Create, Update, Replace, Delete)}
 
+MAC = "hmac_sha256"
+"""The member of a plan's `digest` holding the keyed digest itself: the one thing it does not cover."""
+
+
+@dataclass(frozen=True)
+class PlanDigest:
+    """The keyed digest a saved plan carries: HMAC-SHA256 (`mac`) over `content`, the SHA-256 of
+    the canonical JSON of the whole plan but `mac`; `key` says which key made it
+    (`RECONCILER_PLAN_KEY`, or `state`: the state file's key) and `key_id` names it without
+    revealing it. `content` is never written: it is worked out from the file as read."""
+
+    mac: str
+    key: str
+    key_id: str
+    content: str = field(default="", compare=False, repr=False)
+
+    @property
+    def data(self) -> JsonObject:
+        return {"key": self.key, "key_id": self.key_id, MAC: self.mac}
+
+
+def content_digest(data: JsonObject) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8) of a plan's data without its
+    digest's `mac`: what the keyed digest covers."""
+    digest = data.get("digest")
+    covered = {**data, "digest": {k: v for k, v in digest.items() if k != MAC}} if isinstance(digest, dict) else data
+    text = json.dumps(covered, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
 
 @dataclass(frozen=True, kw_only=True)
 class Plan:
@@ -341,6 +374,8 @@ class Plan:
     owns: tuple[Owned, ...] = ()
     forced: bool = False
     """Made with --force: its deletes were accepted over the safety thresholds."""
+    digest: PlanDigest | None = field(default=None, compare=False)
+    """The keyed digest of a saved plan (`planfile.seal`); None before it is sealed."""
 
     @property
     def summary(self) -> dict[str, int]:
@@ -368,30 +403,89 @@ class Plan:
             "unmanaged": [u.data for u in self.unmanaged],
             "owns": [o.data for o in self.owns],
             "forced": self.forced,
+            **({"digest": self.digest.data} if self.digest is not None else {}),
         }
 
     @classmethod
     def from_data(cls, data: Json) -> Plan:
-        """A plan as `data` wrote it; a `PlanFileError` naming what is wrong otherwise."""
+        """A plan as `data` wrote it, every record type-checked; a `PlanFileError` naming the key
+        that is wrong otherwise."""
         changes = _changes_of(data)
-        manifests = data.get("manifests") or {}
         try:
-            return cls(
-                api_version=_text(data, "api_version"),
-                server=_text(data, "server"),
-                created_at=str(data.get("created_at") or ""),
-                manifests_digest=str(manifests.get("digest") or ""),
-                manifest_files=int(manifests.get("files") or 0),
-                key_id=str(data.get("fingerprint_key") or ""),
-                state_file=data.get("state_file") if isinstance(data.get("state_file"), str) else None,
-                changes=tuple(_change(item, index) for index, item in enumerate(changes)),
-                unchanged=int((data.get("summary") or {}).get("unchanged", 0)),
-                unmanaged=_unmanaged(data.get("unmanaged") or []),
-                forced=data.get("forced") is True,
-                owns=_owns(data.get("owns") or []),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            return cls._checked(data, changes)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a check missed: still one error
             raise PlanFileError(f"malformed plan: {exc.__class__.__name__}: {exc}") from exc
+
+    @classmethod
+    def _checked(cls, data: JsonObject, changes: list[Json]) -> Plan:
+        manifests = _typed(data, "manifests", "an object", "", {})
+        return cls(
+            api_version=_typed(data, "api_version", "text", ""),
+            server=_typed(data, "server", "text", ""),
+            created_at=_typed(data, "created_at", "text", "", ""),
+            manifests_digest=_typed(manifests, "digest", "text", "manifests", ""),
+            manifest_files=_typed(manifests, "files", "a whole number", "manifests", 0),
+            key_id=_typed(data, "fingerprint_key", "text", "", ""),
+            state_file=_typed(data, "state_file", "text", "", None),
+            changes=tuple(_change(item, index) for index, item in enumerate(changes)),
+            unchanged=_typed(_typed(data, "summary", "an object", "", {}), "unchanged", "a whole number", "summary", 0),
+            unmanaged=tuple(_unmanaged(item, f"unmanaged[{i}]") for i, item in enumerate(_list(data, "unmanaged", ""))),
+            forced=_typed(data, "forced", "true or false", "", False),
+            owns=tuple(_owned(item, f"owns[{i}]") for i, item in enumerate(_list(data, "owns", ""))),
+            digest=_digest(data),
+        )
+
+
+# -- reading a plan file: every record type-checked, each error naming its key -----------------
+_KINDS: dict[str, tuple[type, ...]] = {"text": (str,), "a list": (list,), "an object": (dict,),
+                                        "true or false": (bool,), "a whole number": (int,),
+                                        "text, a number or null": (str, int, type(None))}
+
+
+def _is(value: Json, what: str) -> bool:
+    return isinstance(value, _KINDS[what]) and not (isinstance(value, bool) and what != "true or false")
+
+
+def _at(where: str, key: str) -> str:
+    """A key as errors name it: `api_version`, `manifests.files`, `change 3: path`,
+    `change 3: live.fingerprint`."""
+    if not where:
+        return key
+    return f"{where}: {key}" if _CHANGE.fullmatch(where) else f"{where}.{key}"
+
+
+_CHANGE = re.compile(r"change \d+")
+
+
+_REQUIRED: Any = object()
+
+
+def _typed(item: JsonObject, key: str, what: str, where: str, default: Any = _REQUIRED) -> Any:
+    """`item[key]`, which must be `what`; missing or null is `default` when one is given."""
+    value = item.get(key)
+    if value is None and default is not _REQUIRED:
+        return default
+    if not _is(value, what):
+        raise PlanFileError(f"{_at(where, key)} must be {what}")
+    return value
+
+
+def _list(item: JsonObject, key: str, where: str, of: str | None = None) -> list[Any]:
+    """`item[key]`: a list (missing or null: empty), each entry `of` when given."""
+    values: list[Any] = _typed(item, key, "a list", where, [])
+    for index, value in enumerate(values):
+        if of is not None and not _is(value, of):
+            raise PlanFileError(f"{_at(where, key)}[{index}] must be {of}")
+    return values
+
+
+def _mapping(item: JsonObject, key: str, where: str, of: str | None = None) -> dict[str, Any]:
+    """`item[key]`: an object (missing or null: empty), each value `of` when given."""
+    values: dict[str, Any] = _typed(item, key, "an object", where, {})
+    for name, value in values.items():
+        if of is not None and not _is(value, of):
+            raise PlanFileError(f"{_at(where, key)}[{name!r}] must be {of}")
+    return values
 
 
 def _changes_of(data: Json) -> list[Json]:
@@ -407,37 +501,55 @@ def _changes_of(data: Json) -> list[Json]:
     return changes
 
 
-def _unmanaged(items: Json) -> tuple[Unmanaged, ...]:
-    return tuple(Unmanaged(str(u["kind"]), str(u["address"]), u.get("id")) for u in items)
+def _unmanaged(item: Json, where: str) -> Unmanaged:
+    if not isinstance(item, dict):
+        raise PlanFileError(f"{where} must be an object")
+    return Unmanaged(_typed(item, "kind", "text", where), _typed(item, "address", "text", where),
+                     _typed(item, "id", "text, a number or null", where))
 
 
-def _owns(items: Json) -> tuple[Owned, ...]:
-    return tuple(Owned(str(o["address"]), str(o["kind"]), _scalar(o.get("id")),
-                       o.get("file") if isinstance(o.get("file"), str) else None)
-                 for o in items)
+def _owned(item: Json, where: str) -> Owned:
+    if not isinstance(item, dict):
+        raise PlanFileError(f"{where} must be an object")
+    return Owned(_typed(item, "address", "text", where), _typed(item, "kind", "text", where),
+                 _typed(item, "id", "text, a number or null", where), _typed(item, "file", "text", where, None))
 
 
-def _text(data: JsonObject, key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise PlanFileError(f"{key!r} must be a string")
-    return value
+def _digest(data: JsonObject) -> PlanDigest | None:
+    """The plan's keyed digest, with the digest of the content it covers; None when it has none."""
+    if data.get("digest") is None:
+        return None
+    digest = _typed(data, "digest", "an object", "")
+    return PlanDigest(mac=_typed(digest, MAC, "text", "digest"), key=_typed(digest, "key", "text", "digest"),
+                      key_id=_typed(digest, "key_id", "text", "digest"), content=content_digest(data))
 
 
 def _change(item: Json, index: int) -> Change:
-    """One change as `Change.data` wrote it, checked as far as apply relies on it."""
+    """One change as `Change.data` wrote it, every key type-checked."""
     where = f"change {index + 1}"
     cls = _action(item, where)
-    path = _text(item, "path")
+    path = _typed(item, "path", "text", where)
     if not path.startswith(API_PREFIX + "/"):
         raise PlanFileError(f"{where}: path {path!r} is not below {API_PREFIX}/")
-    body = decode(item.get("body"))
+    body = _decoded(item.get("body"), f"{where}: body")
     if cls is not Delete and not isinstance(body, dict):
         raise PlanFileError(f"{where}: a {cls.action} needs a body")
-    common = _common(item, path, body)
+    method = _typed(item, "method", "text", where)
+    if method != cls.method:
+        raise PlanFileError(f"{where}: method {method!r} does not match its action {cls.action!r} "
+                            f"(a {cls.action} is a {cls.method}): the plan was edited; plan again")
+    common = _common(item, where, path, body if isinstance(body, dict) else {})
     if cls is Replace:
         return Replace(**common, full=body)
     return cls(**common)
+
+
+def _decoded(value: Json, where: str) -> Json:
+    """`decode(value)`, its error naming where the value sits."""
+    try:
+        return decode(value)
+    except PlanFileError as exc:
+        raise PlanFileError(f"{where}: {exc}") from exc
 
 
 def _action(item: Json, where: str) -> type[Change]:
@@ -449,48 +561,61 @@ def _action(item: Json, where: str) -> type[Change]:
     return cls
 
 
-def _common(item: JsonObject, path: str, body: Json) -> JsonObject:
+def _address(item: JsonObject, where: str) -> str:
+    address: str = _typed(item, "address", "text", where)
+    kind, _, name = address.partition("/")
+    if not kind or not name:
+        raise PlanFileError(f"{where}: address {address!r} must be KIND/NAME")
+    return address
+
+
+def _common(item: JsonObject, where: str, path: str, body: JsonObject) -> JsonObject:
     """The arguments every kind of change takes, read from a change's JSON (a bad value raises as
     it is reached, so the first problem named stays the first one in this order)."""
-    shown = item.get("fields") or {}
-    before = {name: decode(value) for name, value in (item.get("before") or {}).items()}
-    sensitive = set(item.get("sensitive") or [])
-    companions = {name: str(spec.get("why", "")) for name, spec in (item.get("companions") or {}).items()}
+    shown = _mapping(item, "fields", where, "an object")
+    before = {name: _decoded(value, f"{where}: before[{name!r}]")
+              for name, value in _mapping(item, "before", where).items()}
+    sensitive = set(_list(item, "sensitive", where, "text"))
+    companions = _mapping(item, "companions", where, "an object")
+    for name, spec in companions.items():
+        if name not in body:
+            raise PlanFileError(f"{_at(where, 'companions')}[{name!r}] is not in the body")
+        _typed(spec, "why", "text", f"{_at(where, 'companions')}[{name!r}]", "")
     return dict(
-        kind=_text(item, "kind"),
-        address=_text(item, "address"),
-        key=_key(item.get("key") or []),
+        kind=_typed(item, "kind", "text", where),
+        address=_address(item, where),
+        key=_key(_list(item, "key", where)),
         path=path[len(API_PREFIX):],
-        id=_scalar(item.get("id")),
-        fields=_field_changes(shown, before, body, sensitive),
-        companions=tuple(SentAlong(name, body[name], why) for name, why in companions.items()),
-        **_context(item),
-        **_checks(item),
+        id=_typed(item, "id", "text, a number or null", where),
+        fields=_field_changes(shown, before, body, sensitive, where),
+        companions=tuple(SentAlong(name, body[name], spec.get("why") or "") for name, spec in companions.items()),
+        depends_on=frozenset(_list(item, "depends_on", where, "text")),
+        notes=tuple(_list(item, "notes", where, "text")),
+        **_checks(item, where),
     )
 
 
-def _field_changes(shown: Json, before: JsonObject, body: Json, sensitive: set[Json]) -> tuple[FieldChange, ...]:
+def _field_changes(shown: dict[str, Any], before: JsonObject, body: JsonObject, sensitive: set[Json],
+                   where: str) -> tuple[FieldChange, ...]:
     """The changed fields: what each was (`before`) and becomes (the body's value)."""
-    return tuple(FieldChange(name, before.get(name), body.get(name) if isinstance(body, dict) else None,
-                             name in sensitive, str(spec.get("note", "")), tuple(spec.get("details", [])))
-                 for name, spec in shown.items())
+    found = []
+    for name, spec in shown.items():
+        at = f"{_at(where, 'fields')}[{name!r}]"
+        found.append(FieldChange(name, before.get(name), body.get(name), name in sensitive,
+                                 _typed(spec, "note", "text", at, ""), tuple(_list(spec, "details", at, "text"))))
+    return tuple(found)
 
 
-def _context(item: JsonObject) -> JsonObject:
-    """What the change waits for, and the notes planning made about it."""
-    return dict(depends_on=frozenset(str(a) for a in item.get("depends_on") or []),
-                notes=tuple(str(n) for n in item.get("notes") or []))
-
-
-def _checks(item: JsonObject) -> JsonObject:
+def _checks(item: JsonObject, where: str) -> JsonObject:
     """What a saved plan is checked against: the inverse of `Change._recorded`."""
-    live = item.get("live")
+    live = _typed(item, "live", "an object", where, None)
+    at = _at(where, "live")
     return dict(
-        live=LiveFingerprint(str(live["fingerprint"]), {str(k): str(v) for k, v in live["fields"].items()})
-        if isinstance(live, dict) else None,
-        secrets={str(k): str(v) for k, v in (item.get("secrets") or {}).items()},
-        same_key=tuple(_scalar(ident) for ident in item.get("same_key") or ()),
-        takes=tuple(_id_key(entry) for entry in item.get("takes") or ()),
+        live=None if live is None else LiveFingerprint(_typed(live, "fingerprint", "text", at),
+                                                       _mapping(live, "fields", at, "text")),
+        secrets=_mapping(item, "secrets", where, "text"),
+        same_key=tuple(_list(item, "same_key", where, "text, a number or null")),
+        takes=tuple(_id_key(entry) for entry in _list(item, "takes", where)),
     )
 
 
