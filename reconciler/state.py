@@ -26,6 +26,10 @@ __all__ = ["StateFile", "OwnedRecord", "STATE_FILE"]
 log = logging.getLogger(__name__)
 
 STATE_FILE = "reconciler.state.json"
+FORMAT_VERSION = 1
+FORMAT_KEYS = frozenset({"format_version", "about", "servers", "key_id", "objects", "owned", "pk", "fields", "kind",
+                         "id", "file"})
+MAX_DIGITS = 100  # an id is at most 20 digits; a longer number is not one this tool wrote
 
 
 KEY_CHECK = b"authentik-reconciler fingerprint key"
@@ -62,26 +66,9 @@ class StateFile:
     _shown_files: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.path is None:
+        if self.path is None or not _exists(self.path):
             return
-        try:
-            self.path.stat()
-        except OSError as exc:  # `exists()` says False for a loop, and `resolve()` raises RuntimeError on one
-            if exc.errno == errno.ELOOP:
-                raise ReconcilerError(f"cannot read the state file {self.path}: a symlink loop") from exc
-            return
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            servers = data["servers"]
-            if not isinstance(servers, dict) or not all(
-                    isinstance(entry, dict) and isinstance(entry.get("objects", {}), dict)
-                    for entry in servers.values()):
-                raise ValueError("'servers' must map each server to {key_id, objects}")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ReconcilerError(f"cannot read the state file {self.path}: {exc}") from exc
-        if not all(isinstance(entry.get("owned", {}), dict) for entry in servers.values()):
-            raise ReconcilerError(f"cannot read the state file {self.path}: 'owned' must map addresses to objects")
-        self._servers = servers
+        self._servers = read_servers(self.path)
         entry = self._servers.get(self.server)
         if entry is not None and entry.get("key_id") != self.key_id:
             # Fingerprints made with another key say nothing now; what is owned stays owned.
@@ -218,7 +205,7 @@ class StateFile:
         if self.path is None:
             return
         data = {
-            "format_version": 1,
+            "format_version": FORMAT_VERSION,
             "about": "HMAC-SHA256 fingerprints of write-only values applied by authentik-reconciler, and the "
                      "objects this repository owns; no secret is stored. Commit this file next to the manifests.",
             "servers": {server: {"key_id": entry.get("key_id"),
@@ -237,6 +224,133 @@ class StateFile:
 
 def _held(kind: Json, ident: Json) -> tuple[str, Json]:
     """How the holders index knows an object: by kind and id, never by a bare id (a provider and a
-    user may both be 3), and an integer id whether the record holds it as a number or as text."""
+    user may both be 3), and an integer id whether the record holds it as a number or as text (a
+    text of more digits than any id stays text: Python refuses to convert 4,300 digits)."""
     text = str(ident)
-    return str(kind), int(text) if text.isascii() and text.isdigit() else text
+    whole = text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS
+    return str(kind), int(text) if whole else text
+
+
+def _exists(path: Path) -> bool:
+    """Whether the state file exists; a symlink loop is an error (`exists()` says False for a loop,
+    and `resolve()` raises RuntimeError on one)."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ReconcilerError(f"cannot read the state file {path}: a symlink loop") from exc
+        return False
+    return True
+
+
+def read_servers(path: Path) -> dict[str, JsonObject]:
+    """The records of a state file, by server, every one checked: a file edited by hand, or
+    merged badly, is one error naming the file and the first wrong key, never a crash later."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"), parse_int=_whole_number)
+    except RecursionError as exc:
+        raise ReconcilerError(f"cannot read the state file {path}: nested too deeply") from exc
+    except (OSError, ValueError) as exc:
+        raise ReconcilerError(f"cannot read the state file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    problems = _too_long(data) or _file_problems(data)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ReconcilerError(f"cannot read the state file {path}: {problems[0]}{more}")
+    servers: dict[str, JsonObject] = data["servers"]
+    return servers
+
+
+class _TooLong(NamedTuple):
+    """A JSON integer of more digits than any id: kept as a marker so the error can name its key."""
+
+    digits: int
+
+
+def _whole_number(text: str) -> int | _TooLong:
+    digits = len(text.lstrip("-"))
+    return int(text) if digits <= MAX_DIGITS else _TooLong(digits)
+
+
+def _too_long(data: Json) -> list[str]:
+    """Where the file holds a number too long to be an id (walked without recursion: the parser
+    allows deeper nesting than a recursive walk on top of the stack would)."""
+    found = []
+    pending: list[tuple[str, Json]] = [("", data)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, _TooLong):
+            found.append(f"{where or 'the file'} is a number of {value.digits} digits (at most {MAX_DIGITS})")
+        elif isinstance(value, dict):
+            pending.extend((_key(where, key), item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in reversed(list(enumerate(value))))
+    return found
+
+
+def _key(where: str, key: str) -> str:
+    """`servers["http://x"].owned`: a name of the format as is, a server, address or field quoted."""
+    if key in FORMAT_KEYS:
+        return f"{where}.{key}" if where else key
+    return f"{where}[{json.dumps(key)}]"
+
+
+def _file_problems(data: Json) -> list[str]:
+    if not isinstance(data, dict):
+        return ["the file must hold a JSON object"]
+    version = data.get("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        return [f"format_version must be {FORMAT_VERSION} (the format this tool reads), not {json.dumps(version)}"]
+    if "servers" not in data:
+        return ["servers is missing"]
+    servers = data["servers"]
+    if not isinstance(servers, dict):
+        return ["servers must be an object"]
+    return [problem for server, entry in servers.items()
+            for problem in _server_problems(f"servers[{json.dumps(server)}]", entry)]
+
+
+def _server_problems(where: str, entry: Json) -> list[str]:
+    if not isinstance(entry, dict):
+        return [f"{where} must be an object"]
+    problems = [] if _is(entry.get("key_id"), str, None) else [f"{where}.key_id must be text"]
+    for section, check in (("objects", _fingerprint_problems), ("owned", _owned_problems)):
+        records = entry.get(section, {})
+        if not isinstance(records, dict):
+            problems.append(f"{where}.{section} must be an object")
+            continue
+        problems += [problem for address, record in records.items()
+                     for problem in check(f"{where}.{section}[{json.dumps(address)}]", record)]
+    return problems
+
+
+def _fingerprint_problems(where: str, record: Json) -> list[str]:
+    """A record of `objects`: the id of the object the fingerprints went to, and one fingerprint
+    (text) per write-only field."""
+    if not isinstance(record, dict):
+        return [f"{where} must be an object"]
+    problems = [] if _is(record.get("pk"), str, int) else [f"{where}.pk must be text or a whole number"]
+    fields = record.get("fields")
+    if not isinstance(fields, dict):
+        return [*problems, f"{where}.fields must be an object"]
+    return problems + [f"{where}.fields[{json.dumps(name)}] must be text"
+                       for name, fingerprint in fields.items() if not isinstance(fingerprint, str)]
+
+
+def _owned_problems(where: str, record: Json) -> list[str]:
+    """A record of `owned`: the object's kind, its id (null until it is created) and the manifest
+    that describes it (optional)."""
+    if not isinstance(record, dict):
+        return [f"{where} must be an object"]
+    problems = [] if isinstance(record.get("kind"), str) else [f"{where}.kind must be text"]
+    if not _is(record.get("id"), str, int, None):
+        problems.append(f"{where}.id must be text or a whole number")
+    if not _is(record.get("file"), str, None):
+        problems.append(f"{where}.file must be text")
+    return problems
+
+
+def _is(value: Json, *types: type | None) -> bool:
+    """Whether a JSON value is of one of `types` (None: null); a boolean is not a number."""
+    if value is None or isinstance(value, bool):
+        return value is None and None in types
+    return isinstance(value, tuple(t for t in types if t is not None))
