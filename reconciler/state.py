@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -64,6 +65,7 @@ class StateFile:
     key_changed: bool = False
     _holders_of: dict[tuple[str, Json], set[str]] | None = field(default=None, repr=False, compare=False)
     _shown_files: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _manifests: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.path is None or not _exists(self.path):
@@ -124,14 +126,11 @@ class StateFile:
     def owned(self) -> dict[str, OwnedRecord]:
         """What this repository owns on this server, by address."""
         found = {}
-        files: dict[str, str] = {}  # a few manifests hold every record: each made a path once
         for address, record in self._owned().items():
             if isinstance(record, dict):
                 file = record.get("file")
-                if isinstance(file, str) and file not in files:
-                    files[file] = self._from_state(file)
                 found[address] = OwnedRecord(str(record.get("kind")), record.get("id"),
-                                             files[file] if isinstance(file, str) else None)
+                                             self._from_state(file) if isinstance(file, str) else None)
         return found
 
     def own(self, address: str, kind: str, ident: Json, file: str | None = None) -> None:
@@ -189,7 +188,11 @@ class StateFile:
         return self.path.resolve().parent if self.path is not None else None
 
     def _relative(self, file: str) -> str:
-        path = Path(file).resolve()
+        try:
+            path = Path(file).resolve()
+        except (RuntimeError, OSError):  # a symlink loop: Python 3.11 raises RuntimeError, later ones OSError
+            log.warning("cannot resolve the manifest %s (a symlink loop): the state file records it as written", file)
+            path = Path(os.path.abspath(file))
         if self._folder is None:
             return str(path)
         try:
@@ -197,8 +200,21 @@ class StateFile:
         except ValueError:
             return str(path)
 
-    def _from_state(self, file: str) -> str:
-        return str(self._folder / file) if self._folder is not None else file
+    def _from_state(self, file: str) -> str | None:
+        """A recorded manifest as a path (worked out once per file: a few manifests hold every
+        record); None, with a warning, behind a symlink loop: pruning then leaves its objects alone,
+        as it does objects of manifests outside those planned."""
+        if file not in self._manifests:
+            path = str(self._folder / file) if self._folder is not None else file
+            try:
+                Path(path).resolve()
+            except (RuntimeError, OSError):
+                log.warning("the state file %s names the manifest %s, behind a symlink loop: what it described "
+                            "is not pruned", self.path, file)
+                self._manifests[file] = None
+            else:
+                self._manifests[file] = path
+        return self._manifests[file]
 
     def save(self) -> None:
         """Write the file atomically; a failure is a `ReconcilerError` naming the file."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import run, served, write_manifest
+from support import run, served, write_manifest, writes
 
 from reconciler.state import StateFile
 
@@ -124,3 +124,52 @@ def test_every_record_the_tool_writes_reads_back(tmp_path: Path) -> None:
         "flow/login": ("flow", "7b1c5d9e-35a1-4b1a-9f5e-1d1f5d3c2b1a")}
     assert StateFile(key=b"other", server="http://x", path=path).key_changed
     assert json.loads(path.read_text())["servers"]["http://old"] == {"key_id": None, "objects": {}, "owned": {}}
+
+
+def test_a_manifest_the_state_file_names_behind_a_symlink_loop_is_a_warning_and_not_pruned(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "config").mkdir()
+    (tmp_path / "loop").symlink_to("loop")
+    write_manifest(tmp_path / "config", [{"kind": "deny", "name": "a"}, {"kind": "deny", "name": "b"}])
+    state = tmp_path / "reconciler.state.json"
+    with served() as (sandbox, url):
+        assert run(url, "apply", str(tmp_path / "config"), "--auto-approve").exit_code == 0
+        write_manifest(tmp_path / "config", [{"kind": "deny", "name": "a"}])
+        records = json.loads(state.read_text())
+        records["servers"][url]["owned"]["deny/b"]["file"] = "loop/stages.yaml"
+        state.write_text(json.dumps(records))
+        result = run(url, "plan", str(tmp_path / "config"), "--prune")
+        assert (result.exit_code, result.output) == (0, (
+            f"WARNING reconciler.state: the state file {state} names the manifest loop/stages.yaml, behind a "
+            "symlink loop: what it described is not pruned\n"
+            f"state: {state}\n"
+            f"No changes. Live state matches the manifests (authentik 2026.2.2 at {url}, 1 object compared).\n\n"
+            "Not in the manifests, left alone: 1 live object of the kinds they manage:\n  deny (1): b\n"))
+        assert writes(sandbox)[-1][0] == "POST"  # nothing deleted
+
+
+def test_a_saved_plan_whose_manifests_became_a_symlink_loop_records_them_as_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "config").mkdir()
+    write_manifest(tmp_path / "config", [{"kind": "deny", "name": "a"}])
+    monkeypatch.chdir(tmp_path)
+    with served() as (sandbox, url):
+        assert run(url, "plan", "config", "--out", "plan.json").exit_code == 0
+        (tmp_path / "config").rename(tmp_path / "moved")
+        (tmp_path / "config").symlink_to("config")
+        result = run(url, "apply", "--plan", "plan.json", "--auto-approve")
+        assert result.exit_code == 0, result.output
+        assert result.output == (
+            "state: ./reconciler.state.json\n"
+            f"Plan for authentik 2026.2.2 at {url}:\n\n  + deny/a  (create: POST /api/v3/stages/deny/)\n"
+            '      + name = "a"\n\n'
+            "Plan: 1 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged.\n"
+            "WARNING reconciler.state: cannot resolve the manifest config/stages.yaml (a symlink loop): the state "
+            "file records it as written\n"
+            "WARNING reconciler.state: the state file reconciler.state.json names the manifest config/stages.yaml, "
+            "behind a symlink loop: what it described is not pruned\n"
+            "  created deny/a (POST /api/v3/stages/deny/)\n\nApplied 1 of 1 changes.\n  applied:       create deny/a\n")
+        created = next(o for o in sandbox.objects("deny") if o["name"] == "a")
+    owned = json.loads((tmp_path / "reconciler.state.json").read_text())["servers"][url]["owned"]
+    assert owned == {"deny/a": {"kind": "deny", "id": created["pk"], "file": "config/stages.yaml"}}
