@@ -8,21 +8,27 @@ changed without learning them."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import hmac
 import json
 import logging
 import os
-from collections.abc import Iterable
+import re
+import shlex
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from reconciler.errors import ReconcilerError
-from reconciler.values import Json, JsonObject
+from reconciler.values import REDACTED, Json, JsonObject
 
-__all__ = ["StateFile", "OwnedRecord", "STATE_FILE"]
+__all__ = ["StateFile", "OwnedRecord", "STATE_FILE", "LockClock", "LOCK_WAIT", "read_servers"]
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +36,9 @@ STATE_FILE = "reconciler.state.json"
 FORMAT_VERSION = 1
 FORMAT_KEYS = frozenset({"format_version", "about", "servers", "key_id", "objects", "owned", "pk", "fields", "kind",
                          "id", "file"})
-MAX_DIGITS = 100  # an id is at most 20 digits; a longer number is not one this tool wrote
+MAX_DIGITS = 100
+LOCK_WAIT = 30.0  # seconds a save waits for another run's lock on the state file
+LOCK_POLL = 0.05  # an id is at most 20 digits; a longer number is not one this tool wrote
 
 
 KEY_CHECK = b"authentik-reconciler fingerprint key"
@@ -56,7 +64,8 @@ class StateFile:
     object they were applied to (a same-named object created outside the tool has another id, so
     its secrets count as unknown); and the objects this repository owns (applied or adopted), by
     address, with their kind and id, which pruning may delete once the manifests leave them out.
-    `path=None` keeps it in memory only (the sandbox, tests)."""
+    `path=None` keeps it in memory only (the sandbox, tests). `save` waits up to `lock_wait`
+    seconds for another run's lock on the file, on `clock` (the system's by default)."""
 
     key: bytes = field(repr=False)
     server: str
@@ -66,11 +75,15 @@ class StateFile:
     _holders_of: dict[tuple[str, Json], set[str]] | None = field(default=None, repr=False, compare=False)
     _shown_files: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _manifests: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+    _loaded: dict[str, JsonObject] = field(default_factory=dict, repr=False, compare=False)
+    lock_wait: float = field(default=LOCK_WAIT, compare=False)
+    clock: LockClock | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.path is None or not _exists(self.path):
             return
         self._servers = read_servers(self.path)
+        self._loaded = json.loads(json.dumps(self._servers))  # what this run changes is told from it at save
         entry = self._servers.get(self.server)
         if entry is not None and entry.get("key_id") != self.key_id:
             # Fingerprints made with another key say nothing now; what is owned stays owned.
@@ -217,25 +230,175 @@ class StateFile:
         return self._manifests[file]
 
     def save(self) -> None:
-        """Write the file atomically; a failure is a `ReconcilerError` naming the file."""
+        """Write what this run changed into the file, under its lock: the file is read again and
+        this run's changes (records added, changed or removed since it was read) go onto what is
+        there now, so two applies sharing it (two CI jobs) lose no record; then it is written
+        atomically (a temporary file in the same folder, synced, renamed over it). A failure is a
+        `ReconcilerError` naming the file."""
         if self.path is None:
             return
-        data = {
-            "format_version": FORMAT_VERSION,
-            "about": "HMAC-SHA256 fingerprints of write-only values applied by authentik-reconciler, and the "
-                     "objects this repository owns; no secret is stored. Commit this file next to the manifests.",
-            "servers": {server: {"key_id": entry.get("key_id"),
-                                 "objects": dict(sorted(entry.get("objects", {}).items())),
-                                 "owned": dict(sorted(entry.get("owned", {}).items()))}
-                        for server, entry in sorted(self._servers.items())},
-        }
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         try:
-            tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-            tmp.replace(self.path)
+            with _locked(self.path, self._lock, self.lock_wait, self.clock or CLOCK):
+                servers = self._merged(read_servers(self.path) if _exists(self.path) else {})
+                text = _render(servers)
+                _write_atomically(self.path, text)
         except OSError as exc:
             raise ReconcilerError(f"cannot write the state file {self.path}: {exc.strerror or exc}") from exc
+        self._servers, self._loaded, self._holders_of = servers, json.loads(text)["servers"], None
         log.info("saved the state (secret fingerprints, owned objects) to %s", self.path)
+
+    @property
+    def _lock(self) -> Path:
+        """The lock file: beside the file in its resolved folder, so runs reaching it by different
+        paths (a symlinked checkout) share it."""
+        assert self.path is not None and self._folder is not None
+        return self._folder / (self.path.name + ".lock")
+
+    def _merged(self, disk: dict[str, JsonObject]) -> dict[str, JsonObject]:
+        """`disk` (the file as it is now) with this run's changes to its server's records. The
+        fingerprints of another key say nothing to this one: they go when this run writes."""
+        mine = self._servers.get(self.server)
+        if mine is None:
+            return disk
+        before = self._loaded.get(self.server, {})
+        entry = disk.setdefault(self.server, {})
+        if entry.get("key_id") != self.key_id:
+            entry.update(key_id=self.key_id, objects={})
+        same_key = before.get("key_id") == self.key_id
+        _apply_changes(entry.setdefault("objects", {}), before.get("objects", {}) if same_key else {},
+                       mine.get("objects", {}))
+        _apply_changes(entry.setdefault("owned", {}), before.get("owned", {}), mine.get("owned", {}))
+        return disk
+
+
+def _apply_changes(records: JsonObject, before: JsonObject, after: JsonObject) -> None:
+    """Make on `records` the changes from `before` to `after`: removed, added and changed records."""
+    for address in before.keys() - after.keys():
+        records.pop(address, None)
+    for address, record in after.items():
+        if before.get(address) != record:
+            records[address] = record
+
+
+def _render(servers: dict[str, JsonObject]) -> str:
+    data = {
+        "format_version": FORMAT_VERSION,
+        "about": "HMAC-SHA256 fingerprints of write-only values applied by authentik-reconciler, and the "
+                 "objects this repository owns; no secret is stored. Commit this file next to the manifests.",
+        "servers": {server: {"key_id": entry.get("key_id"),
+                             "objects": dict(sorted(entry.get("objects", {}).items())),
+                             "owned": dict(sorted(entry.get("owned", {}).items()))}
+                    for server, entry in sorted(servers.items())},
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader (another run, git) sees the old file or the new one, never part of one, and after a
+    crash the new one is on disk or the old one is."""
+    tmp = path.with_suffix(path.suffix + ".tmp")  # written under the lock: no other run writes it now
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        with suppress(OSError):
+            tmp.unlink()
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself
+    except OSError:  # some file systems refuse to sync a folder: the rename is then as durable as they make it
+        pass
+    finally:
+        os.close(folder)
+
+
+class LockClock(Protocol):
+    """Time as waiting for the state file's lock sees it (tests pass a fake one)."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemLockClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+CLOCK: LockClock = SystemLockClock()
+
+
+@contextmanager
+def _locked(path: Path, lock: Path, wait: float, clock: LockClock) -> Iterator[None]:
+    """Hold the lock of the state file at `path` (`fcntl.flock` on `lock`, which holds this run's
+    pid and command so a run that waits can name it); wait for it up to `wait` seconds, then raise
+    naming the holder. The lock file goes when it is let go."""
+    deadline = clock.monotonic() + wait
+    while (descriptor := _take(lock)) is None:
+        if clock.monotonic() >= deadline:
+            raise ReconcilerError(f"cannot write the state file {path}: {_holder(lock)} still holds its lock {lock} "
+                                  f"after {wait:g} s; run again once it has finished")
+        clock.sleep(LOCK_POLL)
+    try:
+        os.write(descriptor, json.dumps({"pid": os.getpid(), "command": _running_command()}).encode())
+        yield
+    finally:
+        with suppress(OSError):
+            lock.unlink()  # before letting go: a run that opened it meanwhile sees it went, and takes a new one
+        os.close(descriptor)
+
+
+def _take(lock: Path) -> int | None:
+    """The lock file's descriptor, locked; None while another run holds it."""
+    while True:
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return None
+        if _same_file(descriptor, lock):
+            os.ftruncate(descriptor, 0)
+            return descriptor
+        os.close(descriptor)  # its holder removed it as we opened it: take the one there now
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    try:
+        there = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(descriptor)
+    return (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _holder(lock: Path) -> str:
+    """The run holding `lock`, as its lock file says."""
+    try:
+        holder = json.loads(lock.read_text(encoding="utf-8"))
+        return f"another run (pid {int(holder['pid'])}: {str(holder['command'])})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another run"
+
+
+def _running_command() -> str:
+    """This run's command line, without a `--token` or a URL's credentials (the lock file lies
+    beside a file meant to be committed)."""
+    shown: list[str] = []
+    for arg in sys.orig_argv:
+        if shown and shown[-1] == "--token":
+            arg = REDACTED
+        elif arg.startswith("--token="):
+            arg = f"--token={REDACTED}"
+        shown.append(re.sub(r"(\w+://)[^/@\s]*@", r"\1", arg))
+    return shlex.join(shown)
 
 
 def _held(kind: Json, ident: Json) -> tuple[str, Json]:
