@@ -8,24 +8,37 @@ changed without learning them."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable
+import os
+import re
+import shlex
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from reconciler.errors import ReconcilerError
-from reconciler.values import Json, JsonObject
+from reconciler.values import REDACTED, Json, JsonObject
 
-__all__ = ["StateFile", "OwnedRecord", "STATE_FILE"]
+__all__ = ["StateFile", "OwnedRecord", "STATE_FILE", "LockClock", "LOCK_WAIT", "read_servers"]
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "reconciler.state.json"
+FORMAT_VERSION = 1
+FORMAT_KEYS = frozenset({"format_version", "about", "servers", "key_id", "objects", "owned", "pk", "fields", "kind",
+                         "id", "file"})
+MAX_DIGITS = 100
+LOCK_WAIT = 30.0  # seconds a save waits for another run's lock on the state file
+LOCK_POLL = 0.05  # an id is at most 20 digits; a longer number is not one this tool wrote
 
 
 KEY_CHECK = b"authentik-reconciler fingerprint key"
@@ -51,7 +64,8 @@ class StateFile:
     object they were applied to (a same-named object created outside the tool has another id, so
     its secrets count as unknown); and the objects this repository owns (applied or adopted), by
     address, with their kind and id, which pruning may delete once the manifests leave them out.
-    `path=None` keeps it in memory only (the sandbox, tests)."""
+    `path=None` keeps it in memory only (the sandbox, tests). `save` waits up to `lock_wait`
+    seconds for another run's lock on the file, on `clock` (the system's by default)."""
 
     key: bytes = field(repr=False)
     server: str
@@ -60,28 +74,16 @@ class StateFile:
     key_changed: bool = False
     _holders_of: dict[tuple[str, Json], set[str]] | None = field(default=None, repr=False, compare=False)
     _shown_files: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _manifests: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+    _loaded: dict[str, JsonObject] = field(default_factory=dict, repr=False, compare=False)
+    lock_wait: float = field(default=LOCK_WAIT, compare=False)
+    clock: LockClock | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.path is None:
+        if self.path is None or not _exists(self.path):
             return
-        try:
-            self.path.stat()
-        except OSError as exc:  # `exists()` says False for a loop, and `resolve()` raises RuntimeError on one
-            if exc.errno == errno.ELOOP:
-                raise ReconcilerError(f"cannot read the state file {self.path}: a symlink loop") from exc
-            return
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            servers = data["servers"]
-            if not isinstance(servers, dict) or not all(
-                    isinstance(entry, dict) and isinstance(entry.get("objects", {}), dict)
-                    for entry in servers.values()):
-                raise ValueError("'servers' must map each server to {key_id, objects}")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ReconcilerError(f"cannot read the state file {self.path}: {exc}") from exc
-        if not all(isinstance(entry.get("owned", {}), dict) for entry in servers.values()):
-            raise ReconcilerError(f"cannot read the state file {self.path}: 'owned' must map addresses to objects")
-        self._servers = servers
+        self._servers = read_servers(self.path)
+        self._loaded = json.loads(json.dumps(self._servers))  # what this run changes is told from it at save
         entry = self._servers.get(self.server)
         if entry is not None and entry.get("key_id") != self.key_id:
             # Fingerprints made with another key say nothing now; what is owned stays owned.
@@ -137,14 +139,11 @@ class StateFile:
     def owned(self) -> dict[str, OwnedRecord]:
         """What this repository owns on this server, by address."""
         found = {}
-        files: dict[str, str] = {}  # a few manifests hold every record: each made a path once
         for address, record in self._owned().items():
             if isinstance(record, dict):
                 file = record.get("file")
-                if isinstance(file, str) and file not in files:
-                    files[file] = self._from_state(file)
                 found[address] = OwnedRecord(str(record.get("kind")), record.get("id"),
-                                             files[file] if isinstance(file, str) else None)
+                                             self._from_state(file) if isinstance(file, str) else None)
         return found
 
     def own(self, address: str, kind: str, ident: Json, file: str | None = None) -> None:
@@ -202,7 +201,11 @@ class StateFile:
         return self.path.resolve().parent if self.path is not None else None
 
     def _relative(self, file: str) -> str:
-        path = Path(file).resolve()
+        try:
+            path = Path(file).resolve()
+        except (RuntimeError, OSError):  # a symlink loop: Python 3.11 raises RuntimeError, later ones OSError
+            log.warning("cannot resolve the manifest %s (a symlink loop): the state file records it as written", file)
+            path = Path(os.path.abspath(file))
         if self._folder is None:
             return str(path)
         try:
@@ -210,33 +213,323 @@ class StateFile:
         except ValueError:
             return str(path)
 
-    def _from_state(self, file: str) -> str:
-        return str(self._folder / file) if self._folder is not None else file
+    def _from_state(self, file: str) -> str | None:
+        """A recorded manifest as a path (worked out once per file: a few manifests hold every
+        record); None, with a warning, behind a symlink loop: pruning then leaves its objects alone,
+        as it does objects of manifests outside those planned."""
+        if file not in self._manifests:
+            path = str(self._folder / file) if self._folder is not None else file
+            try:
+                Path(path).resolve()
+            except (RuntimeError, OSError):
+                log.warning("the state file %s names the manifest %s, behind a symlink loop: what it described "
+                            "is not pruned", self.path, file)
+                self._manifests[file] = None
+            else:
+                self._manifests[file] = path
+        return self._manifests[file]
 
     def save(self) -> None:
-        """Write the file atomically; a failure is a `ReconcilerError` naming the file."""
+        """Write what this run changed into the file, under its lock: the file is read again and
+        this run's changes (records added, changed or removed since it was read) go onto what is
+        there now, so two applies sharing it (two CI jobs) lose no record; then it is written
+        atomically (a temporary file in the same folder, synced, renamed over it). A failure is a
+        `ReconcilerError` naming the file."""
         if self.path is None:
             return
-        data = {
-            "format_version": 1,
-            "about": "HMAC-SHA256 fingerprints of write-only values applied by authentik-reconciler, and the "
-                     "objects this repository owns; no secret is stored. Commit this file next to the manifests.",
-            "servers": {server: {"key_id": entry.get("key_id"),
-                                 "objects": dict(sorted(entry.get("objects", {}).items())),
-                                 "owned": dict(sorted(entry.get("owned", {}).items()))}
-                        for server, entry in sorted(self._servers.items())},
-        }
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         try:
-            tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-            tmp.replace(self.path)
+            with _locked(self.path, self._lock, self.lock_wait, self.clock or CLOCK):
+                servers = self._merged(read_servers(self.path) if _exists(self.path) else {})
+                text = _render(servers)
+                _write_atomically(self.path, text)
         except OSError as exc:
             raise ReconcilerError(f"cannot write the state file {self.path}: {exc.strerror or exc}") from exc
+        self._servers, self._loaded, self._holders_of = servers, json.loads(text)["servers"], None
         log.info("saved the state (secret fingerprints, owned objects) to %s", self.path)
+
+    @property
+    def _lock(self) -> Path:
+        """The lock file: beside the file in its resolved folder, so runs reaching it by different
+        paths (a symlinked checkout) share it."""
+        assert self.path is not None and self._folder is not None
+        return self._folder / (self.path.name + ".lock")
+
+    def _merged(self, disk: dict[str, JsonObject]) -> dict[str, JsonObject]:
+        """`disk` (the file as it is now) with this run's changes to its server's records. The
+        fingerprints of another key say nothing to this one: they go when this run writes."""
+        mine = self._servers.get(self.server)
+        if mine is None:
+            return disk
+        before = self._loaded.get(self.server, {})
+        entry = disk.setdefault(self.server, {})
+        if entry.get("key_id") != self.key_id:
+            entry.update(key_id=self.key_id, objects={})
+        same_key = before.get("key_id") == self.key_id
+        _apply_changes(entry.setdefault("objects", {}), before.get("objects", {}) if same_key else {},
+                       mine.get("objects", {}))
+        _apply_changes(entry.setdefault("owned", {}), before.get("owned", {}), mine.get("owned", {}))
+        return disk
+
+
+def _apply_changes(records: JsonObject, before: JsonObject, after: JsonObject) -> None:
+    """Make on `records` the changes from `before` to `after`: removed, added and changed records."""
+    for address in before.keys() - after.keys():
+        records.pop(address, None)
+    for address, record in after.items():
+        if before.get(address) != record:
+            records[address] = record
+
+
+def _render(servers: dict[str, JsonObject]) -> str:
+    data = {
+        "format_version": FORMAT_VERSION,
+        "about": "HMAC-SHA256 fingerprints of write-only values applied by authentik-reconciler, and the "
+                 "objects this repository owns; no secret is stored. Commit this file next to the manifests.",
+        "servers": {server: {"key_id": entry.get("key_id"),
+                             "objects": dict(sorted(entry.get("objects", {}).items())),
+                             "owned": dict(sorted(entry.get("owned", {}).items()))}
+                    for server, entry in sorted(servers.items())},
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader (another run, git) sees the old file or the new one, never part of one, and after a
+    crash the new one is on disk or the old one is."""
+    tmp = path.with_suffix(path.suffix + ".tmp")  # written under the lock: no other run writes it now
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        with suppress(OSError):
+            tmp.unlink()
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself
+    except OSError:  # some file systems refuse to sync a folder: the rename is then as durable as they make it
+        pass
+    finally:
+        os.close(folder)
+
+
+class LockClock(Protocol):
+    """Time as waiting for the state file's lock sees it (tests pass a fake one)."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemLockClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+CLOCK: LockClock = SystemLockClock()
+
+
+@contextmanager
+def _locked(path: Path, lock: Path, wait: float, clock: LockClock) -> Iterator[None]:
+    """Hold the lock of the state file at `path` (`fcntl.flock` on `lock`, which holds this run's
+    pid and command so a run that waits can name it); wait for it up to `wait` seconds, then raise
+    naming the holder. The lock file goes when it is let go."""
+    deadline = clock.monotonic() + wait
+    while (descriptor := _take(lock)) is None:
+        if clock.monotonic() >= deadline:
+            raise ReconcilerError(f"cannot write the state file {path}: {_holder(lock)} still holds its lock {lock} "
+                                  f"after {wait:g} s; run again once it has finished")
+        clock.sleep(LOCK_POLL)
+    try:
+        os.write(descriptor, json.dumps({"pid": os.getpid(), "command": _running_command()}).encode())
+        yield
+    finally:
+        with suppress(OSError):
+            lock.unlink()  # before letting go: a run that opened it meanwhile sees it went, and takes a new one
+        os.close(descriptor)
+
+
+def _take(lock: Path) -> int | None:
+    """The lock file's descriptor, locked; None while another run holds it."""
+    while True:
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return None
+        if _same_file(descriptor, lock):
+            os.ftruncate(descriptor, 0)
+            return descriptor
+        os.close(descriptor)  # its holder removed it as we opened it: take the one there now
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    try:
+        there = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(descriptor)
+    return (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _holder(lock: Path) -> str:
+    """The run holding `lock`, as its lock file says."""
+    try:
+        holder = json.loads(lock.read_text(encoding="utf-8"))
+        return f"another run (pid {int(holder['pid'])}: {str(holder['command'])})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another run"
+
+
+def _running_command() -> str:
+    """This run's command line, without a `--token` or a URL's credentials (the lock file lies
+    beside a file meant to be committed)."""
+    shown: list[str] = []
+    for arg in sys.orig_argv:
+        if shown and shown[-1] == "--token":
+            arg = REDACTED
+        elif arg.startswith("--token="):
+            arg = f"--token={REDACTED}"
+        shown.append(re.sub(r"(\w+://)[^/@\s]*@", r"\1", arg))
+    return shlex.join(shown)
 
 
 def _held(kind: Json, ident: Json) -> tuple[str, Json]:
     """How the holders index knows an object: by kind and id, never by a bare id (a provider and a
-    user may both be 3), and an integer id whether the record holds it as a number or as text."""
+    user may both be 3), and an integer id whether the record holds it as a number or as text (a
+    text of more digits than any id stays text: Python refuses to convert 4,300 digits)."""
     text = str(ident)
-    return str(kind), int(text) if text.isascii() and text.isdigit() else text
+    whole = text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS
+    return str(kind), int(text) if whole else text
+
+
+def _exists(path: Path) -> bool:
+    """Whether the state file exists; a symlink loop is an error (`exists()` says False for a loop,
+    and `resolve()` raises RuntimeError on one)."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ReconcilerError(f"cannot read the state file {path}: a symlink loop") from exc
+        return False
+    return True
+
+
+def read_servers(path: Path) -> dict[str, JsonObject]:
+    """The records of a state file, by server, every one checked: a file edited by hand, or
+    merged badly, is one error naming the file and the first wrong key, never a crash later."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"), parse_int=_whole_number)
+    except RecursionError as exc:
+        raise ReconcilerError(f"cannot read the state file {path}: nested too deeply") from exc
+    except (OSError, ValueError) as exc:
+        raise ReconcilerError(f"cannot read the state file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    problems = _too_long(data) or _file_problems(data)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ReconcilerError(f"cannot read the state file {path}: {problems[0]}{more}")
+    servers: dict[str, JsonObject] = data["servers"]
+    return servers
+
+
+class _TooLong(NamedTuple):
+    """A JSON integer of more digits than any id: kept as a marker so the error can name its key."""
+
+    digits: int
+
+
+def _whole_number(text: str) -> int | _TooLong:
+    digits = len(text.lstrip("-"))
+    return int(text) if digits <= MAX_DIGITS else _TooLong(digits)
+
+
+def _too_long(data: Json) -> list[str]:
+    """Where the file holds a number too long to be an id (walked without recursion: the parser
+    allows deeper nesting than a recursive walk on top of the stack would)."""
+    found = []
+    pending: list[tuple[str, Json]] = [("", data)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, _TooLong):
+            found.append(f"{where or 'the file'} is a number of {value.digits} digits (at most {MAX_DIGITS})")
+        elif isinstance(value, dict):
+            pending.extend((_key(where, key), item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in reversed(list(enumerate(value))))
+    return found
+
+
+def _key(where: str, key: str) -> str:
+    """`servers["http://x"].owned`: a name of the format as is, a server, address or field quoted."""
+    if key in FORMAT_KEYS:
+        return f"{where}.{key}" if where else key
+    return f"{where}[{json.dumps(key)}]"
+
+
+def _file_problems(data: Json) -> list[str]:
+    if not isinstance(data, dict):
+        return ["the file must hold a JSON object"]
+    version = data.get("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        return [f"format_version must be {FORMAT_VERSION} (the format this tool reads), not {json.dumps(version)}"]
+    if "servers" not in data:
+        return ["servers is missing"]
+    servers = data["servers"]
+    if not isinstance(servers, dict):
+        return ["servers must be an object"]
+    return [problem for server, entry in servers.items()
+            for problem in _server_problems(f"servers[{json.dumps(server)}]", entry)]
+
+
+def _server_problems(where: str, entry: Json) -> list[str]:
+    if not isinstance(entry, dict):
+        return [f"{where} must be an object"]
+    problems = [] if _is(entry.get("key_id"), str, None) else [f"{where}.key_id must be text"]
+    for section, check in (("objects", _fingerprint_problems), ("owned", _owned_problems)):
+        records = entry.get(section, {})
+        if not isinstance(records, dict):
+            problems.append(f"{where}.{section} must be an object")
+            continue
+        problems += [problem for address, record in records.items()
+                     for problem in check(f"{where}.{section}[{json.dumps(address)}]", record)]
+    return problems
+
+
+def _fingerprint_problems(where: str, record: Json) -> list[str]:
+    """A record of `objects`: the id of the object the fingerprints went to, and one fingerprint
+    (text) per write-only field."""
+    if not isinstance(record, dict):
+        return [f"{where} must be an object"]
+    problems = [] if _is(record.get("pk"), str, int) else [f"{where}.pk must be text or a whole number"]
+    fields = record.get("fields")
+    if not isinstance(fields, dict):
+        return [*problems, f"{where}.fields must be an object"]
+    return problems + [f"{where}.fields[{json.dumps(name)}] must be text"
+                       for name, fingerprint in fields.items() if not isinstance(fingerprint, str)]
+
+
+def _owned_problems(where: str, record: Json) -> list[str]:
+    """A record of `owned`: the object's kind, its id (null until it is created) and the manifest
+    that describes it (optional)."""
+    if not isinstance(record, dict):
+        return [f"{where} must be an object"]
+    problems = [] if isinstance(record.get("kind"), str) else [f"{where}.kind must be text"]
+    if not _is(record.get("id"), str, int, None):
+        problems.append(f"{where}.id must be text or a whole number")
+    if not _is(record.get("file"), str, None):
+        problems.append(f"{where}.file must be text")
+    return problems
+
+
+def _is(value: Json, *types: type | None) -> bool:
+    """Whether a JSON value is of one of `types` (None: null); a boolean is not a number."""
+    if value is None or isinstance(value, bool):
+        return value is None and None in types
+    return isinstance(value, tuple(t for t in types if t is not None))
