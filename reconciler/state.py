@@ -201,8 +201,9 @@ class StateFile:
         return self.path.resolve().parent if self.path is not None else None
 
     def _relative(self, file: str) -> str:
-        try:
-            path = Path(file).resolve()
+        named = Path(os.path.abspath(file))
+        try:  # the folders resolved, the file as named: a symlinked manifest is known by its link
+            path = named.parent.resolve() / named.name
         except (RuntimeError, OSError):  # a symlink loop: Python 3.11 raises RuntimeError, later ones OSError
             log.warning("cannot resolve the manifest %s (a symlink loop): the state file records it as written", file)
             path = Path(os.path.abspath(file))
@@ -215,12 +216,14 @@ class StateFile:
 
     def _from_state(self, file: str) -> str | None:
         """A recorded manifest as a path (worked out once per file: a few manifests hold every
-        record); None, with a warning, behind a symlink loop: pruning then leaves its objects alone,
-        as it does objects of manifests outside those planned."""
+        record); None, with a warning, when its folders run into a symlink loop: pruning then leaves
+        its objects alone, as it does objects of manifests outside those planned. The file itself is
+        as named (a link is known by its own path, as `_relative` records it): discovery says when
+        it cannot be read."""
         if file not in self._manifests:
             path = str(self._folder / file) if self._folder is not None else file
             try:
-                Path(path).resolve()
+                Path(path).parent.resolve()
             except (RuntimeError, OSError):
                 log.warning("the state file %s names the manifest %s, behind a symlink loop: what it described "
                             "is not pruned", self.path, file)

@@ -181,8 +181,6 @@ def test_a_manifest_read_through_a_link_prunes_with_the_folder_that_holds_the_li
         assert writes(sandbox) == [("DELETE", f"/api/v3/stages/dummy/{dropped}/", None)]
 
 
-@pytest.mark.xfail(strict=True, reason="needs reconciler/state.py to record a manifest as named (the link), not "
-                                       "resolved to its target: StateFile._relative (issue #20)")
 def test_a_manifest_read_through_a_link_is_owned_under_the_link_and_pruned_when_the_link_goes(repo: Path) -> None:
     (repo / "shared").mkdir()
     (repo / "shared" / "base.yaml").write_text(stages("linked"))
