@@ -111,3 +111,26 @@ def test_apply_refuses_a_parallelism_out_of_range_before_any_call(config: Path, 
         apply([config], connection, PlanOptions(keep_state=False), parallelism=parallelism)
     assert str(refused.value) == f"parallelism must be a whole number from 1 to 64, not {parallelism}"
     assert sandbox.requests == []
+
+
+# -- URLs ----------------------------------------------------------------------------------------
+def test_a_url_whose_port_is_out_of_range_is_named(config: Path) -> None:
+    # httpx takes a port up to 99999 and failed only when connecting: an internal error (exit 3).
+    result = run("http://127.0.0.1:99999", "plan", str(config))
+    assert (result.exit_code, result.output) == (
+        1, "error: invalid authentik URL: http://127.0.0.1:99999: port 99999 is out of range (1-65535)\n")
+    zero = run("http://127.0.0.1:0/api/v3/", "plan", str(config))
+    assert (zero.exit_code, zero.output) == (
+        1, "error: invalid authentik URL: http://127.0.0.1:0/api/v3/: port 0 is out of range (1-65535)\n")
+
+
+def test_a_url_that_does_not_parse_is_named_without_its_credentials(config: Path) -> None:
+    result = run("http://user:hunter22@127.0.0.1:abc", "plan", str(config))
+    assert (result.exit_code, result.output) == (1, (
+        "WARNING reconciler.client: the authentik URL http://127.0.0.1:abc carries credentials; they are not used: "
+        "the tool authenticates with the API token\n"
+        "error: invalid authentik URL: http://127.0.0.1:abc: Invalid port: 'abc'\n"))
+    out_of_range = run("https://user:hunter22@auth.example.com:70000", "plan", str(config))
+    assert out_of_range.output.splitlines()[-1] == (
+        "error: invalid authentik URL: https://auth.example.com:70000: port 70000 is out of range (1-65535)")
+    assert "hunter22" not in out_of_range.output
