@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,55 @@ def test_a_url_that_does_not_parse_is_named_without_its_credentials(config: Path
     assert out_of_range.output.splitlines()[-1] == (
         "error: invalid authentik URL: https://auth.example.com:70000: port 70000 is out of range (1-65535)")
     assert "hunter22" not in out_of_range.output
+
+
+# -- sandbox seeds -------------------------------------------------------------------------------
+SEEDS = {
+    "lists-not-lists.json": ('{"lists": {"/stages/deny/": 5}}', 'lists["/stages/deny/"]: not a list of objects'),
+    "item-not-object.json": ('{"lists": {"/stages/deny/": [{"name": "a"}, 5]}}',
+                             'lists["/stages/deny/"][1]: not an object'),
+    "huge-number.json": ('{"lists": {"/stages/deny/": [{"name": "a", "pk": ' + "9" * 5000 + "}]}}",
+                         'lists["/stages/deny/"][0].pk: a number of 5000 digits, more than 4300'),
+    "nan.json": ('{"lists": {"/sources/all/": [{"slug": "s", "extra": {"ratio": NaN}}]}}',
+                 'lists["/sources/all/"][0].extra.ratio: NaN is not JSON'),
+    "not-an-object.json": ("[]", 'a sandbox seed is an object {"version": ..., "lists": {path: [objects]}}'),
+    "lists-not-object.json": ('{"lists": []}', 'a sandbox seed is an object {"version": ..., "lists": '
+                                               '{path: [objects]}}'),
+    "other-version.json": ('{"version": "2023.10.7", "lists": {}}', "the seed is for authentik 2023.10.7, "
+                                                                    "not 2026.2.2"),
+    "not-json.json": ('{"lists": ', "the sandbox seed is not JSON: Expecting value: line 1 column 11 (char 10)"),
+    "deep.json": ("[" * 100_000 + "]" * 100_000, "the sandbox seed is nested too deeply"),
+}
+
+
+@pytest.fixture
+def busy_port() -> Iterator[str]:
+    """A port in use: the seed is loaded before the port is bound, so a seed the sandbox took
+    would end in "cannot serve" rather than serve until stopped."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        yield str(busy.getsockname()[1])
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_a_malformed_seed_is_named_by_file_and_key(tmp_path: Path, busy_port: str, name: str) -> None:
+    text, problem = SEEDS[name]
+    seed = tmp_path / name
+    seed.write_text(text)
+    result = run("http://unused", "sandbox", "--port", busy_port, "--seed", str(seed))
+    assert (result.exit_code, result.output) == (1, f"error: {seed}: {problem}\n")
+
+
+def test_a_seed_that_is_not_utf8_is_named(tmp_path: Path, busy_port: str) -> None:
+    seed = tmp_path / "latin1.json"
+    seed.write_bytes(b'{"lists": {"/sources/all/": [{"name": "caf\xe9"}]}}')
+    result = run("http://unused", "sandbox", "--port", busy_port, "--seed", str(seed))
+    assert (result.exit_code, result.output) == (1, f"error: {seed}: the sandbox seed is not JSON: 'utf-8' "
+                                                    "codec can't decode byte 0xe9 in position 42: invalid "
+                                                    "continuation byte\n")
+
+
+def test_a_malformed_seed_mapping_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r'^lists\["/stages/deny/"\]\[0\]: not an object$'):
+        Sandbox(seed={"lists": {"/stages/deny/": ["deny"]}})
