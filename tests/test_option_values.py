@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,3 +190,24 @@ def test_a_seed_that_is_not_utf8_is_named(tmp_path: Path, busy_port: str) -> Non
 def test_a_malformed_seed_mapping_is_a_value_error() -> None:
     with pytest.raises(ValueError, match=r'^lists\["/stages/deny/"\]\[0\]: not an object$'):
         Sandbox(seed={"lists": {"/stages/deny/": ["deny"]}})
+
+
+# -- the sandbox command -------------------------------------------------------------------------
+def test_the_sandbox_announces_its_url_once_it_accepts_connections() -> None:
+    # Its first line came before uvicorn listened: a script connecting at once was refused.
+    command = [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--token", "T"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        host, port = first.split()[4].removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(b"GET /api/v3/admin/version/ HTTP/1.1\r\nHost: sandbox\r\nAuthorization: Bearer T\r\n"
+                               b"Connection: close\r\n\r\n")
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'"version_current":"2026.2.2"' in answer
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
