@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler.applying.runner import DEFAULT_PARALLELISM, ApplyResult, ChangeOutcome, apply_plan
+from reconciler.applying.runner import DEFAULT_PARALLELISM, ApplyResult, ChangeOutcome, apply_plan, check_parallelism
 from reconciler.errors import ApplyError, StalePlanError, UnsafePlanError
 from reconciler.exporting.entries import Export, ExportOptions, make_export
 from reconciler.manifests.desired import DesiredObject
@@ -61,6 +61,7 @@ Progress = Callable[[ChangeOutcome], None]
 
 def _for_apply(connection: Connection, parallelism: int) -> Connection:
     """The client's own bound on requests in flight must not be below the apply's."""
+    check_parallelism(parallelism)  # before planning: a wrong value is refused before any call
     return replace(connection, max_concurrency=max(connection.max_concurrency, parallelism))
 
 

@@ -21,13 +21,16 @@ from reconciler.server.client import Client
 from reconciler.state import StateFile
 from reconciler.values import IdKey, Json, JsonObject, Ref, Secret, Value, plain, refs_in, secrets_in, walk
 
-__all__ = ["DEFAULT_PARALLELISM", "ChangeOutcome", "ApplyResult", "OnChange", "apply_plan", "dependencies"]
+__all__ = ["DEFAULT_PARALLELISM", "PARALLELISM_RANGE", "check_parallelism", "ChangeOutcome", "ApplyResult", "OnChange",
+           "apply_plan", "dependencies"]
 
 # Named for what it reports, not the module: the name shows in the CLI's log lines and users'
 # log filters, and stays when modules move.
 log = logging.getLogger("reconciler.apply")
 
 DEFAULT_PARALLELISM = 8
+PARALLELISM_RANGE = (1, 64)
+"""The CLI's `--parallelism` range (`reconciler.cli.commands`), pinned by a test."""
 """Measured with bench/apply_parallel.py on 2 cores at load 0.6 (sandbox over HTTP, 20 ms per
 request, 300 creates / 300 PATCHes, seconds): 1: 7.7/7.6, 4: 2.5/2.4, 8: 1.4/1.2, 10: 1.4/1.6,
 16: 2.2/1.9. Past 8 the calls wait on the server's work, not the network's latency, and more at
@@ -82,6 +85,12 @@ def _with_ids(change: Change, created: Mapping[str, Json]) -> Change:
     return with_values(change, lambda value: walk(value, leaf))
 
 
+def check_parallelism(parallelism: int) -> None:
+    low, high = PARALLELISM_RANGE
+    if not (isinstance(parallelism, int) and low <= parallelism <= high):
+        raise ReconcilerError(f"parallelism must be a whole number from {low} to {high}, not {parallelism!r}")
+
+
 async def apply_plan(plan: Plan, client: Client, model: ApiModel, secrets: StateFile,
                      on_change: OnChange | None = None, parallelism: int = DEFAULT_PARALLELISM) -> ApplyResult:
     """Make every call of `plan`, at most `parallelism` at once; record fingerprints of the
@@ -89,8 +98,7 @@ async def apply_plan(plan: Plan, client: Client, model: ApiModel, secrets: State
     apply. Raises `ApplyError` carrying the `ApplyResult` when a call fails, an answer is lost for
     good, the apply is interrupted (`interrupted`) or our own code fails (`internal`, chained to
     the exception)."""
-    if parallelism < 1:
-        raise ReconcilerError(f"parallelism must be at least 1, not {parallelism}")
+    check_parallelism(parallelism)
     for change in plan.changes:
         client.add_secrets(secrets_in(change.body()))
     run = _Run(plan.changes, client, model, secrets, on_change)

@@ -40,10 +40,11 @@ if TYPE_CHECKING:
 # `reconciler --help` loads click and the cli's own light modules only (tests/test_cli_contract.py
 # pins which).
 
-__all__ = ["COMMANDS", "FAMILIES", "PARALLELISM"]
+__all__ = ["COMMANDS", "FAMILIES", "PARALLELISM", "PARALLELISM_RANGE"]
 
 FAMILIES = tuple(known_sections())  # the models' sections, without loading a model
 PARALLELISM = 8  # applying.runner.DEFAULT_PARALLELISM (not imported: --help stays light), pinned by a test
+PARALLELISM_RANGE = (1, 64)  # applying.runner.PARALLELISM_RANGE, the same way
 APPLY_REPORT = ("plan", "result", "verified", "state_file")
 """The top-level keys of apply's JSON report, besides `error`."""
 
@@ -135,7 +136,7 @@ def show_command(file: Path, fmt: str) -> int:
 @click.option("--verify", is_flag=True, help="plan again after applying and fail unless it shows no changes")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="output format of the apply report")
-@click.option("--parallelism", type=click.IntRange(1, 64), default=PARALLELISM, show_default=True,
+@click.option("--parallelism", type=click.IntRange(*PARALLELISM_RANGE), default=PARALLELISM, show_default=True,
               envvar="RECONCILER_PARALLELISM",
               help="changes made at once (1: one after the other, in the plan's order) [env RECONCILER_PARALLELISM]")
 def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,

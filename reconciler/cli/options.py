@@ -2,6 +2,7 @@
 they build: the connection to authentik and the options of a run with its state file."""
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -31,6 +32,27 @@ RETRIES_KEY = "reconciler.retries"
 POLICY_OPTIONS = {"timeout": TIMEOUT_KEY, "retries": RETRIES_KEY}
 """Options `ReconcilerCommand` moves from the parameters into the context for `connection`, so
 each command's signature stays as it is."""
+TIMEOUT_RANGE = (0.1, 3600)
+RETRIES_RANGE = (0, 10)
+"""`Connection`'s bounds (`reconciler.server.client`; not imported: --help stays light), pinned by
+a test."""
+
+
+class Seconds(click.FloatRange):
+    """A finite number of seconds in a range: `inf` would wait forever, and `nan` compares false
+    with every bound (a deadline of nan seconds fails every call at once, blaming the server)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            return super().convert(value, param, ctx)  # click's own words for what is no number
+        if not math.isfinite(seconds):
+            self.fail(f"{seconds} is not a finite number of seconds.", param, ctx)
+        if seconds <= 0:  # the words of the range this option had before it had an upper bound
+            self.fail(f"{seconds} is not in the range x>0.", param, ctx)
+        return super().convert(seconds, param, ctx)
+
 
 VERBOSE = click.option("-v", "--verbose", count=True, help="log what the tool does (to stderr; -vv: more)")
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
@@ -55,10 +77,10 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--api-version", type=click.Choice(known_versions()),
                      help="API model to use (default: the server's version)"),
         click.option("--timeout", envvar="AUTHENTIK_TIMEOUT", metavar="SECONDS",
-                     type=click.FloatRange(min=0, min_open=True),
+                     type=Seconds(*TIMEOUT_RANGE),
                      help="give up on a call after SECONDS, its answer read in full (default 30) "
                           "[env AUTHENTIK_TIMEOUT]"),
-        click.option("--retries", envvar="AUTHENTIK_RETRIES", metavar="N", type=click.IntRange(0, 10),
+        click.option("--retries", envvar="AUTHENTIK_RETRIES", metavar="N", type=click.IntRange(*RETRIES_RANGE),
                      help="send a call that failed on throttling, a gateway error or no connection again, up "
                           "to N times, where that is safe; apply also makes good a write whose answer was lost "
                           "up to N times (0: never, it is reported unknown) (default 3) [env AUTHENTIK_RETRIES]"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import sys
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -186,14 +188,85 @@ def full_path(path: str) -> str:
 
 
 def load_seed(seed: Path | Mapping[str, Json] | None, api_version: str) -> Mapping[str, Json]:
+    """The seed's objects, checked where they enter: a malformed seed is one `ValueError` naming
+    the file (when it is one) and the key, not a failure deep in the store."""
     if seed is None:
         return default_seed(api_version)
-    data = json.loads(Path(seed).read_text()) if isinstance(seed, str | Path) else seed
+    if isinstance(seed, str | Path):
+        return checked_seed(read_seed(Path(seed)), api_version, f"{seed}: ")
+    return checked_seed(seed, api_version, "")
+
+
+class Unreadable:
+    """A JSON value a seed cannot hold, kept in its place while the file is read, so the error
+    can name its key."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def _integer(text: str) -> int | Unreadable:
+    try:
+        return int(text)
+    except ValueError:  # past Python's limit on the digits of an int read from text
+        return Unreadable(f"a number of {len(text)} digits, more than {sys.get_int_max_str_digits()}")
+
+
+def _real(text: str) -> float | Unreadable:
+    value = float(text)
+    return value if math.isfinite(value) else Unreadable(f"{text} is not a finite number")
+
+
+def _constant(text: str) -> Unreadable:
+    return Unreadable(f"{text} is not JSON")
+
+
+def read_seed(path: Path) -> object:
+    try:
+        return json.loads(path.read_bytes(), parse_int=_integer, parse_float=_real, parse_constant=_constant)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the sandbox seed: {exc.strerror or exc}") from exc
+    except RecursionError as exc:
+        raise ValueError(f"{path}: the sandbox seed is nested too deeply") from exc
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise ValueError(f"{path}: the sandbox seed is not JSON: {exc}") from exc
+
+
+def checked_seed(data: object, api_version: str, where: str) -> Mapping[str, Json]:
+    """`data` as a seed of `api_version`: `{"version": ..., "lists": {path: [objects]}}`, every
+    value one JSON holds. `where`: the file, as the errors name it."""
     if not isinstance(data, Mapping) or not isinstance(data.get("lists"), Mapping):
-        raise ValueError('a sandbox seed is an object {"version": ..., "lists": {path: [objects]}}')
+        raise ValueError(f'{where}a sandbox seed is an object {{"version": ..., "lists": {{path: [objects]}}}}')
     if data.get("version", api_version) != api_version:
-        raise ValueError(f"the seed is for authentik {data['version']}, not {api_version}")
+        raise ValueError(f"{where}the seed is for authentik {data['version']}, not {api_version}")
+    for path, objects in data["lists"].items():
+        key = f"lists[{json.dumps(path)}]"
+        if not isinstance(objects, list):
+            raise ValueError(f"{where}{key}: not a list of objects")
+        for index, obj in enumerate(objects):
+            if not isinstance(obj, Mapping):
+                raise ValueError(f"{where}{key}[{index}]: not an object")
+    try:
+        unreadable = _first_unreadable(data, "")
+    except RecursionError as exc:
+        raise ValueError(f"{where}the sandbox seed is nested too deeply") from exc
+    if unreadable is not None:
+        raise ValueError(f"{where}{unreadable}")
     return data
+
+
+def _first_unreadable(value: object, key: str) -> str | None:
+    """`key: problem` of the first value JSON could not give (`Unreadable`), if any."""
+    if isinstance(value, Unreadable):
+        return f"{key}: {value.problem}"
+    children = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    for child, item in children:
+        name = f"[{json.dumps(child)}]" if not isinstance(child, str) or not child.isidentifier() else (
+            f".{child}" if key else child)
+        found = _first_unreadable(item, key + name)
+        if found is not None:
+            return found
+    return None
 
 
 def serve(host: str = "127.0.0.1", port: int = 9000, api_version: str = LATEST_VERSION,

@@ -21,7 +21,8 @@ def server_config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn
 
 
 def serve_app(app: ASGIApp, host: str, port: int, on_ready: Callable[[str], None] | None = None) -> None:
-    """Bind first, so a port in use is an `OSError` the caller can word, then serve until stopped."""
+    """Bind first, so a port in use is an `OSError` the caller can word, then serve until stopped;
+    `on_ready` gets the URL once the server listens."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -31,9 +32,22 @@ def serve_app(app: ASGIApp, host: str, port: int, on_ready: Callable[[str], None
         sock.close()
         raise
     bound = sock.getsockname()[1]
-    if on_ready:
-        on_ready(f"http://{host}:{bound}")
-    uvicorn.Server(server_config(app, host, bound, "info")).run(sockets=[sock])
+    AnnouncingServer(server_config(app, host, bound, "info"), f"http://{host}:{bound}", on_ready).run(sockets=[sock])
+
+
+class AnnouncingServer(uvicorn.Server):
+    """Says it is ready once it listens: a script that connects as soon as it reads the URL
+    (`--port 0`) must not be refused, as it was when the URL came out before uvicorn listened."""
+
+    def __init__(self, config: uvicorn.Config, url: str, on_ready: Callable[[str], None] | None) -> None:
+        super().__init__(config)
+        self.url = url
+        self.on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_ready is not None:
+            self.on_ready(self.url)
 
 
 @contextmanager

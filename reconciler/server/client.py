@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import re
 import urllib.request
 from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from typing import TypeVar
 
 import httpx
 
-from reconciler.errors import ApiError
+from reconciler.errors import ApiError, ReconcilerError
 from reconciler.server.transport import ATTEMPTS, Clock, DeadlineExceeded, PolicyTransport
 from reconciler.values import REDACTED, Json, JsonObject
 
@@ -28,6 +30,10 @@ PAGINATION_NUMBERS = ("next", "current", "total_pages")
 """The integer page numbers of authentik's list envelope (`authentik/api/pagination.py`: 0 means
 "none"; recordings 03, 04 of both versions) the client relies on."""
 T = TypeVar("T")
+TIMEOUT_RANGE = (0.1, 3600)
+"""A call's deadline in seconds: finite (`inf` would wait forever, `nan` fails every call at once),
+at least a tenth of a second, at most an hour."""
+RETRIES_RANGE = (0, 10)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +63,7 @@ class Connection:
         # A token file read with its trailing newline is the same token: strip surrounding
         # whitespace, as Kubernetes' client-go does for token files (transport/token_source.go).
         object.__setattr__(self, "token", self.token.strip(" \t\r\n"))
+        _check_policy(self)
         without = _without_credentials(self.url)
         if without != self.url:
             # Said once, where the connection is made; past here no URL carries the credentials.
@@ -79,18 +86,46 @@ class Connection:
         try:
             parsed = httpx.URL(self.url)
         except (httpx.InvalidURL, TypeError):
-            return "(invalid URL)"
+            return _without_credentials(self.url)
         shown = parsed.copy_with(username=None, password=None)
         text = str(shown).rstrip("/")
         return text[: -len("/api/v3")] if text.endswith("/api/v3") else text
 
 
+def _check_policy(connection: Connection) -> None:
+    """The same bounds as the CLI's `--timeout` and `--retries` (`reconciler.cli.options`)."""
+    low, high = TIMEOUT_RANGE
+    for name in ("timeout", "connect_timeout"):
+        seconds = getattr(connection, name)
+        if not (isinstance(seconds, int | float) and math.isfinite(seconds) and low <= seconds <= high):
+            raise ReconcilerError(f"{name} must be a finite number of seconds from {low} to {high}, not {seconds!r}")
+    low, high = RETRIES_RANGE
+    if not (isinstance(connection.retries, int) and low <= connection.retries <= high):
+        raise ReconcilerError(f"retries must be a whole number from {low} to {high}, not {connection.retries!r}")
+
+
+USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*:)?(?P<slashes>//)[^/?#]*@")
+"""The credentials of a URL, found by text alone, so a URL too broken to parse (`--url
+http://user:pass@host:99999`) is still named without them."""
+
+
 def _without_credentials(url: str) -> str:
+    return USERINFO.sub(r"\g<scheme>\g<slashes>", url, count=1) if isinstance(url, str) else url
+
+
+def api_url(connection: Connection) -> httpx.URL:
+    """The API root as httpx takes it, or one error naming the URL given (without credentials,
+    which the connection has dropped): httpx takes any port up to 99999 and fails only when
+    connecting to it."""
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
-        return url
-    return str(parsed.copy_with(username=None, password=None)) if parsed.userinfo else url
+        url = httpx.URL(connection.base_url)
+    except httpx.InvalidURL as exc:
+        raise ApiError(f"invalid authentik URL: {connection.url}: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ApiError(f"invalid authentik URL: {connection.url}: expected http:// or https:// and a host")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ApiError(f"invalid authentik URL: {connection.url}: port {url.port} is out of range (1-65535)")
+    return url
 
 
 def check_token(token: str) -> None:
@@ -122,12 +157,7 @@ class Client:
         # The one bound on requests in flight, whoever makes them: a fetch's lists and their pages,
         # an apply's changes and their look-ups.
         self._limit = asyncio.Semaphore(connection.max_concurrency)
-        try:
-            url = httpx.URL(connection.base_url)
-            if url.scheme not in ("http", "https") or not url.host:
-                raise httpx.InvalidURL("expected http:// or https:// and a host")
-        except httpx.InvalidURL as exc:
-            raise ApiError(f"invalid authentik URL: {exc}") from exc
+        url = api_url(connection)
         check_token(connection.token)
         proxy = _environment_proxy(url)
         # Plain http:// straight to the server (redirects are never followed) makes no TLS
