@@ -174,7 +174,7 @@ BAD_ENVIRONMENT = {
     "AUTHENTIK_INSECURE": ("--insecure", "'maybe' is not a valid boolean. Recognized values: , 0, 1, f, false, n, "
                                          "no, off, on, t, true, y, yes", "maybe"),
     "AUTHENTIK_TIMEOUT": ("--timeout", "'abc' is not a valid float range.", "abc"),
-    "AUTHENTIK_RETRIES": ("--retries", "99 is not in the range 0<=x<=10.", "99"),
+    "AUTHENTIK_RETRIES": ("--retries", "99 is not in the range 0<=x<=20.", "99"),  # 0-20 since issue #20
 }
 """A value each typed variable of the group's options refuses, and the command's error for it."""
 

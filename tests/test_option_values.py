@@ -60,9 +60,9 @@ def test_the_timeouts_at_the_bounds_are_taken(config: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "env", "error"), [
-    (("--retries", "11"), {}, "Invalid value for '--retries': 11 is not in the range 0<=x<=10."),
-    (("--retries", "-1"), {}, "Invalid value for '--retries': -1 is not in the range 0<=x<=10."),
-    ((), {"AUTHENTIK_RETRIES": "11"}, "Invalid value for '--retries': 11 is not in the range 0<=x<=10."),
+    (("--retries", "21"), {}, "Invalid value for '--retries': 21 is not in the range 0<=x<=20."),
+    (("--retries", "-1"), {}, "Invalid value for '--retries': -1 is not in the range 0<=x<=20."),
+    ((), {"AUTHENTIK_RETRIES": "21"}, "Invalid value for '--retries': 21 is not in the range 0<=x<=20."),
     (("--parallelism", "0"), {}, "Invalid value for '--parallelism': 0 is not in the range 1<=x<=64."),
     (("--parallelism", "65"), {}, "Invalid value for '--parallelism': 65 is not in the range 1<=x<=64."),
     ((), {"RECONCILER_PARALLELISM": "65"}, "Invalid value for '--parallelism': 65 is not in the range 1<=x<=64."),
@@ -97,9 +97,9 @@ def test_the_cli_ranges_are_the_python_apis() -> None:
     ({"timeout": 0.05}, "timeout must be a finite number of seconds from 0.1 to 3600, not 0.05"),
     ({"timeout": 3601}, "timeout must be a finite number of seconds from 0.1 to 3600, not 3601"),
     ({"connect_timeout": math.inf}, "connect_timeout must be a finite number of seconds from 0.1 to 3600, not inf"),
-    ({"retries": 11}, "retries must be a whole number from 0 to 10, not 11"),
-    ({"retries": -1}, "retries must be a whole number from 0 to 10, not -1"),
-    ({"retries": 2.5}, "retries must be a whole number from 0 to 10, not 2.5"),
+    ({"retries": 21}, "retries must be a whole number from 0 to 20, not 21"),
+    ({"retries": -1}, "retries must be a whole number from 0 to 20, not -1"),
+    ({"retries": 2.5}, "retries must be a whole number from 0 to 20, not 2.5"),
 ])
 def test_a_connection_refuses_what_the_cli_refuses(options: dict[str, float], error: str) -> None:
     with pytest.raises(ReconcilerError) as refused:

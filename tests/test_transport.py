@@ -361,8 +361,9 @@ def test_cli_retries_are_announced_on_stderr_and_bounded() -> None:
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("--timeout", "0", "Error: Invalid value for '--timeout': 0.0 is not in the range x>0."),
     ("--timeout", "soon", "Error: Invalid value for '--timeout': 'soon' is not a valid float range."),
-    ("--retries", "11", "Error: Invalid value for '--retries': 11 is not in the range 0<=x<=10."),
-    ("--retries", "-1", "Error: Invalid value for '--retries': -1 is not in the range 0<=x<=10."),
+    # issue #20: retries are between 0 and 20 (were 0 to 10)
+    ("--retries", "21", "Error: Invalid value for '--retries': 21 is not in the range 0<=x<=20."),
+    ("--retries", "-1", "Error: Invalid value for '--retries': -1 is not in the range 0<=x<=20."),
 ])
 def test_cli_timeout_and_retries_are_validated(option: str, value: str, message: str) -> None:
     for args, env in (((option, value), {}), ((), {f"AUTHENTIK_{option[2:].upper()}": value})):

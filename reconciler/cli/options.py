@@ -33,7 +33,7 @@ POLICY_OPTIONS = {"timeout": TIMEOUT_KEY, "retries": RETRIES_KEY}
 """Options `ReconcilerCommand` moves from the parameters into the context for `connection`, so
 each command's signature stays as it is."""
 TIMEOUT_RANGE = (0.1, 3600)
-RETRIES_RANGE = (0, 10)
+RETRIES_RANGE = (0, 20)
 """`Connection`'s bounds (`reconciler.server.client`; not imported: --help stays light), pinned by
 a test."""
 

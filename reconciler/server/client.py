@@ -33,7 +33,7 @@ T = TypeVar("T")
 TIMEOUT_RANGE = (0.1, 3600)
 """A call's deadline in seconds: finite (`inf` would wait forever, `nan` fails every call at once),
 at least a tenth of a second, at most an hour."""
-RETRIES_RANGE = (0, 10)
+RETRIES_RANGE = (0, 20)
 
 
 @dataclass(frozen=True, kw_only=True)
