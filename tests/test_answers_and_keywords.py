@@ -1,0 +1,97 @@
+"""Reliability, round two (issue #20): the offline check enforces every keyword of the schemas (a
+flow slug with a space fails `validate`, not authentik's 400), a listed object without its natural
+key is one error naming the call and the field (not a create), and a number past Python's limit
+on digits in an answer is one error naming the call (not an internal error). Each through the
+CLI and the Python API."""
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator, FormatChecker
+from support import run, served, write_manifest
+
+from reconciler import ManifestError, validate_paths
+from reconciler.manifests.compiled import is_uuid
+
+TWO_WORDS = {"slug": "two words", "name": "Two words", "title": "Two words", "designation": "authentication"}
+
+
+def flows(tmp_path: Path, *entries: dict[str, Any]) -> Path:
+    write_manifest(tmp_path, list(entries), name="flows.yaml", section="flows")
+    return tmp_path / "flows.yaml"
+
+
+# -- 1. one validator truth -----------------------------------------------------------------------
+
+def test_a_flow_slug_with_a_space_fails_validate_at_its_place(tmp_path: Path) -> None:
+    path = flows(tmp_path, TWO_WORDS)
+    result = run("http://unused", "validate", str(tmp_path))
+    assert (result.exit_code, result.output) == (
+        1, f'{path}:2:3: flow/two words: slug: "two words" does not match ^[-a-zA-Z0-9_]+$\n1 problem found.\n')
+    with pytest.raises(ManifestError) as caught:
+        validate_paths([tmp_path])
+    assert [(p.line, p.column, p.field, p.message) for p in caught.value.problems] == [
+        (2, 3, "slug", '"two words" does not match ^[-a-zA-Z0-9_]+$')]
+
+
+def test_a_flow_slug_with_a_space_fails_plan_before_any_write(tmp_path: Path) -> None:
+    path = flows(tmp_path, TWO_WORDS)
+    with served() as (sandbox, url):
+        result = run(url, "plan", str(tmp_path))
+    assert (result.exit_code, result.output) == (
+        1, f'{path}:2:3: flow/two words: slug: "two words" does not match ^[-a-zA-Z0-9_]+$\n1 problem found.\n')
+    assert [r for r in sandbox.requests if r.method != "GET"] == []
+
+
+def test_a_slug_past_its_length_and_a_name_with_a_slash_are_schema_problems(tmp_path: Path) -> None:
+    path = flows(tmp_path, {**TWO_WORDS, "slug": "a" * 51})  # 2023.10.7 caps a slug at 50 characters
+    write_manifest(tmp_path, [{"kind": "invitation_invite", "name": "a/b"}])
+    result = run("http://unused", "validate", str(tmp_path), "--api-version", "2023.10.7")
+    assert (result.exit_code, result.output) == (1, (
+        f"{path}:2:3: flow/{'a' * 51}: slug: must be at most 50 characters (has 51)\n"
+        f'{tmp_path}/stages.yaml:3:3: invitation_invite/a/b: name: "a/b" does not match ^[-a-zA-Z0-9_]+$\n'
+        "2 problems found.\n"))
+    with pytest.raises(ManifestError) as caught:
+        validate_paths([tmp_path], api_version="2023.10.7")
+    assert [(p.field, p.message) for p in caught.value.problems] == [
+        ("slug", "must be at most 50 characters (has 51)"), ("name", '"a/b" does not match ^[-a-zA-Z0-9_]+$')]
+
+
+@pytest.mark.parametrize("written", ["not-a-uuid", "0b4a1c6e1d2f4c3b9a8e7f6d5c4b3a21",
+                                     "0b4a1c6e-1d2f-4c3b-9a8e-7f6d5c4b3a21}", "0b4a1c6e-1d2f-4c3b-9a8e-7f6d5c4b3a2-"])
+def test_a_reference_written_as_a_string_that_is_no_uuid_fails_validate(tmp_path: Path, written: str) -> None:
+    path = write_manifest(tmp_path, [{"kind": "identification", "name": "id", "user_fields": ["email"],
+                                      "password_stage": written}])
+    message = f'{json.dumps(written)} is not a UUID (like 0b4a1c6e-1d2f-4c3b-9a8e-7f6d5c4b3a21)'
+    result = run("http://unused", "validate", str(tmp_path))
+    assert (result.exit_code, result.output) == (
+        1, f"{path}:6:3: identification/id: password_stage: {message}\n1 problem found.\n")
+    with pytest.raises(ManifestError) as caught:
+        validate_paths([tmp_path])
+    assert [(p.field, p.message) for p in caught.value.problems] == [("password_stage", message)]
+
+
+def test_a_reference_written_as_a_uuid_still_validates(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [{"kind": "identification", "name": "id", "user_fields": ["email"],
+                               "password_stage": "0B4A1C6E-1D2F-4C3B-9A8E-7F6D5C4B3A21"}])
+    assert run("http://unused", "validate", str(tmp_path)).exit_code == 0
+    assert [obj.address for obj in validate_paths([tmp_path])] == ["identification/id"]
+
+
+UUID_LIKE = st.one_of(st.uuids().map(str), st.uuids().map(lambda one: str(one).upper()), st.uuids().map(
+    lambda one: one.hex), st.text(alphabet="0123456789abcdefABCDEF-{}:urn _", max_size=40))
+
+
+@given(UUID_LIKE)
+def test_the_uuid_format_is_never_laxer_than_jsonschemas(text: str) -> None:
+    """What the check takes as a UUID jsonschema's own `uuid` takes too (it also takes a few
+    forms authentik never writes, which the check refuses)."""
+    if is_uuid(text):
+        assert Draft202012Validator({"format": "uuid"}, format_checker=FormatChecker()).is_valid(text)
+        assert str(uuid.UUID(text)) == text.lower()
