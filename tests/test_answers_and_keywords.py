@@ -5,19 +5,23 @@ on digits in an answer is one error naming the call (not an internal error). Eac
 CLI and the Python API."""
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
-from support import run, served, write_manifest
+from support import TOKEN, run, served, write_manifest
 
-from reconciler import ManifestError, validate_paths
+from reconciler import ApiError, Connection, ManifestError, PlanOptions, plan, validate_paths
 from reconciler.manifests.compiled import is_uuid
+from reconciler.sandbox import Sandbox
+from reconciler.sandbox.profile import default_seed
 
 TWO_WORDS = {"slug": "two words", "name": "Two words", "title": "Two words", "designation": "authentication"}
 
@@ -95,3 +99,57 @@ def test_the_uuid_format_is_never_laxer_than_jsonschemas(text: str) -> None:
     if is_uuid(text):
         assert Draft202012Validator({"format": "uuid"}, format_checker=FormatChecker()).is_valid(text)
         assert str(uuid.UUID(text)) == text.lower()
+
+
+# -- 2. a listed object without its natural key ---------------------------------------------------
+
+def nameless(path: str, key: str, **fields: Any) -> dict[str, Any]:
+    """A fresh install plus one object at `path` whose natural key `key` is null."""
+    seed = copy.deepcopy(default_seed("2026.2.2"))
+    seed["lists"][path].insert(0, {"pk": str(uuid.UUID(int=7)), key: None, **fields})
+    return seed
+
+
+def planned_in_process(sandbox: Sandbox, folder: Path, transport: httpx.AsyncBaseTransport | None = None) -> str:
+    with pytest.raises(ApiError) as caught:
+        plan([folder], Connection(url="http://sandbox", token=sandbox.token,
+                                  transport=transport or sandbox.transport(), backoff=0), PlanOptions(keep_state=False))
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(("path", "key", "message"), [
+    ("/stages/deny/", "name", 'GET /stages/deny/: page 1, result 1 has no "name"'),
+    ("/flows/instances/", "slug", 'GET /flows/instances/: page 1, result 15 has no "slug"'),  # by slug: null last
+])
+def test_a_listed_object_without_its_natural_key_is_one_error_naming_the_call(tmp_path: Path, path: str, key: str,
+                                                                              message: str) -> None:
+    write_manifest(tmp_path, [{"kind": "deny", "name": "new-deny"}])
+    flows(tmp_path, {**TWO_WORDS, "slug": "new-flow"})
+    seed = nameless(path, key, **({"name": "x", "title": "x", "designation": "authentication"} if key == "slug"
+                                  else {}))
+    with served(seed=seed) as (sandbox, url):
+        result = run(url, "plan", str(tmp_path))
+    assert (result.exit_code, result.output) == (1, f"error: {message}\n")
+    assert planned_in_process(Sandbox(token=TOKEN, seed=seed), tmp_path) == message
+
+
+class DropsAField(httpx.AsyncBaseTransport):
+    """The sandbox, with `field` left out of every object of the list answers at `path`."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, path: str, field: str) -> None:
+        self.inner, self.path, self.field = inner, path, field
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path != f"/api/v3{self.path}":
+            return response
+        body = json.loads(await response.aread())
+        body["results"] = [{k: v for k, v in item.items() if k != self.field} for item in body["results"]]
+        return httpx.Response(response.status_code, json=body)
+
+
+def test_a_listed_flow_without_a_slug_field_at_all_is_one_error_naming_it(tmp_path: Path) -> None:
+    flows(tmp_path, {**TWO_WORDS, "slug": "new-flow"})
+    sandbox = Sandbox(token=TOKEN)
+    transport = DropsAField(sandbox.transport(), "/flows/instances/", "slug")
+    assert planned_in_process(sandbox, tmp_path, transport) == 'GET /flows/instances/: page 1, result 1 has no "slug"'

@@ -375,13 +375,13 @@ class Page:
 
 
 def _checked_results(path: str, number: int, results: Json, require: Collection[str]) -> list[JsonObject]:
-    """A page's `results`: a list of objects, each with the `require`d keys."""
+    """A page's `results`: a list of objects, each with the `require`d keys (null is none)."""
     if not isinstance(results, list):
         raise shape_error("GET", path, 'the answer has no "results" list')
     for index, item in enumerate(results):
         if not isinstance(item, dict):
             raise shape_error("GET", path, f"page {number}, result {index + 1} is {kind_of(item)}, not an object")
-        missing = [f'"{key}"' for key in require if key not in item]
+        missing = [f'"{key}"' for key in require if item.get(key) is None]
         if missing:
             raise shape_error("GET", path, f"page {number}, result {index + 1} has no {', '.join(missing)}")
     return results
