@@ -153,3 +153,38 @@ def test_a_listed_flow_without_a_slug_field_at_all_is_one_error_naming_it(tmp_pa
     sandbox = Sandbox(token=TOKEN)
     transport = DropsAField(sandbox.transport(), "/flows/instances/", "slug")
     assert planned_in_process(sandbox, tmp_path, transport) == 'GET /flows/instances/: page 1, result 1 has no "slug"'
+
+
+# -- 3. a number past Python's limit on digits ----------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/stages/deny/", "/admin/version/"])
+def test_an_answer_with_a_number_of_5000_digits_is_one_error_naming_the_call(tmp_path: Path, path: str) -> None:
+    write_manifest(tmp_path, [{"kind": "deny", "name": "new-deny"}])
+    message = f"GET {path}: authentik answered 200 with a number of more than 4300 digits"
+    with served() as (sandbox, url):
+        sandbox.wrong_shape_next("GET", path, "huge_number")
+        result = run(url, "plan", str(tmp_path))
+        sandbox.wrong_shape_next("GET", path, "huge_number")
+        as_json = run(url, "--format", "json", "plan", str(tmp_path))
+    assert (result.exit_code, result.output) == (1, f"error: {message}\n")
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.output)["error"] == {"type": "api", "message": message, "method": "GET", "path": path,
+                                                   "status": 200}
+    in_process = Sandbox(token=TOKEN)
+    in_process.wrong_shape_next("GET", path, "huge_number")
+    assert planned_in_process(in_process, tmp_path) == message
+
+
+def test_a_write_answered_with_a_number_of_5000_digits_is_one_error(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [{"kind": "deny", "name": "new-deny"}])
+    with served() as (sandbox, url):
+        sandbox.wrong_shape_next("POST", "/stages/deny/", "huge_number")
+        result = run(url, "apply", str(tmp_path), "--auto-approve")
+    message = "POST /stages/deny/: authentik answered 201 with a number of more than 4300 digits"
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-5:] == [
+        f"  failed to create deny/new-deny (POST /api/v3/stages/deny/): {message}",
+        f"error: deny/new-deny: {message}",
+        "Applied 0 of 1 changes; 1 failed.",
+        "  failed:        create deny/new-deny (POST /api/v3/stages/deny/)",
+        f"                 {message}"]

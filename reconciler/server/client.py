@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import urllib.request
 from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -297,6 +298,9 @@ def _json(method: str, path: str, response: httpx.Response) -> Json:
     except UnicodeDecodeError as exc:  # JSON is UTF-8 (RFC 8259): a proxy that re-encoded it
         raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not valid UTF-8 "
                        f"(byte {exc.start + 1})", method=method, path=path, status=status) from exc
+    except ValueError as exc:  # an integer past Python's limit on digits (CVE-2020-10735): "Exceeds the limit"
+        raise ApiError(f"{method} {path}: authentik answered {status} with a number of more than "
+                       f"{sys.get_int_max_str_digits()} digits", method=method, path=path, status=status) from exc
 
 
 def _refusal(method: str, path: str, response: httpx.Response, body: Json) -> str:
