@@ -14,14 +14,27 @@ from collections.abc import Callable, Mapping
 
 from reconciler.values import Json
 
-__all__ = ["compile_check"]
+__all__ = ["compile_check", "FORMATS", "is_uuid"]
 
 Check = Callable[[Json], bool]
 
-ANNOTATIONS = frozenset({"description", "title", "$schema", "$id", "default", "examples", "format",
+ANNOTATIONS = frozenset({"description", "title", "$schema", "$id", "default", "examples",
                          "deprecated", "readOnly", "writeOnly", "$comment"})
-"""Keywords that never fail an instance (jsonschema asserts `format` only with a format checker,
-and schema.py gives it none)."""
+"""Keywords that never fail an instance."""
+
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def is_uuid(text: str) -> bool:
+    """A UUID as authentik writes one: 8-4-4-4-12 hex digits (either case), nothing around it.
+    jsonschema's own `uuid` check is laxer (it takes a trailing `}` or `-`, `urn:` inside), and a
+    reference would then fail only at plan time."""
+    return UUID_TEXT.fullmatch(text) is not None
+
+
+FORMATS: dict[str, Callable[[str], bool]] = {"uuid": is_uuid}
+"""The `format`s asserted, by name: this check and jsonschema (schema.py's format checker) both
+use these; the generated schemas use only `uuid`."""
 
 
 class Unsupported(Exception):
@@ -103,6 +116,8 @@ def compile_check(defs: Mapping[str, Json], name: str) -> Check | None:
         if word == "pattern":
             regex = re.compile(arg)
             return lambda value: not isinstance(value, str) or regex.search(value) is not None
+        if word == "format":
+            return format_check(arg)
         if word == "uniqueItems":
             if not arg:
                 return None
@@ -114,6 +129,15 @@ def compile_check(defs: Mapping[str, Json], name: str) -> Check | None:
         return build({"$ref": f"#/$defs/{name}"})
     except (Unsupported, KeyError, re.error):
         return None
+
+
+def format_check(name: Json) -> Check:
+    """A `format` this module asserts; any other (which jsonschema, given only `FORMATS`, does
+    not assert either) leaves the kind to jsonschema."""
+    if not isinstance(name, str) or name not in FORMATS:
+        raise Unsupported(f"format {name!r}")
+    valid = FORMATS[name]
+    return lambda value: not isinstance(value, str) or valid(value)
 
 
 def all_of(checks: list[Check]) -> Check:

@@ -12,17 +12,17 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from reconciler.errors import ManifestError, Problem
-from reconciler.manifests.compiled import Check, compile_check
+from reconciler.manifests.compiled import FORMATS, Check, compile_check
 from reconciler.manifests.desired import DesiredObject, expand
 from reconciler.manifests.reading import KeyPath, Manifests, RawObject
 from reconciler.model.kinds import ApiModel, Kind, schema_dir
 from reconciler.values import Json, JsonObject, Ref
 
 if TYPE_CHECKING:  # jsonschema loads only when an entry fails the compiled check (a fifth of a second)
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, FormatChecker
     from jsonschema.exceptions import ValidationError
 
-__all__ = ["validate", "manifest_schema"]
+__all__ = ["validate", "manifest_schema", "format_checker"]
 
 JSON_TYPES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
               float: "a number", type(None): "null", datetime.date: "a date (quote it to make it a string)",
@@ -41,7 +41,19 @@ def _kind_validator(version: str, kind: str) -> Draft202012Validator:
     from jsonschema import Draft202012Validator
 
     schema = manifest_schema(version)
-    return Draft202012Validator({"$defs": schema["$defs"], "$ref": f"#/$defs/{kind}"})
+    return Draft202012Validator({"$defs": schema["$defs"], "$ref": f"#/$defs/{kind}"},
+                                format_checker=format_checker())
+
+
+@cache
+def format_checker() -> FormatChecker:
+    """jsonschema asserting the `format`s the compiled check does, by the same rules (`FORMATS`)."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    for name, valid in FORMATS.items():
+        checker.checks(name)(lambda value, valid=valid: not isinstance(value, str) or valid(value))
+    return checker
 
 
 @cache
@@ -112,7 +124,10 @@ def _any_of(error: ValidationError, schema: JsonObject, hide: bool) -> str:
 
 def _meant_for(value: Json, option: JsonObject) -> bool:
     """Whether an `anyOf` branch is the one for `value`: an object branch for a mapping, a branch
-    of its type (not null) for anything else."""
+    of its type (not null) for anything else, looking into a branch that is itself an `anyOf` (a
+    reference: a UUID or `{stage: NAME}`)."""
+    if "anyOf" in option and not isinstance(value, dict):
+        return any(_meant_for(value, sub) for sub in option["anyOf"])
     takes_object = _accepts_object(option)
     return isinstance(value, dict) == takes_object and option.get("type") != "null" \
         and (takes_object or _type_ok(value, option))
@@ -158,6 +173,8 @@ def _missing_key(error: ValidationError, schema: JsonObject, hide: bool) -> str:
     return f"missing key {missing[0]!r}" if missing else error.message
 
 
+FORMAT_NAMES = {"uuid": "UUID (like 0b4a1c6e-1d2f-4c3b-9a8e-7f6d5c4b3a21)"}
+
 _WORDINGS: dict[str, Wording] = {
     "anyOf": _any_of,
     "oneOf": _one_of,
@@ -167,6 +184,9 @@ _WORDINGS: dict[str, Wording] = {
     "minLength": _min_length,
     "maxLength": _max_length,
     "pattern": lambda error, schema, hide: f"{_shown(error.instance, hide)} does not match {schema['pattern']}",
+    "format": lambda error, schema, hide:
+        f"{_shown(error.instance, hide)} is not a {FORMAT_NAMES.get(str(schema['format']), schema['format'])}",
+    "const": lambda error, schema, hide: f"{_shown(error.instance, hide)} is not {json.dumps(schema['const'])}",
     "uniqueItems": lambda error, schema, hide: "lists the same item twice (the server keeps this list as a set)",
     "minimum": lambda error, schema, hide: f"must be at least {schema['minimum']}",
     "maximum": lambda error, schema, hide: f"must be at most {schema['maximum']}",
@@ -332,13 +352,19 @@ def _check_schema(checked: JsonObject, raw: RawObject, kind: Kind, model: ApiMod
 def _reported_above(error: ValidationError, path: list[str | int], foreign: list[KeyPath],
                     kind: Kind, checked: JsonObject) -> bool:
     """Whether a schema error repeats a problem already reported: a value that is not JSON, a
-    missing key or one that is not a non-empty string."""
+    missing key or one that is not a non-empty string (a key that is one may still break the
+    schema's other rules: a flow slug with a space)."""
     if any(tuple(path[:len(where)]) == where or tuple(where[:len(path)]) == tuple(path) for where in foreign):
         return True  # not a JSON value
     if error.validator == "required" and not path and any(
             key in kind.key for key in _schema_of(error).get("required", []) if key not in checked):
         return True  # a missing key
-    return len(path) == 1 and path[0] in kind.key  # a key that is not a non-empty string
+    return len(path) == 1 and path[0] in kind.key and not _non_empty_text(checked.get(path[0]))
+
+
+def _non_empty_text(value: Json) -> bool:
+    """What `_check_key` asks of a key field."""
+    return isinstance(value, str) and bool(value)
 
 
 def _check_absent(data: JsonObject, kind: Kind, problem: Report) -> bool:

@@ -188,6 +188,10 @@ def paths_for_kinds(model: ApiModel, kinds: Iterable[Kind], seen: set[str] | Non
 def id_fields(model: ApiModel, path: str) -> set[str]:
     """The fields every object listed at `path` must carry, since live state indexes it by them:
     the id of the kind listed there and of each target listed there (`pk`; a brand's
-    `brand_uuid`)."""
+    `brand_uuid`), and the kind's natural key where it is a field of its own (a stage's `name`, a
+    flow's `slug`: without it the object would match no entry, and be planned as a create). A
+    key that is a reference (a binding's `target`) is not: authentik leaves a policy binding's
+    `group` or `user` out when it is unset."""
     kind = model.kind_for_path(path)
-    return ({kind.id_field} if kind else set()) | {t.id for t in model.targets.values() if t.path == path}
+    keys = {name for name in kind.key if kind.fields[name].reference is None} if kind else set()
+    return ({kind.id_field} if kind else set()) | keys | {t.id for t in model.targets.values() if t.path == path}

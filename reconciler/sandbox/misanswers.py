@@ -20,15 +20,17 @@ from .faults import Schedule
 from .responses import NOT_FOUND_PAGE
 
 Shape = Literal["list", "empty_object", "no_results", "results_not_list", "item_not_object", "no_pk",
-                "bad_pagination", "html", "not_utf8", "bad_gzip"]
+                "bad_pagination", "html", "not_utf8", "bad_gzip", "huge_number"]
 SHAPES: tuple[Shape, ...] = ("list", "empty_object", "no_results", "results_not_list", "item_not_object", "no_pk",
-                             "bad_pagination", "html", "not_utf8", "bad_gzip")
+                             "bad_pagination", "html", "not_utf8", "bad_gzip", "huge_number")
 """`list`: the results (or the object) as a bare JSON list; `empty_object`: `{}`; `no_results`: the
 envelope without `results`; `results_not_list`: `results` an object; `item_not_object`: each
 result replaced by its pk; `no_pk`: the first result without its `pk`; `bad_pagination`:
 `total_pages` a string; `html`: 200 with an HTML page (a proxy's or the UI's); `not_utf8`: the
 body with a Latin-1 `"detail": "café"` first (a proxy that re-encodes), not valid UTF-8;
-`bad_gzip`: the body as it is, said to be `Content-Encoding: gzip`."""
+`bad_gzip`: the body as it is, said to be `Content-Encoding: gzip`; `huge_number`: the body with
+`"count": ` and a number of 5000 digits first, valid JSON that Python reads only past its limit
+on digits."""
 
 Paging = Literal["endless", "stuck", "ignores_page"]
 PAGINGS: tuple[Paging, ...] = ("endless", "stuck", "ignores_page")
@@ -119,6 +121,8 @@ class WrongShape:
         answer = await capture(app, scope, receive)
         if self.shape == "not_utf8":
             await respond(send, answer.status, latin1(answer.body))
+        elif self.shape == "huge_number":
+            await respond(send, answer.status, first_field(answer.body, b'"count": ' + b"9" * 5000))
         elif self.shape == "bad_gzip":
             await respond(send, answer.status, answer.body, extra=[(b"content-encoding", b"gzip")])
         else:
@@ -128,11 +132,16 @@ class WrongShape:
 def latin1(body: bytes) -> bytes:
     """A JSON object `body` with `"detail": "café"` first, the `é` one Latin-1 byte: valid JSON
     to a reader that guesses Latin-1, not valid UTF-8 (which JSON must be, RFC 8259)."""
-    detail = b'"detail": "caf\xe9"'
+    return first_field(body, b'"detail": "caf\xe9"')
+
+
+def first_field(body: bytes, field: bytes) -> bytes:
+    """A JSON object `body` with `field` (`"name": value`, as bytes) first; `{field}` for a body
+    that is no object with fields."""
     rest = body.strip()
     if rest.startswith(b"{") and rest != b"{}":
-        return b"{" + detail + b", " + rest[1:]
-    return b"{" + detail + b"}"
+        return b"{" + field + b", " + rest[1:]
+    return b"{" + field + b"}"
 
 
 @dataclass

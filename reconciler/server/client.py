@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import re
+import sys
 import urllib.request
 from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -327,6 +328,9 @@ def _json(method: str, path: str, response: httpx.Response) -> Json:
     except UnicodeDecodeError as exc:  # JSON is UTF-8 (RFC 8259): a proxy that re-encoded it
         raise ApiError(f"{method} {path}: authentik answered {status} with a body that is not valid UTF-8 "
                        f"(byte {exc.start + 1})", method=method, path=path, status=status) from exc
+    except ValueError as exc:  # an integer past Python's limit on digits (CVE-2020-10735): "Exceeds the limit"
+        raise ApiError(f"{method} {path}: authentik answered {status} with a number of more than "
+                       f"{sys.get_int_max_str_digits()} digits", method=method, path=path, status=status) from exc
 
 
 def _refusal(method: str, path: str, response: httpx.Response, body: Json) -> str:
@@ -405,13 +409,13 @@ class Page:
 
 
 def _checked_results(path: str, number: int, results: Json, require: Collection[str]) -> list[JsonObject]:
-    """A page's `results`: a list of objects, each with the `require`d keys."""
+    """A page's `results`: a list of objects, each with the `require`d keys (null is none)."""
     if not isinstance(results, list):
         raise shape_error("GET", path, 'the answer has no "results" list')
     for index, item in enumerate(results):
         if not isinstance(item, dict):
             raise shape_error("GET", path, f"page {number}, result {index + 1} is {kind_of(item)}, not an object")
-        missing = [f'"{key}"' for key in require if key not in item]
+        missing = [f'"{key}"' for key in require if item.get(key) is None]
         if missing:
             raise shape_error("GET", path, f"page {number}, result {index + 1} has no {', '.join(missing)}")
     return results
