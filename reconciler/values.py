@@ -3,12 +3,12 @@ objects by natural key. Both compare by what they mean, so the diff can stay pur
 one visit over a value that redacting, wire-encoding and collecting secrets or references share."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 __all__ = ["IdKey", "Json", "JsonObject", "Key", "ObjectId", "Value", "Secret", "Ref", "REDACTED", "display_key",
-           "walk", "leaves", "redact", "plain", "secrets_in", "refs_in"]
+           "walk", "leaves", "redact", "plain", "secrets_in", "refs_in", "scrubbed"]
 
 REDACTED = "(sensitive)"
 
@@ -145,3 +145,16 @@ def secrets_in(value: Value) -> list[str]:
 
 def refs_in(value: Value) -> list[Ref]:
     return [leaf for leaf in leaves(value) if isinstance(leaf, Ref)]
+
+
+def scrubbed(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret replaced. A secret of under 4 characters is replaced only where it
+    stands quoted, as servers echo values ("x" is not a valid choice): replacing it everywhere
+    would garble the message (`--token t`) without hiding more."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+        elif secret:
+            for quoted in (f'"{secret}"', f"“{secret}”", f"'{secret}'"):
+                text = text.replace(quoted, f'"{REDACTED}"')
+    return text

@@ -140,6 +140,15 @@ def test_a_url_that_does_not_parse_is_named_without_its_credentials(config: Path
     assert "hunter22" not in out_of_range.output
 
 
+def test_a_short_token_does_not_garble_the_log_lines(config: Path) -> None:
+    # Found with `--token t`: the log filter replaced every "t" of the warning. A secret of under
+    # 4 characters is replaced where it stands quoted only, as in the client's own errors.
+    result = run("http://user:pw@127.0.0.1:9", "plan", str(config), "--token", "t", "--retries", "0")
+    assert result.output.splitlines()[0] == (
+        "WARNING reconciler.client: the authentik URL http://127.0.0.1:9 carries credentials; they are not used: "
+        "the tool authenticates with the API token")
+
+
 # -- sandbox seeds -------------------------------------------------------------------------------
 SEEDS = {
     "lists-not-lists.json": ('{"lists": {"/stages/deny/": 5}}', 'lists["/stages/deny/"]: not a list of objects'),

@@ -25,13 +25,9 @@ class LogScrubber(logging.Filter):
         self.secrets: set[str] = set()
 
     def scrub(self, text: str) -> str:
-        from reconciler.values import REDACTED
+        from reconciler.values import scrubbed
 
-        text = USERINFO.sub(r"\1", text)
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, REDACTED)
-        return text
+        return scrubbed(USERINFO.sub(r"\1", text), self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -19,7 +19,7 @@ import httpx
 
 from reconciler.errors import ApiError, ReconcilerError
 from reconciler.server.transport import ATTEMPTS, Clock, DeadlineExceeded, PolicyTransport
-from reconciler.values import REDACTED, Json, JsonObject
+from reconciler.values import REDACTED, Json, JsonObject, scrubbed
 
 __all__ = ["Connection", "Client", "Page", "concurrently", "shape_error", "redirect_target"]
 
@@ -193,16 +193,8 @@ class Client:
         self._secrets.update(v for v in values if v)
 
     def scrub(self, text: str) -> str:
-        """`text` with every known secret replaced. A secret of under 4 characters is replaced only
-        where it stands quoted, as servers echo values ("x" is not a valid choice): replacing it
-        everywhere would garble the message without hiding more."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if len(secret) >= 4:
-                text = text.replace(secret, REDACTED)
-            else:
-                for quoted in (f'"{secret}"', f"“{secret}”", f"'{secret}'"):
-                    text = text.replace(quoted, f'"{REDACTED}"')
-        return text
+        """`text` with every known secret replaced (`values.scrubbed`)."""
+        return scrubbed(text, self._secrets)
 
     def scrub_data(self, value: Json) -> Json:
         """A decoded JSON body with every string scrubbed (keys included)."""
