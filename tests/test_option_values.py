@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from support import TOKEN, run, write_manifest
 
@@ -217,6 +218,31 @@ def test_the_sandbox_announces_its_url_once_it_accepts_connections() -> None:
             while chunk := connection.recv(65536):
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'"version_current":"2026.2.2"' in answer
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_the_sandbox_on_an_ipv6_host_announces_a_url_that_works() -> None:
+    # It printed http://::1:PORT, which no client can parse.
+    command = [sys.executable, "-m", "reconciler", "sandbox", "--host", "::1", "--port", "0", "--token", "T"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split()[4]
+        assert url.startswith("http://[::1]:")
+        answer = httpx.get(f"{url}/api/v3/admin/version/", headers={"Authorization": "Bearer T"})
+        assert answer.json()["version_current"] == "2026.2.2"
     finally:
         server.terminate()
         server.communicate(timeout=10)

@@ -14,6 +14,11 @@ from starlette.types import ASGIApp
 STARTUP_TIMEOUT = 10.0
 
 
+def base_url(host: str, port: int) -> str:
+    """`http://HOST:PORT`, an IPv6 address in brackets (`http://[::1]:9000`)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def server_config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Config:
     # Plain asyncio and h11, no websockets and no lifespan: nothing the sandbox does not use.
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, loop="asyncio", http="h11",
@@ -32,7 +37,7 @@ def serve_app(app: ASGIApp, host: str, port: int, on_ready: Callable[[str], None
         sock.close()
         raise
     bound = sock.getsockname()[1]
-    AnnouncingServer(server_config(app, host, bound, "info"), f"http://{host}:{bound}", on_ready).run(sockets=[sock])
+    AnnouncingServer(server_config(app, host, bound, "info"), base_url(host, bound), on_ready).run(sockets=[sock])
 
 
 class AnnouncingServer(uvicorn.Server):
@@ -66,7 +71,7 @@ def serve_in_thread(app: ASGIApp, host: str, port: int) -> Iterator[str]:
         time.sleep(0.005)
     bound_port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://{host}:{bound_port}"
+        yield base_url(host, bound_port)
     finally:
         server.should_exit = True
         thread.join(STARTUP_TIMEOUT)
