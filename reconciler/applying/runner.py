@@ -16,6 +16,7 @@ from typing import Any
 from reconciler.applying.result import APPLIED, FAILED, NOT_ATTEMPTED, UNKNOWN_OUTCOME, ApplyResult, ChangeOutcome
 from reconciler.errors import ApiError, ApplyError, ReconcilerError
 from reconciler.model.kinds import ApiModel, Kind
+from reconciler.model.live import id_fields
 from reconciler.planning.changes import Change, Create, Delete, Plan, with_values
 from reconciler.server.client import Client
 from reconciler.state import StateFile
@@ -358,9 +359,10 @@ class _Run:
         # or binding's pk the body sends (recordings flows 264, 265): that field is compared here only.
         params = {name: _param(body[name]) for name in names if isinstance(body.get(name), str | int | bool)
                   and not (name in kind.fields and kind.fields[name].reference == "binding_target")}
-        taken = {str(ident) for ident in change.same_key}
-        for obj in await self.client.list(kind.path, **params):
-            if str(obj.get(kind.id_field)) not in taken and all(
+        taken = {kind.id_key(ident) for ident in change.same_key}
+        require = sorted(id_fields(self.model, kind.path))  # checked as a plan's reads are
+        for obj in await self.client.list(kind.path, require=require, **params):
+            if kind.id_key(obj.get(kind.id_field)) not in taken and all(
                     _same(obj.get(name), body.get(name)) for name in names):
                 return obj
         return None
