@@ -3,6 +3,8 @@ over real HTTP, and the CLI run with a clean environment."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,3 +46,17 @@ def run(url: str, *args: str, env: dict[str, str] | None = None) -> Result:
 def writes(sandbox: Sandbox) -> list[tuple[str, str, Any]]:
     """The write calls the sandbox received: (method, path, body)."""
     return [(r.method, r.path, r.body) for r in sandbox.requests if r.method != "GET"]
+
+
+@contextmanager
+def sandbox_process(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`reconciler sandbox ARGS` in its own process; yields the first line it prints (its URL is
+    the fifth word), and stops it when the block ends."""
+    command = [sys.executable, "-m", "reconciler", "sandbox", *args]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline()
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)

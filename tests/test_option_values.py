@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import math
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from support import TOKEN, run, write_manifest
+from support import TOKEN, run, sandbox_process, write_manifest
 
 from reconciler import Connection, PlanOptions, apply
 from reconciler.errors import ReconcilerError
@@ -205,11 +203,7 @@ def test_a_malformed_seed_mapping_is_a_value_error() -> None:
 # -- the sandbox command -------------------------------------------------------------------------
 def test_the_sandbox_announces_its_url_once_it_accepts_connections() -> None:
     # Its first line came before uvicorn listened: a script connecting at once was refused.
-    command = [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--token", "T"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        first = server.stdout.readline()
+    with sandbox_process("--port", "0", "--token", "T") as first:
         host, port = first.split()[4].removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as connection:
             connection.sendall(b"GET /api/v3/admin/version/ HTTP/1.1\r\nHost: sandbox\r\nAuthorization: Bearer T\r\n"
@@ -218,9 +212,6 @@ def test_the_sandbox_announces_its_url_once_it_accepts_connections() -> None:
             while chunk := connection.recv(65536):
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'"version_current":"2026.2.2"' in answer
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)
 
 
 def ipv6_loopback() -> bool:
@@ -235,14 +226,8 @@ def ipv6_loopback() -> bool:
 @pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
 def test_the_sandbox_on_an_ipv6_host_announces_a_url_that_works() -> None:
     # It printed http://::1:PORT, which no client can parse.
-    command = [sys.executable, "-m", "reconciler", "sandbox", "--host", "::1", "--port", "0", "--token", "T"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().split()[4]
+    with sandbox_process("--host", "::1", "--port", "0", "--token", "T") as first:
+        url = first.split()[4]
         assert url.startswith("http://[::1]:")
         answer = httpx.get(f"{url}/api/v3/admin/version/", headers={"Authorization": "Bearer T"})
         assert answer.json()["version_current"] == "2026.2.2"
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from support import sandbox_process
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = "2026.2.2"
@@ -95,24 +95,11 @@ def environment(model_dir: Path, url: str = "") -> dict[str, str]:
 
 @pytest.fixture
 def server(model_dir: Path) -> Iterator[str]:
-    """`reconciler sandbox` in its own process, serving the model with the families."""
-    command = [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--token", TOKEN,
-               "--api-version", VERSION]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=environment(model_dir))
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split()[4]
-        for _ in range(100):  # bounded: the server listens within a second
-            try:
-                httpx.get(f"{url}/api/v3/admin/version/", headers={"Authorization": f"Bearer {TOKEN}"})
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
+    """`reconciler sandbox` in its own process, serving the model with the families (it prints its
+    URL once it accepts connections)."""
+    with sandbox_process("--port", "0", "--token", TOKEN, "--api-version", VERSION,
+                         env=environment(model_dir)) as first:
+        yield first.split()[4]
 
 
 def reconciler(model_dir: Path, url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
