@@ -204,7 +204,7 @@ class StateFile:
         named = Path(os.path.abspath(file))
         try:  # the folders resolved, the file as named: a symlinked manifest is known by its link
             path = named.parent.resolve() / named.name
-        except (RuntimeError, OSError):  # a symlink loop: Python 3.11 raises RuntimeError, later ones OSError
+        except (RuntimeError, OSError, ValueError):  # a loop: RuntimeError on Python 3.11, OSError later
             log.warning("cannot resolve the manifest %s (a symlink loop): the state file records it as written", file)
             path = Path(os.path.abspath(file))
         if self._folder is None:
@@ -244,18 +244,24 @@ class StateFile:
             with _locked(self.path, self._lock, self.lock_wait, self.clock or CLOCK):
                 servers = self._merged(read_servers(self.path) if _exists(self.path) else {})
                 text = _render(servers)
-                _write_atomically(self.path, text)
+                _write_atomically(self._target, text)
         except OSError as exc:
             raise ReconcilerError(f"cannot write the state file {self.path}: {exc.strerror or exc}") from exc
         self._servers, self._loaded, self._holders_of = servers, json.loads(text)["servers"], None
         log.info("saved the state (secret fingerprints, owned objects) to %s", self.path)
 
+    @cached_property
+    def _target(self) -> Path:
+        """The file itself, a symlinked state file resolved: it is written in place of its target,
+        never by replacing the link (its paths are relative to the target's folder)."""
+        assert self.path is not None
+        return Path(os.path.realpath(self.path))
+
     @property
     def _lock(self) -> Path:
-        """The lock file: beside the file in its resolved folder, so runs reaching it by different
-        paths (a symlinked checkout) share it."""
-        assert self.path is not None and self._folder is not None
-        return self._folder / (self.path.name + ".lock")
+        """The lock file: beside the target, so runs reaching it by different paths (a symlinked
+        checkout, a link to it) share it."""
+        return self._target.parent / (self._target.name + ".lock")
 
     def _merged(self, disk: dict[str, JsonObject]) -> dict[str, JsonObject]:
         """`disk` (the file as it is now) with this run's changes to its server's records. The
@@ -306,7 +312,7 @@ def _write_atomically(path: Path, text: str) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
-    except OSError:
+    except BaseException:  # Ctrl-C too: no temporary file is left beside the state file
         with suppress(OSError):
             tmp.unlink()
         raise
@@ -400,7 +406,7 @@ def _running_command() -> str:
             arg = REDACTED
         elif arg.startswith("--token="):
             arg = f"--token={REDACTED}"
-        shown.append(re.sub(r"(\w+://)[^/@\s]*@", r"\1", arg))
+        shown.append(re.sub(r"(\w+://)[^/\s]*@", r"\1", arg))  # up to the last @ of the authority
     return shlex.join(shown)
 
 
@@ -526,8 +532,9 @@ def _owned_problems(where: str, record: Json) -> list[str]:
     problems = [] if isinstance(record.get("kind"), str) else [f"{where}.kind must be text"]
     if not _is(record.get("id"), str, int, None):
         problems.append(f"{where}.id must be text or a whole number")
-    if not _is(record.get("file"), str, None):
-        problems.append(f"{where}.file must be text")
+    if not _is(record.get("file"), str, None) or "\x00" in str(record.get("file") or ""):
+        problems.append(f"{where}.file must be text" if not _is(record.get("file"), str, None)
+                        else f"{where}.file must be a path (it holds a NUL character)")
     return problems
 
 

@@ -213,3 +213,42 @@ def test_a_secret_value_in_clear_is_refused_and_never_shown(tmp_path: Path) -> N
             assert shown.exit_code == 0, shown.output
             assert "clear-secret-value" not in shown.output and "(sensitive)" in shown.output
         assert "+ client_secret = (sensitive)" in run(url, "show", str(path)).output
+
+
+# -- found by a review of the above ---------------------------------------------------------------
+def test_a_digest_that_is_not_ascii_is_refused_not_a_crash(tmp_path: Path) -> None:
+    # hmac.compare_digest raises TypeError on non-ASCII text: show and apply ended in exit 3.
+    with served() as (sandbox, url):
+        data = planned(tmp_path, url)
+        data["digest"]["hmac_sha256"] = "é"
+        path = write(tmp_path, data)
+        message = "the saved plan was changed since it was made (its digest does not match its content)"
+        assert refused(sandbox, url, path) == f"error: {path}: {message}, nothing was applied: plan again\n"
+        shown = run(url, "show", str(path))
+        assert (shown.exit_code, shown.output.splitlines()[0]) == (0, f"warning: {message}: plan again")
+
+
+def test_a_secret_source_that_is_no_mapping_is_named_by_its_type_never_its_value(tmp_path: Path) -> None:
+    with served() as (sandbox, url):
+        data = planned(tmp_path, url)
+        data["changes"][0]["body"]["client_secret"] = {"$secret": "TOPSECRET1"}
+        path = write(tmp_path, resealed(data))
+        expected = (f"error: {path}: change 1: body: a secret's source must be a mapping of strings, not text\n")
+        assert refused(sandbox, url, path) == expected
+        for fmt in ("text", "json", "markdown"):
+            shown = run(url, "show", str(path), "--format", fmt)
+            assert shown.exit_code == 1 and "TOPSECRET1" not in shown.output
+
+
+@pytest.mark.parametrize("edit", [top("api_version", "1999.1"), at("kind", "zz_unknown")])
+def test_a_plan_the_tool_has_no_model_of_is_not_shown(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    # Without the model the tool cannot tell a secret in clear from a plain value: show printed it.
+    with served() as (_, url):
+        data = planned(tmp_path, url)
+        data["changes"][0]["body"]["client_secret"] = "TOPSECRET1"
+        data["changes"][0]["sensitive"] = []
+        edit(data)
+        path = write(tmp_path, resealed(data))
+        for fmt in ("text", "json", "markdown"):
+            shown = run(url, "show", str(path), "--format", fmt)
+            assert shown.exit_code == 1 and "TOPSECRET1" not in shown.output, shown.output

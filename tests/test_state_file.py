@@ -173,3 +173,42 @@ def test_a_saved_plan_whose_manifests_became_a_symlink_loop_records_them_as_writ
         created = next(o for o in sandbox.objects("deny") if o["name"] == "a")
     owned = json.loads((tmp_path / "reconciler.state.json").read_text())["servers"][url]["owned"]
     assert owned == {"deny/a": {"kind": "deny", "id": created["pk"], "file": "config/stages.yaml"}}
+
+
+# -- found by a review ---------------------------------------------------------------------------
+def test_a_symlinked_state_file_is_written_through_its_link(tmp_path: Path) -> None:
+    # os.replace replaced the link with a file: the target stopped getting records, and paths
+    # recorded relative to the target's folder were read back relative to the link's.
+    (tmp_path / "config").mkdir()
+    (tmp_path / "stages.yaml").write_text("stages: []\n")
+    link = tmp_path / "config" / "reconciler.state.json"
+    link.symlink_to("../reconciler.state.json")  # the target does not exist yet
+    state = StateFile(key=b"k", server="http://x", path=link)
+    state.own("deny/a", "deny", "a1", str(tmp_path / "stages.yaml"))
+    state.save()
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "config", "reconciler.state.json", "stages.yaml"]
+    assert json.loads((tmp_path / "reconciler.state.json").read_text())["servers"]["http://x"]["owned"] == {
+        "deny/a": {"kind": "deny", "id": "a1", "file": "stages.yaml"}}
+    again = StateFile(key=b"k", server="http://x", path=link)
+    assert again.owned()["deny/a"].file == str(tmp_path / "stages.yaml")
+
+
+def test_a_manifest_path_holding_a_nul_is_one_error(tmp_path: Path) -> None:
+    # Path.resolve raises ValueError on an embedded NUL: plan --prune ended in exit 3.
+    record = {"kind": "deny", "id": "a", "file": "x\u0000y/stages.yaml"}
+    path = tmp_path / "reconciler.state.json"
+    path.write_text(json.dumps({"format_version": 1, "servers": {"http://x": {
+        "key_id": None, "objects": {}, "owned": {"deny/a": record}}}}))
+    with pytest.raises(Exception) as caught:
+        StateFile(key=b"k", server="http://x", path=path)
+    assert str(caught.value) == (f'cannot read the state file {path}: servers["http://x"].owned["deny/a"].file must '
+                                 "be a path (it holds a NUL character)")
+
+
+def test_the_lock_never_holds_a_password_with_an_at_sign(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler import state
+
+    monkeypatch.setattr(state.sys, "orig_argv", ["reconciler", "plan", "--url", "https://admin:p@ss@auth.example.com/",
+                                                  "--token", "tok3n"])
+    assert state._running_command() == "reconciler plan --url https://auth.example.com/ --token '(sensitive)'"

@@ -359,7 +359,8 @@ def test_cli_retries_are_announced_on_stderr_and_bounded() -> None:
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("--timeout", "0", "Error: Invalid value for '--timeout': 0.0 is not in the range x>0."),
+    # issue #20: one range, 0.1-3600 s, whatever the value (0 was named against x>0)
+    ("--timeout", "0", "Error: Invalid value for '--timeout': 0.0 is not in the range 0.1<=x<=3600."),
     ("--timeout", "soon", "Error: Invalid value for '--timeout': 'soon' is not a valid float range."),
     # issue #20: retries are between 0 and 20 (were 0 to 10)
     ("--retries", "21", "Error: Invalid value for '--retries': 21 is not in the range 0<=x<=20."),

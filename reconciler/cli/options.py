@@ -49,8 +49,6 @@ class Seconds(click.FloatRange):
             return super().convert(value, param, ctx)  # click's own words for what is no number
         if not math.isfinite(seconds):
             self.fail(f"{seconds} is not a finite number of seconds.", param, ctx)
-        if seconds <= 0:  # the words of the range this option had before it had an upper bound
-            self.fail(f"{seconds} is not in the range x>0.", param, ctx)
         return super().convert(seconds, param, ctx)
 
 

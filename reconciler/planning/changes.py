@@ -66,9 +66,16 @@ def decode(value: Json) -> Json:
     return {k: decode(v) for k, v in value.items()}
 
 
+def _json_type(value: Json) -> str:
+    """What a JSON value is, in words, without the value itself (it may be a secret)."""
+    names = {str: "text", bool: "true or false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), "null")
+
+
 def _decode_secret(source: Json) -> Secret:
     if source is not None and not (isinstance(source, dict) and all(isinstance(v, str) for v in source.values())):
-        raise PlanFileError(f"a secret's source must be a mapping of strings, not {source!r}")
+        # the type, never the value: it may be a secret written in by hand
+        raise PlanFileError(f"a secret's source must be a mapping of strings, not {_json_type(source)}")
     return Secret(None, source=source)
 
 

@@ -9,6 +9,7 @@ import hmac
 import json
 import sys
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def check_digest(plan: Plan, key: PlanKey | None) -> DigestCheck:
     if key is None or key.id != digest.key_id:
         what = "no key is set" if key is None else "the fingerprint key differs from the plan's"
         return DigestCheck(None, f"the saved plan's digest cannot be checked: {what}", _key_hint(digest))
-    if not hmac.compare_digest(key.mac(digest.content), digest.mac):
+    if not hmac.compare_digest(key.mac(digest.content).encode(), digest.mac.encode()):  # any text: bytes
         return DigestCheck(False, "the saved plan was changed since it was made (its digest does not match its "
                                   "content)", "plan again")
     return DigestCheck(True, "the saved plan's digest verifies: it is as it was made")
@@ -130,7 +131,8 @@ def hide_clear_secrets(plan: Plan) -> Plan:
     left as it is (it cannot be applied: its version is not the server's)."""
     model = _model(plan.api_version)
     if model is None:
-        return plan
+        raise PlanFileError(f"the saved plan is for authentik {plan.api_version}, which this tool has no model of: "
+                            "it cannot tell its secrets apart to show it (plan again with this version)")
     return replace(plan, changes=tuple(_hidden(change, model) for change in plan.changes))
 
 
@@ -139,7 +141,7 @@ def _hidden(change: Change, model: ApiModel) -> Change:
     field shown as sensitive (before and after) whatever the file's `sensitive` list says."""
     kind = model.kinds.get(change.kind)
     if kind is None:
-        return change
+        raise PlanFileError(f"{change.address}: unknown kind {change.kind!r} for authentik {model.version}")
     sensitive = kind.sensitive_fields
     clear = {name for name, value in (change.body() or {}).items() if name in sensitive and _in_clear(value)}
     if clear:
@@ -187,8 +189,12 @@ def save_plan(plan: Plan, path: Path) -> None:
     try:
         tmp.write_text(json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         tmp.replace(path)
-    except OSError as exc:
-        raise ReconcilerError(f"cannot write the plan to {path}: {exc.strerror or exc}") from exc
+    except BaseException as exc:  # Ctrl-C too: no temporary file is left behind
+        with suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise ReconcilerError(f"cannot write the plan to {path}: {exc.strerror or exc}") from exc
+        raise
 
 
 def load_plan(path: Path) -> Plan:
