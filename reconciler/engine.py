@@ -113,10 +113,11 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
                                     server_version=server_version, files=files)
             if reasons:
                 raise StalePlanError(reasons)
-            guarded = [] if saved.forced else pipeline.guarded_deletes(saved.changes, live, model)
+            guarded = pipeline.guarded_deletes(saved.changes, live, model) if saved.guarded and not saved.forced else []
             if guarded:  # a brand may have taken up a flow since the plan
                 raise UnsafePlanError([reason for reason, _ in guarded],
-                                      [f"{change.action} {change.address}" for _, change in guarded])
+                                      [f"{change.action} {change.address}" for _, change in guarded],
+                                      advice="plan again with --force to accept it")
             checked, reasons = read_secrets(saved, live, model, secrets, options.env, files)
             if reasons:
                 raise StalePlanError(reasons)

@@ -72,10 +72,10 @@ class UnsafePlanError(ReconcilerError):
     deletes, or a flow a brand uses. `changes` lists what it would delete or replace and why;
     `--force` accepts it."""
 
-    def __init__(self, reasons: list[str], changes: list[str]) -> None:
+    def __init__(self, reasons: list[str], changes: list[str], advice: str = "pass --force to accept it") -> None:
         self.reasons = reasons
         self.changes = changes
-        super().__init__("the plan is unsafe, nothing was applied; pass --force to accept it:\n"
+        super().__init__(f"the plan is unsafe, nothing was applied; {advice}:\n"
                          + "\n".join(f"  {reason}" for reason in reasons)
                          + "".join(f"\n    {change}" for change in changes))
 

@@ -115,6 +115,19 @@ def test_a_flow_a_brand_uses_is_not_deleted_without_force(repo: Path) -> None:
         assert "default-invalidation-flow" not in {f["slug"] for f in sandbox.objects("flow")}
 
 
+def test_a_saved_plan_keeps_the_guard_setting_it_was_made_with(repo: Path) -> None:
+    # apply --plan checked the guard again whatever reconciler.toml said, and its advice, --force,
+    # is refused with --plan (a review of issue #16's guards flag).
+    config = write(repo / "config", {"flows": [{"slug": "default-invalidation-flow", "state": "absent"}]})
+    with served() as (sandbox, url):
+        assert run(url, "plan", str(config), "--out", str(repo / "guarded.json")).exit_code == 1
+        (repo / "reconciler.toml").write_text("[safety]\nprotect_brand_flows = false\n")
+        assert run(url, "plan", str(config), "--out", str(repo / "plan.json")).exit_code == 0
+        applied = run(url, "apply", "--plan", str(repo / "plan.json"), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        assert "default-invalidation-flow" not in {f["slug"] for f in sandbox.objects("flow")}
+
+
 def test_the_repository_config_sets_prune_and_thresholds(repo: Path) -> None:
     config = write(repo / "config", stages("a", "b"))
     with served() as (_, url):

@@ -204,3 +204,67 @@ def test_a_family_added_as_model_data_guards_what_it_uses(model_dir: Path, serve
     assert "it deletes flow/gadget-login, the flow of the gadget widget" in refused.stderr
     forced = reconciler(model_dir, server, tmp_path, "plan", "config", "--force", "--detailed-exitcode")
     assert forced.returncode == 2, forced.stderr
+
+
+# -- in-process, on a model built from data (found by a review of the families-as-data work) -------
+def gadget_model(**extra_targets: Any) -> Any:
+    """The newest model with gadgets (nesting their gizmos) and sprockets in one section."""
+    from reconciler.model.kinds import model_of
+
+    model = json.loads((ROOT / "schemas" / f"api-{VERSION}.json").read_text())
+    gadget = {**GADGET, "nested": {"gizmos": {"kind": "gizmo", "parent": "gadget", "keys": {}}}}
+    sprocket = {**GIZMO, "path": "/gadgets/sprockets/", "model": "Sprocket", "section": "gadgets",
+                "manifest_kind": "sprocket", "family": "sprocket", "key": ["name"], "required": ["name"],
+                "cascade": [], "fields": {"name": {"type": "string"}}, "response_order": ["pk", "name"],
+                "defaults": {}}
+    model["kinds"].update(gadget=gadget, gizmo={**GIZMO, "section": None, "key": ["gadget", "name"]},
+                          sprocket=sprocket)
+    model["targets"].update(gadget={"path": GADGET["path"], "key": ["slug"], "id": "pk", "id_type": "int"},
+                            gizmo={"path": GIZMO["path"], "key": ["name"], "id": "pk", "id_type": "uuid"},
+                            **extra_targets)
+    model["sections"]["gadgets"] = {"gadget": "gadget", "sprocket": "sprocket"}
+    model["section_nouns"]["gadgets"] = ["gadget", "gadgets"]
+    return model_of(model)
+
+
+GIZMO_ID = "0b0b0b0b-0000-4000-8000-000000000001"
+LISTS = {"/gadgets/instances/": [{"pk": 1, "name": "A", "slug": "sprocket", "flow": None, "colour": ""}],
+         "/gadgets/gizmos/": [{"pk": GIZMO_ID, "name": "z1", "gadget": 1, "size": 3}],
+         "/gadgets/sprockets/": [{"pk": "0b0b0b0b-0000-4000-8000-000000000002", "name": "s1", "gizmo": GIZMO_ID}]}
+
+
+def test_a_nesting_kind_beside_other_kinds_gets_files_named_by_kind() -> None:
+    # A gadget keyed `sprocket` was written at gadgets/sprocket.yaml, over the sprockets' file.
+    from reconciler.exporting.entries import ExportOptions, export_live
+    from reconciler.model.live import LiveState
+
+    model = gadget_model()
+    export = export_live(LiveState(model=model, lists=LISTS), [model.kinds["gadget"], model.kinds["sprocket"]],
+                         ExportOptions())
+    assert [file.path for file in export.files] == ["gadgets/gadget-sprocket.yaml", "gadgets/sprocket.yaml"]
+
+
+def test_a_guarded_object_deleted_in_a_cascade_is_refused_too() -> None:
+    from reconciler.model.live import LiveState
+    from reconciler.planning.changes import Delete
+    from reconciler.planning.pipeline import guarded_deletes
+    from reconciler.values import IdKey
+
+    model = gadget_model(sprocket={"path": "/gadgets/sprockets/", "key": ["name"], "id": "pk", "id_type": "uuid",
+                                   "guards": {"gizmo": "gizmo"}})
+    live = LiveState(model=model, lists=LISTS)
+    delete = Delete(kind="gadget", address="gadget/sprocket", key=("sprocket",), path="/gadgets/instances/1/", id=1,
+                    takes=(IdKey("gizmo", GIZMO_ID),))
+    assert [reason for reason, _ in guarded_deletes([delete], live, model)] == [
+        "it deletes gadget/sprocket, which takes the gizmo of the sprocket s1 with it"]
+
+
+def test_a_model_whose_ids_would_be_scoped_two_ways_is_refused() -> None:
+    with pytest.raises(ValueError, match="kind gadget is listed as target gadget but its ids are scoped to its "
+                                         "family gadgets_base"):
+        from reconciler.model.kinds import model_of
+
+        model = json.loads((ROOT / "schemas" / f"api-{VERSION}.json").read_text())
+        model["kinds"]["gadget"] = {**GADGET, "family": "gadgets_base"}
+        model["targets"]["gadget"] = {"path": GADGET["path"], "key": ["slug"], "id": "pk", "id_type": "int"}
+        model_of(model)

@@ -5,7 +5,7 @@ Objects are named by natural key and references by the key of what they point at
 the server's default are left out (the plan leaves unwritten fields alone, so nothing is lost);
 secrets the server returns in clear become `{env: VAR}` placeholders, never values; flows carry
 every binding, so their sets are managed exactly. The layout and order are stable: exporting an
-unchanged server twice gives the same bytes. Nothing here prints; `exportdir` writes folders."""
+unchanged server twice gives the same bytes. Nothing here prints; `folder.write_export` writes folders."""
 from __future__ import annotations
 
 import difflib
@@ -386,6 +386,9 @@ def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> E
     names = _names(entries)
     rendered = {id(entry): entry_text(str(entry.kind.section), entry.data, names) for entry in entries}
     files = [file for kind in kinds for file in _kind_files(model, kind, entries, names, rendered)]
+    paths = Counter(file.path for file in files)
+    if clashes := sorted(path for path, count in paths.items() if count > 1):  # a folder written from a dict
+        raise ReconcilerError(f"the export would write two files at {', '.join(clashes)}: nothing is written")
     document, variables = _document(model, entries, names, rendered)
     return Export(api_version=model.version, files=tuple(sorted(files, key=lambda f: f.path)), document=document,
                   variables=variables, addresses=tuple(e.address for e in entries),
@@ -422,11 +425,13 @@ def _kind_files(model: ApiModel, kind: Kind, entries: list[_Entry], names: dict[
     section = str(kind.section)
     if kind.nested:  # one file per object: a flow and its bindings
         file_names = _file_names([entry.key for entry in mine])
+        # beside other kinds' `<kind>.yaml` files, named by kind too: a key may be another kind's name
+        prefix = f"{kind.manifest_kind}-" if len(model.sections[section]) > 1 else ""
         files: list[ExportFile] = []
         for entry in mine:
             what = f"the {model.section_nouns[section][0]} {entry.key} with its {next(iter(kind.nested))}"
             text, variables = _text(model.version, what, [(section, [entry])], names, schema, rendered)
-            files.append(ExportFile(f"{section}/{file_names[entry.key]}.yaml", text, variables))
+            files.append(ExportFile(f"{section}/{prefix}{file_names[entry.key]}.yaml", text, variables))
         return files
     if not mine:
         return []

@@ -13,7 +13,7 @@ from reconciler.model.versions import known_versions, schema_dir
 from reconciler.values import IdKey, Json, JsonObject, ObjectId, Ref
 
 __all__ = ["ApiModel", "Companion", "Field", "Kind", "Nested", "Target", "load_model", "schema_dir",
-           "known_versions", "typed_id"]
+           "known_versions", "model_of", "typed_id"]
 
 
 def typed_id(id_type: str, value: object) -> ObjectId:
@@ -260,19 +260,31 @@ class ApiModel:
 
 @cache
 def load_model(version: str) -> ApiModel:
-    """Load the model of `version`; raises `KeyError` naming the versions that exist."""
+    """Load the model of `version`; raises `KeyError` naming the versions that exist. Cached per
+    process: `RECONCILER_MODEL_DIR` is read when a version is first loaded."""
     path = schema_dir() / f"api-{version}.json"
     if not path.exists():
         raise KeyError(f"no API model for authentik {version} (known: {', '.join(known_versions())})")
-    raw = json.loads(path.read_text())
+    return model_of(json.loads(path.read_text()))
+
+
+def model_of(raw: JsonObject) -> ApiModel:
+    """The model a generated `api-<version>.json` holds; a model whose ids would be scoped two ways
+    (a kind listed as a target other than its family) is refused."""
     kinds = {name: _kind(name, spec) for name, spec in raw["kinds"].items()}
     targets = {name: Target(name=name, path=spec.get("path", ""), key=tuple(spec.get("key", ())),
                             id=spec.get("id", "pk"), union=tuple(spec.get("union", ())),
                             id_type=spec.get("id_type", "uuid"), guards=dict(spec.get("guards", {})))
                for name, spec in raw["targets"].items()}
-    return ApiModel(version=raw["api_version"], kinds=kinds, targets=targets,
-                    sections={s: dict(k) for s, k in raw["sections"].items()},
-                    section_nouns={s: (words[0], words[1]) for s, words in raw["section_nouns"].items()}, raw=raw)
+    model = ApiModel(version=raw["api_version"], kinds=kinds, targets=targets,
+                     sections={s: dict(k) for s, k in raw["sections"].items()},
+                     section_nouns={s: (words[0], words[1]) for s, words in raw["section_nouns"].items()}, raw=raw)
+    for kind in kinds.values():  # one scope for ids: a kind's own (`Kind.id_key`) is its target's
+        target = model.target_of(kind)
+        if target is not None and target != kind.family:
+            raise ValueError(f"model {model.version}: kind {kind.name} is listed as target {target} but its ids are "
+                             f"scoped to its family {kind.family}")
+    return model
 
 
 def _kind(name: str, spec: JsonObject) -> Kind:

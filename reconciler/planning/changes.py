@@ -381,6 +381,8 @@ class Plan:
     owns: tuple[Owned, ...] = ()
     forced: bool = False
     """Made with --force: its deletes were accepted over the safety thresholds."""
+    guarded: bool = True
+    """Made with the guard rule on (`[safety] protect_brand_flows`): apply checks it again."""
     digest: PlanDigest | None = field(default=None, compare=False)
     """The keyed digest of a saved plan (`planfile.seal`); None before it is sealed."""
 
@@ -410,6 +412,7 @@ class Plan:
             "unmanaged": [u.data for u in self.unmanaged],
             "owns": [o.data for o in self.owns],
             "forced": self.forced,
+            **({} if self.guarded else {"guarded": False}),
             **({"digest": self.digest.data} if self.digest is not None else {}),
         }
 
@@ -438,6 +441,7 @@ class Plan:
             unchanged=_typed(_typed(data, "summary", "an object", "", {}), "unchanged", "a whole number", "summary", 0),
             unmanaged=tuple(_unmanaged(item, f"unmanaged[{i}]") for i, item in enumerate(_list(data, "unmanaged", ""))),
             forced=_typed(data, "forced", "true or false", "", False),
+            guarded=_typed(data, "guarded", "true or false", "", True),
             owns=tuple(_owned(item, f"owns[{i}]") for i, item in enumerate(_list(data, "owns", ""))),
             digest=_digest(data),
         )

@@ -32,7 +32,7 @@ from reconciler.repo import nearest, repository_root
 from reconciler.server.client import Client
 from reconciler.server.reading import fetch_live
 from reconciler.state import STATE_FILE, OwnedRecord, StateFile
-from reconciler.values import IdKey, Json, Secret, display_key, refs_in
+from reconciler.values import IdKey, Json, Ref, Secret, display_key, refs_in
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
            "resolve_secrets", "live_paths", "fetch", "match", "matched_paths", "fetch_more",
@@ -238,16 +238,18 @@ def _guarded_by(model: ApiModel, guard: str, obj: Mapping[str, Json],
     """The deletes among `deletes` of what `obj`, an object of the `guard` target, guards."""
     spec = model.targets[guard]
     listing = model.kind_listing(guard)
-    noun = model.section_nouns[listing.section][0] if listing is not None and listing.section \
+    noun = listing.manifest_kind if listing is not None \
         else spec.path.rstrip("/").rsplit("/", 1)[-1].removesuffix("s")  # a brand (2023: a tenant)
     name = display_key(tuple(obj.get(field) for field in spec.key))
     found: list[tuple[str, Change]] = []
-    for change in deletes:
-        kind = model.kinds[change.kind]
-        for guarding, target in spec.guards.items():
-            if model.target_of(kind) == target and obj.get(guarding) is not None \
-                    and kind.id_key(obj[guarding]) == kind.id_key(change.id):
+    for guarding, target in spec.guards.items():
+        held = set(model.ref_keys(Ref(target, pk=obj.get(guarding))))
+        for change in deletes if held else ():
+            if model.kinds[change.kind].id_key(change.id) in held:
                 found.append((f"it deletes {change.address}, the {guarding} of the {noun} {name}", change))
+            elif held & set(change.takes):  # deleted with it in a cascade
+                found.append((f"it deletes {change.address}, which takes the {guarding} of the {noun} {name} "
+                              "with it", change))
     return found
 
 
@@ -437,5 +439,6 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
                 server=client.connection.display_url, unmanaged=unmanaged(matching, model),
                 manifests_digest=manifests.digest, manifest_files=len(manifests.files), key_id=secrets.key_id,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                state_file=shown_path(secrets.path), owns=owns(matching, model), forced=options.force)
+                state_file=shown_path(secrets.path), owns=owns(matching, model), forced=options.force,
+                guarded=config.safety.protect_brand_flows)
     return PlanSession(plan=plan, model=model, live=live, secrets=secrets)

@@ -191,7 +191,7 @@ class Store:
         if spec.union:
             text = str(ident)
             for member in spec.union:
-                found = self.resolve(member, text)
+                found = self.resolve(member, ident)  # as given: a member may have integer ids
                 if found is not None:
                     return found
             return next((pk for pk, held in self.held.items() if held.get(PTR_ID) == text),
