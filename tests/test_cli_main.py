@@ -127,3 +127,14 @@ def test_only_the_entry_point_exits() -> None:
     everywhere = [found for path in sorted(PACKAGE.rglob("*.py")) for found in exits(path)]
     assert everywhere == ["reconciler/__main__.py:3: SystemExit"]
     assert (PACKAGE / "__main__.py").read_text().splitlines()[-1] == "raise SystemExit(main())"
+
+
+def test_the_version_names_the_api_versions_the_tool_knows(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from reconciler.model.versions import known_versions
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == (f"reconciler {version('authentik-reconciler')} (authentik API "
+                                       f"{', '.join(known_versions())})\n")
+    assert known_versions() == ["2023.10.7", "2026.2.2"]

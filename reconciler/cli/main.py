@@ -16,6 +16,7 @@ import click
 from reconciler.cli.commands import COMMANDS
 from reconciler.cli.options import FORMAT, VERBOSE, ReconcilerCommand, server_options
 from reconciler.cli.outcomes import REPORTER_KEY, Reporter
+from reconciler.model.versions import known_versions
 
 __all__ = ["main", "cli"]
 
@@ -66,7 +67,8 @@ def settled(ctx: click.Context) -> Iterator[None]:
 @click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]},
              epilog="These options may also follow the command (`reconciler plan config/ --sandbox -v`); "
                     "written there, they win. Each command's --help lists the options it takes.")
-@click.version_option(package_name="authentik-reconciler")
+@click.version_option(package_name="authentik-reconciler",
+                      message=f"%(prog)s %(version)s (authentik API {', '.join(known_versions())})")
 @VERBOSE
 @server_options
 @FORMAT
