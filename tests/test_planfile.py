@@ -125,3 +125,17 @@ def test_missing_directory_and_huge_files_are_refused_before_reading(tmp_path: P
         sparse.truncate(65 * 1024 * 1024)
     with pytest.raises(PlanFileError, match="larger than 64 MB"):
         load_plan(huge)
+
+
+def test_a_sealed_plan_changed_in_memory_no_longer_verifies() -> None:
+    # The seal kept the content it was made over: `replace` on a sealed plan still verified.
+    import dataclasses
+
+    from reconciler.planning.changes import Delete, Plan
+    from reconciler.planning.planfile import PlanKey, check_digest, seal
+
+    key = PlanKey("state", b"k")
+    sealed = seal(Plan(api_version="2026.2.2", changes=(), unchanged=0), key)
+    assert check_digest(sealed, key).verified is True
+    delete = Delete(kind="deny", address="deny/x", key=("x",), path="/stages/deny/1/", id="1")
+    assert check_digest(dataclasses.replace(sealed, changes=(delete,)), key).verified is False

@@ -65,8 +65,14 @@ def seal(plan: Plan, key: PlanKey | None) -> Plan:
     if key is None:
         return plan
     unsealed = replace(plan, digest=PlanDigest(mac="", key=key.source, key_id=key.id))
-    content = content_digest(json.loads(json.dumps(unsealed.data)))
-    return replace(plan, digest=PlanDigest(mac=key.mac(content), key=key.source, key_id=key.id, content=content))
+    # No `content` kept: a plan changed after sealing (`dataclasses.replace`) must not verify.
+    return replace(unsealed, digest=PlanDigest(mac=key.mac(_content(unsealed)), key=key.source, key_id=key.id))
+
+
+def _content(plan: Plan) -> str:
+    """What the digest covers, for a plan in memory (a plan read from a file keeps the content of
+    the file as read: its decoded form does not serialise back byte for byte)."""
+    return content_digest(json.loads(json.dumps(plan.data)))  # through JSON: the file's types
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,8 @@ def check_digest(plan: Plan, key: PlanKey | None) -> DigestCheck:
     if key is None or key.id != digest.key_id:
         what = "no key is set" if key is None else "the fingerprint key differs from the plan's"
         return DigestCheck(None, f"the saved plan's digest cannot be checked: {what}", _key_hint(digest))
-    if not hmac.compare_digest(key.mac(digest.content).encode(), digest.mac.encode()):  # any text: bytes
+    content = digest.content or _content(plan)
+    if not hmac.compare_digest(key.mac(content).encode(), digest.mac.encode()):  # any text: bytes
         return DigestCheck(False, "the saved plan was changed since it was made (its digest does not match its "
                                   "content)", "plan again")
     return DigestCheck(True, "the saved plan's digest verifies: it is as it was made")
@@ -127,8 +134,8 @@ def _model(version: str) -> ApiModel | None:
 def hide_clear_secrets(plan: Plan) -> Plan:
     """`plan` with each value of a field its model knows as sensitive that is not a secret's source
     (a value in clear, written into the file by hand) made a `Secret` without a source: shown as
-    `(sensitive)`, and refused by `trusted`. A plan of an API version this tool does not know is
-    left as it is (it cannot be applied: its version is not the server's)."""
+    `(sensitive)`, and refused by `trusted`. A plan of an API version or a kind this tool has no
+    model of is refused: it could not tell its secrets apart."""
     model = _model(plan.api_version)
     if model is None:
         raise PlanFileError(f"the saved plan is for authentik {plan.api_version}, which this tool has no model of: "
