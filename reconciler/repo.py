@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["folders_up", "nearest", "repository_root"]
+__all__ = ["folders_up", "named_path", "nearest", "repository_root"]
 
 
 def folders_up(paths: list[str | Path]) -> list[Path]:
@@ -30,3 +30,13 @@ def repository_root(paths: list[str | Path]) -> Path:
     else the folder of the first path. What manifests and `{file}` secrets are read within."""
     folders = folders_up(paths)
     return folders[-1] if (folders[-1] / ".git").exists() else folders[0]
+
+
+def named_path(path: str | Path) -> Path:
+    """A manifest's path as the user named it, made absolute: the folders on the way resolved, the
+    file itself not (a symlinked manifest is known by the link, not by its target); a folder
+    resolved whole. Ownership records are compared in this form."""
+    absolute = Path(path).absolute()
+    if absolute.is_dir():
+        return absolute.resolve()
+    return absolute.parent.resolve() / absolute.name

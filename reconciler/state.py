@@ -18,7 +18,7 @@ import re
 import shlex
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,19 +26,22 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from reconciler.errors import ReconcilerError
+from reconciler.repo import named_path
 from reconciler.values import REDACTED, Json, JsonObject
 
-__all__ = ["StateFile", "OwnedRecord", "STATE_FILE", "LockClock", "LOCK_WAIT", "read_servers"]
+__all__ = ["StateFile", "OwnedRecord", "STATE_FILE", "STATE_KEY_ENV", "LockClock", "LOCK_WAIT", "read_servers",
+           "state_key"]
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "reconciler.state.json"
+STATE_KEY_ENV = "RECONCILER_STATE_KEY"
 FORMAT_VERSION = 1
 FORMAT_KEYS = frozenset({"format_version", "about", "servers", "key_id", "objects", "owned", "pk", "fields", "kind",
                          "id", "file"})
-MAX_DIGITS = 100
+MAX_DIGITS = 100  # an id is at most 20 digits; a longer number is not one this tool wrote
 LOCK_WAIT = 30.0  # seconds a save waits for another run's lock on the state file
-LOCK_POLL = 0.05  # an id is at most 20 digits; a longer number is not one this tool wrote
+LOCK_POLL = 0.05
 
 
 KEY_CHECK = b"authentik-reconciler fingerprint key"
@@ -64,7 +67,7 @@ class StateFile:
     object they were applied to (a same-named object created outside the tool has another id, so
     its secrets count as unknown); and the objects this repository owns (applied or adopted), by
     address, with their kind and id, which pruning may delete once the manifests leave them out.
-    `path=None` keeps it in memory only (the sandbox, tests). `save` waits up to `lock_wait`
+    `path=None` keeps it in memory only (the sandbox, tests). `save` waits up to `LOCK_WAIT`
     seconds for another run's lock on the file, on `clock` (the system's by default)."""
 
     key: bytes = field(repr=False)
@@ -76,7 +79,6 @@ class StateFile:
     _shown_files: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _manifests: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
     _loaded: dict[str, JsonObject] = field(default_factory=dict, repr=False, compare=False)
-    lock_wait: float = field(default=LOCK_WAIT, compare=False)
     clock: LockClock | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -198,12 +200,11 @@ class StateFile:
     def _folder(self) -> Path | None:
         """The state file's folder, resolved once: `owned()` turns every record's file back into
         a path, and resolving it per record made `owned()` of 10,000 objects take 0.85 s."""
-        return self.path.resolve().parent if self.path is not None else None
+        return self._target.parent if self.path is not None else None
 
     def _relative(self, file: str) -> str:
-        named = Path(os.path.abspath(file))
-        try:  # the folders resolved, the file as named: a symlinked manifest is known by its link
-            path = named.parent.resolve() / named.name
+        try:  # the rule discovery and prune use: a symlinked manifest is known by its link
+            path = named_path(file)
         except (RuntimeError, OSError, ValueError):  # a loop: RuntimeError on Python 3.11, OSError later
             log.warning("cannot resolve the manifest %s (a symlink loop): the state file records it as written", file)
             path = Path(os.path.abspath(file))
@@ -223,13 +224,11 @@ class StateFile:
         if file not in self._manifests:
             path = str(self._folder / file) if self._folder is not None else file
             try:
-                Path(path).parent.resolve()
+                self._manifests[file] = str(named_path(path))
             except (RuntimeError, OSError):
                 log.warning("the state file %s names the manifest %s, behind a symlink loop: what it described "
                             "is not pruned", self.path, file)
                 self._manifests[file] = None
-            else:
-                self._manifests[file] = path
         return self._manifests[file]
 
     def save(self) -> None:
@@ -241,7 +240,7 @@ class StateFile:
         if self.path is None:
             return
         try:
-            with _locked(self.path, self._lock, self.lock_wait, self.clock or CLOCK):
+            with _locked(self.path, self._lock, LOCK_WAIT, self.clock or CLOCK):
                 servers = self._merged(read_servers(self.path) if _exists(self.path) else {})
                 text = _render(servers)
                 _write_atomically(self._target, text)
@@ -543,3 +542,9 @@ def _is(value: Json, *types: type | None) -> bool:
     if value is None or isinstance(value, bool):
         return value is None and None in types
     return isinstance(value, tuple(t for t in types if t is not None))
+
+
+def state_key(env: Mapping[str, str], token: str | None) -> str | None:
+    """The key of the state file's fingerprints (and of saved plans' digests by default):
+    `RECONCILER_STATE_KEY`, else the API token."""
+    return env.get(STATE_KEY_ENV) or token

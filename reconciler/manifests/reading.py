@@ -18,7 +18,7 @@ import yaml
 
 from reconciler.errors import ManifestError, Problem
 from reconciler.model.versions import known_sections
-from reconciler.repo import repository_root
+from reconciler.repo import named_path, repository_root
 from reconciler.values import JsonObject
 
 __all__ = ["Manifests", "RawObject", "Section", "Position", "discover", "named_path", "load_manifests",
@@ -135,16 +135,6 @@ def discover(paths: list[str | Path], warnings: list[str] | None = None) -> list
     `.git`, else the folder given), else skipped; each skip is added to `warnings` and logged."""
     found, _ = _discover(paths, _Discovery(warnings if warnings is not None else []))
     return found
-
-
-def named_path(path: str | Path) -> Path:
-    """A manifest's path as the user named it, made absolute: the folders on the way resolved, the
-    file itself not (a symlinked manifest is known by the link, not by its target); a folder
-    resolved whole. Ownership records are compared in this form."""
-    absolute = Path(path).absolute()
-    if absolute.is_dir():
-        return absolute.resolve()
-    return absolute.parent.resolve() / absolute.name
 
 
 def _discover(paths: list[str | Path], discovery: _Discovery) -> tuple[list[Path], list[Problem]]:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifests.desired import DesiredObject
-from reconciler.manifests.reading import named_path
 from reconciler.model.defaults import is_default
 from reconciler.model.identity import address, own_key
 from reconciler.model.kinds import ApiModel, Kind, Nested
 from reconciler.model.live import LiveState
+from reconciler.repo import named_path
 from reconciler.state import OwnedRecord
 from reconciler.values import IdKey, JsonObject, Key, Ref, Value
 

@@ -18,7 +18,7 @@ from typing import Any
 from reconciler.config import RepoConfig, Safety, find_config, load_config
 from reconciler.errors import CycleError, PlanError, Problem, ReconcilerError, UnsafePlanError
 from reconciler.manifests.desired import DesiredObject
-from reconciler.manifests.reading import load_manifests, named_path
+from reconciler.manifests.reading import load_manifests
 from reconciler.manifests.schema import validate
 from reconciler.manifests.secrets import FileRule, resolve_secrets
 from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model
@@ -28,10 +28,10 @@ from reconciler.planning.diff import DiffResult, diff
 from reconciler.planning.matching import Matching, match, prune, refuse_partial
 from reconciler.planning.refs import resolve_refs
 from reconciler.planning.stale import live_fingerprint, same_key_ids
-from reconciler.repo import nearest, repository_root
+from reconciler.repo import named_path, nearest, repository_root
 from reconciler.server.client import Client
 from reconciler.server.reading import fetch_live
-from reconciler.state import STATE_FILE, OwnedRecord, StateFile
+from reconciler.state import STATE_FILE, STATE_KEY_ENV, OwnedRecord, StateFile, state_key
 from reconciler.values import IdKey, Json, Ref, Secret, display_key, refs_in
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
@@ -44,7 +44,6 @@ __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version
 # log filters, and stays when modules move.
 log = logging.getLogger("reconciler.pipeline")
 
-STATE_KEY_ENV = "RECONCILER_STATE_KEY"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,7 +335,7 @@ def open_state(client: Client, options: PlanOptions, paths: list[str | Path],
     """The fingerprint store: keyed by `RECONCILER_STATE_KEY` (else the token), at `--state`, the
     path a saved plan recorded (a `reconciler.state.json` inside the working folder only), or the
     nearest `reconciler.state.json`."""
-    key = options.env.get(STATE_KEY_ENV) or client.connection.token
+    key = state_key(options.env, client.connection.token) or ""
     return StateFile(key=key.encode(), server=client.connection.display_url,
                        path=state_path(options, paths, recorded))
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.model.kinds import ApiModel, known_versions, load_model
 from reconciler.planning.changes import Change, Plan, PlanDigest, Replace, content_digest
+from reconciler.state import STATE_KEY_ENV, state_key
 from reconciler.values import Json, JsonObject, Secret
 
 __all__ = ["save_plan", "load_plan", "MAX_PLAN_BYTES", "PLAN_KEY_ENV", "PlanKey", "plan_key", "seal", "DigestCheck",
            "check_digest", "trusted", "hide_clear_secrets"]
 
 PLAN_KEY_ENV = "RECONCILER_PLAN_KEY"
-STATE_KEY_ENV = "RECONCILER_STATE_KEY"  # pipeline.STATE_KEY_ENV: the state file's key, else the token
 STATE_KEY = "state"
 """A digest's `key` when the state file's key made it (`RECONCILER_STATE_KEY`, else the token)."""
 KEY_CHECK = b"authentik-reconciler plan key"
@@ -55,7 +55,7 @@ def plan_key(env: Mapping[str, str], token: str | None) -> PlanKey | None:
     token); None when there is none (`show`, offline, without them)."""
     if env.get(PLAN_KEY_ENV):
         return PlanKey(PLAN_KEY_ENV, env[PLAN_KEY_ENV].encode())
-    state = env.get(STATE_KEY_ENV) or token
+    state = state_key(env, token)
     return PlanKey(STATE_KEY, state.encode()) if state else None
 
 
