@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from reconciler.errors import ReconcilerError
+from reconciler.files import write_atomically
 from reconciler.repo import named_path
 from reconciler.values import REDACTED, Json, JsonObject
 
@@ -243,7 +244,7 @@ class StateFile:
             with _locked(self.path, self._lock, LOCK_WAIT, self.clock or CLOCK):
                 servers = self._merged(read_servers(self.path) if _exists(self.path) else {})
                 text = _render(servers)
-                _write_atomically(self._target, text)
+                write_atomically(self._target, text.encode())
         except OSError as exc:
             raise ReconcilerError(f"cannot write the state file {self.path}: {exc.strerror or exc}") from exc
         self._servers, self._loaded, self._holders_of = servers, json.loads(text)["servers"], None
@@ -299,29 +300,6 @@ def _render(servers: dict[str, JsonObject]) -> str:
                     for server, entry in sorted(servers.items())},
     }
     return json.dumps(data, indent=2) + "\n"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """A reader (another run, git) sees the old file or the new one, never part of one, and after a
-    crash the new one is on disk or the old one is."""
-    tmp = path.with_suffix(path.suffix + ".tmp")  # written under the lock: no other run writes it now
-    try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # Ctrl-C too: no temporary file is left beside the state file
-        with suppress(OSError):
-            tmp.unlink()
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)  # the rename itself
-    except OSError:  # some file systems refuse to sync a folder: the rename is then as durable as they make it
-        pass
-    finally:
-        os.close(folder)
 
 
 class LockClock(Protocol):

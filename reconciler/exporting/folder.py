@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
 from reconciler.exporting.entries import MARK, Export, schema_file
+from reconciler.files import write_atomically
 from reconciler.manifests.reading import discover
 from reconciler.model.kinds import schema_dir
 from reconciler.model.versions import known_sections
@@ -187,7 +187,7 @@ class _Changes:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             _not_a_link(path.parent)
-            _replace(path, data)
+            write_atomically(path, data)
             self.written.append(path)
 
     def remove(self, stale: list[Path]) -> None:
@@ -209,19 +209,3 @@ def _not_a_link(path: Path) -> None:
     """Checked again right before each write: a link made since the first check is refused too."""
     if path.is_symlink():
         raise ReconcilerError(f"cannot write {path}: it is a symlink (to {os.readlink(path)}), never written through")
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write `data` to a new file beside `path` (hidden, so never read as a manifest), then rename it
-    over `path`: a rename replaces a link rather than following it, and a reader never sees half a
-    file."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    # A new name, never a link: O_EXCL refuses whatever is there; the umask sets the mode as usual.
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

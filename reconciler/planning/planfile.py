@@ -9,11 +9,11 @@ import hmac
 import json
 import sys
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reconciler.errors import PlanFileError, ReconcilerError
+from reconciler.files import write_atomically
 from reconciler.model.kinds import ApiModel, known_versions, load_model
 from reconciler.planning.changes import Change, Plan, PlanDigest, Replace, content_digest
 from reconciler.state import STATE_KEY_ENV, state_key
@@ -192,16 +192,10 @@ def save_plan(plan: Plan, path: Path) -> None:
         raise ReconcilerError("cannot save the plan: these secrets are written in the manifests, and a saved "
                               "plan never holds a secret value; write them as {env: VAR} or {file: PATH}: "
                               + ", ".join(inline))
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except BaseException as exc:  # Ctrl-C too: no temporary file is left behind
-        with suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError):
-            raise ReconcilerError(f"cannot write the plan to {path}: {exc.strerror or exc}") from exc
-        raise
+        write_atomically(path, (json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n").encode())
+    except OSError as exc:
+        raise ReconcilerError(f"cannot write the plan to {path}: {exc.strerror or exc}") from exc
 
 
 def load_plan(path: Path) -> Plan:
