@@ -30,12 +30,12 @@ __all__ = ["DEFAULT_PARALLELISM", "PARALLELISM_RANGE", "check_parallelism", "Cha
 log = logging.getLogger("reconciler.apply")
 
 DEFAULT_PARALLELISM = 8
-PARALLELISM_RANGE = (1, 64)
-"""The CLI's `--parallelism` range (`reconciler.cli.commands`), pinned by a test."""
 """Measured with bench/apply_parallel.py on 2 cores at load 0.6 (sandbox over HTTP, 20 ms per
 request, 300 creates / 300 PATCHes, seconds): 1: 7.7/7.6, 4: 2.5/2.4, 8: 1.4/1.2, 10: 1.4/1.6,
 16: 2.2/1.9. Past 8 the calls wait on the server's work, not the network's latency, and more at
 once only loads the server more (the client's reads are bounded at 8 too)."""
+PARALLELISM_RANGE = (1, 64)
+"""The CLI's `--parallelism` range (`reconciler.cli.commands`), pinned by a test."""
 
 
 OnChange = Callable[[ChangeOutcome], None]

@@ -28,7 +28,7 @@ from reconciler.cli.options import (
 from reconciler.cli.outcomes import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ArgumentError
 from reconciler.cli.progress import ApplyProgress, ReadProgress
 from reconciler.errors import ApplyError, ManifestError, ReconcilerError
-from reconciler.model.versions import known_sections, known_versions
+from reconciler.model.versions import known_sections, known_versions, latest_version
 
 if TYPE_CHECKING:
     from reconciler.applying.result import ApplyResult
@@ -61,9 +61,8 @@ def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str)
     """Validate manifests offline against the JSON Schema of an API version."""
     from reconciler import engine
     from reconciler.cli.rendering import render_validation
-    from reconciler.planning import pipeline
 
-    version = api_version or pipeline.latest_version()
+    version = api_version or latest_version()
     try:
         objects = engine.validate_paths(list(paths), version)
     except ManifestError as exc:
@@ -360,9 +359,8 @@ def explain_command(kind: str | None, api_version: str | None, fmt: str) -> int:
     from reconciler.cli.rendering import render_kind, render_kinds
     from reconciler.model.explain import explain_kind, list_kinds
     from reconciler.model.kinds import load_model
-    from reconciler.planning import pipeline
 
-    model = load_model(api_version or pipeline.latest_version())
+    model = load_model(api_version or latest_version())
     if kind is None:
         click.echo(render_kinds(model.version, list_kinds(model), fmt), nl=False)
     else:
@@ -380,10 +378,9 @@ def explain_command(kind: str | None, api_version: str | None, fmt: str) -> int:
               help='a JSON file of objects to start from ({"version": ..., "lists": {path: [objects]}})')
 def sandbox_command(host: str, port: int, api_version: str | None, token: str, seed: Path | None) -> int:
     """Serve the authentik emulator until stopped (Ctrl-C)."""
-    from reconciler.planning import pipeline
     from reconciler.sandbox import serve
 
-    version = api_version or pipeline.latest_version()
+    version = api_version or latest_version()
 
     def ready(url: str) -> None:
         click.echo(f"authentik {version} sandbox on {url}  (token: {token})")

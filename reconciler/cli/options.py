@@ -152,17 +152,18 @@ def connection(url: str | None, token: str | None, insecure: bool, sandbox: bool
                api_version: str | None) -> Connection:
     """The connection the options describe: the sandbox in-process, or a server with its token
     (which the log scrubber learns, so `-v` never shows it)."""
-    from reconciler.planning import pipeline
+    from reconciler.model.versions import latest_version
     from reconciler.server.client import Connection
 
     context = click.get_current_context(silent=True)
     meta = context.meta if context is not None else {}
-    policy: JsonObject = {"timeout": meta.get(TIMEOUT_KEY) or 30.0, "retries": meta.get(RETRIES_KEY, 3),
-                              "on_wait": announce_wait}
+    # Connection's own defaults where no option gave a value: one place holds them.
+    policy: JsonObject = {name: meta[key] for name, key in POLICY_OPTIONS.items() if meta.get(key) is not None}
+    policy["on_wait"] = announce_wait
     if sandbox:
         from reconciler.sandbox import Sandbox  # the emulator only loads when asked for
 
-        emulator = Sandbox(api_version=api_version or pipeline.latest_version(), token=SANDBOX_TOKEN)
+        emulator = Sandbox(api_version=api_version or latest_version(), token=SANDBOX_TOKEN)
         return Connection(url="http://sandbox", token=SANDBOX_TOKEN, transport=emulator.transport(), **policy)
     if not url:
         raise ReconcilerError("no server: set AUTHENTIK_URL or --url (or use --sandbox)")

@@ -10,9 +10,8 @@ from reconciler.errors import ReconcilerError
 from reconciler.model.kinds import ApiModel, Field, Kind
 from reconciler.values import Json, JsonObject
 
-__all__ = ["KindSummary", "FieldInfo", "KindInfo", "list_kinds", "explain_kind", "find_kind", "SECTIONS"]
+__all__ = ["KindSummary", "FieldInfo", "KindInfo", "list_kinds", "explain_kind", "find_kind"]
 
-SECTIONS = ("stages", "policies", "flows")
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def _section(model: ApiModel, kind: Kind) -> str:
 def list_kinds(model: ApiModel) -> dict[str, list[KindSummary]]:
     """Every kind of the model by section, sorted by manifest kind; nested kinds (bindings) go
     with the section of the entries they are written in."""
-    listing: dict[str, list[KindSummary]] = {section: [] for section in SECTIONS}
+    listing: dict[str, list[KindSummary]] = {section: [] for section in model.sections}
     for kind in model.kinds.values():
         listing.setdefault(_section(model, kind), []).append(_summary(model, kind))
     return {section: sorted(kinds, key=lambda k: (bool(k.written_in), k.manifest_kind))

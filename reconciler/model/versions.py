@@ -7,7 +7,7 @@ import os
 from functools import cache
 from pathlib import Path
 
-__all__ = ["schema_dir", "known_versions", "known_sections"]
+__all__ = ["schema_dir", "known_versions", "known_sections", "latest_version"]
 
 
 MODEL_DIR_VARIABLE = "RECONCILER_MODEL_DIR"
@@ -28,6 +28,12 @@ def schema_dir() -> Path:
 def known_versions() -> list[str]:
     """API versions with a model, oldest first."""
     return list(_versions())
+
+
+def latest_version() -> str:
+    """The newest API version with a model: what a run uses when neither the server nor the user
+    says."""
+    return known_versions()[-1]
 
 
 @cache

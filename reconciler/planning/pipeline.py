@@ -23,6 +23,7 @@ from reconciler.manifests.schema import validate
 from reconciler.manifests.secrets import FileRule, resolve_secrets
 from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model
 from reconciler.model.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
+from reconciler.model.versions import latest_version
 from reconciler.planning.changes import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
 from reconciler.planning.diff import DiffResult, diff
 from reconciler.planning.matching import Matching, match, prune, refuse_partial
@@ -90,10 +91,6 @@ class PlanSession:
 load = load_manifests
 """Step 1: read the manifest files (offline); what discovery skipped is logged and listed in
 `Manifests.warnings`."""
-
-
-def latest_version() -> str:
-    return known_versions()[-1]
 
 
 def pick_version(server_version: str) -> str:
