@@ -28,7 +28,7 @@ from typing import NamedTuple, Protocol
 from reconciler.errors import ReconcilerError
 from reconciler.files import write_atomically
 from reconciler.repo import named_path
-from reconciler.values import REDACTED, Json, JsonObject
+from reconciler.values import REDACTED, Json, JsonObject, typed_id
 
 __all__ = ["StateFile", "OwnedRecord", "STATE_FILE", "STATE_KEY_ENV", "LockClock", "LOCK_WAIT", "read_servers",
            "state_key"]
@@ -391,9 +391,7 @@ def _held(kind: Json, ident: Json) -> tuple[str, Json]:
     """How the holders index knows an object: by kind and id, never by a bare id (a provider and a
     user may both be 3), and an integer id whether the record holds it as a number or as text (a
     text of more digits than any id stays text: Python refuses to convert 4,300 digits)."""
-    text = str(ident)
-    whole = text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS
-    return str(kind), int(text) if whole else text
+    return str(kind), typed_id("int", str(ident))
 
 
 def _exists(path: Path) -> bool:

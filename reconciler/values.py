@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 __all__ = ["IdKey", "Json", "JsonObject", "Key", "ObjectId", "Value", "Secret", "Ref", "REDACTED", "display_key",
-           "walk", "leaves", "redact", "plain", "secrets_in", "refs_in", "scrubbed"]
+           "walk", "leaves", "redact", "plain", "secrets_in", "refs_in", "scrubbed", "typed_id",
+           "MAX_ID_DIGITS"]
 
 REDACTED = "(sensitive)"
 
@@ -30,6 +31,21 @@ Key = tuple[Any, ...]
 ObjectId = int | str
 """An object's id as authentik gives it: an int for kinds with integer pks (providers, users), a
 UUID string elsewhere. The model says which (`Kind.id_type`)."""
+
+
+MAX_ID_DIGITS = 100
+"""An integer id is at most 20 digits; a longer text stays text (Python refuses to convert 4,300)."""
+
+
+def typed_id(id_type: str, value: object) -> ObjectId:
+    """An id as the model types it (`int`, `uuid` or `str`): a state file or a URL may carry an
+    integer pk as text, and `3` and `"3"` must be the same object."""
+    if id_type == "int" and isinstance(value, str) and value.isascii() and value.isdigit() \
+            and len(value) <= MAX_ID_DIGITS:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and id_type == "int":
+        return value
+    return str(value)
 
 
 class IdKey(NamedTuple):

@@ -10,20 +10,10 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 
 from reconciler.model.versions import known_versions, schema_dir
-from reconciler.values import IdKey, Json, JsonObject, ObjectId, Ref
+from reconciler.values import IdKey, Json, JsonObject, Ref, typed_id
 
 __all__ = ["ApiModel", "Companion", "Field", "Kind", "Nested", "Target", "load_model", "schema_dir",
            "known_versions", "model_of", "typed_id"]
-
-
-def typed_id(id_type: str, value: object) -> ObjectId:
-    """An id as the model types it (`int`, `uuid` or `str`): a state file or a URL may carry an
-    integer pk as text, and `3` and `"3"` must be the same object."""
-    if id_type == "int" and isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and id_type == "int":
-        return value
-    return str(value)
 
 
 @dataclass(frozen=True)

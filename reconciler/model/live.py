@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from reconciler.model.identity import live_key
 from reconciler.model.kinds import ApiModel, Kind
-from reconciler.values import Json, JsonObject, Key, Ref
+from reconciler.values import IdKey, Json, JsonObject, Key, Ref
 
 __all__ = ["LiveState", "id_fields", "paths_for_deletes", "paths_for_kinds", "paths_for_targets"]
 
@@ -55,6 +55,12 @@ class LiveState:
         """Live objects authentik deletes with `obj` directly (a stage's bindings)."""
         return [(other, dependent) for other, name in self.model.cascades_from(kind)
                 for dependent in self.children(other, name, obj[kind.id_field])]
+
+    def cascade_ids(self, kind: Kind, obj: JsonObject) -> list[tuple[IdKey, Kind, JsonObject]]:
+        """What authentik deletes with `obj`, all the way down, each with its scoped id: what a
+        delete `takes`, and what a saved plan's delete is checked against."""
+        return [(other.id_key(dependent[other.id_field]), other, dependent)
+                for other, dependent in self.cascade(kind, obj)]
 
     def cascade(self, kind: Kind, obj: JsonObject,
                 descend: Callable[[Kind, JsonObject], bool] | None = None) -> list[tuple[Kind, JsonObject]]:

@@ -127,8 +127,8 @@ class _Differ:
         notes: tuple[str, ...] = (reason,) if reason else ()
         if cascaded:
             notes += (f"authentik also deletes {', '.join(cascaded)}",)
-        takes = tuple(sorted((other.id_key(dependent[other.id_field]) for other, dependent
-                             in self.live.cascade(kind, current)), key=lambda taken: (taken.scope, str(taken.id))))
+        takes = tuple(sorted((ident for ident, _, _ in self.live.cascade_ids(kind, current)),
+                             key=lambda taken: (taken.scope, str(taken.id))))
         return Delete(kind=kind.name, address=address, key=self.live.key_of(kind, current),
                       path=kind.detail_path(current), id=current[kind.id_field], notes=notes, takes=takes)
 

@@ -222,7 +222,8 @@ def guarded_deletes(changes: Iterable[Change], live: LiveState, model: ApiModel)
     """The deletes of an object that another object's guarding field points at (a brand's
     authentication flow, ...: `Target.guards` in the model), each with the reason."""
     found: list[tuple[str, Change]] = []
-    deletes = [c for c in changes if isinstance(c, Delete)]
+    # Each delete's own scoped id and what it takes, worked out once, not per guarding object.
+    deletes = [(c, model.kinds[c.kind].id_key(c.id), frozenset(c.takes)) for c in changes if isinstance(c, Delete)]
     for guard, spec in model.targets.items():
         for obj in live.lists.get(spec.path, []) if spec.guards and deletes else ():
             found += _guarded_by(model, guard, obj, deletes)
@@ -230,7 +231,7 @@ def guarded_deletes(changes: Iterable[Change], live: LiveState, model: ApiModel)
 
 
 def _guarded_by(model: ApiModel, guard: str, obj: Mapping[str, Json],
-                deletes: list[Delete]) -> list[tuple[str, Change]]:
+                deletes: list[tuple[Delete, IdKey, frozenset[IdKey]]]) -> list[tuple[str, Change]]:
     """The deletes among `deletes` of what `obj`, an object of the `guard` target, guards."""
     spec = model.targets[guard]
     listing = model.kind_listing(guard)
@@ -240,10 +241,10 @@ def _guarded_by(model: ApiModel, guard: str, obj: Mapping[str, Json],
     found: list[tuple[str, Change]] = []
     for guarding, target in spec.guards.items():
         held = set(model.ref_keys(Ref(target, pk=obj.get(guarding))))
-        for change in deletes if held else ():
-            if model.kinds[change.kind].id_key(change.id) in held:
+        for change, own, takes in deletes if held else ():
+            if own in held:
                 found.append((f"it deletes {change.address}, the {guarding} of the {noun} {name}", change))
-            elif held & set(change.takes):  # deleted with it in a cascade
+            elif held & takes:  # deleted with it in a cascade
                 found.append((f"it deletes {change.address}, which takes the {guarding} of the {noun} {name} "
                               "with it", change))
     return found

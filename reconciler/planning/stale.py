@@ -117,9 +117,9 @@ def _check_live(change: Change, kind: Kind, current: JsonObject | None, live: Li
 
 def _check_cascade(change: Change, kind: Kind, current: JsonObject, live: LiveState) -> list[str]:
     """A delete takes with it no more than it did when planned."""
-    taken = {other.id_key(dependent[other.id_field]): address(other, live.key_of(other, dependent))
-             for other, dependent in live.cascade(kind, current)}
-    more = sorted(shown for ident, shown in taken.items() if ident not in change.takes)
+    planned = set(change.takes)
+    more = sorted(address(other, live.key_of(other, dependent))
+                  for ident, other, dependent in live.cascade_ids(kind, current) if ident not in planned)
     if more:
         return [f"{change.address}: authentik would now also delete {', '.join(more)} with it"]
     return []
