@@ -537,9 +537,8 @@ def kind_for(spec: JsonObject, collection: Collection) -> KindSpec | None:
         for single in family.singles:
             if single.path == collection.path:
                 return single_kind(family, single)
-    claimed = {single.path for family in FAMILIES for single in family.singles}
-    for family in FAMILIES:
-        if family.prefix and collection.path.startswith(family.prefix) and collection.path not in claimed:
+    for family in FAMILIES:  # a single's path returned above
+        if family.prefix and collection.path.startswith(family.prefix):
             return prefix_kind(spec, family, collection)
     return None
 
@@ -595,21 +594,21 @@ def kind_fields(spec: JsonObject, kind: KindSpec, collection: str, request: Json
     return fields
 
 
-def create_reads(recordings: Path, pattern: str) -> list[Path]:
-    """The recorded creates matching `pattern` that finding the first accepted one reads."""
+def create_reads(recordings: Path, pattern: str) -> tuple[list[Path], JsonObject | None]:
+    """The recorded creates matching `pattern` that finding the first accepted one reads, and that
+    accepted recording (None when the server accepted none)."""
     reads = []
     for path in sorted(recordings.glob(pattern)):
         reads.append(path)
-        if json.loads(path.read_text())["response"]["status"] == 201:
-            break
-    return reads
+        recorded: JsonObject = json.loads(path.read_text())
+        if recorded["response"]["status"] == 201:
+            return reads, recorded
+    return reads, None
 
 
 def load_recorded_create(recordings: Path, pattern: str) -> JsonObject | None:
     """The first recorded create matching `pattern` that the server accepted."""
-    reads = create_reads(recordings, pattern)
-    recorded: JsonObject | None = json.loads(reads[-1].read_text()) if reads else None
-    return recorded if recorded is not None and recorded["response"]["status"] == 201 else None
+    return create_reads(recordings, pattern)[1]
 
 
 def recorded_values(recorded: JsonObject | None, fields: Mapping[str, Json]) -> tuple[JsonObject,
@@ -1025,7 +1024,7 @@ def carried_user(user: JsonObject, groups: list[JsonObject]) -> JsonObject:
 def recording_reads(spec: JsonObject, recordings: Path) -> list[Path]:
     """Every recording file generating one version's model and seed reads (for derive_inputs)."""
     reads = {path for collection, kind in collections(spec)
-             for path in create_reads(recordings, kind.recorded_create.format(dir=collection.dir_name))}
+             for path in create_reads(recordings, kind.recorded_create.format(dir=collection.dir_name))[0]}
     return sorted(reads | set(seed_reads(recordings)))
 
 
