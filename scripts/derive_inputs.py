@@ -21,12 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from generate_model import INPUTS, PROJECT, SPEC_FILE, VERSIONS, recording_reads
-
-Json = Any
-"""A JSON value of a spec, a recording or a generated file (see reconciler.values.Json)."""
-JsonObject = dict[str, Json]
-
+from generate_model import INPUTS, PROJECT, SPEC_FILE, VERSIONS, JsonObject, recording_reads
 
 # The path prefixes of the families the tool models, and of those it will model next.
 PREFIXES = ("/stages/", "/policies/", "/flows/", "/core/", "/providers/", "/propertymappings/", "/crypto/",
