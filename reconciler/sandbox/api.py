@@ -218,10 +218,10 @@ class Api:
         return kept[1]
 
     async def get_member(self, target: str, request: Request, ident: str) -> Response:
-        kind = self.member_at(target, ident)
-        if kind is None:
+        found = self.store.member(target, ident)
+        if found is None:
             return self.not_found(target.capitalize())
-        return JSONResponse(self.renderer.family_view(kind, normal_uuid(ident) or ident))
+        return JSONResponse(self.renderer.family_view(*found))
 
     async def delete_member(self, target: str, request: Request, ident: str) -> Response:
         kind = self.member_at(target, ident)
@@ -232,8 +232,8 @@ class Api:
         return await self.used_by(kind, request, ident) if kind else self.not_found(target.capitalize())
 
     def member_at(self, target: str, ident: str) -> Kind | None:
-        kind = self.store.kind_at(normal_uuid(ident) or "")
-        return kind if kind is not None and kind.family == target else None
+        found = self.store.member(target, ident)
+        return found[0] if found is not None else None
 
     # -- flow backgrounds -----------------------------------------------------------------------
     def background_route(self) -> Route:

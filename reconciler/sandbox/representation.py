@@ -142,9 +142,9 @@ class Renderer:
         return found
 
     def target_object(self, target: str, ident: Any) -> JsonObject | None:
-        kind = self.store.kind_at(str(ident))
+        kind = self.store.kind_at(ident)  # as stored: a UUID's text, or an integer pk
         if kind is not None:
-            return self.family_view(kind, str(ident))
+            return self.family_view(kind, ident)
         listed = self.store.listed_object(target, ident)
         if listed is None:
             return None

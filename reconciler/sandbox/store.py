@@ -133,9 +133,23 @@ class Store:
         """The pk of the object a URL names: by pk, or by the kind's URL field (a flow's slug,
         compared case-sensitively: flows 15, 17)."""
         if kind.url_field == "pk":
-            pk = typed_id(kind.id_type, ident) if kind.id_type == "int" else normal_uuid(ident)
+            pk = self.pk_for(kind, ident)
             return pk if pk is not None and pk in self.values[kind.name] else None
         return next((pk for pk, values in self.values[kind.name].items() if values.get(kind.url_field) == ident), None)
+
+    @staticmethod
+    def pk_for(kind: Kind, ident: str) -> ObjectId | None:
+        """The pk a URL's text names for objects of `kind`: typed as the model types its ids (a
+        UUID in its normal form, any case accepted), None when it cannot be one."""
+        return typed_id(kind.id_type, ident) if kind.id_type == "int" else normal_uuid(ident)
+
+    def member(self, target: str, ident: str) -> tuple[Kind, ObjectId] | None:
+        """The family member a URL under the family's path names (`/stages/all/{ident}/`)."""
+        for kind in self.model.kinds_of(target):
+            pk = self.pk_for(kind, ident)
+            if pk is not None and self.kind_of.get(pk) == kind.name:
+                return kind, pk
+        return None
 
     def members(self, family: str) -> Iterator[tuple[Kind, ObjectId]]:
         """Objects of a family (all stage kinds share one) in insertion order."""
