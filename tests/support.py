@@ -2,12 +2,15 @@
 over real HTTP, and the CLI run with a clean environment."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -60,3 +63,15 @@ def sandbox_process(*args: str, env: dict[str, str] | None = None) -> Iterator[s
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+@cache
+def generator() -> ModuleType:
+    """scripts/generate_model.py as a module (registered first: its dataclasses look it up)."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "generate_model.py"
+    spec = importlib.util.spec_from_file_location("generate_model", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -4,16 +4,14 @@ from the shared specs and recordings (when they are beside the checkout, as in C
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import subprocess
 import sys
-from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from support import generator
 
 from reconciler.model.kinds import known_versions, load_model
 
@@ -48,17 +46,6 @@ def test_committed_inputs_are_derived_from_the_shared_material(tmp_path: Path) -
     assert sorted(derived) == sorted(committed)
     stale = [name for name in derived if derived[name] != committed[name]]
     assert stale == [], f"stale inputs (rerun scripts/derive_inputs.py): {stale}"
-
-
-@cache
-def generator() -> ModuleType:
-    """scripts/generate_model.py as a module (registered first: its dataclasses look it up)."""
-    spec = importlib.util.spec_from_file_location("generate_model", ROOT / "scripts" / "generate_model.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def committed_spec(version: str) -> dict[str, Any]:

@@ -162,12 +162,25 @@ def test_a_plan_edited_without_the_key_is_refused_and_show_says_so(tmp_path: Pat
                                             "message": "the saved plan's digest verifies: it is as it was made"}
 
 
-def test_a_plan_without_a_digest_is_refused_by_apply_only(tmp_path: Path) -> None:
+def no_digest(data: dict[str, Any]) -> None:
+    del data["digest"]
+
+
+def not_ascii(data: dict[str, Any]) -> None:
+    # hmac.compare_digest raises TypeError on non-ASCII text: show and apply ended in exit 3.
+    data["digest"]["hmac_sha256"] = "é"
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (no_digest, "the saved plan carries no digest (made by an older version of the tool, or edited)"),
+    (not_ascii, "the saved plan was changed since it was made (its digest does not match its content)"),
+])
+def test_a_plan_whose_digest_cannot_verify_is_refused_by_apply_and_shown_with_a_warning(
+        tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str) -> None:
     with served() as (sandbox, url):
         data = planned(tmp_path, url)
-        del data["digest"]
+        edit(data)
         path = write(tmp_path, data)
-        message = "the saved plan carries no digest (made by an older version of the tool, or edited)"
         assert refused(sandbox, url, path) == f"error: {path}: {message}, nothing was applied: plan again\n"
         shown = run(url, "show", str(path))
         assert (shown.exit_code, shown.output.splitlines()[0]) == (0, f"warning: {message}: plan again")
@@ -216,18 +229,6 @@ def test_a_secret_value_in_clear_is_refused_and_never_shown(tmp_path: Path) -> N
 
 
 # -- found by a review of the above ---------------------------------------------------------------
-def test_a_digest_that_is_not_ascii_is_refused_not_a_crash(tmp_path: Path) -> None:
-    # hmac.compare_digest raises TypeError on non-ASCII text: show and apply ended in exit 3.
-    with served() as (sandbox, url):
-        data = planned(tmp_path, url)
-        data["digest"]["hmac_sha256"] = "é"
-        path = write(tmp_path, data)
-        message = "the saved plan was changed since it was made (its digest does not match its content)"
-        assert refused(sandbox, url, path) == f"error: {path}: {message}, nothing was applied: plan again\n"
-        shown = run(url, "show", str(path))
-        assert (shown.exit_code, shown.output.splitlines()[0]) == (0, f"warning: {message}: plan again")
-
-
 def test_a_secret_source_that_is_no_mapping_is_named_by_its_type_never_its_value(tmp_path: Path) -> None:
     with served() as (sandbox, url):
         data = planned(tmp_path, url)

@@ -5,7 +5,6 @@ exports and prunes them through the sandbox over HTTP. Every process is a real `
 pointed at the copy with RECONCILER_MODEL_DIR."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -13,13 +12,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from support import sandbox_process
+from support import generator, sandbox_process
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = "2026.2.2"
@@ -52,15 +50,6 @@ GIZMO: dict[str, Any] = {
     "read_only": ["pk"], "response_order": ["pk", "name", "gadget", "size"], "defaults": {"size": 0},
     "no_default": [], "constants": {}, "recorded": False,
 }
-
-
-def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generate_model", ROOT / "scripts" / "generate_model.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
-    spec.loader.exec_module(sys.modules[spec.name])
-    return sys.modules[spec.name]
 
 
 @pytest.fixture(scope="module")
