@@ -66,7 +66,8 @@ class Single:
     """A collection that is one kind of its own: a flow, a flow-stage binding, a policy binding.
 
     `references`: fields that point at a target whatever their type (a binding's `target`).
-    `nested`: lists of other kinds its manifest entries hold (see the flows family)."""
+    `nested`: lists of other kinds its manifest entries hold (see the flows family).
+    `list_params`: query parameters every read of its list sends."""
 
     path: str
     name: str
@@ -76,6 +77,7 @@ class Single:
     disambiguator: str | None = None
     references: Mapping[str, str] = field(default_factory=dict)
     nested: Mapping[str, Json] = field(default_factory=dict)
+    list_params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -409,6 +411,9 @@ APPLICATIONS = Family(
     plain_references=True,
     singles=(Single(path="/core/applications/", name="application", section="applications", key=("slug",),
                     recorded_create="apps/380-app-2-create.json",
+                    # The plain list is served from a per-user cache that ignores its filters
+                    # (apps 433, 434); this flag bypasses it (435, 438, 441).
+                    list_params={"superuser_full_list": "true"},
                     nested={"policies": BOUND_POLICIES,
                             "entitlements": {"kind": "application_entitlement", "parent": "app", "keys": {}}}),),
     targets=(Target(name="application", at=(("/core/applications/", "pk"),)),),
@@ -623,6 +628,7 @@ class KindSpec:
     disambiguator: str | None = None
     references: Mapping[str, str] = field(default_factory=dict)
     nested: Mapping[str, Json] = field(default_factory=dict)
+    list_params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -662,7 +668,7 @@ def object_collections(spec: JsonObject) -> list[Collection]:
 
 def single_kind(family: Family, single: Single) -> KindSpec:
     return KindSpec(family, single.name, single.name, single.section, None, single.key, single.recorded_create,
-                    single.disambiguator, single.references, single.nested)
+                    single.disambiguator, single.references, single.nested, single.list_params)
 
 
 def prefix_kind(spec: JsonObject, family: Family, collection: Collection) -> KindSpec:
@@ -832,6 +838,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "key": list(kind.key),
         "disambiguator": kind.disambiguator,
         "nested": dict(kind.nested),
+        "list_params": dict(kind.list_params),
         "required": [f for f in required if f in fields],
         "cascade": cascade_fields(kind, fields),
         "patch_required": schemas[schema_of(spec, patch, "request")].get("required", []),
@@ -914,9 +921,15 @@ def reference_schema(target: str, key: list[str]) -> JsonObject:
             "required": [target], "additionalProperties": False}
 
 
-def reference_value(target: str, target_keys: Mapping[str, list[str]]) -> JsonObject:
-    """A reference written as an id or by natural key."""
-    return {"anyOf": [{"type": "string", "format": "uuid"}, reference_schema(target, target_keys[target])]}
+def reference_value(target: str, target_keys: Mapping[str, list[str]], id_node: JsonObject | None = None) -> JsonObject:
+    """A reference written as an id or by natural key; `id_node`, the field's own schema (an
+    integer for providers), for a family whose references are also written as the key alone."""
+    if id_node is None:
+        return {"anyOf": [{"type": "string", "format": "uuid"}, reference_schema(target, target_keys[target])]}
+    key = "+".join(target_keys[target])
+    ident = {"type": "integer"} if id_node.get("type") == "integer" else {"type": "string", "format": "uuid"}
+    plain = {"type": "string", "minLength": 1, "description": f"The {target} by its {key}."}
+    return {"anyOf": [ident, plain, reference_schema(target, target_keys[target])]}
 
 
 def array_schema(compact: JsonObject, base: JsonObject,
@@ -924,7 +937,8 @@ def array_schema(compact: JsonObject, base: JsonObject,
     """A list field: its items, which for a reference list are references, kept as a set."""
     schema = dict(base)
     if compact.get("reference"):
-        schema["items"] = reference_value(compact["reference"], target_keys)
+        schema["items"] = reference_value(compact["reference"], target_keys,
+                                          compact["items"] if compact.get("plain") else None)
         schema["uniqueItems"] = True  # the server keeps reference lists as sets
     else:
         schema["items"] = pick(compact["items"], ITEM_KEYS)
@@ -937,7 +951,7 @@ def value_schema(compact: JsonObject, target_keys: Mapping[str, list[str]]) -> J
     if compact.get("type") == "array":
         schema = array_schema(compact, schema, target_keys)
     elif compact.get("reference"):
-        schema = reference_value(compact["reference"], target_keys)
+        schema = reference_value(compact["reference"], target_keys, compact if compact.get("plain") else None)
     elif compact.get("type") == "string":
         schema = {"anyOf": [schema, SECRET_SOURCE]}
     if compact.get("nullable"):
