@@ -45,14 +45,19 @@ class Store:
         """UUIDs to hand out before random ones: the fidelity replay gives the recorded server's,
         so lists ordered by pk or by binding-model UUID come out as recorded."""
         family_paths = {t.path: name for name, t in model.targets.items() if t.path and model.kinds_of(name)}
-        for path, objects in seed.get("lists", {}).items():
-            kind = model.kind_for_path(path)
-            if kind is None and path not in family_paths:
+        lists = seed.get("lists", {})
+        for path, objects in lists.items():
+            if model.kind_for_path(path) is None and path not in family_paths:
                 self.lists[path] = copy.deepcopy(list(objects))
-                continue
-            for obj in objects:
-                member = kind or self.member_kind(family_paths[path], obj)
-                if member is not None:
+        for path, objects in lists.items():  # a kind's own list shows every field of its objects
+            kind = model.kind_for_path(path)
+            for obj in objects if kind is not None else ():
+                self.insert_seeded(kind, obj)
+        held = {str(pk) for pk in self.kind_of}
+        for path, objects in lists.items():  # a family's list: the members no kind's list held
+            for obj in objects if path in family_paths and model.kind_for_path(path) is None else ():
+                member = self.member_kind(family_paths[path], obj)
+                if member is not None and str(obj.get("pk")) not in held:
                     self.insert_seeded(member, obj)
         self.place_opaque_targets()
 
