@@ -90,7 +90,12 @@ class Family:
     when one unique column spans them (stage names across stage kinds), for those whose answers
     carry the `member` field (prompts and invitations live under /stages/ but are no stages).
     `singles`: collections that are one kind each. `section`: the manifest section its kinds are
-    written in; None for a family that is only a reference target so far."""
+    written in; None for a family that is only a reference target so far. `recording_dirs`: a
+    kind's name in the recordings where it differs from its path's. `nested`: lists of other kinds
+    a prefix kind's entries hold (a RAC provider's endpoints), as a single's `nested`.
+    `plain_references`: its references are written as the target's key alone (`provider: NAME`)
+    as well as `{provider: NAME}`. `generated`: fields the server fills per object on create (a
+    random client secret, the default scopes of this install), so no default is recorded."""
 
     name: str
     nouns: tuple[str, str]
@@ -113,6 +118,10 @@ class Family:
     no_default: Mapping[str, list[str]] = field(default_factory=dict)
     default_overrides: Mapping[str, JsonObject] = field(default_factory=dict)
     cascade_nullable: Mapping[str, list[str]] = field(default_factory=dict)
+    recording_dirs: Mapping[str, str] = field(default_factory=dict)
+    generated: Mapping[str, list[str]] = field(default_factory=dict)
+    nested: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)
+    plain_references: bool = False
 
 
 STAGES = Family(
@@ -249,7 +258,7 @@ FLOWS = Family(
     targets=(
         Target(name="flow", at=(("/flows/instances/", "pk"),)),
         Target(name="flow_stage_binding", at=(("/flows/bindings/", "pk"),), key=("target", "stage")),
-        Target(name="binding_target", union=("flow", "flow_stage_binding")),
+        Target(name="binding_target", union=("flow", "flow_stage_binding", "application")),
     ),
     # A binding's `user` is an integer foreign key (users have integer pks).
     references={"stage": "stage", "policy": "policy", "group": "group", "user": "user"},
@@ -282,18 +291,12 @@ WEBAUTHN_DEVICE_TYPES = Family(
 SOURCES = Family(
     name="sources", nouns=("source", "sources"), key=("slug",),
     targets=(Target(name="source", at=(("/sources/all/", "pk"),)),))
-PROPERTY_MAPPINGS = Family(
-    name="property_mappings", nouns=("property mapping", "property mappings"),
-    targets=(Target(name="property_mapping", at=(("/propertymappings/all/", "pk"),)),))
 GROUPS = Family(
     name="groups", nouns=("group", "groups"),
     targets=(Target(name="group", at=(("/core/groups/", "pk"),)),))
 USERS = Family(
     name="users", nouns=("user", "users"), key=("username",),
     targets=(Target(name="user", at=(("/core/users/", "pk"),)),))
-CERTIFICATES = Family(
-    name="certificates", nouns=("certificate", "certificates"),
-    targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),))
 ENDPOINT_CONNECTORS = Family(
     name="endpoint_connectors", nouns=("endpoint connector", "endpoint connectors"),
     targets=(Target(name="endpoint_connector", at=(("/endpoints/connectors/", "connector_uuid"),)),))
@@ -313,9 +316,143 @@ BRANDS = Family(
     },
 )
 
+# -- applications and providers (FINDINGS apps/ of both versions; recordings cited as "apps NN") --
+# References of these families are written plainly by natural key (`provider: grafana-oauth`,
+# `property_mappings: [grafana-roles]`, CONTRACT.md "Applications, providers and the directory").
+
+CERTIFICATES = Family(
+    name="certificates", nouns=("certificate", "certificates"), section="certificates", plain_references=True,
+    singles=(Single(path="/crypto/certificatekeypairs/", name="certificate", section="certificates", key=("name",),
+                    recorded_create="apps/33-cert-2-create-import.json"),),
+    targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),),
+)
+
+# Names are unique across the mapping kinds (one base table, apps 165); the webhook mapping of
+# notifications is a table of its own in 2026 (it has no `managed`, apps 113).
+PROPERTY_MAPPINGS = Family(
+    name="property_mappings", nouns=("property mapping", "property mappings"), section="property_mappings",
+    prefix="/propertymappings/", scope="property_mapping", member="managed", suffix="_mapping",
+    plain_references=True, recorded_create="apps/*-pm-{dir}-2-create.json",
+    # The recordings name a kind by its 2026 leaf (`pm-scope`, `pm-source_ldap`); 2023's flat
+    # `/propertymappings/ldap/` is the LDAP source mapping.
+    recording_dirs={"provider_scope": "scope", "provider_saml": "saml", "provider_scim": "scim",
+                    "provider_radius": "radius", "provider_rac": "rac", "provider_google_workspace": "google_workspace",
+                    "provider_microsoft_entra": "microsoft_entra", "ldap": "source_ldap"},
+    targets=(Target(name="property_mapping", at=(("/propertymappings/all/", "pk"),)),),
+)
+
+PROVIDERS = Family(
+    name="providers", nouns=("provider", "providers"), section="providers", prefix="/providers/", scope="provider",
+    member="meta_model_name", suffix="_provider", plain_references=True,
+    recorded_create="apps/???-{dir}-2-create.json",
+    # Provider pks are integers from one sequence across kinds (apps 190, 245, 277, 302), names
+    # unique across kinds (226, 269).
+    targets=(Target(name="provider", at=(("/providers/all/", "pk"),)),),
+    references={
+        "authentication_flow": "flow",
+        "authorization_flow": "flow",
+        "invalidation_flow": "flow",
+        "property_mappings": "property_mapping",
+        "property_mappings_group": "property_mapping",
+        "name_id_mapping": "property_mapping",
+        "authn_context_class_ref_mapping": "property_mapping",
+        "signing_key": "certificate",
+        "encryption_key": "certificate",
+        "signing_kp": "certificate",
+        "verification_kp": "certificate",
+        "encryption_kp": "certificate",
+        "certificate": "certificate",
+        "jwks_sources": "source",
+        "jwt_federation_sources": "source",
+        "jwt_federation_providers": "provider",
+        "oidc_auth_providers": "provider",
+        "search_group": "group",
+        "filter_group": "group",
+        "group_filters": "group",
+        "default_group": "group",
+        "auth_oauth": "source",
+    },
+    # Secrets authentik returns in clear (apps 190/195, 316/319, 324/327), and the enterprise
+    # kinds' credentials no recording shows (the server refuses them without a licence).
+    secrets={
+        "oauth2_provider": ("client_secret",),
+        "radius_provider": ("shared_secret",),
+        "scim_provider": ("token",),
+        "microsoft_entra_provider": ("client_secret",),
+        "google_workspace_provider": ("credentials",),
+    },
+    # Rules that read the request body only, not the stored object (apps 280-285, 245/251/252).
+    write_companions={
+        "proxy_provider": [{
+            "rule": "always", "fields": ["mode", "internal_host"],
+            "why": "authentik checks internal_host against mode in the request body only (apps recordings 280, "
+                   "282, 283)"}, {
+            "rule": "together", "fields": ["basic_auth_enabled", "basic_auth_user_attribute",
+                                           "basic_auth_password_attribute"],
+            "why": "authentik refuses basic_auth_enabled without both attribute names in the body (apps recordings "
+                   "284, 285)"}],
+        "saml_provider": [{
+            "rule": "together", "fields": ["signing_kp", "sign_assertion", "sign_response"],
+            "why": "authentik refuses a signing_kp without sign_assertion or sign_response in the body (apps "
+                   "recordings 245, 251, 252)"}],
+    },
+    # Filled per object on create: random credentials (apps 190, 316) and a proxy provider's default
+    # scope mappings, which are this install's objects (277).
+    generated={"oauth2_provider": ["client_id", "client_secret"], "radius_provider": ["shared_secret"],
+               "proxy_provider": ["property_mappings"]},
+    # A RAC provider's endpoints are written inside its entry (`endpoints:`).
+    nested={"rac_provider": {"endpoints": {"kind": "rac_endpoint", "parent": "provider", "keys": {}}}},
+)
+
+APPLICATIONS = Family(
+    name="applications", nouns=("application", "applications"), section="applications", key=("slug",),
+    plain_references=True,
+    singles=(Single(path="/core/applications/", name="application", section="applications", key=("slug",),
+                    recorded_create="apps/380-app-2-create.json",
+                    nested={"policies": BOUND_POLICIES,
+                            "entitlements": {"kind": "application_entitlement", "parent": "app", "keys": {}}}),),
+    targets=(Target(name="application", at=(("/core/applications/", "pk"),)),),
+    references={"provider": "provider", "backchannel_providers": "provider"},
+)
+
+# Entitlements (2026) answer with `pbm_uuid` and no `pk` (apps 446); written inside their application.
+ENTITLEMENTS = Family(
+    name="application_entitlements", nouns=("application entitlement", "application entitlements"),
+    id_field="pbm_uuid", plain_references=True,
+    singles=(Single(path="/core/application_entitlements/", name="application_entitlement", section=None,
+                    key=("app", "name"), recorded_create="apps/446-ent-2-create.json",
+                    references={"app": "application"}),),
+)
+
+RAC_ENDPOINTS = Family(
+    name="rac_endpoints", nouns=("RAC endpoint", "RAC endpoints"), plain_references=True,
+    singles=(Single(path="/rac/endpoints/", name="rac_endpoint", section=None, key=("provider", "name"),
+                    recorded_create="apps/344-racep-2-create.json"),),
+    references={"provider": "provider", "property_mappings": "property_mapping"},
+    # Deleting the RAC provider deletes its endpoints (apps 526, 551).
+)
+
+OUTPOST_CONNECTIONS = Family(
+    name="outpost_connections", nouns=("outpost connection", "outpost connections"), section="outpost_connections",
+    prefix="/outposts/service_connections/", scope="outpost_connection", member="component",
+    suffix="_connection", plain_references=True, recorded_create="apps/???-sc-{dir}-2-create.json",
+    recording_dirs={"service_connections_docker": "docker", "service_connections_kubernetes": "k8s"},
+    targets=(Target(name="outpost_connection", at=(("/outposts/service_connections/all/", "pk"),)),),
+    references={"tls_verification": "certificate", "tls_authentication": "certificate"},
+)
+
+OUTPOSTS = Family(
+    name="outposts", nouns=("outpost", "outposts"), section="outposts", plain_references=True,
+    singles=(Single(path="/outposts/instances/", name="outpost", section="outposts", key=("name",),
+                    recorded_create="apps/459-out-2-create.json"),),
+    targets=(Target(name="outpost", at=(("/outposts/instances/", "pk"),)),),
+    references={"providers": "provider", "service_connection": "outpost_connection"},
+)
+
 # In export order: the manifest sections come out in this order, the reference targets too.
-FAMILIES = (STAGES, POLICIES, FLOWS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, SOURCES, PROPERTY_MAPPINGS, GROUPS,
-            USERS, CERTIFICATES, ENDPOINT_CONNECTORS, BRANDS)
+FAMILIES = (STAGES, POLICIES, FLOWS, CERTIFICATES, PROPERTY_MAPPINGS, PROVIDERS, APPLICATIONS, ENTITLEMENTS,
+            RAC_ENDPOINTS, OUTPOST_CONNECTIONS, OUTPOSTS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, SOURCES, GROUPS, USERS,
+            ENDPOINT_CONNECTORS, BRANDS)
 # Manifest section -> (singular, plural), in family order.
 SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
 
@@ -502,6 +639,12 @@ class Collection:
         return self.path.strip("/").split("/", 1)[1].replace("/", "_")
 
 
+def recorded_pattern(collection: Collection, kind: KindSpec) -> str:
+    """The file pattern of a kind's recorded creates."""
+    dir_name = kind.family.recording_dirs.get(collection.dir_name, collection.dir_name)
+    return kind.recorded_create.format(dir=dir_name)
+
+
 def object_collections(spec: JsonObject) -> list[Collection]:
     """Every path with a create and a patchable detail path, in path order."""
     found = []
@@ -528,7 +671,9 @@ def prefix_kind(spec: JsonObject, family: Family, collection: Collection) -> Kin
     short = family.renames.get(rel, rel.replace("/", "_"))
     response = spec["components"]["schemas"][schema_of(spec, spec["paths"][collection.path]["post"], "201")]
     scope = family.scope if family.member in response["properties"] else None
-    return KindSpec(family, short + family.suffix, short, family.section, scope, family.key, family.recorded_create)
+    name = short + family.suffix
+    return KindSpec(family, name, short, family.section, scope, family.key, family.recorded_create,
+                    nested=family.nested.get(name, {}))
 
 
 def kind_for(spec: JsonObject, collection: Collection) -> KindSpec | None:
@@ -580,6 +725,8 @@ def kind_field(spec: JsonObject, kind: KindSpec, collection: str, field_name: st
             compact["reference_kind"] = kind.family.reference_kinds[field_name]
     if field_name in kind.family.secrets.get(kind.name, ()):
         compact["sensitive"] = True
+    if target is not None and kind.family.plain_references:
+        compact["plain"] = True
     return compact
 
 
@@ -642,6 +789,9 @@ def kind_defaults(kind: KindSpec, fields: Mapping[str, Json], required: list[str
     for name, compact in fields.items():
         if name in kind.family.no_default.get(kind.name, []) or name in kind.key:
             continue
+        if name in kind.family.generated.get(kind.name, []):
+            defaults.pop(name, None)
+            continue
         if name not in defaults and not compact.get("write_only") and name not in required:
             defaults[name] = fallback_default(compact)
     defaults.update(kind.family.default_overrides.get(kind.name, {}))
@@ -666,7 +816,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
     response = schemas[response_name]
     patch = spec["paths"][collection.detail]["patch"]
     fields = kind_fields(spec, kind, collection.path, request, response, id_types)
-    recorded = load_recorded_create(recordings, kind.recorded_create.format(dir=collection.dir_name))
+    recorded = load_recorded_create(recordings, recorded_pattern(collection, kind))
     recorded_defaults, constants = recorded_values(recorded, fields)
     required = request.get("required", [])
     return {
@@ -691,6 +841,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "response_order": list(response["properties"]),
         "defaults": kind_defaults(kind, fields, required, recorded_defaults),
         "no_default": kind.family.no_default.get(kind.name, []),
+        "generated": kind.family.generated.get(kind.name, []),
         "constants": constants,
         "recorded": bool(recorded),
     }
@@ -718,6 +869,8 @@ def build_model(spec: JsonObject, recordings: Path, version: str) -> JsonObject:
         if kind.name in kinds:
             sys.exit(f"{collection.path}: kind {kind.name!r} defined twice")
         kinds[kind.name] = build_kind(spec, recordings, collection, kind, id_types)
+    for built in kinds.values():  # a list of a kind this version lacks (2023 has no entitlements)
+        built["nested"] = {name: n for name, n in built["nested"].items() if n["kind"] in kinds}
     sections = build_sections(kinds)
     return {"api_version": version, "kinds": dict(sorted(kinds.items())), "targets": build_targets(spec, id_types),
             "sections": sections, "section_nouns": section_nouns(sections)}
@@ -1045,7 +1198,7 @@ def carried_user(user: JsonObject, groups: list[JsonObject]) -> JsonObject:
 def recording_reads(spec: JsonObject, recordings: Path) -> list[Path]:
     """Every recording file generating one version's model and seed reads (for derive_inputs)."""
     reads = {path for collection, kind in collections(spec)
-             for path in create_reads(recordings, kind.recorded_create.format(dir=collection.dir_name))[0]}
+             for path in create_reads(recordings, recorded_pattern(collection, kind))[0]}
     return sorted(reads | set(seed_reads(recordings)))
 
 
