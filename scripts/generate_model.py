@@ -1063,6 +1063,11 @@ def build_manifest_schema(model: JsonObject) -> JsonObject:
 # slug, flow-stage bindings by flow, stage and order, groups by name and users by username. Targets
 # the seed does not hold (notification rules) keep their pk.
 FRESH_INSTALL = "fresh-install.json"
+# apps/fresh-install.json adds the applications family's lists (`{path: [objects]}`: default scope,
+# SAML and other mappings, the self-signed certificate, the embedded outpost). It was read on yet
+# another install: the objects fresh-install.json lists too (mappings, the certificate) keep that
+# file's pks, matched by name, and the lists it already holds are not listed twice.
+APPS_FRESH_INSTALL = "apps/fresh-install.json"
 POLICY_BINDINGS_PATH = "/policies/bindings/"
 USERS_PATH = "/core/users/"
 FLOW_BINDING_READS = ("74-fsb-list-page", "289-defaults-flow-bindings-default-authentication-flow",
@@ -1088,7 +1093,9 @@ def seed_reads(recordings: Path) -> list[Path]:
     if not (recordings / FRESH_INSTALL).exists():
         return []
     flows = recordings / "flows"
-    return [recordings / FRESH_INSTALL] + ([flows / f"{stem}.json" for stem in SEED_READS] if flows.is_dir() else [])
+    apps = [recordings / APPS_FRESH_INSTALL] if (recordings / APPS_FRESH_INSTALL).exists() else []
+    return [recordings / FRESH_INSTALL, *apps] + (
+        [flows / f"{stem}.json" for stem in SEED_READS] if flows.is_dir() else [])
 
 
 def build_seed(recordings: Path, spec: JsonObject, targets: Mapping[str, Json]) -> JsonObject:
@@ -1098,6 +1105,8 @@ def build_seed(recordings: Path, spec: JsonObject, targets: Mapping[str, Json]) 
     lists = seed["lists"]
     if "brand" in targets:
         lists[targets["brand"]["path"]] = [default_brand(spec, lists, targets["brand"])]
+    if (recordings / APPS_FRESH_INSTALL).exists():
+        add_apps_lists(lists, json.loads((recordings / APPS_FRESH_INSTALL).read_text()))
     flows = recordings / "flows"
     if not flows.is_dir():
         return seed
@@ -1111,6 +1120,18 @@ def build_seed(recordings: Path, spec: JsonObject, targets: Mapping[str, Json]) 
     lists[USERS_PATH] = [carried_user(user, lists.get("/core/groups/", []))
                          for user in recorded["226-pb-lookup-user"]["results"]]
     return seed
+
+
+def add_apps_lists(lists: JsonObject, apps: Mapping[str, list[JsonObject]]) -> None:
+    """The applications family's fresh-install lists, with the pks `lists` already gives the same
+    objects (by name) and without the lists `lists` already holds."""
+    ids: dict[str, str] = {}
+    for path, objects in apps.items():
+        if path in lists:
+            ids.update(carried_by_name(lists[path], objects, "name"))
+    for path, objects in apps.items():
+        if path not in lists:
+            lists[path] = [{**obj, "pk": ids.get(obj["pk"], obj["pk"])} for obj in objects]
 
 
 def default_brand(spec: JsonObject, lists: Mapping[str, Json], target: Mapping[str, Json]) -> JsonObject:

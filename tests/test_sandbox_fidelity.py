@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import fidelity_apps
 import httpx
 import pytest
 
@@ -27,7 +28,7 @@ RECORDINGS = Path(__file__).parent / "fixtures" / "recordings"
 VERSIONS = ("2023.10.7", "2026.2.2")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
-FOLDERS = ("", "kinds", "flows", "pages")
+FOLDERS = ("", "kinds", "flows", "pages", fidelity_apps.FOLDER)
 
 # Recordings the sandbox does not reproduce, and why. They still run, as strict xfails, so a
 # change that makes one pass is noticed.
@@ -46,6 +47,7 @@ NOT_REPRODUCED = {
         "(the body matches)") for version in VERSIONS for case in ("225-pb-lookup-group", "226-pb-lookup-user")},
     **{f"{version}/flows/{case}": "blueprint instances (/managed/blueprints/) are not part of the sandbox"
        for version in VERSIONS for case in ("294-defaults-blueprints", "295-defaults-blueprint-used_by")},
+    **fidelity_apps.NOT_REPRODUCED,
 }
 
 
@@ -238,6 +240,8 @@ def infer_stage_ids(seed_bindings: list[dict[str, Any]], flows: list[dict[str, A
 
 
 def initial_seed(version: str, folder: str) -> dict[str, Any] | None:
+    if folder == fidelity_apps.FOLDER:
+        return fidelity_apps.apps_seed(version)
     return flows_seed(version) if folder == "flows" else None
 
 
@@ -278,14 +282,17 @@ async def replay(version: str, folder: str) -> Replay:
             content = (json.dumps(substitute(request["json"], state.ids)) if "json" in request
                        else request.get("raw_body"))
             recorded_body = recorded["response"].get("json")
-            sandbox.store.next_ids = created_ids(recorded["response"]["status"], recorded_body, seeded)
+            status = recorded["response"]["status"]
+            creating = fidelity_apps.creates(request["url"], status)
+            sandbox.store.next_ids = created_ids(creating, recorded_body, seeded)
             response = await client.request(request["method"], substitute(request["url"], state.ids),
                                             headers=headers, content=content)
             sandbox.store.next_ids = []
             is_json = response.headers.get("content-type", "").startswith("application/json")
             body: Any = response.json() if is_json else response.text
-            if response.status_code == 201 and isinstance(recorded_body, dict) and recorded_body["pk"] not in seeded:
-                for key in ("pk", "policybindingmodel_ptr_id"):
+            if creating and response.status_code == status and isinstance(recorded_body, dict) \
+                    and recorded_body.get("pk") not in seeded:
+                for key in ID_KEYS:
                     if key in recorded_body:
                         state.ids[recorded_body[key]] = body[key]
             stages = {stage["pk"]: stage for stage in sandbox.objects("stage")}
@@ -293,12 +300,15 @@ async def replay(version: str, folder: str) -> Replay:
     return state
 
 
-def created_ids(status: int, body: Any, seeded: set[str]) -> list[str]:
-    """The UUIDs the recorded server generated for what a request created, in the order the
+ID_KEYS = ("pk", "policybindingmodel_ptr_id", "pbm_uuid")
+
+
+def created_ids(creating: bool, body: Any, seeded: set[str]) -> list[str]:
+    """The ids the recorded server generated for what a request created, in the order the
     sandbox draws them (pk, then binding-model UUID), so it generates the same ones."""
-    if status != 201 or not isinstance(body, dict) or body.get("pk") in seeded:
+    if not creating or not isinstance(body, dict) or body.get("pk") in seeded:
         return []
-    return [str(body[key]) for key in ("pk", "policybindingmodel_ptr_id") if key in body]
+    return [str(body[key]) for key in ID_KEYS if key in body]
 
 
 async def fill_gap(client: httpx.AsyncClient, state: Replay, gap: Gap) -> None:

@@ -51,6 +51,23 @@ class ObjectRule:
 
 
 @dataclass(frozen=True)
+class BaseViews:
+    """How a family's base class shows its members (providers, mappings, service connections):
+    the fields of `/…/all/` and of expansions by `keys`, the constants a `generic` expansion
+    (`kind.field` in `generic_fields`) shows instead of the member's own, and the references
+    expanded as the whole object of their kind (`full_fields`)."""
+
+    keys: dict[str, tuple[str, ...]]
+    generic: dict[str, JsonObject]
+    generic_fields: frozenset[str]
+    full_fields: frozenset[str]
+    backchannel_absent: bool = False
+    """2023 leaves `assigned_backchannel_application_*` out until a provider is one (apps 190, 401)."""
+    redirect_uris_as_text: bool = False
+    """2023 gives a proxy provider's redirect URIs as one string of regexes (apps 277)."""
+
+
+@dataclass(frozen=True)
 class Profile:
     version: str
     admin_version: JsonObject
@@ -76,6 +93,7 @@ class Profile:
     field_messages: dict[str, dict[str, str]]
     flow_background: JsonObject
     country_names: dict[str, str]
+    base_views: BaseViews
 
     def not_found_detail(self, model: str) -> str:
         return self.not_found.format(model=model)
@@ -148,7 +166,16 @@ def load_profile(version: str) -> Profile:
         field_messages=raw["field_messages"]["messages"],
         flow_background=raw["flow_background"],
         country_names=raw["countries"]["names"],
+        base_views=base_views(raw.get("base_views", {})),
     )
+
+
+def base_views(raw: JsonObject) -> BaseViews:
+    return BaseViews(keys={target: tuple(keys) for target, keys in raw.get("keys", {}).items()},
+                     generic=dict(raw.get("generic", {})), generic_fields=frozenset(raw.get("generic_fields", ())),
+                     full_fields=frozenset(raw.get("full_fields", ())),
+                     backchannel_absent=bool(raw.get("backchannel_absent_when_unassigned")),
+                     redirect_uris_as_text=bool(raw.get("redirect_uris_as_text")))
 
 
 @cache

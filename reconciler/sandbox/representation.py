@@ -11,6 +11,7 @@ from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
 from . import files
+from .applications import ABSENT, NOT_COMPUTED, Computed
 from .middleware import API_PREFIX
 from .profile import Profile, default_seed
 from .quirks import CREATED_BY
@@ -40,6 +41,7 @@ class Renderer:
         self.profile = profile
         self.store = store
         self.examples: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        self.computed = Computed(model, profile, store)
 
     def render(self, kind: Kind, pk: ObjectId, generic: frozenset[str] = frozenset()) -> JsonObject:
         """The object as its kind's endpoints show it; `generic` names reference fields whose
@@ -48,13 +50,15 @@ class Renderer:
         body: JsonObject = {}
         for key in kind.response_order:
             field = kind.fields.get(key)
-            if key == "pk":
+            if key in ("pk", kind.id_field):
                 body[key] = pk
             elif field is not None:
                 if not field.write_only:
                     body[key] = copy.deepcopy(values.get(key))
             else:
-                body[key] = self.read_only(kind, pk, values, key, generic)
+                value = self.read_only(kind, pk, values, key, generic)
+                if value is not ABSENT:
+                    body[key] = value
         return body
 
     def render_base(self, kind: Kind, pk: ObjectId) -> JsonObject:
@@ -64,7 +68,11 @@ class Renderer:
 
     def family_view(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """The object as its family's `/…/all/` endpoint shows it."""
-        return self.render_base(kind, pk) if kind.family in BASE_VIEW_FAMILIES else self.render(kind, pk)
+        if kind.family in BASE_VIEW_FAMILIES:
+            return self.render_base(kind, pk)
+        keys = self.profile.base_views.keys.get(self.model.target_of(kind) or "")
+        full = self.render(kind, pk)
+        return {key: full[key] for key in keys if key in full} if keys else full
 
     @cached_property
     def base_fields(self) -> tuple[str, ...]:
@@ -92,7 +100,8 @@ class Renderer:
         if key.endswith(EXPANDED) and key[: -len(EXPANDED)] in kind.fields:
             name = key[: -len(EXPANDED)]
             return self.expand(kind, values, name, generic=name in generic)
-        return self.reverse(kind, pk, key)
+        computed = self.computed.value(kind, pk, values, key)
+        return self.reverse(kind, pk, key) if computed is NOT_COMPUTED else computed
 
     # -- flows ----------------------------------------------------------------------------------
     flow_fields = ("cache_count", "export_url", "background", "background_url", "background_themed_urls")
@@ -132,6 +141,12 @@ class Renderer:
         field = kind.fields[name]
         held = values.get(name)
         target = field.reference or ""
+        view = f"{kind.name}.{name}"
+        if view in self.profile.base_views.generic_fields:
+            return self.generic_view(target, held)
+        if view in self.profile.base_views.full_fields:
+            other = self.store.kind_at(held)
+            return self.render(other, held) if other is not None else None
         if field.is_list:
             return [self.target_object(target, ident) for ident in held or []]
         if held is None:
@@ -140,6 +155,15 @@ class Renderer:
         if generic and target == STAGE_FAMILY and found is not None:
             found.update({k: v for k, v in self.profile.generic_stage.items() if k in found})
         return found
+
+    def generic_view(self, target: str, held: Any) -> Any:
+        """Referenced objects as the base class shows them: its fields and its constants (an
+        outpost's `providers_obj`, apps 459)."""
+        constants = self.profile.base_views.generic.get(target, {})
+        if isinstance(held, list):
+            return [self.generic_view(target, ident) for ident in held]
+        found = None if held is None else self.target_object(target, held)
+        return {**found, **{k: v for k, v in constants.items() if k in found}} if found else found
 
     def target_object(self, target: str, ident: Any) -> JsonObject | None:
         kind = self.store.kind_at(ident)  # as stored: a UUID's text, or an integer pk
@@ -185,8 +209,8 @@ class Renderer:
         if (path, key) not in self.examples:
             seed = default_seed(self.model.version)["lists"]
             examples = (obj[key][0] for list_path, objects in seed.items() for obj in objects
-                        if path in (None, list_path) and self.model.kind_for_path(list_path) and obj.get(key)
-                        and isinstance(obj[key][0], dict))
+                        if path in (None, list_path) and self.model.kind_for_path(list_path) and isinstance(obj.get(key), list)
+                        and obj[key] and isinstance(obj[key][0], dict))
             self.examples[path, key] = tuple(next(examples, {}))
         return self.examples[path, key]
 

@@ -16,9 +16,9 @@ from .quirks import creation_defaults
 PTR_ID = "policybindingmodel_ptr_id"
 """The UUID of the PolicyBindingModel row behind a flow or a flow-stage binding: another UUID than
 its `pk` (flows FINDINGS "two UUIDs", 03, 76)."""
-SERVER_HELD = (PTR_ID, "background")
-"""Values a seed object may carry that the API does not take as writable fields (2023 flows keep
-their background URL read-only, flows 03)."""
+# A seeded object keeps every value its list showed that the API takes as no writable field
+# (a 2023 flow's background, flows 03; the self-signed certificate's fingerprints, apps 16): the
+# sandbox computes them for the objects it creates, from what they hold.
 
 
 class Store:
@@ -42,17 +42,23 @@ class Store:
         """The last integer pk handed out: one sequence for every kind with integer ids, so their
         pks never meet in `kind_of` (authentik numbers each table on its own; a client cannot tell)."""
         self.next_ids: list[str] = []
-        """UUIDs to hand out before random ones: the fidelity replay gives the recorded server's,
-        so lists ordered by pk or by binding-model UUID come out as recorded."""
+        """Ids to hand out before generated ones (UUIDs, or integers as text for the integer
+        sequence): the fidelity replay gives the recorded server's, so lists ordered by pk or by
+        binding-model UUID come out as recorded."""
         family_paths = {t.path: name for name, t in model.targets.items() if t.path and model.kinds_of(name)}
-        for path, objects in seed.get("lists", {}).items():
-            kind = model.kind_for_path(path)
-            if kind is None and path not in family_paths:
+        lists = seed.get("lists", {})
+        for path, objects in lists.items():
+            if model.kind_for_path(path) is None and path not in family_paths:
                 self.lists[path] = copy.deepcopy(list(objects))
-                continue
-            for obj in objects:
-                member = kind or self.member_kind(family_paths[path], obj)
-                if member is not None:
+        for path, objects in lists.items():  # a kind's own list shows every field of its objects
+            kind = model.kind_for_path(path)
+            for obj in objects if kind is not None else ():
+                self.insert_seeded(kind, obj)
+        held = {str(pk) for pk in self.kind_of}
+        for path, objects in lists.items():  # a family's list: the members no kind's list held
+            for obj in objects if path in family_paths and model.kind_for_path(path) is None else ():
+                member = self.member_kind(family_paths[path], obj)
+                if member is not None and str(obj.get("pk")) not in held:
                     self.insert_seeded(member, obj)
         self.place_opaque_targets()
 
@@ -67,7 +73,7 @@ class Store:
         if isinstance(pk, int):
             self.last_int = max(self.last_int, pk)
         self.insert(kind, pk, {**creation_defaults(kind), **values},
-                    {key: obj[key] for key in SERVER_HELD if key in obj and key not in kind.fields})
+                    {key: obj[key] for key in obj if key not in kind.fields and key != "pk"})
 
     def place_opaque_targets(self) -> None:
         """Seeded policy bindings may target objects the sandbox does not model (notification
@@ -121,8 +127,9 @@ class Store:
         """A new object's pk: the next integer where the model types the kind's ids as integers
         (providers), else a UUID."""
         if kind.id_type == "int":
-            self.last_int += 1
-            return self.last_int
+            given = self.next_ids.pop(0) if self.next_ids and self.next_ids[0].isdigit() else None
+            self.last_int = max(self.last_int, int(given)) if given else self.last_int + 1
+            return int(given) if given else self.last_int
         return self.new_id()
 
     def kind_at(self, pk: ObjectId) -> Kind | None:
