@@ -76,6 +76,7 @@ class Single:
     disambiguator: str | None = None
     references: Mapping[str, str] = field(default_factory=dict)
     nested: Mapping[str, Json] = field(default_factory=dict)
+    scope: str | None = None  # the target its ids are scoped to, when not its own name (a tenant is a brand)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,8 +90,14 @@ class Family:
     (`password` is a stage kind and a policy kind). `scope`: the uniqueness scope of their keys
     when one unique column spans them (stage names across stage kinds), for those whose answers
     carry the `member` field (prompts and invitations live under /stages/ but are no stages).
+    `excludes`: collections under the prefix that are no kinds of it (a source's user connections).
     `singles`: collections that are one kind each. `section`: the manifest section its kinds are
-    written in; None for a family that is only a reference target so far."""
+    written in; None for a family that is only a reference target so far. `opt_in`: its objects
+    are data, not configuration (users): read into a plan only when a manifest names them,
+    exported only when asked for, pruned only when named. `mirrored`: fields that hold the same
+    relation as another kind's field (a group's `users`, a user's `groups`): exports write the
+    other side only, so the two never fight. `actions`: write-only fields set through a call of
+    their own below the object's URL, not in its body (a user's password)."""
 
     name: str
     nouns: tuple[str, str]
@@ -102,6 +109,7 @@ class Family:
     key: tuple[str, ...] = ("name",)
     id_field: str = "pk"
     recorded_create: str = ""
+    excludes: tuple[str, ...] = ()
     renames: Mapping[str, str] = field(default_factory=dict)
     singles: tuple[Single, ...] = ()
     targets: tuple[Target, ...] = ()
@@ -113,6 +121,9 @@ class Family:
     no_default: Mapping[str, list[str]] = field(default_factory=dict)
     default_overrides: Mapping[str, JsonObject] = field(default_factory=dict)
     cascade_nullable: Mapping[str, list[str]] = field(default_factory=dict)
+    opt_in: bool = False
+    mirrored: Mapping[str, str] = field(default_factory=dict)
+    actions: Mapping[str, Mapping[str, JsonObject]] = field(default_factory=dict)
 
 
 STAGES = Family(
@@ -279,28 +290,65 @@ PROMPT_FIELDS = Family(
 WEBAUTHN_DEVICE_TYPES = Family(
     name="webauthn_device_types", nouns=("WebAuthn device type", "WebAuthn device types"), key=("description",),
     targets=(Target(name="webauthn_device_type", at=(("/stages/authenticator/webauthn_device_types/", "aaguid"),)),))
-SOURCES = Family(
-    name="sources", nouns=("source", "sources"), key=("slug",),
-    targets=(Target(name="source", at=(("/sources/all/", "pk"),)),))
 PROPERTY_MAPPINGS = Family(
     name="property_mappings", nouns=("property mapping", "property mappings"),
     targets=(Target(name="property_mapping", at=(("/propertymappings/all/", "pk"),)),))
-GROUPS = Family(
-    name="groups", nouns=("group", "groups"),
-    targets=(Target(name="group", at=(("/core/groups/", "pk"),)),))
-USERS = Family(
-    name="users", nouns=("user", "users"), key=("username",),
-    targets=(Target(name="user", at=(("/core/users/", "pk"),)),))
 CERTIFICATES = Family(
     name="certificates", nouns=("certificate", "certificates"),
     targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),))
 ENDPOINT_CONNECTORS = Family(
     name="endpoint_connectors", nouns=("endpoint connector", "endpoint connectors"),
     targets=(Target(name="endpoint_connector", at=(("/endpoints/connectors/", "connector_uuid"),)),))
-# The brand (2026; a tenant in 2023) names the flows a domain uses for authentication, recovery,
-# ...: a flow it uses must not be pruned by accident (`guards`).
+# A brand's default application (2026) points at an application, by slug.
+APPLICATION_TARGETS = Family(
+    name="application_targets", nouns=("application", "applications"), key=("slug",),
+    targets=(Target(name="application", at=(("/core/applications/", "pk"),)),))
+
+# -- the directory and platform (issue 18; FINDINGS directory/ of each version) --
+
+# Groups are known by name (unique in 2026 [44]; in 2023 only together with the parent, which the
+# plan treats as unique as well). 2023 has one `parent`, 2026 a `parents` list [35, 36]. Membership
+# is written from one side: a user's `groups` or a group's `users` (both are references).
+GROUPS = Family(
+    name="groups", nouns=("group", "groups"), section="groups",
+    singles=(Single(path="/core/groups/", name="group", section="groups", key=("name",),
+                    recorded_create="directory/*-group-create*.json"),),
+    targets=(Target(name="group", at=(("/core/groups/", "pk"),)),),
+    references={"parent": "group", "parents": "group", "users": "user", "roles": "role"},
+    mirrored={"users": "user.groups"},
+)
+# Users are known by username; their pk is an integer [67]. `password` is no field of a user: it
+# is set through `POST /core/users/{pk}/set_password/` [92] (the `actions` of the model).
+USERS = Family(
+    name="users", nouns=("user", "users"), section="users", key=("username",),
+    singles=(Single(path="/core/users/", name="user", section="users", key=("username",),
+                    recorded_create="directory/*-user-create-*.json"),),
+    targets=(Target(name="user", at=(("/core/users/", "pk"),)),),
+    references={"groups": "group", "roles": "role"},
+    # The server's record of the last login, not configuration: never written, never exported.
+    never_send=frozenset({"last_login"}),
+    opt_in=True,
+    # `{}` is accepted by 2023 (no validation, [94]) and refused by 2026: the plan always sends a
+    # value. Never returned [93]: fingerprinted like every write-only secret.
+    actions={"user": {"password": {"path": "set_password/", "method": "POST",
+                                   "spec": {"type": "string", "minLength": 1,
+                                            "description": "Set through set_password; never returned."}}}},
+)
+# RBAC roles are `{pk, name}` [154]; their permissions are assigned and unassigned through
+# `/rbac/permissions/assigned_by_roles/{uuid}/assign/` and `.../unassign/` [162, 176].
+ROLES = Family(
+    name="roles", nouns=("role", "roles"), section="roles",
+    singles=(Single(path="/rbac/roles/", name="role", section="roles", key=("name",),
+                    recorded_create="directory/*-role-create*.json"),),
+    targets=(Target(name="role", at=(("/rbac/roles/", "pk"),)),),
+)
+# The brand (2026) or tenant (2023) names the flows a domain uses for authentication, recovery,
+# ...: a flow it uses must not be pruned by accident (`guards`). One kind per version, scoped as
+# the `brand` target either way.
 BRANDS = Family(
-    name="brands", nouns=("brand", "brands"), key=("domain",),
+    name="brands", nouns=("brand", "brands"), section="brands", key=("domain",), id_field="brand_uuid",
+    singles=(Single(path="/core/brands/", name="brand", section="brands", key=("domain",),
+                    recorded_create="directory/*-brand-create*.json"),),
     targets=(Target(name="brand", at=(("/core/brands/", "brand_uuid"), ("/core/tenants/", "tenant_uuid")),
                     guards=("flow",)),),
     references={
@@ -310,12 +358,65 @@ BRANDS = Family(
         "flow_unenrollment": "flow",
         "flow_user_settings": "flow",
         "flow_device_code": "flow",
+        "web_certificate": "certificate",
+        "client_certificates": "certificate",
+        "default_application": "application",
     },
+)
+TENANTS = Family(
+    name="tenants", nouns=("tenant", "tenants"), section="tenants", key=("domain",), id_field="tenant_uuid",
+    singles=(Single(path="/core/tenants/", name="tenant", section="tenants", key=("domain",), scope="brand",
+                    recorded_create="directory/*-tenant-create*.json"),),
+    references=BRANDS.references,
+)
+# Every source kind under /sources/, known by slug (unique across kinds: one base table [258]).
+# The connection and SCIM user/group collections under the prefix are no sources.
+SOURCES = Family(
+    name="sources", nouns=("source", "sources"), section="sources", prefix="/sources/", scope="source",
+    member="user_path_template", suffix="_source", key=("slug",),
+    excludes=("user_connections/", "group_connections/", "scim_users", "scim_groups"),
+    recorded_create="directory/*-source-{dir}-create*.json",
+    targets=(Target(name="source", at=(("/sources/all/", "pk"),)),),
+    references={
+        "authentication_flow": "flow",
+        "enrollment_flow": "flow",
+        "pre_authentication_flow": "flow",
+        "user_property_mappings": "property_mapping",
+        "group_property_mappings": "property_mapping",
+        "property_mappings": "property_mapping",
+        "property_mappings_group": "property_mapping",
+        "signing_kp": "certificate",
+        "verification_kp": "certificate",
+        "encryption_kp": "certificate",
+        "peer_certificate": "certificate",
+        "client_certificate": "certificate",
+        "sync_parent_group": "group",
+    },
+    # Readable although secret: a Plex token is echoed on create and GET [334, 335].
+    secrets={"plex_source": ("plex_token",)},
+)
+NOTIFICATION_TRANSPORTS = Family(
+    name="notification_transports", nouns=("notification transport", "notification transports"),
+    section="notification_transports",
+    singles=(Single(path="/events/transports/", name="notification_transport", section="notification_transports",
+                    key=("name",), recorded_create="directory/*-transport-create*.json"),),
+    targets=(Target(name="notification_transport", at=(("/events/transports/", "pk"),)),),
+    references={"webhook_mapping": "property_mapping", "webhook_mapping_body": "property_mapping",
+                "webhook_mapping_headers": "property_mapping"},
+)
+# A rule's group is `group` in 2023 and `destination_group` in 2026 [409, 415].
+NOTIFICATION_RULES = Family(
+    name="notification_rules", nouns=("notification rule", "notification rules"), section="notification_rules",
+    singles=(Single(path="/events/rules/", name="notification_rule", section="notification_rules", key=("name",),
+                    recorded_create="directory/*-rule-create*.json"),),
+    targets=(Target(name="notification_rule", at=(("/events/rules/", "pk"),)),),
+    references={"transports": "notification_transport", "group": "group", "destination_group": "group"},
 )
 
 # In export order: the manifest sections come out in this order, the reference targets too.
-FAMILIES = (STAGES, POLICIES, FLOWS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, SOURCES, PROPERTY_MAPPINGS, GROUPS,
-            USERS, CERTIFICATES, ENDPOINT_CONNECTORS, BRANDS)
+FAMILIES = (STAGES, POLICIES, FLOWS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, PROPERTY_MAPPINGS, CERTIFICATES,
+            ENDPOINT_CONNECTORS, APPLICATION_TARGETS, GROUPS, USERS, ROLES, BRANDS, TENANTS, SOURCES,
+            NOTIFICATION_TRANSPORTS, NOTIFICATION_RULES)
 # Manifest section -> (singular, plural), in family order.
 SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
 
@@ -518,7 +619,7 @@ def object_collections(spec: JsonObject) -> list[Collection]:
 
 
 def single_kind(family: Family, single: Single) -> KindSpec:
-    return KindSpec(family, single.name, single.name, single.section, None, single.key, single.recorded_create,
+    return KindSpec(family, single.name, single.name, single.section, single.scope, single.key, single.recorded_create,
                     single.disambiguator, single.references, single.nested)
 
 
@@ -538,7 +639,8 @@ def kind_for(spec: JsonObject, collection: Collection) -> KindSpec | None:
             if single.path == collection.path:
                 return single_kind(family, single)
     for family in FAMILIES:  # a single's path returned above
-        if family.prefix and collection.path.startswith(family.prefix):
+        if family.prefix and collection.path.startswith(family.prefix) \
+                and not collection.path[len(family.prefix):].startswith(family.excludes):
             return prefix_kind(spec, family, collection)
     return None
 
@@ -588,6 +690,8 @@ def kind_fields(spec: JsonObject, kind: KindSpec, collection: str, request: Json
     """The writable fields of a kind (what a create or an update may send)."""
     fields = {name: kind_field(spec, kind, collection, name, raw, response, id_types)
               for name, raw in request["properties"].items() if name not in kind.family.never_send}
+    for name, action in kind.family.actions.get(kind.name, {}).items():
+        fields[name] = {**action["spec"], "write_only": True, "action": {k: v for k, v in action.items() if k != "spec"}}
     missing_key = [f for f in kind.key if f not in fields]
     if missing_key:
         sys.exit(f"{collection}: key fields {missing_key} are not writable fields")
@@ -693,6 +797,8 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "no_default": kind.family.no_default.get(kind.name, []),
         "constants": constants,
         "recorded": bool(recorded),
+        "opt_in": kind.family.opt_in,
+        "mirrored": {f: other for f, other in kind.family.mirrored.items() if f in fields},
     }
 
 
