@@ -691,7 +691,8 @@ def kind_fields(spec: JsonObject, kind: KindSpec, collection: str, request: Json
     fields = {name: kind_field(spec, kind, collection, name, raw, response, id_types)
               for name, raw in request["properties"].items() if name not in kind.family.never_send}
     for name, action in kind.family.actions.get(kind.name, {}).items():
-        fields[name] = {**action["spec"], "write_only": True, "action": {k: v for k, v in action.items() if k != "spec"}}
+        call = {k: v for k, v in action.items() if k != "spec"}
+        fields[name] = {**action["spec"], "write_only": True, "action": call}
     missing_key = [f for f in kind.key if f not in fields]
     if missing_key:
         sys.exit(f"{collection}: key fields {missing_key} are not writable fields")
