@@ -394,6 +394,27 @@ SOURCES = Family(
     },
     # Readable although secret: a Plex token is echoed on create and GET [334, 335].
     secrets={"plex_source": ("plex_token",)},
+    # Cross-field rules that read the request body only (FINDINGS directory "Most surprising").
+    # A rule's fields that a version's kind lacks are dropped for that version.
+    write_companions={
+        "oauth_source": [{
+            "rule": "always", "fields": ["provider_type", "authorization_url", "access_token_url", "profile_url"],
+            "why": "authentik fails an OAuth source write without provider_type (2023: a server error) and "
+                   "refuses an OpenID Connect one without its three URLs (directory recordings 271-276)"}],
+        "saml_source": [{
+            "rule": "together", "fields": ["verification_kp", "signed_assertion", "signed_response"],
+            "why": "authentik checks a verification certificate against the signature flags in the same "
+                   "write only (directory recordings 294, 295)"}],
+        "ldap_source": [
+            {"rule": "always", "fields": ["sync_users_password"],
+             "why": "authentik 2023 reads a missing sync_users_password as true and refuses a second "
+                    "source syncing passwords (directory recordings 320, 323)"},
+            {"rule": "together", "fields": ["sync_users", "user_property_mappings"],
+             "why": "authentik refuses sync_users without user_property_mappings in the same write "
+                    "(directory recordings 314, 315)"}],
+    },
+    # Not required by the spec, but a create without it fails in the database (recording 290).
+    no_default={"saml_source": ["issuer"]},
 )
 NOTIFICATION_TRANSPORTS = Family(
     name="notification_transports", nouns=("notification transport", "notification transports"),
@@ -403,6 +424,9 @@ NOTIFICATION_TRANSPORTS = Family(
     targets=(Target(name="notification_transport", at=(("/events/transports/", "pk"),)),),
     references={"webhook_mapping": "property_mapping", "webhook_mapping_body": "property_mapping",
                 "webhook_mapping_headers": "property_mapping"},
+    write_companions={"notification_transport": [{
+        "rule": "together", "fields": ["mode", "webhook_url"],
+        "why": "authentik checks a webhook transport's URL in the same write only (directory recording 390)"}]},
 )
 # A rule's group is `group` in 2023 and `destination_group` in 2026 [409, 415].
 NOTIFICATION_RULES = Family(
@@ -753,6 +777,17 @@ def kind_defaults(kind: KindSpec, fields: Mapping[str, Json], required: list[str
     return defaults
 
 
+def kind_companions(kind: KindSpec, fields: Mapping[str, Json]) -> list[JsonObject]:
+    """The family's companion rules for a kind, each with the fields this version's kind has (a
+    rule naming another version's field as well); a rule left without a companion goes."""
+    kept = []
+    for rule in kind.family.write_companions.get(kind.name, []):
+        present = [name for name in rule["fields"] if name in fields]
+        if len(present) > (0 if rule["rule"] == "always" else 1):
+            kept.append({**rule, "fields": present})
+    return kept
+
+
 def cascade_fields(kind: KindSpec, fields: Mapping[str, Json]) -> list[str]:
     """The single references whose target's deletion deletes the object too: the non-nullable
     ones, and the nullable ones the family says cascade."""
@@ -790,7 +825,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "required": [f for f in required if f in fields],
         "cascade": cascade_fields(kind, fields),
         "patch_required": schemas[schema_of(spec, patch, "request")].get("required", []),
-        "write_companions": kind.family.write_companions.get(kind.name, []),
+        "write_companions": kind_companions(kind, fields),
         "fields": fields,
         "read_only": [f for f in response["properties"] if f not in fields],
         "response_order": list(response["properties"]),
