@@ -444,6 +444,18 @@ FAMILIES = (STAGES, POLICIES, FLOWS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, PROPE
 # Manifest section -> (singular, plural), in family order.
 SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
 
+# What one version calls a section or field that another names differently (FINDINGS directory,
+# "Differences between 2023.10.7 and 2026.2.2"), both ways: a manifest written for the other
+# version is refused naming this version's own name.
+COUNTERPARTS = {
+    "tenants": "brands", "brands": "tenants",
+    "parent": "parents", "parents": "parent",
+    "group": "destination_group", "destination_group": "group",
+    "webhook_mapping": "webhook_mapping_body", "webhook_mapping_body": "webhook_mapping",
+    "property_mappings": "user_property_mappings", "user_property_mappings": "property_mappings",
+    "property_mappings_group": "group_property_mappings", "group_property_mappings": "property_mappings_group",
+}
+
 FIELD_KEYS = ("type", "format", "nullable", "enum", "minLength", "maxLength", "pattern",
               "minimum", "maximum", "description")
 CONSTANT_KEYS = ("component", "verbose_name", "verbose_name_plural", "meta_model_name")
@@ -812,7 +824,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
     return {
         "path": collection.path,
         "lookup": collection.lookup,
-        "url_field": "slug" if collection.lookup == "slug" else "pk",
+        "url_field": "slug" if collection.lookup == "slug" else kind.family.id_field,
         "id_field": kind.family.id_field,
         "id_type": id_type(resolve(spec, response["properties"][kind.family.id_field])),
         "model": response_name,
@@ -861,8 +873,10 @@ def build_model(spec: JsonObject, recordings: Path, version: str) -> JsonObject:
             sys.exit(f"{collection.path}: kind {kind.name!r} defined twice")
         kinds[kind.name] = build_kind(spec, recordings, collection, kind, id_types)
     sections = build_sections(kinds)
+    names = set(sections) | {name for kind in kinds.values() for name in kind["fields"]}
     return {"api_version": version, "kinds": dict(sorted(kinds.items())), "targets": build_targets(spec, id_types),
-            "sections": sections, "section_nouns": section_nouns(sections)}
+            "sections": sections, "section_nouns": section_nouns(sections),
+            "counterparts": {other: own for other, own in COUNTERPARTS.items() if own in names}}
 
 
 def build_families(models: Iterable[JsonObject]) -> JsonObject:

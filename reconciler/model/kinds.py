@@ -185,6 +185,12 @@ class ApiModel:
     """Each section's noun, singular and plural (`stage`, `stages`), for messages."""
     raw: JsonObject = field(repr=False, compare=False)
 
+    @property
+    def counterparts(self) -> dict[str, str]:
+        """Names of other versions' sections and fields -> this version's name for the same thing
+        (`tenants` -> `brands` in 2026; a group's `parent` -> `parents`)."""
+        return dict(self.raw.get("counterparts", {}))
+
     def ref_keys(self, ref: Ref) -> tuple[IdKey, ...]:
         """The scoped ids a reference with an id may name: one, or one per member of a union
         target (a policy binding's target is a flow or a binding)."""
