@@ -75,6 +75,7 @@ class Single:
     disambiguator: str | None = None
     references: Mapping[str, str] = field(default_factory=dict)
     nested: Mapping[str, Json] = field(default_factory=dict)
+    scope: str | None = None  # the target its ids are scoped to, when not its own name (a tenant is a brand)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,8 +89,14 @@ class Family:
     (`password` is a stage kind and a policy kind). `scope`: the uniqueness scope of their keys
     when one unique column spans them (stage names across stage kinds), for those whose answers
     carry the `member` field (prompts and invitations live under /stages/ but are no stages).
+    `excludes`: collections under the prefix that are no kinds of it (a source's user connections).
     `singles`: collections that are one kind each. `section`: the manifest section its kinds are
-    written in; None for a family that is only a reference target so far."""
+    written in; None for a family that is only a reference target so far. `opt_in`: its objects
+    are data, not configuration (users): read into a plan only when a manifest names them,
+    exported only when asked for, pruned only when named. `mirrored`: fields that hold the same
+    relation as another kind's field (a group's `users`, a user's `groups`): exports write the
+    other side only, so the two never fight. `actions`: write-only fields set through a call of
+    their own below the object's URL, not in its body (a user's password)."""
 
     name: str
     nouns: tuple[str, str]
@@ -101,6 +108,7 @@ class Family:
     key: tuple[str, ...] = ("name",)
     id_field: str = "pk"
     recorded_create: str = ""
+    excludes: tuple[str, ...] = ()
     renames: Mapping[str, str] = field(default_factory=dict)
     singles: tuple[Single, ...] = ()
     targets: tuple[Target, ...] = ()
@@ -112,6 +120,9 @@ class Family:
     no_default: Mapping[str, list[str]] = field(default_factory=dict)
     default_overrides: Mapping[str, JsonObject] = field(default_factory=dict)
     cascade_nullable: Mapping[str, list[str]] = field(default_factory=dict)
+    opt_in: bool = False
+    mirrored: Mapping[str, str] = field(default_factory=dict)
+    actions: Mapping[str, Mapping[str, JsonObject]] = field(default_factory=dict)
 
 
 STAGES = Family(
@@ -278,28 +289,65 @@ PROMPT_FIELDS = Family(
 WEBAUTHN_DEVICE_TYPES = Family(
     name="webauthn_device_types", nouns=("WebAuthn device type", "WebAuthn device types"), key=("description",),
     targets=(Target(name="webauthn_device_type", at=(("/stages/authenticator/webauthn_device_types/", "aaguid"),)),))
-SOURCES = Family(
-    name="sources", nouns=("source", "sources"), key=("slug",),
-    targets=(Target(name="source", at=(("/sources/all/", "pk"),)),))
 PROPERTY_MAPPINGS = Family(
     name="property_mappings", nouns=("property mapping", "property mappings"),
     targets=(Target(name="property_mapping", at=(("/propertymappings/all/", "pk"),)),))
-GROUPS = Family(
-    name="groups", nouns=("group", "groups"),
-    targets=(Target(name="group", at=(("/core/groups/", "pk"),)),))
-USERS = Family(
-    name="users", nouns=("user", "users"), key=("username",),
-    targets=(Target(name="user", at=(("/core/users/", "pk"),)),))
 CERTIFICATES = Family(
     name="certificates", nouns=("certificate", "certificates"),
     targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),))
 ENDPOINT_CONNECTORS = Family(
     name="endpoint_connectors", nouns=("endpoint connector", "endpoint connectors"),
     targets=(Target(name="endpoint_connector", at=(("/endpoints/connectors/", "connector_uuid"),)),))
-# The brand (2026; a tenant in 2023) names the flows a domain uses for authentication, recovery,
-# ...: a flow it uses must not be pruned by accident (`guards`).
+# A brand's default application (2026) points at an application, by slug.
+APPLICATION_TARGETS = Family(
+    name="application_targets", nouns=("application", "applications"), key=("slug",),
+    targets=(Target(name="application", at=(("/core/applications/", "pk"),)),))
+
+# -- the directory and platform (issue 18; FINDINGS directory/ of each version) --
+
+# Groups are known by name (unique in 2026 [44]; in 2023 only together with the parent, which the
+# plan treats as unique as well). 2023 has one `parent`, 2026 a `parents` list [35, 36]. Membership
+# is written from one side: a user's `groups` or a group's `users` (both are references).
+GROUPS = Family(
+    name="groups", nouns=("group", "groups"), section="groups",
+    singles=(Single(path="/core/groups/", name="group", section="groups", key=("name",),
+                    recorded_create="directory/*-group-create*.json"),),
+    targets=(Target(name="group", at=(("/core/groups/", "pk"),)),),
+    references={"parent": "group", "parents": "group", "users": "user", "roles": "role"},
+    mirrored={"users": "user.groups"},
+)
+# Users are known by username; their pk is an integer [67]. `password` is no field of a user: it
+# is set through `POST /core/users/{pk}/set_password/` [92] (the `actions` of the model).
+USERS = Family(
+    name="users", nouns=("user", "users"), section="users", key=("username",),
+    singles=(Single(path="/core/users/", name="user", section="users", key=("username",),
+                    recorded_create="directory/*-user-create-*.json"),),
+    targets=(Target(name="user", at=(("/core/users/", "pk"),)),),
+    references={"groups": "group", "roles": "role"},
+    # The server's record of the last login, not configuration: never written, never exported.
+    never_send=frozenset({"last_login"}),
+    opt_in=True,
+    # `{}` is accepted by 2023 (no validation, [94]) and refused by 2026: the plan always sends a
+    # value. Never returned [93]: fingerprinted like every write-only secret.
+    actions={"user": {"password": {"path": "set_password/", "method": "POST",
+                                   "spec": {"type": "string", "minLength": 1,
+                                            "description": "Set through set_password; never returned."}}}},
+)
+# RBAC roles are `{pk, name}` [154]; their permissions are assigned and unassigned through
+# `/rbac/permissions/assigned_by_roles/{uuid}/assign/` and `.../unassign/` [162, 176].
+ROLES = Family(
+    name="roles", nouns=("role", "roles"), section="roles",
+    singles=(Single(path="/rbac/roles/", name="role", section="roles", key=("name",),
+                    recorded_create="directory/*-role-create*.json"),),
+    targets=(Target(name="role", at=(("/rbac/roles/", "pk"),)),),
+)
+# The brand (2026) or tenant (2023) names the flows a domain uses for authentication, recovery,
+# ...: a flow it uses must not be pruned by accident (`guards`). One kind per version, scoped as
+# the `brand` target either way.
 BRANDS = Family(
-    name="brands", nouns=("brand", "brands"), key=("domain",),
+    name="brands", nouns=("brand", "brands"), section="brands", key=("domain",), id_field="brand_uuid",
+    singles=(Single(path="/core/brands/", name="brand", section="brands", key=("domain",),
+                    recorded_create="directory/*-brand-create*.json"),),
     targets=(Target(name="brand", at=(("/core/brands/", "brand_uuid"), ("/core/tenants/", "tenant_uuid")),
                     guards=("flow",)),),
     references={
@@ -309,14 +357,103 @@ BRANDS = Family(
         "flow_unenrollment": "flow",
         "flow_user_settings": "flow",
         "flow_device_code": "flow",
+        "web_certificate": "certificate",
+        "client_certificates": "certificate",
+        "default_application": "application",
     },
+)
+TENANTS = Family(
+    name="tenants", nouns=("tenant", "tenants"), section="tenants", key=("domain",), id_field="tenant_uuid",
+    singles=(Single(path="/core/tenants/", name="tenant", section="tenants", key=("domain",), scope="brand",
+                    recorded_create="directory/*-tenant-create*.json"),),
+    references=BRANDS.references,
+)
+# Every source kind under /sources/, known by slug (unique across kinds: one base table [258]).
+# The connection and SCIM user/group collections under the prefix are no sources.
+SOURCES = Family(
+    name="sources", nouns=("source", "sources"), section="sources", prefix="/sources/", scope="source",
+    member="user_path_template", suffix="_source", key=("slug",),
+    excludes=("user_connections/", "group_connections/", "scim_users", "scim_groups"),
+    recorded_create="directory/*-source-{dir}-create*.json",
+    targets=(Target(name="source", at=(("/sources/all/", "pk"),)),),
+    references={
+        "authentication_flow": "flow",
+        "enrollment_flow": "flow",
+        "pre_authentication_flow": "flow",
+        "user_property_mappings": "property_mapping",
+        "group_property_mappings": "property_mapping",
+        "property_mappings": "property_mapping",
+        "property_mappings_group": "property_mapping",
+        "signing_kp": "certificate",
+        "verification_kp": "certificate",
+        "encryption_kp": "certificate",
+        "peer_certificate": "certificate",
+        "client_certificate": "certificate",
+        "sync_parent_group": "group",
+    },
+    # Readable although secret: a Plex token is echoed on create and GET [334, 335].
+    secrets={"plex_source": ("plex_token",)},
+    # Cross-field rules that read the request body only (FINDINGS directory "Most surprising").
+    # A rule's fields that a version's kind lacks are dropped for that version.
+    write_companions={
+        "oauth_source": [{
+            "rule": "always", "fields": ["provider_type", "authorization_url", "access_token_url", "profile_url"],
+            "why": "authentik fails an OAuth source write without provider_type (2023: a server error) and "
+                   "refuses an OpenID Connect one without its three URLs (directory recordings 271-276)"}],
+        "saml_source": [{
+            "rule": "together", "fields": ["verification_kp", "signed_assertion", "signed_response"],
+            "why": "authentik checks a verification certificate against the signature flags in the same "
+                   "write only (directory recordings 294, 295)"}],
+        "ldap_source": [
+            {"rule": "always", "fields": ["sync_users_password"],
+             "why": "authentik 2023 reads a missing sync_users_password as true and refuses a second "
+                    "source syncing passwords (directory recordings 320, 323)"},
+            {"rule": "together", "fields": ["sync_users", "user_property_mappings"],
+             "why": "authentik refuses sync_users without user_property_mappings in the same write "
+                    "(directory recordings 314, 315)"}],
+    },
+    # Not required by the spec, but a create without it fails in the database (recording 290).
+    no_default={"saml_source": ["issuer"]},
+)
+NOTIFICATION_TRANSPORTS = Family(
+    name="notification_transports", nouns=("notification transport", "notification transports"),
+    section="notification_transports",
+    singles=(Single(path="/events/transports/", name="notification_transport", section="notification_transports",
+                    key=("name",), recorded_create="directory/*-transport-create*.json"),),
+    targets=(Target(name="notification_transport", at=(("/events/transports/", "pk"),)),),
+    references={"webhook_mapping": "property_mapping", "webhook_mapping_body": "property_mapping",
+                "webhook_mapping_headers": "property_mapping"},
+    write_companions={"notification_transport": [{
+        "rule": "together", "fields": ["mode", "webhook_url"],
+        "why": "authentik checks a webhook transport's URL in the same write only (directory recording 390)"}]},
+)
+# A rule's group is `group` in 2023 and `destination_group` in 2026 [409, 415].
+NOTIFICATION_RULES = Family(
+    name="notification_rules", nouns=("notification rule", "notification rules"), section="notification_rules",
+    singles=(Single(path="/events/rules/", name="notification_rule", section="notification_rules", key=("name",),
+                    recorded_create="directory/*-rule-create*.json"),),
+    targets=(Target(name="notification_rule", at=(("/events/rules/", "pk"),)),),
+    references={"transports": "notification_transport", "group": "group", "destination_group": "group"},
 )
 
 # In export order: the manifest sections come out in this order, the reference targets too.
-FAMILIES = (STAGES, POLICIES, FLOWS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, SOURCES, PROPERTY_MAPPINGS, GROUPS,
-            USERS, CERTIFICATES, ENDPOINT_CONNECTORS, BRANDS)
+FAMILIES = (STAGES, POLICIES, FLOWS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, PROPERTY_MAPPINGS, CERTIFICATES,
+            ENDPOINT_CONNECTORS, APPLICATION_TARGETS, GROUPS, USERS, ROLES, BRANDS, TENANTS, SOURCES,
+            NOTIFICATION_TRANSPORTS, NOTIFICATION_RULES)
 # Manifest section -> (singular, plural), in family order.
 SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
+
+# What one version calls a section or field that another names differently (FINDINGS directory,
+# "Differences between 2023.10.7 and 2026.2.2"), both ways: a manifest written for the other
+# version is refused naming this version's own name.
+COUNTERPARTS = {
+    "tenants": "brands", "brands": "tenants",
+    "parent": "parents", "parents": "parent",
+    "group": "destination_group", "destination_group": "group",
+    "webhook_mapping": "webhook_mapping_body", "webhook_mapping_body": "webhook_mapping",
+    "property_mappings": "user_property_mappings", "user_property_mappings": "property_mappings",
+    "property_mappings_group": "group_property_mappings", "group_property_mappings": "property_mappings_group",
+}
 
 FIELD_KEYS = ("type", "format", "nullable", "enum", "minLength", "maxLength", "pattern",
               "minimum", "maximum", "description")
@@ -517,7 +654,7 @@ def object_collections(spec: JsonObject) -> list[Collection]:
 
 
 def single_kind(family: Family, single: Single) -> KindSpec:
-    return KindSpec(family, single.name, single.name, single.section, None, single.key, single.recorded_create,
+    return KindSpec(family, single.name, single.name, single.section, single.scope, single.key, single.recorded_create,
                     single.disambiguator, single.references, single.nested)
 
 
@@ -537,7 +674,8 @@ def kind_for(spec: JsonObject, collection: Collection) -> KindSpec | None:
             if single.path == collection.path:
                 return single_kind(family, single)
     for family in FAMILIES:  # a single's path returned above
-        if family.prefix and collection.path.startswith(family.prefix):
+        if family.prefix and collection.path.startswith(family.prefix) \
+                and not collection.path[len(family.prefix):].startswith(family.excludes):
             return prefix_kind(spec, family, collection)
     return None
 
@@ -587,6 +725,9 @@ def kind_fields(spec: JsonObject, kind: KindSpec, collection: str, request: Json
     """The writable fields of a kind (what a create or an update may send)."""
     fields = {name: kind_field(spec, kind, collection, name, raw, response, id_types)
               for name, raw in request["properties"].items() if name not in kind.family.never_send}
+    for name, action in kind.family.actions.get(kind.name, {}).items():
+        call = {k: v for k, v in action.items() if k != "spec"}
+        fields[name] = {**action["spec"], "write_only": True, "action": call}
     missing_key = [f for f in kind.key if f not in fields]
     if missing_key:
         sys.exit(f"{collection}: key fields {missing_key} are not writable fields")
@@ -647,6 +788,17 @@ def kind_defaults(kind: KindSpec, fields: Mapping[str, Json], required: list[str
     return defaults
 
 
+def kind_companions(kind: KindSpec, fields: Mapping[str, Json]) -> list[JsonObject]:
+    """The family's companion rules for a kind, each with the fields this version's kind has (a
+    rule naming another version's field as well); a rule left without a companion goes."""
+    kept = []
+    for rule in kind.family.write_companions.get(kind.name, []):
+        present = [name for name in rule["fields"] if name in fields]
+        if len(present) > (0 if rule["rule"] == "always" else 1):
+            kept.append({**rule, "fields": present})
+    return kept
+
+
 def cascade_fields(kind: KindSpec, fields: Mapping[str, Json]) -> list[str]:
     """The single references whose target's deletion deletes the object too: the non-nullable
     ones, and the nullable ones the family says cascade."""
@@ -671,7 +823,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
     return {
         "path": collection.path,
         "lookup": collection.lookup,
-        "url_field": "slug" if collection.lookup == "slug" else "pk",
+        "url_field": "slug" if collection.lookup == "slug" else kind.family.id_field,
         "id_field": kind.family.id_field,
         "id_type": id_type(resolve(spec, response["properties"][kind.family.id_field])),
         "model": response_name,
@@ -684,7 +836,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "required": [f for f in required if f in fields],
         "cascade": cascade_fields(kind, fields),
         "patch_required": schemas[schema_of(spec, patch, "request")].get("required", []),
-        "write_companions": kind.family.write_companions.get(kind.name, []),
+        "write_companions": kind_companions(kind, fields),
         "fields": fields,
         "read_only": [f for f in response["properties"] if f not in fields],
         "response_order": list(response["properties"]),
@@ -692,6 +844,8 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "no_default": kind.family.no_default.get(kind.name, []),
         "constants": constants,
         "recorded": bool(recorded),
+        "opt_in": kind.family.opt_in,
+        "mirrored": {f: other for f, other in kind.family.mirrored.items() if f in fields},
     }
 
 
@@ -718,8 +872,10 @@ def build_model(spec: JsonObject, recordings: Path, version: str) -> JsonObject:
             sys.exit(f"{collection.path}: kind {kind.name!r} defined twice")
         kinds[kind.name] = build_kind(spec, recordings, collection, kind, id_types)
     sections = build_sections(kinds)
+    names = set(sections) | {name for kind in kinds.values() for name in kind["fields"]}
     return {"api_version": version, "kinds": dict(sorted(kinds.items())), "targets": build_targets(spec, id_types),
-            "sections": sections, "section_nouns": section_nouns(sections)}
+            "sections": sections, "section_nouns": section_nouns(sections),
+            "counterparts": {other: own for other, own in COUNTERPARTS.items() if own in names}}
 
 
 def build_families(models: Iterable[JsonObject]) -> JsonObject:

@@ -260,7 +260,13 @@ class _Run:
             change = _with_ids(planned, self.created)
             kind = self.model.kinds[change.kind]
             body = change.body()
-            answer, note = await self.send(change, kind, None if body is None else plain(body), attempt)
+            sent = None if body is None else plain(body)
+            own_calls = {name: sent.pop(name) for name in kind.action_fields & set(sent or {})} if sent else {}
+            if own_calls and not sent and not isinstance(change, Create):
+                answer, note = None, ""  # only fields set by calls of their own changed
+            else:
+                answer, note = await self.send(change, kind, sent, attempt)
+            await self.send_own_calls(change, kind, answer, own_calls, attempt)
             self.record(change, kind, body, answer)
             log.info("%s %s: %s %s%s", change.action, change.address, change.method, change.path,
                      f" ({note})" if note else "")
@@ -298,6 +304,19 @@ class _Run:
                            "object may have been created", method=change.method, path=change.path,
                            outcome_unknown=True)
         return answer, note
+
+    async def send_own_calls(self, change: Change, kind: Kind, answer: Any, values: JsonObject,
+                             attempt: _Attempt) -> None:
+        """The fields set by a call of their own below the object's URL (a user's password:
+        `POST /core/users/{pk}/set_password/`, directory recording 92), after the object's own write."""
+        if not values:
+            return
+        detail = kind.detail_path(answer) if isinstance(change, Create) else change.path
+        for name, value in sorted(values.items()):
+            action = kind.fields[name].action or {}
+            attempt.sent = True
+            await self.client.request(str(action["method"]), f"{detail}{action['path']}", body={name: value})
+            attempt.answered = True
 
     async def after_lost_answer(self, change: Change, kind: Kind, body: JsonObject | None,
                                 lost: ApiError) -> tuple[Any, str]:
