@@ -24,7 +24,6 @@ import argparse
 import json
 import re
 import sys
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1058,10 +1057,10 @@ def build_manifest_schema(model: JsonObject) -> JsonObject:
 
 # -- the sandbox seed ------------------------------------------------------------------------------
 # fresh-install.json lists what a fresh install holds at the endpoints it read. The flows recordings
-# (flows/) add the default policy bindings (224, 293) and the admin user (226), but they were made
-# on another install, so their objects are carried over by natural key: policies by name, flows by
-# slug, flow-stage bindings by flow, stage and order, groups by name and users by username. Targets
-# the seed does not hold (notification rules) keep their pk.
+# (flows/) add the default policy bindings (224, 293), but they were made on another install, so
+# their objects are carried over by natural key: policies by name, flows by slug, flow-stage bindings
+# by flow, stage and order, groups by name. The notification rules some bind to are known to that
+# install only by pk (no flows recording names them), so those targets keep their pk.
 FRESH_INSTALL = "fresh-install.json"
 POLICY_BINDINGS_PATH = "/policies/bindings/"
 USERS_PATH = "/core/users/"
@@ -1071,16 +1070,19 @@ FLOW_BINDING_READS = ("74-fsb-list-page", "289-defaults-flow-bindings-default-au
 SEED_READS = ("01-flows-list-fresh", "128-policies-all-list-fresh", "224-pb-list-fresh", "225-pb-lookup-group",
               "226-pb-lookup-user", "293-defaults-policy-bindings", *FLOW_BINDING_READS)
 
-# No recording lists brands (tenants in 2023). The default one comes from authentik's default
-# blueprint (read through the search tool: blueprints/default/default-brand.yaml, 2023's
-# default-tenant.yaml): domain `authentik-default`, the default brand, and the default
-# authentication, invalidation and user-settings flows; every other field as the model defaults it
-# (authentik/brands/models.py: title "authentik", the packaged logo and favicon).
-BRAND_VALUES = {"domain": "authentik-default", "default": True, "branding_title": "authentik",
-                "branding_logo": "/static/dist/assets/icons/icon_left_brand.svg",
-                "branding_favicon": "/static/dist/assets/icons/icon.png", "event_retention": "days=365"}
-BRAND_FLOWS = {"flow_authentication": "default-authentication-flow", "flow_invalidation": "default-invalidation-flow",
-               "flow_user_settings": "default-user-settings-flow"}
+# The directory recordings' fresh install (directory/fresh-install.json, keyed by list path) holds
+# the groups, users, roles, permissions, sources, notification rules and transports, the default
+# brand (2026) or tenant (2023) and the settings singleton. Its objects join the seed as recorded,
+# except the lists that are fixed answers rather than objects (the sandbox's profile keeps those),
+# the blueprint instances (the `consequences` branch seeds them) and `/tenants/domains/`, which the
+# 2026 lab does not route (a recorded 404, directory 27).
+DIRECTORY = "directory"
+DIRECTORY_SKIPPED = ("/sources/all/types/", "/sources/oauth/source_types/", "/managed/blueprints/",
+                     "/managed/blueprints/available/", "/tenants/domains/")
+# The default brand's (tenant's) flows are UUIDs of the directory recordings' install; the current
+# brand (directory 09) names them by slug, so they are carried to the seed's flows of that slug.
+CURRENT_BRAND = "09-fresh-*-current.json"
+BRAND_PATHS = ("/core/brands/", "/core/tenants/")
 
 
 def seed_reads(recordings: Path) -> list[Path]:
@@ -1088,16 +1090,20 @@ def seed_reads(recordings: Path) -> list[Path]:
     if not (recordings / FRESH_INSTALL).exists():
         return []
     flows = recordings / "flows"
-    return [recordings / FRESH_INSTALL] + ([flows / f"{stem}.json" for stem in SEED_READS] if flows.is_dir() else [])
+    directory = recordings / DIRECTORY
+    return ([recordings / FRESH_INSTALL]
+            + ([flows / f"{stem}.json" for stem in SEED_READS] if flows.is_dir() else [])
+            + ([directory / FRESH_INSTALL, *directory.glob(CURRENT_BRAND)] if directory.is_dir() else []))
 
 
 def build_seed(recordings: Path, spec: JsonObject, targets: Mapping[str, Json]) -> JsonObject:
-    """The objects of a fresh install: the recorded lists, the default brand, and the default
-    policy bindings and admin user carried over from the flows recordings."""
+    """The objects of a fresh install: the recorded lists, the directory's fresh install (groups,
+    users, brand, ...), and the default policy bindings carried over from the flows recordings."""
     seed: JsonObject = json.loads((recordings / FRESH_INSTALL).read_text())
     lists = seed["lists"]
-    if "brand" in targets:
-        lists[targets["brand"]["path"]] = [default_brand(spec, lists, targets["brand"])]
+    directory = recordings / DIRECTORY
+    if directory.is_dir():
+        lists.update(directory_lists(directory, lists))
     flows = recordings / "flows"
     if not flows.is_dir():
         return seed
@@ -1105,34 +1111,46 @@ def build_seed(recordings: Path, spec: JsonObject, targets: Mapping[str, Json]) 
     bindings = recorded["224-pb-list-fresh"]["results"]
     if {b["pk"] for b in bindings} != {b["pk"] for b in recorded["293-defaults-policy-bindings"]["results"]}:
         sys.exit("flows recordings 224 and 293 list different default policy bindings")
-    ids = carried_ids(lists, recorded)
+    ids: dict[Any, Any] = carried_ids(lists, recorded)
+    ids.update(carried_users(lists.get(USERS_PATH, []), recorded["226-pb-lookup-user"]["results"]))
     policies = {p["pk"]: p for p in lists["/policies/all/"]}
     lists[POLICY_BINDINGS_PATH] = [carried_binding(binding, ids, policies) for binding in bindings]
-    lists[USERS_PATH] = [carried_user(user, lists.get("/core/groups/", []))
-                         for user in recorded["226-pb-lookup-user"]["results"]]
     return seed
 
 
-def default_brand(spec: JsonObject, lists: Mapping[str, Json], target: Mapping[str, Json]) -> JsonObject:
-    """The default brand (tenant) of a fresh install."""
+def directory_lists(directory: Path, lists: Mapping[str, Json]) -> JsonObject:
+    """The directory fresh install's object lists, carried onto the seed's install: its groups
+    (by name), its built-in source (by slug) and the brand's flows (by the slugs the current brand
+    names, directory 08, 09) take the seed's pks; users keep theirs."""
+    fresh: JsonObject = json.loads((directory / FRESH_INSTALL).read_text())
+    objects = {path: value for path, value in fresh.items() if path not in DIRECTORY_SKIPPED}
+    ids = carried_by_name(lists.get("/core/groups/", []), objects.get("/core/groups/", []), "name")
+    ids.update(carried_by_name(lists.get("/sources/all/", []), objects.get("/sources/all/", []), "slug"))
+    [current_file] = directory.glob(CURRENT_BRAND)
+    current = json.loads(current_file.read_text())["response"]["json"]
     flows = {f["slug"]: f["pk"] for f in lists["/flows/instances/"]}
-    brand: JsonObject = {}
-    for name, prop in list_item_schema(spec, target["path"])["properties"].items():
-        if name == target["id"]:
-            brand[name] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"authentik-reconciler/{target['path']}default"))
-        elif name in BRAND_FLOWS:
-            brand[name] = flows.get(BRAND_FLOWS[name])
-        elif name in BRAND_VALUES:
-            brand[name] = BRAND_VALUES[name]
-        else:
-            brand[name] = fallback_default(compact_field(spec, prop))
-    return brand
+    for path in BRAND_PATHS:
+        for brand in objects.get(path, []):
+            ids.update({brand[key]: flows[current[key]] for key in current if key.startswith("flow_") and brand[key]})
+    carried: JsonObject = carried_values(objects, ids)
+    return carried
 
 
-def carried_binding(binding: JsonObject, ids: Mapping[str, str],
+def carried_values(value: Json, ids: Mapping[str, str]) -> Json:
+    """`value` with every string that is a carried pk replaced by the seed's."""
+    if isinstance(value, str):
+        return ids.get(value, value)
+    if isinstance(value, list):
+        return [carried_values(item, ids) for item in value]
+    if isinstance(value, dict):
+        return {key: carried_values(item, ids) for key, item in value.items()}
+    return value
+
+
+def carried_binding(binding: JsonObject, ids: Mapping[Json, Json],
                     policies: Mapping[str, Json]) -> JsonObject:
     """A recorded default policy binding with the seed's ids for what it binds."""
-    carried = {key: ids.get(value, value) if key in ("policy", "group", "target") else value
+    carried = {key: ids.get(value, value) if key in ("policy", "group", "target", "user") else value
                for key, value in binding.items()}
     carried["policy_obj"] = policies.get(carried["policy"]) if carried["policy"] else None
     return carried
@@ -1143,6 +1161,12 @@ def carried_by_name(seed_objects: Iterable[JsonObject], recorded_objects: Iterab
     """Recorded pk -> seed pk of the objects both hold, matched by `key`."""
     seed = {obj[key]: obj["pk"] for obj in seed_objects}
     return {obj["pk"]: seed[obj[key]] for obj in recorded_objects if obj[key] in seed}
+
+
+def carried_users(seed_users: Iterable[JsonObject], recorded_users: Iterable[JsonObject]) -> dict[int, int]:
+    """Recorded user pk -> seed user pk, by username (flows 226; the directory fresh install)."""
+    seed = {user["username"]: user["pk"] for user in seed_users}
+    return {user["pk"]: seed[user["username"]] for user in recorded_users if user["username"] in seed}
 
 
 def carried_bindings(lists: Mapping[str, Json], recorded: Mapping[str, Json],
@@ -1168,21 +1192,6 @@ def carried_ids(lists: Mapping[str, Json], recorded: Mapping[str, Json]) -> dict
     ids.update(carried_by_name(lists.get("/core/groups/", []), recorded["225-pb-lookup-group"]["results"], "name"))
     ids.update(carried_bindings(lists, recorded, {f["pk"]: f["slug"] for f in recorded_flows}))
     return ids
-
-
-def carried_user(user: JsonObject, groups: list[JsonObject]) -> JsonObject:
-    """A recorded user as the seed's install shows it: the fields its groups' `users_obj` show
-    (pk, email, uid, ...) and its group memberships come from the seed; the rest, which no fresh
-    read of that install shows, stays as recorded."""
-    seen = next((u for g in groups for u in g.get("users_obj") or [] if u.get("username") == user["username"]), None)
-    if seen is None:
-        return dict(user)
-    carried = {**user, **seen}
-    member_of = [g for g in groups if seen["pk"] in (g.get("users") or [])]
-    item_keys = list(user["groups_obj"][0]) if user.get("groups_obj") else ["pk", "name"]
-    carried["groups"] = [g["pk"] for g in member_of]
-    carried["groups_obj"] = [{key: g.get(key) for key in item_keys} for g in member_of]
-    return {key: carried[key] for key in user}
 
 
 # -- the command -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import fidelity_directory
 import httpx
 import pytest
 
@@ -27,7 +28,7 @@ RECORDINGS = Path(__file__).parent / "fixtures" / "recordings"
 VERSIONS = ("2023.10.7", "2026.2.2")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
-FOLDERS = ("", "kinds", "flows", "pages")
+FOLDERS = ("", "kinds", "flows", "pages", "directory")
 
 # Recordings the sandbox does not reproduce, and why. They still run, as strict xfails, so a
 # change that makes one pass is noticed.
@@ -46,6 +47,7 @@ NOT_REPRODUCED = {
         "(the body matches)") for version in VERSIONS for case in ("225-pb-lookup-group", "226-pb-lookup-user")},
     **{f"{version}/flows/{case}": "blueprint instances (/managed/blueprints/) are not part of the sandbox"
        for version in VERSIONS for case in ("294-defaults-blueprints", "295-defaults-blueprint-used_by")},
+    **fidelity_directory.not_reproduced(RECORDINGS, VERSIONS),
 }
 
 
@@ -238,6 +240,9 @@ def infer_stage_ids(seed_bindings: list[dict[str, Any]], flows: list[dict[str, A
 
 
 def initial_seed(version: str, folder: str) -> dict[str, Any] | None:
+    if folder == fidelity_directory.FOLDER:
+        seed = default_seed(version)
+        return substitute(copy.deepcopy(seed), fidelity_directory.directory_ids(seed, RECORDINGS, version))
     return flows_seed(version) if folder == "flows" else None
 
 
