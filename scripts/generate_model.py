@@ -24,7 +24,6 @@ import argparse
 import json
 import re
 import sys
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +77,7 @@ class Single:
     references: Mapping[str, str] = field(default_factory=dict)
     nested: Mapping[str, Json] = field(default_factory=dict)
     list_params: Mapping[str, str] = field(default_factory=dict)
+    scope: str | None = None  # the target its ids are scoped to, when not its own name (a tenant is a brand)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,13 +91,19 @@ class Family:
     (`password` is a stage kind and a policy kind). `scope`: the uniqueness scope of their keys
     when one unique column spans them (stage names across stage kinds), for those whose answers
     carry the `member` field (prompts and invitations live under /stages/ but are no stages).
+    `excludes`: collections under the prefix that are no kinds of it (a source's user connections).
     `singles`: collections that are one kind each. `section`: the manifest section its kinds are
     written in; None for a family that is only a reference target so far. `recording_dirs`: a
     kind's name in the recordings where it differs from its path's. `nested`: lists of other kinds
     a prefix kind's entries hold (a RAC provider's endpoints), as a single's `nested`.
     `plain_references`: its references are written as the target's key alone (`provider: NAME`)
     as well as `{provider: NAME}`. `generated`: fields the server fills per object on create (a
-    random client secret, the default scopes of this install), so no default is recorded."""
+    random client secret, the default scopes of this install), so no default is recorded.
+    `opt_in`: its objects are data, not configuration (users): read into a plan only when a
+    manifest names them, exported only when asked for, pruned only when named. `mirrored`: fields that hold the same
+    relation as another kind's field (a group's `users`, a user's `groups`): exports write the
+    other side only, so the two never fight. `actions`: write-only fields set through a call of
+    their own below the object's URL, not in its body (a user's password)."""
 
     name: str
     nouns: tuple[str, str]
@@ -109,6 +115,7 @@ class Family:
     key: tuple[str, ...] = ("name",)
     id_field: str = "pk"
     recorded_create: str = ""
+    excludes: tuple[str, ...] = ()
     renames: Mapping[str, str] = field(default_factory=dict)
     singles: tuple[Single, ...] = ()
     targets: tuple[Target, ...] = ()
@@ -124,6 +131,9 @@ class Family:
     generated: Mapping[str, list[str]] = field(default_factory=dict)
     nested: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)
     plain_references: bool = False
+    opt_in: bool = False
+    mirrored: Mapping[str, str] = field(default_factory=dict)
+    actions: Mapping[str, Mapping[str, JsonObject]] = field(default_factory=dict)
 
 
 STAGES = Family(
@@ -290,22 +300,66 @@ PROMPT_FIELDS = Family(
 WEBAUTHN_DEVICE_TYPES = Family(
     name="webauthn_device_types", nouns=("WebAuthn device type", "WebAuthn device types"), key=("description",),
     targets=(Target(name="webauthn_device_type", at=(("/stages/authenticator/webauthn_device_types/", "aaguid"),)),))
-SOURCES = Family(
-    name="sources", nouns=("source", "sources"), key=("slug",),
-    targets=(Target(name="source", at=(("/sources/all/", "pk"),)),))
-GROUPS = Family(
-    name="groups", nouns=("group", "groups"),
-    targets=(Target(name="group", at=(("/core/groups/", "pk"),)),))
-USERS = Family(
-    name="users", nouns=("user", "users"), key=("username",),
-    targets=(Target(name="user", at=(("/core/users/", "pk"),)),))
 ENDPOINT_CONNECTORS = Family(
     name="endpoint_connectors", nouns=("endpoint connector", "endpoint connectors"),
     targets=(Target(name="endpoint_connector", at=(("/endpoints/connectors/", "connector_uuid"),)),))
-# The brand (2026; a tenant in 2023) names the flows a domain uses for authentication, recovery,
-# ...: a flow it uses must not be pruned by accident (`guards`).
+# A brand's default application (2026) points at an application, by slug.
+
+# -- the directory and platform (issue 18; FINDINGS directory/ of each version) --
+
+# Groups are known by name (unique in 2026 [44]; in 2023 only together with the parent, which the
+# plan treats as unique as well). 2023 has one `parent`, 2026 a `parents` list [35, 36]. Membership
+# is written from one side: a user's `groups` or a group's `users` (both are references).
+GROUPS = Family(
+    name="groups", nouns=("group", "groups"), section="groups",
+    singles=(Single(path="/core/groups/", name="group", section="groups", key=("name",),
+                    recorded_create="directory/*-group-create*.json"),),
+    targets=(Target(name="group", at=(("/core/groups/", "pk"),)),),
+    references={"parent": "group", "parents": "group", "users": "user", "roles": "role"},
+    mirrored={"users": "user.groups"},
+)
+# Users are known by username; their pk is an integer [67]. `password` is no field of a user: it
+# is set through `POST /core/users/{pk}/set_password/` [92] (the `actions` of the model).
+USERS = Family(
+    name="users", nouns=("user", "users"), section="users", key=("username",),
+    singles=(Single(path="/core/users/", name="user", section="users", key=("username",),
+                    recorded_create="directory/*-user-create-*.json"),),
+    targets=(Target(name="user", at=(("/core/users/", "pk"),)),),
+    references={"groups": "group", "roles": "role"},
+    # The server's record of the last login, not configuration: never written, never exported.
+    never_send=frozenset({"last_login"}),
+    opt_in=True,
+    # `{}` is accepted by 2023 (no validation, [94]) and refused by 2026: the plan always sends a
+    # value. Never returned [93]: fingerprinted like every write-only secret.
+    actions={"user": {"password": {"path": "set_password/", "method": "POST",
+                                   "spec": {"type": "string", "minLength": 1,
+                                            "description": "Set through set_password; never returned."}}}},
+)
+# RBAC roles are `{pk, name}` [154]; their permissions are assigned and unassigned through
+# `/rbac/permissions/assigned_by_roles/{uuid}/assign/` and `.../unassign/` [162, 176].
+ROLES = Family(
+    name="roles", nouns=("role", "roles"), section="roles",
+    singles=(Single(path="/rbac/roles/", name="role", section="roles", key=("name",),
+                    recorded_create="directory/*-role-create*.json"),),
+    targets=(Target(name="role", at=(("/rbac/roles/", "pk"),)),),
+    # A role's global permissions, `app_label.codename` (a bare codename is refused for global
+    # permissions [165]), read per role from `/rbac/permissions/?role=` [172] and changed by
+    # additions and removals: assign is a POST [162], unassign a PATCH [176] (a POST: 405 [177]).
+    actions={"role": {"permissions": {
+        "read": {"path": "/rbac/permissions/", "filter": "role", "item": ["app_label", "codename"]},
+        "add": {"method": "POST", "path": "/rbac/permissions/assigned_by_roles/{id}/assign/"},
+        "remove": {"method": "PATCH", "path": "/rbac/permissions/assigned_by_roles/{id}/unassign/"},
+        "spec": {"type": "array", "set": True, "items": {"type": "string", "pattern": "^[a-z0-9_]+\\.[a-z0-9_]+$"},
+                 "description": "Global permissions as app_label.codename, assigned and unassigned one by "
+                                "one: exactly these."}}}},
+)
+# The brand (2026) or tenant (2023) names the flows a domain uses for authentication, recovery,
+# ...: a flow it uses must not be pruned by accident (`guards`). One kind per version, scoped as
+# the `brand` target either way.
 BRANDS = Family(
-    name="brands", nouns=("brand", "brands"), key=("domain",),
+    name="brands", nouns=("brand", "brands"), section="brands", key=("domain",), id_field="brand_uuid",
+    singles=(Single(path="/core/brands/", name="brand", section="brands", key=("domain",),
+                    recorded_create="directory/*-brand-create*.json"),),
     targets=(Target(name="brand", at=(("/core/brands/", "brand_uuid"), ("/core/tenants/", "tenant_uuid")),
                     guards=("flow",)),),
     references={
@@ -315,7 +369,83 @@ BRANDS = Family(
         "flow_unenrollment": "flow",
         "flow_user_settings": "flow",
         "flow_device_code": "flow",
+        "web_certificate": "certificate",
+        "client_certificates": "certificate",
+        "default_application": "application",
     },
+)
+TENANTS = Family(
+    name="tenants", nouns=("tenant", "tenants"), section="tenants", key=("domain",), id_field="tenant_uuid",
+    singles=(Single(path="/core/tenants/", name="tenant", section="tenants", key=("domain",), scope="brand",
+                    recorded_create="directory/*-tenant-create*.json"),),
+    references=BRANDS.references,
+)
+# Every source kind under /sources/, known by slug (unique across kinds: one base table [258]).
+# The connection and SCIM user/group collections under the prefix are no sources.
+SOURCES = Family(
+    name="sources", nouns=("source", "sources"), section="sources", prefix="/sources/", scope="source",
+    member="user_path_template", suffix="_source", key=("slug",),
+    excludes=("user_connections/", "group_connections/", "scim_users", "scim_groups"),
+    recorded_create="directory/*-source-{dir}-create*.json",
+    targets=(Target(name="source", at=(("/sources/all/", "pk"),)),),
+    references={
+        "authentication_flow": "flow",
+        "enrollment_flow": "flow",
+        "pre_authentication_flow": "flow",
+        "user_property_mappings": "property_mapping",
+        "group_property_mappings": "property_mapping",
+        "property_mappings": "property_mapping",
+        "property_mappings_group": "property_mapping",
+        "signing_kp": "certificate",
+        "verification_kp": "certificate",
+        "encryption_kp": "certificate",
+        "peer_certificate": "certificate",
+        "client_certificate": "certificate",
+        "sync_parent_group": "group",
+    },
+    # Readable although secret: a Plex token is echoed on create and GET [334, 335].
+    secrets={"plex_source": ("plex_token",)},
+    # Cross-field rules that read the request body only (FINDINGS directory "Most surprising").
+    # A rule's fields that a version's kind lacks are dropped for that version.
+    write_companions={
+        "oauth_source": [{
+            "rule": "always", "fields": ["provider_type", "authorization_url", "access_token_url", "profile_url"],
+            "why": "authentik fails an OAuth source write without provider_type (2023: a server error) and "
+                   "refuses an OpenID Connect one without its three URLs (directory recordings 271-276)"}],
+        "saml_source": [{
+            "rule": "together", "fields": ["verification_kp", "signed_assertion", "signed_response"],
+            "why": "authentik checks a verification certificate against the signature flags in the same "
+                   "write only (directory recordings 294, 295)"}],
+        "ldap_source": [
+            {"rule": "always", "fields": ["sync_users_password"],
+             "why": "authentik 2023 reads a missing sync_users_password as true and refuses a second "
+                    "source syncing passwords (directory recordings 320, 323)"},
+            {"rule": "together", "fields": ["sync_users", "user_property_mappings"],
+             "why": "authentik refuses sync_users without user_property_mappings in the same write "
+                    "(directory recordings 314, 315)"}],
+    },
+    # Not required by the spec, but a create without it fails in the database (recording 290).
+    no_default={"saml_source": ["issuer"]},
+)
+NOTIFICATION_TRANSPORTS = Family(
+    name="notification_transports", nouns=("notification transport", "notification transports"),
+    section="notification_transports",
+    singles=(Single(path="/events/transports/", name="notification_transport", section="notification_transports",
+                    key=("name",), recorded_create="directory/*-transport-create*.json"),),
+    targets=(Target(name="notification_transport", at=(("/events/transports/", "pk"),)),),
+    references={"webhook_mapping": "property_mapping", "webhook_mapping_body": "property_mapping",
+                "webhook_mapping_headers": "property_mapping"},
+    write_companions={"notification_transport": [{
+        "rule": "together", "fields": ["mode", "webhook_url"],
+        "why": "authentik checks a webhook transport's URL in the same write only (directory recording 390)"}]},
+)
+# A rule's group is `group` in 2023 and `destination_group` in 2026 [409, 415].
+NOTIFICATION_RULES = Family(
+    name="notification_rules", nouns=("notification rule", "notification rules"), section="notification_rules",
+    singles=(Single(path="/events/rules/", name="notification_rule", section="notification_rules", key=("name",),
+                    recorded_create="directory/*-rule-create*.json"),),
+    targets=(Target(name="notification_rule", at=(("/events/rules/", "pk"),)),),
+    references={"transports": "notification_transport", "group": "group", "destination_group": "group"},
 )
 
 # -- applications and providers (FINDINGS apps/ of both versions; recordings cited as "apps NN") --
@@ -456,10 +586,22 @@ OUTPOSTS = Family(
 
 # In export order: the manifest sections come out in this order, the reference targets too.
 FAMILIES = (STAGES, POLICIES, FLOWS, CERTIFICATES, PROPERTY_MAPPINGS, PROVIDERS, APPLICATIONS, ENTITLEMENTS,
-            RAC_ENDPOINTS, OUTPOST_CONNECTIONS, OUTPOSTS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, SOURCES, GROUPS, USERS,
-            ENDPOINT_CONNECTORS, BRANDS)
+            RAC_ENDPOINTS, OUTPOST_CONNECTIONS, OUTPOSTS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, ENDPOINT_CONNECTORS,
+            GROUPS, USERS, ROLES, BRANDS, TENANTS, SOURCES, NOTIFICATION_TRANSPORTS, NOTIFICATION_RULES)
 # Manifest section -> (singular, plural), in family order.
 SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
+
+# What one version calls a section or field that another names differently (FINDINGS directory,
+# "Differences between 2023.10.7 and 2026.2.2"), both ways: a manifest written for the other
+# version is refused naming this version's own name.
+COUNTERPARTS = {
+    "tenants": "brands", "brands": "tenants",
+    "parent": "parents", "parents": "parent",
+    "group": "destination_group", "destination_group": "group",
+    "webhook_mapping": "webhook_mapping_body", "webhook_mapping_body": "webhook_mapping",
+    "property_mappings": "user_property_mappings", "user_property_mappings": "property_mappings",
+    "property_mappings_group": "group_property_mappings", "group_property_mappings": "property_mappings_group",
+}
 
 FIELD_KEYS = ("type", "format", "nullable", "enum", "minLength", "maxLength", "pattern",
               "minimum", "maximum", "description")
@@ -667,7 +809,7 @@ def object_collections(spec: JsonObject) -> list[Collection]:
 
 
 def single_kind(family: Family, single: Single) -> KindSpec:
-    return KindSpec(family, single.name, single.name, single.section, None, single.key, single.recorded_create,
+    return KindSpec(family, single.name, single.name, single.section, single.scope, single.key, single.recorded_create,
                     single.disambiguator, single.references, single.nested, single.list_params)
 
 
@@ -689,7 +831,8 @@ def kind_for(spec: JsonObject, collection: Collection) -> KindSpec | None:
             if single.path == collection.path:
                 return single_kind(family, single)
     for family in FAMILIES:  # a single's path returned above
-        if family.prefix and collection.path.startswith(family.prefix):
+        if family.prefix and collection.path.startswith(family.prefix) \
+                and not collection.path[len(family.prefix):].startswith(family.excludes):
             return prefix_kind(spec, family, collection)
     return None
 
@@ -741,6 +884,10 @@ def kind_fields(spec: JsonObject, kind: KindSpec, collection: str, request: Json
     """The writable fields of a kind (what a create or an update may send)."""
     fields = {name: kind_field(spec, kind, collection, name, raw, response, id_types)
               for name, raw in request["properties"].items() if name not in kind.family.never_send}
+    for name, action in kind.family.actions.get(kind.name, {}).items():
+        call = {k: v for k, v in action.items() if k != "spec"}
+        # a field the server never returns is write-only; one read by a call of its own is not
+        fields[name] = {**action["spec"], **({} if "read" in action else {"write_only": True}), "action": call}
     missing_key = [f for f in kind.key if f not in fields]
     if missing_key:
         sys.exit(f"{collection}: key fields {missing_key} are not writable fields")
@@ -804,6 +951,17 @@ def kind_defaults(kind: KindSpec, fields: Mapping[str, Json], required: list[str
     return defaults
 
 
+def kind_companions(kind: KindSpec, fields: Mapping[str, Json]) -> list[JsonObject]:
+    """The family's companion rules for a kind, each with the fields this version's kind has (a
+    rule naming another version's field as well); a rule left without a companion goes."""
+    kept = []
+    for rule in kind.family.write_companions.get(kind.name, []):
+        present = [name for name in rule["fields"] if name in fields]
+        if len(present) > (0 if rule["rule"] == "always" else 1):
+            kept.append({**rule, "fields": present})
+    return kept
+
+
 def cascade_fields(kind: KindSpec, fields: Mapping[str, Json]) -> list[str]:
     """The single references whose target's deletion deletes the object too: the non-nullable
     ones, and the nullable ones the family says cascade."""
@@ -828,7 +986,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
     return {
         "path": collection.path,
         "lookup": collection.lookup,
-        "url_field": "slug" if collection.lookup == "slug" else "pk",
+        "url_field": "slug" if collection.lookup == "slug" else kind.family.id_field,
         "id_field": kind.family.id_field,
         "id_type": id_type(resolve(spec, response["properties"][kind.family.id_field])),
         "model": response_name,
@@ -842,7 +1000,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "required": [f for f in required if f in fields],
         "cascade": cascade_fields(kind, fields),
         "patch_required": schemas[schema_of(spec, patch, "request")].get("required", []),
-        "write_companions": kind.family.write_companions.get(kind.name, []),
+        "write_companions": kind_companions(kind, fields),
         "fields": fields,
         "read_only": [f for f in response["properties"] if f not in fields],
         "response_order": list(response["properties"]),
@@ -851,6 +1009,8 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "generated": kind.family.generated.get(kind.name, []),
         "constants": constants,
         "recorded": bool(recorded),
+        "opt_in": kind.family.opt_in,
+        "mirrored": {f: other for f, other in kind.family.mirrored.items() if f in fields},
     }
 
 
@@ -879,8 +1039,10 @@ def build_model(spec: JsonObject, recordings: Path, version: str) -> JsonObject:
     for built in kinds.values():  # a list of a kind this version lacks (2023 has no entitlements)
         built["nested"] = {name: n for name, n in built["nested"].items() if n["kind"] in kinds}
     sections = build_sections(kinds)
+    names = set(sections) | {name for kind in kinds.values() for name in kind["fields"]}
     return {"api_version": version, "kinds": dict(sorted(kinds.items())), "targets": build_targets(spec, id_types),
-            "sections": sections, "section_nouns": section_nouns(sections)}
+            "sections": sections, "section_nouns": section_nouns(sections),
+            "counterparts": {other: own for other, own in COUNTERPARTS.items() if own in names}}
 
 
 def build_families(models: Iterable[JsonObject]) -> JsonObject:
@@ -1058,10 +1220,10 @@ def build_manifest_schema(model: JsonObject) -> JsonObject:
 
 # -- the sandbox seed ------------------------------------------------------------------------------
 # fresh-install.json lists what a fresh install holds at the endpoints it read. The flows recordings
-# (flows/) add the default policy bindings (224, 293) and the admin user (226), but they were made
-# on another install, so their objects are carried over by natural key: policies by name, flows by
-# slug, flow-stage bindings by flow, stage and order, groups by name and users by username. Targets
-# the seed does not hold (notification rules) keep their pk.
+# (flows/) add the default policy bindings (224, 293), but they were made on another install, so
+# their objects are carried over by natural key: policies by name, flows by slug, flow-stage bindings
+# by flow, stage and order, groups by name. The notification rules some bind to are known to that
+# install only by pk (no flows recording names them), so those targets keep their pk.
 FRESH_INSTALL = "fresh-install.json"
 # apps/fresh-install.json adds the applications family's lists (`{path: [objects]}`: default scope,
 # SAML and other mappings, the self-signed certificate, the embedded outpost). It was read on yet
@@ -1076,16 +1238,19 @@ FLOW_BINDING_READS = ("74-fsb-list-page", "289-defaults-flow-bindings-default-au
 SEED_READS = ("01-flows-list-fresh", "128-policies-all-list-fresh", "224-pb-list-fresh", "225-pb-lookup-group",
               "226-pb-lookup-user", "293-defaults-policy-bindings", *FLOW_BINDING_READS)
 
-# No recording lists brands (tenants in 2023). The default one comes from authentik's default
-# blueprint (read through the search tool: blueprints/default/default-brand.yaml, 2023's
-# default-tenant.yaml): domain `authentik-default`, the default brand, and the default
-# authentication, invalidation and user-settings flows; every other field as the model defaults it
-# (authentik/brands/models.py: title "authentik", the packaged logo and favicon).
-BRAND_VALUES = {"domain": "authentik-default", "default": True, "branding_title": "authentik",
-                "branding_logo": "/static/dist/assets/icons/icon_left_brand.svg",
-                "branding_favicon": "/static/dist/assets/icons/icon.png", "event_retention": "days=365"}
-BRAND_FLOWS = {"flow_authentication": "default-authentication-flow", "flow_invalidation": "default-invalidation-flow",
-               "flow_user_settings": "default-user-settings-flow"}
+# The directory recordings' fresh install (directory/fresh-install.json, keyed by list path) holds
+# the groups, users, roles, permissions, sources, notification rules and transports, the default
+# brand (2026) or tenant (2023) and the settings singleton. Its objects join the seed as recorded,
+# except the lists that are fixed answers rather than objects (the sandbox's profile keeps those),
+# the blueprint instances (the `consequences` branch seeds them) and `/tenants/domains/`, which the
+# 2026 lab does not route (a recorded 404, directory 27).
+DIRECTORY = "directory"
+DIRECTORY_SKIPPED = ("/sources/all/types/", "/sources/oauth/source_types/", "/managed/blueprints/",
+                     "/managed/blueprints/available/", "/tenants/domains/")
+# The default brand's (tenant's) flows are UUIDs of the directory recordings' install; the current
+# brand (directory 09) names them by slug, so they are carried to the seed's flows of that slug.
+CURRENT_BRAND = "09-fresh-*-current.json"
+BRAND_PATHS = ("/core/brands/", "/core/tenants/")
 
 
 def seed_reads(recordings: Path) -> list[Path]:
@@ -1094,19 +1259,24 @@ def seed_reads(recordings: Path) -> list[Path]:
         return []
     flows = recordings / "flows"
     apps = [recordings / APPS_FRESH_INSTALL] if (recordings / APPS_FRESH_INSTALL).exists() else []
-    return [recordings / FRESH_INSTALL, *apps] + (
-        [flows / f"{stem}.json" for stem in SEED_READS] if flows.is_dir() else [])
+    directory = recordings / DIRECTORY
+    return ([recordings / FRESH_INSTALL, *apps]
+            + ([flows / f"{stem}.json" for stem in SEED_READS] if flows.is_dir() else [])
+            + ([directory / FRESH_INSTALL, *directory.glob(CURRENT_BRAND)] if directory.is_dir() else []))
 
 
 def build_seed(recordings: Path, spec: JsonObject, targets: Mapping[str, Json]) -> JsonObject:
-    """The objects of a fresh install: the recorded lists, the default brand, and the default
-    policy bindings and admin user carried over from the flows recordings."""
+    """The objects of a fresh install: the recorded lists, the directory's fresh install (groups,
+    users, brand, ...), and the default policy bindings carried over from the flows recordings."""
     seed: JsonObject = json.loads((recordings / FRESH_INSTALL).read_text())
     lists = seed["lists"]
     if "brand" in targets:
         lists[targets["brand"]["path"]] = [default_brand(spec, lists, targets["brand"])]
     if (recordings / APPS_FRESH_INSTALL).exists():
         add_apps_lists(lists, json.loads((recordings / APPS_FRESH_INSTALL).read_text()))
+    directory = recordings / DIRECTORY
+    if directory.is_dir():
+        lists.update(directory_lists(directory, lists))
     flows = recordings / "flows"
     if not flows.is_dir():
         return seed
@@ -1114,11 +1284,10 @@ def build_seed(recordings: Path, spec: JsonObject, targets: Mapping[str, Json]) 
     bindings = recorded["224-pb-list-fresh"]["results"]
     if {b["pk"] for b in bindings} != {b["pk"] for b in recorded["293-defaults-policy-bindings"]["results"]}:
         sys.exit("flows recordings 224 and 293 list different default policy bindings")
-    ids = carried_ids(lists, recorded)
+    ids: dict[Any, Any] = carried_ids(lists, recorded)
+    ids.update(carried_users(lists.get(USERS_PATH, []), recorded["226-pb-lookup-user"]["results"]))
     policies = {p["pk"]: p for p in lists["/policies/all/"]}
     lists[POLICY_BINDINGS_PATH] = [carried_binding(binding, ids, policies) for binding in bindings]
-    lists[USERS_PATH] = [carried_user(user, lists.get("/core/groups/", []))
-                         for user in recorded["226-pb-lookup-user"]["results"]]
     return seed
 
 
@@ -1136,24 +1305,39 @@ def add_apps_lists(lists: JsonObject, apps: Mapping[str, list[JsonObject]]) -> N
 
 def default_brand(spec: JsonObject, lists: Mapping[str, Json], target: Mapping[str, Json]) -> JsonObject:
     """The default brand (tenant) of a fresh install."""
+def directory_lists(directory: Path, lists: Mapping[str, Json]) -> JsonObject:
+    """The directory fresh install's object lists, carried onto the seed's install: its groups
+    (by name), its built-in source (by slug) and the brand's flows (by the slugs the current brand
+    names, directory 08, 09) take the seed's pks; users keep theirs."""
+    fresh: JsonObject = json.loads((directory / FRESH_INSTALL).read_text())
+    objects = {path: value for path, value in fresh.items() if path not in DIRECTORY_SKIPPED}
+    ids = carried_by_name(lists.get("/core/groups/", []), objects.get("/core/groups/", []), "name")
+    ids.update(carried_by_name(lists.get("/sources/all/", []), objects.get("/sources/all/", []), "slug"))
+    [current_file] = directory.glob(CURRENT_BRAND)
+    current = json.loads(current_file.read_text())["response"]["json"]
     flows = {f["slug"]: f["pk"] for f in lists["/flows/instances/"]}
-    brand: JsonObject = {}
-    for name, prop in list_item_schema(spec, target["path"])["properties"].items():
-        if name == target["id"]:
-            brand[name] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"authentik-reconciler/{target['path']}default"))
-        elif name in BRAND_FLOWS:
-            brand[name] = flows.get(BRAND_FLOWS[name])
-        elif name in BRAND_VALUES:
-            brand[name] = BRAND_VALUES[name]
-        else:
-            brand[name] = fallback_default(compact_field(spec, prop))
-    return brand
+    for path in BRAND_PATHS:
+        for brand in objects.get(path, []):
+            ids.update({brand[key]: flows[current[key]] for key in current if key.startswith("flow_") and brand[key]})
+    carried: JsonObject = carried_values(objects, ids)
+    return carried
 
 
-def carried_binding(binding: JsonObject, ids: Mapping[str, str],
+def carried_values(value: Json, ids: Mapping[str, str]) -> Json:
+    """`value` with every string that is a carried pk replaced by the seed's."""
+    if isinstance(value, str):
+        return ids.get(value, value)
+    if isinstance(value, list):
+        return [carried_values(item, ids) for item in value]
+    if isinstance(value, dict):
+        return {key: carried_values(item, ids) for key, item in value.items()}
+    return value
+
+
+def carried_binding(binding: JsonObject, ids: Mapping[Json, Json],
                     policies: Mapping[str, Json]) -> JsonObject:
     """A recorded default policy binding with the seed's ids for what it binds."""
-    carried = {key: ids.get(value, value) if key in ("policy", "group", "target") else value
+    carried = {key: ids.get(value, value) if key in ("policy", "group", "target", "user") else value
                for key, value in binding.items()}
     carried["policy_obj"] = policies.get(carried["policy"]) if carried["policy"] else None
     return carried
@@ -1164,6 +1348,12 @@ def carried_by_name(seed_objects: Iterable[JsonObject], recorded_objects: Iterab
     """Recorded pk -> seed pk of the objects both hold, matched by `key`."""
     seed = {obj[key]: obj["pk"] for obj in seed_objects}
     return {obj["pk"]: seed[obj[key]] for obj in recorded_objects if obj[key] in seed}
+
+
+def carried_users(seed_users: Iterable[JsonObject], recorded_users: Iterable[JsonObject]) -> dict[int, int]:
+    """Recorded user pk -> seed user pk, by username (flows 226; the directory fresh install)."""
+    seed = {user["username"]: user["pk"] for user in seed_users}
+    return {user["pk"]: seed[user["username"]] for user in recorded_users if user["username"] in seed}
 
 
 def carried_bindings(lists: Mapping[str, Json], recorded: Mapping[str, Json],
@@ -1189,21 +1379,6 @@ def carried_ids(lists: Mapping[str, Json], recorded: Mapping[str, Json]) -> dict
     ids.update(carried_by_name(lists.get("/core/groups/", []), recorded["225-pb-lookup-group"]["results"], "name"))
     ids.update(carried_bindings(lists, recorded, {f["pk"]: f["slug"] for f in recorded_flows}))
     return ids
-
-
-def carried_user(user: JsonObject, groups: list[JsonObject]) -> JsonObject:
-    """A recorded user as the seed's install shows it: the fields its groups' `users_obj` show
-    (pk, email, uid, ...) and its group memberships come from the seed; the rest, which no fresh
-    read of that install shows, stays as recorded."""
-    seen = next((u for g in groups for u in g.get("users_obj") or [] if u.get("username") == user["username"]), None)
-    if seen is None:
-        return dict(user)
-    carried = {**user, **seen}
-    member_of = [g for g in groups if seen["pk"] in (g.get("users") or [])]
-    item_keys = list(user["groups_obj"][0]) if user.get("groups_obj") else ["pk", "name"]
-    carried["groups"] = [g["pk"] for g in member_of]
-    carried["groups_obj"] = [{key: g.get(key) for key in item_keys} for g in member_of]
-    return {key: carried[key] for key in user}
 
 
 # -- the command -----------------------------------------------------------------------------------

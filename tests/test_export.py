@@ -63,7 +63,7 @@ def every_kind(sandbox: Sandbox, model: ApiModel) -> dict[str, Any]:
                 {"stage": "export-password", "order": 20},
                 {"stage": "export-password", "order": 30, "invalid_response_action": "restart"}],
             "policies": [{"policy": "export-dummy-policy", "order": 0}, {"group": TARGET_SAMPLES["group"], "order": 1},
-                         {"user": keys["user"][0], "order": 2, "timeout": 5}]}
+                         {"user": "akadmin", "order": 2, "timeout": 5}]}
     return {**sections, "flows": [flow]}
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from support import TOKEN, run, writes
@@ -78,9 +79,11 @@ CASES = [(version, kind) for version in known_versions() for kind in load_model(
 
 
 # A fresh install has neither a web-based source (the `source` stage refuses the built-in one,
-# recordings 2026.2.2/kinds/23) nor an endpoint connector (`endpoints` needs one): add them.
-WEB_SOURCE = {"pk": "5a3e0000-0000-4000-8000-000000000001", "name": "kinds SAML", "slug": "kinds-saml",
-              "component": "ak-source-saml-form", "meta_model_name": "authentik_sources_saml.samlsource"}
+# recordings 2026.2.2/kinds/23) nor an endpoint connector (`endpoints` needs one): add them (the
+# source through the API: sources are a kind of the model; a SAML source needs `issuer`,
+# directory recordings 290, 291).
+WEB_SOURCE = {"name": "kinds SAML", "slug": "kinds-saml", "sso_url": "https://idp.example.com/sso",
+              "issuer": "kinds"}
 CONNECTOR = {"connector_uuid": "c0000000-0000-4000-8000-000000000002", "name": "kinds-connector"}
 
 
@@ -90,12 +93,15 @@ def servers() -> Iterator[dict[str, tuple[Sandbox, str]]]:
     contexts = []
     for version in known_versions():
         sandbox = Sandbox(api_version=version, token=TOKEN, enterprise=True)
-        sandbox.add_seed_object("/sources/all/", WEB_SOURCE)
         if "endpoint_connector" in sandbox.model.targets:
             sandbox.add_seed_object("/endpoints/connectors/", CONNECTOR)
         context = sandbox.serve_in_thread()
         started[version] = (sandbox, context.__enter__())
         contexts.append(context)
+        flow = next(f["pk"] for f in sandbox.objects("flow") if f["slug"] == TARGET_SAMPLES["flow"])
+        answer = httpx.post(f"{started[version][1]}/api/v3/sources/saml/", headers={"Authorization": f"Bearer {TOKEN}"},
+                            json={**WEB_SOURCE, "pre_authentication_flow": flow})
+        assert answer.status_code == 201, answer.text
     yield started
     for context in contexts:
         context.__exit__(None, None, None)

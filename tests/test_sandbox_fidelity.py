@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import fidelity_apps
+import fidelity_directory
 import httpx
 import pytest
 
@@ -28,7 +29,7 @@ RECORDINGS = Path(__file__).parent / "fixtures" / "recordings"
 VERSIONS = ("2023.10.7", "2026.2.2")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
-FOLDERS = ("", "kinds", "flows", "pages", fidelity_apps.FOLDER)
+FOLDERS = ("", "kinds", "flows", "pages", fidelity_apps.FOLDER, fidelity_directory.FOLDER)
 
 # Recordings the sandbox does not reproduce, and why. They still run, as strict xfails, so a
 # change that makes one pass is noticed.
@@ -48,6 +49,7 @@ NOT_REPRODUCED = {
     **{f"{version}/flows/{case}": "blueprint instances (/managed/blueprints/) are not part of the sandbox"
        for version in VERSIONS for case in ("294-defaults-blueprints", "295-defaults-blueprint-used_by")},
     **fidelity_apps.NOT_REPRODUCED,
+    **fidelity_directory.not_reproduced(RECORDINGS, VERSIONS),
 }
 
 
@@ -242,6 +244,9 @@ def infer_stage_ids(seed_bindings: list[dict[str, Any]], flows: list[dict[str, A
 def initial_seed(version: str, folder: str) -> dict[str, Any] | None:
     if folder == fidelity_apps.FOLDER:
         return fidelity_apps.apps_seed(version)
+    if folder == fidelity_directory.FOLDER:
+        seed = default_seed(version)
+        return substitute(copy.deepcopy(seed), fidelity_directory.directory_ids(seed, RECORDINGS, version))
     return flows_seed(version) if folder == "flows" else None
 
 

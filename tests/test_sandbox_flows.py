@@ -464,7 +464,9 @@ def test_objects_of_the_new_kinds(versioned_sandbox: Sandbox) -> None:
     assert len(sandbox.objects("flow")) == (14 if sandbox.api_version == NEW else 13)
     assert len(sandbox.objects("policy_binding")) == (13 if sandbox.api_version == NEW else 11)
     assert len(sandbox.objects("binding_target")) == len(sandbox.objects("flow")) + 20
-    assert [u["username"] for u in sandbox.objects("user")] == ["akadmin"]
+    # the admin and the embedded outpost's internal service account (directory fresh-install.json)
+    assert [(u["username"][:11], u["type"]) for u in sandbox.objects("user")] == [
+        ("ak-outpost-", "internal_service_account"), ("akadmin", "internal")]
     policies = sandbox.objects("policy")
     assert policies and all("bound_to" in p and "pk" in p for p in policies)
     assert "expression" in next(p for p in policies if p["name"] == "default-oobe-prefill-user")

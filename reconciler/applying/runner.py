@@ -260,7 +260,13 @@ class _Run:
             change = _with_ids(planned, self.created)
             kind = self.model.kinds[change.kind]
             body = change.body()
-            answer, note = await self.send(change, kind, None if body is None else plain(body), attempt)
+            sent = None if body is None else plain(body)
+            own_calls = {name: sent.pop(name) for name in kind.action_fields & set(sent or {})} if sent else {}
+            if own_calls and not sent and not isinstance(change, Create):
+                answer, note = None, ""  # only fields set by calls of their own changed
+            else:
+                answer, note = await self.send(change, kind, sent, attempt)
+            await self.send_own_calls(change, kind, answer, own_calls, attempt)
             self.record(change, kind, body, answer)
             log.info("%s %s: %s %s%s", change.action, change.address, change.method, change.path,
                      f" ({note})" if note else "")
@@ -298,6 +304,27 @@ class _Run:
                            "object may have been created", method=change.method, path=change.path,
                            outcome_unknown=True)
         return answer, note
+
+    async def send_own_calls(self, change: Change, kind: Kind, answer: Any, values: JsonObject,
+                             attempt: _Attempt) -> None:
+        """The fields set by calls of their own, after the object's own write: a user's password
+        (`POST /core/users/{pk}/set_password/`, directory recording 92), a role's permissions
+        (the additions assigned, the removals unassigned: directory recordings 162, 176)."""
+        if not values:
+            return
+        pk = answer[kind.id_field] if isinstance(change, Create) else change.id
+        detail = kind.detail_path(answer) if isinstance(change, Create) else change.path
+        before = {c.field: c.before for c in change.fields}
+        for name, value in sorted(values.items()):
+            action = kind.fields[name].action or {}
+            if "add" in action:
+                calls = _set_calls(action, pk, before.get(name), value, name)
+            else:
+                calls = [(str(action["method"]), f"{detail}{action['path']}", {name: value})]
+            for method, path, body in calls:
+                attempt.sent = True
+                await self.client.request(method, path, body=body)
+                attempt.answered = True
 
     async def after_lost_answer(self, change: Change, kind: Kind, body: JsonObject | None,
                                 lost: ApiError) -> tuple[Any, str]:
@@ -381,6 +408,19 @@ class _Run:
                 value = body[name]
                 self.secrets.record(change.address, str(pk), name,
                                     value.reveal() if isinstance(value, Secret) else value)
+
+
+def _set_calls(action: JsonObject, pk: Json, before: Json, after: Json, name: str) -> list[tuple[str, str, JsonObject]]:
+    """The calls that turn the set `before` into `after`: one adding what is new, one removing
+    what went (none for either when there is nothing to do)."""
+    old = set(before) if isinstance(before, list) else set()
+    new = set(after) if isinstance(after, list) else set()
+    calls = []
+    for step, items in (("add", new - old), ("remove", old - new)):
+        if items:
+            call = action[step]
+            calls.append((str(call["method"]), str(call["path"]).format(id=pk), {name: sorted(items)}))
+    return calls
 
 
 def _param(value: str | int | bool) -> str:

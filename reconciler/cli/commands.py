@@ -84,7 +84,7 @@ def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str)
 @click.option("--detailed-exitcode", is_flag=True, help="exit 2 when the plan has changes")
 def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                  api_version: str | None, state_path: Path | None, resend_secrets: bool,
-                 ignore_changes: tuple[str, ...], prune: bool | None, force: bool,
+                 ignore_changes: tuple[str, ...], prune: bool | None, prune_kinds: tuple[str, ...], force: bool,
                  allow_file_outside: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode: bool) -> int:
     """Fetch live state and show what apply would change (and what is not in the manifests)."""
     from reconciler import engine
@@ -97,7 +97,7 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
     reads = ReadProgress()
     options, state = run_options(list(paths), sandbox, api_version, state_path, resend_secrets=resend_secrets,
                                  ignore_changes=ignore_changes, prune=prune, force=force,
-                                 allow_file_outside=allow_file_outside, reads=reads)
+                                 allow_file_outside=allow_file_outside, reads=reads, prune_kinds=prune_kinds)
     try:
         plan = engine.plan(list(paths), server, options)
     finally:
@@ -140,7 +140,7 @@ def show_command(file: Path, fmt: str) -> int:
               help="changes made at once (1: one after the other, in the plan's order) [env RECONCILER_PARALLELISM]")
 def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                   api_version: str | None, state_path: Path | None, resend_secrets: bool,
-                  ignore_changes: tuple[str, ...], prune: bool | None, force: bool,
+                  ignore_changes: tuple[str, ...], prune: bool | None, prune_kinds: tuple[str, ...], force: bool,
                   allow_file_outside: tuple[Path, ...], plan_file: Path | None,
                   auto_approve: bool, verify: bool, fmt: str, parallelism: int) -> int:
     """Plan, confirm, and make the calls; or apply a saved plan with --plan. Each change is printed
@@ -149,14 +149,16 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
     from reconciler.planning.planfile import load_plan
 
     _check_apply_arguments(paths, plan_file, auto_approve,
-                           replanning=any((verify, resend_secrets, ignore_changes, prune is not None, force)))
+                           replanning=any((verify, resend_secrets, ignore_changes, prune is not None, prune_kinds,
+                                           force)))
     server = connection(url, token, insecure, sandbox, api_version)
     saved = None if plan_file is None else load_plan(plan_file)
     reads = ReadProgress()
     options, state = run_options(list(paths) if plan_file is None else [plan_file], sandbox, api_version,
                                  state_path, recorded=None if saved is None else saved.state_file,
                                  resend_secrets=resend_secrets, ignore_changes=ignore_changes, prune=prune,
-                                 force=force, allow_file_outside=allow_file_outside, reads=reads)
+                                 force=force, allow_file_outside=allow_file_outside, reads=reads,
+                                 prune_kinds=prune_kinds)
     view = ApplyView(fmt, auto_approve, state, reads)
     with view.applying():
         if saved is not None:

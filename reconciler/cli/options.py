@@ -101,6 +101,9 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--prune/--no-prune", default=None,
                      help="plan deletes of owned objects that left the manifests (default: reconciler.toml's "
                           "prune, else no)"),
+        click.option("--prune-kind", "prune_kinds", multiple=True, metavar="KIND",
+                     help="with --prune, also delete owned objects of this kind of data (user), which --prune "
+                          "alone never deletes (repeatable)"),
         click.option("--force", is_flag=True, help="accept a plan over the safety thresholds"),
         click.option("--allow-file-outside", multiple=True, metavar="DIR",
                      type=click.Path(file_okay=False, path_type=Path),
@@ -178,7 +181,7 @@ def connection(url: str | None, token: str | None, insecure: bool, sandbox: bool
 def run_options(paths: list[Path], sandbox: bool, api_version: str | None, state_path: Path | None, *,
                 recorded: str | None = None, resend_secrets: bool = False, ignore_changes: tuple[str, ...] = (),
                 prune: bool | None = None, force: bool = False, allow_file_outside: tuple[Path, ...] = (),
-                reads: ReadProgress | None = None) -> tuple[PlanOptions, StateLine]:
+                reads: ReadProgress | None = None, prune_kinds: tuple[str, ...] = ()) -> tuple[PlanOptions, StateLine]:
     """The options of a run over `paths` (or a saved plan's file, whose state file is `recorded`),
     with the state file it uses settled (`pipeline.state_path`), so what is said is what is used."""
     from reconciler.engine import PlanOptions
@@ -187,7 +190,8 @@ def run_options(paths: list[Path], sandbox: bool, api_version: str | None, state
     options = PlanOptions(api_version=api_version, state_path=state_path,
                           keep_state=not sandbox or state_path is not None,
                           resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
-                          prune=prune, force=force, allow_file_outside=allow_file_outside, progress=reads)
+                          prune=prune, force=force, allow_file_outside=allow_file_outside, progress=reads,
+                          prune_kinds=frozenset(prune_kinds))
     settled = pipeline.state_path(options, list(paths), recorded)
     return replace(options, state_path=settled), StateLine(pipeline.shown_path(settled))
 

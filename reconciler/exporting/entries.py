@@ -115,11 +115,12 @@ def _kind_named(model: ApiModel, written: str) -> Kind:
 
 
 def select_kinds(model: ApiModel, kinds: tuple[str, ...] = (), families: tuple[str, ...] = ()) -> list[Kind]:
-    """The kinds written at the top of a manifest that the selection names, in export order."""
+    """The kinds written at the top of a manifest that the selection names, in export order. Kinds
+    of data (users) only when named: a default export is the configuration."""
     top = [model.kinds[name] for kinds in model.sections.values()
            for name in sorted(kinds.values(), key=lambda n: model.kinds[n].manifest_kind)]
     if not kinds and not families:
-        return top
+        return [kind for kind in top if not kind.opt_in]
     chosen: set[str] = set()
     for family in families:
         if family not in model.sections:
@@ -237,7 +238,7 @@ class _Exporter:
         unexportable: list[str] = []
         for name in _field_order(kind):
             spec = kind.fields[name]
-            if name in skip or name in kind.key:
+            if name in skip or name in kind.key or name in kind.mirrored:  # mirrored: written from the other side
                 continue
             if spec.write_only:
                 write_only.append(name)

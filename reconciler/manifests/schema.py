@@ -15,7 +15,7 @@ from reconciler.errors import ManifestError, Problem
 from reconciler.manifests.compiled import FORMATS, Check, compile_check
 from reconciler.manifests.desired import DesiredObject, expand
 from reconciler.manifests.reading import KeyPath, Manifests, RawObject
-from reconciler.model.kinds import ApiModel, Kind, schema_dir
+from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model, schema_dir
 from reconciler.values import Json, JsonObject, Ref
 
 if TYPE_CHECKING:  # jsonschema loads only when an entry fails the compiled check (a fifth of a second)
@@ -74,6 +74,25 @@ def _schema_errors(version: str, kind: str, instance: JsonObject) -> list[Valida
 def _suggest(word: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _has(model: ApiModel, name: str, section: str | None, kind: str | None) -> bool:
+    """Whether `model` has a field `name` of `kind`, a kind `name` in `section`, or a section `name`."""
+    if kind is not None:
+        return kind in model.kinds and name in model.kinds[kind].fields
+    return name in (model.sections.get(section, {}) if section is not None else model.sections)
+
+
+def _elsewhere(model: ApiModel, name: str, *, section: str | None = None, kind: str | None = None) -> str:
+    """For a section, a kind of `section` or a field of `kind` this version lacks: which other known
+    version has it, and this version's own name for it (`tenants` is 2023's; 2026 has `brands`)."""
+    versions = [version for version in known_versions()
+                if version != model.version and _has(load_model(version), name, section, kind)]
+    if not versions:
+        return ""
+    counterpart = model.counterparts.get(name)
+    here = f"; authentik {model.version} has {counterpart!r} instead" if counterpart else ""
+    return f": {name!r} is authentik {' and '.join(versions)}'s, not {model.version}'s{here}"
 
 
 def _what(value: Json) -> str:
@@ -275,7 +294,9 @@ def _check_fields(data: JsonObject, kind: Kind, model: ApiModel, def_name: str,
         if key in kind.read_only:
             problem((*path, key), "read-only field: the server sets it, remove it from the manifest", key)
         else:
-            problem((*path, key), f"unknown field{_suggest(str(key), list(properties))}", _field_label((*path, key)))
+            elsewhere = _elsewhere(model, str(key), kind=kind.name)
+            problem((*path, key), f"unknown field{elsewhere or _suggest(str(key), list(properties))}",
+                    _field_label((*path, key)))
     for list_name, nested in kind.nested.items():
         entries = data.get(list_name)
         if not isinstance(entries, list):
@@ -322,8 +343,10 @@ def _unknown_kind(raw: RawObject, model: ApiModel, problem: Report) -> None:
         return
     written = raw.data["kind"]
     kinds = model.sections.get(raw.section, {})
-    problem(("kind",), f"unknown kind {json.dumps(written)}{_suggest(str(written), list(kinds))} "
-            f"in {raw.section!r} for authentik {model.version}", "kind")
+    elsewhere = _elsewhere(model, str(written), section=raw.section)
+    hint = "" if elsewhere else _suggest(str(written), list(kinds))
+    problem(("kind",), f"unknown kind {json.dumps(written)}{hint} in {raw.section!r} for authentik {model.version}"
+            f"{elsewhere}", "kind")
 
 
 def _check_key(data: JsonObject, kind: Kind, problem: Report) -> None:
@@ -395,8 +418,9 @@ def _check_sections(manifests: Manifests, model: ApiModel, problems: list[Proble
     for section in manifests.sections:
         if section.name not in model.sections:
             expected = ", ".join(known[:-1]) + f" or {known[-1]}"
+            elsewhere = _elsewhere(model, section.name, )
             problems.append(Problem(section.file, *section.position, f"unknown top-level key {section.name!r}"
-                                    f"{_suggest(section.name, known)} (expected {expected})"))
+                                    f"{elsewhere or _suggest(section.name, known)} (expected {expected})"))
         elif not section.is_list:
             problems.append(Problem(section.file, *section.position, f"{section.name!r} must be a list of objects"))
 

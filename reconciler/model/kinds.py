@@ -58,6 +58,13 @@ class Field:
         return str(kind) if kind else None
 
     @property
+    def action(self) -> JsonObject | None:
+        """`{path, method}` when the field is set by a call of its own below the object's URL (a
+        user's password: `set_password/`), never in the object's body."""
+        action = self.spec.get("action")
+        return dict(action) if action else None
+
+    @property
     def is_list(self) -> bool:
         return self.type == "array"
 
@@ -124,6 +131,12 @@ class Kind:
     """`int` (providers, users), `uuid`, or `str`: what the id field holds."""
     list_params: dict[str, str] = field(default_factory=dict)
     """Query parameters every read of its list sends (applications: `superuser_full_list`)."""
+    opt_in: bool = False
+    """Its objects are data (users): only those a manifest names are planned, exports and prunes
+    take them only when asked for by kind."""
+    mirrored: dict[str, str] = field(default_factory=dict)
+    """Fields holding a relation another kind's field holds too (a group's `users`, `user.groups`):
+    exports write that other side only."""
 
     def id_key(self, value: object) -> IdKey:
         """An id of this kind's objects, with its scope, for sets that mix kinds."""
@@ -136,6 +149,10 @@ class Kind:
     @cached_property
     def sensitive_fields(self) -> frozenset[str]:
         return frozenset(name for name, f in self.fields.items() if f.sensitive)
+
+    @cached_property
+    def action_fields(self) -> frozenset[str]:
+        return frozenset(name for name, f in self.fields.items() if f.action)
 
     @cached_property
     def write_only_fields(self) -> frozenset[str]:
@@ -174,6 +191,12 @@ class ApiModel:
     section_nouns: dict[str, tuple[str, str]]
     """Each section's noun, singular and plural (`stage`, `stages`), for messages."""
     raw: JsonObject = field(repr=False, compare=False)
+
+    @property
+    def counterparts(self) -> dict[str, str]:
+        """Names of other versions' sections and fields -> this version's name for the same thing
+        (`tenants` -> `brands` in 2026; a group's `parent` -> `parents`)."""
+        return dict(self.raw.get("counterparts", {}))
 
     def ref_keys(self, ref: Ref) -> tuple[IdKey, ...]:
         """The scoped ids a reference with an id may name: one, or one per member of a union
@@ -314,4 +337,6 @@ def _kind(name: str, spec: JsonObject) -> Kind:
         id_field=spec["id_field"],
         id_type=spec["id_type"],
         list_params=dict(spec.get("list_params", {})),
+        opt_in=bool(spec.get("opt_in")),
+        mirrored=dict(spec.get("mirrored", {})),
     )

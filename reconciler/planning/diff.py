@@ -30,16 +30,16 @@ class DiffResult:
 
 def comparable(spec: Field, value: Value) -> Value:
     """A value as the server would store it, so equal configurations compare equal: secrets by
-    value, references by natural key, reference lists as sets (the server keeps no order for
-    them; it does keep the order of plain lists such as `user_fields`, recordings 19, 20), and
-    null and "" alike for strings."""
+    value, references by natural key, reference lists and the model's sets (a role's
+    permissions) as sets (the server keeps no order for them; it does keep the order of plain
+    lists such as `user_fields`, recordings 19, 20), and null and "" alike for strings."""
     if isinstance(value, Secret):
         return comparable(spec, value.reveal())
     if isinstance(value, Ref):
         return ("ref", value.target, value.key if value.key is not None else value.pk)
     if isinstance(value, list):
         items = [comparable(spec, v) for v in value]
-        return tuple(sorted(items, key=repr)) if spec.reference else tuple(items)
+        return tuple(sorted(items, key=repr)) if spec.reference or spec.spec.get("set") else tuple(items)
     if value is None and spec.type == "string" and not spec.reference:
         return ""
     if isinstance(value, str) and spec.spec.get("format") == "date-time":

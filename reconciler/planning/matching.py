@@ -4,7 +4,7 @@ what it returns says, for every desired object, the live object it will change (
 create), and which live objects no manifest describes."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,6 +177,8 @@ def _orphans(desired: list[DesiredObject], pairs: list[Pair], matched: set[int],
     top_kinds = dict.fromkeys(obj.kind for obj in desired if obj.parent is None)
     for kind_name in top_kinds:
         kind = model.kinds[kind_name]
+        if kind.opt_in:  # data (users): only the objects a manifest names are ever planned
+            continue
         for obj in live.objects(kind):
             if id(obj) not in matched:
                 orphans.append(Orphan(kind.name, address(kind, live.key_of(kind, obj)), obj, managed=False))
@@ -218,7 +220,8 @@ def refuse_partial(skipped: Iterable[tuple[str, str]]) -> None:
 
 
 def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[str, OwnedRecord],
-          within: list[Path], referenced: set[IdKey], links: Iterable[tuple[str, str]] = ()) -> Matching:
+          within: list[Path], referenced: set[IdKey], links: Iterable[tuple[str, str]] = (),
+          kinds: Collection[str] | None = None) -> Matching:
     """`matching` with the owned objects no manifest describes any more planned for deletion,
     found by the id the repository recorded. Left alone: objects described from manifests outside
     `within` (a plan of part of the repository prunes only that part; a manifest read through a
@@ -226,9 +229,12 @@ def prune(matching: Matching, live: LiveState, model: ApiModel, owned: Mapping[s
     in `links`, each as named with its target, stands), objects whose address the
     manifests still describe (renamed by hand: drift, not a delete), objects a described entry
     still points at (`referenced` ids), the bindings of a flow the manifests describe without
-    listing them, and objects a fresh install has (authentik's own defaults)."""
+    listing them, objects a fresh install has (authentik's own defaults), and objects of kinds
+    outside `kinds` (None: every kind; users are data, pruned only when named)."""
     pruner = _Pruner(matching, live, model, _Within(within, links), referenced)
-    pruned = [orphan for owned_address, record in sorted(owned.items())
+    records = sorted((owned_address, record) for owned_address, record in owned.items()
+                     if kinds is None or record.kind in kinds)
+    pruned = [orphan for owned_address, record in records
               if (orphan := pruner.orphan(owned_address, record)) is not None]
     kept = [o for o in matching.orphans if o.managed or id(o.live) not in pruner.taken]
     return Matching(matching.pairs, kept + pruned, matching.problems)

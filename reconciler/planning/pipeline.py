@@ -39,7 +39,7 @@ __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version
            "resolve_secrets", "live_paths", "fetch", "match", "matched_paths", "fetch_more",
            "check_conflicts", "resolve_refs", "compare", "order", "stamp", "unmanaged", "open_state", "state_path",
            "default_state_path", "shown_path", "make_plan", "check_ignored", "STATE_KEY_ENV", "prune", "check_safety",
-           "guarded_deletes", "owns", "gone", "referenced_ids"]
+           "guarded_deletes", "owns", "gone", "referenced_ids", "prunable_kinds"]
 
 # Named for what it reports, not the module: the name shows in the CLI's log lines and users'
 # log filters, and stays when modules move.
@@ -59,6 +59,8 @@ class PlanOptions:
     keep_state: bool = True
     prune: bool | None = None
     """Plan deletes of owned objects that left the manifests; None: as `reconciler.toml` says."""
+    prune_kinds: frozenset[str] = frozenset()
+    """The kinds of data (users: `Kind.opt_in`) a prune may delete too, each named on purpose."""
     force: bool = False
     """Accept a plan over the safety thresholds."""
     config: RepoConfig | None = None
@@ -136,6 +138,21 @@ def live_paths(desired: list[DesiredObject], model: ApiModel, pruned: Collection
     doomed = {model.kinds[o.kind] for o in desired if o.state == "absent"} | managed_kinds | owned_kinds
     return paths_for_kinds(model, kinds) | paths_for_targets(model, _written_targets(desired, model)) \
         | paths_for_deletes(model, doomed)
+
+
+def prunable_kinds(model: ApiModel, named: Collection[str]) -> frozenset[str]:
+    """The kinds a prune may delete owned objects of: every kind of configuration, and the kinds of
+    data (users) `named` (`--prune-kind user`); a name no kind of data has is an error."""
+    data = {kind.name: kind for kind in model.kinds.values() if kind.opt_in}
+    chosen = set()
+    for name in named:
+        kind = data.get(name) or next((k for k in data.values() if k.manifest_kind == name), None)
+        if kind is None:
+            raise ReconcilerError(f"--prune-kind {name}: not a kind of data in authentik {model.version} "
+                                  f"(expected {', '.join(sorted(data)) or 'none'}); configuration kinds are "
+                                  "pruned by --prune alone")
+        chosen.add(kind.name)
+    return frozenset(name for name, kind in model.kinds.items() if not kind.opt_in or name in chosen)
 
 
 def _written_targets(desired: list[DesiredObject], model: ApiModel) -> set[str]:
@@ -418,7 +435,8 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
                               "give the folder of the manifests")
     if pruning:
         refuse_partial(manifests.skipped)
-    live = await fetch(client, model, live_paths(desired, model, {r.kind for r in owned.values()} if pruning else ()),
+    prunable = prunable_kinds(model, options.prune_kinds) if pruning else frozenset()
+    live = await fetch(client, model, live_paths(desired, model, {r.kind for r in owned.values()} & prunable),
                        options.progress)
     matching = match(desired, live, model)
     live = await fetch_more(client, live, matched_paths(matching, model), options.progress)
@@ -427,7 +445,8 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     matching = matching.rebind(desired)
     if pruning:
         within = [named_path(p) for p in paths]
-        matching = prune(matching, live, model, owned, within, referenced_ids(desired, model), manifests.links)
+        matching = prune(matching, live, model, owned, within, referenced_ids(desired, model), manifests.links,
+                         prunable)
     result = compare(matching, live, model, secrets, options)
     if not options.force:
         check_safety(result.changes, owned_count(owned, live, model), live, model, config.safety)
