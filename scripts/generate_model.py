@@ -113,6 +113,10 @@ class Family:
     no_default: Mapping[str, list[str]] = field(default_factory=dict)
     default_overrides: Mapping[str, JsonObject] = field(default_factory=dict)
     cascade_nullable: Mapping[str, list[str]] = field(default_factory=dict)
+    python: Mapping[str, str | None] = field(default_factory=dict)
+    """Fields of its kinds that hold Python, which authentik's expression evaluator wraps in a
+    function and compiles: field -> the boolean field that makes it Python (None: always). Applies
+    to every kind of the family that has the field, so `validate` compiles them offline."""
 
 
 STAGES = Family(
@@ -187,6 +191,10 @@ STAGES = Family(
     # Fields the server has no default for although the spec does not require them: a create
     # without them passes validation and then fails in the database (recording 09, a 405).
     no_default={"identification": ["user_fields"]},
+    # A prompt field's initial value and placeholder are Python when their `*_expression` flag is
+    # set: authentik's Prompt model evaluates them with its PropertyMappingEvaluator (read through
+    # the search tool: authentik/stages/prompt/models.py, get_initial_value and get_placeholder).
+    python={"initial_value": "initial_value_expression", "placeholder": "placeholder_expression"},
 )
 
 POLICIES = Family(
@@ -205,6 +213,8 @@ POLICIES = Family(
     # No default although not required: a create without it fails in the database (flows
     # recording 138, a 405).
     no_default={"event_matcher_policy": ["action"]},
+    # An expression policy's Python (the server compiles it on write: flows recording 208).
+    python={"expression": None},
     # Server defaults no recording shows because the create that would show them is refused. A
     # reputation policy checks the IP and the username unless told otherwise (FINDINGS flows
     # "although both default to true"; authentik's ReputationPolicy model, read through the
@@ -284,6 +294,8 @@ SOURCES = Family(
     targets=(Target(name="source", at=(("/sources/all/", "pk"),)),))
 PROPERTY_MAPPINGS = Family(
     name="property_mappings", nouns=("property mapping", "property mappings"),
+    # Every mapping kind's Python (the server compiles it on write: apps recordings 160).
+    python={"expression": None},
     targets=(Target(name="property_mapping", at=(("/propertymappings/all/", "pk"),)),))
 GROUPS = Family(
     name="groups", nouns=("group", "groups"),
@@ -316,6 +328,9 @@ BRANDS = Family(
 # In export order: the manifest sections come out in this order, the reference targets too.
 FAMILIES = (STAGES, POLICIES, FLOWS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, SOURCES, PROPERTY_MAPPINGS, GROUPS,
             USERS, CERTIFICATES, ENDPOINT_CONNECTORS, BRANDS)
+# The Python each release runs expressions with (the lab servers' /admin/system/ runtime):
+# a newer interpreter's syntax cannot be checked by an older one (`reconciler.manifests.expressions`).
+PYTHON_VERSIONS = {"2023.10.7": "3.11", "2026.2.2": "3.13"}
 # Manifest section -> (singular, plural), in family order.
 SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
 
@@ -580,6 +595,8 @@ def kind_field(spec: JsonObject, kind: KindSpec, collection: str, field_name: st
             compact["reference_kind"] = kind.family.reference_kinds[field_name]
     if field_name in kind.family.secrets.get(kind.name, ()):
         compact["sensitive"] = True
+    if field_name in kind.family.python:
+        compact["python"] = kind.family.python[field_name] or True
     return compact
 
 
@@ -591,6 +608,9 @@ def kind_fields(spec: JsonObject, kind: KindSpec, collection: str, request: Json
     missing_key = [f for f in kind.key if f not in fields]
     if missing_key:
         sys.exit(f"{collection}: key fields {missing_key} are not writable fields")
+    switches = [spec["python"] for spec in fields.values() if isinstance(spec.get("python"), str)]
+    if any(switch not in fields for switch in switches):
+        sys.exit(f"{collection}: a Python field's switch is not a writable field ({switches})")
     return fields
 
 
@@ -719,8 +739,8 @@ def build_model(spec: JsonObject, recordings: Path, version: str) -> JsonObject:
             sys.exit(f"{collection.path}: kind {kind.name!r} defined twice")
         kinds[kind.name] = build_kind(spec, recordings, collection, kind, id_types)
     sections = build_sections(kinds)
-    return {"api_version": version, "kinds": dict(sorted(kinds.items())), "targets": build_targets(spec, id_types),
-            "sections": sections, "section_nouns": section_nouns(sections)}
+    return {"api_version": version, "python": PYTHON_VERSIONS.get(version), "kinds": dict(sorted(kinds.items())),
+            "targets": build_targets(spec, id_types), "sections": sections, "section_nouns": section_nouns(sections)}
 
 
 def build_families(models: Iterable[JsonObject]) -> JsonObject:

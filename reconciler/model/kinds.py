@@ -52,6 +52,13 @@ class Field:
         kind = self.spec.get("reference_kind")
         return str(kind) if kind else None
 
+    def holds_python(self, written: Mapping[str, Json]) -> bool:
+        """Whether the field holds Python that authentik compiles (an expression policy's
+        `expression`), given the entry's written fields: some only when a flag says so (a prompt
+        field's `initial_value` with `initial_value_expression: true`)."""
+        switch = self.spec.get("python")
+        return switch is True or (isinstance(switch, str) and written.get(switch) is True)
+
     @property
     def is_list(self) -> bool:
         return self.type == "array"
@@ -167,6 +174,12 @@ class ApiModel:
     section_nouns: dict[str, tuple[str, str]]
     """Each section's noun, singular and plural (`stage`, `stages`), for messages."""
     raw: JsonObject = field(repr=False, compare=False)
+
+    @property
+    def python(self) -> tuple[int, ...] | None:
+        """The Python version this release runs expressions with, when the model knows it."""
+        version = self.raw.get("python")
+        return tuple(int(part) for part in version.split(".")) if isinstance(version, str) else None
 
     def ref_keys(self, ref: Ref) -> tuple[IdKey, ...]:
         """The scoped ids a reference with an id may name: one, or one per member of a union
