@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifests.compiled import FORMATS, Check, compile_check
 from reconciler.manifests.desired import DesiredObject, expand
+from reconciler.manifests.expressions import expression_problems
 from reconciler.manifests.reading import KeyPath, Manifests, RawObject
+from reconciler.manifests.scalars import ScalarLocator
 from reconciler.model.kinds import ApiModel, Kind, schema_dir
 from reconciler.values import Json, JsonObject, Ref
 
@@ -432,16 +434,21 @@ def _duplicate(obj: DesiredObject, first: DesiredObject, kind: Kind, model: ApiM
 
 def validate(manifests: Manifests, model: ApiModel) -> list[DesiredObject]:
     """Validate every object and return them as desired objects, nested entries expanded; raise
-    `ManifestError` with every problem at once (schema errors, unknown fields, duplicate keys)."""
+    `ManifestError` with every problem at once (schema errors, unknown fields, duplicate keys,
+    Python that does not compile)."""
     problems: list[Problem] = list(manifests.problems)
     _check_sections(manifests, model, problems)
     valid: list[tuple[RawObject, DesiredObject]] = []
+    locator = ScalarLocator()
     for raw in manifests.objects:
         if raw.section not in model.sections:
             continue
         kind = _check_object(raw, model, problems)
         if kind is not None:
             valid.extend((raw, obj) for obj in expand(raw, kind, model))
+        written_kind = kind or _kind_of(raw, model)
+        if written_kind is not None:  # an entry with other problems too: all are reported at once
+            problems += expression_problems(raw, written_kind, model, _subject(raw, written_kind), locator)
     _check_unique(valid, model, problems)
     if problems:
         raise ManifestError(problems)

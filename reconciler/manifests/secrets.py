@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reconciler.errors import PlanError, Problem
 from reconciler.manifests.desired import DesiredObject
+from reconciler.manifests.expressions import source_problem
 from reconciler.model.kinds import ApiModel
 from reconciler.values import Json, JsonObject, Secret
 
@@ -123,11 +124,25 @@ def _read(obj: DesiredObject, field: str, source: dict[str, str], environ: Mappi
         return None
 
 
+def _check_python(obj: DesiredObject, field: str, secret: Secret | None, model: ApiModel,
+                  problems: list[Problem]) -> None:
+    """A syntax error in Python read from a source, where it was written (`validate` compiles the
+    Python written in the manifests; a source is read only here)."""
+    spec = model.kinds[obj.kind].fields[field]
+    if secret is None or secret.source is None or not spec.holds_python(obj.fields):
+        return
+    value = secret.reveal()
+    problem = source_problem(value, model, secret.source, (obj.file, *obj.position(field)), obj.address, field) \
+        if isinstance(value, str) else None
+    if problem is not None:
+        problems.append(problem)
+
+
 def resolve_secrets(desired: list[DesiredObject], model: ApiModel,
                     environ: Mapping[str, str] | None = None, files: FileRule | None = None) -> list[DesiredObject]:
     """Read every `{env}`/`{file}` value and wrap every sensitive field in `Secret`; a missing
-    variable, or a file that is missing or refused by `files`, is a `PlanError` at its
-    `file:line:column`."""
+    variable, or a file that is missing or refused by `files`, or Python read from one that does
+    not compile, is a `PlanError` at its `file:line:column`."""
     env = os.environ if environ is None else environ
     problems: list[Problem] = []
     resolved: list[DesiredObject] = []
@@ -142,7 +157,9 @@ def resolve_secrets(desired: list[DesiredObject], model: ApiModel,
             spec = kind.fields.get(name)
             # {env}/{file} stand for strings; in an object field (fixed_data) a mapping is data.
             if spec is not None and spec.type == "string" and is_secret_source(value):
-                fields[name] = _read(obj, name, value, env, problems, files)
+                secret = _read(obj, name, value, env, problems, files)
+                fields[name] = secret
+                _check_python(obj, name, secret, model, problems)
             elif name in sensitive and value is not None:
                 fields[name] = Secret(value)
             else:
