@@ -80,7 +80,7 @@ def python_error(expression: str) -> PythonError | None:
 
 def python_fields(kind: Kind, written: JsonObject) -> list[str]:
     """The fields of an entry that hold Python, given what it writes."""
-    return [name for name, spec in kind.fields.items() if name in written and spec.holds_python(written)]
+    return [name for name in kind.python_fields if name in written and kind.fields[name].holds_python(written)]
 
 
 def _checkable(error: PythonError, model: ApiModel) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -68,21 +69,27 @@ class ScalarLocator:
 
 def _field_node(parsed: _File, entry: Position, field: str) -> yaml.ScalarNode | None:
     """The scalar value of `field` in the mapping that starts at `entry` (as reading located it)."""
-    pending: list[yaml.Node] = [document for document in parsed.documents if document is not None]
+    for node in _nodes(parsed.documents):
+        if isinstance(node, yaml.MappingNode) and (node.start_mark.line + 1, node.start_mark.column + 1) == entry:
+            return next((value for key, value in node.value if isinstance(key, yaml.ScalarNode)
+                         and key.value == field and isinstance(value, yaml.ScalarNode)), None)
+    return None
+
+
+def _nodes(documents: list[yaml.Node]) -> Iterator[yaml.Node]:
+    """Every node of the documents, each once (an alias's node is met once)."""
+    pending = [document for document in documents if document is not None]
     seen: set[int] = set()
     while pending:
         node = pending.pop()
-        if id(node) in seen:  # an alias: the node it names was met already
+        if id(node) in seen:
             continue
         seen.add(id(node))
+        yield node
         if isinstance(node, yaml.MappingNode):
-            if (node.start_mark.line + 1, node.start_mark.column + 1) == entry:
-                return next((value for key, value in node.value if isinstance(key, yaml.ScalarNode)
-                             and key.value == field and isinstance(value, yaml.ScalarNode)), None)
             pending.extend(part for pair in node.value for part in pair)
         elif isinstance(node, yaml.SequenceNode):
             pending.extend(node.value)
-    return None
 
 
 def _stream(parsed: _File, node: yaml.ScalarNode) -> Stream:

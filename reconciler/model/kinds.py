@@ -138,6 +138,11 @@ class Kind:
         return frozenset(name for name, f in self.fields.items() if f.sensitive)
 
     @cached_property
+    def python_fields(self) -> tuple[str, ...]:
+        """The fields that may hold Python (`Field.holds_python` says when they do)."""
+        return tuple(name for name, f in self.fields.items() if f.spec.get("python"))
+
+    @cached_property
     def write_only_fields(self) -> frozenset[str]:
         return frozenset(name for name, f in self.fields.items() if f.write_only)
 
