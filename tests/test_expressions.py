@@ -42,6 +42,8 @@ STYLES = {
     "single-quoted": ("    expression: 'return ''a'' )'\n", 4, 31, "unmatched ')'"),
     "double-quoted with escapes": ('    expression: "x = \\"a\\"\\n\\tif x:\\n\\t\\treturn (1,"\n', 4, 29,
                                    "unexpected indent"),
+    # Columns count characters, not bytes.
+    "double-quoted, not ASCII": ('    expression: "é = \\"ü\\" + )"\n', 4, 30, "unmatched ')'"),
     "literal": ("    expression: |\n      user = request.user\n      if user.is_active\n"
                 "          return True\n      return False\n", 6, 24, "expected ':'"),
     # Python points at the last space of an unexpected indent: the block's own indentation is not it.
@@ -152,6 +154,15 @@ def test_json_and_github_formats_carry_the_place(tmp_path: Path) -> None:
     code, output = validate(path, "2026.2.2", env={"GITHUB_ACTIONS": "true"})
     assert output.splitlines()[0] == (f"::error file={path},line=5,col=14::expression_policy/ex-p: expression: "
                                       "Python syntax error: '(' was never closed")
+
+
+@pytest.mark.parametrize("expression", ["-" * 100_000 + "1", "a" + ".b" * 100_000])
+def test_python_too_deep_to_compile_is_a_problem_not_a_crash(tmp_path: Path, expression: str) -> None:
+    """Python's parser gives up with a MemoryError, its compiler with a RecursionError: authentik's
+    would too, so it is reported like a syntax error."""
+    path = policy(tmp_path, f"    expression: {expression}\n")
+    assert validate(path, "2026.2.2") == (1, f"{path}:4:17: expression_policy/ex-p: expression: Python syntax "
+                                             "error: nested too deeply for Python to compile\n1 problem found.\n")
 
 
 def test_the_python_api_raises_with_the_problem(tmp_path: Path) -> None:

@@ -73,8 +73,10 @@ def python_error(expression: str) -> PythonError | None:
         shift = len(_INDENT) if line.strip() else 0  # textwrap.indent leaves blank lines alone
         column = min(max(0, (exc.offset or 1) - 1 - shift), len(line.rstrip("\r\n")))
         return PythonError(exc.msg, starts[number] + column, tuple(starts), line.rstrip("\r\n"))
-    except ValueError as exc:  # a NUL character
+    except ValueError as exc:  # a NUL character, a lone surrogate
         return PythonError(str(exc), lead, tuple(starts), lines[0].rstrip("\r\n"))
+    except (RecursionError, MemoryError):  # how Python's parser and compiler give up on deep nesting
+        return PythonError("nested too deeply for Python to compile", lead, tuple(starts), "")
     return None
 
 
