@@ -193,16 +193,25 @@ def source_manifest(tmp_path: Path, source: str) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_python_from_a_file_is_reported_in_that_file(tmp_path: Path, version: str) -> None:
-    """`{file}` is read at plan time (validate works offline, without secrets): the problem names
-    the file's own line and column."""
+    """`validate` compiles the Python of a `{file}` inside the repository, and plan as it reads
+    it: the problem names the file's own line and column."""
     (tmp_path / "check.py").write_text("\n# a comment\nif request.user.is_superuser:\n    return True\n"
                                        "return request.user.username == 'x' )\n")
     source_manifest(tmp_path, "{file: check.py}")
+    problem = f"{tmp_path}/check.py:5:37: expression_policy/ex-p: expression: Python syntax error: unmatched ')'"
+    assert validate(tmp_path, version) == (1, f"{problem}\n1 problem found.\n")
     with served(version) as (_, url):
         result = run(url, "plan", str(tmp_path))
-    assert result.exit_code == 1
-    assert f"{tmp_path}/check.py:5:37: expression_policy/ex-p: expression: Python syntax error: unmatched ')'" \
-        in result.output
+    assert (result.exit_code, result.output.splitlines()[-2:]) == (1, [problem, "1 problem found."])
+
+
+def test_validate_leaves_variables_and_unreadable_files_to_plan(tmp_path: Path) -> None:
+    """Offline, `validate` reads no variable, and a `{file}` it cannot read is plan's to report
+    (with every other source)."""
+    (tmp_path / "policies.yaml").write_text(HEAD + "    expression: {env: EX_EXPRESSION}\n"
+                                            "  - kind: expression\n    name: ex-q\n    expression: {file: gone.py}\n")
+    assert validate(tmp_path, "2026.2.2", env={"EX_EXPRESSION": "return ("}) == (
+        0, "2 objects valid for authentik 2026.2.2.\n")
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from reconciler.errors import PlanError, Problem
 from reconciler.manifests.desired import DesiredObject
-from reconciler.manifests.expressions import source_problem
+from reconciler.manifests.expressions import python_fields, source_problem
 from reconciler.model.kinds import ApiModel
 from reconciler.values import Json, JsonObject, Secret
 
-__all__ = ["resolve_secrets", "is_secret_source", "read_source", "SourceError", "FileRule", "MAX_SECRET_FILE_BYTES"]
+__all__ = ["resolve_secrets", "is_secret_source", "read_source", "SourceError", "FileRule", "MAX_SECRET_FILE_BYTES",
+           "file_python_problems"]
 
 
 def is_secret_source(value: Json) -> bool:
@@ -136,6 +137,24 @@ def _check_python(obj: DesiredObject, field: str, secret: Secret | None, model: 
         if isinstance(value, str) else None
     if problem is not None:
         problems.append(problem)
+
+
+def file_python_problems(desired: list[DesiredObject], model: ApiModel, files: FileRule) -> list[Problem]:
+    """Syntax errors in the Python that `{file}` sources hold, for `validate`: offline, so no
+    variable is read, and a file that cannot be read (or that `files` refuses) is left for plan
+    to report with the other sources."""
+    problems: list[Problem] = []
+    for obj in desired:
+        for name in python_fields(model.kinds[obj.kind], obj.fields):
+            source = obj.fields[name]
+            if not is_secret_source(source) or "file" not in source:
+                continue
+            try:
+                secret = read_source({"file": _from_here(Path(obj.file).parent / source["file"])}, {}, files)
+            except SourceError:
+                continue
+            _check_python(obj, name, secret, model, problems)
+    return problems
 
 
 def resolve_secrets(desired: list[DesiredObject], model: ApiModel,
