@@ -328,9 +328,6 @@ BRANDS = Family(
 # In export order: the manifest sections come out in this order, the reference targets too.
 FAMILIES = (STAGES, POLICIES, FLOWS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, SOURCES, PROPERTY_MAPPINGS, GROUPS,
             USERS, CERTIFICATES, ENDPOINT_CONNECTORS, BRANDS)
-# The Python each release runs expressions with (the lab servers' /admin/system/ runtime):
-# a newer interpreter's syntax cannot be checked by an older one (`reconciler.manifests.expressions`).
-PYTHON_VERSIONS = {"2023.10.7": "3.11", "2026.2.2": "3.13"}
 # Manifest section -> (singular, plural), in family order.
 SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
 
@@ -728,6 +725,11 @@ def build_sections(kinds: Mapping[str, Json]) -> dict[str, dict[str, str]]:
 def section_nouns(sections: Iterable[str]) -> dict[str, list[str]]:
     """Section -> [singular, plural], for messages and CLI choices."""
     return {section: list(SECTIONS[section]) for section in sections}
+
+
+# The Python each release runs expressions with (the lab servers' /admin/system/ runtime):
+# a newer interpreter's syntax cannot be checked by an older one (`reconciler.manifests.expressions`).
+PYTHON_VERSIONS = {"2023.10.7": "3.11", "2026.2.2": "3.13"}
 
 
 def build_model(spec: JsonObject, recordings: Path, version: str) -> JsonObject:
