@@ -173,6 +173,20 @@ def test_the_python_api_raises_with_the_problem(tmp_path: Path) -> None:
         (4, 25, "Python syntax error: unmatched ')'")]
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_explain_says_which_fields_hold_python(version: str) -> None:
+    def fields(kind: str, *options: str) -> str:
+        return run("http://127.0.0.1:9", "explain", kind, "--api-version", version, *options).output
+
+    assert "  expression <string>  required, Python (validate compiles it)\n" in fields("expression")
+    assert "  initial_value <string>  default: \"\", Python when initial_value_expression is true (validate " \
+           "compiles it)\n" in fields("prompt_field")
+    listed = {field["name"]: field.get("python") for field in json.loads(fields("prompt_field", "--format",
+                                                                              "json"))["fields"]}
+    assert {name: python for name, python in listed.items() if python} == {
+        "initial_value": "initial_value_expression", "placeholder": "placeholder_expression"}
+
+
 NEWER = "    expression: return f\"{request.context[\"x\"]}\"\n"
 
 

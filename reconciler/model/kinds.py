@@ -52,12 +52,18 @@ class Field:
         kind = self.spec.get("reference_kind")
         return str(kind) if kind else None
 
-    def holds_python(self, written: Mapping[str, Json]) -> bool:
-        """Whether the field holds Python that authentik compiles (an expression policy's
-        `expression`), given the entry's written fields: some only when a flag says so (a prompt
-        field's `initial_value` with `initial_value_expression: true`)."""
+    @property
+    def python(self) -> str | None:
+        """`always` when the field holds Python that authentik compiles (an expression policy's
+        `expression`), the boolean field that makes it Python (a prompt field's `initial_value`:
+        `initial_value_expression`), or None."""
         switch = self.spec.get("python")
-        return switch is True or (isinstance(switch, str) and written.get(switch) is True)
+        return "always" if switch is True else switch if isinstance(switch, str) else None
+
+    def holds_python(self, written: Mapping[str, Json]) -> bool:
+        """Whether the field holds Python, given the entry's written fields."""
+        switch = self.python
+        return switch == "always" or (switch is not None and written.get(switch) is True)
 
     @property
     def is_list(self) -> bool:
@@ -140,7 +146,7 @@ class Kind:
     @cached_property
     def python_fields(self) -> tuple[str, ...]:
         """The fields that may hold Python (`Field.holds_python` says when they do)."""
-        return tuple(name for name, f in self.fields.items() if f.spec.get("python"))
+        return tuple(name for name, f in self.fields.items() if f.python)
 
     @cached_property
     def write_only_fields(self) -> frozenset[str]:
