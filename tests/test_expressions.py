@@ -165,6 +165,18 @@ def test_python_too_deep_to_compile_is_a_problem_not_a_crash(tmp_path: Path, exp
                                              "error: nested too deeply for Python to compile\n1 problem found.\n")
 
 
+@pytest.mark.parametrize("command", [("plan",), ("apply", "--auto-approve")])
+def test_plan_and_apply_validate_first(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """Nothing is read from or sent to the server when an expression does not compile."""
+    path = policy(tmp_path, "    expression: |\n      return (\n")
+    with served("2026.2.2") as (sandbox, url):
+        result = run(url, *command, str(tmp_path))
+        assert [r for r in sandbox.requests if r.path.startswith("/api/v3/policies/")] == []
+    assert (result.exit_code, result.output.splitlines()[-2:]) == (1, [
+        f"{path}:5:14: expression_policy/ex-p: expression: Python syntax error: '(' was never closed",
+        "1 problem found."])
+
+
 def test_the_python_api_raises_with_the_problem(tmp_path: Path) -> None:
     path = policy(tmp_path, "    expression: 'return )'\n")
     with pytest.raises(ManifestError) as caught:
