@@ -12,6 +12,7 @@ from reconciler.applying.runner import DEFAULT_PARALLELISM, ApplyResult, ChangeO
 from reconciler.errors import ApplyError, StalePlanError, UnsafePlanError
 from reconciler.exporting.entries import Export, ExportOptions, make_export
 from reconciler.manifests.desired import DesiredObject
+from reconciler.manifests.secrets import FileRule
 from reconciler.model.kinds import ApiModel
 from reconciler.model.live import LiveState
 from reconciler.planning import pipeline
@@ -19,6 +20,7 @@ from reconciler.planning.changes import Plan
 from reconciler.planning.pipeline import PlanOptions
 from reconciler.planning.planfile import plan_key, seal, trusted
 from reconciler.planning.stale import read_secrets, saved_plan_paths, stale_reasons
+from reconciler.repo import repository_root
 from reconciler.server.client import Client, Connection
 from reconciler.state import StateFile
 
@@ -27,9 +29,10 @@ __all__ = ["Adoption", "ApplyOutcome", "PlanOptions", "validate_paths", "plan", 
 
 
 def validate_paths(paths: list[str | Path], api_version: str | None = None) -> list[DesiredObject]:
-    """Offline: load and validate the manifests; raise `ManifestError` with every problem."""
+    """Offline: load and validate the manifests, compiling their Python (also the Python `{file}`
+    sources inside their repository hold); raise `ManifestError` with every problem."""
     model = pipeline.model_for(None, api_version)
-    return pipeline.validate(pipeline.load(paths), model)
+    return pipeline.validate(pipeline.load(paths), model, FileRule(repository_root(paths)))
 
 
 def plan(paths: list[str | Path], connection: Connection, options: PlanOptions | None = None) -> Plan:

@@ -134,6 +134,10 @@ class Family:
     opt_in: bool = False
     mirrored: Mapping[str, str] = field(default_factory=dict)
     actions: Mapping[str, Mapping[str, JsonObject]] = field(default_factory=dict)
+    python: Mapping[str, str | None] = field(default_factory=dict)
+    """Fields of its kinds that hold Python, which authentik's expression evaluator wraps in a
+    function and compiles: field -> the boolean field that makes it Python (None: always). Applies
+    to every kind of the family that has the field, so `validate` compiles them offline."""
 
 
 STAGES = Family(
@@ -208,6 +212,10 @@ STAGES = Family(
     # Fields the server has no default for although the spec does not require them: a create
     # without them passes validation and then fails in the database (recording 09, a 405).
     no_default={"identification": ["user_fields"]},
+    # A prompt field's initial value and placeholder are Python when their `*_expression` flag is
+    # set: authentik's Prompt model evaluates them with its PropertyMappingEvaluator (read through
+    # the search tool: authentik/stages/prompt/models.py, get_initial_value and get_placeholder).
+    python={"initial_value": "initial_value_expression", "placeholder": "placeholder_expression"},
 )
 
 POLICIES = Family(
@@ -226,6 +234,8 @@ POLICIES = Family(
     # No default although not required: a create without it fails in the database (flows
     # recording 138, a 405).
     no_default={"event_matcher_policy": ["action"]},
+    # An expression policy's Python (the server compiles it on write: flows recording 208).
+    python={"expression": None},
     # Server defaults no recording shows because the create that would show them is refused. A
     # reputation policy checks the IP and the username unless told otherwise (FINDINGS flows
     # "although both default to true"; authentik's ReputationPolicy model, read through the
@@ -465,6 +475,8 @@ PROPERTY_MAPPINGS = Family(
     name="property_mappings", nouns=("property mapping", "property mappings"), section="property_mappings",
     prefix="/propertymappings/", scope="property_mapping", member="managed", suffix="_mapping",
     plain_references=True, recorded_create="apps/*-pm-{dir}-2-create.json",
+    # Every mapping kind's Python (the server compiles it on write: apps recordings 160).
+    python={"expression": None},
     # The recordings name a kind by its 2026 leaf (`pm-scope`, `pm-source_ldap`); 2023's flat
     # `/propertymappings/ldap/` is the LDAP source mapping.
     recording_dirs={"provider_scope": "scope", "provider_saml": "saml", "provider_scim": "scim",
@@ -876,6 +888,8 @@ def kind_field(spec: JsonObject, kind: KindSpec, collection: str, field_name: st
         compact["sensitive"] = True
     if target is not None and kind.family.plain_references:
         compact["plain"] = True
+    if field_name in kind.family.python:
+        compact["python"] = kind.family.python[field_name] or True
     return compact
 
 
@@ -891,6 +905,9 @@ def kind_fields(spec: JsonObject, kind: KindSpec, collection: str, request: Json
     missing_key = [f for f in kind.key if f not in fields]
     if missing_key:
         sys.exit(f"{collection}: key fields {missing_key} are not writable fields")
+    switches = [spec["python"] for spec in fields.values() if isinstance(spec.get("python"), str)]
+    if any(switch not in fields for switch in switches):
+        sys.exit(f"{collection}: a Python field's switch is not a writable field ({switches})")
     return fields
 
 
@@ -1028,6 +1045,11 @@ def section_nouns(sections: Iterable[str]) -> dict[str, list[str]]:
     return {section: list(SECTIONS[section]) for section in sections}
 
 
+# The Python each release runs expressions with (the lab servers' /admin/system/ runtime):
+# a newer interpreter's syntax cannot be checked by an older one (`reconciler.manifests.expressions`).
+PYTHON_VERSIONS = {"2023.10.7": "3.11", "2026.2.2": "3.13"}
+
+
 def build_model(spec: JsonObject, recordings: Path, version: str) -> JsonObject:
     """The compact model of one API version."""
     id_types = target_id_types(spec)
@@ -1040,8 +1062,8 @@ def build_model(spec: JsonObject, recordings: Path, version: str) -> JsonObject:
         built["nested"] = {name: n for name, n in built["nested"].items() if n["kind"] in kinds}
     sections = build_sections(kinds)
     names = set(sections) | {name for kind in kinds.values() for name in kind["fields"]}
-    return {"api_version": version, "kinds": dict(sorted(kinds.items())), "targets": build_targets(spec, id_types),
-            "sections": sections, "section_nouns": section_nouns(sections),
+    return {"api_version": version, "python": PYTHON_VERSIONS.get(version), "kinds": dict(sorted(kinds.items())),
+            "targets": build_targets(spec, id_types), "sections": sections, "section_nouns": section_nouns(sections),
             "counterparts": {other: own for other, own in COUNTERPARTS.items() if own in names}}
 
 

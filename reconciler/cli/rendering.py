@@ -214,6 +214,9 @@ def _field_notes(info: FieldInfo) -> str:
         notes.append("write-only (never read back; kept as a fingerprint)")
     elif info.secret:
         notes.append("secret (shown as (sensitive))")
+    if info.python:
+        when = "" if info.python == "always" else f" when {info.python} is true"
+        notes.append(f"Python{when} (validate compiles it)")
     return ", ".join(notes)
 
 

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifests.compiled import FORMATS, Check, compile_check
 from reconciler.manifests.desired import DesiredObject, expand
+from reconciler.manifests.expressions import expression_problems
 from reconciler.manifests.reading import KeyPath, Manifests, RawObject
+from reconciler.manifests.scalars import ScalarLocator
+from reconciler.manifests.secrets import FileRule, file_python_problems
 from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model, schema_dir
 from reconciler.values import Json, JsonObject, Ref
 
@@ -454,19 +457,27 @@ def _duplicate(obj: DesiredObject, first: DesiredObject, kind: Kind, model: ApiM
                    fields[0] if len(fields) == 1 else "")
 
 
-def validate(manifests: Manifests, model: ApiModel) -> list[DesiredObject]:
+def validate(manifests: Manifests, model: ApiModel, files: FileRule | None = None) -> list[DesiredObject]:
     """Validate every object and return them as desired objects, nested entries expanded; raise
-    `ManifestError` with every problem at once (schema errors, unknown fields, duplicate keys)."""
+    `ManifestError` with every problem at once (schema errors, unknown fields, duplicate keys,
+    Python that does not compile). With `files`, the Python of `{file}` sources those folders
+    hold is compiled too (the `validate` command; a plan compiles it as it reads the sources)."""
     problems: list[Problem] = list(manifests.problems)
     _check_sections(manifests, model, problems)
     valid: list[tuple[RawObject, DesiredObject]] = []
+    locator = ScalarLocator()
     for raw in manifests.objects:
         if raw.section not in model.sections:
             continue
         kind = _check_object(raw, model, problems)
         if kind is not None:
             valid.extend((raw, obj) for obj in expand(raw, kind, model))
+        written_kind = kind or _kind_of(raw, model)
+        if written_kind is not None:  # an entry with other problems too: all are reported at once
+            problems += expression_problems(raw, written_kind, model, _subject(raw, written_kind), locator)
     _check_unique(valid, model, problems)
+    if files is not None:
+        problems += file_python_problems([obj for _, obj in valid], model, files)
     if problems:
         raise ManifestError(problems)
     return [obj for _, obj in valid]

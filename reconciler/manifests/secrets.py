@@ -12,10 +12,12 @@ from pathlib import Path
 
 from reconciler.errors import PlanError, Problem
 from reconciler.manifests.desired import DesiredObject
+from reconciler.manifests.expressions import python_fields, source_problem
 from reconciler.model.kinds import ApiModel
 from reconciler.values import Json, JsonObject, Secret
 
-__all__ = ["resolve_secrets", "is_secret_source", "read_source", "SourceError", "FileRule", "MAX_SECRET_FILE_BYTES"]
+__all__ = ["resolve_secrets", "is_secret_source", "read_source", "SourceError", "FileRule", "MAX_SECRET_FILE_BYTES",
+           "file_python_problems"]
 
 
 def is_secret_source(value: Json) -> bool:
@@ -123,11 +125,43 @@ def _read(obj: DesiredObject, field: str, source: dict[str, str], environ: Mappi
         return None
 
 
+def _check_python(obj: DesiredObject, field: str, secret: Secret | None, model: ApiModel,
+                  problems: list[Problem]) -> None:
+    """A syntax error in Python read from a source, where it was written (`validate` compiles the
+    Python written in the manifests; a source is read only here)."""
+    spec = model.kinds[obj.kind].fields[field]
+    if secret is None or secret.source is None or not spec.holds_python(obj.fields):
+        return
+    value = secret.reveal()
+    problem = source_problem(value, model, secret.source, (obj.file, *obj.position(field)), obj.address, field) \
+        if isinstance(value, str) else None
+    if problem is not None:
+        problems.append(problem)
+
+
+def file_python_problems(desired: list[DesiredObject], model: ApiModel, files: FileRule) -> list[Problem]:
+    """Syntax errors in the Python that `{file}` sources hold, for `validate`: offline, so no
+    variable is read, and a file that cannot be read (or that `files` refuses) is left for plan
+    to report with the other sources."""
+    problems: list[Problem] = []
+    for obj in desired:
+        for name in python_fields(model.kinds[obj.kind], obj.fields):
+            source = obj.fields[name]
+            if not is_secret_source(source) or "file" not in source:
+                continue
+            try:
+                secret = read_source({"file": _from_here(Path(obj.file).parent / source["file"])}, {}, files)
+            except SourceError:
+                continue
+            _check_python(obj, name, secret, model, problems)
+    return problems
+
+
 def resolve_secrets(desired: list[DesiredObject], model: ApiModel,
                     environ: Mapping[str, str] | None = None, files: FileRule | None = None) -> list[DesiredObject]:
     """Read every `{env}`/`{file}` value and wrap every sensitive field in `Secret`; a missing
-    variable, or a file that is missing or refused by `files`, is a `PlanError` at its
-    `file:line:column`."""
+    variable, or a file that is missing or refused by `files`, or Python read from one that does
+    not compile, is a `PlanError` at its `file:line:column`."""
     env = os.environ if environ is None else environ
     problems: list[Problem] = []
     resolved: list[DesiredObject] = []
@@ -142,7 +176,9 @@ def resolve_secrets(desired: list[DesiredObject], model: ApiModel,
             spec = kind.fields.get(name)
             # {env}/{file} stand for strings; in an object field (fixed_data) a mapping is data.
             if spec is not None and spec.type == "string" and is_secret_source(value):
-                fields[name] = _read(obj, name, value, env, problems, files)
+                secret = _read(obj, name, value, env, problems, files)
+                fields[name] = secret
+                _check_python(obj, name, secret, model, problems)
             elif name in sensitive and value is not None:
                 fields[name] = Secret(value)
             else:

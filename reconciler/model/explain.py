@@ -52,13 +52,16 @@ class FieldInfo:
     secret: bool
     write_only: bool
     description: str
+    python: str | None = None
+    """`always` when it holds Python (`validate` compiles it), or the flag that makes it Python."""
 
     @property
     def data(self) -> JsonObject:
         return {"name": self.name, "type": self.type, "required": self.required,
                 **({"default": self.default} if self.has_default else {}), "nullable": self.nullable,
                 "values": list(self.values), "reference": self.reference, "reference_kind": self.reference_kind,
-                "secret": self.secret, "write_only": self.write_only, "description": self.description}
+                "secret": self.secret, "write_only": self.write_only, "description": self.description,
+                **({"python": self.python} if self.python else {})}
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,6 @@ def explain_kind(model: ApiModel, written: str) -> KindInfo:
         default=kind.defaults.get(name), has_default=name in kind.defaults, nullable=spec.nullable,
         values=_values(spec), reference=spec.reference, reference_kind=spec.reference_kind,
         secret=spec.sensitive, write_only=spec.write_only,
-        description=" ".join(str(spec.spec.get("description", "")).split()))
+        description=" ".join(str(spec.spec.get("description", "")).split()), python=spec.python)
         for name, spec in kind.fields.items())
     return KindInfo(model.version, _summary(model, kind), _section(model, kind), kind.key, fields, kind.read_only)

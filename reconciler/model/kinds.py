@@ -65,6 +65,19 @@ class Field:
         return dict(action) if action else None
 
     @property
+    def python(self) -> str | None:
+        """`always` when the field holds Python that authentik compiles (an expression policy's
+        `expression`), the boolean field that makes it Python (a prompt field's `initial_value`:
+        `initial_value_expression`), or None."""
+        switch = self.spec.get("python")
+        return "always" if switch is True else switch if isinstance(switch, str) else None
+
+    def holds_python(self, written: Mapping[str, Json]) -> bool:
+        """Whether the field holds Python, given the entry's written fields."""
+        switch = self.python
+        return switch == "always" or (switch is not None and written.get(switch) is True)
+
+    @property
     def is_list(self) -> bool:
         return self.type == "array"
 
@@ -154,6 +167,11 @@ class Kind:
     def action_fields(self) -> frozenset[str]:
         return frozenset(name for name, f in self.fields.items() if f.action)
 
+    @property
+    def python_fields(self) -> tuple[str, ...]:
+        """The fields that may hold Python (`Field.holds_python` says when they do)."""
+        return tuple(name for name, f in self.fields.items() if f.python)
+
     @cached_property
     def write_only_fields(self) -> frozenset[str]:
         return frozenset(name for name, f in self.fields.items() if f.write_only)
@@ -197,6 +215,12 @@ class ApiModel:
         """Names of other versions' sections and fields -> this version's name for the same thing
         (`tenants` -> `brands` in 2026; a group's `parent` -> `parents`)."""
         return dict(self.raw.get("counterparts", {}))
+
+    @property
+    def python(self) -> tuple[int, ...] | None:
+        """The Python version this release runs expressions with, when the model knows it."""
+        version = self.raw.get("python")
+        return tuple(int(part) for part in version.split(".")) if isinstance(version, str) else None
 
     def ref_keys(self, ref: Ref) -> tuple[IdKey, ...]:
         """The scoped ids a reference with an id may name: one, or one per member of a union
