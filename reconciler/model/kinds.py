@@ -167,7 +167,7 @@ class Kind:
     def action_fields(self) -> frozenset[str]:
         return frozenset(name for name, f in self.fields.items() if f.action)
 
-    @property
+    @cached_property
     def python_fields(self) -> tuple[str, ...]:
         """The fields that may hold Python (`Field.holds_python` says when they do)."""
         return tuple(name for name, f in self.fields.items() if f.python)
