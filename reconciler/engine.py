@@ -12,6 +12,7 @@ from reconciler.applying.runner import DEFAULT_PARALLELISM, ApplyResult, ChangeO
 from reconciler.errors import ApplyError, StalePlanError, UnsafePlanError
 from reconciler.exporting.entries import Export, ExportOptions, make_export
 from reconciler.manifests.desired import DesiredObject
+from reconciler.manifests.variables import Variables
 from reconciler.model.kinds import ApiModel
 from reconciler.model.live import LiveState
 from reconciler.planning import pipeline
@@ -26,10 +27,12 @@ __all__ = ["Adoption", "ApplyOutcome", "PlanOptions", "validate_paths", "plan", 
            "ExportOptions", "export"]
 
 
-def validate_paths(paths: list[str | Path], api_version: str | None = None) -> list[DesiredObject]:
-    """Offline: load and validate the manifests; raise `ManifestError` with every problem."""
+def validate_paths(paths: list[str | Path], api_version: str | None = None,
+                   variables: Variables | None = None) -> list[DesiredObject]:
+    """Offline: load the manifests, put in the `variables` (`{var: NAME}`) and validate them; raise
+    `ManifestError` with every problem."""
     model = pipeline.model_for(None, api_version)
-    return pipeline.validate(pipeline.load(paths), model)
+    return pipeline.validate(pipeline.substitute(pipeline.load(paths), variables or Variables()), model)
 
 
 def plan(paths: list[str | Path], connection: Connection, options: PlanOptions | None = None) -> Plan:

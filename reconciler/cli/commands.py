@@ -24,6 +24,8 @@ from reconciler.cli.options import (
     plan_options,
     run_options,
     server_options,
+    variables_given,
+    variables_options,
 )
 from reconciler.cli.outcomes import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ArgumentError
 from reconciler.cli.progress import ApplyProgress, ReadProgress
@@ -56,15 +58,17 @@ def _color(stream: Any) -> bool:
 @click.command("validate", cls=ReconcilerCommand)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--api-version", type=click.Choice(known_versions()), help="API model (default: newest)")
+@variables_options
 @FORMAT
 def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str) -> int:
     """Validate manifests offline against the JSON Schema of an API version."""
     from reconciler import engine
+    from reconciler.cli.options import command_variables
     from reconciler.cli.rendering import render_validation
 
     version = api_version or latest_version()
     try:
-        objects = engine.validate_paths(list(paths), version)
+        objects = engine.validate_paths(list(paths), version, command_variables(list(paths)))
     except ManifestError as exc:
         annotate(github_annotations(exc.problems), fmt)
         # Text problems are errors (stderr); JSON and Markdown are the command's report (stdout).
@@ -78,6 +82,7 @@ def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @server_options
 @plan_options
+@variables_options
 @FORMAT
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="save the plan as JSON for `apply --plan` (no secret value is written)")
@@ -129,6 +134,7 @@ def show_command(file: Path, fmt: str) -> int:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @server_options
 @plan_options
+@variables_options
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
               help="apply exactly this saved plan (from `plan --out`), after checking it is not stale")
 @click.option("--auto-approve", is_flag=True, help="apply without asking")
@@ -149,7 +155,8 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
     from reconciler.planning.planfile import load_plan
 
     _check_apply_arguments(paths, plan_file, auto_approve,
-                           replanning=any((verify, resend_secrets, ignore_changes, prune is not None, force)))
+                           replanning=any((verify, resend_secrets, ignore_changes, prune is not None, force,
+                                           variables_given())))
     server = connection(url, token, insecure, sandbox, api_version)
     saved = None if plan_file is None else load_plan(plan_file)
     reads = ReadProgress()
@@ -174,7 +181,7 @@ def _check_apply_arguments(paths: tuple[Path, ...], plan_file: Path | None, auto
     that only planning uses."""
     if plan_file is not None and (paths or replanning):
         raise ArgumentError("--plan applies a saved plan as it is: give no manifests, --verify, "
-                            "--resend-secrets, --ignore-changes, --prune or --force with it")
+                            "--resend-secrets, --ignore-changes, --prune, --force, --vars or --env with it")
     if plan_file is None and not paths:
         raise ArgumentError("give at least one manifest file or directory, or --plan FILE")
     if not auto_approve and not sys.stdin.isatty():
@@ -276,6 +283,7 @@ def _declined(plan: Plan, result: ApplyResult) -> bool:
 @click.command("adopt", cls=ReconcilerCommand)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @server_options
+@variables_options
 def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                   api_version: str | None, state_path: Path | None) -> int:
     """Record the live objects the manifests describe as owned by this repository (no write to
