@@ -14,6 +14,7 @@ WORKDIR /src
 COPY pyproject.toml README.md CHANGELOG.md ./
 COPY reconciler ./reconciler
 COPY schemas ./schemas
+COPY examples/ci ./examples/ci
 RUN python -m venv /opt/reconciler \
     && /opt/reconciler/bin/python -m pip install . \
     && /opt/reconciler/bin/python -m pip uninstall --yes pip

@@ -11,6 +11,7 @@ from pathlib import Path
 from reconciler.applying.runner import DEFAULT_PARALLELISM, ApplyResult, ChangeOutcome, apply_plan, check_parallelism
 from reconciler.errors import ApplyError, StalePlanError, UnsafePlanError
 from reconciler.exporting.entries import Export, ExportOptions, make_export
+from reconciler.exporting.scaffold import Scaffold, ScaffoldOptions, example_scaffold, make_scaffold
 from reconciler.manifests.desired import DesiredObject
 from reconciler.manifests.variables import Variables
 from reconciler.model.kinds import ApiModel
@@ -24,7 +25,7 @@ from reconciler.server.client import Client, Connection
 from reconciler.state import StateFile
 
 __all__ = ["Adoption", "ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved", "adopt",
-           "ExportOptions", "export"]
+           "ExportOptions", "export", "ScaffoldOptions", "new_repository"]
 
 
 def validate_paths(paths: list[str | Path], api_version: str | None = None,
@@ -193,3 +194,17 @@ def export(connection: Connection, options: ExportOptions | None = None) -> Expo
             return await make_export(client, options or ExportOptions())
     return asyncio.run(run())
 
+
+
+def new_repository(connection: Connection | None, options: ScaffoldOptions,
+                   api_version: str | None = None) -> Scaffold:
+    """The files of a new config repository (`reconciler init`): the login flow of the server
+    `connection` reaches, as manifests that plan no change, or the example when it is None."""
+    if connection is None:
+        return example_scaffold(options, api_version)
+    server = connection
+
+    async def run() -> Scaffold:
+        async with Client(server) as client:
+            return await make_scaffold(client, options, api_version)
+    return asyncio.run(run())

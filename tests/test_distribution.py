@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / ".github" / "workflows" / "release.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 PRETEND = "SETUPTOOLS_SCM_PRETEND_VERSION_FOR_AUTHENTIK_RECONCILER"
-SOURCES = ["pyproject.toml", "README.md", "CHANGELOG.md", "reconciler", "schemas"]
+SOURCES = ["pyproject.toml", "README.md", "CHANGELOG.md", "reconciler", "schemas", "examples/ci"]
 """What a build of the package reads (the Dockerfile's build stage copies these)."""
 GIT = ["git", "-c", "user.name=ds21", "-c", "user.email=ds21@example.com", "-c", "commit.gpgsign=false",
        "-c", "tag.gpgsign=false"]
@@ -227,6 +227,7 @@ def test_the_build_stage_copies_what_the_package_build_needs(tmp_path: Path) -> 
     assert sorted(copied) == sorted(SOURCES)
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     allowed = {f"!{name}" + ("/" if (ROOT / name).is_dir() else "") for name in SOURCES}
+    assert "examples/*" in ignore  # the rest of examples/ stays out
     assert ignore[1] == "*" and allowed <= set(ignore)
     assert f"{PRETEND}=${{VERSION}}" in dict(build)["ENV"]
     source = _copy_sources(tmp_path / "context", copied)

@@ -404,5 +404,38 @@ def sandbox_command(host: str, port: int, api_version: str | None, token: str, s
     return EXIT_OK
 
 
-COMMANDS = (validate_command, plan_command, show_command, apply_command, adopt_command, export_command,
+@click.command("init", cls=ReconcilerCommand)
+@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@connection_options
+@click.option("--example", is_flag=True, help="manifests of a small example login flow instead of the server's "
+                                                "(offline)")
+@click.option("--ci", type=click.Choice(["github", "gitlab"]), help="add the CI kit's workflows of this flavour")
+def init_command(directory: Path, url: str | None, token: str | None, insecure: bool, sandbox: bool,
+                 api_version: str | None, example: bool, ci: str | None) -> int:
+    """Start a config repository in DIRECTORY (default: here): the server's login flow as manifests
+    (or --example), the manifest schema for editors, .pre-commit-config.yaml, README.md,
+    .gitignore and, with --ci, the CI workflows. An existing file is never overwritten."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from reconciler import engine
+    from reconciler.exporting.scaffold import ScaffoldOptions, write_scaffold
+
+    try:
+        tool_version = version("authentik-reconciler")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        tool_version = ""
+    server = None if example else connection(url, token, insecure, sandbox, api_version)
+    scaffold = engine.new_repository(server, ScaffoldOptions(ci=ci, version=tool_version), api_version)
+    written = write_scaffold(scaffold, directory)
+    click.echo(f"Config repository in {directory}, its manifests {scaffold.manifests}:")
+    for path in written.written:
+        click.echo(f"  wrote {path}")
+    for path in written.kept:
+        click.echo(f"  kept  {path} (it exists: not overwritten)")
+    config = directory / "config"
+    click.echo(f"Next: `reconciler validate {config}`, then `reconciler plan {config}` against the server.")
+    return EXIT_OK
+
+
+COMMANDS = (init_command, validate_command, plan_command, show_command, apply_command, adopt_command, export_command,
             explain_command, sandbox_command)
