@@ -19,6 +19,7 @@ from reconciler.cli.options import (
     SANDBOX_TOKEN,
     ReconcilerCommand,
     StateLine,
+    complete_kind,
     connection,
     connection_options,
     plan_options,
@@ -312,7 +313,7 @@ def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
 @connection_options
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
               help="write one file per kind and per flow into this folder (default: one document on stdout)")
-@click.option("--kind", "kinds", multiple=True, metavar="KIND",
+@click.option("--kind", "kinds", multiple=True, metavar="KIND", shell_complete=complete_kind,
               help="export this kind only: a manifest kind (expression) or a model kind (expression_policy); "
                    "repeatable")
 @click.option("--family", "families", multiple=True, type=click.Choice(FAMILIES),
@@ -357,7 +358,7 @@ def _write_export(exported: Export, out: Path, force: bool) -> None:
 
 
 @click.command("explain", cls=ReconcilerCommand)
-@click.argument("kind", required=False)
+@click.argument("kind", required=False, shell_complete=complete_kind)
 @click.option("--api-version", type=click.Choice(known_versions()), help="API model (default: newest)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="output format")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["VERBOSE", "FORMAT", "connection_options", "server_options", "plan_options", "variables_options",
            "ReconcilerCommand", "connection", "run_options", "StateLine", "SANDBOX_TOKEN", "variables_given",
-           "command_variables"]
+           "command_variables", "complete_kind"]
 
 SANDBOX_TOKEN = "sandbox-token"
 TIMEOUT_KEY = "reconciler.timeout"
@@ -131,6 +131,17 @@ def _complete_environment(ctx: click.Context, _param: click.Parameter, incomplet
 
     paths = list(ctx.params.get("paths") or ())
     names = {path.stem for folder in folders_up(paths) for path in (folder / "environments").glob("*.yaml")}
+    return sorted(name for name in names if name.startswith(incomplete))
+
+
+def complete_kind(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of a kind: the manifest kinds (`expression`) and the model kinds
+    (`expression_policy`) of the API version given so far, else the newest."""
+    from reconciler.model.kinds import load_model
+    from reconciler.model.versions import latest_version
+
+    model = load_model(ctx.params.get("api_version") or latest_version())
+    names = {name for kind in model.kinds.values() for name in (kind.name, kind.manifest_kind)}
     return sorted(name for name in names if name.startswith(incomplete))
 
 
