@@ -330,6 +330,18 @@ def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str
                           capture_output=True, text=True, env=offline_env(), timeout=120, check=False)
 
 
+def check_schema_both_ways(schema: str, path: Path, tmp_path: Path, old: str, new: str) -> None:
+    """`path` passes check-jsonschema's built-in `schema`, and the copy with `old` made `new` does not
+    (so the check does not pass vacuously)."""
+    result = check_jsonschema(schema, path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    broken = tmp_path / path.name
+    broken.write_text(text.replace(old, new, 1), encoding="utf-8")
+    assert check_jsonschema(schema, broken).returncode != 0
+
+
 def schema_of(path: Path) -> str:
     return "vendor.gitlab-ci" if path.name == ".gitlab-ci.yml" else "vendor.github-workflows"
 
