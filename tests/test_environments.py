@@ -157,14 +157,14 @@ def test_env_names_a_file_of_environments_and_says_which_exist(example: Path) ->
 
 
 def test_a_saved_plan_is_applied_as_it_is(example: Path, tmp_path: Path) -> None:
-    """Variables are in the saved plan's bodies: `apply --plan` takes no --env (RECONCILER_VARS,
-    set for a whole CI job, is no error)."""
+    """Variables are in the saved plan's bodies: `apply --plan` takes no --env, and does not read
+    RECONCILER_VARS (set for a whole CI job, it is no error)."""
     base, saved = example / "config" / "base", tmp_path / "plan.json"
     with served() as (_, url):
         assert run(url, "plan", str(base), "--env", "staging", "--out", str(saved)).exit_code == 0
         refused = run(url, "apply", "--plan", str(saved), "--auto-approve", "--env", "staging")
         applied = run(url, "apply", "--plan", str(saved), "--auto-approve",
-                      env={"RECONCILER_VARS": str(example / "environments" / "staging.yaml")})
+                      env={"RECONCILER_VARS": str(example / "environments" / "gone.yaml")})  # not even read
     assert refused.exit_code == 1 and "--vars or --env with it" in refused.output
     assert applied.exit_code == 0, applied.output
 

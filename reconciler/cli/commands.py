@@ -164,7 +164,8 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
     options, state = run_options(list(paths) if plan_file is None else [plan_file], sandbox, api_version,
                                  state_path, recorded=None if saved is None else saved.state_file,
                                  resend_secrets=resend_secrets, ignore_changes=ignore_changes, prune=prune,
-                                 force=force, allow_file_outside=allow_file_outside, reads=reads)
+                                 force=force, allow_file_outside=allow_file_outside, reads=reads,
+                                 saved=saved is not None)
     view = ApplyView(fmt, auto_approve, state, reads)
     with view.applying():
         if saved is not None:

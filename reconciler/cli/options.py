@@ -237,17 +237,19 @@ def connection(url: str | None, token: str | None, insecure: bool, sandbox: bool
 def run_options(paths: list[Path], sandbox: bool, api_version: str | None, state_path: Path | None, *,
                 recorded: str | None = None, resend_secrets: bool = False, ignore_changes: tuple[str, ...] = (),
                 prune: bool | None = None, force: bool = False, allow_file_outside: tuple[Path, ...] = (),
-                reads: ReadProgress | None = None) -> tuple[PlanOptions, StateLine]:
-    """The options of a run over `paths` (or a saved plan's file, whose state file is `recorded`),
-    with the state file it uses settled (`pipeline.state_path`), so what is said is what is used."""
+                reads: ReadProgress | None = None, saved: bool = False) -> tuple[PlanOptions, StateLine]:
+    """The options of a run over `paths` (or, `saved`, a saved plan's file, whose state file is
+    `recorded` and whose values are in it: no variables are read), with the state file it uses
+    settled (`pipeline.state_path`), so what is said is what is used."""
     from reconciler.engine import PlanOptions
+    from reconciler.manifests.variables import Variables
     from reconciler.planning import pipeline
 
     options = PlanOptions(api_version=api_version, state_path=state_path,
                           keep_state=not sandbox or state_path is not None,
                           resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
                           prune=prune, force=force, allow_file_outside=allow_file_outside, progress=reads,
-                          variables=command_variables(paths))
+                          variables=Variables() if saved else command_variables(paths))
     settled = pipeline.state_path(options, list(paths), recorded)
     return replace(options, state_path=settled), StateLine(pipeline.shown_path(settled))
 
