@@ -259,16 +259,20 @@ def test_plan_comment_apply_and_plan_again_against_the_sandbox(job: tuple[Path, 
         assert [call[0] for call in github.calls] == ["GET", "POST", "GET", "PATCH"]
         assert len(github.comments) == 1  # updated in place, not duplicated
 
-        applied = run_action(workspace, env, command="apply", plan_file="plan.json")
-        assert not applied.failed and applied.outputs["run"] == {"exitcode": "0", "has-changes": "false"}
+        apply_and_plan_again(workspace, env, github)
         assert [(r.method, r.path) for r in sandbox.requests if r.method != "GET"] == \
             [("POST", "/api/v3/stages/deny/")]
-
-        clean = run_action(workspace, env, command="plan", comment="true")
-        assert clean.outputs["run"]["exitcode"] == "0" and clean.outputs["run"]["has-changes"] == "false"
-        assert len(github.comments) == 1 and "No changes" in github.comments[0]["body"]
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert "deny/ds21-action" in summary  # the tool's own job summary, as on GitHub
+
+
+def apply_and_plan_again(workspace: Path, env: dict[str, str], github: FakeGitHub) -> None:
+    """Apply the saved plan, then plan again: no changes, and the one comment says so."""
+    applied = run_action(workspace, env, command="apply", plan_file="plan.json")
+    assert not applied.failed and applied.outputs["run"] == {"exitcode": "0", "has-changes": "false"}
+    clean = run_action(workspace, env, command="plan", comment="true")
+    assert clean.outputs["run"]["exitcode"] == "0" and clean.outputs["run"]["has-changes"] == "false"
+    assert len(github.comments) == 1 and "No changes" in github.comments[0]["body"]
 
 
 def test_a_failed_plan_fails_the_step_and_says_so_in_the_comment(

@@ -129,6 +129,10 @@ def test_the_release_runs_after_the_tests_checks_and_publishes_by_trusted_publis
     assert "python -m build" in build and "twine check --strict dist/*" in build
     checkout = next(step for step in jobs["build"]["steps"] if step.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"]["fetch-depth"] == 0  # hatch-vcs needs the tag
+
+
+def test_trusted_publishing_the_image_and_the_github_release() -> None:
+    jobs = release()["jobs"]
     publish = jobs["publish"]
     assert publish["permissions"] == {"id-token": "write"}
     uses = [step for step in publish["steps"] if step.get("uses", "").startswith("pypa/gh-action-pypi-publish@")]
