@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
     from reconciler.exporting.entries import Export, ExportFile, ExportOptions, Variable
     from reconciler.exporting.folder import Written, write_export
+    from reconciler.manifests.variables import Variables, load_variables
     from reconciler.planning.changes import Change, Create, Delete, FieldChange, Plan, Replace, Update
     from reconciler.planning.planfile import load_plan, save_plan
     from reconciler.server.client import Connection
@@ -62,11 +63,13 @@ __all__ = [
     "StalePlanError",
     "Update",
     "Variable",
+    "Variables",
     "Written",
     "apply",
     "apply_saved",
     "export",
     "load_plan",
+    "load_variables",
     "plan",
     "render_json",
     "render_markdown",
@@ -89,6 +92,7 @@ _EXPORTS = {
                           "Problem", "ReconcilerError", "StalePlanError"),
     "reconciler.exporting.entries": ("Export", "ExportFile", "ExportOptions", "Variable"),
     "reconciler.exporting.folder": ("Written", "write_export"),
+    "reconciler.manifests.variables": ("Variables", "load_variables"),
     "reconciler.planning.changes": ("Change", "Create", "Delete", "FieldChange", "Plan", "Replace", "Update"),
     "reconciler.planning.planfile": ("load_plan", "save_plan"),
     "reconciler.cli.rendering": ("render_json", "render_markdown", "render_plan", "render_text"),

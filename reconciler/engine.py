@@ -11,8 +11,10 @@ from pathlib import Path
 from reconciler.applying.runner import DEFAULT_PARALLELISM, ApplyResult, ChangeOutcome, apply_plan, check_parallelism
 from reconciler.errors import ApplyError, StalePlanError, UnsafePlanError
 from reconciler.exporting.entries import Export, ExportOptions, make_export
+from reconciler.exporting.scaffold import Scaffold, ScaffoldOptions, example_scaffold, make_scaffold
 from reconciler.manifests.desired import DesiredObject
 from reconciler.manifests.secrets import FileRule
+from reconciler.manifests.variables import Variables
 from reconciler.model.kinds import ApiModel
 from reconciler.model.live import LiveState
 from reconciler.planning import pipeline
@@ -25,14 +27,17 @@ from reconciler.server.client import Client, Connection
 from reconciler.state import StateFile
 
 __all__ = ["Adoption", "ApplyOutcome", "PlanOptions", "validate_paths", "plan", "apply", "apply_saved", "adopt",
-           "ExportOptions", "export"]
+           "ExportOptions", "export", "ScaffoldOptions", "new_repository"]
 
 
-def validate_paths(paths: list[str | Path], api_version: str | None = None) -> list[DesiredObject]:
-    """Offline: load and validate the manifests, compiling their Python (also the Python `{file}`
-    sources inside their repository hold); raise `ManifestError` with every problem."""
+def validate_paths(paths: list[str | Path], api_version: str | None = None,
+                   variables: Variables | None = None) -> list[DesiredObject]:
+    """Offline: load the manifests, put in the `variables` (`{var: NAME}`) and validate them,
+    compiling their Python (also the Python `{file}` sources inside their repository hold); raise
+    `ManifestError` with every problem."""
     model = pipeline.model_for(None, api_version)
-    return pipeline.validate(pipeline.load(paths), model, FileRule(repository_root(paths)))
+    return pipeline.validate(pipeline.substitute(pipeline.load(paths), variables or Variables()), model,
+                             FileRule(repository_root(paths)))
 
 
 def plan(paths: list[str | Path], connection: Connection, options: PlanOptions | None = None) -> Plan:
@@ -193,3 +198,17 @@ def export(connection: Connection, options: ExportOptions | None = None) -> Expo
             return await make_export(client, options or ExportOptions())
     return asyncio.run(run())
 
+
+
+def new_repository(connection: Connection | None, options: ScaffoldOptions,
+                   api_version: str | None = None) -> Scaffold:
+    """The files of a new config repository (`reconciler init`): the login flow of the server
+    `connection` reaches, as manifests that plan no change, or the example when it is None."""
+    if connection is None:
+        return example_scaffold(options, api_version)
+    server = connection
+
+    async def run() -> Scaffold:
+        async with Client(server) as client:
+            return await make_scaffold(client, options, api_version)
+    return asyncio.run(run())

@@ -25,7 +25,7 @@ from reconciler.cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 KIT = ROOT / "examples" / "ci"
-GITHUB = {name: KIT / "github" / name for name in ("plan.yml", "apply.yml", "drift.yml")}
+GITHUB = {name: KIT / "github" / name for name in ("plan.yml", "apply.yml", "drift.yml", "environments.yml")}
 GITLAB = KIT / "gitlab" / ".gitlab-ci.yml"
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 PROJECT_CI = ROOT / ".github" / "workflows" / "ci.yml"
@@ -44,7 +44,10 @@ REQUIRED_COMMANDS = [
     (".gitlab-ci.yml", "apply", {"--plan", "--auto-approve"}),
 ]
 # The only GitHub token permissions each workflow may write with.
-WRITE_PERMISSIONS = {"plan.yml": {"pull-requests"}, "apply.yml": {"contents"}, "drift.yml": {"issues"}}
+WRITE_PERMISSIONS = {"plan.yml": {"pull-requests"}, "apply.yml": {"contents"}, "drift.yml": {"issues"},
+                     "environments.yml": {"pull-requests", "contents"}}
+ACTION = "OWNER/authentik-reconciler@"
+"""The project's own GitHub Action (action.yml), which the GitHub workflows use."""
 GITLAB_GLOBAL_KEYS = {"default", "include", "stages", "variables", "workflow", "image", "services", "cache",
                       "before_script", "after_script"}
 
@@ -185,8 +188,37 @@ def hook_commands() -> list[list[str]]:
     return commands
 
 
+EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+
+
+def action_commands(inputs: dict[str, Any]) -> list[list[str]]:
+    """The `reconciler` command lines the project's action runs for these inputs (as its run and
+    comment steps build them: tests/test_action.py runs those steps). An expression stands as
+    `$EXPRESSION`, a value that is not judged."""
+    value = {name: EXPRESSION.sub("$EXPRESSION", str(item)) for name, item in inputs.items()}
+    paths = value.get("paths", "config").split()
+    options = [arg for name in ("env", "vars", "state") if value.get(name) for arg in (f"--{name}", value[name])]
+    command, plan_file, comment = value.get("command", "plan"), value.get("plan-file", ""), value.get("comment")
+    if command == "validate":
+        return [["validate", *paths, *options]]
+    if command == "apply":
+        return [["apply", "--plan", plan_file, "--auto-approve"] if plan_file else
+                ["apply", *paths, *options, "--auto-approve"]]
+    plan_file = plan_file or ("$RUNNER_TEMP/reconciler-plan.json" if comment and comment != "False" else "")
+    plan = ["plan", *paths, *options, *(["--out", plan_file] if plan_file else []),
+            *([] if value.get("detailed-exitcode") in ("False", "false") else ["--detailed-exitcode"])]
+    return [plan, *([["show", plan_file, "--format", "markdown"]] if comment and comment != "False" else [])]
+
+
 def file_commands(path: Path) -> list[list[str]]:
-    return [command for _, script in scripts(path) for command in reconciler_commands(script)]
+    """Every `reconciler` command line a kit file runs: in its scripts, and through the action."""
+    found = [command for _, script in scripts(path) for command in reconciler_commands(script)]
+    if path.name != ".gitlab-ci.yml":
+        for job in load(path)["jobs"].values():
+            for step in job.get("steps", []):
+                if str(step.get("uses", "")).startswith(ACTION):
+                    found += action_commands(step.get("with", {}))
+    return found
 
 
 # --- Checking a command line against the click command tree ------------------------------------------
@@ -209,7 +241,8 @@ def cli_problems(argv: list[str]) -> list[str]:
     if unknown:
         return unknown
     if not args:
-        return ["no subcommand"]
+        # `reconciler --version` and `--help` need no subcommand (both are eager options of the group).
+        return [] if {"--version", *HELP_OPTIONS} & set(argv) else ["no subcommand"]
     name = args.pop(0)
     command = cli.commands.get(name)
     if command is None:
@@ -295,6 +328,18 @@ def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str
     assert importlib.util.find_spec("check_jsonschema"), "check-jsonschema is missing: pip install '.[test]'"
     return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
                           capture_output=True, text=True, env=offline_env(), timeout=120, check=False)
+
+
+def check_schema_both_ways(schema: str, path: Path, tmp_path: Path, old: str, new: str) -> None:
+    """`path` passes check-jsonschema's built-in `schema`, and the copy with `old` made `new` does not
+    (so the check does not pass vacuously)."""
+    result = check_jsonschema(schema, path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    broken = tmp_path / path.name
+    broken.write_text(text.replace(old, new, 1), encoding="utf-8")
+    assert check_jsonschema(schema, broken).returncode != 0
 
 
 def schema_of(path: Path) -> str:
@@ -515,10 +560,9 @@ def test_github_actions_are_pinned_and_jobs_have_the_connection(name: str) -> No
     for job_name, job in workflow["jobs"].items():
         for step in job["steps"]:
             if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w./-]+@(v\d+|[0-9a-f]{40})", step["uses"]), step["uses"]
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@(v\d+(\.\d+)*|[0-9a-f]{40})", step["uses"]), step["uses"]
         env = {**workflow.get("env", {}), **job.get("env", {})}
-        if any(argv and argv[0] in {"plan", "apply"} for _, script in scripts(GITHUB[name])
-               for argv in reconciler_commands(script)):
+        if any(argv and argv[0] in {"plan", "apply"} for argv in file_commands(GITHUB[name])):
             for variable in ("AUTHENTIK_URL", "AUTHENTIK_TOKEN", "RECONCILER_STATE_KEY"):
                 assert variable in env, f"{name} job {job_name} has no {variable}"
             assert env["RECONCILER_STATE_KEY"] == "${{ secrets.RECONCILER_STATE_KEY }}"
@@ -543,19 +587,45 @@ def test_github_apply_is_gated_serialised_and_finds_the_plan_artifact() -> None:
 # --- One package pin and one config folder ---------------------------------------------------------
 
 
-def test_every_file_pins_the_one_package_version_and_config_folder() -> None:
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    settings = {name: load(path)["env"] for name, path in GITHUB.items()}
-    settings[".gitlab-ci.yml"] = load(GITLAB)["variables"]
-    for name, values in settings.items():
-        assert values["RECONCILER_PACKAGE"] == f"authentik-reconciler=={version}", name
-        assert values["CONFIG_DIR"] == "config", name
+def kit_version() -> str:
+    """The release the kit pins: the GitLab image's tag."""
+    image = load(GITLAB)["variables"]["RECONCILER_IMAGE"]
+    match = re.fullmatch(r"ghcr\.io/OWNER/authentik-reconciler:(\d+\.\d+\.\d+)", image)
+    assert match, image
+    return match.group(1)
+
+
+def test_every_file_pins_the_one_release_and_config_folder() -> None:
+    """The action of the same release everywhere (plan and apply must agree on the plan file), and
+    the image of that release on GitLab, the pre-commit hook's `rev` in the READMEs too."""
+    version = kit_version()
+    for name, path in GITHUB.items():
+        uses = {step["uses"] for job in load(path)["jobs"].values() for step in job["steps"]
+                if str(step.get("uses", "")).startswith(ACTION)}
+        assert uses == {f"{ACTION}v{version}"}, name
+        if name != "environments.yml":
+            assert load(path)["env"]["CONFIG_DIR"] == "config", name
+    assert load(GITLAB)["variables"]["CONFIG_DIR"] == "config"
+    for readme in (KIT / "README.md", ROOT / "README.md"):
+        assert set(re.findall(r"rev: v([\d.]+)", readme.read_text())) == {version}, readme
 
 
 @pytest.mark.parametrize("path", KIT_FILES, ids=lambda path: path.name)
-def test_every_pip_install_installs_the_pinned_package(path: Path) -> None:
-    installs = [script for _, script in scripts(path) if "pip install" in script]
-    assert installs and all('"$RECONCILER_PACKAGE"' in script for script in installs), path.name
+def test_no_file_installs_the_tool_by_itself(path: Path) -> None:
+    """GitHub workflows run the tool through the action (which installs it), GitLab jobs in the
+    image: no file copies install steps."""
+    assert not [where for where, script in scripts(path) if "pip install" in script], path.name
+    if path == GITLAB:
+        template = load(GITLAB)[".reconciler"]
+        assert template["image"] == {"name": "$RECONCILER_IMAGE", "entrypoint": [""]}
+        assert all(job.get("image") == template["image"] for job in gitlab_jobs(load(GITLAB)).values())
+        return
+    for job_name, job in load(path)["jobs"].items():
+        ran_action = False
+        for step in job["steps"]:
+            ran_action = ran_action or str(step.get("uses", "")).startswith(ACTION)
+            assert ran_action or not reconciler_commands(step.get("run", "")), \
+                f"{path.name} job {job_name}: `reconciler` runs before the action installed it"
 
 
 @pytest.mark.parametrize("name", ["plan.yml", "apply.yml"])

@@ -190,7 +190,7 @@ def test_a_global_options_variable_is_read_by_the_commands_that_take_it_only(tmp
     saved = tmp_path / "plan.json"
     assert run("http://127.0.0.1:9", "--sandbox", "plan", str(tmp_path), "--out", str(saved)).exit_code == 0
     arguments = {"validate": [str(tmp_path)], "show": [str(saved)], "explain": ["deny"], "plan": [str(tmp_path)],
-                 "apply": [str(tmp_path)], "adopt": [str(tmp_path)], "export": []}
+                 "apply": [str(tmp_path)], "adopt": [str(tmp_path)], "export": [], "init": [str(tmp_path / "repo")]}
     assert set(arguments) == set(takers) - {"sandbox"}  # which serves until stopped
     for command, args in arguments.items():
         if not takers[command]:  # validate, show, explain: the variables are nothing to them

@@ -19,11 +19,14 @@ from reconciler.cli.options import (
     SANDBOX_TOKEN,
     ReconcilerCommand,
     StateLine,
+    complete_kind,
     connection,
     connection_options,
     plan_options,
     run_options,
     server_options,
+    variables_given,
+    variables_options,
 )
 from reconciler.cli.outcomes import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ArgumentError
 from reconciler.cli.progress import ApplyProgress, ReadProgress
@@ -56,15 +59,17 @@ def _color(stream: Any) -> bool:
 @click.command("validate", cls=ReconcilerCommand)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--api-version", type=click.Choice(known_versions()), help="API model (default: newest)")
+@variables_options
 @FORMAT
 def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str) -> int:
     """Validate manifests offline against the JSON Schema of an API version."""
     from reconciler import engine
+    from reconciler.cli.options import command_variables
     from reconciler.cli.rendering import render_validation
 
     version = api_version or latest_version()
     try:
-        objects = engine.validate_paths(list(paths), version)
+        objects = engine.validate_paths(list(paths), version, command_variables(list(paths)))
     except ManifestError as exc:
         annotate(github_annotations(exc.problems), fmt)
         # Text problems are errors (stderr); JSON and Markdown are the command's report (stdout).
@@ -78,6 +83,7 @@ def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @server_options
 @plan_options
+@variables_options
 @FORMAT
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="save the plan as JSON for `apply --plan` (no secret value is written)")
@@ -129,6 +135,7 @@ def show_command(file: Path, fmt: str) -> int:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @server_options
 @plan_options
+@variables_options
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
               help="apply exactly this saved plan (from `plan --out`), after checking it is not stale")
 @click.option("--auto-approve", is_flag=True, help="apply without asking")
@@ -150,7 +157,7 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
 
     _check_apply_arguments(paths, plan_file, auto_approve,
                            replanning=any((verify, resend_secrets, ignore_changes, prune is not None, prune_kinds,
-                                           force)))
+                                           force, variables_given())))
     server = connection(url, token, insecure, sandbox, api_version)
     saved = None if plan_file is None else load_plan(plan_file)
     reads = ReadProgress()
@@ -158,7 +165,7 @@ def apply_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
                                  state_path, recorded=None if saved is None else saved.state_file,
                                  resend_secrets=resend_secrets, ignore_changes=ignore_changes, prune=prune,
                                  force=force, allow_file_outside=allow_file_outside, reads=reads,
-                                 prune_kinds=prune_kinds)
+                                 prune_kinds=prune_kinds, saved=saved is not None)
     view = ApplyView(fmt, auto_approve, state, reads)
     with view.applying():
         if saved is not None:
@@ -176,7 +183,7 @@ def _check_apply_arguments(paths: tuple[Path, ...], plan_file: Path | None, auto
     that only planning uses."""
     if plan_file is not None and (paths or replanning):
         raise ArgumentError("--plan applies a saved plan as it is: give no manifests, --verify, "
-                            "--resend-secrets, --ignore-changes, --prune or --force with it")
+                            "--resend-secrets, --ignore-changes, --prune, --force, --vars or --env with it")
     if plan_file is None and not paths:
         raise ArgumentError("give at least one manifest file or directory, or --plan FILE")
     if not auto_approve and not sys.stdin.isatty():
@@ -278,6 +285,7 @@ def _declined(plan: Plan, result: ApplyResult) -> bool:
 @click.command("adopt", cls=ReconcilerCommand)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @server_options
+@variables_options
 def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                   api_version: str | None, state_path: Path | None) -> int:
     """Record the live objects the manifests describe as owned by this repository (no write to
@@ -306,7 +314,7 @@ def adopt_command(paths: tuple[Path, ...], url: str | None, token: str | None, i
 @connection_options
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
               help="write one file per kind and per flow into this folder (default: one document on stdout)")
-@click.option("--kind", "kinds", multiple=True, metavar="KIND",
+@click.option("--kind", "kinds", multiple=True, metavar="KIND", shell_complete=complete_kind,
               help="export this kind only: a manifest kind (expression) or a model kind (expression_policy); "
                    "repeatable")
 @click.option("--family", "families", multiple=True, type=click.Choice(FAMILIES),
@@ -351,7 +359,7 @@ def _write_export(exported: Export, out: Path, force: bool) -> None:
 
 
 @click.command("explain", cls=ReconcilerCommand)
-@click.argument("kind", required=False)
+@click.argument("kind", required=False, shell_complete=complete_kind)
 @click.option("--api-version", type=click.Choice(known_versions()), help="API model (default: newest)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="output format")
@@ -398,5 +406,38 @@ def sandbox_command(host: str, port: int, api_version: str | None, token: str, s
     return EXIT_OK
 
 
-COMMANDS = (validate_command, plan_command, show_command, apply_command, adopt_command, export_command,
+@click.command("init", cls=ReconcilerCommand)
+@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@connection_options
+@click.option("--example", is_flag=True, help="manifests of a small example login flow instead of the server's "
+                                                "(offline)")
+@click.option("--ci", type=click.Choice(["github", "gitlab"]), help="add the CI kit's workflows of this flavour")
+def init_command(directory: Path, url: str | None, token: str | None, insecure: bool, sandbox: bool,
+                 api_version: str | None, example: bool, ci: str | None) -> int:
+    """Start a config repository in DIRECTORY (default: here): the server's login flow as manifests
+    (or --example), the manifest schema for editors, .pre-commit-config.yaml, README.md,
+    .gitignore and, with --ci, the CI workflows. An existing file is never overwritten."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from reconciler import engine
+    from reconciler.exporting.scaffold import ScaffoldOptions, write_scaffold
+
+    try:
+        tool_version = version("authentik-reconciler")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        tool_version = ""
+    server = None if example else connection(url, token, insecure, sandbox, api_version)
+    scaffold = engine.new_repository(server, ScaffoldOptions(ci=ci, version=tool_version), api_version)
+    written = write_scaffold(scaffold, directory)
+    click.echo(f"Config repository in {directory}, its manifests {scaffold.manifests}:")
+    for path in written.written:
+        click.echo(f"  wrote {path}")
+    for path in written.kept:
+        click.echo(f"  kept  {path} (it exists: not overwritten)")
+    config = directory / "config"
+    click.echo(f"Next: `reconciler validate {config}`, then `reconciler plan {config}` against the server.")
+    return EXIT_OK
+
+
+COMMANDS = (init_command, validate_command, plan_command, show_command, apply_command, adopt_command, export_command,
             explain_command, sandbox_command)

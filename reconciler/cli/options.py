@@ -21,17 +21,22 @@ from reconciler.values import JsonObject
 
 if TYPE_CHECKING:
     from reconciler.engine import PlanOptions
+    from reconciler.manifests.variables import Variables
     from reconciler.server.client import Connection
 
-__all__ = ["VERBOSE", "FORMAT", "connection_options", "server_options", "plan_options", "ReconcilerCommand",
-           "connection", "run_options", "StateLine", "SANDBOX_TOKEN"]
+__all__ = ["VERBOSE", "FORMAT", "connection_options", "server_options", "plan_options", "variables_options",
+           "ReconcilerCommand", "connection", "run_options", "StateLine", "SANDBOX_TOKEN", "variables_given",
+           "command_variables", "complete_kind"]
 
 SANDBOX_TOKEN = "sandbox-token"
 TIMEOUT_KEY = "reconciler.timeout"
 RETRIES_KEY = "reconciler.retries"
+VARS_KEY = "reconciler.vars"
+ENV_KEY = "reconciler.env"
 POLICY_OPTIONS = {"timeout": TIMEOUT_KEY, "retries": RETRIES_KEY}
-"""Options `ReconcilerCommand` moves from the parameters into the context for `connection`, so
-each command's signature stays as it is."""
+VARIABLE_OPTIONS = {"vars_file": VARS_KEY, "environment": ENV_KEY}
+"""Options `ReconcilerCommand` moves from the parameters into the context for `connection` and
+`command_variables`, so each command's signature stays as it is."""
 TIMEOUT_RANGE = (0.1, 3600)
 RETRIES_RANGE = (0, 20)
 """`Connection`'s bounds (`reconciler.server.client`; not imported: --help stays light), pinned by
@@ -111,6 +116,60 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ])
 
 
+def variables_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Where `{var: NAME}` values come from: a variables file, or an environment's by name."""
+    return _decorate(func, [
+        click.option("--vars", "vars_file", envvar="RECONCILER_VARS", metavar="FILE",
+                     type=click.Path(dir_okay=False, path_type=Path),
+                     help="a YAML file of the values {var: NAME} stands for [env RECONCILER_VARS]"),
+        click.option("--env", "environment", metavar="NAME", shell_complete=_complete_environment,
+                     help="the variables of environments/NAME.yaml (the nearest from the manifests up to the "
+                          "repository root)"),
+    ])
+
+
+def _complete_environment(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+    """The names of the `environments/*.yaml` files above the manifests given so far (or here)."""
+    from reconciler.repo import folders_up
+
+    paths = list(ctx.params.get("paths") or ())
+    names = {path.stem for folder in folders_up(paths) for path in (folder / "environments").glob("*.yaml")}
+    return sorted(name for name in names if name.startswith(incomplete))
+
+
+def complete_kind(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of a kind: the manifest kinds (`expression`) and the model kinds
+    (`expression_policy`) of the API version given so far, else the newest."""
+    from reconciler.model.kinds import load_model
+    from reconciler.model.versions import latest_version
+
+    model = load_model(ctx.params.get("api_version") or latest_version())
+    names = {name for kind in model.kinds.values() for name in (kind.name, kind.manifest_kind)}
+    return sorted(name for name in names if name.startswith(incomplete))
+
+
+def variables_given() -> bool:
+    """Whether the command line names variables (RECONCILER_VARS set for a whole CI job does not
+    count: `apply --plan` ignores it)."""
+    ctx = click.get_current_context()
+    return any(ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE for name in ("vars_file", "environment"))
+
+
+def command_variables(paths: list[Path]) -> Variables:
+    """The variables `--vars FILE` (or RECONCILER_VARS) or `--env NAME` name, for the manifests
+    under `paths`; none when neither is given."""
+    from reconciler.manifests.variables import Variables, environment_file, load_variables
+
+    context = click.get_current_context(silent=True)
+    meta = context.meta if context is not None else {}
+    vars_file, environment = meta.get(VARS_KEY), meta.get(ENV_KEY)
+    if vars_file is not None and environment is not None:
+        raise click.UsageError("give --vars FILE (or RECONCILER_VARS) or --env NAME, not both")
+    if environment is not None:
+        return load_variables(environment_file(list(paths), environment))
+    return Variables() if vars_file is None else load_variables(vars_file)
+
+
 class ReconcilerCommand(click.Command):
     """A command that also takes the options the group takes, like kubectl's global flags: given
     before the command (`reconciler --sandbox -v plan x`) they count as the command's own, given
@@ -127,7 +186,7 @@ class ReconcilerCommand(click.Command):
         if ctx.parent is not None:
             _take_group_options(ctx, ctx.parent)
         log_to_stderr(ctx, ctx.params.pop("verbose"))
-        for name, key in POLICY_OPTIONS.items():
+        for name, key in {**POLICY_OPTIONS, **VARIABLE_OPTIONS}.items():
             value = ctx.params.pop(name, None)
             if value is not None:
                 ctx.meta[key] = value
@@ -181,17 +240,21 @@ def connection(url: str | None, token: str | None, insecure: bool, sandbox: bool
 def run_options(paths: list[Path], sandbox: bool, api_version: str | None, state_path: Path | None, *,
                 recorded: str | None = None, resend_secrets: bool = False, ignore_changes: tuple[str, ...] = (),
                 prune: bool | None = None, force: bool = False, allow_file_outside: tuple[Path, ...] = (),
-                reads: ReadProgress | None = None, prune_kinds: tuple[str, ...] = ()) -> tuple[PlanOptions, StateLine]:
-    """The options of a run over `paths` (or a saved plan's file, whose state file is `recorded`),
-    with the state file it uses settled (`pipeline.state_path`), so what is said is what is used."""
+                reads: ReadProgress | None = None, saved: bool = False,
+                prune_kinds: tuple[str, ...] = ()) -> tuple[PlanOptions, StateLine]:
+    """The options of a run over `paths` (or, `saved`, a saved plan's file, whose state file is
+    `recorded` and whose values are in it: no variables are read), with the state file it uses
+    settled (`pipeline.state_path`), so what is said is what is used."""
     from reconciler.engine import PlanOptions
+    from reconciler.manifests.variables import Variables
     from reconciler.planning import pipeline
 
     options = PlanOptions(api_version=api_version, state_path=state_path,
                           keep_state=not sandbox or state_path is not None,
                           resend_secrets=resend_secrets, ignore_changes=frozenset(ignore_changes),
                           prune=prune, force=force, allow_file_outside=allow_file_outside, progress=reads,
-                          prune_kinds=frozenset(prune_kinds))
+                          prune_kinds=frozenset(prune_kinds),
+                          variables=Variables() if saved else command_variables(paths))
     settled = pipeline.state_path(options, list(paths), recorded)
     return replace(options, state_path=settled), StateLine(pipeline.shown_path(settled))
 

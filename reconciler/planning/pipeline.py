@@ -1,6 +1,7 @@
 """The planning pipeline as public steps over typed values:
 
-    load -> validate -> resolve secrets -> fetch live -> match -> resolve references -> diff -> order
+    load -> substitute variables -> validate -> resolve secrets -> fetch live -> match
+         -> resolve references -> diff -> order
 
 Each step is small and returns a value the next one takes, so plan, the apply of a saved plan,
 drift reports, export and prune compose the steps they need. Nothing here prints."""
@@ -21,6 +22,7 @@ from reconciler.manifests.desired import DesiredObject
 from reconciler.manifests.reading import load_manifests
 from reconciler.manifests.schema import validate
 from reconciler.manifests.secrets import FileRule, resolve_secrets
+from reconciler.manifests.variables import Variables, substitute
 from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model
 from reconciler.model.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
 from reconciler.model.versions import latest_version
@@ -35,8 +37,8 @@ from reconciler.server.reading import fetch_live
 from reconciler.state import STATE_FILE, STATE_KEY_ENV, OwnedRecord, StateFile, state_key
 from reconciler.values import IdKey, Json, Ref, Secret, display_key, refs_in
 
-__all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
-           "resolve_secrets", "live_paths", "fetch", "match", "matched_paths", "fetch_more",
+__all__ = ["PlanOptions", "PlanSession", "load", "substitute", "latest_version", "pick_version", "model_for",
+           "validate", "resolve_secrets", "live_paths", "fetch", "match", "matched_paths", "fetch_more",
            "check_conflicts", "resolve_refs", "compare", "order", "stamp", "unmanaged", "open_state", "state_path",
            "default_state_path", "shown_path", "make_plan", "check_ignored", "STATE_KEY_ENV", "prune", "check_safety",
            "guarded_deletes", "owns", "gone", "referenced_ids", "prunable_kinds"]
@@ -69,6 +71,8 @@ class PlanOptions:
     allow_file_outside: tuple[Path, ...] = ()
     """Folders outside the config repository that `{file}` secrets may be read from."""
     progress: Callable[[str], None] | None = field(default=None, compare=False)
+    variables: Variables = field(default_factory=Variables)
+    """What `{var: NAME}` stands for: an environment's variables (`load_variables`)."""
 
     @property
     def env(self) -> Mapping[str, str]:
@@ -421,7 +425,7 @@ def referenced_ids(desired: list[DesiredObject], model: ApiModel) -> set[IdKey]:
 async def make_plan(client: Client, paths: list[str | Path], options: PlanOptions,
                     secrets: StateFile | None = None) -> PlanSession:
     """Every step, in order, for the manifests under `paths`."""
-    manifests = load(paths)
+    manifests = substitute(load(paths), options.variables)
     config = options.config or load_config(find_config(paths))
     pruning = config.prune if options.prune is None else options.prune
     model = model_for(await client.version(), options.api_version)
