@@ -402,6 +402,23 @@ PROVIDERS = Family(
     # scope mappings, which are this install's objects (277).
     generated={"oauth2_provider": ["client_id", "client_secret"], "radius_provider": ["shared_secret"],
                "proxy_provider": ["property_mappings"]},
+    # Enterprise kinds no recording shows (refused without a licence, apps 357, 361, 365): their
+    # models' defaults, read through the search tool. Outgoing sync providers
+    # (authentik/lib/sync/outgoing/models.py): 100 objects a page, 30 minutes a page, delete
+    # what is deleted; WS-Federation subclasses the SAML provider (recorded SAML defaults, apps 245);
+    # SSF keeps events 30 days (enterprise/providers/ssf/models.py).
+    default_overrides={
+        **dict.fromkeys(("google_workspace_provider", "microsoft_entra_provider"), {
+            "user_delete_action": "delete", "group_delete_action": "delete", "sync_page_size": 100,
+            "sync_page_timeout": "minutes=30"}),
+        "wsfed_provider": {
+            "assertion_valid_not_before": "minutes=-5", "assertion_valid_not_on_or_after": "minutes=5",
+            "session_valid_not_on_or_after": "minutes=86400", "sign_assertion": True,
+            "digest_algorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
+            "signature_algorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "default_name_id_policy": "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"},
+        "ssf_provider": {"event_retention": "days=30"},
+    },
     # A RAC provider's endpoints are written inside its entry (`endpoints:`).
     nested={"rac_provider": {"endpoints": {"kind": "rac_endpoint", "parent": "provider", "keys": {}}}},
 )
@@ -416,7 +433,9 @@ APPLICATIONS = Family(
                     list_params={"superuser_full_list": "true"},
                     nested={"policies": BOUND_POLICIES,
                             "entitlements": {"kind": "application_entitlement", "parent": "app", "keys": {}}}),),
-    targets=(Target(name="application", at=(("/core/applications/", "pk"),)),),
+    # Deleting a provider an application uses would leave the application without it (apps 521,
+    # 522): the application guards it, so a prune refuses and names the application.
+    targets=(Target(name="application", at=(("/core/applications/", "pk"),), guards=("provider",)),),
     references={"provider": "provider", "backchannel_providers": "provider"},
 )
 
