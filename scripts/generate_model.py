@@ -97,7 +97,9 @@ class Family:
     a prefix kind's entries hold (a RAC provider's endpoints), as a single's `nested`.
     `plain_references`: its references are written as the target's key alone (`provider: NAME`)
     as well as `{provider: NAME}`. `generated`: fields the server fills per object on create (a
-    random client secret, the default scopes of this install), so no default is recorded."""
+    random client secret, the default scopes of this install), so no default is recorded.
+    `export_unchanged_defaults`: False where export leaves out a fresh install's object that is
+    as installed (the built-in mappings, the self-signed certificate, the embedded outpost)."""
 
     name: str
     nouns: tuple[str, str]
@@ -122,6 +124,7 @@ class Family:
     cascade_nullable: Mapping[str, list[str]] = field(default_factory=dict)
     recording_dirs: Mapping[str, str] = field(default_factory=dict)
     generated: Mapping[str, list[str]] = field(default_factory=dict)
+    export_unchanged_defaults: bool = True
     nested: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)
     plain_references: bool = False
 
@@ -323,7 +326,7 @@ BRANDS = Family(
 # `property_mappings: [grafana-roles]`, CONTRACT.md "Applications, providers and the directory").
 
 CERTIFICATES = Family(
-    name="certificates", nouns=("certificate", "certificates"), section="certificates", plain_references=True,
+    name="certificates", export_unchanged_defaults=False, nouns=("certificate", "certificates"), section="certificates", plain_references=True,
     singles=(Single(path="/crypto/certificatekeypairs/", name="certificate", section="certificates", key=("name",),
                     recorded_create="apps/33-cert-2-create-import.json"),),
     targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),),
@@ -332,7 +335,7 @@ CERTIFICATES = Family(
 # Names are unique across the mapping kinds (one base table, apps 165); the webhook mapping of
 # notifications is a table of its own in 2026 (it has no `managed`, apps 113).
 PROPERTY_MAPPINGS = Family(
-    name="property_mappings", nouns=("property mapping", "property mappings"), section="property_mappings",
+    name="property_mappings", export_unchanged_defaults=False, nouns=("property mapping", "property mappings"), section="property_mappings",
     prefix="/propertymappings/", scope="property_mapping", member="managed", suffix="_mapping",
     plain_references=True, recorded_create="apps/*-pm-{dir}-2-create.json",
     # The recordings name a kind by its 2026 leaf (`pm-scope`, `pm-source_ldap`); 2023's flat
@@ -344,7 +347,7 @@ PROPERTY_MAPPINGS = Family(
 )
 
 PROVIDERS = Family(
-    name="providers", nouns=("provider", "providers"), section="providers", prefix="/providers/", scope="provider",
+    name="providers", export_unchanged_defaults=False, nouns=("provider", "providers"), section="providers", prefix="/providers/", scope="provider",
     member="meta_model_name", suffix="_provider", plain_references=True,
     recorded_create="apps/???-{dir}-2-create.json",
     # Provider pks are integers from one sequence across kinds (apps 190, 245, 277, 302), names
@@ -424,7 +427,7 @@ PROVIDERS = Family(
 )
 
 APPLICATIONS = Family(
-    name="applications", nouns=("application", "applications"), section="applications", key=("slug",),
+    name="applications", export_unchanged_defaults=False, nouns=("application", "applications"), section="applications", key=("slug",),
     plain_references=True,
     singles=(Single(path="/core/applications/", name="application", section="applications", key=("slug",),
                     recorded_create="apps/380-app-2-create.json",
@@ -457,7 +460,7 @@ RAC_ENDPOINTS = Family(
 )
 
 OUTPOST_CONNECTIONS = Family(
-    name="outpost_connections", nouns=("outpost connection", "outpost connections"), section="outpost_connections",
+    name="outpost_connections", export_unchanged_defaults=False, nouns=("outpost connection", "outpost connections"), section="outpost_connections",
     prefix="/outposts/service_connections/", scope="outpost_connection", member="component",
     suffix="_connection", plain_references=True, recorded_create="apps/???-sc-{dir}-2-create.json",
     recording_dirs={"service_connections_docker": "docker", "service_connections_kubernetes": "k8s"},
@@ -466,7 +469,7 @@ OUTPOST_CONNECTIONS = Family(
 )
 
 OUTPOSTS = Family(
-    name="outposts", nouns=("outpost", "outposts"), section="outposts", plain_references=True,
+    name="outposts", export_unchanged_defaults=False, nouns=("outpost", "outposts"), section="outposts", plain_references=True,
     singles=(Single(path="/outposts/instances/", name="outpost", section="outposts", key=("name",),
                     recorded_create="apps/459-out-2-create.json"),),
     targets=(Target(name="outpost", at=(("/outposts/instances/", "pk"),)),),
@@ -868,6 +871,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "defaults": kind_defaults(kind, fields, required, recorded_defaults),
         "no_default": kind.family.no_default.get(kind.name, []),
         "generated": kind.family.generated.get(kind.name, []),
+        "export_unchanged_defaults": kind.family.export_unchanged_defaults,
         "constants": constants,
         "recorded": bool(recorded),
     }

@@ -124,6 +124,8 @@ class Kind:
     """`int` (providers, users), `uuid`, or `str`: what the id field holds."""
     list_params: dict[str, str] = field(default_factory=dict)
     """Query parameters every read of its list sends (applications: `superuser_full_list`)."""
+    export_unchanged_defaults: bool = True
+    """False: export leaves out a fresh install's object that is as installed (issue 17)."""
 
     def id_key(self, value: object) -> IdKey:
         """An id of this kind's objects, with its scope, for sets that mix kinds."""
@@ -314,4 +316,5 @@ def _kind(name: str, spec: JsonObject) -> Kind:
         id_field=spec["id_field"],
         id_type=spec["id_type"],
         list_params=dict(spec.get("list_params", {})),
+        export_unchanged_defaults=bool(spec.get("export_unchanged_defaults", True)),
     )
