@@ -63,5 +63,13 @@ def creates(url: str, status: int) -> bool:
     return status == 201 or (status == 200 and url.split("?")[0].endswith(CREATING_ACTIONS))
 
 
+# Random values a create draws (apps 190, 277, 316), handed to the sandbox as recorded.
+DRAWN = ("client_id", "client_secret", "shared_secret")
+
+
+def drawn_secrets(creating: bool, body: Any) -> list[str]:
+    return [str(body[key]) for key in DRAWN if key in body] if creating and isinstance(body, dict) else []
+
+
 # Recordings the sandbox does not reproduce, and why (strict xfails).
 NOT_REPRODUCED: dict[str, str] = {}

@@ -285,6 +285,7 @@ async def replay(version: str, folder: str) -> Replay:
             status = recorded["response"]["status"]
             creating = fidelity_apps.creates(request["url"], status)
             sandbox.store.next_ids = created_ids(creating, recorded_body, seeded)
+            sandbox.store.next_secrets = fidelity_apps.drawn_secrets(creating, recorded_body)
             response = await client.request(request["method"], substitute(request["url"], state.ids),
                                             headers=headers, content=content)
             sandbox.store.next_ids = []

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
+from . import certificates
 from .listing import InvalidFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
@@ -62,6 +63,7 @@ class Api:
                                                "DELETE": partial(self.delete_member, target)}),
                 self.route(path + "{ident}/used_by/", {"GET": partial(self.member_used_by, target)}),
             ]
+        routes += self.key_pair_routes()
         for kind in self.model.kinds.values():
             routes += [
                 self.route(kind.path, {"GET": partial(self.list_kind, kind), "POST": partial(self.create, kind)}),
@@ -151,7 +153,9 @@ class Api:
         if isinstance(cleaned, Response):
             return cleaned
         pk = self.store.new_pk(kind)
-        self.store.insert(kind, pk, {**creation_defaults(kind), **cleaned})
+        generated = self.renderer.computed.generated(kind)
+        self.store.insert(kind, pk, {**creation_defaults(kind), **{k: v for k, v in generated.items() if k in kind.fields},
+                                     **cleaned}, {k: v for k, v in generated.items() if k not in kind.fields})
         return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
 
     async def update(self, kind: Kind, request: Request, ident: str, *, partial_update: bool) -> Response:
@@ -234,6 +238,47 @@ class Api:
     def member_at(self, target: str, ident: str) -> Kind | None:
         found = self.store.member(target, ident)
         return found[0] if found is not None else None
+
+    # -- certificate-key pairs (certificates.py) ------------------------------------------------
+    def key_pair_routes(self) -> list[Route]:
+        kind = self.model.kind_for_path(certificates.KEY_PAIRS)
+        if kind is None:
+            return []
+        return [self.route(kind.path + "generate/", {"POST": partial(self.generate_key_pair, kind)}),
+                self.route(kind.path + "{ident}/view_certificate/",
+                           {"GET": partial(self.view_pem, kind, "certificate_data", "certificate")}),
+                self.route(kind.path + "{ident}/view_private_key/",
+                           {"GET": partial(self.view_pem, kind, "key_data", "private_key")})]
+
+    async def generate_key_pair(self, kind: Kind, request: Request) -> Response:
+        """A generated key pair is answered with 200, not 201 (apps 26)."""
+        body = await self.body(request)
+        if isinstance(body, Response):
+            return body
+        request_errors = certificates.generate_errors(body, self.profile.generate_algs)
+        if request_errors:
+            return JSONResponse(request_errors, 400)
+        name = str(body["common_name"]).strip()
+        certificate, key = certificates.generate(
+            name, [alt.strip() for alt in str(body.get("subject_alt_name") or "").split(",") if alt.strip()],
+            int(body["validity_days"]), str(body.get("alg", "rsa")))
+        pk = self.store.new_pk(kind)
+        self.store.insert(kind, pk, {**creation_defaults(kind), "name": name, "certificate_data": certificate,
+                                     "key_data": key})
+        return JSONResponse(self.renderer.render(kind, pk))
+
+    async def view_pem(self, kind: Kind, field: str, file_part: str, request: Request, ident: str) -> Response:
+        """`{"data": PEM}`, empty without one (apps 38, 39, 41); `?download` the file (40)."""
+        found = self.store.find(kind, ident)
+        if found is None:
+            return self.not_found(kind.model)
+        values = self.store.values[kind.name][found]
+        pem = str(values.get(field) or "")
+        if "download" not in request.query_params:
+            return JSONResponse({"data": pem})
+        filename = f"{values.get('name')}_{file_part}.pem"
+        return Response(pem, media_type="application/x-pem-file",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     # -- flow backgrounds -----------------------------------------------------------------------
     def background_route(self) -> Route:

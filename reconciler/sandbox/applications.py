@@ -41,7 +41,6 @@ backchannel, apps 190 vs 401)."""
 APPLICATION = "application"
 OUTPOST = "outpost"
 CLIENT_ID_CHARS = string.ascii_letters + string.digits
-CLIENT_ID_LENGTH = 40  # apps 190, 277
 PROXY_CALLBACK = "/outpost.goauthentik.io/callback?X-authentik-auth-callback=true"  # apps 277
 PROXY_RETURN = "?X-authentik-auth-callback=true"
 SAML_INIT = "/application/saml/{slug}/sso/binding/init/"  # apps 390
@@ -87,12 +86,25 @@ class Computed:
         return [f"Outpost {other['name']}" for other in self.store.values[outpost.name].values()
                 if pk in (other.get("providers") or [])]
 
-    def _client_id(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
-        """A proxy provider's read-only client id, drawn once (apps 277)."""
-        held = self.store.held.setdefault(pk, {})
-        if "client_id" not in held:
-            held["client_id"] = "".join(secrets.choice(CLIENT_ID_CHARS) for _ in range(CLIENT_ID_LENGTH))
-        return str(held["client_id"])
+    def _client_id(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
+        """A proxy provider's read-only client id, drawn on create (apps 277)."""
+        return self.store.held.get(pk, {}).get("client_id")
+
+    def generated(self, kind: Kind) -> JsonObject:
+        """The values the server draws for a new object of `kind`: random credentials (apps 190,
+        316; `Store.next_secrets` first) and default mappings (277)."""
+        values: JsonObject = {}
+        for name, length in self.profile.generated_secrets.get(kind.name, {}).items():
+            given = self.store.next_secrets.pop(0) if self.store.next_secrets else None
+            values[name] = given or "".join(secrets.choice(CLIENT_ID_CHARS) for _ in range(length))
+        for name, managed in self.profile.generated_mappings.get(kind.name, {}).items():
+            values[name] = [pk for wanted in managed for pk in self.managed_mappings(wanted)]
+        return values
+
+    def managed_mappings(self, managed: str) -> list[ObjectId]:
+        return [pk for kind in self.model.kinds_of("property_mapping") for pk, values in
+                self.store.values[kind.name].items() if self.store.held.get(pk, {}).get("managed", values.get("managed"))
+                == managed]
 
     def _redirect_uris(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         """A proxy provider's redirect URIs, recomputed from `external_host` (apps 277, 289):

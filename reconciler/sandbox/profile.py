@@ -94,6 +94,12 @@ class Profile:
     flow_background: JsonObject
     country_names: dict[str, str]
     base_views: BaseViews
+    generate_algs: tuple[str, ...]
+    generated_secrets: dict[str, dict[str, int]]
+    """Per kind, the random values (field: length) the server draws on create (apps 190, 277, 316)."""
+    generated_mappings: dict[str, dict[str, tuple[str, ...]]]
+    """Per kind, reference lists a create fills with the mappings of these `managed` ids (277)."""
+    """The `alg` choices of `…/certificatekeypairs/generate/` (none in 2023)."""
 
     def not_found_detail(self, model: str) -> str:
         return self.not_found.format(model=model)
@@ -167,6 +173,10 @@ def load_profile(version: str) -> Profile:
         flow_background=raw["flow_background"],
         country_names=raw["countries"]["names"],
         base_views=base_views(raw.get("base_views", {})),
+        generate_algs=tuple(raw.get("certificate_generate", {}).get("algs", ())),
+        generated_secrets=raw.get("generated", {}).get("secrets", {}),
+        generated_mappings={kind: {name: tuple(ids) for name, ids in fields.items()}
+                            for kind, fields in raw.get("generated", {}).get("managed_mappings", {}).items()},
     )
 
 
