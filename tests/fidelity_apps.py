@@ -33,6 +33,10 @@ RECORDED_FLOWS = {
                  "f0a77a7a-1a4a-4ee1-a368-8bd0c813e046": "default-provider-authorization-explicit-consent"},
 }
 
+# The recorded servers' addresses, which absolute URLs in their answers show (apps 20, 245, 396):
+# the replay reaches the sandbox at the same address.
+SERVERS = {"2023.10.7": "http://127.0.0.1:9000", "2026.2.2": "http://127.0.0.1:9001"}
+
 # Creates the server answers with 200, not 201: a generated key pair (26, 29; 2023 30 too).
 CREATING_ACTIONS = ("/crypto/certificatekeypairs/generate/",)
 

@@ -270,7 +270,7 @@ async def replay(version: str, folder: str) -> Replay:
     sandbox = Sandbox(version, seed=seed)
     state = Replay(sandbox, datetime.now(UTC))
     seeded = seeded_pks(seed or default_seed(version))
-    async with httpx.AsyncClient(transport=sandbox.transport(), base_url="http://sandbox") as client:
+    async with httpx.AsyncClient(transport=sandbox.transport(), base_url=fidelity_apps.SERVERS[version]) as client:
         await setup(client, state, folder)
         for path in recordings(version, folder):
             name = case_name(path)

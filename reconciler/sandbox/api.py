@@ -3,6 +3,7 @@ field: a flow by its slug), the polymorphic family lists (`/stages/all/`, `/poli
 read-only lists references point at, and the few fixed endpoints."""
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,6 +17,7 @@ from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
 from . import certificates
+from .applications import BASE_URL
 from .listing import InvalidFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
@@ -63,7 +65,7 @@ class Api:
                                                "DELETE": partial(self.delete_member, target)}),
                 self.route(path + "{ident}/used_by/", {"GET": partial(self.member_used_by, target)}),
             ]
-        routes += self.key_pair_routes()
+        routes += self.key_pair_routes() + self.outpost_routes()
         for kind in self.model.kinds.values():
             routes += [
                 self.route(kind.path, {"GET": partial(self.list_kind, kind), "POST": partial(self.create, kind)}),
@@ -111,6 +113,7 @@ class Api:
         allow = ", ".join([*handlers, *(["HEAD"] if "GET" in handlers else []), "OPTIONS"])
 
         async def endpoint(request: Request) -> Response:
+            BASE_URL.set(str(request.base_url).rstrip("/"))
             response = self.authenticate(request) or await dispatch(request, handlers)
             response.headers.setdefault("Allow", allow)
             return response
@@ -194,6 +197,9 @@ class Api:
         together = self.rules.together_errors(kind, cleaned, instance)
         if together:
             return JSONResponse({"non_field_errors": together}, 400)
+        field_errors = self.rules.body_errors(kind, cleaned)
+        if field_errors:
+            return JSONResponse(field_errors, 400)
         try:
             message = self.rules.validate(kind, cleaned)
         except ServerFault:
@@ -238,6 +244,19 @@ class Api:
     def member_at(self, target: str, ident: str) -> Kind | None:
         found = self.store.member(target, ident)
         return found[0] if found is not None else None
+
+    # -- outposts --------------------------------------------------------------------------------
+    def outpost_routes(self) -> list[Route]:
+        kind = self.model.kinds.get("outpost")
+        if kind is None or not self.profile.apps.outpost_defaults:
+            return []
+        return [self.route(kind.path + "default_settings/", {"GET": self.outpost_defaults})]
+
+    async def outpost_defaults(self, request: Request) -> Response:
+        """The config a new outpost gets, pointing at this server (apps 20)."""
+        body = copy.deepcopy(self.profile.apps.outpost_defaults)
+        body["config"]["authentik_host"] = BASE_URL.get() + "/"
+        return JSONResponse(body)
 
     # -- certificate-key pairs (certificates.py) ------------------------------------------------
     def key_pair_routes(self) -> list[Route]:

@@ -48,6 +48,7 @@ class ObjectRule:
     needs: tuple[str, ...] = ()
     when: JsonObject = field(default_factory=dict)
     create_name: str = ""
+    error_field: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,6 @@ class BaseViews:
     generic: dict[str, JsonObject]
     generic_fields: frozenset[str]
     full_fields: frozenset[str]
-    backchannel_absent: bool = False
-    """2023 leaves `assigned_backchannel_application_*` out until a provider is one (apps 190, 401)."""
-    redirect_uris_as_text: bool = False
-    """2023 gives a proxy provider's redirect URIs as one string of regexes (apps 277)."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +91,7 @@ class Profile:
     flow_background: JsonObject
     country_names: dict[str, str]
     base_views: BaseViews
+    apps: AppAnswers
     generate_algs: tuple[str, ...]
     generated_secrets: dict[str, dict[str, int]]
     """Per kind, the random values (field: length) the server draws on create (apps 190, 277, 316)."""
@@ -135,7 +133,8 @@ def object_rule(raw: JsonObject) -> ObjectRule:
     return ObjectRule(kind=raw["kind"], rule=raw["rule"], fields=tuple(raw["fields"]),
                       message=raw.get("message", ""), many_message=raw.get("many_message", ""),
                       missing=dict(raw.get("missing", {})), needs=tuple(raw.get("needs", ())),
-                      when=dict(raw.get("when", {})), create_name=raw.get("create_name", ""))
+                      when=dict(raw.get("when", {})), create_name=raw.get("create_name", ""),
+                      error_field=raw.get("error_field", ""))
 
 
 @cache
@@ -173,6 +172,7 @@ def load_profile(version: str) -> Profile:
         flow_background=raw["flow_background"],
         country_names=raw["countries"]["names"],
         base_views=base_views(raw.get("base_views", {})),
+        apps=app_answers(raw.get("apps", {})),
         generate_algs=tuple(raw.get("certificate_generate", {}).get("algs", ())),
         generated_secrets=raw.get("generated", {}).get("secrets", {}),
         generated_mappings={kind: {name: tuple(ids) for name, ids in fields.items()}
@@ -183,9 +183,28 @@ def load_profile(version: str) -> Profile:
 def base_views(raw: JsonObject) -> BaseViews:
     return BaseViews(keys={target: tuple(keys) for target, keys in raw.get("keys", {}).items()},
                      generic=dict(raw.get("generic", {})), generic_fields=frozenset(raw.get("generic_fields", ())),
-                     full_fields=frozenset(raw.get("full_fields", ())),
-                     backchannel_absent=bool(raw.get("backchannel_absent_when_unassigned")),
-                     redirect_uris_as_text=bool(raw.get("redirect_uris_as_text")))
+                     full_fields=frozenset(raw.get("full_fields", ())))
+
+
+@dataclass(frozen=True)
+class AppAnswers:
+    """How a version shows the computed fields of providers and outposts (applications.py)."""
+
+    backchannel_absent: bool
+    """2023 leaves `assigned_backchannel_application_*` out until a provider is one (apps 190, 401)."""
+    redirect_uris_as_text: bool
+    """2023 gives a proxy provider's redirect URIs as one string of regexes (apps 277)."""
+    saml_metadata_by_app: bool
+    """2026 links a SAML provider's metadata under its application once it has one (396)."""
+    outpost_defaults: JsonObject
+    """`/outposts/instances/default_settings/`, `authentik_host` being the server's address (20)."""
+
+
+def app_answers(raw: JsonObject) -> AppAnswers:
+    return AppAnswers(backchannel_absent=bool(raw.get("backchannel_absent_when_unassigned")),
+                      redirect_uris_as_text=bool(raw.get("redirect_uris_as_text")),
+                      saml_metadata_by_app=bool(raw.get("saml_metadata_by_app")),
+                      outpost_defaults=dict(raw.get("outpost_defaults", {})))
 
 
 @cache

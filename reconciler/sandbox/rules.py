@@ -4,15 +4,16 @@ has which rule, with which message, is profile data (`object_rules` in `recorded
 this module only knows what each kind of rule does."""
 from __future__ import annotations
 
+import re
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model.kinds import Kind
 from reconciler.values import Json, ObjectId
 
-from . import files
+from . import certificates, files
 from .profile import ObjectRule, Profile
 from .store import Store
 
@@ -52,6 +53,10 @@ class Rules:
             elif rule.rule == "nonempty_when" and not value and \
                     all(body.get(key) == wanted for key, wanted in rule.when.items()):
                 return rule.message  # read from the request as sent (the validator reads initial_data)
+            elif rule.rule in VALUE_CHECKS:
+                error = VALUE_CHECKS[rule.rule](value)
+                if error is not None:
+                    return rule.message.format(error=error, value=value)
         return None
 
     # -- unique-together validators -------------------------------------------------------------
@@ -69,6 +74,22 @@ class Rules:
                         for other, values in self.store.values[kind.name].items())
             if taken:
                 errors.append(UNIQUE_TOGETHER.format(fields=", ".join(rule.fields)))
+        return errors
+
+    def body_errors(self, kind: Kind, attrs: Mapping[str, Json]) -> dict[str, list[str]]:
+        """validate() checks that report under a field (`required_when`: the `fields` must be
+        non-empty in the body when its values, or `missing` ones, match `when`; apps 273, 280,
+        284), and values only a licence allows (`enterprise_value`, apps 321, 330)."""
+        errors: dict[str, list[str]] = {}
+        for rule in self.profile.rules_of(kind.name):
+            if rule.rule == "required_when" and all(
+                    attrs.get(key, rule.missing.get(key)) == wanted for key, wanted in rule.when.items()) \
+                    and not all(attrs.get(name) for name in rule.fields):
+                errors.setdefault(rule.error_field or rule.fields[0], [rule.message])
+            elif rule.rule == "enterprise_value" and not self.enterprise and any(
+                    attrs.get(name) not in (None, *rule.missing.get(name, [None])) for name in rule.fields
+                    if name in attrs):
+                errors.setdefault(rule.fields[0], [rule.message])
         return errors
 
     # -- validate() -----------------------------------------------------------------------------
@@ -91,7 +112,8 @@ class Rules:
             if any(name not in attrs for name in needed):
                 raise ServerFault(rule.kind)
         if rule.rule == "one_truthy":
-            if not any(attrs.get(name, rule.missing.get(name)) for name in rule.fields):
+            applies = all(attrs.get(name) for name in rule.when)  # `when`: fields the body must set
+            if applies and not any(attrs.get(name, rule.missing.get(name)) for name in rule.fields):
                 return rule.message
         elif rule.rule == "exactly_one":
             count = sum(1 for name in rule.fields if attrs.get(name))
@@ -100,6 +122,67 @@ class Rules:
             if count < 1:
                 return rule.message
         return None
+
+
+def unnamed_syntax_error(value: Json) -> str | None:
+    """A property mapping's expression, compiled without a file name (apps 160: `(None, line 2)`)."""
+    return syntax_error(str(value), "None")
+
+
+def spaces(value: Json) -> str | None:
+    return "" if " " in str(value) else None
+
+
+def not_a_dict(value: Json) -> str | None:
+    return None if isinstance(value, dict) else ""
+
+
+def unreadable_certificate(value: Json) -> str | None:
+    return "certificate_data" if certificates.pem_error(value, None) else None
+
+
+def unreadable_key(value: Json) -> str | None:
+    return "key_data" if certificates.pem_error(None, value) else None
+
+
+def bad_regex(value: Json) -> str | None:
+    """The first `regex` redirect URI that does not compile (apps 201)."""
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict) and item.get("matching_mode") == "regex":
+            try:
+                re.compile(str(item.get("url")))
+            except re.error:
+                return str(item.get("url"))
+    return None
+
+
+TIMEDELTA_UNITS = {"weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds"}
+
+
+def not_a_timedelta(value: Json) -> str | None:
+    """authentik's `timedelta_string_validator`: `unit=number` pairs joined by `;` (apps 223)."""
+    for part in str(value).split(";"):
+        unit, _, amount = part.strip().partition("=")
+        try:
+            float(amount)
+        except ValueError:
+            return ""
+        if unit.strip() not in TIMEDELTA_UNITS:
+            return ""
+    return None
+
+
+VALUE_CHECKS: dict[str, Callable[[Json], str | None]] = {
+    "timedelta": not_a_timedelta,
+    "mapping_syntax": unnamed_syntax_error,
+    "no_spaces": spaces,
+    "dict": not_a_dict,
+    "certificate_pem": unreadable_certificate,
+    "private_key_pem": unreadable_key,
+    "regex_items": bad_regex,
+}
+"""Checks of one value (field validators of the apps kinds): the error text the rule's message
+takes as `{error}`, or None (a dispatch table by rule name)."""
 
 
 def syntax_error(expression: str, filename: str) -> str | None:
