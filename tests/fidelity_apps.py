@@ -50,6 +50,7 @@ def apps_seed(version: str) -> dict[str, Any]:
     for path, objects in recorded.items():
         names = {obj["name"]: obj["pk"] for obj in objects}
         ids.update({obj["pk"]: names[obj["name"]] for obj in lists.get(path, []) if obj.get("name") in names})
+        lists[path] = objects  # as that install showed them (the self-signed certificate's fingerprints)
     slugs = {flow["slug"]: flow["pk"] for flow in lists["/flows/instances/"]}
     ids.update({slugs[slug]: pk for pk, slug in RECORDED_FLOWS[version].items()})
     rebased: dict[str, Any] = json.loads(substituted(json.dumps(seed), ids))

@@ -355,9 +355,14 @@ class Api:
         no bindings (flows 220)."""
         if how == "unbound":
             return not self.store.referring("policy_binding", "policy", value)
+        if how == "backchannel":
+            return any(self.model.kinds[name].constants.get("meta_model_name") == value
+                       for name in self.profile.apps.backchannel_kinds if name in self.model.kinds)
         if how == "binding_model":
             return next((pk for pk, held in self.store.held.items() if held.get(PTR_ID) == normal_uuid(value)), None)
         field = kind.fields.get(param) if kind else None
+        if field is not None and field.reference and field.type == "integer":
+            return self.store.resolve(field.reference, int(value)) if value.strip().isdigit() else None
         ident = normal_uuid(value)
         if field is None or field.reference is None or ident is None:
             return None

@@ -197,6 +197,8 @@ class AppAnswers:
     saml_metadata_by_app: bool
     """2026 links a SAML provider's metadata under its application once it has one (396)."""
     outpost_defaults: JsonObject
+    backchannel_kinds: tuple[str, ...]
+    """The kinds `/providers/all/?backchannel=true` lists (apps 374)."""
     """`/outposts/instances/default_settings/`, `authentik_host` being the server's address (20)."""
 
 
@@ -204,7 +206,8 @@ def app_answers(raw: JsonObject) -> AppAnswers:
     return AppAnswers(backchannel_absent=bool(raw.get("backchannel_absent_when_unassigned")),
                       redirect_uris_as_text=bool(raw.get("redirect_uris_as_text")),
                       saml_metadata_by_app=bool(raw.get("saml_metadata_by_app")),
-                      outpost_defaults=dict(raw.get("outpost_defaults", {})))
+                      outpost_defaults=dict(raw.get("outpost_defaults", {})),
+                      backchannel_kinds=tuple(raw.get("backchannel_kinds", ())))
 
 
 @cache
