@@ -35,7 +35,8 @@ BAD_TOKEN = "Token invalid/expired"  # 89
 UNSUPPORTED_SCHEME = "Unsupported authentication type"  # source reading: authentik/api/authentication.py
 INVALID_PAGE = "Invalid page."  # 05
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-BACKGROUND_ACTION = "set_background_url/"
+FILE_ACTIONS = (("flow", "set_background_url/", "background"), ("application", "set_icon_url/", "meta_icon"))
+"""(kind, action, the value it holds) of the 2023 actions that set a read-only file URL."""
 
 
 class Api:
@@ -49,6 +50,7 @@ class Api:
         self.rules = Rules(store, profile, enterprise)
         self.validator = Validator(store, profile, self.rules)
         self._rendered: dict[str, tuple[int, list[JsonObject]]] = {}
+        self._cached: dict[str, tuple[int, dict[int, list[ObjectId]]]] = {}
 
     # -- routing --------------------------------------------------------------------------------
     def routes(self) -> list[Route]:
@@ -77,7 +79,7 @@ class Api:
                 }),
                 self.route(kind.path + "{ident}/used_by/", {"GET": partial(self.used_by, kind)}),
             ]
-        routes.append(self.background_route())
+        routes += self.file_url_routes()
         for path in self.listed_paths():
             routes += [self.route(path, {"GET": partial(self.list_listed, path)}),
                        self.route(path + "{ident}/", {"GET": partial(self.get_listed, path)})]
@@ -197,7 +199,7 @@ class Api:
         together = self.rules.together_errors(kind, cleaned, instance)
         if together:
             return JSONResponse({"non_field_errors": together}, 400)
-        field_errors = self.rules.body_errors(kind, cleaned)
+        field_errors = self.rules.body_errors(kind, cleaned, instance)
         if field_errors:
             return JSONResponse(field_errors, 400)
         try:
@@ -299,28 +301,33 @@ class Api:
         return Response(pem, media_type="application/x-pem-file",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
-    # -- flow backgrounds -----------------------------------------------------------------------
-    def background_route(self) -> Route:
-        """`set_background_url`: the 2023 way to set a flow's read-only background (flows 46-49);
-        2026 has no such route and its web server answers the request itself (flows 46, 48)."""
-        flow = next(kind for kind in self.model.kinds.values() if kind.url_field == "slug")
-        path = flow.path + "{ident}/" + BACKGROUND_ACTION
-        if self.profile.flow_background["action"] == "server_error":
-            async def no_route(request: Request) -> Response:
-                return server_error()
-            return Route(API_PREFIX + path, no_route, methods=ALL_METHODS)
-        return self.route(path, {"POST": partial(self.set_background_url, flow)})
+    # -- flow backgrounds and application icons -------------------------------------------------
+    def file_url_routes(self) -> list[Route]:
+        """`set_background_url` and `set_icon_url`: the 2023 way to set a flow's background and
+        an application's icon, read-only fields there (flows 46-49, apps 427, 428); 2026 has no
+        such routes and its web server answers the request itself (flows 46, 48; apps 427)."""
+        routes = []
+        for kind_name, action, held in FILE_ACTIONS:
+            kind = self.model.kinds.get(kind_name)
+            if kind is None:
+                continue
+            path = kind.path + "{ident}/" + action
+            if self.profile.flow_background["action"] == "server_error":
+                routes.append(Route(API_PREFIX + path, no_route, methods=ALL_METHODS))
+            else:
+                routes.append(self.route(path, {"POST": partial(self.set_file_url, kind, held)}))
+        return routes
 
-    async def set_background_url(self, flow: Kind, request: Request, ident: str) -> Response:
-        found = self.store.find(flow, ident)
+    async def set_file_url(self, kind: Kind, held: str, request: Request, ident: str) -> Response:
+        found = self.store.find(kind, ident)
         if found is None:
-            return self.not_found(flow.model)
+            return self.not_found(kind.model)
         body = await self.body(request)
         if isinstance(body, Response):
             return body
         if body.get("url") is None:  # source reading: set_file_url answers HttpResponseBadRequest
             return bad_request_page()
-        self.store.hold(found, "background", str(body["url"]))
+        self.store.hold(found, held, str(body["url"]))
         return JSONResponse({})
 
     # -- read-only lists ------------------------------------------------------------------------
@@ -347,7 +354,25 @@ class Api:
             return JSONResponse(exc.errors, 400)
         except InvalidPage:
             return detail(INVALID_PAGE, 404)
+        if kind is not None and kind.name in self.profile.apps.cached_lists:
+            envelope["results"] = self.cached_page(kind, query, envelope)
         return JSONResponse({**envelope, **self.profile.extra_for(path)})
+
+    def cached_page(self, kind: Kind, query: Mapping[str, str], envelope: JsonObject) -> list[JsonObject]:
+        """The application list's per-user cache (apps 433-441): without `superuser_full_list`
+        or `search`, a page holds the objects the first list since the last write found for that
+        page number, whatever the filters are now; the count is the filtered one. (The server
+        clears it on application writes; the sandbox on any write.)"""
+        if query.get("superuser_full_list", "").lower() in ("true", "1") or "search" in query:
+            return list(envelope["results"])
+        number = envelope["pagination"]["current"]
+        generation, pages = self._cached.get(kind.name, (-1, {}))
+        if generation != self.store.generation:
+            generation, pages = self.store.generation, {}
+            self._cached[kind.name] = (generation, pages)
+        if number not in pages:
+            pages[number] = [obj["pk"] for obj in envelope["results"]]
+        return [self.renderer.render(kind, pk) for pk in pages[number] if pk in self.store.values[kind.name]]
 
     def filter_value(self, kind: Kind | None, how: str, param: str, value: str) -> Json:
         """What a filter value names: the object a reference filter wants, by pk (a policy
@@ -425,7 +450,11 @@ async def dispatch(request: Request, handlers: Mapping[str, Handler]) -> Respons
     return await handlers[method](request, **request.path_params)
 
 
-async def unrouted(request: Request) -> Response:
+async def no_route(request: Request) -> Response:
+    return server_error()
+
+
+def unrouted(request: Request) -> Response:
     return not_found_page()
 
 

@@ -198,6 +198,8 @@ class AppAnswers:
     """2026 links a SAML provider's metadata under its application once it has one (396)."""
     outpost_defaults: JsonObject
     backchannel_kinds: tuple[str, ...]
+    cached_lists: tuple[str, ...]
+    """Kinds whose list is served from a cache that ignores filters (applications, 433-436)."""
     """The kinds `/providers/all/?backchannel=true` lists (apps 374)."""
     """`/outposts/instances/default_settings/`, `authentik_host` being the server's address (20)."""
 
@@ -207,7 +209,8 @@ def app_answers(raw: JsonObject) -> AppAnswers:
                       redirect_uris_as_text=bool(raw.get("redirect_uris_as_text")),
                       saml_metadata_by_app=bool(raw.get("saml_metadata_by_app")),
                       outpost_defaults=dict(raw.get("outpost_defaults", {})),
-                      backchannel_kinds=tuple(raw.get("backchannel_kinds", ())))
+                      backchannel_kinds=tuple(raw.get("backchannel_kinds", ())),
+                      cached_lists=tuple(raw.get("cached_lists", ())))
 
 
 @cache

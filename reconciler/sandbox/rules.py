@@ -53,6 +53,8 @@ class Rules:
             elif rule.rule == "nonempty_when" and not value and \
                     all(body.get(key) == wanted for key, wanted in rule.when.items()):
                 return rule.message  # read from the request as sent (the validator reads initial_data)
+            elif rule.rule == "reserved" and value in rule.when.get("values", []):
+                return rule.message.format(value=value)
             elif rule.rule in VALUE_CHECKS:
                 error = VALUE_CHECKS[rule.rule](value)
                 if error is not None:
@@ -76,7 +78,7 @@ class Rules:
                 errors.append(UNIQUE_TOGETHER.format(fields=", ".join(rule.fields)))
         return errors
 
-    def body_errors(self, kind: Kind, attrs: Mapping[str, Json]) -> dict[str, list[str]]:
+    def body_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> dict[str, list[str]]:
         """validate() checks that report under a field (`required_when`: the `fields` must be
         non-empty in the body when its values, or `missing` ones, match `when`; apps 273, 280,
         284), and values only a licence allows (`enterprise_value`, apps 321, 330)."""
@@ -86,11 +88,18 @@ class Rules:
                     attrs.get(key, rule.missing.get(key)) == wanted for key, wanted in rule.when.items()) \
                     and not all(attrs.get(name) for name in rule.fields):
                 errors.setdefault(rule.error_field or rule.fields[0], [rule.message])
+            elif rule.rule == "unique_value" and any(
+                    attrs.get(name) is not None and self.taken(kind, name, attrs[name], instance) for name in rule.fields):
+                errors.setdefault(rule.fields[0], [rule.message])
             elif rule.rule == "enterprise_value" and not self.enterprise and any(
                     attrs.get(name) not in (None, *rule.missing.get(name, [None])) for name in rule.fields
                     if name in attrs):
                 errors.setdefault(rule.fields[0], [rule.message])
         return errors
+
+    def taken(self, kind: Kind, name: str, value: Json, instance: ObjectId | None) -> bool:
+        """A one-to-one field: another object holds the value (apps 389)."""
+        return any(pk != instance and values.get(name) == value for pk, values in self.store.values[kind.name].items())
 
     # -- validate() -----------------------------------------------------------------------------
     def validate(self, kind: Kind, attrs: Mapping[str, Json]) -> str | None:
