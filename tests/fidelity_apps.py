@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,54 @@ DRAWN = ("client_id", "client_secret", "shared_secret")
 
 def drawn_secrets(creating: bool, body: Any) -> list[str]:
     return [str(body[key]) for key in DRAWN if key in body] if creating and isinstance(body, dict) else []
+
+
+def recorded_pem(version: str) -> str:
+    """The certificate `rec2-imported-b` (apps 53 sends it)."""
+    request = json.loads((RECORDINGS / version / FOLDER / "53-cert-6g-patch-certificate_data-new.json").read_text())
+    return str(request["request"]["json"]["certificate_data"])
+
+
+def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
+    """Requests of recordings held out of the numbering that later recordings show the effect of,
+    each run right before the recording it is filed under (`Gap` of the replay)."""
+    filed: dict[str, Any] = {}
+    for version, ids in GAP_IDS.items():
+        scope = "/propertymappings/provider/scope/" if version == "2026.2.2" else "/propertymappings/scope/"
+        filed.update({
+            # 162: a notification mapping with a broken expression is accepted; 163 deletes it.
+            f"{version}/apps/163-pm-notification-expression-syntax-error-cleanup": gap(
+                "POST", "/propertymappings/notification/", {"name": "rec2-pm-notification-syntax", "expression": "return {"},
+                (ids["notification"],)),
+            # 166/168: a second scope mapping for the same scope name (171, 174, 181-184 list it).
+            f"{version}/apps/167-pm-scope-name-case-variant": gap(
+                "POST", scope, {"name": "rec2-pm-scope-dupscope", "scope_name": "rec2scope", "expression": "return {}"},
+                (ids["dupscope"],)),
+            # 58: a key pair without key named like another in capitals (61 lists it).
+            f"{version}/apps/59-cert-8-filter-name": gap(
+                "POST", "/crypto/certificatekeypairs/", {"name": "REC2-CERT-NOKEY", "certificate_data": recorded_pem(version)},
+                (ids["casev"],)),
+            # 477: a second proxy outpost serving the same provider (484, 486 list it).
+            f"{version}/apps/478-out-7-embedded-rename": gap(
+                "POST", "/outposts/instances/", {"name": "rec2-outpost-px2", "type": "proxy", "providers": [ids["proxy"]],
+                                                 "config": {}}, (ids["px2"],)),
+        })
+    # 349: a second RAC endpoint of the same name (352-354 list it; 526 deletes it with its provider).
+    filed["2026.2.2/apps/350-racep-6c-property_mappings"] = gap(
+        "POST", "/rac/endpoints/", {"name": "rec2-racep", "provider": 24, "protocol": "ssh", "host": "127.0.0.1:22",
+                                    "auth_mode": "prompt"}, ("e6f9d164-c7d7-4a13-8b84-6aaf8ab2fdb7",))
+    return filed
+
+
+GAP_IDS = {
+    "2023.10.7": {"notification": "8593be7b-2e3e-4707-8dec-a509b4e277a0", "dupscope": "c2b67885-6822-4e6f-a0a9-e25457da78f6",
+                  "casev": "6bf43476-d0fd-4de2-8c90-53bb8b1d8fcf", "px2": "8486f818-2b74-47c7-81c1-1385bb1321f3",
+                  "proxy": 19},
+    "2026.2.2": {"notification": "b15ffc0e-c8ac-46d4-a644-393f84471e47", "dupscope": "72662c85-fd6a-4c00-9f50-9d37ae4d8467",
+                 "casev": "960f82f7-3d75-4510-8f8a-bca7d27ec5e0", "px2": "57b4dc6a-8b4a-4a48-bfd8-684857b71797",
+                 "proxy": 18},
+}
+"""The recorded ids of what the held-out requests created (apps 61, 163, 171, 484, 565, 568)."""
 
 
 # Recordings the sandbox does not reproduce, and why (strict xfails).

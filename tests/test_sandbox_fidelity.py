@@ -111,6 +111,7 @@ GAPS = {
         "PATCH", "/policies/bindings/128bfa15-d7ed-4495-a9af-bb961ae20b11/",
         {"target": "74cae444-07c8-460d-9242-a3207f1f9ba3", "policy": "2321d372-e4ae-4aff-b746-1ae15bfdd537",
          "timeout": 0}),
+    **fidelity_apps.gaps(Gap),
 }
 
 # Values that depend on the clock: checked for form and plausibility, not equality.
