@@ -107,6 +107,10 @@ def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
                 "POST", "/outposts/instances/", {"name": "rec2-outpost-px2", "type": "proxy", "providers": [ids["proxy"]],
                                                  "config": {}}, (ids["px2"],)),
         })
+    # 332: the SCIM provider's URL set to a text that is no URL, which SCIM accepts (333-335 show it).
+    for version, scim in (("2023.10.7", 24), ("2026.2.2", 23)):
+        filed[f"{version}/apps/333-scim-6d-property_mappings_group"] = gap(
+            "PATCH", f"/providers/scim/{scim}/", {"url": "not a url"})
     # 349: a second RAC endpoint of the same name (352-354 list it; 526 deletes it with its provider).
     filed["2026.2.2/apps/350-racep-6c-property_mappings"] = gap(
         "POST", "/rac/endpoints/", {"name": "rec2-racep", "provider": 24, "protocol": "ssh", "host": "127.0.0.1:22",
