@@ -111,10 +111,39 @@ def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
     for version, scim in (("2023.10.7", 24), ("2026.2.2", 23)):
         filed[f"{version}/apps/333-scim-6d-property_mappings_group"] = gap(
             "PATCH", f"/providers/scim/{scim}/", {"url": "not a url"})
+    for version in GAP_IDS:
+        filed.update(saml_gaps(version, gap))
     # 349: a second RAC endpoint of the same name (352-354 list it; 526 deletes it with its provider).
     filed["2026.2.2/apps/350-racep-6c-property_mappings"] = gap(
         "POST", "/rac/endpoints/", {"name": "rec2-racep", "provider": 24, "protocol": "ssh", "host": "127.0.0.1:22",
                                     "auth_mode": "prompt"}, ("e6f9d164-c7d7-4a13-8b84-6aaf8ab2fdb7",))
+    return filed
+
+
+# SAML provider changes made by held-out recordings: (filed under, the recordings before and after,
+# the fields that changed between them that those recordings set).
+SAML_CHANGES = (
+    ("255-saml-6e-get-after-sign-flags", "252", "255", ("audience", "sign_assertion")),  # 253, 254
+    ("261-saml-7b-patch-invalid-sp_binding", "259", "263", ("sls_url", "logout_method")),  # 260
+    ("269-saml-9-create-duplicate-name", "266", "396", ("property_mappings",)),  # 267, 268
+)
+
+
+def recorded_body(version: str, number: str) -> dict[str, Any]:
+    path = next((RECORDINGS / version / FOLDER).glob(f"{number}-*.json"))
+    body: dict[str, Any] = json.loads(path.read_text())["response"]["json"]
+    return body
+
+
+def saml_gaps(version: str, gap: Callable[..., Any]) -> dict[str, Any]:
+    """A PATCH of what changed on the SAML provider between two recordings with held-out ones
+    between them."""
+    filed = {}
+    for case, before, after, fields in SAML_CHANGES:
+        old, new = recorded_body(version, before), recorded_body(version, after)
+        changed = {key: new[key] for key in fields if key in new and old.get(key) != new[key]}
+        if changed:
+            filed[f"{version}/apps/{case}"] = gap("PATCH", f"/providers/saml/{new['pk']}/", changed)
     return filed
 
 

@@ -200,6 +200,9 @@ class AppAnswers:
     outpost_defaults: JsonObject
     backchannel_kinds: tuple[str, ...]
     cached_lists: tuple[str, ...]
+    unlicensed_targets: tuple[str, ...]
+    """Families whose kinds are written without a licence although their type says
+    `requires_enterprise` (the Google Workspace and Entra mappings, apps 101, 107)."""
     """Kinds whose list is served from a cache that ignores filters (applications, 433-436)."""
     """The kinds `/providers/all/?backchannel=true` lists (apps 374)."""
     """`/outposts/instances/default_settings/`, `authentik_host` being the server's address (20)."""
@@ -211,7 +214,8 @@ def app_answers(raw: JsonObject) -> AppAnswers:
                       saml_metadata_by_app=bool(raw.get("saml_metadata_by_app")),
                       outpost_defaults=dict(raw.get("outpost_defaults", {})),
                       backchannel_kinds=tuple(raw.get("backchannel_kinds", ())),
-                      cached_lists=tuple(raw.get("cached_lists", ())))
+                      cached_lists=tuple(raw.get("cached_lists", ())),
+                      unlicensed_targets=tuple(raw.get("unlicensed_targets", ())))
 
 
 @cache

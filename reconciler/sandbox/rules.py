@@ -106,7 +106,8 @@ class Rules:
         """The first error the serializer's validate() raises; `attrs` holds only what the request
         sent, so these checks never see the stored values (08, 17; flows 101, 184, 262)."""
         kind_type = self.profile.stage_type(kind.model)
-        if not self.enterprise and kind_type and kind_type.get("requires_enterprise"):
+        licensed = self.store.model.target_of(kind) not in self.profile.apps.unlicensed_targets
+        if not self.enterprise and licensed and kind_type and kind_type.get("requires_enterprise"):
             return ENTERPRISE_ERROR
         for rule in self.profile.rules_of(kind.name):
             error = self.apply(rule, attrs)
