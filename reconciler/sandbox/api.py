@@ -193,6 +193,8 @@ class Api:
         body = await self.body(request)
         if isinstance(body, Response):
             return body
+        if self.rules.server_fault(kind, body):
+            return server_error()
         cleaned, errors = self.validator.validate(kind, body, partial=partial, instance=instance)
         if errors:
             return JSONResponse(errors, 400)

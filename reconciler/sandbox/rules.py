@@ -91,11 +91,35 @@ class Rules:
             elif rule.rule == "unique_value" and any(
                     attrs.get(name) is not None and self.taken(kind, name, attrs[name], instance) for name in rule.fields):
                 errors.setdefault(rule.fields[0], [rule.message])
+            elif rule.rule == "kinds_for" and rule.fields[0] in attrs and rule.fields[1] in attrs:
+                message = self.wrong_kind(rule, attrs[rule.fields[0]], attrs[rule.fields[1]])
+                if message:
+                    errors.setdefault(rule.fields[1], [message])
+            elif rule.rule == "fixed_when" and rule.fields[0] in attrs and instance is not None:
+                stored = self.store.values[kind.name][instance]
+                if stored.get(rule.fields[0]) != attrs[rule.fields[0]] and all(
+                        stored.get(key) == wanted for key, wanted in rule.when.items()):
+                    errors.setdefault(rule.fields[0], [rule.message])
             elif rule.rule == "enterprise_value" and not self.enterprise and any(
                     attrs.get(name) not in (None, *rule.missing.get(name, [None])) for name in rule.fields
                     if name in attrs):
                 errors.setdefault(rule.fields[0], [rule.message])
         return errors
+
+    def wrong_kind(self, rule: ObjectRule, choice: Json, targets: Json) -> str | None:
+        """An outpost of one type serves providers of one kind (apps 464, 473): `when` maps the
+        type to the kind."""
+        for target in targets if isinstance(targets, list) else []:
+            kind = self.store.kind_at(target)
+            if kind is not None and kind.name != rule.when.get(str(choice)):
+                return rule.message.format(value=choice, model=kind.model)
+        return None
+
+    def server_fault(self, kind: Kind, body: Mapping[str, Json]) -> bool:
+        """A value the server's own code fails on before DRF checks it (an outpost `type` that is
+        no choice: `KeyError`, apps 471)."""
+        return any(name in body and body[name] not in rule.when.get("values", [])
+                   for rule in self.profile.rules_of(kind.name, "fails_unless") for name in rule.fields)
 
     def taken(self, kind: Kind, name: str, value: Json, instance: ObjectId | None) -> bool:
         """A one-to-one field: another object holds the value (apps 389)."""
@@ -182,7 +206,19 @@ def not_a_timedelta(value: Json) -> str | None:
     return None
 
 
+def empty_list(value: Json) -> str | None:
+    return "" if value == [] else None
+
+
+def config_interval(value: Json) -> str | None:
+    """An outpost config's `refresh_interval` that is no duration (2026 apps 468)."""
+    interval = value.get("refresh_interval") if isinstance(value, dict) else None
+    return str(interval) if interval is not None and not_a_timedelta(interval) is not None else None
+
+
 VALUE_CHECKS: dict[str, Callable[[Json], str | None]] = {
+    "nonempty": empty_list,
+    "config_interval": config_interval,
     "timedelta": not_a_timedelta,
     "mapping_syntax": unnamed_syntax_error,
     "no_spaces": spaces,
