@@ -161,6 +161,7 @@ class Api:
         generated = self.renderer.computed.generated(kind)
         self.store.insert(kind, pk, {**creation_defaults(kind), **{k: v for k, v in generated.items() if k in kind.fields},
                                      **cleaned}, {k: v for k, v in generated.items() if k not in kind.fields})
+        self.claim(kind, pk, cleaned)
         return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
 
     async def update(self, kind: Kind, request: Request, ident: str, *, partial_update: bool) -> Response:
@@ -173,14 +174,33 @@ class Api:
         if isinstance(cleaned, Response):
             return cleaned
         self.store.update(kind, found, cleaned)
+        self.claim(kind, found, cleaned)
         return JSONResponse(self.renderer.render(kind, found, frozenset(cleaned)))
 
     async def destroy(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
         if found is None:
             return self.not_found(kind.model)
+        for owned in self.owned(kind, found):
+            self.store.delete(owned)
         self.store.delete(found)
         return Response(status_code=204)
+
+    def owned(self, kind: Kind, pk: ObjectId) -> list[ObjectId]:
+        """Objects deleted with this one although it points at them: an application's
+        backchannel providers (apps 529, 549)."""
+        values = self.store.values[kind.name][pk]
+        return [item for name in self.profile.apps.owned_lists.get(kind.name, ())
+                for item in values.get(name) or [] if self.store.kind_at(item) is not None]
+
+    def claim(self, kind: Kind, pk: ObjectId, cleaned: Mapping[str, Json]) -> None:
+        """A list that is a foreign key on the other side: the objects it takes leave the lists of
+        the others (a backchannel provider moves to the application that names it, apps 405)."""
+        for name in self.profile.apps.owned_lists.get(kind.name, ()):
+            taken = set(cleaned.get(name) or [])
+            for other, values in self.store.values[kind.name].items():
+                if other != pk and taken & set(values.get(name) or []):
+                    self.store.update(kind, other, {name: [item for item in values[name] if item not in taken]})
 
     async def used_by(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
@@ -193,7 +213,7 @@ class Api:
         body = await self.body(request)
         if isinstance(body, Response):
             return body
-        if self.rules.server_fault(kind, body):
+        if self.rules.server_fault(kind, body, creating=instance is None):
             return server_error()
         cleaned, errors = self.validator.validate(kind, body, partial=partial, instance=instance)
         if errors:

@@ -201,6 +201,8 @@ class AppAnswers:
     backchannel_kinds: tuple[str, ...]
     cached_lists: tuple[str, ...]
     unlicensed_targets: tuple[str, ...]
+    owned_lists: dict[str, tuple[str, ...]]
+    """Per kind, lists whose objects belong to it alone and go with it (backchannel providers)."""
     """Families whose kinds are written without a licence although their type says
     `requires_enterprise` (the Google Workspace and Entra mappings, apps 101, 107)."""
     """Kinds whose list is served from a cache that ignores filters (applications, 433-436)."""
@@ -215,7 +217,8 @@ def app_answers(raw: JsonObject) -> AppAnswers:
                       outpost_defaults=dict(raw.get("outpost_defaults", {})),
                       backchannel_kinds=tuple(raw.get("backchannel_kinds", ())),
                       cached_lists=tuple(raw.get("cached_lists", ())),
-                      unlicensed_targets=tuple(raw.get("unlicensed_targets", ())))
+                      unlicensed_targets=tuple(raw.get("unlicensed_targets", ())),
+                      owned_lists={kind: tuple(fields) for kind, fields in raw.get("owned_lists", {}).items()})
 
 
 @cache

@@ -84,7 +84,7 @@ class Rules:
         284), and values only a licence allows (`enterprise_value`, apps 321, 330)."""
         errors: dict[str, list[str]] = {}
         for rule in self.profile.rules_of(kind.name):
-            if rule.rule == "required_when" and all(
+            if rule.rule == "required_when" and all(key in attrs or key in rule.missing for key in rule.when) and all(
                     attrs.get(key, rule.missing.get(key)) == wanted for key, wanted in rule.when.items()) \
                     and not all(attrs.get(name) for name in rule.fields):
                 errors.setdefault(rule.error_field or rule.fields[0], [rule.message])
@@ -115,11 +115,20 @@ class Rules:
                 return rule.message.format(value=choice, model=kind.model)
         return None
 
-    def server_fault(self, kind: Kind, body: Mapping[str, Json]) -> bool:
-        """A value the server's own code fails on before DRF checks it (an outpost `type` that is
-        no choice: `KeyError`, apps 471)."""
-        return any(name in body and body[name] not in rule.when.get("values", [])
-                   for rule in self.profile.rules_of(kind.name, "fails_unless") for name in rule.fields)
+    def server_fault(self, kind: Kind, body: Mapping[str, Json], creating: bool) -> bool:
+        """A request the server's own code fails on before DRF checks it: an outpost `type` that
+        is no choice (`KeyError`, apps 471), a Kubernetes connection created without kubeconfig
+        (NOT NULL, 495) or given one without `local` (`KeyError`, 496)."""
+        for rule in self.profile.rules_of(kind.name):
+            if rule.rule == "fails_unless" and any(name in body and body[name] not in rule.when.get("values", [])
+                                                  for name in rule.fields):
+                return True
+            if rule.rule == "create_needs" and creating and any(name not in body for name in rule.fields):
+                return True
+            if rule.rule == "fails_without" and all(name in body for name in rule.fields) \
+                    and any(name not in body for name in rule.needs):
+                return True
+        return False
 
     def taken(self, kind: Kind, name: str, value: Json, instance: ObjectId | None) -> bool:
         """A one-to-one field: another object holds the value (apps 389)."""
@@ -216,7 +225,16 @@ def config_interval(value: Json) -> str | None:
     return str(interval) if interval is not None and not_a_timedelta(interval) is not None else None
 
 
+def bad_kubeconfig(value: Json) -> str | None:
+    """A kubeconfig that is neither empty (a local cluster) nor names clusters, contexts and
+    users (apps 499)."""
+    if value == {} or (isinstance(value, dict) and all(key in value for key in ("clusters", "contexts", "users"))):
+        return None
+    return ""
+
+
 VALUE_CHECKS: dict[str, Callable[[Json], str | None]] = {
+    "kubeconfig": bad_kubeconfig,
     "nonempty": empty_list,
     "config_interval": config_interval,
     "timedelta": not_a_timedelta,
