@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,10 @@ RECORDED_FLOWS = {
                  "f0a77a7a-1a4a-4ee1-a368-8bd0c813e046": "default-provider-authorization-explicit-consent"},
 }
 
+# The recorded servers' addresses, which absolute URLs in their answers show (apps 20, 245, 396):
+# the replay reaches the sandbox at the same address.
+SERVERS = {"2023.10.7": "http://127.0.0.1:9000", "2026.2.2": "http://127.0.0.1:9001"}
+
 # Creates the server answers with 200, not 201: a generated key pair (26, 29; 2023 30 too).
 CREATING_ACTIONS = ("/crypto/certificatekeypairs/generate/",)
 
@@ -46,6 +51,7 @@ def apps_seed(version: str) -> dict[str, Any]:
     for path, objects in recorded.items():
         names = {obj["name"]: obj["pk"] for obj in objects}
         ids.update({obj["pk"]: names[obj["name"]] for obj in lists.get(path, []) if obj.get("name") in names})
+        lists[path] = objects  # as that install showed them (the self-signed certificate's fingerprints)
     slugs = {flow["slug"]: flow["pk"] for flow in lists["/flows/instances/"]}
     ids.update({slugs[slug]: pk for pk, slug in RECORDED_FLOWS[version].items()})
     rebased: dict[str, Any] = json.loads(substituted(json.dumps(seed), ids))
@@ -61,6 +67,95 @@ def substituted(text: str, ids: dict[str, str]) -> str:
 def creates(url: str, status: int) -> bool:
     """Whether a successful answer to a request of `url` reports an object it created."""
     return status == 201 or (status == 200 and url.split("?")[0].endswith(CREATING_ACTIONS))
+
+
+# Random values a create draws (apps 190, 277, 316), handed to the sandbox as recorded.
+DRAWN = ("client_id", "client_secret", "shared_secret")
+
+
+def drawn_secrets(creating: bool, body: Any) -> list[str]:
+    return [str(body[key]) for key in DRAWN if key in body] if creating and isinstance(body, dict) else []
+
+
+def recorded_pem(version: str) -> str:
+    """The certificate `rec2-imported-b` (apps 53 sends it)."""
+    request = json.loads((RECORDINGS / version / FOLDER / "53-cert-6g-patch-certificate_data-new.json").read_text())
+    return str(request["request"]["json"]["certificate_data"])
+
+
+def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
+    """Requests of recordings held out of the numbering that later recordings show the effect of,
+    each run right before the recording it is filed under (`Gap` of the replay)."""
+    filed: dict[str, Any] = {}
+    for version, ids in GAP_IDS.items():
+        scope = "/propertymappings/provider/scope/" if version == "2026.2.2" else "/propertymappings/scope/"
+        filed.update({
+            # 162: a notification mapping with a broken expression is accepted; 163 deletes it.
+            f"{version}/apps/163-pm-notification-expression-syntax-error-cleanup": gap(
+                "POST", "/propertymappings/notification/", {"name": "rec2-pm-notification-syntax", "expression": "return {"},
+                (ids["notification"],)),
+            # 166/168: a second scope mapping for the same scope name (171, 174, 181-184 list it).
+            f"{version}/apps/167-pm-scope-name-case-variant": gap(
+                "POST", scope, {"name": "rec2-pm-scope-dupscope", "scope_name": "rec2scope", "expression": "return {}"},
+                (ids["dupscope"],)),
+            # 58: a key pair without key named like another in capitals (61 lists it).
+            f"{version}/apps/59-cert-8-filter-name": gap(
+                "POST", "/crypto/certificatekeypairs/", {"name": "REC2-CERT-NOKEY", "certificate_data": recorded_pem(version)},
+                (ids["casev"],)),
+            # 477: a second proxy outpost serving the same provider (484, 486 list it).
+            f"{version}/apps/478-out-7-embedded-rename": gap(
+                "POST", "/outposts/instances/", {"name": "rec2-outpost-px2", "type": "proxy", "providers": [ids["proxy"]],
+                                                 "config": {}}, (ids["px2"],)),
+        })
+    # 332: the SCIM provider's URL set to a text that is no URL, which SCIM accepts (333-335 show it).
+    for version, scim in (("2023.10.7", 24), ("2026.2.2", 23)):
+        filed[f"{version}/apps/333-scim-6d-property_mappings_group"] = gap(
+            "PATCH", f"/providers/scim/{scim}/", {"url": "not a url"})
+    for version in GAP_IDS:
+        filed.update(saml_gaps(version, gap))
+    # 349: a second RAC endpoint of the same name (352-354 list it; 526 deletes it with its provider).
+    filed["2026.2.2/apps/350-racep-6c-property_mappings"] = gap(
+        "POST", "/rac/endpoints/", {"name": "rec2-racep", "provider": 24, "protocol": "ssh", "host": "127.0.0.1:22",
+                                    "auth_mode": "prompt"}, ("e6f9d164-c7d7-4a13-8b84-6aaf8ab2fdb7",))
+    return filed
+
+
+# SAML provider changes made by held-out recordings: (filed under, the recordings before and after,
+# the fields that changed between them that those recordings set).
+SAML_CHANGES = (
+    ("255-saml-6e-get-after-sign-flags", "252", "255", ("audience", "sign_assertion")),  # 253, 254
+    ("261-saml-7b-patch-invalid-sp_binding", "259", "263", ("sls_url", "logout_method")),  # 260
+    ("269-saml-9-create-duplicate-name", "266", "396", ("property_mappings",)),  # 267, 268
+)
+
+
+def recorded_body(version: str, number: str) -> dict[str, Any]:
+    path = next((RECORDINGS / version / FOLDER).glob(f"{number}-*.json"))
+    body: dict[str, Any] = json.loads(path.read_text())["response"]["json"]
+    return body
+
+
+def saml_gaps(version: str, gap: Callable[..., Any]) -> dict[str, Any]:
+    """A PATCH of what changed on the SAML provider between two recordings with held-out ones
+    between them."""
+    filed = {}
+    for case, before, after, fields in SAML_CHANGES:
+        old, new = recorded_body(version, before), recorded_body(version, after)
+        changed = {key: new[key] for key in fields if key in new and old.get(key) != new[key]}
+        if changed:
+            filed[f"{version}/apps/{case}"] = gap("PATCH", f"/providers/saml/{new['pk']}/", changed)
+    return filed
+
+
+GAP_IDS = {
+    "2023.10.7": {"notification": "8593be7b-2e3e-4707-8dec-a509b4e277a0", "dupscope": "c2b67885-6822-4e6f-a0a9-e25457da78f6",
+                  "casev": "6bf43476-d0fd-4de2-8c90-53bb8b1d8fcf", "px2": "8486f818-2b74-47c7-81c1-1385bb1321f3",
+                  "proxy": 19},
+    "2026.2.2": {"notification": "b15ffc0e-c8ac-46d4-a644-393f84471e47", "dupscope": "72662c85-fd6a-4c00-9f50-9d37ae4d8467",
+                 "casev": "960f82f7-3d75-4510-8f8a-bca7d27ec5e0", "px2": "57b4dc6a-8b4a-4a48-bfd8-684857b71797",
+                 "proxy": 18},
+}
+"""The recorded ids of what the held-out requests created (apps 61, 163, 171, 484, 565, 568)."""
 
 
 # Recordings the sandbox does not reproduce, and why (strict xfails).

@@ -22,6 +22,7 @@ FLOW_SET = "flow_set"
 EXPANDED = "_obj"
 STAGE_FAMILY = "stage"
 BASE_VIEW_FAMILIES = {STAGE_FAMILY}
+BACKCHANNEL = "assigned_backchannel_"
 """Families whose `/…/all/` list shows only the base fields (stages: 03, 16); `/policies/all/`
 shows each policy with its kind's fields (flows 128, 219)."""
 
@@ -72,7 +73,11 @@ class Renderer:
             return self.render_base(kind, pk)
         keys = self.profile.base_views.keys.get(self.model.target_of(kind) or "")
         full = self.render(kind, pk)
-        return {key: full[key] for key in keys if key in full} if keys else full
+        if not keys:
+            return full
+        # a base field the kind leaves out shows null (SCIM's flows, apps 400); 2023's absent
+        # backchannel assignment stays absent (apps 371)
+        return {key: full.get(key) for key in keys if key in full or not key.startswith(BACKCHANNEL)}
 
     @cached_property
     def base_fields(self) -> tuple[str, ...]:

@@ -4,15 +4,16 @@ has which rule, with which message, is profile data (`object_rules` in `recorded
 this module only knows what each kind of rule does."""
 from __future__ import annotations
 
+import re
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model.kinds import Kind
 from reconciler.values import Json, ObjectId
 
-from . import files
+from . import certificates, files
 from .profile import ObjectRule, Profile
 from .store import Store
 
@@ -52,6 +53,12 @@ class Rules:
             elif rule.rule == "nonempty_when" and not value and \
                     all(body.get(key) == wanted for key, wanted in rule.when.items()):
                 return rule.message  # read from the request as sent (the validator reads initial_data)
+            elif rule.rule == "reserved" and value in rule.when.get("values", []):
+                return rule.message.format(value=value)
+            elif rule.rule in VALUE_CHECKS:
+                error = VALUE_CHECKS[rule.rule](value)
+                if error is not None:
+                    return rule.message.format(error=error, value=value)
         return None
 
     # -- unique-together validators -------------------------------------------------------------
@@ -71,12 +78,69 @@ class Rules:
                 errors.append(UNIQUE_TOGETHER.format(fields=", ".join(rule.fields)))
         return errors
 
+    def body_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> dict[str, list[str]]:
+        """validate() checks that report under a field (`required_when`: the `fields` must be
+        non-empty in the body when its values, or `missing` ones, match `when`; apps 273, 280,
+        284), and values only a licence allows (`enterprise_value`, apps 321, 330)."""
+        errors: dict[str, list[str]] = {}
+        for rule in self.profile.rules_of(kind.name):
+            if rule.rule == "required_when" and all(key in attrs or key in rule.missing for key in rule.when) and all(
+                    attrs.get(key, rule.missing.get(key)) == wanted for key, wanted in rule.when.items()) \
+                    and not all(attrs.get(name) for name in rule.fields):
+                errors.setdefault(rule.error_field or rule.fields[0], [rule.message])
+            elif rule.rule == "unique_value" and any(
+                    attrs.get(name) is not None and self.taken(kind, name, attrs[name], instance) for name in rule.fields):
+                errors.setdefault(rule.fields[0], [rule.message])
+            elif rule.rule == "kinds_for" and rule.fields[0] in attrs and rule.fields[1] in attrs:
+                message = self.wrong_kind(rule, attrs[rule.fields[0]], attrs[rule.fields[1]])
+                if message:
+                    errors.setdefault(rule.fields[1], [message])
+            elif rule.rule == "fixed_when" and rule.fields[0] in attrs and instance is not None:
+                stored = self.store.values[kind.name][instance]
+                if stored.get(rule.fields[0]) != attrs[rule.fields[0]] and all(
+                        stored.get(key) == wanted for key, wanted in rule.when.items()):
+                    errors.setdefault(rule.fields[0], [rule.message])
+            elif rule.rule == "enterprise_value" and not self.enterprise and any(
+                    attrs.get(name) not in (None, *rule.missing.get(name, [None])) for name in rule.fields
+                    if name in attrs):
+                errors.setdefault(rule.fields[0], [rule.message])
+        return errors
+
+    def wrong_kind(self, rule: ObjectRule, choice: Json, targets: Json) -> str | None:
+        """An outpost of one type serves providers of one kind (apps 464, 473): `when` maps the
+        type to the kind."""
+        for target in targets if isinstance(targets, list) else []:
+            kind = self.store.kind_at(target)
+            if kind is not None and kind.name != rule.when.get(str(choice)):
+                return rule.message.format(value=choice, model=kind.model)
+        return None
+
+    def server_fault(self, kind: Kind, body: Mapping[str, Json], creating: bool) -> bool:
+        """A request the server's own code fails on before DRF checks it: an outpost `type` that
+        is no choice (`KeyError`, apps 471), a Kubernetes connection created without kubeconfig
+        (NOT NULL, 495) or given one without `local` (`KeyError`, 496)."""
+        for rule in self.profile.rules_of(kind.name):
+            if rule.rule == "fails_unless" and any(name in body and body[name] not in rule.when.get("values", [])
+                                                  for name in rule.fields):
+                return True
+            if rule.rule == "create_needs" and creating and any(name not in body for name in rule.fields):
+                return True
+            if rule.rule == "fails_without" and all(name in body for name in rule.fields) \
+                    and any(name not in body for name in rule.needs):
+                return True
+        return False
+
+    def taken(self, kind: Kind, name: str, value: Json, instance: ObjectId | None) -> bool:
+        """A one-to-one field: another object holds the value (apps 389)."""
+        return any(pk != instance and values.get(name) == value for pk, values in self.store.values[kind.name].items())
+
     # -- validate() -----------------------------------------------------------------------------
     def validate(self, kind: Kind, attrs: Mapping[str, Json]) -> str | None:
         """The first error the serializer's validate() raises; `attrs` holds only what the request
         sent, so these checks never see the stored values (08, 17; flows 101, 184, 262)."""
         kind_type = self.profile.stage_type(kind.model)
-        if not self.enterprise and kind_type and kind_type.get("requires_enterprise"):
+        licensed = self.store.model.target_of(kind) not in self.profile.apps.unlicensed_targets
+        if not self.enterprise and licensed and kind_type and kind_type.get("requires_enterprise"):
             return ENTERPRISE_ERROR
         for rule in self.profile.rules_of(kind.name):
             error = self.apply(rule, attrs)
@@ -91,7 +155,8 @@ class Rules:
             if any(name not in attrs for name in needed):
                 raise ServerFault(rule.kind)
         if rule.rule == "one_truthy":
-            if not any(attrs.get(name, rule.missing.get(name)) for name in rule.fields):
+            applies = all(attrs.get(name) for name in rule.when)  # `when`: fields the body must set
+            if applies and not any(attrs.get(name, rule.missing.get(name)) for name in rule.fields):
                 return rule.message
         elif rule.rule == "exactly_one":
             count = sum(1 for name in rule.fields if attrs.get(name))
@@ -100,6 +165,88 @@ class Rules:
             if count < 1:
                 return rule.message
         return None
+
+
+def unnamed_syntax_error(value: Json) -> str | None:
+    """A property mapping's expression, compiled without a file name (apps 160: `(None, line 2)`)."""
+    return syntax_error(str(value), "None")
+
+
+def spaces(value: Json) -> str | None:
+    return "" if " " in str(value) else None
+
+
+def not_a_dict(value: Json) -> str | None:
+    return None if isinstance(value, dict) else ""
+
+
+def unreadable_certificate(value: Json) -> str | None:
+    return "certificate_data" if certificates.pem_error(value, None) else None
+
+
+def unreadable_key(value: Json) -> str | None:
+    return "key_data" if certificates.pem_error(None, value) else None
+
+
+def bad_regex(value: Json) -> str | None:
+    """The first `regex` redirect URI that does not compile (apps 201)."""
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict) and item.get("matching_mode") == "regex":
+            try:
+                re.compile(str(item.get("url")))
+            except re.error:
+                return str(item.get("url"))
+    return None
+
+
+TIMEDELTA_UNITS = {"weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds"}
+
+
+def not_a_timedelta(value: Json) -> str | None:
+    """authentik's `timedelta_string_validator`: `unit=number` pairs joined by `;` (apps 223)."""
+    for part in str(value).split(";"):
+        unit, _, amount = part.strip().partition("=")
+        try:
+            float(amount)
+        except ValueError:
+            return ""
+        if unit.strip() not in TIMEDELTA_UNITS:
+            return ""
+    return None
+
+
+def empty_list(value: Json) -> str | None:
+    return "" if value == [] else None
+
+
+def config_interval(value: Json) -> str | None:
+    """An outpost config's `refresh_interval` that is no duration (2026 apps 468)."""
+    interval = value.get("refresh_interval") if isinstance(value, dict) else None
+    return str(interval) if interval is not None and not_a_timedelta(interval) is not None else None
+
+
+def bad_kubeconfig(value: Json) -> str | None:
+    """A kubeconfig that is neither empty (a local cluster) nor names clusters, contexts and
+    users (apps 499)."""
+    if value == {} or (isinstance(value, dict) and all(key in value for key in ("clusters", "contexts", "users"))):
+        return None
+    return ""
+
+
+VALUE_CHECKS: dict[str, Callable[[Json], str | None]] = {
+    "kubeconfig": bad_kubeconfig,
+    "nonempty": empty_list,
+    "config_interval": config_interval,
+    "timedelta": not_a_timedelta,
+    "mapping_syntax": unnamed_syntax_error,
+    "no_spaces": spaces,
+    "dict": not_a_dict,
+    "certificate_pem": unreadable_certificate,
+    "private_key_pem": unreadable_key,
+    "regex_items": bad_regex,
+}
+"""Checks of one value (field validators of the apps kinds): the error text the rule's message
+takes as `{error}`, or None (a dispatch table by rule name)."""
 
 
 def syntax_error(expression: str, filename: str) -> str | None:

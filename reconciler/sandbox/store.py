@@ -45,6 +45,9 @@ class Store:
         """Ids to hand out before generated ones (UUIDs, or integers as text for the integer
         sequence): the fidelity replay gives the recorded server's, so lists ordered by pk or by
         binding-model UUID come out as recorded."""
+        self.next_secrets: list[str] = []
+        """Random values to hand out before drawn ones (a new OAuth2 provider's client id and
+        secret), as `next_ids`."""
         family_paths = {t.path: name for name, t in model.targets.items() if t.path and model.kinds_of(name)}
         lists = seed.get("lists", {})
         for path, objects in lists.items():
