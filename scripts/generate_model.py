@@ -326,7 +326,8 @@ BRANDS = Family(
 # `property_mappings: [grafana-roles]`, CONTRACT.md "Applications, providers and the directory").
 
 CERTIFICATES = Family(
-    name="certificates", export_unchanged_defaults=False, nouns=("certificate", "certificates"), section="certificates", plain_references=True,
+    name="certificates", nouns=("certificate", "certificates"), section="certificates", plain_references=True,
+    export_unchanged_defaults=False,
     singles=(Single(path="/crypto/certificatekeypairs/", name="certificate", section="certificates", key=("name",),
                     recorded_create="apps/33-cert-2-create-import.json"),),
     targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),),
@@ -335,7 +336,8 @@ CERTIFICATES = Family(
 # Names are unique across the mapping kinds (one base table, apps 165); the webhook mapping of
 # notifications is a table of its own in 2026 (it has no `managed`, apps 113).
 PROPERTY_MAPPINGS = Family(
-    name="property_mappings", export_unchanged_defaults=False, nouns=("property mapping", "property mappings"), section="property_mappings",
+    name="property_mappings", nouns=("property mapping", "property mappings"), section="property_mappings",
+    export_unchanged_defaults=False,
     prefix="/propertymappings/", scope="property_mapping", member="managed", suffix="_mapping",
     plain_references=True, recorded_create="apps/*-pm-{dir}-2-create.json",
     # The recordings name a kind by its 2026 leaf (`pm-scope`, `pm-source_ldap`); 2023's flat
@@ -347,7 +349,8 @@ PROPERTY_MAPPINGS = Family(
 )
 
 PROVIDERS = Family(
-    name="providers", export_unchanged_defaults=False, nouns=("provider", "providers"), section="providers", prefix="/providers/", scope="provider",
+    name="providers", nouns=("provider", "providers"), section="providers", prefix="/providers/", scope="provider",
+    export_unchanged_defaults=False,
     member="meta_model_name", suffix="_provider", plain_references=True,
     recorded_create="apps/???-{dir}-2-create.json",
     # Provider pks are integers from one sequence across kinds (apps 190, 245, 277, 302), names
@@ -427,7 +430,8 @@ PROVIDERS = Family(
 )
 
 APPLICATIONS = Family(
-    name="applications", export_unchanged_defaults=False, nouns=("application", "applications"), section="applications", key=("slug",),
+    name="applications", nouns=("application", "applications"), section="applications", key=("slug",),
+    export_unchanged_defaults=False,
     plain_references=True,
     singles=(Single(path="/core/applications/", name="application", section="applications", key=("slug",),
                     recorded_create="apps/380-app-2-create.json",
@@ -460,16 +464,24 @@ RAC_ENDPOINTS = Family(
 )
 
 OUTPOST_CONNECTIONS = Family(
-    name="outpost_connections", export_unchanged_defaults=False, nouns=("outpost connection", "outpost connections"), section="outpost_connections",
+    name="outpost_connections", nouns=("outpost connection", "outpost connections"), section="outpost_connections",
+    export_unchanged_defaults=False,
     prefix="/outposts/service_connections/", scope="outpost_connection", member="component",
     suffix="_connection", plain_references=True, recorded_create="apps/???-sc-{dir}-2-create.json",
     recording_dirs={"service_connections_docker": "docker", "service_connections_kubernetes": "k8s"},
     targets=(Target(name="outpost_connection", at=(("/outposts/service_connections/all/", "pk"),)),),
     references={"tls_verification": "certificate", "tls_authentication": "certificate"},
+    # A Kubernetes connection without kubeconfig fails in the database (apps 495, a 405), and one
+    # whose body has kubeconfig without `local` fails too (496, `KeyError: 'local'`).
+    no_default={"kubernetes_connection": ["kubeconfig"]},
+    write_companions={"kubernetes_connection": [{
+        "rule": "together", "fields": ["kubeconfig", "local"],
+        "why": "authentik reads local from the body whenever it holds kubeconfig (apps recordings 496, 498)"}]},
 )
 
 OUTPOSTS = Family(
-    name="outposts", export_unchanged_defaults=False, nouns=("outpost", "outposts"), section="outposts", plain_references=True,
+    name="outposts", nouns=("outpost", "outposts"), section="outposts", plain_references=True,
+    export_unchanged_defaults=False,
     singles=(Single(path="/outposts/instances/", name="outpost", section="outposts", key=("name",),
                     recorded_create="apps/459-out-2-create.json"),),
     targets=(Target(name="outpost", at=(("/outposts/instances/", "pk"),)),),
@@ -850,7 +862,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
     return {
         "path": collection.path,
         "lookup": collection.lookup,
-        "url_field": "slug" if collection.lookup == "slug" else "pk",
+        "url_field": "slug" if collection.lookup == "slug" else kind.family.id_field,
         "id_field": kind.family.id_field,
         "id_type": id_type(resolve(spec, response["properties"][kind.family.id_field])),
         "model": response_name,
@@ -944,7 +956,8 @@ def reference_schema(target: str, key: list[str]) -> JsonObject:
             "required": [target], "additionalProperties": False}
 
 
-def reference_value(target: str, target_keys: Mapping[str, list[str]], id_node: JsonObject | None = None) -> JsonObject:
+def reference_value(target: str, target_keys: Mapping[str, list[str]],
+                    id_node: JsonObject | None = None) -> JsonObject:
     """A reference written as an id or by natural key; `id_node`, the field's own schema (an
     integer for providers), for a family whose references are also written as the key alone."""
     if id_node is None:

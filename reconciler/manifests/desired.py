@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from reconciler.manifests.compiled import is_uuid
 from reconciler.manifests.reading import KeyPath, Position, RawObject
 from reconciler.model.identity import address, desired_key, own_key
-from reconciler.manifests.compiled import is_uuid
 from reconciler.model.kinds import ApiModel, Field, Kind, Nested
 from reconciler.values import Json, JsonObject, Key, Ref
 

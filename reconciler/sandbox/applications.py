@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from contextvars import ContextVar
 import string
+from contextvars import ContextVar
 from datetime import UTC
 from typing import Any, Final
 
@@ -23,7 +23,6 @@ from .middleware import API_PREFIX
 from .profile import Profile
 from .quirks import format_datetime
 from .store import Store
-
 
 BASE_URL: ContextVar[str] = ContextVar("base_url", default="http://localhost")
 """The address the current request reached the sandbox at, for the absolute URLs authentik builds
@@ -261,7 +260,7 @@ def certificate_value(cert: x509.Certificate, key: str) -> Json:
     if key == "fingerprint_sha256":
         return colons(cert.fingerprint(hashes.SHA256()).hex())
     if key == "fingerprint_sha1":
-        return colons(cert.fingerprint(hashes.SHA1()).hex())  # noqa: S303 - what the server shows
+        return colons(cert.fingerprint(hashes.SHA1()).hex())
     if key == "cert_expiry":
         return format_datetime(cert.not_valid_after_utc.astimezone(UTC))
     return cert.subject.rfc4514_string()

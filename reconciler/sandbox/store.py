@@ -142,7 +142,7 @@ class Store:
     def find(self, kind: Kind, ident: str) -> ObjectId | None:
         """The pk of the object a URL names: by pk, or by the kind's URL field (a flow's slug,
         compared case-sensitively: flows 15, 17)."""
-        if kind.url_field == "pk":
+        if kind.url_field in ("pk", kind.id_field):  # entitlements: `pbm_uuid` (apps 446)
             pk = self.pk_for(kind, ident)
             return pk if pk is not None and pk in self.values[kind.name] else None
         return next((pk for pk, values in self.values[kind.name].items() if values.get(kind.url_field) == ident), None)
