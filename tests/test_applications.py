@@ -268,3 +268,25 @@ def test_exporting_one_object_of_every_new_kind_plans_no_changes_byte_stable(tmp
 
 def files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_enterprise_provider_without_a_licence_is_refused_naming_the_licence(tmp_path: Path) -> None:
+    # apps 361: field validation first, then the licence
+    folder = write(tmp_path / "config", {"providers": [
+        {"kind": "microsoft_entra", "name": "entra", "client_id": "id", "client_secret": {"env": "ENTRA_SECRET"},
+         "tenant_id": "tenant"}]})
+    with served() as (_, url):
+        result = run(url, "apply", str(folder), "--auto-approve", env={"ENTRA_SECRET": "entra-secret-value-1"})
+    assert result.exit_code == 1
+    assert "POST /providers/microsoft_entra/: authentik rejected the request: Enterprise is required to " \
+           "create/update this object. (this needs an authentik Enterprise licence)" in result.output
+    assert "entra-secret-value-1" not in result.output
+
+
+def test_the_readme_manifest_of_applications_and_providers_validates(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Applications and providers", 1)[1]
+    manifest = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "apps.yaml").write_text(manifest)
+    result = run("http://127.0.0.1:9", "validate", str(tmp_path / "apps.yaml"), "--api-version", "2026.2.2")
+    assert result.exit_code == 0, result.output
