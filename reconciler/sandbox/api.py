@@ -67,7 +67,7 @@ class Api:
                                                "DELETE": partial(self.delete_member, target)}),
                 self.route(path + "{ident}/used_by/", {"GET": partial(self.member_used_by, target)}),
             ]
-        routes += self.key_pair_routes() + self.outpost_routes()
+        routes += self.key_pair_routes() + self.outpost_routes() + self.action_routes()
         for kind in self.model.kinds.values():
             routes += [
                 self.route(kind.path, {"GET": partial(self.list_kind, kind), "POST": partial(self.create, kind)}),
@@ -269,6 +269,28 @@ class Api:
         found = self.store.member(target, ident)
         return found[0] if found is not None else None
 
+    # -- read-only actions of one object (apps 242, 444, 487, 506) ------------------------------
+    def action_routes(self) -> list[Route]:
+        """Answers no state changes: an application's `check_access/`, an outpost's `health/`,
+        a service connection's `state/`, an OAuth2 provider's `setup_urls/` (`{base}` is this
+        server's address; the URLs of a provider without application)."""
+        routes = []
+        for action in self.profile.apps.actions:
+            target = str(action["of"])
+            kind = self.model.kinds.get(target)
+            path = kind.path if kind else self.model.targets[target].path if target in self.model.targets else None
+            if path:
+                routes.append(self.route(path + "{ident}/" + str(action["action"]),
+                                         {"GET": partial(self.fixed_action, target, action["body"])}))
+        return routes
+
+    async def fixed_action(self, target: str, body: Json, request: Request, ident: str) -> Response:
+        kind = self.model.kinds.get(target)
+        found = self.store.find(kind, ident) if kind else self.store.member(target, ident)
+        if found is None:
+            return self.not_found(kind.model if kind else target.capitalize())
+        return JSONResponse(json.loads(json.dumps(body).replace("{base}", BASE_URL.get())))
+
     # -- outposts --------------------------------------------------------------------------------
     def outpost_routes(self) -> list[Route]:
         kind = self.model.kinds.get("outpost")
@@ -376,6 +398,9 @@ class Api:
             return JSONResponse(exc.errors, 400)
         except InvalidPage:
             return detail(INVALID_PAGE, 404)
+        hidden = self.profile.apps.detail_fields.get(kind.name if kind else "", ())
+        if hidden and query.get("include_details", "").lower() == "false":
+            envelope["results"] = [{k: None if k in hidden else v for k, v in obj.items()} for obj in envelope["results"]]
         if kind is not None and kind.name in self.profile.apps.cached_lists:
             envelope["results"] = self.cached_page(kind, query, envelope)
         return JSONResponse({**envelope, **self.profile.extra_for(path)})

@@ -125,8 +125,8 @@ class Rules:
                 return True
             if rule.rule == "create_needs" and creating and any(name not in body for name in rule.fields):
                 return True
-            if rule.rule == "fails_without" and all(name in body for name in rule.fields) \
-                    and any(name not in body for name in rule.needs):
+            if rule.rule == "fails_without" and rule.fields[0] in body \
+                    and any(name not in body for name in rule.fields[1:]):
                 return True
         return False
 
