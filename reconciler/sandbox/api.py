@@ -159,8 +159,9 @@ class Api:
             return cleaned
         pk = self.store.new_pk(kind)
         generated = self.renderer.computed.generated(kind)
-        self.store.insert(kind, pk, {**creation_defaults(kind), **{k: v for k, v in generated.items() if k in kind.fields},
-                                     **cleaned}, {k: v for k, v in generated.items() if k not in kind.fields})
+        drawn = {k: v for k, v in generated.items() if k in kind.fields}
+        self.store.insert(kind, pk, {**creation_defaults(kind), **drawn, **cleaned},
+                          {k: v for k, v in generated.items() if k not in kind.fields})
         self.claim(kind, pk, cleaned)
         return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
 
@@ -400,7 +401,8 @@ class Api:
             return detail(INVALID_PAGE, 404)
         hidden = self.profile.apps.detail_fields.get(kind.name if kind else "", ())
         if hidden and query.get("include_details", "").lower() == "false":
-            envelope["results"] = [{k: None if k in hidden else v for k, v in obj.items()} for obj in envelope["results"]]
+            envelope["results"] = [{k: None if k in hidden else v for k, v in obj.items()}
+                                   for obj in envelope["results"]]
         if kind is not None and kind.name in self.profile.apps.cached_lists:
             envelope["results"] = self.cached_page(kind, query, envelope)
         return JSONResponse({**envelope, **self.profile.extra_for(path)})

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from contextvars import ContextVar
 import string
+from contextvars import ContextVar
 from datetime import UTC
 from typing import Any, Final
 
@@ -23,7 +23,6 @@ from .middleware import API_PREFIX
 from .profile import Profile
 from .quirks import format_datetime
 from .store import Store
-
 
 BASE_URL: ContextVar[str] = ContextVar("base_url", default="http://localhost")
 """The address the current request reached the sandbox at, for the absolute URLs authentik builds
@@ -109,8 +108,8 @@ class Computed:
 
     def managed_mappings(self, managed: str) -> list[ObjectId]:
         return [pk for kind in self.model.kinds_of("property_mapping") for pk, values in
-                self.store.values[kind.name].items() if self.store.held.get(pk, {}).get("managed", values.get("managed"))
-                == managed]
+                self.store.values[kind.name].items()
+                if self.store.held.get(pk, {}).get("managed", values.get("managed")) == managed]
 
     def _redirect_uris(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         """A proxy provider's redirect URIs, recomputed from `external_host` (apps 277, 289):
@@ -124,8 +123,8 @@ class Computed:
 
     # -- SAML providers: absolute URLs of this server (apps 245, 396) ---------------------------
     def application_slug(self, pk: ObjectId) -> str | None:
-        return next((str(values.get("slug")) for values in self.applications().values() if values.get("provider") == pk),
-                    None)
+        return next((str(values.get("slug")) for values in self.applications().values()
+                     if values.get("provider") == pk), None)
 
     def _url_download_metadata(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
         slug = self.application_slug(pk)
@@ -162,8 +161,8 @@ class Computed:
         if values.get("meta_launch_url"):
             return values["meta_launch_url"]
         provider = values.get("provider")
-        provider_kind = self.store.kind_at(provider) if provider is not None else None
-        if provider_kind is None:
+        provider_kind = self.store.kind_at(provider) if isinstance(provider, int | str) else None
+        if provider_kind is None or not isinstance(provider, int | str):
             return None
         stored = self.store.values[provider_kind.name][provider]
         if "acs_url" in provider_kind.fields:
@@ -261,7 +260,7 @@ def certificate_value(cert: x509.Certificate, key: str) -> Json:
     if key == "fingerprint_sha256":
         return colons(cert.fingerprint(hashes.SHA256()).hex())
     if key == "fingerprint_sha1":
-        return colons(cert.fingerprint(hashes.SHA1()).hex())  # noqa: S303 - what the server shows
+        return colons(cert.fingerprint(hashes.SHA1()).hex())
     if key == "cert_expiry":
         return format_datetime(cert.not_valid_after_utc.astimezone(UTC))
     return cert.subject.rfc4514_string()

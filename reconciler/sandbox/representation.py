@@ -150,8 +150,8 @@ class Renderer:
         if view in self.profile.base_views.generic_fields:
             return self.generic_view(target, held)
         if view in self.profile.base_views.full_fields:
-            other = self.store.kind_at(held)
-            return self.render(other, held) if other is not None else None
+            other = self.store.kind_at(held) if isinstance(held, int | str) else None
+            return self.render(other, held) if other is not None and isinstance(held, int | str) else None
         if field.is_list:
             return [self.target_object(target, ident) for ident in held or []]
         if held is None:
@@ -214,7 +214,8 @@ class Renderer:
         if (path, key) not in self.examples:
             seed = default_seed(self.model.version)["lists"]
             examples = (obj[key][0] for list_path, objects in seed.items() for obj in objects
-                        if path in (None, list_path) and self.model.kind_for_path(list_path) and isinstance(obj.get(key), list)
+                        if path in (None, list_path) and self.model.kind_for_path(list_path)
+                        and isinstance(obj.get(key), list)
                         and obj[key] and isinstance(obj[key][0], dict))
             self.examples[path, key] = tuple(next(examples, {}))
         return self.examples[path, key]

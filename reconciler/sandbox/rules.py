@@ -89,7 +89,8 @@ class Rules:
                     and not all(attrs.get(name) for name in rule.fields):
                 errors.setdefault(rule.error_field or rule.fields[0], [rule.message])
             elif rule.rule == "unique_value" and any(
-                    attrs.get(name) is not None and self.taken(kind, name, attrs[name], instance) for name in rule.fields):
+                    attrs.get(name) is not None and self.taken(kind, name, attrs[name], instance)
+                    for name in rule.fields):
                 errors.setdefault(rule.fields[0], [rule.message])
             elif rule.rule == "kinds_for" and rule.fields[0] in attrs and rule.fields[1] in attrs:
                 message = self.wrong_kind(rule, attrs[rule.fields[0]], attrs[rule.fields[1]])

@@ -55,8 +55,9 @@ class Store:
                 self.lists[path] = copy.deepcopy(list(objects))
         for path, objects in lists.items():  # a kind's own list shows every field of its objects
             kind = model.kind_for_path(path)
-            for obj in objects if kind is not None else ():
-                self.insert_seeded(kind, obj)
+            if kind is not None:
+                for obj in objects:
+                    self.insert_seeded(kind, obj)
         held = {str(pk) for pk in self.kind_of}
         for path, objects in lists.items():  # a family's list: the members no kind's list held
             for obj in objects if path in family_paths and model.kind_for_path(path) is None else ():
