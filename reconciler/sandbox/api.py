@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.model.kinds import ApiModel, Kind
+from reconciler.model.kinds import ApiModel, Field, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
 from . import certificates
@@ -435,12 +435,13 @@ class Api:
         if how == "binding_model":
             return next((pk for pk, held in self.store.held.items() if held.get(PTR_ID) == normal_uuid(value)), None)
         field = kind.fields.get(param) if kind else None
-        if field is not None and field.reference and field.type == "integer":
-            return self.store.resolve(field.reference, int(value)) if value.strip().isdigit() else None
-        ident = normal_uuid(value)
-        if field is None or field.reference is None or ident is None:
-            return None
-        return self.store.resolve(field.reference, ident)
+        return self.referenced(field, value) if field is not None and field.reference else None
+
+    def referenced(self, field: Field, value: str) -> Json:
+        """The object a reference filter's value names, by integer pk (a RAC endpoint's provider,
+        apps 354) or UUID."""
+        ident: Json = int(value) if field.type == "integer" and value.strip().isdigit() else normal_uuid(value)
+        return self.store.resolve(str(field.reference), ident) if ident is not None else None
 
     def sort_value(self, obj: JsonObject, key: str) -> Json:
         """Sort keys that are no field of the object: a policy binding's target sorts by its
