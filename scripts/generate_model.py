@@ -66,7 +66,8 @@ class Single:
     """A collection that is one kind of its own: a flow, a flow-stage binding, a policy binding.
 
     `references`: fields that point at a target whatever their type (a binding's `target`).
-    `nested`: lists of other kinds its manifest entries hold (see the flows family)."""
+    `nested`: lists of other kinds its manifest entries hold (see the flows family).
+    `list_params`: query parameters every read of its list sends."""
 
     path: str
     name: str
@@ -76,6 +77,7 @@ class Single:
     disambiguator: str | None = None
     references: Mapping[str, str] = field(default_factory=dict)
     nested: Mapping[str, Json] = field(default_factory=dict)
+    list_params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +97,9 @@ class Family:
     a prefix kind's entries hold (a RAC provider's endpoints), as a single's `nested`.
     `plain_references`: its references are written as the target's key alone (`provider: NAME`)
     as well as `{provider: NAME}`. `generated`: fields the server fills per object on create (a
-    random client secret, the default scopes of this install), so no default is recorded."""
+    random client secret, the default scopes of this install), so no default is recorded.
+    `export_unchanged_defaults`: False where export leaves out a fresh install's object that is
+    as installed (the built-in mappings, the self-signed certificate, the embedded outpost)."""
 
     name: str
     nouns: tuple[str, str]
@@ -120,6 +124,7 @@ class Family:
     cascade_nullable: Mapping[str, list[str]] = field(default_factory=dict)
     recording_dirs: Mapping[str, str] = field(default_factory=dict)
     generated: Mapping[str, list[str]] = field(default_factory=dict)
+    export_unchanged_defaults: bool = True
     nested: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)
     plain_references: bool = False
 
@@ -321,7 +326,7 @@ BRANDS = Family(
 # `property_mappings: [grafana-roles]`, CONTRACT.md "Applications, providers and the directory").
 
 CERTIFICATES = Family(
-    name="certificates", nouns=("certificate", "certificates"), section="certificates", plain_references=True,
+    name="certificates", export_unchanged_defaults=False, nouns=("certificate", "certificates"), section="certificates", plain_references=True,
     singles=(Single(path="/crypto/certificatekeypairs/", name="certificate", section="certificates", key=("name",),
                     recorded_create="apps/33-cert-2-create-import.json"),),
     targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),),
@@ -330,7 +335,7 @@ CERTIFICATES = Family(
 # Names are unique across the mapping kinds (one base table, apps 165); the webhook mapping of
 # notifications is a table of its own in 2026 (it has no `managed`, apps 113).
 PROPERTY_MAPPINGS = Family(
-    name="property_mappings", nouns=("property mapping", "property mappings"), section="property_mappings",
+    name="property_mappings", export_unchanged_defaults=False, nouns=("property mapping", "property mappings"), section="property_mappings",
     prefix="/propertymappings/", scope="property_mapping", member="managed", suffix="_mapping",
     plain_references=True, recorded_create="apps/*-pm-{dir}-2-create.json",
     # The recordings name a kind by its 2026 leaf (`pm-scope`, `pm-source_ldap`); 2023's flat
@@ -342,7 +347,7 @@ PROPERTY_MAPPINGS = Family(
 )
 
 PROVIDERS = Family(
-    name="providers", nouns=("provider", "providers"), section="providers", prefix="/providers/", scope="provider",
+    name="providers", export_unchanged_defaults=False, nouns=("provider", "providers"), section="providers", prefix="/providers/", scope="provider",
     member="meta_model_name", suffix="_provider", plain_references=True,
     recorded_create="apps/???-{dir}-2-create.json",
     # Provider pks are integers from one sequence across kinds (apps 190, 245, 277, 302), names
@@ -400,18 +405,40 @@ PROVIDERS = Family(
     # scope mappings, which are this install's objects (277).
     generated={"oauth2_provider": ["client_id", "client_secret"], "radius_provider": ["shared_secret"],
                "proxy_provider": ["property_mappings"]},
+    # Enterprise kinds no recording shows (refused without a licence, apps 357, 361, 365): their
+    # models' defaults, read through the search tool. Outgoing sync providers
+    # (authentik/lib/sync/outgoing/models.py): 100 objects a page, 30 minutes a page, delete
+    # what is deleted; WS-Federation subclasses the SAML provider (recorded SAML defaults, apps 245);
+    # SSF keeps events 30 days (enterprise/providers/ssf/models.py).
+    default_overrides={
+        **dict.fromkeys(("google_workspace_provider", "microsoft_entra_provider"), {
+            "user_delete_action": "delete", "group_delete_action": "delete", "sync_page_size": 100,
+            "sync_page_timeout": "minutes=30"}),
+        "wsfed_provider": {
+            "assertion_valid_not_before": "minutes=-5", "assertion_valid_not_on_or_after": "minutes=5",
+            "session_valid_not_on_or_after": "minutes=86400", "sign_assertion": True,
+            "digest_algorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
+            "signature_algorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "default_name_id_policy": "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"},
+        "ssf_provider": {"event_retention": "days=30"},
+    },
     # A RAC provider's endpoints are written inside its entry (`endpoints:`).
     nested={"rac_provider": {"endpoints": {"kind": "rac_endpoint", "parent": "provider", "keys": {}}}},
 )
 
 APPLICATIONS = Family(
-    name="applications", nouns=("application", "applications"), section="applications", key=("slug",),
+    name="applications", export_unchanged_defaults=False, nouns=("application", "applications"), section="applications", key=("slug",),
     plain_references=True,
     singles=(Single(path="/core/applications/", name="application", section="applications", key=("slug",),
                     recorded_create="apps/380-app-2-create.json",
+                    # The plain list is served from a per-user cache that ignores its filters
+                    # (apps 433, 434); this flag bypasses it (435, 438, 441).
+                    list_params={"superuser_full_list": "true"},
                     nested={"policies": BOUND_POLICIES,
                             "entitlements": {"kind": "application_entitlement", "parent": "app", "keys": {}}}),),
-    targets=(Target(name="application", at=(("/core/applications/", "pk"),)),),
+    # Deleting a provider an application uses would leave the application without it (apps 521,
+    # 522): the application guards it, so a prune refuses and names the application.
+    targets=(Target(name="application", at=(("/core/applications/", "pk"),), guards=("provider",)),),
     references={"provider": "provider", "backchannel_providers": "provider"},
 )
 
@@ -433,7 +460,7 @@ RAC_ENDPOINTS = Family(
 )
 
 OUTPOST_CONNECTIONS = Family(
-    name="outpost_connections", nouns=("outpost connection", "outpost connections"), section="outpost_connections",
+    name="outpost_connections", export_unchanged_defaults=False, nouns=("outpost connection", "outpost connections"), section="outpost_connections",
     prefix="/outposts/service_connections/", scope="outpost_connection", member="component",
     suffix="_connection", plain_references=True, recorded_create="apps/???-sc-{dir}-2-create.json",
     recording_dirs={"service_connections_docker": "docker", "service_connections_kubernetes": "k8s"},
@@ -442,7 +469,7 @@ OUTPOST_CONNECTIONS = Family(
 )
 
 OUTPOSTS = Family(
-    name="outposts", nouns=("outpost", "outposts"), section="outposts", plain_references=True,
+    name="outposts", export_unchanged_defaults=False, nouns=("outpost", "outposts"), section="outposts", plain_references=True,
     singles=(Single(path="/outposts/instances/", name="outpost", section="outposts", key=("name",),
                     recorded_create="apps/459-out-2-create.json"),),
     targets=(Target(name="outpost", at=(("/outposts/instances/", "pk"),)),),
@@ -623,6 +650,7 @@ class KindSpec:
     disambiguator: str | None = None
     references: Mapping[str, str] = field(default_factory=dict)
     nested: Mapping[str, Json] = field(default_factory=dict)
+    list_params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -662,7 +690,7 @@ def object_collections(spec: JsonObject) -> list[Collection]:
 
 def single_kind(family: Family, single: Single) -> KindSpec:
     return KindSpec(family, single.name, single.name, single.section, None, single.key, single.recorded_create,
-                    single.disambiguator, single.references, single.nested)
+                    single.disambiguator, single.references, single.nested, single.list_params)
 
 
 def prefix_kind(spec: JsonObject, family: Family, collection: Collection) -> KindSpec:
@@ -832,6 +860,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "key": list(kind.key),
         "disambiguator": kind.disambiguator,
         "nested": dict(kind.nested),
+        "list_params": dict(kind.list_params),
         "required": [f for f in required if f in fields],
         "cascade": cascade_fields(kind, fields),
         "patch_required": schemas[schema_of(spec, patch, "request")].get("required", []),
@@ -842,6 +871,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "defaults": kind_defaults(kind, fields, required, recorded_defaults),
         "no_default": kind.family.no_default.get(kind.name, []),
         "generated": kind.family.generated.get(kind.name, []),
+        "export_unchanged_defaults": kind.family.export_unchanged_defaults,
         "constants": constants,
         "recorded": bool(recorded),
     }
@@ -914,9 +944,15 @@ def reference_schema(target: str, key: list[str]) -> JsonObject:
             "required": [target], "additionalProperties": False}
 
 
-def reference_value(target: str, target_keys: Mapping[str, list[str]]) -> JsonObject:
-    """A reference written as an id or by natural key."""
-    return {"anyOf": [{"type": "string", "format": "uuid"}, reference_schema(target, target_keys[target])]}
+def reference_value(target: str, target_keys: Mapping[str, list[str]], id_node: JsonObject | None = None) -> JsonObject:
+    """A reference written as an id or by natural key; `id_node`, the field's own schema (an
+    integer for providers), for a family whose references are also written as the key alone."""
+    if id_node is None:
+        return {"anyOf": [{"type": "string", "format": "uuid"}, reference_schema(target, target_keys[target])]}
+    key = "+".join(target_keys[target])
+    ident = {"type": "integer"} if id_node.get("type") == "integer" else {"type": "string", "format": "uuid"}
+    plain = {"type": "string", "minLength": 1, "description": f"The {target} by its {key}."}
+    return {"anyOf": [ident, plain, reference_schema(target, target_keys[target])]}
 
 
 def array_schema(compact: JsonObject, base: JsonObject,
@@ -924,7 +960,8 @@ def array_schema(compact: JsonObject, base: JsonObject,
     """A list field: its items, which for a reference list are references, kept as a set."""
     schema = dict(base)
     if compact.get("reference"):
-        schema["items"] = reference_value(compact["reference"], target_keys)
+        schema["items"] = reference_value(compact["reference"], target_keys,
+                                          compact["items"] if compact.get("plain") else None)
         schema["uniqueItems"] = True  # the server keeps reference lists as sets
     else:
         schema["items"] = pick(compact["items"], ITEM_KEYS)
@@ -937,7 +974,7 @@ def value_schema(compact: JsonObject, target_keys: Mapping[str, list[str]]) -> J
     if compact.get("type") == "array":
         schema = array_schema(compact, schema, target_keys)
     elif compact.get("reference"):
-        schema = reference_value(compact["reference"], target_keys)
+        schema = reference_value(compact["reference"], target_keys, compact if compact.get("plain") else None)
     elif compact.get("type") == "string":
         schema = {"anyOf": [schema, SECRET_SOURCE]}
     if compact.get("nullable"):

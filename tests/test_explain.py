@@ -21,26 +21,35 @@ def explain(*args: str) -> str:
 def test_the_listing_groups_kinds_by_section_with_their_manifest_and_model_kinds() -> None:
     listing = explain("--api-version", "2026.2.2")
     assert listing.startswith("Kinds of authentik 2026.2.2 (manifest kind, model kind, API path); "
-                              "`reconciler explain KIND` shows one kind's fields.\n\nstages:\n"
-                              "  authenticator_duo            authenticator_duo            "
-                              "/api/v3/stages/authenticator/duo/\n")
-    assert listing.endswith(
-        "policies:\n"
-        "  dummy                        dummy_policy                 /api/v3/policies/dummy/\n"
-        "  event_matcher                event_matcher_policy         /api/v3/policies/event_matcher/\n"
-        "  expression                   expression_policy            /api/v3/policies/expression/\n"
-        "  geoip                        geoip_policy                 /api/v3/policies/geoip/\n"
-        "  password                     password_policy              /api/v3/policies/password/\n"
-        "  password_expiry              password_expiry_policy       /api/v3/policies/password_expiry/\n"
-        "  reputation                   reputation_policy            /api/v3/policies/reputation/\n"
-        "  unique_password              unique_password_policy       /api/v3/policies/unique_password/\n"
-        "\n"
-        "flows:\n"
-        "  flow                         flow                         /api/v3/flows/instances/\n"
-        "  flow_stage_binding           flow_stage_binding           /api/v3/flows/bindings/  "
-        "(written in a flow's bindings:)\n"
-        "  policy_binding               policy_binding               /api/v3/policies/bindings/  "
-        "(written in a flow's policies: and a flow_stage_binding's policies:)\n")
+                              "`reconciler explain KIND` shows one kind's fields.\n\nstages:\n")
+    lines = [" ".join(line.split()) for line in listing.splitlines()]  # columns as wide as the longest kind
+    assert lines[3] == "authenticator_duo authenticator_duo /api/v3/stages/authenticator/duo/"
+    policies = lines.index("policies:")
+    assert lines[policies:lines.index("flows:")] == [
+        "policies:",
+        "dummy dummy_policy /api/v3/policies/dummy/",
+        "event_matcher event_matcher_policy /api/v3/policies/event_matcher/",
+        "expression expression_policy /api/v3/policies/expression/",
+        "geoip geoip_policy /api/v3/policies/geoip/",
+        "password password_policy /api/v3/policies/password/",
+        "password_expiry password_expiry_policy /api/v3/policies/password_expiry/",
+        "reputation reputation_policy /api/v3/policies/reputation/",
+        "unique_password unique_password_policy /api/v3/policies/unique_password/",
+        ""]
+    assert lines[lines.index("flows:"):lines.index("certificates:")] == [
+        "flows:",
+        "flow flow /api/v3/flows/instances/",
+        "flow_stage_binding flow_stage_binding /api/v3/flows/bindings/ (written in a flow's bindings:)",
+        "policy_binding policy_binding /api/v3/policies/bindings/ (written in a flow's policies: and a "
+        "flow_stage_binding's policies: and an application's policies:)",
+        ""]
+    # issue 17: the kinds nested in a provider's or an application's entry go with its section
+    assert "rac_endpoint rac_endpoint /api/v3/rac/endpoints/ (written in a rac_provider's endpoints:)" in lines
+    assert lines[lines.index("applications:"):lines.index("applications:") + 3] == [
+        "applications:", "application application /api/v3/core/applications/",
+        "application_entitlement application_entitlement /api/v3/core/application_entitlements/ "
+        "(written in an application's entitlements:)"]
+    assert lines[-2:] == ["outposts:", "outpost outpost /api/v3/outposts/instances/"]
     # The default is the newest model.
     assert explain() == listing
 
@@ -132,7 +141,9 @@ def test_json_carries_the_same_data() -> None:
     user_fields = next(f for f in data["fields"] if f["name"] == "user_fields")
     assert "default" not in user_fields  # the server has no default for it
     listing = json.loads(explain("--format", "json", "--api-version", "2023.10.7"))
-    assert listing["api_version"] == "2023.10.7" and list(listing["sections"]) == ["stages", "policies", "flows"]
+    assert listing["api_version"] == "2023.10.7" and list(listing["sections"]) == [
+        "stages", "policies", "flows", "certificates", "property_mappings", "providers", "applications",
+        "outpost_connections", "outposts"]
     assert listing["sections"]["policies"][0] == {"manifest_kind": "dummy", "kind": "dummy_policy",
                                                   "path": "/api/v3/policies/dummy/", "written_in": None}
 

@@ -71,9 +71,14 @@ def test_ids_are_typed_and_integer_foreign_keys_found() -> None:
     raw = load_model("2026.2.2").raw
     assert {name: t.get("id_type") for name, t in raw["targets"].items()} == {
         "stage": "uuid", "policy": "uuid", "flow": "uuid", "flow_stage_binding": "uuid", "binding_target": None,
-        "prompt_field": "uuid", "webauthn_device_type": "uuid", "source": "uuid", "property_mapping": "uuid",
-        "group": "uuid", "user": "int", "certificate": "uuid", "endpoint_connector": "uuid", "brand": "uuid"}
-    assert {(k["id_field"], k["id_type"]) for k in raw["kinds"].values()} == {("pk", "uuid")}
+        "certificate": "uuid", "property_mapping": "uuid", "provider": "int", "application": "uuid",
+        "outpost_connection": "uuid", "outpost": "uuid", "prompt_field": "uuid", "webauthn_device_type": "uuid",
+        "source": "uuid", "group": "uuid", "user": "int", "endpoint_connector": "uuid", "brand": "uuid"}
+    # providers have integer pks from one sequence (apps 190, 245, 277, 302), entitlements
+    # `pbm_uuid` and no `pk` (apps 446)
+    assert {(k["id_field"], k["id_type"]) for k in raw["kinds"].values()} == {
+        ("pk", "uuid"), ("pk", "int"), ("pbm_uuid", "uuid")}
+    assert {name for name, k in raw["kinds"].items() if k["id_type"] == "int"} == set(raw["sections"]["providers"].values())
     user = raw["kinds"]["policy_binding"]["fields"]["user"]
     assert (user["type"], user["reference"]) == ("integer", "user")
 
@@ -86,12 +91,16 @@ def test_brands_guard_their_flows_and_sections_come_in_family_order() -> None:
         assert brand["guards"] == dict.fromkeys(["flow_authentication", "flow_invalidation", "flow_recovery",
                                                  "flow_unenrollment", "flow_user_settings", "flow_device_code"],
                                                 "flow")
-        assert list(raw["sections"]) == ["stages", "policies", "flows"]
-        assert raw["section_nouns"] == {"stages": ["stage", "stages"], "policies": ["policy", "policies"],
-                                        "flows": ["flow", "flows"]}
+        assert list(raw["sections"]) == SECTIONS
+        assert raw["section_nouns"]["outpost_connections"] == ["outpost connection", "outpost connections"]
     families = json.loads((ROOT / "schemas" / "families.json").read_text())
-    assert list(families["sections"].items()) == [("stages", ["stage", "stages"]),
-                                                  ("policies", ["policy", "policies"]), ("flows", ["flow", "flows"])]
+    assert list(families["sections"]) == SECTIONS
+    assert families["sections"]["flows"] == ["flow", "flows"]
+
+
+# Certificates and mappings before providers, providers before applications and outposts (issue 17).
+SECTIONS = ["stages", "policies", "flows", "certificates", "property_mappings", "providers", "applications",
+            "outpost_connections", "outposts"]
 
 
 def test_model_covers_every_stage_kind_and_the_flow_families() -> None:
@@ -103,10 +112,43 @@ def test_model_covers_every_stage_kind_and_the_flow_families() -> None:
         assert len(model.sections["policies"]) == policies
         assert model.sections["flows"] == {"flow": "flow"}
         assert {"flow_stage_binding", "policy_binding"} <= set(model.kinds)
-        assert len(model.kinds) == stages + policies + 3
+        assert len([k for k in model.kinds.values() if k.section in ("stages", "policies", "flows")
+                    or k.name in ("flow_stage_binding", "policy_binding")]) == stages + policies + 3
     assert set(load_model("2026.2.2").kinds) - set(load_model("2023.10.7").kinds) == {
         "authenticator_email", "authenticator_endpoint_gdtc", "endpoints", "mtls", "redirect", "source",
-        "geoip_policy", "unique_password_policy"}
+        "geoip_policy", "unique_password_policy", *APPS_2026_ONLY}
+
+
+def test_model_covers_every_application_provider_mapping_certificate_and_outpost_kind() -> None:
+    # FINDINGS apps (2026.2.2 "Property mappings", "Providers", "Differences"): every kind under
+    # /providers/ and /propertymappings/, named for their path, and 2023's flat mapping paths.
+    new = load_model("2026.2.2")
+    assert set(new.sections["providers"]) == {"oauth2", "saml", "proxy", "ldap", "radius", "scim", "rac",
+                                              "google_workspace", "microsoft_entra", "ssf", "wsfed"}
+    assert set(new.sections["property_mappings"]) == {
+        "provider_scope", "provider_saml", "provider_scim", "provider_radius", "provider_rac",
+        "provider_google_workspace", "provider_microsoft_entra", "source_ldap", "source_oauth", "source_saml",
+        "source_scim", "source_kerberos", "source_plex", "source_telegram", "notification"}
+    old = load_model("2023.10.7")
+    assert set(old.sections["providers"]) == {"oauth2", "saml", "proxy", "ldap", "radius", "scim"}
+    assert set(old.sections["property_mappings"]) == {"scope", "saml", "scim", "ldap", "notification"}
+    for model in (new, old):
+        assert model.sections["certificates"] == {"certificate": "certificate"}
+        assert model.sections["outposts"] == {"outpost": "outpost"}
+        assert set(model.sections["outpost_connections"]) == {"docker", "kubernetes"}
+        assert model.kinds["application"].list_params == {"superuser_full_list": "true"}  # apps 434, 435
+        assert model.kinds["certificate"].write_only_fields == {"certificate_data", "key_data"}  # apps 33, 35
+    assert [n.kind for n in new.kinds["application"].nested.values()] == ["policy_binding", "application_entitlement"]
+    assert [n.kind for n in old.kinds["application"].nested.values()] == ["policy_binding"]
+    assert new.kinds["rac_provider"].nested["endpoints"].parent == "provider"
+
+
+APPS_2026_ONLY = {"application_entitlement", "rac_endpoint", "rac_provider", "google_workspace_provider",
+                  "microsoft_entra_provider", "ssf_provider", "wsfed_provider", "provider_scope_mapping",
+                  "provider_saml_mapping", "provider_scim_mapping", "provider_radius_mapping", "provider_rac_mapping",
+                  "provider_google_workspace_mapping", "provider_microsoft_entra_mapping", "source_ldap_mapping",
+                  "source_oauth_mapping", "source_saml_mapping", "source_scim_mapping", "source_kerberos_mapping",
+                  "source_plex_mapping", "source_telegram_mapping"}
 
 
 def test_identity_is_model_data() -> None:

@@ -28,7 +28,10 @@ def test_ids_are_typed_as_the_model_says() -> None:
     assert model.targets["user"].id_type == "int" and model.targets["group"].id_type == "uuid"
     assert model.ref_keys(Ref("user", pk="7")) == (IdKey("user", 7),)
     # a policy binding's target is a flow or a binding: a reference may name either
-    assert model.ref_keys(Ref("binding_target", pk="a")) == (IdKey("flow", "a"), IdKey("flow_stage_binding", "a"))
+    # (or, apps recordings 380 ff., an application)
+    assert model.ref_keys(Ref("binding_target", pk="a")) == (IdKey("flow", "a"), IdKey("flow_stage_binding", "a"),
+                                                             IdKey("application", "a"))
+    assert model.ref_keys(Ref("provider", pk="12")) == (IdKey("provider", 12),)  # integer pks (apps 190)
     assert model.ref_keys(Ref("flow", key=("login",))) == ()  # no id yet: nothing to collide with
     stage = model.kinds["deny"]
     assert stage.id_key("b") == IdKey("stage", "b") == model.ref_keys(Ref("stage", pk="b"))[0]

@@ -359,6 +359,7 @@ class _Run:
         # or binding's pk the body sends (recordings flows 264, 265): that field is compared here only.
         params = {name: _param(body[name]) for name in names if isinstance(body.get(name), str | int | bool)
                   and not (name in kind.fields and kind.fields[name].reference == "binding_target")}
+        params.update(kind.list_params)  # the application list's filters need its cache bypassed (apps 434)
         taken = {kind.id_key(ident) for ident in change.same_key}
         require = sorted(id_fields(self.model, kind.path))  # checked as a plan's reads are
         for obj in await self.client.list(kind.path, require=require, **params):

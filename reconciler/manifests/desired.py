@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from reconciler.manifests.reading import KeyPath, Position, RawObject
 from reconciler.model.identity import address, desired_key, own_key
-from reconciler.model.kinds import ApiModel, Kind, Nested
+from reconciler.manifests.compiled import is_uuid
+from reconciler.model.kinds import ApiModel, Field, Kind, Nested
 from reconciler.values import Json, JsonObject, Key, Ref
 
 __all__ = ["DesiredObject", "CONTROL_KEYS", "expand"]
@@ -91,7 +92,8 @@ def _written(data: JsonObject, positions: dict[KeyPath, Position], kind: Kind, m
              parent: DesiredObject | None, nested: Nested | None) -> tuple[JsonObject, dict[KeyPath, Position]]:
     """The fields an entry writes and their positions. A nested entry's also point back at its
     parent (written where the entry starts), and its keys written as bare values name their target."""
-    fields = {k: v for k, v in data.items() if k not in CONTROL_KEYS and k not in kind.nested}
+    fields = {k: _named(kind.fields[k], v) if k in kind.fields else v
+              for k, v in data.items() if k not in CONTROL_KEYS and k not in kind.nested}
     if parent is None or nested is None:
         return fields, positions
     target = model.target_of(model.kinds[parent.kind])
@@ -100,6 +102,18 @@ def _written(data: JsonObject, positions: dict[KeyPath, Position], kind: Kind, m
         if name in fields and fields[name] is not None:
             fields[name] = {written_target: fields[name]}
     return fields, {**positions, (nested.parent,): positions[()]}
+
+
+def _named(spec: Field, value: Json) -> Json:
+    """A reference written plainly by natural key (`provider: grafana-oauth`) in the form every
+    later step reads (`{provider: grafana-oauth}`); a UUID or an integer stays an id."""
+    if not spec.plain or spec.reference is None:
+        return value
+    if isinstance(value, list):
+        return [_named(spec, item) for item in value]
+    if isinstance(value, str) and not is_uuid(value):
+        return {spec.reference: value}
+    return value
 
 
 def _expand_nested(data: JsonObject, positions: dict[KeyPath, Position], file: str, kind: Kind,

@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass
 
 from reconciler.errors import ReconcilerError
-from reconciler.model.kinds import ApiModel, Field, Kind
+from reconciler.model.kinds import ApiModel, Field, Kind, Nested
 from reconciler.values import Json, JsonObject
 
 __all__ = ["KindSummary", "FieldInfo", "KindInfo", "list_kinds", "explain_kind", "find_kind"]
@@ -79,15 +79,27 @@ class KindInfo:
 
 
 def _summary(model: ApiModel, kind: Kind) -> KindSummary:
-    parents = model.parents_of(kind)
-    written_in = " and ".join(f"a {parent.manifest_kind}'s {nested.name}:" for parent, nested in parents)
+    written_in = " and ".join(f"{_article(parent.name)} {parent.name}'s {nested.name}:"
+                              for parent, nested in _parents(model, kind))
     return KindSummary(kind.manifest_kind, kind.name, kind.path, written_in)
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"
+
+
+def _parents(model: ApiModel, kind: Kind) -> list[tuple[Kind, Nested]]:
+    """The kinds whose entries nest `kind`, in the order of their sections (a policy binding is
+    a flow's first, then an application's)."""
+    order = list(model.sections)
+    return sorted(model.parents_of(kind), key=lambda parent: (order.index(_section(model, parent[0])), parent[0].name))
 
 
 def _section(model: ApiModel, kind: Kind) -> str:
     """The manifest section a kind is written in; a nested kind's is its outermost parent's."""
-    while kind.section is None and model.parents_of(kind):
-        kind = model.parents_of(kind)[0][0]
+    if kind.section is None and model.parents_of(kind):
+        return min((_section(model, parent) for parent, _ in model.parents_of(kind)),
+                   key=list(model.sections).index)
     return kind.section or ""
 
 
@@ -132,6 +144,10 @@ def _type(model: ApiModel, kind: Kind, spec: Field) -> str:
     if spec.name in plain:  # a binding's `stage: NAME`, `policy: NAME`, `user: USERNAME`: plain text
         target = model.targets[plain[spec.name]]
         return f"{target.key[0].upper() if target.key else 'KEY'} of a {target.name}"
+    if spec.reference and spec.plain:  # `provider: NAME` (or `{provider: NAME}`)
+        target = model.targets[spec.reference]
+        form = f"{target.key[0].upper() if target.key else 'KEY'} of {_article(target.name)} {target.name}"
+        return f"list of {form}" if spec.is_list else form
     if spec.reference:
         form = _reference_form(model, spec.reference)
         return f"list of {form}" if spec.is_list else form

@@ -47,6 +47,11 @@ class Field:
         return str(ref) if ref else None
 
     @property
+    def plain(self) -> bool:
+        """A reference written as the target's key alone (`provider: NAME`), as well as `{provider: NAME}`."""
+        return bool(self.spec.get("plain"))
+
+    @property
     def reference_kind(self) -> str | None:
         """The one kind a stage reference accepts (`password_stage`: `password`), if restricted."""
         kind = self.spec.get("reference_kind")
@@ -117,6 +122,10 @@ class Kind:
     """The field holding an object's id, in answers and in other objects' references."""
     id_type: str = "uuid"
     """`int` (providers, users), `uuid`, or `str`: what the id field holds."""
+    list_params: dict[str, str] = field(default_factory=dict)
+    """Query parameters every read of its list sends (applications: `superuser_full_list`)."""
+    export_unchanged_defaults: bool = True
+    """False: export leaves out a fresh install's object that is as installed (issue 17)."""
 
     def id_key(self, value: object) -> IdKey:
         """An id of this kind's objects, with its scope, for sets that mix kinds."""
@@ -240,6 +249,11 @@ class ApiModel:
     def kind_for_path(self, path: str) -> Kind | None:
         return self._by_path.get(path)
 
+    def list_params(self, path: str) -> dict[str, str]:
+        """The query parameters a read of the list at `path` sends."""
+        kind = self.kind_for_path(path)
+        return dict(kind.list_params) if kind is not None else {}
+
     @cached_property
     def _by_path(self) -> dict[str, Kind]:
         return {kind.path: kind for kind in self.kinds.values()}
@@ -301,4 +315,6 @@ def _kind(name: str, spec: JsonObject) -> Kind:
         cascade=tuple(spec["cascade"]),
         id_field=spec["id_field"],
         id_type=spec["id_type"],
+        list_params=dict(spec.get("list_params", {})),
+        export_unchanged_defaults=bool(spec.get("export_unchanged_defaults", True)),
     )

@@ -19,7 +19,7 @@ async def fetch_live(client: Client, model: ApiModel, paths: Iterable[str],
     state = LiveState(model=model)
 
     async def list_path(path: str) -> None:
-        state.lists[path] = await client.list(path, require=sorted(id_fields(model, path)))
+        state.lists[path] = await client.list(path, require=sorted(id_fields(model, path)), **model.list_params(path))
         if progress:
             progress(path)
 
