@@ -106,7 +106,9 @@ def test_deleting_an_application_deletes_its_backchannel_providers_only(api: Cal
 def test_a_provider_serves_one_application(api: Call, version: str) -> None:
     """apps 389: `provider` is a one-to-one."""
     main = oauth2(api, version, "as-oauth")
-    created(api, "/core/applications/", {"name": "as-a", "slug": "as-a", "provider": main["pk"]})
+    app = created(api, "/core/applications/", {"name": "as-a", "slug": "as-a", "provider": main["pk"]})
+    # the lab (both versions): an OAuth2 application launches at its first redirect URI's origin
+    assert app["launch_url"] == "https://app.example.test"
     second = api("POST", "/core/applications/", json={"name": "as-b", "slug": "as-b", "provider": main["pk"]})
     assert second.status_code == 400
     assert second.json() == {"provider": ["Application with this provider already exists."]}

@@ -10,6 +10,7 @@ import string
 from contextvars import ContextVar
 from datetime import UTC
 from typing import Any, Final
+from urllib.parse import urlparse, urlunparse
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -155,7 +156,8 @@ class Computed:
     # -- applications ---------------------------------------------------------------------------
     def _launch_url(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         """An application's `meta_launch_url` if set (420), else its provider's: a SAML
-        provider's IdP-initiated URL (390), a proxy provider's external host; else null (422)."""
+        provider's IdP-initiated URL (390), a proxy provider's external host, an OAuth2
+        provider's first redirect URI's origin (the lab); else null (422)."""
         if kind.name != APPLICATION:
             return None  # a RAC endpoint without application (apps 344)
         if values.get("meta_launch_url"):
@@ -169,6 +171,8 @@ class Computed:
             return SAML_INIT.format(slug=values.get("slug"))
         if "external_host" in provider_kind.fields and "mode" in provider_kind.fields:
             return stored.get("external_host") or None
+        if "client_type" in provider_kind.fields:
+            return redirect_origin(stored.get("redirect_uris"))
         return None
 
     def _meta_icon(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
@@ -254,6 +258,14 @@ class Computed:
 
     def _managed(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         return self.store.held.get(pk, {}).get("managed")
+
+
+def redirect_origin(redirect_uris: Json) -> str | None:
+    """An OAuth2 provider's launch URL: its first redirect URI without the path (lab, 2026:
+    `https://as.example.test/cb` gives `https://as.example.test`); 2023 keeps them as lines."""
+    first = redirect_uris[0].get("url") if isinstance(redirect_uris, list) and redirect_uris and \
+        isinstance(redirect_uris[0], dict) else str(redirect_uris or "").split("\n")[0]
+    return urlunparse(urlparse(str(first))._replace(path="")) if first else None
 
 
 def certificate_value(cert: x509.Certificate, key: str) -> Json:
