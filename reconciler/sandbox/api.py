@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.model.kinds import ApiModel, Kind
+from reconciler.model.kinds import ApiModel, Field, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
 from . import certificates
@@ -67,7 +67,7 @@ class Api:
                                                "DELETE": partial(self.delete_member, target)}),
                 self.route(path + "{ident}/used_by/", {"GET": partial(self.member_used_by, target)}),
             ]
-        routes += self.key_pair_routes() + self.outpost_routes()
+        routes += self.key_pair_routes() + self.outpost_routes() + self.action_routes()
         for kind in self.model.kinds.values():
             routes += [
                 self.route(kind.path, {"GET": partial(self.list_kind, kind), "POST": partial(self.create, kind)}),
@@ -159,8 +159,9 @@ class Api:
             return cleaned
         pk = self.store.new_pk(kind)
         generated = self.renderer.computed.generated(kind)
-        self.store.insert(kind, pk, {**creation_defaults(kind), **{k: v for k, v in generated.items() if k in kind.fields},
-                                     **cleaned}, {k: v for k, v in generated.items() if k not in kind.fields})
+        drawn = {k: v for k, v in generated.items() if k in kind.fields}
+        self.store.insert(kind, pk, {**creation_defaults(kind), **drawn, **cleaned},
+                          {k: v for k, v in generated.items() if k not in kind.fields})
         self.claim(kind, pk, cleaned)
         return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
 
@@ -269,6 +270,28 @@ class Api:
         found = self.store.member(target, ident)
         return found[0] if found is not None else None
 
+    # -- read-only actions of one object (apps 242, 444, 487, 506) ------------------------------
+    def action_routes(self) -> list[Route]:
+        """Answers no state changes: an application's `check_access/`, an outpost's `health/`,
+        a service connection's `state/`, an OAuth2 provider's `setup_urls/` (`{base}` is this
+        server's address; the URLs of a provider without application)."""
+        routes = []
+        for action in self.profile.apps.actions:
+            target = str(action["of"])
+            kind = self.model.kinds.get(target)
+            path = kind.path if kind else self.model.targets[target].path if target in self.model.targets else None
+            if path:
+                routes.append(self.route(path + "{ident}/" + str(action["action"]),
+                                         {"GET": partial(self.fixed_action, target, action["body"])}))
+        return routes
+
+    async def fixed_action(self, target: str, body: Json, request: Request, ident: str) -> Response:
+        kind = self.model.kinds.get(target)
+        found = self.store.find(kind, ident) if kind else self.store.member(target, ident)
+        if found is None:
+            return self.not_found(kind.model if kind else target.capitalize())
+        return JSONResponse(json.loads(json.dumps(body).replace("{base}", BASE_URL.get())))
+
     # -- outposts --------------------------------------------------------------------------------
     def outpost_routes(self) -> list[Route]:
         kind = self.model.kinds.get("outpost")
@@ -376,6 +399,10 @@ class Api:
             return JSONResponse(exc.errors, 400)
         except InvalidPage:
             return detail(INVALID_PAGE, 404)
+        hidden = self.profile.apps.detail_fields.get(kind.name if kind else "", ())
+        if hidden and query.get("include_details", "").lower() == "false":
+            envelope["results"] = [{k: None if k in hidden else v for k, v in obj.items()}
+                                   for obj in envelope["results"]]
         if kind is not None and kind.name in self.profile.apps.cached_lists:
             envelope["results"] = self.cached_page(kind, query, envelope)
         return JSONResponse({**envelope, **self.profile.extra_for(path)})
@@ -408,12 +435,13 @@ class Api:
         if how == "binding_model":
             return next((pk for pk, held in self.store.held.items() if held.get(PTR_ID) == normal_uuid(value)), None)
         field = kind.fields.get(param) if kind else None
-        if field is not None and field.reference and field.type == "integer":
-            return self.store.resolve(field.reference, int(value)) if value.strip().isdigit() else None
-        ident = normal_uuid(value)
-        if field is None or field.reference is None or ident is None:
-            return None
-        return self.store.resolve(field.reference, ident)
+        return self.referenced(field, value) if field is not None and field.reference else None
+
+    def referenced(self, field: Field, value: str) -> Json:
+        """The object a reference filter's value names, by integer pk (a RAC endpoint's provider,
+        apps 354) or UUID."""
+        ident: Json = int(value) if field.type == "integer" and value.strip().isdigit() else normal_uuid(value)
+        return self.store.resolve(str(field.reference), ident) if ident is not None else None
 
     def sort_value(self, obj: JsonObject, key: str) -> Json:
         """Sort keys that are no field of the object: a policy binding's target sorts by its

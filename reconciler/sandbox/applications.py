@@ -10,6 +10,7 @@ import string
 from contextvars import ContextVar
 from datetime import UTC
 from typing import Any, Final
+from urllib.parse import urlparse, urlunparse
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -108,8 +109,8 @@ class Computed:
 
     def managed_mappings(self, managed: str) -> list[ObjectId]:
         return [pk for kind in self.model.kinds_of("property_mapping") for pk, values in
-                self.store.values[kind.name].items() if self.store.held.get(pk, {}).get("managed", values.get("managed"))
-                == managed]
+                self.store.values[kind.name].items()
+                if self.store.held.get(pk, {}).get("managed", values.get("managed")) == managed]
 
     def _redirect_uris(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         """A proxy provider's redirect URIs, recomputed from `external_host` (apps 277, 289):
@@ -123,8 +124,8 @@ class Computed:
 
     # -- SAML providers: absolute URLs of this server (apps 245, 396) ---------------------------
     def application_slug(self, pk: ObjectId) -> str | None:
-        return next((str(values.get("slug")) for values in self.applications().values() if values.get("provider") == pk),
-                    None)
+        return next((str(values.get("slug")) for values in self.applications().values()
+                     if values.get("provider") == pk), None)
 
     def _url_download_metadata(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
         slug = self.application_slug(pk)
@@ -155,20 +156,23 @@ class Computed:
     # -- applications ---------------------------------------------------------------------------
     def _launch_url(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         """An application's `meta_launch_url` if set (420), else its provider's: a SAML
-        provider's IdP-initiated URL (390), a proxy provider's external host; else null (422)."""
+        provider's IdP-initiated URL (390), a proxy provider's external host, an OAuth2
+        provider's first redirect URI's origin (the lab); else null (422)."""
         if kind.name != APPLICATION:
             return None  # a RAC endpoint without application (apps 344)
         if values.get("meta_launch_url"):
             return values["meta_launch_url"]
         provider = values.get("provider")
-        provider_kind = self.store.kind_at(provider) if provider is not None else None
-        if provider_kind is None:
+        provider_kind = self.store.kind_at(provider) if isinstance(provider, int | str) else None
+        if provider_kind is None or not isinstance(provider, int | str):
             return None
         stored = self.store.values[provider_kind.name][provider]
         if "acs_url" in provider_kind.fields:
             return SAML_INIT.format(slug=values.get("slug"))
         if "external_host" in provider_kind.fields and "mode" in provider_kind.fields:
             return stored.get("external_host") or None
+        if "client_type" in provider_kind.fields:
+            return redirect_origin(stored.get("redirect_uris"))
         return None
 
     def _meta_icon(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
@@ -254,6 +258,14 @@ class Computed:
 
     def _managed(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         return self.store.held.get(pk, {}).get("managed")
+
+
+def redirect_origin(redirect_uris: Json) -> str | None:
+    """An OAuth2 provider's launch URL: its first redirect URI without the path (lab, 2026:
+    `https://as.example.test/cb` gives `https://as.example.test`); 2023 keeps them as lines."""
+    first = redirect_uris[0].get("url") if isinstance(redirect_uris, list) and redirect_uris and \
+        isinstance(redirect_uris[0], dict) else str(redirect_uris or "").split("\n")[0]
+    return urlunparse(urlparse(str(first))._replace(path="")) if first else None
 
 
 def certificate_value(cert: x509.Certificate, key: str) -> Json:

@@ -202,6 +202,10 @@ class AppAnswers:
     cached_lists: tuple[str, ...]
     unlicensed_targets: tuple[str, ...]
     owned_lists: dict[str, tuple[str, ...]]
+    actions: tuple[JsonObject, ...]
+    detail_fields: dict[str, tuple[str, ...]]
+    """Per kind, the fields a list with `?include_details=false` nulls (2023 key pairs, 17, 37)."""
+    """Read-only actions answered with a fixed body: `{"of": kind or family, "action", "body"}`."""
     """Per kind, lists whose objects belong to it alone and go with it (backchannel providers)."""
     """Families whose kinds are written without a licence although their type says
     `requires_enterprise` (the Google Workspace and Entra mappings, apps 101, 107)."""
@@ -218,7 +222,9 @@ def app_answers(raw: JsonObject) -> AppAnswers:
                       backchannel_kinds=tuple(raw.get("backchannel_kinds", ())),
                       cached_lists=tuple(raw.get("cached_lists", ())),
                       unlicensed_targets=tuple(raw.get("unlicensed_targets", ())),
-                      owned_lists={kind: tuple(fields) for kind, fields in raw.get("owned_lists", {}).items()})
+                      owned_lists={kind: tuple(fields) for kind, fields in raw.get("owned_lists", {}).items()},
+                      actions=tuple(raw.get("actions", ())),
+                      detail_fields={kind: tuple(f) for kind, f in raw.get("detail_fields", {}).items()})
 
 
 @cache

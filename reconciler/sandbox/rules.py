@@ -39,27 +39,26 @@ class Rules:
                     instance: ObjectId | None) -> str | None:
         """The error a field's own validator method gives a cleaned value, if any."""
         for rule in self.profile.rules_of(kind.name):
-            if name not in rule.fields:
-                continue
-            if rule.rule == "python_syntax":
-                filename = rule.create_name if instance is None else str(self.store.values[kind.name][instance]["name"])
-                error = syntax_error(str(value), filename)
-                if error:
-                    return rule.message.format(error=error)
-            elif rule.rule == "file_name":
-                error = files.file_name_error(str(value), self.profile.flow_background["messages"])
-                if error:
-                    return error
-            elif rule.rule == "nonempty_when" and not value and \
-                    all(body.get(key) == wanted for key, wanted in rule.when.items()):
-                return rule.message  # read from the request as sent (the validator reads initial_data)
-            elif rule.rule == "reserved" and value in rule.when.get("values", []):
-                return rule.message.format(value=value)
-            elif rule.rule in VALUE_CHECKS:
-                error = VALUE_CHECKS[rule.rule](value)
-                if error is not None:
-                    return rule.message.format(error=error, value=value)
+            error = self.rule_error(rule, kind, value, body, instance) if name in rule.fields else None
+            if error:
+                return error
         return None
+
+    def rule_error(self, rule: ObjectRule, kind: Kind, value: Any, body: Mapping[str, Json],
+                   instance: ObjectId | None) -> str | None:
+        if rule.rule == "python_syntax":
+            filename = rule.create_name if instance is None else str(self.store.values[kind.name][instance]["name"])
+            error = syntax_error(str(value), filename)
+            return rule.message.format(error=error) if error else None
+        if rule.rule == "file_name":
+            return files.file_name_error(str(value), self.profile.flow_background["messages"])
+        if rule.rule == "nonempty_when":  # read from the request as sent (the validator reads initial_data)
+            return rule.message if not value and all(body.get(k) == v for k, v in rule.when.items()) else None
+        if rule.rule == "reserved":
+            return rule.message.format(value=value) if value in rule.when.get("values", []) else None
+        check = VALUE_CHECKS.get(rule.rule)
+        error = check(value) if check else None
+        return rule.message.format(error=error, value=value) if error is not None else None
 
     # -- unique-together validators -------------------------------------------------------------
     def together_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> list[str]:
@@ -79,41 +78,66 @@ class Rules:
         return errors
 
     def body_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> dict[str, list[str]]:
-        """validate() checks that report under a field (`required_when`: the `fields` must be
-        non-empty in the body when its values, or `missing` ones, match `when`; apps 273, 280,
-        284), and values only a licence allows (`enterprise_value`, apps 321, 330)."""
+        """validate() checks that report under a field, by rule (`BODY_CHECKS`): the first error of
+        each field."""
         errors: dict[str, list[str]] = {}
         for rule in self.profile.rules_of(kind.name):
-            if rule.rule == "required_when" and all(key in attrs or key in rule.missing for key in rule.when) and all(
-                    attrs.get(key, rule.missing.get(key)) == wanted for key, wanted in rule.when.items()) \
-                    and not all(attrs.get(name) for name in rule.fields):
-                errors.setdefault(rule.error_field or rule.fields[0], [rule.message])
-            elif rule.rule == "unique_value" and any(
-                    attrs.get(name) is not None and self.taken(kind, name, attrs[name], instance) for name in rule.fields):
-                errors.setdefault(rule.fields[0], [rule.message])
-            elif rule.rule == "kinds_for" and rule.fields[0] in attrs and rule.fields[1] in attrs:
-                message = self.wrong_kind(rule, attrs[rule.fields[0]], attrs[rule.fields[1]])
-                if message:
-                    errors.setdefault(rule.fields[1], [message])
-            elif rule.rule == "fixed_when" and rule.fields[0] in attrs and instance is not None:
-                stored = self.store.values[kind.name][instance]
-                if stored.get(rule.fields[0]) != attrs[rule.fields[0]] and all(
-                        stored.get(key) == wanted for key, wanted in rule.when.items()):
-                    errors.setdefault(rule.fields[0], [rule.message])
-            elif rule.rule == "enterprise_value" and not self.enterprise and any(
-                    attrs.get(name) not in (None, *rule.missing.get(name, [None])) for name in rule.fields
-                    if name in attrs):
-                errors.setdefault(rule.fields[0], [rule.message])
+            check = BODY_CHECKS.get(rule.rule)
+            found = check(self, kind, rule, attrs, instance) if check else None
+            if found is not None:
+                errors.setdefault(found[0], [found[1]])
         return errors
 
-    def wrong_kind(self, rule: ObjectRule, choice: Json, targets: Json) -> str | None:
+    def required_when(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                      instance: ObjectId | None) -> tuple[str, str] | None:
+        """The `fields` must be non-empty in the body when its values (or `missing` ones) match
+        `when` (apps 273, 280, 284, 498)."""
+        if not all(key in attrs or key in rule.missing for key in rule.when):
+            return None
+        if any(attrs.get(key, rule.missing.get(key)) != wanted for key, wanted in rule.when.items()):
+            return None
+        return None if all(attrs.get(name) for name in rule.fields) else (rule.error_field or rule.fields[0],
+                                                                            rule.message)
+
+    def unique_value(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                     instance: ObjectId | None) -> tuple[str, str] | None:
+        """A one-to-one field: another object holds the value (apps 389)."""
+        taken = any(attrs.get(name) is not None and any(
+            pk != instance and values.get(name) == attrs[name] for pk, values in self.store.values[kind.name].items())
+            for name in rule.fields)
+        return (rule.fields[0], rule.message) if taken else None
+
+    def kinds_for(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                  instance: ObjectId | None) -> tuple[str, str] | None:
         """An outpost of one type serves providers of one kind (apps 464, 473): `when` maps the
-        type to the kind."""
-        for target in targets if isinstance(targets, list) else []:
-            kind = self.store.kind_at(target)
-            if kind is not None and kind.name != rule.when.get(str(choice)):
-                return rule.message.format(value=choice, model=kind.model)
+        type to the kind; checked when the body carries both."""
+        choice, targets = (attrs.get(name) for name in rule.fields[:2])
+        if choice is None or not isinstance(targets, list):
+            return None
+        for target in targets:
+            other = self.store.kind_at(target)
+            if other is not None and other.name != rule.when.get(str(choice)):
+                return rule.fields[1], rule.message.format(value=choice, model=other.model)
         return None
+
+    def fixed_when(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                   instance: ObjectId | None) -> tuple[str, str] | None:
+        """A field an object matching `when` keeps (the embedded outpost's name, apps 478)."""
+        if rule.fields[0] not in attrs or instance is None:
+            return None
+        stored = self.store.values[kind.name][instance]
+        changed = stored.get(rule.fields[0]) != attrs[rule.fields[0]]
+        matches = all(stored.get(key) == wanted for key, wanted in rule.when.items())
+        return (rule.fields[0], rule.message) if changed and matches else None
+
+    def enterprise_value(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                         instance: ObjectId | None) -> tuple[str, str] | None:
+        """A value only a licence allows (apps 321, 330): anything but null and the `missing` ones."""
+        if self.enterprise:
+            return None
+        licensed = any(attrs[name] not in (None, *rule.missing.get(name, [None])) for name in rule.fields
+                       if name in attrs)
+        return (rule.fields[0], rule.message) if licensed else None
 
     def server_fault(self, kind: Kind, body: Mapping[str, Json], creating: bool) -> bool:
         """A request the server's own code fails on before DRF checks it: an outpost `type` that
@@ -125,14 +149,10 @@ class Rules:
                 return True
             if rule.rule == "create_needs" and creating and any(name not in body for name in rule.fields):
                 return True
-            if rule.rule == "fails_without" and all(name in body for name in rule.fields) \
-                    and any(name not in body for name in rule.needs):
+            if rule.rule == "fails_without" and rule.fields[0] in body \
+                    and any(name not in body for name in rule.fields[1:]):
                 return True
         return False
-
-    def taken(self, kind: Kind, name: str, value: Json, instance: ObjectId | None) -> bool:
-        """A one-to-one field: another object holds the value (apps 389)."""
-        return any(pk != instance and values.get(name) == value for pk, values in self.store.values[kind.name].items())
 
     # -- validate() -----------------------------------------------------------------------------
     def validate(self, kind: Kind, attrs: Mapping[str, Json]) -> str | None:
@@ -155,9 +175,7 @@ class Rules:
             if any(name not in attrs for name in needed):
                 raise ServerFault(rule.kind)
         if rule.rule == "one_truthy":
-            applies = all(attrs.get(name) for name in rule.when)  # `when`: fields the body must set
-            if applies and not any(attrs.get(name, rule.missing.get(name)) for name in rule.fields):
-                return rule.message
+            return rule.message if one_missing(rule, attrs) else None
         elif rule.rule == "exactly_one":
             count = sum(1 for name in rule.fields if attrs.get(name))
             if count > 1:
@@ -165,6 +183,13 @@ class Rules:
             if count < 1:
                 return rule.message
         return None
+
+
+def one_missing(rule: ObjectRule, attrs: Mapping[str, Json]) -> bool:
+    """None of the rule's fields is true (missing ones read as `missing` says), where the body
+    sets every field of `when` (a SAML signing key pair, apps 251)."""
+    applies = all(attrs.get(name) for name in rule.when)
+    return applies and not any(attrs.get(name, rule.missing.get(name)) for name in rule.fields)
 
 
 def unnamed_syntax_error(value: Json) -> str | None:
@@ -258,3 +283,14 @@ def syntax_error(expression: str, filename: str) -> str | None:
     except (SyntaxError, ValueError) as exc:
         return str(exc)
     return None
+
+
+BodyCheck = Callable[[Rules, Kind, ObjectRule, Mapping[str, Json], ObjectId | None], tuple[str, str] | None]
+BODY_CHECKS: dict[str, BodyCheck] = {
+    "required_when": Rules.required_when,
+    "unique_value": Rules.unique_value,
+    "kinds_for": Rules.kinds_for,
+    "fixed_when": Rules.fixed_when,
+    "enterprise_value": Rules.enterprise_value,
+}
+"""validate() checks reporting (field, message), by rule name (a dispatch table)."""
