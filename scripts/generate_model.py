@@ -67,7 +67,8 @@ class Single:
 
     `references`: fields that point at a target whatever their type (a binding's `target`).
     `nested`: lists of other kinds its manifest entries hold (see the flows family).
-    `list_params`: query parameters every read of its list sends."""
+    `list_params`: query parameters every read of its list sends. `generate`: an action that makes
+    an object from parameters instead of its fields (path, and the parameter that takes the key)."""
 
     path: str
     name: str
@@ -78,6 +79,7 @@ class Single:
     references: Mapping[str, str] = field(default_factory=dict)
     nested: Mapping[str, Json] = field(default_factory=dict)
     list_params: Mapping[str, str] = field(default_factory=dict)
+    generate: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -329,7 +331,10 @@ CERTIFICATES = Family(
     name="certificates", nouns=("certificate", "certificates"), section="certificates", plain_references=True,
     export_unchanged_defaults=False,
     singles=(Single(path="/crypto/certificatekeypairs/", name="certificate", section="certificates", key=("name",),
-                    recorded_create="apps/33-cert-2-create-import.json"),),
+                    recorded_create="apps/33-cert-2-create-import.json",
+                    # A key pair authentik generates, named by its common name; answered with 200
+                    # (apps 24, 26, 29): the private key never leaves authentik.
+                    generate=("/crypto/certificatekeypairs/generate/", "common_name")),),
     targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),),
 )
 
@@ -663,6 +668,7 @@ class KindSpec:
     references: Mapping[str, str] = field(default_factory=dict)
     nested: Mapping[str, Json] = field(default_factory=dict)
     list_params: Mapping[str, str] = field(default_factory=dict)
+    generate: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -702,7 +708,7 @@ def object_collections(spec: JsonObject) -> list[Collection]:
 
 def single_kind(family: Family, single: Single) -> KindSpec:
     return KindSpec(family, single.name, single.name, single.section, None, single.key, single.recorded_create,
-                    single.disambiguator, single.references, single.nested, single.list_params)
+                    single.disambiguator, single.references, single.nested, single.list_params, single.generate)
 
 
 def prefix_kind(spec: JsonObject, family: Family, collection: Collection) -> KindSpec:
@@ -846,6 +852,18 @@ def cascade_fields(kind: KindSpec, fields: Mapping[str, Json]) -> list[str]:
             and (not spec.get("nullable") or f in nullable)]
 
 
+def generation(spec: JsonObject, generate: tuple[str, str] | None) -> JsonObject | None:
+    """How a kind's objects are generated: the action's path, the parameter taking the object's
+    key, and the other parameters (with which are required)."""
+    if generate is None or generate[0] not in spec["paths"]:
+        return None
+    path, key_field = generate
+    request = spec["components"]["schemas"][schema_of(spec, spec["paths"][path]["post"], "request")]
+    return {"path": path, "key_field": key_field,
+            "fields": {name: compact_field(spec, raw) for name, raw in request["properties"].items() if name != key_field},
+            "required": [name for name in request.get("required", []) if name != key_field]}
+
+
 def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind: KindSpec,
                id_types: Mapping[str, str]) -> JsonObject:
     """One kind of the model, from its spec schemas and its recorded create."""
@@ -873,6 +891,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "disambiguator": kind.disambiguator,
         "nested": dict(kind.nested),
         "list_params": dict(kind.list_params),
+        "generate": generation(spec, kind.generate),
         "required": [f for f in required if f in fields],
         "cascade": cascade_fields(kind, fields),
         "patch_required": schemas[schema_of(spec, patch, "request")].get("required", []),
@@ -1005,6 +1024,11 @@ def control_properties(kind: JsonObject, multi_kind: bool, nested_in: JsonObject
     if nested_in is None:
         props["state"] = CONTROL_PROPERTIES["state"]
     props["update"] = CONTROL_PROPERTIES["update"]
+    if kind.get("generate"):
+        generate = kind["generate"]
+        props["generate"] = {"type": "object", "required": generate["required"], "additionalProperties": False,
+                             "properties": {name: pick(field, VALUE_KEYS) for name, field in generate["fields"].items()},
+                             "description": "Let authentik generate the key pair (the private key never leaves it)."}
     props["ignore_changes"] = {"type": "array", "items": {"enum": sorted(set(kind["fields"]) - set(kind["key"]))},
                                "description": "Fields other processes own: never planned."}
     return props

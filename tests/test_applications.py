@@ -290,3 +290,30 @@ def test_the_readme_manifest_of_applications_and_providers_validates(tmp_path: P
     (tmp_path / "apps.yaml").write_text(manifest)
     result = run("http://127.0.0.1:9", "validate", str(tmp_path / "apps.yaml"), "--api-version", "2026.2.2")
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("version", known_versions())
+def test_a_generated_key_pair_is_one_post_to_generate_and_its_key_never_leaves_authentik(version: str,
+                                                                                        tmp_path: Path) -> None:
+    # apps 24, 26: POST .../generate/ {common_name, validity_days, subject_alt_name} answers 200
+    folder = write(tmp_path / "config", {"certificates": [
+        {"name": "grafana-generated", "generate": {"validity_days": 365, "subject_alt_name": "grafana.example.com"}}]})
+    saved = tmp_path / "plan.json"
+    with served(version) as (sandbox, url):
+        assert run(url, "plan", str(folder), "--out", str(saved)).exit_code == 0
+        output = apply_saved(url, saved)
+        assert "BEGIN" not in output and "BEGIN" not in saved.read_text()
+        [(method, path, body)] = writes(sandbox)
+        assert (method, path) == ("POST", "/api/v3/crypto/certificatekeypairs/generate/")
+        assert body == {"common_name": "grafana-generated", "validity_days": 365,
+                        "subject_alt_name": "grafana.example.com"}
+        [pair] = [c for c in sandbox.objects("certificate") if c["name"] == "grafana-generated"]
+        assert pair["cert_subject"] == "OU=Self-signed,O=authentik,CN=grafana-generated"
+        code, text = plan(url, folder)
+        assert code == 0 and "\nNo changes." in text, text
+
+
+def apply_saved(url: str, saved: Path) -> str:
+    result = run(url, "apply", "--plan", str(saved), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    return result.output
