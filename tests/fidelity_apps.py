@@ -219,9 +219,6 @@ NOT_REPRODUCED: dict[str, str] = {
     **{f"{version}/apps/443-app-13b-provider-used_by": (
         "used_by of a provider names its mappings by their base class and leaves out the application whose "
         "provider it is; the sandbox reports the kinds' own names and every reference") for version in VERSIONS},
-    **{f"{version}/apps/469-out-4h-patch-config-wrong-type": (
-        "the outpost config's type check (a typed dataclass of every config key) is not emulated")
-       for version in VERSIONS},
     "2026.2.2/apps/202-oauth2-6c-patch-redirect_uris-invalid-mode": (
         "the per-item errors of the nested redirect_uris serializer are not emulated"),
     "2026.2.2/apps/405-app-7f-backchannel-used-by-other-app": (

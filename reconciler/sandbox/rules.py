@@ -54,6 +54,8 @@ class Rules:
             return files.file_name_error(str(value), self.profile.flow_background["messages"])
         if rule.rule == "nonempty_when":  # read from the request as sent (the validator reads initial_data)
             return rule.message if not value and all(body.get(k) == v for k, v in rule.when.items()) else None
+        if rule.rule == "config_types":
+            return config_type_error(value, self.profile.apps.outpost_defaults.get("config", {}), rule.message)
         if rule.rule == "reserved":
             return rule.message.format(value=value) if value in rule.when.get("values", []) else None
         check = VALUE_CHECKS.get(rule.rule)
@@ -190,6 +192,17 @@ def one_missing(rule: ObjectRule, attrs: Mapping[str, Json]) -> bool:
     sets every field of `when` (a SAML signing key pair, apps 251)."""
     applies = all(attrs.get(name) for name in rule.when)
     return applies and not any(attrs.get(name, rule.missing.get(name)) for name in rule.fields)
+
+
+def config_type_error(config: Json, defaults: Mapping[str, Json], message: str) -> str | None:
+    """An outpost config value of another type than the default config's (apps 469: the config is
+    a typed dataclass); keys without a typed default are not checked."""
+    for key, value in config.items() if isinstance(config, dict) else ():
+        default = defaults.get(key)
+        if default is not None and type(value) is not type(default):
+            return message.format(field=key, type=type(default).__name__, value=value,
+                                  given=type(value).__name__)
+    return None
 
 
 def unnamed_syntax_error(value: Json) -> str | None:
