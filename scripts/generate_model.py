@@ -860,7 +860,8 @@ def generation(spec: JsonObject, generate: tuple[str, str] | None) -> JsonObject
     path, key_field = generate
     request = spec["components"]["schemas"][schema_of(spec, spec["paths"][path]["post"], "request")]
     return {"path": path, "key_field": key_field,
-            "fields": {name: compact_field(spec, raw) for name, raw in request["properties"].items() if name != key_field},
+            "fields": {name: compact_field(spec, raw) for name, raw in request["properties"].items()
+                       if name != key_field},
             "required": [name for name in request.get("required", []) if name != key_field]}
 
 
@@ -1027,7 +1028,7 @@ def control_properties(kind: JsonObject, multi_kind: bool, nested_in: JsonObject
     if kind.get("generate"):
         generate = kind["generate"]
         props["generate"] = {"type": "object", "required": generate["required"], "additionalProperties": False,
-                             "properties": {name: pick(field, VALUE_KEYS) for name, field in generate["fields"].items()},
+                             "properties": {name: pick(spec, VALUE_KEYS) for name, spec in generate["fields"].items()},
                              "description": "Let authentik generate the key pair (the private key never leaves it)."}
     props["ignore_changes"] = {"type": "array", "items": {"enum": sorted(set(kind["fields"]) - set(kind["key"]))},
                                "description": "Fields other processes own: never planned."}
