@@ -66,7 +66,8 @@ class Single:
 
     `references`: fields that point at a target whatever their type (a binding's `target`).
     `nested`: lists of other kinds its manifest entries hold (see the flows family).
-    `list_params`: query parameters every read of its list sends."""
+    `list_params`: query parameters every read of its list sends. `generate`: an action that makes
+    an object from parameters instead of its fields (path, and the parameter that takes the key)."""
 
     path: str
     name: str
@@ -78,6 +79,7 @@ class Single:
     nested: Mapping[str, Json] = field(default_factory=dict)
     list_params: Mapping[str, str] = field(default_factory=dict)
     scope: str | None = None  # the target its ids are scoped to, when not its own name (a tenant is a brand)
+    generate: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,10 +102,12 @@ class Family:
     as well as `{provider: NAME}`. `generated`: fields the server fills per object on create (a
     random client secret, the default scopes of this install), so no default is recorded.
     `opt_in`: its objects are data, not configuration (users): read into a plan only when a
-    manifest names them, exported only when asked for, pruned only when named. `mirrored`: fields that hold the same
-    relation as another kind's field (a group's `users`, a user's `groups`): exports write the
-    other side only, so the two never fight. `actions`: write-only fields set through a call of
-    their own below the object's URL, not in its body (a user's password)."""
+    manifest names them, exported only when asked for, pruned only when named. `mirrored`: fields
+    that hold the same relation as another kind's field (a group's `users`, a user's `groups`):
+    exports write the other side only, so the two never fight. `actions`: write-only fields set through a call of
+    their own below the object's URL, not in its body (a user's password).
+    `export_unchanged_defaults`: False where export leaves out a fresh install's object that is
+    as installed (the built-in mappings, the self-signed certificate, the embedded outpost)."""
 
     name: str
     nouns: tuple[str, str]
@@ -129,6 +133,7 @@ class Family:
     cascade_nullable: Mapping[str, list[str]] = field(default_factory=dict)
     recording_dirs: Mapping[str, str] = field(default_factory=dict)
     generated: Mapping[str, list[str]] = field(default_factory=dict)
+    export_unchanged_defaults: bool = True
     nested: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)
     plain_references: bool = False
     opt_in: bool = False
@@ -464,8 +469,12 @@ NOTIFICATION_RULES = Family(
 
 CERTIFICATES = Family(
     name="certificates", nouns=("certificate", "certificates"), section="certificates", plain_references=True,
+    export_unchanged_defaults=False,
     singles=(Single(path="/crypto/certificatekeypairs/", name="certificate", section="certificates", key=("name",),
-                    recorded_create="apps/33-cert-2-create-import.json"),),
+                    recorded_create="apps/33-cert-2-create-import.json",
+                    # A key pair authentik generates, named by its common name; answered with 200
+                    # (apps 24, 26, 29): the private key never leaves authentik.
+                    generate=("/crypto/certificatekeypairs/generate/", "common_name")),),
     targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),),
 )
 
@@ -473,6 +482,7 @@ CERTIFICATES = Family(
 # notifications is a table of its own in 2026 (it has no `managed`, apps 113).
 PROPERTY_MAPPINGS = Family(
     name="property_mappings", nouns=("property mapping", "property mappings"), section="property_mappings",
+    export_unchanged_defaults=False,
     prefix="/propertymappings/", scope="property_mapping", member="managed", suffix="_mapping",
     plain_references=True, recorded_create="apps/*-pm-{dir}-2-create.json",
     # Every mapping kind's Python (the server compiles it on write: apps recordings 160).
@@ -487,6 +497,7 @@ PROPERTY_MAPPINGS = Family(
 
 PROVIDERS = Family(
     name="providers", nouns=("provider", "providers"), section="providers", prefix="/providers/", scope="provider",
+    export_unchanged_defaults=False,
     member="meta_model_name", suffix="_provider", plain_references=True,
     recorded_create="apps/???-{dir}-2-create.json",
     # Provider pks are integers from one sequence across kinds (apps 190, 245, 277, 302), names
@@ -544,12 +555,30 @@ PROVIDERS = Family(
     # scope mappings, which are this install's objects (277).
     generated={"oauth2_provider": ["client_id", "client_secret"], "radius_provider": ["shared_secret"],
                "proxy_provider": ["property_mappings"]},
+    # Enterprise kinds no recording shows (refused without a licence, apps 357, 361, 365): their
+    # models' defaults, read through the search tool. Outgoing sync providers
+    # (authentik/lib/sync/outgoing/models.py): 100 objects a page, 30 minutes a page, delete
+    # what is deleted; WS-Federation subclasses the SAML provider (recorded SAML defaults, apps 245);
+    # SSF keeps events 30 days (enterprise/providers/ssf/models.py).
+    default_overrides={
+        **dict.fromkeys(("google_workspace_provider", "microsoft_entra_provider"), {
+            "user_delete_action": "delete", "group_delete_action": "delete", "sync_page_size": 100,
+            "sync_page_timeout": "minutes=30"}),
+        "wsfed_provider": {
+            "assertion_valid_not_before": "minutes=-5", "assertion_valid_not_on_or_after": "minutes=5",
+            "session_valid_not_on_or_after": "minutes=86400", "sign_assertion": True,
+            "digest_algorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
+            "signature_algorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "default_name_id_policy": "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"},
+        "ssf_provider": {"event_retention": "days=30"},
+    },
     # A RAC provider's endpoints are written inside its entry (`endpoints:`).
     nested={"rac_provider": {"endpoints": {"kind": "rac_endpoint", "parent": "provider", "keys": {}}}},
 )
 
 APPLICATIONS = Family(
     name="applications", nouns=("application", "applications"), section="applications", key=("slug",),
+    export_unchanged_defaults=False,
     plain_references=True,
     singles=(Single(path="/core/applications/", name="application", section="applications", key=("slug",),
                     recorded_create="apps/380-app-2-create.json",
@@ -558,7 +587,9 @@ APPLICATIONS = Family(
                     list_params={"superuser_full_list": "true"},
                     nested={"policies": BOUND_POLICIES,
                             "entitlements": {"kind": "application_entitlement", "parent": "app", "keys": {}}}),),
-    targets=(Target(name="application", at=(("/core/applications/", "pk"),)),),
+    # Deleting a provider an application uses would leave the application without it (apps 521,
+    # 522): the application guards it, so a prune refuses and names the application.
+    targets=(Target(name="application", at=(("/core/applications/", "pk"),), guards=("provider",)),),
     references={"provider": "provider", "backchannel_providers": "provider"},
 )
 
@@ -581,15 +612,23 @@ RAC_ENDPOINTS = Family(
 
 OUTPOST_CONNECTIONS = Family(
     name="outpost_connections", nouns=("outpost connection", "outpost connections"), section="outpost_connections",
+    export_unchanged_defaults=False,
     prefix="/outposts/service_connections/", scope="outpost_connection", member="component",
     suffix="_connection", plain_references=True, recorded_create="apps/???-sc-{dir}-2-create.json",
     recording_dirs={"service_connections_docker": "docker", "service_connections_kubernetes": "k8s"},
     targets=(Target(name="outpost_connection", at=(("/outposts/service_connections/all/", "pk"),)),),
     references={"tls_verification": "certificate", "tls_authentication": "certificate"},
+    # A Kubernetes connection without kubeconfig fails in the database (apps 495, a 405), and one
+    # whose body has kubeconfig without `local` fails too (496, `KeyError: 'local'`).
+    no_default={"kubernetes_connection": ["kubeconfig"]},
+    write_companions={"kubernetes_connection": [{
+        "rule": "together", "fields": ["kubeconfig", "local"],
+        "why": "authentik reads local from the body whenever it holds kubeconfig (apps recordings 496, 498)"}]},
 )
 
 OUTPOSTS = Family(
     name="outposts", nouns=("outpost", "outposts"), section="outposts", plain_references=True,
+    export_unchanged_defaults=False,
     singles=(Single(path="/outposts/instances/", name="outpost", section="outposts", key=("name",),
                     recorded_create="apps/459-out-2-create.json"),),
     targets=(Target(name="outpost", at=(("/outposts/instances/", "pk"),)),),
@@ -783,6 +822,7 @@ class KindSpec:
     references: Mapping[str, str] = field(default_factory=dict)
     nested: Mapping[str, Json] = field(default_factory=dict)
     list_params: Mapping[str, str] = field(default_factory=dict)
+    generate: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -822,7 +862,7 @@ def object_collections(spec: JsonObject) -> list[Collection]:
 
 def single_kind(family: Family, single: Single) -> KindSpec:
     return KindSpec(family, single.name, single.name, single.section, single.scope, single.key, single.recorded_create,
-                    single.disambiguator, single.references, single.nested, single.list_params)
+                    single.disambiguator, single.references, single.nested, single.list_params, single.generate)
 
 
 def prefix_kind(spec: JsonObject, family: Family, collection: Collection) -> KindSpec:
@@ -987,6 +1027,19 @@ def cascade_fields(kind: KindSpec, fields: Mapping[str, Json]) -> list[str]:
             and (not spec.get("nullable") or f in nullable)]
 
 
+def generation(spec: JsonObject, generate: tuple[str, str] | None) -> JsonObject | None:
+    """How a kind's objects are generated: the action's path, the parameter taking the object's
+    key, and the other parameters (with which are required)."""
+    if generate is None or generate[0] not in spec["paths"]:
+        return None
+    path, key_field = generate
+    request = spec["components"]["schemas"][schema_of(spec, spec["paths"][path]["post"], "request")]
+    return {"path": path, "key_field": key_field,
+            "fields": {name: compact_field(spec, raw) for name, raw in request["properties"].items()
+                       if name != key_field},
+            "required": [name for name in request.get("required", []) if name != key_field]}
+
+
 def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind: KindSpec,
                id_types: Mapping[str, str]) -> JsonObject:
     """One kind of the model, from its spec schemas and its recorded create."""
@@ -1014,6 +1067,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "disambiguator": kind.disambiguator,
         "nested": dict(kind.nested),
         "list_params": dict(kind.list_params),
+        "generate": generation(spec, kind.generate),
         "required": [f for f in required if f in fields],
         "cascade": cascade_fields(kind, fields),
         "patch_required": schemas[schema_of(spec, patch, "request")].get("required", []),
@@ -1024,6 +1078,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "defaults": kind_defaults(kind, fields, required, recorded_defaults),
         "no_default": kind.family.no_default.get(kind.name, []),
         "generated": kind.family.generated.get(kind.name, []),
+        "export_unchanged_defaults": kind.family.export_unchanged_defaults,
         "constants": constants,
         "recorded": bool(recorded),
         "opt_in": kind.family.opt_in,
@@ -1105,7 +1160,8 @@ def reference_schema(target: str, key: list[str]) -> JsonObject:
             "required": [target], "additionalProperties": False}
 
 
-def reference_value(target: str, target_keys: Mapping[str, list[str]], id_node: JsonObject | None = None) -> JsonObject:
+def reference_value(target: str, target_keys: Mapping[str, list[str]],
+                    id_node: JsonObject | None = None) -> JsonObject:
     """A reference written as an id or by natural key; `id_node`, the field's own schema (an
     integer for providers), for a family whose references are also written as the key alone."""
     if id_node is None:
@@ -1153,6 +1209,11 @@ def control_properties(kind: JsonObject, multi_kind: bool, nested_in: JsonObject
     if nested_in is None:
         props["state"] = CONTROL_PROPERTIES["state"]
     props["update"] = CONTROL_PROPERTIES["update"]
+    if kind.get("generate"):
+        generate = kind["generate"]
+        props["generate"] = {"type": "object", "required": generate["required"], "additionalProperties": False,
+                             "properties": {name: pick(spec, VALUE_KEYS) for name, spec in generate["fields"].items()},
+                             "description": "Let authentik generate the key pair (the private key never leaves it)."}
     props["ignore_changes"] = {"type": "array", "items": {"enum": sorted(set(kind["fields"]) - set(kind["key"]))},
                                "description": "Fields other processes own: never planned."}
     return props

@@ -2,6 +2,7 @@
 over real HTTP, and the CLI run with a clean environment."""
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import os
 import subprocess
@@ -15,6 +16,10 @@ from typing import Any
 
 import yaml
 from click.testing import CliRunner, Result
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from reconciler.cli.main import cli
 from reconciler.sandbox import Sandbox
@@ -75,3 +80,16 @@ def generator() -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def key_pair(common_name: str) -> tuple[str, str]:
+    """A self-signed certificate and its RSA key, as PEM."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=365))
+                   .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return certificate.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()

@@ -40,7 +40,7 @@ MARKER = "fuzz-marker-5ecret-7c1d"
 """The value of every secret the fuzzed runs can reach: it must never be in their output."""
 TOKEN = f"{MARKER}-token"
 ENV = {"DUO_CLIENT_SECRET": f"{MARKER}-duo", "TWILIO_AUTH_TOKEN": f"{MARKER}-twilio", "FUZZ_SECRET": MARKER,
-       "NO_COLOR": "1"}
+       "GRAFANA_CLIENT_SECRET": f"{MARKER}-grafana", "NO_COLOR": "1"}
 
 LONG_RUN = int(os.environ.get("RECONCILER_FUZZ_EXAMPLES", "0"))
 

@@ -78,7 +78,8 @@ def test_ids_are_typed_and_integer_foreign_keys_found() -> None:
     # `pbm_uuid` and no `pk` (apps 446)
     assert {(k["id_field"], k["id_type"]) for k in raw["kinds"].values()} == {
         ("pk", "uuid"), ("pk", "int"), ("pbm_uuid", "uuid")}
-    assert {name for name, k in raw["kinds"].items() if k["id_type"] == "int"} == set(raw["sections"]["providers"].values())
+    providers = set(raw["sections"]["providers"].values())
+    assert {name for name, k in raw["kinds"].items() if k["id_type"] == "int"} == providers
     user = raw["kinds"]["policy_binding"]["fields"]["user"]
     assert (user["type"], user["reference"]) == ("integer", "user")
 

@@ -71,7 +71,7 @@ def both(case: str, gap: Gap, created: dict[str, str] | None = None) -> dict[str
             for version in VERSIONS}
 
 
-GAPS = {
+GAPS: dict[str, Gap | list[Gap]] = {
     # 21 is missing; 22 (a PATCH of `sources` only) shows user_fields ["email", "email"].
     **both("22-ident-patch-sources", Gap("PATCH", "/stages/identification/{probe-ident}/",
                                          {"user_fields": ["email", "email"]})),
@@ -113,6 +113,7 @@ GAPS = {
         "PATCH", "/policies/bindings/128bfa15-d7ed-4495-a9af-bb961ae20b11/",
         {"target": "74cae444-07c8-460d-9242-a3207f1f9ba3", "policy": "2321d372-e4ae-4aff-b746-1ae15bfdd537",
          "timeout": 0}),
+    **fidelity_apps.gaps(Gap),
 }
 
 # Values that depend on the clock: checked for form and plausibility, not equality.
@@ -275,12 +276,13 @@ async def replay(version: str, folder: str) -> Replay:
     sandbox = Sandbox(version, seed=seed)
     state = Replay(sandbox, datetime.now(UTC))
     seeded = seeded_pks(seed or default_seed(version))
-    async with httpx.AsyncClient(transport=sandbox.transport(), base_url="http://sandbox") as client:
+    async with httpx.AsyncClient(transport=sandbox.transport(), base_url=fidelity_apps.SERVERS[version]) as client:
         await setup(client, state, folder)
         for path in recordings(version, folder):
             name = case_name(path)
-            if f"{version}/{name}" in GAPS:
-                await fill_gap(client, state, GAPS[f"{version}/{name}"])
+            filed = GAPS.get(f"{version}/{name}", [])
+            for gap in filed if isinstance(filed, list) else [filed]:
+                await fill_gap(client, state, gap)
             recorded = json.loads(path.read_text())
             request = recorded["request"]
             headers = {key: value.replace("<token>", sandbox.token) for key, value in request["headers"].items()}
@@ -290,6 +292,7 @@ async def replay(version: str, folder: str) -> Replay:
             status = recorded["response"]["status"]
             creating = fidelity_apps.creates(request["url"], status)
             sandbox.store.next_ids = created_ids(creating, recorded_body, seeded)
+            sandbox.store.next_secrets = fidelity_apps.drawn_secrets(creating, recorded_body)
             response = await client.request(request["method"], substitute(request["url"], state.ids),
                                             headers=headers, content=content)
             sandbox.store.next_ids = []

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from reconciler.errors import ReconcilerError
 from reconciler.exporting.emitter import Env, Inline, comment_safe, entry_text
-from reconciler.model.defaults import is_default
+from reconciler.manifests.compiled import is_uuid
+from reconciler.model.defaults import fresh_object, is_default
 from reconciler.model.identity import address
 from reconciler.model.kinds import ApiModel, Field, Kind, Nested
 from reconciler.model.live import LiveState, paths_for_kinds, paths_for_targets
@@ -214,17 +215,18 @@ class _Exporter:
         if name is None:
             notes.append(f"{spec.name}: {comment_safe(str(ident))} is written as its id: {why}")
             return ident
+        if spec.plain and not is_uuid(name):  # `provider: NAME` (a name like a UUID would read as an id)
+            return name
         return Inline({target: name})
 
     def value(self, spec: Field, raw: Value, notes: list[str]) -> Value:
         if spec.reference and raw is not None:
             if isinstance(raw, list):
                 said: list[str] = []
-                items = [self.reference(spec, ident, said) for ident in raw]
+                named = [(ident, self.reference(spec, ident, said)) for ident in raw]
                 notes += sorted(said)
                 # the server keeps reference lists as sets: names first, ids after, each sorted
-                return sorted(items, key=lambda item: (0, str(next(iter(item.values())))) if isinstance(item, Inline)
-                              else (1, str(item)))
+                return [item for _, item in sorted(named, key=lambda pair: _list_order(*pair))]
             return self.reference(spec, raw, notes)
         if spec.type == "object":
             return _sorted_json(raw)
@@ -411,10 +413,29 @@ def _entries(live: LiveState, kinds: list[Kind], options: ExportOptions) -> list
             default = is_default(model, kind, key)
             if options.exclude_defaults and default:
                 continue
-            entries.append(exporter.entry(kind, obj, key, default))
+            entry = exporter.entry(kind, obj, key, default)
+            if default and not kind.export_unchanged_defaults and _as_installed(live, options, kind, key, entry):
+                continue
+            entries.append(entry)
     order = list(model.sections)
     entries.sort(key=lambda e: (order.index(str(e.kind.section)), e.kind.manifest_kind, e.key))
     return entries
+
+
+def _list_order(ident: Value, item: Value) -> tuple[int, str]:
+    """Where an exported reference goes in its list: by name, those written as ids last."""
+    if isinstance(item, Inline):
+        return 0, str(next(iter(item.values())))
+    return (1, str(item)) if item == ident else (0, str(item))
+
+
+def _as_installed(live: LiveState, options: ExportOptions, kind: Kind, key: Key, entry: _Entry) -> bool:
+    """Whether a default object is exactly as a fresh install has it (then export leaves it out)."""
+    fresh = fresh_object(live.model, kind, key)
+    if fresh is None:
+        return False
+    obj, install = fresh
+    return _Exporter(install, options).entry(kind, obj, key, True).data == entry.data
 
 
 def _kind_files(model: ApiModel, kind: Kind, entries: list[_Entry], names: dict[tuple[str, str], str],

@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from reconciler.manifests.compiled import is_uuid
 from reconciler.manifests.reading import KeyPath, Position, RawObject
 from reconciler.model.identity import address, desired_key, own_key
-from reconciler.manifests.compiled import is_uuid
 from reconciler.model.kinds import ApiModel, Field, Kind, Nested
 from reconciler.values import Json, JsonObject, Key, Ref
 
 __all__ = ["DesiredObject", "CONTROL_KEYS", "expand"]
 
 # Keys of a manifest entry that steer the tool and are never sent to authentik.
-CONTROL_KEYS = ("kind", "state", "update", "ignore_changes")
+CONTROL_KEYS = ("kind", "state", "update", "ignore_changes", "generate")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class DesiredObject:
     parent: str | None = None
     nesting: Nested | None = None
     manages: tuple[Nested, ...] = ()
+    generate: JsonObject | None = None
+    """Parameters for authentik to generate the object with (a key pair), when it does not exist."""
 
     @property
     def name(self) -> str:
@@ -84,6 +86,7 @@ def _expand(data: JsonObject, positions: dict[KeyPath, Position], file: str, kin
         parent=parent_address,
         nesting=nested,
         manages=tuple(n for list_name, n in kind.nested.items() if list_name in data),
+        generate=data.get("generate") if kind.generate else None,
     )
     return [obj, *_expand_nested(data, positions, file, kind, model, obj)]
 

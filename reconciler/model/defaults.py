@@ -12,7 +12,7 @@ from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model
 from reconciler.model.live import LiveState
 from reconciler.values import JsonObject, Key
 
-__all__ = ["fresh_install", "is_default"]
+__all__ = ["fresh_install", "fresh_object", "is_default"]
 
 SEEDS = Path(__file__).parent / "seeds"
 
@@ -45,6 +45,21 @@ def fresh_install(model: ApiModel) -> dict[str, frozenset[Key]]:
     state = _state(model)
     return {kind.name: frozenset(state.key_of(kind, obj) for obj in state.objects(kind))
             for kind in model.kinds.values()}
+
+
+def fresh_object(model: ApiModel, kind: Kind, key: Key) -> tuple[JsonObject, LiveState] | None:
+    """The object with this key as a fresh install of the model's version has it, with that
+    install as live state (to name what it references), or None."""
+    if not (SEEDS / f"{model.version}.json").exists():
+        return None
+    state = _fresh_state(model)
+    found = next((obj for obj in state.objects(kind) if state.key_of(kind, obj) == key), None)
+    return (found, state) if found is not None else None
+
+
+@cache
+def _fresh_state(model: ApiModel) -> LiveState:
+    return _state(model)
 
 
 def is_default(model: ApiModel, kind: Kind, key: Key) -> bool:

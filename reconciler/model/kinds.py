@@ -150,6 +150,11 @@ class Kind:
     mirrored: dict[str, str] = field(default_factory=dict)
     """Fields holding a relation another kind's field holds too (a group's `users`, `user.groups`):
     exports write that other side only."""
+    export_unchanged_defaults: bool = True
+    """False: export leaves out a fresh install's object that is as installed (issue 17)."""
+    generate: JsonObject | None = None
+    """How authentik generates an object instead of taking its fields (a certificate key pair):
+    `path`, `key_field` (the parameter the natural key goes in), `fields`, `required`."""
 
     def id_key(self, value: object) -> IdKey:
         """An id of this kind's objects, with its scope, for sets that mix kinds."""
@@ -363,4 +368,6 @@ def _kind(name: str, spec: JsonObject) -> Kind:
         list_params=dict(spec.get("list_params", {})),
         opt_in=bool(spec.get("opt_in")),
         mirrored=dict(spec.get("mirrored", {})),
+        export_unchanged_defaults=bool(spec.get("export_unchanged_defaults", True)),
+        generate=dict(spec["generate"]) if spec.get("generate") else None,
     )

@@ -101,6 +101,8 @@ class _Differ:
                       depends_on=_depends([*body.values(), *(c.value for c in companions)]))
 
     def create(self, kind: Kind, obj: DesiredObject) -> Change | None:
+        if obj.generate is not None and kind.generate is not None:
+            return generated(kind, obj, kind.generate)
         missing = [f for f in (*kind.required, *kind.no_default) if f not in obj.fields]
         if missing:
             self.problems.append(Problem(obj.file, *obj.position(), f"cannot create: missing required "
@@ -198,6 +200,15 @@ class _Differ:
                                  "live value is unknown; set it in the manifest (e.g. {env: VAR}) or use "
                                  "update: patch", obj.address)
         return full, None
+
+
+def generated(kind: Kind, obj: DesiredObject, generate: JsonObject) -> Create:
+    """A create that asks authentik to generate the object (a key pair named by its common name,
+    apps 26): the key goes in the action's key parameter, the entry's `generate` in the others."""
+    key_field = str(generate["key_field"])
+    fields = (FieldChange(key_field, None, obj.fields[kind.key[0]], False),
+              *(FieldChange(name, None, value, False) for name, value in (obj.generate or {}).items()))
+    return Create(kind=obj.kind, address=obj.address, key=obj.key, path=str(generate["path"]), fields=fields)
 
 
 def nested_changes(name: str, before: Value, after: Value) -> tuple[str, ...]:

@@ -245,9 +245,12 @@ def guarded_deletes(changes: Iterable[Change], live: LiveState, model: ApiModel)
     found: list[tuple[str, Change]] = []
     # Each delete's own scoped id and what it takes, worked out once, not per guarding object.
     deletes = [(c, model.kinds[c.kind].id_key(c.id), frozenset(c.takes)) for c in changes if isinstance(c, Delete)]
+    going = {own for _, own, _ in deletes}
     for guard, spec in model.targets.items():
         for obj in live.lists.get(spec.path, []) if spec.guards and deletes else ():
-            found += _guarded_by(model, guard, obj, deletes)
+            # an application deleted in the same plan no longer needs its provider
+            if not going & set(model.ref_keys(Ref(guard, pk=obj.get(spec.id)))):
+                found += _guarded_by(model, guard, obj, deletes)
     return found
 
 
@@ -261,7 +264,9 @@ def _guarded_by(model: ApiModel, guard: str, obj: Mapping[str, Json],
     name = display_key(tuple(obj.get(field) for field in spec.key))
     found: list[tuple[str, Change]] = []
     for guarding, target in spec.guards.items():
-        held = set(model.ref_keys(Ref(target, pk=obj.get(guarding))))
+        value = obj.get(guarding)
+        held = {key for ident in (value if isinstance(value, list) else [value])  # backchannel_providers: a list
+                for key in model.ref_keys(Ref(target, pk=ident))}
         for change, own, takes in deletes if held else ():
             if own in held:
                 found.append((f"it deletes {change.address}, the {guarding} of the {noun} {name}", change))
@@ -301,6 +306,26 @@ def order(changes: list[Change], desired: list[DesiredObject], model: ApiModel) 
         members = set(exc.members)
         raise PlanError([Problem(o.file, *o.position(), str(exc), o.address)
                          for o in desired if o.address in members]) from exc
+
+
+def deletes_after_referrers(changes: list[Change], live: LiveState, model: ApiModel) -> list[Change]:
+    """Each delete after the deletes of the objects that point at it: an application goes before
+    the provider it uses, an outpost before its providers (issue 17: a provider deleted first
+    would leave the application without one, apps 521, 522)."""
+    deletes = {model.kinds[c.kind].id_key(c.id): c.address for c in changes if isinstance(c, Delete)}
+    after: dict[str, set[str]] = {}
+    for change in changes:
+        if not isinstance(change, Delete):
+            continue
+        kind = model.kinds[change.kind]
+        current = live.by_id(kind, change.id) or {}
+        for name, spec in kind.fields.items():
+            value = current.get(name) if spec.reference else None
+            for ident in value if isinstance(value, list) else [value] if value is not None else []:
+                for key in model.ref_keys(Ref(str(spec.reference), pk=ident)):
+                    if key in deletes and deletes[key] != change.address:
+                        after.setdefault(deletes[key], set()).add(change.address)
+    return [replace(c, depends_on=c.depends_on | after[c.address]) if c.address in after else c for c in changes]
 
 
 def stamp(changes: tuple[Change, ...], live: LiveState, model: ApiModel, secrets: StateFile) -> tuple[Change, ...]:
@@ -454,7 +479,7 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     result = compare(matching, live, model, secrets, options)
     if not options.force:
         check_safety(result.changes, owned_count(owned, live, model), live, model, config.safety)
-    changes = stamp(order(result.changes, desired, model), live, model, secrets)
+    changes = stamp(order(deletes_after_referrers(result.changes, live, model), desired, model), live, model, secrets)
     plan = Plan(api_version=model.version, changes=changes, unchanged=result.unchanged,
                 server=client.connection.display_url, unmanaged=unmanaged(matching, model),
                 manifests_digest=manifests.digest, manifest_files=len(manifests.files), key_id=secrets.key_id,

@@ -82,7 +82,8 @@ def _describe(source: dict[str, str] | None) -> str:
 def _check_call(change: Change, kind: Kind, current: JsonObject | None) -> list[str]:
     """The call a change makes must be the model's call for that kind and object."""
     expected = kind.path if isinstance(change, Create) else kind.detail_path(current) if current else None
-    if expected is not None and change.path != expected:
+    generating = kind.generate is not None and isinstance(change, Create) and change.path == kind.generate["path"]
+    if expected is not None and change.path != expected and not generating:
         return [f"{change.address}: the plan calls {API_PREFIX}{change.path}, but that object lives at "
                 f"{API_PREFIX}{expected}"]
     return []

@@ -3,6 +3,7 @@ field: a flow by its slug), the polymorphic family lists (`/stages/all/`, `/poli
 read-only lists references point at, and the few fixed endpoints."""
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -12,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.model.kinds import ApiModel, Kind
+from reconciler.model.kinds import ApiModel, Field, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
+from . import certificates
+from .applications import BASE_URL
 from .listing import InvalidFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
@@ -32,7 +35,8 @@ BAD_TOKEN = "Token invalid/expired"  # 89
 UNSUPPORTED_SCHEME = "Unsupported authentication type"  # source reading: authentik/api/authentication.py
 INVALID_PAGE = "Invalid page."  # 05
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-BACKGROUND_ACTION = "set_background_url/"
+FILE_ACTIONS = (("flow", "set_background_url/", "background"), ("application", "set_icon_url/", "meta_icon"))
+"""(kind, action, the value it holds) of the 2023 actions that set a read-only file URL."""
 
 
 class Api:
@@ -46,6 +50,7 @@ class Api:
         self.rules = Rules(store, profile, enterprise)
         self.validator = Validator(store, profile, self.rules)
         self._rendered: dict[str, tuple[int, list[JsonObject]]] = {}
+        self._cached: dict[str, tuple[int, dict[int, list[ObjectId]]]] = {}
 
     # -- routing --------------------------------------------------------------------------------
     def routes(self) -> list[Route]:
@@ -62,6 +67,7 @@ class Api:
                                                "DELETE": partial(self.delete_member, target)}),
                 self.route(path + "{ident}/used_by/", {"GET": partial(self.member_used_by, target)}),
             ]
+        routes += self.key_pair_routes() + self.outpost_routes() + self.action_routes()
         for kind in self.model.kinds.values():
             routes += [
                 self.route(kind.path, {"GET": partial(self.list_kind, kind), "POST": partial(self.create, kind)}),
@@ -73,7 +79,7 @@ class Api:
                 }),
                 self.route(kind.path + "{ident}/used_by/", {"GET": partial(self.used_by, kind)}),
             ]
-        routes.append(self.background_route())
+        routes += self.file_url_routes()
         for path in self.listed_paths():
             routes += [self.route(path, {"GET": partial(self.list_listed, path)}),
                        self.route(path + "{ident}/", {"GET": partial(self.get_listed, path)})]
@@ -109,6 +115,7 @@ class Api:
         allow = ", ".join([*handlers, *(["HEAD"] if "GET" in handlers else []), "OPTIONS"])
 
         async def endpoint(request: Request) -> Response:
+            BASE_URL.set(str(request.base_url).rstrip("/"))
             response = self.authenticate(request) or await dispatch(request, handlers)
             response.headers.setdefault("Allow", allow)
             return response
@@ -151,7 +158,11 @@ class Api:
         if isinstance(cleaned, Response):
             return cleaned
         pk = self.store.new_pk(kind)
-        self.store.insert(kind, pk, {**creation_defaults(kind), **cleaned})
+        generated = self.renderer.computed.generated(kind)
+        drawn = {k: v for k, v in generated.items() if k in kind.fields}
+        self.store.insert(kind, pk, {**creation_defaults(kind), **drawn, **cleaned},
+                          {k: v for k, v in generated.items() if k not in kind.fields})
+        self.claim(kind, pk, cleaned)
         return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
 
     async def update(self, kind: Kind, request: Request, ident: str, *, partial_update: bool) -> Response:
@@ -164,14 +175,33 @@ class Api:
         if isinstance(cleaned, Response):
             return cleaned
         self.store.update(kind, found, cleaned)
+        self.claim(kind, found, cleaned)
         return JSONResponse(self.renderer.render(kind, found, frozenset(cleaned)))
 
     async def destroy(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
         if found is None:
             return self.not_found(kind.model)
+        for owned in self.owned(kind, found):
+            self.store.delete(owned)
         self.store.delete(found)
         return Response(status_code=204)
+
+    def owned(self, kind: Kind, pk: ObjectId) -> list[ObjectId]:
+        """Objects deleted with this one although it points at them: an application's
+        backchannel providers (apps 529, 549)."""
+        values = self.store.values[kind.name][pk]
+        return [item for name in self.profile.apps.owned_lists.get(kind.name, ())
+                for item in values.get(name) or [] if self.store.kind_at(item) is not None]
+
+    def claim(self, kind: Kind, pk: ObjectId, cleaned: Mapping[str, Json]) -> None:
+        """A list that is a foreign key on the other side: the objects it takes leave the lists of
+        the others (a backchannel provider moves to the application that names it, apps 405)."""
+        for name in self.profile.apps.owned_lists.get(kind.name, ()):
+            taken = set(cleaned.get(name) or [])
+            for other, values in self.store.values[kind.name].items():
+                if other != pk and taken & set(values.get(name) or []):
+                    self.store.update(kind, other, {name: [item for item in values[name] if item not in taken]})
 
     async def used_by(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
@@ -184,12 +214,17 @@ class Api:
         body = await self.body(request)
         if isinstance(body, Response):
             return body
+        if self.rules.server_fault(kind, body, creating=instance is None):
+            return server_error()
         cleaned, errors = self.validator.validate(kind, body, partial=partial, instance=instance)
         if errors:
             return JSONResponse(errors, 400)
         together = self.rules.together_errors(kind, cleaned, instance)
         if together:
             return JSONResponse({"non_field_errors": together}, 400)
+        field_errors = self.rules.body_errors(kind, cleaned, instance)
+        if field_errors:
+            return JSONResponse(field_errors, 400)
         try:
             message = self.rules.validate(kind, cleaned)
         except ServerFault:
@@ -235,28 +270,109 @@ class Api:
         found = self.store.member(target, ident)
         return found[0] if found is not None else None
 
-    # -- flow backgrounds -----------------------------------------------------------------------
-    def background_route(self) -> Route:
-        """`set_background_url`: the 2023 way to set a flow's read-only background (flows 46-49);
-        2026 has no such route and its web server answers the request itself (flows 46, 48)."""
-        flow = next(kind for kind in self.model.kinds.values() if kind.url_field == "slug")
-        path = flow.path + "{ident}/" + BACKGROUND_ACTION
-        if self.profile.flow_background["action"] == "server_error":
-            async def no_route(request: Request) -> Response:
-                return server_error()
-            return Route(API_PREFIX + path, no_route, methods=ALL_METHODS)
-        return self.route(path, {"POST": partial(self.set_background_url, flow)})
+    # -- read-only actions of one object (apps 242, 444, 487, 506) ------------------------------
+    def action_routes(self) -> list[Route]:
+        """Answers no state changes: an application's `check_access/`, an outpost's `health/`,
+        a service connection's `state/`, an OAuth2 provider's `setup_urls/` (`{base}` is this
+        server's address; the URLs of a provider without application)."""
+        routes = []
+        for action in self.profile.apps.actions:
+            target = str(action["of"])
+            kind = self.model.kinds.get(target)
+            path = kind.path if kind else self.model.targets[target].path if target in self.model.targets else None
+            if path:
+                routes.append(self.route(path + "{ident}/" + str(action["action"]),
+                                         {"GET": partial(self.fixed_action, target, action["body"])}))
+        return routes
 
-    async def set_background_url(self, flow: Kind, request: Request, ident: str) -> Response:
-        found = self.store.find(flow, ident)
+    async def fixed_action(self, target: str, body: Json, request: Request, ident: str) -> Response:
+        kind = self.model.kinds.get(target)
+        found = self.store.find(kind, ident) if kind else self.store.member(target, ident)
         if found is None:
-            return self.not_found(flow.model)
+            return self.not_found(kind.model if kind else target.capitalize())
+        return JSONResponse(json.loads(json.dumps(body).replace("{base}", BASE_URL.get())))
+
+    # -- outposts --------------------------------------------------------------------------------
+    def outpost_routes(self) -> list[Route]:
+        kind = self.model.kinds.get("outpost")
+        if kind is None or not self.profile.apps.outpost_defaults:
+            return []
+        return [self.route(kind.path + "default_settings/", {"GET": self.outpost_defaults})]
+
+    async def outpost_defaults(self, request: Request) -> Response:
+        """The config a new outpost gets, pointing at this server (apps 20)."""
+        body = copy.deepcopy(self.profile.apps.outpost_defaults)
+        body["config"]["authentik_host"] = BASE_URL.get() + "/"
+        return JSONResponse(body)
+
+    # -- certificate-key pairs (certificates.py) ------------------------------------------------
+    def key_pair_routes(self) -> list[Route]:
+        kind = self.model.kind_for_path(certificates.KEY_PAIRS)
+        if kind is None:
+            return []
+        return [self.route(kind.path + "generate/", {"POST": partial(self.generate_key_pair, kind)}),
+                self.route(kind.path + "{ident}/view_certificate/",
+                           {"GET": partial(self.view_pem, kind, "certificate_data", "certificate")}),
+                self.route(kind.path + "{ident}/view_private_key/",
+                           {"GET": partial(self.view_pem, kind, "key_data", "private_key")})]
+
+    async def generate_key_pair(self, kind: Kind, request: Request) -> Response:
+        """A generated key pair is answered with 200, not 201 (apps 26)."""
+        body = await self.body(request)
+        if isinstance(body, Response):
+            return body
+        request_errors = certificates.generate_errors(body, self.profile.generate_algs)
+        if request_errors:
+            return JSONResponse(request_errors, 400)
+        name = str(body["common_name"]).strip()
+        certificate, key = certificates.generate(
+            name, [alt.strip() for alt in str(body.get("subject_alt_name") or "").split(",") if alt.strip()],
+            int(body["validity_days"]), str(body.get("alg", "rsa")))
+        pk = self.store.new_pk(kind)
+        self.store.insert(kind, pk, {**creation_defaults(kind), "name": name, "certificate_data": certificate,
+                                     "key_data": key})
+        return JSONResponse(self.renderer.render(kind, pk))
+
+    async def view_pem(self, kind: Kind, field: str, file_part: str, request: Request, ident: str) -> Response:
+        """`{"data": PEM}`, empty without one (apps 38, 39, 41); `?download` the file (40)."""
+        found = self.store.find(kind, ident)
+        if found is None:
+            return self.not_found(kind.model)
+        values = self.store.values[kind.name][found]
+        pem = str(values.get(field) or "")
+        if "download" not in request.query_params:
+            return JSONResponse({"data": pem})
+        filename = f"{values.get('name')}_{file_part}.pem"
+        return Response(pem, media_type="application/x-pem-file",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    # -- flow backgrounds and application icons -------------------------------------------------
+    def file_url_routes(self) -> list[Route]:
+        """`set_background_url` and `set_icon_url`: the 2023 way to set a flow's background and
+        an application's icon, read-only fields there (flows 46-49, apps 427, 428); 2026 has no
+        such routes and its web server answers the request itself (flows 46, 48; apps 427)."""
+        routes = []
+        for kind_name, action, held in FILE_ACTIONS:
+            kind = self.model.kinds.get(kind_name)
+            if kind is None:
+                continue
+            path = kind.path + "{ident}/" + action
+            if self.profile.flow_background["action"] == "server_error":
+                routes.append(Route(API_PREFIX + path, no_route, methods=ALL_METHODS))
+            else:
+                routes.append(self.route(path, {"POST": partial(self.set_file_url, kind, held)}))
+        return routes
+
+    async def set_file_url(self, kind: Kind, held: str, request: Request, ident: str) -> Response:
+        found = self.store.find(kind, ident)
+        if found is None:
+            return self.not_found(kind.model)
         body = await self.body(request)
         if isinstance(body, Response):
             return body
         if body.get("url") is None:  # source reading: set_file_url answers HttpResponseBadRequest
             return bad_request_page()
-        self.store.hold(found, "background", str(body["url"]))
+        self.store.hold(found, held, str(body["url"]))
         return JSONResponse({})
 
     # -- read-only lists ------------------------------------------------------------------------
@@ -283,7 +399,29 @@ class Api:
             return JSONResponse(exc.errors, 400)
         except InvalidPage:
             return detail(INVALID_PAGE, 404)
+        hidden = self.profile.apps.detail_fields.get(kind.name if kind else "", ())
+        if hidden and query.get("include_details", "").lower() == "false":
+            envelope["results"] = [{k: None if k in hidden else v for k, v in obj.items()}
+                                   for obj in envelope["results"]]
+        if kind is not None and kind.name in self.profile.apps.cached_lists:
+            envelope["results"] = self.cached_page(kind, query, envelope)
         return JSONResponse({**envelope, **self.profile.extra_for(path)})
+
+    def cached_page(self, kind: Kind, query: Mapping[str, str], envelope: JsonObject) -> list[JsonObject]:
+        """The application list's per-user cache (apps 433-441): without `superuser_full_list`
+        or `search`, a page holds the objects the first list since the last write found for that
+        page number, whatever the filters are now; the count is the filtered one. (The server
+        clears it on application writes; the sandbox on any write.)"""
+        if query.get("superuser_full_list", "").lower() in ("true", "1") or "search" in query:
+            return list(envelope["results"])
+        number = envelope["pagination"]["current"]
+        generation, pages = self._cached.get(kind.name, (-1, {}))
+        if generation != self.store.generation:
+            generation, pages = self.store.generation, {}
+            self._cached[kind.name] = (generation, pages)
+        if number not in pages:
+            pages[number] = [obj["pk"] for obj in envelope["results"]]
+        return [self.renderer.render(kind, pk) for pk in pages[number] if pk in self.store.values[kind.name]]
 
     def filter_value(self, kind: Kind | None, how: str, param: str, value: str) -> Json:
         """What a filter value names: the object a reference filter wants, by pk (a policy
@@ -291,13 +429,19 @@ class Api:
         no bindings (flows 220)."""
         if how == "unbound":
             return not self.store.referring("policy_binding", "policy", value)
+        if how == "backchannel":
+            return any(self.model.kinds[name].constants.get("meta_model_name") == value
+                       for name in self.profile.apps.backchannel_kinds if name in self.model.kinds)
         if how == "binding_model":
             return next((pk for pk, held in self.store.held.items() if held.get(PTR_ID) == normal_uuid(value)), None)
         field = kind.fields.get(param) if kind else None
-        ident = normal_uuid(value)
-        if field is None or field.reference is None or ident is None:
-            return None
-        return self.store.resolve(field.reference, ident)
+        return self.referenced(field, value) if field is not None and field.reference else None
+
+    def referenced(self, field: Field, value: str) -> Json:
+        """The object a reference filter's value names, by integer pk (a RAC endpoint's provider,
+        apps 354) or UUID."""
+        ident: Json = int(value) if field.type == "integer" and value.strip().isdigit() else normal_uuid(value)
+        return self.store.resolve(str(field.reference), ident) if ident is not None else None
 
     def sort_value(self, obj: JsonObject, key: str) -> Json:
         """Sort keys that are no field of the object: a policy binding's target sorts by its
@@ -356,7 +500,11 @@ async def dispatch(request: Request, handlers: Mapping[str, Handler]) -> Respons
     return await handlers[method](request, **request.path_params)
 
 
-async def unrouted(request: Request) -> Response:
+async def no_route(request: Request) -> Response:
+    return server_error()
+
+
+def unrouted(request: Request) -> Response:
     return not_found_page()
 
 

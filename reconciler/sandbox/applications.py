@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from contextvars import ContextVar
 from datetime import UTC
 from typing import Any, Final
+from urllib.parse import urlparse, urlunparse
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,6 +24,10 @@ from .middleware import API_PREFIX
 from .profile import Profile
 from .quirks import format_datetime
 from .store import Store
+
+BASE_URL: ContextVar[str] = ContextVar("base_url", default="http://localhost")
+"""The address the current request reached the sandbox at, for the absolute URLs authentik builds
+from the request (apps 20, 245)."""
 
 
 class _Marker:
@@ -41,7 +47,6 @@ backchannel, apps 190 vs 401)."""
 APPLICATION = "application"
 OUTPOST = "outpost"
 CLIENT_ID_CHARS = string.ascii_letters + string.digits
-CLIENT_ID_LENGTH = 40  # apps 190, 277
 PROXY_CALLBACK = "/outpost.goauthentik.io/callback?X-authentik-auth-callback=true"  # apps 277
 PROXY_RETURN = "?X-authentik-auth-callback=true"
 SAML_INIT = "/application/saml/{slug}/sso/binding/init/"  # apps 390
@@ -76,7 +81,7 @@ class Computed:
                     if (pk in (values.get("backchannel_providers") or []) if backchannel
                         else values.get("provider") == pk)), None)
         if app is None:
-            return ABSENT if backchannel and self.profile.base_views.backchannel_absent else None
+            return ABSENT if backchannel and self.profile.apps.backchannel_absent else None
         return app.get(key.rsplit("_", 1)[1])
 
     def _outpost_set(self, kind: Kind, pk: ObjectId, values: JsonObject) -> list[str]:
@@ -87,40 +92,87 @@ class Computed:
         return [f"Outpost {other['name']}" for other in self.store.values[outpost.name].values()
                 if pk in (other.get("providers") or [])]
 
-    def _client_id(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
-        """A proxy provider's read-only client id, drawn once (apps 277)."""
-        held = self.store.held.setdefault(pk, {})
-        if "client_id" not in held:
-            held["client_id"] = "".join(secrets.choice(CLIENT_ID_CHARS) for _ in range(CLIENT_ID_LENGTH))
-        return str(held["client_id"])
+    def _client_id(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
+        """A proxy provider's read-only client id, drawn on create (apps 277)."""
+        return self.store.held.get(pk, {}).get("client_id")
+
+    def generated(self, kind: Kind) -> JsonObject:
+        """The values the server draws for a new object of `kind`: random credentials (apps 190,
+        316; `Store.next_secrets` first) and default mappings (277)."""
+        values: JsonObject = {}
+        for name, length in self.profile.generated_secrets.get(kind.name, {}).items():
+            given = self.store.next_secrets.pop(0) if self.store.next_secrets else None
+            values[name] = given or "".join(secrets.choice(CLIENT_ID_CHARS) for _ in range(length))
+        for name, managed in self.profile.generated_mappings.get(kind.name, {}).items():
+            values[name] = [pk for wanted in managed for pk in self.managed_mappings(wanted)]
+        return values
+
+    def managed_mappings(self, managed: str) -> list[ObjectId]:
+        return [pk for kind in self.model.kinds_of("property_mapping") for pk, values in
+                self.store.values[kind.name].items()
+                if self.store.held.get(pk, {}).get("managed", values.get("managed")) == managed]
 
     def _redirect_uris(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         """A proxy provider's redirect URIs, recomputed from `external_host` (apps 277, 289):
         2026 a list of strict matches, 2023 one newline-separated string of escaped regexes."""
         host = str(values.get("external_host") or "")
         urls = [host + PROXY_CALLBACK, host + PROXY_RETURN]
-        if self.profile.base_views.redirect_uris_as_text:
+        if self.profile.apps.redirect_uris_as_text:
             return "\n".join(re.escape(url).replace("\\-", "-").replace("\\.", ".").replace("\\/", "/")
                              .replace("\\:", ":").replace("\\=", "=") for url in urls)
         return [{"matching_mode": "strict", "url": url} for url in urls]
 
+    # -- SAML providers: absolute URLs of this server (apps 245, 396) ---------------------------
+    def application_slug(self, pk: ObjectId) -> str | None:
+        return next((str(values.get("slug")) for values in self.applications().values()
+                     if values.get("provider") == pk), None)
+
+    def _url_download_metadata(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
+        slug = self.application_slug(pk)
+        if slug is not None and self.profile.apps.saml_metadata_by_app:
+            return f"{BASE_URL.get()}/application/saml/{slug}/metadata/"
+        return f"{BASE_URL.get()}{API_PREFIX}{kind.path}{pk}/metadata/?download"
+
+    def saml_url(self, pk: ObjectId, path: str) -> str:
+        """`-` until an application uses the provider (245), then the URL under its slug (396)."""
+        slug = self.application_slug(pk)
+        return "-" if slug is None else f"{BASE_URL.get()}/application/saml/{slug}/{path}/"
+
+    def _url_sso_post(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
+        return self.saml_url(pk, "sso/binding/post")
+
+    def _url_sso_redirect(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
+        return self.saml_url(pk, "sso/binding/redirect")
+
+    def _url_sso_init(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
+        return self.saml_url(pk, "sso/binding/init")
+
+    def _url_slo_post(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
+        return self.saml_url(pk, "slo/binding/post")
+
+    def _url_slo_redirect(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
+        return self.saml_url(pk, "slo/binding/redirect")
+
     # -- applications ---------------------------------------------------------------------------
     def _launch_url(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         """An application's `meta_launch_url` if set (420), else its provider's: a SAML
-        provider's IdP-initiated URL (390), a proxy provider's external host; else null (422)."""
+        provider's IdP-initiated URL (390), a proxy provider's external host, an OAuth2
+        provider's first redirect URI's origin (the lab); else null (422)."""
         if kind.name != APPLICATION:
             return None  # a RAC endpoint without application (apps 344)
         if values.get("meta_launch_url"):
             return values["meta_launch_url"]
         provider = values.get("provider")
-        provider_kind = self.store.kind_at(provider) if provider is not None else None
-        if provider_kind is None:
+        provider_kind = self.store.kind_at(provider) if isinstance(provider, int | str) else None
+        if provider_kind is None or not isinstance(provider, int | str):
             return None
         stored = self.store.values[provider_kind.name][provider]
         if "acs_url" in provider_kind.fields:
             return SAML_INIT.format(slug=values.get("slug"))
         if "external_host" in provider_kind.fields and "mode" in provider_kind.fields:
             return stored.get("external_host") or None
+        if "client_type" in provider_kind.fields:
+            return redirect_origin(stored.get("redirect_uris"))
         return None
 
     def _meta_icon(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
@@ -208,11 +260,19 @@ class Computed:
         return self.store.held.get(pk, {}).get("managed")
 
 
+def redirect_origin(redirect_uris: Json) -> str | None:
+    """An OAuth2 provider's launch URL: its first redirect URI without the path (lab, 2026:
+    `https://as.example.test/cb` gives `https://as.example.test`); 2023 keeps them as lines."""
+    first = redirect_uris[0].get("url") if isinstance(redirect_uris, list) and redirect_uris and \
+        isinstance(redirect_uris[0], dict) else str(redirect_uris or "").split("\n")[0]
+    return urlunparse(urlparse(str(first))._replace(path="")) if first else None
+
+
 def certificate_value(cert: x509.Certificate, key: str) -> Json:
     if key == "fingerprint_sha256":
         return colons(cert.fingerprint(hashes.SHA256()).hex())
     if key == "fingerprint_sha1":
-        return colons(cert.fingerprint(hashes.SHA1()).hex())  # noqa: S303 - what the server shows
+        return colons(cert.fingerprint(hashes.SHA1()).hex())
     if key == "cert_expiry":
         return format_datetime(cert.not_valid_after_utc.astimezone(UTC))
     return cert.subject.rfc4514_string()

@@ -73,6 +73,31 @@ def unbound(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) 
     return [obj for obj in objects if bool(lookup(param, obj["pk"])) == yes]
 
 
+def iexact(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    field = param.removesuffix("__iexact")
+    return [obj for obj in objects if as_text(obj.get(field)).casefold() == wanted.casefold()]
+
+
+def has_key(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    """Key pairs with a private key (apps 62)."""
+    return [obj for obj in objects if bool(obj.get("private_key_available")) == (wanted.lower() in TRUE_VALUES)]
+
+
+def unassigned(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    """Providers no application uses as its provider (apps 239, 373)."""
+    return [obj for obj in objects if (obj.get("assigned_application_slug") is None) == (wanted.lower() in TRUE_VALUES)]
+
+
+def contains(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    """Outposts whose providers hold this pk (apps 486)."""
+    return [obj for obj in objects if wanted in [as_text(item) for item in obj.get("providers") or []]]
+
+
+def backchannel(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    yes = wanted.lower() in TRUE_VALUES
+    return [obj for obj in objects if bool(lookup(param, str(obj.get("meta_model_name")))) == yes] if yes else objects
+
+
 Filter = Callable[[list[JsonObject], str, str, Lookup], list[JsonObject]]
 """(objects, parameter, value, lookup) -> the objects the filter keeps."""
 
@@ -81,6 +106,11 @@ FILTERS: dict[str, Filter] = {
     "pk": lambda objects, param, wanted, lookup: [obj for obj in objects if as_text(obj.get("pk")) == wanted],
     "isnull": is_null,
     "unbound": unbound,
+    "iexact": iexact,
+    "has_key": has_key,
+    "unassigned": unassigned,
+    "contains": contains,
+    "backchannel": backchannel,
 }
 """What each kind of filter keeps, by the profile's name for it (a dispatch table); any other
 kind is a reference (`by_reference`)."""

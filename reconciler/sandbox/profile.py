@@ -48,6 +48,7 @@ class ObjectRule:
     needs: tuple[str, ...] = ()
     when: JsonObject = field(default_factory=dict)
     create_name: str = ""
+    error_field: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,6 @@ class BaseViews:
     generic: dict[str, JsonObject]
     generic_fields: frozenset[str]
     full_fields: frozenset[str]
-    backchannel_absent: bool = False
-    """2023 leaves `assigned_backchannel_application_*` out until a provider is one (apps 190, 401)."""
-    redirect_uris_as_text: bool = False
-    """2023 gives a proxy provider's redirect URIs as one string of regexes (apps 277)."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +91,13 @@ class Profile:
     flow_background: JsonObject
     country_names: dict[str, str]
     base_views: BaseViews
+    apps: AppAnswers
+    generate_algs: tuple[str, ...]
+    generated_secrets: dict[str, dict[str, int]]
+    """Per kind, the random values (field: length) the server draws on create (apps 190, 277, 316)."""
+    generated_mappings: dict[str, dict[str, tuple[str, ...]]]
+    """Per kind, reference lists a create fills with the mappings of these `managed` ids (277)."""
+    """The `alg` choices of `…/certificatekeypairs/generate/` (none in 2023)."""
 
     def not_found_detail(self, model: str) -> str:
         return self.not_found.format(model=model)
@@ -129,7 +133,8 @@ def object_rule(raw: JsonObject) -> ObjectRule:
     return ObjectRule(kind=raw["kind"], rule=raw["rule"], fields=tuple(raw["fields"]),
                       message=raw.get("message", ""), many_message=raw.get("many_message", ""),
                       missing=dict(raw.get("missing", {})), needs=tuple(raw.get("needs", ())),
-                      when=dict(raw.get("when", {})), create_name=raw.get("create_name", ""))
+                      when=dict(raw.get("when", {})), create_name=raw.get("create_name", ""),
+                      error_field=raw.get("error_field", ""))
 
 
 @cache
@@ -148,7 +153,8 @@ def load_profile(version: str) -> Profile:
         root_config=raw["root_config"]["body"],
         list_extra=raw["list_extra"]["default"],
         path_list_extra=raw["list_extra"]["paths"],
-        types={"stage": raw["stage_types"]["body"], "policy": raw["policy_types"]["body"]},
+        types={"stage": raw["stage_types"]["body"], "policy": raw["policy_types"]["body"],
+               **raw.get("family_types", {}).get("body", {})},
         invitation_created_by=raw["invitation_created_by"]["body"],
         not_found=raw["not_found"]["detail"],
         json_parser=raw["json_parser"]["style"],
@@ -167,15 +173,58 @@ def load_profile(version: str) -> Profile:
         flow_background=raw["flow_background"],
         country_names=raw["countries"]["names"],
         base_views=base_views(raw.get("base_views", {})),
+        apps=app_answers(raw.get("apps", {})),
+        generate_algs=tuple(raw.get("certificate_generate", {}).get("algs", ())),
+        generated_secrets=raw.get("generated", {}).get("secrets", {}),
+        generated_mappings={kind: {name: tuple(ids) for name, ids in fields.items()}
+                            for kind, fields in raw.get("generated", {}).get("managed_mappings", {}).items()},
     )
 
 
 def base_views(raw: JsonObject) -> BaseViews:
     return BaseViews(keys={target: tuple(keys) for target, keys in raw.get("keys", {}).items()},
                      generic=dict(raw.get("generic", {})), generic_fields=frozenset(raw.get("generic_fields", ())),
-                     full_fields=frozenset(raw.get("full_fields", ())),
-                     backchannel_absent=bool(raw.get("backchannel_absent_when_unassigned")),
-                     redirect_uris_as_text=bool(raw.get("redirect_uris_as_text")))
+                     full_fields=frozenset(raw.get("full_fields", ())))
+
+
+@dataclass(frozen=True)
+class AppAnswers:
+    """How a version shows the computed fields of providers and outposts (applications.py)."""
+
+    backchannel_absent: bool
+    """2023 leaves `assigned_backchannel_application_*` out until a provider is one (apps 190, 401)."""
+    redirect_uris_as_text: bool
+    """2023 gives a proxy provider's redirect URIs as one string of regexes (apps 277)."""
+    saml_metadata_by_app: bool
+    """2026 links a SAML provider's metadata under its application once it has one (396)."""
+    outpost_defaults: JsonObject
+    backchannel_kinds: tuple[str, ...]
+    cached_lists: tuple[str, ...]
+    unlicensed_targets: tuple[str, ...]
+    owned_lists: dict[str, tuple[str, ...]]
+    actions: tuple[JsonObject, ...]
+    detail_fields: dict[str, tuple[str, ...]]
+    """Per kind, the fields a list with `?include_details=false` nulls (2023 key pairs, 17, 37)."""
+    """Read-only actions answered with a fixed body: `{"of": kind or family, "action", "body"}`."""
+    """Per kind, lists whose objects belong to it alone and go with it (backchannel providers)."""
+    """Families whose kinds are written without a licence although their type says
+    `requires_enterprise` (the Google Workspace and Entra mappings, apps 101, 107)."""
+    """Kinds whose list is served from a cache that ignores filters (applications, 433-436)."""
+    """The kinds `/providers/all/?backchannel=true` lists (apps 374)."""
+    """`/outposts/instances/default_settings/`, `authentik_host` being the server's address (20)."""
+
+
+def app_answers(raw: JsonObject) -> AppAnswers:
+    return AppAnswers(backchannel_absent=bool(raw.get("backchannel_absent_when_unassigned")),
+                      redirect_uris_as_text=bool(raw.get("redirect_uris_as_text")),
+                      saml_metadata_by_app=bool(raw.get("saml_metadata_by_app")),
+                      outpost_defaults=dict(raw.get("outpost_defaults", {})),
+                      backchannel_kinds=tuple(raw.get("backchannel_kinds", ())),
+                      cached_lists=tuple(raw.get("cached_lists", ())),
+                      unlicensed_targets=tuple(raw.get("unlicensed_targets", ())),
+                      owned_lists={kind: tuple(fields) for kind, fields in raw.get("owned_lists", {}).items()},
+                      actions=tuple(raw.get("actions", ())),
+                      detail_fields={kind: tuple(f) for kind, f in raw.get("detail_fields", {}).items()})
 
 
 @cache

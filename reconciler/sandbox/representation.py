@@ -22,6 +22,7 @@ FLOW_SET = "flow_set"
 EXPANDED = "_obj"
 STAGE_FAMILY = "stage"
 BASE_VIEW_FAMILIES = {STAGE_FAMILY}
+BACKCHANNEL = "assigned_backchannel_"
 """Families whose `/…/all/` list shows only the base fields (stages: 03, 16); `/policies/all/`
 shows each policy with its kind's fields (flows 128, 219)."""
 
@@ -72,7 +73,11 @@ class Renderer:
             return self.render_base(kind, pk)
         keys = self.profile.base_views.keys.get(self.model.target_of(kind) or "")
         full = self.render(kind, pk)
-        return {key: full[key] for key in keys if key in full} if keys else full
+        if not keys:
+            return full
+        # a base field the kind leaves out shows null (SCIM's flows, apps 400); 2023's absent
+        # backchannel assignment stays absent (apps 371)
+        return {key: full.get(key) for key in keys if key in full or not key.startswith(BACKCHANNEL)}
 
     @cached_property
     def base_fields(self) -> tuple[str, ...]:
@@ -142,11 +147,8 @@ class Renderer:
         held = values.get(name)
         target = field.reference or ""
         view = f"{kind.name}.{name}"
-        if view in self.profile.base_views.generic_fields:
-            return self.generic_view(target, held)
-        if view in self.profile.base_views.full_fields:
-            other = self.store.kind_at(held)
-            return self.render(other, held) if other is not None else None
+        if view in self.profile.base_views.generic_fields or view in self.profile.base_views.full_fields:
+            return self.class_view(view, target, held)
         if field.is_list:
             return [self.target_object(target, ident) for ident in held or []]
         if held is None:
@@ -155,6 +157,13 @@ class Renderer:
         if generic and target == STAGE_FAMILY and found is not None:
             found.update({k: v for k, v in self.profile.generic_stage.items() if k in found})
         return found
+
+    def class_view(self, view: str, target: str, held: Any) -> Any:
+        """An expansion the profile names: the base class's (apps 459) or the whole object (344)."""
+        if view in self.profile.base_views.generic_fields:
+            return self.generic_view(target, held)
+        other = self.store.kind_at(held) if isinstance(held, int | str) else None
+        return self.render(other, held) if other is not None and isinstance(held, int | str) else None
 
     def generic_view(self, target: str, held: Any) -> Any:
         """Referenced objects as the base class shows them: its fields and its constants (an
@@ -209,7 +218,8 @@ class Renderer:
         if (path, key) not in self.examples:
             seed = default_seed(self.model.version)["lists"]
             examples = (obj[key][0] for list_path, objects in seed.items() for obj in objects
-                        if path in (None, list_path) and self.model.kind_for_path(list_path) and isinstance(obj.get(key), list)
+                        if path in (None, list_path) and self.model.kind_for_path(list_path)
+                        and isinstance(obj.get(key), list)
                         and obj[key] and isinstance(obj[key][0], dict))
             self.examples[path, key] = tuple(next(examples, {}))
         return self.examples[path, key]

@@ -4,15 +4,16 @@ has which rule, with which message, is profile data (`object_rules` in `recorded
 this module only knows what each kind of rule does."""
 from __future__ import annotations
 
+import re
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model.kinds import Kind
 from reconciler.values import Json, ObjectId
 
-from . import files
+from . import certificates, files
 from .profile import ObjectRule, Profile
 from .store import Store
 
@@ -38,21 +39,28 @@ class Rules:
                     instance: ObjectId | None) -> str | None:
         """The error a field's own validator method gives a cleaned value, if any."""
         for rule in self.profile.rules_of(kind.name):
-            if name not in rule.fields:
-                continue
-            if rule.rule == "python_syntax":
-                filename = rule.create_name if instance is None else str(self.store.values[kind.name][instance]["name"])
-                error = syntax_error(str(value), filename)
-                if error:
-                    return rule.message.format(error=error)
-            elif rule.rule == "file_name":
-                error = files.file_name_error(str(value), self.profile.flow_background["messages"])
-                if error:
-                    return error
-            elif rule.rule == "nonempty_when" and not value and \
-                    all(body.get(key) == wanted for key, wanted in rule.when.items()):
-                return rule.message  # read from the request as sent (the validator reads initial_data)
+            error = self.rule_error(rule, kind, value, body, instance) if name in rule.fields else None
+            if error:
+                return error
         return None
+
+    def rule_error(self, rule: ObjectRule, kind: Kind, value: Any, body: Mapping[str, Json],
+                   instance: ObjectId | None) -> str | None:
+        if rule.rule == "python_syntax":
+            filename = rule.create_name if instance is None else str(self.store.values[kind.name][instance]["name"])
+            error = syntax_error(str(value), filename)
+            return rule.message.format(error=error) if error else None
+        if rule.rule == "file_name":
+            return files.file_name_error(str(value), self.profile.flow_background["messages"])
+        if rule.rule == "nonempty_when":  # read from the request as sent (the validator reads initial_data)
+            return rule.message if not value and all(body.get(k) == v for k, v in rule.when.items()) else None
+        if rule.rule == "config_types":
+            return config_type_error(value, self.profile.apps.outpost_defaults.get("config", {}), rule.message)
+        if rule.rule == "reserved":
+            return rule.message.format(value=value) if value in rule.when.get("values", []) else None
+        check = VALUE_CHECKS.get(rule.rule)
+        error = check(value) if check else None
+        return rule.message.format(error=error, value=value) if error is not None else None
 
     # -- unique-together validators -------------------------------------------------------------
     def together_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> list[str]:
@@ -71,12 +79,90 @@ class Rules:
                 errors.append(UNIQUE_TOGETHER.format(fields=", ".join(rule.fields)))
         return errors
 
+    def body_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> dict[str, list[str]]:
+        """validate() checks that report under a field, by rule (`BODY_CHECKS`): the first error of
+        each field."""
+        errors: dict[str, list[str]] = {}
+        for rule in self.profile.rules_of(kind.name):
+            check = BODY_CHECKS.get(rule.rule)
+            found = check(self, kind, rule, attrs, instance) if check else None
+            if found is not None:
+                errors.setdefault(found[0], [found[1]])
+        return errors
+
+    def required_when(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                      instance: ObjectId | None) -> tuple[str, str] | None:
+        """The `fields` must be non-empty in the body when its values (or `missing` ones) match
+        `when` (apps 273, 280, 284, 498)."""
+        if not all(key in attrs or key in rule.missing for key in rule.when):
+            return None
+        if any(attrs.get(key, rule.missing.get(key)) != wanted for key, wanted in rule.when.items()):
+            return None
+        return None if all(attrs.get(name) for name in rule.fields) else (rule.error_field or rule.fields[0],
+                                                                            rule.message)
+
+    def unique_value(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                     instance: ObjectId | None) -> tuple[str, str] | None:
+        """A one-to-one field: another object holds the value (apps 389)."""
+        taken = any(attrs.get(name) is not None and any(
+            pk != instance and values.get(name) == attrs[name] for pk, values in self.store.values[kind.name].items())
+            for name in rule.fields)
+        return (rule.fields[0], rule.message) if taken else None
+
+    def kinds_for(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                  instance: ObjectId | None) -> tuple[str, str] | None:
+        """An outpost of one type serves providers of one kind (apps 464, 473): `when` maps the
+        type to the kind; checked when the body carries both."""
+        choice, targets = (attrs.get(name) for name in rule.fields[:2])
+        if choice is None or not isinstance(targets, list):
+            return None
+        for target in targets:
+            other = self.store.kind_at(target)
+            if other is not None and other.name != rule.when.get(str(choice)):
+                return rule.fields[1], rule.message.format(value=choice, model=other.model)
+        return None
+
+    def fixed_when(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                   instance: ObjectId | None) -> tuple[str, str] | None:
+        """A field an object matching `when` keeps (the embedded outpost's name, apps 478)."""
+        if rule.fields[0] not in attrs or instance is None:
+            return None
+        stored = self.store.values[kind.name][instance]
+        changed = stored.get(rule.fields[0]) != attrs[rule.fields[0]]
+        matches = all(stored.get(key) == wanted for key, wanted in rule.when.items())
+        return (rule.fields[0], rule.message) if changed and matches else None
+
+    def enterprise_value(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                         instance: ObjectId | None) -> tuple[str, str] | None:
+        """A value only a licence allows (apps 321, 330): anything but null and the `missing` ones."""
+        if self.enterprise:
+            return None
+        licensed = any(attrs[name] not in (None, *rule.missing.get(name, [None])) for name in rule.fields
+                       if name in attrs)
+        return (rule.fields[0], rule.message) if licensed else None
+
+    def server_fault(self, kind: Kind, body: Mapping[str, Json], creating: bool) -> bool:
+        """A request the server's own code fails on before DRF checks it: an outpost `type` that
+        is no choice (`KeyError`, apps 471), a Kubernetes connection created without kubeconfig
+        (NOT NULL, 495) or given one without `local` (`KeyError`, 496)."""
+        for rule in self.profile.rules_of(kind.name):
+            if rule.rule == "fails_unless" and any(name in body and body[name] not in rule.when.get("values", [])
+                                                  for name in rule.fields):
+                return True
+            if rule.rule == "create_needs" and creating and any(name not in body for name in rule.fields):
+                return True
+            if rule.rule == "fails_without" and rule.fields[0] in body \
+                    and any(name not in body for name in rule.fields[1:]):
+                return True
+        return False
+
     # -- validate() -----------------------------------------------------------------------------
     def validate(self, kind: Kind, attrs: Mapping[str, Json]) -> str | None:
         """The first error the serializer's validate() raises; `attrs` holds only what the request
         sent, so these checks never see the stored values (08, 17; flows 101, 184, 262)."""
         kind_type = self.profile.stage_type(kind.model)
-        if not self.enterprise and kind_type and kind_type.get("requires_enterprise"):
+        licensed = self.store.model.target_of(kind) not in self.profile.apps.unlicensed_targets
+        if not self.enterprise and licensed and kind_type and kind_type.get("requires_enterprise"):
             return ENTERPRISE_ERROR
         for rule in self.profile.rules_of(kind.name):
             error = self.apply(rule, attrs)
@@ -91,8 +177,7 @@ class Rules:
             if any(name not in attrs for name in needed):
                 raise ServerFault(rule.kind)
         if rule.rule == "one_truthy":
-            if not any(attrs.get(name, rule.missing.get(name)) for name in rule.fields):
-                return rule.message
+            return rule.message if one_missing(rule, attrs) else None
         elif rule.rule == "exactly_one":
             count = sum(1 for name in rule.fields if attrs.get(name))
             if count > 1:
@@ -100,6 +185,106 @@ class Rules:
             if count < 1:
                 return rule.message
         return None
+
+
+def one_missing(rule: ObjectRule, attrs: Mapping[str, Json]) -> bool:
+    """None of the rule's fields is true (missing ones read as `missing` says), where the body
+    sets every field of `when` (a SAML signing key pair, apps 251)."""
+    applies = all(attrs.get(name) for name in rule.when)
+    return applies and not any(attrs.get(name, rule.missing.get(name)) for name in rule.fields)
+
+
+def config_type_error(config: Json, defaults: Mapping[str, Json], message: str) -> str | None:
+    """An outpost config value of another type than the default config's (apps 469: the config is
+    a typed dataclass); keys without a typed default are not checked."""
+    for key, value in config.items() if isinstance(config, dict) else ():
+        default = defaults.get(key)
+        if default is not None and type(value) is not type(default):
+            return message.format(field=key, type=type(default).__name__, value=value,
+                                  given=type(value).__name__)
+    return None
+
+
+def unnamed_syntax_error(value: Json) -> str | None:
+    """A property mapping's expression, compiled without a file name (apps 160: `(None, line 2)`)."""
+    return syntax_error(str(value), "None")
+
+
+def spaces(value: Json) -> str | None:
+    return "" if " " in str(value) else None
+
+
+def not_a_dict(value: Json) -> str | None:
+    return None if isinstance(value, dict) else ""
+
+
+def unreadable_certificate(value: Json) -> str | None:
+    return "certificate_data" if certificates.pem_error(value, None) else None
+
+
+def unreadable_key(value: Json) -> str | None:
+    return "key_data" if certificates.pem_error(None, value) else None
+
+
+def bad_regex(value: Json) -> str | None:
+    """The first `regex` redirect URI that does not compile (apps 201)."""
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict) and item.get("matching_mode") == "regex":
+            try:
+                re.compile(str(item.get("url")))
+            except re.error:
+                return str(item.get("url"))
+    return None
+
+
+TIMEDELTA_UNITS = {"weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds"}
+
+
+def not_a_timedelta(value: Json) -> str | None:
+    """authentik's `timedelta_string_validator`: `unit=number` pairs joined by `;` (apps 223)."""
+    for part in str(value).split(";"):
+        unit, _, amount = part.strip().partition("=")
+        try:
+            float(amount)
+        except ValueError:
+            return ""
+        if unit.strip() not in TIMEDELTA_UNITS:
+            return ""
+    return None
+
+
+def empty_list(value: Json) -> str | None:
+    return "" if value == [] else None
+
+
+def config_interval(value: Json) -> str | None:
+    """An outpost config's `refresh_interval` that is no duration (2026 apps 468)."""
+    interval = value.get("refresh_interval") if isinstance(value, dict) else None
+    return str(interval) if interval is not None and not_a_timedelta(interval) is not None else None
+
+
+def bad_kubeconfig(value: Json) -> str | None:
+    """A kubeconfig that is neither empty (a local cluster) nor names clusters, contexts and
+    users (apps 499)."""
+    if value == {} or (isinstance(value, dict) and all(key in value for key in ("clusters", "contexts", "users"))):
+        return None
+    return ""
+
+
+VALUE_CHECKS: dict[str, Callable[[Json], str | None]] = {
+    "kubeconfig": bad_kubeconfig,
+    "nonempty": empty_list,
+    "config_interval": config_interval,
+    "timedelta": not_a_timedelta,
+    "mapping_syntax": unnamed_syntax_error,
+    "no_spaces": spaces,
+    "dict": not_a_dict,
+    "certificate_pem": unreadable_certificate,
+    "private_key_pem": unreadable_key,
+    "regex_items": bad_regex,
+}
+"""Checks of one value (field validators of the apps kinds): the error text the rule's message
+takes as `{error}`, or None (a dispatch table by rule name)."""
 
 
 def syntax_error(expression: str, filename: str) -> str | None:
@@ -111,3 +296,14 @@ def syntax_error(expression: str, filename: str) -> str | None:
     except (SyntaxError, ValueError) as exc:
         return str(exc)
     return None
+
+
+BodyCheck = Callable[[Rules, Kind, ObjectRule, Mapping[str, Json], ObjectId | None], tuple[str, str] | None]
+BODY_CHECKS: dict[str, BodyCheck] = {
+    "required_when": Rules.required_when,
+    "unique_value": Rules.unique_value,
+    "kinds_for": Rules.kinds_for,
+    "fixed_when": Rules.fixed_when,
+    "enterprise_value": Rules.enterprise_value,
+}
+"""validate() checks reporting (field, message), by rule name (a dispatch table)."""

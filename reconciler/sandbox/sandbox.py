@@ -41,7 +41,9 @@ class Sandbox:
     (`authenticator_endpoint_gdtc`, `mtls`, `source`, `unique_password_policy`) validate their
     fields and are then refused with 400
     `{"non_field_errors": ["Enterprise is required to create/update this object."]}`, as a server
-    without a licence does. `enterprise=True` lifts that so every kind can be created.
+    without a licence does; so do the enterprise providers (Google Workspace, Microsoft Entra, SSF,
+    WS-Federation: apps 357-368), and a Radius certificate or SCIM OAuth mode is refused naming
+    the licence (apps 321, 330). `enterprise=True` lifts that so every kind can be created.
     Two kinds need an object a fresh install lacks: `source` refuses the built-in source (the only
     one) as not web-based, and `endpoints` needs an endpoint connector; add them with
     `add_seed_object` (or the seed) first.

@@ -45,22 +45,32 @@ class Store:
         """Ids to hand out before generated ones (UUIDs, or integers as text for the integer
         sequence): the fidelity replay gives the recorded server's, so lists ordered by pk or by
         binding-model UUID come out as recorded."""
+        self.next_secrets: list[str] = []
+        """Random values to hand out before drawn ones (a new OAuth2 provider's client id and
+        secret), as `next_ids`."""
         family_paths = {t.path: name for name, t in model.targets.items() if t.path and model.kinds_of(name)}
-        lists = seed.get("lists", {})
+        self.seed(seed.get("lists", {}), family_paths)
+        self.place_opaque_targets()
+
+    def seed(self, lists: Mapping[str, Json], family_paths: Mapping[str, str]) -> None:
+        """Read-only lists as they are; kinds' objects from their own lists, which show every
+        field, then a family's members no kind's list held (`/policies/all/`)."""
         for path, objects in lists.items():
-            if model.kind_for_path(path) is None and path not in family_paths:
+            if self.model.kind_for_path(path) is None and path not in family_paths:
                 self.lists[path] = copy.deepcopy(list(objects))
-        for path, objects in lists.items():  # a kind's own list shows every field of its objects
-            kind = model.kind_for_path(path)
-            for obj in objects if kind is not None else ():
-                self.insert_seeded(kind, obj)
+        for path, objects in lists.items():
+            kind = self.model.kind_for_path(path)
+            if kind is not None:
+                for obj in objects:
+                    self.insert_seeded(kind, obj)
         held = {str(pk) for pk in self.kind_of}
-        for path, objects in lists.items():  # a family's list: the members no kind's list held
-            for obj in objects if path in family_paths and model.kind_for_path(path) is None else ():
+        for path, objects in lists.items():
+            if path not in family_paths or self.model.kind_for_path(path) is not None:
+                continue
+            for obj in objects:
                 member = self.member_kind(family_paths[path], obj)
                 if member is not None and str(obj.get("pk")) not in held:
                     self.insert_seeded(member, obj)
-        self.place_opaque_targets()
 
     def member_kind(self, target: str, obj: Mapping[str, Json]) -> Kind | None:
         """The kind of a family member as `/policies/all/` lists it, by its `meta_model_name`."""
@@ -139,7 +149,7 @@ class Store:
     def find(self, kind: Kind, ident: str) -> ObjectId | None:
         """The pk of the object a URL names: by pk, or by the kind's URL field (a flow's slug,
         compared case-sensitively: flows 15, 17)."""
-        if kind.url_field == "pk":
+        if kind.url_field in ("pk", kind.id_field):  # entitlements: `pbm_uuid` (apps 446)
             pk = self.pk_for(kind, ident)
             return pk if pk is not None and pk in self.values[kind.name] else None
         return next((pk for pk, values in self.values[kind.name].items() if values.get(kind.url_field) == ident), None)

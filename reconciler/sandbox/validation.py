@@ -44,6 +44,8 @@ NOT_A_DATETIME = (
 TAKEN = "{owner} with this {field} already exists."
 
 SLUG_PATTERN = "^[-a-zA-Z0-9_]+$"
+URL = re.compile(r"^(?:https?|ftps?)://[^\s/?#:]+(?::\d{1,5})?(?:[/?#]\S*)?$", re.IGNORECASE)
+NOT_A_URL = "Enter a valid URL."
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INTEGER = re.compile(r"^\s*[-+]?\d+(\.0*)?\s*$")
 TRUE_VALUES = {"t", "y", "yes", "true", "on", "1"}
@@ -102,6 +104,9 @@ class Validator:
             if field.is_list:
                 return [self.reference(field, item) for item in as_list(value)]
             return self.reference(field, value)
+        if field.is_list and field.items.get("type") == "object" and not isinstance(value, list):
+            # a nested serializer's list reports under non_field_errors (apps 203)
+            raise FieldError({"non_field_errors": [NOT_A_LIST.format(input_type=type(value).__name__)]})
         if field.is_list:
             return self.clean_items(Field(field.name, field.items), value)
         if field.type == "boolean":
@@ -131,7 +136,7 @@ class Validator:
         stages of that kind; a binding's target may be named by either of its UUIDs (flows 233)."""
         if isinstance(value, bool | dict | list):
             raise FieldError([NOT_A_PK.format(data_type=type(value).__name__)])
-        if field.type == "integer":
+        if field.type == "integer" or (field.is_list and field.items.get("type") == "integer"):
             if not INTEGER.match(str(value)):
                 raise FieldError([NOT_A_PK.format(data_type=type(value).__name__)])
             ident: Json = int(float(value)) if isinstance(value, float) else int(str(value).strip())
@@ -285,6 +290,8 @@ def text_messages(spec: Mapping[str, Json], text: str, wording: Mapping[str, str
         messages.append((wording or {}).get("pattern", default))
     if spec.get("format") == "email" and not EMAIL.match(text):
         messages.append(NOT_AN_EMAIL)
+    if spec.get("format") == "uri" and not URL.match(text):
+        messages.append(NOT_A_URL)  # Django's URLValidator (apps 225, 270, 293, 421)
     return messages
 
 

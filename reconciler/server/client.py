@@ -339,7 +339,10 @@ def _refusal(method: str, path: str, response: httpx.Response, body: Json) -> st
         # (FINDINGS 2023.10.7 "Server errors", recordings 09, 43, 44).
         return f"{call}: authentik failed with a server error (an empty 405); see the server's log"
     if status == 400 and isinstance(body, dict):
-        return f"{call}: authentik rejected the request: {format_field_errors(body)}"
+        errors = format_field_errors(body)
+        # Enterprise kinds and options without a licence (apps 321, 330, 357, 361, 365)
+        licence = " (this needs an authentik Enterprise licence)" if "Enterprise is required" in errors else ""
+        return f"{call}: authentik rejected the request: {errors}{licence}"
     if status == 404:
         return f"{call}: not found ({detail or 'no such object'})"
     if status == 429:
