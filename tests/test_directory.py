@@ -210,3 +210,30 @@ def test_a_webhook_transport_mode_change_carries_its_url(server: tuple[Sandbox, 
     assert run(url, "apply", str(manifest), "--auto-approve", *state).exit_code == 0
     [(method, _, body)] = writes(sandbox)
     assert (method, body) == ("PATCH", {"mode": "webhook", "webhook_url": "https://hooks.example.com/t"})
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_export_of_the_config_plans_back_to_no_changes_byte_stable(server: tuple[Sandbox, str, str],
+                                                                      tmp_path: Path) -> None:
+    sandbox, url, version = server
+    manifest = write(tmp_path, config(version))
+    assert run(url, "apply", str(manifest), "--auto-approve", "--state", str(tmp_path / "state.json"),
+               env=ENV).exit_code == 0
+    for args, name in ((("export",), "all"), (("export", "--kind", "user"), "users")):
+        out = tmp_path / name
+        exported = run(url, *args, "--out", str(out))
+        assert exported.exit_code == 0, exported.output
+        first = files_of(out)
+        assert run(url, *args, "--out", str(out)).exit_code == 0
+        assert files_of(out) == first  # byte-stable
+        plan = run(url, "plan", str(out), "--detailed-exitcode", "--state", str(tmp_path / f"{name}.json"))
+        assert plan.exit_code == 0, plan.output
+    users = (tmp_path / "users" / "users" / "user.yaml").read_text()
+    # membership is written from the user's side only; a group's users never (they would fight)
+    assert "- group: dm-ops" in users
+    groups = (tmp_path / "all" / "groups" / "group.yaml").read_text()
+    assert "users:" not in groups and "dm-ci-bot" not in groups
+    assert not (tmp_path / "all" / "users").exists()

@@ -87,6 +87,14 @@ WEB_SOURCE = {"name": "kinds SAML", "slug": "kinds-saml", "sso_url": "https://id
 CONNECTOR = {"connector_uuid": "c0000000-0000-4000-8000-000000000002", "name": "kinds-connector"}
 
 
+def add_web_source(sandbox: Sandbox, url: str) -> None:
+    """Make `WEB_SOURCE` on a served sandbox, as a user would (POST /sources/saml/)."""
+    flow = next(f["pk"] for f in sandbox.objects("flow") if f["slug"] == TARGET_SAMPLES["flow"])
+    answer = httpx.post(f"{url}/api/v3/sources/saml/", headers={"Authorization": f"Bearer {TOKEN}"},
+                        json={**WEB_SOURCE, "pre_authentication_flow": flow})
+    assert answer.status_code == 201, answer.text
+
+
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, tuple[Sandbox, str]]]:
     started: dict[str, tuple[Sandbox, str]] = {}
@@ -98,10 +106,7 @@ def servers() -> Iterator[dict[str, tuple[Sandbox, str]]]:
         context = sandbox.serve_in_thread()
         started[version] = (sandbox, context.__enter__())
         contexts.append(context)
-        flow = next(f["pk"] for f in sandbox.objects("flow") if f["slug"] == TARGET_SAMPLES["flow"])
-        answer = httpx.post(f"{started[version][1]}/api/v3/sources/saml/", headers={"Authorization": f"Bearer {TOKEN}"},
-                            json={**WEB_SOURCE, "pre_authentication_flow": flow})
-        assert answer.status_code == 201, answer.text
+        add_web_source(sandbox, started[version][1])
     yield started
     for context in contexts:
         context.__exit__(None, None, None)
