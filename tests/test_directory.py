@@ -35,14 +35,17 @@ def config(version: str) -> dict[str, Any]:
     parent = {"parents": [{"group": "dm-staff"}]} if new else {"parent": {"group": "dm-staff"}}
     brand_section = "brands" if new else "tenants"
     return {
-        "flows": [{"slug": "dm-login", "name": "dm login", "title": "Log in", "designation": "authentication"}],
+        # policy bindings of the flow reach the new kinds: a group by name (a UUID) and a user by
+        # username (an integer id), both made by the same apply
+        "flows": [{"slug": "dm-login", "name": "dm login", "title": "Log in", "designation": "authentication",
+                   "policies": [{"group": "dm-ops", "order": 0}, {"user": "dm-ci-bot", "order": 1}]}],
         "groups": [{"name": "dm-ops", **parent}, {"name": "dm-staff", "attributes": {"team": "staff"}}],
         "users": [{"username": "dm-ci-bot", "name": "CI bot", "type": "service_account",
                    "groups": [{"group": "dm-ops"}], "password": {"env": "DM_BOT_PASSWORD"}}],
         "roles": [{"name": "dm-auditors", "permissions": ["authentik_events.view_event",
                                                            "authentik_core.view_user"]}],
         brand_section: [{"domain": "dm.example.com", "flow_authentication": {"flow": "dm-login"}}],
-        "sources": [{"kind": "oauth", "slug": "dm-github", "name": "GitHub", "provider_type": "github",
+        "sources": [{"kind": "oauth", "slug": "dm-discord", "name": "Discord", "provider_type": "discord",
                      "consumer_key": "dm-key", "consumer_secret": {"env": "DM_OAUTH_SECRET"}}],
         "notification_transports": [{"name": "dm-hook", "mode": "webhook",
                                      "webhook_url": "https://hooks.example.com/dm"}],
