@@ -240,3 +240,25 @@ def test_an_export_of_the_config_plans_back_to_no_changes_byte_stable(server: tu
     groups = (tmp_path / "all" / "groups" / "group.yaml").read_text()
     assert "users:" not in groups and "dm-ci-bot" not in groups
     assert not (tmp_path / "all" / "users").exists()
+
+
+def test_membership_written_from_both_sides_must_agree(tmp_path: Path) -> None:
+    """A group's `users` and a user's `groups` are one relation: written from both sides and
+    disagreeing, the two would undo each other on every apply, so the plan refuses."""
+    manifest = write(tmp_path, {
+        "groups": [{"name": "dm-g", "users": [{"user": "dm-a"}]}],
+        "users": [{"username": "dm-a", "name": "A", "groups": []},
+                  {"username": "dm-b", "name": "B", "groups": [{"group": "dm-g"}]},
+                  {"username": "dm-c", "name": "C"}]})
+    result = run("http://unused", "plan", str(manifest), "--sandbox")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"{manifest}:3:3: group/dm-g: users: users leaves out user/dm-b, whose groups lists group/dm-g "
+        f"({manifest}:11:3): write the relation from one side only\n"
+        f"{manifest}:3:3: group/dm-g: users: users lists user/dm-a, whose groups leaves out group/dm-g "
+        f"({manifest}:8:3): write the relation from one side only\n"
+        "2 problems found.\n")
+    agreeing = write(tmp_path, {
+        "groups": [{"name": "dm-g", "users": [{"user": "dm-a"}]}],
+        "users": [{"username": "dm-a", "name": "A", "groups": [{"group": "dm-g"}]}]}, "agreeing.yaml")
+    assert run("http://unused", "validate", str(agreeing)).exit_code == 0
