@@ -262,3 +262,19 @@ def test_membership_written_from_both_sides_must_agree(tmp_path: Path) -> None:
         "groups": [{"name": "dm-g", "users": [{"user": "dm-a"}]}],
         "users": [{"username": "dm-a", "name": "A", "groups": [{"group": "dm-g"}]}]}, "agreeing.yaml")
     assert run("http://unused", "validate", str(agreeing)).exit_code == 0
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_platform_example_applies_with_the_config_on_its_version(version: str) -> None:
+    """examples/platform/<version>/ holds a brand (2026) or a tenant (2023) with its own login
+    flow; with the example config repo (a group with a service account) it applies and converges."""
+    secrets = {"DUO_CLIENT_SECRET": "duo-secret-value-1", "TWILIO_AUTH_TOKEN": "twilio-token-value-1"}
+    result = run("http://unused", "apply", str(EXAMPLES / "config"), str(EXAMPLES / "platform" / version),
+                 "--sandbox", "--auto-approve", "--verify", "--api-version", version, env=secrets)
+    assert result.exit_code == 0, result.output
+    assert "create group/automation" in result.output and "create user/ci-bot" in result.output
+    assert f"create {'brand' if version.startswith('2026') else 'tenant'}/auth.example.com" in result.output
+    assert result.output.split("Verifying: planning again.\n")[1].startswith("No changes.")
