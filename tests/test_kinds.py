@@ -130,6 +130,9 @@ PATCH_COMPANIONS = {
     "event_matcher_policy": ["action"],  # flows 138, 142
     "reputation_policy": ["check_ip"],  # flows 184, 189
     "flow_stage_binding": ["re_evaluate_policies"],  # flows 100-103
+    "oauth_source": ["provider_type", "authorization_url", "access_token_url", "profile_url"],  # directory 271-276
+    "ldap_source": ["sync_users_password"],  # directory 2023.10.7 320, 323
+    "notification_transport": ["webhook_url"],  # directory 390
 }
 CREATE_COMPANIONS = {"reputation_policy": {"check_ip"}}  # flows 184
 PARENT = {"slug": "kinds-parent", "name": "kinds parent", "title": "Kinds", "designation": "authentication"}
