@@ -63,9 +63,10 @@ def other(field: Field, value: Any) -> Any:
 
 
 def editable(kind: Kind) -> list[Field]:
-    """Plain fields a manifest can change in place (not the name, references or write-only)."""
+    """Plain fields a manifest can change in place (not the name or another key field, references
+    or write-only)."""
     return [f for name, f in kind.fields.items()
-            if name != "name" and not f.reference and not f.write_only and not f.is_list
+            if name != "name" and name not in kind.key and not f.reference and not f.write_only and not f.is_list
             and f.type in ("string", "boolean", "integer", "number") and "pattern" not in f.spec
             and "format" not in f.spec]
 
