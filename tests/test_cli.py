@@ -161,6 +161,8 @@ def test_failed_call_halfway_reports_what_was_and_was_not_applied(config: Path) 
         assert "  failed:        update authenticator_validate/default-authentication-mfa-validation" in result.output
         assert [line for line in lines if line.startswith("  not attempted:")] == [
             "  not attempted: update password/default-authentication-password",
+            "  not attempted: create group/automation",
+            "  not attempted: create user/ci-bot",
             "  not attempted: create flow_stage_binding/default-authentication-flow/mfa-duo-setup",
             "  not attempted: create policy_binding/grafana/group:authentik Admins",
             "  not attempted: create policy_binding/default-authentication-flow/mfa-duo-setup/policy:outside-office"]

@@ -35,14 +35,17 @@ def config(version: str) -> dict[str, Any]:
     parent = {"parents": [{"group": "dm-staff"}]} if new else {"parent": {"group": "dm-staff"}}
     brand_section = "brands" if new else "tenants"
     return {
-        "flows": [{"slug": "dm-login", "name": "dm login", "title": "Log in", "designation": "authentication"}],
+        # policy bindings of the flow reach the new kinds: a group by name (a UUID) and a user by
+        # username (an integer id), both made by the same apply
+        "flows": [{"slug": "dm-login", "name": "dm login", "title": "Log in", "designation": "authentication",
+                   "policies": [{"group": "dm-ops", "order": 0}, {"user": "dm-ci-bot", "order": 1}]}],
         "groups": [{"name": "dm-ops", **parent}, {"name": "dm-staff", "attributes": {"team": "staff"}}],
         "users": [{"username": "dm-ci-bot", "name": "CI bot", "type": "service_account",
                    "groups": [{"group": "dm-ops"}], "password": {"env": "DM_BOT_PASSWORD"}}],
         "roles": [{"name": "dm-auditors", "permissions": ["authentik_events.view_event",
                                                            "authentik_core.view_user"]}],
         brand_section: [{"domain": "dm.example.com", "flow_authentication": {"flow": "dm-login"}}],
-        "sources": [{"kind": "oauth", "slug": "dm-github", "name": "GitHub", "provider_type": "github",
+        "sources": [{"kind": "oauth", "slug": "dm-discord", "name": "Discord", "provider_type": "discord",
                      "consumer_key": "dm-key", "consumer_secret": {"env": "DM_OAUTH_SECRET"}}],
         "notification_transports": [{"name": "dm-hook", "mode": "webhook",
                                      "webhook_url": "https://hooks.example.com/dm"}],
@@ -146,10 +149,11 @@ def test_export_leaves_users_out_unless_asked(server: tuple[Sandbox, str, str], 
     sandbox, url, version = server
     default = run(url, "export")
     assert default.exit_code == 0, default.output
-    assert "users:" not in default.stdout and "akadmin" not in default.stdout
+    lines = default.stdout.splitlines()
+    assert "users:" not in lines and "  - username: akadmin" not in lines
     users = run(url, "export", "--kind", "user")
     assert users.exit_code == 0, users.output
-    assert "username: akadmin" in users.stdout
+    assert "  - username: akadmin" in users.stdout.splitlines()
 
 
 @pytest.mark.parametrize(("version", "text", "message"), [
@@ -210,3 +214,68 @@ def test_a_webhook_transport_mode_change_carries_its_url(server: tuple[Sandbox, 
     assert run(url, "apply", str(manifest), "--auto-approve", *state).exit_code == 0
     [(method, _, body)] = writes(sandbox)
     assert (method, body) == ("PATCH", {"mode": "webhook", "webhook_url": "https://hooks.example.com/t"})
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_export_of_the_config_plans_back_to_no_changes_byte_stable(server: tuple[Sandbox, str, str],
+                                                                      tmp_path: Path) -> None:
+    sandbox, url, version = server
+    manifest = write(tmp_path, config(version))
+    assert run(url, "apply", str(manifest), "--auto-approve", "--state", str(tmp_path / "state.json"),
+               env=ENV).exit_code == 0
+    for args, name in ((("export",), "all"), (("export", "--kind", "user"), "users")):
+        out = tmp_path / name
+        exported = run(url, *args, "--out", str(out))
+        assert exported.exit_code == 0, exported.output
+        first = files_of(out)
+        assert run(url, *args, "--out", str(out)).exit_code == 0
+        assert files_of(out) == first  # byte-stable
+        plan = run(url, "plan", str(out), "--detailed-exitcode", "--state", str(tmp_path / f"{name}.json"))
+        assert plan.exit_code == 0, plan.output
+    users = (tmp_path / "users" / "users" / "user.yaml").read_text()
+    # membership is written from the user's side only; a group's users never (they would fight)
+    assert "- group: dm-ops" in users
+    groups = (tmp_path / "all" / "groups" / "group.yaml").read_text()
+    assert "users:" not in groups and "dm-ci-bot" not in groups
+    assert not (tmp_path / "all" / "users").exists()
+
+
+def test_membership_written_from_both_sides_must_agree(tmp_path: Path) -> None:
+    """A group's `users` and a user's `groups` are one relation: written from both sides and
+    disagreeing, the two would undo each other on every apply, so the plan refuses."""
+    manifest = write(tmp_path, {
+        "groups": [{"name": "dm-g", "users": [{"user": "dm-a"}]}],
+        "users": [{"username": "dm-a", "name": "A", "groups": []},
+                  {"username": "dm-b", "name": "B", "groups": [{"group": "dm-g"}]},
+                  {"username": "dm-c", "name": "C"}]})
+    result = run("http://unused", "plan", str(manifest), "--sandbox")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"{manifest}:3:3: group/dm-g: users: users leaves out user/dm-b, whose groups lists group/dm-g "
+        f"({manifest}:11:3): write the relation from one side only\n"
+        f"{manifest}:3:3: group/dm-g: users: users lists user/dm-a, whose groups leaves out group/dm-g "
+        f"({manifest}:8:3): write the relation from one side only\n"
+        "2 problems found.\n")
+    agreeing = write(tmp_path, {
+        "groups": [{"name": "dm-g", "users": [{"user": "dm-a"}]}],
+        "users": [{"username": "dm-a", "name": "A", "groups": [{"group": "dm-g"}]}]}, "agreeing.yaml")
+    assert run("http://unused", "validate", str(agreeing)).exit_code == 0
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_platform_example_applies_with_the_config_on_its_version(version: str) -> None:
+    """examples/platform/<version>/ holds a brand (2026) or a tenant (2023) with its own login
+    flow; with the example config repo (a group with a service account) it applies and converges."""
+    secrets = {"DUO_CLIENT_SECRET": "duo-secret-value-1", "TWILIO_AUTH_TOKEN": "twilio-token-value-1"}
+    result = run("http://unused", "apply", str(EXAMPLES / "config"), str(EXAMPLES / "platform" / version),
+                 "--sandbox", "--auto-approve", "--verify", "--api-version", version, env=secrets)
+    assert result.exit_code == 0, result.output
+    assert "create group/automation" in result.output and "create user/ci-bot" in result.output
+    assert f"create {'brand' if version.startswith('2026') else 'tenant'}/auth.example.com" in result.output
+    assert result.output.split("Verifying: planning again.\n")[1].startswith("No changes.")

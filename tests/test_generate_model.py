@@ -73,13 +73,14 @@ def test_ids_are_typed_and_integer_foreign_keys_found() -> None:
         "stage": "uuid", "policy": "uuid", "flow": "uuid", "flow_stage_binding": "uuid", "binding_target": None,
         "certificate": "uuid", "property_mapping": "uuid", "provider": "int", "application": "uuid",
         "outpost_connection": "uuid", "outpost": "uuid", "prompt_field": "uuid", "webauthn_device_type": "uuid",
-        "source": "uuid", "group": "uuid", "user": "int", "endpoint_connector": "uuid", "brand": "uuid"}
-    # providers have integer pks from one sequence (apps 190, 245, 277, 302), entitlements
-    # `pbm_uuid` and no `pk` (apps 446)
+        "source": "uuid", "group": "uuid", "user": "int", "endpoint_connector": "uuid", "brand": "uuid",
+        "role": "uuid", "notification_transport": "uuid", "notification_rule": "uuid"}
+    # providers (apps 190, 245, 277, 302) and users (directory 67) have integer pks, entitlements
+    # `pbm_uuid` and no `pk` (apps 446), brands their own id field (directory 204)
     assert {(k["id_field"], k["id_type"]) for k in raw["kinds"].values()} == {
-        ("pk", "uuid"), ("pk", "int"), ("pbm_uuid", "uuid")}
+        ("pk", "uuid"), ("pk", "int"), ("pbm_uuid", "uuid"), ("brand_uuid", "uuid")}
     providers = set(raw["sections"]["providers"].values())
-    assert {name for name, k in raw["kinds"].items() if k["id_type"] == "int"} == providers
+    assert {name for name, k in raw["kinds"].items() if k["id_type"] == "int"} == providers | {"user"}
     user = raw["kinds"]["policy_binding"]["fields"]["user"]
     assert (user["type"], user["reference"]) == ("integer", "user")
 
@@ -92,10 +93,13 @@ def test_brands_guard_their_flows_and_sections_come_in_family_order() -> None:
         assert brand["guards"] == dict.fromkeys(["flow_authentication", "flow_invalidation", "flow_recovery",
                                                  "flow_unenrollment", "flow_user_settings", "flow_device_code"],
                                                 "flow")
-        assert list(raw["sections"]) == SECTIONS
+        brand_section = "brands" if version == "2026.2.2" else "tenants"
+        assert list(raw["sections"]) == [*SECTIONS, "groups", "users", "roles", brand_section, "sources",
+                                         "notification_transports", "notification_rules"]
         assert raw["section_nouns"]["outpost_connections"] == ["outpost connection", "outpost connections"]
     families = json.loads((ROOT / "schemas" / "families.json").read_text())
-    assert list(families["sections"]) == SECTIONS
+    assert list(families["sections"]) == [*SECTIONS, "groups", "users", "roles", "brands", "tenants", "sources",
+                                          "notification_transports", "notification_rules"]
     assert families["sections"]["flows"] == ["flow", "flows"]
 
 
@@ -117,7 +121,8 @@ def test_model_covers_every_stage_kind_and_the_flow_families() -> None:
                     or k.name in ("flow_stage_binding", "policy_binding")]) == stages + policies + 3
     assert set(load_model("2026.2.2").kinds) - set(load_model("2023.10.7").kinds) == {
         "authenticator_email", "authenticator_endpoint_gdtc", "endpoints", "mtls", "redirect", "source",
-        "geoip_policy", "unique_password_policy", *APPS_2026_ONLY}
+        "geoip_policy", "unique_password_policy", "brand", "kerberos_source", "scim_source", "telegram_source",
+        *APPS_2026_ONLY}
 
 
 def test_model_covers_every_application_provider_mapping_certificate_and_outpost_kind() -> None:

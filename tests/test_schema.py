@@ -63,18 +63,19 @@ def test_types_follow_the_api_version() -> None:
 
 
 def test_examples_validate_for_both_versions() -> None:
-    # 6 stages, a policy, a flow, its 5 bindings and a policy binding
+    # 6 stages, a policy, a flow, its 5 bindings and a policy binding; a group and a service account
     for version in ("2023.10.7", "2026.2.2"):
         assert len(validate_paths([EXAMPLES / "authentication"], version)) == 14
     # the Grafana application is written in 2026.2.2's form (its mapping kind, invalidation flow
-    # and redirect URI objects): a scope mapping, a provider, the application, its policy binding
-    assert len(validate_paths([EXAMPLES], "2026.2.2")) == 18
+    # and redirect URI objects): a scope mapping, a provider, the application, its policy binding; and a group
+    # with its service account
+    assert len(validate_paths([EXAMPLES], "2026.2.2")) == 20
 
 
 def test_cli_validate_exit_codes_and_json() -> None:
     runner = CliRunner()
     ok = runner.invoke(cli, ["validate", str(EXAMPLES)])
-    assert (ok.exit_code, ok.output) == (0, "18 objects valid for authentik 2026.2.2.\n")
+    assert (ok.exit_code, ok.output) == (0, "20 objects valid for authentik 2026.2.2.\n")
     bad = runner.invoke(cli, ["validate", str(INVALID / "many-problems.yaml"), "--format", "json"])
     assert bad.exit_code == 1
     report = json.loads(bad.output)
@@ -122,8 +123,9 @@ def test_yaml_that_python_cannot_build_is_located() -> None:
 
 def test_merge_keys_are_refused_plainly() -> None:
     assert problems_of("merge-key.yaml")[0] == (
-        "merge-key.yaml:1:1: unknown top-level key 'base' (expected applications, certificates, flows, "
-        "outpost_connections, outposts, policies, property_mappings, providers or stages)")
+        "merge-key.yaml:1:1: unknown top-level key 'base' (did you mean 'brands'?) (expected applications, brands, "
+        "certificates, flows, groups, notification_rules, notification_transports, outpost_connections, outposts, "
+        "policies, property_mappings, providers, roles, sources, stages or users)")
     assert "merge-key.yaml:4:5: YAML merge keys (<<) are not supported: write the fields out" in \
         problems_of("merge-key.yaml")
 
