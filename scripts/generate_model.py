@@ -340,6 +340,16 @@ ROLES = Family(
     singles=(Single(path="/rbac/roles/", name="role", section="roles", key=("name",),
                     recorded_create="directory/*-role-create*.json"),),
     targets=(Target(name="role", at=(("/rbac/roles/", "pk"),)),),
+    # A role's global permissions, `app_label.codename` (a bare codename is refused for global
+    # permissions [165]), read per role from `/rbac/permissions/?role=` [172] and changed by
+    # additions and removals: assign is a POST [162], unassign a PATCH [176] (a POST: 405 [177]).
+    actions={"role": {"permissions": {
+        "read": {"path": "/rbac/permissions/", "filter": "role", "item": ["app_label", "codename"]},
+        "add": {"method": "POST", "path": "/rbac/permissions/assigned_by_roles/{id}/assign/"},
+        "remove": {"method": "PATCH", "path": "/rbac/permissions/assigned_by_roles/{id}/unassign/"},
+        "spec": {"type": "array", "set": True, "items": {"type": "string", "pattern": "^[a-z0-9_]+\\.[a-z0-9_]+$"},
+                 "description": "Global permissions as app_label.codename, assigned and unassigned one by "
+                                "one: exactly these."}}}},
 )
 # The brand (2026) or tenant (2023) names the flows a domain uses for authentication, recovery,
 # ...: a flow it uses must not be pruned by accident (`guards`). One kind per version, scoped as
@@ -727,7 +737,8 @@ def kind_fields(spec: JsonObject, kind: KindSpec, collection: str, request: Json
               for name, raw in request["properties"].items() if name not in kind.family.never_send}
     for name, action in kind.family.actions.get(kind.name, {}).items():
         call = {k: v for k, v in action.items() if k != "spec"}
-        fields[name] = {**action["spec"], "write_only": True, "action": call}
+        # a field the server never returns is write-only; one read by a call of its own is not
+        fields[name] = {**action["spec"], **({} if "read" in action else {"write_only": True}), "action": call}
     missing_key = [f for f in kind.key if f not in fields]
     if missing_key:
         sys.exit(f"{collection}: key fields {missing_key} are not writable fields")

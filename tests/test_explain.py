@@ -24,7 +24,7 @@ def test_the_listing_groups_kinds_by_section_with_their_manifest_and_model_kinds
                               "`reconciler explain KIND` shows one kind's fields.\n\nstages:\n"
                               "  authenticator_duo            authenticator_duo            "
                               "/api/v3/stages/authenticator/duo/\n")
-    assert listing.endswith(
+    assert listing.split("\ngroups:\n")[0].endswith(
         "policies:\n"
         "  dummy                        dummy_policy                 /api/v3/policies/dummy/\n"
         "  event_matcher                event_matcher_policy         /api/v3/policies/event_matcher/\n"
@@ -41,6 +41,9 @@ def test_the_listing_groups_kinds_by_section_with_their_manifest_and_model_kinds
         "(written in a flow's bindings:)\n"
         "  policy_binding               policy_binding               /api/v3/policies/bindings/  "
         "(written in a flow's policies: and a flow_stage_binding's policies:)\n")
+    assert listing.endswith(
+        "notification_rules:\n"
+        "  notification_rule            notification_rule            /api/v3/events/rules/\n")
     # The default is the newest model.
     assert explain() == listing
 
@@ -112,7 +115,10 @@ def test_an_unknown_kind_exits_1_with_close_matches() -> None:
         1, "error: unknown kind 'expresion' in authentik 2026.2.2 (did you mean 'expression' or "
            "'expression_policy'?)\n")
     geoip = run(NOWHERE, "explain", "geoip", "--api-version", "2023.10.7")
-    assert (geoip.exit_code, geoip.output) == (1, "error: unknown kind 'geoip' in authentik 2023.10.7\n")
+    assert (geoip.exit_code, geoip.output) == (1, "error: kind 'geoip' is authentik 2026.2.2's, not 2023.10.7's\n")
+    tenant = run(NOWHERE, "explain", "tenant", "--api-version", "2026.2.2")
+    assert (tenant.exit_code, tenant.output) == (
+        1, "error: kind 'tenant' is authentik 2023.10.7's, not 2026.2.2's; authentik 2026.2.2 has 'brand' instead\n")
     as_json = run(NOWHERE, "explain", "nope", "--format", "json")
     assert as_json.exit_code == 1
     assert json.loads(as_json.stdout) == {"error": {"type": "error",
@@ -132,7 +138,9 @@ def test_json_carries_the_same_data() -> None:
     user_fields = next(f for f in data["fields"] if f["name"] == "user_fields")
     assert "default" not in user_fields  # the server has no default for it
     listing = json.loads(explain("--format", "json", "--api-version", "2023.10.7"))
-    assert listing["api_version"] == "2023.10.7" and list(listing["sections"]) == ["stages", "policies", "flows"]
+    assert listing["api_version"] == "2023.10.7" and list(listing["sections"]) == [
+        "stages", "policies", "flows", "groups", "users", "roles", "tenants", "sources", "notification_transports",
+        "notification_rules"]
     assert listing["sections"]["policies"][0] == {"manifest_kind": "dummy", "kind": "dummy_policy",
                                                   "path": "/api/v3/policies/dummy/", "written_in": None}
 

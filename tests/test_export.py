@@ -15,7 +15,17 @@ from click.testing import Result
 from conftest import calling
 from jsonschema import Draft202012Validator
 from support import TOKEN, run, served
-from test_kinds import CONNECTOR, TARGET_SAMPLES, WEB_SOURCE, creatable, editable, other, sample, seed_keys
+from test_kinds import (
+    CONNECTOR,
+    TARGET_SAMPLES,
+    WEB_SOURCE,
+    add_web_source,
+    creatable,
+    editable,
+    other,
+    sample,
+    seed_keys,
+)
 from test_secrets import SECRETS, assert_clean, secret_manifest
 
 import reconciler
@@ -79,13 +89,13 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """A default install plus one object of every kind, made by applying a manifest."""
     version = request.param
     sandbox = Sandbox(api_version=version, token=TOKEN, enterprise=True)
-    sandbox.add_seed_object("/sources/all/", WEB_SOURCE)
     if "endpoint_connector" in sandbox.model.targets:
         sandbox.add_seed_object("/endpoints/connectors/", CONNECTOR)
     folder = tmp_path_factory.mktemp(f"seed-{version}")
-    manifest = every_kind(sandbox, sandbox.model)
-    (folder / "every-kind.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     with sandbox.serve_in_thread() as url:
+        add_web_source(sandbox, url)
+        manifest = every_kind(sandbox, sandbox.model)
+        (folder / "every-kind.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
         applied = run(url, "apply", str(folder), "--auto-approve", "--state", str(folder / "state.json"))
         assert applied.exit_code == 0, applied.output
         yield Seeded(sandbox, url, manifest)

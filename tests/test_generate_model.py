@@ -72,8 +72,11 @@ def test_ids_are_typed_and_integer_foreign_keys_found() -> None:
     assert {name: t.get("id_type") for name, t in raw["targets"].items()} == {
         "stage": "uuid", "policy": "uuid", "flow": "uuid", "flow_stage_binding": "uuid", "binding_target": None,
         "prompt_field": "uuid", "webauthn_device_type": "uuid", "source": "uuid", "property_mapping": "uuid",
-        "group": "uuid", "user": "int", "certificate": "uuid", "endpoint_connector": "uuid", "brand": "uuid"}
-    assert {(k["id_field"], k["id_type"]) for k in raw["kinds"].values()} == {("pk", "uuid")}
+        "group": "uuid", "user": "int", "certificate": "uuid", "endpoint_connector": "uuid", "brand": "uuid",
+        "application": "uuid", "role": "uuid", "notification_transport": "uuid", "notification_rule": "uuid"}
+    # users have integer pks (directory 67), brands their own id field (204)
+    assert {(k["id_field"], k["id_type"]) for k in raw["kinds"].values()} == {("pk", "uuid"), ("pk", "int"),
+                                                                               ("brand_uuid", "uuid")}
     user = raw["kinds"]["policy_binding"]["fields"]["user"]
     assert (user["type"], user["reference"]) == ("integer", "user")
 
@@ -86,12 +89,13 @@ def test_brands_guard_their_flows_and_sections_come_in_family_order() -> None:
         assert brand["guards"] == dict.fromkeys(["flow_authentication", "flow_invalidation", "flow_recovery",
                                                  "flow_unenrollment", "flow_user_settings", "flow_device_code"],
                                                 "flow")
-        assert list(raw["sections"]) == ["stages", "policies", "flows"]
-        assert raw["section_nouns"] == {"stages": ["stage", "stages"], "policies": ["policy", "policies"],
-                                        "flows": ["flow", "flows"]}
+        brand_section = "brands" if version == "2026.2.2" else "tenants"
+        assert list(raw["sections"]) == ["stages", "policies", "flows", "groups", "users", "roles", brand_section,
+                                         "sources", "notification_transports", "notification_rules"]
+        assert raw["section_nouns"]["flows"] == ["flow", "flows"]
     families = json.loads((ROOT / "schemas" / "families.json").read_text())
-    assert list(families["sections"].items()) == [("stages", ["stage", "stages"]),
-                                                  ("policies", ["policy", "policies"]), ("flows", ["flow", "flows"])]
+    assert list(families["sections"]) == ["stages", "policies", "flows", "groups", "users", "roles", "brands",
+                                          "tenants", "sources", "notification_transports", "notification_rules"]
 
 
 def test_model_covers_every_stage_kind_and_the_flow_families() -> None:
@@ -103,10 +107,11 @@ def test_model_covers_every_stage_kind_and_the_flow_families() -> None:
         assert len(model.sections["policies"]) == policies
         assert model.sections["flows"] == {"flow": "flow"}
         assert {"flow_stage_binding", "policy_binding"} <= set(model.kinds)
-        assert len(model.kinds) == stages + policies + 3
+        directory = len(model.sections["sources"]) + 6  # group, user, role, brand or tenant, transport, rule
+        assert len(model.kinds) == stages + policies + 3 + directory
     assert set(load_model("2026.2.2").kinds) - set(load_model("2023.10.7").kinds) == {
         "authenticator_email", "authenticator_endpoint_gdtc", "endpoints", "mtls", "redirect", "source",
-        "geoip_policy", "unique_password_policy"}
+        "geoip_policy", "unique_password_policy", "brand", "kerberos_source", "scim_source", "telegram_source"}
 
 
 def test_identity_is_model_data() -> None:

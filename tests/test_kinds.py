@@ -63,9 +63,10 @@ def other(field: Field, value: Any) -> Any:
 
 
 def editable(kind: Kind) -> list[Field]:
-    """Plain fields a manifest can change in place (not the name, references or write-only)."""
+    """Plain fields a manifest can change in place (not the name or another key field, references
+    or write-only)."""
     return [f for name, f in kind.fields.items()
-            if name != "name" and not f.reference and not f.write_only and not f.is_list
+            if name != "name" and name not in kind.key and not f.reference and not f.write_only and not f.is_list
             and f.type in ("string", "boolean", "integer", "number") and "pattern" not in f.spec
             and "format" not in f.spec]
 
@@ -87,6 +88,14 @@ WEB_SOURCE = {"name": "kinds SAML", "slug": "kinds-saml", "sso_url": "https://id
 CONNECTOR = {"connector_uuid": "c0000000-0000-4000-8000-000000000002", "name": "kinds-connector"}
 
 
+def add_web_source(sandbox: Sandbox, url: str) -> None:
+    """Make `WEB_SOURCE` on a served sandbox, as a user would (POST /sources/saml/)."""
+    flow = next(f["pk"] for f in sandbox.objects("flow") if f["slug"] == TARGET_SAMPLES["flow"])
+    answer = httpx.post(f"{url}/api/v3/sources/saml/", headers={"Authorization": f"Bearer {TOKEN}"},
+                        json={**WEB_SOURCE, "pre_authentication_flow": flow})
+    assert answer.status_code == 201, answer.text
+
+
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, tuple[Sandbox, str]]]:
     started: dict[str, tuple[Sandbox, str]] = {}
@@ -98,10 +107,7 @@ def servers() -> Iterator[dict[str, tuple[Sandbox, str]]]:
         context = sandbox.serve_in_thread()
         started[version] = (sandbox, context.__enter__())
         contexts.append(context)
-        flow = next(f["pk"] for f in sandbox.objects("flow") if f["slug"] == TARGET_SAMPLES["flow"])
-        answer = httpx.post(f"{started[version][1]}/api/v3/sources/saml/", headers={"Authorization": f"Bearer {TOKEN}"},
-                            json={**WEB_SOURCE, "pre_authentication_flow": flow})
-        assert answer.status_code == 201, answer.text
+        add_web_source(sandbox, started[version][1])
     yield started
     for context in contexts:
         context.__exit__(None, None, None)
@@ -125,6 +131,9 @@ PATCH_COMPANIONS = {
     "event_matcher_policy": ["action"],  # flows 138, 142
     "reputation_policy": ["check_ip"],  # flows 184, 189
     "flow_stage_binding": ["re_evaluate_policies"],  # flows 100-103
+    "oauth_source": ["provider_type", "authorization_url", "access_token_url", "profile_url"],  # directory 271-276
+    "ldap_source": ["sync_users_password"],  # directory 2023.10.7 320, 323
+    "notification_transport": ["webhook_url"],  # directory 390
 }
 CREATE_COMPANIONS = {"reputation_policy": {"check_ip"}}  # flows 184
 PARENT = {"slug": "kinds-parent", "name": "kinds parent", "title": "Kinds", "designation": "authentication"}

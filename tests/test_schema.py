@@ -63,15 +63,15 @@ def test_types_follow_the_api_version() -> None:
 
 
 def test_examples_validate_for_both_versions() -> None:
-    # 6 stages, a policy, a flow, its 5 bindings and a policy binding
+    # 6 stages, a policy, a flow, its 5 bindings and a policy binding; a group and a service account
     for version in ("2023.10.7", "2026.2.2"):
-        assert len(validate_paths([EXAMPLES], version)) == 14
+        assert len(validate_paths([EXAMPLES], version)) == 16
 
 
 def test_cli_validate_exit_codes_and_json() -> None:
     runner = CliRunner()
     ok = runner.invoke(cli, ["validate", str(EXAMPLES)])
-    assert (ok.exit_code, ok.output) == (0, "14 objects valid for authentik 2026.2.2.\n")
+    assert (ok.exit_code, ok.output) == (0, "16 objects valid for authentik 2026.2.2.\n")
     bad = runner.invoke(cli, ["validate", str(INVALID / "many-problems.yaml"), "--format", "json"])
     assert bad.exit_code == 1
     report = json.loads(bad.output)
@@ -118,8 +118,9 @@ def test_yaml_that_python_cannot_build_is_located() -> None:
 
 
 def test_merge_keys_are_refused_plainly() -> None:
-    assert problems_of("merge-key.yaml")[0] == \
-        "merge-key.yaml:1:1: unknown top-level key 'base' (expected flows, policies or stages)"
+    assert problems_of("merge-key.yaml")[0] == (
+        "merge-key.yaml:1:1: unknown top-level key 'base' (did you mean 'brands'?) (expected brands, flows, groups, "
+        "notification_rules, notification_transports, policies, roles, sources, stages or users)")
     assert "merge-key.yaml:4:5: YAML merge keys (<<) are not supported: write the fields out" in \
         problems_of("merge-key.yaml")
 

@@ -307,16 +307,24 @@ class _Run:
 
     async def send_own_calls(self, change: Change, kind: Kind, answer: Any, values: JsonObject,
                              attempt: _Attempt) -> None:
-        """The fields set by a call of their own below the object's URL (a user's password:
-        `POST /core/users/{pk}/set_password/`, directory recording 92), after the object's own write."""
+        """The fields set by calls of their own, after the object's own write: a user's password
+        (`POST /core/users/{pk}/set_password/`, directory recording 92), a role's permissions
+        (the additions assigned, the removals unassigned: directory recordings 162, 176)."""
         if not values:
             return
+        pk = answer[kind.id_field] if isinstance(change, Create) else change.id
         detail = kind.detail_path(answer) if isinstance(change, Create) else change.path
+        before = {c.field: c.before for c in change.fields}
         for name, value in sorted(values.items()):
             action = kind.fields[name].action or {}
-            attempt.sent = True
-            await self.client.request(str(action["method"]), f"{detail}{action['path']}", body={name: value})
-            attempt.answered = True
+            if "add" in action:
+                calls = _set_calls(action, pk, before.get(name), value, name)
+            else:
+                calls = [(str(action["method"]), f"{detail}{action['path']}", {name: value})]
+            for method, path, body in calls:
+                attempt.sent = True
+                await self.client.request(method, path, body=body)
+                attempt.answered = True
 
     async def after_lost_answer(self, change: Change, kind: Kind, body: JsonObject | None,
                                 lost: ApiError) -> tuple[Any, str]:
@@ -399,6 +407,19 @@ class _Run:
                 value = body[name]
                 self.secrets.record(change.address, str(pk), name,
                                     value.reveal() if isinstance(value, Secret) else value)
+
+
+def _set_calls(action: JsonObject, pk: Json, before: Json, after: Json, name: str) -> list[tuple[str, str, JsonObject]]:
+    """The calls that turn the set `before` into `after`: one adding what is new, one removing
+    what went (none for either when there is nothing to do)."""
+    old = set(before) if isinstance(before, list) else set()
+    new = set(after) if isinstance(after, list) else set()
+    calls = []
+    for step, items in (("add", new - old), ("remove", old - new)):
+        if items:
+            call = action[step]
+            calls.append((str(call["method"]), str(call["path"]).format(id=pk), {name: sorted(items)}))
+    return calls
 
 
 def _param(value: str | int | bool) -> str:

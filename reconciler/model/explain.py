@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass
 
 from reconciler.errors import ReconcilerError
-from reconciler.model.kinds import ApiModel, Field, Kind
+from reconciler.model.kinds import ApiModel, Field, Kind, known_versions, load_model
 from reconciler.values import Json, JsonObject
 
 __all__ = ["KindSummary", "FieldInfo", "KindInfo", "list_kinds", "explain_kind", "find_kind"]
@@ -109,10 +109,22 @@ def find_kind(model: ApiModel, written: str) -> Kind:
     found = [kind for kind in model.kinds.values() if kind.manifest_kind == written]
     if len(found) == 1:
         return found[0]
+    _refuse_other_versions(model, written)
     choices = sorted(set(model.kinds) | {kind.manifest_kind for kind in model.kinds.values()})
     close = difflib.get_close_matches(written, choices, n=3, cutoff=0.6)
     hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
     raise ReconcilerError(f"unknown kind {written!r} in authentik {model.version}{hint}")
+
+
+def _refuse_other_versions(model: ApiModel, written: str) -> None:
+    """A kind another known version has (a tenant in 2026) is refused naming that version, and this
+    version's own name for it when it has one (`brand`)."""
+    elsewhere = [version for version in known_versions() if version != model.version
+                 and any(written in (kind.name, kind.manifest_kind) for kind in load_model(version).kinds.values())]
+    if elsewhere:
+        own = model.counterparts.get(written) or model.counterparts.get(f"{written}s", "").removesuffix("s")
+        here = f"; authentik {model.version} has {own!r} instead" if own else ""
+        raise ReconcilerError(f"kind {written!r} is authentik {' and '.join(elsewhere)}'s, not {model.version}'s{here}")
 
 
 def _reference_form(model: ApiModel, target: str) -> str:

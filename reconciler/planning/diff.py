@@ -30,16 +30,16 @@ class DiffResult:
 
 def comparable(spec: Field, value: Value) -> Value:
     """A value as the server would store it, so equal configurations compare equal: secrets by
-    value, references by natural key, reference lists as sets (the server keeps no order for
-    them; it does keep the order of plain lists such as `user_fields`, recordings 19, 20), and
-    null and "" alike for strings."""
+    value, references by natural key, reference lists and the model's sets (a role's
+    permissions) as sets (the server keeps no order for them; it does keep the order of plain
+    lists such as `user_fields`, recordings 19, 20), and null and "" alike for strings."""
     if isinstance(value, Secret):
         return comparable(spec, value.reveal())
     if isinstance(value, Ref):
         return ("ref", value.target, value.key if value.key is not None else value.pk)
     if isinstance(value, list):
         items = [comparable(spec, v) for v in value]
-        return tuple(sorted(items, key=repr)) if spec.reference else tuple(items)
+        return tuple(sorted(items, key=repr)) if spec.reference or spec.spec.get("set") else tuple(items)
     if value is None and spec.type == "string" and not spec.reference:
         return ""
     if isinstance(value, str) and spec.spec.get("format") == "date-time":
@@ -88,7 +88,8 @@ class _Differ:
         if not field_changes:
             return None
         common: JsonObject = dict(kind=obj.kind, address=obj.address, key=obj.key, path=kind.detail_path(current),
-                                      id=current[kind.id_field], fields=tuple(field_changes))
+                                      id=current[kind.id_field], fields=tuple(field_changes),
+                                      notes=own_call_notes(kind, [c.field for c in field_changes]))
         if obj.update == "put":
             full, problem = self.full_body(obj, kind, current, ignored)
             if problem:
@@ -111,7 +112,8 @@ class _Differ:
                        for name, value in obj.fields.items())
         companions = companions_for(kind, dict(obj.fields), None, self.live)
         return Create(kind=obj.kind, address=obj.address, key=obj.key, path=kind.path, fields=fields,
-                      companions=companions, depends_on=_depends(obj.fields))
+                      companions=companions, depends_on=_depends(obj.fields),
+                      notes=own_call_notes(kind, list(obj.fields)))
 
     def delete(self, kind: Kind, address: str, current: JsonObject, obj: DesiredObject | None,
                reason: str = "") -> Delete | None:
@@ -220,6 +222,24 @@ def nested_changes(name: str, before: Value, after: Value) -> tuple[str, ...]:
                         ("dictionary_item_removed", "-"), ("iterable_item_removed", "-")):
         lines += [(path, f"{sign} {shown(value)}") for path, value in found.get(group, {}).items()]
     return tuple(f"{name}{path[len('root'):]}: {text}" for path, text in sorted(lines))
+
+
+def own_call_notes(kind: Kind, names: list[str]) -> tuple[str, ...]:
+    """What the plan says of fields set by calls of their own rather than in the object's body (a
+    user's password, a role's permissions), so the method shown is not taken for the only call."""
+    notes = []
+    for name in names:
+        action = kind.fields[name].action if name in kind.fields else None
+        if action is None:
+            continue
+        if "add" in action:
+            add, remove = action["add"], action["remove"]
+            notes.append(f"{name}: additions by {add['method']} /api/v3{add['path']}, removals by "
+                         f"{remove['method']} /api/v3{remove['path']}, not in the object's body")
+        else:
+            notes.append(f"{name}: set by {action['method']} /api/v3{kind.path}{{{kind.url_field}}}/{action['path']}"
+                         " after the write, not in the object's body")
+    return tuple(notes)
 
 
 def _truthy(value: Value) -> bool:

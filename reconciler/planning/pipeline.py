@@ -33,13 +33,13 @@ from reconciler.repo import named_path, nearest, repository_root
 from reconciler.server.client import Client
 from reconciler.server.reading import fetch_live
 from reconciler.state import STATE_FILE, STATE_KEY_ENV, OwnedRecord, StateFile, state_key
-from reconciler.values import IdKey, Json, Ref, Secret, display_key, refs_in
+from reconciler.values import IdKey, Json, Key, Ref, Secret, display_key, refs_in
 
 __all__ = ["PlanOptions", "PlanSession", "load", "latest_version", "pick_version", "model_for", "validate",
            "resolve_secrets", "live_paths", "fetch", "match", "matched_paths", "fetch_more",
            "check_conflicts", "resolve_refs", "compare", "order", "stamp", "unmanaged", "open_state", "state_path",
            "default_state_path", "shown_path", "make_plan", "check_ignored", "STATE_KEY_ENV", "prune", "check_safety",
-           "guarded_deletes", "owns", "gone", "referenced_ids", "prunable_kinds"]
+           "guarded_deletes", "owns", "gone", "referenced_ids", "prunable_kinds", "check_mirrored"]
 
 # Named for what it reports, not the module: the name shows in the CLI's log lines and users'
 # log filters, and stays when modules move.
@@ -194,6 +194,53 @@ async def fetch_more(client: Client, live: LiveState, paths: set[str],
         return live
     more = await fetch_live(client, live.model, missing, progress)
     return LiveState(model=live.model, lists={**live.lists, **more.lists})
+
+
+def check_mirrored(desired: list[DesiredObject], model: ApiModel) -> None:
+    """Fields that hold one relation from two sides (a group's `users`, a user's `groups`) must not
+    disagree: both written, an apply would set one side and the next plan would undo it from the
+    other. A pair is in the relation on one side only when the other side writes the list too."""
+    by_address = {obj.address: obj for obj in desired if obj.state == "present"}
+    problems = []
+    for obj in by_address.values():
+        kind = model.kinds[obj.kind]
+        for name, other in kind.mirrored.items():
+            if name in obj.fields:
+                problems += _disagreeing(obj, name, other, by_address, model)
+    if problems:
+        raise PlanError(problems)
+
+
+def _disagreeing(obj: DesiredObject, name: str, other: str, by_address: Mapping[str, DesiredObject],
+                 model: ApiModel) -> list[Problem]:
+    """The members of `obj`'s list `name` (and the objects whose list `other`, `kind.field`, names
+    `obj`) that the other side's written list leaves out (or names although `obj` does not)."""
+    other_kind, other_field = other.split(".", 1)
+    listed = _written_keys(obj.fields[name])
+    problems = []
+    for peer in by_address.values():
+        if peer.kind != other_kind or other_field not in peer.fields:
+            continue
+        names_obj = obj.key in _written_keys(peer.fields[other_field])
+        if names_obj != (peer.key in listed):
+            problems.append(Problem(obj.file, *obj.position(name),
+                                    f"{name} {'lists' if peer.key in listed else 'leaves out'} {peer.address}, whose "
+                                    f"{other_field} {'leaves out' if peer.key in listed else 'lists'} {obj.address} "
+                                    f"({peer.location(other_field)}): write the relation from one side only",
+                                    obj.address, name))
+    return problems
+
+
+def _written_keys(value: Json) -> set[Key]:
+    """The natural keys a written reference list names (`[{group: NAME}, ...]`, or references
+    already resolved); ids written as such name no key."""
+    keys: set[Key] = set()
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, Ref) and item.key is not None:
+            keys.add(item.key)
+        elif isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item.values())), str):
+            keys.add((next(iter(item.values())),))
+    return keys
 
 
 def check_conflicts(desired: list[DesiredObject], model: ApiModel, matching: Matching, live: LiveState) -> None:
@@ -427,6 +474,7 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     model = model_for(await client.version(), options.api_version)
     desired = resolve_secrets(validate(manifests, model), model, options.env, options.file_rule(paths))
     check_ignored(options.ignore_changes, desired, model)
+    check_mirrored(desired, model)
     if secrets is None:
         secrets = open_state(client, options, paths)
     owned = secrets.owned()

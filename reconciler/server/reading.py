@@ -5,21 +5,43 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from functools import partial
 
-from reconciler.model.kinds import ApiModel
+from reconciler.model.kinds import ApiModel, Kind
 from reconciler.model.live import LiveState, id_fields
 from reconciler.server.client import Client, concurrently
+from reconciler.values import JsonObject
 
-__all__ = ["fetch_live"]
+__all__ = ["fetch_live", "read_own_lists"]
+
+
+async def read_own_lists(client: Client, kind: Kind, objects: list[JsonObject]) -> None:
+    """Fill in each object's fields that a list of their own holds: `GET /rbac/permissions/?role=PK`
+    gives a role's global permissions as `app_label.codename` (directory recording 172). One call
+    per object: roles are few."""
+    for name, spec in kind.fields.items():
+        read = (spec.action or {}).get("read")
+        if not isinstance(read, dict):
+            continue
+
+        async def one(obj: JsonObject, name: str = name, read: JsonObject = read) -> None:
+            rows = await client.list(str(read["path"]), **{str(read["filter"]): str(obj[kind.id_field])})
+            obj[name] = sorted(".".join(str(row.get(part)) for part in read["item"]) for row in rows)
+
+        await concurrently([partial(one, obj) for obj in objects])
 
 
 async def fetch_live(client: Client, model: ApiModel, paths: Iterable[str],
                      progress: Callable[[str], None] | None = None) -> LiveState:
     """List every path once, concurrently (within the connection's limit); an object without its
-    id fails the fetch as an `ApiError` naming the call."""
+    id fails the fetch as an `ApiError` naming the call. Fields the server keeps in a list of
+    their own (a role's permissions) are read for each object listed."""
     state = LiveState(model=model)
 
     async def list_path(path: str) -> None:
-        state.lists[path] = await client.list(path, require=sorted(id_fields(model, path)))
+        objects = await client.list(path, require=sorted(id_fields(model, path)))
+        kind = model.kind_for_path(path)
+        if kind is not None:
+            await read_own_lists(client, kind, objects)
+        state.lists[path] = objects
         if progress:
             progress(path)
 
