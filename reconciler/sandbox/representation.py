@@ -19,6 +19,7 @@ from .store import PTR_ID, Store
 CONSTANTS = ("component", "verbose_name", "verbose_name_plural", "meta_model_name")
 FLOW_SET = "flow_set"
 EXPANDED = "_obj"
+VERBOSE = "_verbose"
 STAGE_FAMILY = "stage"
 SOURCE_FAMILY = "source"
 BASE_VIEW_FAMILIES = {STAGE_FAMILY, SOURCE_FAMILY}
@@ -51,7 +52,7 @@ class Renderer:
         body: JsonObject = {}
         for key in kind.response_order:
             field = kind.fields.get(key)
-            if key == "pk":
+            if key in ("pk", kind.id_field):
                 body[key] = pk
             elif field is not None and key in kind.mirrored:
                 body[key] = self.directory.read_only(kind, pk, values, key)
@@ -84,6 +85,8 @@ class Renderer:
             return computed
         if key in CONSTANTS:
             return self.constants(kind).get(key)
+        if key.endswith(VERBOSE) and f"{kind.name}.{key[:-len(VERBOSE)]}" in self.profile.verbose_names:
+            return self.profile.verbose_names[f"{kind.name}.{key[:-len(VERBOSE)]}"].get(str(values.get(key[:-len(VERBOSE)])))
         if key == PTR_ID:
             return self.store.ptr_of(pk)
         if key == FLOW_SET:

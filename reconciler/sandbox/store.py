@@ -65,7 +65,8 @@ class Store:
 
     def insert_seeded(self, kind: Kind, obj: Mapping[str, Json]) -> None:
         values = {f: copy.deepcopy(obj[f]) for f in kind.fields if f in obj}
-        pk = typed_id(kind.id_type, obj["pk"]) if obj.get("pk") else self.new_pk(kind)
+        given = obj.get(kind.id_field) or obj.get("pk")
+        pk = typed_id(kind.id_type, given) if given else self.new_pk(kind)
         if isinstance(pk, int):
             self.last_int = max(self.last_int, pk)
         self.insert(kind, pk, {**creation_defaults(kind), **values},
@@ -139,7 +140,7 @@ class Store:
     def find(self, kind: Kind, ident: str) -> ObjectId | None:
         """The pk of the object a URL names: by pk, or by the kind's URL field (a flow's slug,
         compared case-sensitively: flows 15, 17)."""
-        if kind.url_field == "pk":
+        if kind.url_field in ("pk", kind.id_field):
             pk = self.pk_for(kind, ident)
             return pk if pk is not None and pk in self.values[kind.name] else None
         return next((pk for pk, values in self.values[kind.name].items() if values.get(kind.url_field) == ident), None)
