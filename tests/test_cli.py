@@ -34,14 +34,14 @@ def test_examples_plan_apply_then_plan_nothing(config: Path) -> None:
         first = run(url, "plan", str(config), "--detailed-exitcode", env=SECRETS)
         assert first.exit_code == 2, first.output
         # The default flow's four bindings are listed unchanged; a policy, two stages, a binding and
-        # its policy binding are new.
-        assert "Plan: 5 to create, 4 to update, 0 to replace, 0 to delete, 5 unchanged." in first.output
+        # its policy binding are new, and so are a group and the service account in it.
+        assert "Plan: 7 to create, 4 to update, 0 to replace, 0 to delete, 5 unchanged." in first.output
         # One after the other, in the plan's order.
         applied = run(url, "apply", str(config), "--auto-approve", "--parallelism", "1", env=SECRETS)
         assert applied.exit_code == 0, applied.output
-        assert "Applied 9 of 9 changes." in applied.output
+        assert "Applied 11 of 11 changes." in applied.output
         assert [m for m, _, _ in writes(sandbox)] == ["POST", "PATCH", "PATCH", "POST", "POST", "PATCH", "PATCH",
-                                                       "POST", "POST"]
+                                                       "POST", "POST", "POST", "POST"]
         again = run(url, "plan", str(config), "--detailed-exitcode", env=SECRETS)
         assert again.exit_code == 0, again.output
         assert again.stdout.startswith("No changes.")
@@ -55,7 +55,7 @@ def test_one_field_change_is_one_patch_with_that_field(config: Path) -> None:
         sandbox.clear_log()
         plan = run(url, "plan", str(config), env=SECRETS)
         assert "~ failed_attempts_before_cancel = 3 -> 4" in plan.output
-        assert "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, 13 unchanged." in plan.output
+        assert "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, 15 unchanged." in plan.output
         sandbox.clear_log()
         assert run(url, "apply", str(config), "--auto-approve", env=SECRETS).exit_code == 0
         [(method, path, body)] = writes(sandbox)
@@ -155,16 +155,18 @@ def test_failed_call_halfway_reports_what_was_and_was_not_applied(config: Path) 
         failed = [line for line in lines if line.startswith("error:")]
         assert failed == [line for line in lines if "authenticator_validate/default-authentication-mfa-validation: "
                           "PATCH /stages/authenticator/validate/" in line]
-        assert "Applied 5 of 9 changes; 1 failed; 3 not attempted." in result.output
+        assert "Applied 5 of 11 changes; 1 failed; 5 not attempted." in result.output
         assert "  failed:        update authenticator_validate/default-authentication-mfa-validation" in result.output
         assert [line for line in lines if line.startswith("  not attempted:")] == [
             "  not attempted: update password/default-authentication-password",
+            "  not attempted: create group/automation",
+            "  not attempted: create user/ci-bot",
             "  not attempted: create flow_stage_binding/default-authentication-flow/mfa-duo-setup",
             "  not attempted: create policy_binding/default-authentication-flow/mfa-duo-setup/policy:outside-office"]
         assert "Traceback" not in result.output
         # Apply is resumable: the next plan shows exactly what was not applied.
         again = run(url, "plan", str(config), env=SECRETS)
-        assert "Plan: 2 to create, 2 to update" in again.output
+        assert "Plan: 4 to create, 2 to update" in again.output
 
 
 def test_apply_off_a_terminal_needs_auto_approve(config: Path) -> None:
@@ -240,10 +242,10 @@ def test_readme_first_command_converges_in_process() -> None:
         result = run("http://unused", "apply", str(EXAMPLES), "--sandbox", "--auto-approve", "--verify",
                      "--api-version", version, env=SECRETS)
         assert result.exit_code == 0, result.output
-        assert "Applied 9 of 9 changes." in result.output
+        assert "Applied 11 of 11 changes." in result.output
         verified = result.output.split("Verifying: planning again.\n")[1]
         assert verified.startswith(f"No changes. Live state matches the manifests (authentik {version} at "
-                                   "http://sandbox, 14 objects compared).\n")
+                                   "http://sandbox, 16 objects compared).\n")
 
 
 def test_sandbox_command_serves_until_stopped_and_names_a_busy_port() -> None:
