@@ -329,7 +329,8 @@ def test_every_kind_create_update_replace_delete(version: str, kind_name: str, t
                   ("--state", str(tmp_path / "state.json"), "--api-version", version))
     created = creates(trial, parent_object(trial))
     detail = f"/api/v3{kind.path}{created[kind.url_field]}/"
-    fields = [f for f in editable(kind) if f.name not in (kind.disambiguator, *FIXED.get(kind_name, ()))]
+    # a second default brand (tenant) is refused: only one may be the default (directory 207)
+    fields = [f for f in editable(kind) if f.name not in (kind.disambiguator, "default", *FIXED.get(kind_name, ()))]
     if fields:
         updates(trial, fields[0], created, keys, detail)
         replaces(trial, fields[0], detail)

@@ -93,11 +93,15 @@ class Profile:
     base_views: BaseViews
     apps: AppAnswers
     generate_algs: tuple[str, ...]
+    """The `alg` choices of `…/certificatekeypairs/generate/` (none in 2023)."""
     generated_secrets: dict[str, dict[str, int]]
     """Per kind, the random values (field: length) the server draws on create (apps 190, 277, 316)."""
     generated_mappings: dict[str, dict[str, tuple[str, ...]]]
     """Per kind, reference lists a create fills with the mappings of these `managed` ids (277)."""
-    """The `alg` choices of `…/certificatekeypairs/generate/` (none in 2023)."""
+    avatar_blank_name: str | None
+    """The name an initials avatar is drawn from when a user's is blank; None: its username."""
+    verbose_names: dict[str, dict[str, str]]
+    """`<kind>.<field>` -> the display name of each choice, shown as `<field>_verbose`."""
 
     def not_found_detail(self, model: str) -> str:
         return self.not_found.format(model=model)
@@ -178,6 +182,8 @@ def load_profile(version: str) -> Profile:
         generated_secrets=raw.get("generated", {}).get("secrets", {}),
         generated_mappings={kind: {name: tuple(ids) for name, ids in fields.items()}
                             for kind, fields in raw.get("generated", {}).get("managed_mappings", {}).items()},
+        avatar_blank_name=raw["avatars"]["blank_name"],
+        verbose_names=raw["verbose_names"]["fields"],
     )
 
 

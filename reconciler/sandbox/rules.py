@@ -52,6 +52,10 @@ class Rules:
             return rule.message.format(error=error) if error else None
         if rule.rule == "file_name":
             return files.file_name_error(str(value), self.profile.flow_background["messages"])
+        if rule.rule == "single_true":  # one default brand (tenant): directory 207
+            return rule.message if value is True and any(
+                other != instance and values.get(rule.fields[0]) is True
+                for other, values in self.store.values[kind.name].items()) else None
         if rule.rule == "nonempty_when":  # read from the request as sent (the validator reads initial_data)
             return rule.message if not value and all(body.get(k) == v for k, v in rule.when.items()) else None
         if rule.rule == "config_types":

@@ -41,10 +41,10 @@ class Store:
         self.last_int = 0
         """The last integer pk handed out: one sequence for every kind with integer ids, so their
         pks never meet in `kind_of` (authentik numbers each table on its own; a client cannot tell)."""
-        self.next_ids: list[str] = []
-        """Ids to hand out before generated ones (UUIDs, or integers as text for the integer
-        sequence): the fidelity replay gives the recorded server's, so lists ordered by pk or by
-        binding-model UUID come out as recorded."""
+        self.next_ids: list[ObjectId] = []
+        """Ids to hand out before generated ones (UUIDs; integers, or integers as text, for the
+        integer sequence): the fidelity replay gives the recorded server's, so lists ordered by pk
+        or by binding-model UUID come out as recorded."""
         self.next_secrets: list[str] = []
         """Random values to hand out before drawn ones (a new OAuth2 provider's client id and
         secret), as `next_ids`."""
@@ -71,6 +71,8 @@ class Store:
                 member = self.member_kind(family_paths[path], obj)
                 if member is not None and str(obj.get("pk")) not in held:
                     self.insert_seeded(member, obj)
+                elif member is None:  # a member of no kind of the model: the built-in source (directory 11)
+                    self.lists.setdefault(path, []).append(copy.deepcopy(dict(obj)))
 
     def member_kind(self, target: str, obj: Mapping[str, Json]) -> Kind | None:
         """The kind of a family member as `/policies/all/` lists it, by its `meta_model_name`."""
@@ -79,7 +81,8 @@ class Store:
 
     def insert_seeded(self, kind: Kind, obj: Mapping[str, Json]) -> None:
         values = {f: copy.deepcopy(obj[f]) for f in kind.fields if f in obj}
-        pk = typed_id(kind.id_type, obj["pk"]) if obj.get("pk") else self.new_pk(kind)
+        given = obj.get(kind.id_field) or obj.get("pk")
+        pk = typed_id(kind.id_type, given) if given else self.new_pk(kind)
         if isinstance(pk, int):
             self.last_int = max(self.last_int, pk)
         self.insert(kind, pk, {**creation_defaults(kind), **values},
@@ -131,15 +134,19 @@ class Store:
         self.lists.setdefault(path, []).append(copy.deepcopy(dict(obj)))
 
     def new_id(self) -> str:
-        return self.next_ids.pop(0) if self.next_ids else str(uuid.uuid4())
+        return str(self.next_ids.pop(0)) if self.next_ids else str(uuid.uuid4())
 
     def new_pk(self, kind: Kind) -> ObjectId:
         """A new object's pk: the next integer where the model types the kind's ids as integers
         (providers), else a UUID."""
         if kind.id_type == "int":
-            given = self.next_ids.pop(0) if self.next_ids and self.next_ids[0].isdigit() else None
-            self.last_int = max(self.last_int, int(given)) if given else self.last_int + 1
-            return int(given) if given else self.last_int
+            given = self.next_ids[0] if self.next_ids else None
+            if isinstance(given, int) or (isinstance(given, str) and given.isdigit()):  # the replay's recorded pk
+                self.next_ids.pop(0)
+                self.last_int = max(self.last_int, int(given))
+                return int(given)
+            self.last_int += 1
+            return self.last_int
         return self.new_id()
 
     def kind_at(self, pk: ObjectId) -> Kind | None:
@@ -163,10 +170,15 @@ class Store:
     def member(self, target: str, ident: str) -> tuple[Kind, ObjectId] | None:
         """The family member a URL under the family's path names (`/stages/all/{ident}/`)."""
         for kind in self.model.kinds_of(target):
-            pk = self.pk_for(kind, ident)
+            pk = self.pk_for(kind, ident) if kind.url_field == "pk" else self.find(kind, ident)
             if pk is not None and self.kind_of.get(pk) == kind.name:
                 return kind, pk
         return None
+
+    def listed_by_url(self, target: str, ident: str) -> JsonObject | None:
+        """A listed object of `target` a URL names by the target's natural key (a source's slug)."""
+        spec = self.model.targets[target]
+        return next((o for o in self.lists.get(spec.path, []) if any(o.get(key) == ident for key in spec.key)), None)
 
     def members(self, family: str) -> Iterator[tuple[Kind, ObjectId]]:
         """Objects of a family (all stage kinds share one) in insertion order."""
@@ -230,7 +242,10 @@ class Store:
         kinds = self.model.kinds_of(target)
         if kinds:
             kind = self.kind_at(ident)
-            return ident if kind in kinds and only_kind in (None, kind.name) else None
+            if kind in kinds and only_kind in (None, kind.name):
+                return ident
+            if kind is not None or only_kind is not None:
+                return None
         listed = self.listed_object(target, ident)
         return listed.get(spec.id) if listed is not None else None
 
