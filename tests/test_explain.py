@@ -40,7 +40,10 @@ def test_the_listing_groups_kinds_by_section_with_their_manifest_and_model_kinds
         "  flow_stage_binding           flow_stage_binding           /api/v3/flows/bindings/  "
         "(written in a flow's bindings:)\n"
         "  policy_binding               policy_binding               /api/v3/policies/bindings/  "
-        "(written in a flow's policies: and a flow_stage_binding's policies:)\n")
+        "(written in a flow's policies: and a flow_stage_binding's policies:)\n"
+        "\n"
+        "blueprints:\n"
+        "  blueprint_instance           blueprint_instance           /api/v3/managed/blueprints/\n")
     # The default is the newest model.
     assert explain() == listing
 
@@ -132,7 +135,8 @@ def test_json_carries_the_same_data() -> None:
     user_fields = next(f for f in data["fields"] if f["name"] == "user_fields")
     assert "default" not in user_fields  # the server has no default for it
     listing = json.loads(explain("--format", "json", "--api-version", "2023.10.7"))
-    assert listing["api_version"] == "2023.10.7" and list(listing["sections"]) == ["stages", "policies", "flows"]
+    assert listing["api_version"] == "2023.10.7" and list(listing["sections"]) == ["stages", "policies", "flows",
+                                                                                             "blueprints"]
     assert listing["sections"]["policies"][0] == {"manifest_kind": "dummy", "kind": "dummy_policy",
                                                   "path": "/api/v3/policies/dummy/", "written_in": None}
 

@@ -64,7 +64,10 @@ def every_kind(sandbox: Sandbox, model: ApiModel) -> dict[str, Any]:
                 {"stage": "export-password", "order": 30, "invalid_response_action": "restart"}],
             "policies": [{"policy": "export-dummy-policy", "order": 0}, {"group": TARGET_SAMPLES["group"], "order": 1},
                          {"user": keys["user"][0], "order": 2, "timeout": 5}]}
-    return {**sections, "flows": [flow]}
+    # A blueprint instance with inline content is known by its name (directory 28).
+    blueprint = {"name": "export-blueprint", "content": "version: 1\nmetadata:\n  name: export\nentries: []",
+                 "context": {"export": 1}, "enabled": False}
+    return {**sections, "flows": [flow], "blueprints": [blueprint]}
 
 
 class Seeded(NamedTuple):
@@ -154,7 +157,8 @@ def assert_faithful(model: ApiModel, manifest: dict[str, Any], out: Path) -> Non
 def assert_entry_faithful(model: ApiModel, section: str, wanted: dict[str, Any], entry: dict[str, Any]) -> None:
     """The exported `entry` holds every field the seed's entry `wanted` set away from its default."""
     name = wanted.get("name", wanted.get("slug"))
-    kind = model.kinds[model.sections[section][wanted.get("kind", "flow")]]
+    kinds = model.sections[section]  # a section of one kind writes no `kind:`
+    kind = model.kinds[kinds[wanted["kind"]] if "kind" in wanted else next(iter(kinds.values()))]
     for field, value in wanted.items():
         spec = kind.fields.get(field)
         if spec is None or spec.sensitive or (field in kind.defaults and value == kind.defaults[field]):
@@ -170,7 +174,7 @@ def assert_one_document_round_trips(sandbox: Sandbox, url: str, tmp_path: Path,
     document = run(url, "export")
     assert document.exit_code == 0 and variables(document) == listed
     sections = [line for line in document.stdout.splitlines() if line and not line.startswith((" ", "#"))]
-    assert sections == ["stages:", "policies:", "flows:"]
+    assert sections == ["stages:", "policies:", "flows:", "blueprints:"]
     single = tmp_path / "all.yaml"
     single.write_text(document.stdout)
     plan_is_clean(sandbox, url, single, listed)

@@ -18,7 +18,8 @@ from reconciler.model.kinds import known_versions, load_model
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 INPUTS = ROOT / "scripts" / "inputs"
-PER_VERSION = ["schemas/api-{v}.json", "schemas/manifest-{v}.schema.json", "reconciler/model/seeds/{v}.json"]
+PER_VERSION = ["schemas/api-{v}.json", "schemas/manifest-{v}.schema.json", "reconciler/model/seeds/{v}.json",
+               "reconciler/model/blueprints/{v}.json"]
 ONCE = ["schemas/families.json"]
 
 
@@ -72,7 +73,8 @@ def test_ids_are_typed_and_integer_foreign_keys_found() -> None:
     assert {name: t.get("id_type") for name, t in raw["targets"].items()} == {
         "stage": "uuid", "policy": "uuid", "flow": "uuid", "flow_stage_binding": "uuid", "binding_target": None,
         "prompt_field": "uuid", "webauthn_device_type": "uuid", "source": "uuid", "property_mapping": "uuid",
-        "group": "uuid", "user": "int", "certificate": "uuid", "endpoint_connector": "uuid", "brand": "uuid"}
+        "group": "uuid", "user": "int", "certificate": "uuid", "endpoint_connector": "uuid", "brand": "uuid",
+        "blueprint_instance": "uuid"}
     assert {(k["id_field"], k["id_type"]) for k in raw["kinds"].values()} == {("pk", "uuid")}
     user = raw["kinds"]["policy_binding"]["fields"]["user"]
     assert (user["type"], user["reference"]) == ("integer", "user")
@@ -86,12 +88,14 @@ def test_brands_guard_their_flows_and_sections_come_in_family_order() -> None:
         assert brand["guards"] == dict.fromkeys(["flow_authentication", "flow_invalidation", "flow_recovery",
                                                  "flow_unenrollment", "flow_user_settings", "flow_device_code"],
                                                 "flow")
-        assert list(raw["sections"]) == ["stages", "policies", "flows"]
+        assert list(raw["sections"]) == ["stages", "policies", "flows", "blueprints"]
         assert raw["section_nouns"] == {"stages": ["stage", "stages"], "policies": ["policy", "policies"],
-                                        "flows": ["flow", "flows"]}
+                                        "flows": ["flow", "flows"],
+                                        "blueprints": ["blueprint instance", "blueprint instances"]}
     families = json.loads((ROOT / "schemas" / "families.json").read_text())
     assert list(families["sections"].items()) == [("stages", ["stage", "stages"]),
-                                                  ("policies", ["policy", "policies"]), ("flows", ["flow", "flows"])]
+                                                  ("policies", ["policy", "policies"]), ("flows", ["flow", "flows"]),
+                                                  ("blueprints", ["blueprint instance", "blueprint instances"])]
 
 
 def test_model_covers_every_stage_kind_and_the_flow_families() -> None:
@@ -103,7 +107,7 @@ def test_model_covers_every_stage_kind_and_the_flow_families() -> None:
         assert len(model.sections["policies"]) == policies
         assert model.sections["flows"] == {"flow": "flow"}
         assert {"flow_stage_binding", "policy_binding"} <= set(model.kinds)
-        assert len(model.kinds) == stages + policies + 3
+        assert len(model.kinds) == stages + policies + 3 + 1  # and blueprint instances
     assert set(load_model("2026.2.2").kinds) - set(load_model("2023.10.7").kinds) == {
         "authenticator_email", "authenticator_endpoint_gdtc", "endpoints", "mtls", "redirect", "source",
         "geoip_policy", "unique_password_policy"}

@@ -62,9 +62,10 @@ def other(field: Field, value: Any) -> Any:
 
 
 def editable(kind: Kind) -> list[Field]:
-    """Plain fields a manifest can change in place (not the name, references or write-only)."""
+    """Plain fields a manifest can change in place (not the name or another key, references or
+    write-only)."""
     return [f for name, f in kind.fields.items()
-            if name != "name" and not f.reference and not f.write_only and not f.is_list
+            if name != "name" and name not in kind.key and not f.reference and not f.write_only and not f.is_list
             and f.type in ("string", "boolean", "integer", "number") and "pattern" not in f.spec
             and "format" not in f.spec]
 
@@ -119,6 +120,7 @@ PATCH_COMPANIONS = {
     "event_matcher_policy": ["action"],  # flows 138, 142
     "reputation_policy": ["check_ip"],  # flows 184, 189
     "flow_stage_binding": ["re_evaluate_policies"],  # flows 100-103
+    "blueprint_instance": ["path"],  # directory 446, 447
 }
 CREATE_COMPANIONS = {"reputation_policy": {"check_ip"}}  # flows 184
 PARENT = {"slug": "kinds-parent", "name": "kinds parent", "title": "Kinds", "designation": "authentication"}

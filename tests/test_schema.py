@@ -119,7 +119,7 @@ def test_yaml_that_python_cannot_build_is_located() -> None:
 
 def test_merge_keys_are_refused_plainly() -> None:
     assert problems_of("merge-key.yaml")[0] == \
-        "merge-key.yaml:1:1: unknown top-level key 'base' (expected flows, policies or stages)"
+        "merge-key.yaml:1:1: unknown top-level key 'base' (expected blueprints, flows, policies or stages)"
     assert "merge-key.yaml:4:5: YAML merge keys (<<) are not supported: write the fields out" in \
         problems_of("merge-key.yaml")
 

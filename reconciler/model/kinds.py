@@ -117,6 +117,16 @@ class Kind:
     """The field holding an object's id, in answers and in other objects' references."""
     id_type: str = "uuid"
     """`int` (providers, users), `uuid`, or `str`: what the id field holds."""
+    key_fallback: dict[str, str] = field(default_factory=dict)
+    """Key field -> the field whose value stands in for it when it is empty (a blueprint instance
+    is known by its file `path`, or by `name` when it has no file)."""
+
+    def key_value(self, name: str, values: Mapping[str, Json]) -> Json:
+        """The value of key field `name` in `values`, or its stand-in's when it is empty."""
+        value = values.get(name)
+        if value in (None, "") and name in self.key_fallback:
+            return values.get(self.key_fallback[name])
+        return value
 
     def id_key(self, value: object) -> IdKey:
         """An id of this kind's objects, with its scope, for sets that mix kinds."""
@@ -301,4 +311,5 @@ def _kind(name: str, spec: JsonObject) -> Kind:
         cascade=tuple(spec["cascade"]),
         id_field=spec["id_field"],
         id_type=spec["id_type"],
+        key_fallback=dict(spec.get("key_fallback", {})),
     )

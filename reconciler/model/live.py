@@ -200,4 +200,5 @@ def id_fields(model: ApiModel, path: str) -> set[str]:
     `group` or `user` out when it is unset."""
     kind = model.kind_for_path(path)
     keys = {name for name in kind.key if kind.fields[name].reference is None} if kind else set()
+    keys |= set(kind.key_fallback.values()) if kind else set()
     return ({kind.id_field} if kind else set()) | keys | {t.id for t in model.targets.values() if t.path == path}

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
+from .blueprints import KIND, Importer, created_state
 from .listing import InvalidFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
@@ -45,6 +46,7 @@ class Api:
         self.renderer = Renderer(model, profile, store)
         self.rules = Rules(store, profile, enterprise)
         self.validator = Validator(store, profile, self.rules)
+        self.importer = Importer(model, store)
         self._rendered: dict[str, tuple[int, list[JsonObject]]] = {}
 
     # -- routing --------------------------------------------------------------------------------
@@ -73,6 +75,10 @@ class Api:
                 }),
                 self.route(kind.path + "{ident}/used_by/", {"GET": partial(self.used_by, kind)}),
             ]
+        if KIND in self.model.kinds:
+            blueprints = self.model.kinds[KIND]
+            routes.append(self.route(blueprints.path + "{ident}/apply/",
+                                     {"POST": partial(self.apply_blueprint, blueprints)}))
         routes.append(self.background_route())
         for path in self.listed_paths():
             routes += [self.route(path, {"GET": partial(self.list_listed, path)}),
@@ -151,7 +157,7 @@ class Api:
         if isinstance(cleaned, Response):
             return cleaned
         pk = self.store.new_pk(kind)
-        self.store.insert(kind, pk, {**creation_defaults(kind), **cleaned})
+        self.store.insert(kind, pk, {**creation_defaults(kind), **cleaned}, created_state(kind))
         return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
 
     async def update(self, kind: Kind, request: Request, ident: str, *, partial_update: bool) -> Response:
@@ -172,6 +178,15 @@ class Api:
             return self.not_found(kind.model)
         self.store.delete(found)
         return Response(status_code=204)
+
+    async def apply_blueprint(self, kind: Kind, request: Request, ident: str) -> Response:
+        """`POST .../apply/`: import the instance's blueprint (see `blueprints.Importer`)."""
+        found = self.store.find(kind, ident)
+        if found is None:
+            return self.not_found(kind.model)
+        before = self.renderer.render(kind, found)
+        self.importer.apply(found)
+        return JSONResponse(before if self.importer.answers_before_import else self.renderer.render(kind, found))
 
     async def used_by(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)

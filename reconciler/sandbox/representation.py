@@ -92,6 +92,8 @@ class Renderer:
         if key.endswith(EXPANDED) and key[: -len(EXPANDED)] in kind.fields:
             name = key[: -len(EXPANDED)]
             return self.expand(kind, values, name, generic=name in generic)
+        if key in self.store.held[pk]:  # what the server keeps itself (a blueprint instance's status)
+            return copy.deepcopy(self.store.held[pk][key])
         return self.reverse(kind, pk, key)
 
     # -- flows ----------------------------------------------------------------------------------

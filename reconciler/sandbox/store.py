@@ -16,9 +16,9 @@ from .quirks import creation_defaults
 PTR_ID = "policybindingmodel_ptr_id"
 """The UUID of the PolicyBindingModel row behind a flow or a flow-stage binding: another UUID than
 its `pk` (flows FINDINGS "two UUIDs", 03, 76)."""
-SERVER_HELD = (PTR_ID, "background")
+SERVER_HELD = (PTR_ID, "background", "last_applied", "last_applied_hash", "status", "managed_models", "metadata")
 """Values a seed object may carry that the API does not take as writable fields (2023 flows keep
-their background URL read-only, flows 03)."""
+their background URL read-only, flows 03; a blueprint instance's state, directory 24)."""
 
 
 class Store:
