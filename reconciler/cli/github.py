@@ -3,11 +3,14 @@ reports appended to the job summary. Off GitHub Actions, both do nothing."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.errors import Problem
-from reconciler.planning.changes import Plan
+
+if TYPE_CHECKING:  # `reconciler --help` imports no planning module
+    from reconciler.planning.changes import Plan
 
 __all__ = ["on_github", "escape", "github_annotations", "conflict_annotations", "annotate", "job_summary"]
 

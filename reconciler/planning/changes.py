@@ -671,7 +671,8 @@ def _conflict(entry: JsonObject, where: str) -> BlueprintConflict:
 
 
 def _impact(entry: JsonObject, where: str) -> Impact:
-    return Impact(flows=tuple(_list(entry, "flows", where, "text")), brands=tuple(_list(entry, "brands", where, "text")),
+    return Impact(flows=tuple(_list(entry, "flows", where, "text")),
+                  brands=tuple(_list(entry, "brands", where, "text")),
                   applications=tuple(_list(entry, "applications", where, "text")),
                   every_login=_typed(entry, "every_login", "true or false", where, False))
 
