@@ -31,9 +31,9 @@ def _users(model: ApiModel, target: str) -> Iterator[tuple[str, str, Field | Non
     no kind of the model (a brand's flows)."""
     for kind in model.kinds.values():
         user = model.target_of(kind) or kind.name
-        if user in RUN:
-            continue
         parent = model.parent_field(kind)
+        if user in RUN or (user not in model.targets and parent is None):
+            continue  # run by flows; or neither shown nor followed further (an invitation to a flow)
         for field in kind.fields.values():
             if field.name != parent and _points_at(model, field.reference, target):
                 yield kind.path, user, field, field.name
