@@ -207,8 +207,11 @@ class Api:
             return JSONResponse({"non_field_errors": together}, 400)
         try:
             message = self.rules.validate(kind, cleaned)
+            refused = self.importer.refused(kind, cleaned)
         except ServerFault:
             return server_error()
+        if refused:
+            return JSONResponse(refused, 400)
         if message:
             return JSONResponse({"non_field_errors": [message]}, 400)
         if server_error_fields(kind, body, self.profile, creating=instance is None):

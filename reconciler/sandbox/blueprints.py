@@ -18,9 +18,11 @@ from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
 from .quirks import format_datetime
+from .rules import ServerFault
 from .store import Store
 
 KIND = "blueprint_instance"
+NO_FILE = "Blueprint file does not exist"  # directory 441
 STATE_FIELDS = ("last_applied", "last_applied_hash", "status", "managed_models", "metadata")
 """Read-only fields the server keeps for an instance itself."""
 ASYNC_APPLY = {"2026.2.2"}
@@ -50,6 +52,18 @@ class Importer:
             name = self.facts.model_of(kind)
             if name:
                 self.kinds_by_model.setdefault(name, []).append(kind)
+
+    def refused(self, kind: Kind, body: Mapping[str, Json]) -> JsonObject | None:
+        """Why a write of an instance is refused: a path that names no blueprint file (directory
+        441; the files are the ones the release ships); content that is no YAML fails in the
+        server (442, the 405 server-error quirk: `ServerFault`)."""
+        if kind.name != KIND:
+            return None
+        if body.get("content") and inline_blueprint(str(body["content"])) is None:
+            raise ServerFault(kind.name)
+        if body.get("path") and body["path"] not in self.facts.blueprints:
+            return {"path": [NO_FILE]}
+        return None
 
     @property
     def answers_before_import(self) -> bool:
