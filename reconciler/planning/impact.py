@@ -106,27 +106,29 @@ def _next(model: ApiModel, live: LiveState, target: str, ident: Json) -> Iterato
     """The objects using one object: a binding stands for its parent (a flow, or the binding it
     sits on), any other user for itself; a binding is used by its parent."""
     own = model.kind_listing(target) if target in model.targets else None
-    parent_field = model.parent_field(own) if own is not None else None
-    if own is not None and parent_field is not None:
-        current = live.target_object(target, ident)
-        if current is not None:
-            held = live.target_object(own.fields[parent_field].reference or "", current[1].get(parent_field))
-            member = _member(model, own, parent_field, held)
-            if member is not None:
-                yield member, current[1].get(parent_field)
-    for path, user, field, name in _users(model, target):
+    current = live.target_object(target, ident) if own is not None else None
+    if own is not None and current is not None:
+        yield from _parent(model, live, own, current[1])
+    for path, user, _, name in _users(model, target):
         kind = model.kind_for_path(path)
         for obj in live.lists.get(path, []):
-            if not _holds(obj.get(name), ident, field):
+            if not _holds(obj.get(name), ident):
                 continue
-            parent = model.parent_field(kind) if kind is not None else None
-            if kind is not None and parent is not None:
-                held = live.target_object(kind.fields[parent].reference or "", obj.get(parent))
-                member = _member(model, kind, parent, held)
-                if member is not None:
-                    yield member, obj.get(parent)
+            if kind is not None and model.parent_field(kind) is not None:
+                yield from _parent(model, live, kind, obj)
             else:
                 yield user, obj.get(model.targets[user].id if user in model.targets else "pk")
+
+
+def _parent(model: ApiModel, live: LiveState, kind: Kind, obj: JsonObject) -> Iterator[tuple[str, Json]]:
+    """The object a binding sits on (a flow, or a flow-stage binding), when the lists hold it."""
+    parent = model.parent_field(kind)
+    if parent is None:
+        return
+    held = live.target_object(kind.fields[parent].reference or "", obj.get(parent))
+    member = _member(model, kind, parent, held)
+    if member is not None:
+        yield member, obj.get(parent)
 
 
 def _member(model: ApiModel, kind: Kind, parent: str, held: tuple[Kind | None, JsonObject] | None) -> str | None:
@@ -136,7 +138,7 @@ def _member(model: ApiModel, kind: Kind, parent: str, held: tuple[Kind | None, J
     return model.target_of(held[0]) or kind.fields[parent].reference
 
 
-def _holds(value: Json, ident: Json, field: Field | None) -> bool:
+def _holds(value: Json, ident: Json) -> bool:
     if isinstance(value, list):
         return any(str(item) == str(ident) for item in value)
     return value is not None and str(value) == str(ident)
