@@ -223,7 +223,8 @@ def test_blueprint_instances_are_managed_by_path_or_name(version: str, tmp_path:
         (tmp_path / "blueprints.yaml").write_text(
             f"blueprints:\n  - path: {BLUEPRINT}\n    enabled: false\n"
             "  - name: cq-inline\n    content: \"version: 1\\nentries: []\"\n")
-        assert run(url, "apply", str(tmp_path), "--auto-approve").exit_code == 0
+        state = str(tmp_path / "state.json")
+        assert run(url, "apply", str(tmp_path), "--auto-approve", "--state", state).exit_code == 0
         assert writes(sandbox) == [
             ("PATCH", f"/api/v3/managed/blueprints/{instance(sandbox)['pk']}/", {"path": BLUEPRINT, "enabled": False}),
             ("POST", "/api/v3/managed/blueprints/", {"name": "cq-inline", "content": "version: 1\nentries: []"})]
@@ -233,3 +234,9 @@ def test_blueprint_instances_are_managed_by_path_or_name(version: str, tmp_path:
         assert ("  # Default: a fresh authentik install has it (authentik's blueprints make it).\n"
                 f"  - path: {BLUEPRINT}\n") in export
         assert "  - name: cq-inline\n" in export
+        # Left out of the manifests, the repository's own instance is pruned; authentik's never is.
+        (tmp_path / "blueprints.yaml").unlink()
+        write_manifest(tmp_path, [{"kind": "deny", "name": "cq-deny"}])
+        pruned = plan_json(url, tmp_path, "--prune", "--state", state, "--force")["changes"]
+        assert [(c["action"], c["address"]) for c in pruned] == [("create", "deny/cq-deny"),
+                                                                 ("delete", "blueprint_instance/cq-inline")]
