@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.applying.runner import DEFAULT_PARALLELISM, ApplyResult, ChangeOutcome, apply_plan, check_parallelism
@@ -142,6 +143,7 @@ async def _carry_out(plan: Plan, ready: Plan, client: Client, model: ApiModel, l
     if confirm is not None and plan.has_changes and not confirm(plan):
         return ApplyResult.untouched(plan.changes)
     record_ownership(plan, secrets, live, model)
+    secrets.mark_applied(datetime.now(UTC).isoformat().replace("+00:00", "Z"))
     if not plan.has_changes:
         secrets.save()
         return ApplyResult()

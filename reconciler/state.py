@@ -133,6 +133,17 @@ class StateFile:
     def forget(self, address: str) -> None:
         self._objects().pop(address, None)
 
+    # -- the last apply -----------------------------------------------------------------------
+    @property
+    def last_apply(self) -> str | None:
+        """When this repository last applied to this server (ISO 8601, UTC), if it ever did: what
+        a plan tells apart drift made since by authentik's own blueprints with."""
+        moment = self._servers.get(self.server, {}).get("last_apply")
+        return moment if isinstance(moment, str) else None
+
+    def mark_applied(self, moment: str) -> None:
+        self._servers.setdefault(self.server, {"key_id": self.key_id, "objects": {}})["last_apply"] = moment
+
     # -- ownership ----------------------------------------------------------------------------
     def _owned(self) -> JsonObject:
         entry = self._servers.setdefault(self.server, {"key_id": self.key_id, "objects": {}})
@@ -277,6 +288,8 @@ class StateFile:
         _apply_changes(entry.setdefault("objects", {}), before.get("objects", {}) if same_key else {},
                        mine.get("objects", {}))
         _apply_changes(entry.setdefault("owned", {}), before.get("owned", {}), mine.get("owned", {}))
+        if mine.get("last_apply") and str(mine["last_apply"]) > str(entry.get("last_apply") or ""):
+            entry["last_apply"] = mine["last_apply"]  # the later of two runs sharing the file
         return disk
 
 
@@ -295,6 +308,7 @@ def _render(servers: dict[str, JsonObject]) -> str:
         "about": "HMAC-SHA256 fingerprints of write-only values applied by authentik-reconciler, and the "
                  "objects this repository owns; no secret is stored. Commit this file next to the manifests.",
         "servers": {server: {"key_id": entry.get("key_id"),
+                             **({"last_apply": entry["last_apply"]} if entry.get("last_apply") else {}),
                              "objects": dict(sorted(entry.get("objects", {}).items())),
                              "owned": dict(sorted(entry.get("owned", {}).items()))}
                     for server, entry in sorted(servers.items())},
@@ -476,6 +490,7 @@ def _server_problems(where: str, entry: Json) -> list[str]:
     if not isinstance(entry, dict):
         return [f"{where} must be an object"]
     problems = [] if _is(entry.get("key_id"), str, None) else [f"{where}.key_id must be text"]
+    problems += [] if _is(entry.get("last_apply"), str, None) else [f"{where}.last_apply must be text"]
     for section, check in (("objects", _fingerprint_problems), ("owned", _owned_problems)):
         records = entry.get(section, {})
         if not isinstance(records, dict):

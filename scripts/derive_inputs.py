@@ -7,7 +7,8 @@ Writes, per API version, `scripts/inputs/<version>/openapi.json`: authentik's Op
 compact JSON, trimmed to the paths of the families the tool models now or next and the components
 they reference (descriptions kept where the generator reads them: in components, which hold the
 field descriptions), and, at their paths in the recordings folder, exactly the recordings
-`generate_model.py` reads. With them committed, the generated files are checked without the
+`generate_model.py` reads, plus `blueprints.json`: the blueprints the release ships
+(authentik-blueprints/<version>.json). With them committed, the generated files are checked without the
 shared folder beside the checkout.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from generate_model import INPUTS, PROJECT, SPEC_FILE, VERSIONS, JsonObject, recording_reads
+from generate_model import BLUEPRINTS_FILE, INPUTS, PROJECT, SPEC_FILE, VERSIONS, JsonObject, recording_reads
 
 # The path prefixes of the families the tool models, and of those it will model next.
 PREFIXES = ("/stages/", "/policies/", "/flows/", "/core/", "/providers/", "/propertymappings/", "/crypto/",
@@ -88,6 +89,9 @@ def derive_version(shared: Path, out: Path, version: str) -> None:
         copy = target / path.relative_to(recordings)
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, copy)
+    shipped = shared / "authentik-blueprints" / f"{version}.json"
+    if shipped.exists():  # the blueprints the release ships: facts, copied whole
+        shutil.copyfile(shipped, target / BLUEPRINTS_FILE)
 
 
 def main(argv: list[str] | None = None) -> int:

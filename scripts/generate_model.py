@@ -81,6 +81,9 @@ class Single:
     list_params: Mapping[str, str] = field(default_factory=dict)
     scope: str | None = None  # the target its ids are scoped to, when not its own name (a tenant is a brand)
     generate: tuple[str, str] | None = None
+    key_fallback: Mapping[str, str] = field(default_factory=dict)
+    """Key field -> the field that stands in for it when it is empty (a blueprint instance is
+    known by its file `path`, or by `name` when it has inline content and no path)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -636,10 +639,28 @@ OUTPOSTS = Family(
     references={"providers": "provider", "service_connection": "outpost_connection"},
 )
 
+# Blueprint instances: a manifest may disable authentik's own default instance, so that applying
+# it again no longer sets back what the manifests manage (authentik-blueprints/README.md).
+BLUEPRINTS = Family(
+    name="blueprints", nouns=("blueprint instance", "blueprint instances"), section="blueprints", key=("path",),
+    singles=(
+        Single(path="/managed/blueprints/", name="blueprint_instance", section="blueprints", key=("path",),
+               recorded_create="directory/28-blueprint-create-content.json", key_fallback={"path": "name"}),
+    ),
+    targets=(Target(name="blueprint_instance", at=(("/managed/blueprints/", "pk"),)),),
+    write_companions={
+        "blueprint_instance": [{
+            "rule": "one_truthy", "fields": ["path", "content"],
+            "why": "authentik refuses a blueprint-instance write without path or content "
+                   "(directory recordings 446, 447)"}],
+    },
+)
+
 # In export order: the manifest sections come out in this order, the reference targets too.
 FAMILIES = (STAGES, POLICIES, FLOWS, CERTIFICATES, PROPERTY_MAPPINGS, PROVIDERS, APPLICATIONS, ENTITLEMENTS,
             RAC_ENDPOINTS, OUTPOST_CONNECTIONS, OUTPOSTS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, ENDPOINT_CONNECTORS,
-            GROUPS, USERS, ROLES, BRANDS, TENANTS, SOURCES, NOTIFICATION_TRANSPORTS, NOTIFICATION_RULES)
+            GROUPS, USERS, ROLES, BRANDS, TENANTS, SOURCES, NOTIFICATION_TRANSPORTS, NOTIFICATION_RULES,
+            BLUEPRINTS)
 # Manifest section -> (singular, plural), in family order.
 SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
 
@@ -824,6 +845,7 @@ class KindSpec:
     nested: Mapping[str, Json] = field(default_factory=dict)
     list_params: Mapping[str, str] = field(default_factory=dict)
     generate: tuple[str, str] | None = None
+    key_fallback: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -863,7 +885,8 @@ def object_collections(spec: JsonObject) -> list[Collection]:
 
 def single_kind(family: Family, single: Single) -> KindSpec:
     return KindSpec(family, single.name, single.name, single.section, single.scope, single.key, single.recorded_create,
-                    single.disambiguator, single.references, single.nested, single.list_params, single.generate)
+                    single.disambiguator, single.references, single.nested, single.list_params, single.generate,
+                    single.key_fallback)
 
 
 def prefix_kind(spec: JsonObject, family: Family, collection: Collection) -> KindSpec:
@@ -1066,6 +1089,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "family": kind.scope or kind.name,
         "key": list(kind.key),
         "disambiguator": kind.disambiguator,
+        **({"key_fallback": dict(kind.key_fallback)} if kind.key_fallback else {}),
         "nested": dict(kind.nested),
         "list_params": dict(kind.list_params),
         "generate": generation(spec, kind.generate),
@@ -1236,9 +1260,12 @@ def field_property(kind: JsonObject, name: str, entry_keys: Mapping[str, str],
 def entry_required(kind: JsonObject, props: Mapping[str, Json], multi_kind: bool,
                    entry_keys: Mapping[str, str]) -> JsonObject:
     """The required keys of an entry; a policy binding binds exactly one of policy, group or user."""
-    required = (["kind"] if multi_kind else []) + [k for k in kind["key"] if k in props]
+    fallback = kind.get("key_fallback", {})
+    required = (["kind"] if multi_kind else []) + [k for k in kind["key"] if k in props and k not in fallback]
     if kind["disambiguator"]:
         required.append(kind["disambiguator"])
+    if fallback:  # known by either: a blueprint instance's path, or its name
+        return {"required": required, "anyOf": [{"required": [k]} for pair in fallback.items() for k in pair]}
     alternatives = [k for k in kind["key"] if k in entry_keys and k not in kind["required"]]
     if len(alternatives) <= 1:
         return {"required": required}
@@ -1263,8 +1290,9 @@ def entry_schema(model: JsonObject, name: str, nested_in: JsonObject | None,
     required = entry_required(kind, props, multi_kind, entry_keys)
     schema: JsonObject = {"type": "object", "properties": props, "required": required["required"],
                               "additionalProperties": False}
-    if "oneOf" in required:
-        schema["oneOf"] = required["oneOf"]
+    for alternatives in ("oneOf", "anyOf"):
+        if alternatives in required:
+            schema[alternatives] = required[alternatives]
     return schema
 
 
@@ -1474,6 +1502,83 @@ def carried_ids(lists: Mapping[str, Json], recorded: Mapping[str, Json]) -> dict
     return ids
 
 
+# -- authentik's own blueprints -------------------------------------------------------------------
+# `blueprints.json` (authentik-blueprints/<version>.json, copied by derive_inputs) lists every
+# blueprint file a release ships, with each entry's model, state, identifiers and attrs. The
+# project keeps the facts a plan needs (reconciler/model/blueprints/<version>.json): which fields
+# of which object each `present` entry sets again whenever authentik applies its instance, with
+# the `!KeyOf` references between entries resolved to the identifiers of the entry they name.
+BLUEPRINTS_FILE = "blueprints.json"
+BLUEPRINT_INSTANCES_PATH = "/managed/blueprints/"
+DIRECTORY_FRESH_INSTALL = "directory/fresh-install.json"
+# Django's `app.model` of the kinds whose answers carry no `meta_model_name` (flows, bindings:
+# FINDINGS flows "flows, bindings and policies have no blueprint or managed field"), as their
+# blueprints name them; other such kinds are `authentik_<path>.<model>` (/stages/source/:
+# authentik_stages_source.sourcestage).
+MODEL_NAMES = {
+    "flow": "authentik_flows.flow",
+    "flow_stage_binding": "authentik_flows.flowstagebinding",
+    "policy_binding": "authentik_policies.policybinding",
+    "prompt_field": "authentik_stages_prompt.prompt",
+    "invitation_invite": "authentik_stages_invitation.invitation",
+    "blueprint_instance": "authentik_blueprints.blueprintinstance",
+}
+
+
+def model_name_of(name: str, kind: Mapping[str, Json]) -> str:
+    """The `app.model` a blueprint entry names for objects of a kind."""
+    constant = kind["constants"].get("meta_model_name")
+    if constant:
+        return str(constant)
+    if name in MODEL_NAMES:
+        return MODEL_NAMES[name]
+    return f"authentik_{kind['path'].strip('/').replace('/', '_')}.{str(kind['model']).lower()}"
+
+
+def resolved_identifiers(value: Json, by_id: Mapping[str, JsonObject], seen: frozenset[str] = frozenset()) -> Json:
+    """Identifiers with each `{"!KeyOf": ID}` replaced by `{"model": ..., "identifiers": ...}` of the
+    entry with that id (itself resolved); other tags (`!Find`, `!Env`, ...) are kept as they are."""
+    if isinstance(value, dict) and set(value) == {"!KeyOf"}:
+        ident = value["!KeyOf"]
+        entry = by_id.get(ident)
+        if entry is None or ident in seen:
+            return value
+        return {"model": entry["model"],
+                "identifiers": resolved_identifiers(entry["identifiers"], by_id, seen | {ident})}
+    if isinstance(value, dict) and not any(str(key).startswith("!") for key in value):
+        return {key: resolved_identifiers(item, by_id, seen) for key, item in value.items()}
+    return value
+
+
+def blueprint_facts(blueprint: JsonObject) -> JsonObject:
+    """One shipped blueprint as the project keeps it: its path, instance name and entries."""
+    by_id = {entry["id"]: entry for entry in blueprint["entries"] if entry.get("id")}
+    entries = [{"model": entry["model"], "state": entry.get("state") or "present",
+                "identifiers": resolved_identifiers(entry.get("identifiers") or {}, by_id),
+                "attrs": sorted(entry.get("attrs") or []),
+                "values": {name: resolved_identifiers(value, by_id)
+                           for name, value in (entry.get("attrs_values") or {}).items()}}
+               for entry in blueprint["entries"] if entry.get("identifiers")]
+    return {"path": blueprint["path"], "name": blueprint["name"], "labels": blueprint.get("labels") or {},
+            "sha512": blueprint.get("sha512", ""), "instantiate": blueprint.get("instantiate") != "false",
+            "entries": entries}
+
+
+def build_blueprints(recordings: Path, model: JsonObject) -> JsonObject:
+    """The blueprint facts of one version: the `app.model` of each kind, and every blueprint."""
+    shipped = json.loads((recordings / BLUEPRINTS_FILE).read_text())
+    return {"api_version": model["api_version"],
+            "models": {name: model_name_of(name, kind) for name, kind in model["kinds"].items()},
+            "blueprints": [blueprint_facts(b) for b in shipped["blueprints"]]}
+
+
+def seed_blueprint_instances(recordings: Path, seed: JsonObject) -> None:
+    """The fresh install's blueprint instances (directory/fresh-install.json) into `seed`."""
+    fresh = recordings / DIRECTORY_FRESH_INSTALL
+    if fresh.exists():
+        seed["lists"][BLUEPRINT_INSTANCES_PATH] = json.loads(fresh.read_text())[BLUEPRINT_INSTANCES_PATH]
+
+
 # -- the command -----------------------------------------------------------------------------------
 
 
@@ -1481,7 +1586,8 @@ def recording_reads(spec: JsonObject, recordings: Path) -> list[Path]:
     """Every recording file generating one version's model and seed reads (for derive_inputs)."""
     reads = {path for collection, kind in collections(spec)
              for path in create_reads(recordings, recorded_pattern(collection, kind))[0]}
-    return sorted(reads | set(seed_reads(recordings)))
+    fresh = recordings / DIRECTORY_FRESH_INSTALL
+    return sorted(reads | set(seed_reads(recordings)) | ({fresh} if fresh.exists() else set()))
 
 
 def load_spec(inputs: Path, version: str) -> JsonObject:
@@ -1502,8 +1608,12 @@ def generate_version(inputs: Path, root: Path, version: str) -> JsonObject:
     write_json(root / "schemas" / f"api-{version}.json", model)
     write_json(root / "schemas" / f"manifest-{version}.schema.json", build_manifest_schema(model))
     if (recordings / FRESH_INSTALL).exists():
-        write_json(root / "reconciler" / "model" / "seeds" / f"{version}.json",
-                   build_seed(recordings, spec, model["targets"]))
+        seed = build_seed(recordings, spec, model["targets"])
+        seed_blueprint_instances(recordings, seed)
+        write_json(root / "reconciler" / "model" / "seeds" / f"{version}.json", seed)
+    if (recordings / BLUEPRINTS_FILE).exists():
+        write_json(root / "reconciler" / "model" / "blueprints" / f"{version}.json",
+                   build_blueprints(recordings, model))
     return model
 
 

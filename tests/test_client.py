@@ -47,9 +47,11 @@ def test_live_state_is_one_list_call_per_kind_and_target_never_per_object(tmp_pa
         {"kind": "user_login", "name": "default-authentication-login", "session_duration": "hours=1"},
     ])
     plan([tmp_path], connection(sandbox), PlanOptions(keep_state=False))
-    # configure_flow: null still needs the flows, to show the live flow it replaces by its slug.
-    assert sorted(lists(sandbox)) == ["/admin/version/", "/flows/instances/", "/stages/all/",
-                                      "/stages/identification/", "/stages/password/", "/stages/user_login/"]
+    # configure_flow: null still needs the flows, to show the live flow it replaces by its slug. The
+    # updates' consequences read the brands, the flow-stage bindings and the blueprint instances.
+    assert sorted(lists(sandbox)) == ["/admin/version/", "/core/brands/", "/flows/bindings/", "/flows/instances/",
+                                      "/managed/blueprints/", "/stages/all/", "/stages/identification/",
+                                      "/stages/password/", "/stages/user_login/"]
 
 
 class CountingTransport(httpx.AsyncBaseTransport):

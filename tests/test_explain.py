@@ -51,7 +51,10 @@ def test_the_listing_groups_kinds_by_section_with_their_manifest_and_model_kinds
         "(written in an application's entitlements:)"]
     assert listing.endswith(
         "notification_rules:\n"
-        "  notification_rule            notification_rule            /api/v3/events/rules/\n")
+        "  notification_rule            notification_rule            /api/v3/events/rules/\n"
+        "\n"
+        "blueprints:\n"
+        "  blueprint_instance           blueprint_instance           /api/v3/managed/blueprints/\n")
     # The default is the newest model.
     assert explain() == listing
 
@@ -149,7 +152,7 @@ def test_json_carries_the_same_data() -> None:
     assert listing["api_version"] == "2023.10.7" and list(listing["sections"]) == [
         "stages", "policies", "flows", "certificates", "property_mappings", "providers", "applications",
         "outpost_connections", "outposts", "groups", "users", "roles", "tenants", "sources", "notification_transports",
-        "notification_rules"]
+        "notification_rules", "blueprints"]
     assert listing["sections"]["policies"][0] == {"manifest_kind": "dummy", "kind": "dummy_policy",
                                                   "path": "/api/v3/policies/dummy/", "written_in": None}
 

@@ -76,7 +76,10 @@ def every_kind(sandbox: Sandbox, model: ApiModel) -> dict[str, Any]:
                 {"stage": "export-password", "order": 30, "invalid_response_action": "restart"}],
             "policies": [{"policy": "export-dummy-policy", "order": 0}, {"group": TARGET_SAMPLES["group"], "order": 1},
                          {"user": "akadmin", "order": 2, "timeout": 5}]}
-    return {**sections, "flows": [flow], **directory_kinds(model)}
+    # A blueprint instance with inline content is known by its name (directory 28).
+    blueprint = {"name": "export-blueprint", "content": "version: 1\nmetadata:\n  name: export\nentries: []",
+                 "context": {"export": 1}, "enabled": False}
+    return {**sections, "flows": [flow], **directory_kinds(model), "blueprints": [blueprint]}
 
 
 def directory_kinds(model: ApiModel) -> dict[str, list[dict[str, Any]]]:

@@ -18,7 +18,8 @@ from reconciler.model.kinds import known_versions, load_model
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 INPUTS = ROOT / "scripts" / "inputs"
-PER_VERSION = ["schemas/api-{v}.json", "schemas/manifest-{v}.schema.json", "reconciler/model/seeds/{v}.json"]
+PER_VERSION = ["schemas/api-{v}.json", "schemas/manifest-{v}.schema.json", "reconciler/model/seeds/{v}.json",
+               "reconciler/model/blueprints/{v}.json"]
 ONCE = ["schemas/families.json"]
 
 
@@ -74,7 +75,8 @@ def test_ids_are_typed_and_integer_foreign_keys_found() -> None:
         "certificate": "uuid", "property_mapping": "uuid", "provider": "int", "application": "uuid",
         "outpost_connection": "uuid", "outpost": "uuid", "prompt_field": "uuid", "webauthn_device_type": "uuid",
         "source": "uuid", "group": "uuid", "user": "int", "endpoint_connector": "uuid", "brand": "uuid",
-        "role": "uuid", "notification_transport": "uuid", "notification_rule": "uuid"}
+        "role": "uuid", "notification_transport": "uuid", "notification_rule": "uuid",
+        "blueprint_instance": "uuid"}
     # providers (apps 190, 245, 277, 302) and users (directory 67) have integer pks, entitlements
     # `pbm_uuid` and no `pk` (apps 446), brands their own id field (directory 204)
     assert {(k["id_field"], k["id_type"]) for k in raw["kinds"].values()} == {
@@ -95,11 +97,12 @@ def test_brands_guard_their_flows_and_sections_come_in_family_order() -> None:
                                                 "flow")
         brand_section = "brands" if version == "2026.2.2" else "tenants"
         assert list(raw["sections"]) == [*SECTIONS, "groups", "users", "roles", brand_section, "sources",
-                                         "notification_transports", "notification_rules"]
+                                         "notification_transports", "notification_rules", "blueprints"]
         assert raw["section_nouns"]["outpost_connections"] == ["outpost connection", "outpost connections"]
+        assert raw["section_nouns"]["blueprints"] == ["blueprint instance", "blueprint instances"]
     families = json.loads((ROOT / "schemas" / "families.json").read_text())
     assert list(families["sections"]) == [*SECTIONS, "groups", "users", "roles", "brands", "tenants", "sources",
-                                          "notification_transports", "notification_rules"]
+                                          "notification_transports", "notification_rules", "blueprints"]
     assert families["sections"]["flows"] == ["flow", "flows"]
 
 

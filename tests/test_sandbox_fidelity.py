@@ -41,8 +41,9 @@ NOT_REPRODUCED = {
     "2023.10.7/flows/270-pb-filter-search": (
         "2023 orders policy bindings by target and order and leaves ties in no fixed order: 270 lists "
         "the binding made by 233 before the one made by 232; the sandbox keeps insertion order"),
-    **{f"{version}/flows/{case}": "blueprint instances (/managed/blueprints/) are not part of the sandbox"
-       for version in VERSIONS for case in ("294-defaults-blueprints", "295-defaults-blueprint-used_by")},
+    "2026.2.2/flows/295-defaults-blueprint-used_by": (
+        "2026 lists the worker's task rows (authentik_tasks.task) that applied the instance; the sandbox keeps no "
+        "task rows"),
     **fidelity_apps.NOT_REPRODUCED,
     **fidelity_directory.not_reproduced(RECORDINGS, VERSIONS),
 }
@@ -177,9 +178,10 @@ PERF_STAGES = 125  # pages/112, 113: the dummy stages of the performance run, ev
 
 def flows_seed(version: str) -> dict[str, Any]:
     """The fresh-install seed as the install the flows recordings were made on shows it: its own
-    fresh reads (flows 01, 128, 224-226, 289-292) replace the seed's flows, policies, policy
+    fresh reads (flows 01, 128, 224-226, 289-292, 294) replace the seed's flows, policies, policy
     bindings, groups and users, and every other object keeps its seed values with the pks of
-    that install where a recording shows them (stages and bindings by name, flow and order)."""
+    that install where a recording shows them (stages and bindings by name, flow and order); its
+    blueprint instances are the ones flows 294 lists."""
     seed = copy.deepcopy(default_seed(version))
     lists = seed["lists"]
     reads = {path.stem: json.loads(path.read_text())["response"].get("json")
@@ -206,6 +208,7 @@ def flows_seed(version: str) -> dict[str, Any]:
         "/policies/bindings/": reads["224-pb-list-fresh"]["results"],
         "/core/groups/": [groups.get(g["name"], g) for g in rebased["lists"].get("/core/groups/", [])],
         "/core/users/": reads["226-pb-lookup-user"]["results"],
+        "/managed/blueprints/": reads["294-defaults-blueprints"]["results"],
     })
     return rebased
 

@@ -147,8 +147,8 @@ def example(schema: Any, defs: dict[str, Any]) -> Any:
     two changed, so the value drawn for a keyword is most often the only thing that can fail."""
     if "$ref" in schema:
         return example(defs[schema["$ref"].split("/")[-1]], defs)
-    if "properties" in schema:  # a `oneOf` of `required`s beside them: the first one's key too
-        first = [option.get("required", []) for option in schema.get("oneOf", [])[:1]]
+    if "properties" in schema:  # a `oneOf` (`anyOf`) of `required`s beside them: the first one's key too
+        first = [option.get("required", []) for option in (schema.get("oneOf") or schema.get("anyOf", []))[:1]]
         return {key: example(schema["properties"][key], defs) for key in [*schema.get("required", []), *sum(first, [])]}
     for word in ("anyOf", "oneOf", "allOf"):
         if word in schema:

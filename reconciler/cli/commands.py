@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.cli.github import annotate, github_annotations, job_summary
+from reconciler.cli.github import annotate, conflict_annotations, github_annotations, job_summary
 from reconciler.cli.options import (
     FORMAT,
     SANDBOX_TOKEN,
@@ -88,10 +88,13 @@ def validate_command(paths: tuple[Path, ...], api_version: str | None, fmt: str)
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="save the plan as JSON for `apply --plan` (no secret value is written)")
 @click.option("--detailed-exitcode", is_flag=True, help="exit 2 when the plan has changes")
+@click.option("--fail-on-blueprint-conflict", is_flag=True,
+              help="exit 1 when a change conflicts with an enabled authentik blueprint instance")
 def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, insecure: bool, sandbox: bool,
                  api_version: str | None, state_path: Path | None, resend_secrets: bool,
                  ignore_changes: tuple[str, ...], prune: bool | None, prune_kinds: tuple[str, ...], force: bool,
-                 allow_file_outside: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode: bool) -> int:
+                 allow_file_outside: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode: bool,
+                 fail_on_blueprint_conflict: bool) -> int:
     """Fetch live state and show what apply would change (and what is not in the manifests)."""
     from reconciler import engine
     from reconciler.cli.rendering import render_markdown, render_plan
@@ -113,6 +116,13 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
         save_plan(plan, out)
     click.echo(render_plan(plan, fmt, color=_color(sys.stdout)), nl=False)
     job_summary(render_markdown(plan))
+    annotate(conflict_annotations(plan), fmt)
+    conflicting = [change.address for change in plan.changes if change.blueprint_conflicts]
+    if fail_on_blueprint_conflict and conflicting:
+        click.echo(f"error: {len(conflicting)} change{'s' if len(conflicting) != 1 else ''} conflict with enabled "
+                   f"authentik blueprint instances ({', '.join(conflicting)}); --fail-on-blueprint-conflict",
+                   err=True)
+        return EXIT_ERROR
     return EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK
 
 

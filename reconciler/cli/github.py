@@ -3,12 +3,16 @@ reports appended to the job summary. Off GitHub Actions, both do nothing."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.errors import Problem
 
-__all__ = ["on_github", "escape", "github_annotations", "annotate", "job_summary"]
+if TYPE_CHECKING:  # `reconciler --help` imports no planning module
+    from reconciler.planning.changes import Plan
+
+__all__ = ["on_github", "escape", "github_annotations", "conflict_annotations", "annotate", "job_summary"]
 
 
 def on_github() -> bool:
@@ -28,6 +32,21 @@ def github_annotations(problems: list[Problem]) -> list[str]:
         where = f"file={escape(p.file, True)}" + (f",line={p.line},col={p.column}" if p.line else "")
         subject = ": ".join(part for part in (p.subject, p.field) if part)
         lines.append(f"::error {where}::{escape((subject + ': ' if subject else '') + p.message)}")
+    return lines
+
+
+def conflict_annotations(plan: Plan) -> list[str]:
+    """`::warning` lines for the changes authentik's blueprints will set back, on the manifest
+    describing the object. A warning, not an error: the plan is valid and may be meant (the
+    instance is disabled by hand); `plan --fail-on-blueprint-conflict` makes it fail the job."""
+    files = {owned.address: owned.file for owned in plan.owns if owned.file}
+    lines = []
+    for change in plan.changes:
+        for conflict in change.blueprint_conflicts:
+            where = f"file={escape(files[change.address], True)}," if change.address in files else ""
+            lines.append(f"::warning {where}title=blueprint conflict::"
+                         f"{escape(f'{change.address}: {conflict.blueprint} ({conflict.instance}) sets back ')}"
+                         f"{escape(', '.join(conflict.fields) or 'the object')}")
     return lines
 
 

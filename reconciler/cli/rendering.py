@@ -12,8 +12,8 @@ from reconciler.planning.changes import UNKNOWN, Change, FieldChange, Plan, Repl
 from reconciler.planning.planfile import DigestCheck
 from reconciler.values import REDACTED, JsonObject, Ref, Secret, redact
 
-__all__ = ["render_plan", "render_saved", "render_text", "render_json", "render_markdown", "render_validation",
-           "render_kinds", "render_kind", "render_apply", "render_change_done", "Style"]
+__all__ = ["render_plan", "render_saved", "consequence_lines", "render_text", "render_json", "render_markdown",
+           "render_validation", "render_kinds", "render_kind", "render_apply", "render_change_done", "Style"]
 
 COLORS = {"+": "32", "~": "33", "-": "31", "bold": "1", "dim": "2"}
 
@@ -65,7 +65,46 @@ def _change_lines(change: Change, style: Style) -> list[str]:
     if isinstance(change, Replace):
         lines.append(style(f"        (PUT sends all {len(change.full)} writable fields)", "dim"))
     lines += [style(f"        ({note})", "dim") for note in change.notes]
+    for line in consequence_lines(change):
+        mark = "!" if line.startswith(("blueprint conflict", "drift")) else " "
+        lines.append(f"      {style(mark, '-') if mark == '!' else mark} {line}")
     return lines
+
+
+def consequence_lines(change: Change) -> list[str]:
+    """What a change sets off, in words (text and Markdown): the blueprint instances that will set
+    it back, and what runs or uses the object."""
+    lines = []
+    for conflict in change.blueprint_conflicts:
+        fields = ", ".join(conflict.fields)
+        if change.action == "delete":
+            lines.append(f"blueprint conflict: authentik's blueprint {conflict.blueprint} (instance "
+                         f"\"{conflict.instance}\") makes this object; authentik re-applies this blueprint when its "
+                         "file changes (upgrades) or when applied by hand, and will create it again")
+        else:
+            lines.append(f"blueprint conflict: authentik's blueprint {conflict.blueprint} (instance "
+                         f"\"{conflict.instance}\") sets {fields}; authentik re-applies this blueprint when its "
+                         "file changes (upgrades) or when applied by hand, and will set these fields back")
+        if conflict.drift:
+            lines.append(f"drift explained: the blueprint was applied at {conflict.drift}, after this repository's "
+                         f"last apply: it most likely set {fields} back")
+        lines.append(f"to resolve: keep the default and make your own object, or disable the instance in a manifest "
+                     f"(blueprints: - path: {conflict.blueprint}, enabled: false)")
+    if change.impact:
+        lines.append(_used_by(change))
+    return lines
+
+
+def _used_by(change: Change) -> str:
+    """`used by: flow default-authentication-flow (brand authentik-default)`."""
+    impact = change.impact
+    users = [f"flow {', '.join(impact.flows)}" if impact.flows else ""]
+    if impact.brands:
+        users[0] += f" (brand {', '.join(impact.brands)})" if users[0] else f"brand {', '.join(impact.brands)}"
+    if impact.applications:
+        users.append(f"application {', '.join(impact.applications)}")
+    text = "used by: " + "; ".join(u for u in users if u)
+    return text + ("; affects every login (a brand's authentication flow)" if impact.every_login else "")
 
 
 def _unmanaged_lines(plan: Plan) -> list[str]:
@@ -124,6 +163,8 @@ def render_markdown(plan: Plan) -> str:
                 lines.append(f"| {change.action} | `{change.address}` | `{f.field}` | {before} | {after}{details} |")
         notes = [f"- `{change.address}`: {note}" for change in plan.changes
                  for note in (*(f"also sends `{c.field}`: {c.why}" for c in change.companions), *change.notes)]
+        notes += [f"- {'**Warning:** ' if line.startswith('blueprint') else ''}`{change.address}`: {line}"
+                  for change in plan.changes for line in consequence_lines(change)]
         if notes:
             lines += ["", *notes]
     if plan.unmanaged:

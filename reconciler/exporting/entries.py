@@ -280,7 +280,8 @@ class _Exporter:
         if kind.section is not None and len(self.model.sections[kind.section]) > 1:
             entry.data["kind"] = kind.manifest_kind
         for name in kind.key:
-            entry.data[name] = obj.get(name)
+            if obj.get(name) not in (None, "") or name not in kind.key_fallback:  # else known by its stand-in
+                entry.data[name] = obj.get(name)
         self.fields(kind, obj, entry, set())
         self.nested(kind, obj, entry, entry.data, "")
         return entry

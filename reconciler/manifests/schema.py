@@ -332,7 +332,7 @@ def _check_object(raw: RawObject, model: ApiModel, problems: list[Problem]) -> K
         problem(where, f"{what} is not a JSON value: quote it", _field_label(where))
     checked = dict(data)
     _check_fields(checked, kind, model, kind.name, (), problem)
-    ok = len(problems) == before and all(name in data for name in kind.key)
+    ok = len(problems) == before and all(kind.key_value(name, data) is not None for name in kind.key)
     schema_ok = _check_schema(checked, raw, kind, model, problem)
     absent_ok = _check_absent(data, kind, problem)
     ignored_ok = _check_ignored(data, problem)
@@ -354,10 +354,12 @@ def _unknown_kind(raw: RawObject, model: ApiModel, problem: Report) -> None:
 
 def _check_key(data: JsonObject, kind: Kind, problem: Report) -> None:
     for name in kind.key:
-        if name not in data:
-            problem((), f"missing {name!r}")
-        elif not isinstance(data[name], str) or not data[name]:
-            problem((name,), "must be a non-empty string", name)
+        written = name if name in data or name not in kind.key_fallback else kind.key_fallback[name]
+        if written not in data:
+            alternative = f" or {kind.key_fallback[name]!r}" if name in kind.key_fallback else ""
+            problem((), f"missing {name!r}{alternative}")
+        elif not isinstance(data[written], str) or not data[written]:
+            problem((written,), "must be a non-empty string", written)
 
 
 def _check_schema(checked: JsonObject, raw: RawObject, kind: Kind, model: ApiModel, problem: Report) -> bool:
@@ -385,6 +387,8 @@ def _reported_above(error: ValidationError, path: list[str | int], foreign: list
     if error.validator == "required" and not path and any(
             key in kind.key for key in _schema_of(error).get("required", []) if key not in checked):
         return True  # a missing key
+    if error.validator == "anyOf" and not path and kind.key_fallback:
+        return True  # a key written neither way: `_check_key` said so
     return len(path) == 1 and path[0] in kind.key and not _non_empty_text(checked.get(path[0]))
 
 

@@ -27,7 +27,7 @@ def desired_key(kind: Kind, fields: Mapping[str, Json]) -> Key:
     """The natural key of a manifest entry: its key fields, references by the key they name."""
     parts: list[Json] = []
     for name in kind.key:
-        value = fields.get(name)
+        value = kind.key_value(name, fields)
         if kind.fields[name].reference and value is not None:
             parts.append(written_ref(value))
         else:
@@ -39,7 +39,7 @@ def live_key(kind: Kind, obj: Mapping[str, Json], ref_of: Callable[[str, Any], R
     """The natural key of a live object; `ref_of(target, id)` names what a reference points at."""
     parts: list[Json] = []
     for name in kind.key:
-        value = obj.get(name)
+        value = kind.key_value(name, obj)
         spec = kind.fields[name]
         if spec.reference and value is not None:
             ref = ref_of(spec.reference, value)

@@ -155,6 +155,16 @@ class Kind:
     generate: JsonObject | None = None
     """How authentik generates an object instead of taking its fields (a certificate key pair):
     `path`, `key_field` (the parameter the natural key goes in), `fields`, `required`."""
+    key_fallback: dict[str, str] = field(default_factory=dict)
+    """Key field -> the field whose value stands in for it when it is empty (a blueprint instance
+    is known by its file `path`, or by `name` when it has no file)."""
+
+    def key_value(self, name: str, values: Mapping[str, Json]) -> Json:
+        """The value of key field `name` in `values`, or its stand-in's when it is empty."""
+        value = values.get(name)
+        if value in (None, "") and name in self.key_fallback:
+            return values.get(self.key_fallback[name])
+        return value
 
     def id_key(self, value: object) -> IdKey:
         """An id of this kind's objects, with its scope, for sets that mix kinds."""
@@ -370,4 +380,5 @@ def _kind(name: str, spec: JsonObject) -> Kind:
         mirrored=dict(spec.get("mirrored", {})),
         export_unchanged_defaults=bool(spec.get("export_unchanged_defaults", True)),
         generate=dict(spec["generate"]) if spec.get("generate") else None,
+        key_fallback=dict(spec.get("key_fallback", {})),
     )

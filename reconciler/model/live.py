@@ -111,6 +111,19 @@ class LiveState:
         member, obj = found
         return Ref(member, self._target_key(member, obj), ident)
 
+    def target_object(self, target: str, ident: Json) -> tuple[Kind | None, JsonObject] | None:
+        """The object a reference id points at, with its kind when the model has one for it (a
+        flow, a binding; a stage's by the `meta_model_name` `/stages/all/` shows); None when the
+        lists read do not hold it."""
+        found = self._target_index(target).get(str(ident))
+        if found is None:
+            return None
+        member, obj = found
+        model_name = obj.get("meta_model_name")
+        kind = self.model.kind_listing(member) or next(
+            (k for k in self.model.kinds_of(member) if k.constants.get("meta_model_name") == model_name), None)
+        return kind, obj
+
     def _keys_index(self, target: str) -> dict[Key, list[Json]]:
         if target not in self._target_keys:
             index: dict[Key, list[Json]] = {}
@@ -200,4 +213,5 @@ def id_fields(model: ApiModel, path: str) -> set[str]:
     `group` or `user` out when it is unset."""
     kind = model.kind_for_path(path)
     keys = {name for name in kind.key if kind.fields[name].reference is None} if kind else set()
+    keys |= set(kind.key_fallback.values()) if kind else set()
     return ({kind.id_field} if kind else set()) | keys | {t.id for t in model.targets.values() if t.path == path}

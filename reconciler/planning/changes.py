@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 from reconciler.errors import CycleError, PlanFileError
 from reconciler.values import IdKey, Json, JsonObject, Key, Ref, Secret, plain, redact
 
-__all__ = ["UNKNOWN", "FORMAT_VERSION", "FieldChange", "SentAlong", "LiveFingerprint", "Owned", "Unmanaged", "Change",
+__all__ = ["UNKNOWN", "FORMAT_VERSION", "BlueprintConflict", "Impact",
+           "FieldChange", "SentAlong", "LiveFingerprint", "Owned", "Unmanaged", "Change",
            "Create", "Update", "Replace", "Delete", "Plan", "PlanDigest", "API_PREFIX", "order_changes", "encode",
            "decode", "content_digest"]
 
@@ -190,6 +191,49 @@ class Unmanaged:
         return {"kind": self.kind, "address": self.address, "id": self.id}
 
 
+@dataclass(frozen=True)
+class BlueprintConflict:
+    """An enabled authentik blueprint instance whose `present` entry sets `fields` of the changed
+    object (for a delete: the entry makes the object), so applying it again sets them back.
+    `drift`: when the instance was applied after this repository's last apply, its time (the
+    change then most likely undoes what the blueprint did)."""
+
+    blueprint: str
+    instance: str
+    fields: tuple[str, ...]
+    drift: str | None = None
+
+    @property
+    def data(self) -> JsonObject:
+        out: JsonObject = {"blueprint": self.blueprint, "instance": self.instance, "fields": list(self.fields)}
+        if self.drift is not None:
+            out["drift"] = self.drift
+        return out
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What runs or uses a changed object: the flows running it, and the brands and applications
+    using those flows or the object; `every_login` when a brand's default authentication flow is
+    among them."""
+
+    flows: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    applications: tuple[str, ...] = ()
+    every_login: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.flows or self.brands or self.applications)
+
+    @property
+    def data(self) -> JsonObject:
+        out: JsonObject = {name: list(values) for name, values in (
+            ("flows", self.flows), ("brands", self.brands), ("applications", self.applications)) if values}
+        if self.every_login:
+            out["every_login"] = True
+        return out
+
+
 def _shown(value: Json, sensitive: bool) -> Json:
     if value is UNKNOWN:
         return "(unknown)"
@@ -224,6 +268,10 @@ class Change:
     """For a create: ids of the live objects that shared its key when planned (a stage bound twice)."""
     takes: tuple[IdKey, ...] = ()
     """For a delete: ids of the live objects authentik deletes with it, as planned."""
+    blueprint_conflicts: tuple[BlueprintConflict, ...] = ()
+    """authentik's blueprint instances that will set this change back (planning/consequences.py)."""
+    impact: Impact = field(default_factory=Impact)
+    """What runs or uses the changed object (planning/impact.py)."""
 
     @property
     def name(self) -> str:
@@ -267,6 +315,10 @@ class Change:
             out["companions"] = {c.field: {"value": redact(c.value), "why": c.why} for c in self.companions}
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.blueprint_conflicts:
+            out["blueprint_conflicts"] = [conflict.data for conflict in self.blueprint_conflicts]
+        if self.impact:
+            out["impact"] = self.impact.data
         return out
 
     def _before(self) -> JsonObject:
@@ -605,8 +657,24 @@ def _common(item: JsonObject, where: str, path: str, body: JsonObject) -> JsonOb
         companions=tuple(SentAlong(name, body[name], spec.get("why") or "") for name, spec in companions.items()),
         depends_on=frozenset(_list(item, "depends_on", where, "text")),
         notes=tuple(_list(item, "notes", where, "text")),
+        blueprint_conflicts=tuple(
+            _conflict(entry, f"{_at(where, 'blueprint_conflicts')}[{index}]")
+            for index, entry in enumerate(_list(item, "blueprint_conflicts", where, "an object"))),
+        impact=_impact(_typed(item, "impact", "an object", where, {}), _at(where, "impact")),
         **_checks(item, where),
     )
+
+
+def _conflict(entry: JsonObject, where: str) -> BlueprintConflict:
+    return BlueprintConflict(_typed(entry, "blueprint", "text", where), _typed(entry, "instance", "text", where),
+                             tuple(_list(entry, "fields", where, "text")), _typed(entry, "drift", "text", where, None))
+
+
+def _impact(entry: JsonObject, where: str) -> Impact:
+    return Impact(flows=tuple(_list(entry, "flows", where, "text")),
+                  brands=tuple(_list(entry, "brands", where, "text")),
+                  applications=tuple(_list(entry, "applications", where, "text")),
+                  every_login=_typed(entry, "every_login", "true or false", where, False))
 
 
 def _field_changes(shown: dict[str, Any], before: JsonObject, body: JsonObject, sensitive: set[Json],

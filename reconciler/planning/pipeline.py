@@ -27,7 +27,9 @@ from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model
 from reconciler.model.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
 from reconciler.model.versions import latest_version
 from reconciler.planning.changes import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
+from reconciler.planning.consequences import instances_path, may_conflict, with_blueprint_conflicts
 from reconciler.planning.diff import DiffResult, diff
+from reconciler.planning.impact import impact_paths, with_impact
 from reconciler.planning.matching import Matching, match, prune, refuse_partial
 from reconciler.planning.refs import resolve_refs
 from reconciler.planning.stale import live_fingerprint, same_key_ids
@@ -39,7 +41,8 @@ from reconciler.values import IdKey, Json, Key, Ref, Secret, display_key, refs_i
 
 __all__ = ["PlanOptions", "PlanSession", "load", "substitute", "latest_version", "pick_version", "model_for",
            "validate", "resolve_secrets", "live_paths", "fetch", "match", "matched_paths", "fetch_more",
-           "check_conflicts", "resolve_refs", "compare", "order", "stamp", "unmanaged", "open_state", "state_path",
+           "check_conflicts", "resolve_refs", "compare", "order", "stamp", "consequences", "unmanaged", "open_state",
+           "state_path",
            "default_state_path", "shown_path", "make_plan", "check_ignored", "STATE_KEY_ENV", "prune", "check_safety",
            "guarded_deletes", "owns", "gone", "referenced_ids", "prunable_kinds", "check_mirrored"]
 
@@ -393,6 +396,21 @@ def stamp(changes: tuple[Change, ...], live: LiveState, model: ApiModel, secrets
     return tuple(stamped)
 
 
+async def consequences(client: Client, live: LiveState, model: ApiModel, changes: tuple[Change, ...],
+                       secrets: StateFile, progress: Callable[[str], None] | None = None,
+                       ) -> tuple[LiveState, tuple[Change, ...]]:
+    """Step 10: what the changes set off, read with one list call per kind the plan has not read:
+    the blueprint instances that will set a change back (`blueprint_conflicts`, and drift they made
+    since the last apply the state file records), and what runs or uses each changed object
+    (`impact`)."""
+    paths = impact_paths(changes, model)
+    instances = instances_path(model)
+    if instances is not None and may_conflict(changes, model):
+        paths.add(instances)
+    live = await fetch_more(client, live, paths, progress)
+    return live, with_impact(with_blueprint_conflicts(changes, live, model, secrets.last_apply), live, model)
+
+
 def unmanaged(matching: Matching, model: ApiModel) -> tuple[Unmanaged, ...]:
     """Live objects of the kinds the manifests describe that no manifest describes."""
     return tuple(sorted((Unmanaged(o.kind, o.address, o.live.get(model.kinds[o.kind].id_field))
@@ -528,6 +546,7 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
     if not options.force:
         check_safety(result.changes, owned_count(owned, live, model), live, model, config.safety)
     changes = stamp(order(deletes_after_referrers(result.changes, live, model), desired, model), live, model, secrets)
+    live, changes = await consequences(client, live, model, changes, secrets, options.progress)
     plan = Plan(api_version=model.version, changes=changes, unchanged=result.unchanged,
                 server=client.connection.display_url, unmanaged=unmanaged(matching, model),
                 manifests_digest=manifests.digest, manifest_files=len(manifests.files), key_id=secrets.key_id,

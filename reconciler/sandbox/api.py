@@ -18,6 +18,7 @@ from reconciler.values import Json, JsonObject, ObjectId
 
 from . import certificates
 from .applications import BASE_URL
+from .blueprints import KIND, Importer, created_state
 from .listing import InvalidFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
@@ -49,6 +50,7 @@ class Api:
         self.renderer = Renderer(model, profile, store)
         self.rules = Rules(store, profile, enterprise)
         self.validator = Validator(store, profile, self.rules)
+        self.importer = Importer(model, store)
         self._rendered: dict[str, tuple[int, list[JsonObject]]] = {}
         self._cached: dict[str, tuple[int, dict[int, list[ObjectId]]]] = {}
 
@@ -80,6 +82,10 @@ class Api:
                 self.route(kind.path + "{ident}/used_by/", {"GET": partial(self.used_by, kind)}),
             ]
         routes += self.file_url_routes()
+        if KIND in self.model.kinds:
+            blueprints = self.model.kinds[KIND]
+            routes.append(self.route(blueprints.path + "{ident}/apply/",
+                                     {"POST": partial(self.apply_blueprint, blueprints)}))
         for path in self.listed_paths():
             routes += [self.route(path, {"GET": partial(self.list_listed, path)}),
                        self.route(path + "{ident}/", {"GET": partial(self.get_listed, path)})]
@@ -166,7 +172,7 @@ class Api:
         generated = self.renderer.computed.generated(kind)
         drawn = {k: v for k, v in generated.items() if k in kind.fields}
         self.store.insert(kind, pk, {**creation_defaults(kind), **drawn, **cleaned},
-                          {k: v for k, v in generated.items() if k not in kind.fields})
+                          {**{k: v for k, v in generated.items() if k not in kind.fields}, **created_state(kind)})
         self.claim(kind, pk, cleaned)
         self.renderer.directory.created(kind, pk, cleaned)
         return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
@@ -210,6 +216,15 @@ class Api:
                 if other != pk and taken & set(values.get(name) or []):
                     self.store.update(kind, other, {name: [item for item in values[name] if item not in taken]})
 
+    async def apply_blueprint(self, kind: Kind, request: Request, ident: str) -> Response:
+        """`POST .../apply/`: import the instance's blueprint (see `blueprints.Importer`)."""
+        found = self.store.find(kind, ident)
+        if found is None:
+            return self.not_found(kind.model)
+        before = self.renderer.render(kind, found)
+        self.importer.apply(found)
+        return JSONResponse(before if self.importer.answers_before_import else self.renderer.render(kind, found))
+
     async def used_by(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
         return JSONResponse(self.usages(kind, found)) if found else self.not_found(kind.model)
@@ -234,8 +249,11 @@ class Api:
             return JSONResponse(field_errors, 400)
         try:
             message = self.rules.validate(kind, cleaned)
+            refused = self.importer.refused(kind, cleaned)
         except ServerFault:
             return server_error()
+        if refused:
+            return JSONResponse(refused, 400)
         if message:
             return JSONResponse({"non_field_errors": [message]}, 400)
         if server_error_fields(kind, body, self.profile, creating=instance is None):

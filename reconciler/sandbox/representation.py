@@ -119,7 +119,11 @@ class Renderer:
             name = key[: -len(EXPANDED)]
             return self.expand(kind, values, name, generic=name in generic)
         computed = self.computed.value(kind, pk, values, key)
-        return self.reverse(kind, pk, key) if computed is NOT_COMPUTED else computed
+        if computed is not NOT_COMPUTED:
+            return computed
+        if key in self.store.held[pk]:  # what the server keeps itself (a blueprint instance's status)
+            return copy.deepcopy(self.store.held[pk][key])
+        return self.reverse(kind, pk, key)
 
     # -- flows ----------------------------------------------------------------------------------
     flow_fields = ("cache_count", "export_url", "background", "background_url", "background_themed_urls")

@@ -153,8 +153,9 @@ class Validator:
     def check_object_rules(self, kind: Kind, field: Field, value: Json, instance: ObjectId | None) -> None:
         """Validators that need the stored objects: the unique natural key and the source stage
         quirk."""
-        if kind.key == (field.name,) and not field.reference and \
-                self.store.value_taken(kind, field.name, value, instance):
+        unique = (kind.key == (field.name,) and field.name not in kind.key_fallback) or \
+            field.name in kind.key_fallback.values()  # a blueprint instance's name, not its path (directory 451)
+        if unique and not field.reference and self.store.value_taken(kind, field.name, value, instance):
             raise FieldError([self.profile.unique_messages.get(kind.family) or
                               TAKEN.format(owner=unique_owner(kind), field=field.name)])
         if field.reference and not field.is_list and value is not None:
