@@ -59,7 +59,8 @@ class Replay:
 
 
 def recordings(version: str) -> list[Path]:
-    return sorted((RECORDINGS / version / "directory").glob("[0-9]*.json"), key=lambda p: int(p.stem.split("-")[0]))
+    return sorted((RECORDINGS / version / "directory").glob("[0-9]*-*blueprint*.json"),
+                  key=lambda p: int(p.stem.split("-")[0]))
 
 
 async def replay(version: str) -> Replay:
