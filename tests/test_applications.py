@@ -317,3 +317,18 @@ def apply_saved(url: str, saved: Path) -> str:
     result = run(url, "apply", "--plan", str(saved), "--auto-approve")
     assert result.exit_code == 0, result.output
     return result.output
+
+
+@pytest.mark.parametrize(("version", "written", "own"), [("2023.10.7", "provider_scope", "scope"),
+                                                          ("2026.2.2", "scope", "provider_scope")])
+def test_the_other_versions_name_of_a_mapping_kind_is_refused_naming_both(version: str, written: str, own: str,
+                                                                           tmp_path: Path) -> None:
+    # FINDINGS apps "Differences": 2023.10.7's mapping paths are flat (/propertymappings/scope/)
+    folder = write(tmp_path / "config", {"property_mappings": [
+        {"kind": written, "name": "roles", "scope_name": "roles", "expression": "return {}"}]})
+    result = run("http://127.0.0.1:9", "validate", str(folder), "--api-version", version)
+    assert result.exit_code == 1
+    other = next(v for v in known_versions() if v != version)
+    assert f'{folder / "apps.yaml"}:2:3: {written}/roles: kind: unknown kind "{written}" (that is authentik ' \
+           f"{other}'s name; authentik {version} calls it '{own}') in 'property_mappings' for authentik {version}" \
+           in result.output, result.output

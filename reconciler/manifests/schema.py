@@ -15,7 +15,7 @@ from reconciler.errors import ManifestError, Problem
 from reconciler.manifests.compiled import FORMATS, Check, compile_check
 from reconciler.manifests.desired import DesiredObject, expand
 from reconciler.manifests.reading import KeyPath, Manifests, RawObject
-from reconciler.model.kinds import ApiModel, Kind, schema_dir
+from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model, schema_dir
 from reconciler.values import Json, JsonObject, Ref
 
 if TYPE_CHECKING:  # jsonschema loads only when an entry fails the compiled check (a fifth of a second)
@@ -322,8 +322,23 @@ def _unknown_kind(raw: RawObject, model: ApiModel, problem: Report) -> None:
         return
     written = raw.data["kind"]
     kinds = model.sections.get(raw.section, {})
-    problem(("kind",), f"unknown kind {json.dumps(written)}{_suggest(str(written), list(kinds))} "
-            f"in {raw.section!r} for authentik {model.version}", "kind")
+    renamed = _other_versions_name(model, raw.section, str(written))
+    hint = renamed or _suggest(str(written), list(kinds))
+    problem(("kind",), f"unknown kind {json.dumps(written)}{hint} in {raw.section!r} for authentik {model.version}",
+            "kind")
+
+
+def _other_versions_name(model: ApiModel, section: str, written: str) -> str:
+    """Where another API version names the same kind differently (a scope mapping is `scope` in
+    2023.10.7 and `provider_scope` in 2026.2.2): both names, matched by the API's model name."""
+    for version in known_versions():
+        other = load_model(version)
+        kind = other.kind_in(section, written) if version != model.version else None
+        same = [k for k in model.kinds.values() if kind is not None and k.model == kind.model and k.section == section]
+        if same:
+            own = same[0].manifest_kind
+            return f" (that is authentik {version}'s name; authentik {model.version} calls it {own!r})"
+    return ""
 
 
 def _check_key(data: JsonObject, kind: Kind, problem: Report) -> None:
