@@ -101,7 +101,8 @@ class Family:
     as well as `{provider: NAME}`. `generated`: fields the server fills per object on create (a
     random client secret, the default scopes of this install), so no default is recorded.
     `export_unchanged_defaults`: False where export leaves out a fresh install's object that is
-    as installed (the built-in mappings, the self-signed certificate, the embedded outpost)."""
+    as installed (the built-in mappings, the self-signed certificate, the embedded outpost).
+    `takes`: reference fields whose targets authentik deletes with the object."""
 
     name: str
     nouns: tuple[str, str]
@@ -127,6 +128,7 @@ class Family:
     recording_dirs: Mapping[str, str] = field(default_factory=dict)
     generated: Mapping[str, list[str]] = field(default_factory=dict)
     export_unchanged_defaults: bool = True
+    takes: Mapping[str, list[str]] = field(default_factory=dict)
     nested: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)
     plain_references: bool = False
 
@@ -449,6 +451,9 @@ APPLICATIONS = Family(
     # 522): the application guards it, so a prune refuses and names the application.
     targets=(Target(name="application", at=(("/core/applications/", "pk"),), guards=("provider",)),),
     references={"provider": "provider", "backchannel_providers": "provider"},
+    # Deleting an application deletes its backchannel providers (apps 529, 549); its main
+    # provider stays (521, 522).
+    takes={"application": ["backchannel_providers"]},
 )
 
 # Entitlements (2026) answer with `pbm_uuid` and no `pk` (apps 446); written inside their application.
@@ -904,6 +909,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "no_default": kind.family.no_default.get(kind.name, []),
         "generated": kind.family.generated.get(kind.name, []),
         "export_unchanged_defaults": kind.family.export_unchanged_defaults,
+        "takes": kind.family.takes.get(kind.name, []),
         "constants": constants,
         "recorded": bool(recorded),
     }

@@ -360,3 +360,23 @@ def test_the_other_versions_name_of_a_mapping_kind_is_refused_naming_both(versio
     assert f'{folder / "apps.yaml"}:2:3: {written}/roles: kind: unknown kind "{written}" (that is authentik ' \
            f"{other}'s name; authentik {version} calls it '{own}') in 'property_mappings' for authentik {version}" \
            in result.output, result.output
+
+
+def test_deleting_an_application_says_authentik_deletes_its_backchannel_provider_too(tmp_path: Path) -> None:
+    # apps 529, 549: the SCIM provider that was the application's backchannel provider is gone
+    scim = {"kind": "scim", "name": "grafana-scim", "url": "https://scim.example.com/v2", "token": {"env": "SCIM"}}
+    app = {"slug": "grafana", "name": "Grafana", "backchannel_providers": ["grafana-scim"]}
+    folder = write(tmp_path / "config", {"providers": [scim], "applications": [app]})
+    env = {"SCIM": "scim-token-value-1"}
+    with served() as (sandbox, url):
+        apply(url, folder, env=env)
+        write(folder, {"providers": [scim], "applications": [{"slug": "grafana", "state": "absent"}]})
+        code, text = plan(url, folder, env=env)
+        # the manifests keep the provider: the delete is refused rather than losing it
+        assert code == 1 and "cannot delete application/grafana: authentik would delete " \
+                             "scim_provider/grafana-scim with it, which the manifests keep" in text, text
+        write(folder, {"applications": [{"slug": "grafana", "state": "absent"}]})
+        code, text = plan(url, folder, env=env)
+        assert code == 2 and "authentik also deletes scim_provider/grafana-scim" in text, text
+        apply(url, folder, env=env)
+        assert [p for p in sandbox.objects("scim_provider") if p["name"] == "grafana-scim"] == []
