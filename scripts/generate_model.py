@@ -111,7 +111,8 @@ class Family:
     exports write the other side only, so the two never fight. `actions`: write-only fields set through a call of
     their own below the object's URL, not in its body (a user's password).
     `export_unchanged_defaults`: False where export leaves out a fresh install's object that is
-    as installed (the built-in mappings, the self-signed certificate, the embedded outpost)."""
+    as installed (the built-in mappings, the self-signed certificate, the embedded outpost).
+    `takes`: reference fields whose targets authentik deletes with the object."""
 
     name: str
     nouns: tuple[str, str]
@@ -138,6 +139,7 @@ class Family:
     recording_dirs: Mapping[str, str] = field(default_factory=dict)
     generated: Mapping[str, list[str]] = field(default_factory=dict)
     export_unchanged_defaults: bool = True
+    takes: Mapping[str, list[str]] = field(default_factory=dict)
     nested: Mapping[str, Mapping[str, Json]] = field(default_factory=dict)
     plain_references: bool = False
     opt_in: bool = False
@@ -595,6 +597,9 @@ APPLICATIONS = Family(
     # 522): the application guards it, so a prune refuses and names the application.
     targets=(Target(name="application", at=(("/core/applications/", "pk"),), guards=("provider",)),),
     references={"provider": "provider", "backchannel_providers": "provider"},
+    # Deleting an application deletes its backchannel providers (apps 529, 549); its main
+    # provider stays (521, 522).
+    takes={"application": ["backchannel_providers"]},
 )
 
 # Entitlements (2026) answer with `pbm_uuid` and no `pk` (apps 446); written inside their application.
@@ -1104,6 +1109,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "no_default": kind.family.no_default.get(kind.name, []),
         "generated": kind.family.generated.get(kind.name, []),
         "export_unchanged_defaults": kind.family.export_unchanged_defaults,
+        "takes": kind.family.takes.get(kind.name, []),
         "constants": constants,
         "recorded": bool(recorded),
         "opt_in": kind.family.opt_in,

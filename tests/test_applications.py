@@ -205,9 +205,16 @@ def test_a_reference_to_a_missing_provider_fails_at_its_place(tmp_path: Path) ->
 IMPLICIT = "default-provider-authorization-implicit-consent"
 INVALIDATION = "default-provider-invalidation-flow"
 EVERY_KIND_2026: dict[str, Any] = {
+    "certificates": [
+        {"name": "every-certificate", "certificate_data": {"file": "every.pem"}, "key_data": {"file": "every.key"}},
+    ],
     "property_mappings": [
         {"kind": "provider_saml", "name": "every-saml-mapping", "saml_name": "email",
          "expression": "return request.user.email"},
+        {"kind": "provider_scope", "name": "every-scope-mapping", "scope_name": "every", "expression": "return {}"},
+        {"kind": "provider_radius", "name": "every-radius-mapping", "expression": "return {}"},
+        {"kind": "source_ldap", "name": "every-ldap-source-mapping", "expression": "return {}"},
+        {"kind": "notification", "name": "every-webhook-mapping", "expression": "return {}"},
     ],
     "providers": [
         {"kind": "saml", "name": "every-saml", "authorization_flow": IMPLICIT, "invalidation_flow": INVALIDATION,
@@ -218,6 +225,11 @@ EVERY_KIND_2026: dict[str, Any] = {
         {"kind": "ldap", "name": "every-ldap", "authorization_flow": IMPLICIT, "invalidation_flow": INVALIDATION,
          "base_dn": "DC=example,DC=com"},
         {"kind": "scim", "name": "every-scim", "url": "https://scim.example.com/v2", "token": {"env": "SCIM_TOKEN"}},
+        {"kind": "oauth2", "name": "every-oauth2", "authorization_flow": IMPLICIT, "invalidation_flow": INVALIDATION,
+         "redirect_uris": [{"matching_mode": "regex", "url": "https://.*\\.example\\.com/cb"}],
+         "property_mappings": ["every-scope-mapping"], "signing_key": "every-certificate"},
+        {"kind": "radius", "name": "every-radius", "authorization_flow": IMPLICIT, "invalidation_flow": INVALIDATION,
+         "client_networks": "10.0.0.0/8", "property_mappings": ["every-radius-mapping"]},
         {"kind": "rac", "name": "every-rac", "authorization_flow": IMPLICIT,
          "endpoints": [{"name": "every-endpoint", "protocol": "ssh", "host": "ssh.example.com",
                         "auth_mode": "static"}]},
@@ -229,6 +241,7 @@ EVERY_KIND_2026: dict[str, Any] = {
     ],
     "outpost_connections": [
         {"kind": "docker", "name": "every-docker", "url": "unix:///var/run/docker.sock", "local": True},
+        {"kind": "kubernetes", "name": "every-kubernetes", "kubeconfig": {}, "local": True},
     ],
     "outposts": [
         {"name": "every-outpost", "type": "ldap", "providers": ["every-ldap"], "service_connection": "every-docker",
@@ -238,7 +251,13 @@ EVERY_KIND_2026: dict[str, Any] = {
 
 
 def test_exporting_one_object_of_every_new_kind_plans_no_changes_byte_stable(tmp_path: Path) -> None:
+    # every family and a kind of each shape (the enterprise providers need a licence the
+    # recorded server lacked; test_kinds makes one of each against a licensed sandbox)
     folder = write(tmp_path / "seed", EVERY_KIND_2026)
+    certificate, key = key_pair("every")
+    (folder / "every.pem").write_text(certificate)
+    (folder / "every.key").write_text(key)
+    (tmp_path / ".git").mkdir()
     env = {"SCIM_TOKEN": "scim-token-value-1"}
     sandbox = Sandbox(api_version="2026.2.2", token=TOKEN)
     with sandbox.serve_in_thread() as url:
@@ -246,17 +265,26 @@ def test_exporting_one_object_of_every_new_kind_plans_no_changes_byte_stable(tmp
         first, second = tmp_path / "first", tmp_path / "second"
         exported = run(url, "export", "--out", str(first))
         assert exported.exit_code == 0, exported.output
-        assert "scim-token-value-1" not in "".join(p.read_text() for p in first.rglob("*.yaml"))
-        # the secret the server returns in clear becomes a variable to set (apps 324, 327)
-        assert "scim_provider/every-scim token" in exported.stderr
-        variable = next(line.split(":")[0].strip() for line in exported.stderr.splitlines()
-                        if "every-scim token" in line)
-        code, text = plan(url, first, env={variable: "scim-token-value-1"})
+        written = "".join(p.read_text() for p in first.rglob("*.yaml"))
+        assert "scim-token-value-1" not in written and "BEGIN" not in written
+        # the secrets the server returns in clear become variables to set (apps 190, 316, 324)
+        listed = [line.strip().split(": ", 1) for line in exported.stderr.splitlines()[1:] if ": " in line]
+        assert sorted(where for _, where in listed) == ["oauth2_provider/every-oauth2 client_secret",
+                                                        "radius_provider/every-radius shared_secret",
+                                                        "scim_provider/every-scim token"]
+        live = {o["name"]: o for kind in ("oauth2_provider", "radius_provider", "scim_provider")
+                for o in sandbox.objects(kind)}
+        secrets = {}
+        for variable, where in listed:  # each set to the value the server holds, as a user would
+            address, field = where.split()
+            secrets[variable] = live[address.split("/")[1]][field]
+        code, text = plan(url, first, env=secrets)
         assert code == 0 and "\nNo changes. Live state matches the manifests" in text, text
         assert run(url, "export", "--out", str(second)).exit_code == 0
         assert files(first) == files(second)
         # unchanged defaults stay out: the built-in mappings, the certificate, the embedded outpost
-        assert not (first / "certificates").exists()
+        certificates = (first / "certificates" / "certificate.yaml").read_text()
+        assert "every-certificate" in certificates and "Self-signed" not in certificates
         outposts = (first / "outposts" / "outpost.yaml").read_text()
         assert "every-outpost" in outposts and "authentik Embedded Outpost" not in outposts
         providers = (first / "providers").read_text() if (first / "providers").is_file() else \
@@ -317,3 +345,38 @@ def apply_saved(url: str, saved: Path) -> str:
     result = run(url, "apply", "--plan", str(saved), "--auto-approve")
     assert result.exit_code == 0, result.output
     return result.output
+
+
+@pytest.mark.parametrize(("version", "written", "own"), [("2023.10.7", "provider_scope", "scope"),
+                                                          ("2026.2.2", "scope", "provider_scope")])
+def test_the_other_versions_name_of_a_mapping_kind_is_refused_naming_both(version: str, written: str, own: str,
+                                                                           tmp_path: Path) -> None:
+    # FINDINGS apps "Differences": 2023.10.7's mapping paths are flat (/propertymappings/scope/)
+    folder = write(tmp_path / "config", {"property_mappings": [
+        {"kind": written, "name": "roles", "scope_name": "roles", "expression": "return {}"}]})
+    result = run("http://127.0.0.1:9", "validate", str(folder), "--api-version", version)
+    assert result.exit_code == 1
+    other = next(v for v in known_versions() if v != version)
+    assert f'{folder / "apps.yaml"}:2:3: {written}/roles: kind: unknown kind "{written}" (that is authentik ' \
+           f"{other}'s name; authentik {version} calls it '{own}') in 'property_mappings' for authentik {version}" \
+           in result.output, result.output
+
+
+def test_deleting_an_application_says_authentik_deletes_its_backchannel_provider_too(tmp_path: Path) -> None:
+    # apps 529, 549: the SCIM provider that was the application's backchannel provider is gone
+    scim = {"kind": "scim", "name": "grafana-scim", "url": "https://scim.example.com/v2", "token": {"env": "SCIM"}}
+    app = {"slug": "grafana", "name": "Grafana", "backchannel_providers": ["grafana-scim"]}
+    folder = write(tmp_path / "config", {"providers": [scim], "applications": [app]})
+    env = {"SCIM": "scim-token-value-1"}
+    with served() as (sandbox, url):
+        apply(url, folder, env=env)
+        write(folder, {"providers": [scim], "applications": [{"slug": "grafana", "state": "absent"}]})
+        code, text = plan(url, folder, env=env)
+        # the manifests keep the provider: the delete is refused rather than losing it
+        assert code == 1 and "cannot delete application/grafana: authentik would delete " \
+                             "scim_provider/grafana-scim with it, which the manifests keep" in text, text
+        write(folder, {"applications": [{"slug": "grafana", "state": "absent"}]})
+        code, text = plan(url, folder, env=env)
+        assert code == 2 and "authentik also deletes scim_provider/grafana-scim" in text, text
+        apply(url, folder, env=env)
+        assert [p for p in sandbox.objects("scim_provider") if p["name"] == "grafana-scim"] == []

@@ -346,10 +346,24 @@ def _unknown_kind(raw: RawObject, model: ApiModel, problem: Report) -> None:
         return
     written = raw.data["kind"]
     kinds = model.sections.get(raw.section, {})
-    elsewhere = _elsewhere(model, str(written), section=raw.section)
-    hint = "" if elsewhere else _suggest(str(written), list(kinds))
+    renamed = _other_versions_name(model, raw.section, str(written))
+    elsewhere = "" if renamed else _elsewhere(model, str(written), section=raw.section)
+    hint = renamed or ("" if elsewhere else _suggest(str(written), list(kinds)))
     problem(("kind",), f"unknown kind {json.dumps(written)}{hint} in {raw.section!r} for authentik {model.version}"
             f"{elsewhere}", "kind")
+
+
+def _other_versions_name(model: ApiModel, section: str, written: str) -> str:
+    """Where another API version names the same kind differently (a scope mapping is `scope` in
+    2023.10.7 and `provider_scope` in 2026.2.2): both names, matched by the API's model name."""
+    for version in known_versions():
+        other = load_model(version)
+        kind = other.kind_in(section, written) if version != model.version else None
+        same = [k for k in model.kinds.values() if kind is not None and k.model == kind.model and k.section == section]
+        if same:
+            own = same[0].manifest_kind
+            return f" (that is authentik {version}'s name; authentik {model.version} calls it {own!r})"
+    return ""
 
 
 def _check_key(data: JsonObject, kind: Kind, problem: Report) -> None:

@@ -152,6 +152,9 @@ class Kind:
     exports write that other side only."""
     export_unchanged_defaults: bool = True
     """False: export leaves out a fresh install's object that is as installed (issue 17)."""
+    takes: tuple[str, ...] = ()
+    """Reference fields whose targets authentik deletes with the object (an application's
+    backchannel providers, apps 529, 549)."""
     generate: JsonObject | None = None
     """How authentik generates an object instead of taking its fields (a certificate key pair):
     `path`, `key_field` (the parameter the natural key goes in), `fields`, `required`."""
@@ -381,4 +384,5 @@ def _kind(name: str, spec: JsonObject) -> Kind:
         export_unchanged_defaults=bool(spec.get("export_unchanged_defaults", True)),
         generate=dict(spec["generate"]) if spec.get("generate") else None,
         key_fallback=dict(spec.get("key_fallback", {})),
+        takes=tuple(spec.get("takes", ())),
     )

@@ -54,7 +54,18 @@ class LiveState:
     def dependents(self, kind: Kind, obj: JsonObject) -> list[tuple[Kind, JsonObject]]:
         """Live objects authentik deletes with `obj` directly (a stage's bindings)."""
         return [(other, dependent) for other, name in self.model.cascades_from(kind)
-                for dependent in self.children(other, name, obj[kind.id_field])]
+                for dependent in self.children(other, name, obj[kind.id_field])] + self.taken(kind, obj)
+
+    def taken(self, kind: Kind, obj: JsonObject) -> list[tuple[Kind, JsonObject]]:
+        """The objects `obj`'s `takes` fields point at (an application's backchannel providers),
+        as far as the lists read hold them."""
+        found: list[tuple[Kind, JsonObject]] = []
+        for name in kind.takes:
+            target = kind.fields[name].reference or ""
+            for ident in obj.get(name) or []:
+                found += [(other, taken) for other in self.model.kinds_of(target)
+                          if (taken := self.by_id(other, ident)) is not None]
+        return found
 
     def cascade_ids(self, kind: Kind, obj: JsonObject) -> list[tuple[IdKey, Kind, JsonObject]]:
         """What authentik deletes with `obj`, all the way down, each with its scoped id: what a
@@ -176,7 +187,9 @@ def paths_for_deletes(model: ApiModel, doomed: Iterable[Kind]) -> set[str]:
     reach = set(doomed)
     pending = list(reach)
     while pending:
-        for other, _ in model.cascades_from(pending.pop()):
+        kind = pending.pop()
+        taken = [(other, name) for name in kind.takes for other in model.kinds_of(kind.fields[name].reference or "")]
+        for other, _ in [*model.cascades_from(kind), *taken]:
             if other not in reach:
                 reach.add(other)
                 pending.append(other)
