@@ -279,3 +279,19 @@ def test_the_platform_example_applies_with_the_config_on_its_version(version: st
     assert "create group/automation" in result.output and "create user/ci-bot" in result.output
     assert f"create {'brand' if version.startswith('2026') else 'tenant'}/auth.example.com" in result.output
     assert result.output.split("Verifying: planning again.\n")[1].startswith("No changes.")
+
+
+def test_the_plan_says_which_calls_set_a_password_and_permissions(tmp_path: Path) -> None:
+    """The change's method is the object's own write; the plan names the calls of their own
+    (set_password, directory 92; assign/unassign, 162, 176) so nobody takes it for the only one."""
+    users = [{key: value for key, value in user.items() if key != "groups"} for user in config("2026.2.2")["users"]]
+    manifest = write(tmp_path, {"users": users, "roles": config("2026.2.2")["roles"]})
+    with served("2026.2.2") as (_, url):
+        plan = plan_json(url, manifest, "--state", str(tmp_path / "state.json"))
+    notes = {change["kind"]: change["notes"] for change in plan["changes"]}
+    assert notes == {
+        "user": ["password: set by POST /api/v3/core/users/{pk}/set_password/ after the write, not in the object's "
+                 "body"],
+        "role": ["permissions: additions by POST /api/v3/rbac/permissions/assigned_by_roles/{id}/assign/, removals "
+                 "by PATCH /api/v3/rbac/permissions/assigned_by_roles/{id}/unassign/, not in the object's body"]}
+    assert "bot-password-1" not in json.dumps(plan)
