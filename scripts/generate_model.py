@@ -24,6 +24,7 @@ import argparse
 import json
 import re
 import sys
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1137,14 +1138,23 @@ def directory_lists(directory: Path, lists: Mapping[str, Json]) -> JsonObject:
 
 
 def carried_values(value: Json, ids: Mapping[str, str]) -> Json:
-    """`value` with every string that is a carried pk replaced by the seed's."""
+    """`value` with every string that is a carried pk replaced by the seed's, and a group's
+    `num_pk`, which the server derives from its pk, derived again (directory 31)."""
     if isinstance(value, str):
         return ids.get(value, value)
     if isinstance(value, list):
         return [carried_values(item, ids) for item in value]
     if isinstance(value, dict):
-        return {key: carried_values(item, ids) for key, item in value.items()}
+        carried = {key: carried_values(item, ids) for key, item in value.items()}
+        if "num_pk" in carried and isinstance(carried.get("pk"), str):
+            carried["num_pk"] = num_pk(carried["pk"])
+        return carried
     return value
+
+
+def num_pk(pk: str) -> int:
+    """A group's `num_pk`: the first five digits of its UUID as an integer (directory 31)."""
+    return int(str(uuid.UUID(pk).int)[:5])
 
 
 def carried_binding(binding: JsonObject, ids: Mapping[Json, Json],

@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Any
 
 FOLDER = "directory"
+ID_KEYS = ("pk", "user_pk", "brand_uuid", "tenant_uuid", "id", "uuid", "policybindingmodel_ptr_id")
+"""The ids a created object's answer carries, in the order the sandbox draws them: its pk (a brand's
+`brand_uuid`, a lifecycle rule's `id`, a service account's `user_pk`), then a second UUID."""
+LEARNED = ("uid", "user_uid")
+"""Server-made values besides ids that the replay maps: a user's uid hashes the install's secret id."""
 FRESH_INSTALL = "fresh-install.json"
 BLUEPRINTS = "/api/v3/managed/blueprints/"
 BLUEPRINT_REASON = "blueprint instances: consequences branch"
@@ -44,38 +49,47 @@ REASONS = {
 NOT_YET = {
     "2023.10.7": {
         "blueprint": "28-29 437-439 441-451 453-458 460",
-        "fresh": "2-6 8-9 12-18 22-25",
-        "group": "30-44 49-50 53-64",
-        "gu": "120-124 127-130 132-137 140-141 143-145 147-148 150-152",
+        "fresh": "5 8-9 12 14 23-25",
+        "group": "41 44 49-50 53-54 56 58-64",
+        "gu": "120-124 127-130 132-137 140-141 143-144 147 150",
         "perm": "199-200 202",
-        "role": "153-157 159-160 162-166 168-170 172-177 179-188 191-197",
-        "rule": "408-413 415-417 419-421 423-428 430-433 435-436",
+        "role": "162-166 168-170 172-177 179 181 184 187 193 196",
+        "rule": "415-417 426-427 430 432",
         "settings": "238",
-        "source": "247-250 252-254 256 258 261-266 268-273 276 278-284 286 288-295 297-301 303 305 308-315 317-318 "
-                  "320-321 323 325-329 331-336 338-340 366-372 375-383",
-        "tenant": "203-209 213-221 224 226-228 230-231 234-236",
-        "transport": "384-390 393 395-400 403-407 434",
-        "user": "65-68 70-82 84 87-94 96-101 103-104 106-119",
+        "source": "248-249 252-254 256 258 263-264 268-273 276 278-284 286 288 290-295 297-301 303 305 309-315 317-318 "
+                  "320-321 323 326-328 331-332 334-336 338 366-369 372 378 381",
+        "tenant": "204-209 213-221 224 226-228 230-231 234-235",
+        "transport": "385-390 393 396 398-400 403-407 434",
+        "user": "70-71 74-75 78-80 84 92-94 96-101 103-104 106-107 109-118",
         "verify": "480-485 487-490",
     },
     "2026.2.2": {
-        "blueprint": "28-29 437-439 441-451 453-458 460",
-        "brand": "203-209 213-221 224 226-228 230-231 234-236",
-        "fresh": "2-6 8-10 12-26",
-        "group": "30-44 49-50 53-64",
-        "gu": "120-124 127-130 132-137 140-141 143-145 147-148 150-152",
-        "lifecycle": "461-468 470-471 473 475-479",
+        "blueprint": "28-29 437-439 441-448 450-451 453-458 460",
+        "brand": "204-209 213-221 224 226-228 230-231 234-235",
+        "fresh": "5-6 8-10 12 14 23-26",
+        "group": "34 41 44 50 53-54 56 58-64",
+        "gu": "120-124 127-130 132-137 140-141 143-145 147 150",
+        "lifecycle": "462-468 470-471 473 475-479",
         "perm": "199-200 202",
-        "role": "153-157 159-160 162-166 168-170 172-177 179-188 191-197",
-        "rule": "408-413 415-417 419-421 423-428 430-433 435-436",
+        "role": "162-166 168-170 172-177 179-183 186-187 193 196",
+        "rule": "415-417 426-427 430 433",
         "settings": "237-240 242-243 245-246",
-        "source": "247-250 252-254 256 258 261-266 268-273 276 278-284 286 288-295 297-301 303 305 308-315 317-318 "
-                  "320-321 323 325-329 331-336 338-347 349-356 358 360-363 365-383",
-        "transport": "384-390 393 395-400 403-407 434",
-        "user": "65-68 70-82 84 87-94 96-101 103-104 106-119",
+        "source": "248-249 252-254 256 258 263-264 268-273 276 278-284 286 288 290-295 297-301 303 305 309-315 317-318 "
+                  "320-321 323 326-328 331-332 334-336 338 342-347 352-356 361-363 365-369 371-373 378",
+        "transport": "385-390 393 396 398-400 403-407 434",
+        "user": "67-68 70-72 74-75 78-82 84 89 91-94 96-101 103-104 106-107 109-118",
         "verify": "480-485 487-490 492",
     },
 }
+
+
+def learned_ids(recorded: Mapping[str, Any], actual: Mapping[str, Any], seeded: set[str]) -> dict[str, str]:
+    """Recorded -> sandbox values of what a successful write created (ids and uids)."""
+    keys = [key for key in ID_KEYS if key in recorded]
+    if not keys or str(recorded[keys[0]]) in seeded:
+        return {}
+    return {recorded[key]: actual[key] for key in (*keys, *LEARNED)
+            if isinstance(recorded.get(key), str) and isinstance(actual.get(key), str)}
 
 
 def numbers(ranges: str) -> set[int]:

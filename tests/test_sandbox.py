@@ -325,12 +325,13 @@ def test_enterprise_flag_lifts_the_refusal() -> None:
     built_in = {"name": "src", "source": BUILT_IN["2026.2.2"]}
     assert call("POST", "/stages/source/", json=built_in).json() == {
         "source": ["Invalid source selected, only web-based sources are supported."]}
-    saml = "11111111-2222-4333-8444-555555555555"
-    sandbox.add_seed_object("/sources/all/", {"pk": saml, "name": "SAML", "slug": "saml",
-                                              "meta_model_name": "authentik_sources_saml.samlsource"})
+    flow = call("GET", "/flows/instances/default-authentication-flow/").json()["pk"]
+    saml = created(call, "/sources/saml/", {"name": "SAML", "slug": "saml", "sso_url": "https://idp.example/sso",
+                                            "issuer": "saml", "pre_authentication_flow": flow})["pk"]
     assert created(call, "/stages/source/", {"name": "src", "source": saml})["source"] == saml
-    with pytest.raises(ValueError):
-        sandbox.add_seed_object("/stages/deny/", {})
+    for path in ("/stages/deny/", "/sources/all/"):
+        with pytest.raises(ValueError):
+            sandbox.add_seed_object(path, {})
 
 
 # -- the API reference pages of the shared seeds ----------------------------------------------------

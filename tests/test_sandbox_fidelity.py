@@ -26,25 +26,20 @@ from reconciler.sandbox.profile import default_seed
 
 RECORDINGS = Path(__file__).parent / "fixtures" / "recordings"
 VERSIONS = ("2023.10.7", "2026.2.2")
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b[0-9a-f]{64}\b")
+"""Server-generated ids: UUIDs, and the users' 64-hex `uid` (directory 67)."""
 
 FOLDERS = ("", "kinds", "flows", "pages", "directory")
 
 # Recordings the sandbox does not reproduce, and why. They still run, as strict xfails, so a
 # change that makes one pass is noticed.
 NOT_REPRODUCED = {
-    "2026.2.2/kinds/23-source-0-setup-create-saml-source": (
-        "POST /sources/saml/ creates a source; sources are read-only lists in the sandbox (the real "
-        "server failed too, with its 405 server-error quirk)"),
     "2023.10.7/flows/74-fsb-list-page": (
         "2023 lists flow-stage bindings of equal order in no fixed order: 74 puts the source-enrollment "
         "prompt binding first, 300 the authorization consent binding; the sandbox keeps insertion order"),
     "2023.10.7/flows/270-pb-filter-search": (
         "2023 orders policy bindings by target and order and leaves ties in no fixed order: 270 lists "
         "the binding made by 233 before the one made by 232; the sandbox keeps insertion order"),
-    **{f"{version}/flows/{case}": (
-        "groups and users are read-only lists in the sandbox, so their Allow lacks the real POST "
-        "(the body matches)") for version in VERSIONS for case in ("225-pb-lookup-group", "226-pb-lookup-user")},
     **{f"{version}/flows/{case}": "blueprint instances (/managed/blueprints/) are not part of the sandbox"
        for version in VERSIONS for case in ("294-defaults-blueprints", "295-defaults-blueprint-used_by")},
     **fidelity_directory.not_reproduced(RECORDINGS, VERSIONS),
@@ -289,21 +284,22 @@ async def replay(version: str, folder: str) -> Replay:
             sandbox.store.next_ids = []
             is_json = response.headers.get("content-type", "").startswith("application/json")
             body: Any = response.json() if is_json else response.text
-            if response.status_code == 201 and isinstance(recorded_body, dict) and recorded_body["pk"] not in seeded:
-                for key in ("pk", "policybindingmodel_ptr_id"):
-                    if key in recorded_body:
-                        state.ids[recorded_body[key]] = body[key]
+            if response.status_code < 300 and isinstance(recorded_body, dict) and isinstance(body, dict):
+                state.ids.update(fidelity_directory.learned_ids(recorded_body, body, seeded))
             stages = {stage["pk"]: stage for stage in sandbox.objects("stage")}
             state.exchanges[name] = Exchange(response.status_code, response.headers, body, stages)
     return state
 
 
-def created_ids(status: int, body: Any, seeded: set[str]) -> list[str]:
-    """The UUIDs the recorded server generated for what a request created, in the order the
-    sandbox draws them (pk, then binding-model UUID), so it generates the same ones."""
-    if status != 201 or not isinstance(body, dict) or body.get("pk") in seeded:
+def created_ids(status: int, body: Any, seeded: set[str]) -> list[str | int]:
+    """The ids the recorded server generated for what a request created, in the order the
+    sandbox draws them (pk, then binding-model UUID or a user's UUID), so it generates the same ones."""
+    if status not in (200, 201) or not isinstance(body, dict):
         return []
-    return [str(body[key]) for key in ("pk", "policybindingmodel_ptr_id") if key in body]
+    keys = [key for key in fidelity_directory.ID_KEYS if key in body]
+    if not keys or str(body[keys[0]]) in seeded or (status == 200 and "user_pk" not in body):
+        return []
+    return [body[key] if isinstance(body[key], int) else str(body[key]) for key in keys]
 
 
 async def fill_gap(client: httpx.AsyncClient, state: Replay, gap: Gap) -> None:

@@ -140,11 +140,16 @@ class Api:
     async def list_kind(self, kind: Kind, request: Request) -> Response:
         objects = self.rendered(kind.path, lambda: [self.renderer.render(kind, pk)
                                                     for pk in self.store.values[kind.name]])
-        return self.page(objects, request, kind.path, kind)
+        query = request.query_params
+        shown = [self.renderer.directory.with_query(kind, dict(obj), query) for obj in objects]
+        return self.page(shown, request, kind.path, kind)
 
     async def retrieve(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
-        return JSONResponse(self.renderer.render(kind, found)) if found else self.not_found(kind.model)
+        if found is None:
+            return self.not_found(kind.model)
+        return JSONResponse(self.renderer.directory.with_query(kind, self.renderer.render(kind, found),
+                                                               request.query_params))
 
     async def create(self, kind: Kind, request: Request) -> Response:
         cleaned = await self.accepted(kind, request, instance=None, partial=False)
@@ -152,6 +157,7 @@ class Api:
             return cleaned
         pk = self.store.new_pk(kind)
         self.store.insert(kind, pk, {**creation_defaults(kind), **cleaned})
+        self.renderer.directory.created(kind, pk, cleaned)
         return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
 
     async def update(self, kind: Kind, request: Request, ident: str, *, partial_update: bool) -> Response:
@@ -164,6 +170,7 @@ class Api:
         if isinstance(cleaned, Response):
             return cleaned
         self.store.update(kind, found, cleaned)
+        self.renderer.directory.written(kind, found, cleaned, full=not partial_update)
         return JSONResponse(self.renderer.render(kind, found, frozenset(cleaned)))
 
     async def destroy(self, kind: Kind, request: Request, ident: str) -> Response:
@@ -202,8 +209,9 @@ class Api:
 
     # -- /stages/all/, /policies/all/ -----------------------------------------------------------
     async def list_family(self, target: str, path: str, request: Request) -> Response:
-        objects = self.rendered(path, lambda: [self.renderer.family_view(kind, pk)
-                                               for kind, pk in self.store.members(target)])
+        objects = self.rendered(path, lambda: [*self.store.lists.get(path, []),
+                                               *(self.renderer.family_view(kind, pk)
+                                                 for kind, pk in self.store.members(target))])
         return self.page(objects, request, path, None)
 
     def rendered(self, path: str, render: Callable[[], list[JsonObject]]) -> list[JsonObject]:
@@ -219,9 +227,10 @@ class Api:
 
     async def get_member(self, target: str, request: Request, ident: str) -> Response:
         found = self.store.member(target, ident)
-        if found is None:
-            return self.not_found(target.capitalize())
-        return JSONResponse(self.renderer.family_view(*found))
+        if found is not None:
+            return JSONResponse(self.renderer.family_view(*found))
+        listed = self.store.listed_object(target, ident) or self.store.listed_by_url(target, ident)
+        return JSONResponse(listed) if listed else self.not_found(target.capitalize())
 
     async def delete_member(self, target: str, request: Request, ident: str) -> Response:
         kind = self.member_at(target, ident)

@@ -76,6 +76,10 @@ class Profile:
     field_messages: dict[str, dict[str, str]]
     flow_background: JsonObject
     country_names: dict[str, str]
+    avatar_blank_name: str | None
+    verbose_names: dict[str, dict[str, str]]
+    """`<kind>.<field>` -> the display name of each choice, shown as `<field>_verbose`."""
+    """The name an initials avatar is drawn from when a user's is blank; None: its username."""
 
     def not_found_detail(self, model: str) -> str:
         return self.not_found.format(model=model)
@@ -148,6 +152,8 @@ def load_profile(version: str) -> Profile:
         field_messages=raw["field_messages"]["messages"],
         flow_background=raw["flow_background"],
         country_names=raw["countries"]["names"],
+        avatar_blank_name=raw["avatars"]["blank_name"],
+        verbose_names=raw["verbose_names"]["fields"],
     )
 
 

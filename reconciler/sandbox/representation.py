@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import re
-from functools import cached_property
 from typing import Any
 
 from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
 from . import files
+from .directory import UNHANDLED, Directory
 from .middleware import API_PREFIX
 from .profile import Profile, default_seed
 from .quirks import CREATED_BY
@@ -19,10 +19,12 @@ from .store import PTR_ID, Store
 CONSTANTS = ("component", "verbose_name", "verbose_name_plural", "meta_model_name")
 FLOW_SET = "flow_set"
 EXPANDED = "_obj"
+VERBOSE = "_verbose"
 STAGE_FAMILY = "stage"
-BASE_VIEW_FAMILIES = {STAGE_FAMILY}
-"""Families whose `/…/all/` list shows only the base fields (stages: 03, 16); `/policies/all/`
-shows each policy with its kind's fields (flows 128, 219)."""
+SOURCE_FAMILY = "source"
+BASE_VIEW_FAMILIES = {STAGE_FAMILY, SOURCE_FAMILY}
+"""Families whose `/…/all/` list shows only the base fields (stages: 03, 16; sources: directory
+369); `/policies/all/` shows each policy with its kind's fields (flows 128, 219)."""
 
 # Read-only lists with one entry per binding (flows 94, 271, 78): the field, the kind holding the
 # link, the link's field pointing at this object and the field listed.
@@ -39,6 +41,8 @@ class Renderer:
         self.model = model
         self.profile = profile
         self.store = store
+        self.directory = Directory(profile, store)
+        self._base_fields: dict[str, tuple[str, ...]] = {}
         self.examples: dict[tuple[str | None, str], tuple[str, ...]] = {}
 
     def render(self, kind: Kind, pk: ObjectId, generic: frozenset[str] = frozenset()) -> JsonObject:
@@ -48,8 +52,10 @@ class Renderer:
         body: JsonObject = {}
         for key in kind.response_order:
             field = kind.fields.get(key)
-            if key == "pk":
+            if key in ("pk", kind.id_field):
                 body[key] = pk
+            elif field is not None and key in kind.mirrored:
+                body[key] = self.directory.read_only(kind, pk, values, key)
             elif field is not None:
                 if not field.write_only:
                     body[key] = copy.deepcopy(values.get(key))
@@ -60,20 +66,27 @@ class Renderer:
     def render_base(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """A stage as `/stages/all/` shows it: only the fields every stage has (03, 16)."""
         full = self.render(kind, pk)
-        return {key: full[key] for key in self.base_fields}
+        return {key: full[key] for key in self.base_fields(kind.family)}
 
     def family_view(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """The object as its family's `/…/all/` endpoint shows it."""
         return self.render_base(kind, pk) if kind.family in BASE_VIEW_FAMILIES else self.render(kind, pk)
 
-    @cached_property
-    def base_fields(self) -> tuple[str, ...]:
-        orders = [kind.response_order for kind in self.model.kinds.values() if kind.family == STAGE_FAMILY]
-        return tuple(key for key in orders[0] if all(key in order for order in orders))
+    def base_fields(self, family: str) -> tuple[str, ...]:
+        """The fields every kind of the family has, in their order."""
+        if family not in self._base_fields:
+            orders = [kind.response_order for kind in self.model.kinds.values() if kind.family == family]
+            self._base_fields[family] = tuple(key for key in orders[0] if all(key in order for order in orders))
+        return self._base_fields[family]
 
     def read_only(self, kind: Kind, pk: ObjectId, values: JsonObject, key: str, generic: frozenset[str]) -> Any:
+        computed = self.directory.read_only(kind, pk, values, key)
+        if computed is not UNHANDLED:
+            return computed
         if key in CONSTANTS:
             return self.constants(kind).get(key)
+        if key.endswith(VERBOSE) and f"{kind.name}.{key[:-len(VERBOSE)]}" in self.profile.verbose_names:
+            return self.profile.verbose_names[f"{kind.name}.{key[:-len(VERBOSE)]}"].get(str(values.get(key[:-len(VERBOSE)])))
         if key == PTR_ID:
             return self.store.ptr_of(pk)
         if key == FLOW_SET:
@@ -143,12 +156,13 @@ class Renderer:
 
     def target_object(self, target: str, ident: Any) -> JsonObject | None:
         kind = self.store.kind_at(ident)  # as stored: a UUID's text, or an integer pk
+        keys = self.profile.expanded_keys.get(target)
         if kind is not None:
-            return self.family_view(kind, ident)
+            found = self.family_view(kind, ident)
+            return {k: found[k] for k in keys if k in found} if keys else found
         listed = self.store.listed_object(target, ident)
         if listed is None:
             return None
-        keys = self.profile.expanded_keys.get(target)
         return copy.deepcopy({k: listed[k] for k in keys if k in listed} if keys else listed)
 
     def reverse(self, kind: Kind, pk: ObjectId, key: str) -> list[JsonObject]:

@@ -49,6 +49,9 @@ class Rules:
                 error = files.file_name_error(str(value), self.profile.flow_background["messages"])
                 if error:
                     return error
+            elif rule.rule == "single_true" and value is True and any(
+                    other != instance and values.get(name) is True for other, values in self.store.values[kind.name].items()):
+                return rule.message  # one default brand (tenant): directory 207
             elif rule.rule == "nonempty_when" and not value and \
                     all(body.get(key) == wanted for key, wanted in rule.when.items()):
                 return rule.message  # read from the request as sent (the validator reads initial_data)

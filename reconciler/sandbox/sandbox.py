@@ -43,8 +43,8 @@ class Sandbox:
     `{"non_field_errors": ["Enterprise is required to create/update this object."]}`, as a server
     without a licence does. `enterprise=True` lifts that so every kind can be created.
     Two kinds need an object a fresh install lacks: `source` refuses the built-in source (the only
-    one) as not web-based, and `endpoints` needs an endpoint connector; add them with
-    `add_seed_object` (or the seed) first.
+    one) as not web-based, so create a web-based source (`/sources/saml/`, ...) first, and
+    `endpoints` needs an endpoint connector: add one with `add_seed_object` (or the seed).
     """
 
     def __init__(self, api_version: str = LATEST_VERSION, token: str = DEFAULT_TOKEN,
@@ -171,8 +171,7 @@ class Sandbox:
         return copy.deepcopy(self.store.lists.get(path, []))
 
     def add_seed_object(self, path: str, obj: Mapping[str, Json]) -> None:
-        """Add an object to a read-only list, e.g. a web-based source under `/sources/all/` that a
-        `source` stage can use, or a connector under `/endpoints/connectors/`."""
+        """Add an object to a read-only list, e.g. a connector under `/endpoints/connectors/`."""
         if self.model.kind_for_path(path) is not None or self.family_of(path) is not None:
             raise ValueError(f"{path} is an API kind: create its objects through the API")
         self.store.add_listed(path, obj)

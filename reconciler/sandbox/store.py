@@ -16,9 +16,9 @@ from .quirks import creation_defaults
 PTR_ID = "policybindingmodel_ptr_id"
 """The UUID of the PolicyBindingModel row behind a flow or a flow-stage binding: another UUID than
 its `pk` (flows FINDINGS "two UUIDs", 03, 76)."""
-SERVER_HELD = (PTR_ID, "background")
+SERVER_HELD = (PTR_ID, "background", "uuid", "uid", "date_joined", "password_change_date", "last_updated", "avatar")
 """Values a seed object may carry that the API does not take as writable fields (2023 flows keep
-their background URL read-only, flows 03)."""
+their background URL read-only, flows 03; a user's second UUID, uid and timestamps, directory 04)."""
 
 
 class Store:
@@ -41,7 +41,7 @@ class Store:
         self.last_int = 0
         """The last integer pk handed out: one sequence for every kind with integer ids, so their
         pks never meet in `kind_of` (authentik numbers each table on its own; a client cannot tell)."""
-        self.next_ids: list[str] = []
+        self.next_ids: list[ObjectId] = []
         """UUIDs to hand out before random ones: the fidelity replay gives the recorded server's,
         so lists ordered by pk or by binding-model UUID come out as recorded."""
         family_paths = {t.path: name for name, t in model.targets.items() if t.path and model.kinds_of(name)}
@@ -54,6 +54,8 @@ class Store:
                 member = kind or self.member_kind(family_paths[path], obj)
                 if member is not None:
                     self.insert_seeded(member, obj)
+                else:  # a member of no kind of the model: the built-in source (directory 11)
+                    self.lists.setdefault(path, []).append(copy.deepcopy(dict(obj)))
         self.place_opaque_targets()
 
     def member_kind(self, target: str, obj: Mapping[str, Json]) -> Kind | None:
@@ -63,7 +65,8 @@ class Store:
 
     def insert_seeded(self, kind: Kind, obj: Mapping[str, Json]) -> None:
         values = {f: copy.deepcopy(obj[f]) for f in kind.fields if f in obj}
-        pk = typed_id(kind.id_type, obj["pk"]) if obj.get("pk") else self.new_pk(kind)
+        given = obj.get(kind.id_field) or obj.get("pk")
+        pk = typed_id(kind.id_type, given) if given else self.new_pk(kind)
         if isinstance(pk, int):
             self.last_int = max(self.last_int, pk)
         self.insert(kind, pk, {**creation_defaults(kind), **values},
@@ -115,12 +118,17 @@ class Store:
         self.lists.setdefault(path, []).append(copy.deepcopy(dict(obj)))
 
     def new_id(self) -> str:
-        return self.next_ids.pop(0) if self.next_ids else str(uuid.uuid4())
+        return str(self.next_ids.pop(0)) if self.next_ids else str(uuid.uuid4())
 
     def new_pk(self, kind: Kind) -> ObjectId:
         """A new object's pk: the next integer where the model types the kind's ids as integers
         (providers), else a UUID."""
         if kind.id_type == "int":
+            given = self.next_ids[0] if self.next_ids else None
+            if isinstance(given, int):  # the fidelity replay's recorded pk (directory 67)
+                self.next_ids.pop(0)
+                self.last_int = max(self.last_int, given)
+                return given
             self.last_int += 1
             return self.last_int
         return self.new_id()
@@ -132,7 +140,7 @@ class Store:
     def find(self, kind: Kind, ident: str) -> ObjectId | None:
         """The pk of the object a URL names: by pk, or by the kind's URL field (a flow's slug,
         compared case-sensitively: flows 15, 17)."""
-        if kind.url_field == "pk":
+        if kind.url_field in ("pk", kind.id_field):
             pk = self.pk_for(kind, ident)
             return pk if pk is not None and pk in self.values[kind.name] else None
         return next((pk for pk, values in self.values[kind.name].items() if values.get(kind.url_field) == ident), None)
@@ -146,10 +154,15 @@ class Store:
     def member(self, target: str, ident: str) -> tuple[Kind, ObjectId] | None:
         """The family member a URL under the family's path names (`/stages/all/{ident}/`)."""
         for kind in self.model.kinds_of(target):
-            pk = self.pk_for(kind, ident)
+            pk = self.pk_for(kind, ident) if kind.url_field == "pk" else self.find(kind, ident)
             if pk is not None and self.kind_of.get(pk) == kind.name:
                 return kind, pk
         return None
+
+    def listed_by_url(self, target: str, ident: str) -> JsonObject | None:
+        """A listed object of `target` a URL names by the target's natural key (a source's slug)."""
+        spec = self.model.targets[target]
+        return next((o for o in self.lists.get(spec.path, []) if any(o.get(key) == ident for key in spec.key)), None)
 
     def members(self, family: str) -> Iterator[tuple[Kind, ObjectId]]:
         """Objects of a family (all stage kinds share one) in insertion order."""
@@ -213,7 +226,10 @@ class Store:
         kinds = self.model.kinds_of(target)
         if kinds:
             kind = self.kind_at(ident)
-            return ident if kind in kinds and only_kind in (None, kind.name) else None
+            if kind in kinds and only_kind in (None, kind.name):
+                return ident
+            if kind is not None or only_kind is not None:
+                return None
         listed = self.listed_object(target, ident)
         return listed.get(spec.id) if listed is not None else None
 

@@ -1,0 +1,228 @@
+"""Groups and users as the server computes them (directory recordings of both versions): the values
+it derives (a group's `num_pk`, a user's avatar, `uid` and superuser status), group membership kept
+once and shown from both sides, and the version's parent field (2026 `parents`, 2023 `parent`)."""
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.model.kinds import Kind
+from reconciler.values import Json, JsonObject, ObjectId
+
+from .profile import Profile
+from .quirks import format_datetime
+from .store import Store
+
+GROUP = "group"
+USER = "user"
+MEMBERS = "users"
+"""A group's members: held on the users' side (`groups`), one relation shown both ways (71, 120-124)."""
+MEMBERSHIP = "groups"
+UNHANDLED = object()
+"""`read_only` found nothing to say about the key: the generic renderer goes on."""
+INSTALL_ID = "5a1db0c5-0000-4000-8000-000000000000"
+"""The install id a user's `uid` hashes (authentik: sha256 of `<pk>-<install id>`); a real server's
+is its own secret, so uids of the sandbox differ from recorded ones (the replay maps them)."""
+CLOCK_KEYS = ("date_joined", "password_change_date", "last_updated")
+"""A 2026 user's timestamps: set when it is created (67), `password_change_date` by set_password (93)."""
+HELD_KEYS = ("uuid", "uid", *CLOCK_KEYS)
+AVATAR_FONTS = "'RedHatText','Overpass',overpass,helvetica,arial,sans-serif"
+AVATAR_SIZE = 64
+AVATAR_DATA = "data:image/svg+xml;base64,"
+
+
+def num_pk(pk: str) -> int:
+    """A group's `num_pk`: the first five digits of its UUID as an integer (31: 98140f36-... is 20214)."""
+    return int(str(uuid.UUID(pk).int)[:5])
+
+
+def avatar_colour(name: str) -> str:
+    """The background of an initials avatar: the name's md5 folded into a mid-range colour (67, 70)."""
+    value = int(hashlib.md5(name.lower().encode(), usedforsecurity=False).hexdigest(), 16) % 0xFFFFFF
+    red, green, blue = (min(max((value >> shift) & 0xFF, 55), 200) for shift in (16, 8, 0))
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def initials(name: str) -> str:
+    """First letters of the first and the last word; one word gives its first two letters (67: RA)."""
+    parts = name.split()
+    if len(parts) > 2:
+        parts = [parts[0], parts[-1]]
+    if len(parts) == 1:
+        return parts[0][:2].upper()
+    return ("".join(part[0] for part in parts[:-1]) + parts[-1])[:2].upper()
+
+
+def avatar(name: str) -> str:
+    """The initials avatar of a user as the recorded servers render it (67, 70, 91)."""
+    colour = avatar_colour(name)
+    half = AVATAR_SIZE // 2
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{AVATAR_SIZE}px" height="{AVATAR_SIZE}px" '
+           f'viewBox="0 0 {AVATAR_SIZE} {AVATAR_SIZE}" version="1.1"><rect fill="{colour}" cx="{half}" '
+           f'cy="{half}" width="{AVATAR_SIZE}" height="{AVATAR_SIZE}" r="{half}"/><text x="50%" y="50%" '
+           f'style="color: #fff; line-height: 1; font-family: {AVATAR_FONTS}; " fill="#fff" '
+           'alignment-baseline="middle" dominant-baseline="middle" text-anchor="middle" font-size="28" '
+           f'font-weight="400" dy=".1em">{initials(name)}</text></svg>')
+    return AVATAR_DATA + base64.b64encode(svg.encode()).decode()
+
+
+class Directory:
+    def __init__(self, profile: Profile, store: Store) -> None:
+        self.profile = profile
+        self.store = store
+
+    # -- writes ---------------------------------------------------------------------------------
+    def created(self, kind: Kind, pk: ObjectId, cleaned: Mapping[str, Json]) -> None:
+        """What the server sets on a new object: a user's second UUID, uid and timestamps; a
+        group's members written from its side."""
+        if kind.name == USER:
+            now = format_datetime(datetime.now(UTC))
+            held = {"uuid": self.store.new_id(), "uid": uid(pk)}
+            held.update({key: now for key in CLOCK_KEYS if key in kind.response_order})
+            for key, value in held.items():
+                self.store.hold(pk, key, value)
+        self.written(kind, pk, cleaned, full=True)
+
+    def written(self, kind: Kind, pk: ObjectId, cleaned: Mapping[str, Json], *, full: bool) -> None:
+        """A write's effect beyond its own fields: a PUT empties the membership lists it leaves
+        out (`default=list`: 81, 82, 141); a group's `users` is stored as the users' `groups`."""
+        if kind.name == USER and full:
+            for name in (MEMBERSHIP, "roles"):
+                if name in kind.fields and name not in cleaned:
+                    self.store.update(kind, pk, {name: []})
+        if kind.name == GROUP and (MEMBERS in cleaned or full):
+            self.set_members(str(pk), [int(member) for member in cleaned.get(MEMBERS) or []])
+        if kind.name == USER and "last_updated" in kind.response_order:
+            self.store.hold(pk, "last_updated", format_datetime(datetime.now(UTC)))
+
+    def set_members(self, group: str, members: Iterable[int]) -> None:
+        wanted = set(members)
+        user = self.store.model.kinds[USER]
+        for pk, values in self.store.values[USER].items():
+            held = list(values.get(MEMBERSHIP) or [])
+            if (pk in wanted) != (group in held):
+                self.store.update(user, pk, {MEMBERSHIP: held + [group] if pk in wanted else
+                                             [g for g in held if g != group]})
+
+    def add_member(self, group: str, user: int, member: bool) -> None:
+        current = self.members(group)
+        self.set_members(group, current + [user] if member else [pk for pk in current if pk != user])
+
+    def password_set(self, pk: ObjectId) -> None:
+        if "password_change_date" in self.store.model.kinds[USER].response_order:
+            self.store.hold(pk, "password_change_date", format_datetime(datetime.now(UTC)))
+
+    # -- reads ----------------------------------------------------------------------------------
+    def members(self, group: str) -> list[int]:
+        return [int(pk) for pk, values in self.store.values[USER].items() if group in (values.get(MEMBERSHIP) or [])]
+
+    def read_only(self, kind: Kind, pk: ObjectId, values: JsonObject, key: str) -> Any:
+        """A value the server computes, or UNHANDLED."""
+        if kind.name == GROUP:
+            return self.group_value(str(pk), values, key)
+        if kind.name == USER:
+            return self.user_value(pk, values, key)
+        return UNHANDLED
+
+    def group_value(self, pk: str, values: JsonObject, key: str) -> Any:
+        if key == "num_pk":
+            return num_pk(pk)
+        if key == MEMBERS:
+            return self.members(pk)
+        if key == "users_obj":
+            return [self.member_item(user) for user in self.members(pk)]
+        if key == "parent_name":
+            parent = self.store.values[GROUP].get(str(values.get("parent")))
+            return parent.get("name") if parent else None
+        if key == "children":
+            return [other for other, held in self.store.values[GROUP].items() if pk in (held.get("parents") or [])]
+        if key in ("parents_obj", "children_obj", "inherited_roles_obj"):
+            return None  # shown only when asked for (`include_parents`, ...: 37, 38)
+        return UNHANDLED
+
+    def user_value(self, pk: ObjectId, values: JsonObject, key: str) -> Any:
+        if key == "is_superuser":
+            return any(self.superuser(group, set()) for group in values.get(MEMBERSHIP) or [])
+        if key == "groups_obj":
+            return [self.group_item(group) for group in values.get(MEMBERSHIP) or []]
+        if key == "avatar":
+            return self.avatar(pk, values)
+        if key == "last_login":
+            return None
+        if key in HELD_KEYS:
+            return self.store.held.get(pk, {}).get(key)
+        return UNHANDLED
+
+    def avatar(self, pk: ObjectId, values: JsonObject) -> str:
+        """The initials avatar, unless the seed's install shows a fixed image (the 2023 flows
+        install: `/static/dist/assets/images/user_default.png`, flows 236)."""
+        seeded = self.store.held.get(pk, {}).get("avatar")
+        if isinstance(seeded, str) and not seeded.startswith(AVATAR_DATA):
+            return seeded
+        return avatar(str(values.get("name") or self.blank_name(values)))
+
+    def blank_name(self, values: JsonObject) -> str:
+        """The name an avatar uses for a user with a blank name: 2026 its username, 2023 a fixed
+        "a k" (91: initials RE and AK)."""
+        fallback = self.profile.avatar_blank_name
+        return str(values.get("username")) if fallback is None else fallback
+
+    def superuser(self, group: str, seen: set[str]) -> bool:
+        """A group grants superuser status itself or through a parent (70, 137)."""
+        values = self.store.values[GROUP].get(group)
+        if values is None or group in seen:
+            return False
+        seen.add(group)
+        parents = values.get("parents") or ([values["parent"]] if values.get("parent") else [])
+        return bool(values.get("is_superuser")) or any(self.superuser(str(p), seen) for p in parents)
+
+    def member_item(self, user: int) -> JsonObject:
+        """A member as `users_obj` lists it (120: pk, username, name, is_active, last_login, email,
+        attributes, uid)."""
+        values = self.store.values[USER][user]
+        held = self.store.held.get(user, {})
+        return {"pk": user, "username": values.get("username"), "name": values.get("name"),
+                "is_active": values.get("is_active"), "last_login": None, "email": values.get("email"),
+                "attributes": copy.deepcopy(values.get("attributes")), "uid": held.get("uid")}
+
+    def group_item(self, group: str) -> JsonObject:
+        """A group as `groups_obj` lists it (70; 2023 adds `parent`)."""
+        values = self.store.values[GROUP].get(group, {})
+        item: JsonObject = {"pk": group, "num_pk": num_pk(group), "name": values.get("name"),
+                            "is_superuser": values.get("is_superuser")}
+        if "parent" in self.store.model.kinds[GROUP].fields:
+            item["parent"] = values.get("parent")
+        item["attributes"] = copy.deepcopy(values.get("attributes"))
+        return item
+
+    def parent_item(self, group: str) -> JsonObject:
+        """A group as `parents_obj` / `children_obj` list it (37, 38)."""
+        values = self.store.values[GROUP].get(group, {})
+        return {"pk": group, "name": values.get("name"), "is_superuser": values.get("is_superuser"),
+                "attributes": copy.deepcopy(values.get("attributes")), "group_uuid": group}
+
+    def with_query(self, kind: Kind, body: JsonObject, query: Mapping[str, str]) -> JsonObject:
+        """The 2026 `include_*` switches of group and user reads (33, 37, 38, 116); 2023 ignores them."""
+        if "children" not in self.store.model.kinds[GROUP].response_order:
+            return body
+        if kind.name == GROUP:
+            if query.get("include_users") == "false":
+                body["users_obj"] = None
+            if query.get("include_parents") == "true":
+                body["parents_obj"] = [self.parent_item(str(p)) for p in body.get("parents") or []]
+            if query.get("include_children") == "true":
+                body["children_obj"] = [self.parent_item(str(c)) for c in body.get("children") or []]
+        if kind.name == USER:
+            for name in ("groups", "roles"):
+                if query.get(f"include_{name}") == "false":
+                    body[f"{name}_obj"] = None
+        return body
+
+
+def uid(pk: ObjectId) -> str:
+    return hashlib.sha256(f"{pk}-{INSTALL_ID}".encode()).hexdigest()
