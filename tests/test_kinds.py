@@ -244,7 +244,7 @@ def deletes(trial: Trial, created: dict[str, Any], detail: str) -> None:
                                          "state": "absent"}
     _, path, body = trial.step("DELETE")
     assert (path, body) == (detail, None)
-    assert [o for o in trial.sandbox.objects(kind.name) if o["pk"] == created["pk"]] == []
+    assert [o for o in trial.sandbox.objects(kind.name) if o[kind.id_field] == created[kind.id_field]] == []
 
 
 @pytest.mark.parametrize(("version", "kind_name"), CASES, ids=[f"{v}-{k}" for v, k in CASES])

@@ -78,6 +78,9 @@ class Profile:
     country_names: dict[str, str]
     avatar_blank_name: str | None
     verbose_names: dict[str, dict[str, str]]
+    accounts: JsonObject
+    """User and membership endpoints: whether set_password requires a password, how add_user
+    answers a non-integer pk, the message for a taken service-account name."""
     """`<kind>.<field>` -> the display name of each choice, shown as `<field>_verbose`."""
     """The name an initials avatar is drawn from when a user's is blank; None: its username."""
 
@@ -154,6 +157,7 @@ def load_profile(version: str) -> Profile:
         country_names=raw["countries"]["names"],
         avatar_blank_name=raw["avatars"]["blank_name"],
         verbose_names=raw["verbose_names"]["fields"],
+        accounts=raw["accounts"],
     )
 
 

@@ -50,7 +50,8 @@ class Rules:
                 if error:
                     return error
             elif rule.rule == "single_true" and value is True and any(
-                    other != instance and values.get(name) is True for other, values in self.store.values[kind.name].items()):
+                    other != instance and values.get(name) is True
+                    for other, values in self.store.values[kind.name].items()):
                 return rule.message  # one default brand (tenant): directory 207
             elif rule.rule == "nonempty_when" and not value and \
                     all(body.get(key) == wanted for key, wanted in rule.when.items()):
