@@ -237,7 +237,7 @@ def test_an_export_of_the_config_plans_back_to_no_changes_byte_stable(server: tu
         assert plan.exit_code == 0, plan.output
     users = (tmp_path / "users" / "users" / "user.yaml").read_text()
     # membership is written from the user's side only; a group's users never (they would fight)
-    assert "- group: dm-ops" in users
+    assert "      - {group: dm-ops}" in users.splitlines()
     groups = (tmp_path / "all" / "groups" / "group.yaml").read_text()
     assert "users:" not in groups and "dm-ci-bot" not in groups
     assert not (tmp_path / "all" / "users").exists()
