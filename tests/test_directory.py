@@ -13,6 +13,7 @@ import pytest
 import yaml
 from support import run, served, writes
 
+from reconciler.model.kinds import load_model
 from reconciler.sandbox import Sandbox
 
 VERSIONS = ("2023.10.7", "2026.2.2")
@@ -295,3 +296,21 @@ def test_the_plan_says_which_calls_set_a_password_and_permissions(tmp_path: Path
         "role": ["permissions: additions by POST /api/v3/rbac/permissions/assigned_by_roles/{id}/assign/, removals "
                  "by PATCH /api/v3/rbac/permissions/assigned_by_roles/{id}/unassign/, not in the object's body"]}
     assert "bot-password-1" not in json.dumps(plan)
+
+
+DIRECTORY_SECTIONS = ("groups", "users", "roles", "brands", "tenants", "sources", "notification_transports",
+                      "notification_rules")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_explain_covers_every_directory_kind(version: str) -> None:
+    model = load_model(version)
+    kinds = [model.kinds[name] for section in DIRECTORY_SECTIONS for name in model.sections.get(section, {}).values()]
+    assert len(kinds) == (13 if version.startswith("2026") else 10)  # 7 source kinds in 2026, 4 in 2023
+    for kind in kinds:
+        result = run("http://unused", "explain", kind.name, "--api-version", version)
+        assert result.exit_code == 0, result.output
+        assert f"KNOWN BY:   {'+'.join(kind.key)}\n" in result.output
+    user = run("http://unused", "explain", "user", "--api-version", version).output
+    assert "  password <string>  write-only (never read back; kept as a fingerprint)\n" \
+           "      Set through set_password; never returned.\n" in user
