@@ -204,7 +204,7 @@ class Api:
         if together:
             return JSONResponse({"non_field_errors": together}, 400)
         try:
-            message = self.rules.validate(kind, cleaned)
+            message = self.rules.validate(kind, cleaned, instance)
         except ServerFault:
             return server_error()
         if message:
