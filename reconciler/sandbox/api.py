@@ -16,7 +16,7 @@ from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
 from .accounts import Accounts, has_accounts
-from .listing import InvalidFilter, InvalidPage, order, paginate, select
+from .listing import BAD_JSON, InvalidFilter, InvalidJsonFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
 from .quirks import creation_defaults, json_error_text, server_error_fields
@@ -204,7 +204,7 @@ class Api:
         if together:
             return JSONResponse({"non_field_errors": together}, 400)
         try:
-            message = self.rules.validate(kind, cleaned)
+            message = self.rules.validate(kind, cleaned, instance)
         except ServerFault:
             return server_error()
         if message:
@@ -344,6 +344,8 @@ class Api:
                                 self.profile.page_size, self.profile.max_page_size)
         except InvalidFilter as exc:
             return JSONResponse(exc.errors, 400)
+        except InvalidJsonFilter:
+            return JSONResponse([BAD_JSON], 400)
         except InvalidPage:
             return detail(INVALID_PAGE, 404)
         return JSONResponse({**envelope, **self.profile.extra_for(path)})
@@ -354,6 +356,8 @@ class Api:
         no bindings (flows 220)."""
         if how == "unbound":
             return not self.store.referring("policy_binding", "policy", value)
+        if how == "group_name":
+            return next((pk for pk, v in self.store.values["group"].items() if v.get("name") == value), None)
         if how == "binding_model":
             return next((pk for pk, held in self.store.held.items() if held.get(PTR_ID) == normal_uuid(value)), None)
         field = kind.fields.get(param) if kind else None

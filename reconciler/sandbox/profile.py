@@ -79,6 +79,8 @@ class Profile:
     avatar_blank_name: str | None
     verbose_names: dict[str, dict[str, str]]
     accounts: JsonObject
+    unique_with: dict[str, str]
+    """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
     """User and membership endpoints: whether set_password requires a password, how add_user
     answers a non-integer pk, the message for a taken service-account name."""
     """`<kind>.<field>` -> the display name of each choice, shown as `<field>_verbose`."""
@@ -158,6 +160,7 @@ def load_profile(version: str) -> Profile:
         avatar_blank_name=raw["avatars"]["blank_name"],
         verbose_names=raw["verbose_names"]["fields"],
         accounts=raw["accounts"],
+        unique_with=raw["unique_with"]["kinds"],
     )
 
 

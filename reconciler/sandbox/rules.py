@@ -53,6 +53,10 @@ class Rules:
                     other != instance and values.get(name) is True
                     for other, values in self.store.values[kind.name].items()):
                 return rule.message  # one default brand (tenant): directory 207
+            elif rule.rule in ("path_segments", "refused_value"):
+                error = value_error(rule, str(value))
+                if error:
+                    return error
             elif rule.rule == "nonempty_when" and not value and \
                     all(body.get(key) == wanted for key, wanted in rule.when.items()):
                 return rule.message  # read from the request as sent (the validator reads initial_data)
@@ -76,9 +80,14 @@ class Rules:
         return errors
 
     # -- validate() -----------------------------------------------------------------------------
-    def validate(self, kind: Kind, attrs: Mapping[str, Json]) -> str | None:
+    def validate(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None = None) -> str | None:
         """The first error the serializer's validate() raises; `attrs` holds only what the request
-        sent, so these checks never see the stored values (08, 17; flows 101, 184, 262)."""
+        sent, so these checks never see the stored values (08, 17; flows 101, 184, 262), except
+        the refusal to touch an internal service account (directory 106)."""
+        stored = self.store.values[kind.name].get(instance) if instance is not None else None
+        for rule in self.profile.rules_of(kind.name, "stored_refuses"):
+            if stored is not None and stored.get(rule.fields[0]) == rule.when["value"]:
+                return rule.message
         kind_type = self.profile.stage_type(kind.model)
         if not self.enterprise and kind_type and kind_type.get("requires_enterprise"):
             return ENTERPRISE_ERROR
@@ -104,6 +113,16 @@ class Rules:
             if count < 1:
                 return rule.message
         return None
+
+
+def value_error(rule: ObjectRule, value: str) -> str | None:
+    """A user path without leading, trailing or doubled slashes (directory 74, 75); a value a
+    create or update may not set (78)."""
+    if rule.rule == "refused_value":
+        return rule.message if value == rule.when["value"] else None
+    if value.startswith("/") or value.endswith("/"):
+        return rule.message
+    return rule.many_message if "//" in value else None
 
 
 def syntax_error(expression: str, filename: str) -> str | None:

@@ -112,6 +112,8 @@ class Validator:
             return bounded(spec, number(value))
         if field.type == "string":
             return string(spec, value, wording)
+        if wording and "object" in wording and not isinstance(value, dict):
+            raise FieldError([wording["object"]])  # attributes (directory 41, 79)
         return value  # objects (JSONField): any JSON
 
     def clean_items(self, child: Field, value: Json) -> list[Json]:
@@ -148,7 +150,7 @@ class Validator:
     def check_object_rules(self, kind: Kind, field: Field, value: Json, instance: ObjectId | None) -> None:
         """Validators that need the stored objects: the unique natural key and the source stage
         quirk."""
-        if kind.key == (field.name,) and not field.reference and \
+        if kind.key == (field.name,) and not field.reference and kind.name not in self.profile.unique_with and \
                 self.store.value_taken(kind, field.name, value, instance):
             raise FieldError([self.profile.unique_messages.get(kind.family) or
                               TAKEN.format(owner=unique_owner(kind), field=field.name)])
