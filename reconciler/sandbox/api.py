@@ -17,12 +17,14 @@ from reconciler.model.kinds import ApiModel, Field, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
 from . import certificates
+from .accounts import Accounts, has_accounts
 from .applications import BASE_URL
 from .blueprints import KIND, Importer, created_state
-from .listing import InvalidFilter, InvalidPage, order, paginate, select
+from .listing import BAD_JSON, InvalidFilter, InvalidJsonFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
 from .quirks import creation_defaults, json_error_text, server_error_fields
+from .rbac import CATALOGUE, RoleGrants, ServerFailure
 from .representation import Renderer
 from .responses import bad_request_page, detail, not_found_page, server_error
 from .rules import Rules, ServerFault
@@ -51,6 +53,7 @@ class Api:
         self.rules = Rules(store, profile, enterprise)
         self.validator = Validator(store, profile, self.rules)
         self.importer = Importer(model, store)
+        self.grants = RoleGrants(store, bare_object_codenames=profile.version.startswith("2023"))
         self._rendered: dict[str, tuple[int, list[JsonObject]]] = {}
         self._cached: dict[str, tuple[int, dict[int, list[ObjectId]]]] = {}
 
@@ -59,6 +62,7 @@ class Api:
         routes = [
             self.route("/admin/version/", {"GET": self.fixed(self.profile.admin_version)}),
             self.route("/root/config/", {"GET": self.fixed(self.profile.root_config)}),
+            *self.account_routes(),
         ]
         for target, path in self.family_paths().items():
             types = self.profile.types.get(target) or self.model_types(target)
@@ -86,6 +90,7 @@ class Api:
             blueprints = self.model.kinds[KIND]
             routes.append(self.route(blueprints.path + "{ident}/apply/",
                                      {"POST": partial(self.apply_blueprint, blueprints)}))
+        routes += self.role_routes()
         for path in self.listed_paths():
             routes += [self.route(path, {"GET": partial(self.list_listed, path)}),
                        self.route(path + "{ident}/", {"GET": partial(self.get_listed, path)})]
@@ -198,6 +203,7 @@ class Api:
         for owned in self.owned(kind, found):
             self.store.delete(owned)
         self.store.delete(found)
+        self.grants.forget(str(found))
         return Response(status_code=204)
 
     def owned(self, kind: Kind, pk: ObjectId) -> list[ObjectId]:
@@ -248,7 +254,7 @@ class Api:
         if field_errors:
             return JSONResponse(field_errors, 400)
         try:
-            message = self.rules.validate(kind, cleaned)
+            message = self.rules.validate(kind, cleaned, instance)
             refused = self.importer.refused(kind, cleaned)
         except ServerFault:
             return server_error()
@@ -402,6 +408,54 @@ class Api:
         self.store.hold(found, held, str(body["url"]))
         return JSONResponse({})
 
+    # -- user and group actions (accounts.py) ----------------------------------------------------
+    def account_routes(self) -> list[Route]:
+        """Before the kinds' routes: `/core/users/paths/` is no user's detail path."""
+        if not has_accounts(self.model.kinds):
+            return []
+        accounts = Accounts(self.profile, self.store, self.renderer.directory, self.body, self.not_found)
+        return [self.route(path, {method: handler}) for path, (method, handler) in accounts.handlers().items()]
+
+    # -- role permissions (rbac.py) --------------------------------------------------------------
+    def role_routes(self) -> list[Route]:
+        role = self.model.kinds.get("role")
+        if role is None:
+            return []
+        grants = CATALOGUE + "assigned_by_roles/{ident}/"
+        return [self.route(grants + "assign/", {"POST": partial(self.grant, role, assign=True)}),
+                self.route(grants + "unassign/", {"PATCH": partial(self.grant, role, assign=False)}),
+                self.route(CATALOGUE, {"GET": partial(self.list_permissions, role)})]
+
+    async def grant(self, role: Kind, request: Request, ident: str, *, assign: bool) -> Response:
+        """Assign (2026: 200 with one `{"id"}` per permission, 2023: 204; 162) or unassign (204; 176)."""
+        found = self.store.find(role, ident)
+        if found is None:
+            return self.not_found(role.model)
+        body = await self.body(request)
+        if isinstance(body, Response):
+            return body
+        errors = self.grants.errors(body)
+        if errors:
+            return JSONResponse(errors, 400)
+        try:
+            if not assign:
+                self.grants.unassign(str(found), body)
+                return Response(status_code=204)
+            ids = self.grants.assign(str(found), body)
+        except ServerFailure:
+            return server_error()
+        if self.profile.version.startswith("2023"):
+            return Response(status_code=204)
+        return JSONResponse([{"id": str(pk)} for pk in ids])
+
+    async def list_permissions(self, role: Kind, request: Request) -> Response:
+        """The catalogue, or with `?role=` the role's global permissions (172)."""
+        wanted = request.query_params.get("role")
+        if wanted is None:
+            return self.page(self.store.lists.get(CATALOGUE, []), request, CATALOGUE, None)
+        found = self.store.find(role, wanted)
+        return self.page(self.grants.global_rows(str(found)) if found else [], request, CATALOGUE, None)
+
     # -- read-only lists ------------------------------------------------------------------------
     async def list_listed(self, path: str, request: Request) -> Response:
         return self.page(self.store.lists.get(path, []), request, path, None)
@@ -424,6 +478,8 @@ class Api:
                                 self.profile.page_size, self.profile.max_page_size)
         except InvalidFilter as exc:
             return JSONResponse(exc.errors, 400)
+        except InvalidJsonFilter:
+            return JSONResponse([BAD_JSON], 400)
         except InvalidPage:
             return detail(INVALID_PAGE, 404)
         hidden = self.profile.apps.detail_fields.get(kind.name if kind else "", ())
@@ -459,6 +515,8 @@ class Api:
         if how == "backchannel":
             return any(self.model.kinds[name].constants.get("meta_model_name") == value
                        for name in self.profile.apps.backchannel_kinds if name in self.model.kinds)
+        if how == "group_name":
+            return next((pk for pk, v in self.store.values["group"].items() if v.get("name") == value), None)
         if how == "binding_model":
             return next((pk for pk, held in self.store.held.items() if held.get(PTR_ID) == normal_uuid(value)), None)
         field = kind.fields.get(param) if kind else None

@@ -4,6 +4,7 @@ Which parameters a list takes is profile data (`ListSpec`); this module knows wh
 filter does."""
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -32,9 +33,9 @@ class InvalidPage(Exception):
 class InvalidFilter(Exception):
     """A choice filter given a value no object has: django-filter's 400 (flows 264)."""
 
-    def __init__(self, param: str) -> None:
+    def __init__(self, param: str, message: str = INVALID_CHOICE) -> None:
         super().__init__(param)
-        self.errors = {param: [INVALID_CHOICE]}
+        self.errors = {param: [message]}
 
 
 def select(objects: list[JsonObject], query: Mapping[str, str], spec: ListSpec,
@@ -98,6 +99,47 @@ def backchannel(objects: list[JsonObject], param: str, wanted: str, lookup: Look
     return [obj for obj in objects if bool(lookup(param, str(obj.get("meta_model_name")))) == yes] if yes else objects
 
 
+BAD_JSON = "filter: failed to parse JSON"  # directory 62: a bare list body
+
+
+class InvalidJsonFilter(Exception):
+    """`?attributes=` that is not JSON: 400 with a bare list (directory 62)."""
+
+
+def startswith(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    """`path_startswith` (directory 112)."""
+    field = param.removesuffix("_startswith")
+    return [obj for obj in objects if as_text(obj.get(field)).startswith(wanted)]
+
+
+def json_subset(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    """`?attributes={json}`: objects whose JSON field holds every given key with that value
+    (directory 61, 115)."""
+    try:
+        expected = json.loads(wanted)
+    except ValueError:
+        raise InvalidJsonFilter(param) from None
+    if not isinstance(expected, dict):
+        raise InvalidJsonFilter(param)
+    return [obj for obj in objects if isinstance(obj.get(param), dict) and
+            all(obj[param].get(key) == value for key, value in expected.items())]
+
+
+def in_list(field: str, key: str) -> Filter:
+    """A filter on an expanded list's items: `members_by_username` (a group's `users_obj`
+    usernames, directory 135), `members_by_pk` (136)."""
+    def keep(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+        return [obj for obj in objects if any(as_text(item.get(key)) == wanted for item in obj.get(field) or [])]
+    return keep
+
+
+def group_names(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    """`groups_by_name`: users in a group of that name; a name no group has is refused (113, 122)."""
+    if lookup(param, wanted) is None:
+        raise InvalidFilter(param, f"Select a valid choice. {wanted} is not one of the available choices.")
+    return [obj for obj in objects if any(item.get("name") == wanted for item in obj.get("groups_obj") or [])]
+
+
 Filter = Callable[[list[JsonObject], str, str, Lookup], list[JsonObject]]
 """(objects, parameter, value, lookup) -> the objects the filter keeps."""
 
@@ -111,6 +153,11 @@ FILTERS: dict[str, Filter] = {
     "unassigned": unassigned,
     "contains": contains,
     "backchannel": backchannel,
+    "startswith": startswith,
+    "json": json_subset,
+    "member_username": in_list("users_obj", "username"),
+    "member_pk": in_list("users_obj", "pk"),
+    "group_name": group_names,
 }
 """What each kind of filter keeps, by the profile's name for it (a dispatch table); any other
 kind is a reference (`by_reference`)."""

@@ -101,6 +101,11 @@ class Profile:
     avatar_blank_name: str | None
     """The name an initials avatar is drawn from when a user's is blank; None: its username."""
     verbose_names: dict[str, dict[str, str]]
+    accounts: JsonObject
+    unique_with: dict[str, str]
+    """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
+    """User and membership endpoints: whether set_password requires a password, how add_user
+    answers a non-integer pk, the message for a taken service-account name."""
     """`<kind>.<field>` -> the display name of each choice, shown as `<field>_verbose`."""
 
     def not_found_detail(self, model: str) -> str:
@@ -184,6 +189,8 @@ def load_profile(version: str) -> Profile:
                             for kind, fields in raw.get("generated", {}).get("managed_mappings", {}).items()},
         avatar_blank_name=raw["avatars"]["blank_name"],
         verbose_names=raw["verbose_names"]["fields"],
+        accounts=raw["accounts"],
+        unique_with=raw["unique_with"]["kinds"],
     )
 
 

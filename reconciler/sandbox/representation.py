@@ -98,8 +98,9 @@ class Renderer:
             return computed
         if key in CONSTANTS:
             return self.constants(kind).get(key)
-        if key.endswith(VERBOSE) and f"{kind.name}.{key[:-len(VERBOSE)]}" in self.profile.verbose_names:
-            return self.profile.verbose_names[f"{kind.name}.{key[:-len(VERBOSE)]}"].get(str(values.get(key[:-len(VERBOSE)])))
+        choices = self.profile.verbose_names.get(f"{kind.name}.{key.removesuffix(VERBOSE)}")
+        if key.endswith(VERBOSE) and choices is not None:
+            return choices.get(str(values.get(key.removesuffix(VERBOSE))))
         if key == PTR_ID:
             return self.store.ptr_of(pk)
         if key == FLOW_SET:

@@ -56,6 +56,8 @@ class Rules:
             return rule.message if value is True and any(
                 other != instance and values.get(rule.fields[0]) is True
                 for other, values in self.store.values[kind.name].items()) else None
+        if rule.rule in ("path_segments", "refused_value"):
+            return value_error(rule, str(value))
         if rule.rule == "nonempty_when":  # read from the request as sent (the validator reads initial_data)
             return rule.message if not value and all(body.get(k) == v for k, v in rule.when.items()) else None
         if rule.rule == "config_types":
@@ -161,9 +163,14 @@ class Rules:
         return False
 
     # -- validate() -----------------------------------------------------------------------------
-    def validate(self, kind: Kind, attrs: Mapping[str, Json]) -> str | None:
+    def validate(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None = None) -> str | None:
         """The first error the serializer's validate() raises; `attrs` holds only what the request
-        sent, so these checks never see the stored values (08, 17; flows 101, 184, 262)."""
+        sent, so these checks never see the stored values (08, 17; flows 101, 184, 262), except
+        the refusal to touch an internal service account (directory 106)."""
+        stored = self.store.values[kind.name].get(instance) if instance is not None else None
+        for rule in self.profile.rules_of(kind.name, "stored_refuses"):
+            if stored is not None and stored.get(rule.fields[0]) == rule.when["value"]:
+                return rule.message
         kind_type = self.profile.stage_type(kind.model)
         licensed = self.store.model.target_of(kind) not in self.profile.apps.unlicensed_targets
         if not self.enterprise and licensed and kind_type and kind_type.get("requires_enterprise"):
@@ -289,6 +296,16 @@ VALUE_CHECKS: dict[str, Callable[[Json], str | None]] = {
 }
 """Checks of one value (field validators of the apps kinds): the error text the rule's message
 takes as `{error}`, or None (a dispatch table by rule name)."""
+
+
+def value_error(rule: ObjectRule, value: str) -> str | None:
+    """A user path without leading, trailing or doubled slashes (directory 74, 75); a value a
+    create or update may not set (78)."""
+    if rule.rule == "refused_value":
+        return rule.message if value == rule.when["value"] else None
+    if value.startswith("/") or value.endswith("/"):
+        return rule.message
+    return rule.many_message if "//" in value else None
 
 
 def syntax_error(expression: str, filename: str) -> str | None:

@@ -117,6 +117,8 @@ class Validator:
             return bounded(spec, number(value))
         if field.type == "string":
             return string(spec, value, wording)
+        if wording and "object" in wording and not isinstance(value, dict):
+            raise FieldError([wording["object"]])  # attributes (directory 41, 79)
         return value  # objects (JSONField): any JSON
 
     def clean_items(self, child: Field, value: Json) -> list[Json]:
@@ -155,7 +157,8 @@ class Validator:
         quirk."""
         unique = (kind.key == (field.name,) and field.name not in kind.key_fallback) or \
             field.name in kind.key_fallback.values()  # a blueprint instance's name, not its path (directory 451)
-        if unique and not field.reference and self.store.value_taken(kind, field.name, value, instance):
+        if unique and not field.reference and kind.name not in self.profile.unique_with and \
+                self.store.value_taken(kind, field.name, value, instance):
             raise FieldError([self.profile.unique_messages.get(kind.family) or
                               TAKEN.format(owner=unique_owner(kind), field=field.name)])
         if field.reference and not field.is_list and value is not None:
