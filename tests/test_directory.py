@@ -273,8 +273,12 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 def test_the_platform_example_applies_with_the_config_on_its_version(version: str) -> None:
     """examples/platform/<version>/ holds a brand (2026) or a tenant (2023) with its own login
     flow; with the example config repo (a group with a service account) it applies and converges."""
-    secrets = {"DUO_CLIENT_SECRET": "duo-secret-value-1", "TWILIO_AUTH_TOKEN": "twilio-token-value-1"}
-    result = run("http://unused", "apply", str(EXAMPLES / "config"), str(EXAMPLES / "platform" / version),
+    secrets = {"DUO_CLIENT_SECRET": "duo-secret-value-1", "TWILIO_AUTH_TOKEN": "twilio-token-value-1",
+               "GRAFANA_CLIENT_SECRET": "grafana-secret-value-1"}
+    # the Grafana application is written in 2026.2.2's form (examples/config/applications)
+    config = [EXAMPLES / "config"] if version.startswith("2026") else \
+        [EXAMPLES / "config" / "authentication", EXAMPLES / "config" / "directory"]
+    result = run("http://unused", "apply", *map(str, config), str(EXAMPLES / "platform" / version),
                  "--sandbox", "--auto-approve", "--verify", "--api-version", version, env=secrets)
     assert result.exit_code == 0, result.output
     assert "create group/automation" in result.output and "create user/ci-bot" in result.output

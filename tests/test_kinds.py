@@ -57,6 +57,8 @@ def sample(field: Field, seed: dict[str, list[str]]) -> Any:
         return "kinds@example.com"
     if field.name in ("external_host", "url", "acs_url", "reply_url"):  # URLs (apps 293)
         return "https://kinds.example.com"
+    if spec.get("format") == "uri":  # the server checks URI fields as URLs (apps 293; an LDAP URI, directory 309)
+        return "https://kinds.example.com"
     if field.name == "certificate_data":  # a PEM the server can load (apps 52, 66)
         return CERTIFICATE
     return "value-1"

@@ -44,7 +44,9 @@ NOT_A_DATETIME = (
 TAKEN = "{owner} with this {field} already exists."
 
 SLUG_PATTERN = "^[-a-zA-Z0-9_]+$"
-URL = re.compile(r"^(?:https?|ftps?)://[^\s/?#:]+(?::\d{1,5})?(?:[/?#]\S*)?$", re.IGNORECASE)
+# Django's URLValidator schemes, and LDAP's: an LDAP source's `server_uri`, which the spec marks
+# a URI too, takes `ldap://` (directory 309).
+URL = re.compile(r"^(?:https?|ftps?|ldaps?)://[^\s/?#:]+(?::\d{1,5})?(?:[/?#]\S*)?$", re.IGNORECASE)
 NOT_A_URL = "Enter a valid URL."
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INTEGER = re.compile(r"^\s*[-+]?\d+(\.0*)?\s*$")
