@@ -48,10 +48,13 @@ def test_live_state_is_one_list_call_per_kind_and_target_never_per_object(tmp_pa
     ])
     plan([tmp_path], connection(sandbox), PlanOptions(keep_state=False))
     # configure_flow: null still needs the flows, to show the live flow it replaces by its slug. The
-    # updates' consequences read the brands, the flow-stage bindings and the blueprint instances.
-    assert sorted(lists(sandbox)) == ["/admin/version/", "/core/brands/", "/flows/bindings/", "/flows/instances/",
-                                      "/managed/blueprints/", "/stages/all/", "/stages/identification/",
-                                      "/stages/password/", "/stages/user_login/"]
+    # updates' consequences read the blueprint instances, and for their impact the flow-stage
+    # bindings, the brands, and the providers that run flows for the applications (a source's
+    # flows are its own: no source list is read).
+    providers = [f"/providers/{kind}/" for kind in ("ldap", "oauth2", "proxy", "rac", "radius", "saml", "ssf", "wsfed")]
+    assert sorted(lists(sandbox)) == ["/admin/version/", "/core/applications/", "/core/brands/", "/flows/bindings/",
+                                      "/flows/instances/", "/managed/blueprints/", *providers, "/stages/all/",
+                                      "/stages/identification/", "/stages/password/", "/stages/user_login/"]
 
 
 class CountingTransport(httpx.AsyncBaseTransport):

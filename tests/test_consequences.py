@@ -66,7 +66,7 @@ def test_a_listed_field_warns_an_unlisted_one_does_not(version: str, tmp_path: P
         failing = run(url, "plan", str(tmp_path), "--fail-on-blueprint-conflict")
         assert failing.exit_code == 1
         assert failing.stderr.splitlines()[-1] == (
-            f"error: 1 change conflict with enabled authentik blueprint instances (identification/{IDENTIFICATION}); "
+            f"error: 1 change conflicts with enabled authentik blueprint instances (identification/{IDENTIFICATION}); "
             "--fail-on-blueprint-conflict")
 
         write_manifest(tmp_path, [identification(show_matched_user=False)])
@@ -240,3 +240,35 @@ def test_blueprint_instances_are_managed_by_path_or_name(version: str, tmp_path:
         pruned = plan_json(url, tmp_path, "--prune", "--state", state, "--force")["changes"]
         assert [(c["action"], c["address"]) for c in pruned] == [("create", "deny/cq-deny"),
                                                                  ("delete", "blueprint_instance/cq-inline")]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_last_apply_written_without_an_offset_is_read_as_utc(version: str, tmp_path: Path) -> None:
+    """A hand-edited state file's `last_apply` without a time zone (review of the consequences
+    branch: the comparison with the instance's aware `last_applied` crashed the plan)."""
+    state = tmp_path / "state.json"
+    with served(version) as (sandbox, url):
+        write_manifest(tmp_path, [identification(user_fields=["username"])])
+        assert run(url, "apply", str(tmp_path), "--auto-approve", "--state", str(state)).exit_code == 0
+        data = json.loads(state.read_text())
+        data["servers"][url]["last_apply"] = "2000-01-01T00:00:00"
+        state.write_text(json.dumps(data))
+        pk = instance(sandbox)["pk"]
+        call(url, "POST", f"/managed/blueprints/{pk}/apply/")
+        result = run(url, "plan", str(tmp_path), "--state", str(state))
+        assert result.exit_code == 0, result.output
+        assert "! drift explained: the blueprint was applied at " in result.stdout
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_policy_bound_to_a_flow_stage_binding_lists_the_binding_s_flow(version: str, tmp_path: Path) -> None:
+    """default-authentication-flow-password-stage is bound to the password binding of the default
+    authentication flow (fresh install): its impact reaches that flow through the binding, which
+    needs the flow-stage bindings' list (review of the consequences branch)."""
+    (tmp_path / "policies.yaml").write_text(
+        "policies:\n  - kind: expression\n    name: default-authentication-flow-password-stage\n"
+        "    expression: return True\n")
+    with served(version) as (_, url):
+        [change] = plan_json(url, tmp_path)["changes"]
+    assert change["impact"]["flows"] == ["default-authentication-flow"]
+    assert change["impact"]["brands"] == ["authentik-default"]

@@ -119,7 +119,8 @@ def plan_command(paths: tuple[Path, ...], url: str | None, token: str | None, in
     annotate(conflict_annotations(plan), fmt)
     conflicting = [change.address for change in plan.changes if change.blueprint_conflicts]
     if fail_on_blueprint_conflict and conflicting:
-        click.echo(f"error: {len(conflicting)} change{'s' if len(conflicting) != 1 else ''} conflict with enabled "
+        many = len(conflicting) != 1
+        click.echo(f"error: {len(conflicting)} change{'s conflict' if many else ' conflicts'} with enabled "
                    f"authentik blueprint instances ({', '.join(conflicting)}); --fail-on-blueprint-conflict",
                    err=True)
         return EXIT_ERROR

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from reconciler.model.blueprints import Blueprint, BlueprintFacts, blueprint_facts, identifies
 from reconciler.model.kinds import ApiModel, Kind
@@ -102,9 +102,15 @@ def _later(moment: str | None, than: str | None) -> bool:
     if not moment or not than:
         return False
     try:
-        return datetime.fromisoformat(moment) > datetime.fromisoformat(than)
+        return _aware(moment) > _aware(than)
     except ValueError:
         return False
+
+
+def _aware(text: str) -> datetime:
+    """An ISO 8601 time; one without an offset (a hand-edited state file) is read as UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _text(value: Json) -> str | None:

@@ -19,6 +19,9 @@ __all__ = ["impact_paths", "with_impact"]
 RUN = ("stage", "policy")
 """Targets whose objects are what flows run: a reference held by one (a stage's `configure_flow`)
 does not make the object it points at part of the flows that run the stage."""
+NOT_FOLLOWED = ("source",)
+"""Users that do not pass a use on: a source's flows are its own, so an OAuth2 provider trusting
+the source (`jwt_federation_sources`) does not make the provider's application a user of them."""
 SHOWN = {"flow": "flows", "brand": "brands", "application": "applications"}
 """The targets an impact lists, and under which name."""
 EVERY_LOGIN = "flow_authentication"
@@ -52,24 +55,45 @@ def _points_at(model: ApiModel, reference: str | None, target: str) -> bool:
 
 def impact_paths(changes: Iterable[Change], model: ApiModel) -> set[str]:
     """The lists the impact of `changes` reads: every list of objects that may use a changed
-    object, directly or through what uses it, and the lists of the targets shown."""
+    object, directly or through what uses it, on the way to a target shown (a source using a
+    flow leads to none, so its lists are not read), the lists of the objects a binding sits on,
+    and the lists of the targets shown."""
     pending = {t for c in changes if not isinstance(c, Create) and (t := model.target_of(model.kinds[c.kind]))}
     seen: set[str] = set()
     paths: set[str] = set()
     while pending:
         target = pending.pop()
         seen.add(target)
-        for path, user, _, _ in _users(model, target):
-            paths.add(path)
-            kind = model.kind_for_path(path)
-            parent = model.parent_field(kind) if kind is not None else None
-            following = {user}
-            if kind is not None and parent is not None:
-                reference = kind.fields[parent].reference or ""
-                following = set(model.targets[reference].union or (reference,))
-            pending |= following - seen
+        for path, following, parents in _steps(model, target):
+            if any(_leads_to_shown(model, user, frozenset({target})) for user in following):
+                paths.add(path)
+                if parents:  # what the bindings sit on (a flow-stage binding's own list)
+                    paths |= {model.targets[t].path for t in following if model.targets[t].path}
+                pending |= following - seen
     shown = {model.targets[name].path for name in SHOWN if name in model.targets and model.targets[name].path}
     return paths | shown if paths else set()
+
+
+def _steps(model: ApiModel, target: str) -> Iterator[tuple[str, set[str], bool]]:
+    """(list path, the targets its objects lead to, whether those are what they sit on) for each
+    list whose objects may use `target`: a binding leads to what it sits on (a flow, a flow-stage
+    binding, an application), any other user to itself."""
+    for path, user, _, _ in _users(model, target):
+        kind = model.kind_for_path(path)
+        parent = model.parent_field(kind) if kind is not None else None
+        if kind is not None and parent is not None:
+            reference = kind.fields[parent].reference or ""
+            yield path, set(model.targets[reference].union or (reference,)) & set(model.targets), True
+        elif user not in NOT_FOLLOWED:
+            yield path, {user}, False
+
+
+def _leads_to_shown(model: ApiModel, target: str, seen: frozenset[str]) -> bool:
+    """Whether objects of `target` are shown, or used (through any chain) by objects shown."""
+    if target in SHOWN:
+        return True
+    return any(_leads_to_shown(model, user, seen | {target})
+               for _, following, _ in _steps(model, target) for user in following if user not in seen | {target})
 
 
 def with_impact(changes: tuple[Change, ...], live: LiveState, model: ApiModel) -> tuple[Change, ...]:
