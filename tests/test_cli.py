@@ -36,14 +36,14 @@ def test_examples_plan_apply_then_plan_nothing(config: Path) -> None:
         assert first.exit_code == 2, first.output
         # The default flow's four bindings are listed unchanged; a policy, two stages, a binding and
         # its policy binding are new, and so are the Grafana scope mapping, provider, application
-        # and its policy binding.
-        assert "Plan: 9 to create, 4 to update, 0 to replace, 0 to delete, 5 unchanged." in first.output
+        # and its policy binding, and the automation group with its service account.
+        assert "Plan: 11 to create, 4 to update, 0 to replace, 0 to delete, 5 unchanged." in first.output
         # One after the other, in the plan's order.
         applied = run(url, "apply", str(config), "--auto-approve", "--parallelism", "1", env=SECRETS)
         assert applied.exit_code == 0, applied.output
-        assert "Applied 13 of 13 changes." in applied.output
+        assert "Applied 15 of 15 changes." in applied.output
         assert [m for m, _, _ in writes(sandbox)] == ["POST", "POST", "POST", "POST", "PATCH", "PATCH", "POST", "POST",
-                                                       "PATCH", "PATCH", "POST", "POST", "POST"]
+                                                       "PATCH", "PATCH", "POST", "POST", "POST", "POST", "POST"]
         again = run(url, "plan", str(config), "--detailed-exitcode", env=SECRETS)
         assert again.exit_code == 0, again.output
         assert again.stdout.startswith("No changes.")
@@ -57,7 +57,7 @@ def test_one_field_change_is_one_patch_with_that_field(config: Path) -> None:
         sandbox.clear_log()
         plan = run(url, "plan", str(config), env=SECRETS)
         assert "~ failed_attempts_before_cancel = 3 -> 4" in plan.output
-        assert "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, 17 unchanged." in plan.output
+        assert "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, 19 unchanged." in plan.output
         sandbox.clear_log()
         assert run(url, "apply", str(config), "--auto-approve", env=SECRETS).exit_code == 0
         [(method, path, body)] = writes(sandbox)
@@ -157,7 +157,7 @@ def test_failed_call_halfway_reports_what_was_and_was_not_applied(config: Path) 
         failed = [line for line in lines if line.startswith("error:")]
         assert failed == [line for line in lines if "authenticator_validate/default-authentication-mfa-validation: "
                           "PATCH /stages/authenticator/validate/" in line]
-        assert "Applied 8 of 13 changes; 1 failed; 4 not attempted." in result.output
+        assert "Applied 8 of 15 changes; 1 failed; 6 not attempted." in result.output
         assert "  failed:        update authenticator_validate/default-authentication-mfa-validation" in result.output
         assert [line for line in lines if line.startswith("  not attempted:")] == [
             "  not attempted: update password/default-authentication-password",
@@ -169,7 +169,7 @@ def test_failed_call_halfway_reports_what_was_and_was_not_applied(config: Path) 
         assert "Traceback" not in result.output
         # Apply is resumable: the next plan shows exactly what was not applied.
         again = run(url, "plan", str(config), env=SECRETS)
-        assert "Plan: 3 to create, 2 to update" in again.output
+        assert "Plan: 5 to create, 2 to update" in again.output
 
 
 def test_apply_off_a_terminal_needs_auto_approve(config: Path) -> None:
@@ -242,9 +242,9 @@ def test_token_is_never_printed(config: Path) -> None:
 
 def test_readme_first_command_converges_in_process() -> None:
     # The Grafana application is written in 2026.2.2's form: 2023.10.7 applies the rest.
-    for version, path, changes, objects in (("2023.10.7", EXAMPLES / "authentication", 9, 14),
-                                            ("2026.2.2", EXAMPLES, 13, 18)):
-        result = run("http://unused", "apply", str(path), "--sandbox", "--auto-approve", "--verify",
+    both = [EXAMPLES / "authentication", EXAMPLES / "directory"]
+    for version, paths, changes, objects in (("2023.10.7", both, 11, 16), ("2026.2.2", [EXAMPLES], 15, 20)):
+        result = run("http://unused", "apply", *map(str, paths), "--sandbox", "--auto-approve", "--verify",
                      "--api-version", version, env=SECRETS)
         assert result.exit_code == 0, result.output
         assert f"Applied {changes} of {changes} changes." in result.output

@@ -52,11 +52,11 @@ def test_init_exports_the_flow_the_default_brand_logs_in_with(tmp_path: Path) ->
     with served() as (sandbox, url), httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as api:
         flow = api.post("/api/v3/flows/instances/", json={"slug": "ds21-login", "name": "ds21", "title": "ds21",
                                                           "designation": "authentication"}).json()
-        # An admin points the brand at another login flow; the sandbox serves brands as a list it
-        # does not write, so the test sets it there.
-        brands = sandbox.store.lists["/core/brands/"]
-        assert [brand["default"] for brand in brands] == [True]
-        brands[0]["flow_authentication"] = flow["pk"]
+        # An admin points the brand at another login flow.
+        [brand] = api.get("/api/v3/core/brands/").json()["results"]
+        assert brand["default"]
+        answer = api.patch(f"/api/v3/core/brands/{brand['brand_uuid']}/", json={"flow_authentication": flow["pk"]})
+        assert answer.status_code == 200, answer.text
         made = run(url, "init", str(tmp_path / "repo"))
         assert made.exit_code == 0, made.output
         assert files_under(tmp_path / "repo" / "config") == ["flows/ds21-login.yaml", "manifest-2026.2.2.schema.json"]
