@@ -23,9 +23,10 @@ def test_bench_quick_prints_every_scenario() -> None:
     # makes far fewer requests than there are objects, and the baseline makes one GET per object.
     assert requests["apply 40 creates"] == requests["plan 40 unchanged"] + 40
     # Updates have consequences to show (planning/consequences.py, impact.py): the blueprint
-    # instances and the brands using the flows are read once each, not per object (the flows and
-    # their bindings the plan has read already).
-    assert requests["apply 40 PATCHes"] == requests["apply 40 creates"] + 2
+    # instances, and each list of what may use the updated objects on the way to a flow, brand or
+    # application (the brands, the provider kinds that run flows), are read once each, not per
+    # object: 13 lists whatever the number of objects.
+    assert requests["apply 40 PATCHes"] == requests["apply 40 creates"] + 13
     assert requests["plan 40 unchanged"] < 40
     assert rows["plan 40 unchanged"][5].endswith("(40 GET)")
     assert rows["plan 80 unchanged"][5].endswith("(80 GET)")
