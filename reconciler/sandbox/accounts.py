@@ -69,16 +69,17 @@ class Accounts:
         if taken or (body.get("create_group") and self.group_named(name)):
             message = self.profile.accounts["account_taken"]
             return JSONResponse({"non_field_errors": [message]}, 400) if message else server_error()
+        group = self.store.new_pk(self.group) if body.get("create_group") else None
+        if group is not None:
+            self.store.insert(self.group, group, {**creation_defaults(self.group), "name": name})
         values = {**creation_defaults(self.user), "username": name, "name": name, "type": "service_account",
-                  "path": SERVICE_ACCOUNT_PATH, "attributes": {TOKEN_EXPIRES: body.get("expiring", True) is not False}}
+                  "path": SERVICE_ACCOUNT_PATH, "attributes": {TOKEN_EXPIRES: body.get("expiring", True) is not False},
+                  "groups": [group] if group is not None else []}
         pk = self.store.new_pk(self.user)
         self.store.insert(self.user, pk, values)
         self.directory.created(self.user, pk, {})
         answer: JsonObject = {"username": name, "user_uid": self.store.held[pk]["uid"], "user_pk": pk}
-        if body.get("create_group"):
-            group = self.store.new_pk(self.group)
-            self.store.insert(self.group, group, {**creation_defaults(self.group), "name": name})
-            self.directory.add_member(str(group), int(pk), True)
+        if group is not None:
             answer["group_pk"] = group
         answer["token"] = secrets.token_urlsafe(48)
         return JSONResponse(answer)

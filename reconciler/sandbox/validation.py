@@ -133,7 +133,7 @@ class Validator:
         stages of that kind; a binding's target may be named by either of its UUIDs (flows 233)."""
         if isinstance(value, bool | dict | list):
             raise FieldError([NOT_A_PK.format(data_type=type(value).__name__)])
-        if field.type == "integer":
+        if field.type == "integer" or (field.is_list and field.items.get("type") == "integer"):
             if not INTEGER.match(str(value)):
                 raise FieldError([NOT_A_PK.format(data_type=type(value).__name__)])
             ident: Json = int(float(value)) if isinstance(value, float) else int(str(value).strip())
