@@ -13,6 +13,7 @@ import pytest
 import yaml
 from support import run, served, writes
 
+from reconciler.model.kinds import load_model
 from reconciler.sandbox import Sandbox
 
 VERSIONS = ("2023.10.7", "2026.2.2")
@@ -237,7 +238,7 @@ def test_an_export_of_the_config_plans_back_to_no_changes_byte_stable(server: tu
         assert plan.exit_code == 0, plan.output
     users = (tmp_path / "users" / "users" / "user.yaml").read_text()
     # membership is written from the user's side only; a group's users never (they would fight)
-    assert "- group: dm-ops" in users
+    assert "      - {group: dm-ops}" in users.splitlines()
     groups = (tmp_path / "all" / "groups" / "group.yaml").read_text()
     assert "users:" not in groups and "dm-ci-bot" not in groups
     assert not (tmp_path / "all" / "users").exists()
@@ -279,3 +280,37 @@ def test_the_platform_example_applies_with_the_config_on_its_version(version: st
     assert "create group/automation" in result.output and "create user/ci-bot" in result.output
     assert f"create {'brand' if version.startswith('2026') else 'tenant'}/auth.example.com" in result.output
     assert result.output.split("Verifying: planning again.\n")[1].startswith("No changes.")
+
+
+def test_the_plan_says_which_calls_set_a_password_and_permissions(tmp_path: Path) -> None:
+    """The change's method is the object's own write; the plan names the calls of their own
+    (set_password, directory 92; assign/unassign, 162, 176) so nobody takes it for the only one."""
+    users = [{key: value for key, value in user.items() if key != "groups"} for user in config("2026.2.2")["users"]]
+    manifest = write(tmp_path, {"users": users, "roles": config("2026.2.2")["roles"]})
+    with served("2026.2.2") as (_, url):
+        plan = plan_json(url, manifest, "--state", str(tmp_path / "state.json"))
+    notes = {change["kind"]: change["notes"] for change in plan["changes"]}
+    assert notes == {
+        "user": ["password: set by POST /api/v3/core/users/{pk}/set_password/ after the write, not in the object's "
+                 "body"],
+        "role": ["permissions: additions by POST /api/v3/rbac/permissions/assigned_by_roles/{id}/assign/, removals "
+                 "by PATCH /api/v3/rbac/permissions/assigned_by_roles/{id}/unassign/, not in the object's body"]}
+    assert "bot-password-1" not in json.dumps(plan)
+
+
+DIRECTORY_SECTIONS = ("groups", "users", "roles", "brands", "tenants", "sources", "notification_transports",
+                      "notification_rules")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_explain_covers_every_directory_kind(version: str) -> None:
+    model = load_model(version)
+    kinds = [model.kinds[name] for section in DIRECTORY_SECTIONS for name in model.sections.get(section, {}).values()]
+    assert len(kinds) == (13 if version.startswith("2026") else 10)  # 7 source kinds in 2026, 4 in 2023
+    for kind in kinds:
+        result = run("http://unused", "explain", kind.name, "--api-version", version)
+        assert result.exit_code == 0, result.output
+        assert f"KNOWN BY:   {'+'.join(kind.key)}\n" in result.output
+    user = run("http://unused", "explain", "user", "--api-version", version).output
+    assert "  password <string>  write-only (never read back; kept as a fingerprint)\n" \
+           "      Set through set_password; never returned.\n" in user
