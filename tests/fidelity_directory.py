@@ -27,23 +27,35 @@ FRESH_INSTALL = "fresh-install.json"
 BLUEPRINTS = "/api/v3/managed/blueprints/"
 BLUEPRINT_REASON = "blueprint instances: consequences branch"
 
-# Why a recording of each group (the word after the number in its name) is not reproduced yet.
+# Why the recordings of each group (the word after the number in their names) are not reproduced.
 REASONS = {
-    "fresh": "the directory's lists are read-only seed lists in the sandbox (no POST in Allow, no filters) "
-             "until the dir-model branch models their kinds",
-    "group": "groups are a read-only seed list in the sandbox until the dir-model branch models the kind",
-    "gu": "group membership needs groups and users as kinds (dir-model branch)",
-    "user": "users are a read-only seed list in the sandbox until the dir-model branch models the kind",
-    "role": "RBAC roles and their permission assignments are not emulated yet",
-    "perm": "the permission catalogue's filters are not emulated yet",
-    "brand": "brands are a read-only seed list in the sandbox until the dir-model branch models the kind",
-    "tenant": "tenants are a read-only seed list in the sandbox until the dir-model branch models the kind",
-    "settings": "the settings singleton (/admin/settings/) is not emulated yet",
-    "source": "source kinds are not emulated yet (the dir-model branch models them)",
-    "transport": "notification transports are not emulated yet (the dir-model branch models them)",
-    "rule": "notification rules are not emulated yet (the dir-model branch models them)",
-    "lifecycle": "lifecycle rules are not emulated yet",
-    "verify": "the closing reads list kinds the sandbox does not emulate yet",
+    "fresh": "fixed answers the sandbox does not serve yet (/core/brands/current/, /core/tenants/current/, "
+             "/sources/all/types/, /sources/oauth/source_types/, the /admin/settings/ singleton, lifecycle rules); "
+             "2026 06 lists roles another session's outposts left on the lab",
+    "group": "a group as its own parent (50), the 2023 parent-shape message (49), 2026 GET by num_pk answering "
+             "the plain 'Not found.' (34), and name filters and searches counting groups of recordings not "
+             "reproduced",
+    "gu": "membership changes through a parent cycle (120, 123, 143), member filters and used_by (135-137, 147) "
+          "count or list objects of recordings not reproduced",
+    "user": "the service-account token is redacted in the recording (98, 100), 2023 answers with database error "
+            "texts (103, 104), and list filters count users of recordings not reproduced",
+    "role": "permission row ids are the lab's table sequences (162, 164, 168, 193); assigned_by_roles listings, "
+            "role add_user, the ?users=/?groups=/?managed__isnull= filters and used_by are not emulated; 2023 keeps "
+            "a deleted role's permissions by name (196)",
+    "perm": "the permission catalogue's filters (?codename=, ?content_type__...) and GET by id are not emulated",
+    "brand": "the web certificate and flow patches (213, 230) and logo/event_retention validation (217, 218) are "
+             "not emulated, and later reads carry the difference; a flow's used_by names the brands app (231)",
+    "tenant": "the web certificate and flow patches (213, 230) and event_retention validation (217) are not "
+              "emulated, and later reads carry the difference; a flow's used_by names the tenants app (231)",
+    "settings": "the /admin/settings/ singleton is not emulated (2023: its PATCH answers the server-error quirk)",
+    "source": "source kinds' computed fields (type, callback_url, icon_url, ...), body-only cross-field rules "
+              "(OIDC URLs, LDAP sync_users, SAML verification), fetching oidc_well_known_url, sync status, "
+              "metadata, the /sources/all/ actions and SCIM's service account are not emulated",
+    "transport": "webhook URL and email-template checks (387, 390, 396, 398), the mode filter and used_by are not "
+                 "emulated",
+    "rule": "the server lists a rule's transports in its own order (415), and later reads and filters carry it",
+    "lifecycle": "lifecycle rules are no kind of the model yet",
+    "verify": "the closing reads count objects that recordings not reproduced above left or removed",
     "blueprint": BLUEPRINT_REASON,
 }
 

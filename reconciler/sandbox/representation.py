@@ -20,6 +20,7 @@ CONSTANTS = ("component", "verbose_name", "verbose_name_plural", "meta_model_nam
 FLOW_SET = "flow_set"
 EXPANDED = "_obj"
 VERBOSE = "_verbose"
+MANAGED = "managed"
 STAGE_FAMILY = "stage"
 SOURCE_FAMILY = "source"
 BASE_VIEW_FAMILIES = {STAGE_FAMILY, SOURCE_FAMILY}
@@ -90,6 +91,8 @@ class Renderer:
             return choices.get(str(values.get(key.removesuffix(VERBOSE))))
         if key == PTR_ID:
             return self.store.ptr_of(pk)
+        if key == MANAGED:  # only objects authentik's blueprints made are managed (directory 248)
+            return self.store.held.get(pk, {}).get(MANAGED)
         if key == FLOW_SET:
             return self.bound_flows(pk)
         if key in PER_BINDING:

@@ -16,7 +16,8 @@ from .quirks import creation_defaults
 PTR_ID = "policybindingmodel_ptr_id"
 """The UUID of the PolicyBindingModel row behind a flow or a flow-stage binding: another UUID than
 its `pk` (flows FINDINGS "two UUIDs", 03, 76)."""
-SERVER_HELD = (PTR_ID, "background", "uuid", "uid", "date_joined", "password_change_date", "last_updated", "avatar")
+SERVER_HELD = (PTR_ID, "background", "uuid", "uid", "date_joined", "password_change_date", "last_updated", "avatar",
+               "managed")
 """Values a seed object may carry that the API does not take as writable fields (2023 flows keep
 their background URL read-only, flows 03; a user's second UUID, uid and timestamps, directory 04)."""
 
