@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from reconciler.model.kinds import Kind
-from reconciler.values import JsonObject
+from reconciler.values import JsonObject, ObjectId
 
 from .directory import Directory
 from .profile import Profile
@@ -37,14 +37,20 @@ class Accounts:
         self.user = store.model.kinds["user"]
         self.group = store.model.kinds["group"]
 
+    async def found_with_body(self, kind: Kind, request: Request, ident: str) -> tuple[ObjectId, JsonObject] | Response:
+        """The object a URL names and the request's body, or the answer refusing either."""
+        found = self.store.find(kind, ident)
+        if found is None:
+            return self.not_found(kind.model)
+        body = await self.read_body(request)
+        return body if isinstance(body, Response) else (found, body)
+
     async def set_password(self, request: Request, ident: str) -> Response:
         """204; 2026 requires `password` (94); the password is kept, never shown (93)."""
-        found = self.store.find(self.user, ident)
-        if found is None:
-            return self.not_found(self.user.model)
-        body = await self.read_body(request)
-        if isinstance(body, Response):
-            return body
+        read = await self.found_with_body(self.user, request, ident)
+        if isinstance(read, Response):
+            return read
+        found, body = read
         if "password" not in body and self.profile.accounts["password_required"]:
             return JSONResponse({"password": [REQUIRED]}, 400)
         if "password" in body:
@@ -89,12 +95,10 @@ class Accounts:
 
     async def membership(self, request: Request, ident: str, *, member: bool) -> Response:
         """add_user / remove_user `{pk}`: 204 and idempotent (128, 129, 133, 134)."""
-        found = self.store.find(self.group, ident)
-        if found is None:
-            return self.not_found(self.group.model)
-        body = await self.read_body(request)
-        if isinstance(body, Response):
-            return body
+        read = await self.found_with_body(self.group, request, ident)
+        if isinstance(read, Response):
+            return read
+        found, body = read
         user = body.get("pk")
         if user is None:
             return JSONResponse({"pk": [REQUIRED]}, 400)
