@@ -84,15 +84,9 @@ class Renderer:
         computed = self.directory.read_only(kind, pk, values, key)
         if computed is not UNHANDLED:
             return computed
-        if key in CONSTANTS:
-            return self.constants(kind).get(key)
-        choices = self.profile.verbose_names.get(f"{kind.name}.{key.removesuffix(VERBOSE)}")
-        if key.endswith(VERBOSE) and choices is not None:
-            return choices.get(str(values.get(key.removesuffix(VERBOSE))))
-        if key == PTR_ID:
-            return self.store.ptr_of(pk)
-        if key == MANAGED:  # only objects authentik's blueprints made are managed (directory 248)
-            return self.store.held.get(pk, {}).get(MANAGED)
+        held = self.held_value(kind, pk, values, key)
+        if held is not UNHANDLED:
+            return held
         if key == FLOW_SET:
             return self.bound_flows(pk)
         if key in PER_BINDING:
@@ -110,6 +104,19 @@ class Renderer:
             name = key[: -len(EXPANDED)]
             return self.expand(kind, values, name, generic=name in generic)
         return self.reverse(kind, pk, key)
+
+    def held_value(self, kind: Kind, pk: ObjectId, values: JsonObject, key: str) -> Any:
+        """Constants, display names of choices, and what the server holds itself; or UNHANDLED."""
+        if key in CONSTANTS:
+            return self.constants(kind).get(key)
+        choices = self.profile.verbose_names.get(f"{kind.name}.{key.removesuffix(VERBOSE)}")
+        if key.endswith(VERBOSE) and choices is not None:
+            return choices.get(str(values.get(key.removesuffix(VERBOSE))))
+        if key == PTR_ID:
+            return self.store.ptr_of(pk)
+        if key == MANAGED:  # only objects authentik's blueprints made are managed (directory 248)
+            return self.store.held.get(pk, {}).get(MANAGED)
+        return UNHANDLED
 
     # -- flows ----------------------------------------------------------------------------------
     flow_fields = ("cache_count", "export_url", "background", "background_url", "background_themed_urls")

@@ -38,28 +38,28 @@ class Rules:
                     instance: ObjectId | None) -> str | None:
         """The error a field's own validator method gives a cleaned value, if any."""
         for rule in self.profile.rules_of(kind.name):
-            if name not in rule.fields:
-                continue
-            if rule.rule == "python_syntax":
-                filename = rule.create_name if instance is None else str(self.store.values[kind.name][instance]["name"])
-                error = syntax_error(str(value), filename)
-                if error:
-                    return rule.message.format(error=error)
-            elif rule.rule == "file_name":
-                error = files.file_name_error(str(value), self.profile.flow_background["messages"])
-                if error:
-                    return error
-            elif rule.rule == "single_true" and value is True and any(
-                    other != instance and values.get(name) is True
-                    for other, values in self.store.values[kind.name].items()):
-                return rule.message  # one default brand (tenant): directory 207
-            elif rule.rule in ("path_segments", "refused_value"):
-                error = value_error(rule, str(value))
-                if error:
-                    return error
-            elif rule.rule == "nonempty_when" and not value and \
-                    all(body.get(key) == wanted for key, wanted in rule.when.items()):
-                return rule.message  # read from the request as sent (the validator reads initial_data)
+            error = self.rule_error(rule, kind, name, value, body, instance) if name in rule.fields else None
+            if error:
+                return error
+        return None
+
+    def rule_error(self, rule: ObjectRule, kind: Kind, name: str, value: Any, body: Mapping[str, Json],
+                   instance: ObjectId | None) -> str | None:
+        if rule.rule == "python_syntax":
+            filename = rule.create_name if instance is None else str(self.store.values[kind.name][instance]["name"])
+            error = syntax_error(str(value), filename)
+            return rule.message.format(error=error) if error else None
+        if rule.rule == "file_name":
+            return files.file_name_error(str(value), self.profile.flow_background["messages"])
+        if rule.rule == "single_true":  # one default brand (tenant): directory 207
+            taken = any(other != instance and values.get(name) is True
+                        for other, values in self.store.values[kind.name].items())
+            return rule.message if value is True and taken else None
+        if rule.rule in ("path_segments", "refused_value"):
+            return value_error(rule, str(value))
+        if rule.rule == "nonempty_when" and not value and \
+                all(body.get(key) == wanted for key, wanted in rule.when.items()):
+            return rule.message  # read from the request as sent (the validator reads initial_data)
         return None
 
     # -- unique-together validators -------------------------------------------------------------
