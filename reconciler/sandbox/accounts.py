@@ -24,26 +24,20 @@ SERVICE_ACCOUNT_PATH = "goauthentik.io/service-accounts"  # 99
 TOKEN_EXPIRES = "goauthentik.io/user/token-expires"  # 99, 100
 
 BodyReader = Callable[[Request], Awaitable[JsonObject | Response]]
+ObjectReader = Callable[[Kind, Request, str], Awaitable[tuple[ObjectId, JsonObject] | Response]]
+"""The object a URL names with the request's body, or the answer refusing either (`Api.found_with_body`)."""
 
 
 class Accounts:
     def __init__(self, profile: Profile, store: Store, directory: Directory, read_body: BodyReader,
-                 not_found: Callable[[str], Response]) -> None:
+                 found_with_body: ObjectReader) -> None:
         self.profile = profile
         self.store = store
         self.directory = directory
         self.read_body = read_body
-        self.not_found = not_found
+        self.found_with_body = found_with_body
         self.user = store.model.kinds["user"]
         self.group = store.model.kinds["group"]
-
-    async def found_with_body(self, kind: Kind, request: Request, ident: str) -> tuple[ObjectId, JsonObject] | Response:
-        """The object a URL names and the request's body, or the answer refusing either."""
-        found = self.store.find(kind, ident)
-        if found is None:
-            return self.not_found(kind.model)
-        body = await self.read_body(request)
-        return body if isinstance(body, Response) else (found, body)
 
     async def set_password(self, request: Request, ident: str) -> Response:
         """204; 2026 requires `password` (94); the password is kept, never shown (93)."""
