@@ -56,6 +56,7 @@ class Api:
             self.route("/admin/version/", {"GET": self.fixed(self.profile.admin_version)}),
             self.route("/root/config/", {"GET": self.fixed(self.profile.root_config)}),
             *self.account_routes(),
+            *(self.route(path, {"GET": self.fixed(body)}) for path, body in self.profile.fixed.items()),
         ]
         for target, path in self.family_paths().items():
             types = self.profile.types.get(target) or self.model_types(target)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from reconciler.values import JsonObject
+from reconciler.values import Json, JsonObject
 
 RECORDED_DIR = Path(__file__).parent / "recorded"
 SEEDS_DIR = Path(__file__).parent.parent / "model" / "seeds"
@@ -79,6 +79,8 @@ class Profile:
     avatar_blank_name: str | None
     verbose_names: dict[str, dict[str, str]]
     accounts: JsonObject
+    fixed: dict[str, Json]
+    """Fixed answers at paths below a kind's (`/sources/oauth/source_types/`)."""
     unique_with: dict[str, str]
     """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
     """User and membership endpoints: whether set_password requires a password, how add_user
@@ -139,7 +141,8 @@ def load_profile(version: str) -> Profile:
         root_config=raw["root_config"]["body"],
         list_extra=raw["list_extra"]["default"],
         path_list_extra=raw["list_extra"]["paths"],
-        types={"stage": raw["stage_types"]["body"], "policy": raw["policy_types"]["body"]},
+        types={"stage": raw["stage_types"]["body"], "policy": raw["policy_types"]["body"],
+               "source": raw["source_types"]["body"]},
         invitation_created_by=raw["invitation_created_by"]["body"],
         not_found=raw["not_found"]["detail"],
         json_parser=raw["json_parser"]["style"],
@@ -160,6 +163,7 @@ def load_profile(version: str) -> Profile:
         avatar_blank_name=raw["avatars"]["blank_name"],
         verbose_names=raw["verbose_names"]["fields"],
         accounts=raw["accounts"],
+        fixed=raw["fixed"]["paths"],
         unique_with=raw["unique_with"]["kinds"],
     )
 
