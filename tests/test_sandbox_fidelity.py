@@ -411,6 +411,8 @@ def assert_same_object(expected: dict[str, Any], actual: Any, where: str, starte
     for key, value in expected.items():
         if key in CLOCK_FIELDS and started is not None:
             assert_plausible_expiry(actual[key], started, f"{where}.{key}")
+        elif key in fidelity_directory.TIMESTAMPS and isinstance(value, str):
+            assert isinstance(actual[key], str) and datetime.fromisoformat(actual[key]).tzinfo, f"{where}.{key}"
         elif key in UNORDERED_LISTS and isinstance(value, list) and isinstance(actual[key], list):
             assert_same(sorted(value, key=by_pk), sorted(actual[key], key=by_pk), f"{where}.{key}", started)
         else:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from reconciler.model.kinds import Kind
-from reconciler.values import JsonObject
+from reconciler.values import JsonObject, ObjectId
 
 from .directory import Directory
 from .profile import Profile
@@ -24,27 +24,27 @@ SERVICE_ACCOUNT_PATH = "goauthentik.io/service-accounts"  # 99
 TOKEN_EXPIRES = "goauthentik.io/user/token-expires"  # 99, 100
 
 BodyReader = Callable[[Request], Awaitable[JsonObject | Response]]
+ObjectReader = Callable[[Kind, Request, str], Awaitable[tuple[ObjectId, JsonObject] | Response]]
+"""The object a URL names with the request's body, or the answer refusing either (`Api.found_with_body`)."""
 
 
 class Accounts:
     def __init__(self, profile: Profile, store: Store, directory: Directory, read_body: BodyReader,
-                 not_found: Callable[[str], Response]) -> None:
+                 found_with_body: ObjectReader) -> None:
         self.profile = profile
         self.store = store
         self.directory = directory
         self.read_body = read_body
-        self.not_found = not_found
+        self.found_with_body = found_with_body
         self.user = store.model.kinds["user"]
         self.group = store.model.kinds["group"]
 
     async def set_password(self, request: Request, ident: str) -> Response:
         """204; 2026 requires `password` (94); the password is kept, never shown (93)."""
-        found = self.store.find(self.user, ident)
-        if found is None:
-            return self.not_found(self.user.model)
-        body = await self.read_body(request)
-        if isinstance(body, Response):
-            return body
+        read = await self.found_with_body(self.user, request, ident)
+        if isinstance(read, Response):
+            return read
+        found, body = read
         if "password" not in body and self.profile.accounts["password_required"]:
             return JSONResponse({"password": [REQUIRED]}, 400)
         if "password" in body:
@@ -69,16 +69,17 @@ class Accounts:
         if taken or (body.get("create_group") and self.group_named(name)):
             message = self.profile.accounts["account_taken"]
             return JSONResponse({"non_field_errors": [message]}, 400) if message else server_error()
+        group = self.store.new_pk(self.group) if body.get("create_group") else None
+        if group is not None:
+            self.store.insert(self.group, group, {**creation_defaults(self.group), "name": name})
         values = {**creation_defaults(self.user), "username": name, "name": name, "type": "service_account",
-                  "path": SERVICE_ACCOUNT_PATH, "attributes": {TOKEN_EXPIRES: body.get("expiring", True) is not False}}
+                  "path": SERVICE_ACCOUNT_PATH, "attributes": {TOKEN_EXPIRES: body.get("expiring", True) is not False},
+                  "groups": [group] if group is not None else []}
         pk = self.store.new_pk(self.user)
         self.store.insert(self.user, pk, values)
         self.directory.created(self.user, pk, {})
         answer: JsonObject = {"username": name, "user_uid": self.store.held[pk]["uid"], "user_pk": pk}
-        if body.get("create_group"):
-            group = self.store.new_pk(self.group)
-            self.store.insert(self.group, group, {**creation_defaults(self.group), "name": name})
-            self.directory.add_member(str(group), int(pk), True)
+        if group is not None:
             answer["group_pk"] = group
         answer["token"] = secrets.token_urlsafe(48)
         return JSONResponse(answer)
@@ -88,12 +89,10 @@ class Accounts:
 
     async def membership(self, request: Request, ident: str, *, member: bool) -> Response:
         """add_user / remove_user `{pk}`: 204 and idempotent (128, 129, 133, 134)."""
-        found = self.store.find(self.group, ident)
-        if found is None:
-            return self.not_found(self.group.model)
-        body = await self.read_body(request)
-        if isinstance(body, Response):
-            return body
+        read = await self.found_with_body(self.group, request, ident)
+        if isinstance(read, Response):
+            return read
+        found, body = read
         user = body.get("pk")
         if user is None:
             return JSONResponse({"pk": [REQUIRED]}, 400)

@@ -63,6 +63,7 @@ class Api:
             self.route("/admin/version/", {"GET": self.fixed(self.profile.admin_version)}),
             self.route("/root/config/", {"GET": self.fixed(self.profile.root_config)}),
             *self.account_routes(),
+            *(self.route(path, {"GET": self.fixed(body)}) for path, body in self.profile.fixed.items()),
         ]
         for target, path in self.family_paths().items():
             types = self.profile.types.get(target) or self.model_types(target)
@@ -413,7 +414,7 @@ class Api:
         """Before the kinds' routes: `/core/users/paths/` is no user's detail path."""
         if not has_accounts(self.model.kinds):
             return []
-        accounts = Accounts(self.profile, self.store, self.renderer.directory, self.body, self.not_found)
+        accounts = Accounts(self.profile, self.store, self.renderer.directory, self.body, self.found_with_body)
         return [self.route(path, {method: handler}) for path, (method, handler) in accounts.handlers().items()]
 
     # -- role permissions (rbac.py) --------------------------------------------------------------
@@ -428,12 +429,10 @@ class Api:
 
     async def grant(self, role: Kind, request: Request, ident: str, *, assign: bool) -> Response:
         """Assign (2026: 200 with one `{"id"}` per permission, 2023: 204; 162) or unassign (204; 176)."""
-        found = self.store.find(role, ident)
-        if found is None:
-            return self.not_found(role.model)
-        body = await self.body(request)
-        if isinstance(body, Response):
-            return body
+        read = await self.found_with_body(role, request, ident)
+        if isinstance(read, Response):
+            return read
+        found, body = read
         errors = self.grants.errors(body)
         if errors:
             return JSONResponse(errors, 400)
@@ -534,6 +533,14 @@ class Api:
         if key == "target_ptr":
             return self.store.target_sort_key(str(obj.get("target")))
         return None
+
+    async def found_with_body(self, kind: Kind, request: Request, ident: str) -> tuple[ObjectId, JsonObject] | Response:
+        """The object a URL names and the request's body, or the answer refusing either."""
+        found = self.store.find(kind, ident)
+        if found is None:
+            return self.not_found(kind.model)
+        body = await self.body(request)
+        return body if isinstance(body, Response) else (found, body)
 
     def not_found(self, model: str) -> Response:
         return detail(self.profile.not_found_detail(model), 404)  # 83-85, 108; flows 64, 117, 137, 223, 275

@@ -86,7 +86,7 @@ class Directory:
             held.update({key: now for key in CLOCK_KEYS if key in kind.response_order})
             for key, value in held.items():
                 self.store.hold(pk, key, value)
-        self.written(kind, pk, cleaned, full=True)
+        self.written(kind, pk, cleaned, full=kind.name == GROUP)  # a new group has only the members it names
 
     def written(self, kind: Kind, pk: ObjectId, cleaned: Mapping[str, Json], *, full: bool) -> None:
         """A write's effect beyond its own fields: a PUT empties the membership lists it leaves

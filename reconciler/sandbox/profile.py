@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from reconciler.values import JsonObject
+from reconciler.values import Json, JsonObject
 
 RECORDED_DIR = Path(__file__).parent / "recorded"
 SEEDS_DIR = Path(__file__).parent.parent / "model" / "seeds"
@@ -102,6 +102,8 @@ class Profile:
     """The name an initials avatar is drawn from when a user's is blank; None: its username."""
     verbose_names: dict[str, dict[str, str]]
     accounts: JsonObject
+    fixed: dict[str, Json]
+    """Fixed answers at paths below a kind's (`/sources/oauth/source_types/`)."""
     unique_with: dict[str, str]
     """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
     """User and membership endpoints: whether set_password requires a password, how add_user
@@ -163,7 +165,7 @@ def load_profile(version: str) -> Profile:
         list_extra=raw["list_extra"]["default"],
         path_list_extra=raw["list_extra"]["paths"],
         types={"stage": raw["stage_types"]["body"], "policy": raw["policy_types"]["body"],
-               **raw.get("family_types", {}).get("body", {})},
+               **raw.get("family_types", {}).get("body", {}), "source": raw["source_types"]["body"]},
         invitation_created_by=raw["invitation_created_by"]["body"],
         not_found=raw["not_found"]["detail"],
         json_parser=raw["json_parser"]["style"],
@@ -190,6 +192,7 @@ def load_profile(version: str) -> Profile:
         avatar_blank_name=raw["avatars"]["blank_name"],
         verbose_names=raw["verbose_names"]["fields"],
         accounts=raw["accounts"],
+        fixed=raw["fixed"]["paths"],
         unique_with=raw["unique_with"]["kinds"],
     )
 

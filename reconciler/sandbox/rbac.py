@@ -35,6 +35,9 @@ class RoleGrants:
     bare_object_codenames: bool
     """2023 takes `view_group` with a model (163); 2026 fails on it."""
     grants: dict[str, list[Grant]] = field(default_factory=dict)
+    rows: dict[bool, int] = field(default_factory=dict)
+    """The last row id of the global and the per-object permission tables: an assign answers the
+    ids of the rows it wrote, not the permissions' (162: 303, 304; 164: 97 on the lab's tables)."""
 
     @property
     def catalogue(self) -> list[JsonObject]:
@@ -82,7 +85,8 @@ class RoleGrants:
             grant = Grant(int(row["id"]), str(model) if on_object else None, str(object_pk) if on_object else None)
             if grant not in held:
                 held.append(grant)
-            added.append(int(row["id"]))
+            self.rows[on_object] = self.rows.get(on_object, 0) + 1
+            added.append(self.rows[on_object])
         self.store.generation += 1
         return added
 

@@ -21,6 +21,7 @@ CONSTANTS = ("component", "verbose_name", "verbose_name_plural", "meta_model_nam
 FLOW_SET = "flow_set"
 EXPANDED = "_obj"
 VERBOSE = "_verbose"
+MANAGED = "managed"
 STAGE_FAMILY = "stage"
 SOURCE_FAMILY = "source"
 BASE_VIEW_FAMILIES = {STAGE_FAMILY, SOURCE_FAMILY}
@@ -96,13 +97,9 @@ class Renderer:
         computed = self.directory.read_only(kind, pk, values, key)
         if computed is not UNHANDLED:
             return computed
-        if key in CONSTANTS:
-            return self.constants(kind).get(key)
-        choices = self.profile.verbose_names.get(f"{kind.name}.{key.removesuffix(VERBOSE)}")
-        if key.endswith(VERBOSE) and choices is not None:
-            return choices.get(str(values.get(key.removesuffix(VERBOSE))))
-        if key == PTR_ID:
-            return self.store.ptr_of(pk)
+        held = self.held_value(kind, pk, values, key)
+        if held is not UNHANDLED:
+            return held
         if key == FLOW_SET:
             return self.bound_flows(pk)
         if key in PER_BINDING:
@@ -125,6 +122,19 @@ class Renderer:
         if key in self.store.held[pk]:  # what the server keeps itself (a blueprint instance's status)
             return copy.deepcopy(self.store.held[pk][key])
         return self.reverse(kind, pk, key)
+
+    def held_value(self, kind: Kind, pk: ObjectId, values: JsonObject, key: str) -> Any:
+        """Constants, display names of choices, and what the server holds itself; or UNHANDLED."""
+        if key in CONSTANTS:
+            return self.constants(kind).get(key)
+        choices = self.profile.verbose_names.get(f"{kind.name}.{key.removesuffix(VERBOSE)}")
+        if key.endswith(VERBOSE) and choices is not None:
+            return choices.get(str(values.get(key.removesuffix(VERBOSE))))
+        if key == PTR_ID:
+            return self.store.ptr_of(pk)
+        if key == MANAGED:  # only objects authentik's blueprints made are managed (directory 248)
+            return self.store.held.get(pk, {}).get(MANAGED)
+        return UNHANDLED
 
     # -- flows ----------------------------------------------------------------------------------
     flow_fields = ("cache_count", "export_url", "background", "background_url", "background_themed_urls")

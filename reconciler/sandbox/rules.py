@@ -39,12 +39,12 @@ class Rules:
                     instance: ObjectId | None) -> str | None:
         """The error a field's own validator method gives a cleaned value, if any."""
         for rule in self.profile.rules_of(kind.name):
-            error = self.rule_error(rule, kind, value, body, instance) if name in rule.fields else None
+            error = self.rule_error(rule, kind, name, value, body, instance) if name in rule.fields else None
             if error:
                 return error
         return None
 
-    def rule_error(self, rule: ObjectRule, kind: Kind, value: Any, body: Mapping[str, Json],
+    def rule_error(self, rule: ObjectRule, kind: Kind, name: str, value: Any, body: Mapping[str, Json],
                    instance: ObjectId | None) -> str | None:
         if rule.rule == "python_syntax":
             filename = rule.create_name if instance is None else str(self.store.values[kind.name][instance]["name"])
@@ -53,9 +53,9 @@ class Rules:
         if rule.rule == "file_name":
             return files.file_name_error(str(value), self.profile.flow_background["messages"])
         if rule.rule == "single_true":  # one default brand (tenant): directory 207
-            return rule.message if value is True and any(
-                other != instance and values.get(rule.fields[0]) is True
-                for other, values in self.store.values[kind.name].items()) else None
+            taken = any(other != instance and values.get(name) is True
+                        for other, values in self.store.values[kind.name].items())
+            return rule.message if value is True and taken else None
         if rule.rule in ("path_segments", "refused_value"):
             return value_error(rule, str(value))
         if rule.rule == "nonempty_when":  # read from the request as sent (the validator reads initial_data)

@@ -1,0 +1,66 @@
+"""The sandbox's groups, users and roles through its API (both versions), beyond the fidelity
+replay of the directory recordings: the behaviours a client of the sandbox relies on."""
+from __future__ import annotations
+
+from conftest import Call, created
+
+from reconciler.sandbox import Sandbox
+
+
+def test_membership_is_one_relation_shown_from_both_sides(versioned_call: Call) -> None:
+    """Written on the group, read on the user and back (directory 71, 120-124); a superuser group
+    makes its members superusers (70, 137); a group PUT without `users` empties it (141)."""
+    group = created(versioned_call, "/core/groups/", {"name": "ds-admins", "is_superuser": True})
+    user = created(versioned_call, "/core/users/", {"username": "ds-alice", "name": "Alice Example"})
+    assert user["is_superuser"] is False and user["groups"] == []
+    patched = versioned_call("PATCH", f"/core/groups/{group['pk']}/", json={"users": [user["pk"]]}).json()
+    assert patched["users"] == [user["pk"]] and patched["users_obj"][0]["username"] == "ds-alice"
+    read = versioned_call("GET", f"/core/users/{user['pk']}/").json()
+    assert read["groups"] == [group["pk"]] and read["is_superuser"] is True
+    assert read["groups_obj"][0]["name"] == "ds-admins"
+    assert versioned_call("PUT", f"/core/groups/{group['pk']}/", json={"name": "ds-admins"}).json()["users"] == []
+    assert versioned_call("GET", f"/core/users/{user['pk']}/").json()["groups"] == []
+
+
+def test_a_user_put_without_groups_leaves_them(versioned_call: Call) -> None:
+    """`groups` defaults to an empty list on a PUT; email and path stay (81, 82)."""
+    group = created(versioned_call, "/core/groups/", {"name": "ds-staff"})
+    user = created(versioned_call, "/core/users/", {"username": "ds-bob", "name": "Bob", "email": "b@example.com",
+                                                    "path": "ds/people", "groups": [group["pk"]]})
+    put = versioned_call("PUT", f"/core/users/{user['pk']}/", json={"username": "ds-bob", "name": "Bob"}).json()
+    assert (put["groups"], put["email"], put["path"]) == ([], "b@example.com", "ds/people")
+
+
+def test_service_account_set_password_and_refusals(versioned_call: Call) -> None:
+    """A service account is a 200 with a token and its group (98-101); set_password answers 204
+    and never shows the password (92, 93); the internal service account refuses writes (106)."""
+    answer = versioned_call("POST", "/core/users/service_account/", json={"name": "ds-ci", "create_group": True})
+    assert answer.status_code == 200 and answer.json()["token"]
+    account = versioned_call("GET", f"/core/users/{answer.json()['user_pk']}/").json()
+    assert (account["type"], account["path"], account["groups"]) == (
+        "service_account", "goauthentik.io/service-accounts", [answer.json()["group_pk"]])
+    response = versioned_call("POST", f"/core/users/{account['pk']}/set_password/", json={"password": "s3cret-ds"})
+    assert response.status_code == 204
+    assert "s3cret-ds" not in versioned_call("GET", f"/core/users/{account['pk']}/").text
+    outpost = next(u for u in versioned_call("GET", "/core/users/").json()["results"]
+                   if u["type"] == "internal_service_account")
+    refused = versioned_call("PATCH", f"/core/users/{outpost['pk']}/", json={"name": outpost["name"]})
+    assert refused.json() == {"non_field_errors": ["Can't modify internal service account users"]}
+
+
+def test_role_permissions_are_assigned_listed_and_unassigned(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """Assign answers 200 with row ids (2026) or 204 (2023) (162); `?role=` lists the global
+    permissions (172); unassign is a PATCH (176); a bare codename is refused globally (165)."""
+    role = created(versioned_call, "/rbac/roles/", {"name": "ds-auditors"})
+    grants = f"/rbac/permissions/assigned_by_roles/{role['pk']}/"
+    assigned = versioned_call("POST", grants + "assign/",
+                              json={"permissions": ["authentik_core.view_user", "authentik_core.view_group"]})
+    assert assigned.status_code == (204 if versioned_sandbox.api_version == "2023.10.7" else 200)
+    listed = versioned_call("GET", f"/rbac/permissions/?role={role['pk']}").json()["results"]
+    assert sorted(p["codename"] for p in listed) == ["view_group", "view_user"]
+    assert versioned_call("PATCH", grants + "unassign/", json={"permissions": ["authentik_core.view_group"]}
+                          ).status_code == 204
+    listed = versioned_call("GET", f"/rbac/permissions/?role={role['pk']}").json()["results"]
+    assert [p["codename"] for p in listed] == ["view_user"]
+    assert versioned_call("POST", grants + "assign/", json={"permissions": ["view_user"]}).json() == {
+        "permissions": ["When assigning global permissions, codename must be given as app_label.codename"]}
