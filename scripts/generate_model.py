@@ -1388,8 +1388,6 @@ def build_seed(recordings: Path, spec: JsonObject, targets: Mapping[str, Json]) 
     users, brand, ...), and the default policy bindings carried over from the flows recordings."""
     seed: JsonObject = json.loads((recordings / FRESH_INSTALL).read_text())
     lists = seed["lists"]
-    if "brand" in targets:
-        lists[targets["brand"]["path"]] = [default_brand(spec, lists, targets["brand"])]
     if (recordings / APPS_FRESH_INSTALL).exists():
         add_apps_lists(lists, json.loads((recordings / APPS_FRESH_INSTALL).read_text()))
     directory = recordings / DIRECTORY
@@ -1421,8 +1419,6 @@ def add_apps_lists(lists: JsonObject, apps: Mapping[str, list[JsonObject]]) -> N
             lists[path] = [{**obj, "pk": ids.get(obj["pk"], obj["pk"])} for obj in objects]
 
 
-def default_brand(spec: JsonObject, lists: Mapping[str, Json], target: Mapping[str, Json]) -> JsonObject:
-    """The default brand (tenant) of a fresh install."""
 def directory_lists(directory: Path, lists: Mapping[str, Json]) -> JsonObject:
     """The directory fresh install's object lists, carried onto the seed's install: its groups
     (by name), its built-in source (by slug) and the brand's flows (by the slugs the current brand
