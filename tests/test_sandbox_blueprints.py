@@ -14,39 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fidelity_directory import BLUEPRINT_NOT_REPRODUCED as NOT_REPRODUCED
 from test_sandbox_fidelity import RECORDINGS, VERSIONS, assert_same, created_ids, media_type, seeded_pks, substitute
 
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.profile import default_seed
 
-NOT_REPRODUCED = {
-    **{f"{version}/{case}": "the worker's list of blueprint files (with their modification times), which the "
-                            "sandbox does not emulate"
-       for version in VERSIONS for case in ("25-fresh-blueprints-available", "437-blueprint-available")},
-    **{f"{version}/443-blueprint-create-invalid-model": (
-        "a model authentik does not have is refused; the sandbox does not know every model authentik has, so it "
-        "checks none") for version in VERSIONS},
-    "2023.10.7/449-blueprint-group-created": (
-        "the inline blueprint's entries (a group) are not imported: groups are read-only lists in the sandbox"),
-    **{f"{version}/{case}": (
-        "recording 452 is held out; these show the `context: [1]` it stored (a JSON list where the spec says an "
-        "object), which the sandbox refuses") for version in VERSIONS
-       for case in ("453-blueprint-patch-read-only", "454-blueprint-filter-name", "456-blueprint-filter-search")},
-    **{f"{version}/{case}": (
-        "443's create with an unknown model is accepted by the sandbox (which does not know every model authentik "
-        "has), so its instance is still listed") for version in VERSIONS
-       for case in ("489-verify-blueprints", "490-verify-blueprints-count")},
-    **{f"2026.2.2/{case}": (
-        "the 2026 lab's worker never ran 29's queued import (no hash, status unknown); the sandbox's has")
-       for case in ("444-blueprint-get", "447-blueprint-patch-enabled-with-content",
-                    "448-blueprint-patch-enabled-true", "450-blueprint-put-name-content")},
-    "2026.2.2/441-blueprint-create-bad-path": (
-        "the 2026 lab's worker was busy: the path check timed out (a server error), where the sandbox answers "
-        "as 2023 did"),
-    "2026.2.2/445-blueprint-get-after-apply": (
-        "the 2026 lab's worker never ran the queued import; the sandbox's worker has run it by the next read"),
-    "2026.2.2/457-blueprint-used_by": "2026 lists the worker's task rows; the sandbox keeps none",
-}
 CLOCK = "last_applied"
 
 
