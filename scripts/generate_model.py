@@ -333,6 +333,7 @@ ENDPOINT_CONNECTORS = Family(
 # is written from one side: a user's `groups` or a group's `users` (both are references).
 GROUPS = Family(
     name="groups", nouns=("group", "groups"), section="groups",
+    plain_references=True,
     singles=(Single(path="/core/groups/", name="group", section="groups", key=("name",),
                     recorded_create="directory/*-group-create*.json"),),
     targets=(Target(name="group", at=(("/core/groups/", "pk"),)),),
@@ -343,6 +344,7 @@ GROUPS = Family(
 # is set through `POST /core/users/{pk}/set_password/` [92] (the `actions` of the model).
 USERS = Family(
     name="users", nouns=("user", "users"), section="users", key=("username",),
+    plain_references=True,
     singles=(Single(path="/core/users/", name="user", section="users", key=("username",),
                     recorded_create="directory/*-user-create-*.json"),),
     targets=(Target(name="user", at=(("/core/users/", "pk"),)),),
@@ -360,6 +362,7 @@ USERS = Family(
 # `/rbac/permissions/assigned_by_roles/{uuid}/assign/` and `.../unassign/` [162, 176].
 ROLES = Family(
     name="roles", nouns=("role", "roles"), section="roles",
+    plain_references=True,
     singles=(Single(path="/rbac/roles/", name="role", section="roles", key=("name",),
                     recorded_create="directory/*-role-create*.json"),),
     targets=(Target(name="role", at=(("/rbac/roles/", "pk"),)),),
@@ -379,6 +382,7 @@ ROLES = Family(
 # the `brand` target either way.
 BRANDS = Family(
     name="brands", nouns=("brand", "brands"), section="brands", key=("domain",), id_field="brand_uuid",
+    plain_references=True,
     singles=(Single(path="/core/brands/", name="brand", section="brands", key=("domain",),
                     recorded_create="directory/*-brand-create*.json"),),
     targets=(Target(name="brand", at=(("/core/brands/", "brand_uuid"), ("/core/tenants/", "tenant_uuid")),
@@ -397,6 +401,7 @@ BRANDS = Family(
 )
 TENANTS = Family(
     name="tenants", nouns=("tenant", "tenants"), section="tenants", key=("domain",), id_field="tenant_uuid",
+    plain_references=True,
     singles=(Single(path="/core/tenants/", name="tenant", section="tenants", key=("domain",), scope="brand",
                     recorded_create="directory/*-tenant-create*.json"),),
     references=BRANDS.references,
@@ -405,6 +410,7 @@ TENANTS = Family(
 # The connection and SCIM user/group collections under the prefix are no sources.
 SOURCES = Family(
     name="sources", nouns=("source", "sources"), section="sources", prefix="/sources/", scope="source",
+    plain_references=True,
     member="user_path_template", suffix="_source", key=("slug",),
     excludes=("user_connections/", "group_connections/", "scim_users", "scim_groups"),
     recorded_create="directory/*-source-{dir}-create*.json",
@@ -450,6 +456,7 @@ SOURCES = Family(
 )
 NOTIFICATION_TRANSPORTS = Family(
     name="notification_transports", nouns=("notification transport", "notification transports"),
+    plain_references=True,
     section="notification_transports",
     singles=(Single(path="/events/transports/", name="notification_transport", section="notification_transports",
                     key=("name",), recorded_create="directory/*-transport-create*.json"),),
@@ -463,6 +470,7 @@ NOTIFICATION_TRANSPORTS = Family(
 # A rule's group is `group` in 2023 and `destination_group` in 2026 [409, 415].
 NOTIFICATION_RULES = Family(
     name="notification_rules", nouns=("notification rule", "notification rules"), section="notification_rules",
+    plain_references=True,
     singles=(Single(path="/events/rules/", name="notification_rule", section="notification_rules", key=("name",),
                     recorded_create="directory/*-rule-create*.json"),),
     targets=(Target(name="notification_rule", at=(("/events/rules/", "pk"),)),),

@@ -238,7 +238,7 @@ def test_an_export_of_the_config_plans_back_to_no_changes_byte_stable(server: tu
         assert plan.exit_code == 0, plan.output
     users = (tmp_path / "users" / "users" / "user.yaml").read_text()
     # membership is written from the user's side only; a group's users never (they would fight)
-    assert "      - {group: dm-ops}" in users.splitlines()
+    assert "      - dm-ops" in users.splitlines()  # a reference written plainly (CONTRACT.md)
     groups = (tmp_path / "all" / "groups" / "group.yaml").read_text()
     assert "users:" not in groups and "dm-ci-bot" not in groups
     assert not (tmp_path / "all" / "users").exists()
@@ -318,3 +318,17 @@ def test_explain_covers_every_directory_kind(version: str) -> None:
     user = run("http://unused", "explain", "user", "--api-version", version).output
     assert "  password <string>  write-only (never read back; kept as a fingerprint)\n" \
            "      Set through set_password; never returned.\n" in user
+
+
+def test_the_readme_manifest_of_the_directory_applies_in_its_plain_form(tmp_path: Path) -> None:
+    """README "Directory and platform": references written plainly (`parents: [staff]`,
+    `destination_group: ops`) as CONTRACT.md shows them; applied against the sandbox, then
+    planned empty."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Directory and platform", 1)[1]
+    manifest = section.split("```yaml\n", 1)[1].split("```", 1)[0].replace("example-login", "default-authentication-flow")
+    (tmp_path / "directory.yaml").write_text(manifest)
+    env = {"CI_BOT_PASSWORD": "bot-pass-value-1", "GITHUB_OAUTH_SECRET": "github-secret-value-1"}
+    result = run("http://unused", "apply", str(tmp_path), "--sandbox", "--auto-approve", "--verify", env=env)
+    assert result.exit_code == 0, result.output
+    assert result.output.split("Verifying: planning again.\n")[1].startswith("No changes.")
