@@ -326,9 +326,30 @@ def test_the_readme_manifest_of_the_directory_applies_in_its_plain_form(tmp_path
     planned empty."""
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     section = readme.split("## Directory and platform", 1)[1]
-    manifest = section.split("```yaml\n", 1)[1].split("```", 1)[0].replace("example-login", "default-authentication-flow")
+    manifest = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    manifest = manifest.replace("example-login", "default-authentication-flow")
     (tmp_path / "directory.yaml").write_text(manifest)
     env = {"CI_BOT_PASSWORD": "bot-pass-value-1", "GITHUB_OAUTH_SECRET": "github-secret-value-1"}
     result = run("http://unused", "apply", str(tmp_path), "--sandbox", "--auto-approve", "--verify", env=env)
     assert result.exit_code == 0, result.output
     assert result.output.split("Verifying: planning again.\n")[1].startswith("No changes.")
+
+
+def test_pruning_a_group_with_its_member_deletes_the_member_first(tmp_path: Path) -> None:
+    """A group's `users` and a user's `groups` hold one relation (mirrored): deletes follow it from
+    the user's side only, so pruning both is no reference cycle (the lab: the cleanup of a group and
+    its service account failed the plan with an empty error)."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "d.yaml").write_text("groups:\n  - name: prune-ops\nusers:\n  - username: prune-bot\n    name: Bot\n"
+                                   "    type: service_account\n    groups: [prune-ops]\n")
+    state = str(tmp_path / "state.json")
+    with served("2026.2.2") as (sandbox, url):
+        assert run(url, "apply", str(config), "--auto-approve", "--state", state).exit_code == 0
+        (config / "d.yaml").write_text("stages: []\n")
+        sandbox.clear_log()
+        result = run(url, "apply", str(config), "--prune", "--prune-kind", "user", "--auto-approve", "--force",
+                     "--state", state)
+        assert result.exit_code == 0, result.output
+        deletes = [path for method, path, _ in writes(sandbox) if method == "DELETE"]
+    assert [path.split("/")[4] for path in deletes] == ["users", "groups"]

@@ -354,8 +354,10 @@ def order(changes: list[Change], desired: list[DesiredObject], model: ApiModel) 
         return order_changes(sorted(changes, key=lambda change: depth[change.kind]))
     except CycleError as exc:
         members = set(exc.members)
-        raise PlanError([Problem(o.file, *o.position(), str(exc), o.address)
-                         for o in desired if o.address in members]) from exc
+        problems = [Problem(o.file, *o.position(), str(exc), o.address) for o in desired if o.address in members]
+        if not problems:  # a cycle of deletes: its members are in no manifest any more
+            raise
+        raise PlanError(problems) from exc
 
 
 def deletes_after_referrers(changes: list[Change], live: LiveState, model: ApiModel) -> list[Change]:
@@ -370,7 +372,9 @@ def deletes_after_referrers(changes: list[Change], live: LiveState, model: ApiMo
         kind = model.kinds[change.kind]
         current = live.by_id(kind, change.id) or {}
         for name, spec in kind.fields.items():
-            value = current.get(name) if spec.reference else None
+            # a relation both sides hold (a group's users, a user's groups) is followed from one:
+            # from both, a group and its member would each wait for the other
+            value = current.get(name) if spec.reference and name not in kind.mirrored else None
             for ident in value if isinstance(value, list) else [value] if value is not None else []:
                 for key in model.ref_keys(Ref(str(spec.reference), pk=ident)):
                     if key in deletes and deletes[key] != change.address:
