@@ -69,3 +69,30 @@ def test_mypy_knows_the_packages_names_and_catches_a_typo(tmp_path: Path) -> Non
     assert stdout.splitlines() == [
         f'{user}:6: error: Module has no attribute "plann"; maybe "plan"?  [attr-defined]']
     assert status == 1
+
+
+def test_every_package_the_code_imports_is_a_declared_dependency() -> None:
+    """`pip install .` (the README's first command) installs the runtime dependencies only: a
+    module the package imports that only the test extra brings (cryptography, for the sandbox's
+    key pairs, once was) would crash the first command on a fresh machine."""
+    import ast
+    import importlib.metadata
+    import re
+    import tomllib
+
+    root = Path(reconciler.__file__).parent
+    imported: set[str] = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"reconciler", "__future__"}
+    project = tomllib.loads((root.parent / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~\[ ;]", spec, maxsplit=1)[0].lower().replace("_", "-")
+                for spec in project["dependencies"]}
+    distributions = importlib.metadata.packages_distributions()
+    undeclared = {module: distributions.get(module) for module in third_party
+                  if not {d.lower().replace("_", "-") for d in distributions.get(module, [module])} & declared}
+    assert undeclared == {}
