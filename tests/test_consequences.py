@@ -167,8 +167,9 @@ def test_impact_lists_the_flows_running_a_stage_or_policy_and_the_brands_using_t
         assert policy["blueprint_conflicts"] == [{"blueprint": BLUEPRINT, "instance": INSTANCE,
                                                   "fields": ["expression"]}]
         text = run(url, "plan", str(tmp_path)).stdout
-        assert ("        used by: flow default-authentication-flow (brand authentik-default); affects every login "
-                "(a brand's authentication flow)\n") in text
+        brand = "brand" if version == "2026.2.2" else "tenant"  # 2023.10.7 calls it a tenant
+        assert (f"        used by: flow default-authentication-flow ({brand} authentik-default); affects every login "
+                f"(a {brand}'s authentication flow)\n") in text
         # A stage no flow runs has no impact.
         write_manifest(tmp_path, [{"kind": "deny", "name": "cq-deny", "deny_message": "no"}])
         (tmp_path / "policies.yaml").unlink()

@@ -8,6 +8,7 @@ from typing import Any
 from reconciler.applying.result import APPLIED, FAILED, NOT_ATTEMPTED, UNKNOWN_OUTCOME, ApplyResult, ChangeOutcome
 from reconciler.errors import Problem
 from reconciler.model.explain import FieldInfo, KindInfo, KindSummary
+from reconciler.model.kinds import load_model
 from reconciler.planning.changes import UNKNOWN, Change, FieldChange, Plan, Replace
 from reconciler.planning.planfile import DigestCheck
 from reconciler.values import REDACTED, JsonObject, Ref, Secret, redact
@@ -54,7 +55,7 @@ def _field_lines(change: Change, field: FieldChange, width: int, style: Style) -
     return lines + [style(f"          {detail}", "dim") for detail in field.details]
 
 
-def _change_lines(change: Change, style: Style) -> list[str]:
+def _change_lines(change: Change, style: Style, brand: str = "brand") -> list[str]:
     lines = [f"  {style(change.symbol, change.symbol)} {style(change.address, 'bold')}  "
              f"({change.action}: {change.method} /api/v3{change.path})"]
     width = max((len(f.field) for f in change.fields), default=0)
@@ -65,13 +66,21 @@ def _change_lines(change: Change, style: Style) -> list[str]:
     if isinstance(change, Replace):
         lines.append(style(f"        (PUT sends all {len(change.full)} writable fields)", "dim"))
     lines += [style(f"        ({note})", "dim") for note in change.notes]
-    for line in consequence_lines(change):
+    for line in consequence_lines(change, brand):
         mark = "!" if line.startswith(("blueprint conflict", "drift")) else " "
         lines.append(f"      {style(mark, '-') if mark == '!' else mark} {line}")
     return lines
 
 
-def consequence_lines(change: Change) -> list[str]:
+def brand_noun(api_version: str) -> str:
+    """What a version calls the object that picks a domain's flows: a brand, a tenant in 2023.10.7."""
+    try:
+        return "tenant" if "tenants" in load_model(api_version).sections else "brand"
+    except KeyError:  # a saved plan of a version this tool has no model of
+        return "brand"
+
+
+def consequence_lines(change: Change, brand: str = "brand") -> list[str]:
     """What a change sets off, in words (text and Markdown): the blueprint instances that will set
     it back, and what runs or uses the object."""
     lines = []
@@ -91,20 +100,21 @@ def consequence_lines(change: Change) -> list[str]:
         lines.append(f"to resolve: keep the default and make your own object, or disable the instance in a manifest "
                      f"(blueprints: - path: {conflict.blueprint}, enabled: false)")
     if change.impact:
-        lines.append(_used_by(change))
+        lines.append(_used_by(change, brand))
     return lines
 
 
-def _used_by(change: Change) -> str:
-    """`used by: flow default-authentication-flow (brand authentik-default)`."""
+def _used_by(change: Change, brand: str) -> str:
+    """`used by: flow default-authentication-flow (brand authentik-default)`; `brand` is what the
+    version calls one (2023.10.7: a tenant)."""
     impact = change.impact
     users = [f"flow {', '.join(impact.flows)}" if impact.flows else ""]
     if impact.brands:
-        users[0] += f" (brand {', '.join(impact.brands)})" if users[0] else f"brand {', '.join(impact.brands)}"
+        users[0] += f" ({brand} {', '.join(impact.brands)})" if users[0] else f"{brand} {', '.join(impact.brands)}"
     if impact.applications:
         users.append(f"application {', '.join(impact.applications)}")
     text = "used by: " + "; ".join(u for u in users if u)
-    return text + ("; affects every login (a brand's authentication flow)" if impact.every_login else "")
+    return text + (f"; affects every login (a {brand}'s authentication flow)" if impact.every_login else "")
 
 
 def _unmanaged_lines(plan: Plan) -> list[str]:
@@ -129,7 +139,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         return "\n".join(lines + _unmanaged_lines(plan)) + "\n"
     lines = [f"Plan for authentik {plan.api_version}{where}:", ""]
     for change in plan.changes:
-        lines += [*_change_lines(change, style), ""]
+        lines += [*_change_lines(change, style, brand_noun(plan.api_version)), ""]
     s = plan.summary
     lines.append(f"Plan: {s['create']} to create, {s['update']} to update, {s['replace']} to replace, "
                  f"{s['delete']} to delete, {s['unchanged']} unchanged.")
@@ -164,7 +174,7 @@ def render_markdown(plan: Plan) -> str:
         notes = [f"- `{change.address}`: {note}" for change in plan.changes
                  for note in (*(f"also sends `{c.field}`: {c.why}" for c in change.companions), *change.notes)]
         notes += [f"- {'**Warning:** ' if line.startswith('blueprint') else ''}`{change.address}`: {line}"
-                  for change in plan.changes for line in consequence_lines(change)]
+                  for change in plan.changes for line in consequence_lines(change, brand_noun(plan.api_version))]
         if notes:
             lines += ["", *notes]
     if plan.unmanaged:
