@@ -272,13 +272,7 @@ def test_exporting_one_object_of_every_new_kind_plans_no_changes_byte_stable(tmp
         assert sorted(where for _, where in listed) == ["oauth2_provider/every-oauth2 client_secret",
                                                         "radius_provider/every-radius shared_secret",
                                                         "scim_provider/every-scim token"]
-        live = {o["name"]: o for kind in ("oauth2_provider", "radius_provider", "scim_provider")
-                for o in sandbox.objects(kind)}
-        secrets = {}
-        for variable, where in listed:  # each set to the value the server holds, as a user would
-            address, field = where.split()
-            secrets[variable] = live[address.split("/")[1]][field]
-        code, text = plan(url, first, env=secrets)
+        code, text = plan(url, first, env=live_values(sandbox, listed))
         assert code == 0 and "\nNo changes. Live state matches the manifests" in text, text
         assert run(url, "export", "--out", str(second)).exit_code == 0
         assert files(first) == files(second)
@@ -287,11 +281,20 @@ def test_exporting_one_object_of_every_new_kind_plans_no_changes_byte_stable(tmp
         assert "every-certificate" in certificates and "Self-signed" not in certificates
         outposts = (first / "outposts" / "outpost.yaml").read_text()
         assert "every-outpost" in outposts and "authentik Embedded Outpost" not in outposts
-        providers = (first / "providers").read_text() if (first / "providers").is_file() else \
-            "".join(p.read_text() for p in sorted((first / "providers").iterdir()))
         assert "    provider: every-saml\n" in (first / "applications" / "every-app.yaml").read_text()
-        assert "every-endpoint" in providers
+        assert "every-endpoint" in "".join(p.read_text() for p in sorted((first / "providers").rglob("*.yaml")))
     shutil.rmtree(tmp_path / "seed")
+
+
+def live_values(sandbox: Sandbox, listed: list[list[str]]) -> dict[str, str]:
+    """Each exported variable set to the value the server holds, as a user would."""
+    live = {o["name"]: o for kind in ("oauth2_provider", "radius_provider", "scim_provider")
+            for o in sandbox.objects(kind)}
+    values = {}
+    for variable, where in listed:
+        address, field = where.split()
+        values[variable] = live[address.split("/")[1]][field]
+    return values
 
 
 def files(folder: Path) -> dict[str, bytes]:

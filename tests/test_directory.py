@@ -77,10 +77,9 @@ def test_the_done_when_config_applies_from_nothing_then_plans_empty(server: tupl
     assert applied.exit_code == 0, applied.output
     calls = writes(sandbox)
     # the parent group is made before the child that names it
-    groups = [body["name"] for method, path, body in calls if (method, path) == ("POST", "/api/v3/core/groups/")]
-    assert groups == ["dm-staff", "dm-ops"]
+    assert [body["name"] for body in posts(calls, "/api/v3/core/groups/")] == ["dm-staff", "dm-ops"]
     # the password goes through set_password (directory 92), never in the user's body
-    [user] = [body for method, path, body in calls if (method, path) == ("POST", "/api/v3/core/users/")]
+    [user] = posts(calls, "/api/v3/core/users/")
     assert "password" not in user
     [bot] = [u for u in sandbox.objects("user") if u["username"] == "dm-ci-bot"]
     assert ("POST", f"/api/v3/core/users/{bot['pk']}/set_password/", {"password": "bot-password-1"}) in calls
@@ -91,6 +90,11 @@ def test_the_done_when_config_applies_from_nothing_then_plans_empty(server: tupl
     assert plan_json(url, manifest, *state)["changes"] == []
     # a second plan reads the permissions back from the server and still finds nothing to do
     assert run(url, "plan", str(manifest), "--detailed-exitcode", *state, env=ENV).exit_code == 0
+
+
+def posts(calls: list[tuple[str, str, Any]], path: str) -> list[Any]:
+    """The bodies of the POSTs to `path` among `calls`, in order."""
+    return [body for method, called, body in calls if (method, called) == ("POST", path)]
 
 
 def test_a_user_not_named_is_never_read_into_a_plan(server: tuple[Sandbox, str, str], tmp_path: Path) -> None:

@@ -40,28 +40,29 @@ def sample(field: Field, seed: dict[str, list[str]]) -> Any:
         key = TARGET_SAMPLES.get(field.reference) or seed[field.reference][0]
         ref = {field.reference: key}
         return [ref] if field.is_list else ref
-    spec = field.spec
     if field.is_list:
         return [field.items["enum"][0]] if "enum" in field.items else ["value"]
-    if "enum" in spec:
-        return spec["enum"][0]
-    if field.type == "boolean":
-        return True
+    if "enum" in field.spec:
+        return field.spec["enum"][0]
+    return typed_sample(field) if field.type != "string" else text_sample(field)
+
+
+def typed_sample(field: Field) -> Any:
+    """A valid value of a field that is no string."""
     if field.type == "integer":
-        return int(spec.get("minimum", 1)) if spec.get("minimum", 1) > 0 else 1
-    if field.type == "number":
-        return 0.5
-    if field.type == "object":
-        return {}
-    if field.name == "delegated_subject":  # an e-mail address (apps 356)
+        minimum = field.spec.get("minimum", 1)
+        return int(minimum) if minimum > 0 else 1
+    return {"boolean": True, "number": 0.5, "object": {}}.get(str(field.type), "value-1")
+
+
+def text_sample(field: Field) -> str:
+    """A valid string: an e-mail address (apps 356), a URL where the server checks one (apps 293;
+    an LDAP URI, directory 309), a PEM the server can load (apps 52, 66), else any text."""
+    if field.name == "delegated_subject":
         return "kinds@example.com"
-    if field.name in ("external_host", "url", "acs_url", "reply_url"):  # URLs (apps 293)
+    if field.name in ("external_host", "url", "acs_url", "reply_url") or field.spec.get("format") == "uri":
         return "https://kinds.example.com"
-    if spec.get("format") == "uri":  # the server checks URI fields as URLs (apps 293; an LDAP URI, directory 309)
-        return "https://kinds.example.com"
-    if field.name == "certificate_data":  # a PEM the server can load (apps 52, 66)
-        return CERTIFICATE
-    return "value-1"
+    return CERTIFICATE if field.name == "certificate_data" else "value-1"
 
 
 def other(field: Field, value: Any) -> Any:

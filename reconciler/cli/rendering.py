@@ -164,17 +164,8 @@ def render_markdown(plan: Plan) -> str:
                      f"**{s['delete']}** to delete, {s['unchanged']} unchanged.")
         lines += ["", "| action | object | field | before | after |", "|---|---|---|---|---|"]
         for change in plan.changes:
-            if not change.fields:
-                lines.append(f"| {change.action} | `{change.address}` | | | |")
-            for f in change.fields:
-                before = "" if change.action == "create" else f"`{_cell(show(f.before, f.sensitive))}`"
-                after = f"`{_cell(show(f.after, f.sensitive))}`"
-                details = "<br>" + "<br>".join(f"`{_cell(d)}`" for d in f.details) if f.details else ""
-                lines.append(f"| {change.action} | `{change.address}` | `{f.field}` | {before} | {after}{details} |")
-        notes = [f"- `{change.address}`: {note}" for change in plan.changes
-                 for note in (*(f"also sends `{c.field}`: {c.why}" for c in change.companions), *change.notes)]
-        notes += [f"- {'**Warning:** ' if line.startswith('blueprint') else ''}`{change.address}`: {line}"
-                  for change in plan.changes for line in consequence_lines(change, brand_noun(plan.api_version))]
+            lines += _markdown_rows(change)
+        notes = _markdown_notes(plan)
         if notes:
             lines += ["", *notes]
     if plan.unmanaged:
@@ -183,6 +174,29 @@ def render_markdown(plan: Plan) -> str:
         lines += [f"- `{item.address}`" for item in plan.unmanaged]
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_rows(change: Change) -> list[str]:
+    """A change's rows of the Markdown table: one per field (one without fields for a delete)."""
+    if not change.fields:
+        return [f"| {change.action} | `{change.address}` | | | |"]
+    rows = []
+    for f in change.fields:
+        before = "" if change.action == "create" else f"`{_cell(show(f.before, f.sensitive))}`"
+        after = f"`{_cell(show(f.after, f.sensitive))}`"
+        details = "<br>" + "<br>".join(f"`{_cell(d)}`" for d in f.details) if f.details else ""
+        rows.append(f"| {change.action} | `{change.address}` | `{f.field}` | {before} | {after}{details} |")
+    return rows
+
+
+def _markdown_notes(plan: Plan) -> list[str]:
+    """The plan's notes under the table: fields sent along, notes, then consequences (warnings first marked)."""
+    notes = [f"- `{change.address}`: {note}" for change in plan.changes
+             for note in (*(f"also sends `{c.field}`: {c.why}" for c in change.companions), *change.notes)]
+    brand = brand_noun(plan.api_version)
+    notes += [f"- {'**Warning:** ' if line.startswith('blueprint') else ''}`{change.address}`: {line}"
+              for change in plan.changes for line in consequence_lines(change, brand)]
+    return notes
 
 
 def render_saved(plan: Plan, check: DigestCheck, fmt: str, *, color: bool = False) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -367,19 +367,23 @@ def deletes_after_referrers(changes: list[Change], live: LiveState, model: ApiMo
     deletes = {model.kinds[c.kind].id_key(c.id): c.address for c in changes if isinstance(c, Delete)}
     after: dict[str, set[str]] = {}
     for change in changes:
-        if not isinstance(change, Delete):
-            continue
-        kind = model.kinds[change.kind]
-        current = live.by_id(kind, change.id) or {}
-        for name, spec in kind.fields.items():
-            # a relation both sides hold (a group's users, a user's groups) is followed from one:
-            # from both, a group and its member would each wait for the other
-            value = current.get(name) if spec.reference and name not in kind.mirrored else None
-            for ident in value if isinstance(value, list) else [value] if value is not None else []:
-                for key in model.ref_keys(Ref(str(spec.reference), pk=ident)):
-                    if key in deletes and deletes[key] != change.address:
-                        after.setdefault(deletes[key], set()).add(change.address)
+        if isinstance(change, Delete):
+            for key in _referenced_keys(change, live, model):
+                if key in deletes and deletes[key] != change.address:
+                    after.setdefault(deletes[key], set()).add(change.address)
     return [replace(c, depends_on=c.depends_on | after[c.address]) if c.address in after else c for c in changes]
+
+
+def _referenced_keys(change: Change, live: LiveState, model: ApiModel) -> Iterator[IdKey]:
+    """The scoped ids the live object of a delete points at. A relation both sides hold (a
+    group's users, a user's groups) is followed from one side only: from both, a group and its
+    member would each wait for the other."""
+    kind = model.kinds[change.kind]
+    current = live.by_id(kind, change.id) or {}
+    for name, spec in kind.fields.items():
+        value = current.get(name) if spec.reference and name not in kind.mirrored else None
+        for ident in value if isinstance(value, list) else [value] if value is not None else []:
+            yield from model.ref_keys(Ref(str(spec.reference), pk=ident))
 
 
 def stamp(changes: tuple[Change, ...], live: LiveState, model: ApiModel, secrets: StateFile) -> tuple[Change, ...]:
