@@ -257,19 +257,7 @@ class _Run:
         planned = self.changes[i]
         attempt = _Attempt()
         try:
-            change = _with_ids(planned, self.created)
-            kind = self.model.kinds[change.kind]
-            body = change.body()
-            sent = None if body is None else plain(body)
-            own_calls = {name: sent.pop(name) for name in kind.action_fields & set(sent or {})} if sent else {}
-            if own_calls and not sent and not isinstance(change, Create):
-                answer, note = None, ""  # only fields set by calls of their own changed
-            else:
-                answer, note = await self.send(change, kind, sent, attempt)
-            await self.send_own_calls(change, kind, answer, own_calls, attempt)
-            self.record(change, kind, body, answer)
-            log.info("%s %s: %s %s%s", change.action, change.address, change.method, change.path,
-                     f" ({note})" if note else "")
+            note = await self.calls(_with_ids(planned, self.created), attempt)
             return ChangeOutcome(planned, APPLIED, note=note)
         except ApiError as exc:
             return ChangeOutcome(planned, UNKNOWN_OUTCOME if exc.outcome_unknown else FAILED, str(exc), exception=exc)
@@ -284,6 +272,23 @@ class _Run:
             if attempt.answered:
                 return ChangeOutcome(planned, APPLIED, note=error)
             return ChangeOutcome(planned, UNKNOWN_OUTCOME if attempt.sent else FAILED, error)
+
+    async def calls(self, change: Change, attempt: _Attempt) -> str:
+        """The change's call, then the calls of its own of the fields set apart from the body (a
+        user's password); what was made is recorded. Returns the note of the call, if any."""
+        kind = self.model.kinds[change.kind]
+        body = change.body()
+        sent = None if body is None else plain(body)
+        own_calls = {name: sent.pop(name) for name in kind.action_fields & set(sent or {})} if sent else {}
+        if own_calls and not sent and not isinstance(change, Create):
+            answer, note = None, ""  # only fields set by calls of their own changed
+        else:
+            answer, note = await self.send(change, kind, sent, attempt)
+        await self.send_own_calls(change, kind, answer, own_calls, attempt)
+        self.record(change, kind, body, answer)
+        log.info("%s %s: %s %s%s", change.action, change.address, change.method, change.path,
+                 f" ({note})" if note else "")
+        return note
 
     async def send(self, change: Change, kind: Kind, body: JsonObject | None,
                    attempt: _Attempt) -> tuple[Any, str]:
