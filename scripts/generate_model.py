@@ -1271,13 +1271,19 @@ def field_property(kind: JsonObject, name: str, entry_keys: Mapping[str, str],
     return value_schema(compact, target_keys)
 
 
+def required_keys(kind: JsonObject, props: Mapping[str, Json], multi_kind: bool,
+                  fallback: Mapping[str, str]) -> list[str]:
+    """`kind` where a section holds several kinds, the key fields an entry writes (not one that has
+    a stand-in), and the disambiguator."""
+    required = (["kind"] if multi_kind else []) + [k for k in kind["key"] if k in props and k not in fallback]
+    return required + ([kind["disambiguator"]] if kind["disambiguator"] else [])
+
+
 def entry_required(kind: JsonObject, props: Mapping[str, Json], multi_kind: bool,
                    entry_keys: Mapping[str, str]) -> JsonObject:
     """The required keys of an entry; a policy binding binds exactly one of policy, group or user."""
     fallback = kind.get("key_fallback", {})
-    required = (["kind"] if multi_kind else []) + [k for k in kind["key"] if k in props and k not in fallback]
-    if kind["disambiguator"]:
-        required.append(kind["disambiguator"])
+    required = required_keys(kind, props, multi_kind, fallback)
     if fallback:  # known by either: a blueprint instance's path, or its name
         return {"required": required, "anyOf": [{"required": [k]} for pair in fallback.items() for k in pair]}
     alternatives = [k for k in kind["key"] if k in entry_keys and k not in kind["required"]]
