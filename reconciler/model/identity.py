@@ -60,7 +60,9 @@ def address(kind: Kind, key: Key, which: Value = None, parent: str | None = None
     """`kind/key`: `identification/default-authentication-identification`, `flow/login`,
     `flow_stage_binding/login/duo-mfa`, `policy_binding/login/duo-mfa/policy:office`. A child
     names its parent by the parent's address; `which` (a binding's order) is added when the same
-    key occurs twice."""
+    key occurs twice. A singleton is its kind's name (`settings`)."""
+    if kind.singleton:
+        return kind.name
     parts = []
     for name, part in zip(kind.key, key, strict=True):
         if part is None:
