@@ -739,6 +739,8 @@ def compact_field(spec: JsonObject, raw: JsonObject) -> JsonObject:
     normalise_enum(compact)
     if node.get("type") == "object" or "additionalProperties" in node:
         compact["type"] = "object"
+    if not node:  # an empty schema: any JSON (the settings' footer_links, a list of links)
+        compact["type"] = "any"
     return compact
 
 
@@ -1255,6 +1257,8 @@ def array_schema(compact: JsonObject, base: JsonObject,
 def value_schema(compact: JsonObject, target_keys: Mapping[str, list[str]]) -> JsonObject:
     """The JSON Schema of one manifest field: the API type, plus references and secret sources."""
     schema = {"type": "object"} if compact.get("type") == "object" else pick(compact, VALUE_KEYS)
+    if compact.get("type") == "any":
+        schema = {}
     if compact.get("type") == "array":
         schema = array_schema(compact, schema, target_keys)
     elif compact.get("reference"):

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from reconciler.errors import CycleError, PlanFileError
+from reconciler.model.identity import address_name
 from reconciler.values import IdKey, Json, JsonObject, Key, Ref, Secret, plain, redact
 
 __all__ = ["UNKNOWN", "FORMAT_VERSION", "BlueprintConflict", "Impact",
@@ -275,7 +276,7 @@ class Change:
 
     @property
     def name(self) -> str:
-        return self.address.split("/", 1)[1]
+        return address_name(self.address)
 
     def body(self) -> JsonObject | None:
         """The request body with every reference still a `Ref` (apply fills in new ids)."""

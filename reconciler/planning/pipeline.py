@@ -484,11 +484,13 @@ def shown_path(path: Path | None) -> str | None:
 
 def owns(matching: Matching, model: ApiModel) -> tuple[Owned, ...]:
     """The objects the manifests describe, with the file describing each: an apply of the plan
-    makes the repository own them (an object it creates has its id once created)."""
+    makes the repository own them (an object it creates has its id once created). A singleton
+    (the settings) is nobody's: it is never pruned."""
     return tuple(Owned(pair.desired.address, pair.desired.kind,
                        pair.live[model.kinds[pair.desired.kind].id_field] if pair.live is not None else None,
                        pair.desired.file)
-                 for pair in matching.pairs if pair.desired.state == "present")
+                 for pair in matching.pairs
+                 if pair.desired.state == "present" and not model.kinds[pair.desired.kind].singleton)
 
 
 def gone(owned: Mapping[str, OwnedRecord], live: LiveState, model: ApiModel) -> set[tuple[str, Any]]:
