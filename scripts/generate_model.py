@@ -1637,7 +1637,7 @@ def seed_blueprint_instances(recordings: Path, seed: JsonObject) -> None:
 
 def recording_reads(spec: JsonObject, recordings: Path) -> list[Path]:
     """Every recording file generating one version's model and seed reads (for derive_inputs)."""
-    reads = {path for collection, kind in collections(spec)
+    reads = {path for collection, kind in collections(spec) if not kind.singleton  # read from the fresh install
              for path in create_reads(recordings, recorded_pattern(collection, kind))[0]}
     fresh = recordings / DIRECTORY_FRESH_INSTALL
     return sorted(reads | set(seed_reads(recordings)) | ({fresh} if fresh.exists() else set()))

@@ -23,7 +23,7 @@ from .blueprints import KIND, Importer, created_state
 from .listing import BAD_JSON, InvalidFilter, InvalidJsonFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
-from .quirks import creation_defaults, json_error_text, server_error_fields
+from .quirks import creation_defaults, json_error_text, jsonb_order, server_error_fields
 from .rbac import CATALOGUE, RoleGrants, ServerFailure
 from .representation import Renderer
 from .responses import bad_request_page, detail, not_found_page, server_error
@@ -181,8 +181,14 @@ class Api:
         return JSONResponse(self.renderer.render(kind, self.the_one(kind)))
 
     async def singleton_update(self, kind: Kind, request: Request, *, partial_update: bool) -> Response:
-        """PUT and PATCH of the one object at the path itself (directory 238, 245)."""
-        return await self.update(kind, request, str(self.the_one(kind)), partial_update=partial_update)
+        """PUT and PATCH of the one object at the path itself (directory 238, 245); its JSON
+        fields are kept as the database orders them (`jsonb_order`)."""
+        pk = self.the_one(kind)
+        answer = await self.update(kind, request, str(pk), partial_update=partial_update)
+        stored = self.store.values[kind.name][pk]
+        self.store.update(kind, pk, {name: jsonb_order(stored[name]) for name, field in kind.fields.items()
+                                     if field.type in ("any", "object") and name in stored})
+        return answer
 
     def the_one(self, kind: Kind) -> ObjectId:
         """A singleton's object, seeded from the fresh install (or made from its defaults)."""
