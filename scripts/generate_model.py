@@ -1102,20 +1102,27 @@ def fresh_singleton(recordings: Path, path: str) -> JsonObject | None:
     return {"request": {"json": {}}, "response": {"json": objects[0]}} if objects else None
 
 
+def kind_write(spec: JsonObject, recordings: Path, collection: Collection,
+               kind: KindSpec) -> tuple[JsonObject, str, JsonObject | None]:
+    """The operation whose body makes a kind's objects, its answer's status, and the recording
+    showing the defaults: a create and its recording, or a singleton's PUT and fresh install."""
+    ops = spec["paths"][collection.path]
+    if kind.singleton:
+        return ops["put"], "200", fresh_singleton(recordings, collection.path)
+    return ops["post"], "201", load_recorded_create(recordings, recorded_pattern(collection, kind))
+
+
 def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind: KindSpec,
                id_types: Mapping[str, str]) -> JsonObject:
     """One kind of the model, from its spec schemas and its recorded create (a singleton: its
     update and the fresh install's object)."""
     schemas = spec["components"]["schemas"]
-    ops = spec["paths"][collection.path]
-    create, answer = (ops["put"], "200") if kind.singleton else (ops["post"], "201")
+    create, answer, recorded = kind_write(spec, recordings, collection, kind)
     request = schemas[schema_of(spec, create, "request")]
     response_name = schema_of(spec, create, answer)
     response = schemas[response_name]
     patch = spec["paths"][collection.detail]["patch"]
     fields = kind_fields(spec, kind, collection.path, request, response, id_types)
-    recorded = (fresh_singleton(recordings, collection.path) if kind.singleton
-                else load_recorded_create(recordings, recorded_pattern(collection, kind)))
     recorded_defaults, constants = recorded_values(recorded, fields)
     required = [] if kind.singleton else request.get("required", [])  # a singleton's section: the fields it manages
     id_field = "" if kind.singleton else kind.family.id_field
