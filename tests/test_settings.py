@@ -131,3 +131,21 @@ def test_explain_settings(tmp_path: Path) -> None:
     assert "PATH:       /api/v3/admin/settings/" in result.output
     assert "footer_links <any>  default: []" in result.output
     assert "event_retention <string>  default: \"days=365\"" in result.output  # directory 10
+
+
+def test_a_saved_plan_of_the_settings_applies_and_goes_stale_when_they_change(tmp_path: Path) -> None:
+    write_settings(tmp_path, {"impersonation": False})
+    saved = tmp_path / "plan.json"
+    with served() as (sandbox, url):
+        assert run(url, "plan", "--out", str(saved), str(tmp_path)).exit_code == 0
+        change = json.loads(saved.read_text())["changes"][0]
+        assert (change["address"], change["name"], change["key"], change["id"]) == ("settings", "settings", [], None)
+        httpx.patch(url + SETTINGS, headers={"Authorization": f"Bearer {TOKEN}"},
+                    json={"avatars": "none"}).raise_for_status()  # changed by hand since the plan
+        stale = run(url, "apply", "--plan", str(saved), "--auto-approve")
+        assert stale.exit_code != 0 and "stale" in stale.output, stale.output
+        assert run(url, "plan", "--out", str(saved), str(tmp_path)).exit_code == 0
+        sandbox.clear_log()
+        applied = run(url, "apply", "--plan", str(saved), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        assert writes(sandbox) == [("PATCH", SETTINGS, {"impersonation": False})]

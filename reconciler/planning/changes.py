@@ -630,9 +630,10 @@ def _action(item: Json, where: str) -> type[Change]:
 
 def _address(item: JsonObject, where: str) -> str:
     address: str = _typed(item, "address", "text", where)
-    kind, _, name = address.partition("/")
-    if not kind or not name:
-        raise PlanFileError(f"{where}: address {address!r} must be KIND/NAME")
+    kind, slash, name = address.partition("/")
+    singleton = not slash and item.get("key") == []  # the settings: known by their kind alone
+    if not kind or not (name or singleton):
+        raise PlanFileError(f"{where}: address {address!r} must be KIND/NAME (KIND alone for the settings)")
     return address
 
 

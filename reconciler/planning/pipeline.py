@@ -389,12 +389,12 @@ def stamp(changes: tuple[Change, ...], live: LiveState, model: ApiModel, secrets
     stamped = []
     for change in changes:
         kind = model.kinds[change.kind]
-        current = live.by_id(kind, change.id) if change.id is not None else None
+        current = live.written(kind, change.id)
         body = change.body() or {}
         stamped.append(replace(
             change,
             live=live_fingerprint(kind, current, secrets) if current is not None else None,
-            same_key=tuple(same_key_ids(kind, change, live, model)) if change.id is None else (),
+            same_key=tuple(same_key_ids(kind, change, live, model)) if change.id is None and not kind.singleton else (),
             secrets={name: secrets.fingerprint(change.address, name, value.reveal())
                      for name, value in body.items() if isinstance(value, Secret)}))
     return tuple(stamped)
