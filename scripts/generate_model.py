@@ -84,6 +84,9 @@ class Single:
     key_fallback: Mapping[str, str] = field(default_factory=dict)
     """Key field -> the field that stands in for it when it is empty (a blueprint instance is
     known by its file `path`, or by `name` when it has inline content and no path)."""
+    singleton: bool = False
+    """One object at `path` itself, read with GET and written with PATCH (the system settings):
+    never created, deleted or listed; its defaults are the fresh install's object."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -669,11 +672,19 @@ BLUEPRINTS = Family(
     },
 )
 
+# The system settings (2026; 2023 has no /admin/settings/, directory 237-238): one object at the
+# path itself, a manifest section holding the fields it manages (CONTRACT.md).
+SETTINGS = Family(
+    name="settings", nouns=("settings", "settings"), section="settings", key=(),
+    singles=(Single(path="/admin/settings/", name="settings", section="settings", key=(), recorded_create="",
+                    singleton=True),),
+)
+
 # In export order: the manifest sections come out in this order, the reference targets too.
 FAMILIES = (STAGES, POLICIES, FLOWS, CERTIFICATES, PROPERTY_MAPPINGS, PROVIDERS, APPLICATIONS, ENTITLEMENTS,
             RAC_ENDPOINTS, OUTPOST_CONNECTIONS, OUTPOSTS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, ENDPOINT_CONNECTORS,
             GROUPS, USERS, ROLES, BRANDS, TENANTS, SOURCES, NOTIFICATION_TRANSPORTS, NOTIFICATION_RULES,
-            BLUEPRINTS)
+            BLUEPRINTS, SETTINGS)
 # Manifest section -> (singular, plural), in family order.
 SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
 
@@ -728,6 +739,8 @@ def compact_field(spec: JsonObject, raw: JsonObject) -> JsonObject:
     normalise_enum(compact)
     if node.get("type") == "object" or "additionalProperties" in node:
         compact["type"] = "object"
+    if not node:  # an empty schema: any JSON (the settings' footer_links, a list of links)
+        compact["type"] = "any"
     return compact
 
 
@@ -859,6 +872,7 @@ class KindSpec:
     list_params: Mapping[str, str] = field(default_factory=dict)
     generate: tuple[str, str] | None = None
     key_fallback: Mapping[str, str] = field(default_factory=dict)
+    singleton: bool = False
 
 
 @dataclass(frozen=True)
@@ -899,7 +913,7 @@ def object_collections(spec: JsonObject) -> list[Collection]:
 def single_kind(family: Family, single: Single) -> KindSpec:
     return KindSpec(family, single.name, single.name, single.section, single.scope, single.key, single.recorded_create,
                     single.disambiguator, single.references, single.nested, single.list_params, single.generate,
-                    single.key_fallback)
+                    single.key_fallback, single.singleton)
 
 
 def prefix_kind(spec: JsonObject, family: Family, collection: Collection) -> KindSpec:
@@ -933,7 +947,10 @@ def collections(spec: JsonObject) -> list[tuple[Collection, KindSpec]]:
         kind = kind_for(spec, collection)
         if kind is not None:
             found.append((collection, kind))
-    return found
+    singletons = [(Collection(single.path, single.path, ""), single_kind(family, single))
+                  for family in FAMILIES for single in family.singles
+                  if single.singleton and "patch" in spec["paths"].get(single.path, {})]
+    return sorted(found + singletons, key=lambda pair: pair[0].path)
 
 
 def reference_of(kind: KindSpec, field_name: str, compact: JsonObject, collection: str) -> str | None:
@@ -1077,25 +1094,45 @@ def generation(spec: JsonObject, generate: tuple[str, str] | None) -> JsonObject
             "required": [name for name in request.get("required", []) if name != key_field]}
 
 
+def fresh_singleton(recordings: Path, path: str) -> JsonObject | None:
+    """A singleton as a fresh install has it (directory/fresh-install.json), as if it were created
+    with nothing sent: its fields are the defaults."""
+    fresh = recordings / DIRECTORY / FRESH_INSTALL
+    objects = json.loads(fresh.read_text()).get(path, []) if fresh.exists() else []
+    return {"request": {"json": {}}, "response": {"json": objects[0]}} if objects else None
+
+
+def kind_write(spec: JsonObject, recordings: Path, collection: Collection,
+               kind: KindSpec) -> tuple[JsonObject, str, JsonObject | None]:
+    """The operation whose body makes a kind's objects, its answer's status, and the recording
+    showing the defaults: a create and its recording, or a singleton's PUT and fresh install."""
+    ops = spec["paths"][collection.path]
+    if kind.singleton:
+        return ops["put"], "200", fresh_singleton(recordings, collection.path)
+    return ops["post"], "201", load_recorded_create(recordings, recorded_pattern(collection, kind))
+
+
 def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind: KindSpec,
                id_types: Mapping[str, str]) -> JsonObject:
-    """One kind of the model, from its spec schemas and its recorded create."""
+    """One kind of the model, from its spec schemas and its recorded create (a singleton: its
+    update and the fresh install's object)."""
     schemas = spec["components"]["schemas"]
-    create = spec["paths"][collection.path]["post"]
+    create, answer, recorded = kind_write(spec, recordings, collection, kind)
     request = schemas[schema_of(spec, create, "request")]
-    response_name = schema_of(spec, create, "201")
+    response_name = schema_of(spec, create, answer)
     response = schemas[response_name]
     patch = spec["paths"][collection.detail]["patch"]
     fields = kind_fields(spec, kind, collection.path, request, response, id_types)
-    recorded = load_recorded_create(recordings, recorded_pattern(collection, kind))
     recorded_defaults, constants = recorded_values(recorded, fields)
-    required = request.get("required", [])
+    required = [] if kind.singleton else request.get("required", [])  # a singleton's section: the fields it manages
+    id_field = "" if kind.singleton else kind.family.id_field
     return {
         "path": collection.path,
         "lookup": collection.lookup,
-        "url_field": "slug" if collection.lookup == "slug" else kind.family.id_field,
-        "id_field": kind.family.id_field,
-        "id_type": id_type(resolve(spec, response["properties"][kind.family.id_field])),
+        "url_field": "slug" if collection.lookup == "slug" else id_field,
+        "id_field": id_field,
+        "id_type": id_type(resolve(spec, response["properties"][id_field])) if id_field else "str",
+        **({"singleton": True} if kind.singleton else {}),
         "model": response_name,
         "section": kind.section,
         "manifest_kind": kind.manifest_kind,
@@ -1227,6 +1264,8 @@ def array_schema(compact: JsonObject, base: JsonObject,
 def value_schema(compact: JsonObject, target_keys: Mapping[str, list[str]]) -> JsonObject:
     """The JSON Schema of one manifest field: the API type, plus references and secret sources."""
     schema = {"type": "object"} if compact.get("type") == "object" else pick(compact, VALUE_KEYS)
+    if compact.get("type") == "any":
+        schema = {}
     if compact.get("type") == "array":
         schema = array_schema(compact, schema, target_keys)
     elif compact.get("reference"):
@@ -1241,8 +1280,11 @@ def value_schema(compact: JsonObject, target_keys: Mapping[str, list[str]]) -> J
 
 
 def control_properties(kind: JsonObject, multi_kind: bool, nested_in: JsonObject | None) -> JsonObject:
-    """The keys of an entry that steer the reconciler rather than set a field."""
+    """The keys of an entry that steer the reconciler rather than set a field (none for a
+    singleton: it is never deleted, and only the fields written are ever planned)."""
     props: JsonObject = {}
+    if kind.get("singleton"):
+        return props
     if multi_kind:
         props["kind"] = {"const": kind["manifest_kind"]}
     if nested_in is None:
@@ -1329,6 +1371,14 @@ def section_items(kinds: Mapping[str, str]) -> JsonObject:
     }
 
 
+def section_schema(model: JsonObject, kinds: Mapping[str, str]) -> JsonObject:
+    """A section: a list of entries, or a singleton's one mapping."""
+    only = next(iter(kinds.values()))
+    if model["kinds"][only].get("singleton"):
+        return {"$ref": f"#/$defs/{only}"}
+    return {"type": "array", "items": section_items(kinds)}
+
+
 def build_manifest_schema(model: JsonObject) -> JsonObject:
     """The JSON Schema of a manifest for one API version."""
     target_keys = {name: t["key"] for name, t in model["targets"].items() if "key" in t}
@@ -1343,8 +1393,7 @@ def build_manifest_schema(model: JsonObject) -> JsonObject:
         "$id": f"https://authentik-reconciler.invalid/schemas/manifest-{model['api_version']}.schema.json",
         "title": f"authentik-reconciler manifest (authentik {model['api_version']})",
         "type": "object",
-        "properties": {section: {"type": "array", "items": section_items(kinds)}
-                       for section, kinds in model["sections"].items()},
+        "properties": {section: section_schema(model, kinds) for section, kinds in model["sections"].items()},
         "additionalProperties": False,
         "$defs": dict(sorted(defs.items())),
     }
@@ -1584,7 +1633,8 @@ def build_blueprints(recordings: Path, model: JsonObject) -> JsonObject:
     """The blueprint facts of one version: the `app.model` of each kind, and every blueprint."""
     shipped = json.loads((recordings / BLUEPRINTS_FILE).read_text())
     return {"api_version": model["api_version"],
-            "models": {name: model_name_of(name, kind) for name, kind in model["kinds"].items()},
+            "models": {name: model_name_of(name, kind) for name, kind in model["kinds"].items()
+                       if not kind.get("singleton")},  # the settings are no blueprint model
             "blueprints": [blueprint_facts(b) for b in shipped["blueprints"]]}
 
 
@@ -1600,7 +1650,7 @@ def seed_blueprint_instances(recordings: Path, seed: JsonObject) -> None:
 
 def recording_reads(spec: JsonObject, recordings: Path) -> list[Path]:
     """Every recording file generating one version's model and seed reads (for derive_inputs)."""
-    reads = {path for collection, kind in collections(spec)
+    reads = {path for collection, kind in collections(spec) if not kind.singleton  # read from the fresh install
              for path in create_reads(recordings, recorded_pattern(collection, kind))[0]}
     fresh = recordings / DIRECTORY_FRESH_INSTALL
     return sorted(reads | set(seed_reads(recordings)) | ({fresh} if fresh.exists() else set()))

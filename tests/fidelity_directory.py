@@ -66,8 +66,8 @@ NOW_REPRODUCED = {"2023.10.7": "24 326 396 400 438-439 441-442 446 451 455 457-4
 
 # Why the recordings of each group (the word after the number in their names) are not reproduced.
 REASONS = {
-    "fresh": "answers the sandbox does not serve yet (/core/brands/current/, /core/tenants/current/, the "
-             "/admin/settings/ singleton, lifecycle rules); 2026 06 lists roles another session's outposts left "
+    "fresh": "answers the sandbox does not serve yet (/core/brands/current/, /core/tenants/current/, "
+             "lifecycle rules); 2026 06 lists roles another session's outposts left "
              "on the lab",
     "group": "a group as its own parent (50), the 2023 parent-shape message (49), 2026 GET by num_pk answering "
              "the plain 'Not found.' (34), and name filters and searches counting groups of recordings not "
@@ -84,7 +84,8 @@ REASONS = {
              "not emulated, and later reads carry the difference; a flow's used_by names the brands app (231)",
     "tenant": "the web certificate and flow patches (213, 230) and event_retention validation (217) are not "
               "emulated, and later reads carry the difference; a flow's used_by names the tenants app (231)",
-    "settings": "the /admin/settings/ singleton is not emulated (2023: its PATCH answers the server-error quirk)",
+    "settings": "2023 has no /admin/settings/: its unrouted PATCH answers 405 with an empty page (238), where the "
+                "sandbox's unrouted paths answer 404; 2026 243 reads the flag that recording 241 (held out) set",
     "source": "source kinds' computed fields (type, callback_url, icon_url, ...), body-only cross-field rules "
               "(OIDC URLs, LDAP sync_users, SAML verification), fetching oidc_well_known_url, sync status, "
               "metadata, the /sources/all/ actions and SCIM's service account are not emulated",
@@ -117,19 +118,19 @@ NOT_YET = {
     "2026.2.2": {
         "blueprint": "28-29 437-439 441-448 450-451 453-458 460",
         "brand": "213 215 217-221 226-227 230-231",
-        "fresh": "6 9-10 24-26",
+        "fresh": "6 9 24-26",
         "group": "34 50 58-59 63-64",
         "gu": "122-123 135-137 147",
         "lifecycle": "463-468 470-471 473 475-479",
         "perm": "199-200 202",
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
-        "settings": "237-240 242-243 245-246",
+        "settings": "243",
         "source": "248-249 252-254 256 258 263-264 268-273 276 278-284 286 288 290-295 297-301 303 305 309-315 317-318 "
                   "320-321 323 326-328 331-332 334-336 338 342-347 352-356 361-363 365-369 371-373 378",
         "transport": "387 390 396 398 400 406-407 434",
         "user": "98 100 109-112 116-117",
-        "verify": "480-485 487-490 492",
+        "verify": "480-485 487-490",
     },
 }
 

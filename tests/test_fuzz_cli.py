@@ -128,7 +128,7 @@ def manifest_objects(draw: st.DrawFn) -> dict[str, Any]:
     obj: dict[str, Any] = {"kind": draw(st.one_of(st.just(kind.manifest_kind), VALUES))}
     for name in draw(st.lists(st.sampled_from(sorted(kind.fields)), max_size=5, unique=True)):
         obj[name] = draw(SECRET_VALUES if kind.fields[name].sensitive else VALUES)
-    if draw(st.booleans()):
+    if kind.key and draw(st.booleans()):  # the settings singleton has no key
         obj[kind.key[0]] = draw(st.sampled_from(NAMES))
     if draw(st.integers(0, 9)) == 0:
         obj[draw(st.sampled_from(["x", "pk", "state", "ignore_changes"]))] = draw(VALUES)

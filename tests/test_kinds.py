@@ -95,7 +95,8 @@ def creatable(kind: Kind) -> dict[str, Field]:
     return {name: kind.fields[name] for name in (*kind.required, *kind.no_default) if name not in kind.key}
 
 
-CASES = [(version, kind) for version in known_versions() for kind in load_model(version).kinds]
+CASES = [(version, name) for version in known_versions() for name, kind in load_model(version).kinds.items()
+         if not kind.singleton]  # the settings are never created or deleted: tests/test_settings.py
 
 
 # A fresh install has neither a web-based source (the `source` stage refuses the built-in one,

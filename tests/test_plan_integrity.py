@@ -76,7 +76,7 @@ def live(data: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(("edit", "problem"), [
     (at("path", 3), "change 1: path must be text"),
-    (at("address", "saved-duo"), "change 1: address 'saved-duo' must be KIND/NAME"),
+    (at("address", "saved-duo"), "change 1: address 'saved-duo' must be KIND/NAME (KIND alone for the settings)"),
     (at("address", ["a"]), "change 1: address must be text"),
     (at("kind", None), "change 1: kind must be text"),
     (at("fields", {"name": "x"}), "change 1: fields['name'] must be an object"),

@@ -295,7 +295,7 @@ def render_kind(info: KindInfo, fmt: str) -> str:
     lines = [f"KIND:       {summary.manifest_kind} ({info.section}; model kind {summary.kind})",
              f"VERSION:    authentik {info.api_version}",
              f"PATH:       /api/v3{summary.path}",
-             f"KNOWN BY:   {', '.join(info.key)}"]
+             f"KNOWN BY:   {', '.join(info.key) or 'nothing: one object per server, its section a mapping'}"]
     if summary.written_in:
         lines.append(f"WRITTEN IN: {summary.written_in}")
     lines += ["", "FIELDS:"]

@@ -82,9 +82,11 @@ def _placed(value: Value, names: dict[tuple[str, str], str]) -> Value:
     return value
 
 
-def entry_text(section: str, data: JsonObject, names: dict[tuple[str, str], str]) -> str:
-    """One entry of `section` as the lines of a list item under it (without a final newline)."""
-    text = yaml.dump({section: [_placed(data, names)]}, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+def entry_text(section: str, data: JsonObject, names: dict[tuple[str, str], str], *, singleton: bool = False) -> str:
+    """One entry of `section` as the lines of a list item under it, or of the mapping it is for a
+    singleton's section (without a final newline)."""
+    placed = _placed(data, names)
+    text = yaml.dump({section: placed if singleton else [placed]}, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=False, width=1 << 30)
     head = f"{section}:\n"
     assert text.startswith(head)

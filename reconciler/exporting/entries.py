@@ -388,7 +388,8 @@ def export_live(live: LiveState, kinds: list[Kind], options: ExportOptions) -> E
     model = live.model
     entries = _entries(live, kinds, options)
     names = _names(entries)
-    rendered = {id(entry): entry_text(str(entry.kind.section), entry.data, names) for entry in entries}
+    rendered = {id(entry): entry_text(str(entry.kind.section), entry.data, names, singleton=entry.kind.singleton)
+                for entry in entries}
     files = [file for kind in kinds for file in _kind_files(model, kind, entries, names, rendered)]
     paths = Counter(file.path for file in files)
     if clashes := sorted(path for path, count in paths.items() if count > 1):  # a folder written from a dict
@@ -414,7 +415,9 @@ def _entries(live: LiveState, kinds: list[Kind], options: ExportOptions) -> list
             default = is_default(model, kind, key)
             if options.exclude_defaults and default:
                 continue
-            entry = exporter.entry(kind, obj, key, default)
+            entry = exporter.entry(kind, obj, key, default and not kind.singleton)
+            if kind.singleton and not entry.data:
+                continue  # the settings as a fresh install has them: nothing to manage
             if default and not kind.export_unchanged_defaults and _as_installed(live, options, kind, key, entry):
                 continue
             entries.append(entry)

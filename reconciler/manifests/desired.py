@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from reconciler.manifests.compiled import is_uuid
 from reconciler.manifests.reading import KeyPath, Position, RawObject
-from reconciler.model.identity import address, desired_key, own_key
+from reconciler.model.identity import address, address_name, desired_key, own_key
 from reconciler.model.kinds import ApiModel, Field, Kind, Nested
 from reconciler.values import Json, JsonObject, Key, Ref
 
@@ -47,7 +47,7 @@ class DesiredObject:
     @property
     def name(self) -> str:
         """The key as text (`default-authentication-flow/duo-mfa`): the contract's `name`."""
-        return self.address.split("/", 1)[1]
+        return address_name(self.address)
 
     def location(self, *path: str | int) -> str:
         """`file:line:column` of a field (or of the object)."""

@@ -91,6 +91,8 @@ class Section:
     file: str
     position: Position
     is_list: bool
+    is_mapping: bool = False
+    """One mapping rather than a list: a singleton's section (`settings:`), read as its one entry."""
 
 
 @dataclass(frozen=True)
@@ -495,28 +497,35 @@ def _top_level(document: yaml.MappingNode, reading: _Reading, sections: list[Sec
             seen.add(key_node.value)
             is_list = isinstance(value_node, yaml.SequenceNode)
             null = value_node.tag == "tag:yaml.org,2002:null"
-            sections.append(Section(str(key_node.value), file, _mark(key_node), is_list or null))
+            is_mapping = isinstance(value_node, yaml.MappingNode)
+            sections.append(Section(str(key_node.value), file, _mark(key_node), is_list or null, is_mapping))
             if isinstance(value_node, yaml.SequenceNode) and not _tagged(value_node, problems, file):
                 objects.extend(_objects(key_node.value, value_node, reading))
+            elif is_mapping:
+                objects.extend(_entry(key_node.value, value_node, reading))
     return objects
 
 
 def _objects(section: str, entries: yaml.SequenceNode, reading: _Reading) -> list[RawObject]:
     """Each entry of a section's list, with the positions of its own values only."""
     objects = []
-    file, problems = reading.file, reading.problems
     for item in entries.value:
         if not isinstance(item, yaml.MappingNode):
-            problems.append(Problem(file, *_mark(item), f"each entry of {section!r} must be a mapping"))
+            reading.problems.append(Problem(reading.file, *_mark(item), f"each entry of {section!r} must be a mapping"))
             continue
-        before = len(problems)
-        reading.positions, reading.foreign = {}, []
-        data = _construct(item, (), reading)
-        if len(problems) > before:
-            continue  # reported where it was written; validating the rest would only echo it
-        objects.append(RawObject(data=data, file=file, positions=reading.positions, section=section,
-                                 foreign=tuple(reading.foreign)))
+        objects.extend(_entry(section, item, reading))
     return objects
+
+
+def _entry(section: str, item: yaml.MappingNode, reading: _Reading) -> list[RawObject]:
+    """One entry (a list item, or a singleton's section), or none when it has problems."""
+    before = len(reading.problems)
+    reading.positions, reading.foreign = {}, []
+    data = _construct(item, (), reading)
+    if len(reading.problems) > before:
+        return []  # reported where it was written; validating the rest would only echo it
+    return [RawObject(data=data, file=reading.file, positions=reading.positions, section=section,
+                      foreign=tuple(reading.foreign))]
 
 
 def load_manifests(paths: list[str | Path]) -> Manifests:

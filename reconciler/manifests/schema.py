@@ -277,6 +277,8 @@ def _subject(raw: RawObject, kind: Kind | None) -> str:
     if kind is None:
         written = raw.data.get("kind")
         return f"{written if isinstance(written, str) else '?'}/{raw.data.get('name', '?')}"
+    if kind.singleton:
+        return kind.name
     key = [raw.data.get(name) for name in kind.key]
     return f"{kind.name}/{'/'.join(str(part) if isinstance(part, str) else '?' for part in key)}"
 
@@ -442,6 +444,10 @@ def _check_sections(manifests: Manifests, model: ApiModel, problems: list[Proble
             elsewhere = _elsewhere(model, section.name, )
             problems.append(Problem(section.file, *section.position, f"unknown top-level key {section.name!r}"
                                     f"{elsewhere or _suggest(section.name, known)} (expected {expected})"))
+        elif model.singleton_section(section.name):
+            if not section.is_mapping:
+                problems.append(Problem(section.file, *section.position,
+                                        f"{section.name!r} must be a mapping of the fields it manages"))
         elif not section.is_list:
             problems.append(Problem(section.file, *section.position, f"{section.name!r} must be a list of objects"))
 
@@ -462,7 +468,12 @@ def _check_unique(objects: list[tuple[RawObject, DesiredObject]], model: ApiMode
 
 def _duplicate(obj: DesiredObject, first: DesiredObject, kind: Kind, model: ApiModel) -> Problem:
     """`obj` repeats the key of `first`: named by the fields written in its entry (not the one
-    pointing at its parent), at `obj` and with where `first` is."""
+    pointing at its parent), at `obj` and with where `first` is. A singleton's section is written
+    once."""
+    if kind.singleton:
+        line, column = first.position()
+        return Problem(obj.file, *obj.position(), f"{kind.section!r} is written twice: {first.file}:{line}:{column} "
+                       "has it too (one mapping holds every field it manages)", obj.address)
     fields = [name for name, part in zip(kind.key, obj.key, strict=True)
               if part is not None and not (isinstance(part, Ref) and part.address and part.address == obj.parent)]
     if kind.disambiguator:

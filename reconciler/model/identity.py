@@ -9,7 +9,7 @@ from typing import Any
 from reconciler.model.kinds import Kind
 from reconciler.values import Json, Key, Ref, Value, display_key
 
-__all__ = ["address", "desired_key", "live_key", "own_key", "written_ref"]
+__all__ = ["address", "address_name", "desired_key", "live_key", "own_key", "written_ref"]
 
 
 def written_ref(value: Value) -> Ref | None:
@@ -60,7 +60,9 @@ def address(kind: Kind, key: Key, which: Value = None, parent: str | None = None
     """`kind/key`: `identification/default-authentication-identification`, `flow/login`,
     `flow_stage_binding/login/duo-mfa`, `policy_binding/login/duo-mfa/policy:office`. A child
     names its parent by the parent's address; `which` (a binding's order) is added when the same
-    key occurs twice."""
+    key occurs twice. A singleton is its kind's name (`settings`)."""
+    if kind.singleton:
+        return kind.name
     parts = []
     for name, part in zip(kind.key, key, strict=True):
         if part is None:
@@ -73,3 +75,9 @@ def address(kind: Kind, key: Key, which: Value = None, parent: str | None = None
         parts.append(f"{name}:{shown}" if name in kind.alternatives else shown)
     text = f"{kind.name}/{'/'.join(parts)}"
     return f"{text}@{which}" if which is not None else text
+
+
+def address_name(address: str) -> str:
+    """The key part of an address (`flow/login` -> `login`): the contract's `name`; a singleton's
+    address has none, so it is its own name (`settings`)."""
+    return address.partition("/")[2] or address

@@ -161,6 +161,9 @@ class Kind:
     key_fallback: dict[str, str] = field(default_factory=dict)
     """Key field -> the field whose value stands in for it when it is empty (a blueprint instance
     is known by its file `path`, or by `name` when it has no file)."""
+    singleton: bool = False
+    """One object at `path` itself (the system settings): read with one GET, written with one
+    PATCH of the fields a manifest sets; never created, deleted, pruned or reported unmanaged."""
 
     def key_value(self, name: str, values: Mapping[str, Json]) -> Json:
         """The value of key field `name` in `values`, or its stand-in's when it is empty."""
@@ -174,7 +177,10 @@ class Kind:
         return IdKey(self.family, typed_id(self.id_type, value))
 
     def detail_path(self, obj: Mapping[str, Json]) -> str:
-        """The object's URL below `/api/v3` (flows are addressed by slug, FINDINGS flows 49, 51)."""
+        """The object's URL below `/api/v3` (flows are addressed by slug, FINDINGS flows 49, 51; a
+        singleton is its path)."""
+        if self.singleton:
+            return self.path
         return f"{self.path}{obj[self.url_field]}/"
 
     @cached_property
@@ -309,6 +315,11 @@ class ApiModel:
         name = self.sections.get(section, {}).get(manifest_kind)
         return self.kinds[name] if name else None
 
+    def singleton_section(self, section: str) -> bool:
+        """Whether `section` is one mapping (a singleton's) rather than a list of entries."""
+        kinds = self.sections.get(section, {})
+        return len(kinds) == 1 and self.kinds[next(iter(kinds.values()))].singleton
+
     def kind_for_path(self, path: str) -> Kind | None:
         return self._by_path.get(path)
 
@@ -385,4 +396,5 @@ def _kind(name: str, spec: JsonObject) -> Kind:
         generate=dict(spec["generate"]) if spec.get("generate") else None,
         key_fallback=dict(spec.get("key_fallback", {})),
         takes=tuple(spec.get("takes", ())),
+        singleton=bool(spec.get("singleton")),
     )

@@ -90,6 +90,12 @@ class LiveState:
                         pending.append((other, dependent))
         return found
 
+    def written(self, kind: Kind, ident: Json) -> JsonObject | None:
+        """The live object a change of `kind` writes: by its id, or a singleton's one object."""
+        if kind.singleton:
+            return next(iter(self.objects(kind)), None)
+        return self.by_id(kind, ident) if ident is not None else None
+
     def by_id(self, kind: Kind, ident: Json) -> JsonObject | None:
         if kind.name not in self._by_id:
             self._by_id[kind.name] = {str(obj.get(kind.id_field)): obj for obj in self.objects(kind)}

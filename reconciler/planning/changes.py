@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from reconciler.errors import CycleError, PlanFileError
+from reconciler.model.identity import address_name
 from reconciler.values import IdKey, Json, JsonObject, Key, Ref, Secret, plain, redact
 
 __all__ = ["UNKNOWN", "FORMAT_VERSION", "BlueprintConflict", "Impact",
@@ -275,7 +276,7 @@ class Change:
 
     @property
     def name(self) -> str:
-        return self.address.split("/", 1)[1]
+        return address_name(self.address)
 
     def body(self) -> JsonObject | None:
         """The request body with every reference still a `Ref` (apply fills in new ids)."""
@@ -629,9 +630,10 @@ def _action(item: Json, where: str) -> type[Change]:
 
 def _address(item: JsonObject, where: str) -> str:
     address: str = _typed(item, "address", "text", where)
-    kind, _, name = address.partition("/")
-    if not kind or not name:
-        raise PlanFileError(f"{where}: address {address!r} must be KIND/NAME")
+    kind, slash, name = address.partition("/")
+    singleton = not slash and item.get("key") == []  # the settings: known by their kind alone
+    if not kind or not (name or singleton):
+        raise PlanFileError(f"{where}: address {address!r} must be KIND/NAME (KIND alone for the settings)")
     return address
 
 

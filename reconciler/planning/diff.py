@@ -88,7 +88,8 @@ class _Differ:
         if not field_changes:
             return None
         common: JsonObject = dict(kind=obj.kind, address=obj.address, key=obj.key, path=kind.detail_path(current),
-                                      id=current[kind.id_field], fields=tuple(field_changes),
+                                      id=None if kind.singleton else current[kind.id_field],  # no id: its path
+                                      fields=tuple(field_changes),
                                       notes=own_call_notes(kind, [c.field for c in field_changes]))
         if obj.update == "put":
             full, problem = self.full_body(obj, kind, current, ignored)

@@ -393,12 +393,12 @@ def stamp(changes: tuple[Change, ...], live: LiveState, model: ApiModel, secrets
     stamped = []
     for change in changes:
         kind = model.kinds[change.kind]
-        current = live.by_id(kind, change.id) if change.id is not None else None
+        current = live.written(kind, change.id)
         body = change.body() or {}
         stamped.append(replace(
             change,
             live=live_fingerprint(kind, current, secrets) if current is not None else None,
-            same_key=tuple(same_key_ids(kind, change, live, model)) if change.id is None else (),
+            same_key=tuple(same_key_ids(kind, change, live, model)) if change.id is None and not kind.singleton else (),
             secrets={name: secrets.fingerprint(change.address, name, value.reveal())
                      for name, value in body.items() if isinstance(value, Secret)}))
     return tuple(stamped)
@@ -488,11 +488,13 @@ def shown_path(path: Path | None) -> str | None:
 
 def owns(matching: Matching, model: ApiModel) -> tuple[Owned, ...]:
     """The objects the manifests describe, with the file describing each: an apply of the plan
-    makes the repository own them (an object it creates has its id once created)."""
+    makes the repository own them (an object it creates has its id once created). A singleton
+    (the settings) is nobody's: it is never pruned."""
     return tuple(Owned(pair.desired.address, pair.desired.kind,
                        pair.live[model.kinds[pair.desired.kind].id_field] if pair.live is not None else None,
                        pair.desired.file)
-                 for pair in matching.pairs if pair.desired.state == "present")
+                 for pair in matching.pairs
+                 if pair.desired.state == "present" and not model.kinds[pair.desired.kind].singleton)
 
 
 def gone(owned: Mapping[str, OwnedRecord], live: LiveState, model: ApiModel) -> set[tuple[str, Any]]:

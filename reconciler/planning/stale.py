@@ -191,7 +191,7 @@ def stale_reasons(plan: Plan, live: LiveState, model: ApiModel, secrets: StateFi
         if kind is None:
             reasons.append(f"{change.address}: authentik {model.version} has no kind {change.kind!r}")
             continue
-        current = live.by_id(kind, change.id) if change.id is not None else None
+        current = live.written(kind, change.id)
         reasons += _check_call(change, kind, current)
         if isinstance(change, Create):
             reasons += _check_create(change, kind, live, model)
@@ -210,7 +210,7 @@ def read_secrets(plan: Plan, live: LiveState, model: ApiModel, secrets: StateFil
     changes = []
     for change in plan.changes:
         kind = model.kinds[change.kind]
-        current = live.by_id(kind, change.id) if change.id is not None else None
+        current = live.written(kind, change.id)
         filled = {id(value): _read(change, name, value, current, secrets, environ, reasons, files)
                   for name, value in (change.body() or {}).items() if isinstance(value, Secret)}
         changes.append(_with_secrets(change, filled) if filled else change)

@@ -23,7 +23,7 @@ from .blueprints import KIND, Importer, created_state
 from .listing import BAD_JSON, InvalidFilter, InvalidJsonFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
-from .quirks import creation_defaults, json_error_text, server_error_fields
+from .quirks import creation_defaults, json_error_text, jsonb_order, server_error_fields
 from .rbac import CATALOGUE, RoleGrants, ServerFailure
 from .representation import Renderer
 from .responses import bad_request_page, detail, not_found_page, server_error
@@ -76,6 +76,12 @@ class Api:
             ]
         routes += self.key_pair_routes() + self.outpost_routes() + self.action_routes()
         for kind in self.model.kinds.values():
+            if kind.singleton:
+                routes.append(self.route(kind.path, {
+                    "GET": partial(self.singleton_get, kind),
+                    "PUT": partial(self.singleton_update, kind, partial_update=False),
+                    "PATCH": partial(self.singleton_update, kind, partial_update=True)}))
+                continue
             routes += [
                 self.route(kind.path, {"GET": partial(self.list_kind, kind), "POST": partial(self.create, kind)}),
                 self.route(kind.path + "{ident}/", {
@@ -169,6 +175,26 @@ class Api:
             return self.not_found(kind.model)
         return JSONResponse(self.renderer.directory.with_query(kind, self.renderer.render(kind, found),
                                                                request.query_params))
+
+    async def singleton_get(self, kind: Kind, request: Request) -> Response:
+        """`GET /admin/settings/`: the one object, no list (directory 237)."""
+        return JSONResponse(self.renderer.render(kind, self.the_one(kind)))
+
+    async def singleton_update(self, kind: Kind, request: Request, *, partial_update: bool) -> Response:
+        """PUT and PATCH of the one object at the path itself (directory 238, 245); its JSON
+        fields are kept as the database orders them (`jsonb_order`)."""
+        pk = self.the_one(kind)
+        answer = await self.update(kind, request, str(pk), partial_update=partial_update)
+        stored = self.store.values[kind.name][pk]
+        self.store.update(kind, pk, {name: jsonb_order(stored[name]) for name, field in kind.fields.items()
+                                     if field.type in ("any", "object") and name in stored})
+        return answer
+
+    def the_one(self, kind: Kind) -> ObjectId:
+        """A singleton's object, seeded from the fresh install (or made from its defaults)."""
+        if not self.store.values[kind.name]:
+            self.store.insert(kind, self.store.new_pk(kind), creation_defaults(kind))
+        return next(iter(self.store.values[kind.name]))
 
     async def create(self, kind: Kind, request: Request) -> Response:
         cleaned = await self.accepted(kind, request, instance=None, partial=False)

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from reconciler.model.kinds import Kind
-from reconciler.values import JsonObject
+from reconciler.values import Json, JsonObject
 
 from .profile import Profile
 
@@ -60,3 +60,14 @@ def json_error_text(error: ValueError, parser: str) -> str:
         return str(error)
     problem = "unexpected end of data" if error.pos >= len(error.doc.rstrip()) else "unexpected character"
     return f"{problem}: line {error.lineno} column {error.colno} (char {error.pos})"
+
+
+def jsonb_order(value: Json) -> Json:
+    """A JSON value as PostgreSQL's jsonb gives it back: each object's keys shortest first, then in
+    byte order. The write's own answer echoes the request's order; later reads come from the
+    database (directory 238 answers `name, href`, 239 reads `href, name`)."""
+    if isinstance(value, list):
+        return [jsonb_order(item) for item in value]
+    if isinstance(value, dict):
+        return {key: jsonb_order(value[key]) for key in sorted(value, key=lambda k: (len(k.encode()), k.encode()))}
+    return value

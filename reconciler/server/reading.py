@@ -7,7 +7,7 @@ from functools import partial
 
 from reconciler.model.kinds import ApiModel, Kind
 from reconciler.model.live import LiveState, id_fields
-from reconciler.server.client import Client, concurrently
+from reconciler.server.client import Client, concurrently, shape_error
 from reconciler.values import JsonObject
 
 __all__ = ["fetch_live", "read_own_lists"]
@@ -29,6 +29,15 @@ async def read_own_lists(client: Client, kind: Kind, objects: list[JsonObject]) 
         await concurrently([partial(one, obj) for obj in objects])
 
 
+async def read_singleton(client: Client, path: str) -> JsonObject:
+    """The one object at a singleton's path (`GET /admin/settings/`, directory recording 237): no
+    list, no pages."""
+    body = await client.request("GET", path)
+    if not isinstance(body, dict):
+        raise shape_error("GET", path, "the answer is no JSON object")
+    return body
+
+
 async def fetch_live(client: Client, model: ApiModel, paths: Iterable[str],
                      progress: Callable[[str], None] | None = None) -> LiveState:
     """List every path once, concurrently (within the connection's limit); an object without its
@@ -37,8 +46,11 @@ async def fetch_live(client: Client, model: ApiModel, paths: Iterable[str],
     state = LiveState(model=model)
 
     async def list_path(path: str) -> None:
-        objects = await client.list(path, require=sorted(id_fields(model, path)), **model.list_params(path))
         kind = model.kind_for_path(path)
+        if kind is not None and kind.singleton:
+            objects = [await read_singleton(client, path)]
+        else:
+            objects = await client.list(path, require=sorted(id_fields(model, path)), **model.list_params(path))
         if kind is not None:
             await read_own_lists(client, kind, objects)
         state.lists[path] = objects
