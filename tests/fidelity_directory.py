@@ -85,7 +85,7 @@ REASONS = {
     "tenant": "the web certificate and flow patches (213, 230) and event_retention validation (217) are not "
               "emulated, and later reads carry the difference; a flow's used_by names the tenants app (231)",
     "settings": "the /admin/settings/ singleton is not emulated (2023: its PATCH answers the server-error quirk)",
-    "source": "source kinds' computed fields (type, callback_url, icon_url, ...), body-only cross-field rules "
+    "source": "SCIM's token_obj, a set icon, body-only cross-field rules "
               "(OIDC URLs, LDAP sync_users, SAML verification), fetching oidc_well_known_url, sync status, "
               "metadata, the /sources/all/ actions and SCIM's service account are not emulated",
     "transport": "webhook URL and email-template checks (387, 390, 396, 398), the mode filter and used_by are not "
@@ -107,8 +107,8 @@ NOT_YET = {
         "role": "173-175 181 187 196",
         "rule": "415-417 426-427 430 432",
         "settings": "238",
-        "source": "248-249 252-254 256 258 263-264 268-273 276 278-284 286 288 290-295 297-301 303 305 309-315 317-318 "
-                  "320-321 323 326-328 331-332 334-336 338 366-369 372 378 381",
+        "source": "258 264 268-273 278-284 286 288 290-295 297-301 303 315 317-318 320 326-328 331-332 366 368-369 "
+                  "372 378 381",
         "tenant": "213 215-221 226-227 230-231",
         "transport": "387 390 396 400 406-407 434",
         "user": "98 100 103-104 109-112 116-117",
@@ -125,8 +125,8 @@ NOT_YET = {
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
         "settings": "237-240 242-243 245-246",
-        "source": "248-249 252-254 256 258 263-264 268-273 276 278-284 286 288 290-295 297-301 303 305 309-315 317-318 "
-                  "320-321 323 326-328 331-332 334-336 338 342-347 352-356 361-363 365-369 371-373 378",
+        "source": "258 264 268-273 278-284 286 288 290-295 297-301 303 314-315 317-318 326-328 331-332 352-356 "
+                  "361-363 365-369 371-373 378",
         "transport": "387 390 396 398 400 406-407 434",
         "user": "98 100 109-112 116-117",
         "verify": "480-485 487-490 492",

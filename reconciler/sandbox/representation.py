@@ -15,6 +15,7 @@ from .directory import UNHANDLED, Directory
 from .middleware import API_PREFIX
 from .profile import Profile, default_seed
 from .quirks import CREATED_BY
+from .sources import Sources
 from .store import PTR_ID, Store
 
 CONSTANTS = ("component", "verbose_name", "verbose_name_plural", "meta_model_name")
@@ -48,6 +49,7 @@ class Renderer:
         self._base_fields: dict[str, tuple[str, ...]] = {}
         self.examples: dict[tuple[str | None, str], tuple[str, ...]] = {}
         self.computed = Computed(model, profile, store)
+        self.sources = Sources(profile)
 
     def render(self, kind: Kind, pk: ObjectId, generic: frozenset[str] = frozenset()) -> JsonObject:
         """The object as its kind's endpoints show it; `generic` names reference fields whose
@@ -72,7 +74,7 @@ class Renderer:
     def render_base(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """A stage as `/stages/all/` shows it: only the fields every stage has (03, 16)."""
         full = self.render(kind, pk)
-        return {key: full[key] for key in self.base_fields(kind.family)}
+        return {key: full[key] for key in self.base_fields(kind.family) if key in full}  # 2023 source icon
 
     def family_view(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """The object as its family's `/…/all/` endpoint shows it."""
@@ -116,7 +118,9 @@ class Renderer:
         if key.endswith(EXPANDED) and key[: -len(EXPANDED)] in kind.fields:
             name = key[: -len(EXPANDED)]
             return self.expand(kind, values, name, generic=name in generic)
-        computed = self.computed.value(kind, pk, values, key)
+        computed = self.sources.value(kind, pk, values, key) if kind.family == SOURCE_FAMILY else NOT_COMPUTED
+        if computed is NOT_COMPUTED:
+            computed = self.computed.value(kind, pk, values, key)
         if computed is not NOT_COMPUTED:
             return computed
         if key in self.store.held[pk]:  # what the server keeps itself (a blueprint instance's status)
