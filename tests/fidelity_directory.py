@@ -107,8 +107,7 @@ NOT_YET = {
         "role": "173-175 181 187 196",
         "rule": "415-417 426-427 430 432",
         "settings": "238",
-        "source": "264 268-270 278-284 286 288 290-295 297-301 303 315 317-318 320 326-328 331-332 366 368-369 372 "
-                  "378 381",
+        "source": "269 278-280 282-284 300 303 315 317-318 320 326-328 331-332 366 372 381",
         "tenant": "213 215-221 226-227 230-231",
         "transport": "387 390 396 400 406-407 434",
         "user": "98 100 103-104 109-112 116-117",
@@ -125,8 +124,7 @@ NOT_YET = {
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
         "settings": "237-240 242-243 245-246",
-        "source": "264 268-270 278-284 286 288 290-295 297-301 303 315 317-318 326-328 331-332 352-356 361-363 "
-                  "365-369 371-373 378",
+        "source": "268-270 278-284 286 288 300 303 315 317-318 326-328 331-332 352-356 366-369 371-373",
         "transport": "387 390 396 398 400 406-407 434",
         "user": "98 100 109-112 116-117",
         "verify": "480-485 487-490 492",
@@ -177,9 +175,33 @@ def fresh_install(recordings: Path, version: str) -> Mapping[str, Any]:
     return loaded
 
 
+LAB_OBJECTS = {
+    ("213", "web_certificate"): ("/crypto/certificatekeypairs/", "name", "authentik Self-signed Certificate"),
+    ("264", "authentication_flow"): ("/flows/instances/", "slug", "default-source-authentication"),
+    ("264", "enrollment_flow"): ("/flows/instances/", "slug", "default-source-enrollment"),
+    ("290", "pre_authentication_flow"): ("/flows/instances/", "slug", "default-source-pre-authentication"),
+}
+"""Objects of the directory install that the recorder named by pk in a request body and no directory
+recording lists: (recording, body field) -> the seed's list, key and value of the same object. The
+certificate is the fresh install's only key pair; the flows are the ones authentik's blueprints make
+for sources (the recorder's choice, read from the field each is used in)."""
+
+
+def lab_objects(seed: Mapping[str, Any], recordings: Path, version: str) -> dict[str, str]:
+    """Seed pk -> the directory install's pk of the `LAB_OBJECTS`."""
+    ids: dict[str, str] = {}
+    for (number, field), (path, key, value) in LAB_OBJECTS.items():
+        sent = [json.loads(recorded.read_text())["request"]["json"].get(field)
+                for recorded in (recordings / version / FOLDER).glob(f"{number}-*.json")]
+        seeded = [item["pk"] for item in seed["lists"].get(path, []) if item.get(key) == value]
+        if sent and sent[0] and seeded:
+            ids[seeded[0]] = sent[0]
+    return ids
+
+
 def directory_ids(seed: Mapping[str, Any], recordings: Path, version: str) -> dict[str, str]:
     """Seed pk -> the directory install's pk of the same object: groups by name, sources by slug,
-    the default brand's (tenant's) flows by the brand's field."""
+    the default brand's (tenant's) flows by the brand's field, the `LAB_OBJECTS`."""
     from test_sandbox_fidelity import by_key  # the replay's own matching (imported when it runs)
 
     fresh = fresh_install(recordings, version)
@@ -189,5 +211,6 @@ def directory_ids(seed: Mapping[str, Any], recordings: Path, version: str) -> di
     for path in ("/core/brands/", "/core/tenants/"):
         for seeded, recorded in zip(lists.get(path, []), fresh.get(path, []), strict=True):
             ids.update({seeded[key]: recorded[key] for key in recorded if key.startswith("flow_") and recorded[key]})
+    ids.update(lab_objects(seed, recordings, version))
     return ids
 
