@@ -579,8 +579,17 @@ class Api:
                 action = self.profile.used_by_cascade
             else:
                 action = self.profile.used_by_set_null
-            entries.append(usage(self.renderer.render(other, other_pk), model_label(other), other_pk, action))
+            entries.append(self.labelled(other, usage(self.renderer.render(other, other_pk), model_label(other),
+                                                      other_pk, action)))
         return entries
+
+    def labelled(self, kind: Kind, entry: JsonObject) -> JsonObject:
+        """A `used_by` entry with the app and name the profile gives the kind (directory 231)."""
+        label = self.profile.used_by_labels.get(kind.name)
+        if label is None:
+            return entry
+        values = self.store.values[kind.name][entry["pk"]]
+        return {**entry, "app": label["app"], "name": str(label["name"]).format_map(values)}
 
 
 async def dispatch(request: Request, handlers: Mapping[str, Handler]) -> Response:
