@@ -64,3 +64,17 @@ def test_role_permissions_are_assigned_listed_and_unassigned(versioned_sandbox: 
     assert [p["codename"] for p in listed] == ["view_user"]
     assert versioned_call("POST", grants + "assign/", json={"permissions": ["view_user"]}).json() == {
         "permissions": ["When assigning global permissions, codename must be given as app_label.codename"]}
+
+
+def test_current_brand_is_the_one_serving_the_host(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """`/core/brands/current/` (2023 `/core/tenants/current/`) answers the default brand with its
+    flows by slug (directory 09); a brand whose domain ends the request's host serves it instead."""
+    kind = "tenants" if versioned_sandbox.api_version == "2023.10.7" else "brands"
+    fresh = versioned_call("GET", f"/core/{kind}/current/").json()
+    assert (fresh["matched_domain"], fresh["flow_authentication"]) == ("authentik-default",
+                                                                        "default-authentication-flow")
+    created(versioned_call, f"/core/{kind}/", {"domain": "ds-login.example.com", "branding_title": "ds title"})
+    served = versioned_call("GET", f"/core/{kind}/current/", headers={"host": "sso.ds-login.example.com"}).json()
+    assert (served["matched_domain"], served["branding_title"], served["flow_authentication"]) == (
+        "ds-login.example.com", "ds title", None)
+    assert versioned_call("GET", f"/core/{kind}/current/").json() == fresh
