@@ -78,3 +78,37 @@ def test_current_brand_is_the_one_serving_the_host(versioned_sandbox: Sandbox, v
     assert (served["matched_domain"], served["branding_title"], served["flow_authentication"]) == (
         "ds-login.example.com", "ds title", None)
     assert versioned_call("GET", f"/core/{kind}/current/").json() == fresh
+
+
+def test_oauth_source_computed_fields_and_body_only_url_rule(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """A Discord source shows its type's fixed URLs and an absolute callback URL by slug (directory
+    248); an OpenID Connect source needs the three URLs in every write's body, stored ones do not
+    count (271, 273, 276; 2023 fails a PATCH without provider_type on the server, 273)."""
+    secret = {"consumer_key": "k", "consumer_secret": "ds-secret"}
+    discord = created(versioned_call, "/sources/oauth/",
+                      {"name": "ds-discord", "slug": "ds-discord", "provider_type": "discord", **secret})
+    assert discord["callback_url"] == "http://sandbox/source/oauth/callback/ds-discord/"
+    assert discord["type"]["authorization_url"] == "https://discord.com/api/oauth2/authorize"
+    oidc = {"name": "ds-oidc", "slug": "ds-oidc", "provider_type": "openidconnect", **secret}
+    refused = versioned_call("POST", "/sources/oauth/", json=oidc)
+    assert refused.json() == {"non_field_errors": ["authorization_url is required for provider OpenID Connect"]}
+    urls = {f"{name}_url": f"https://idp.example.com/{name}" for name in ("authorization", "access_token", "profile")}
+    created(versioned_call, "/sources/oauth/", {**oidc, **urls})
+    rename = versioned_call("PATCH", "/sources/oauth/ds-oidc/", json={"name": "ds-oidc renamed"})
+    assert rename.status_code == (405 if versioned_sandbox.api_version == "2023.10.7" else 400)
+    patched = versioned_call("PATCH", "/sources/oauth/ds-oidc/",
+                             json={"name": "ds-oidc renamed", "provider_type": "openidconnect", **urls})
+    assert patched.status_code == 200 and "ds-secret" not in patched.text
+
+
+def test_ldap_sync_users_needs_mappings_in_the_body_on_2026(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """2026 refuses `sync_users: true` without `user_property_mappings` in the same body (directory
+    314), though a minimal create stores it so (309); 2023 accepts it (its 314)."""
+    created(versioned_call, "/sources/ldap/", {"name": "ds-ldap", "slug": "ds-ldap", "server_uri": "ldap://ds.example",
+                                               "base_dn": "dc=ds"})
+    answer = versioned_call("PATCH", "/sources/ldap/ds-ldap/", json={"sync_users": True})
+    if versioned_sandbox.api_version == "2023.10.7":
+        assert answer.status_code == 200
+    else:
+        assert answer.json() == {"user_property_mappings": [
+            "When 'Sync users' is enabled, 'users property mappings' cannot be empty."]}
