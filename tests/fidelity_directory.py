@@ -66,9 +66,8 @@ NOW_REPRODUCED = {"2023.10.7": "24 326 396 400 438-439 441-442 446 451 455 457-4
 
 # Why the recordings of each group (the word after the number in their names) are not reproduced.
 REASONS = {
-    "fresh": "answers the sandbox does not serve yet (/core/brands/current/, /core/tenants/current/, the "
-             "/admin/settings/ singleton, lifecycle rules); 2026 06 lists roles another session's outposts left "
-             "on the lab",
+    "fresh": "answers the sandbox does not serve yet (the /admin/settings/ singleton, lifecycle rules, the "
+             "worker's blueprint files); 2026 06 lists roles another session's outposts left on the lab",
     "group": "a group as its own parent (50), the 2023 parent-shape message (49), 2026 GET by num_pk answering "
              "the plain 'Not found.' (34), and name filters and searches counting groups of recordings not "
              "reproduced",
@@ -80,14 +79,13 @@ REASONS = {
             "role add_user, the ?users=/?groups=/?managed__isnull= filters and used_by are not emulated; 2023 keeps "
             "a deleted role's permissions by name (196)",
     "perm": "the permission catalogue's filters (?codename=, ?content_type__...) and GET by id are not emulated",
-    "brand": "the web certificate and flow patches (213, 230) and logo/event_retention validation (217, 218) are "
-             "not emulated, and later reads carry the difference; a flow's used_by names the brands app (231)",
-    "tenant": "the web certificate and flow patches (213, 230) and event_retention validation (217) are not "
-              "emulated, and later reads carry the difference; a flow's used_by names the tenants app (231)",
+    "tenant": "2023 lists a second tenant of the same domain that a recording held out of the numbering "
+              "(222-223 or 225) made (226, 227)",
     "settings": "the /admin/settings/ singleton is not emulated (2023: its PATCH answers the server-error quirk)",
-    "source": "SCIM's token_obj, a set icon, body-only cross-field rules "
-              "(OIDC URLs, LDAP sync_users, SAML verification), fetching oidc_well_known_url, sync status, "
-              "metadata, the /sources/all/ actions and SCIM's service account are not emulated",
+    "source": "property mappings and flows of the lab that no recording names (264-270, 286, 288, 315-318, "
+              "326-328, 332, 367-369), fetching oidc_well_known_url (278-280 and the filters after), metadata "
+              "(303), 2023's set_icon_url (269), SCIM's token and service account (352-356), the /sources/all/ "
+              "used_by and user_settings, and 2023's single password-syncing LDAP source (320) are not emulated",
     "transport": "webhook URL and email-template checks (387, 390, 396, 398), the mode filter and used_by are not "
                  "emulated",
     "rule": "the server lists a rule's transports in its own order (415), and later reads and filters carry it",
@@ -107,7 +105,7 @@ NOT_YET = {
         "role": "173-175 181 187 196",
         "rule": "415-417 426-427 430 432",
         "settings": "238",
-        "source": "269 278-280 282-284 300 303 315 317-318 320 326-328 332 366 372 381",
+        "source": "269 278-280 282-284 303 315 317-318 320 326-328 332 366 372 381",
         "tenant": "226-227",
         "transport": "387 390 396 400 406-407 434",
         "user": "98 100 103-104 109-112 116-117",
@@ -123,7 +121,7 @@ NOT_YET = {
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
         "settings": "237-240 242-243 245-246",
-        "source": "268-270 278-284 286 288 300 303 315 317-318 326-328 332 352-356 366-369 371-373",
+        "source": "268-270 278-284 286 288 303 315 317-318 326-328 332 352-356 366-369 371-373",
         "transport": "387 390 396 398 400 406-407 434",
         "user": "98 100 109-112 116-117",
         "verify": "480-485 487-490 492",
