@@ -100,15 +100,3 @@ def test_oauth_source_computed_fields_and_body_only_url_rule(versioned_sandbox: 
                              json={"name": "ds-oidc renamed", "provider_type": "openidconnect", **urls})
     assert patched.status_code == 200 and "ds-secret" not in patched.text
 
-
-def test_ldap_sync_users_needs_mappings_in_the_body_on_2026(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
-    """2026 refuses `sync_users: true` without `user_property_mappings` in the same body (directory
-    314), though a minimal create stores it so (309); 2023 accepts it (its 314)."""
-    created(versioned_call, "/sources/ldap/", {"name": "ds-ldap", "slug": "ds-ldap", "server_uri": "ldap://ds.example",
-                                               "base_dn": "dc=ds"})
-    answer = versioned_call("PATCH", "/sources/ldap/ds-ldap/", json={"sync_users": True})
-    if versioned_sandbox.api_version == "2023.10.7":
-        assert answer.status_code == 200
-    else:
-        assert answer.json() == {"user_property_mappings": [
-            "When 'Sync users' is enabled, 'users property mappings' cannot be empty."]}
