@@ -64,3 +64,39 @@ def test_role_permissions_are_assigned_listed_and_unassigned(versioned_sandbox: 
     assert [p["codename"] for p in listed] == ["view_user"]
     assert versioned_call("POST", grants + "assign/", json={"permissions": ["view_user"]}).json() == {
         "permissions": ["When assigning global permissions, codename must be given as app_label.codename"]}
+
+
+def test_current_brand_is_the_one_serving_the_host(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """`/core/brands/current/` (2023 `/core/tenants/current/`) answers the default brand with its
+    flows by slug (directory 09); a brand whose domain ends the request's host serves it instead."""
+    kind = "tenants" if versioned_sandbox.api_version == "2023.10.7" else "brands"
+    fresh = versioned_call("GET", f"/core/{kind}/current/").json()
+    assert (fresh["matched_domain"], fresh["flow_authentication"]) == ("authentik-default",
+                                                                        "default-authentication-flow")
+    created(versioned_call, f"/core/{kind}/", {"domain": "ds-login.example.com", "branding_title": "ds title"})
+    served = versioned_call("GET", f"/core/{kind}/current/", headers={"host": "sso.ds-login.example.com"}).json()
+    assert (served["matched_domain"], served["branding_title"], served["flow_authentication"]) == (
+        "ds-login.example.com", "ds title", None)
+    assert versioned_call("GET", f"/core/{kind}/current/").json() == fresh
+
+
+def test_oauth_source_computed_fields_and_body_only_url_rule(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """A Discord source shows its type's fixed URLs and an absolute callback URL by slug (directory
+    248); an OpenID Connect source needs the three URLs in every write's body, stored ones do not
+    count (271, 273, 276; 2023 fails a PATCH without provider_type on the server, 273)."""
+    secret = {"consumer_key": "k", "consumer_secret": "ds-secret"}
+    discord = created(versioned_call, "/sources/oauth/",
+                      {"name": "ds-discord", "slug": "ds-discord", "provider_type": "discord", **secret})
+    assert discord["callback_url"] == "http://sandbox/source/oauth/callback/ds-discord/"
+    assert discord["type"]["authorization_url"] == "https://discord.com/api/oauth2/authorize"
+    oidc = {"name": "ds-oidc", "slug": "ds-oidc", "provider_type": "openidconnect", **secret}
+    refused = versioned_call("POST", "/sources/oauth/", json=oidc)
+    assert refused.json() == {"non_field_errors": ["authorization_url is required for provider OpenID Connect"]}
+    urls = {f"{name}_url": f"https://idp.example.com/{name}" for name in ("authorization", "access_token", "profile")}
+    created(versioned_call, "/sources/oauth/", {**oidc, **urls})
+    rename = versioned_call("PATCH", "/sources/oauth/ds-oidc/", json={"name": "ds-oidc renamed"})
+    assert rename.status_code == (405 if versioned_sandbox.api_version == "2023.10.7" else 400)
+    patched = versioned_call("PATCH", "/sources/oauth/ds-oidc/",
+                             json={"name": "ds-oidc renamed", "provider_type": "openidconnect", **urls})
+    assert patched.status_code == 200 and "ds-secret" not in patched.text
+

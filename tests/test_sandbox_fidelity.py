@@ -110,6 +110,7 @@ GAPS: dict[str, Gap | list[Gap]] = {
         {"target": "74cae444-07c8-460d-9242-a3207f1f9ba3", "policy": "2321d372-e4ae-4aff-b746-1ae15bfdd537",
          "timeout": 0}),
     **fidelity_apps.gaps(Gap),
+    **fidelity_directory.gaps(Gap),
 }
 
 # Values that depend on the clock: checked for form and plausibility, not equality.

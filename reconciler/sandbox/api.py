@@ -16,7 +16,7 @@ from starlette.routing import Route
 from reconciler.model.kinds import ApiModel, Field, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
-from . import certificates
+from . import brands, certificates
 from .accounts import Accounts, has_accounts
 from .applications import BASE_URL
 from .blueprints import KIND, Importer, created_state
@@ -64,6 +64,7 @@ class Api:
             self.route("/root/config/", {"GET": self.fixed(self.profile.root_config)}),
             *self.account_routes(),
             *(self.route(path, {"GET": self.fixed(body)}) for path, body in self.profile.fixed.items()),
+            *self.current_brand_routes(),
         ]
         for target, path in self.family_paths().items():
             types = self.profile.types.get(target) or self.model_types(target)
@@ -329,6 +330,23 @@ class Api:
     def member_at(self, target: str, ident: str) -> Kind | None:
         found = self.store.member(target, ident)
         return found[0] if found is not None else None
+
+    # -- /core/brands/current/ (brands.py) --------------------------------------------------------
+    def current_brand_routes(self) -> list[Route]:
+        spec = self.profile.current_brand
+        if str(spec.get("of")) not in self.model.kinds:
+            return []
+        return [self.route(str(spec["path"]), {"GET": self.current_brand})]
+
+    async def current_brand(self, request: Request) -> Response:
+        spec = self.profile.current_brand
+        kind = self.model.kinds[str(spec["of"])]
+        brand = brands.serving(self.store.values[kind.name], request.headers.get("host", ""))
+        if brand is None:
+            return self.not_found(kind.model)
+        body = spec["body"]
+        return JSONResponse(brands.current(body if isinstance(body, dict) else {}, brand,
+                                           self.store.values[brands.FLOW]))
 
     # -- read-only actions of one object (apps 242, 444, 487, 506) ------------------------------
     def action_routes(self) -> list[Route]:
@@ -605,8 +623,17 @@ class Api:
                 action = self.profile.used_by_cascade
             else:
                 action = self.profile.used_by_set_null
-            entries.append(usage(self.renderer.render(other, other_pk), model_label(other), other_pk, action))
+            entries.append(self.labelled(other, usage(self.renderer.render(other, other_pk), model_label(other),
+                                                      other_pk, action)))
         return entries
+
+    def labelled(self, kind: Kind, entry: JsonObject) -> JsonObject:
+        """A `used_by` entry with the app and name the profile gives the kind (directory 231)."""
+        label = self.profile.used_by_labels.get(kind.name)
+        if label is None:
+            return entry
+        values = self.store.values[kind.name][entry["pk"]]
+        return {**entry, "app": label["app"], "name": str(label["name"]).format_map(values)}
 
 
 async def dispatch(request: Request, handlers: Mapping[str, Handler]) -> Response:

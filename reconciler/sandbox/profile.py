@@ -79,6 +79,11 @@ class Profile:
     used_by_many: str
     used_by_set_null: str
     used_by_cascade: str
+    used_by_labels: dict[str, JsonObject]
+    current_brand: JsonObject
+    """`/core/brands/current/` (2023 tenants): `of` the kind, `path`, the recorded `body` (directory 09)."""
+    """Per kind, the `app` and `name` template of its `used_by` entries where its path does not
+    give them (a 2026 brand lives in authentik_brands and is named `Brand <domain>`, directory 231)."""
     nested_writes: dict[str, NestedWrite]
     lists: dict[str, ListSpec]
     page_size: int
@@ -172,6 +177,8 @@ def load_profile(version: str) -> Profile:
         used_by_many=raw["used_by_actions"]["many"],
         used_by_set_null=raw["used_by_actions"]["set_null"],
         used_by_cascade=raw["used_by_actions"]["cascade"],
+        used_by_labels=dict(raw["used_by_actions"].get("labels", {})),
+        current_brand=dict(raw.get("current_brand", {})),
         nested_writes=nested,
         lists=lists,
         page_size=raw["page_size"]["default"],

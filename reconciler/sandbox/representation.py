@@ -15,6 +15,7 @@ from .directory import UNHANDLED, Directory
 from .middleware import API_PREFIX
 from .profile import Profile, default_seed
 from .quirks import CREATED_BY
+from .sources import Sources
 from .store import PTR_ID, Store
 
 CONSTANTS = ("component", "verbose_name", "verbose_name_plural", "meta_model_name")
@@ -48,6 +49,7 @@ class Renderer:
         self._base_fields: dict[str, tuple[str, ...]] = {}
         self.examples: dict[tuple[str | None, str], tuple[str, ...]] = {}
         self.computed = Computed(model, profile, store)
+        self.sources = Sources(profile)
 
     def render(self, kind: Kind, pk: ObjectId, generic: frozenset[str] = frozenset()) -> JsonObject:
         """The object as its kind's endpoints show it; `generic` names reference fields whose
@@ -62,7 +64,8 @@ class Renderer:
                 body[key] = self.directory.read_only(kind, pk, values, key)
             elif field is not None:
                 if not field.write_only:
-                    body[key] = copy.deepcopy(values.get(key))
+                    value = copy.deepcopy(values.get(key))
+                    body[key] = jsonb_order(value) if field.type == "object" and key not in generic else value
             else:
                 value = self.read_only(kind, pk, values, key, generic)
                 if value is not ABSENT:
@@ -72,7 +75,7 @@ class Renderer:
     def render_base(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """A stage as `/stages/all/` shows it: only the fields every stage has (03, 16)."""
         full = self.render(kind, pk)
-        return {key: full[key] for key in self.base_fields(kind.family)}
+        return {key: full[key] for key in self.base_fields(kind.family) if key in full}  # 2023 source icon
 
     def family_view(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """The object as its family's `/…/all/` endpoint shows it."""
@@ -116,7 +119,9 @@ class Renderer:
         if key.endswith(EXPANDED) and key[: -len(EXPANDED)] in kind.fields:
             name = key[: -len(EXPANDED)]
             return self.expand(kind, values, name, generic=name in generic)
-        computed = self.computed.value(kind, pk, values, key)
+        computed = self.sources.value(kind, pk, values, key) if kind.family == SOURCE_FAMILY else NOT_COMPUTED
+        if computed is NOT_COMPUTED:
+            computed = self.computed.value(kind, pk, values, key)
         if computed is not NOT_COMPUTED:
             return computed
         if key in self.store.held[pk]:  # what the server keeps itself (a blueprint instance's status)
@@ -252,6 +257,15 @@ class Renderer:
                         and obj[key] and isinstance(obj[key][0], dict))
             self.examples[path, key] = tuple(next(examples, {}))
         return self.examples[path, key]
+
+
+def jsonb_order(value: Any) -> Any:
+    """A free-form JSON object as the database gives it back: Postgres jsonb keeps keys shortest
+    first, then bytewise, at every level. Reads show stored objects so; a write's answer echoes the
+    fields it sent in the order sent (directory 215, 226; settings 238, 239)."""
+    if isinstance(value, dict):
+        return {key: jsonb_order(value[key]) for key in sorted(value, key=lambda k: (len(k.encode()), k.encode()))}
+    return value
 
 
 def spaced(camel: str) -> str:

@@ -176,10 +176,28 @@ class Rules:
         if not self.enterprise and licensed and kind_type and kind_type.get("requires_enterprise"):
             return ENTERPRISE_ERROR
         for rule in self.profile.rules_of(kind.name):
-            error = self.apply(rule, attrs)
+            error = self.apply(rule, attrs) or self.type_urls(rule, attrs, stored)
             if error:
                 return error
         return None
+
+    def type_urls(self, rule: ObjectRule, attrs: Mapping[str, Json], stored: Mapping[str, Json] | None) -> str | None:
+        """An OAuth source whose provider type (the body's, else the stored one) has no fixed URL
+        must carry that URL in the body, even when one is stored (directory 271, 273; 276 with all
+        three). The types are the recorded `/sources/oauth/source_types/` answer. A body with a
+        well-known URL is let through: the server fills the URLs from the document it fetches (280),
+        which the sandbox does not fetch."""
+        if rule.rule != "type_urls" or attrs.get(rule.when["fetched"]):
+            return None
+        name = attrs.get(rule.error_field, (stored or {}).get(rule.error_field))
+        fixed = self.profile.fixed.get(rule.when["types"])
+        provider = next((entry for entry in fixed if isinstance(entry, dict) and
+                         name in (entry.get("name"), entry.get("slug"))), None) if isinstance(fixed, list) else None
+        if provider is None:
+            return None
+        label = provider.get("verbose_name", provider.get("name"))
+        missing = (url for url in rule.fields if provider.get(url) is None and url not in attrs)
+        return next((rule.message.format(url=url, type=label) for url in missing), None)
 
     @staticmethod
     def apply(rule: ObjectRule, attrs: Mapping[str, Json]) -> str | None:
