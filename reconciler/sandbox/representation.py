@@ -119,12 +119,17 @@ class Renderer:
         if key.endswith(EXPANDED) and key[: -len(EXPANDED)] in kind.fields:
             name = key[: -len(EXPANDED)]
             return self.expand(kind, values, name, generic=name in generic)
+        return self.family_value(kind, pk, values, key)
+
+    def family_value(self, kind: Kind, pk: ObjectId, values: JsonObject, key: str) -> Any:
+        """A value a family computes (sources, the applications' kinds), else one the server keeps
+        itself (a blueprint instance's status), else a reverse relation."""
         computed = self.sources.value(kind, pk, values, key) if kind.family == SOURCE_FAMILY else NOT_COMPUTED
         if computed is NOT_COMPUTED:
             computed = self.computed.value(kind, pk, values, key)
         if computed is not NOT_COMPUTED:
             return computed
-        if key in self.store.held[pk]:  # what the server keeps itself (a blueprint instance's status)
+        if key in self.store.held[pk]:
             return copy.deepcopy(self.store.held[pk][key])
         return self.reverse(kind, pk, key)
 

@@ -46,6 +46,23 @@ class Rules:
 
     def rule_error(self, rule: ObjectRule, kind: Kind, name: str, value: Any, body: Mapping[str, Json],
                    instance: ObjectId | None) -> str | None:
+        """The error of one field rule: the rules that need the store or the request here, the
+        checks of the value alone from `VALUE_CHECKS`."""
+        if rule.rule in STATEFUL_RULES:
+            return self.stateful_error(rule, kind, name, value, body, instance)
+        if rule.rule in ("path_segments", "refused_value"):
+            return value_error(rule, str(value))
+        if rule.rule == "config_types":
+            return config_type_error(value, self.profile.apps.outpost_defaults.get("config", {}), rule.message)
+        if rule.rule == "reserved":
+            return rule.message.format(value=value) if value in rule.when.get("values", []) else None
+        check = VALUE_CHECKS.get(rule.rule)
+        error = check(value) if check else None
+        return rule.message.format(error=error, value=value) if error is not None else None
+
+    def stateful_error(self, rule: ObjectRule, kind: Kind, name: str, value: Any, body: Mapping[str, Json],
+                       instance: ObjectId | None) -> str | None:
+        """The rules that read the stored objects, the profile or the request as sent."""
         if rule.rule == "python_syntax":
             filename = rule.create_name if instance is None else str(self.store.values[kind.name][instance]["name"])
             error = syntax_error(str(value), filename)
@@ -56,17 +73,8 @@ class Rules:
             taken = any(other != instance and values.get(name) is True
                         for other, values in self.store.values[kind.name].items())
             return rule.message if value is True and taken else None
-        if rule.rule in ("path_segments", "refused_value"):
-            return value_error(rule, str(value))
-        if rule.rule == "nonempty_when":  # read from the request as sent (the validator reads initial_data)
-            return rule.message if not value and all(body.get(k) == v for k, v in rule.when.items()) else None
-        if rule.rule == "config_types":
-            return config_type_error(value, self.profile.apps.outpost_defaults.get("config", {}), rule.message)
-        if rule.rule == "reserved":
-            return rule.message.format(value=value) if value in rule.when.get("values", []) else None
-        check = VALUE_CHECKS.get(rule.rule)
-        error = check(value) if check else None
-        return rule.message.format(error=error, value=value) if error is not None else None
+        # nonempty_when: read from the request as sent (the validator reads initial_data)
+        return rule.message if not value and all(body.get(k) == v for k, v in rule.when.items()) else None
 
     # -- unique-together validators -------------------------------------------------------------
     def together_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> list[str]:
@@ -300,6 +308,8 @@ def bad_kubeconfig(value: Json) -> str | None:
     return ""
 
 
+STATEFUL_RULES = ("python_syntax", "file_name", "single_true", "nonempty_when")
+"""Field rules whose check reads more than the value (`Rules.stateful_error`)."""
 VALUE_CHECKS: dict[str, Callable[[Json], str | None]] = {
     "kubeconfig": bad_kubeconfig,
     "nonempty": empty_list,

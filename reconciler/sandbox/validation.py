@@ -111,17 +111,7 @@ class Validator:
             raise FieldError({"non_field_errors": [NOT_A_LIST.format(input_type=type(value).__name__)]})
         if field.is_list:
             return self.clean_items(Field(field.name, field.items), value)
-        if field.type == "boolean":
-            return boolean(value)
-        if field.type == "integer":
-            return bounded(spec, integer(value))
-        if field.type == "number":
-            return bounded(spec, number(value))
-        if field.type == "string":
-            return string(spec, value, wording)
-        if wording and "object" in wording and not isinstance(value, dict):
-            raise FieldError([wording["object"]])  # attributes (directory 41, 79)
-        return value  # objects (JSONField): any JSON
+        return scalar(field, value, wording)
 
     def clean_items(self, child: Field, value: Json) -> list[Json]:
         items, errors = [], {}
@@ -307,3 +297,19 @@ def datetime_text(text: str) -> str:
     except ValueError:
         raise FieldError([NOT_A_DATETIME]) from None
     return format_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def scalar(field: Field, value: Json, wording: Mapping[str, str] | None) -> Json:
+    """A value that is no reference, choice or list, cleaned as its type's DRF field does."""
+    spec = field.spec
+    if field.type == "boolean":
+        return boolean(value)
+    if field.type == "integer":
+        return bounded(spec, integer(value))
+    if field.type == "number":
+        return bounded(spec, number(value))
+    if field.type == "string":
+        return string(spec, value, wording)
+    if wording and "object" in wording and not isinstance(value, dict):
+        raise FieldError([wording["object"]])  # attributes (directory 41, 79)
+    return value  # objects (JSONField): any JSON
