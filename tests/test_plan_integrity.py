@@ -74,6 +74,13 @@ def live(data: dict[str, Any]) -> None:
     data["changes"][0]["live"] = {"fingerprint": "hmac-sha256:00", "fields": {"name": 7}}
 
 
+def edited_plan(tmp_path: Path, url: str, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """A saved plan of the example, edited by `edit` and written back."""
+    data = planned(tmp_path, url)
+    edit(data)
+    return write(tmp_path, data)
+
+
 @pytest.mark.parametrize(("edit", "problem"), [
     (at("path", 3), "change 1: path must be text"),
     (at("address", "saved-duo"), "change 1: address 'saved-duo' must be KIND/NAME (KIND alone for the settings)"),
@@ -100,9 +107,7 @@ def live(data: dict[str, Any]) -> None:
 def test_a_record_of_the_wrong_type_is_one_error_naming_the_file_and_the_key(
         tmp_path: Path, edit: Callable[[dict[str, Any]], None], problem: str) -> None:
     with served() as (sandbox, url):
-        data = planned(tmp_path, url)
-        edit(data)
-        path = write(tmp_path, data)
+        path = edited_plan(tmp_path, url, edit)
         assert refused(sandbox, url, path) == f"error: {path}: {problem}\n"
         shown = run(url, "show", str(path), "--format", "json")
         assert (shown.exit_code, json.loads(shown.output)) == (
@@ -178,9 +183,7 @@ def not_ascii(data: dict[str, Any]) -> None:
 def test_a_plan_whose_digest_cannot_verify_is_refused_by_apply_and_shown_with_a_warning(
         tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str) -> None:
     with served() as (sandbox, url):
-        data = planned(tmp_path, url)
-        edit(data)
-        path = write(tmp_path, data)
+        path = edited_plan(tmp_path, url, edit)
         assert refused(sandbox, url, path) == f"error: {path}: {message}, nothing was applied: plan again\n"
         shown = run(url, "show", str(path))
         assert (shown.exit_code, shown.output.splitlines()[0]) == (0, f"warning: {message}: plan again")
