@@ -96,12 +96,14 @@ def test_an_unexpected_error_returns_3_with_a_crash_log(tmp_path: Path, monkeypa
     assert "RuntimeError: a bug" in Path(line.rsplit(" ", 1)[1]).read_text()
 
 
-def test_help_nobody_reads_exits_1_quietly() -> None:
-    # As click has it (`reconciler --help | true`): no crash log for a reader that has gone.
+def test_output_nobody_reads_exits_1_quietly() -> None:
+    # As click has it (`reconciler --help | true`): no crash log for a reader that has gone; the
+    # same for a command's own output (`reconciler export --sandbox | head -1`).
     reader, writer = os.pipe()
     os.close(reader)
     try:
-        for args in (["--help"], ["plan", "--help"], ["--version"]):
+        for args in (["--help"], ["plan", "--help"], ["--version"], ["export", "--sandbox"],
+                     ["explain", "--api-version", "2023.10.7"]):
             ended = subprocess.run([sys.executable, "-m", "reconciler", *args], stdout=writer, stderr=subprocess.PIPE,
                                    text=True, check=False)
             assert (ended.returncode, ended.stderr) == (1, ""), args

@@ -166,19 +166,17 @@ class Reporter:
 
     fmt: str = "text"
     keys: tuple[str, ...] = ()
-    command: bool = True
-    """False until the command has parsed its options (`guessed`)."""
 
     @classmethod
     def guessed(cls, args: Sequence[str]) -> Reporter:
         """The reporter of a command line click could not parse: JSON if it asked for JSON."""
         wants_json = any(arg == "--format=json" or (arg == "--format" and list(args[i + 1:i + 2]) == ["json"])
                          for i, arg in enumerate(args))
-        return cls("json" if wants_json else "text", command=False)
+        return cls("json" if wants_json else "text")
 
     def settle(self, exc: BaseException) -> int:
         """The exit code `exc` ends the run with, its message written."""
-        if isinstance(exc, BrokenPipeError) and not self.command:
+        if isinstance(exc, BrokenPipeError):
             return _unread()
         outcome = outcome_of(exc)
         annotate(_annotations(outcome), self.fmt)
@@ -191,9 +189,10 @@ class Reporter:
 
 
 def _unread() -> int:
-    """Help or version text whose reader has gone (`reconciler --help | true`): exit 1 quietly, as
-    click does, and write nothing more to the closed pipe, not even at exit. (Output of a command
-    to a closed pipe is an internal error, 3.)"""
+    """Output whose reader has gone (`reconciler --help | true`, `reconciler export | head`): exit 1
+    quietly, as click does for its help, and write nothing more to the closed pipe, not even at
+    exit. No crash log: the reader stopping is not a bug. (An apply that loses its output midway
+    still ends as its report says: `ApplyError` carries the outcome, not this.)"""
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the process's stdout from now on
     return EXIT_ERROR
 
