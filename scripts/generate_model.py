@@ -641,6 +641,8 @@ OUTPOST_CONNECTIONS = Family(
     # A Kubernetes connection without kubeconfig fails in the database (apps 495, a 405), and one
     # whose body has kubeconfig without `local` fails too (496, `KeyError: 'local'`).
     no_default={"kubernetes_connection": ["kubeconfig"]},
+    # A kubeconfig holds the cluster's credentials, and the server returns it in clear (apps 500, 501).
+    secrets={"kubernetes_connection": ("kubeconfig",)},
     write_companions={"kubernetes_connection": [{
         "rule": "together", "fields": ["kubeconfig", "local"],
         "why": "authentik reads local from the body whenever it holds kubeconfig (apps recordings 496, 498)"}]},

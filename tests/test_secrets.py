@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from support import run, served, write_manifest
+from support import run, served, write_manifest, writes
 
 from reconciler import ApplyError, Connection, PlanOptions, apply, plan, render_plan
 from reconciler.cli.logs import LogScrubber
@@ -165,3 +165,93 @@ def test_short_and_unusual_secrets_are_scrubbed_from_errors(tmp_path: Path) -> N
         assert 'auth_type: "(sensitive)" is not a valid choice.' in str(exc)
     else:
         raise AssertionError("the server accepted invalid choices")
+
+
+# A kubeconfig holds the cluster's credentials and authentik returns it in clear (apps recordings
+# 500, 501): a sensitive mapping, read from {env}/{file} as YAML or JSON.
+KUBE_TOKEN = "kube-bearer-token-6a1f9e"
+
+
+def kubeconfig(token: str = KUBE_TOKEN) -> str:
+    return f"""apiVersion: v1
+kind: Config
+clusters: [{{name: lab, cluster: {{server: "https://k8s.example:6443"}}}}]
+users: [{{name: bot, user: {{token: {token}}}}}]
+contexts: [{{name: lab, context: {{cluster: lab, user: bot}}}}]
+current-context: lab
+"""
+
+
+def kube_manifest(directory: Path, kube: object) -> Path:
+    return write_manifest(directory, [{"kind": "kubernetes", "name": "cluster", "local": False, "kubeconfig": kube}],
+                          name="connections.yaml", section="outpost_connections")
+
+
+def test_a_kubeconfig_from_a_file_applies_redacted_and_then_plans_empty(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a saved plan is applied from where it was made
+    (tmp_path / "kubeconfig.txt").write_text(kubeconfig())
+    kube_manifest(tmp_path, {"file": "kubeconfig.txt"})
+    with served() as (sandbox, url):
+        planned = run(url, "plan", str(tmp_path), "--out", str(tmp_path / "plan.json"), "--format", "json")
+        assert planned.exit_code == 0, planned.output
+        applied = run(url, "apply", "--plan", str(tmp_path / "plan.json"), "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        [created] = [body for method, _, body in writes(sandbox) if method == "POST"]
+        assert created["kubeconfig"]["users"][0]["user"]["token"] == KUBE_TOKEN  # sent as a mapping
+        again = run(url, "plan", str(tmp_path), "--detailed-exitcode")
+        assert again.exit_code == 0, again.output
+        (tmp_path / "kubeconfig.txt").write_text(kubeconfig("kube-rotated-token-11"))
+        rotated = run(url, "plan", str(tmp_path), "--detailed-exitcode")
+    assert rotated.exit_code == 2
+    assert "~ kubernetes_connection/cluster" in rotated.output
+    assert "kubeconfig = (sensitive)" in rotated.output
+    for text in (planned.output, (tmp_path / "plan.json").read_text(), applied.output, rotated.output):
+        assert KUBE_TOKEN not in text and "kube-rotated-token-11" not in text
+
+
+def test_an_inline_kubeconfig_is_redacted_in_the_plan(tmp_path: Path) -> None:
+    import yaml
+
+    kube_manifest(tmp_path, yaml.safe_load(kubeconfig()))
+    with served() as (_, url):
+        planned = run(url, "plan", str(tmp_path), "--format", "json")
+    assert planned.exit_code == 0, planned.output
+    assert KUBE_TOKEN not in planned.output
+    [change] = json.loads(planned.stdout)["changes"]
+    assert change["fields"]["kubeconfig"]["after"] == "(sensitive)"
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("users: [unclosed\n", "is not YAML or JSON at line 2"),
+    (f"- {KUBE_TOKEN}\n", "holds no mapping (this field takes one)"),
+    (f"a: &x [{KUBE_TOKEN}]\nb: *x\n", "uses a YAML alias"),
+    (f"when: 2026-12-07\nt: {KUBE_TOKEN}\n", "holds a value JSON cannot carry"),
+])
+def test_a_kubeconfig_that_is_no_mapping_is_refused_without_its_text(tmp_path: Path, text: str, said: str) -> None:
+    kube_manifest(tmp_path, {"env": "KUBECONFIG_TEXT"})
+    with served() as (sandbox, url):
+        planned = run(url, "plan", str(tmp_path), env={"KUBECONFIG_TEXT": text})
+    assert planned.exit_code == 1
+    assert f"connections.yaml:5:3: kubernetes_connection/cluster: kubeconfig: environment " \
+           f"variable KUBECONFIG_TEXT {said}" in planned.output, planned.output
+    assert KUBE_TOKEN not in planned.output
+    assert writes(sandbox) == []
+
+
+def test_an_exported_kubeconfig_is_a_placeholder_that_plans_back_to_no_changes(tmp_path: Path) -> None:
+    (tmp_path / "kubeconfig.txt").write_text(kubeconfig())
+    kube_manifest(tmp_path, {"file": "kubeconfig.txt"})
+    with served() as (_, url):
+        assert run(url, "apply", str(tmp_path), "--auto-approve").exit_code == 0
+        exported = run(url, "export", "--kind", "kubernetes_connection")
+        assert exported.exit_code == 0, exported.output
+        assert KUBE_TOKEN not in exported.output
+        [variable] = [line.split("{env: ")[1].rstrip("}") for line in exported.stdout.splitlines()
+                      if "kubeconfig: {env: " in line]
+        back = tmp_path / "back"
+        back.mkdir()
+        (back / "export.yaml").write_text(exported.stdout)
+        planned = run(url, "plan", str(back), "--detailed-exitcode", env={variable: json.dumps(
+            __import__("yaml").safe_load(kubeconfig()))})
+    assert planned.exit_code == 0, planned.output

@@ -234,10 +234,8 @@ class _Exporter:
 
     def fields(self, kind: Kind, obj: JsonObject, entry: _Entry, skip: set[str]) -> None:
         """Every writable field the server returned, in the model's order, except those equal to
-        the server's default (unless `all_fields`), write-only ones (never returned) and
-        sensitive ones a placeholder cannot stand for."""
+        the server's default (unless `all_fields`) and write-only ones (never returned)."""
         write_only: list[str] = []
-        unexportable: list[str] = []
         for name in _field_order(kind):
             spec = kind.fields[name]
             if name in skip or name in kind.key or name in kind.mirrored:  # mirrored: written from the other side
@@ -245,10 +243,8 @@ class _Exporter:
             if spec.write_only:
                 write_only.append(name)
             elif name in obj and not self.left_out(kind, spec, name, obj[name]):
-                written = self.write_field(kind, spec, name, obj[name], entry)
-                if not written:
-                    unexportable.append(name)
-        _note_unwritten(kind, entry, write_only, unexportable)
+                self.write_field(kind, spec, name, obj[name], entry)
+        _note_write_only(kind, entry, write_only)
 
     def left_out(self, kind: Kind, spec: Field, name: str, raw: Value) -> bool:
         """A returned value the manifest need not write: the server's default (unless
@@ -258,18 +254,15 @@ class _Exporter:
             return True
         return raw is None and not spec.nullable  # the server's "nothing" for a field a manifest cannot write as null
 
-    def write_field(self, kind: Kind, spec: Field, name: str, raw: Value, entry: _Entry) -> bool:
-        """Write one field's value into `entry`, a secret as a placeholder; False when a
-        placeholder cannot stand for it."""
+    def write_field(self, kind: Kind, spec: Field, name: str, raw: Value, entry: _Entry) -> None:
+        """Write one field's value into `entry`, a secret as a placeholder (the variable holds the
+        text, or for a mapping such as a kubeconfig, its YAML or JSON)."""
         if spec.sensitive and raw not in (None, "", {}):
-            if spec.type != "string":  # {env}/{file} stand for strings only
-                return False
             secret = Env(entry.address, name, _variable_base(kind, entry.key, name))
             entry.secrets.append(secret)
             entry.data[name] = secret
-            return True
+            return
         entry.data[name] = self.value(spec, raw, entry.comments)
-        return True
 
     def entry(self, kind: Kind, obj: JsonObject, key: Key, default: bool) -> _Entry:
         """The manifest entry of a live object with natural key `key` (`default`: a fresh install
@@ -333,14 +326,11 @@ def _field_order(kind: Kind) -> list[str]:
     return [*first, *(n for n in kind.fields if n not in first)]
 
 
-def _note_unwritten(kind: Kind, entry: _Entry, write_only: list[str], unexportable: list[str]) -> None:
+def _note_write_only(kind: Kind, entry: _Entry, write_only: list[str]) -> None:
     """Say in the entry's comments which fields it leaves out, and how to manage them."""
     if write_only:
         entry.comments.append("Write-only, so not exported (authentik never returns them); to manage them, add:")
         entry.comments += [f"  {name}: {{env: {variable_name(kind, entry.key, name)}}}" for name in write_only]
-    if unexportable:
-        entry.comments.append(f"Not exported, so left unmanaged: {', '.join(unexportable)} (a secret the server "
-                              "returns as JSON; {env} and {file} stand for strings only)")
 
 
 def _names(entries: list[_Entry]) -> dict[tuple[str, str], str]:

@@ -3,6 +3,7 @@ wrapped in `Secret` so that no output can show it."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 from collections.abc import Mapping
@@ -10,14 +11,16 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+import yaml
+
 from reconciler.errors import PlanError, Problem
 from reconciler.manifests.desired import DesiredObject
 from reconciler.manifests.expressions import python_fields, source_problem
 from reconciler.model.kinds import ApiModel
 from reconciler.values import Json, JsonObject, Secret
 
-__all__ = ["resolve_secrets", "is_secret_source", "read_source", "SourceError", "FileRule", "MAX_SECRET_FILE_BYTES",
-           "file_python_problems"]
+__all__ = ["resolve_secrets", "is_secret_source", "read_source", "read_field_source", "SourceError", "FileRule",
+           "MAX_SECRET_FILE_BYTES", "file_python_problems"]
 
 
 def is_secret_source(value: Json) -> bool:
@@ -96,6 +99,42 @@ def read_source(source: dict[str, str], environ: Mapping[str, str], files: FileR
     return Secret(text.rstrip("\r\n"), source={"file": str(path)})
 
 
+def read_field_source(source: dict[str, str], field_type: str | None, environ: Mapping[str, str],
+                      files: FileRule | None = None) -> Secret:
+    """The secret a source names, as the field takes it: text for a string field; for an object
+    field (a Kubernetes connection's `kubeconfig`), the text read as YAML or JSON, which must be a
+    mapping. A parse error names the source and the line, never the text."""
+    secret = read_source(source, environ, files)
+    if field_type != "object":
+        return secret
+    value = _mapping(str(secret.reveal()), _describe(source))
+    return Secret(value, source=secret.source)
+
+
+def _mapping(text: str, described: str) -> JsonObject:
+    """`text` read as YAML (JSON is YAML): a mapping of JSON values, without aliases (a hostile
+    file could make one expand past any memory)."""
+    try:
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise SourceError(f"{described} uses a YAML alias; write the values out")
+        value = yaml.safe_load(text)
+        json.dumps(value, allow_nan=False)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SourceError(f"{described} is not YAML or JSON{where}") from None
+    except (ValueError, TypeError):
+        raise SourceError(f"{described} holds a value JSON cannot carry (quote dates; no .inf, .nan or binary)") \
+            from None
+    if not isinstance(value, dict):
+        raise SourceError(f"{described} holds no mapping (this field takes one)")
+    return value
+
+
+def _describe(source: dict[str, str]) -> str:
+    return f"environment variable {source['env']}" if "env" in source else f"secret file {source['file']}"
+
+
 def _resolved(path: Path) -> Path:
     """`path` with its symlinks resolved; a loop is a `SourceError` (Python 3.11's
     `Path.resolve` raises `RuntimeError` on one; later versions leave it for `open` to find)."""
@@ -115,11 +154,11 @@ def _from_here(path: Path) -> str:
 
 
 def _read(obj: DesiredObject, field: str, source: dict[str, str], environ: Mapping[str, str],
-          problems: list[Problem], files: FileRule | None) -> Secret | None:
+          problems: list[Problem], files: FileRule | None, field_type: str | None) -> Secret | None:
     if "file" in source:  # relative to the manifest that names it; recorded relative to here
         source = {"file": _from_here(Path(obj.file).parent / source["file"])}
     try:
-        return read_source(source, environ, files)
+        return read_field_source(source, field_type, environ, files)
     except SourceError as exc:
         problems.append(Problem(obj.file, *obj.position(field), str(exc), obj.address, field))
         return None
@@ -174,9 +213,10 @@ def resolve_secrets(desired: list[DesiredObject], model: ApiModel,
         fields: JsonObject = {}
         for name, value in obj.fields.items():
             spec = kind.fields.get(name)
-            # {env}/{file} stand for strings; in an object field (fixed_data) a mapping is data.
-            if spec is not None and spec.type == "string" and is_secret_source(value):
-                secret = _read(obj, name, value, env, problems, files)
+            # {env}/{file} stand for strings, and for the mapping of a sensitive object field
+            # (kubeconfig); in any other object field (fixed_data) a mapping is data.
+            if spec is not None and is_secret_source(value) and (spec.type == "string" or name in sensitive):
+                secret = _read(obj, name, value, env, problems, files, spec.type)
                 fields[name] = secret
                 _check_python(obj, name, secret, model, problems)
             elif name in sensitive and value is not None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from reconciler.manifests.secrets import FileRule, SourceError, read_source
+from reconciler.manifests.secrets import FileRule, SourceError, read_field_source
 from reconciler.model.identity import address, own_key
 from reconciler.model.kinds import ApiModel, Kind
 from reconciler.model.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
@@ -211,7 +211,8 @@ def read_secrets(plan: Plan, live: LiveState, model: ApiModel, secrets: StateFil
     for change in plan.changes:
         kind = model.kinds[change.kind]
         current = live.written(kind, change.id)
-        filled = {id(value): _read(change, name, value, current, secrets, environ, reasons, files)
+        filled = {id(value): _read(change, name, value, current, secrets, environ, reasons, files,
+                                   kind.fields[name].type if name in kind.fields else None)
                   for name, value in (change.body() or {}).items() if isinstance(value, Secret)}
         changes.append(_with_secrets(change, filled) if filled else change)
     return replace(plan, changes=tuple(changes)), reasons
@@ -226,12 +227,12 @@ def _with_secrets(change: Change, filled: dict[int, Secret]) -> Change:
 
 
 def _read(change: Change, name: str, value: Secret, current: JsonObject | None, secrets: StateFile,
-          environ: Mapping[str, str], reasons: list[str], files: FileRule | None) -> Secret:
+          environ: Mapping[str, str], reasons: list[str], files: FileRule | None, field_type: str | None) -> Secret:
     source = value.source or {}
     if "live" in source:
         return Secret(current[name], source=source) if current is not None and name in current else value
     try:
-        found = read_source(source, environ, files)
+        found = read_field_source(source, field_type, environ, files)
     except SourceError as exc:
         reasons.append(f"{change.address}: {name}: {exc}")
         return value
