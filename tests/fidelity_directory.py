@@ -86,10 +86,7 @@ REASONS = {
     "source": "property mappings and flows of the lab that no recording names (264-270, 286, 288, 315-318, "
               "326-328, 332, 367-369), fetching oidc_well_known_url (278-280 and the filters after), metadata "
               "(303), 2023's set_icon_url (269), SCIM's token and service account (352-356), the /sources/all/ "
-              "used_by and user_settings, and 2023's single password-syncing LDAP source (320) are not emulated; "
-              "2026's LDAP check of sync_users without mappings in the body (314) is held back: the engine's "
-              "PUT of a default LDAP source sends sync_users true with no mappings, which the 2026 lab refuses "
-              "(checked), so enforcing it fails tests/test_kinds.py until the engine sends a companion",
+              "used_by and user_settings, and 2023's single password-syncing LDAP source (320) are not emulated",
     "transport": "webhook URL and email-template checks (387, 390, 396, 398), the mode filter and used_by are not "
                  "emulated",
     "rule": "the server lists a rule's transports in its own order (415), and later reads and filters carry it",
@@ -125,7 +122,7 @@ NOT_YET = {
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
         "settings": "243",
-        "source": "268-270 278-284 286 288 303 314-315 317-318 326-328 332 352-356 366-369 371-373",
+        "source": "268-270 278-284 286 288 303 315 317-318 326-328 332 352-356 366-369 371-373",
         "transport": "387 390 396 398 400 406-407 434",
         "user": "98 100 109-112 116-117",
         "verify": "480-485 487-490",

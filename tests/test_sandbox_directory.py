@@ -100,3 +100,20 @@ def test_oauth_source_computed_fields_and_body_only_url_rule(versioned_sandbox: 
                              json={"name": "ds-oidc renamed", "provider_type": "openidconnect", **urls})
     assert patched.status_code == 200 and "ds-secret" not in patched.text
 
+
+
+def test_ldap_sync_flags_need_mappings_in_the_body_on_2026(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """2026 refuses `sync_users: true` without `user_property_mappings` in the same body (directory
+    314), though a minimal create stores it so (309), and `sync_groups` likewise (checked on the
+    2026 lab: the users message alone when both fail); 2023 accepts both (its 314)."""
+    created(versioned_call, "/sources/ldap/", {"name": "ds-ldap", "slug": "ds-ldap", "server_uri": "ldap://ds.example",
+                                               "base_dn": "dc=ds"})
+    both = versioned_call("PATCH", "/sources/ldap/ds-ldap/", json={"sync_users": True, "sync_groups": True})
+    groups = versioned_call("PATCH", "/sources/ldap/ds-ldap/", json={"sync_groups": True})
+    if versioned_sandbox.api_version == "2023.10.7":
+        assert (both.status_code, groups.status_code) == (200, 200)
+    else:
+        assert both.json() == {"user_property_mappings": [
+            "When 'Sync users' is enabled, 'users property mappings' cannot be empty."]}
+        assert groups.json() == {"group_property_mappings": [
+            "When 'Sync groups' is enabled, 'groups property mappings' cannot be empty."]}

@@ -94,15 +94,15 @@ class Rules:
         return errors
 
     def body_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> dict[str, list[str]]:
-        """validate() checks that report under a field, by rule (`BODY_CHECKS`): the first error of
-        each field."""
-        errors: dict[str, list[str]] = {}
+        """validate() checks that report under a field, by rule (`BODY_CHECKS`): the first one that
+        fails, as validate() raises it (2026 LDAP: the users message alone when the groups one
+        fails too, checked on the lab)."""
         for rule in self.profile.rules_of(kind.name):
             check = BODY_CHECKS.get(rule.rule)
             found = check(self, kind, rule, attrs, instance) if check else None
             if found is not None:
-                errors.setdefault(found[0], [found[1]])
-        return errors
+                return {found[0]: [found[1]]}
+        return {}
 
     def required_when(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
                       instance: ObjectId | None) -> tuple[str, str] | None:
