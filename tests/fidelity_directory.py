@@ -106,7 +106,7 @@ NOT_YET = {
         "role": "173-175 181 187 196",
         "rule": "415-417 426-427 430 432",
         "settings": "238",
-        "source": "269 278-280 282-284 303 315 317-318 320 326-328 332 366 372 381",
+        "source": "269 278-280 282-284 303 320 326-328 332 366 372 381",
         "tenant": "226-227",
         "transport": "387 390 396 400 406-407 434",
         "user": "98 100 103-104 109-112 116-117",
@@ -122,7 +122,7 @@ NOT_YET = {
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
         "settings": "243",
-        "source": "268-270 278-284 286 288 303 315 317-318 326-328 332 352-356 366-369 371-373",
+        "source": "269 278-280 282-284 303 326 328 332 352-356 366-369 371-373",
         "transport": "387 390 396 398 400 406-407 434",
         "user": "98 100 109-112 116-117",
         "verify": "480-485 487-490",
@@ -140,11 +140,19 @@ RECOVERY_GAP = {
 the authentication flow 208 gave it (226 lists it so too)."""
 
 
+MAPPING_GAP = ("2026.2.2/directory/268-source-oauth-patch-icon", "/sources/oauth/rec3-oauth/",
+               {"provider_type": "discord", "user_property_mappings": ["f530a9be-c5d1-486a-98a8-eb95fe8a4be3"]})
+"""2026 267 is missing; 268 and the reads after it show the OAuth source's `user_property_mappings`
+holding the lab's LDAP givenName mapping (the server takes a mapping of any kind there)."""
+
+
 def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
     """Requests of recordings held out of the numbering that later recordings show the effect of
     (`Gap` of the replay)."""
-    return {f"{version}/{FOLDER}/{case}": gap("PATCH", url, {"flow_recovery": flow})
-            for version, (case, url, flow) in RECOVERY_GAP.items()}
+    case, url, body = MAPPING_GAP
+    return {**{f"{version}/{FOLDER}/{case}": gap("PATCH", url, {"flow_recovery": flow})
+               for version, (case, url, flow) in RECOVERY_GAP.items()},
+            case: gap("PATCH", url, body)}
 
 
 def learned_ids(recorded: Mapping[str, Any], actual: Mapping[str, Any], seeded: set[str]) -> dict[str, str]:
@@ -227,5 +235,19 @@ def directory_ids(seed: Mapping[str, Any], recordings: Path, version: str) -> di
         for seeded, recorded in zip(lists.get(path, []), fresh.get(path, []), strict=True):
             ids.update({seeded[key]: recorded[key] for key in recorded if key.startswith("flow_") and recorded[key]})
     ids.update(lab_objects(seed, recordings, version))
+    ids.update(ldap_mappings(seed, recordings, version))
     return ids
+
+
+LDAP_MAPPINGS = "apps/11-pm-source_ldap-list-fresh.json"
+"""The directory recordings name the lab's LDAP property mappings by pk only (315, 268); the apps
+recordings were made on the same lab and list them with their `managed` keys."""
+
+
+def ldap_mappings(seed: Mapping[str, Any], recordings: Path, version: str) -> dict[str, str]:
+    """Seed pk -> the lab's pk of each managed LDAP property mapping, by its `managed` key."""
+    listed = json.loads((recordings / version / LDAP_MAPPINGS).read_text())
+    lab = {item["managed"]: item["pk"] for item in listed["response"]["json"]["results"]}
+    return {item["pk"]: lab[item["managed"]] for item in seed["lists"].get("/propertymappings/all/", [])
+            if item.get("managed") in lab}
 

@@ -111,6 +111,9 @@ class Profile:
     """Fixed answers at paths below a kind's (`/sources/oauth/source_types/`)."""
     unique_with: dict[str, str]
     """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
+    pk_ordered: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per kind, the reference lists the server answers in the targets' pk order, whatever the
+    order sent (2026 source mappings, directory 315)."""
     """User and membership endpoints: whether set_password requires a password, how add_user
     answers a non-integer pk, the message for a taken service-account name."""
     """`<kind>.<field>` -> the display name of each choice, shown as `<field>_verbose`."""
@@ -201,6 +204,7 @@ def load_profile(version: str) -> Profile:
         accounts=raw["accounts"],
         fixed=raw["fixed"]["paths"],
         unique_with=raw["unique_with"]["kinds"],
+        pk_ordered={kind: tuple(names) for kind, names in raw.get("pk_ordered", {}).get("kinds", {}).items()},
     )
 
 

@@ -65,6 +65,8 @@ class Renderer:
             elif field is not None:
                 if not field.write_only:
                     value = copy.deepcopy(values.get(key))
+                    if key in self.profile.pk_ordered.get(kind.name, ()) and isinstance(value, list):
+                        value = sorted(value, key=str)
                     body[key] = jsonb_order(value) if field.type == "object" and key not in generic else value
             else:
                 value = self.read_only(kind, pk, values, key, generic)
