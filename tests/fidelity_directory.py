@@ -106,7 +106,7 @@ NOT_YET = {
         "role": "173-175 181 187 196",
         "rule": "415-417 426-427 430 432",
         "settings": "238",
-        "source": "269 278-280 282-284 303 320 326-328 332 366 372 381",
+        "source": "269 282-283 303 320 326-328 332 366 372 381",
         "tenant": "226-227",
         "transport": "387 390 396 400 406-407 434",
         "user": "98 100 103-104 109-112 116-117",
@@ -122,7 +122,7 @@ NOT_YET = {
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
         "settings": "243",
-        "source": "269 278-280 282-284 303 326 328 332 352-356 366-369 371-373",
+        "source": "269 282-284 303 326 328 332 352-356 366 371-373",
         "transport": "387 390 396 398 400 406-407 434",
         "user": "98 100 109-112 116-117",
         "verify": "480-485 487-490",
@@ -146,13 +146,26 @@ MAPPING_GAP = ("2026.2.2/directory/268-source-oauth-patch-icon", "/sources/oauth
 holding the lab's LDAP givenName mapping (the server takes a mapping of any kind there)."""
 
 
+DUPLICATE_NAME = {"2023.10.7": "297bbda7-7471-40ee-99b9-4f062f24c05b",
+                  "2026.2.2": "7de668b1-c073-45d0-9490-d886c781952f"}
+"""259-260 are missing; 282 lists a second OAuth source named `rec3-oauth` (slug
+`rec3-oauth-dupname`, pk as given, values as 282 shows them): names are not unique. No recording
+deletes it, and 486 counts no `rec3-` source left: it goes with the other OAuth sources (375)."""
+
+
 def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
     """Requests of recordings held out of the numbering that later recordings show the effect of
     (`Gap` of the replay)."""
     case, url, body = MAPPING_GAP
+    duplicate = {"name": "rec3-oauth", "slug": "rec3-oauth-dupname", "provider_type": "discord", "consumer_key": "k",
+                 "consumer_secret": "s"}
     return {**{f"{version}/{FOLDER}/{case}": gap("PATCH", url, {"flow_recovery": flow})
                for version, (case, url, flow) in RECOVERY_GAP.items()},
-            case: gap("PATCH", url, body)}
+            case: gap("PATCH", url, body),
+            **{f"{version}/{FOLDER}/261-source-oauth-create-bad-provider_type": gap(
+                "POST", "/sources/oauth/", duplicate, (pk,)) for version, pk in DUPLICATE_NAME.items()},
+            **{f"{version}/{FOLDER}/375-source-oauth-delete-oauth": gap(
+                "DELETE", "/sources/oauth/rec3-oauth-dupname/", {}) for version in BOTH}}
 
 
 def learned_ids(recorded: Mapping[str, Any], actual: Mapping[str, Any], seeded: set[str]) -> dict[str, str]:
@@ -251,3 +264,28 @@ def ldap_mappings(seed: Mapping[str, Any], recordings: Path, version: str) -> di
     return {item["pk"]: lab[item["managed"]] for item in seed["lists"].get("/propertymappings/all/", [])
             if item.get("managed") in lab}
 
+
+
+WELL_KNOWN = {"authorization_endpoint": "authorization_url", "token_endpoint": "access_token_url",
+              "userinfo_endpoint": "profile_url", "jwks_uri": "oidc_jwks_url",
+              "code_challenge_methods_supported": "pkce"}
+"""The discovery document's keys and the OAuth source fields 280 shows them in."""
+
+
+def served_documents(recordings: Path, version: str) -> dict[str, Any]:
+    """The documents the recorder served on 127.0.0.1 while authentik validated 279 and 280 (their
+    notes): JSON without `issuer`, then a discovery document and a key set, rebuilt from the values
+    280's answer shows filled from them. The sandbox serves them (`Sandbox(documents=...)`)."""
+    def recorded(number: str) -> dict[str, Any]:
+        [path] = (recordings / version / FOLDER).glob(f"{number}-source-oauth-create-well-known*.json")
+        loaded: dict[str, Any] = json.loads(path.read_text())
+        return loaded
+
+    not_oidc, created = recorded("279"), recorded("280")
+    answer = created["response"]["json"]
+    well_known = created["request"]["json"]["oidc_well_known_url"]
+    document = {"issuer": well_known.split("/.well-known/")[0],
+                **{key: answer[field] for key, field in WELL_KNOWN.items()
+                   if isinstance(answer.get(field), str | list)}}
+    return {not_oidc["request"]["json"]["oidc_well_known_url"]: {"rec3": "not an OpenID Connect document"},
+            well_known: document, answer["oidc_jwks_url"]: answer["oidc_jwks"]}

@@ -2,7 +2,8 @@
 replay of the directory recordings: the behaviours a client of the sandbox relies on."""
 from __future__ import annotations
 
-from conftest import Call, created
+import pytest
+from conftest import Call, calling, created
 
 from reconciler.sandbox import Sandbox
 
@@ -117,3 +118,34 @@ def test_ldap_sync_flags_need_mappings_in_the_body_on_2026(versioned_sandbox: Sa
             "When 'Sync users' is enabled, 'users property mappings' cannot be empty."]}
         assert groups.json() == {"group_property_mappings": [
             "When 'Sync groups' is enabled, 'groups property mappings' cannot be empty."]}
+
+
+IDP = "https://idp.example.com"
+DOCUMENTS = {f"{IDP}/.well-known/openid-configuration": {
+    "issuer": IDP, "authorization_endpoint": f"{IDP}/authorize", "token_endpoint": f"{IDP}/token",
+    "userinfo_endpoint": f"{IDP}/userinfo", "jwks_uri": f"{IDP}/jwks", "code_challenge_methods_supported": ["S256"]},
+    f"{IDP}/jwks": {"keys": [{"kty": "oct", "kid": "ds", "k": "ZHM"}]}, f"{IDP}/not-oidc": {"name": "not oidc"}}
+
+
+@pytest.mark.parametrize("version", ["2023.10.7", "2026.2.2"])
+def test_an_oidc_source_reads_the_documents_it_is_given_and_nothing_else(version: str) -> None:
+    """authentik fetches `oidc_well_known_url` and the key set while it validates (directory 280);
+    the sandbox serves them from `documents`, refuses a document without `issuer` (279) and
+    answers any other URL as a closed port (278), so it never reaches the network."""
+    call = calling(Sandbox(version, documents=DOCUMENTS))
+    body = {"name": "ds-oidc", "slug": "ds-oidc", "provider_type": "openidconnect", "consumer_key": "k",
+            "consumer_secret": "s"}
+    refused = call("POST", "/sources/oauth/", json={**body, "oidc_well_known_url": "http://127.0.0.1:9/.well-known/x"})
+    [message] = refused.json()["oidc_well_known_url"]
+    assert message.startswith("HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: "
+                              "/.well-known/x (Caused by NewConnectionError(") and "Connection refused" in message
+    not_oidc = call("POST", "/sources/oauth/", json={**body, "oidc_well_known_url": f"{IDP}/not-oidc"})
+    assert not_oidc.json() == {"oidc_well_known_url": ["Invalid well-known configuration"]}
+    made = created(call, "/sources/oauth/", {**body, "oidc_well_known_url": f"{IDP}/.well-known/openid-configuration"})
+    assert (made["authorization_url"], made["access_token_url"], made["profile_url"], made["oidc_jwks_url"]) == (
+        f"{IDP}/authorize", f"{IDP}/token", f"{IDP}/userinfo", f"{IDP}/jwks")
+    assert made["oidc_jwks"] == DOCUMENTS[f"{IDP}/jwks"]
+    assert made.get("pkce", ["S256"]) == ["S256"]  # 2026 stores the list it read (280); 2023 has no pkce
+    missing_keys = call("PATCH", "/sources/oauth/ds-oidc/", json={"provider_type": "openidconnect",
+                                                                 "oidc_jwks_url": f"{IDP}/gone"})
+    assert "HTTPSConnectionPool(host='idp.example.com', port=443)" in missing_keys.json()["oidc_jwks_url"][0]

@@ -272,7 +272,9 @@ def seeded_pks(seed: dict[str, Any]) -> set[str]:
 
 async def replay(version: str, folder: str) -> Replay:
     seed = initial_seed(version, folder)
-    sandbox = Sandbox(version, seed=seed)
+    directory = folder == fidelity_directory.FOLDER
+    documents = fidelity_directory.served_documents(RECORDINGS, version) if directory else None
+    sandbox = Sandbox(version, seed=seed, documents=documents)
     state = Replay(sandbox, datetime.now(UTC))
     seeded = seeded_pks(seed or default_seed(version))
     async with httpx.AsyncClient(transport=sandbox.transport(), base_url=fidelity_apps.SERVERS[version]) as client:

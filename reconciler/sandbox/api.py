@@ -20,6 +20,7 @@ from . import brands, certificates
 from .accounts import Accounts, has_accounts
 from .applications import BASE_URL
 from .blueprints import KIND, Importer, created_state
+from .discovery import Discovery
 from .listing import BAD_JSON, InvalidFilter, InvalidJsonFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
@@ -44,7 +45,7 @@ FILE_ACTIONS = (("flow", "set_background_url/", "background"), ("application", "
 
 class Api:
     def __init__(self, *, model: ApiModel, profile: Profile, store: Store, token: str,
-                 enterprise: bool) -> None:
+                 enterprise: bool, documents: Mapping[str, Json] | None = None) -> None:
         self.model = model
         self.profile = profile
         self.store = store
@@ -53,6 +54,7 @@ class Api:
         self.rules = Rules(store, profile, enterprise)
         self.validator = Validator(store, profile, self.rules)
         self.importer = Importer(model, store)
+        self.discovery = Discovery(profile.discovery, documents or {})
         self.grants = RoleGrants(store, bare_object_codenames=profile.version.startswith("2023"))
         self._rendered: dict[str, tuple[int, list[JsonObject]]] = {}
         self._cached: dict[str, tuple[int, dict[int, list[ObjectId]]]] = {}
@@ -278,7 +280,8 @@ class Api:
         together = self.rules.together_errors(kind, cleaned, instance)
         if together:
             return JSONResponse({"non_field_errors": together}, 400)
-        field_errors = self.rules.body_errors(kind, cleaned, instance)
+        cleaned, fetch_errors = self.discovery.fetched(kind, cleaned)
+        field_errors = fetch_errors or self.rules.body_errors(kind, cleaned, instance)
         if field_errors:
             return JSONResponse(field_errors, 400)
         try:

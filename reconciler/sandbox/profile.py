@@ -11,6 +11,8 @@ from pathlib import Path
 
 from reconciler.values import Json, JsonObject
 
+from .discovery import DiscoveryAnswers, discovery_answers
+
 RECORDED_DIR = Path(__file__).parent / "recorded"
 SEEDS_DIR = Path(__file__).parent.parent / "model" / "seeds"
 DEFAULT_LIST = "default"
@@ -111,6 +113,8 @@ class Profile:
     """Fixed answers at paths below a kind's (`/sources/oauth/source_types/`)."""
     unique_with: dict[str, str]
     """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
+    discovery: DiscoveryAnswers | None = None
+    """How an OAuth source's write fetches its OpenID Connect documents (directory 278-280)."""
     pk_ordered: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Per kind, the reference lists the server answers in the targets' pk order, whatever the
     order sent (2026 source mappings, directory 315)."""
@@ -204,6 +208,7 @@ def load_profile(version: str) -> Profile:
         accounts=raw["accounts"],
         fixed=raw["fixed"]["paths"],
         unique_with=raw["unique_with"]["kinds"],
+        discovery=discovery_answers(raw.get("discovery", {})),
         pk_ordered={kind: tuple(names) for kind, names in raw.get("pk_ordered", {}).get("kinds", {}).items()},
     )
 

@@ -81,9 +81,9 @@ class Renderer:
 
     def family_view(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """The object as its family's `/…/all/` endpoint shows it."""
-        if kind.family in BASE_VIEW_FAMILIES:
-            return self.render_base(kind, pk)
         keys = self.profile.base_views.keys.get(self.model.target_of(kind) or "")
+        if kind.family in BASE_VIEW_FAMILIES and not keys:
+            return self.render_base(kind, pk)
         full = self.render(kind, pk)
         if not keys:
             return full
@@ -269,9 +269,12 @@ class Renderer:
 def jsonb_order(value: Any) -> Any:
     """A free-form JSON object as the database gives it back: Postgres jsonb keeps keys shortest
     first, then bytewise, at every level. Reads show stored objects so; a write's answer echoes the
-    fields it sent in the order sent (directory 215, 226; settings 238, 239)."""
+    fields it sent in the order sent (directory 215, 226; settings 238, 239), objects inside lists
+    too (an OAuth source's `oidc_jwks` keys, directory 284)."""
     if isinstance(value, dict):
         return {key: jsonb_order(value[key]) for key in sorted(value, key=lambda k: (len(k.encode()), k.encode()))}
+    if isinstance(value, list):
+        return [jsonb_order(item) for item in value]
     return value
 
 
