@@ -106,7 +106,7 @@ NOT_YET = {
         "role": "173-175 181 187 196",
         "rule": "415-417 426-427 430 432",
         "settings": "238",
-        "source": "269 282-283 303 320 326-328 332 366 372 381",
+        "source": "269 303 326-328 332 372",
         "tenant": "226-227",
         "transport": "387 390 396 400 406-407 434",
         "user": "98 100 103-104 109-112 116-117",
@@ -122,7 +122,7 @@ NOT_YET = {
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
         "settings": "243",
-        "source": "269 282-284 303 326 328 332 352-356 366 371-373",
+        "source": "269 303 326 328 332 352-356 371-373",
         "transport": "387 390 396 398 400 406-407 434",
         "user": "98 100 109-112 116-117",
         "verify": "480-485 487-490",
@@ -148,9 +148,15 @@ holding the lab's LDAP givenName mapping (the server takes a mapping of any kind
 
 DUPLICATE_NAME = {"2023.10.7": "297bbda7-7471-40ee-99b9-4f062f24c05b",
                   "2026.2.2": "7de668b1-c073-45d0-9490-d886c781952f"}
-"""259-260 are missing; 282 lists a second OAuth source named `rec3-oauth` (slug
-`rec3-oauth-dupname`, pk as given, values as 282 shows them): names are not unique. No recording
-deletes it, and 486 counts no `rec3-` source left: it goes with the other OAuth sources (375)."""
+CASE_VARIANT = {"2023.10.7": "21ab3f23-4bbb-46ea-9a8e-ea03cae114c9", "2026.2.2": "ebbb5f3e-b69e-4f02-aa66-ff949235e782"}
+"""255-260 are missing; 282 lists a second OAuth source named `rec3-oauth` (slug
+`rec3-oauth-dupname`) and 366 one of slug `REC3-OAUTH` (pks as given, values as they show them):
+names are not unique, and slugs differ by case. No recording deletes them, and 486 counts no
+`rec3-` source left: they go with the other OAuth sources (375)."""
+EMPTIED_URL = ("2026.2.2/directory/278-source-oauth-create-well-known-refused", "/sources/oauth/rec3-oidc/",
+               {"provider_type": "openidconnect", "authorization_url": "",
+                "access_token_url": "http://127.0.0.1:11/rec3/token", "profile_url": "http://127.0.0.1:11/rec3/userinfo"})
+"""2026 277 is missing; 283 shows the OpenID Connect source's `authorization_url` empty (2023 keeps it)."""
 
 
 def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
@@ -162,10 +168,14 @@ def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
     return {**{f"{version}/{FOLDER}/{case}": gap("PATCH", url, {"flow_recovery": flow})
                for version, (case, url, flow) in RECOVERY_GAP.items()},
             case: gap("PATCH", url, body),
-            **{f"{version}/{FOLDER}/261-source-oauth-create-bad-provider_type": gap(
-                "POST", "/sources/oauth/", duplicate, (pk,)) for version, pk in DUPLICATE_NAME.items()},
-            **{f"{version}/{FOLDER}/375-source-oauth-delete-oauth": gap(
-                "DELETE", "/sources/oauth/rec3-oauth-dupname/", {}) for version in BOTH}}
+            EMPTIED_URL[0]: gap("PATCH", EMPTIED_URL[1], EMPTIED_URL[2]),
+            **{f"{version}/{FOLDER}/261-source-oauth-create-bad-provider_type": [
+                gap("POST", "/sources/oauth/", duplicate, (pk,)),
+                gap("POST", "/sources/oauth/", {**duplicate, "name": "rec3-oauth-case", "slug": "REC3-OAUTH"},
+                    (CASE_VARIANT[version],))] for version, pk in DUPLICATE_NAME.items()},
+            **{f"{version}/{FOLDER}/375-source-oauth-delete-oauth": [
+                gap("DELETE", f"/sources/oauth/{slug}/", {}) for slug in ("rec3-oauth-dupname", "REC3-OAUTH")]
+               for version in BOTH}}
 
 
 def learned_ids(recorded: Mapping[str, Any], actual: Mapping[str, Any], seeded: set[str]) -> dict[str, str]:

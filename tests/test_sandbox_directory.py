@@ -145,7 +145,27 @@ def test_an_oidc_source_reads_the_documents_it_is_given_and_nothing_else(version
     assert (made["authorization_url"], made["access_token_url"], made["profile_url"], made["oidc_jwks_url"]) == (
         f"{IDP}/authorize", f"{IDP}/token", f"{IDP}/userinfo", f"{IDP}/jwks")
     assert made["oidc_jwks"] == DOCUMENTS[f"{IDP}/jwks"]
-    assert made.get("pkce", ["S256"]) == ["S256"]  # 2026 stores the list it read (280); 2023 has no pkce
+    assert made.get("pkce", ["S256"]) == ["S256"]  # 2026 answers the list it read (280); 2023 has no pkce
+    # ... and its text column keeps Python's text of that list (283)
+    assert call("GET", "/sources/oauth/ds-oidc/").json().get("pkce", "['S256']") == "['S256']"
     missing_keys = call("PATCH", "/sources/oauth/ds-oidc/", json={"provider_type": "openidconnect",
                                                                  "oidc_jwks_url": f"{IDP}/gone"})
     assert "HTTPSConnectionPool(host='idp.example.com', port=443)" in missing_keys.json()["oidc_jwks_url"][0]
+
+
+def test_one_ldap_source_syncs_passwords_on_2023(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """2023 refuses a second LDAP source syncing passwords, a write without the flag counting as
+    true (directory 320), and takes one with it false (321, 323); 2026 has no such check (its 320)."""
+    body = {"server_uri": "ldap://ds.example", "base_dn": "dc=ds"}
+    created(versioned_call, "/sources/ldap/", {"name": "ds-1", "slug": "ds-1", **body})
+    second = versioned_call("POST", "/sources/ldap/", json={"name": "ds-2", "slug": "ds-2", **body})
+    third = versioned_call("POST", "/sources/ldap/", json={"name": "ds-3", "slug": "ds-3", **body,
+                                                           "sync_users_password": False})
+    assert third.status_code == 201
+    if versioned_sandbox.api_version == "2023.10.7":
+        assert second.json() == {"sync_users_password": [
+            "Only a single LDAP Source with password synchronization is allowed"]}
+        assert versioned_call("PATCH", "/sources/ldap/ds-3/", json={"name": "ds-3 renamed"}).status_code == 400
+        assert versioned_call("PATCH", "/sources/ldap/ds-1/", json={"name": "ds-1 renamed"}).status_code == 200
+    else:
+        assert second.status_code == 201

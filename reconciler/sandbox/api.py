@@ -210,7 +210,10 @@ class Api:
                           {**{k: v for k, v in generated.items() if k not in kind.fields}, **created_state(kind)})
         self.claim(kind, pk, cleaned)
         self.renderer.directory.created(kind, pk, cleaned)
-        return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
+        answer = self.renderer.render(kind, pk, frozenset(cleaned))
+        if text := stored_as_text(kind, cleaned):
+            self.store.update(kind, pk, text)
+        return JSONResponse(answer, 201)
 
     async def update(self, kind: Kind, request: Request, ident: str, *, partial_update: bool) -> Response:
         """PUT and PATCH differ only in required fields: a PUT keeps the optional fields it
@@ -224,7 +227,10 @@ class Api:
         self.store.update(kind, found, cleaned)
         self.claim(kind, found, cleaned)
         self.renderer.directory.written(kind, found, cleaned, full=not partial_update)
-        return JSONResponse(self.renderer.render(kind, found, frozenset(cleaned)))
+        answer = self.renderer.render(kind, found, frozenset(cleaned))
+        if text := stored_as_text(kind, cleaned):
+            self.store.update(kind, found, text)
+        return JSONResponse(answer)
 
     async def destroy(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
@@ -520,6 +526,8 @@ class Api:
         spec = self.profile.list_spec(*([kind.name] if kind else []), path)
         try:
             selected = select(objects, query, spec, partial(self.filter_value, kind))
+            if spec.last_written:
+                selected = sorted(selected, key=lambda obj: self.store.written.get(str(obj.get("pk")), 0))
             envelope = paginate(order(selected, spec.ordering, query, self.sort_value), query,
                                 self.profile.page_size, self.profile.max_page_size)
         except InvalidFilter as exc:
@@ -675,3 +683,11 @@ def model_name(path: str, target: str | None) -> str:
     """A model name for the 2026 404 text of a read-only list (`flow` -> `Flow`)."""
     words = (target or path.strip("/").split("/")[-1]).split("_")
     return "".join(word.capitalize() for word in words)
+
+
+def stored_as_text(kind: Kind, cleaned: Mapping[str, Json]) -> JsonObject:
+    """The values a text column keeps as Python's text of what the serializer put there: the
+    write's answer shows a list, later reads its text (2026 `pkce` filled from a discovery
+    document's list: directory 280 answers ["S256"], 283 reads "['S256']")."""
+    return {name: str(value) for name, value in cleaned.items()
+            if isinstance(value, list) and name in kind.fields and kind.fields[name].type == "string"}

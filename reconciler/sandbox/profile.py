@@ -35,6 +35,9 @@ class ListSpec:
     filters: dict[str, str]
     search: tuple[str, ...]
     ordering: tuple[str, ...]
+    last_written: bool = False
+    """Ties (and an unordered list) come in the order the objects were last written, as a
+    Postgres table scan gives rows an update rewrote (directory 282, 366)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ def list_spec(raw: JsonObject, default: ListSpec | None) -> ListSpec:
         filters=dict(raw["filters"]) if "filters" in raw else dict(default.filters if default else {}),
         search=tuple(raw["search"]) if "search" in raw else (default.search if default else ()),
         ordering=tuple(raw["ordering"]) if "ordering" in raw else (default.ordering if default else ()),
+        last_written=bool(raw.get("last_written", False)),
     )
 
 

@@ -123,6 +123,16 @@ class Rules:
             for name in rule.fields)
         return (rule.fields[0], rule.message) if taken else None
 
+    def single_true(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                    instance: ObjectId | None) -> tuple[str, str] | None:
+        """One object of the kind at most holds the field true; a write without it counts as
+        `missing` says (2023 LDAP password sync: a missing one is true, directory 320, 321, 323)."""
+        name = rule.fields[0]
+        if attrs.get(name, rule.missing.get(name)) is not True:
+            return None
+        taken = any(pk != instance and values.get(name) is True for pk, values in self.store.values[kind.name].items())
+        return (name, rule.message) if taken else None
+
     def kinds_for(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
                   instance: ObjectId | None) -> tuple[str, str] | None:
         """An outpost of one type serves providers of one kind (apps 464, 473): `when` maps the
@@ -351,6 +361,7 @@ BodyCheck = Callable[[Rules, Kind, ObjectRule, Mapping[str, Json], ObjectId | No
 BODY_CHECKS: dict[str, BodyCheck] = {
     "required_when": Rules.required_when,
     "unique_value": Rules.unique_value,
+    "single_true": Rules.single_true,
     "kinds_for": Rules.kinds_for,
     "fixed_when": Rules.fixed_when,
     "enterprise_value": Rules.enterprise_value,
