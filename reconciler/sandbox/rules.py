@@ -125,10 +125,11 @@ class Rules:
 
     def single_true(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
                     instance: ObjectId | None) -> tuple[str, str] | None:
-        """One object of the kind at most holds the field true; a write without it counts as
-        `missing` says (2023 LDAP password sync: a missing one is true, directory 320, 321, 323)."""
+        """`single_true` of a write without the field, which validate() reads as `missing` says
+        (2023 LDAP password sync: a missing one is true, directory 320, 321, 323); a write with it
+        is checked as the field's own rule (`stateful_error`)."""
         name = rule.fields[0]
-        if attrs.get(name, rule.missing.get(name)) is not True:
+        if name in attrs or rule.missing.get(name) is not True:
             return None
         taken = any(pk != instance and values.get(name) is True for pk, values in self.store.values[kind.name].items())
         return (name, rule.message) if taken else None
