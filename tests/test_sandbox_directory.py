@@ -169,3 +169,25 @@ def test_one_ldap_source_syncs_passwords_on_2023(versioned_sandbox: Sandbox, ver
         assert versioned_call("PATCH", "/sources/ldap/ds-1/", json={"name": "ds-1 renamed"}).status_code == 200
     else:
         assert second.status_code == 201
+
+
+def test_source_user_settings_icons_and_the_built_in_source(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """`/sources/all/user_settings/` lists the enabled OAuth and SAML sources by title (372); 2023
+    sets an icon through `set_icon_url` (269), 2026 writes `icon`; 2026 refuses to delete the
+    built-in source (373)."""
+    new = versioned_sandbox.api_version.startswith("2026")
+    body = {"provider_type": "discord", "consumer_key": "k", "consumer_secret": "s"}
+    created(versioned_call, "/sources/oauth/", {"name": "ds-b", "slug": "ds-b", **body})
+    created(versioned_call, "/sources/oauth/", {"name": "ds-a", "slug": "ds-a", **body, **(
+        {"icon": "https://icons.example/a.png"} if new else {})})
+    created(versioned_call, "/sources/oauth/", {"name": "ds-off", "slug": "ds-off", "enabled": False, **body})
+    if not new:
+        assert versioned_call("POST", "/sources/all/ds-a/set_icon_url/",
+                              json={"url": "https://icons.example/a.png"}).json() == {}
+    listed = versioned_call("GET", "/sources/all/user_settings/").json()
+    assert [(e["object_uid"], e["configure_url"], e["icon_url"]) for e in listed] == [
+        ("ds-a", "/source/oauth/login/ds-a/", "https://icons.example/a.png"),
+        ("ds-b", "/source/oauth/login/ds-b/", "/static/authentik/sources/discord.svg")]
+    refused = versioned_call("DELETE", "/sources/all/authentik-built-in/")
+    if new:
+        assert (refused.status_code, refused.json()) == (400, {"detail": "Built-in sources cannot be deleted"})

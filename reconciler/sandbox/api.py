@@ -29,6 +29,7 @@ from .rbac import CATALOGUE, RoleGrants, ServerFailure
 from .representation import Renderer
 from .responses import bad_request_page, detail, not_found_page, server_error
 from .rules import Rules, ServerFault
+from .sources import user_settings_entry
 from .store import PTR_ID, Store, normal_uuid
 from .validation import NOT_A_DICT, Validator
 
@@ -68,6 +69,7 @@ class Api:
             *(self.route(path, {"GET": self.fixed(body)}) for path, body in self.profile.fixed.items()),
             *self.current_brand_routes(),
         ]
+        routes += self.source_routes()
         for target, path in self.family_paths().items():
             types = self.profile.types.get(target) or self.model_types(target)
             routes += [
@@ -330,7 +332,17 @@ class Api:
 
     async def delete_member(self, target: str, request: Request, ident: str) -> Response:
         kind = self.member_at(target, ident)
+        if kind is None and (refused := self.undeletable(target, ident)):
+            return detail(refused, 400)
         return await self.destroy(kind, request, ident) if kind else self.not_found(target.capitalize())
+
+    def undeletable(self, target: str, ident: str) -> str | None:
+        """The refusal of deleting a listed object the profile protects (2026 built-in source, 373)."""
+        listed = self.store.listed_object(target, ident) or self.store.listed_by_url(target, ident)
+        rule = self.profile.sources.get("undeletable", {}) if target == "source" else {}
+        if listed and rule and listed.get("managed") == rule.get("managed"):
+            return str(rule["detail"])
+        return None
 
     async def member_used_by(self, target: str, request: Request, ident: str) -> Response:
         kind = self.member_at(target, ident)
@@ -378,6 +390,40 @@ class Api:
         if found is None:
             return self.not_found(kind.model if kind else target.capitalize())
         return JSONResponse(json.loads(json.dumps(body).replace("{base}", BASE_URL.get())))
+
+    # -- /sources/all/ actions (profile `sources`) ------------------------------------------------
+    def source_routes(self) -> list[Route]:
+        """`user_settings/` (the enabled sources a user may connect, 372) and, where the version
+        has it, `{slug}/set_icon_url/` (2023 269)."""
+        spec = self.profile.sources
+        if not spec:
+            return []
+        routes = [self.route(f"{SOURCES}user_settings/", {"GET": self.source_user_settings})]
+        if spec.get("set_icon_url"):
+            routes.append(self.route(SOURCES + "{ident}/set_icon_url/", {"POST": self.set_source_icon}))
+        return routes
+
+    async def source_user_settings(self, request: Request) -> Response:
+        """By title, ties in the order last written (372)."""
+        kinds = self.profile.sources.get("user_settings", {})
+        found = [(kind, pk, values) for kind, pk in self.store.members("source") if kind.name in kinds
+                 for values in [self.store.values[kind.name][pk]] if values.get("enabled", True)]
+        found.sort(key=lambda item: self.store.written.get(str(item[1]), 0))
+        found.sort(key=lambda item: str(item[2].get("name")))
+        return JSONResponse([user_settings_entry(kinds[kind.name], values,
+                                                 self.renderer.sources.value(kind, pk, values, "icon_url"))
+                             for kind, pk, values in found])
+
+    async def set_source_icon(self, request: Request, ident: str) -> Response:
+        """Stores the URL as the source's icon, which 2023 shows only in user_settings (269, 372)."""
+        found = self.store.member("source", ident)
+        if found is None:
+            return self.not_found("Source")
+        body = await self.body(request)
+        if isinstance(body, Response):
+            return body
+        self.store.update(found[0], found[1], {"icon": body.get("url", "")})
+        return JSONResponse({})
 
     # -- outposts --------------------------------------------------------------------------------
     def outpost_routes(self) -> list[Route]:
@@ -622,8 +668,8 @@ class Api:
         """What else a delete would touch (106): the objects of this one's many-to-many fields, and
         the objects that reference it, with what the delete does to each."""
         values = self.store.values[kind.name][pk]
-        entries = [usage(self.renderer.target_object(str(field.reference), ident), str(field.reference), ident,
-                         self.profile.used_by_many)
+        entries = [self.base_named(str(field.reference), usage(self.renderer.target_object(str(field.reference), ident),
+                                                               str(field.reference), ident, self.profile.used_by_many))
                    for field in kind.fields.values() if field.reference and field.is_list
                    for ident in values.get(field.name) or []]
         target = self.model.target_of(kind)
@@ -637,6 +683,15 @@ class Api:
             entries.append(self.labelled(other, usage(self.renderer.render(other, other_pk), model_label(other),
                                                       other_pk, action)))
         return entries
+
+    def base_named(self, target: str, entry: JsonObject) -> JsonObject:
+        """A many-to-many entry whose relation points at a base class, named as that class's object
+        (a source's mappings: `Property Mapping <name>` of authentik_core, directory 371, apps 443)."""
+        base = self.profile.used_by_bases.get(target)
+        if base is None:
+            return entry
+        return {**entry, "app": base["app"], "model_name": base["model_name"],
+                "name": str(base["name"]).format(name=entry["name"])}
 
     def labelled(self, kind: Kind, entry: JsonObject) -> JsonObject:
         """A `used_by` entry with the app and name the profile gives the kind (directory 231)."""
@@ -662,6 +717,9 @@ async def no_route(request: Request) -> Response:
 
 def unrouted(request: Request) -> Response:
     return not_found_page()
+
+
+SOURCES = "/sources/all/"
 
 
 def usage(obj: JsonObject | None, label: str, ident: Json, action: str) -> JsonObject:

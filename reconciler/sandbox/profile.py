@@ -116,6 +116,10 @@ class Profile:
     """Fixed answers at paths below a kind's (`/sources/oauth/source_types/`)."""
     unique_with: dict[str, str]
     """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
+    used_by_bases: dict[str, JsonObject] = field(default_factory=dict)
+    """Targets a many-to-many relation reaches through their base class, as used_by names them."""
+    sources: JsonObject = field(default_factory=dict)
+    """`/sources/all/`'s actions: user_settings entries per kind, set_icon_url, the undeletable."""
     discovery: DiscoveryAnswers | None = None
     """How an OAuth source's write fetches its OpenID Connect documents (directory 278-280)."""
     pk_ordered: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -189,6 +193,7 @@ def load_profile(version: str) -> Profile:
         used_by_set_null=raw["used_by_actions"]["set_null"],
         used_by_cascade=raw["used_by_actions"]["cascade"],
         used_by_labels=dict(raw["used_by_actions"].get("labels", {})),
+        used_by_bases=dict(raw["used_by_actions"].get("bases", {})),
         current_brand=dict(raw.get("current_brand", {})),
         nested_writes=nested,
         lists=lists,
@@ -212,6 +217,7 @@ def load_profile(version: str) -> Profile:
         accounts=raw["accounts"],
         fixed=raw["fixed"]["paths"],
         unique_with=raw["unique_with"]["kinds"],
+        sources=dict(raw.get("sources", {})),
         discovery=discovery_answers(raw.get("discovery", {})),
         pk_ordered={kind: tuple(names) for kind, names in raw.get("pk_ordered", {}).get("kinds", {}).items()},
     )
