@@ -191,3 +191,21 @@ def test_source_user_settings_icons_and_the_built_in_source(versioned_sandbox: S
     refused = versioned_call("DELETE", "/sources/all/authentik-built-in/")
     if new:
         assert (refused.status_code, refused.json()) == (400, {"detail": "Built-in sources cannot be deleted"})
+
+
+def test_a_saml_source_serves_its_metadata(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """`GET …/metadata/`: the SP metadata with the issuer as entityID and the ACS URL by slug;
+    2023 lists every NameID format, 2026 the source's policy (directory 303)."""
+    created(versioned_call, "/flows/instances/", {"name": "ds", "slug": "ds-pre", "title": "t",
+                                                  "designation": "stage_configuration"})
+    flow = versioned_call("GET", "/flows/instances/ds-pre/").json()["pk"]
+    created(versioned_call, "/sources/saml/", {"name": "ds-saml", "slug": "ds-saml", "sso_url": "https://idp.example/sso",
+                                               "issuer": "https://sp.example/ds", "pre_authentication_flow": flow})
+    answer = versioned_call("GET", "/sources/saml/ds-saml/metadata/").json()
+    assert answer["download_url"] == "/source/saml/ds-saml/metadata/"
+    metadata = answer["metadata"]
+    assert 'entityID="https://sp.example/ds"' in metadata
+    assert 'Location="http://sandbox/source/saml/ds-saml/acs/"' in metadata
+    formats = metadata.count("<md:NameIDFormat>")
+    assert formats == (1 if versioned_sandbox.api_version.startswith("2026") else 5)
+    assert versioned_call("GET", "/sources/saml/nope/metadata/").status_code == 404

@@ -29,7 +29,7 @@ from .rbac import CATALOGUE, RoleGrants, ServerFailure
 from .representation import Renderer
 from .responses import bad_request_page, detail, not_found_page, server_error
 from .rules import Rules, ServerFault
-from .sources import user_settings_entry
+from .sources import saml_metadata, user_settings_entry
 from .store import PTR_ID, Store, normal_uuid
 from .validation import NOT_A_DICT, Validator
 
@@ -401,7 +401,19 @@ class Api:
         routes = [self.route(f"{SOURCES}user_settings/", {"GET": self.source_user_settings})]
         if spec.get("set_icon_url"):
             routes.append(self.route(SOURCES + "{ident}/set_icon_url/", {"POST": self.set_source_icon}))
+        saml = self.model.kinds.get("saml_source")
+        if spec.get("saml_metadata") and saml:
+            routes.append(self.route(saml.path + "{ident}/metadata/", {"GET": partial(self.source_metadata, saml)}))
         return routes
+
+    async def source_metadata(self, kind: Kind, request: Request, ident: str) -> Response:
+        """`{"metadata": <SP metadata XML>, "download_url": <its page>}` (303)."""
+        found = self.store.find(kind, ident)
+        if found is None:
+            return self.not_found(kind.model)
+        values = self.store.values[kind.name][found]
+        return JSONResponse({"metadata": saml_metadata(self.profile.sources["saml_metadata"], values, BASE_URL.get()),
+                             "download_url": f"/source/saml/{values.get('slug')}/metadata/"})
 
     async def source_user_settings(self, request: Request) -> Response:
         """By title, ties in the order last written (372)."""

@@ -64,3 +64,12 @@ def user_settings_entry(spec: JsonObject, values: JsonObject, icon_url: Any) -> 
     icon = values.get("icon") or (str(spec["icon"]).format_map(values) if spec.get("icon") else icon_url)
     return {"object_uid": slug, "component": spec["component"], "title": values.get("name"),
             "configure_url": str(spec["configure_url"]).format(slug=slug), "icon_url": icon}
+
+
+def saml_metadata(spec: JsonObject, values: JsonObject, base: str) -> str:
+    """A SAML source's SP metadata as the profile's template gives it (directory 303): entityID
+    the issuer, the NameID formats (2023 every one, 2026 the source's policy), the ACS URL."""
+    formats = spec.get("name_id_formats") or [values.get("name_id_policy")]
+    listed = "".join(f"<md:NameIDFormat>{name}</md:NameIDFormat>" for name in formats)
+    return str(spec["template"]).format(issuer=values.get("issuer"), name_id_formats=listed, base=base,
+                                        slug=values.get("slug"))
