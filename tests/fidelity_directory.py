@@ -121,7 +121,7 @@ NOT_YET = {
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
         "settings": "243",
-        "source": "269 326 352-356",
+        "source": "269",
         "transport": "387 390 396 398 400 406-407 434",
         "user": "98 100 109-112 116-117",
         "verify": "480-485 487-490",
@@ -178,12 +178,28 @@ def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
 
 
 def learned_ids(recorded: Mapping[str, Any], actual: Mapping[str, Any], seeded: set[str]) -> dict[str, str]:
-    """Recorded -> sandbox values of what a successful write created (ids and uids)."""
+    """Recorded -> sandbox values of what a successful write created (ids and uids), a SCIM
+    source's token and service account included (352)."""
     keys = [key for key in ID_KEYS if key in recorded]
     if not keys or str(recorded[keys[0]]) in seeded:
         return {}
-    return {recorded[key]: actual[key] for key in (*keys, *LEARNED)
-            if isinstance(recorded.get(key), str) and isinstance(actual.get(key), str)}
+    learned = {recorded[key]: actual[key] for key in (*keys, *LEARNED)
+               if isinstance(recorded.get(key), str) and isinstance(actual.get(key), str)}
+    token, made = recorded.get("token_obj"), actual.get("token_obj")
+    if isinstance(token, dict) and isinstance(made, dict):
+        learned[token["pk"]] = made["pk"]
+        learned.update({token["user_obj"][key]: made["user_obj"][key] for key in ("uuid", *LEARNED)
+                        if key in token["user_obj"]})
+    return learned
+
+
+def token_ids(created: Mapping[str, Any]) -> list[str | int]:
+    """The ids of a SCIM source's service account (pk, then UUID) and token, in the order the
+    sandbox draws them after the source's pk (352)."""
+    token = created.get("token_obj")
+    if not isinstance(token, dict):
+        return []
+    return [token["user"], token["user_obj"]["uuid"], token["pk"]]
 
 
 def numbers(ranges: str) -> set[int]:

@@ -209,3 +209,22 @@ def test_a_saml_source_serves_its_metadata(versioned_sandbox: Sandbox, versioned
     formats = metadata.count("<md:NameIDFormat>")
     assert formats == (1 if versioned_sandbox.api_version.startswith("2026") else 5)
     assert versioned_call("GET", "/sources/saml/nope/metadata/").status_code == 404
+
+
+def test_a_scim_source_makes_its_service_account_and_token(call: Call) -> None:
+    """A SCIM source comes with an internal service account `ak-source-scim-<pk>` and its API
+    token, shown as `token_obj` (directory 352-354); the account takes the source's new name
+    (355) and goes with it (358)."""
+    made = created(call, "/sources/scim/", {"name": "ds-scim", "slug": "ds-scim"})
+    token = made["token_obj"]
+    username = f"ak-source-scim-{made['pk']}"
+    assert (token["identifier"], token["intent"], token["managed"], token["expires"]) == (
+        username, "api", f"goauthentik.io/sources/scim/{made['pk']}", None)
+    account = token["user_obj"]
+    assert (account["pk"], account["username"], account["name"], account["type"], account["path"]) == (
+        token["user"], username, "SCIM Source ds-scim Service-Account", "internal_service_account",
+        "goauthentik.io/sources/scim")
+    renamed = call("PATCH", "/sources/scim/ds-scim/", json={"name": "ds-renamed"}).json()
+    assert renamed["token_obj"]["user_obj"]["name"] == "SCIM Source ds-renamed Service-Account"
+    assert call("DELETE", "/sources/scim/ds-scim/").status_code == 204
+    assert call("GET", f"/core/users/{token['user']}/").status_code == 404

@@ -212,6 +212,7 @@ class Api:
                           {**{k: v for k, v in generated.items() if k not in kind.fields}, **created_state(kind)})
         self.claim(kind, pk, cleaned)
         self.renderer.directory.created(kind, pk, cleaned)
+        self.renderer.scim.created(kind, pk)
         answer = self.renderer.render(kind, pk, frozenset(cleaned))
         if text := stored_as_text(kind, cleaned):
             self.store.update(kind, pk, text)
@@ -229,6 +230,7 @@ class Api:
         self.store.update(kind, found, cleaned)
         self.claim(kind, found, cleaned)
         self.renderer.directory.written(kind, found, cleaned, full=not partial_update)
+        self.renderer.scim.written(kind, found)
         answer = self.renderer.render(kind, found, frozenset(cleaned))
         if text := stored_as_text(kind, cleaned):
             self.store.update(kind, found, text)
@@ -246,10 +248,11 @@ class Api:
 
     def owned(self, kind: Kind, pk: ObjectId) -> list[ObjectId]:
         """Objects deleted with this one although it points at them: an application's
-        backchannel providers (apps 529, 549)."""
+        backchannel providers (apps 529, 549), a SCIM source's service account (358)."""
         values = self.store.values[kind.name][pk]
-        return [item for name in self.profile.apps.owned_lists.get(kind.name, ())
-                for item in values.get(name) or [] if self.store.kind_at(item) is not None]
+        return [*(item for name in self.profile.apps.owned_lists.get(kind.name, ())
+                  for item in values.get(name) or [] if self.store.kind_at(item) is not None),
+                *self.renderer.scim.deleted(kind, pk)]
 
     def claim(self, kind: Kind, pk: ObjectId, cleaned: Mapping[str, Json]) -> None:
         """A list that is a foreign key on the other side: the objects it takes leave the lists of

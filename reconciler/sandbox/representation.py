@@ -15,6 +15,7 @@ from .directory import UNHANDLED, Directory
 from .middleware import API_PREFIX
 from .profile import Profile, default_seed
 from .quirks import CREATED_BY
+from .scim import ScimAccounts
 from .sources import Sources
 from .store import PTR_ID, Store
 
@@ -38,6 +39,7 @@ PER_BINDING = {
 }
 BOUND_FLOWS = ("flow_stage_binding", "stage", "target")  # a stage's flow_set (78, 124)
 POLICY_TARGET = "policy"
+TOKEN_OBJ = "token_obj"
 
 
 class Renderer:
@@ -50,6 +52,7 @@ class Renderer:
         self.examples: dict[tuple[str | None, str], tuple[str, ...]] = {}
         self.computed = Computed(model, profile, store)
         self.sources = Sources(profile)
+        self.scim = ScimAccounts(dict(profile.sources.get("scim") or {}), store, self.directory)
 
     def render(self, kind: Kind, pk: ObjectId, generic: frozenset[str] = frozenset()) -> JsonObject:
         """The object as its kind's endpoints show it; `generic` names reference fields whose
@@ -118,6 +121,8 @@ class Renderer:
                     for code in values.get("countries") or []]
         if key == CREATED_BY:
             return copy.deepcopy(self.profile.invitation_created_by)
+        if key == TOKEN_OBJ and self.scim.owns(kind):
+            return self.scim.token_obj(pk, lambda user: self.render(self.model.kinds["user"], user))
         if key.endswith(EXPANDED) and key[: -len(EXPANDED)] in kind.fields:
             name = key[: -len(EXPANDED)]
             return self.expand(kind, values, name, generic=name in generic)
