@@ -83,10 +83,9 @@ REASONS = {
               "(222-223 or 225) made (226, 227)",
     "settings": "2023 has no /admin/settings/: its unrouted PATCH answers 405 with an empty page (238), where the "
                 "sandbox's unrouted paths answer 404; 2026 243 reads the flag that recording 241 (held out) set",
-    "source": "property mappings and flows of the lab that no recording names (264-270, 286, 288, 315-318, "
-              "326-328, 332, 367-369), fetching oidc_well_known_url (278-280 and the filters after), metadata "
-              "(303), 2023's set_icon_url (269), SCIM's token and service account (352-356), the /sources/all/ "
-              "used_by and user_settings, and 2023's single password-syncing LDAP source (320) are not emulated",
+    "source": "2026 answers a POST to /sources/all/{slug}/set_icon_url/, a route it does not have, with 405 "
+              "and an empty HTML page (Allow: GET, HEAD, OPTIONS), where the sandbox's unrouted paths answer 404 "
+              "(269; 2023 has the action, reproduced)",
     "transport": "webhook URL and email-template checks (387, 390, 396, 398), the mode filter and used_by are not "
                  "emulated",
     "rule": "the server lists a rule's transports in its own order (415), and later reads and filters carry it",
