@@ -216,7 +216,9 @@ STAGES = Family(
     #   always:     send these fields, from the live object, when the body lacks them;
     #   one_truthy: unless the body holds a true or non-empty value for one of them, send the
     #               first one that has such a value live (or by default);
-    #   together:   when the body holds one of them, send the others too.
+    #   together:   when the body holds one of them, send the others too;
+    #   put_leaves_out: a PUT (`update: put`) leaves these fields out while they hold their live
+    #               value (the server keeps a field a PUT leaves out).
     write_companions={
         "identification": [{
             "rule": "one_truthy", "fields": ["user_fields", "sources"],
@@ -452,7 +454,14 @@ SOURCES = Family(
                     "source syncing passwords (directory recordings 320, 323)"},
             {"rule": "together", "fields": ["sync_users", "user_property_mappings"],
              "why": "authentik refuses sync_users without user_property_mappings in the same write "
-                    "(directory recordings 314, 315)"}],
+                    "(directory recordings 314, 315)"},
+            {"rule": "together", "fields": ["sync_groups", "group_property_mappings"],
+             "why": "authentik 2026 refuses sync_groups without group_property_mappings in the same write "
+                    "(checked on the 2026.2.2 lab, as directory 314 shows for users)"},
+            {"rule": "put_leaves_out", "fields": ["sync_users", "sync_groups"],
+             "why": "a PUT leaves sync_users and sync_groups out while unchanged, and authentik keeps them "
+                    "(directory 318): 2026 refuses either one true beside empty property mappings in the "
+                    "body, which is how a source created without mappings is stored (309, 314)"}],
     },
     # Not required by the spec, but a create without it fails in the database (recording 290).
     no_default={"saml_source": ["issuer"]},
@@ -1064,13 +1073,17 @@ def kind_defaults(kind: KindSpec, fields: Mapping[str, Json], required: list[str
     return defaults
 
 
+SINGLE_FIELD_RULES = ("always", "put_leaves_out")
+"""Companion rules that stand with one field (the others need two)."""
+
+
 def kind_companions(kind: KindSpec, fields: Mapping[str, Json]) -> list[JsonObject]:
     """The family's companion rules for a kind, each with the fields this version's kind has (a
     rule naming another version's field as well); a rule left without a companion goes."""
     kept = []
     for rule in kind.family.write_companions.get(kind.name, []):
         present = [name for name in rule["fields"] if name in fields]
-        if len(present) > (0 if rule["rule"] == "always" else 1):
+        if len(present) > (0 if rule["rule"] in SINGLE_FIELD_RULES else 1):
             kept.append({**rule, "fields": present})
     return kept
 

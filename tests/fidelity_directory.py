@@ -83,13 +83,9 @@ REASONS = {
               "(222-223 or 225) made (226, 227)",
     "settings": "2023 has no /admin/settings/: its unrouted PATCH answers 405 with an empty page (238), where the "
                 "sandbox's unrouted paths answer 404; 2026 243 reads the flag that recording 241 (held out) set",
-    "source": "property mappings and flows of the lab that no recording names (264-270, 286, 288, 315-318, "
-              "326-328, 332, 367-369), fetching oidc_well_known_url (278-280 and the filters after), metadata "
-              "(303), 2023's set_icon_url (269), SCIM's token and service account (352-356), the /sources/all/ "
-              "used_by and user_settings, and 2023's single password-syncing LDAP source (320) are not emulated; "
-              "2026's LDAP check of sync_users without mappings in the body (314) is held back: the engine's "
-              "PUT of a default LDAP source sends sync_users true with no mappings, which the 2026 lab refuses "
-              "(checked), so enforcing it fails tests/test_kinds.py until the engine sends a companion",
+    "source": "2026 answers a POST to /sources/all/{slug}/set_icon_url/, a route it does not have, with 405 "
+              "and an empty HTML page (Allow: GET, HEAD, OPTIONS), where the sandbox's unrouted paths answer 404 "
+              "(269; 2023 has the action, reproduced)",
     "transport": "webhook URL and email-template checks (387, 390, 396, 398), the mode filter and used_by are not "
                  "emulated",
     "rule": "the server lists a rule's transports in its own order (415), and later reads and filters carry it",
@@ -109,7 +105,6 @@ NOT_YET = {
         "role": "173-175 181 187 196",
         "rule": "415-417 426-427 430 432",
         "settings": "238",
-        "source": "269 278-280 282-284 303 315 317-318 320 326-328 332 366 372 381",
         "tenant": "226-227",
         "transport": "387 390 396 400 406-407 434",
         "user": "98 100 103-104 109-112 116-117",
@@ -125,7 +120,7 @@ NOT_YET = {
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
         "settings": "243",
-        "source": "268-270 278-284 286 288 303 314-315 317-318 326-328 332 352-356 366-369 371-373",
+        "source": "269",
         "transport": "387 390 396 398 400 406-407 434",
         "user": "98 100 109-112 116-117",
         "verify": "480-485 487-490",
@@ -143,20 +138,67 @@ RECOVERY_GAP = {
 the authentication flow 208 gave it (226 lists it so too)."""
 
 
+MAPPING_GAP = ("2026.2.2/directory/268-source-oauth-patch-icon", "/sources/oauth/rec3-oauth/",
+               {"provider_type": "discord", "user_property_mappings": ["f530a9be-c5d1-486a-98a8-eb95fe8a4be3"]})
+"""2026 267 is missing; 268 and the reads after it show the OAuth source's `user_property_mappings`
+holding the lab's LDAP givenName mapping (the server takes a mapping of any kind there)."""
+
+
+DUPLICATE_NAME = {"2023.10.7": "297bbda7-7471-40ee-99b9-4f062f24c05b",
+                  "2026.2.2": "7de668b1-c073-45d0-9490-d886c781952f"}
+CASE_VARIANT = {"2023.10.7": "21ab3f23-4bbb-46ea-9a8e-ea03cae114c9", "2026.2.2": "ebbb5f3e-b69e-4f02-aa66-ff949235e782"}
+"""255-260 are missing; 282 lists a second OAuth source named `rec3-oauth` (slug
+`rec3-oauth-dupname`) and 366 one of slug `REC3-OAUTH` (pks as given, values as they show them):
+names are not unique, and slugs differ by case. No recording deletes them, and 486 counts no
+`rec3-` source left: they go with the other OAuth sources (375)."""
+EMPTIED_URL = ("2026.2.2/directory/278-source-oauth-create-well-known-refused", "/sources/oauth/rec3-oidc/",
+               {"provider_type": "openidconnect", "authorization_url": "",
+                "access_token_url": "http://127.0.0.1:11/rec3/token", "profile_url": "http://127.0.0.1:11/rec3/userinfo"})
+"""2026 277 is missing; 283 shows the OpenID Connect source's `authorization_url` empty (2023 keeps it)."""
+
+
 def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
     """Requests of recordings held out of the numbering that later recordings show the effect of
     (`Gap` of the replay)."""
-    return {f"{version}/{FOLDER}/{case}": gap("PATCH", url, {"flow_recovery": flow})
-            for version, (case, url, flow) in RECOVERY_GAP.items()}
+    case, url, body = MAPPING_GAP
+    duplicate = {"name": "rec3-oauth", "slug": "rec3-oauth-dupname", "provider_type": "discord", "consumer_key": "k",
+                 "consumer_secret": "s"}
+    return {**{f"{version}/{FOLDER}/{case}": gap("PATCH", url, {"flow_recovery": flow})
+               for version, (case, url, flow) in RECOVERY_GAP.items()},
+            case: gap("PATCH", url, body),
+            EMPTIED_URL[0]: gap("PATCH", EMPTIED_URL[1], EMPTIED_URL[2]),
+            **{f"{version}/{FOLDER}/261-source-oauth-create-bad-provider_type": [
+                gap("POST", "/sources/oauth/", duplicate, (pk,)),
+                gap("POST", "/sources/oauth/", {**duplicate, "name": "rec3-oauth-case", "slug": "REC3-OAUTH"},
+                    (CASE_VARIANT[version],))] for version, pk in DUPLICATE_NAME.items()},
+            **{f"{version}/{FOLDER}/375-source-oauth-delete-oauth": [
+                gap("DELETE", f"/sources/oauth/{slug}/", {}) for slug in ("rec3-oauth-dupname", "REC3-OAUTH")]
+               for version in BOTH}}
 
 
 def learned_ids(recorded: Mapping[str, Any], actual: Mapping[str, Any], seeded: set[str]) -> dict[str, str]:
-    """Recorded -> sandbox values of what a successful write created (ids and uids)."""
+    """Recorded -> sandbox values of what a successful write created (ids and uids), a SCIM
+    source's token and service account included (352)."""
     keys = [key for key in ID_KEYS if key in recorded]
     if not keys or str(recorded[keys[0]]) in seeded:
         return {}
-    return {recorded[key]: actual[key] for key in (*keys, *LEARNED)
-            if isinstance(recorded.get(key), str) and isinstance(actual.get(key), str)}
+    learned = {recorded[key]: actual[key] for key in (*keys, *LEARNED)
+               if isinstance(recorded.get(key), str) and isinstance(actual.get(key), str)}
+    token, made = recorded.get("token_obj"), actual.get("token_obj")
+    if isinstance(token, dict) and isinstance(made, dict):
+        learned[token["pk"]] = made["pk"]
+        learned.update({token["user_obj"][key]: made["user_obj"][key] for key in ("uuid", *LEARNED)
+                        if key in token["user_obj"]})
+    return learned
+
+
+def token_ids(created: Mapping[str, Any]) -> list[str | int]:
+    """The ids of a SCIM source's service account (pk, then UUID) and token, in the order the
+    sandbox draws them after the source's pk (352)."""
+    token = created.get("token_obj")
+    if not isinstance(token, dict):
+        return []
+    return [token["user"], token["user_obj"]["uuid"], token["pk"]]
 
 
 def numbers(ranges: str) -> set[int]:
@@ -230,5 +272,44 @@ def directory_ids(seed: Mapping[str, Any], recordings: Path, version: str) -> di
         for seeded, recorded in zip(lists.get(path, []), fresh.get(path, []), strict=True):
             ids.update({seeded[key]: recorded[key] for key in recorded if key.startswith("flow_") and recorded[key]})
     ids.update(lab_objects(seed, recordings, version))
+    ids.update(ldap_mappings(seed, recordings, version))
     return ids
 
+
+LDAP_MAPPINGS = "apps/11-pm-source_ldap-list-fresh.json"
+"""The directory recordings name the lab's LDAP property mappings by pk only (315, 268); the apps
+recordings were made on the same lab and list them with their `managed` keys."""
+
+
+def ldap_mappings(seed: Mapping[str, Any], recordings: Path, version: str) -> dict[str, str]:
+    """Seed pk -> the lab's pk of each managed LDAP property mapping, by its `managed` key."""
+    listed = json.loads((recordings / version / LDAP_MAPPINGS).read_text())
+    lab = {item["managed"]: item["pk"] for item in listed["response"]["json"]["results"]}
+    return {item["pk"]: lab[item["managed"]] for item in seed["lists"].get("/propertymappings/all/", [])
+            if item.get("managed") in lab}
+
+
+
+WELL_KNOWN = {"authorization_endpoint": "authorization_url", "token_endpoint": "access_token_url",
+              "userinfo_endpoint": "profile_url", "jwks_uri": "oidc_jwks_url",
+              "code_challenge_methods_supported": "pkce"}
+"""The discovery document's keys and the OAuth source fields 280 shows them in."""
+
+
+def served_documents(recordings: Path, version: str) -> dict[str, Any]:
+    """The documents the recorder served on 127.0.0.1 while authentik validated 279 and 280 (their
+    notes): JSON without `issuer`, then a discovery document and a key set, rebuilt from the values
+    280's answer shows filled from them. The sandbox serves them (`Sandbox(documents=...)`)."""
+    def recorded(number: str) -> dict[str, Any]:
+        [path] = (recordings / version / FOLDER).glob(f"{number}-source-oauth-create-well-known*.json")
+        loaded: dict[str, Any] = json.loads(path.read_text())
+        return loaded
+
+    not_oidc, created = recorded("279"), recorded("280")
+    answer = created["response"]["json"]
+    well_known = created["request"]["json"]["oidc_well_known_url"]
+    document = {"issuer": well_known.split("/.well-known/")[0],
+                **{key: answer[field] for key, field in WELL_KNOWN.items()
+                   if isinstance(answer.get(field), str | list)}}
+    return {not_oidc["request"]["json"]["oidc_well_known_url"]: {"rec3": "not an OpenID Connect document"},
+            well_known: document, answer["oidc_jwks_url"]: answer["oidc_jwks"]}

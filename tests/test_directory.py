@@ -207,6 +207,29 @@ def test_an_oauth_source_patch_carries_its_type_and_urls(server: tuple[Sandbox, 
         "name": "OIDC renamed"})]
 
 
+def test_an_ldap_source_put_leaves_its_unchanged_sync_flags_out(server: tuple[Sandbox, str, str],
+                                                                  tmp_path: Path) -> None:
+    """A source created without mappings is stored with `sync_users` and `sync_groups` true (their
+    defaults, directory 309) beside empty mapping lists, and authentik 2026 refuses that pair in a
+    body (314; groups checked on the 2026 lab). A PUT leaves the unchanged flags out, which the
+    server keeps (318), so an `update: put` change applies on both versions and then plans empty."""
+    sandbox, url, version = server
+    state = ("--state", str(tmp_path / "state.json"))
+    source = {"kind": "ldap", "slug": "dm-ldap", "name": "LDAP", "server_uri": "ldap://ldap.example.com",
+              "base_dn": "dc=dm,dc=example", "update": "put"}
+    manifest = write(tmp_path, {"sources": [source]})
+    assert run(url, "apply", str(manifest), "--auto-approve", *state, env=ENV).exit_code == 0
+    write(tmp_path, {"sources": [{**source, "name": "LDAP renamed"}]})
+    sandbox.clear_log()
+    applied = run(url, "apply", str(manifest), "--auto-approve", *state, env=ENV)
+    assert applied.exit_code == 0, applied.output
+    [(method, path, body)] = writes(sandbox)
+    assert (method, path, body["name"]) == ("PUT", "/api/v3/sources/ldap/dm-ldap/", "LDAP renamed")
+    assert "sync_users" not in body and "sync_groups" not in body
+    assert body["sync_users_password"] is True  # no rule leaves it out: it is sent from live
+    assert plan_json(url, manifest, *state)["changes"] == []
+
+
 def test_a_webhook_transport_mode_change_carries_its_url(server: tuple[Sandbox, str, str], tmp_path: Path) -> None:
     """A webhook transport's URL is checked in the same write only (directory 390)."""
     sandbox, url, version = server

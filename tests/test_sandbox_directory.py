@@ -2,7 +2,8 @@
 replay of the directory recordings: the behaviours a client of the sandbox relies on."""
 from __future__ import annotations
 
-from conftest import Call, created
+import pytest
+from conftest import Call, calling, created
 
 from reconciler.sandbox import Sandbox
 
@@ -100,3 +101,130 @@ def test_oauth_source_computed_fields_and_body_only_url_rule(versioned_sandbox: 
                              json={"name": "ds-oidc renamed", "provider_type": "openidconnect", **urls})
     assert patched.status_code == 200 and "ds-secret" not in patched.text
 
+
+
+def test_ldap_sync_flags_need_mappings_in_the_body_on_2026(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """2026 refuses `sync_users: true` without `user_property_mappings` in the same body (directory
+    314), though a minimal create stores it so (309), and `sync_groups` likewise (checked on the
+    2026 lab: the users message alone when both fail); 2023 accepts both (its 314)."""
+    created(versioned_call, "/sources/ldap/", {"name": "ds-ldap", "slug": "ds-ldap", "server_uri": "ldap://ds.example",
+                                               "base_dn": "dc=ds"})
+    both = versioned_call("PATCH", "/sources/ldap/ds-ldap/", json={"sync_users": True, "sync_groups": True})
+    groups = versioned_call("PATCH", "/sources/ldap/ds-ldap/", json={"sync_groups": True})
+    if versioned_sandbox.api_version == "2023.10.7":
+        assert (both.status_code, groups.status_code) == (200, 200)
+    else:
+        assert both.json() == {"user_property_mappings": [
+            "When 'Sync users' is enabled, 'users property mappings' cannot be empty."]}
+        assert groups.json() == {"group_property_mappings": [
+            "When 'Sync groups' is enabled, 'groups property mappings' cannot be empty."]}
+
+
+IDP = "https://idp.example.com"
+DOCUMENTS = {f"{IDP}/.well-known/openid-configuration": {
+    "issuer": IDP, "authorization_endpoint": f"{IDP}/authorize", "token_endpoint": f"{IDP}/token",
+    "userinfo_endpoint": f"{IDP}/userinfo", "jwks_uri": f"{IDP}/jwks", "code_challenge_methods_supported": ["S256"]},
+    f"{IDP}/jwks": {"keys": [{"kty": "oct", "kid": "ds", "k": "ZHM"}]}, f"{IDP}/not-oidc": {"name": "not oidc"}}
+
+
+@pytest.mark.parametrize("version", ["2023.10.7", "2026.2.2"])
+def test_an_oidc_source_reads_the_documents_it_is_given_and_nothing_else(version: str) -> None:
+    """authentik fetches `oidc_well_known_url` and the key set while it validates (directory 280);
+    the sandbox serves them from `documents`, refuses a document without `issuer` (279) and
+    answers any other URL as a closed port (278), so it never reaches the network."""
+    call = calling(Sandbox(version, documents=DOCUMENTS))
+    body = {"name": "ds-oidc", "slug": "ds-oidc", "provider_type": "openidconnect", "consumer_key": "k",
+            "consumer_secret": "s"}
+    refused = call("POST", "/sources/oauth/", json={**body, "oidc_well_known_url": "http://127.0.0.1:9/.well-known/x"})
+    [message] = refused.json()["oidc_well_known_url"]
+    assert message.startswith("HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: "
+                              "/.well-known/x (Caused by NewConnectionError(") and "Connection refused" in message
+    not_oidc = call("POST", "/sources/oauth/", json={**body, "oidc_well_known_url": f"{IDP}/not-oidc"})
+    assert not_oidc.json() == {"oidc_well_known_url": ["Invalid well-known configuration"]}
+    made = created(call, "/sources/oauth/", {**body, "oidc_well_known_url": f"{IDP}/.well-known/openid-configuration"})
+    assert (made["authorization_url"], made["access_token_url"], made["profile_url"], made["oidc_jwks_url"]) == (
+        f"{IDP}/authorize", f"{IDP}/token", f"{IDP}/userinfo", f"{IDP}/jwks")
+    assert made["oidc_jwks"] == DOCUMENTS[f"{IDP}/jwks"]
+    assert made.get("pkce", ["S256"]) == ["S256"]  # 2026 answers the list it read (280); 2023 has no pkce
+    # ... and its text column keeps Python's text of that list (283)
+    assert call("GET", "/sources/oauth/ds-oidc/").json().get("pkce", "['S256']") == "['S256']"
+    missing_keys = call("PATCH", "/sources/oauth/ds-oidc/", json={"provider_type": "openidconnect",
+                                                                 "oidc_jwks_url": f"{IDP}/gone"})
+    assert "HTTPSConnectionPool(host='idp.example.com', port=443)" in missing_keys.json()["oidc_jwks_url"][0]
+
+
+def test_one_ldap_source_syncs_passwords_on_2023(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """2023 refuses a second LDAP source syncing passwords, a write without the flag counting as
+    true (directory 320), and takes one with it false (321, 323); 2026 has no such check (its 320)."""
+    body = {"server_uri": "ldap://ds.example", "base_dn": "dc=ds"}
+    created(versioned_call, "/sources/ldap/", {"name": "ds-1", "slug": "ds-1", **body})
+    second = versioned_call("POST", "/sources/ldap/", json={"name": "ds-2", "slug": "ds-2", **body})
+    third = versioned_call("POST", "/sources/ldap/", json={"name": "ds-3", "slug": "ds-3", **body,
+                                                           "sync_users_password": False})
+    assert third.status_code == 201
+    if versioned_sandbox.api_version == "2023.10.7":
+        assert second.json() == {"sync_users_password": [
+            "Only a single LDAP Source with password synchronization is allowed"]}
+        assert versioned_call("PATCH", "/sources/ldap/ds-3/", json={"name": "ds-3 renamed"}).status_code == 400
+        assert versioned_call("PATCH", "/sources/ldap/ds-1/", json={"name": "ds-1 renamed"}).status_code == 200
+    else:
+        assert second.status_code == 201
+
+
+def test_source_user_settings_icons_and_the_built_in_source(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """`/sources/all/user_settings/` lists the enabled OAuth and SAML sources by title (372); 2023
+    sets an icon through `set_icon_url` (269), 2026 writes `icon`; 2026 refuses to delete the
+    built-in source (373)."""
+    new = versioned_sandbox.api_version.startswith("2026")
+    body = {"provider_type": "discord", "consumer_key": "k", "consumer_secret": "s"}
+    created(versioned_call, "/sources/oauth/", {"name": "ds-b", "slug": "ds-b", **body})
+    created(versioned_call, "/sources/oauth/", {"name": "ds-a", "slug": "ds-a", **body, **(
+        {"icon": "https://icons.example/a.png"} if new else {})})
+    created(versioned_call, "/sources/oauth/", {"name": "ds-off", "slug": "ds-off", "enabled": False, **body})
+    if not new:
+        assert versioned_call("POST", "/sources/all/ds-a/set_icon_url/",
+                              json={"url": "https://icons.example/a.png"}).json() == {}
+    listed = versioned_call("GET", "/sources/all/user_settings/").json()
+    assert [(e["object_uid"], e["configure_url"], e["icon_url"]) for e in listed] == [
+        ("ds-a", "/source/oauth/login/ds-a/", "https://icons.example/a.png"),
+        ("ds-b", "/source/oauth/login/ds-b/", "/static/authentik/sources/discord.svg")]
+    refused = versioned_call("DELETE", "/sources/all/authentik-built-in/")
+    if new:
+        assert (refused.status_code, refused.json()) == (400, {"detail": "Built-in sources cannot be deleted"})
+
+
+def test_a_saml_source_serves_its_metadata(versioned_sandbox: Sandbox, versioned_call: Call) -> None:
+    """`GET …/metadata/`: the SP metadata with the issuer as entityID and the ACS URL by slug;
+    2023 lists every NameID format, 2026 the source's policy (directory 303)."""
+    created(versioned_call, "/flows/instances/", {"name": "ds", "slug": "ds-pre", "title": "t",
+                                                  "designation": "stage_configuration"})
+    flow = versioned_call("GET", "/flows/instances/ds-pre/").json()["pk"]
+    created(versioned_call, "/sources/saml/", {"name": "ds-saml", "slug": "ds-saml", "sso_url": "https://idp.example/sso",
+                                               "issuer": "https://sp.example/ds", "pre_authentication_flow": flow})
+    answer = versioned_call("GET", "/sources/saml/ds-saml/metadata/").json()
+    assert answer["download_url"] == "/source/saml/ds-saml/metadata/"
+    metadata = answer["metadata"]
+    assert 'entityID="https://sp.example/ds"' in metadata
+    assert 'Location="http://sandbox/source/saml/ds-saml/acs/"' in metadata
+    formats = metadata.count("<md:NameIDFormat>")
+    assert formats == (1 if versioned_sandbox.api_version.startswith("2026") else 5)
+    assert versioned_call("GET", "/sources/saml/nope/metadata/").status_code == 404
+
+
+def test_a_scim_source_makes_its_service_account_and_token(call: Call) -> None:
+    """A SCIM source comes with an internal service account `ak-source-scim-<pk>` and its API
+    token, shown as `token_obj` (directory 352-354); the account takes the source's new name
+    (355) and goes with it (358)."""
+    made = created(call, "/sources/scim/", {"name": "ds-scim", "slug": "ds-scim"})
+    token = made["token_obj"]
+    username = f"ak-source-scim-{made['pk']}"
+    assert (token["identifier"], token["intent"], token["managed"], token["expires"]) == (
+        username, "api", f"goauthentik.io/sources/scim/{made['pk']}", None)
+    account = token["user_obj"]
+    assert (account["pk"], account["username"], account["name"], account["type"], account["path"]) == (
+        token["user"], username, "SCIM Source ds-scim Service-Account", "internal_service_account",
+        "goauthentik.io/sources/scim")
+    renamed = call("PATCH", "/sources/scim/ds-scim/", json={"name": "ds-renamed"}).json()
+    assert renamed["token_obj"]["user_obj"]["name"] == "SCIM Source ds-renamed Service-Account"
+    assert call("DELETE", "/sources/scim/ds-scim/").status_code == 204
+    assert call("GET", f"/core/users/{token['user']}/").status_code == 404

@@ -90,7 +90,8 @@ class Field:
 class Companion:
     """Unchanged fields a write must carry to be accepted (see the generator's WRITE_COMPANIONS):
     `always` sends them; `one_truthy` sends the first one holding a value unless the body holds
-    one; `together` sends the others when the body holds one. `why` is what the plan says."""
+    one; `together` sends the others when the body holds one; `put_leaves_out` keeps them out of a
+    PUT while they hold their live value. `why` is what the plan says."""
 
     rule: str
     fields: tuple[str, ...]

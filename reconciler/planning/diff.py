@@ -196,6 +196,8 @@ class _Differ:
                 full[name] = obj.fields[name]
             elif not spec.write_only and name in current:
                 full[name] = live_value(spec, current[name], self.live)
+        for name in left_out_of_put(kind, full, current, self.live):
+            del full[name]
         missing = [name for name in kind.required if name not in full]
         if missing:
             return full, Problem(obj.file, *obj.position(), f"cannot replace with PUT: {', '.join(missing)} "
@@ -203,6 +205,18 @@ class _Differ:
                                  "live value is unknown; set it in the manifest (e.g. {env: VAR}) or use "
                                  "update: patch", obj.address)
         return full, None
+
+
+def left_out_of_put(kind: Kind, full: JsonObject, current: JsonObject, live: LiveState) -> list[str]:
+    """The fields of the kind's `put_leaves_out` rules that a PUT's body holds at their live value:
+    the server keeps a field a PUT leaves out (directory 318), and some refuse the live value in a
+    body (2026 refuses an LDAP source's default `sync_users: true` beside its empty mappings, 314)."""
+    def unchanged(name: str) -> bool:
+        spec = kind.fields[name]
+        return bool(comparable(spec, full[name]) == comparable(spec, live_value(spec, current.get(name), live)))
+
+    return [name for rule in kind.companions if rule.rule == "put_leaves_out" for name in rule.fields
+            if name in full and name in kind.fields and unchanged(name)]
 
 
 def generated(kind: Kind, obj: DesiredObject, generate: JsonObject) -> Create:
@@ -310,7 +324,8 @@ def _no_rule(rule: Companion, body: JsonObject, creating: bool, value_of: Callab
     return []
 
 
-_COMPANION_RULES: dict[str, _CompanionRule] = {"always": _always, "one_truthy": _one_truthy, "together": _together}
+_COMPANION_RULES: dict[str, _CompanionRule] = {"always": _always, "one_truthy": _one_truthy, "together": _together,
+                                               "put_leaves_out": _no_rule}  # a PUT's rule: `left_out_of_put`
 """The model's companion rules by name (`Companion.rule`): a dispatch table."""
 
 

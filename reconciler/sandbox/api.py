@@ -20,6 +20,7 @@ from . import brands, certificates
 from .accounts import Accounts, has_accounts
 from .applications import BASE_URL
 from .blueprints import KIND, Importer, created_state
+from .discovery import Discovery
 from .listing import BAD_JSON, InvalidFilter, InvalidJsonFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
@@ -28,6 +29,7 @@ from .rbac import CATALOGUE, RoleGrants, ServerFailure
 from .representation import Renderer
 from .responses import bad_request_page, detail, not_found_page, server_error
 from .rules import Rules, ServerFault
+from .sources import saml_metadata, user_settings_entry
 from .store import PTR_ID, Store, normal_uuid
 from .validation import NOT_A_DICT, Validator
 
@@ -44,7 +46,7 @@ FILE_ACTIONS = (("flow", "set_background_url/", "background"), ("application", "
 
 class Api:
     def __init__(self, *, model: ApiModel, profile: Profile, store: Store, token: str,
-                 enterprise: bool) -> None:
+                 enterprise: bool, documents: Mapping[str, Json] | None = None) -> None:
         self.model = model
         self.profile = profile
         self.store = store
@@ -53,6 +55,7 @@ class Api:
         self.rules = Rules(store, profile, enterprise)
         self.validator = Validator(store, profile, self.rules)
         self.importer = Importer(model, store)
+        self.discovery = Discovery(profile.discovery, documents or {})
         self.grants = RoleGrants(store, bare_object_codenames=profile.version.startswith("2023"))
         self._rendered: dict[str, tuple[int, list[JsonObject]]] = {}
         self._cached: dict[str, tuple[int, dict[int, list[ObjectId]]]] = {}
@@ -66,6 +69,7 @@ class Api:
             *(self.route(path, {"GET": self.fixed(body)}) for path, body in self.profile.fixed.items()),
             *self.current_brand_routes(),
         ]
+        routes += self.source_routes()
         for target, path in self.family_paths().items():
             types = self.profile.types.get(target) or self.model_types(target)
             routes += [
@@ -208,7 +212,11 @@ class Api:
                           {**{k: v for k, v in generated.items() if k not in kind.fields}, **created_state(kind)})
         self.claim(kind, pk, cleaned)
         self.renderer.directory.created(kind, pk, cleaned)
-        return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
+        self.renderer.scim.created(kind, pk)
+        answer = self.renderer.render(kind, pk, frozenset(cleaned))
+        if text := stored_as_text(kind, cleaned):
+            self.store.update(kind, pk, text)
+        return JSONResponse(answer, 201)
 
     async def update(self, kind: Kind, request: Request, ident: str, *, partial_update: bool) -> Response:
         """PUT and PATCH differ only in required fields: a PUT keeps the optional fields it
@@ -222,7 +230,11 @@ class Api:
         self.store.update(kind, found, cleaned)
         self.claim(kind, found, cleaned)
         self.renderer.directory.written(kind, found, cleaned, full=not partial_update)
-        return JSONResponse(self.renderer.render(kind, found, frozenset(cleaned)))
+        self.renderer.scim.written(kind, found)
+        answer = self.renderer.render(kind, found, frozenset(cleaned))
+        if text := stored_as_text(kind, cleaned):
+            self.store.update(kind, found, text)
+        return JSONResponse(answer)
 
     async def destroy(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
@@ -236,10 +248,11 @@ class Api:
 
     def owned(self, kind: Kind, pk: ObjectId) -> list[ObjectId]:
         """Objects deleted with this one although it points at them: an application's
-        backchannel providers (apps 529, 549)."""
+        backchannel providers (apps 529, 549), a SCIM source's service account (358)."""
         values = self.store.values[kind.name][pk]
-        return [item for name in self.profile.apps.owned_lists.get(kind.name, ())
-                for item in values.get(name) or [] if self.store.kind_at(item) is not None]
+        return [*(item for name in self.profile.apps.owned_lists.get(kind.name, ())
+                  for item in values.get(name) or [] if self.store.kind_at(item) is not None),
+                *self.renderer.scim.deleted(kind, pk)]
 
     def claim(self, kind: Kind, pk: ObjectId, cleaned: Mapping[str, Json]) -> None:
         """A list that is a foreign key on the other side: the objects it takes leave the lists of
@@ -278,7 +291,8 @@ class Api:
         together = self.rules.together_errors(kind, cleaned, instance)
         if together:
             return JSONResponse({"non_field_errors": together}, 400)
-        field_errors = self.rules.body_errors(kind, cleaned, instance)
+        cleaned, fetch_errors = self.discovery.fetched(kind, cleaned)
+        field_errors = fetch_errors or self.rules.body_errors(kind, cleaned, instance)
         if field_errors:
             return JSONResponse(field_errors, 400)
         try:
@@ -321,7 +335,17 @@ class Api:
 
     async def delete_member(self, target: str, request: Request, ident: str) -> Response:
         kind = self.member_at(target, ident)
+        if kind is None and (refused := self.undeletable(target, ident)):
+            return detail(refused, 400)
         return await self.destroy(kind, request, ident) if kind else self.not_found(target.capitalize())
+
+    def undeletable(self, target: str, ident: str) -> str | None:
+        """The refusal of deleting a listed object the profile protects (2026 built-in source, 373)."""
+        listed = self.store.listed_object(target, ident) or self.store.listed_by_url(target, ident)
+        rule = self.profile.sources.get("undeletable", {}) if target == "source" else {}
+        if listed and rule and listed.get("managed") == rule.get("managed"):
+            return str(rule["detail"])
+        return None
 
     async def member_used_by(self, target: str, request: Request, ident: str) -> Response:
         kind = self.member_at(target, ident)
@@ -369,6 +393,52 @@ class Api:
         if found is None:
             return self.not_found(kind.model if kind else target.capitalize())
         return JSONResponse(json.loads(json.dumps(body).replace("{base}", BASE_URL.get())))
+
+    # -- /sources/all/ actions (profile `sources`) ------------------------------------------------
+    def source_routes(self) -> list[Route]:
+        """`user_settings/` (the enabled sources a user may connect, 372) and, where the version
+        has it, `{slug}/set_icon_url/` (2023 269)."""
+        spec = self.profile.sources
+        if not spec:
+            return []
+        routes = [self.route(f"{SOURCES}user_settings/", {"GET": self.source_user_settings})]
+        if spec.get("set_icon_url"):
+            routes.append(self.route(SOURCES + "{ident}/set_icon_url/", {"POST": self.set_source_icon}))
+        saml = self.model.kinds.get("saml_source")
+        if spec.get("saml_metadata") and saml:
+            routes.append(self.route(saml.path + "{ident}/metadata/", {"GET": partial(self.source_metadata, saml)}))
+        return routes
+
+    async def source_metadata(self, kind: Kind, request: Request, ident: str) -> Response:
+        """`{"metadata": <SP metadata XML>, "download_url": <its page>}` (303)."""
+        found = self.store.find(kind, ident)
+        if found is None:
+            return self.not_found(kind.model)
+        values = self.store.values[kind.name][found]
+        return JSONResponse({"metadata": saml_metadata(self.profile.sources["saml_metadata"], values, BASE_URL.get()),
+                             "download_url": f"/source/saml/{values.get('slug')}/metadata/"})
+
+    async def source_user_settings(self, request: Request) -> Response:
+        """By title, ties in the order last written (372)."""
+        kinds = self.profile.sources.get("user_settings", {})
+        found = [(kind, pk, values) for kind, pk in self.store.members("source") if kind.name in kinds
+                 for values in [self.store.values[kind.name][pk]] if values.get("enabled", True)]
+        found.sort(key=lambda item: self.store.written.get(str(item[1]), 0))
+        found.sort(key=lambda item: str(item[2].get("name")))
+        return JSONResponse([user_settings_entry(kinds[kind.name], values,
+                                                 self.renderer.sources.value(kind, pk, values, "icon_url"))
+                             for kind, pk, values in found])
+
+    async def set_source_icon(self, request: Request, ident: str) -> Response:
+        """Stores the URL as the source's icon, which 2023 shows only in user_settings (269, 372)."""
+        found = self.store.member("source", ident)
+        if found is None:
+            return self.not_found("Source")
+        body = await self.body(request)
+        if isinstance(body, Response):
+            return body
+        self.store.update(found[0], found[1], {"icon": body.get("url", "")})
+        return JSONResponse({})
 
     # -- outposts --------------------------------------------------------------------------------
     def outpost_routes(self) -> list[Route]:
@@ -517,6 +587,8 @@ class Api:
         spec = self.profile.list_spec(*([kind.name] if kind else []), path)
         try:
             selected = select(objects, query, spec, partial(self.filter_value, kind))
+            if spec.last_written:
+                selected = sorted(selected, key=lambda obj: self.store.written.get(str(obj.get("pk")), 0))
             envelope = paginate(order(selected, spec.ordering, query, self.sort_value), query,
                                 self.profile.page_size, self.profile.max_page_size)
         except InvalidFilter as exc:
@@ -611,8 +683,8 @@ class Api:
         """What else a delete would touch (106): the objects of this one's many-to-many fields, and
         the objects that reference it, with what the delete does to each."""
         values = self.store.values[kind.name][pk]
-        entries = [usage(self.renderer.target_object(str(field.reference), ident), str(field.reference), ident,
-                         self.profile.used_by_many)
+        entries = [self.base_named(str(field.reference), usage(self.renderer.target_object(str(field.reference), ident),
+                                                               str(field.reference), ident, self.profile.used_by_many))
                    for field in kind.fields.values() if field.reference and field.is_list
                    for ident in values.get(field.name) or []]
         target = self.model.target_of(kind)
@@ -626,6 +698,15 @@ class Api:
             entries.append(self.labelled(other, usage(self.renderer.render(other, other_pk), model_label(other),
                                                       other_pk, action)))
         return entries
+
+    def base_named(self, target: str, entry: JsonObject) -> JsonObject:
+        """A many-to-many entry whose relation points at a base class, named as that class's object
+        (a source's mappings: `Property Mapping <name>` of authentik_core, directory 371, apps 443)."""
+        base = self.profile.used_by_bases.get(target)
+        if base is None:
+            return entry
+        return {**entry, "app": base["app"], "model_name": base["model_name"],
+                "name": str(base["name"]).format(name=entry["name"])}
 
     def labelled(self, kind: Kind, entry: JsonObject) -> JsonObject:
         """A `used_by` entry with the app and name the profile gives the kind (directory 231)."""
@@ -653,6 +734,9 @@ def unrouted(request: Request) -> Response:
     return not_found_page()
 
 
+SOURCES = "/sources/all/"
+
+
 def usage(obj: JsonObject | None, label: str, ident: Json, action: str) -> JsonObject:
     """One `used_by` entry; objects without `meta_model_name` (flows, bindings, ...) are named by
     the label given (`app.model`, or a target name)."""
@@ -672,3 +756,11 @@ def model_name(path: str, target: str | None) -> str:
     """A model name for the 2026 404 text of a read-only list (`flow` -> `Flow`)."""
     words = (target or path.strip("/").split("/")[-1]).split("_")
     return "".join(word.capitalize() for word in words)
+
+
+def stored_as_text(kind: Kind, cleaned: Mapping[str, Json]) -> JsonObject:
+    """The values a text column keeps as Python's text of what the serializer put there: the
+    write's answer shows a list, later reads its text (2026 `pkce` filled from a discovery
+    document's list: directory 280 answers ["S256"], 283 reads "['S256']")."""
+    return {name: str(value) for name, value in cleaned.items()
+            if isinstance(value, list) and name in kind.fields and kind.fields[name].type == "string"}

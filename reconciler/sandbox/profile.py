@@ -11,6 +11,8 @@ from pathlib import Path
 
 from reconciler.values import Json, JsonObject
 
+from .discovery import DiscoveryAnswers, discovery_answers
+
 RECORDED_DIR = Path(__file__).parent / "recorded"
 SEEDS_DIR = Path(__file__).parent.parent / "model" / "seeds"
 DEFAULT_LIST = "default"
@@ -33,6 +35,9 @@ class ListSpec:
     filters: dict[str, str]
     search: tuple[str, ...]
     ordering: tuple[str, ...]
+    last_written: bool = False
+    """Ties (and an unordered list) come in the order the objects were last written, as a
+    Postgres table scan gives rows an update rewrote (directory 282, 366)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,15 @@ class Profile:
     """Fixed answers at paths below a kind's (`/sources/oauth/source_types/`)."""
     unique_with: dict[str, str]
     """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
+    used_by_bases: dict[str, JsonObject] = field(default_factory=dict)
+    """Targets a many-to-many relation reaches through their base class, as used_by names them."""
+    sources: JsonObject = field(default_factory=dict)
+    """`/sources/all/`'s actions: user_settings entries per kind, set_icon_url, the undeletable."""
+    discovery: DiscoveryAnswers | None = None
+    """How an OAuth source's write fetches its OpenID Connect documents (directory 278-280)."""
+    pk_ordered: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per kind, the reference lists the server answers in the targets' pk order, whatever the
+    order sent (2026 source mappings, directory 315)."""
     """User and membership endpoints: whether set_password requires a password, how add_user
     answers a non-integer pk, the message for a taken service-account name."""
     """`<kind>.<field>` -> the display name of each choice, shown as `<field>_verbose`."""
@@ -142,6 +156,7 @@ def list_spec(raw: JsonObject, default: ListSpec | None) -> ListSpec:
         filters=dict(raw["filters"]) if "filters" in raw else dict(default.filters if default else {}),
         search=tuple(raw["search"]) if "search" in raw else (default.search if default else ()),
         ordering=tuple(raw["ordering"]) if "ordering" in raw else (default.ordering if default else ()),
+        last_written=bool(raw.get("last_written", False)),
     )
 
 
@@ -178,6 +193,7 @@ def load_profile(version: str) -> Profile:
         used_by_set_null=raw["used_by_actions"]["set_null"],
         used_by_cascade=raw["used_by_actions"]["cascade"],
         used_by_labels=dict(raw["used_by_actions"].get("labels", {})),
+        used_by_bases=dict(raw["used_by_actions"].get("bases", {})),
         current_brand=dict(raw.get("current_brand", {})),
         nested_writes=nested,
         lists=lists,
@@ -201,6 +217,9 @@ def load_profile(version: str) -> Profile:
         accounts=raw["accounts"],
         fixed=raw["fixed"]["paths"],
         unique_with=raw["unique_with"]["kinds"],
+        sources=dict(raw.get("sources", {})),
+        discovery=discovery_answers(raw.get("discovery", {})),
+        pk_ordered={kind: tuple(names) for kind, names in raw.get("pk_ordered", {}).get("kinds", {}).items()},
     )
 
 

@@ -15,6 +15,7 @@ from .directory import UNHANDLED, Directory
 from .middleware import API_PREFIX
 from .profile import Profile, default_seed
 from .quirks import CREATED_BY
+from .scim import ScimAccounts
 from .sources import Sources
 from .store import PTR_ID, Store
 
@@ -38,6 +39,7 @@ PER_BINDING = {
 }
 BOUND_FLOWS = ("flow_stage_binding", "stage", "target")  # a stage's flow_set (78, 124)
 POLICY_TARGET = "policy"
+TOKEN_OBJ = "token_obj"
 
 
 class Renderer:
@@ -50,6 +52,7 @@ class Renderer:
         self.examples: dict[tuple[str | None, str], tuple[str, ...]] = {}
         self.computed = Computed(model, profile, store)
         self.sources = Sources(profile)
+        self.scim = ScimAccounts(dict(profile.sources.get("scim") or {}), store, self.directory)
 
     def render(self, kind: Kind, pk: ObjectId, generic: frozenset[str] = frozenset()) -> JsonObject:
         """The object as its kind's endpoints show it; `generic` names reference fields whose
@@ -65,6 +68,8 @@ class Renderer:
             elif field is not None:
                 if not field.write_only:
                     value = copy.deepcopy(values.get(key))
+                    if key in self.profile.pk_ordered.get(kind.name, ()) and isinstance(value, list):
+                        value = sorted(value, key=str)
                     body[key] = jsonb_order(value) if field.type == "object" and key not in generic else value
             else:
                 value = self.read_only(kind, pk, values, key, generic)
@@ -79,9 +84,9 @@ class Renderer:
 
     def family_view(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """The object as its family's `/…/all/` endpoint shows it."""
-        if kind.family in BASE_VIEW_FAMILIES:
-            return self.render_base(kind, pk)
         keys = self.profile.base_views.keys.get(self.model.target_of(kind) or "")
+        if kind.family in BASE_VIEW_FAMILIES and not keys:
+            return self.render_base(kind, pk)
         full = self.render(kind, pk)
         if not keys:
             return full
@@ -116,6 +121,8 @@ class Renderer:
                     for code in values.get("countries") or []]
         if key == CREATED_BY:
             return copy.deepcopy(self.profile.invitation_created_by)
+        if key == TOKEN_OBJ and self.scim.owns(kind):
+            return self.scim.token_obj(pk, lambda user: self.render(self.model.kinds["user"], user))
         if key.endswith(EXPANDED) and key[: -len(EXPANDED)] in kind.fields:
             name = key[: -len(EXPANDED)]
             return self.expand(kind, values, name, generic=name in generic)
@@ -267,9 +274,12 @@ class Renderer:
 def jsonb_order(value: Any) -> Any:
     """A free-form JSON object as the database gives it back: Postgres jsonb keeps keys shortest
     first, then bytewise, at every level. Reads show stored objects so; a write's answer echoes the
-    fields it sent in the order sent (directory 215, 226; settings 238, 239)."""
+    fields it sent in the order sent (directory 215, 226; settings 238, 239), objects inside lists
+    too (an OAuth source's `oidc_jwks` keys, directory 284)."""
     if isinstance(value, dict):
         return {key: jsonb_order(value[key]) for key in sorted(value, key=lambda k: (len(k.encode()), k.encode()))}
+    if isinstance(value, list):
+        return [jsonb_order(item) for item in value]
     return value
 
 

@@ -94,15 +94,15 @@ class Rules:
         return errors
 
     def body_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> dict[str, list[str]]:
-        """validate() checks that report under a field, by rule (`BODY_CHECKS`): the first error of
-        each field."""
-        errors: dict[str, list[str]] = {}
+        """validate() checks that report under a field, by rule (`BODY_CHECKS`): the first one that
+        fails, as validate() raises it (2026 LDAP: the users message alone when the groups one
+        fails too, checked on the lab)."""
         for rule in self.profile.rules_of(kind.name):
             check = BODY_CHECKS.get(rule.rule)
             found = check(self, kind, rule, attrs, instance) if check else None
             if found is not None:
-                errors.setdefault(found[0], [found[1]])
-        return errors
+                return {found[0]: [found[1]]}
+        return {}
 
     def required_when(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
                       instance: ObjectId | None) -> tuple[str, str] | None:
@@ -122,6 +122,17 @@ class Rules:
             pk != instance and values.get(name) == attrs[name] for pk, values in self.store.values[kind.name].items())
             for name in rule.fields)
         return (rule.fields[0], rule.message) if taken else None
+
+    def single_true(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
+                    instance: ObjectId | None) -> tuple[str, str] | None:
+        """`single_true` of a write without the field, which validate() reads as `missing` says
+        (2023 LDAP password sync: a missing one is true, directory 320, 321, 323); a write with it
+        is checked as the field's own rule (`stateful_error`)."""
+        name = rule.fields[0]
+        if name in attrs or rule.missing.get(name) is not True:
+            return None
+        taken = any(pk != instance and values.get(name) is True for pk, values in self.store.values[kind.name].items())
+        return (name, rule.message) if taken else None
 
     def kinds_for(self, kind: Kind, rule: ObjectRule, attrs: Mapping[str, Json],
                   instance: ObjectId | None) -> tuple[str, str] | None:
@@ -351,6 +362,7 @@ BodyCheck = Callable[[Rules, Kind, ObjectRule, Mapping[str, Json], ObjectId | No
 BODY_CHECKS: dict[str, BodyCheck] = {
     "required_when": Rules.required_when,
     "unique_value": Rules.unique_value,
+    "single_true": Rules.single_true,
     "kinds_for": Rules.kinds_for,
     "fixed_when": Rules.fixed_when,
     "enterprise_value": Rules.enterprise_value,

@@ -47,11 +47,15 @@ class Sandbox:
     Two kinds need an object a fresh install lacks: `source` refuses the built-in source (the only
     one) as not web-based, so create a web-based source (`/sources/saml/`, ...) first, and
     `endpoints` needs an endpoint connector: add one with `add_seed_object` (or the seed).
+
+    No network: where authentik fetches a URL while it validates (an OAuth source's
+    `oidc_well_known_url` and `oidc_jwks_url`), the sandbox answers from `documents` (URL -> the
+    JSON the URL serves) and refuses any other URL as a closed port does (directory 278-280).
     """
 
     def __init__(self, api_version: str = LATEST_VERSION, token: str = DEFAULT_TOKEN,
                  seed: Path | Mapping[str, Json] | None = None, faults: Faults | None = None, *,
-                 enterprise: bool = False) -> None:
+                 enterprise: bool = False, documents: Mapping[str, Json] | None = None) -> None:
         if api_version not in known_versions():
             raise ValueError(f"unknown authentik API version {api_version!r} "
                              f"(known: {', '.join(known_versions())})")
@@ -65,7 +69,7 @@ class Sandbox:
         self._injector = FaultInjector(self.faults)
         self._misanswers: Schedule[misanswers.Misanswer] = Schedule()
         api = Api(model=self.model, profile=load_profile(api_version), store=self.store, token=token,
-                  enterprise=enterprise)
+                  enterprise=enterprise, documents=documents)
         self._renderer = api.renderer
         self.app = Starlette(routes=api.routes(), middleware=[
             Middleware(SandboxMiddleware, log=self.requests, injector=self._injector),

@@ -54,3 +54,22 @@ class Sources:
         if model == OAUTH_MODEL:
             model = f"{values.get('provider_type')}{OAUTH_MODEL}"
         return (self.profile.stage_type(model) or {}).get("icon_url")
+
+
+def user_settings_entry(spec: JsonObject, values: JsonObject, icon_url: Any) -> JsonObject:
+    """One source's entry of `/sources/all/user_settings/` as the profile's `user_settings` says
+    for its kind (directory 372): its slug, component, name, login URL and icon (the one set, else
+    the kind's: the profile's `icon` of the source's values where 2023 names it so)."""
+    slug = values.get("slug")
+    icon = values.get("icon") or (str(spec["icon"]).format_map(values) if spec.get("icon") else icon_url)
+    return {"object_uid": slug, "component": spec["component"], "title": values.get("name"),
+            "configure_url": str(spec["configure_url"]).format(slug=slug), "icon_url": icon}
+
+
+def saml_metadata(spec: JsonObject, values: JsonObject, base: str) -> str:
+    """A SAML source's SP metadata as the profile's template gives it (directory 303): entityID
+    the issuer, the NameID formats (2023 every one, 2026 the source's policy), the ACS URL."""
+    formats = spec.get("name_id_formats") or [values.get("name_id_policy")]
+    listed = "".join(f"<md:NameIDFormat>{name}</md:NameIDFormat>" for name in formats)
+    return str(spec["template"]).format(issuer=values.get("issuer"), name_id_formats=listed, base=base,
+                                        slug=values.get("slug"))

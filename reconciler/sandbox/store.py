@@ -34,6 +34,8 @@ class Store:
         self.opaque: dict[str, tuple[str, int]] = {}
         self._reference_fields: dict[str, list[tuple[Kind, list[Field]]]] = {}
         self.generation = 0
+        self.written: dict[ObjectId, int] = {}
+        """The generation of each object's last write (lists that keep the table's order)."""
         """Counts writes, so what is rendered from the objects can be kept until one: every write
         goes through a method here (`insert`, `update`, `hold`, `delete`, `add_listed`)."""
         self._indexes: dict[tuple[str, str], dict[Json, list[Json]]] | None = None
@@ -113,6 +115,7 @@ class Store:
     # -- objects of the kinds -------------------------------------------------------------------
     def insert(self, kind: Kind, pk: ObjectId, values: JsonObject, held: Mapping[str, Json] | None = None) -> None:
         self.generation += 1
+        self.written[pk] = self.generation
         self.values[kind.name][pk] = values
         self.kind_of[pk] = kind.name
         self.held[pk] = dict(held or {})
@@ -121,6 +124,7 @@ class Store:
 
     def update(self, kind: Kind, pk: ObjectId, values: Mapping[str, Json]) -> None:
         self.generation += 1
+        self.written[pk] = self.generation
         self.values[kind.name][pk].update(values)
 
     def hold(self, pk: ObjectId, key: str, value: Json) -> None:

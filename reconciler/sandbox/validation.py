@@ -46,7 +46,8 @@ TAKEN = "{owner} with this {field} already exists."
 SLUG_PATTERN = "^[-a-zA-Z0-9_]+$"
 # Django's URLValidator schemes, and LDAP's: an LDAP source's `server_uri`, which the spec marks
 # a URI too, takes `ldap://` (directory 309).
-URL = re.compile(r"^(?:https?|ftps?|ldaps?)://[^\s/?#:]+(?::\d{1,5})?(?:[/?#]\S*)?$", re.IGNORECASE)
+URL_FORM = r"^(?:https?|ftps?|ldaps?)://[^\s/?#:]+(?::\d{{{digits},5}})?(?:[/?#]\S*)?$"
+URL = re.compile(URL_FORM.format(digits=1), re.IGNORECASE)
 NOT_A_URL = "Enter a valid URL."
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INTEGER = re.compile(r"^\s*[-+]?\d+(\.0*)?\s*$")
@@ -286,9 +287,19 @@ def text_messages(spec: Mapping[str, Json], text: str, wording: Mapping[str, str
         messages.append((wording or {}).get("pattern", default))
     if spec.get("format") == "email" and not EMAIL.match(text):
         messages.append(NOT_AN_EMAIL)
-    if spec.get("format") == "uri" and not URL.match(text):
+    if spec.get("format") == "uri" and not urls_valid(text, wording or {}):
         messages.append(NOT_A_URL)  # Django's URLValidator (apps 225, 270, 293, 421)
     return messages
+
+
+def urls_valid(text: str, wording: Mapping[str, str]) -> bool:
+    """Django's URLValidator, or where `wording` says so authentik's validator of several URLs
+    (`url_separator`: an LDAP source's server_uri, directory 328) and of ports of at least
+    `url_port_digits` digits (2023's, 327)."""
+    pattern = URL if "url_port_digits" not in wording else re.compile(
+        URL_FORM.format(digits=int(wording["url_port_digits"])), re.IGNORECASE)
+    separator = wording.get("url_separator")
+    return all(pattern.match(part) for part in (text.split(separator) if separator else [text]))
 
 
 def datetime_text(text: str) -> str:
