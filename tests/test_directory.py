@@ -220,6 +220,8 @@ def test_an_ldap_source_put_leaves_its_unchanged_sync_flags_out(server: tuple[Sa
     manifest = write(tmp_path, {"sources": [source]})
     assert run(url, "apply", str(manifest), "--auto-approve", *state, env=ENV).exit_code == 0
     write(tmp_path, {"sources": [{**source, "name": "LDAP renamed"}]})
+    planned = run(url, "plan", str(manifest), *state, env=ENV)
+    assert "PUT leaves out sync_users, sync_groups unchanged: a PUT leaves" in planned.output  # says why
     sandbox.clear_log()
     applied = run(url, "apply", str(manifest), "--auto-approve", *state, env=ENV)
     assert applied.exit_code == 0, applied.output

@@ -64,7 +64,7 @@ def _change_lines(change: Change, style: Style, brand: str = "brand") -> list[st
     for companion in change.companions:
         lines.append(style(f"        (also sends {companion.field} unchanged: {companion.why})", "dim"))
     if isinstance(change, Replace):
-        lines.append(style(f"        (PUT sends all {len(change.full)} writable fields)", "dim"))
+        lines.append(style(f"        (PUT sends {len(change.full)} writable fields: the whole object)", "dim"))
     lines += [style(f"        ({note})", "dim") for note in change.notes]
     for line in consequence_lines(change, brand):
         mark = "!" if line.startswith(("blueprint conflict", "drift")) else " "

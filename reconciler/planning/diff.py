@@ -96,6 +96,7 @@ class _Differ:
             if problem:
                 self.problems.append(problem)
                 return None
+            common["notes"] += put_notes(kind, full, current)
             return Replace(**common, full=full, depends_on=_depends(full))
         body = {c.field: c.after for c in field_changes}
         companions = companions_for(kind, body, current, self.live)
@@ -217,6 +218,13 @@ def left_out_of_put(kind: Kind, full: JsonObject, current: JsonObject, live: Liv
 
     return [name for rule in kind.companions if rule.rule == "put_leaves_out" for name in rule.fields
             if name in full and name in kind.fields and unchanged(name)]
+
+
+def put_notes(kind: Kind, full: JsonObject, current: JsonObject) -> tuple[str, ...]:
+    """What the plan says of the fields a PUT leaves out (`left_out_of_put`), with the rule's why."""
+    return tuple(f"PUT leaves out {', '.join(names)} unchanged: {rule.why}" for rule in kind.companions
+                 if rule.rule == "put_leaves_out"
+                 and (names := [n for n in rule.fields if n in kind.fields and n in current and n not in full]))
 
 
 def generated(kind: Kind, obj: DesiredObject, generate: JsonObject) -> Create:
