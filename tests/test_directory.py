@@ -221,6 +221,26 @@ def test_a_webhook_transport_mode_change_carries_its_url(server: tuple[Sandbox, 
     assert (method, body) == ("PATCH", {"mode": "webhook", "webhook_url": "https://hooks.example.com/t"})
 
 
+def test_a_rules_transports_in_the_servers_order_plan_no_change(server: tuple[Sandbox, str, str],
+                                                                  tmp_path: Path) -> None:
+    """authentik lists a rule's transports in the order their rows were last written, not as sent
+    (directory 415, 430: sent [a, webhook], read [webhook, a] after 404 wrote a); the plan compares
+    the list as a set, so a manifest in its own order has nothing to change."""
+    sandbox, url, version = server
+    state = ("--state", str(tmp_path / "state.json"))
+    transports = [{"name": "dm-a", "mode": "local"}, {"name": "dm-b", "mode": "local"}]
+    rule = {"name": "dm-r", "transports": [{"notification_transport": "dm-a"}, {"notification_transport": "dm-b"}]}
+    manifest = write(tmp_path, {"notification_transports": transports, "notification_rules": [rule]})
+    assert run(url, "apply", str(manifest), "--auto-approve", *state).exit_code == 0
+    write(tmp_path, {"notification_transports": [{**transports[0], "send_once": True}, transports[1]],
+                     "notification_rules": [rule]})
+    assert run(url, "apply", str(manifest), "--auto-approve", *state).exit_code == 0
+    names = {t["pk"]: t["name"] for t in sandbox.objects("notification_transport")}
+    [stored] = [r for r in sandbox.objects("notification_rule") if r["name"] == "dm-r"]
+    assert [names[pk] for pk in stored["transports"]] == ["dm-b", "dm-a"]
+    assert run(url, "plan", str(manifest), "--detailed-exitcode", *state).exit_code == 0
+
+
 def files_of(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 

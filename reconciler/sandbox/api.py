@@ -616,7 +616,7 @@ class Api:
                    for field in kind.fields.values() if field.reference and field.is_list
                    for ident in values.get(field.name) or []]
         target = self.model.target_of(kind)
-        for other, other_pk, field in self.store.referrers(target, pk) if target else ():
+        for other, other_pk, field in self.referrers_in_order(target, pk) if target else ():
             if field.is_list:
                 action = self.profile.used_by_many
             elif field.name in other.cascade or not field.nullable:
@@ -626,6 +626,14 @@ class Api:
             entries.append(self.labelled(other, usage(self.renderer.render(other, other_pk), model_label(other),
                                                       other_pk, action)))
         return entries
+
+    def referrers_in_order(self, target: str, pk: ObjectId) -> list[tuple[Kind, ObjectId, Field]]:
+        """The objects referring to `pk`, those by a many-to-many field the profile reads in storage
+        order last, in that order (directory 434)."""
+        found = list(self.store.referrers(target, pk))
+        stored = [entry for entry in found if f"{entry[0].name}.{entry[2].name}" in self.profile.heap_ordered]
+        written = self.store.written
+        return [entry for entry in found if entry not in stored] + sorted(stored, key=lambda e: written.get(e[1], 0))
 
     def labelled(self, kind: Kind, entry: JsonObject) -> JsonObject:
         """A `used_by` entry with the app and name the profile gives the kind (directory 231)."""

@@ -110,6 +110,9 @@ class Profile:
     fixed: dict[str, Json]
     """Fixed answers at paths below a kind's (`/sources/oauth/source_types/`)."""
     unique_with: dict[str, str]
+    heap_ordered: frozenset[str] = frozenset()
+    """`kind.field` many-to-many lists read in the order their targets were last written, and the
+    `used_by` of a target listing the objects so (PostgreSQL's storage order; directory 415, 434)."""
     """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
     """User and membership endpoints: whether set_password requires a password, how add_user
     answers a non-integer pk, the message for a taken service-account name."""
@@ -201,6 +204,7 @@ def load_profile(version: str) -> Profile:
         accounts=raw["accounts"],
         fixed=raw["fixed"]["paths"],
         unique_with=raw["unique_with"]["kinds"],
+        heap_ordered=frozenset(raw.get("heap_order", {}).get("fields", ())),
     )
 
 

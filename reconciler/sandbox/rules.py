@@ -56,6 +56,8 @@ class Rules:
             return config_type_error(value, self.profile.apps.outpost_defaults.get("config", {}), rule.message)
         if rule.rule == "reserved":
             return rule.message.format(value=value) if value in rule.when.get("values", []) else None
+        if rule.rule == "one_of":  # a transport's email template (2026 directory 398)
+            return rule.message.format(value=value) if value not in rule.when.get("values", []) else None
         check = VALUE_CHECKS.get(rule.rule)
         error = check(value) if check else None
         return rule.message.format(error=error, value=value) if error is not None else None
