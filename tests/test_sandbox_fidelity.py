@@ -329,7 +329,8 @@ async def fill_gap(client: httpx.AsyncClient, state: Replay, gap: Gap) -> None:
     state.sandbox.store.next_ids = []
     assert response.status_code < 300, response.text
     if gap.created:
-        state.ids[gap.created[0]] = response.json()["pk"]
+        created = response.json()
+        state.ids[gap.created[0]] = next(created[key] for key in fidelity_directory.ID_KEYS if key in created)
 
 
 REPLAYS: dict[tuple[str, str], Replay] = {}

@@ -110,10 +110,11 @@ class Profile:
     fixed: dict[str, Json]
     """Fixed answers at paths below a kind's (`/sources/oauth/source_types/`)."""
     unique_with: dict[str, str]
+    """Kinds whose natural key is unique only together with another field (2023 groups: parent),
+    or not at all ("": a brand's or tenant's domain)."""
     heap_ordered: frozenset[str] = frozenset()
     """`kind.field` many-to-many lists read in the order their targets were last written, and the
     `used_by` of a target listing the objects so (PostgreSQL's storage order; directory 415, 434)."""
-    """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
     """User and membership endpoints: whether set_password requires a password, how add_user
     answers a non-integer pk, the message for a taken service-account name."""
     """`<kind>.<field>` -> the display name of each choice, shown as `<field>_verbose`."""
