@@ -79,8 +79,6 @@ REASONS = {
             "role add_user, the ?users=/?groups=/?managed__isnull= filters and used_by are not emulated; 2023 keeps "
             "a deleted role's permissions by name (196)",
     "perm": "the permission catalogue's filters (?codename=, ?content_type__...) and GET by id are not emulated",
-    "settings": "2023 has no /admin/settings/: its unrouted PATCH answers 405 with an empty page (238), where the "
-                "sandbox's unrouted paths answer 404; 2026 243 reads the flag that recording 241 (held out) set",
     "source": "property mappings and flows of the lab that no recording names (264-270, 286, 288, 315-318, "
               "326-328, 332, 367-369), fetching oidc_well_known_url (278-280 and the filters after), metadata "
               "(303), 2023's set_icon_url (269), SCIM's token and service account (352-356), the /sources/all/ "
@@ -103,8 +101,7 @@ NOT_YET = {
         "group": "49-50 56 58-59 63-64",
         "gu": "120 123 135-137 143 147",
         "perm": "199-200 202",
-        "role": "173-175 181 187 196",
-        "settings": "238",
+        "role": "173-175 187 196",
         "source": "269 278-280 282-284 303 315 317-318 320 326-328 332 366 372 381",
         "user": "98 100 103-104 109-112 116-117",
         "verify": "480-485 487-490",
@@ -118,8 +115,7 @@ NOT_YET = {
         "perm": "199-200 202",
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "433",
-        "settings": "243",
-        "source": "268-270 278-284 286 288 303 314-315 317-318 326-328 332 352-356 366-369 371-373",
+        "source": "268 270 278-284 286 288 303 314-315 317-318 326-328 332 352-356 366-369 371-373",
         "user": "98 100 109-112 116-117",
         "verify": "480-485 487-490",
     },
@@ -161,6 +157,9 @@ def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
     # default (2023 domains are not unique; 2026 brands' are, so the 2026 lab has no such brand).
     found[f"2023.10.7/{FOLDER}/226-tenant-filter-domain"] = gap(
         "POST", "/core/tenants/", {"domain": "rec3-brand-a.example.com"}, ("c7ec9841-5b41-4ed0-bda1-c07993615e87",))
+    # 241 is missing; 243 shows a flag it set, which 245's PUT of the whole original body clears.
+    found[f"2026.2.2/{FOLDER}/242-settings-patch-pagination-negative"] = gap(
+        "PATCH", "/admin/settings/", {"flags": {"rec3_unknown_flag": "yes"}})
     return found
 
 

@@ -38,6 +38,7 @@ BAD_TOKEN = "Token invalid/expired"  # 89
 UNSUPPORTED_SCHEME = "Unsupported authentication type"  # source reading: authentik/api/authentication.py
 INVALID_PAGE = "Invalid page."  # 05
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 FILE_ACTIONS = (("flow", "set_background_url/", "background"), ("application", "set_icon_url/", "meta_icon"))
 """(kind, action, the value it holds) of the 2023 actions that set a read-only file URL."""
 
@@ -658,7 +659,11 @@ async def no_route(request: Request) -> Response:
 
 
 def unrouted(request: Request) -> Response:
-    return not_found_page()
+    """Django's 404 page for a read of an address no route matches (94; directory 27); authentik's
+    404 handler is a view that only allows reads, so any other method gets its 405 with an empty
+    page, like a server error (2023 directory 238: a PATCH of the 2023 unrouted /admin/settings/;
+    2026 apps 427: a POST to an action 2026 does not have)."""
+    return not_found_page() if request.method in READ_METHODS else server_error()
 
 
 def usage(obj: JsonObject | None, label: str, ident: Json, action: str) -> JsonObject:
