@@ -66,8 +66,7 @@ NOW_REPRODUCED = {"2023.10.7": "24 326 396 400 438-439 441-442 446 451 455 457-4
 
 # Why the recordings of each group (the word after the number in their names) are not reproduced.
 REASONS = {
-    "fresh": "answers the sandbox does not serve yet (lifecycle rules, the worker's blueprint files); 2026 06 "
-             "lists roles another session's outposts left on the lab",
+    "fresh": "answers the sandbox does not serve yet (lifecycle rules, the worker's blueprint files)",
     "group": "a group as its own parent (50), the 2023 parent-shape message (49), 2026 GET by num_pk answering "
              "the plain 'Not found.' (34), and name filters and searches counting groups of recordings not "
              "reproduced",
@@ -108,7 +107,7 @@ NOT_YET = {
     },
     "2026.2.2": {
         "blueprint": "28-29 437-439 441-448 450-451 453-458 460",
-        "fresh": "6 24-26",
+        "fresh": "24-26",
         "group": "34 50 58-59 63-64",
         "gu": "122-123 135-137 147",
         "lifecycle": "463-468 470-471 473 475-479",
@@ -204,6 +203,21 @@ def not_reproduced(recordings: Path, versions: tuple[str, ...]) -> dict[str, str
 def fresh_install(recordings: Path, version: str) -> Mapping[str, Any]:
     loaded: Mapping[str, Any] = json.loads((recordings / version / FOLDER / FRESH_INSTALL).read_text())
     return loaded
+
+
+LAB_ROLES = "06-fresh-roles-list"
+
+
+def with_lab_roles(seed: dict[str, Any], recordings: Path, version: str) -> dict[str, Any]:
+    """The seed with the roles the lab held besides the fresh install's: the
+    `ak-managed-role--user-N` roles another session's outposts left, which 2026 06 lists from the
+    start (484 at the end still does) and fresh-install.json, read at another time, does not."""
+    path = recordings / version / FOLDER / f"{LAB_ROLES}.json"
+    listed = json.loads(path.read_text())["response"]["json"]["results"] if path.exists() else []
+    roles = seed["lists"].get("/rbac/roles/", [])
+    held = {role["pk"] for role in roles}
+    seed["lists"]["/rbac/roles/"] = [*roles, *(role for role in listed if role["pk"] not in held)]
+    return seed
 
 
 LAB_OBJECTS = {
