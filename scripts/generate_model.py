@@ -680,11 +680,27 @@ SETTINGS = Family(
                     singleton=True),),
 )
 
+# Lifecycle rules (2026; /lifecycle/rules/, directory 461-479, FINDINGS "Lifecycle rules"): a
+# periodic access review of one object (`content_type` plus `object_id`, the object's pk as
+# authentik shows it) or, without `object_id`, of every object of the type. Reviewers are users
+# named by their UUID (a slug field of the serializer, 465), written by username like every user
+# reference; no licence is checked (465).
+LIFECYCLE_RULES = Family(
+    name="lifecycle_rules", nouns=("lifecycle rule", "lifecycle rules"), section="lifecycle_rules",
+    plain_references=True, id_field="id",
+    singles=(Single(path="/lifecycle/rules/", name="lifecycle_rule", section="lifecycle_rules", key=("name",),
+                    recorded_create="directory/465-lifecycle-create-minimal.json"),),
+    targets=(Target(name="lifecycle_rule", at=(("/lifecycle/rules/", "id"),)),
+             Target(name="reviewer", at=(("/core/users/", "uuid"),), key=("username",))),
+    references={"reviewers": "reviewer", "reviewer_groups": "group",
+                "notification_transports": "notification_transport"},
+)
+
 # In export order: the manifest sections come out in this order, the reference targets too.
 FAMILIES = (STAGES, POLICIES, FLOWS, CERTIFICATES, PROPERTY_MAPPINGS, PROVIDERS, APPLICATIONS, ENTITLEMENTS,
             RAC_ENDPOINTS, OUTPOST_CONNECTIONS, OUTPOSTS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, ENDPOINT_CONNECTORS,
             GROUPS, USERS, ROLES, BRANDS, TENANTS, SOURCES, NOTIFICATION_TRANSPORTS, NOTIFICATION_RULES,
-            BLUEPRINTS, SETTINGS)
+            LIFECYCLE_RULES, BLUEPRINTS, SETTINGS)
 # Manifest section -> (singular, plural), in family order.
 SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
 

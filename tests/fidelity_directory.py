@@ -66,7 +66,7 @@ NOW_REPRODUCED = {"2023.10.7": "24 326 396 400 438-439 441-442 446 451 455 457-4
 
 # Why the recordings of each group (the word after the number in their names) are not reproduced.
 REASONS = {
-    "fresh": "answers the sandbox does not serve yet (lifecycle rules, the worker's blueprint files)",
+    "fresh": "answers the sandbox does not serve yet (the worker's blueprint files)",
     "group": "a group as its own parent (50), the 2023 parent-shape message (49), 2026 GET by num_pk answering "
              "the plain 'Not found.' (34), and name filters and searches counting groups of recordings not "
              "reproduced",
@@ -87,7 +87,6 @@ REASONS = {
               "(checked), so enforcing it fails tests/test_kinds.py until the engine sends a companion",
     "rule": "2026 lists, as used_by of a rule, a task row (authentik_tasks.task) the lab's worker made for it; the "
             "sandbox keeps no task rows (433)",
-    "lifecycle": "lifecycle rules are no kind of the model yet",
     "verify": "the closing reads count objects that recordings not reproduced above left or removed",
     "blueprint": SEQUENCE_REASON,
 }
@@ -107,10 +106,9 @@ NOT_YET = {
     },
     "2026.2.2": {
         "blueprint": "28-29 437-439 441-448 450-451 453-458 460",
-        "fresh": "24-26",
+        "fresh": "24-25",
         "group": "34 50 58-59 63-64",
         "gu": "122-123 135-137 147",
-        "lifecycle": "463-468 470-471 473 475-479",
         "perm": "199-200 202",
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "433",

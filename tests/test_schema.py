@@ -124,7 +124,8 @@ def test_yaml_that_python_cannot_build_is_located() -> None:
 def test_merge_keys_are_refused_plainly() -> None:
     assert problems_of("merge-key.yaml")[0] == (
         "merge-key.yaml:1:1: unknown top-level key 'base' (did you mean 'brands'?) (expected applications, blueprints, "
-        "brands, certificates, flows, groups, notification_rules, notification_transports, outpost_connections, "
+        "brands, certificates, flows, groups, lifecycle_rules, notification_rules, notification_transports, "
+        "outpost_connections, "
         "outposts, policies, property_mappings, providers, roles, settings, sources, stages or users)")
     assert "merge-key.yaml:4:5: YAML merge keys (<<) are not supported: write the fields out" in \
         problems_of("merge-key.yaml")

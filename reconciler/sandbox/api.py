@@ -276,6 +276,8 @@ class Api:
         cleaned, errors = self.validator.validate(kind, body, partial=partial, instance=instance)
         if errors:
             return JSONResponse(errors, 400)
+        if not partial and instance is not None:  # DRF's defaults of a PUT's omitted fields (directory 470)
+            cleaned = {**self.profile.put_defaults.get(kind.name, {}), **cleaned}
         together = self.rules.together_errors(kind, cleaned, instance)
         if together:
             return JSONResponse({"non_field_errors": together}, 400)

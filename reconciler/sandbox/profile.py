@@ -113,6 +113,14 @@ class Profile:
     """Kinds whose natural key is unique only together with another field (2023 groups: parent),
     or not at all ("": a brand's or tenant's domain)."""
     heap_ordered: frozenset[str] = frozenset()
+    lifecycle: JsonObject = field(default_factory=dict)
+    """Lifecycle rules' content types: the kind holding each one's objects and how authentik
+    names an object (`str`), where the kind's own facts do not say (lifecycle.py)."""
+    unchecked_choices: frozenset[str] = frozenset()
+    """`kind.field` whose spec enum the server does not enforce (a lifecycle rule's content type)."""
+    put_defaults: dict[str, JsonObject] = field(default_factory=dict)
+    """Per kind, the value a PUT gives a field it leaves out (DRF's default for a field of a
+    unique-together set: a lifecycle rule's object_id, 470)."""
     """`kind.field` many-to-many lists read in the order their targets were last written, and the
     `used_by` of a target listing the objects so (PostgreSQL's storage order; directory 415, 434)."""
     """User and membership endpoints: whether set_password requires a password, how add_user
@@ -206,6 +214,9 @@ def load_profile(version: str) -> Profile:
         fixed=raw["fixed"]["paths"],
         unique_with=raw["unique_with"]["kinds"],
         heap_ordered=frozenset(raw.get("heap_order", {}).get("fields", ())),
+        lifecycle=dict(raw.get("lifecycle", {})),
+        unchecked_choices=frozenset(raw.get("unchecked_choices", {}).get("fields", ())),
+        put_defaults=dict(raw.get("put_defaults", {}).get("kinds", {})),
     )
 
 

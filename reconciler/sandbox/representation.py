@@ -9,7 +9,7 @@ from typing import Any
 from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
-from . import files
+from . import files, lifecycle
 from .applications import ABSENT, NOT_COMPUTED, Computed
 from .directory import UNHANDLED, Directory
 from .middleware import API_PREFIX
@@ -46,6 +46,7 @@ class Renderer:
         self.profile = profile
         self.store = store
         self.directory = Directory(profile, store)
+        self.lifecycle = lifecycle.Lifecycle(store, profile)
         self._base_fields: dict[str, tuple[str, ...]] = {}
         self.examples: dict[tuple[str | None, str], tuple[str, ...]] = {}
         self.computed = Computed(model, profile, store)
@@ -102,6 +103,9 @@ class Renderer:
         computed = self.directory.read_only(kind, pk, values, key)
         if computed is not UNHANDLED:
             return computed
+        reviewed = self.lifecycle.value(kind, values, key)
+        if reviewed is not lifecycle.UNHANDLED:
+            return reviewed
         held = self.held_value(kind, pk, values, key)
         if held is not UNHANDLED:
             return held

@@ -14,6 +14,7 @@ from reconciler.model.kinds import Kind
 from reconciler.values import Json, ObjectId
 
 from . import certificates, files
+from .lifecycle import Lifecycle
 from .profile import ObjectRule, Profile
 from .store import Store
 
@@ -170,6 +171,9 @@ class Rules:
             if rule.rule == "fails_without" and rule.fields[0] in body \
                     and any(name not in body for name in rule.fields[1:]):
                 return True
+            if rule.rule == "content_type" and rule.fields[0] in body \
+                    and not Lifecycle(self.store, self.profile).known(body[rule.fields[0]]):
+                return True  # ContentType.DoesNotExist (directory 475)
         return False
 
     # -- validate() -----------------------------------------------------------------------------
@@ -356,5 +360,13 @@ BODY_CHECKS: dict[str, BodyCheck] = {
     "kinds_for": Rules.kinds_for,
     "fixed_when": Rules.fixed_when,
     "enterprise_value": Rules.enterprise_value,
+    "object_exists": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).object_missing(
+        rule, attrs, instance),
+    "needs_reviewer": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).no_reviewer(
+        rule, attrs, instance),
+    "not_longer": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).grace_too_long(
+        rule, attrs, instance),
+    "type_wide": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).second_type_wide(
+        rule, attrs, instance),
 }
 """validate() checks reporting (field, message), by rule name (a dispatch table)."""

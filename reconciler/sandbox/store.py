@@ -258,6 +258,10 @@ class Store:
                 return ident
             if kind is not None or only_kind is not None:
                 return None
+        owner = self.model.kind_for_path(spec.path)
+        if owner is not None:  # a kind's objects by another of their ids (a user's uuid: directory 465)
+            return ident if any((values.get(spec.id) or self.held.get(pk, {}).get(spec.id)) == ident
+                                for pk, values in self.values[owner.name].items()) else None
         listed = self.listed_object(target, ident)
         return listed.get(spec.id) if listed is not None else None
 
