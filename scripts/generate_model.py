@@ -152,6 +152,9 @@ class Family:
     """Fields of its kinds that hold Python, which authentik's expression evaluator wraps in a
     function and compiles: field -> the boolean field that makes it Python (None: always). Applies
     to every kind of the family that has the field, so `validate` compiles them offline."""
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+    """What the spec leaves unsaid of a field, for `explain` and the manifest schema: field ->
+    description (the spec's own, if any, comes first)."""
 
 
 STAGES = Family(
@@ -694,6 +697,13 @@ LIFECYCLE_RULES = Family(
              Target(name="reviewer", at=(("/core/users/", "uuid"),), key=("username",))),
     references={"reviewers": "reviewer", "reviewer_groups": "group",
                 "notification_transports": "notification_transport"},
+    descriptions={
+        "content_type": "The type reviewed: an application, a group or a role.",
+        "object_id": "The one object reviewed, by its id as authentik shows it (a UUID); without it, every object "
+                     "of the type that has no rule of its own (one such rule per type).",
+        "reviewers": "Users by username; authentik takes their UUIDs.",
+        "grace_period": "Time after a review is due before it is overdue; not longer than the interval.",
+    },
 )
 
 # In export order: the manifest sections come out in this order, the reference targets too.
@@ -1000,6 +1010,10 @@ def kind_field(spec: JsonObject, kind: KindSpec, collection: str, field_name: st
         compact["plain"] = True
     if field_name in kind.family.python:
         compact["python"] = kind.family.python[field_name] or True
+    if field_name in kind.family.descriptions:
+        said = compact.get("description")
+        compact["description"] = f"{said} {kind.family.descriptions[field_name]}" if said \
+            else kind.family.descriptions[field_name]
     return compact
 
 

@@ -161,19 +161,19 @@ class Rules:
     def server_fault(self, kind: Kind, body: Mapping[str, Json], creating: bool) -> bool:
         """A request the server's own code fails on before DRF checks it: an outpost `type` that
         is no choice (`KeyError`, apps 471), a Kubernetes connection created without kubeconfig
-        (NOT NULL, 495) or given one without `local` (`KeyError`, 496)."""
-        for rule in self.profile.rules_of(kind.name):
-            if rule.rule == "fails_unless" and any(name in body and body[name] not in rule.when.get("values", [])
-                                                  for name in rule.fields):
-                return True
-            if rule.rule == "create_needs" and creating and any(name not in body for name in rule.fields):
-                return True
-            if rule.rule == "fails_without" and rule.fields[0] in body \
-                    and any(name not in body for name in rule.fields[1:]):
-                return True
-            if rule.rule == "content_type" and rule.fields[0] in body \
-                    and not Lifecycle(self.store, self.profile).known(body[rule.fields[0]]):
-                return True  # ContentType.DoesNotExist (directory 475)
+        (NOT NULL, 495) or given one without `local` (`KeyError`, 496), a lifecycle rule's unknown
+        content type (`ContentType.DoesNotExist`, directory 475)."""
+        return any(self.faults(rule, body, creating) for rule in self.profile.rules_of(kind.name))
+
+    def faults(self, rule: ObjectRule, body: Mapping[str, Json], creating: bool) -> bool:
+        if rule.rule == "fails_unless":
+            return any(name in body and body[name] not in rule.when.get("values", []) for name in rule.fields)
+        if rule.rule == "create_needs":
+            return creating and any(name not in body for name in rule.fields)
+        if rule.rule == "fails_without":
+            return rule.fields[0] in body and any(name not in body for name in rule.fields[1:])
+        if rule.rule == "content_type":
+            return rule.fields[0] in body and not Lifecycle(self.store, self.profile).known(body[rule.fields[0]])
         return False
 
     # -- validate() -----------------------------------------------------------------------------
