@@ -111,7 +111,7 @@ class Profile:
     """Fixed answers at paths below a kind's (`/sources/oauth/source_types/`)."""
     unique_with: dict[str, str]
     """Kinds whose natural key is unique only together with another field (2023 groups: parent),
-    or not at all ("": a brand's or tenant's domain)."""
+    or not at all ("": a 2023 tenant's domain)."""
     heap_ordered: frozenset[str] = frozenset()
     lifecycle: JsonObject = field(default_factory=dict)
     """Lifecycle rules' content types: the kind holding each one's objects and how authentik
