@@ -151,3 +151,23 @@ def test_a_tenants_domain_is_not_unique_a_brands_is() -> None:
     assert new("POST", "/core/brands/", json={"domain": "ds.example.com"}).status_code == 201
     again = new("POST", "/core/brands/", json={"domain": "ds.example.com"})
     assert (again.status_code, again.json()) == (400, {"domain": ["This field must be unique."]})
+
+
+def test_lifecycle_rules_are_filtered_by_model_and_searched_by_reviewer() -> None:
+    """`?content_type__model=` and a search of the model, reviewer group names and reviewer
+    usernames (source reading: authentik/enterprise/lifecycle/api/rules.py LifecycleRuleViewSet)."""
+    call = calling(Sandbox("2026.2.2"))
+    user = created(call, "/core/users/", {"username": "ds-carol", "name": "Carol"})
+    group = created(call, "/core/groups/", {"name": "ds-auditors"})
+    created(call, "/lifecycle/rules/", {"name": "ds-groups", "content_type": "authentik_core.group",
+                                        "reviewers": [user["uuid"]]})
+    created(call, "/lifecycle/rules/", {"name": "ds-roles", "content_type": "authentik_rbac.role",
+                                        "reviewer_groups": [group["pk"]], "reviewers": []})
+
+    def names(query: str) -> list[str]:
+        return [rule["name"] for rule in call("GET", f"/lifecycle/rules/?{query}").json()["results"]]
+
+    assert names("content_type__model=role") == ["ds-roles"]
+    assert names("search=CAROL") == ["ds-groups"]
+    assert names("search=auditors") == ["ds-roles"]
+    assert names("search=core") == []  # the model's name, not its app label
