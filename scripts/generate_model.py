@@ -1617,6 +1617,7 @@ MODEL_NAMES = {
     "prompt_field": "authentik_stages_prompt.prompt",
     "invitation_invite": "authentik_stages_invitation.invitation",
     "blueprint_instance": "authentik_blueprints.blueprintinstance",
+    "lifecycle_rule": "authentik_lifecycle.lifecyclerule",  # the permission catalogue's app label (directory 07)
 }
 
 
