@@ -27,7 +27,7 @@ from generate_model import BLUEPRINTS_FILE, INPUTS, PROJECT, SPEC_FILE, VERSIONS
 # The path prefixes of the families the tool models, and of those it will model next.
 PREFIXES = ("/stages/", "/policies/", "/flows/", "/core/", "/providers/", "/propertymappings/", "/crypto/",
             "/outposts/", "/rac/", "/sources/", "/events/", "/managed/", "/rbac/", "/tenants/", "/admin/settings/",
-            "/enterprise/", "/endpoints/", "/authenticators/")
+            "/enterprise/", "/endpoints/", "/authenticators/", "/lifecycle/rules/")
 
 
 def without_descriptions(node: Any) -> Any:

@@ -152,6 +152,9 @@ class Family:
     """Fields of its kinds that hold Python, which authentik's expression evaluator wraps in a
     function and compiles: field -> the boolean field that makes it Python (None: always). Applies
     to every kind of the family that has the field, so `validate` compiles them offline."""
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+    """What the spec leaves unsaid of a field, for `explain` and the manifest schema: field ->
+    description (the spec's own, if any, comes first)."""
 
 
 STAGES = Family(
@@ -691,11 +694,34 @@ SETTINGS = Family(
                     singleton=True),),
 )
 
+# Lifecycle rules (2026; /lifecycle/rules/, directory 461-479, FINDINGS "Lifecycle rules"): a
+# periodic access review of one object (`content_type` plus `object_id`, the object's pk as
+# authentik shows it) or, without `object_id`, of every object of the type. Reviewers are users
+# named by their UUID (a slug field of the serializer, 465), written by username like every user
+# reference; no licence is checked (465).
+LIFECYCLE_RULES = Family(
+    name="lifecycle_rules", nouns=("lifecycle rule", "lifecycle rules"), section="lifecycle_rules",
+    plain_references=True, id_field="id",
+    singles=(Single(path="/lifecycle/rules/", name="lifecycle_rule", section="lifecycle_rules", key=("name",),
+                    recorded_create="directory/465-lifecycle-create-minimal.json"),),
+    targets=(Target(name="lifecycle_rule", at=(("/lifecycle/rules/", "id"),)),
+             Target(name="reviewer", at=(("/core/users/", "uuid"),), key=("username",))),
+    references={"reviewers": "reviewer", "reviewer_groups": "group",
+                "notification_transports": "notification_transport"},
+    descriptions={
+        "content_type": "The type reviewed: an application, a group or a role.",
+        "object_id": "The one object reviewed, by its id as authentik shows it (a UUID); without it, every object "
+                     "of the type that has no rule of its own (one such rule per type).",
+        "reviewers": "Users by username; authentik takes their UUIDs.",
+        "grace_period": "Time after a review is due before it is overdue; not longer than the interval.",
+    },
+)
+
 # In export order: the manifest sections come out in this order, the reference targets too.
 FAMILIES = (STAGES, POLICIES, FLOWS, CERTIFICATES, PROPERTY_MAPPINGS, PROVIDERS, APPLICATIONS, ENTITLEMENTS,
             RAC_ENDPOINTS, OUTPOST_CONNECTIONS, OUTPOSTS, PROMPT_FIELDS, WEBAUTHN_DEVICE_TYPES, ENDPOINT_CONNECTORS,
             GROUPS, USERS, ROLES, BRANDS, TENANTS, SOURCES, NOTIFICATION_TRANSPORTS, NOTIFICATION_RULES,
-            BLUEPRINTS, SETTINGS)
+            LIFECYCLE_RULES, BLUEPRINTS, SETTINGS)
 # Manifest section -> (singular, plural), in family order.
 SECTIONS = {family.section: family.nouns for family in FAMILIES if family.section is not None}
 
@@ -995,6 +1021,10 @@ def kind_field(spec: JsonObject, kind: KindSpec, collection: str, field_name: st
         compact["plain"] = True
     if field_name in kind.family.python:
         compact["python"] = kind.family.python[field_name] or True
+    if field_name in kind.family.descriptions:
+        said = compact.get("description")
+        compact["description"] = f"{said} {kind.family.descriptions[field_name]}" if said \
+            else kind.family.descriptions[field_name]
     return compact
 
 
@@ -1602,6 +1632,7 @@ MODEL_NAMES = {
     "prompt_field": "authentik_stages_prompt.prompt",
     "invitation_invite": "authentik_stages_invitation.invitation",
     "blueprint_instance": "authentik_blueprints.blueprintinstance",
+    "lifecycle_rule": "authentik_lifecycle.lifecyclerule",  # the permission catalogue's app label (directory 07)
 }
 
 

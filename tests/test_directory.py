@@ -174,6 +174,8 @@ def test_export_leaves_users_out_unless_asked(server: tuple[Sandbox, str, str], 
     ("2023.10.7", "notification_rules:\n  - name: a\n    destination_group: {group: b}\n",
      "3:5: notification_rule/a: destination_group: unknown field: 'destination_group' is authentik "
      "2026.2.2's, not 2023.10.7's; authentik 2023.10.7 has 'group' instead"),
+    ("2023.10.7", "lifecycle_rules:\n  - name: a\n    content_type: authentik_core.group\n    reviewers: [b]\n",
+     "1:1: unknown top-level key 'lifecycle_rules': 'lifecycle_rules' is authentik 2026.2.2's, not 2023.10.7's"),
     ("2023.10.7", "sources:\n  - kind: scim\n    slug: a\n    name: a\n",
      "2:5: scim/a: kind: unknown kind \"scim\" in 'sources' for authentik 2023.10.7: 'scim' is authentik "
      "2026.2.2's, not 2023.10.7's"),
@@ -244,6 +246,70 @@ def test_a_webhook_transport_mode_change_carries_its_url(server: tuple[Sandbox, 
     assert run(url, "apply", str(manifest), "--auto-approve", *state).exit_code == 0
     [(method, _, body)] = writes(sandbox)
     assert (method, body) == ("PATCH", {"mode": "webhook", "webhook_url": "https://hooks.example.com/t"})
+
+
+def test_a_rules_transports_in_the_servers_order_plan_no_change(server: tuple[Sandbox, str, str],
+                                                                  tmp_path: Path) -> None:
+    """authentik lists a rule's transports in the order their rows were last written, not as sent
+    (directory 415, 430: sent [a, webhook], read [webhook, a] after 404 wrote a); the plan compares
+    the list as a set, so a manifest in its own order has nothing to change."""
+    sandbox, url, version = server
+    state = ("--state", str(tmp_path / "state.json"))
+    transports = [{"name": "dm-a", "mode": "local"}, {"name": "dm-b", "mode": "local"}]
+    rule = {"name": "dm-r", "transports": [{"notification_transport": "dm-a"}, {"notification_transport": "dm-b"}]}
+    manifest = write(tmp_path, {"notification_transports": transports, "notification_rules": [rule]})
+    assert run(url, "apply", str(manifest), "--auto-approve", *state).exit_code == 0
+    write(tmp_path, {"notification_transports": [{**transports[0], "send_once": True}, transports[1]],
+                     "notification_rules": [rule]})
+    assert run(url, "apply", str(manifest), "--auto-approve", *state).exit_code == 0
+    names = {t["pk"]: t["name"] for t in sandbox.objects("notification_transport")}
+    [stored] = [r for r in sandbox.objects("notification_rule") if r["name"] == "dm-r"]
+    assert [names[pk] for pk in stored["transports"]] == ["dm-b", "dm-a"]
+    assert run(url, "plan", str(manifest), "--detailed-exitcode", *state).exit_code == 0
+
+
+def test_lifecycle_rules_apply_plan_empty_export_and_prune(tmp_path: Path) -> None:
+    """2026 lifecycle rules (directory 465-477): reviewers written by username travel as the users'
+    UUIDs (465), also for a user the same apply makes; groups and transports by name; a rule of
+    one object names it by `object_id` as authentik shows it, one without `object_id` reviews the
+    whole type (470). Export writes them back by name, and pruning deletes them."""
+    with served("2026.2.2") as (sandbox, url):
+        state = ("--state", str(tmp_path / "state.json"))
+        setup = {"groups": [{"name": "dm-reviewers"}, {"name": "dm-apps"}],
+                 "users": [{"username": "dm-alice", "name": "Alice"}],
+                 "notification_transports": [{"name": "dm-hook", "mode": "webhook",
+                                              "webhook_url": "https://hooks.example.com/dm"}]}
+        manifest = write(tmp_path, setup)
+        assert run(url, "apply", str(manifest), "--auto-approve", *state).exit_code == 0
+        [apps] = [g["pk"] for g in sandbox.objects("group") if g["name"] == "dm-apps"]
+        rules = [{"name": "dm-groups", "content_type": "authentik_core.group", "reviewers": ["dm-alice", "dm-bob"],
+                  "reviewer_groups": ["dm-reviewers"], "notification_transports": ["dm-hook"],
+                  "interval": "days=90", "grace_period": "days=14"},
+                 {"name": "dm-apps-group", "content_type": "authentik_core.group", "object_id": apps,
+                  "reviewers": ["dm-bob"]}]
+        write(tmp_path, {**setup, "users": [*setup["users"], {"username": "dm-bob", "name": "Bob"}],
+                         "lifecycle_rules": rules})
+        sandbox.clear_log()
+        applied = run(url, "apply", str(manifest), "--auto-approve", *state)
+        assert applied.exit_code == 0, applied.output
+        uuids = {u["username"]: u["uuid"] for u in sandbox.objects("user")}
+        bodies = posts(writes(sandbox), "/api/v3/lifecycle/rules/")
+        assert [body["reviewers"] for body in bodies] == [[uuids["dm-alice"], uuids["dm-bob"]], [uuids["dm-bob"]]]
+        assert {r["name"]: r["target_verbose"] for r in sandbox.objects("lifecycle_rule")} == {
+            "dm-groups": "Groups", "dm-apps-group": "Group: Group dm-apps"}
+        assert run(url, "plan", str(manifest), "--detailed-exitcode", *state).exit_code == 0
+        exported = run(url, "export", "--kind", "lifecycle_rule")
+        assert exported.exit_code == 0, exported.output
+        assert yaml.safe_load(exported.stdout)["lifecycle_rules"] == [
+            {"name": "dm-apps-group", "content_type": "authentik_core.group", "object_id": apps,
+             "reviewers": ["dm-bob"]},
+            {"name": "dm-groups", "content_type": "authentik_core.group", "interval": "days=90",
+             "grace_period": "days=14", "reviewer_groups": ["dm-reviewers"], "reviewers": ["dm-alice", "dm-bob"],
+             "notification_transports": ["dm-hook"]}]
+        write(tmp_path, {**setup, "lifecycle_rules": []})
+        plan = plan_json(url, manifest, "--prune", *state)
+    assert sorted((c["action"], c["kind"], c["name"]) for c in plan["changes"]) == [
+        ("delete", "lifecycle_rule", "dm-apps-group"), ("delete", "lifecycle_rule", "dm-groups")]
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -332,14 +398,15 @@ def test_the_plan_says_which_calls_set_a_password_and_permissions(tmp_path: Path
 
 
 DIRECTORY_SECTIONS = ("groups", "users", "roles", "brands", "tenants", "sources", "notification_transports",
-                      "notification_rules")
+                      "notification_rules", "lifecycle_rules")
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_explain_covers_every_directory_kind(version: str) -> None:
     model = load_model(version)
     kinds = [model.kinds[name] for section in DIRECTORY_SECTIONS for name in model.sections.get(section, {}).values()]
-    assert len(kinds) == (13 if version.startswith("2026") else 10)  # 7 source kinds in 2026, 4 in 2023
+    # 7 source kinds and lifecycle rules in 2026, 4 source kinds in 2023
+    assert len(kinds) == (14 if version.startswith("2026") else 10)
     for kind in kinds:
         result = run("http://unused", "explain", kind.name, "--api-version", version)
         assert result.exit_code == 0, result.output
@@ -347,6 +414,10 @@ def test_explain_covers_every_directory_kind(version: str) -> None:
     user = run("http://unused", "explain", "user", "--api-version", version).output
     assert "  password <string>  write-only (never read back; kept as a fingerprint)\n" \
            "      Set through set_password; never returned.\n" in user
+    if version.startswith("2026"):  # lifecycle rules: what the spec leaves unsaid (directory 465, 470)
+        rule = run("http://unused", "explain", "lifecycle_rule", "--api-version", version).output
+        assert "  reviewers <list of USERNAME of a reviewer>  required\n" \
+               "      Users by username; authentik takes their UUIDs.\n" in rule
 
 
 def test_the_readme_manifest_of_the_directory_applies_in_its_plain_form(tmp_path: Path) -> None:

@@ -49,9 +49,10 @@ def test_the_listing_groups_kinds_by_section_with_their_manifest_and_model_kinds
         "applications:", "application application /api/v3/core/applications/",
         "application_entitlement application_entitlement /api/v3/core/application_entitlements/ "
         "(written in an application's entitlements:)"]
-    assert lines[-8:] == ["notification_rules:", "notification_rule notification_rule /api/v3/events/rules/", "",
-                          "blueprints:", "blueprint_instance blueprint_instance /api/v3/managed/blueprints/", "",
-                          "settings:", "settings settings /api/v3/admin/settings/"]
+    assert lines[-11:] == ["notification_rules:", "notification_rule notification_rule /api/v3/events/rules/", "",
+                           "lifecycle_rules:", "lifecycle_rule lifecycle_rule /api/v3/lifecycle/rules/", "",
+                           "blueprints:", "blueprint_instance blueprint_instance /api/v3/managed/blueprints/", "",
+                           "settings:", "settings settings /api/v3/admin/settings/"]
     # The default is the newest model.
     assert explain() == listing
 

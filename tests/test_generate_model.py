@@ -76,12 +76,13 @@ def test_ids_are_typed_and_integer_foreign_keys_found() -> None:
         "outpost_connection": "uuid", "outpost": "uuid", "prompt_field": "uuid", "webauthn_device_type": "uuid",
         "source": "uuid", "group": "uuid", "user": "int", "endpoint_connector": "uuid", "brand": "uuid",
         "role": "uuid", "notification_transport": "uuid", "notification_rule": "uuid",
-        "blueprint_instance": "uuid"}
+        "lifecycle_rule": "uuid", "reviewer": "uuid", "blueprint_instance": "uuid"}
     # providers (apps 190, 245, 277, 302) and users (directory 67) have integer pks, entitlements
     # `pbm_uuid` and no `pk` (apps 446),
-    # brands their own id field (directory 204), and the settings singleton none (directory 237)
+    # brands and lifecycle rules their own id field (directory 204, 465), and the settings singleton
+    # none (directory 237)
     assert {(k["id_field"], k["id_type"]) for k in raw["kinds"].values()} == {
-        ("pk", "uuid"), ("pk", "int"), ("pbm_uuid", "uuid"), ("brand_uuid", "uuid"), ("", "str")}
+        ("pk", "uuid"), ("pk", "int"), ("pbm_uuid", "uuid"), ("brand_uuid", "uuid"), ("id", "uuid"), ("", "str")}
     assert [name for name, k in raw["kinds"].items() if k.get("singleton")] == ["settings"]
     providers = set(raw["sections"]["providers"].values())
     assert {name for name, k in raw["kinds"].items() if k["id_type"] == "int"} == providers | {"user"}
@@ -99,13 +100,16 @@ def test_brands_guard_their_flows_and_sections_come_in_family_order() -> None:
                                                 "flow")
         brand_section = "brands" if version == "2026.2.2" else "tenants"
         settings = ["settings"] if version == "2026.2.2" else []  # 2023 has no /admin/settings/ (directory 237)
+        lifecycle = ["lifecycle_rules"] if version == "2026.2.2" else []  # nor /lifecycle/rules/ (FINDINGS)
         assert list(raw["sections"]) == [*SECTIONS, "groups", "users", "roles", brand_section, "sources",
-                                         "notification_transports", "notification_rules", "blueprints", *settings]
+                                         "notification_transports", "notification_rules", *lifecycle, "blueprints",
+                                         *settings]
         assert raw["section_nouns"]["outpost_connections"] == ["outpost connection", "outpost connections"]
         assert raw["section_nouns"]["blueprints"] == ["blueprint instance", "blueprint instances"]
     families = json.loads((ROOT / "schemas" / "families.json").read_text())
     assert list(families["sections"]) == [*SECTIONS, "groups", "users", "roles", "brands", "tenants", "sources",
-                                          "notification_transports", "notification_rules", "blueprints", "settings"]
+                                          "notification_transports", "notification_rules", "lifecycle_rules",
+                                          "blueprints", "settings"]
     assert families["sections"]["flows"] == ["flow", "flows"]
 
 
@@ -128,7 +132,7 @@ def test_model_covers_every_stage_kind_and_the_flow_families() -> None:
     assert set(load_model("2026.2.2").kinds) - set(load_model("2023.10.7").kinds) == {
         "authenticator_email", "authenticator_endpoint_gdtc", "endpoints", "mtls", "redirect", "source",
         "geoip_policy", "unique_password_policy", "brand", "kerberos_source", "scim_source", "telegram_source",
-        "settings", *APPS_2026_ONLY}
+        "settings", "lifecycle_rule", *APPS_2026_ONLY}
 
 
 def test_model_covers_every_application_provider_mapping_certificate_and_outpost_kind() -> None:

@@ -260,6 +260,8 @@ def first_entry(version: str, kind: Kind, keys: dict[str, list[str]], name: str)
         obj["expression"] = "return {}"  # optional (apps 95), but a PUT would send it
     if kind.name == "proxy_provider":
         obj["internal_host"] = "http://kinds.internal:8080"  # in mode proxy (the default), apps 273
+    if kind.name == "notification_transport":
+        obj["webhook_url"] = "https://kinds.example.com/hook"  # the update's mode webhook needs one (directory 387)
     return obj
 
 

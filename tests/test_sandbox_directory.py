@@ -228,3 +228,74 @@ def test_a_scim_source_makes_its_service_account_and_token(call: Call) -> None:
     assert renamed["token_obj"]["user_obj"]["name"] == "SCIM Source ds-renamed Service-Account"
     assert call("DELETE", "/sources/scim/ds-scim/").status_code == 204
     assert call("GET", f"/core/users/{token['user']}/").status_code == 404
+
+
+def test_a_rules_transports_come_in_the_order_they_were_last_written() -> None:
+    """PostgreSQL reads these small tables in storage order, and an UPDATE writes the row's new
+    version last (directory 415, 434; checked on the 2026 lab: patching transport a, then b, moved
+    each to the end of the rule's list)."""
+    for version in ("2023.10.7", "2026.2.2"):
+        call = calling(Sandbox(version))
+        first, second = (created(call, "/events/transports/", {"name": name})["pk"] for name in ("ds-a", "ds-b"))
+        rule = created(call, "/events/rules/", {"name": "ds-r", "transports": [second, first]})
+        assert rule["transports"] == [first, second]
+        call("PATCH", f"/events/transports/{first}/", json={"send_once": True})
+        assert call("GET", f"/events/rules/{rule['pk']}/").json()["transports"] == [second, first]
+        call("PATCH", f"/events/transports/{second}/", json={"send_once": True})
+        assert call("GET", f"/events/rules/{rule['pk']}/").json()["transports"] == [first, second]
+
+
+def test_a_lifecycle_rules_checks_as_on_the_lab() -> None:
+    """What the 2026 lab answered in this project's own check (not in the recordings): a rule needs
+    a reviewer, on create and on a PATCH; an unknown reviewer UUID; a bad interval; a second rule
+    of one object."""
+    call = calling(Sandbox("2026.2.2"))
+    admin = next(u for u in call("GET", "/core/users/").json()["results"] if u["username"] == "akadmin")
+    group = created(call, "/core/groups/", {"name": "ds-lc"})
+    rule = {"name": "ds-lc1", "content_type": "authentik_core.group", "object_id": group["pk"]}
+    missing = "00000000-0000-4000-8000-000000000000"
+    answers = [call("POST", "/lifecycle/rules/", json={**rule, **extra}) for extra in (
+        {"reviewers": []}, {"reviewers": [missing]}, {"reviewers": [admin["uuid"]], "interval": "bogus"})]
+    assert [(a.status_code, a.json()) for a in answers] == [
+        (400, {"non_field_errors": ["Either a reviewer group or a reviewer must be set."]}),
+        (400, {"reviewers": [f"Object with uuid={missing} does not exist."]}),
+        (400, {"interval": ["bogus is not in the correct format of 'hours=3;minutes=1'."]})]
+    made = created(call, "/lifecycle/rules/", {**rule, "reviewers": [admin["uuid"]]})
+    second = call("POST", "/lifecycle/rules/", json={**rule, "name": "ds-lc2", "reviewers": [admin["uuid"]]})
+    assert (second.status_code, second.json()) == (
+        400, {"non_field_errors": ["The fields content_type, object_id must make a unique set."]})
+    emptied = call("PATCH", f"/lifecycle/rules/{made['id']}/", json={"reviewers": []})
+    assert (emptied.status_code, emptied.json()) == (
+        400, {"non_field_errors": ["Either a reviewer group or a reviewer must be set."]})
+
+
+def test_a_tenants_domain_is_not_unique_a_brands_is() -> None:
+    """2023 directory 226 lists two tenants of one domain; on the labs (this project's check) the
+    2023 server took a second tenant of a domain and the 2026 one refused a second brand."""
+    old = calling(Sandbox("2023.10.7"))
+    statuses = [old("POST", "/core/tenants/", json={"domain": "ds.example.com"}).status_code for _ in range(2)]
+    assert statuses == [201, 201]
+    new = calling(Sandbox("2026.2.2"))
+    assert new("POST", "/core/brands/", json={"domain": "ds.example.com"}).status_code == 201
+    again = new("POST", "/core/brands/", json={"domain": "ds.example.com"})
+    assert (again.status_code, again.json()) == (400, {"domain": ["This field must be unique."]})
+
+
+def test_lifecycle_rules_are_filtered_by_model_and_searched_by_reviewer() -> None:
+    """`?content_type__model=` and a search of the model, reviewer group names and reviewer
+    usernames (source reading: authentik/enterprise/lifecycle/api/rules.py LifecycleRuleViewSet)."""
+    call = calling(Sandbox("2026.2.2"))
+    user = created(call, "/core/users/", {"username": "ds-carol", "name": "Carol"})
+    group = created(call, "/core/groups/", {"name": "ds-auditors"})
+    created(call, "/lifecycle/rules/", {"name": "ds-groups", "content_type": "authentik_core.group",
+                                        "reviewers": [user["uuid"]]})
+    created(call, "/lifecycle/rules/", {"name": "ds-roles", "content_type": "authentik_rbac.role",
+                                        "reviewer_groups": [group["pk"]], "reviewers": []})
+
+    def names(query: str) -> list[str]:
+        return [rule["name"] for rule in call("GET", f"/lifecycle/rules/?{query}").json()["results"]]
+
+    assert names("content_type__model=role") == ["ds-roles"]
+    assert names("search=CAROL") == ["ds-groups"]
+    assert names("search=auditors") == ["ds-roles"]
+    assert names("search=core") == []  # the model's name, not its app label

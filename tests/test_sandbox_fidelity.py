@@ -246,7 +246,8 @@ def initial_seed(version: str, folder: str) -> dict[str, Any] | None:
         return fidelity_apps.apps_seed(version)
     if folder == fidelity_directory.FOLDER:
         seed = default_seed(version)
-        return substitute(copy.deepcopy(seed), fidelity_directory.directory_ids(seed, RECORDINGS, version))
+        rebased = substitute(copy.deepcopy(seed), fidelity_directory.directory_ids(seed, RECORDINGS, version))
+        return fidelity_directory.with_lab_roles(rebased, RECORDINGS, version)
     return flows_seed(version) if folder == "flows" else None
 
 
@@ -332,7 +333,8 @@ async def fill_gap(client: httpx.AsyncClient, state: Replay, gap: Gap) -> None:
     state.sandbox.store.next_ids = []
     assert response.status_code < 300, response.text
     if gap.created:
-        state.ids[gap.created[0]] = response.json()["pk"]
+        created = response.json()
+        state.ids[gap.created[0]] = next(created[key] for key in fidelity_directory.ID_KEYS if key in created)
 
 
 REPLAYS: dict[tuple[str, str], Replay] = {}

@@ -121,10 +121,17 @@ def test_yaml_that_python_cannot_build_is_located() -> None:
     assert problems_of("bad-tag.yaml") == ["bad-tag.yaml:3:11: invalid value for its tag !!int"]
 
 
+def test_a_kind_json_cannot_carry_is_located_not_a_crash() -> None:
+    # found by tests/test_fuzz.py: the unknown-kind message quoted the value as JSON
+    assert problems_of("binary-kind.yaml") == [
+        "binary-kind.yaml:2:5: ?/a: kind: binary data (!!binary) is not a JSON value: quote it"]
+
+
 def test_merge_keys_are_refused_plainly() -> None:
     assert problems_of("merge-key.yaml")[0] == (
         "merge-key.yaml:1:1: unknown top-level key 'base' (did you mean 'brands'?) (expected applications, blueprints, "
-        "brands, certificates, flows, groups, notification_rules, notification_transports, outpost_connections, "
+        "brands, certificates, flows, groups, lifecycle_rules, notification_rules, notification_transports, "
+        "outpost_connections, "
         "outposts, policies, property_mappings, providers, roles, settings, sources, stages or users)")
     assert "merge-key.yaml:4:5: YAML merge keys (<<) are not supported: write the fields out" in \
         problems_of("merge-key.yaml")

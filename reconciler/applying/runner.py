@@ -79,8 +79,10 @@ def _doomed(changes: Sequence[Change], model: ApiModel) -> dict[IdKey, int]:
 def _with_ids(change: Change, created: Mapping[str, Json]) -> Change:
     """References to objects created earlier in this apply get the ids the server gave them."""
     def leaf(value: Secret | Ref) -> Value:
-        if isinstance(value, Ref) and value.pk is None and value.address is not None and value.address in created:
-            return Ref(value.target, value.key, created[value.address], value.address)
+        if isinstance(value, Ref) and value.pk is None and value.address is not None:
+            for held in (f"{value.address}@{value.target}", value.address):  # an alias's id first
+                if held in created:
+                    return Ref(value.target, value.key, created[held], value.address)
         return value
 
     return with_values(change, lambda value: walk(value, leaf))
@@ -405,6 +407,9 @@ class _Run:
         pk = answer[kind.id_field] if isinstance(change, Create) else change.id
         if isinstance(change, Create):
             self.created[change.address] = pk
+            for alias in self.model.aliases(kind):  # a user's UUID, for a lifecycle rule's reviewers
+                if isinstance(answer, dict):
+                    self.created[f"{change.address}@{alias}"] = answer.get(self.model.targets[alias].id)
             self.secrets.own(change.address, change.kind, pk)  # what the repository creates, it owns
         if isinstance(change, Delete):
             self.secrets.forget(change.address)

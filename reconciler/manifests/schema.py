@@ -346,6 +346,10 @@ def _unknown_kind(raw: RawObject, model: ApiModel, problem: Report) -> None:
     if "kind" not in raw.data:
         problem((), "missing 'kind'")
         return
+    unreadable = dict(raw.foreign).get(("kind",))
+    if unreadable is not None:  # a kind JSON cannot carry (`!!binary`, a date): found by tests/test_fuzz.py
+        problem(("kind",), f"{unreadable} is not a JSON value: quote it", "kind")
+        return
     written = raw.data["kind"]
     kinds = model.sections.get(raw.section, {})
     renamed = _other_versions_name(model, raw.section, str(written))

@@ -269,6 +269,13 @@ class ApiModel:
         """The kinds whose objects a target lists (every stage kind for `stage`)."""
         return [kind for kind in self.kinds.values() if self.target_of(kind) == target]
 
+    def aliases(self, kind: Kind) -> list[str]:
+        """Targets that list a kind's objects by another of their ids: the `reviewer` of a
+        lifecycle rule is a user named by its UUID (2026 directory 465), not by its pk."""
+        own = self.target_of(kind)
+        return [name for name, spec in self.targets.items()
+                if spec.path == kind.path and name != own and not spec.union]
+
     def kind_listing(self, target: str) -> Kind | None:
         """The kind whose list a target is (`flow`, `prompt_field`, `flow_stage_binding`), if any:
         its objects are then known by that kind's key. (The `source` target lists sources, not

@@ -34,9 +34,10 @@ class _Resolver:
         self.planned: dict[str, dict[Key, DesiredObject]] = {
             target: {} for target in {model.target_of(kind) for kind in model.kinds.values()} if target}
         for obj in desired:
-            target = model.target_of(model.kinds[obj.kind])
-            if target is not None and obj.parent is None:
-                self.planned[target][obj.key] = obj
+            kind = model.kinds[obj.kind]
+            for target in (model.target_of(kind), *model.aliases(kind)):
+                if target is not None and obj.parent is None:
+                    self.planned.setdefault(target, {})[obj.key] = obj
 
     def pending(self, target: str, obj: DesiredObject) -> Ref:
         """A reference to an object of the manifests: its live id when it exists, else the

@@ -52,8 +52,21 @@ def select(objects: list[JsonObject], query: Mapping[str, str], spec: ListSpec,
 def search(objects: list[JsonObject], text: str, fields: Sequence[str]) -> list[JsonObject]:
     """DRF's SearchFilter: every term in some search field."""
     for term in (term.casefold() for term in SEARCH_TERMS.split(text) if term):
-        objects = [obj for obj in objects if any(term in as_text(dig(obj, path)).casefold() for path in fields)]
+        objects = [obj for obj in objects if any(term in as_text(found).casefold()
+                                                 for path in fields for found in dug(obj, path))]
     return objects
+
+
+def dug(obj: Mapping[str, Json], path: str) -> list[Json]:
+    """`stage_obj.name`, `reviewers_obj.username`: the values inside nested objects, through lists
+    (a search across a to-many relation, `reviewers__username`), and `content_type:model` the
+    part of an `app_label.model` value after the dot (`content_type__model`)."""
+    path, _, part = path.partition(":")
+    values: list[Json] = [obj]
+    for step in path.split("."):
+        values = [item for value in values for item in (value if isinstance(value, list) else [value])]
+        values = [value.get(step) if isinstance(value, Mapping) else None for value in values]
+    return [str(value).rpartition(".")[2] for value in values] if part == "model" else values
 
 
 def by_reference(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
@@ -158,17 +171,11 @@ FILTERS: dict[str, Filter] = {
     "member_username": in_list("users_obj", "username"),
     "member_pk": in_list("users_obj", "pk"),
     "group_name": group_names,
+    "model": lambda objects, param, wanted, lookup: [  # `content_type__model` (a lifecycle rule's)
+        obj for obj in objects if dug(obj, param.replace("__", ":"))[0] == wanted],
 }
 """What each kind of filter keeps, by the profile's name for it (a dispatch table); any other
 kind is a reference (`by_reference`)."""
-
-
-def dig(obj: Mapping[str, Json], path: str) -> Json:
-    """`stage_obj.name`: a value inside a nested object, or None."""
-    value: Json = obj
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
 
 
 def as_text(value: Json) -> str:

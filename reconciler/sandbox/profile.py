@@ -111,11 +111,26 @@ class Profile:
     avatar_blank_name: str | None
     """The name an initials avatar is drawn from when a user's is blank; None: its username."""
     verbose_names: dict[str, dict[str, str]]
+    """`<kind>.<field>` -> the display name of each choice, shown as `<field>_verbose`."""
     accounts: JsonObject
+    """User and membership endpoints: whether set_password requires a password, how add_user
+    answers a non-integer pk, the message for a taken service-account name."""
     fixed: dict[str, Json]
     """Fixed answers at paths below a kind's (`/sources/oauth/source_types/`)."""
     unique_with: dict[str, str]
-    """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
+    """Kinds whose natural key is unique only together with another field (2023 groups: parent),
+    or not at all ("": a 2023 tenant's domain)."""
+    heap_ordered: frozenset[str] = frozenset()
+    """`kind.field` many-to-many lists read in the order their targets were last written, and the
+    `used_by` of a target listing the objects so (PostgreSQL's storage order; directory 415, 434)."""
+    lifecycle: JsonObject = field(default_factory=dict)
+    """Lifecycle rules' content types: the kind holding each one's objects and how authentik
+    names an object (`str`), where the kind's own facts do not say (lifecycle.py)."""
+    unchecked_choices: frozenset[str] = frozenset()
+    """`kind.field` whose spec enum the server does not enforce (a lifecycle rule's content type)."""
+    put_defaults: dict[str, JsonObject] = field(default_factory=dict)
+    """Per kind, the value a PUT gives a field it leaves out (DRF's default for a field of a
+    unique-together set: a lifecycle rule's object_id, 470)."""
     used_by_bases: dict[str, JsonObject] = field(default_factory=dict)
     """Targets a many-to-many relation reaches through their base class, as used_by names them."""
     sources: JsonObject = field(default_factory=dict)
@@ -125,9 +140,6 @@ class Profile:
     pk_ordered: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Per kind, the reference lists the server answers in the targets' pk order, whatever the
     order sent (2026 source mappings, directory 315)."""
-    """User and membership endpoints: whether set_password requires a password, how add_user
-    answers a non-integer pk, the message for a taken service-account name."""
-    """`<kind>.<field>` -> the display name of each choice, shown as `<field>_verbose`."""
 
     def not_found_detail(self, model: str) -> str:
         return self.not_found.format(model=model)
@@ -220,6 +232,10 @@ def load_profile(version: str) -> Profile:
         sources=dict(raw.get("sources", {})),
         discovery=discovery_answers(raw.get("discovery", {})),
         pk_ordered={kind: tuple(names) for kind, names in raw.get("pk_ordered", {}).get("kinds", {}).items()},
+        heap_ordered=frozenset(raw.get("heap_order", {}).get("fields", ())),
+        lifecycle=dict(raw.get("lifecycle", {})),
+        unchecked_choices=frozenset(raw.get("unchecked_choices", {}).get("fields", ())),
+        put_defaults=dict(raw.get("put_defaults", {}).get("kinds", {})),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
-from . import files
+from . import files, lifecycle
 from .applications import ABSENT, NOT_COMPUTED, Computed
 from .directory import UNHANDLED, Directory
 from .middleware import API_PREFIX
@@ -48,6 +48,7 @@ class Renderer:
         self.profile = profile
         self.store = store
         self.directory = Directory(profile, store)
+        self.lifecycle = lifecycle.Lifecycle(store, profile)
         self._base_fields: dict[str, tuple[str, ...]] = {}
         self.examples: dict[tuple[str | None, str], tuple[str, ...]] = {}
         self.computed = Computed(model, profile, store)
@@ -70,6 +71,8 @@ class Renderer:
                     value = copy.deepcopy(values.get(key))
                     if key in self.profile.pk_ordered.get(kind.name, ()) and isinstance(value, list):
                         value = sorted(value, key=str)
+                    elif f"{kind.name}.{key}" in self.profile.heap_ordered and isinstance(value, list):
+                        value = self.store.written_order(value)  # directory 415
                     body[key] = jsonb_order(value) if field.type == "object" and key not in generic else value
             else:
                 value = self.read_only(kind, pk, values, key, generic)
@@ -105,6 +108,9 @@ class Renderer:
         computed = self.directory.read_only(kind, pk, values, key)
         if computed is not UNHANDLED:
             return computed
+        reviewed = self.lifecycle.value(kind, values, key)
+        if reviewed is not lifecycle.UNHANDLED:
+            return reviewed
         held = self.held_value(kind, pk, values, key)
         if held is not UNHANDLED:
             return held

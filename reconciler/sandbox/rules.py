@@ -14,6 +14,7 @@ from reconciler.model.kinds import Kind
 from reconciler.values import Json, ObjectId
 
 from . import certificates, files
+from .lifecycle import Lifecycle
 from .profile import ObjectRule, Profile
 from .store import Store
 
@@ -56,6 +57,8 @@ class Rules:
             return config_type_error(value, self.profile.apps.outpost_defaults.get("config", {}), rule.message)
         if rule.rule == "reserved":
             return rule.message.format(value=value) if value in rule.when.get("values", []) else None
+        if rule.rule == "one_of":  # a transport's email template (2026 directory 398)
+            return rule.message.format(value=value) if value not in rule.when.get("values", []) else None
         check = VALUE_CHECKS.get(rule.rule)
         error = check(value) if check else None
         return rule.message.format(error=error, value=value) if error is not None else None
@@ -169,16 +172,19 @@ class Rules:
     def server_fault(self, kind: Kind, body: Mapping[str, Json], creating: bool) -> bool:
         """A request the server's own code fails on before DRF checks it: an outpost `type` that
         is no choice (`KeyError`, apps 471), a Kubernetes connection created without kubeconfig
-        (NOT NULL, 495) or given one without `local` (`KeyError`, 496)."""
-        for rule in self.profile.rules_of(kind.name):
-            if rule.rule == "fails_unless" and any(name in body and body[name] not in rule.when.get("values", [])
-                                                  for name in rule.fields):
-                return True
-            if rule.rule == "create_needs" and creating and any(name not in body for name in rule.fields):
-                return True
-            if rule.rule == "fails_without" and rule.fields[0] in body \
-                    and any(name not in body for name in rule.fields[1:]):
-                return True
+        (NOT NULL, 495) or given one without `local` (`KeyError`, 496), a lifecycle rule's unknown
+        content type (`ContentType.DoesNotExist`, directory 475)."""
+        return any(self.faults(rule, body, creating) for rule in self.profile.rules_of(kind.name))
+
+    def faults(self, rule: ObjectRule, body: Mapping[str, Json], creating: bool) -> bool:
+        if rule.rule == "fails_unless":
+            return any(name in body and body[name] not in rule.when.get("values", []) for name in rule.fields)
+        if rule.rule == "create_needs":
+            return creating and any(name not in body for name in rule.fields)
+        if rule.rule == "fails_without":
+            return rule.fields[0] in body and any(name not in body for name in rule.fields[1:])
+        if rule.rule == "content_type":
+            return rule.fields[0] in body and not Lifecycle(self.store, self.profile).known(body[rule.fields[0]])
         return False
 
     # -- validate() -----------------------------------------------------------------------------
@@ -366,5 +372,13 @@ BODY_CHECKS: dict[str, BodyCheck] = {
     "kinds_for": Rules.kinds_for,
     "fixed_when": Rules.fixed_when,
     "enterprise_value": Rules.enterprise_value,
+    "object_exists": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).object_missing(
+        rule, attrs, instance),
+    "needs_reviewer": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).no_reviewer(
+        rule, attrs, instance),
+    "not_longer": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).grace_too_long(
+        rule, attrs, instance),
+    "type_wide": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).second_type_wide(
+        rule, attrs, instance),
 }
 """validate() checks reporting (field, message), by rule name (a dispatch table)."""

@@ -35,7 +35,9 @@ class Store:
         self._reference_fields: dict[str, list[tuple[Kind, list[Field]]]] = {}
         self.generation = 0
         self.written: dict[ObjectId, int] = {}
-        """The generation of each object's last write (lists that keep the table's order)."""
+        """The `generation` of each object's last write: PostgreSQL keeps a small table's rows in
+        this order (an UPDATE writes the row's new version last), which reads without an ORDER BY
+        show (`written_order`; directory 415, 434)."""
         """Counts writes, so what is rendered from the objects can be kept until one: every write
         goes through a method here (`insert`, `update`, `hold`, `delete`, `add_listed`)."""
         self._indexes: dict[tuple[str, str], dict[Json, list[Json]]] | None = None
@@ -118,6 +120,7 @@ class Store:
         self.written[pk] = self.generation
         self.values[kind.name][pk] = values
         self.kind_of[pk] = kind.name
+        self.written[pk] = self.generation
         self.held[pk] = dict(held or {})
         if PTR_ID in kind.read_only and PTR_ID not in self.held[pk]:
             self.held[pk][PTR_ID] = self.new_id()
@@ -126,6 +129,7 @@ class Store:
         self.generation += 1
         self.written[pk] = self.generation
         self.values[kind.name][pk].update(values)
+        self.written[pk] = self.generation
 
     def hold(self, pk: ObjectId, key: str, value: Json) -> None:
         """Set a value the server holds itself (a 2023 flow's background)."""
@@ -212,6 +216,7 @@ class Store:
         del self.values[kind.name][pk]
         del self.kind_of[pk]
         self.held.pop(pk, None)
+        self.written.pop(pk, None)
         target = self.model.target_of(kind)
         if target is None:
             return
@@ -225,6 +230,11 @@ class Store:
                 values[field.name] = [item for item in values[field.name] if item != pk]
             else:
                 values[field.name] = None
+                self.written[other_pk] = self.generation  # Django's SET_NULL is an UPDATE
+
+    def written_order(self, pks: list[ObjectId]) -> list[ObjectId]:
+        """`pks` in the order their rows were last written (see `written`)."""
+        return sorted(pks, key=lambda pk: self.written.get(pk, 0))
 
     # -- references -----------------------------------------------------------------------------
     def containing(self, target: str) -> set[str]:
@@ -250,6 +260,10 @@ class Store:
                 return ident
             if kind is not None or only_kind is not None:
                 return None
+        owner = self.model.kind_for_path(spec.path)
+        if owner is not None:  # a kind's objects by another of their ids (a user's uuid: directory 465)
+            return ident if any((values.get(spec.id) or self.held.get(pk, {}).get(spec.id)) == ident
+                                for pk, values in self.values[owner.name].items()) else None
         listed = self.listed_object(target, ident)
         return listed.get(spec.id) if listed is not None else None
 

@@ -29,6 +29,10 @@ NOT_A_LIST = 'Expected a list of items but got type "{input_type}".'
 NOT_A_DICT = "Invalid data. Expected a dictionary, but got {datatype}."
 NOT_A_UUID = "“{value}” is not a valid UUID."
 NO_SUCH_PK = 'Invalid pk "{pk_value}" - object does not exist.'
+NO_SUCH_SLUG = "Object with {slug_name}={value} does not exist."  # DRF's SlugRelatedField (source reading)
+SLUG_IDS = ("uuid",)
+"""Ids a reference takes through a slug field rather than the pk (a lifecycle rule's reviewers: 2026
+directory 465)."""
 NOT_A_PK = "Incorrect type. Expected pk value, received {data_type}."
 TOO_LONG = "Ensure this field has no more than {limit} characters."
 TOO_SHORT = "Ensure this field has at least {limit} characters."
@@ -81,7 +85,7 @@ class Validator:
             if name in body:
                 try:
                     wording = self.profile.field_messages.get(f"{kind.name}.{name}")
-                    cleaned[name] = self.clean(field, body[name], wording)
+                    cleaned[name] = self.clean(self.as_checked(kind, field), body[name], wording)
                     self.check_object_rules(kind, field, cleaned[name], instance)
                     message = self.rules.field_error(kind, name, cleaned[name], body, instance)
                     if message:
@@ -93,6 +97,13 @@ class Validator:
             if name == "name":  # the spec lists nested writes right after the name
                 errors.update(self.nested_errors(kind, body))
         return cleaned, errors
+
+    def as_checked(self, kind: Kind, field: Field) -> Field:
+        """The field as the server checks it: without a spec enum it does not enforce (a lifecycle
+        rule takes any content type of the install: 2026 directory 470)."""
+        if f"{kind.name}.{field.name}" in self.profile.unchecked_choices:
+            return Field(field.name, {key: value for key, value in field.spec.items() if key != "enum"})
+        return field
 
     # -- one value ------------------------------------------------------------------------------
     def clean(self, field: Field, value: Json, wording: Mapping[str, str] | None = None) -> Json:
@@ -142,7 +153,9 @@ class Validator:
                 raise FieldError([NOT_A_UUID.format(value=value)]) from None
         found = self.store.resolve(str(field.reference), ident, field.reference_kind)
         if found is None:
-            raise FieldError([NO_SUCH_PK.format(pk_value=value)])
+            slug = self.store.model.targets[str(field.reference)].id
+            raise FieldError([NO_SUCH_SLUG.format(slug_name=slug, value=value) if slug in SLUG_IDS
+                              else NO_SUCH_PK.format(pk_value=value)])
         return found
 
     def check_object_rules(self, kind: Kind, field: Field, value: Json, instance: ObjectId | None) -> None:
