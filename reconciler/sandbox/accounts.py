@@ -14,12 +14,11 @@ from reconciler.values import JsonObject, ObjectId
 from .directory import Directory
 from .profile import Profile
 from .quirks import creation_defaults
-from .responses import detail, server_error
+from .responses import PLAIN_NOT_FOUND, detail, server_error
 from .store import Store
 
 REQUIRED = "This field is required."
 NOT_AN_INTEGER = "A valid integer is required."
-PLAIN_NOT_FOUND = "Not found."  # add_user with an unknown pk, both versions (130)
 SERVICE_ACCOUNT_PATH = "goauthentik.io/service-accounts"  # 99
 TOKEN_EXPIRES = "goauthentik.io/user/token-expires"  # 99, 100
 

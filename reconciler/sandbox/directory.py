@@ -23,6 +23,9 @@ USER = "user"
 MEMBERS = "users"
 """A group's members: held on the users' side (`groups`), one relation shown both ways (71, 120-124)."""
 MEMBERSHIP = "groups"
+PARENTS = "parents"
+LINKS = "parent_links"
+"""Held by a 2026 group: parent pk -> the store generation its link was made at (`Directory.linked`)."""
 UNHANDLED = object()
 """`read_only` found nothing to say about the key: the generic renderer goes on."""
 INSTALL_ID = "5a1db0c5-0000-4000-8000-000000000000"
@@ -97,8 +100,28 @@ class Directory:
                     self.store.update(kind, pk, {name: []})
         if kind.name == GROUP and (MEMBERS in cleaned or full):
             self.set_members(str(pk), [int(member) for member in cleaned.get(MEMBERS) or []])
+        if kind.name == GROUP and PARENTS in cleaned:
+            self.linked(pk, [str(parent) for parent in cleaned[PARENTS] or []])
         if kind.name == USER and "last_updated" in kind.response_order:
             self.store.hold(pk, "last_updated", format_datetime(datetime.now(UTC)))
+
+    def linked(self, group: ObjectId, parents: list[str]) -> None:
+        """When each parent link was made: a group's `children` come in the order their links were
+        (2026 50: the child linked at 36 before the group itself at 50)."""
+        held = self.store.held[group]
+        before = held.get(LINKS)
+        links = before if isinstance(before, dict) else {}
+        held[LINKS] = {parent: links.get(parent, self.store.generation) for parent in parents}
+
+    def children(self, group: str) -> list[str]:
+        linked = [(self.link_order(str(other), group), str(other)) for other, held in self.store.values[GROUP].items()
+                  if group in (held.get(PARENTS) or [])]
+        return [other for _, other in sorted(linked, key=lambda item: item[0])]
+
+    def link_order(self, child: str, parent: str) -> int:
+        links = self.store.held.get(child, {}).get(LINKS)
+        order = links.get(parent) if isinstance(links, dict) else None
+        return order if isinstance(order, int) else 0
 
     def set_members(self, group: str, members: Iterable[int]) -> None:
         wanted = set(members)
@@ -140,7 +163,7 @@ class Directory:
             parent = self.store.values[GROUP].get(str(values.get("parent")))
             return parent.get("name") if parent else None
         if key == "children":
-            return [other for other, held in self.store.values[GROUP].items() if pk in (held.get("parents") or [])]
+            return self.children(pk)
         if key in ("parents_obj", "children_obj", "inherited_roles_obj"):
             return None  # shown only when asked for (`include_parents`, ...: 37, 38)
         return UNHANDLED

@@ -69,6 +69,8 @@ class Rules:
             return rule.message.format(error=error) if error else None
         if rule.rule == "file_name":
             return files.file_name_error(str(value), self.profile.flow_background["messages"])
+        if rule.rule == "not_self":  # a 2023 group as its own parent (directory 50)
+            return rule.message if instance is not None and str(value) == str(instance) else None
         if rule.rule == "single_true":  # one default brand (tenant): directory 207
             taken = any(other != instance and values.get(name) is True
                         for other, values in self.store.values[kind.name].items())
@@ -308,7 +310,7 @@ def bad_kubeconfig(value: Json) -> str | None:
     return ""
 
 
-STATEFUL_RULES = ("python_syntax", "file_name", "single_true", "nonempty_when")
+STATEFUL_RULES = ("python_syntax", "file_name", "not_self", "single_true", "nonempty_when")
 """Field rules whose check reads more than the value (`Rules.stateful_error`)."""
 VALUE_CHECKS: dict[str, Callable[[Json], str | None]] = {
     "kubeconfig": bad_kubeconfig,

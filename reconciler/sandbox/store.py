@@ -33,6 +33,10 @@ class Store:
         self.lists: dict[str, list[JsonObject]] = {}
         self.opaque: dict[str, tuple[str, int]] = {}
         self._reference_fields: dict[str, list[tuple[Kind, list[Field]]]] = {}
+        self.written: dict[ObjectId, int] = {}
+        """The generation of each object's last write: where a row now lies in its table (an
+        updated row moves to the table's end), the order ties of a list's ordering come in
+        (2023 directory 56)."""
         self.generation = 0
         """Counts writes, so what is rendered from the objects can be kept until one: every write
         goes through a method here (`insert`, `update`, `hold`, `delete`, `add_listed`)."""
@@ -113,6 +117,7 @@ class Store:
     # -- objects of the kinds -------------------------------------------------------------------
     def insert(self, kind: Kind, pk: ObjectId, values: JsonObject, held: Mapping[str, Json] | None = None) -> None:
         self.generation += 1
+        self.written[pk] = self.generation
         self.values[kind.name][pk] = values
         self.kind_of[pk] = kind.name
         self.held[pk] = dict(held or {})
@@ -121,6 +126,7 @@ class Store:
 
     def update(self, kind: Kind, pk: ObjectId, values: Mapping[str, Json]) -> None:
         self.generation += 1
+        self.written[pk] = self.generation
         self.values[kind.name][pk].update(values)
 
     def hold(self, pk: ObjectId, key: str, value: Json) -> None:
@@ -208,6 +214,7 @@ class Store:
         del self.values[kind.name][pk]
         del self.kind_of[pk]
         self.held.pop(pk, None)
+        self.written.pop(pk, None)
         target = self.model.target_of(kind)
         if target is None:
             return
