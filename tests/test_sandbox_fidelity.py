@@ -60,6 +60,9 @@ class Gap:
     url: str
     body: dict[str, Any]
     created: tuple[str, ...] = ()
+    learned: tuple[tuple[str, str], ...] = ()
+    """(key, recorded value) of server-made values later recordings show (a user's `uid`): mapped
+    to the sandbox's answer like a recording's own."""
 
 
 def both(case: str, gap: Gap, created: dict[str, str] | None = None) -> dict[str, Gap]:
@@ -302,6 +305,7 @@ async def replay(version: str, folder: str) -> Replay:
             body: Any = response.json() if is_json else response.text
             if response.status_code < 300 and isinstance(recorded_body, dict) and isinstance(body, dict):
                 state.ids.update(fidelity_directory.learned_ids(recorded_body, body, seeded))
+                state.ids.update(fidelity_directory.learned_from_page(recorded_body, body, seeded, state.ids))
             stages = {stage["pk"]: stage for stage in sandbox.objects("stage")}
             state.exchanges[name] = Exchange(response.status_code, response.headers, body, stages)
     return state
@@ -330,6 +334,7 @@ async def fill_gap(client: httpx.AsyncClient, state: Replay, gap: Gap) -> None:
     assert response.status_code < 300, response.text
     if gap.created:
         state.ids[gap.created[0]] = response.json()["pk"]
+    state.ids.update({recorded: response.json()[key] for key, recorded in gap.learned})
 
 
 REPLAYS: dict[tuple[str, str], Replay] = {}
@@ -400,6 +405,9 @@ def assert_same(expected: Any, actual: Any, where: str, started: datetime | None
         assert_same_list(expected, actual, where, started)
     elif isinstance(expected, str) and TOKEN in expected:
         assert_same_token_url(expected, actual, where)
+    elif isinstance(expected, str) and expected in fidelity_directory.REDACTED:
+        form = fidelity_directory.REDACTED[expected]
+        assert isinstance(actual, str) and form.fullmatch(actual), f"{where}: {actual!r}"
     else:
         assert actual == expected, f"{where}: {actual!r} != {expected!r}"
 
