@@ -33,11 +33,11 @@ class Store:
         self.lists: dict[str, list[JsonObject]] = {}
         self.opaque: dict[str, tuple[str, int]] = {}
         self._reference_fields: dict[str, list[tuple[Kind, list[Field]]]] = {}
-        self.written: dict[ObjectId, int] = {}
-        """The generation of each object's last write: where a row now lies in its table (an
-        updated row moves to the table's end), the order ties of a list's ordering come in
-        (2023 directory 56)."""
         self.generation = 0
+        self.written: dict[ObjectId, int] = {}
+        """The `generation` of each object's last write: PostgreSQL keeps a small table's rows in
+        this order (an UPDATE writes the row's new version last), which reads without an ORDER BY
+        show (`written_order`; directory 415, 434)."""
         """Counts writes, so what is rendered from the objects can be kept until one: every write
         goes through a method here (`insert`, `update`, `hold`, `delete`, `add_listed`)."""
         self._indexes: dict[tuple[str, str], dict[Json, list[Json]]] | None = None
@@ -117,17 +117,17 @@ class Store:
     # -- objects of the kinds -------------------------------------------------------------------
     def insert(self, kind: Kind, pk: ObjectId, values: JsonObject, held: Mapping[str, Json] | None = None) -> None:
         self.generation += 1
-        self.written[pk] = self.generation
         self.values[kind.name][pk] = values
         self.kind_of[pk] = kind.name
+        self.written[pk] = self.generation
         self.held[pk] = dict(held or {})
         if PTR_ID in kind.read_only and PTR_ID not in self.held[pk]:
             self.held[pk][PTR_ID] = self.new_id()
 
     def update(self, kind: Kind, pk: ObjectId, values: Mapping[str, Json]) -> None:
         self.generation += 1
-        self.written[pk] = self.generation
         self.values[kind.name][pk].update(values)
+        self.written[pk] = self.generation
 
     def hold(self, pk: ObjectId, key: str, value: Json) -> None:
         """Set a value the server holds itself (a 2023 flow's background)."""
@@ -228,6 +228,11 @@ class Store:
                 values[field.name] = [item for item in values[field.name] if item != pk]
             else:
                 values[field.name] = None
+                self.written[other_pk] = self.generation  # Django's SET_NULL is an UPDATE
+
+    def written_order(self, pks: list[ObjectId]) -> list[ObjectId]:
+        """`pks` in the order their rows were last written (see `written`)."""
+        return sorted(pks, key=lambda pk: self.written.get(pk, 0))
 
     # -- references -----------------------------------------------------------------------------
     def containing(self, target: str) -> set[str]:
