@@ -82,7 +82,6 @@ REASONS = {
     "role": "permission row ids are the lab's table sequences (162, 164, 168, 193); assigned_by_roles listings, "
             "role add_user, the ?users=/?groups=/?managed__isnull= filters and used_by are not emulated; 2023 keeps "
             "a deleted role's permissions by name (196)",
-    "perm": "the permission catalogue's filters (?codename=, ?content_type__...) and GET by id are not emulated",
     "tenant": "2023 lists a second tenant of the same domain that a recording held out of the numbering "
               "(222-223 or 225) made (226, 227)",
     "settings": "2023 has no /admin/settings/: its unrouted PATCH answers 405 with an empty page (238), where the "
@@ -109,7 +108,6 @@ NOT_YET = {
         "fresh": "24-25",
         "group": "63-64",
         "gu": "120 123 135-137 143 147",
-        "perm": "199-200 202",
         "role": "173-175 181 187 196",
         "rule": "415-417 426-427 430 432",
         "settings": "238",
@@ -124,7 +122,6 @@ NOT_YET = {
         "fresh": "6 24-26",
         "gu": "122-123 135-137 147",
         "lifecycle": "463-468 470-471 473 475-479",
-        "perm": "199-200 202",
         "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
         "settings": "243",

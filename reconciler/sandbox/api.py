@@ -469,7 +469,8 @@ class Api:
         grants = CATALOGUE + "assigned_by_roles/{ident}/"
         return [self.route(grants + "assign/", {"POST": partial(self.grant, role, assign=True)}),
                 self.route(grants + "unassign/", {"PATCH": partial(self.grant, role, assign=False)}),
-                self.route(CATALOGUE, {"GET": partial(self.list_permissions, role)})]
+                self.route(CATALOGUE, {"GET": partial(self.list_permissions, role)}),
+                self.route(CATALOGUE + "{ident}/", {"GET": self.get_permission})]
 
     async def grant(self, role: Kind, request: Request, ident: str, *, assign: bool) -> Response:
         """Assign (2026: 200 with one `{"id"}` per permission, 2023: 204; 162) or unassign (204; 176)."""
@@ -498,6 +499,11 @@ class Api:
             return self.page(self.store.lists.get(CATALOGUE, []), request, CATALOGUE, None)
         found = self.store.find(role, wanted)
         return self.page(self.grants.global_rows(str(found)) if found else [], request, CATALOGUE, None)
+
+    async def get_permission(self, request: Request, ident: str) -> Response:
+        """One row of the catalogue by its integer id (202)."""
+        found = next((row for row in self.grants.catalogue if str(row.get("id")) == ident), None)
+        return JSONResponse(found) if found else self.not_found("Permission")
 
     # -- read-only lists ------------------------------------------------------------------------
     async def list_listed(self, path: str, request: Request) -> Response:

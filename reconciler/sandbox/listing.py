@@ -158,6 +158,8 @@ FILTERS: dict[str, Filter] = {
     "member_username": in_list("users_obj", "username"),
     "member_pk": in_list("users_obj", "pk"),
     "group_name": group_names,
+    "content_type": lambda objects, param, wanted, lookup: [
+        obj for obj in objects if as_text(obj.get(param.removeprefix("content_type__"))) == wanted],
 }
 """What each kind of filter keeps, by the profile's name for it (a dispatch table); any other
 kind is a reference (`by_reference`)."""
