@@ -70,8 +70,7 @@ NOW_REPRODUCED = {"2023.10.7": "24 326 396 400 438-439 441-442 446 451 455 457-4
 
 # Why the recordings of each group (the word after the number in their names) are not reproduced.
 REASONS = {
-    "fresh": "answers the sandbox does not serve yet (lifecycle rules, the worker's blueprint files); 2026 06 "
-             "lists roles another session's outposts left on the lab",
+    "fresh": "answers the sandbox does not serve yet (lifecycle rules, the worker's blueprint files)",
     "group": "2023 lists rec3-bp-group, which the 2023 worker imported from blueprint 28 on 29's apply; the "
              "sandbox's import does not make it (449)",
     "gu": "membership changes through a parent cycle (120, 123, 143), member filters and used_by (135-137, 147) "
@@ -79,9 +78,6 @@ REASONS = {
     "user": "2023 answers a service account without a name with the database's NOT NULL text, which quotes the "
             "failing row: the user sequence's next value (41, after inserts no recording shows), two clock values "
             "and a fresh UUID; the sandbox answers 2026's 'This field is required.'",
-    "role": "permission row ids are the lab's table sequences (162, 164, 168, 193); assigned_by_roles listings, "
-            "role add_user, the ?users=/?groups=/?managed__isnull= filters and used_by are not emulated; 2023 keeps "
-            "a deleted role's permissions by name (196)",
     "tenant": "2023 lists a second tenant of the same domain that a recording held out of the numbering "
               "(222-223 or 225) made (226, 227)",
     "settings": "2023 has no /admin/settings/: its unrouted PATCH answers 405 with an empty page (238), where the "
@@ -107,10 +103,8 @@ NOT_YET = {
         "blueprint": "28-29 437-439 441-451 453-458 460",
         "fresh": "24-25",
         "group": "63-64",
-        "gu": "120 123 135-137 143 147",
-        "role": "173-175 181 187 196",
+        "gu": "120 123 135-137 143",
         "rule": "415-417 426-427 430 432",
-        "settings": "238",
         "source": "269 278-280 282-284 303 315 317-318 320 326-328 332 366 372 381",
         "tenant": "226-227",
         "transport": "387 390 396 400 406-407 434",
@@ -119,13 +113,12 @@ NOT_YET = {
     },
     "2026.2.2": {
         "blueprint": "28-29 437-439 441-448 450-451 453-458 460",
-        "fresh": "6 24-26",
+        "fresh": "24-26",
         "gu": "122-123 135-137 147",
         "lifecycle": "463-468 470-471 473 475-479",
-        "role": "162 164 168 173-175 181-183 186-187 193",
         "rule": "415-417 426-427 430 433",
         "settings": "243",
-        "source": "268-270 278-284 286 288 303 314-315 317-318 326-328 332 352-356 366-369 371-373",
+        "source": "268 270 278-284 286 288 303 314-315 317-318 326-328 332 352-356 366-369 371-373",
         "transport": "387 390 396 398 400 406-407 434",
         "verify": "480-485 487-490",
     },
@@ -261,6 +254,64 @@ def lab_objects(seed: Mapping[str, Any], recordings: Path, version: str) -> dict
         if sent and sent[0] and seeded:
             ids[seeded[0]] = sent[0]
     return ids
+
+
+LAB_ROLES = "06-fresh-roles-list"
+
+
+def with_lab_roles(seed: dict[str, Any], recordings: Path, version: str) -> dict[str, Any]:
+    """The seed with the roles the lab held besides the fresh install's: the
+    `ak-managed-role--user-N` roles another session's outposts left, which 2026 06 lists from the
+    start (484 at the end still does) and fresh-install.json, read at another time, does not."""
+    path = recordings / version / FOLDER / f"{LAB_ROLES}.json"
+    listed = json.loads(path.read_text())["response"]["json"]["results"] if path.exists() else []
+    roles = seed["lists"].get("/rbac/roles/", [])
+    held = {role["pk"] for role in roles}
+    seed["lists"]["/rbac/roles/"] = [*roles, *(role for role in listed if role["pk"] not in held)]
+    return seed
+
+
+LAB_PERMISSION_ROWS = {"2023.10.7": {"object": 6}, "2026.2.2": {"model": 302, "object": 96}}
+"""Where the lab's permission tables (global, per-object) were numbered when the directory recordings
+began: 2026 162 answers the rows 303 and 304, 164 the row 97; 2023 173 lists the object rows 7-9
+that 163 and 164 wrote."""
+MANAGED_ROLE = "ak-managed-role--"
+"""A per-user role authentik made (`managed` is its name: authentik/core/models.py
+`get_managed_role`, read through the search tool); 186 lists exactly these as managed."""
+GRANTS_READ = "173-role-assigned-by-roles-object"
+
+
+def lab_rbac(seed: dict[str, Any], recordings: Path, version: str) -> dict[str, Any]:
+    """The seed's roles (`with_lab_roles`) with the managed ones marked so, their permissions as
+    173 lists them, and the lab's permission table sequences."""
+    roles = seed["lists"].get("/rbac/roles/", [])
+    seed["lists"]["/rbac/roles/"] = [{**role, **({"managed": role["name"]} if role["name"].startswith(MANAGED_ROLE)
+                                                 else {})} for role in roles]
+    grants = lab_grants(seed, recordings, version, {role["pk"] for role in roles})
+    seed["rbac"] = {"rows": LAB_PERMISSION_ROWS[version], "grants": grants}
+    return seed
+
+
+def lab_grants(seed: Mapping[str, Any], recordings: Path, version: str, roles: set[str]) -> list[dict[str, Any]]:
+    """The permissions of the lab's own roles as 173 lists them (2026: object and model
+    permissions, each with its row id)."""
+    catalogue = {(row["app_label"], row["codename"]): row["id"] for row in seed["lists"]["/rbac/permissions/"]}
+    read = json.loads((recordings / version / FOLDER / f"{GRANTS_READ}.json").read_text())["response"]["json"]
+    return [{"role": entry["role_pk"], "id": item["id"], **permission(catalogue, item),
+             "model": f"{item['app_label']}.{item['model']}" if "object_pk" in item else None,
+             "object_pk": item.get("object_pk")}
+            for entry in read["results"] if entry["role_pk"] in roles
+            for key in ("object_permissions", "model_permissions") for item in entry.get(key, [])]
+
+
+def permission(catalogue: Mapping[tuple[str, str], int], item: Mapping[str, Any]) -> dict[str, Any]:
+    """A listed permission by its catalogue id, or described where the catalogue lacks it (the
+    read-only role's `auth.view_group`, Django's own)."""
+    found = catalogue.get((item["app_label"], item["codename"]))
+    if found is not None:
+        return {"permission": found}
+    return {"codename": item["codename"], "model_name": item["model"], "app_label": item["app_label"],
+            "name": item["name"]}
 
 
 def directory_ids(seed: Mapping[str, Any], recordings: Path, version: str) -> dict[str, str]:

@@ -249,7 +249,9 @@ def initial_seed(version: str, folder: str) -> dict[str, Any] | None:
         return fidelity_apps.apps_seed(version)
     if folder == fidelity_directory.FOLDER:
         seed = default_seed(version)
-        return substitute(copy.deepcopy(seed), fidelity_directory.directory_ids(seed, RECORDINGS, version))
+        rebased = substitute(copy.deepcopy(seed), fidelity_directory.directory_ids(seed, RECORDINGS, version))
+        return fidelity_directory.lab_rbac(fidelity_directory.with_lab_roles(rebased, RECORDINGS, version),
+                                           RECORDINGS, version)
     return flows_seed(version) if folder == "flows" else None
 
 

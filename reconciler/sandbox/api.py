@@ -24,9 +24,10 @@ from .listing import BAD_JSON, InvalidFilter, InvalidJsonFilter, InvalidPage, or
 from .middleware import API_PREFIX
 from .profile import Profile
 from .quirks import creation_defaults, json_error_text, jsonb_order, server_error_fields
-from .rbac import CATALOGUE, RoleGrants, ServerFailure
+from .rbac import ROLE, RoleGrants
 from .representation import Renderer
 from .responses import PLAIN_NOT_FOUND, bad_request_page, detail, not_found_page, server_error
+from .roles import Roles, has_roles
 from .rules import Rules, ServerFault
 from .store import PTR_ID, Store, normal_uuid
 from .validation import NOT_A_DICT, Validator
@@ -38,13 +39,14 @@ BAD_TOKEN = "Token invalid/expired"  # 89
 UNSUPPORTED_SCHEME = "Unsupported authentication type"  # source reading: authentik/api/authentication.py
 INVALID_PAGE = "Invalid page."  # 05
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 FILE_ACTIONS = (("flow", "set_background_url/", "background"), ("application", "set_icon_url/", "meta_icon"))
 """(kind, action, the value it holds) of the 2023 actions that set a read-only file URL."""
 
 
 class Api:
     def __init__(self, *, model: ApiModel, profile: Profile, store: Store, token: str,
-                 enterprise: bool) -> None:
+                 enterprise: bool, rbac_seed: Mapping[str, Json] | None = None) -> None:
         self.model = model
         self.profile = profile
         self.store = store
@@ -53,7 +55,9 @@ class Api:
         self.rules = Rules(store, profile, enterprise)
         self.validator = Validator(store, profile, self.rules)
         self.importer = Importer(model, store)
-        self.grants = RoleGrants(store, bare_object_codenames=profile.version.startswith("2023"))
+        self.grants = RoleGrants(store, bare_object_codenames=bool(profile.rbac.get("bare_object_codenames")),
+                                 by_name=bool(profile.rbac.get("grants_by_role_name")))
+        self.grants.seed(rbac_seed)
         self._rendered: dict[str, tuple[int, list[JsonObject]]] = {}
         self._cached: dict[str, tuple[int, dict[int, list[ObjectId]]]] = {}
 
@@ -461,49 +465,13 @@ class Api:
         accounts = Accounts(self.profile, self.store, self.renderer.directory, self.body, self.found_with_body)
         return [self.route(path, {method: handler}) for path, (method, handler) in accounts.handlers().items()]
 
-    # -- role permissions (rbac.py) --------------------------------------------------------------
+    # -- roles and their permissions (roles.py, rbac.py) -----------------------------------------
     def role_routes(self) -> list[Route]:
-        role = self.model.kinds.get("role")
-        if role is None:
+        if not has_roles(self.model.kinds):
             return []
-        grants = CATALOGUE + "assigned_by_roles/{ident}/"
-        return [self.route(grants + "assign/", {"POST": partial(self.grant, role, assign=True)}),
-                self.route(grants + "unassign/", {"PATCH": partial(self.grant, role, assign=False)}),
-                self.route(CATALOGUE, {"GET": partial(self.list_permissions, role)}),
-                self.route(CATALOGUE + "{ident}/", {"GET": self.get_permission})]
-
-    async def grant(self, role: Kind, request: Request, ident: str, *, assign: bool) -> Response:
-        """Assign (2026: 200 with one `{"id"}` per permission, 2023: 204; 162) or unassign (204; 176)."""
-        read = await self.found_with_body(role, request, ident)
-        if isinstance(read, Response):
-            return read
-        found, body = read
-        errors = self.grants.errors(body)
-        if errors:
-            return JSONResponse(errors, 400)
-        try:
-            if not assign:
-                self.grants.unassign(str(found), body)
-                return Response(status_code=204)
-            ids = self.grants.assign(str(found), body)
-        except ServerFailure:
-            return server_error()
-        if self.profile.version.startswith("2023"):
-            return Response(status_code=204)
-        return JSONResponse([{"id": str(pk)} for pk in ids])
-
-    async def list_permissions(self, role: Kind, request: Request) -> Response:
-        """The catalogue, or with `?role=` the role's global permissions (172)."""
-        wanted = request.query_params.get("role")
-        if wanted is None:
-            return self.page(self.store.lists.get(CATALOGUE, []), request, CATALOGUE, None)
-        found = self.store.find(role, wanted)
-        return self.page(self.grants.global_rows(str(found)) if found else [], request, CATALOGUE, None)
-
-    async def get_permission(self, request: Request, ident: str) -> Response:
-        """One row of the catalogue by its integer id (202)."""
-        found = next((row for row in self.grants.catalogue if str(row.get("id")) == ident), None)
-        return JSONResponse(found) if found else self.not_found("Permission")
+        roles = Roles(self.profile, self.store, self.grants, self.body, self.found_with_body,
+                      lambda objects, request, path: self.page(objects, request, path, None), self.not_found)
+        return [self.route(path, {method: handler}) for path, (method, handler) in roles.handlers().items()]
 
     # -- read-only lists ------------------------------------------------------------------------
     async def list_listed(self, path: str, request: Request) -> Response:
@@ -522,7 +490,7 @@ class Api:
         query = dict(request.query_params)
         spec = self.profile.list_spec(*([kind.name] if kind else []), path)
         try:
-            selected = select(objects, query, spec, partial(self.filter_value, kind))
+            selected = select(objects, query, spec, partial(self.filter_value, kind, query=query))
             envelope = paginate(order(selected, spec.ordering, query, self.sort_value), query,
                                 self.profile.page_size, self.profile.max_page_size)
         except InvalidFilter as exc:
@@ -555,10 +523,15 @@ class Api:
             pages[number] = [obj["pk"] for obj in envelope["results"]]
         return [self.renderer.render(kind, pk) for pk in pages[number] if pk in self.store.values[kind.name]]
 
-    def filter_value(self, kind: Kind | None, how: str, param: str, value: str) -> Json:
+    def filter_value(self, kind: Kind | None, how: str, param: str, value: str,
+                     query: Mapping[str, str] | None = None) -> Json:
         """What a filter value names: the object a reference filter wants, by pk (a policy
-        binding's target only by its binding-model UUID, flows 264, 265), or whether a policy has
-        no bindings (flows 220)."""
+        binding's target only by its binding-model UUID, flows 264, 265), whether a policy has
+        no bindings (flows 220), the roles a user or group holds, a value held unshown."""
+        if how == "related":
+            return self.renderer.directory.roles_held(param, value, (query or {}).get("inherited", "") == "true")
+        if how == "held_isnull":
+            return self.store.held.get(value, {}).get(param.removesuffix("__isnull"))
         if how == "unbound":
             return not self.store.referring("policy_binding", "policy", value)
         if how == "backchannel":
@@ -629,10 +602,11 @@ class Api:
         values = self.store.values[kind.name][pk]
         entries = [usage(self.renderer.target_object(str(field.reference), ident), str(field.reference), ident,
                          self.profile.used_by_many)
-                   for field in kind.fields.values() if field.reference and field.is_list
+                   for name, field in kind.fields.items() if field.reference and field.is_list
+                   and name not in kind.mirrored  # a group's members are the users' `groups` (147)
                    for ident in values.get(field.name) or []]
         target = self.model.target_of(kind)
-        for other, other_pk, field in self.store.referrers(target, pk) if target else ():
+        for other, other_pk, field in self.referrers_in_order(target, pk) if target else ():
             if field.is_list:
                 action = self.profile.used_by_many
             elif field.name in other.cascade or not field.nullable:
@@ -641,7 +615,31 @@ class Api:
                 action = self.profile.used_by_set_null
             entries.append(self.labelled(other, usage(self.renderer.render(other, other_pk), model_label(other),
                                                       other_pk, action)))
-        return entries
+        if kind.name == ROLE and self.profile.rbac.get("used_by_rows"):
+            entries = self.with_grant_rows(str(pk), entries)
+        return [{**entry, "pk": str(entry["pk"])} for entry in entries]  # Django's str(obj.pk) (147)
+
+    def with_grant_rows(self, role: str, entries: list[JsonObject]) -> list[JsonObject]:
+        """A 2026 role's permission rows (`cascade`), listed after the groups holding the role and
+        before its users, as Django orders the role's relations (187)."""
+        rows = self.grants.usages(role, self.profile.used_by_cascade, self.object_text)
+        first_user = next((i for i, entry in enumerate(entries) if entry["model_name"] == "user"), len(entries))
+        return [*entries[:first_user], *rows, *entries[first_user:]]
+
+    def object_text(self, pk: str) -> str:
+        """An object as Django prints it (`Group rec3-group-child-ps`, 187), by its `used_by` label."""
+        kind = self.store.kind_at(pk)
+        if kind is None:
+            return pk
+        return str(self.labelled(kind, usage(self.renderer.render(kind, pk), model_label(kind), pk, ""))["name"])
+
+    def referrers_in_order(self, target: str, pk: ObjectId) -> list[tuple[Kind, ObjectId, Field]]:
+        """The objects referring to `pk`, those by a many-to-many field the profile reads in storage
+        order last, in that order (directory 434)."""
+        found = list(self.store.referrers(target, pk))
+        stored = [entry for entry in found if f"{entry[0].name}.{entry[2].name}" in self.profile.heap_ordered]
+        written = self.store.written
+        return [entry for entry in found if entry not in stored] + sorted(stored, key=lambda e: written.get(e[1], 0))
 
     def labelled(self, kind: Kind, entry: JsonObject) -> JsonObject:
         """A `used_by` entry with the app and name the profile gives the kind (directory 231)."""
@@ -666,7 +664,11 @@ async def no_route(request: Request) -> Response:
 
 
 def unrouted(request: Request) -> Response:
-    return not_found_page()
+    """Django's 404 page for a read of an address no route matches (94; directory 27); authentik's
+    404 handler is a view that only allows reads, so any other method gets its 405 with an empty
+    page, like a server error (2023 directory 238: a PATCH of the 2023 unrouted /admin/settings/;
+    2026 apps 427: a POST to an action 2026 does not have)."""
+    return not_found_page() if request.method in READ_METHODS else server_error()
 
 
 def usage(obj: JsonObject | None, label: str, ident: Json, action: str) -> JsonObject:

@@ -204,6 +204,26 @@ class Directory:
         parents = values.get("parents") or ([values["parent"]] if values.get("parent") else [])
         return bool(values.get("is_superuser")) or any(self.superuser(str(p), seen) for p in parents)
 
+    def roles_held(self, holder: str, ident: str, inherited: bool) -> list[Json] | None:
+        """The roles a user (`users`) or a group (`groups`; with `inherited`, its ancestors' too)
+        holds, or None when the ident names none (2026 182, 183)."""
+        if holder == "users":
+            values = self.store.values[USER].get(int(ident)) if ident.isdigit() else None
+            return list(values.get("roles") or []) if values is not None else None
+        if ident not in self.store.values[GROUP]:
+            return None
+        groups = self.ancestors(ident, set()) if inherited else [ident]
+        return [role for group in groups for role in self.store.values[GROUP][group].get("roles") or []]
+
+    def ancestors(self, group: str, seen: set[str]) -> list[str]:
+        """A group and the groups above it, each once (a parent cycle ends: 50, 120)."""
+        values = self.store.values[GROUP].get(group)
+        if values is None or group in seen:
+            return []
+        seen.add(group)
+        parents = values.get(PARENTS) or ([values["parent"]] if values.get("parent") else [])
+        return [group, *(above for parent in parents for above in self.ancestors(str(parent), seen))]
+
     def member_item(self, user: int) -> JsonObject:
         """A member as `users_obj` lists it (120: pk, username, name, is_active, last_login, email,
         attributes, uid)."""

@@ -140,6 +140,22 @@ def group_names(objects: list[JsonObject], param: str, wanted: str, lookup: Look
     return [obj for obj in objects if any(item.get("name") == wanted for item in obj.get("groups_obj") or [])]
 
 
+def related(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    """Objects another one holds: a user's or a group's roles (2026 `?users=`, `?groups=`: directory
+    182, 183); a value that names nothing is refused."""
+    held = lookup(param, wanted)
+    if not isinstance(held, list):
+        raise InvalidFilter(param)
+    return [obj for obj in objects if obj.get("pk") in held]
+
+
+def held_is_null(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    """`?managed__isnull=` over a value the server keeps but does not show (a role's `managed`,
+    directory 186)."""
+    yes = wanted.lower() in TRUE_VALUES
+    return [obj for obj in objects if (lookup(param, as_text(obj.get("pk"))) is None) == yes]
+
+
 Filter = Callable[[list[JsonObject], str, str, Lookup], list[JsonObject]]
 """(objects, parameter, value, lookup) -> the objects the filter keeps."""
 
@@ -158,6 +174,8 @@ FILTERS: dict[str, Filter] = {
     "member_username": in_list("users_obj", "username"),
     "member_pk": in_list("users_obj", "pk"),
     "group_name": group_names,
+    "related": related,
+    "held_isnull": held_is_null,
     "content_type": lambda objects, param, wanted, lookup: [
         obj for obj in objects if as_text(obj.get(param.removeprefix("content_type__"))) == wanted],
 }

@@ -84,6 +84,8 @@ class Profile:
     """`/core/brands/current/` (2023 tenants): `of` the kind, `path`, the recorded `body` (directory 09)."""
     """Per kind, the `app` and `name` template of its `used_by` entries where its path does not
     give them (a 2026 brand lives in authentik_brands and is named `Brand <domain>`, directory 231)."""
+    rbac: JsonObject
+    """How roles and their permissions answer (`rbac.py`, `roles.py`; directory 162-196)."""
     nested_writes: dict[str, NestedWrite]
     lists: dict[str, ListSpec]
     page_size: int
@@ -110,7 +112,11 @@ class Profile:
     fixed: dict[str, Json]
     """Fixed answers at paths below a kind's (`/sources/oauth/source_types/`)."""
     unique_with: dict[str, str]
-    """Kinds whose natural key is unique only together with another field (2023 groups: parent)."""
+    """Kinds whose natural key is unique only together with another field (2023 groups: parent),
+    or not at all ("": a brand's or tenant's domain)."""
+    heap_ordered: frozenset[str] = frozenset()
+    """`kind.field` many-to-many lists read in the order their targets were last written, and the
+    `used_by` of a target listing the objects so (PostgreSQL's storage order; directory 415, 434)."""
     """User and membership endpoints: whether set_password requires a password, how add_user
     answers a non-integer pk, the message for a taken service-account name."""
     """`<kind>.<field>` -> the display name of each choice, shown as `<field>_verbose`."""
@@ -179,6 +185,7 @@ def load_profile(version: str) -> Profile:
         used_by_cascade=raw["used_by_actions"]["cascade"],
         used_by_labels=dict(raw["used_by_actions"].get("labels", {})),
         current_brand=dict(raw.get("current_brand", {})),
+        rbac=dict(raw.get("rbac", {})),
         nested_writes=nested,
         lists=lists,
         page_size=raw["page_size"]["default"],
@@ -201,6 +208,7 @@ def load_profile(version: str) -> Profile:
         accounts=raw["accounts"],
         fixed=raw["fixed"]["paths"],
         unique_with=raw["unique_with"]["kinds"],
+        heap_ordered=frozenset(raw.get("heap_order", {}).get("fields", ())),
     )
 
 
