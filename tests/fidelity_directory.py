@@ -73,8 +73,9 @@ REASONS = {
     "fresh": "answers the sandbox does not serve yet (lifecycle rules, the worker's blueprint files)",
     "group": "2023 lists rec3-bp-group, which the 2023 worker imported from blueprint 28 on 29's apply; the "
              "sandbox's import does not make it (449)",
-    "gu": "membership changes through a parent cycle (120, 123, 143), member filters and used_by (135-137, 147) "
-          "count or list objects of recordings not reproduced",
+    "gu": "2026 lists the group's parentage and ancestry rows (GroupParentageNode, GroupAncestryNode) among what "
+          "its delete takes: the parentage row's pk is a UUID the server drew for 36's link, which no answer "
+          "before 147 shows",
     "user": "2023 answers a service account without a name with the database's NOT NULL text, which quotes the "
             "failing row: the user sequence's next value (41, after inserts no recording shows), two clock values "
             "and a fresh UUID; the sandbox answers 2026's 'This field is required.'",
@@ -103,7 +104,6 @@ NOT_YET = {
         "blueprint": "28-29 437-439 441-451 453-458 460",
         "fresh": "24-25",
         "group": "63-64",
-        "gu": "120 123 135-137 143",
         "rule": "415-417 426-427 430 432",
         "source": "269 278-280 282-284 303 315 317-318 320 326-328 332 366 372 381",
         "tenant": "226-227",
@@ -114,7 +114,7 @@ NOT_YET = {
     "2026.2.2": {
         "blueprint": "28-29 437-439 441-448 450-451 453-458 460",
         "fresh": "24-26",
-        "gu": "122-123 135-137 147",
+        "gu": "147",
         "lifecycle": "463-468 470-471 473 475-479",
         "rule": "415-417 426-427 430 433",
         "settings": "243",

@@ -20,6 +20,7 @@ from . import brands, certificates
 from .accounts import Accounts, has_accounts
 from .applications import BASE_URL
 from .blueprints import KIND, Importer, created_state
+from .directory import MEMBER_LOOKUPS
 from .listing import BAD_JSON, InvalidFilter, InvalidJsonFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
@@ -537,8 +538,8 @@ class Api:
         if how == "backchannel":
             return any(self.model.kinds[name].constants.get("meta_model_name") == value
                        for name in self.profile.apps.backchannel_kinds if name in self.model.kinds)
-        if how == "group_name":
-            return next((pk for pk, v in self.store.values["group"].items() if v.get("name") == value), None)
+        if how in MEMBER_LOOKUPS:
+            return self.renderer.directory.named(how, value)
         if how == "binding_model":
             return next((pk for pk, held in self.store.held.items() if held.get(PTR_ID) == normal_uuid(value)), None)
         field = kind.fields.get(param) if kind else None

@@ -24,7 +24,11 @@ MEMBERS = "users"
 """A group's members: held on the users' side (`groups`), one relation shown both ways (71, 120-124)."""
 MEMBERSHIP = "groups"
 PARENTS = "parents"
+MEMBER_LOOKUPS = ("group_name", "member_username", "member_pk")
+"""The list filters whose value names groups or users (`Directory.named`)."""
 LINKS = "parent_links"
+MEMBER_LINKS = "member_links"
+"""Held by a user: group pk -> the number of its membership row (`Directory.member_linked`)."""
 """Held by a 2026 group: parent pk -> the store generation its link was made at (`Directory.linked`)."""
 UNHANDLED = object()
 """`read_only` found nothing to say about the key: the generic renderer goes on."""
@@ -78,6 +82,8 @@ class Directory:
     def __init__(self, profile: Profile, store: Store) -> None:
         self.profile = profile
         self.store = store
+        self.link_count = 0
+        """The last membership row made (`member_linked`)."""
 
     # -- writes ---------------------------------------------------------------------------------
     def created(self, kind: Kind, pk: ObjectId, cleaned: Mapping[str, Json]) -> None:
@@ -102,6 +108,11 @@ class Directory:
             self.set_members(str(pk), [int(member) for member in cleaned.get(MEMBERS) or []])
         if kind.name == GROUP and PARENTS in cleaned:
             self.linked(pk, [str(parent) for parent in cleaned[PARENTS] or []])
+        if kind.name == USER and (MEMBERSHIP in cleaned or full):
+            links = self.store.held.get(pk, {}).get(MEMBER_LINKS)
+            known = {uuid.UUID(group) for group in links} if isinstance(links, dict) else set()
+            wanted = {uuid.UUID(str(group)) for group in cleaned.get(MEMBERSHIP) or []}
+            self.member_linked(pk, [str(group) for group in added_order(wanted, known)])
         if kind.name == USER and "last_updated" in kind.response_order:
             self.store.hold(pk, "last_updated", format_datetime(datetime.now(UTC)))
 
@@ -124,13 +135,24 @@ class Directory:
         return order if isinstance(order, int) else 0
 
     def set_members(self, group: str, members: Iterable[int]) -> None:
+        """A membership is a row of its own table: the users' rows are not written, so where
+        they lie in their table (`Store.written`) stays; the new rows are made in the order
+        Django makes them (`added_order`)."""
         wanted = set(members)
+        before = set(self.members(group))
         user = self.store.model.kinds[USER]
         for pk, values in self.store.values[USER].items():
             held = list(values.get(MEMBERSHIP) or [])
             if (pk in wanted) != (group in held):
+                written = self.store.written.get(pk)
                 self.store.update(user, pk, {MEMBERSHIP: held + [group] if pk in wanted else
                                              [g for g in held if g != group]})
+                if written is not None:
+                    self.store.written[pk] = written
+        for added in added_order(wanted, before):
+            self.member_linked(int(added), [group])
+        for gone in before - wanted:
+            self.member_linked(gone, [])
 
     def add_member(self, group: str, user: int, member: bool) -> None:
         current = self.members(group)
@@ -142,7 +164,28 @@ class Directory:
 
     # -- reads ----------------------------------------------------------------------------------
     def members(self, group: str) -> list[int]:
-        return [int(pk) for pk, values in self.store.values[USER].items() if group in (values.get(MEMBERSHIP) or [])]
+        """A group's members as the database reads them: in the order their membership rows were
+        made (2023 120: [32, 31], 2026 120: [52, 53], both for users [a, b]; 2026 135 after 123)."""
+        found = [int(pk) for pk, values in self.store.values[USER].items() if group in (values.get(MEMBERSHIP) or [])]
+        return sorted(found, key=lambda user: self.link_of(user, group))
+
+    def member_linked(self, user: ObjectId, groups: list[str]) -> None:
+        """Number the user's new membership rows; the rows of groups it is no member of go."""
+        held = self.store.held.setdefault(user, {})
+        before = held.get(MEMBER_LINKS)
+        current = set(self.store.values[USER][user].get(MEMBERSHIP) or []) | set(groups)
+        links = {group: row for group, row in (before.items() if isinstance(before, dict) else ())
+                 if group in current}
+        for group in groups:
+            if group not in links:
+                self.link_count += 1
+                links[group] = self.link_count
+        held[MEMBER_LINKS] = links
+
+    def link_of(self, user: int, group: str) -> int:
+        links = self.store.held.get(user, {}).get(MEMBER_LINKS)
+        found = links.get(group) if isinstance(links, dict) else None
+        return found if isinstance(found, int) else 0
 
     def read_only(self, kind: Kind, pk: ObjectId, values: JsonObject, key: str) -> Any:
         """A value the server computes, or UNHANDLED."""
@@ -171,8 +214,8 @@ class Directory:
     def user_value(self, pk: ObjectId, values: JsonObject, key: str) -> Any:
         if key == "is_superuser":
             return any(self.superuser(group, set()) for group in values.get(MEMBERSHIP) or [])
-        if key == "groups_obj":
-            return [self.group_item(group) for group in values.get(MEMBERSHIP) or []]
+        if key == "groups_obj":  # in the order `groups` shows them (the profile's `heap_order`: 123)
+            return [self.group_item(str(g)) for g in self.store.written_order(list(values.get(MEMBERSHIP) or []))]
         if key == "avatar":
             return self.avatar(pk, values)
         if key == "last_login":
@@ -204,6 +247,15 @@ class Directory:
         parents = values.get("parents") or ([values["parent"]] if values.get("parent") else [])
         return bool(values.get("is_superuser")) or any(self.superuser(str(p), seen) for p in parents)
 
+    def named(self, how: str, value: str) -> list[Json]:
+        """The pks a member filter's value names: the users of a username or pk, the groups of a
+        name (several in 2023, where names repeat: 44)."""
+        if how == "group_name":
+            return [pk for pk, values in self.store.values[GROUP].items() if values.get("name") == value]
+        if how == "member_username":
+            return [pk for pk, values in self.store.values[USER].items() if values.get("username") == value]
+        return [pk for pk in self.store.values[USER] if str(pk) == value]
+
     def roles_held(self, holder: str, ident: str, inherited: bool) -> list[Json] | None:
         """The roles a user (`users`) or a group (`groups`; with `inherited`, its ancestors' too)
         holds, or None when the ident names none (2026 182, 183)."""
@@ -234,12 +286,14 @@ class Directory:
                 "attributes": copy.deepcopy(values.get("attributes")), "uid": held.get("uid")}
 
     def group_item(self, group: str) -> JsonObject:
-        """A group as `groups_obj` lists it (70; 2023 adds `parent`)."""
+        """A group as `groups_obj` lists it (70; 2023 adds `parent`, and `parent_name` if set)."""
         values = self.store.values[GROUP].get(group, {})
         item: JsonObject = {"pk": group, "num_pk": num_pk(group), "name": values.get("name"),
                             "is_superuser": values.get("is_superuser")}
         if "parent" in self.store.model.kinds[GROUP].fields:
             item["parent"] = values.get("parent")
+            if values.get("parent"):  # 2023 shows the parent's name only where there is one (123)
+                item["parent_name"] = self.store.values[GROUP].get(str(values["parent"]), {}).get("name")
         item["attributes"] = copy.deepcopy(values.get("attributes"))
         return item
 
@@ -265,6 +319,13 @@ class Directory:
                 if query.get(f"include_{name}") == "false":
                     body[f"{name}_obj"] = None
         return body
+
+
+def added_order(wanted: set[Any], held: set[Any]) -> list[Any]:
+    """The new members of a relation in the order Django inserts their rows: `add()` collects the
+    ids in a set and inserts those missing in that set's order (CPython's, for ints and UUIDs a
+    fixed one: 2023 120 adds 31 and 32 as 32, 31)."""
+    return list(wanted.difference(held))
 
 
 def uid(pk: ObjectId) -> str:

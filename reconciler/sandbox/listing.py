@@ -125,19 +125,19 @@ def json_subset(objects: list[JsonObject], param: str, wanted: str, lookup: Look
             all(obj[param].get(key) == value for key, value in expected.items())]
 
 
-def in_list(field: str, key: str) -> Filter:
-    """A filter on an expanded list's items: `members_by_username` (a group's `users_obj`
-    usernames, directory 135), `members_by_pk` (136)."""
+def holding(field: str, *, refused: bool = False) -> Filter:
+    """Objects whose list `field` holds what the value names (`lookup`: the pks it names):
+    `members_by_username` and `members_by_pk`, groups by their members' `users` (directory 135,
+    136), `groups_by_name`, users by their `groups` (122). Read from the pks, so a list shown
+    without its expansion (`include_users=false`) filters the same. A group name no group has
+    is refused (113)."""
     def keep(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
-        return [obj for obj in objects if any(as_text(item.get(key)) == wanted for item in obj.get(field) or [])]
+        named = lookup(param, wanted)
+        if refused and not named:
+            raise InvalidFilter(param, f"Select a valid choice. {wanted} is not one of the available choices.")
+        pks = {as_text(pk) for pk in named} if isinstance(named, list) else set()
+        return [obj for obj in objects if pks & {as_text(item) for item in obj.get(field) or []}]
     return keep
-
-
-def group_names(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
-    """`groups_by_name`: users in a group of that name; a name no group has is refused (113, 122)."""
-    if lookup(param, wanted) is None:
-        raise InvalidFilter(param, f"Select a valid choice. {wanted} is not one of the available choices.")
-    return [obj for obj in objects if any(item.get("name") == wanted for item in obj.get("groups_obj") or [])]
 
 
 def related(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
@@ -171,9 +171,9 @@ FILTERS: dict[str, Filter] = {
     "backchannel": backchannel,
     "startswith": startswith,
     "json": json_subset,
-    "member_username": in_list("users_obj", "username"),
-    "member_pk": in_list("users_obj", "pk"),
-    "group_name": group_names,
+    "member_username": holding("users"),
+    "member_pk": holding("users"),
+    "group_name": holding("groups", refused=True),
     "related": related,
     "held_isnull": held_is_null,
     "content_type": lambda objects, param, wanted, lookup: [

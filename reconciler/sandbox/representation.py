@@ -65,6 +65,8 @@ class Renderer:
             elif field is not None:
                 if not field.write_only:
                     value = copy.deepcopy(values.get(key))
+                    if f"{kind.name}.{key}" in self.profile.heap_ordered and isinstance(value, list):
+                        value = self.store.written_order(value)  # directory 415
                     body[key] = jsonb_order(value) if field.type == "object" and key not in generic else value
             else:
                 value = self.read_only(kind, pk, values, key, generic)
