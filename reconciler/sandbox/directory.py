@@ -100,20 +100,24 @@ class Directory:
     def written(self, kind: Kind, pk: ObjectId, cleaned: Mapping[str, Json], *, full: bool) -> None:
         """A write's effect beyond its own fields: a PUT empties the membership lists it leaves
         out (`default=list`: 81, 82, 141); a group's `users` is stored as the users' `groups`."""
-        if kind.name == USER and full:
-            for name in (MEMBERSHIP, "roles"):
-                if name in kind.fields and name not in cleaned:
-                    self.store.update(kind, pk, {name: []})
+        if kind.name == USER:
+            self.user_written(kind, pk, cleaned, full=full)
         if kind.name == GROUP and (MEMBERS in cleaned or full):
             self.set_members(str(pk), [int(member) for member in cleaned.get(MEMBERS) or []])
         if kind.name == GROUP and PARENTS in cleaned:
             self.linked(pk, [str(parent) for parent in cleaned[PARENTS] or []])
-        if kind.name == USER and (MEMBERSHIP in cleaned or full):
+
+    def user_written(self, kind: Kind, pk: ObjectId, cleaned: Mapping[str, Json], *, full: bool) -> None:
+        if full:
+            for name in (MEMBERSHIP, "roles"):
+                if name in kind.fields and name not in cleaned:
+                    self.store.update(kind, pk, {name: []})
+        if MEMBERSHIP in cleaned or full:
             links = self.store.held.get(pk, {}).get(MEMBER_LINKS)
             known = {uuid.UUID(group) for group in links} if isinstance(links, dict) else set()
             wanted = {uuid.UUID(str(group)) for group in cleaned.get(MEMBERSHIP) or []}
             self.member_linked(pk, [str(group) for group in added_order(wanted, known)])
-        if kind.name == USER and "last_updated" in kind.response_order:
+        if "last_updated" in kind.response_order:
             self.store.hold(pk, "last_updated", format_datetime(datetime.now(UTC)))
 
     def linked(self, group: ObjectId, parents: list[str]) -> None:

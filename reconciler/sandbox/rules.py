@@ -69,14 +69,20 @@ class Rules:
             return rule.message.format(error=error) if error else None
         if rule.rule == "file_name":
             return files.file_name_error(str(value), self.profile.flow_background["messages"])
-        if rule.rule == "not_self":  # a 2023 group as its own parent (directory 50)
-            return rule.message if instance is not None and str(value) == str(instance) else None
-        if rule.rule == "single_true":  # one default brand (tenant): directory 207
-            taken = any(other != instance and values.get(name) is True
-                        for other, values in self.store.values[kind.name].items())
-            return rule.message if value is True and taken else None
+        if rule.rule in ("not_self", "single_true"):
+            return self.instance_error(rule, kind, name, value, instance)
         # nonempty_when: read from the request as sent (the validator reads initial_data)
         return rule.message if not value and all(body.get(k) == v for k, v in rule.when.items()) else None
+
+    def instance_error(self, rule: ObjectRule, kind: Kind, name: str, value: Any,
+                       instance: ObjectId | None) -> str | None:
+        """The rules that compare the value with the object written or its siblings: a 2023 group
+        as its own parent (directory 50), a second default brand or tenant (207)."""
+        if rule.rule == "not_self":
+            return rule.message if instance is not None and str(value) == str(instance) else None
+        taken = any(other != instance and values.get(name) is True
+                    for other, values in self.store.values[kind.name].items())
+        return rule.message if value is True and taken else None
 
     # -- unique-together validators -------------------------------------------------------------
     def together_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> list[str]:
