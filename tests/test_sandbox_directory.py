@@ -125,6 +125,10 @@ def test_2026_role_members_and_filters() -> None:
         ("group", "Group ds-parent"), ("rolemodelpermission", f"RoleModelPermission with role {role['pk']} and "
                                                                "permission 20"), ("user", "ds-carol")]
     assert call("POST", f"/rbac/roles/{role['pk']}/remove_user/", json={"pk": user["pk"]}).status_code == 204
+    # checked on the 2026 lab: no such user or no pk -> the plain 404; a pk that is no integer -> 405
+    refused = [call("POST", f"/rbac/roles/{role['pk']}/add_user/", json=body) for body in ({"pk": 999999}, {})]
+    assert [(r.status_code, r.json()) for r in refused] == [(404, {"detail": "Not found."})] * 2
+    assert call("POST", f"/rbac/roles/{role['pk']}/add_user/", json={"pk": "abc"}).status_code == 405
     assert names(f"users={user['pk']}") == []
 
 

@@ -113,21 +113,22 @@ class Roles:
         return await self.membership(request, ident, member=False)
 
     async def membership(self, request: Request, ident: str, *, member: bool) -> Response:
-        """`{pk}` of a user: 204, the role added to (removed from) the user's `roles` (181)."""
+        """`{pk}` of a user: 204, the role added to (removed from) the user's `roles` (181). Checked
+        on the 2026 lab: a pk that names no user, or none at all, is the plain 404; one that is no
+        integer fails the server (its 405)."""
         read = await self.found_with_body(self.role, request, ident)
         if isinstance(read, Response):
             return read
         found, body = read
-        user = self.user
         raw = body.get("pk")
-        if user is None or raw is None:
-            return JSONResponse({"pk": [REQUIRED]}, 400)
-        pk = int(str(raw)) if str(raw).isdigit() else None
-        values = self.store.values[user.name].get(pk) if pk is not None else None
-        if pk is None or values is None:
+        if raw is not None and not str(raw).isdigit():
+            return server_error()
+        pk = int(str(raw)) if raw is not None else None
+        values = self.store.values[self.user.name].get(pk) if self.user is not None and pk is not None else None
+        if self.user is None or pk is None or values is None:
             return detail(PLAIN_NOT_FOUND, 404)
         held = [role for role in values.get("roles") or [] if role != found]
-        self.store.update(user, pk, {"roles": [*held, found] if member else held})
+        self.store.update(self.user, pk, {"roles": [*held, found] if member else held})
         return Response(status_code=204)
 
 
