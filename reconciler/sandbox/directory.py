@@ -27,9 +27,9 @@ PARENTS = "parents"
 MEMBER_LOOKUPS = ("group_name", "member_username", "member_pk")
 """The list filters whose value names groups or users (`Directory.named`)."""
 LINKS = "parent_links"
+"""Held by a 2026 group: parent pk -> the store generation its link was made at (`Directory.linked`)."""
 MEMBER_LINKS = "member_links"
 """Held by a user: group pk -> the number of its membership row (`Directory.member_linked`)."""
-"""Held by a 2026 group: parent pk -> the store generation its link was made at (`Directory.linked`)."""
 UNHANDLED = object()
 """`read_only` found nothing to say about the key: the generic renderer goes on."""
 INSTALL_ID = "5a1db0c5-0000-4000-8000-000000000000"
@@ -108,6 +108,8 @@ class Directory:
             self.linked(pk, [str(parent) for parent in cleaned[PARENTS] or []])
 
     def user_written(self, kind: Kind, pk: ObjectId, cleaned: Mapping[str, Json], *, full: bool) -> None:
+        """A user PUT empties the lists it leaves out; new memberships get their rows, in the
+        order Django makes them; 2026 stamps `last_updated`."""
         if full:
             for name in (MEMBERSHIP, "roles"):
                 if name in kind.fields and name not in cleaned:
@@ -218,8 +220,8 @@ class Directory:
     def user_value(self, pk: ObjectId, values: JsonObject, key: str) -> Any:
         if key == "is_superuser":
             return any(self.superuser(group, set()) for group in values.get(MEMBERSHIP) or [])
-        if key == "groups_obj":  # in the order `groups` shows them (the profile's `heap_order`: 123)
-            return [self.group_item(str(g)) for g in self.store.written_order(list(values.get(MEMBERSHIP) or []))]
+        if key == "groups_obj":
+            return [self.group_item(str(group)) for group in self.user_groups(values)]
         if key == "avatar":
             return self.avatar(pk, values)
         if key == "last_login":
@@ -227,6 +229,11 @@ class Directory:
         if key in HELD_KEYS:
             return self.store.held.get(pk, {}).get(key)
         return UNHANDLED
+
+    def user_groups(self, values: JsonObject) -> list[ObjectId]:
+        """A user's groups in the order `groups` shows them: the profile's `heap_order` (123, 137)."""
+        groups = list(values.get(MEMBERSHIP) or [])
+        return self.store.written_order(groups) if f"{USER}.{MEMBERSHIP}" in self.profile.heap_ordered else groups
 
     def avatar(self, pk: ObjectId, values: JsonObject) -> str:
         """The initials avatar, unless the seed's install shows a fixed image (the 2023 flows
