@@ -556,8 +556,9 @@ class Api:
         binding-model UUID in 2023 (flows 224); `written` by the object's last write."""
         if key == "target_ptr":
             return self.store.target_sort_key(str(obj.get("target")))
-        if key == "written":  # ties in the table's order: the last written last (2023 directory 56)
-            return self.store.written.get(obj.get("pk"), 0)  # type: ignore[arg-type]
+        pk = obj.get("pk")
+        if key == "written" and isinstance(pk, str | int):  # ties in table order, the last written last (56)
+            return self.store.written.get(pk, 0)
         return None
 
     async def found_with_body(self, kind: Kind, request: Request, ident: str) -> tuple[ObjectId, JsonObject] | Response:
