@@ -22,7 +22,7 @@ from reconciler.planning import pipeline
 from reconciler.planning.changes import Plan
 from reconciler.planning.pipeline import PlanOptions
 from reconciler.planning.planfile import plan_key, seal, trusted
-from reconciler.planning.stale import read_secrets, saved_plan_paths, stale_reasons
+from reconciler.planning.stale import read_secrets, saved_plan_paths, saved_plan_scope, stale_reasons
 from reconciler.repo import repository_root
 from reconciler.server.client import Client, Connection
 from reconciler.state import StateFile
@@ -116,7 +116,7 @@ def apply_saved(saved: Plan, connection: Connection, options: PlanOptions | None
             secrets = pipeline.open_state(client, options, [plan_file] if plan_file else [],
                                             recorded=saved.state_file)
             live = await pipeline.fetch(client, model, saved_plan_paths(saved, model) if saved.api_version ==
-                                        model.version else set(), options.progress)
+                                        model.version else set(), options.progress, saved_plan_scope(saved))
             files = options.file_rule([])
             reasons = stale_reasons(saved, live, model, secrets, server=connection.display_url,
                                     server_version=server_version, files=files)

@@ -10,6 +10,7 @@ seed's own pks (scripts/generate_model.py `directory_lists`), and the replay car
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,9 @@ ID_KEYS = ("pk", "group_pk", "user_pk", "brand_uuid", "tenant_uuid", "id", "pbm_
 `pbm_uuid`), then a second UUID."""
 TIMESTAMPS = {"date_joined", "password_change_date", "last_updated"}
 """A 2026 user's clock values (directory 67): compared by form, not value."""
+REDACTED = {"<token>": re.compile(r"[A-Za-z0-9]{60}")}
+"""Values the recorder replaced by a marker, compared by form: a service account's token key (98,
+100; 60 letters and digits on both labs, checked)."""
 LEARNED = ("uid", "user_uid")
 """Server-made values besides ids that the replay maps: a user's uid hashes the install's secret id."""
 FRESH_INSTALL = "fresh-install.json"
@@ -67,17 +71,14 @@ NOW_REPRODUCED = {"2023.10.7": "24 326 396 400 438-439 441-442 446 451 455 457-4
 # Why the recordings of each group (the word after the number in their names) are not reproduced.
 REASONS = {
     "fresh": "answers the sandbox does not serve yet (the worker's blueprint files)",
-    "group": "a group as its own parent (50), the 2023 parent-shape message (49), 2026 GET by num_pk answering "
-             "the plain 'Not found.' (34), and name filters and searches counting groups of recordings not "
-             "reproduced",
-    "gu": "membership changes through a parent cycle (120, 123, 143), member filters and used_by (135-137, 147) "
-          "count or list objects of recordings not reproduced",
-    "user": "the service-account token is redacted in the recording (98, 100), 2023 answers with database error "
-            "texts (103, 104), and list filters count users of recordings not reproduced",
-    "role": "permission row ids are the lab's table sequences (162, 164, 168, 193); assigned_by_roles listings, "
-            "role add_user, the ?users=/?groups=/?managed__isnull= filters and used_by are not emulated; 2023 keeps "
-            "a deleted role's permissions by name (196)",
-    "perm": "the permission catalogue's filters (?codename=, ?content_type__...) and GET by id are not emulated",
+    "group": "2023 lists rec3-bp-group, which the 2023 worker imported from blueprint 28 on 29's apply; the "
+             "sandbox's import does not make it (449)",
+    "gu": "2026 lists the group's parentage and ancestry rows (GroupParentageNode, GroupAncestryNode) among what "
+          "its delete takes: the parentage row's pk is a UUID the server drew for 36's link, which no answer "
+          "before 147 shows",
+    "user": "2023 answers a service account without a name with the database's NOT NULL text, which quotes the "
+            "failing row: the user sequence's next value (41, after inserts no recording shows), two clock values "
+            "and a fresh UUID; the sandbox answers 2026's 'This field is required.'",
     "rule": "2026 lists, as used_by of a rule, a task row (authentik_tasks.task) the lab's worker made for it; the "
             "sandbox keeps no task rows (433)",
     "verify": "the closing reads count objects that recordings not reproduced above left or removed",
@@ -89,22 +90,15 @@ NOT_YET = {
     "2023.10.7": {
         "blueprint": "28-29 437-439 441-451 453-458 460",
         "fresh": "24-25",
-        "group": "49-50 56 58-59 63-64",
-        "gu": "120 123 135-137 143 147",
-        "perm": "199-200 202",
-        "role": "173-175 187 196",
-        "user": "98 100 103-104 109-112 116-117",
+        "group": "63-64",
+        "user": "104",
         "verify": "480-485 487-490",
     },
     "2026.2.2": {
         "blueprint": "28-29 437-439 441-448 450-451 453-458 460",
         "fresh": "24-25",
-        "group": "34 50 58-59 63-64",
-        "gu": "122-123 135-137 147",
-        "perm": "199-200 202",
-        "role": "162 164 168 173-175 181-183 186-187 193",
+        "gu": "147",
         "rule": "433",
-        "user": "98 100 109-112 116-117",
         "verify": "480-485 487-490",
     },
 }
@@ -151,6 +145,33 @@ ignores `group`, as 2023 ignores 415's `destination_group`). (group, transport a
 the rule's pk.)"""
 
 
+CASE_VARIANT_GROUP = {"2023.10.7": "a0ff3ef0-c46c-4086-aa61-66b501ec3677",
+                      "2026.2.2": "a6398874-ac54-49b8-a874-64e8f9e7a0b6"}
+"""45-48 are missing; 58, 59 and 63 list a group REC3-GROUP-A (these pks) that no recording made."""
+
+
+HELD_OUT_USERS = {
+    "2023.10.7": {
+        "84-user-create-duplicate-username": (
+            "rec3-user-c", "C", "33", "559115ab-77d0-4235-afc8-2cbd5dea5d48",
+            "4c3740bffaec2d63ef8c914437c73880a05c93f6645dde057c7225da29e4bc12"),
+        "87-user-create-groups-int": (
+            "REC3-USER-A", "case", "34", "21441ec0-7817-49c1-8393-96858a72b7e5",
+            "a86928ac0468aa160489932c503a4a8279bef5068ea25d4a09bcc1ac9a248cc3")},
+    "2026.2.2": {
+        "84-user-create-duplicate-username": (
+            "rec3-user-c", "C", "54", "d78a4dd9-89ef-4754-b357-58989e52f195",
+            "eab1b1fe3e1bd3a7df141e3348774f315f3ba2085fba7c61aa5871491ed535f2"),
+        "87-user-create-groups-int": (
+            "REC3-USER-A", "case", "55", "4884f5db-52a3-4c97-af04-6715336f394c",
+            "b6c18699182792a897b55958b4bd8b70d2d24527977c5667667cb08637157b57")},
+}
+"""83, 85 and 86 are missing; 109 and 116 list two users no recording made (username, name, pk,
+uuid, uid as 116 shows them), each made by the recording missing before the one it is filed under."""
+SERVICE_ACCOUNT_MADE_INTERNAL = {"2023.10.7": 37, "2026.2.2": 58}
+"""102 is missing; 111 and 116 show the service account 98 made (this pk) with type internal."""
+
+
 def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
     """Requests of recordings held out of the numbering that later recordings show the effect of
     (`Gap` of the replay)."""
@@ -179,6 +200,14 @@ def gaps(gap: Callable[..., Any]) -> dict[str, Any]:
     # 241 is missing; 243 shows a flag it set, which 245's PUT of the whole original body clears.
     found[f"2026.2.2/{FOLDER}/242-settings-patch-pagination-negative"] = gap(
         "PATCH", "/admin/settings/", {"flags": {"rec3_unknown_flag": "yes"}})
+    found.update({f"{version}/{FOLDER}/49-group-create-parent-wrong-shape": gap(
+        "POST", "/core/groups/", {"name": "REC3-GROUP-A"}, (pk,)) for version, pk in CASE_VARIANT_GROUP.items()})
+    found.update({f"{version}/{FOLDER}/{case}": gap("POST", "/core/users/", {"username": username, "name": name},
+                                                    (pk, user_uuid), (("uid", uid),))
+                  for version, users in HELD_OUT_USERS.items()
+                  for case, (username, name, pk, user_uuid, uid) in users.items()})
+    found.update({f"{version}/{FOLDER}/103-user-sa-create-name-of-user": gap(
+        "PATCH", f"/core/users/{pk}/", {"type": "internal"}) for version, pk in SERVICE_ACCOUNT_MADE_INTERNAL.items()})
     return found
 
 
@@ -205,6 +234,17 @@ def token_ids(created: Mapping[str, Any]) -> list[str | int]:
     if not isinstance(token, dict):
         return []
     return [token["user"], token["user_obj"]["uuid"], token["pk"]]
+
+
+def learned_from_page(recorded: Mapping[str, Any], actual: Mapping[str, Any], seeded: set[str],
+                      known: Mapping[str, str]) -> dict[str, str]:
+    """`learned_ids` of the objects a page shows at the same place with the same pk, for server-made
+    values no earlier answer showed: a service account's user UUID, which its creation (100) does
+    not answer and a list (110) shows first, as a GET does for one made without a group (99)."""
+    pairs = zip(recorded.get("results") or [], actual.get("results") or [], strict=False)
+    return {key: value for want, got in pairs
+            if isinstance(want, dict) and isinstance(got, dict) and want.get("pk") == got.get("pk")
+            for key, value in learned_ids(want, got, seeded).items() if key not in known}
 
 
 def numbers(ranges: str) -> set[int]:
@@ -278,6 +318,49 @@ def lab_objects(seed: Mapping[str, Any], recordings: Path, version: str) -> dict
         if sent and sent[0] and seeded:
             ids[seeded[0]] = sent[0]
     return ids
+
+
+LAB_PERMISSION_ROWS = {"2023.10.7": {"object": 6}, "2026.2.2": {"model": 302, "object": 96}}
+"""Where the lab's permission tables (global, per-object) were numbered when the directory recordings
+began: 2026 162 answers the rows 303 and 304, 164 the row 97; 2023 173 lists the object rows 7-9
+that 163 and 164 wrote."""
+MANAGED_ROLE = "ak-managed-role--"
+"""A per-user role authentik made (`managed` is its name: authentik/core/models.py
+`get_managed_role`, read through the search tool); 186 lists exactly these as managed."""
+GRANTS_READ = "173-role-assigned-by-roles-object"
+
+
+def lab_rbac(seed: dict[str, Any], recordings: Path, version: str) -> dict[str, Any]:
+    """The seed's roles (`with_lab_roles`) with the managed ones marked so, their permissions as
+    173 lists them, and the lab's permission table sequences."""
+    roles = seed["lists"].get("/rbac/roles/", [])
+    seed["lists"]["/rbac/roles/"] = [{**role, **({"managed": role["name"]} if role["name"].startswith(MANAGED_ROLE)
+                                                 else {})} for role in roles]
+    grants = lab_grants(seed, recordings, version, {role["pk"] for role in roles})
+    seed["rbac"] = {"rows": LAB_PERMISSION_ROWS[version], "grants": grants}
+    return seed
+
+
+def lab_grants(seed: Mapping[str, Any], recordings: Path, version: str, roles: set[str]) -> list[dict[str, Any]]:
+    """The permissions of the lab's own roles as 173 lists them (2026: object and model
+    permissions, each with its row id)."""
+    catalogue = {(row["app_label"], row["codename"]): row["id"] for row in seed["lists"]["/rbac/permissions/"]}
+    read = json.loads((recordings / version / FOLDER / f"{GRANTS_READ}.json").read_text())["response"]["json"]
+    return [{"role": entry["role_pk"], "id": item["id"], **permission(catalogue, item),
+             "model": f"{item['app_label']}.{item['model']}" if "object_pk" in item else None,
+             "object_pk": item.get("object_pk")}
+            for entry in read["results"] if entry["role_pk"] in roles
+            for key in ("object_permissions", "model_permissions") for item in entry.get(key, [])]
+
+
+def permission(catalogue: Mapping[tuple[str, str], int], item: Mapping[str, Any]) -> dict[str, Any]:
+    """A listed permission by its catalogue id, or described where the catalogue lacks it (the
+    read-only role's `auth.view_group`, Django's own)."""
+    found = catalogue.get((item["app_label"], item["codename"]))
+    if found is not None:
+        return {"permission": found}
+    return {"codename": item["codename"], "model_name": item["model"], "app_label": item["app_label"],
+            "name": item["name"]}
 
 
 def directory_ids(seed: Mapping[str, Any], recordings: Path, version: str) -> dict[str, str]:

@@ -127,6 +127,41 @@ def test_a_permission_removed_from_a_role_is_unassigned(server: tuple[Sandbox, s
     assert plan_json(url, manifest, *state)["changes"] == []
 
 
+def permission_reads(sandbox: Sandbox, names: dict[str, str]) -> list[str]:
+    """The roles whose permissions were read (`GET /rbac/permissions/?role=`), by name."""
+    return sorted(names.get(r.query["role"], r.query["role"]) for r in sandbox.requests
+                  if r.method == "GET" and r.api_path == "/rbac/permissions/" and "role" in r.query)
+
+
+def test_only_the_roles_a_plan_names_or_may_delete_have_their_permissions_read(
+        server: tuple[Sandbox, str, str], tmp_path: Path) -> None:
+    """The 2026 lab holds a managed role per user (directory 06): a plan reads the permissions of
+    the roles its manifests name, and of the owned ones a prune may delete, not of every role."""
+    sandbox, url, version = server
+    state = ("--state", str(tmp_path / "state.json"))
+    others = write(tmp_path, {"roles": [{"name": f"dm-other-{n}"} for n in range(3)]}, "others.yaml")
+    assert run(url, "apply", str(others), "--auto-approve", "--state", str(tmp_path / "other.json")).exit_code == 0
+    kept = {"name": "dm-kept", "permissions": ["authentik_core.view_user"]}
+    manifest = write(tmp_path, {"roles": [kept, {"name": "dm-dropped"}]})
+    assert run(url, "apply", str(manifest), "--auto-approve", *state).exit_code == 0
+    write(tmp_path, {"roles": [{**kept, "permissions": ["authentik_core.view_group"]}]})
+    names = {str(role["pk"]): str(role["name"]) for role in sandbox.objects("role")}
+    sandbox.clear_log()
+    saved = tmp_path / "plan.json"
+    assert run(url, "plan", str(manifest), "--prune", "--out", str(saved), *state).exit_code == 0
+    assert permission_reads(sandbox, names) == ["dm-dropped", "dm-kept"]  # every role's, seeded ones too, before
+    sandbox.clear_log()
+    applied = run(url, "apply", "--plan", str(saved), "--auto-approve", *state)
+    assert applied.exit_code == 0, applied.output
+    assert permission_reads(sandbox, names) == ["dm-dropped", "dm-kept"]  # again for the stale check: the same
+    assert sorted(r["name"] for r in sandbox.objects("role") if r["name"].startswith("dm-")) == [
+        "dm-kept", "dm-other-0", "dm-other-1", "dm-other-2"]
+    sandbox.clear_log()
+    assert run(url, "export", "--kind", "role").exit_code == 0
+    names = {str(role["pk"]): str(role["name"]) for role in sandbox.objects("role")}
+    assert permission_reads(sandbox, names) == sorted(names.values())  # an export: every role's
+
+
 def test_pruning_a_user_needs_the_kind_named(server: tuple[Sandbox, str, str], tmp_path: Path) -> None:
     sandbox, url, version = server
     state = ("--state", str(tmp_path / "state.json"))

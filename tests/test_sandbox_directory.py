@@ -2,10 +2,13 @@
 replay of the directory recordings: the behaviours a client of the sandbox relies on."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 from conftest import Call, calling, created
 
 from reconciler.sandbox import Sandbox
+from reconciler.sandbox.profile import default_seed
 
 
 def test_membership_is_one_relation_shown_from_both_sides(versioned_call: Call) -> None:
@@ -65,6 +68,69 @@ def test_role_permissions_are_assigned_listed_and_unassigned(versioned_sandbox: 
     assert [p["codename"] for p in listed] == ["view_user"]
     assert versioned_call("POST", grants + "assign/", json={"permissions": ["view_user"]}).json() == {
         "permissions": ["When assigning global permissions, codename must be given as app_label.codename"]}
+
+
+def test_a_seed_starts_the_permission_tables_and_holds_grants() -> None:
+    """A seed's `rbac` starts each permission table's row ids where its install's were (2026 162:
+    303, 304 on the lab's tables; 164: 97) and holds grants that `assigned_by_roles` lists (173)."""
+    seed = copy.deepcopy(default_seed("2026.2.2"))
+    role = seed["lists"]["/rbac/roles/"][0]["pk"]
+    seed["rbac"] = {"rows": {"model": 302, "object": 96},
+                    "grants": [{"role": role, "id": 12, "permission": 4}]}  # view_group (2026 172)
+    call = calling(Sandbox("2026.2.2", seed=seed))
+    made = created(call, "/rbac/roles/", {"name": "ds-seeded"})
+    grants = f"/rbac/permissions/assigned_by_roles/{made['pk']}/assign/"
+    assert call("POST", grants, json={"permissions": ["authentik_core.view_user", "authentik_core.add_group"]}
+                ).json() == [{"id": "303"}, {"id": "304"}]
+    group = created(call, "/core/groups/", {"name": "ds-target"})
+    assert call("POST", grants, json={"permissions": ["authentik_core.delete_group"], "model": "authentik_core.group",
+                                      "object_pk": group["pk"]}).json() == [{"id": "97"}]
+    listed = call("GET", "/rbac/permissions/assigned_by_roles/?model=authentik_core.group").json()["results"]
+    assert [(entry["role_pk"], [p["id"] for p in entry["model_permissions"]],
+             [p["id"] for p in entry["object_permissions"]]) for entry in listed] == [
+        (role, [12], []), (made["pk"], [303, 304], [97])]
+    assert call("GET", "/rbac/permissions/assigned_by_roles/").json() == {"model": ["This field is required."]}
+
+
+def test_a_deleted_role_leaves_its_permissions_to_its_name_in_2023_only(versioned_sandbox: Sandbox,
+                                                                         versioned_call: Call) -> None:
+    """2023 keeps a Django group per role name with its permissions: a new role of a deleted
+    role's name has them (2023 196); 2026 starts it empty (2026 196)."""
+    role = created(versioned_call, "/rbac/roles/", {"name": "ds-ghost"})
+    versioned_call("POST", f"/rbac/permissions/assigned_by_roles/{role['pk']}/assign/",
+                   json={"permissions": ["authentik_core.view_group"]})
+    assert versioned_call("DELETE", f"/rbac/roles/{role['pk']}/").status_code == 204
+    again = created(versioned_call, "/rbac/roles/", {"name": "ds-ghost"})
+    listed = versioned_call("GET", f"/rbac/permissions/?role={again['pk']}").json()["results"]
+    assert [p["codename"] for p in listed] == (["view_group"] if versioned_sandbox.api_version == "2023.10.7" else [])
+
+
+def test_2026_role_members_and_filters() -> None:
+    """`roles/{pk}/add_user/` gives a user the role (2026 181), `?users=` and `?groups=` find the
+    roles a user or group holds, `?inherited=true` its ancestors' too (182, 183), and a role's
+    `used_by` lists its group, its permission rows and its users (187)."""
+    call = calling(Sandbox("2026.2.2"))
+    role = created(call, "/rbac/roles/", {"name": "ds-ops"})
+    user = created(call, "/core/users/", {"username": "ds-carol", "name": "Carol"})
+    parent = created(call, "/core/groups/", {"name": "ds-parent", "roles": [role["pk"]]})
+    child = created(call, "/core/groups/", {"name": "ds-child", "parents": [parent["pk"]]})
+    assert call("POST", f"/rbac/roles/{role['pk']}/add_user/", json={"pk": user["pk"]}).status_code == 204
+    assert call("GET", f"/core/users/{user['pk']}/").json()["roles"] == [role["pk"]]
+    names = lambda query: [r["name"] for r in call("GET", f"/rbac/roles/?{query}").json()["results"]]  # noqa: E731
+    assert names(f"users={user['pk']}") == ["ds-ops"]
+    assert (names(f"groups={child['pk']}"), names(f"groups={child['pk']}&inherited=true")) == ([], ["ds-ops"])
+    call("POST", f"/rbac/permissions/assigned_by_roles/{role['pk']}/assign/",
+         json={"permissions": ["authentik_core.view_user"]})
+    used = call("GET", f"/rbac/roles/{role['pk']}/used_by/").json()
+    assert [(e["model_name"], e["name"]) for e in used] == [
+        ("group", "Group ds-parent"), ("rolemodelpermission", f"RoleModelPermission with role {role['pk']} and "
+                                                               "permission 20"), ("user", "ds-carol")]
+    assert call("POST", f"/rbac/roles/{role['pk']}/remove_user/", json={"pk": user["pk"]}).status_code == 204
+    # checked on the 2026 lab: no such user or no pk -> the plain 404; a pk that is no integer -> 405
+    refused = [call("POST", f"/rbac/roles/{role['pk']}/add_user/", json=body) for body in ({"pk": 999999}, {})]
+    assert [(r.status_code, r.json()) for r in refused] == [(404, {"detail": "Not found."})] * 2
+    assert call("POST", f"/rbac/roles/{role['pk']}/add_user/", json={"pk": "abc"}).status_code == 405
+    assert names(f"users={user['pk']}") == []
 
 
 def test_current_brand_is_the_one_serving_the_host(versioned_sandbox: Sandbox, versioned_call: Call) -> None:

@@ -60,6 +60,9 @@ class Gap:
     url: str
     body: dict[str, Any]
     created: tuple[str, ...] = ()
+    learned: tuple[tuple[str, str], ...] = ()
+    """(key, recorded value) of server-made values later recordings show (a user's `uid`): mapped
+    to the sandbox's answer like a recording's own."""
 
 
 def both(case: str, gap: Gap, created: dict[str, str] | None = None) -> dict[str, Gap]:
@@ -247,7 +250,8 @@ def initial_seed(version: str, folder: str) -> dict[str, Any] | None:
     if folder == fidelity_directory.FOLDER:
         seed = default_seed(version)
         rebased = substitute(copy.deepcopy(seed), fidelity_directory.directory_ids(seed, RECORDINGS, version))
-        return fidelity_directory.with_lab_roles(rebased, RECORDINGS, version)
+        return fidelity_directory.lab_rbac(fidelity_directory.with_lab_roles(rebased, RECORDINGS, version),
+                                           RECORDINGS, version)
     return flows_seed(version) if folder == "flows" else None
 
 
@@ -305,6 +309,7 @@ async def replay(version: str, folder: str) -> Replay:
             body: Any = response.json() if is_json else response.text
             if response.status_code < 300 and isinstance(recorded_body, dict) and isinstance(body, dict):
                 state.ids.update(fidelity_directory.learned_ids(recorded_body, body, seeded))
+                state.ids.update(fidelity_directory.learned_from_page(recorded_body, body, seeded, state.ids))
             stages = {stage["pk"]: stage for stage in sandbox.objects("stage")}
             state.exchanges[name] = Exchange(response.status_code, response.headers, body, stages)
     return state
@@ -335,6 +340,7 @@ async def fill_gap(client: httpx.AsyncClient, state: Replay, gap: Gap) -> None:
     if gap.created:
         created = response.json()
         state.ids[gap.created[0]] = next(created[key] for key in fidelity_directory.ID_KEYS if key in created)
+    state.ids.update({recorded: response.json()[key] for key, recorded in gap.learned})
 
 
 REPLAYS: dict[tuple[str, str], Replay] = {}
@@ -405,6 +411,9 @@ def assert_same(expected: Any, actual: Any, where: str, started: datetime | None
         assert_same_list(expected, actual, where, started)
     elif isinstance(expected, str) and TOKEN in expected:
         assert_same_token_url(expected, actual, where)
+    elif isinstance(expected, str) and expected in fidelity_directory.REDACTED:
+        form = fidelity_directory.REDACTED[expected]
+        assert isinstance(actual, str) and form.fullmatch(actual), f"{where}: {actual!r}"
     else:
         assert actual == expected, f"{where}: {actual!r} != {expected!r}"
 

@@ -10,7 +10,25 @@ from reconciler.model.identity import live_key
 from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import IdKey, Json, JsonObject, Key, Ref
 
-__all__ = ["LiveState", "id_fields", "paths_for_deletes", "paths_for_kinds", "paths_for_targets"]
+__all__ = ["LiveState", "OwnListScope", "id_fields", "paths_for_deletes", "paths_for_kinds", "paths_for_targets"]
+
+
+@dataclass(frozen=True)
+class OwnListScope:
+    """The listed objects whose lists of their own are read (a role's permissions: one call per
+    object): those a plan names, by natural key, and those it may delete, by id. A read without
+    one reads them for every object (an export). The 2026 lab holds a managed role per user
+    (`ak-managed-role--user-N`, directory 06): a plan of two roles should not read them all."""
+
+    keys: frozenset[tuple[str, Key]] = frozenset()
+    ids: frozenset[tuple[str, str]] = frozenset()
+
+    def wants(self, kind: Kind, obj: JsonObject) -> bool:
+        if (kind.name, str(obj.get(kind.id_field))) in self.ids:
+            return True
+        if any(kind.fields[name].reference for name in kind.key):
+            return True  # a key that points at other objects needs their lists to compare: read them all
+        return (kind.name, tuple(kind.key_value(name, obj) for name in kind.key)) in self.keys
 
 
 @dataclass
@@ -20,6 +38,8 @@ class LiveState:
 
     model: ApiModel
     lists: dict[str, list[JsonObject]] = field(default_factory=dict)
+    own_lists: OwnListScope | None = None
+    """Whose lists of their own were read (None: every object's), so lists read later read the same."""
     _by_key: dict[str, dict[Key, list[JsonObject]]] = field(default_factory=dict, repr=False)
     _target_ids: dict[str, dict[str, tuple[str, JsonObject]]] = field(default_factory=dict, repr=False)
     _target_keys: dict[str, dict[Key, list[Json]]] = field(default_factory=dict, repr=False)

@@ -24,7 +24,7 @@ from reconciler.manifests.schema import validate
 from reconciler.manifests.secrets import FileRule, resolve_secrets
 from reconciler.manifests.variables import Variables, substitute
 from reconciler.model.kinds import ApiModel, Kind, known_versions, load_model
-from reconciler.model.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
+from reconciler.model.live import LiveState, OwnListScope, paths_for_deletes, paths_for_kinds, paths_for_targets
 from reconciler.model.versions import latest_version
 from reconciler.planning.changes import Change, Delete, Owned, Plan, Replace, Unmanaged, order_changes
 from reconciler.planning.consequences import instances_path, may_conflict, with_blueprint_conflicts
@@ -172,6 +172,13 @@ fetch = fetch_live
 """Step 4b: read the lists, one list call per path (plus pages), concurrently."""
 
 
+def own_list_scope(desired: list[DesiredObject], owned: Mapping[str, OwnedRecord]) -> OwnListScope:
+    """Step 4b's lists of their own (a role's permissions) for the objects the manifests name and
+    the owned ones a prune may delete, whose fingerprints a saved plan's apply reads again."""
+    return OwnListScope(frozenset((obj.kind, obj.key) for obj in desired),
+                        frozenset((record.kind, str(record.id)) for record in owned.values() if record.id is not None))
+
+
 def matched_paths(matching: Matching, model: ApiModel) -> set[str]:
     """Step 5a: the lists only the matching shows a plan needs, none for most plans:
     - the family lists `check_conflicts` needs: those of the objects to create whose key is unique
@@ -199,8 +206,8 @@ async def fetch_more(client: Client, live: LiveState, paths: set[str],
     missing = paths - set(live.lists)
     if not missing:
         return live
-    more = await fetch_live(client, live.model, missing, progress)
-    return LiveState(model=live.model, lists={**live.lists, **more.lists})
+    more = await fetch_live(client, live.model, missing, progress, live.own_lists)
+    return LiveState(model=live.model, lists={**live.lists, **more.lists}, own_lists=live.own_lists)
 
 
 def check_mirrored(desired: list[DesiredObject], model: ApiModel) -> None:
@@ -542,7 +549,7 @@ async def make_plan(client: Client, paths: list[str | Path], options: PlanOption
         refuse_partial(manifests.skipped)
     prunable = prunable_kinds(model, options.prune_kinds) if pruning else frozenset()
     live = await fetch(client, model, live_paths(desired, model, {r.kind for r in owned.values()} & prunable),
-                       options.progress)
+                       options.progress, own_list_scope(desired, owned))
     matching = match(desired, live, model)
     live = await fetch_more(client, live, matched_paths(matching, model), options.progress)
     check_conflicts(desired, model, matching, live)

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from reconciler.manifests.secrets import FileRule, SourceError, read_field_source
 from reconciler.model.identity import address, own_key
 from reconciler.model.kinds import ApiModel, Kind
-from reconciler.model.live import LiveState, paths_for_deletes, paths_for_kinds, paths_for_targets
+from reconciler.model.live import LiveState, OwnListScope, paths_for_deletes, paths_for_kinds, paths_for_targets
 from reconciler.planning.changes import API_PREFIX, Change, Create, Delete, LiveFingerprint, Plan, with_values
 from reconciler.state import StateFile
 from reconciler.values import Json, JsonObject, Ref, Secret, refs_in, walk
@@ -67,6 +67,13 @@ def saved_plan_paths(plan: Plan, model: ApiModel) -> set[str]:
     doomed = {model.kinds[c.kind] for c in plan.changes if isinstance(c, Delete) and c.kind in model.kinds}
     return (paths_for_kinds(model, kinds) | paths_for_targets(model, families | targets)
             | paths_for_deletes(model, doomed))
+
+
+def saved_plan_scope(plan: Plan) -> OwnListScope:
+    """The objects whose lists of their own (a role's permissions) to read again: those the plan
+    changes, as the plan read them (`pipeline.own_list_scope`)."""
+    return OwnListScope(frozenset((c.kind, c.key) for c in plan.changes),
+                        frozenset((c.kind, str(c.id)) for c in plan.changes if c.id is not None))
 
 
 def _describe(source: dict[str, str] | None) -> str:

@@ -20,14 +20,16 @@ from . import brands, certificates
 from .accounts import Accounts, has_accounts
 from .applications import BASE_URL
 from .blueprints import KIND, Importer, created_state
+from .directory import MEMBER_LOOKUPS
 from .discovery import Discovery
 from .listing import BAD_JSON, InvalidFilter, InvalidJsonFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
 from .quirks import creation_defaults, json_error_text, jsonb_order, server_error_fields
-from .rbac import CATALOGUE, RoleGrants, ServerFailure
+from .rbac import ROLE, RoleGrants
 from .representation import Renderer
-from .responses import bad_request_page, detail, not_found_page, server_error
+from .responses import PLAIN_NOT_FOUND, bad_request_page, detail, not_found_page, server_error
+from .roles import Roles, has_roles
 from .rules import Rules, ServerFault
 from .sources import saml_metadata, user_settings_entry
 from .store import PTR_ID, Store, normal_uuid
@@ -47,7 +49,8 @@ FILE_ACTIONS = (("flow", "set_background_url/", "background"), ("application", "
 
 class Api:
     def __init__(self, *, model: ApiModel, profile: Profile, store: Store, token: str,
-                 enterprise: bool, documents: Mapping[str, Json] | None = None) -> None:
+                 enterprise: bool, documents: Mapping[str, Json] | None = None,
+                 rbac_seed: Mapping[str, Json] | None = None) -> None:
         self.model = model
         self.profile = profile
         self.store = store
@@ -57,7 +60,9 @@ class Api:
         self.validator = Validator(store, profile, self.rules)
         self.importer = Importer(model, store)
         self.discovery = Discovery(profile.discovery, documents or {})
-        self.grants = RoleGrants(store, bare_object_codenames=profile.version.startswith("2023"))
+        self.grants = RoleGrants(store, bare_object_codenames=bool(profile.rbac.get("bare_object_codenames")),
+                                 by_name=bool(profile.rbac.get("grants_by_role_name")))
+        self.grants.seed(rbac_seed)
         self._rendered: dict[str, tuple[int, list[JsonObject]]] = {}
         self._cached: dict[str, tuple[int, dict[int, list[ObjectId]]]] = {}
 
@@ -178,7 +183,7 @@ class Api:
     async def retrieve(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
         if found is None:
-            return self.not_found(kind.model)
+            return self.missing(kind, ident)
         return JSONResponse(self.renderer.directory.with_query(kind, self.renderer.render(kind, found),
                                                                request.query_params))
 
@@ -224,7 +229,7 @@ class Api:
         leaves out (2023.10.7 32, 35, 38; KINDS.md "PUT keeps"; flows 54, 135, 181, 190)."""
         found = self.store.find(kind, ident)
         if found is None:
-            return self.not_found(kind.model)
+            return self.missing(kind, ident)
         cleaned = await self.accepted(kind, request, instance=found, partial=partial_update)
         if isinstance(cleaned, Response):
             return cleaned
@@ -240,7 +245,7 @@ class Api:
     async def destroy(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
         if found is None:
-            return self.not_found(kind.model)
+            return self.missing(kind, ident)
         for owned in self.owned(kind, found):
             self.store.delete(owned)
         self.store.delete(found)
@@ -268,14 +273,14 @@ class Api:
         """`POST .../apply/`: import the instance's blueprint (see `blueprints.Importer`)."""
         found = self.store.find(kind, ident)
         if found is None:
-            return self.not_found(kind.model)
+            return self.missing(kind, ident)
         before = self.renderer.render(kind, found)
         self.importer.apply(found)
         return JSONResponse(before if self.importer.answers_before_import else self.renderer.render(kind, found))
 
     async def used_by(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
-        return JSONResponse(self.usages(kind, found)) if found else self.not_found(kind.model)
+        return JSONResponse(self.usages(kind, found)) if found else self.missing(kind, ident)
 
     async def accepted(self, kind: Kind, request: Request, *, instance: ObjectId | None,
                        partial: bool) -> JsonObject | Response:
@@ -488,7 +493,7 @@ class Api:
         """`{"data": PEM}`, empty without one (apps 38, 39, 41); `?download` the file (40)."""
         found = self.store.find(kind, ident)
         if found is None:
-            return self.not_found(kind.model)
+            return self.missing(kind, ident)
         values = self.store.values[kind.name][found]
         pem = str(values.get(field) or "")
         if "download" not in request.query_params:
@@ -517,7 +522,7 @@ class Api:
     async def set_file_url(self, kind: Kind, held: str, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
         if found is None:
-            return self.not_found(kind.model)
+            return self.missing(kind, ident)
         body = await self.body(request)
         if isinstance(body, Response):
             return body
@@ -534,43 +539,13 @@ class Api:
         accounts = Accounts(self.profile, self.store, self.renderer.directory, self.body, self.found_with_body)
         return [self.route(path, {method: handler}) for path, (method, handler) in accounts.handlers().items()]
 
-    # -- role permissions (rbac.py) --------------------------------------------------------------
+    # -- roles and their permissions (roles.py, rbac.py) -----------------------------------------
     def role_routes(self) -> list[Route]:
-        role = self.model.kinds.get("role")
-        if role is None:
+        if not has_roles(self.model.kinds):
             return []
-        grants = CATALOGUE + "assigned_by_roles/{ident}/"
-        return [self.route(grants + "assign/", {"POST": partial(self.grant, role, assign=True)}),
-                self.route(grants + "unassign/", {"PATCH": partial(self.grant, role, assign=False)}),
-                self.route(CATALOGUE, {"GET": partial(self.list_permissions, role)})]
-
-    async def grant(self, role: Kind, request: Request, ident: str, *, assign: bool) -> Response:
-        """Assign (2026: 200 with one `{"id"}` per permission, 2023: 204; 162) or unassign (204; 176)."""
-        read = await self.found_with_body(role, request, ident)
-        if isinstance(read, Response):
-            return read
-        found, body = read
-        errors = self.grants.errors(body)
-        if errors:
-            return JSONResponse(errors, 400)
-        try:
-            if not assign:
-                self.grants.unassign(str(found), body)
-                return Response(status_code=204)
-            ids = self.grants.assign(str(found), body)
-        except ServerFailure:
-            return server_error()
-        if self.profile.version.startswith("2023"):
-            return Response(status_code=204)
-        return JSONResponse([{"id": str(pk)} for pk in ids])
-
-    async def list_permissions(self, role: Kind, request: Request) -> Response:
-        """The catalogue, or with `?role=` the role's global permissions (172)."""
-        wanted = request.query_params.get("role")
-        if wanted is None:
-            return self.page(self.store.lists.get(CATALOGUE, []), request, CATALOGUE, None)
-        found = self.store.find(role, wanted)
-        return self.page(self.grants.global_rows(str(found)) if found else [], request, CATALOGUE, None)
+        roles = Roles(self.profile, self.store, self.grants, self.body, self.found_with_body,
+                      lambda objects, request, path: self.page(objects, request, path, None), self.not_found)
+        return [self.route(path, {method: handler}) for path, (method, handler) in roles.handlers().items()]
 
     # -- read-only lists ------------------------------------------------------------------------
     async def list_listed(self, path: str, request: Request) -> Response:
@@ -589,7 +564,7 @@ class Api:
         query = dict(request.query_params)
         spec = self.profile.list_spec(*([kind.name] if kind else []), path)
         try:
-            selected = select(objects, query, spec, partial(self.filter_value, kind))
+            selected = select(objects, query, spec, partial(self.filter_value, kind, query=query))
             if spec.last_written:
                 selected = sorted(selected, key=lambda obj: self.store.written.get(str(obj.get("pk")), 0))
             envelope = paginate(order(selected, spec.ordering, query, self.sort_value), query,
@@ -624,17 +599,22 @@ class Api:
             pages[number] = [obj["pk"] for obj in envelope["results"]]
         return [self.renderer.render(kind, pk) for pk in pages[number] if pk in self.store.values[kind.name]]
 
-    def filter_value(self, kind: Kind | None, how: str, param: str, value: str) -> Json:
+    def filter_value(self, kind: Kind | None, how: str, param: str, value: str,
+                     query: Mapping[str, str] | None = None) -> Json:
         """What a filter value names: the object a reference filter wants, by pk (a policy
-        binding's target only by its binding-model UUID, flows 264, 265), or whether a policy has
-        no bindings (flows 220)."""
+        binding's target only by its binding-model UUID, flows 264, 265), whether a policy has
+        no bindings (flows 220), the roles a user or group holds, a value held unshown."""
+        if how == "related":
+            return self.renderer.directory.roles_held(param, value, (query or {}).get("inherited", "") == "true")
+        if how == "held_isnull":
+            return self.store.held.get(value, {}).get(param.removesuffix("__isnull"))
         if how == "unbound":
             return not self.store.referring("policy_binding", "policy", value)
         if how == "backchannel":
             return any(self.model.kinds[name].constants.get("meta_model_name") == value
                        for name in self.profile.apps.backchannel_kinds if name in self.model.kinds)
-        if how == "group_name":
-            return next((pk for pk, v in self.store.values["group"].items() if v.get("name") == value), None)
+        if how in MEMBER_LOOKUPS:
+            return self.renderer.directory.named(how, value)
         if how == "binding_model":
             return next((pk for pk, held in self.store.held.items() if held.get(PTR_ID) == normal_uuid(value)), None)
         field = kind.fields.get(param) if kind else None
@@ -648,21 +628,32 @@ class Api:
 
     def sort_value(self, obj: JsonObject, key: str) -> Json:
         """Sort keys that are no field of the object: a policy binding's target sorts by its
-        binding-model UUID in 2023 (flows 224)."""
+        binding-model UUID in 2023 (flows 224); `written` by the object's last write."""
         if key == "target_ptr":
             return self.store.target_sort_key(str(obj.get("target")))
+        pk = obj.get("pk")
+        if key == "written" and isinstance(pk, str | int):  # ties in table order, the last written last (56)
+            return self.store.written.get(pk, 0)
         return None
 
     async def found_with_body(self, kind: Kind, request: Request, ident: str) -> tuple[ObjectId, JsonObject] | Response:
         """The object a URL names and the request's body, or the answer refusing either."""
         found = self.store.find(kind, ident)
         if found is None:
-            return self.not_found(kind.model)
+            return self.missing(kind, ident)
         body = await self.body(request)
         return body if isinstance(body, Response) else (found, body)
 
     def not_found(self, model: str) -> Response:
         return detail(self.profile.not_found_detail(model), 404)  # 83-85, 108; flows 64, 117, 137, 223, 275
+
+    def missing(self, kind: Kind, ident: str) -> Response:
+        """The 404 of an object URL: an ident that cannot be a pk of the kind fails the lookup
+        itself, which DRF answers with the plain "Not found." in both versions (2026 directory 34:
+        a group's num_pk); a pk that names nothing gets the version's text."""
+        if kind.url_field in ("pk", kind.id_field) and self.store.pk_for(kind, ident) is None:
+            return detail(PLAIN_NOT_FOUND, 404)
+        return self.not_found(kind.model)
 
     async def body(self, request: Request) -> JsonObject | Response:
         """The request body as DRF parses it: no content type means no data, invalid JSON a
@@ -688,7 +679,8 @@ class Api:
         values = self.store.values[kind.name][pk]
         entries = [self.base_named(str(field.reference), usage(self.renderer.target_object(str(field.reference), ident),
                                                                str(field.reference), ident, self.profile.used_by_many))
-                   for field in kind.fields.values() if field.reference and field.is_list
+                   for name, field in kind.fields.items() if field.reference and field.is_list
+                   and name not in kind.mirrored  # a group's members are the users' `groups` (147)
                    for ident in values.get(field.name) or []]
         target = self.model.target_of(kind)
         for other, other_pk, field in self.referrers_in_order(target, pk) if target else ():
@@ -700,7 +692,31 @@ class Api:
                 action = self.profile.used_by_set_null
             entries.append(self.labelled(other, usage(self.renderer.render(other, other_pk), model_label(other),
                                                       other_pk, action)))
-        return entries
+        if kind.name == ROLE and self.profile.rbac.get("used_by_rows"):
+            entries = self.with_grant_rows(str(pk), entries)
+        return [{**entry, "pk": str(entry["pk"])} for entry in entries]  # Django's str(obj.pk) (147)
+
+    def with_grant_rows(self, role: str, entries: list[JsonObject]) -> list[JsonObject]:
+        """A 2026 role's permission rows (`cascade`), listed after the groups holding the role and
+        before its users, as Django orders the role's relations (187)."""
+        rows = self.grants.usages(role, self.profile.used_by_cascade, self.object_text)
+        first_user = next((i for i, entry in enumerate(entries) if entry["model_name"] == "user"), len(entries))
+        return [*entries[:first_user], *rows, *entries[first_user:]]
+
+    def object_text(self, pk: str) -> str:
+        """An object as Django prints it (`Group rec3-group-child-ps`, 187), by its `used_by` label."""
+        kind = self.store.kind_at(pk)
+        if kind is None:
+            return pk
+        return str(self.labelled(kind, usage(self.renderer.render(kind, pk), model_label(kind), pk, ""))["name"])
+
+    def referrers_in_order(self, target: str, pk: ObjectId) -> list[tuple[Kind, ObjectId, Field]]:
+        """The objects referring to `pk`, those by a many-to-many field the profile reads in storage
+        order last, in that order (directory 434)."""
+        found = list(self.store.referrers(target, pk))
+        stored = [entry for entry in found if f"{entry[0].name}.{entry[2].name}" in self.profile.heap_ordered]
+        written = self.store.written
+        return [entry for entry in found if entry not in stored] + sorted(stored, key=lambda e: written.get(e[1], 0))
 
     def base_named(self, target: str, entry: JsonObject) -> JsonObject:
         """A many-to-many entry whose relation points at a base class, named as that class's object
@@ -710,14 +726,6 @@ class Api:
             return entry
         return {**entry, "app": base["app"], "model_name": base["model_name"],
                 "name": str(base["name"]).format(name=entry["name"])}
-
-    def referrers_in_order(self, target: str, pk: ObjectId) -> list[tuple[Kind, ObjectId, Field]]:
-        """The objects referring to `pk`, those by a many-to-many field the profile reads in storage
-        order last, in that order (directory 434)."""
-        found = list(self.store.referrers(target, pk))
-        stored = [entry for entry in found if f"{entry[0].name}.{entry[2].name}" in self.profile.heap_ordered]
-        written = self.store.written
-        return [entry for entry in found if entry not in stored] + sorted(stored, key=lambda e: written.get(e[1], 0))
 
     def labelled(self, kind: Kind, entry: JsonObject) -> JsonObject:
         """A `used_by` entry with the app and name the profile gives the kind (directory 231)."""

@@ -138,19 +138,35 @@ def json_subset(objects: list[JsonObject], param: str, wanted: str, lookup: Look
             all(obj[param].get(key) == value for key, value in expected.items())]
 
 
-def in_list(field: str, key: str) -> Filter:
-    """A filter on an expanded list's items: `members_by_username` (a group's `users_obj`
-    usernames, directory 135), `members_by_pk` (136)."""
+def holding(field: str, *, refused: bool = False) -> Filter:
+    """Objects whose list `field` holds what the value names (`lookup`: the pks it names):
+    `members_by_username` and `members_by_pk`, groups by their members' `users` (directory 135,
+    136), `groups_by_name`, users by their `groups` (122). Read from the pks, so a list shown
+    without its expansion (`include_users=false`) filters the same. A group name no group has
+    is refused (113)."""
     def keep(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
-        return [obj for obj in objects if any(as_text(item.get(key)) == wanted for item in obj.get(field) or [])]
+        named = lookup(param, wanted)
+        if refused and not named:
+            raise InvalidFilter(param, f"Select a valid choice. {wanted} is not one of the available choices.")
+        pks = {as_text(pk) for pk in named} if isinstance(named, list) else set()
+        return [obj for obj in objects if pks & {as_text(item) for item in obj.get(field) or []}]
     return keep
 
 
-def group_names(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
-    """`groups_by_name`: users in a group of that name; a name no group has is refused (113, 122)."""
-    if lookup(param, wanted) is None:
-        raise InvalidFilter(param, f"Select a valid choice. {wanted} is not one of the available choices.")
-    return [obj for obj in objects if any(item.get("name") == wanted for item in obj.get("groups_obj") or [])]
+def related(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    """Objects another one holds: a user's or a group's roles (2026 `?users=`, `?groups=`: directory
+    182, 183); a value that names nothing is refused."""
+    held = lookup(param, wanted)
+    if not isinstance(held, list):
+        raise InvalidFilter(param)
+    return [obj for obj in objects if obj.get("pk") in held]
+
+
+def held_is_null(objects: list[JsonObject], param: str, wanted: str, lookup: Lookup) -> list[JsonObject]:
+    """`?managed__isnull=` over a value the server keeps but does not show (a role's `managed`,
+    directory 186)."""
+    yes = wanted.lower() in TRUE_VALUES
+    return [obj for obj in objects if (lookup(param, as_text(obj.get("pk"))) is None) == yes]
 
 
 Filter = Callable[[list[JsonObject], str, str, Lookup], list[JsonObject]]
@@ -168,9 +184,13 @@ FILTERS: dict[str, Filter] = {
     "backchannel": backchannel,
     "startswith": startswith,
     "json": json_subset,
-    "member_username": in_list("users_obj", "username"),
-    "member_pk": in_list("users_obj", "pk"),
-    "group_name": group_names,
+    "member_username": holding("users"),
+    "member_pk": holding("users"),
+    "group_name": holding("groups", refused=True),
+    "related": related,
+    "held_isnull": held_is_null,
+    "content_type": lambda objects, param, wanted, lookup: [
+        obj for obj in objects if as_text(obj.get(param.removeprefix("content_type__"))) == wanted],
     "model": lambda objects, param, wanted, lookup: [  # `content_type__model` (a lifecycle rule's)
         obj for obj in objects if dug(obj, param.replace("__", ":"))[0] == wanted],
 }

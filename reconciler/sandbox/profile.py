@@ -89,6 +89,8 @@ class Profile:
     """`/core/brands/current/` (2023 tenants): `of` the kind, `path`, the recorded `body` (directory 09)."""
     """Per kind, the `app` and `name` template of its `used_by` entries where its path does not
     give them (a 2026 brand lives in authentik_brands and is named `Brand <domain>`, directory 231)."""
+    rbac: JsonObject
+    """How roles and their permissions answer (`rbac.py`, `roles.py`; directory 162-196)."""
     nested_writes: dict[str, NestedWrite]
     lists: dict[str, ListSpec]
     page_size: int
@@ -207,6 +209,7 @@ def load_profile(version: str) -> Profile:
         used_by_labels=dict(raw["used_by_actions"].get("labels", {})),
         used_by_bases=dict(raw["used_by_actions"].get("bases", {})),
         current_brand=dict(raw.get("current_brand", {})),
+        rbac=dict(raw.get("rbac", {})),
         nested_writes=nested,
         lists=lists,
         page_size=raw["page_size"]["default"],

@@ -5,6 +5,9 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 
 READ_ONLY_ALLOW = "GET, HEAD, OPTIONS"
+PLAIN_NOT_FOUND = "Not found."
+"""DRF's Http404 without a message: a lookup that fails on the ident itself, both versions (directory
+34), add_user with an unknown user (130)."""
 
 NOT_FOUND_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="UTF-8"><title>Not found</title></head>

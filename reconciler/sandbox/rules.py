@@ -72,12 +72,20 @@ class Rules:
             return rule.message.format(error=error) if error else None
         if rule.rule == "file_name":
             return files.file_name_error(str(value), self.profile.flow_background["messages"])
-        if rule.rule == "single_true":  # one default brand (tenant): directory 207
-            taken = any(other != instance and values.get(name) is True
-                        for other, values in self.store.values[kind.name].items())
-            return rule.message if value is True and taken else None
+        if rule.rule in ("not_self", "single_true"):
+            return self.instance_error(rule, kind, name, value, instance)
         # nonempty_when: read from the request as sent (the validator reads initial_data)
         return rule.message if not value and all(body.get(k) == v for k, v in rule.when.items()) else None
+
+    def instance_error(self, rule: ObjectRule, kind: Kind, name: str, value: Any,
+                       instance: ObjectId | None) -> str | None:
+        """The rules that compare the value with the object written or its siblings: a 2023 group
+        as its own parent (directory 50), a second default brand or tenant (207)."""
+        if rule.rule == "not_self":
+            return rule.message if instance is not None and str(value) == str(instance) else None
+        taken = any(other != instance and values.get(name) is True
+                    for other, values in self.store.values[kind.name].items())
+        return rule.message if value is True and taken else None
 
     # -- unique-together validators -------------------------------------------------------------
     def together_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> list[str]:
@@ -325,7 +333,7 @@ def bad_kubeconfig(value: Json) -> str | None:
     return ""
 
 
-STATEFUL_RULES = ("python_syntax", "file_name", "single_true", "nonempty_when")
+STATEFUL_RULES = ("python_syntax", "file_name", "not_self", "single_true", "nonempty_when")
 """Field rules whose check reads more than the value (`Rules.stateful_error`)."""
 VALUE_CHECKS: dict[str, Callable[[Json], str | None]] = {
     "kubeconfig": bad_kubeconfig,

@@ -65,11 +65,14 @@ class Sandbox:
         self.enterprise = enterprise
         self.faults = faults or Faults()
         self.requests: list[RecordedRequest] = []
-        self.store = Store(self.model, load_seed(seed, api_version))
+        seeded = load_seed(seed, api_version)
+        self.store = Store(self.model, seeded)
         self._injector = FaultInjector(self.faults)
         self._misanswers: Schedule[misanswers.Misanswer] = Schedule()
+        rbac = seeded.get("rbac")
         api = Api(model=self.model, profile=load_profile(api_version), store=self.store, token=token,
-                  enterprise=enterprise, documents=documents)
+                  enterprise=enterprise, documents=documents,
+                  rbac_seed=rbac if isinstance(rbac, Mapping) else None)
         self._renderer = api.renderer
         self.app = Starlette(routes=api.routes(), middleware=[
             Middleware(SandboxMiddleware, log=self.requests, injector=self._injector),

@@ -139,10 +139,13 @@ class Validator:
     def reference(self, field: Field, value: Json) -> Json:
         """A primary-key reference as DRF's PrimaryKeyRelatedField checks it: UUIDs, or integers for
         users (flows 236). A foreign key to one stage subclass (`password_stage`) only finds
-        stages of that kind; a binding's target may be named by either of its UUIDs (flows 233)."""
-        if isinstance(value, bool | dict | list):
+        stages of that kind; a binding's target may be named by either of its UUIDs (flows 233). A
+        list or object for a UUID reaches Django's UUIDField, whose message shows it as Python
+        prints it (2023 directory 49: `“['157d…']” is not a valid UUID.`)."""
+        integer_pk = field.type == "integer" or (field.is_list and field.items.get("type") == "integer")
+        if isinstance(value, bool) or (integer_pk and isinstance(value, dict | list)):
             raise FieldError([NOT_A_PK.format(data_type=type(value).__name__)])
-        if field.type == "integer" or (field.is_list and field.items.get("type") == "integer"):
+        if integer_pk:
             if not INTEGER.match(str(value)):
                 raise FieldError([NOT_A_PK.format(data_type=type(value).__name__)])
             ident: Json = int(float(value)) if isinstance(value, float) else int(str(value).strip())

@@ -6,17 +6,19 @@ from collections.abc import Callable, Iterable
 from functools import partial
 
 from reconciler.model.kinds import ApiModel, Kind
-from reconciler.model.live import LiveState, id_fields
+from reconciler.model.live import LiveState, OwnListScope, id_fields
 from reconciler.server.client import Client, concurrently, shape_error
 from reconciler.values import JsonObject
 
 __all__ = ["fetch_live", "read_own_lists"]
 
 
-async def read_own_lists(client: Client, kind: Kind, objects: list[JsonObject]) -> None:
-    """Fill in each object's fields that a list of their own holds: `GET /rbac/permissions/?role=PK`
-    gives a role's global permissions as `app_label.codename` (directory recording 172). One call
-    per object: roles are few."""
+async def read_own_lists(client: Client, kind: Kind, objects: list[JsonObject],
+                         scope: OwnListScope | None = None) -> None:
+    """Fill in the fields that a list of their own holds, for the objects `scope` wants (all
+    without one): `GET /rbac/permissions/?role=PK` gives a role's global permissions as
+    `app_label.codename` (directory recording 172). One call per object: a plan names few."""
+    objects = [obj for obj in objects if scope is None or scope.wants(kind, obj)]
     for name, spec in kind.fields.items():
         read = (spec.action or {}).get("read")
         if not isinstance(read, dict):
@@ -39,11 +41,13 @@ async def read_singleton(client: Client, path: str) -> JsonObject:
 
 
 async def fetch_live(client: Client, model: ApiModel, paths: Iterable[str],
-                     progress: Callable[[str], None] | None = None) -> LiveState:
+                     progress: Callable[[str], None] | None = None,
+                     own_lists: OwnListScope | None = None) -> LiveState:
     """List every path once, concurrently (within the connection's limit); an object without its
     id fails the fetch as an `ApiError` naming the call. Fields the server keeps in a list of
-    their own (a role's permissions) are read for each object listed."""
-    state = LiveState(model=model)
+    their own (a role's permissions) are read for the objects `own_lists` wants (every object
+    listed without one)."""
+    state = LiveState(model=model, own_lists=own_lists)
 
     async def list_path(path: str) -> None:
         kind = model.kind_for_path(path)
@@ -52,7 +56,7 @@ async def fetch_live(client: Client, model: ApiModel, paths: Iterable[str],
         else:
             objects = await client.list(path, require=sorted(id_fields(model, path)), **model.list_params(path))
         if kind is not None:
-            await read_own_lists(client, kind, objects)
+            await read_own_lists(client, kind, objects, own_lists)
         state.lists[path] = objects
         if progress:
             progress(path)
