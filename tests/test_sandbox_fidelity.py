@@ -412,6 +412,8 @@ def assert_same_object(expected: dict[str, Any], actual: Any, where: str, starte
     for key, value in expected.items():
         if key in CLOCK_FIELDS and started is not None:
             assert_plausible_expiry(actual[key], started, f"{where}.{key}")
+        elif key in fidelity_directory.APPLIED and value != actual[key] and started is not None:
+            assert_replay_time(actual[key], started, f"{where}.{key}")
         elif key in fidelity_directory.TIMESTAMPS and isinstance(value, str):
             assert isinstance(actual[key], str) and datetime.fromisoformat(actual[key]).tzinfo, f"{where}.{key}"
         elif key in UNORDERED_LISTS and isinstance(value, list) and isinstance(actual[key], list):
@@ -443,6 +445,12 @@ def claims(url: str) -> dict[str, Any]:
 
 def by_pk(item: Any) -> str:
     return str(item.get("pk")) if isinstance(item, dict) else str(item)
+
+
+def assert_replay_time(value: Any, started: datetime, where: str) -> None:
+    """A clock value the sandbox set during the replay: in the recorded form, not before it began."""
+    assert isinstance(value, str) and value.endswith("Z"), f"{where}: {value!r}"
+    assert datetime.fromisoformat(value) >= started, f"{where}: {value} is before the replay began"
 
 
 def assert_plausible_expiry(value: str, started: datetime, where: str) -> None:
