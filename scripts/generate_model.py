@@ -25,7 +25,7 @@ import json
 import re
 import sys
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1575,6 +1575,7 @@ def carried_ids(lists: Mapping[str, Json], recorded: Mapping[str, Json]) -> dict
 # the `!KeyOf` references between entries resolved to the identifiers of the entry they name.
 BLUEPRINTS_FILE = "blueprints.json"
 BLUEPRINT_INSTANCES_PATH = "/managed/blueprints/"
+BLUEPRINT_FILES_PATH = "/managed/blueprints/available/"
 DIRECTORY_FRESH_INSTALL = "directory/fresh-install.json"
 # Django's `app.model` of the kinds whose answers carry no `meta_model_name` (flows, bindings:
 # FINDINGS flows "flows, bindings and policies have no blueprint or managed field"), as their
@@ -1590,14 +1591,25 @@ MODEL_NAMES = {
 }
 
 
-def model_name_of(name: str, kind: Mapping[str, Json]) -> str:
-    """The `app.model` a blueprint entry names for objects of a kind."""
+def model_name_of(name: str, kind: Mapping[str, Json], known: Sequence[str] = ()) -> str:
+    """The `app.model` a blueprint entry names for objects of a kind: its `meta_model_name`, or
+    the one model of that name the spec's `ModelEnum` lists (`known`: a group is
+    `authentik_core.group`), or one made from its path."""
     constant = kind["constants"].get("meta_model_name")
     if constant:
         return str(constant)
     if name in MODEL_NAMES:
         return MODEL_NAMES[name]
-    return f"authentik_{kind['path'].strip('/').replace('/', '_')}.{str(kind['model']).lower()}"
+    made = f"authentik_{kind['path'].strip('/').replace('/', '_')}.{str(kind['model']).lower()}"
+    same_name = [model for model in known if model.endswith("." + made.rsplit(".", 1)[1])]
+    return same_name[0] if made not in known and len(same_name) == 1 else made
+
+
+def known_models(spec: JsonObject) -> list[str]:
+    """Every `app.model` the version has that a blueprint may name: the spec's `ModelEnum`
+    (directory 443: any other model is refused)."""
+    schema = spec["components"]["schemas"].get("ModelEnum") or {}
+    return sorted(str(model) for model in schema.get("enum", []))
 
 
 def resolved_identifiers(value: Json, by_id: Mapping[str, JsonObject], seen: frozenset[str] = frozenset()) -> Json:
@@ -1629,20 +1641,29 @@ def blueprint_facts(blueprint: JsonObject) -> JsonObject:
             "entries": entries}
 
 
-def build_blueprints(recordings: Path, model: JsonObject) -> JsonObject:
-    """The blueprint facts of one version: the `app.model` of each kind, and every blueprint."""
+def build_blueprints(recordings: Path, model: JsonObject, spec: JsonObject) -> JsonObject:
+    """The blueprint facts of one version: the `app.model` of each kind, every model a blueprint
+    may name, and every blueprint."""
     shipped = json.loads((recordings / BLUEPRINTS_FILE).read_text())
+    known = known_models(spec)
     return {"api_version": model["api_version"],
-            "models": {name: model_name_of(name, kind) for name, kind in model["kinds"].items()
+            "models": {name: model_name_of(name, kind, known) for name, kind in model["kinds"].items()
                        if not kind.get("singleton")},  # the settings are no blueprint model
+            "known_models": known,
             "blueprints": [blueprint_facts(b) for b in shipped["blueprints"]]}
 
 
 def seed_blueprint_instances(recordings: Path, seed: JsonObject) -> None:
-    """The fresh install's blueprint instances (directory/fresh-install.json) into `seed`."""
+    """The fresh install's blueprint instances and the worker's blueprint files
+    (directory/fresh-install.json) into `seed`. The files are the ones the release ships, with the
+    modification times of the lab's install and in the order its worker walked them (2023
+    directory 25; 2026's from the one answer of the trial runs, which FINDINGS keeps there)."""
     fresh = recordings / DIRECTORY_FRESH_INSTALL
     if fresh.exists():
-        seed["lists"][BLUEPRINT_INSTANCES_PATH] = json.loads(fresh.read_text())[BLUEPRINT_INSTANCES_PATH]
+        lists = json.loads(fresh.read_text())
+        seed["lists"][BLUEPRINT_INSTANCES_PATH] = lists[BLUEPRINT_INSTANCES_PATH]
+        if BLUEPRINT_FILES_PATH in lists:
+            seed["lists"][BLUEPRINT_FILES_PATH] = lists[BLUEPRINT_FILES_PATH]
 
 
 # -- the command -----------------------------------------------------------------------------------
@@ -1679,7 +1700,7 @@ def generate_version(inputs: Path, root: Path, version: str) -> JsonObject:
         write_json(root / "reconciler" / "model" / "seeds" / f"{version}.json", seed)
     if (recordings / BLUEPRINTS_FILE).exists():
         write_json(root / "reconciler" / "model" / "blueprints" / f"{version}.json",
-                   build_blueprints(recordings, model))
+                   build_blueprints(recordings, model, spec))
     return model
 
 

@@ -41,9 +41,6 @@ NOT_REPRODUCED = {
     "2023.10.7/flows/270-pb-filter-search": (
         "2023 orders policy bindings by target and order and leaves ties in no fixed order: 270 lists "
         "the binding made by 233 before the one made by 232; the sandbox keeps insertion order"),
-    "2026.2.2/flows/295-defaults-blueprint-used_by": (
-        "2026 lists the worker's task rows (authentik_tasks.task) that applied the instance; the sandbox keeps no "
-        "task rows"),
     **fidelity_apps.NOT_REPRODUCED,
     **fidelity_directory.not_reproduced(RECORDINGS, VERSIONS),
 }
@@ -110,7 +107,7 @@ GAPS: dict[str, Gap | list[Gap]] = {
         {"target": "74cae444-07c8-460d-9242-a3207f1f9ba3", "policy": "2321d372-e4ae-4aff-b746-1ae15bfdd537",
          "timeout": 0}),
     **fidelity_apps.gaps(Gap),
-    **fidelity_directory.gaps(Gap),
+    **fidelity_directory.gaps(Gap, RECORDINGS),
 }
 
 # Values that depend on the clock: checked for form and plausibility, not equality.
@@ -210,8 +207,23 @@ def flows_seed(version: str) -> dict[str, Any]:
         "/core/groups/": [groups.get(g["name"], g) for g in rebased["lists"].get("/core/groups/", [])],
         "/core/users/": reads["226-pb-lookup-user"]["results"],
         "/managed/blueprints/": reads["294-defaults-blueprints"]["results"],
+        **({TASKS: [task_row(pk, instance) for instance, pks in LAB_TASK_ROWS.items() for pk in pks]}
+           if version in TASK_ROW_VERSIONS else {}),
     })
     return rebased
+
+
+TASKS = "/tasks/tasks/"
+TASK_ROW_VERSIONS = ("2026.2.2",)
+LAB_TASK_ROWS = {"0d0671dc-2225-4244-b893-acedd45b4cbd": ("0494b0d3-f64b-4d9b-8563-dbab786c1c9c",
+                                                         "99995daa-aa1f-45e4-8a6a-5ce97d97216d")}
+"""The 2026 flows lab's worker task rows (authentik_tasks.task) of the default authentication flow's
+instance: the two applies of the install, which only its used_by (flows 295) shows."""
+
+
+def task_row(pk: str, instance: str) -> dict[str, Any]:
+    return {"message_id": pk, "actor_name": "authentik.blueprints.v1.tasks.apply_blueprint",
+            "rel_obj_app_label": "authentik_blueprints", "rel_obj_model": "blueprintinstance", "rel_obj_id": instance}
 
 
 def by_key(seeded: list[dict[str, Any]], recorded: list[dict[str, Any]], key: str) -> dict[str, str]:
@@ -246,7 +258,9 @@ def initial_seed(version: str, folder: str) -> dict[str, Any] | None:
         return fidelity_apps.apps_seed(version)
     if folder == fidelity_directory.FOLDER:
         seed = default_seed(version)
-        return substitute(copy.deepcopy(seed), fidelity_directory.directory_ids(seed, RECORDINGS, version))
+        worker = {"worker": "stalled"} if version in fidelity_directory.STALLED_WORKER else {}
+        return {**substitute(copy.deepcopy(seed), fidelity_directory.directory_ids(seed, RECORDINGS, version)),
+                **worker}
     return flows_seed(version) if folder == "flows" else None
 
 
@@ -293,7 +307,8 @@ async def replay(version: str, folder: str) -> Replay:
             # service account with its `user_pk`: directory 70)
             creating = fidelity_apps.creates(request["url"], status) or (
                 status == 200 and isinstance(recorded_body, dict) and "user_pk" in recorded_body)
-            sandbox.store.next_ids = created_ids(creating, recorded_body, seeded)
+            sandbox.store.next_ids = [*created_ids(creating, recorded_body, seeded),
+                                      *fidelity_directory.MADE_UNSEEN.get(f"{version}/{name}", ())]
             sandbox.store.next_secrets = fidelity_apps.drawn_secrets(creating, recorded_body)
             response = await client.request(request["method"], substitute(request["url"], state.ids),
                                             headers=headers, content=content)

@@ -19,14 +19,14 @@ from reconciler.values import Json, JsonObject, ObjectId
 from . import brands, certificates
 from .accounts import Accounts, has_accounts
 from .applications import BASE_URL
-from .blueprints import KIND, Importer, created_state
+from .blueprints import FILES_PATH, KIND, TASKS_PATH, Importer, WorkerTimeout, created_state
 from .listing import BAD_JSON, InvalidFilter, InvalidJsonFilter, InvalidPage, order, paginate, select
 from .middleware import API_PREFIX
 from .profile import Profile
 from .quirks import creation_defaults, json_error_text, jsonb_order, server_error_fields
 from .rbac import CATALOGUE, RoleGrants, ServerFailure
 from .representation import Renderer
-from .responses import bad_request_page, detail, not_found_page, server_error
+from .responses import SERVER_ERROR_PAGE, bad_request_page, detail, not_found_page, server_error
 from .rules import Rules, ServerFault
 from .store import PTR_ID, Store, normal_uuid
 from .validation import NOT_A_DICT, Validator
@@ -44,7 +44,7 @@ FILE_ACTIONS = (("flow", "set_background_url/", "background"), ("application", "
 
 class Api:
     def __init__(self, *, model: ApiModel, profile: Profile, store: Store, token: str,
-                 enterprise: bool) -> None:
+                 enterprise: bool, stalled_worker: bool = False) -> None:
         self.model = model
         self.profile = profile
         self.store = store
@@ -52,7 +52,7 @@ class Api:
         self.renderer = Renderer(model, profile, store)
         self.rules = Rules(store, profile, enterprise)
         self.validator = Validator(store, profile, self.rules)
-        self.importer = Importer(model, store)
+        self.importer = Importer(model, store, profile.blueprints, self.insert_new, stalled=stalled_worker)
         self.grants = RoleGrants(store, bare_object_codenames=profile.version.startswith("2023"))
         self._rendered: dict[str, tuple[int, list[JsonObject]]] = {}
         self._cached: dict[str, tuple[int, dict[int, list[ObjectId]]]] = {}
@@ -75,7 +75,7 @@ class Api:
                                                "DELETE": partial(self.delete_member, target)}),
                 self.route(path + "{ident}/used_by/", {"GET": partial(self.member_used_by, target)}),
             ]
-        routes += self.key_pair_routes() + self.outpost_routes() + self.action_routes()
+        routes += self.key_pair_routes() + self.outpost_routes() + self.action_routes() + self.blueprint_routes()
         for kind in self.model.kinds.values():
             if kind.singleton:
                 routes.append(self.route(kind.path, {
@@ -94,10 +94,6 @@ class Api:
                 self.route(kind.path + "{ident}/used_by/", {"GET": partial(self.used_by, kind)}),
             ]
         routes += self.file_url_routes()
-        if KIND in self.model.kinds:
-            blueprints = self.model.kinds[KIND]
-            routes.append(self.route(blueprints.path + "{ident}/apply/",
-                                     {"POST": partial(self.apply_blueprint, blueprints)}))
         routes += self.role_routes()
         for path in self.listed_paths():
             routes += [self.route(path, {"GET": partial(self.list_listed, path)}),
@@ -125,7 +121,7 @@ class Api:
         other lists."""
         taken = {kind.path for kind in self.model.kinds.values()} | set(self.family_paths().values())
         paths = [t.path for t in self.model.targets.values() if t.path] + list(self.store.lists)
-        return [path for path in dict.fromkeys(paths) if path not in taken]
+        return [path for path in dict.fromkeys(paths) if path not in taken and path not in (FILES_PATH, TASKS_PATH)]
 
     def route(self, path: str, handlers: Mapping[str, Handler]) -> Route:
         """A DRF view: authentication first (a 403 even for a method the view lacks), then the
@@ -201,13 +197,7 @@ class Api:
         cleaned = await self.accepted(kind, request, instance=None, partial=False)
         if isinstance(cleaned, Response):
             return cleaned
-        pk = self.store.new_pk(kind)
-        generated = self.renderer.computed.generated(kind)
-        drawn = {k: v for k, v in generated.items() if k in kind.fields}
-        self.store.insert(kind, pk, {**creation_defaults(kind), **drawn, **cleaned},
-                          {**{k: v for k, v in generated.items() if k not in kind.fields}, **created_state(kind)})
-        self.claim(kind, pk, cleaned)
-        self.renderer.directory.created(kind, pk, cleaned)
+        pk = self.insert_new(kind, cleaned)
         return JSONResponse(self.renderer.render(kind, pk, frozenset(cleaned)), 201)
 
     async def update(self, kind: Kind, request: Request, ident: str, *, partial_update: bool) -> Response:
@@ -250,18 +240,51 @@ class Api:
                 if other != pk and taken & set(values.get(name) or []):
                     self.store.update(kind, other, {name: [item for item in values[name] if item not in taken]})
 
+    def blueprint_routes(self) -> list[Route]:
+        """A blueprint instance's `apply/` and the worker's file list (`available/`, routed before
+        the instance's own `{ident}/`)."""
+        if KIND not in self.model.kinds:
+            return []
+        blueprints = self.model.kinds[KIND]
+        return [self.route(FILES_PATH, {"GET": self.blueprint_files}),
+                self.route(blueprints.path + "{ident}/apply/", {"POST": partial(self.apply_blueprint, blueprints)})]
+
+    async def blueprint_files(self, request: Request) -> Response:
+        """The worker's blueprint files, a plain list (2023 directory 25); a stalled worker's
+        answer times out into a 500 page (2026 directory 25, 437)."""
+        try:
+            return JSONResponse(self.importer.files())
+        except WorkerTimeout:
+            return Response(SERVER_ERROR_PAGE, 500, media_type="text/html")
+
     async def apply_blueprint(self, kind: Kind, request: Request, ident: str) -> Response:
         """`POST .../apply/`: import the instance's blueprint (see `blueprints.Importer`)."""
         found = self.store.find(kind, ident)
         if found is None:
             return self.not_found(kind.model)
         before = self.renderer.render(kind, found)
-        self.importer.apply(found)
+        try:
+            self.importer.apply(found)
+        except WorkerTimeout:
+            return server_error()
         return JSONResponse(before if self.importer.answers_before_import else self.renderer.render(kind, found))
+
+    def insert_new(self, kind: Kind, cleaned: JsonObject) -> ObjectId:
+        """Store a new object of `kind` from its accepted values, as a create does."""
+        pk = self.store.new_pk(kind)
+        generated = self.renderer.computed.generated(kind)
+        drawn = {k: v for k, v in generated.items() if k in kind.fields}
+        self.store.insert(kind, pk, {**creation_defaults(kind), **drawn, **cleaned},
+                          {**{k: v for k, v in generated.items() if k not in kind.fields}, **created_state(kind)})
+        self.claim(kind, pk, cleaned)
+        self.renderer.directory.created(kind, pk, cleaned)
+        return pk
 
     async def used_by(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
-        return JSONResponse(self.usages(kind, found)) if found else self.not_found(kind.model)
+        if found is None:
+            return self.not_found(kind.model)
+        return JSONResponse([*self.usages(kind, found), *(self.importer.task_rows(found) if kind.name == KIND else [])])
 
     async def accepted(self, kind: Kind, request: Request, *, instance: ObjectId | None,
                        partial: bool) -> JsonObject | Response:
@@ -284,7 +307,7 @@ class Api:
         try:
             message = self.rules.validate(kind, cleaned, instance)
             refused = self.importer.refused(kind, cleaned)
-        except ServerFault:
+        except (ServerFault, WorkerTimeout):
             return server_error()
         if refused:
             return JSONResponse(refused, 400)

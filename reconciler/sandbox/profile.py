@@ -65,6 +65,17 @@ class BaseViews:
 
 
 @dataclass(frozen=True)
+class BlueprintAnswers:
+    """How blueprint instances answer: whether `apply` only queues the import (2026) or runs it
+    before answering (2023), the message list for a model authentik does not have, and whether
+    `used_by` lists the worker's task row of each apply."""
+
+    queued_apply: bool = False
+    unknown_model: tuple[str, ...] = ()
+    task_rows: bool = False
+
+
+@dataclass(frozen=True)
 class Profile:
     version: str
     admin_version: JsonObject
@@ -97,6 +108,7 @@ class Profile:
     country_names: dict[str, str]
     base_views: BaseViews
     apps: AppAnswers
+    blueprints: BlueprintAnswers
     generate_algs: tuple[str, ...]
     """The `alg` choices of `…/certificatekeypairs/generate/` (none in 2023)."""
     generated_secrets: dict[str, dict[str, int]]
@@ -135,6 +147,12 @@ class Profile:
     def extra_for(self, path: str) -> JsonObject:
         """Keys a list envelope carries besides pagination and results (2026 `autocomplete`)."""
         return self.path_list_extra.get(path, self.list_extra)
+
+
+def blueprint_answers(raw: JsonObject) -> BlueprintAnswers:
+    return BlueprintAnswers(queued_apply=raw.get("apply") == "queued",
+                            unknown_model=tuple(str(m) for m in raw.get("unknown_model") or ()),
+                            task_rows=bool(raw.get("task_rows")))
 
 
 def list_spec(raw: JsonObject, default: ListSpec | None) -> ListSpec:
@@ -192,6 +210,7 @@ def load_profile(version: str) -> Profile:
         country_names=raw["countries"]["names"],
         base_views=base_views(raw.get("base_views", {})),
         apps=app_answers(raw.get("apps", {})),
+        blueprints=blueprint_answers(raw.get("blueprints", {})),
         generate_algs=tuple(raw.get("certificate_generate", {}).get("algs", ())),
         generated_secrets=raw.get("generated", {}).get("secrets", {}),
         generated_mappings={kind: {name: tuple(ids) for name, ids in fields.items()}

@@ -19,6 +19,7 @@ from reconciler.values import Json, JsonObject
 
 from . import misanswers, server
 from .api import Api
+from .blueprints import STALLED
 from .faults import DROP, FaultInjector, Faults, Schedule
 from .middleware import API_PREFIX, RecordedRequest, SandboxMiddleware
 from .misanswers import MisanswerMiddleware
@@ -47,6 +48,10 @@ class Sandbox:
     Two kinds need an object a fresh install lacks: `source` refuses the built-in source (the only
     one) as not web-based, so create a web-based source (`/sources/saml/`, ...) first, and
     `endpoints` needs an endpoint connector: add one with `add_seed_object` (or the seed).
+
+    Worker: the seed's `"worker": "stalled"` makes a worker that takes no task (a queue thousands
+    of tasks long, as on the 2026 lab): what waits on it times out (the blueprint file list, a
+    blueprint `path` check, a 2023 apply) and a 2026 apply is queued, never run (`blueprints.py`).
     """
 
     def __init__(self, api_version: str = LATEST_VERSION, token: str = DEFAULT_TOKEN,
@@ -61,11 +66,12 @@ class Sandbox:
         self.enterprise = enterprise
         self.faults = faults or Faults()
         self.requests: list[RecordedRequest] = []
-        self.store = Store(self.model, load_seed(seed, api_version))
+        seeded = load_seed(seed, api_version)
+        self.store = Store(self.model, seeded)
         self._injector = FaultInjector(self.faults)
         self._misanswers: Schedule[misanswers.Misanswer] = Schedule()
         api = Api(model=self.model, profile=load_profile(api_version), store=self.store, token=token,
-                  enterprise=enterprise)
+                  enterprise=enterprise, stalled_worker=seeded.get("worker") == STALLED)
         self._renderer = api.renderer
         self.app = Starlette(routes=api.routes(), middleware=[
             Middleware(SandboxMiddleware, log=self.requests, injector=self._injector),
@@ -240,6 +246,8 @@ def checked_seed(data: object, api_version: str, where: str) -> Mapping[str, Jso
         raise ValueError(f'{where}a sandbox seed is an object {{"version": ..., "lists": {{path: [objects]}}}}')
     if data.get("version", api_version) != api_version:
         raise ValueError(f"{where}the seed is for authentik {data['version']}, not {api_version}")
+    if data.get("worker", "running") not in ("running", STALLED):
+        raise ValueError(f'{where}worker: "running" or "{STALLED}", not {json.dumps(data["worker"])}')
     for path, objects in data["lists"].items():
         key = f"lists[{json.dumps(path)}]"
         if not isinstance(objects, list):
