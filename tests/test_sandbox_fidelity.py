@@ -157,9 +157,10 @@ def case_name(path: Path) -> str:
 
 
 def substitute(value: Any, ids: dict[str, str]) -> Any:
-    """Recorded server-generated UUIDs replaced by the sandbox's."""
+    """Recorded server-generated UUIDs replaced by the sandbox's, and whole values the replay
+    learned (a generated key pair's fingerprints)."""
     if isinstance(value, str):
-        return UUID.sub(lambda m: ids.get(m[0], m[0]), value)
+        return ids[value] if value in ids else UUID.sub(lambda m: ids.get(m[0], m[0]), value)
     if isinstance(value, list):
         return [substitute(item, ids) for item in value]
     if isinstance(value, dict):
@@ -317,6 +318,8 @@ async def replay(version: str, folder: str) -> Replay:
             body: Any = response.json() if is_json else response.text
             if response.status_code < 300 and isinstance(recorded_body, dict) and isinstance(body, dict):
                 state.ids.update(fidelity_directory.learned_ids(recorded_body, body, seeded))
+                state.ids.update(fidelity_apps.learned_generated(request, recorded_body, body,
+                                                                 state.started.replace(microsecond=0)))
             stages = {stage["pk"]: stage for stage in sandbox.objects("stage")}
             state.exchanges[name] = Exchange(response.status_code, response.headers, body, stages)
     return state
