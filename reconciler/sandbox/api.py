@@ -635,12 +635,15 @@ class Api:
         """What else a delete would touch (106): the objects of this one's many-to-many fields, and
         the objects that reference it, with what the delete does to each."""
         values = self.store.values[kind.name][pk]
-        entries = [usage(self.renderer.target_object(str(field.reference), ident), str(field.reference), ident,
-                         self.profile.used_by_many)
+        target = self.model.target_of(kind)
+        entries = [self.based(f"{target}.{field.name}",
+                              usage(self.renderer.target_object(str(field.reference), ident), str(field.reference),
+                                    ident, self.profile.used_by_many))
                    for field in kind.fields.values() if field.reference and field.is_list
                    for ident in values.get(field.name) or []]
-        target = self.model.target_of(kind)
         for other, other_pk, field in self.store.referrers(target, pk) if target else ():
+            if f"{other.name}.{field.name}" in self.profile.used_by_unlisted:
+                continue
             if field.is_list:
                 action = self.profile.used_by_many
             elif field.name in other.cascade or not field.nullable:
@@ -650,6 +653,14 @@ class Api:
             entries.append(self.labelled(other, usage(self.renderer.render(other, other_pk), model_label(other),
                                                       other_pk, action)))
         return entries
+
+    def based(self, field: str, entry: JsonObject) -> JsonObject:
+        """An entry of a many-to-many field named by the base model that declares it (apps 443)."""
+        base = self.profile.used_by_base_many.get(field)
+        if base is None:
+            return entry
+        return {**entry, "app": base["app"], "model_name": base["model_name"],
+                "name": str(base["name"]).format(name=entry["name"])}
 
     def labelled(self, kind: Kind, entry: JsonObject) -> JsonObject:
         """A `used_by` entry with the app and name the profile gives the kind (directory 231)."""

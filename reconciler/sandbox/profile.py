@@ -91,6 +91,11 @@ class Profile:
     used_by_set_null: str
     used_by_cascade: str
     used_by_labels: dict[str, JsonObject]
+    used_by_base_many: dict[str, JsonObject]
+    """`<target>.<field>` -> the `app`, `model_name` and `name` template of the entries of a
+    many-to-many field the family's base model declares (a provider's mappings, apps 443)."""
+    used_by_unlisted: frozenset[str]
+    """`<kind>.<field>` references that `used_by` leaves out (SET_DEFAULT: an application's provider)."""
     current_brand: JsonObject
     """`/core/brands/current/` (2023 tenants): `of` the kind, `path`, the recorded `body` (directory 09)."""
     """Per kind, the `app` and `name` template of its `used_by` entries where its path does not
@@ -196,6 +201,8 @@ def load_profile(version: str) -> Profile:
         used_by_set_null=raw["used_by_actions"]["set_null"],
         used_by_cascade=raw["used_by_actions"]["cascade"],
         used_by_labels=dict(raw["used_by_actions"].get("labels", {})),
+        used_by_base_many=dict(raw["used_by_actions"].get("base_many", {})),
+        used_by_unlisted=frozenset(raw["used_by_actions"].get("unlisted", ())),
         current_brand=dict(raw.get("current_brand", {})),
         nested_writes=nested,
         lists=lists,
