@@ -736,6 +736,11 @@ def compact_field(spec: JsonObject, raw: JsonObject) -> JsonObject:
     if node.get("type") == "array":
         compact["items"] = pick(node["items"], FIELD_KEYS)
         compact["items"].pop("description", None)
+        if node["items"].get("properties"):  # a nested serializer's items (redirect URIs, apps 202)
+            compact["items"]["properties"] = {name: compact_field(spec, prop)
+                                              for name, prop in node["items"]["properties"].items()
+                                              if not prop.get("readOnly")}
+            compact["items"]["required"] = list(node["items"].get("required", []))
     normalise_enum(compact)
     if node.get("type") == "object" or "additionalProperties" in node:
         compact["type"] = "object"

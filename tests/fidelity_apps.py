@@ -238,8 +238,6 @@ NOT_REPRODUCED: dict[str, str] = {
     **{f"{version}/apps/296-proxy-8-listed-under-oauth2": (
         "a proxy provider is an OAuth2 provider by inheritance and /providers/oauth2/ lists it with OAuth2 "
         "fields; the sandbox lists each kind's own objects") for version in VERSIONS},
-    "2026.2.2/apps/202-oauth2-6c-patch-redirect_uris-invalid-mode": (
-        "the per-item errors of the nested redirect_uris serializer are not emulated"),
     "2026.2.2/apps/405-app-7f-backchannel-used-by-other-app": (
         "the server shows app b as the backchannel application of app b's main (SAML) provider, which no "
         "other recording explains"),
