@@ -101,6 +101,7 @@ class Family:
     when one unique column spans them (stage names across stage kinds), for those whose answers
     carry the `member` field (prompts and invitations live under /stages/ but are no stages).
     `excludes`: collections under the prefix that are no kinds of it (a source's user connections).
+    `members`: kinds under the prefix that are members although their answers lack `member`.
     `singles`: collections that are one kind each. `section`: the manifest section its kinds are
     written in; None for a family that is only a reference target so far. `recording_dirs`: a
     kind's name in the recordings where it differs from its path's. `nested`: lists of other kinds
@@ -128,6 +129,7 @@ class Family:
     id_field: str = "pk"
     recorded_create: str = ""
     excludes: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
     renames: Mapping[str, str] = field(default_factory=dict)
     singles: tuple[Single, ...] = ()
     targets: tuple[Target, ...] = ()
@@ -495,12 +497,14 @@ CERTIFICATES = Family(
     targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),),
 )
 
-# Names are unique across the mapping kinds (one base table, apps 165); the webhook mapping of
-# notifications is a table of its own in 2026 (it has no `managed`, apps 113).
+# Names are unique across the mapping kinds (one base table, apps 165). The webhook mapping of
+# notifications answers without `managed` (apps 113) but is a property mapping all the same:
+# `/propertymappings/all/` lists it (apps 181-184, both versions).
 PROPERTY_MAPPINGS = Family(
     name="property_mappings", nouns=("property mapping", "property mappings"), section="property_mappings",
     export_unchanged_defaults=False,
     prefix="/propertymappings/", scope="property_mapping", member="managed", suffix="_mapping",
+    members=("notification",),
     plain_references=True, recorded_create="apps/*-pm-{dir}-2-create.json",
     # Every mapping kind's Python (the server compiles it on write: apps recordings 160).
     python={"expression": None},
@@ -926,7 +930,7 @@ def prefix_kind(spec: JsonObject, family: Family, collection: Collection) -> Kin
     rel = collection.path[len(family.prefix):].strip("/")
     short = family.renames.get(rel, rel.replace("/", "_"))
     response = spec["components"]["schemas"][schema_of(spec, spec["paths"][collection.path]["post"], "201")]
-    scope = family.scope if family.member in response["properties"] else None
+    scope = family.scope if family.member in response["properties"] or short in family.members else None
     name = short + family.suffix
     return KindSpec(family, name, short, family.section, scope, family.key, family.recorded_create,
                     nested=family.nested.get(name, {}))

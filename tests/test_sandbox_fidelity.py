@@ -137,6 +137,8 @@ class Replay:
     started: datetime
     exchanges: dict[str, Exchange] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set)
+    """The drawn secrets the recordings showed so far (`fidelity_apps.learned_secrets`)."""
 
 
 def step_order(path: Path) -> tuple[int, ...]:
@@ -316,6 +318,8 @@ async def replay(version: str, folder: str) -> Replay:
             sandbox.store.next_ids = []
             is_json = response.headers.get("content-type", "").startswith("application/json")
             body: Any = response.json() if is_json else response.text
+            if response.status_code < 300:
+                state.ids.update(fidelity_apps.learned_secrets(recorded_body, body, state.secrets))
             if response.status_code < 300 and isinstance(recorded_body, dict) and isinstance(body, dict):
                 state.ids.update(fidelity_directory.learned_ids(recorded_body, body, seeded))
                 state.ids.update(fidelity_apps.learned_generated(request, recorded_body, body,

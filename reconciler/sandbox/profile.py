@@ -62,6 +62,8 @@ class BaseViews:
     generic: dict[str, JsonObject]
     generic_fields: frozenset[str]
     full_fields: frozenset[str]
+    member_constants: dict[str, JsonObject]
+    """Per kind, the constants its family's list shows that its own answers lack (apps 181)."""
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,8 @@ def load_profile(version: str) -> Profile:
 def base_views(raw: JsonObject) -> BaseViews:
     return BaseViews(keys={target: tuple(keys) for target, keys in raw.get("keys", {}).items()},
                      generic=dict(raw.get("generic", {})), generic_fields=frozenset(raw.get("generic_fields", ())),
-                     full_fields=frozenset(raw.get("full_fields", ())))
+                     full_fields=frozenset(raw.get("full_fields", ())),
+                     member_constants=dict(raw.get("member_constants", {})))
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,9 @@ class AppAnswers:
     actions: tuple[JsonObject, ...]
     detail_fields: dict[str, tuple[str, ...]]
     """Per kind, the fields a list with `?include_details=false` nulls (2023 key pairs, 17, 37)."""
+    subclass_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per kind, the kinds whose objects its list shows too, as its own serializer shows them
+    (a proxy provider is an OAuth2 provider: apps 296)."""
     """Read-only actions answered with a fixed body: `{"of": kind or family, "action", "body"}`."""
     """Per kind, lists whose objects belong to it alone and go with it (backchannel providers)."""
     """Families whose kinds are written without a licence although their type says
@@ -273,7 +279,8 @@ def app_answers(raw: JsonObject) -> AppAnswers:
                       unlicensed_targets=tuple(raw.get("unlicensed_targets", ())),
                       owned_lists={kind: tuple(fields) for kind, fields in raw.get("owned_lists", {}).items()},
                       actions=tuple(raw.get("actions", ())),
-                      detail_fields={kind: tuple(f) for kind, f in raw.get("detail_fields", {}).items()})
+                      detail_fields={kind: tuple(f) for kind, f in raw.get("detail_fields", {}).items()},
+                      subclass_lists={kind: tuple(subs) for kind, subs in raw.get("subclass_lists", {}).items()})
 
 
 @cache
