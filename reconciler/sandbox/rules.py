@@ -73,6 +73,10 @@ class Rules:
             taken = any(other != instance and values.get(name) is True
                         for other, values in self.store.values[kind.name].items())
             return rule.message if value is True and taken else None
+        if rule.rule == "nonempty_unless":  # an empty list, unless the object stored is as `when` says
+            stored = {**self.store.held.get(instance, {}), **self.store.values[kind.name][instance]} \
+                if instance is not None else {}
+            return rule.message if value == [] and any(stored.get(k) != v for k, v in rule.when.items()) else None
         # nonempty_when: read from the request as sent (the validator reads initial_data)
         return rule.message if not value and all(body.get(k) == v for k, v in rule.when.items()) else None
 
@@ -308,7 +312,7 @@ def bad_kubeconfig(value: Json) -> str | None:
     return ""
 
 
-STATEFUL_RULES = ("python_syntax", "file_name", "single_true", "nonempty_when")
+STATEFUL_RULES = ("python_syntax", "file_name", "single_true", "nonempty_when", "nonempty_unless")
 """Field rules whose check reads more than the value (`Rules.stateful_error`)."""
 VALUE_CHECKS: dict[str, Callable[[Json], str | None]] = {
     "kubeconfig": bad_kubeconfig,
