@@ -212,10 +212,15 @@ class Api:
         cleaned = await self.accepted(kind, request, instance=found, partial=partial_update)
         if isinstance(cleaned, Response):
             return cleaned
+        stale = self.profile.apps.stale_answers.get(kind.name, {})  # shown as before the write (apps 405)
+        before = self.renderer.render(kind, found) if stale else {}
         self.store.update(kind, found, cleaned)
         self.claim(kind, found, cleaned)
         self.renderer.directory.written(kind, found, cleaned, full=not partial_update)
-        return JSONResponse(self.renderer.render(kind, found, frozenset(cleaned)))
+        answer = self.renderer.render(kind, found, frozenset(cleaned))
+        answer.update({name: before[name] for name, source in stale.items()
+                       if source not in cleaned and name in before})
+        return JSONResponse(answer)
 
     async def destroy(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)

@@ -257,6 +257,9 @@ class AppAnswers:
     actions: tuple[JsonObject, ...]
     detail_fields: dict[str, tuple[str, ...]]
     """Per kind, the fields a list with `?include_details=false` nulls (2023 key pairs, 17, 37)."""
+    stale_answers: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per kind, expansions an update's answer shows as they were before the write (the field
+    they expand, unless the write sets it): 2026 `provider_obj` (apps 405)."""
     subclass_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Per kind, the kinds whose objects its list shows too, as its own serializer shows them
     (a proxy provider is an OAuth2 provider: apps 296)."""
@@ -280,7 +283,8 @@ def app_answers(raw: JsonObject) -> AppAnswers:
                       owned_lists={kind: tuple(fields) for kind, fields in raw.get("owned_lists", {}).items()},
                       actions=tuple(raw.get("actions", ())),
                       detail_fields={kind: tuple(f) for kind, f in raw.get("detail_fields", {}).items()},
-                      subclass_lists={kind: tuple(subs) for kind, subs in raw.get("subclass_lists", {}).items()})
+                      subclass_lists={kind: tuple(subs) for kind, subs in raw.get("subclass_lists", {}).items()},
+                      stale_answers={kind: dict(fields) for kind, fields in raw.get("stale_answers", {}).items()})
 
 
 @cache
