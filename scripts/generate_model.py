@@ -102,6 +102,7 @@ class Family:
     carry the `member` field (prompts and invitations live under /stages/ but are no stages).
     `excludes`: collections under the prefix that are no kinds of it (a source's user connections).
     `members`: kinds under the prefix that are members although their answers lack `member`.
+    `lists_also`: per kind, the kinds whose objects its list shows too, as its own (a subclass's).
     `singles`: collections that are one kind each. `section`: the manifest section its kinds are
     written in; None for a family that is only a reference target so far. `recording_dirs`: a
     kind's name in the recordings where it differs from its path's. `nested`: lists of other kinds
@@ -130,6 +131,7 @@ class Family:
     recorded_create: str = ""
     excludes: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
+    lists_also: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     renames: Mapping[str, str] = field(default_factory=dict)
     singles: tuple[Single, ...] = ()
     targets: tuple[Target, ...] = ()
@@ -522,7 +524,9 @@ PROVIDERS = Family(
     member="meta_model_name", suffix="_provider", plain_references=True,
     recorded_create="apps/???-{dir}-2-create.json",
     # Provider pks are integers from one sequence across kinds (apps 190, 245, 277, 302), names
-    # unique across kinds (226, 269).
+    # unique across kinds (226, 269). A proxy provider is an OAuth2 provider by inheritance:
+    # /providers/oauth2/ lists it too, as an OAuth2 provider (296).
+    lists_also={"oauth2_provider": ("proxy_provider",)},
     targets=(Target(name="provider", at=(("/providers/all/", "pk"),)),),
     references={
         "authentication_flow": "flow",
@@ -1149,6 +1153,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "key": list(kind.key),
         "disambiguator": kind.disambiguator,
         **({"key_fallback": dict(kind.key_fallback)} if kind.key_fallback else {}),
+        **({"lists_also": list(kind.family.lists_also[kind.name])} if kind.name in kind.family.lists_also else {}),
         "nested": dict(kind.nested),
         "list_params": dict(kind.list_params),
         "generate": generation(spec, kind.generate),

@@ -5,6 +5,8 @@ stalled worker a seed can ask for (2026 directory 25, 29, 437, 441, 444-450)."""
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -112,3 +114,13 @@ def test_a_stalled_2023_worker_fails_the_apply_that_waits_for_it() -> None:
 def test_a_seed_names_the_worker_it_wants() -> None:
     with pytest.raises(ValueError, match='worker: "running" or "stalled", not "asleep"'):
         Sandbox("2026.2.2", seed={**default_seed("2026.2.2"), "worker": "asleep"})
+
+
+def test_a_seed_file_asks_for_the_stalled_worker(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps(stalled("2026.2.2")))
+    with served("2026.2.2", seed=seed) as (_, url):
+        assert call(url, "GET", FILES).status_code == 500
+    seed.write_text(json.dumps({**default_seed("2026.2.2"), "worker": 1}))
+    with pytest.raises(ValueError, match=f'{seed}: worker: "running" or "stalled", not 1'):
+        Sandbox("2026.2.2", seed=seed)

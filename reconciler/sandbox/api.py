@@ -162,8 +162,7 @@ class Api:
     async def list_kind(self, kind: Kind, request: Request) -> Response:
         objects = self.rendered(kind.path, lambda: [
             *(self.renderer.render(kind, pk) for pk in self.store.values[kind.name]),
-            *(self.renderer.as_base(kind, sub, pk) for sub in self.profile.apps.subclass_lists.get(kind.name, ())
-              for pk in self.store.values[sub]),
+            *(self.renderer.as_base(kind, sub, pk) for sub in kind.lists_also for pk in self.store.values[sub]),
         ])
         query = request.query_params
         shown = [self.renderer.directory.with_query(kind, dict(obj), query) for obj in objects]

@@ -260,9 +260,6 @@ class AppAnswers:
     stale_answers: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per kind, expansions an update's answer shows as they were before the write (the field
     they expand, unless the write sets it): 2026 `provider_obj` (apps 405)."""
-    subclass_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Per kind, the kinds whose objects its list shows too, as its own serializer shows them
-    (a proxy provider is an OAuth2 provider: apps 296)."""
     """Read-only actions answered with a fixed body: `{"of": kind or family, "action", "body"}`."""
     """Per kind, lists whose objects belong to it alone and go with it (backchannel providers)."""
     """Families whose kinds are written without a licence although their type says
@@ -283,7 +280,6 @@ def app_answers(raw: JsonObject) -> AppAnswers:
                       owned_lists={kind: tuple(fields) for kind, fields in raw.get("owned_lists", {}).items()},
                       actions=tuple(raw.get("actions", ())),
                       detail_fields={kind: tuple(f) for kind, f in raw.get("detail_fields", {}).items()},
-                      subclass_lists={kind: tuple(subs) for kind, subs in raw.get("subclass_lists", {}).items()},
                       stale_answers={kind: dict(fields) for kind, fields in raw.get("stale_answers", {}).items()})
 
 
