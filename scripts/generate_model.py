@@ -25,7 +25,7 @@ import json
 import re
 import sys
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,8 @@ class Family:
     when one unique column spans them (stage names across stage kinds), for those whose answers
     carry the `member` field (prompts and invitations live under /stages/ but are no stages).
     `excludes`: collections under the prefix that are no kinds of it (a source's user connections).
+    `members`: kinds under the prefix that are members although their answers lack `member`.
+    `lists_also`: per kind, the kinds whose objects its list shows too, as its own (a subclass's).
     `singles`: collections that are one kind each. `section`: the manifest section its kinds are
     written in; None for a family that is only a reference target so far. `recording_dirs`: a
     kind's name in the recordings where it differs from its path's. `nested`: lists of other kinds
@@ -128,6 +130,8 @@ class Family:
     id_field: str = "pk"
     recorded_create: str = ""
     excludes: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    lists_also: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     renames: Mapping[str, str] = field(default_factory=dict)
     singles: tuple[Single, ...] = ()
     targets: tuple[Target, ...] = ()
@@ -507,12 +511,14 @@ CERTIFICATES = Family(
     targets=(Target(name="certificate", at=(("/crypto/certificatekeypairs/", "pk"),)),),
 )
 
-# Names are unique across the mapping kinds (one base table, apps 165); the webhook mapping of
-# notifications is a table of its own in 2026 (it has no `managed`, apps 113).
+# Names are unique across the mapping kinds (one base table, apps 165). The webhook mapping of
+# notifications answers without `managed` (apps 113) but is a property mapping all the same:
+# `/propertymappings/all/` lists it (apps 181-184, both versions).
 PROPERTY_MAPPINGS = Family(
     name="property_mappings", nouns=("property mapping", "property mappings"), section="property_mappings",
     export_unchanged_defaults=False,
     prefix="/propertymappings/", scope="property_mapping", member="managed", suffix="_mapping",
+    members=("notification",),
     plain_references=True, recorded_create="apps/*-pm-{dir}-2-create.json",
     # Every mapping kind's Python (the server compiles it on write: apps recordings 160).
     python={"expression": None},
@@ -530,7 +536,9 @@ PROVIDERS = Family(
     member="meta_model_name", suffix="_provider", plain_references=True,
     recorded_create="apps/???-{dir}-2-create.json",
     # Provider pks are integers from one sequence across kinds (apps 190, 245, 277, 302), names
-    # unique across kinds (226, 269).
+    # unique across kinds (226, 269). A proxy provider is an OAuth2 provider by inheritance:
+    # /providers/oauth2/ lists it too, as an OAuth2 provider (296).
+    lists_also={"oauth2_provider": ("proxy_provider",)},
     targets=(Target(name="provider", at=(("/providers/all/", "pk"),)),),
     references={
         "authentication_flow": "flow",
@@ -773,6 +781,11 @@ def compact_field(spec: JsonObject, raw: JsonObject) -> JsonObject:
     if node.get("type") == "array":
         compact["items"] = pick(node["items"], FIELD_KEYS)
         compact["items"].pop("description", None)
+        if node["items"].get("properties"):  # a nested serializer's items (redirect URIs, apps 202)
+            compact["items"]["properties"] = {name: compact_field(spec, prop)
+                                              for name, prop in node["items"]["properties"].items()
+                                              if not prop.get("readOnly")}
+            compact["items"]["required"] = list(node["items"].get("required", []))
     normalise_enum(compact)
     if node.get("type") == "object" or "additionalProperties" in node:
         compact["type"] = "object"
@@ -958,7 +971,7 @@ def prefix_kind(spec: JsonObject, family: Family, collection: Collection) -> Kin
     rel = collection.path[len(family.prefix):].strip("/")
     short = family.renames.get(rel, rel.replace("/", "_"))
     response = spec["components"]["schemas"][schema_of(spec, spec["paths"][collection.path]["post"], "201")]
-    scope = family.scope if family.member in response["properties"] else None
+    scope = family.scope if family.member in response["properties"] or short in family.members else None
     name = short + family.suffix
     return KindSpec(family, name, short, family.section, scope, family.key, family.recorded_create,
                     nested=family.nested.get(name, {}))
@@ -1185,6 +1198,7 @@ def build_kind(spec: JsonObject, recordings: Path, collection: Collection, kind:
         "key": list(kind.key),
         "disambiguator": kind.disambiguator,
         **({"key_fallback": dict(kind.key_fallback)} if kind.key_fallback else {}),
+        **({"lists_also": list(kind.family.lists_also[kind.name])} if kind.name in kind.family.lists_also else {}),
         "nested": dict(kind.nested),
         "list_params": dict(kind.list_params),
         "generate": generation(spec, kind.generate),
@@ -1620,6 +1634,7 @@ def carried_ids(lists: Mapping[str, Json], recorded: Mapping[str, Json]) -> dict
 # the `!KeyOf` references between entries resolved to the identifiers of the entry they name.
 BLUEPRINTS_FILE = "blueprints.json"
 BLUEPRINT_INSTANCES_PATH = "/managed/blueprints/"
+BLUEPRINT_FILES_PATH = "/managed/blueprints/available/"
 DIRECTORY_FRESH_INSTALL = "directory/fresh-install.json"
 # Django's `app.model` of the kinds whose answers carry no `meta_model_name` (flows, bindings:
 # FINDINGS flows "flows, bindings and policies have no blueprint or managed field"), as their
@@ -1636,14 +1651,25 @@ MODEL_NAMES = {
 }
 
 
-def model_name_of(name: str, kind: Mapping[str, Json]) -> str:
-    """The `app.model` a blueprint entry names for objects of a kind."""
+def model_name_of(name: str, kind: Mapping[str, Json], known: Sequence[str] = ()) -> str:
+    """The `app.model` a blueprint entry names for objects of a kind: its `meta_model_name`, or
+    the one model of that name the spec's `ModelEnum` lists (`known`: a group is
+    `authentik_core.group`), or one made from its path."""
     constant = kind["constants"].get("meta_model_name")
     if constant:
         return str(constant)
     if name in MODEL_NAMES:
         return MODEL_NAMES[name]
-    return f"authentik_{kind['path'].strip('/').replace('/', '_')}.{str(kind['model']).lower()}"
+    made = f"authentik_{kind['path'].strip('/').replace('/', '_')}.{str(kind['model']).lower()}"
+    same_name = [model for model in known if model.endswith("." + made.rsplit(".", 1)[1])]
+    return same_name[0] if made not in known and len(same_name) == 1 else made
+
+
+def known_models(spec: JsonObject) -> list[str]:
+    """Every `app.model` the version has that a blueprint may name: the spec's `ModelEnum`
+    (directory 443: any other model is refused)."""
+    schema = spec["components"]["schemas"].get("ModelEnum") or {}
+    return sorted(str(model) for model in schema.get("enum", []))
 
 
 def resolved_identifiers(value: Json, by_id: Mapping[str, JsonObject], seen: frozenset[str] = frozenset()) -> Json:
@@ -1675,20 +1701,29 @@ def blueprint_facts(blueprint: JsonObject) -> JsonObject:
             "entries": entries}
 
 
-def build_blueprints(recordings: Path, model: JsonObject) -> JsonObject:
-    """The blueprint facts of one version: the `app.model` of each kind, and every blueprint."""
+def build_blueprints(recordings: Path, model: JsonObject, spec: JsonObject) -> JsonObject:
+    """The blueprint facts of one version: the `app.model` of each kind, every model a blueprint
+    may name, and every blueprint."""
     shipped = json.loads((recordings / BLUEPRINTS_FILE).read_text())
+    known = known_models(spec)
     return {"api_version": model["api_version"],
-            "models": {name: model_name_of(name, kind) for name, kind in model["kinds"].items()
+            "models": {name: model_name_of(name, kind, known) for name, kind in model["kinds"].items()
                        if not kind.get("singleton")},  # the settings are no blueprint model
+            "known_models": known,
             "blueprints": [blueprint_facts(b) for b in shipped["blueprints"]]}
 
 
 def seed_blueprint_instances(recordings: Path, seed: JsonObject) -> None:
-    """The fresh install's blueprint instances (directory/fresh-install.json) into `seed`."""
+    """The fresh install's blueprint instances and the worker's blueprint files
+    (directory/fresh-install.json) into `seed`. The files are the ones the release ships, with the
+    modification times of the lab's install and in the order its worker walked them (2023
+    directory 25; 2026's from the one answer of the trial runs, which FINDINGS keeps there)."""
     fresh = recordings / DIRECTORY_FRESH_INSTALL
     if fresh.exists():
-        seed["lists"][BLUEPRINT_INSTANCES_PATH] = json.loads(fresh.read_text())[BLUEPRINT_INSTANCES_PATH]
+        lists = json.loads(fresh.read_text())
+        seed["lists"][BLUEPRINT_INSTANCES_PATH] = lists[BLUEPRINT_INSTANCES_PATH]
+        if BLUEPRINT_FILES_PATH in lists:
+            seed["lists"][BLUEPRINT_FILES_PATH] = lists[BLUEPRINT_FILES_PATH]
 
 
 # -- the command -----------------------------------------------------------------------------------
@@ -1725,7 +1760,7 @@ def generate_version(inputs: Path, root: Path, version: str) -> JsonObject:
         write_json(root / "reconciler" / "model" / "seeds" / f"{version}.json", seed)
     if (recordings / BLUEPRINTS_FILE).exists():
         write_json(root / "reconciler" / "model" / "blueprints" / f"{version}.json",
-                   build_blueprints(recordings, model))
+                   build_blueprints(recordings, model, spec))
     return model
 
 

@@ -41,9 +41,6 @@ NOT_REPRODUCED = {
     "2023.10.7/flows/270-pb-filter-search": (
         "2023 orders policy bindings by target and order and leaves ties in no fixed order: 270 lists "
         "the binding made by 233 before the one made by 232; the sandbox keeps insertion order"),
-    "2026.2.2/flows/295-defaults-blueprint-used_by": (
-        "2026 lists the worker's task rows (authentik_tasks.task) that applied the instance; the sandbox keeps no "
-        "task rows"),
     **fidelity_apps.NOT_REPRODUCED,
     **fidelity_directory.not_reproduced(RECORDINGS, VERSIONS),
 }
@@ -113,7 +110,7 @@ GAPS: dict[str, Gap | list[Gap]] = {
         {"target": "74cae444-07c8-460d-9242-a3207f1f9ba3", "policy": "2321d372-e4ae-4aff-b746-1ae15bfdd537",
          "timeout": 0}),
     **fidelity_apps.gaps(Gap),
-    **fidelity_directory.gaps(Gap),
+    **fidelity_directory.gaps(Gap, RECORDINGS),
 }
 
 # Values that depend on the clock: checked for form and plausibility, not equality.
@@ -143,6 +140,8 @@ class Replay:
     started: datetime
     exchanges: dict[str, Exchange] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set)
+    """The drawn secrets the recordings showed so far (`fidelity_apps.learned_secrets`)."""
 
 
 def step_order(path: Path) -> tuple[int, ...]:
@@ -163,9 +162,10 @@ def case_name(path: Path) -> str:
 
 
 def substitute(value: Any, ids: dict[str, str]) -> Any:
-    """Recorded server-generated UUIDs replaced by the sandbox's."""
+    """Recorded server-generated UUIDs replaced by the sandbox's, and whole values the replay
+    learned (a generated key pair's fingerprints)."""
     if isinstance(value, str):
-        return UUID.sub(lambda m: ids.get(m[0], m[0]), value)
+        return ids[value] if value in ids else UUID.sub(lambda m: ids.get(m[0], m[0]), value)
     if isinstance(value, list):
         return [substitute(item, ids) for item in value]
     if isinstance(value, dict):
@@ -213,8 +213,23 @@ def flows_seed(version: str) -> dict[str, Any]:
         "/core/groups/": [groups.get(g["name"], g) for g in rebased["lists"].get("/core/groups/", [])],
         "/core/users/": reads["226-pb-lookup-user"]["results"],
         "/managed/blueprints/": reads["294-defaults-blueprints"]["results"],
+        **({TASKS: [task_row(pk, instance) for instance, pks in LAB_TASK_ROWS.items() for pk in pks]}
+           if version in TASK_ROW_VERSIONS else {}),
     })
     return rebased
+
+
+TASKS = "/tasks/tasks/"
+TASK_ROW_VERSIONS = ("2026.2.2",)
+LAB_TASK_ROWS = {"0d0671dc-2225-4244-b893-acedd45b4cbd": ("0494b0d3-f64b-4d9b-8563-dbab786c1c9c",
+                                                         "99995daa-aa1f-45e4-8a6a-5ce97d97216d")}
+"""The 2026 flows lab's worker task rows (authentik_tasks.task) of the default authentication flow's
+instance: the two applies of the install, which only its used_by (flows 295) shows."""
+
+
+def task_row(pk: str, instance: str) -> dict[str, Any]:
+    return {"message_id": pk, "actor_name": "authentik.blueprints.v1.tasks.apply_blueprint",
+            "rel_obj_app_label": "authentik_blueprints", "rel_obj_model": "blueprintinstance", "rel_obj_id": instance}
 
 
 def by_key(seeded: list[dict[str, Any]], recorded: list[dict[str, Any]], key: str) -> dict[str, str]:
@@ -250,8 +265,9 @@ def initial_seed(version: str, folder: str) -> dict[str, Any] | None:
     if folder == fidelity_directory.FOLDER:
         seed = default_seed(version)
         rebased = substitute(copy.deepcopy(seed), fidelity_directory.directory_ids(seed, RECORDINGS, version))
-        return fidelity_directory.lab_rbac(fidelity_directory.with_lab_roles(rebased, RECORDINGS, version),
-                                           RECORDINGS, version)
+        worker = {"worker": "stalled"} if version in fidelity_directory.STALLED_WORKER else {}
+        return {**fidelity_directory.lab_rbac(fidelity_directory.with_lab_roles(rebased, RECORDINGS, version),
+                                              RECORDINGS, version), **worker}
     return flows_seed(version) if folder == "flows" else None
 
 
@@ -300,16 +316,21 @@ async def replay(version: str, folder: str) -> Replay:
             # service account with its `user_pk`: directory 70)
             creating = fidelity_apps.creates(request["url"], status) or (
                 status == 200 and isinstance(recorded_body, dict) and "user_pk" in recorded_body)
-            sandbox.store.next_ids = created_ids(creating, recorded_body, seeded)
+            sandbox.store.next_ids = [*created_ids(creating, recorded_body, seeded),
+                                      *fidelity_directory.MADE_UNSEEN.get(f"{version}/{name}", ())]
             sandbox.store.next_secrets = fidelity_apps.drawn_secrets(creating, recorded_body)
             response = await client.request(request["method"], substitute(request["url"], state.ids),
                                             headers=headers, content=content)
             sandbox.store.next_ids = []
             is_json = response.headers.get("content-type", "").startswith("application/json")
             body: Any = response.json() if is_json else response.text
+            if response.status_code < 300:
+                state.ids.update(fidelity_apps.learned_secrets(recorded_body, body, state.secrets))
             if response.status_code < 300 and isinstance(recorded_body, dict) and isinstance(body, dict):
                 state.ids.update(fidelity_directory.learned_ids(recorded_body, body, seeded))
                 state.ids.update(fidelity_directory.learned_from_page(recorded_body, body, seeded, state.ids))
+                state.ids.update(fidelity_apps.learned_generated(request, recorded_body, body,
+                                                                 state.started.replace(microsecond=0)))
             stages = {stage["pk"]: stage for stage in sandbox.objects("stage")}
             state.exchanges[name] = Exchange(response.status_code, response.headers, body, stages)
     return state
@@ -426,6 +447,8 @@ def assert_same_object(expected: dict[str, Any], actual: Any, where: str, starte
     for key, value in expected.items():
         if key in CLOCK_FIELDS and started is not None and value is not None:  # a token that never expires: 352
             assert_plausible_expiry(actual[key], started, f"{where}.{key}")
+        elif key in fidelity_directory.APPLIED and value != actual[key] and started is not None:
+            assert_replay_time(actual[key], started, f"{where}.{key}")
         elif key in fidelity_directory.TIMESTAMPS and isinstance(value, str):
             assert isinstance(actual[key], str) and datetime.fromisoformat(actual[key]).tzinfo, f"{where}.{key}"
         elif key in UNORDERED_LISTS and isinstance(value, list) and isinstance(actual[key], list):
@@ -457,6 +480,12 @@ def claims(url: str) -> dict[str, Any]:
 
 def by_pk(item: Any) -> str:
     return str(item.get("pk")) if isinstance(item, dict) else str(item)
+
+
+def assert_replay_time(value: Any, started: datetime, where: str) -> None:
+    """A clock value the sandbox set during the replay: in the recorded form, not before it began."""
+    assert isinstance(value, str) and value.endswith("Z"), f"{where}: {value!r}"
+    assert datetime.fromisoformat(value) >= started, f"{where}: {value} is before the replay began"
 
 
 def assert_plausible_expiry(value: str, started: datetime, where: str) -> None:

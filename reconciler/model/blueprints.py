@@ -48,11 +48,13 @@ class Blueprint:
 
 @dataclass(frozen=True)
 class BlueprintFacts:
-    """The blueprints of one version by path, and the `app.model` blueprints name each kind by."""
+    """The blueprints of one version by path, the `app.model` blueprints name each kind by, and
+    every model the version has that a blueprint may name (the spec's `ModelEnum`)."""
 
     version: str
     models: dict[str, str]
     blueprints: dict[str, Blueprint]
+    known_models: frozenset[str] = frozenset()
 
     def model_of(self, kind: Kind) -> str | None:
         return self.models.get(kind.name)
@@ -68,7 +70,7 @@ def blueprint_facts(version: str) -> BlueprintFacts:
     blueprints = {b["path"]: Blueprint(b["path"], b["name"], b["instantiate"], b.get("sha512", ""),
                                        dict(b.get("labels") or {}), tuple(_entry(e) for e in b["entries"]))
                   for b in raw["blueprints"]}
-    return BlueprintFacts(version, dict(raw["models"]), blueprints)
+    return BlueprintFacts(version, dict(raw["models"]), blueprints, frozenset(raw.get("known_models", ())))
 
 
 def _entry(raw: JsonObject) -> Entry:

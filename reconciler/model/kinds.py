@@ -162,6 +162,9 @@ class Kind:
     key_fallback: dict[str, str] = field(default_factory=dict)
     """Key field -> the field whose value stands in for it when it is empty (a blueprint instance
     is known by its file `path`, or by `name` when it has no file)."""
+    lists_also: tuple[str, ...] = ()
+    """Kinds whose objects this kind's list shows too, as objects of this kind (a proxy provider
+    under /providers/oauth2/, apps 296): they are theirs, not this kind's."""
     singleton: bool = False
     """One object at `path` itself (the system settings): read with one GET, written with one
     PATCH of the fields a manifest sets; never created, deleted, pruned or reported unmanaged."""
@@ -404,5 +407,6 @@ def _kind(name: str, spec: JsonObject) -> Kind:
         generate=dict(spec["generate"]) if spec.get("generate") else None,
         key_fallback=dict(spec.get("key_fallback", {})),
         takes=tuple(spec.get("takes", ())),
+        lists_also=tuple(spec.get("lists_also", ())),
         singleton=bool(spec.get("singleton")),
     )

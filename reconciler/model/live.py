@@ -48,7 +48,14 @@ class LiveState:
 
     # -- objects of a kind ----------------------------------------------------------------------
     def objects(self, kind: Kind) -> list[JsonObject]:
-        return self.lists.get(kind.path, [])
+        """The objects of `kind`: its list, without the objects of the kinds it lists too (a proxy
+        provider is listed by /providers/oauth2/ as well, apps 296)."""
+        listed = self.lists.get(kind.path, [])
+        if not kind.lists_also:
+            return listed
+        others = {obj.get(other.id_field) for name in kind.lists_also
+                  for other in (self.model.kinds[name],) for obj in self.lists.get(other.path, [])}
+        return [obj for obj in listed if obj.get(kind.id_field) not in others]
 
     def key_of(self, kind: Kind, obj: JsonObject) -> Key:
         return live_key(kind, obj, self.ref_of)
@@ -236,6 +243,7 @@ def paths_for_kinds(model: ApiModel, kinds: Iterable[Kind], seen: set[str] | Non
     paths: set[str] = set()
     for kind in kinds:
         paths.add(kind.path)
+        paths.update(model.kinds[name].path for name in kind.lists_also)  # to tell their objects apart
         for name in kind.key:
             reference = kind.fields[name].reference
             if reference:

@@ -19,7 +19,7 @@ from reconciler.values import Json, JsonObject, ObjectId
 from . import brands, certificates
 from .accounts import Accounts, has_accounts
 from .applications import BASE_URL
-from .blueprints import KIND, Importer, created_state
+from .blueprints import FILES_PATH, KIND, TASKS_PATH, Importer, WorkerTimeout, created_state
 from .directory import MEMBER_LOOKUPS
 from .discovery import Discovery
 from .listing import BAD_JSON, InvalidFilter, InvalidJsonFilter, InvalidPage, order, paginate, select
@@ -28,7 +28,7 @@ from .profile import Profile
 from .quirks import creation_defaults, json_error_text, jsonb_order, server_error_fields
 from .rbac import ROLE, RoleGrants
 from .representation import Renderer
-from .responses import PLAIN_NOT_FOUND, bad_request_page, detail, not_found_page, server_error
+from .responses import PLAIN_NOT_FOUND, SERVER_ERROR_PAGE, bad_request_page, detail, not_found_page, server_error
 from .roles import Roles, has_roles
 from .rules import Rules, ServerFault
 from .sources import saml_metadata, user_settings_entry
@@ -50,7 +50,7 @@ FILE_ACTIONS = (("flow", "set_background_url/", "background"), ("application", "
 class Api:
     def __init__(self, *, model: ApiModel, profile: Profile, store: Store, token: str,
                  enterprise: bool, documents: Mapping[str, Json] | None = None,
-                 rbac_seed: Mapping[str, Json] | None = None) -> None:
+                 rbac_seed: Mapping[str, Json] | None = None, stalled_worker: bool = False) -> None:
         self.model = model
         self.profile = profile
         self.store = store
@@ -58,7 +58,7 @@ class Api:
         self.renderer = Renderer(model, profile, store)
         self.rules = Rules(store, profile, enterprise)
         self.validator = Validator(store, profile, self.rules)
-        self.importer = Importer(model, store)
+        self.importer = Importer(model, store, profile.blueprints, self.insert_new, stalled=stalled_worker)
         self.discovery = Discovery(profile.discovery, documents or {})
         self.grants = RoleGrants(store, bare_object_codenames=bool(profile.rbac.get("bare_object_codenames")),
                                  by_name=bool(profile.rbac.get("grants_by_role_name")))
@@ -85,7 +85,7 @@ class Api:
                                                "DELETE": partial(self.delete_member, target)}),
                 self.route(path + "{ident}/used_by/", {"GET": partial(self.member_used_by, target)}),
             ]
-        routes += self.key_pair_routes() + self.outpost_routes() + self.action_routes()
+        routes += self.key_pair_routes() + self.outpost_routes() + self.action_routes() + self.blueprint_routes()
         for kind in self.model.kinds.values():
             if kind.singleton:
                 routes.append(self.route(kind.path, {
@@ -104,10 +104,6 @@ class Api:
                 self.route(kind.path + "{ident}/used_by/", {"GET": partial(self.used_by, kind)}),
             ]
         routes += self.file_url_routes()
-        if KIND in self.model.kinds:
-            blueprints = self.model.kinds[KIND]
-            routes.append(self.route(blueprints.path + "{ident}/apply/",
-                                     {"POST": partial(self.apply_blueprint, blueprints)}))
         routes += self.role_routes()
         for path in self.listed_paths():
             routes += [self.route(path, {"GET": partial(self.list_listed, path)}),
@@ -135,7 +131,7 @@ class Api:
         other lists."""
         taken = {kind.path for kind in self.model.kinds.values()} | set(self.family_paths().values())
         paths = [t.path for t in self.model.targets.values() if t.path] + list(self.store.lists)
-        return [path for path in dict.fromkeys(paths) if path not in taken]
+        return [path for path in dict.fromkeys(paths) if path not in taken and path not in (FILES_PATH, TASKS_PATH)]
 
     def route(self, path: str, handlers: Mapping[str, Handler]) -> Route:
         """A DRF view: authentication first (a 403 even for a method the view lacks), then the
@@ -174,8 +170,10 @@ class Api:
 
     # -- kinds ----------------------------------------------------------------------------------
     async def list_kind(self, kind: Kind, request: Request) -> Response:
-        objects = self.rendered(kind.path, lambda: [self.renderer.render(kind, pk)
-                                                    for pk in self.store.values[kind.name]])
+        objects = self.rendered(kind.path, lambda: [
+            *(self.renderer.render(kind, pk) for pk in self.store.values[kind.name]),
+            *(self.renderer.as_base(kind, sub, pk) for sub in kind.lists_also for pk in self.store.values[sub]),
+        ])
         query = request.query_params
         shown = [self.renderer.directory.with_query(kind, dict(obj), query) for obj in objects]
         return self.page(shown, request, kind.path, kind)
@@ -211,14 +209,7 @@ class Api:
         cleaned = await self.accepted(kind, request, instance=None, partial=False)
         if isinstance(cleaned, Response):
             return cleaned
-        pk = self.store.new_pk(kind)
-        generated = self.renderer.computed.generated(kind)
-        drawn = {k: v for k, v in generated.items() if k in kind.fields}
-        self.store.insert(kind, pk, {**creation_defaults(kind), **drawn, **cleaned},
-                          {**{k: v for k, v in generated.items() if k not in kind.fields}, **created_state(kind)})
-        self.claim(kind, pk, cleaned)
-        self.renderer.directory.created(kind, pk, cleaned)
-        self.renderer.scim.created(kind, pk)
+        pk = self.insert_new(kind, cleaned)
         answer = self.renderer.render(kind, pk, frozenset(cleaned))
         if text := stored_as_text(kind, cleaned):
             self.store.update(kind, pk, text)
@@ -233,11 +224,15 @@ class Api:
         cleaned = await self.accepted(kind, request, instance=found, partial=partial_update)
         if isinstance(cleaned, Response):
             return cleaned
+        stale = self.profile.apps.stale_answers.get(kind.name, {})  # shown as before the write (apps 405)
+        before = self.renderer.render(kind, found) if stale else {}
         self.store.update(kind, found, cleaned)
         self.claim(kind, found, cleaned)
         self.renderer.directory.written(kind, found, cleaned, full=not partial_update)
         self.renderer.scim.written(kind, found)
         answer = self.renderer.render(kind, found, frozenset(cleaned))
+        answer.update({name: before[name] for name, source in stale.items()
+                       if source not in cleaned and name in before})
         if text := stored_as_text(kind, cleaned):
             self.store.update(kind, found, text)
         return JSONResponse(answer)
@@ -269,18 +264,52 @@ class Api:
                 if other != pk and taken & set(values.get(name) or []):
                     self.store.update(kind, other, {name: [item for item in values[name] if item not in taken]})
 
+    def blueprint_routes(self) -> list[Route]:
+        """A blueprint instance's `apply/` and the worker's file list (`available/`, routed before
+        the instance's own `{ident}/`)."""
+        if KIND not in self.model.kinds:
+            return []
+        blueprints = self.model.kinds[KIND]
+        return [self.route(FILES_PATH, {"GET": self.blueprint_files}),
+                self.route(blueprints.path + "{ident}/apply/", {"POST": partial(self.apply_blueprint, blueprints)})]
+
+    async def blueprint_files(self, request: Request) -> Response:
+        """The worker's blueprint files, a plain list (2023 directory 25); a stalled worker's
+        answer times out into a 500 page (2026 directory 25, 437)."""
+        try:
+            return JSONResponse(self.importer.files())
+        except WorkerTimeout:
+            return Response(SERVER_ERROR_PAGE, 500, media_type="text/html")
+
     async def apply_blueprint(self, kind: Kind, request: Request, ident: str) -> Response:
         """`POST .../apply/`: import the instance's blueprint (see `blueprints.Importer`)."""
         found = self.store.find(kind, ident)
         if found is None:
             return self.missing(kind, ident)
         before = self.renderer.render(kind, found)
-        self.importer.apply(found)
+        try:
+            self.importer.apply(found)
+        except WorkerTimeout:
+            return server_error()
         return JSONResponse(before if self.importer.answers_before_import else self.renderer.render(kind, found))
+
+    def insert_new(self, kind: Kind, cleaned: JsonObject) -> ObjectId:
+        """Store a new object of `kind` from its accepted values, as a create does."""
+        pk = self.store.new_pk(kind)
+        generated = self.renderer.computed.generated(kind)
+        drawn = {k: v for k, v in generated.items() if k in kind.fields}
+        self.store.insert(kind, pk, {**creation_defaults(kind), **drawn, **cleaned},
+                          {**{k: v for k, v in generated.items() if k not in kind.fields}, **created_state(kind)})
+        self.claim(kind, pk, cleaned)
+        self.renderer.directory.created(kind, pk, cleaned)
+        self.renderer.scim.created(kind, pk)
+        return pk
 
     async def used_by(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
-        return JSONResponse(self.usages(kind, found)) if found else self.missing(kind, ident)
+        if found is None:
+            return self.missing(kind, ident)
+        return JSONResponse([*self.usages(kind, found), *(self.importer.task_rows(found) if kind.name == KIND else [])])
 
     async def accepted(self, kind: Kind, request: Request, *, instance: ObjectId | None,
                        partial: bool) -> JsonObject | Response:
@@ -306,7 +335,7 @@ class Api:
         try:
             message = self.rules.validate(kind, cleaned, instance)
             refused = self.importer.refused(kind, cleaned)
-        except ServerFault:
+        except (ServerFault, WorkerTimeout):
             return server_error()
         if refused:
             return JSONResponse(refused, 400)
@@ -473,7 +502,8 @@ class Api:
                            {"GET": partial(self.view_pem, kind, "key_data", "private_key")})]
 
     async def generate_key_pair(self, kind: Kind, request: Request) -> Response:
-        """A generated key pair is answered with 200, not 201 (apps 26)."""
+        """A generated key pair is answered with 200, not 201 (apps 26); a version without `alg`
+        choices makes an RSA key whatever `alg` says (2023 apps 29)."""
         body = await self.body(request)
         if isinstance(body, Response):
             return body
@@ -483,7 +513,7 @@ class Api:
         name = str(body["common_name"]).strip()
         certificate, key = certificates.generate(
             name, [alt.strip() for alt in str(body.get("subject_alt_name") or "").split(",") if alt.strip()],
-            int(body["validity_days"]), str(body.get("alg", "rsa")))
+            int(body["validity_days"]), str(body.get("alg", "rsa")) if self.profile.generate_algs else "rsa")
         pk = self.store.new_pk(kind)
         self.store.insert(kind, pk, {**creation_defaults(kind), "name": name, "certificate_data": certificate,
                                      "key_data": key})
@@ -684,6 +714,8 @@ class Api:
                    for ident in values.get(field.name) or []]
         target = self.model.target_of(kind)
         for other, other_pk, field in self.referrers_in_order(target, pk) if target else ():
+            if f"{other.name}.{field.name}" in self.profile.used_by_unlisted:
+                continue
             if field.is_list:
                 action = self.profile.used_by_many
             elif field.name in other.cascade or not field.nullable:

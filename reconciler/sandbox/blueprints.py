@@ -1,14 +1,23 @@
 """Blueprint instances (`/managed/blueprints/`) as authentik's worker runs them: the state the
-server keeps for an instance (status, last applied, hash, metadata), and `POST .../apply/`, which
-imports the instance's blueprint. As observed (authentik-blueprints/README.md, turn-1 recordings):
-each `present` entry writes exactly the attributes it lists onto the object it identifies,
-`created` entries never overwrite, and a disabled instance is skipped. Entries of kinds the
-sandbox does not model, and objects that are missing, are left alone (no object is created)."""
+server keeps for an instance (status, last applied, hash, metadata), `POST .../apply/`, which
+imports the instance's blueprint, and the worker's list of blueprint files
+(`.../available/`). As observed (authentik-blueprints/README.md, directory recordings): each
+`present` entry writes exactly the attributes it lists onto the object it identifies and makes
+the object when none is identified (2023 directory 449: an inline blueprint's group), `created`
+entries only make missing objects, and a disabled instance is skipped. Entries of models the
+sandbox does not model are left alone.
+
+A stalled worker (the seed's `"worker": "stalled"`: a worker that takes no task, as the 2026 lab's
+did under a queue of thousands of event tasks) makes every wait on it time out: the file list is a
+500 page, a `path` check the write server error (2026 directory 25, 437, 441), a 2023 `apply` (which
+waits for the import) the write server error too, and a 2026 `apply` queues an import that never
+runs, so the instance stays as it was (2026 directory 29, 444-450).
+"""
 from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import yaml
@@ -17,6 +26,7 @@ from reconciler.model.blueprints import Blueprint, BlueprintFacts, Entry, bluepr
 from reconciler.model.kinds import ApiModel, Kind
 from reconciler.values import Json, JsonObject, ObjectId
 
+from .profile import BlueprintAnswers
 from .quirks import format_datetime
 from .rules import ServerFault
 from .store import Store
@@ -25,10 +35,18 @@ KIND = "blueprint_instance"
 NO_FILE = "Blueprint file does not exist"  # directory 441
 STATE_FIELDS = ("last_applied", "last_applied_hash", "status", "managed_models", "metadata")
 """Read-only fields the server keeps for an instance itself."""
-ASYNC_APPLY = {"2026.2.2"}
-"""Versions whose `apply` only queues the import and answers the instance as it was (2026
-directory 29); 2023 imports before answering (2023 directory 29). The sandbox's worker is never
-busy: the import has run by the next read."""
+FILES_PATH = "/managed/blueprints/available/"
+"""The worker's blueprint files, as the seed holds them (path, version, hash, last_m, meta)."""
+TASKS_PATH = "/tasks/tasks/"
+"""The worker's task rows (2026), as the seed holds them: each names the object it ran for."""
+APPLY_ACTOR = "authentik.blueprints.v1.tasks.apply_blueprint"
+STALLED = "stalled"
+Create = Callable[[Kind, JsonObject], ObjectId]
+
+
+class WorkerTimeout(Exception):
+    """A wait on the worker timed out (ResultTimeout): a 500 page for a read, the write server
+    error for a write."""
 
 
 def created_state(kind: Kind) -> JsonObject:
@@ -41,11 +59,16 @@ def created_state(kind: Kind) -> JsonObject:
 
 
 class Importer:
-    """Applies blueprint instances to the objects of a store."""
+    """Applies blueprint instances to the objects of a store; `create` makes an object of a kind
+    from the values an entry gives it, as the API's create does."""
 
-    def __init__(self, model: ApiModel, store: Store) -> None:
+    def __init__(self, model: ApiModel, store: Store, answers: BlueprintAnswers, create: Create, *,
+                 stalled: bool = False) -> None:
         self.model = model
         self.store = store
+        self.answers = answers
+        self.create = create
+        self.stalled = stalled
         self.facts: BlueprintFacts = blueprint_facts(model.version)
         self.kinds_by_model: dict[str, list[Kind]] = {}
         for kind in model.kinds.values():
@@ -54,23 +77,50 @@ class Importer:
                 self.kinds_by_model.setdefault(name, []).append(kind)
 
     def refused(self, kind: Kind, body: Mapping[str, Json]) -> JsonObject | None:
-        """Why a write of an instance is refused: a path that names no blueprint file (directory
-        441; the files are the ones the release ships); content that is no YAML fails in the
-        server (442, the 405 server-error quirk: `ServerFault`)."""
+        """Why a write of an instance is refused, in the serializer's field order: a path that
+        names no blueprint file of the worker (directory 441; it asks the worker, so a stalled one
+        times out), content that is no YAML (442, the server-error quirk: `ServerFault`), content
+        naming a model authentik does not have (443)."""
         if kind.name != KIND:
             return None
-        if body.get("content") and inline_blueprint(str(body["content"])) is None:
-            raise ServerFault(kind.name)
-        if body.get("path") and body["path"] not in self.facts.blueprints:
+        if body.get("path") and body["path"] not in {str(f.get("path")) for f in self.files()}:
             return {"path": [NO_FILE]}
+        blueprint = inline_blueprint(str(body["content"])) if body.get("content") else None
+        if body.get("content") and blueprint is None:
+            raise ServerFault(kind.name)
+        if blueprint is not None and self.unknown_models(blueprint):
+            return {"content": list(self.answers.unknown_model)}
         return None
+
+    def unknown_models(self, blueprint: Blueprint) -> list[str]:
+        known = self.facts.known_models
+        return [entry.model for entry in blueprint.entries if known and entry.model not in known]
+
+    def files(self) -> list[JsonObject]:
+        """The worker's blueprint files (the seed's; else the ones the release ships)."""
+        if self.stalled:
+            raise WorkerTimeout
+        if FILES_PATH in self.store.lists:
+            return copy.deepcopy(self.store.lists[FILES_PATH])
+        return [{"path": path, "version": 1, "hash": blueprint.sha512, "last_m": 0,
+                 "meta": {"name": blueprint.name, "labels": blueprint.labels}}
+                for path, blueprint in self.facts.blueprints.items()]
 
     @property
     def answers_before_import(self) -> bool:
-        return self.model.version in ASYNC_APPLY
+        return self.answers.queued_apply
 
     def apply(self, pk: ObjectId) -> None:
-        """Import the instance `pk` (skipped when it is disabled), then record the run on it."""
+        """Import the instance `pk` (skipped when it is disabled), then record the run on it; a
+        2026 apply is a task row of the worker's, run at once unless the worker is stalled."""
+        if self.answers.task_rows:
+            self.store.add_listed(TASKS_PATH, {"message_id": self.store.new_id(), "actor_name": APPLY_ACTOR,
+                                               "rel_obj_app_label": "authentik_blueprints",
+                                               "rel_obj_model": "blueprintinstance", "rel_obj_id": str(pk)})
+        if self.stalled and self.answers.queued_apply:
+            return
+        if self.stalled:
+            raise WorkerTimeout
         values = self.store.values[KIND][pk]
         if values.get("enabled") is False:
             return
@@ -80,9 +130,15 @@ class Importer:
             self.record(pk, "error", "", {})
             return
         for entry in blueprint.entries:
-            if entry.state == "present":
+            if entry.state in ("present", "created"):
                 self.write(entry)
         self.record(pk, "successful", blueprint.sha512, {"name": blueprint.name, "labels": blueprint.labels})
+
+    def task_rows(self, pk: ObjectId) -> list[JsonObject]:
+        """`used_by` entries of the worker's task rows for `pk` (2026 directory 457, flows 295)."""
+        return [{"app": "authentik_tasks", "model_name": "task", "pk": row["message_id"],
+                 "name": row["message_id"], "action": "cascade"}
+                for row in self.store.lists.get(TASKS_PATH, []) if row.get("rel_obj_id") == str(pk)]
 
     def record(self, pk: ObjectId, status: str, digest: str, metadata: JsonObject) -> None:
         for key, value in (("last_applied", format_datetime(datetime.now(UTC))), ("status", status),
@@ -90,11 +146,18 @@ class Importer:
             self.store.hold(pk, key, value)
 
     def write(self, entry: Entry) -> None:
-        """Write the entry's listed attributes onto each object it identifies."""
-        for kind in self.kinds_by_model.get(entry.model, []):
-            for pk, values in list(self.store.values[kind.name].items()):
-                if identifies(entry.identifiers, kind, values, self.lookup):
-                    self.store.update(kind, pk, self.attributes(kind, entry))
+        """Write the entry's listed attributes onto each object it identifies (a `present` entry
+        only), or make the object when none is (directory 449)."""
+        kinds = self.kinds_by_model.get(entry.model, [])
+        found = [(kind, pk) for kind in kinds for pk, values in list(self.store.values[kind.name].items())
+                 if identifies(entry.identifiers, kind, values, self.lookup)]
+        if entry.state == "present":
+            for kind, pk in found:
+                self.store.update(kind, pk, self.attributes(kind, entry))
+        plain = {name: value for name, value in entry.identifiers.items() if not isinstance(value, dict)}
+        if not found and kinds and len(plain) == len(entry.identifiers):
+            kind = kinds[0]
+            self.create(kind, {**{k: v for k, v in plain.items() if k in kind.fields}, **self.attributes(kind, entry)})
 
     def attributes(self, kind: Kind, entry: Entry) -> JsonObject:
         """The entry's attributes the kind has, references resolved to ids; an attribute whose
@@ -142,21 +205,45 @@ _UNKNOWN: Json = _Unknown()
 
 
 def inline_blueprint(content: str) -> Blueprint | None:
-    """An instance's inline content as a blueprint: its metadata, and the hash authentik records
-    (SHA-512 of the stored content, 2023 directory 28, 29). Its entries are not imported."""
+    """An instance's inline content as a blueprint: its metadata, the hash authentik records
+    (SHA-512 of the stored content, 2023 directory 28, 29) and its entries (YAML tags kept as
+    `{"!Tag": value}`, which the import cannot evaluate)."""
     try:
         document = yaml.load(content, Loader=_TaggedLoader)
     except yaml.YAMLError:
         return None
-    metadata = document.get("metadata") if isinstance(document, dict) else None
+    document = document if isinstance(document, dict) else {}
+    metadata = document.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
+    entries = document.get("entries")
+    entries = entries if isinstance(entries, list) else []
     return Blueprint(path="", name=str(metadata.get("name", "")), instantiate=True,
                      sha512=hashlib.sha512(content.encode()).hexdigest(),
-                     labels=dict(metadata.get("labels") or {}), entries=())
+                     labels=dict(metadata.get("labels") or {}),
+                     entries=tuple(inline_entry(entry) for entry in entries if isinstance(entry, dict)))
+
+
+def inline_entry(raw: Mapping[str, Json]) -> Entry:
+    identifiers = raw.get("identifiers")
+    attrs = raw.get("attrs")
+    values = dict(attrs) if isinstance(attrs, dict) else {}
+    return Entry(model=str(raw.get("model") or ""), state=str(raw.get("state") or "present"),
+                 identifiers=dict(identifiers) if isinstance(identifiers, dict) else {},
+                 attrs=tuple(values), values=values)
 
 
 class _TaggedLoader(yaml.SafeLoader):
-    """Reads authentik's YAML tags (`!KeyOf`, `!Find`, ...) as plain values."""
+    """Reads authentik's YAML tags (`!KeyOf`, `!Find`, ...) as `{"!Tag": value}`."""
 
 
-_TaggedLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Json:
+    if isinstance(node, yaml.SequenceNode):
+        value: Json = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    else:
+        value = loader.construct_scalar(node)  # type: ignore[arg-type]
+    return {f"!{suffix}": value}
+
+
+_TaggedLoader.add_multi_constructor("!", _tagged)

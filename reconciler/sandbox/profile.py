@@ -67,6 +67,19 @@ class BaseViews:
     generic: dict[str, JsonObject]
     generic_fields: frozenset[str]
     full_fields: frozenset[str]
+    member_constants: dict[str, JsonObject]
+    """Per kind, the constants its family's list shows that its own answers lack (apps 181)."""
+
+
+@dataclass(frozen=True)
+class BlueprintAnswers:
+    """How blueprint instances answer: whether `apply` only queues the import (2026) or runs it
+    before answering (2023), the message list for a model authentik does not have, and whether
+    `used_by` lists the worker's task row of each apply."""
+
+    queued_apply: bool = False
+    unknown_model: tuple[str, ...] = ()
+    task_rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,8 @@ class Profile:
     used_by_set_null: str
     used_by_cascade: str
     used_by_labels: dict[str, JsonObject]
+    used_by_unlisted: frozenset[str]
+    """`<kind>.<field>` references that `used_by` leaves out (SET_DEFAULT: an application's provider)."""
     current_brand: JsonObject
     """`/core/brands/current/` (2023 tenants): `of` the kind, `path`, the recorded `body` (directory 09)."""
     """Per kind, the `app` and `name` template of its `used_by` entries where its path does not
@@ -104,6 +119,7 @@ class Profile:
     country_names: dict[str, str]
     base_views: BaseViews
     apps: AppAnswers
+    blueprints: BlueprintAnswers
     generate_algs: tuple[str, ...]
     """The `alg` choices of `…/certificatekeypairs/generate/` (none in 2023)."""
     generated_secrets: dict[str, dict[str, int]]
@@ -165,6 +181,12 @@ class Profile:
         return self.path_list_extra.get(path, self.list_extra)
 
 
+def blueprint_answers(raw: JsonObject) -> BlueprintAnswers:
+    return BlueprintAnswers(queued_apply=raw.get("apply") == "queued",
+                            unknown_model=tuple(str(m) for m in raw.get("unknown_model") or ()),
+                            task_rows=bool(raw.get("task_rows")))
+
+
 def list_spec(raw: JsonObject, default: ListSpec | None) -> ListSpec:
     return ListSpec(
         filters=dict(raw["filters"]) if "filters" in raw else dict(default.filters if default else {}),
@@ -208,6 +230,7 @@ def load_profile(version: str) -> Profile:
         used_by_cascade=raw["used_by_actions"]["cascade"],
         used_by_labels=dict(raw["used_by_actions"].get("labels", {})),
         used_by_bases=dict(raw["used_by_actions"].get("bases", {})),
+        used_by_unlisted=frozenset(raw["used_by_actions"].get("unlisted", ())),
         current_brand=dict(raw.get("current_brand", {})),
         rbac=dict(raw.get("rbac", {})),
         nested_writes=nested,
@@ -223,6 +246,7 @@ def load_profile(version: str) -> Profile:
         country_names=raw["countries"]["names"],
         base_views=base_views(raw.get("base_views", {})),
         apps=app_answers(raw.get("apps", {})),
+        blueprints=blueprint_answers(raw.get("blueprints", {})),
         generate_algs=tuple(raw.get("certificate_generate", {}).get("algs", ())),
         generated_secrets=raw.get("generated", {}).get("secrets", {}),
         generated_mappings={kind: {name: tuple(ids) for name, ids in fields.items()}
@@ -245,7 +269,8 @@ def load_profile(version: str) -> Profile:
 def base_views(raw: JsonObject) -> BaseViews:
     return BaseViews(keys={target: tuple(keys) for target, keys in raw.get("keys", {}).items()},
                      generic=dict(raw.get("generic", {})), generic_fields=frozenset(raw.get("generic_fields", ())),
-                     full_fields=frozenset(raw.get("full_fields", ())))
+                     full_fields=frozenset(raw.get("full_fields", ())),
+                     member_constants=dict(raw.get("member_constants", {})))
 
 
 @dataclass(frozen=True)
@@ -266,6 +291,9 @@ class AppAnswers:
     actions: tuple[JsonObject, ...]
     detail_fields: dict[str, tuple[str, ...]]
     """Per kind, the fields a list with `?include_details=false` nulls (2023 key pairs, 17, 37)."""
+    stale_answers: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per kind, expansions an update's answer shows as they were before the write (the field
+    they expand, unless the write sets it): 2026 `provider_obj` (apps 405)."""
     """Read-only actions answered with a fixed body: `{"of": kind or family, "action", "body"}`."""
     """Per kind, lists whose objects belong to it alone and go with it (backchannel providers)."""
     """Families whose kinds are written without a licence although their type says
@@ -285,7 +313,8 @@ def app_answers(raw: JsonObject) -> AppAnswers:
                       unlicensed_targets=tuple(raw.get("unlicensed_targets", ())),
                       owned_lists={kind: tuple(fields) for kind, fields in raw.get("owned_lists", {}).items()},
                       actions=tuple(raw.get("actions", ())),
-                      detail_fields={kind: tuple(f) for kind, f in raw.get("detail_fields", {}).items()})
+                      detail_fields={kind: tuple(f) for kind, f in raw.get("detail_fields", {}).items()},
+                      stale_answers={kind: dict(fields) for kind, fields in raw.get("stale_answers", {}).items()})
 
 
 @cache

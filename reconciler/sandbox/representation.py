@@ -14,7 +14,7 @@ from .applications import ABSENT, NOT_COMPUTED, Computed
 from .directory import UNHANDLED, Directory
 from .middleware import API_PREFIX
 from .profile import Profile, default_seed
-from .quirks import CREATED_BY
+from .quirks import CREATED_BY, creation_defaults
 from .scim import ScimAccounts
 from .sources import Sources
 from .store import PTR_ID, Store
@@ -85,12 +85,20 @@ class Renderer:
         full = self.render(kind, pk)
         return {key: full[key] for key in self.base_fields(kind.family) if key in full}  # 2023 source icon
 
+    def as_base(self, base: Kind, sub: str, pk: ObjectId) -> JsonObject:
+        """An object of kind `sub` as `base`'s serializer shows it (a proxy provider under
+        /providers/oauth2/, apps 296): its own values, the server's for it, then `base`'s defaults."""
+        own = {**self.store.held.get(pk, {}), **self.render(self.model.kinds[sub], pk)}
+        defaults = {**creation_defaults(base), **base.constants}
+        return {key: defaults[key] if key in base.constants or key not in own else own[key]
+                for key in base.response_order if key in own or key in defaults}
+
     def family_view(self, kind: Kind, pk: ObjectId) -> JsonObject:
         """The object as its family's `/…/all/` endpoint shows it."""
         keys = self.profile.base_views.keys.get(self.model.target_of(kind) or "")
         if kind.family in BASE_VIEW_FAMILIES and not keys:
             return self.render_base(kind, pk)
-        full = self.render(kind, pk)
+        full = {**self.render(kind, pk), **self.profile.base_views.member_constants.get(kind.name, {})}
         if not keys:
             return full
         # a base field the kind leaves out shows null (SCIM's flows, apps 400); 2023's absent

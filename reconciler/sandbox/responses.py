@@ -14,6 +14,12 @@ NOT_FOUND_PAGE = """<!DOCTYPE html>
 <body><h1>Not found</h1><p>The authentik sandbox has no page at this address.</p></body></html>
 """
 
+SERVER_ERROR_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="UTF-8"><title>Server error</title></head>
+<body><h1>Server error</h1><p>authentik could not answer this request.</p></body></html>
+"""
+"""What a read that fails in authentik answers: a 500 HTML page (2026 directory 25)."""
+
 
 def detail(message: str, status: int) -> JSONResponse:
     return JSONResponse({"detail": message}, status)

@@ -74,6 +74,8 @@ class Rules:
             return files.file_name_error(str(value), self.profile.flow_background["messages"])
         if rule.rule in ("not_self", "single_true"):
             return self.instance_error(rule, kind, name, value, instance)
+        if rule.rule == "nonempty_unless":
+            return self.empty_unless_stored(rule, kind, value, instance)
         # nonempty_when: read from the request as sent (the validator reads initial_data)
         return rule.message if not value and all(body.get(k) == v for k, v in rule.when.items()) else None
 
@@ -86,6 +88,13 @@ class Rules:
         taken = any(other != instance and values.get(name) is True
                     for other, values in self.store.values[kind.name].items())
         return rule.message if value is True and taken else None
+
+    def empty_unless_stored(self, rule: ObjectRule, kind: Kind, value: Any, instance: ObjectId | None) -> str | None:
+        """An empty list, unless the object stored is as `when` says (the embedded outpost may
+        serve no provider: apps 485; source reading of validate_providers)."""
+        stored = {**self.store.held.get(instance, {}), **self.store.values[kind.name][instance]} \
+            if instance is not None else {}
+        return rule.message if value == [] and any(stored.get(k) != v for k, v in rule.when.items()) else None
 
     # -- unique-together validators -------------------------------------------------------------
     def together_errors(self, kind: Kind, attrs: Mapping[str, Json], instance: ObjectId | None) -> list[str]:
@@ -333,7 +342,7 @@ def bad_kubeconfig(value: Json) -> str | None:
     return ""
 
 
-STATEFUL_RULES = ("python_syntax", "file_name", "not_self", "single_true", "nonempty_when")
+STATEFUL_RULES = ("python_syntax", "file_name", "not_self", "single_true", "nonempty_when", "nonempty_unless")
 """Field rules whose check reads more than the value (`Rules.stateful_error`)."""
 VALUE_CHECKS: dict[str, Callable[[Json], str | None]] = {
     "kubeconfig": bad_kubeconfig,

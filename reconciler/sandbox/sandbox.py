@@ -19,6 +19,7 @@ from reconciler.values import Json, JsonObject
 
 from . import misanswers, server
 from .api import Api
+from .blueprints import STALLED
 from .faults import DROP, FaultInjector, Faults, Schedule
 from .middleware import API_PREFIX, RecordedRequest, SandboxMiddleware
 from .misanswers import MisanswerMiddleware
@@ -51,6 +52,10 @@ class Sandbox:
     No network: where authentik fetches a URL while it validates (an OAuth source's
     `oidc_well_known_url` and `oidc_jwks_url`), the sandbox answers from `documents` (URL -> the
     JSON the URL serves) and refuses any other URL as a closed port does (directory 278-280).
+
+    Worker: the seed's `"worker": "stalled"` makes a worker that takes no task (a queue thousands
+    of tasks long, as on the 2026 lab): what waits on it times out (the blueprint file list, a
+    blueprint `path` check, a 2023 apply) and a 2026 apply is queued, never run (`blueprints.py`).
     """
 
     def __init__(self, api_version: str = LATEST_VERSION, token: str = DEFAULT_TOKEN,
@@ -72,7 +77,8 @@ class Sandbox:
         rbac = seeded.get("rbac")
         api = Api(model=self.model, profile=load_profile(api_version), store=self.store, token=token,
                   enterprise=enterprise, documents=documents,
-                  rbac_seed=rbac if isinstance(rbac, Mapping) else None)
+                  rbac_seed=rbac if isinstance(rbac, Mapping) else None,
+                  stalled_worker=seeded.get("worker") == STALLED)
         self._renderer = api.renderer
         self.app = Starlette(routes=api.routes(), middleware=[
             Middleware(SandboxMiddleware, log=self.requests, injector=self._injector),
@@ -247,6 +253,8 @@ def checked_seed(data: object, api_version: str, where: str) -> Mapping[str, Jso
         raise ValueError(f'{where}a sandbox seed is an object {{"version": ..., "lists": {{path: [objects]}}}}')
     if data.get("version", api_version) != api_version:
         raise ValueError(f"{where}the seed is for authentik {data['version']}, not {api_version}")
+    if data.get("worker", "running") not in ("running", STALLED):
+        raise ValueError(f'{where}worker: "running" or "{STALLED}", not {json.dumps(data["worker"])}')
     for path, objects in data["lists"].items():
         key = f"lists[{json.dumps(path)}]"
         if not isinstance(objects, list):

@@ -121,9 +121,33 @@ class Validator:
         if field.is_list and field.items.get("type") == "object" and not isinstance(value, list):
             # a nested serializer's list reports under non_field_errors (apps 203)
             raise FieldError({"non_field_errors": [NOT_A_LIST.format(input_type=type(value).__name__)]})
+        if field.is_list and "properties" in field.items:
+            return self.clean_nested(field, as_list(value))
         if field.is_list:
             return self.clean_items(Field(field.name, field.items), value)
         return scalar(field, value, wording)
+
+    def clean_nested(self, field: Field, items: list[Json]) -> list[Json]:
+        """A nested serializer's list (`many=True`): each item an object whose fields are checked;
+        the errors are a list of one object per item, `{}` for a valid one (apps 202). The items
+        are kept as sent."""
+        properties, required = field.items["properties"], field.items.get("required", [])
+        errors: list[Json] = []
+        for item in items:
+            if not isinstance(item, dict):
+                errors.append({"non_field_errors": [NOT_A_DICT.format(datatype=type(item).__name__)]})
+                continue
+            problems: JsonObject = {name: [REQUIRED] for name in required if name not in item}
+            for name, spec in properties.items():
+                try:
+                    if name in item:
+                        self.clean(Field(name, spec), item[name])
+                except FieldError as exc:
+                    problems[name] = exc.detail
+            errors.append(problems)
+        if any(errors):
+            raise FieldError(errors)
+        return items
 
     def clean_items(self, child: Field, value: Json) -> list[Json]:
         items, errors = [], {}
