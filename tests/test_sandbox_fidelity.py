@@ -62,12 +62,25 @@ class Gap:
     to the sandbox's answer like a recording's own."""
 
 
+@dataclass(frozen=True)
+class Cleanup:
+    """Deletes a recorder made outside the numbering, known by what later recordings no longer
+    list: every object of `lists` whose name, username, slug or domain starts with `prefix` (any
+    case), deleted through the API, one list after another."""
+
+    prefix: str
+    lists: tuple[str, ...]
+
+
+NAMES = ("name", "username", "slug", "domain")
+
+
 def both(case: str, gap: Gap, created: dict[str, str] | None = None) -> dict[str, Gap]:
     return {f"{version}/{case}": Gap(gap.method, gap.url, gap.body, tuple((created or {}).get(version, "").split()))
             for version in VERSIONS}
 
 
-GAPS: dict[str, Gap | list[Gap]] = {
+GAPS: dict[str, Gap | Cleanup | list[Gap]] = {
     # 21 is missing; 22 (a PATCH of `sources` only) shows user_fields ["email", "email"].
     **both("22-ident-patch-sources", Gap("PATCH", "/stages/identification/{probe-ident}/",
                                          {"user_fields": ["email", "email"]})),
@@ -111,6 +124,8 @@ GAPS: dict[str, Gap | list[Gap]] = {
          "timeout": 0}),
     **fidelity_apps.gaps(Gap),
     **fidelity_directory.gaps(Gap, RECORDINGS),
+    **{f"{version}/{fidelity_directory.FOLDER}/{fidelity_directory.CLEANUP_BEFORE}": Cleanup(
+        fidelity_directory.CLEANUP_PREFIX, lists) for version, lists in fidelity_directory.CLEANUP_LISTS.items()},
 }
 
 # Values that depend on the clock: checked for form and plausibility, not equality.
@@ -348,7 +363,9 @@ def created_ids(creating: bool, body: Any, seeded: set[str]) -> list[str | int]:
         fidelity_directory.token_ids(body)
 
 
-async def fill_gap(client: httpx.AsyncClient, state: Replay, gap: Gap) -> None:
+async def fill_gap(client: httpx.AsyncClient, state: Replay, gap: Gap | Cleanup) -> None:
+    if isinstance(gap, Cleanup):
+        return await clean_up(client, state, gap)
     names = {stage["name"]: stage["pk"] for stage in state.sandbox.objects("stage")}
     url = "/api/v3" + substitute(re.sub(r"\{(.+?)\}", lambda m: names[m[1]], gap.url), state.ids)
     body = {key: names[value[1:-1]] if isinstance(value, str) and value.startswith("{") else value
@@ -362,6 +379,18 @@ async def fill_gap(client: httpx.AsyncClient, state: Replay, gap: Gap) -> None:
         created = response.json()
         state.ids[gap.created[0]] = next(created[key] for key in fidelity_directory.ID_KEYS if key in created)
     state.ids.update({recorded: response.json()[key] for key, recorded in gap.learned})
+
+
+async def clean_up(client: httpx.AsyncClient, state: Replay, cleanup: Cleanup) -> None:
+    headers = {"Authorization": f"Bearer {state.sandbox.token}"}
+    for path in cleanup.lists:
+        listed = await client.get(f"/api/v3{path}?page_size=1000", headers=headers)
+        assert listed.status_code == 200, listed.text
+        for obj in listed.json()["results"]:
+            if any(str(obj.get(key) or "").lower().startswith(cleanup.prefix) for key in NAMES):
+                ident = next(obj[key] for key in fidelity_directory.ID_KEYS if key in obj)
+                deleted = await client.delete(f"/api/v3{path}{ident}/", headers=headers)
+                assert deleted.status_code == 204, (path, ident, deleted.text)
 
 
 REPLAYS: dict[tuple[str, str], Replay] = {}
