@@ -714,19 +714,20 @@ class Api:
                    for ident in values.get(field.name) or []]
         target = self.model.target_of(kind)
         for other, other_pk, field in self.referrers_in_order(target, pk) if target else ():
-            if f"{other.name}.{field.name}" in self.profile.used_by_unlisted:
-                continue
-            if field.is_list:
-                action = self.profile.used_by_many
-            elif field.name in other.cascade or not field.nullable:
-                action = self.profile.used_by_cascade
-            else:
-                action = self.profile.used_by_set_null
-            entries.append(self.labelled(other, usage(self.renderer.render(other, other_pk), model_label(other),
-                                                      other_pk, action)))
+            if f"{other.name}.{field.name}" not in self.profile.used_by_unlisted:
+                entries.append(self.labelled(other, usage(self.renderer.render(other, other_pk), model_label(other),
+                                                          other_pk, self.delete_action(other, field))))
         if kind.name == ROLE and self.profile.rbac.get("used_by_rows"):
             entries = self.with_grant_rows(str(pk), entries)
         return [{**entry, "pk": str(entry["pk"])} for entry in entries]  # Django's str(obj.pk) (147)
+
+    def delete_action(self, other: Kind, field: Field) -> str:
+        """What deleting the object does to one that refers to it by `field` (106)."""
+        if field.is_list:
+            return self.profile.used_by_many
+        if field.name in other.cascade or not field.nullable:
+            return self.profile.used_by_cascade
+        return self.profile.used_by_set_null
 
     def with_grant_rows(self, role: str, entries: list[JsonObject]) -> list[JsonObject]:
         """A 2026 role's permission rows (`cascade`), listed after the groups holding the role and

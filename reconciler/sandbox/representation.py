@@ -113,15 +113,9 @@ class Renderer:
         return self._base_fields[family]
 
     def read_only(self, kind: Kind, pk: ObjectId, values: JsonObject, key: str, generic: frozenset[str]) -> Any:
-        computed = self.directory.read_only(kind, pk, values, key)
-        if computed is not UNHANDLED:
-            return computed
-        reviewed = self.lifecycle.value(kind, values, key)
-        if reviewed is not lifecycle.UNHANDLED:
-            return reviewed
-        held = self.held_value(kind, pk, values, key)
-        if held is not UNHANDLED:
-            return held
+        special = self.special_value(kind, pk, values, key)
+        if special is not UNHANDLED:
+            return special
         if key == FLOW_SET:
             return self.bound_flows(pk)
         if key in PER_BINDING:
@@ -141,6 +135,17 @@ class Renderer:
             name = key[: -len(EXPANDED)]
             return self.expand(kind, values, name, generic=name in generic)
         return self.family_value(kind, pk, values, key)
+
+    def special_value(self, kind: Kind, pk: ObjectId, values: JsonObject, key: str) -> Any:
+        """A value the directory families or lifecycle rules compute, or the server holds itself;
+        or UNHANDLED."""
+        computed = self.directory.read_only(kind, pk, values, key)
+        if computed is not UNHANDLED:
+            return computed
+        reviewed = self.lifecycle.value(kind, values, key)
+        if reviewed is not lifecycle.UNHANDLED:
+            return reviewed
+        return self.held_value(kind, pk, values, key)
 
     def family_value(self, kind: Kind, pk: ObjectId, values: JsonObject, key: str) -> Any:
         """A value a family computes (sources, the applications' kinds), else one the server keeps

@@ -246,13 +246,7 @@ class Store:
         take an object's pk or its binding-model UUID and answer with the pk (flows 233)."""
         spec = self.model.targets[target]
         if spec.union:
-            text = str(ident)
-            for member in spec.union:
-                found = self.resolve(member, ident)  # as given: a member may have integer ids
-                if found is not None:
-                    return found
-            return next((pk for pk, held in self.held.items() if held.get(PTR_ID) == text),
-                        text if text in self.opaque else None)
+            return self.resolve_member(spec.union, ident)
         kinds = self.model.kinds_of(target)
         if kinds:
             kind = self.kind_at(ident)
@@ -266,6 +260,17 @@ class Store:
                                 for pk, values in self.values[owner.name].items()) else None
         listed = self.listed_object(target, ident)
         return listed.get(spec.id) if listed is not None else None
+
+    def resolve_member(self, union: tuple[str, ...], ident: Json) -> Json:
+        """The pk of the union member `ident` names: by a member's own ids (as given: a member may
+        have integer ids), else by its binding-model UUID, else an opaque id."""
+        for member in union:
+            found = self.resolve(member, ident)
+            if found is not None:
+                return found
+        text = str(ident)
+        return next((pk for pk, held in self.held.items() if held.get(PTR_ID) == text),
+                    text if text in self.opaque else None)
 
     def listed_object(self, target: str, ident: Json) -> JsonObject | None:
         spec = self.model.targets[target]
