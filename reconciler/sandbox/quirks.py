@@ -65,7 +65,8 @@ def json_error_text(error: ValueError, parser: str) -> str:
 def jsonb_order(value: Json) -> Json:
     """A JSON value as PostgreSQL's jsonb gives it back: each object's keys shortest first, then in
     byte order. The write's own answer echoes the request's order; later reads come from the
-    database (directory 238 answers `name, href`, 239 reads `href, name`)."""
+    database (directory 238 answers `name, href`, 239 reads `href, name`; 215, 226), at every
+    level, objects inside lists too (an OAuth source's `oidc_jwks` keys, directory 284)."""
     if isinstance(value, list):
         return [jsonb_order(item) for item in value]
     if isinstance(value, dict):

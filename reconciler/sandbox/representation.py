@@ -14,7 +14,7 @@ from .applications import ABSENT, NOT_COMPUTED, Computed
 from .directory import UNHANDLED, Directory
 from .middleware import API_PREFIX
 from .profile import Profile, default_seed
-from .quirks import CREATED_BY, creation_defaults
+from .quirks import CREATED_BY, creation_defaults, jsonb_order
 from .scim import ScimAccounts
 from .sources import Sources
 from .store import PTR_ID, Store
@@ -288,18 +288,6 @@ class Renderer:
                         and obj[key] and isinstance(obj[key][0], dict))
             self.examples[path, key] = tuple(next(examples, {}))
         return self.examples[path, key]
-
-
-def jsonb_order(value: Any) -> Any:
-    """A free-form JSON object as the database gives it back: Postgres jsonb keeps keys shortest
-    first, then bytewise, at every level. Reads show stored objects so; a write's answer echoes the
-    fields it sent in the order sent (directory 215, 226; settings 238, 239), objects inside lists
-    too (an OAuth source's `oidc_jwks` keys, directory 284)."""
-    if isinstance(value, dict):
-        return {key: jsonb_order(value[key]) for key in sorted(value, key=lambda k: (len(k.encode()), k.encode()))}
-    if isinstance(value, list):
-        return [jsonb_order(item) for item in value]
-    return value
 
 
 def spaced(camel: str) -> str:
