@@ -7,6 +7,8 @@ calls it) or exits with (standalone mode, as `cli()` and click's test runner cal
 from __future__ import annotations
 
 import gc
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -86,5 +88,43 @@ def main(argv: list[str] | None = None) -> int:
     # plan) and makes few reference cycles: at the default thresholds the collector walks those
     # trees again and again (a third of the CPU of validating 10,000 objects), so it runs rarely.
     gc.set_threshold(50_000, 20, 50)
-    code: int = cli.main(argv, prog_name="reconciler", standalone_mode=False)
+    with _terminated_as_interrupted():
+        code: int = cli.main(argv, prog_name="reconciler", standalone_mode=False)
     return code
+
+
+@contextmanager
+def _terminated_as_interrupted() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job's second signal, `docker stop`, a Kubernetes pod's end) stops a
+    run as Ctrl-C does: an apply cancels what is in flight and reports what was applied, what was
+    not and what is unknown, saves the state, and exits 130. Without this the process died at
+    once, its report and state lost. Outside the main thread (a test's runner) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """Hand SIGTERM to whatever takes Ctrl-C now: asyncio's runner while a run's event loop turns
+    (it cancels the run, which then reports). Where SIGINT is ignored (a background command of a
+    script) asyncio installs no such handler: cancel the loop's tasks the same way (a change
+    cancelled mid-call ends unknown, one not started stays not attempted), else raise
+    KeyboardInterrupt."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler) and handler is not signal.default_int_handler:
+        handler(signal.SIGINT, frame)
+        return
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        raise KeyboardInterrupt from None
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
+    loop.call_soon_threadsafe(lambda: None)  # wake the loop if it waits in select()

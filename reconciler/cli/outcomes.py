@@ -3,6 +3,7 @@
 JSON too with `--format json`; nothing prints a traceback at a user."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
@@ -152,6 +153,7 @@ def _usage_error(exc: click.UsageError) -> Outcome:
 
 @outcome_of.register(KeyboardInterrupt)
 @outcome_of.register(click.exceptions.Abort)
+@outcome_of.register(asyncio.CancelledError)  # a run SIGTERM cancelled (cli/main.py `_interrupt`)
 def _interrupted(exc: BaseException) -> Outcome:
     return Outcome(EXIT_INTERRUPTED, "interrupted", {"type": "interrupted", "message": "interrupted"})
 
