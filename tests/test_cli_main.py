@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -109,6 +110,26 @@ def test_output_nobody_reads_exits_1_quietly() -> None:
             assert (ended.returncode, ended.stderr) == (1, ""), args
     finally:
         os.close(writer)
+
+
+def test_json_output_whose_stderr_reader_has_gone_still_reports_on_stdout(tmp_path: Path) -> None:
+    # A closed pipe does not say which stream it was: the plan's state line on stderr, whose reader
+    # (a log forwarder) went, must not leave a JSON caller with an empty stdout; with stdout the
+    # closed one, it is quiet as above.
+    write_manifest(tmp_path, CHANGED)
+    command = [sys.executable, "-m", "reconciler", "plan", str(tmp_path), "--sandbox", "--format", "json"]
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        stderr_gone = subprocess.run(command, stdout=subprocess.PIPE, stderr=writer, text=True, check=False)
+        stdout_gone = subprocess.run(command, stdout=writer, stderr=subprocess.PIPE, text=True, check=False)
+    finally:
+        os.close(writer)
+    assert stderr_gone.returncode == 1
+    assert json.loads(stderr_gone.stdout)["error"] == {
+        "type": "output_closed",
+        "message": "output closed: the reader of stdout or stderr stopped before the run's output was written"}
+    assert (stdout_gone.returncode, stdout_gone.stderr) == (1, "state: none (sandbox)\n")  # no error, no crash log
 
 
 def exits(path: Path) -> list[str]:

@@ -347,6 +347,21 @@ def test_lifecycle_rules_apply_plan_empty_export_and_prune(tmp_path: Path) -> No
         ("delete", "lifecycle_rule", "dm-apps-group"), ("delete", "lifecycle_rule", "dm-groups")]
 
 
+def test_a_user_a_lifecycle_rule_still_names_as_reviewer_is_not_pruned(tmp_path: Path) -> None:
+    """A reviewer is a user named by its UUID, not its pk (directory 465): a prune keeps a user a
+    described rule still names, as it keeps a group the rule names."""
+    with served("2026.2.2") as (_, url):
+        state = ("--state", str(tmp_path / "state.json"))
+        rule = {"name": "dm-rule", "content_type": "authentik_core.group", "reviewers": ["dm-bob"],
+                "reviewer_groups": ["dm-reviewers"]}
+        manifest = write(tmp_path, {"users": [{"username": "dm-bob", "name": "Bob"}],
+                                    "groups": [{"name": "dm-reviewers"}], "lifecycle_rules": [rule]})
+        assert run(url, "apply", str(manifest), "--auto-approve", *state).exit_code == 0
+        write(tmp_path, {"lifecycle_rules": [rule]})
+        plan = plan_json(url, manifest, "--prune", "--prune-kind", "user", *state)
+    assert plan["changes"] == []
+
+
 def files_of(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 

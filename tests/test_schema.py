@@ -125,6 +125,9 @@ def test_a_kind_json_cannot_carry_is_located_not_a_crash() -> None:
     # found by tests/test_fuzz.py: the unknown-kind message quoted the value as JSON
     assert problems_of("binary-kind.yaml") == [
         "binary-kind.yaml:2:5: ?/a: kind: binary data (!!binary) is not a JSON value: quote it"]
+    # nor one that holds such a value
+    assert problems_of("dated-kind-list.yaml") == [
+        "dated-kind-list.yaml:2:28: ?/a: kind: a date is not a JSON value: quote it"]
 
 
 def test_merge_keys_are_refused_plainly() -> None:

@@ -227,6 +227,8 @@ def test_an_inline_kubeconfig_is_redacted_in_the_plan(tmp_path: Path) -> None:
     (f"- {KUBE_TOKEN}\n", "holds no mapping (this field takes one)"),
     (f"a: &x [{KUBE_TOKEN}]\nb: *x\n", "uses a YAML alias"),
     (f"when: 2026-12-07\nt: {KUBE_TOKEN}\n", "holds a value JSON cannot carry"),
+    (f"t: {KUBE_TOKEN}\na: {'[' * 3000}{']' * 3000}\n", "is not YAML or JSON at line 2"),  # too deep: not a crash
+    ("a: " + "{b: " * 70 + "1" + "}" * 70 + "\n", "nests more than 64 levels deep"),
 ])
 def test_a_kubeconfig_that_is_no_mapping_is_refused_without_its_text(tmp_path: Path, text: str, said: str) -> None:
     kube_manifest(tmp_path, {"env": "KUBECONFIG_TEXT"})

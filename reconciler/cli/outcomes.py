@@ -179,15 +179,34 @@ class Reporter:
     def settle(self, exc: BaseException) -> int:
         """The exit code `exc` ends the run with, its message written."""
         if isinstance(exc, BrokenPipeError):
-            return _unread()
+            return self._unread()
         outcome = outcome_of(exc)
         annotate(_annotations(outcome), self.fmt)
         if self.fmt == "json":
-            shape: JsonObject = {**dict.fromkeys(self.keys), **(outcome.report or {})} if self.keys else {}
-            click.echo(json.dumps({**shape, "error": outcome.data}, indent=2, ensure_ascii=False))
+            self._json(outcome)
         else:
             click.echo(outcome.message, err=outcome.report is None)
         return outcome.code
+
+    def _json(self, outcome: Outcome) -> None:
+        shape: JsonObject = {**dict.fromkeys(self.keys), **(outcome.report or {})} if self.keys else {}
+        click.echo(json.dumps({**shape, "error": outcome.data}, indent=2, ensure_ascii=False))
+
+    def _unread(self) -> int:
+        """A pipe whose reader has gone. The error does not say which: with JSON asked for, the
+        report of every outcome is still owed on stdout (stderr's reader may be the one that went:
+        a log forwarder), so it is written if stdout takes it; else, or in text, quietly."""
+        if self.fmt == "json":
+            try:
+                self._json(Outcome(EXIT_ERROR, OUTPUT_CLOSED, {"type": "output_closed", "message": OUTPUT_CLOSED}))
+            except BrokenPipeError:
+                pass
+            else:
+                return EXIT_ERROR
+        return _unread()
+
+
+OUTPUT_CLOSED = "output closed: the reader of stdout or stderr stopped before the run's output was written"
 
 
 def _unread() -> int:

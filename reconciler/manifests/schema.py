@@ -346,9 +346,11 @@ def _unknown_kind(raw: RawObject, model: ApiModel, problem: Report) -> None:
     if "kind" not in raw.data:
         problem((), "missing 'kind'")
         return
-    unreadable = dict(raw.foreign).get(("kind",))
-    if unreadable is not None:  # a kind JSON cannot carry (`!!binary`, a date): found by tests/test_fuzz.py
-        problem(("kind",), f"{unreadable} is not a JSON value: quote it", "kind")
+    # A kind JSON cannot carry (`!!binary`, a date), or one holding such a value (`[a, 2026-12-07]`):
+    # found by tests/test_fuzz.py.
+    unreadable = next(((where, what) for where, what in raw.foreign if where[:1] == ("kind",)), None)
+    if unreadable is not None:
+        problem(unreadable[0], f"{unreadable[1]} is not a JSON value: quote it", "kind")
         return
     written = raw.data["kind"]
     kinds = model.sections.get(raw.section, {})

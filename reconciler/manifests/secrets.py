@@ -16,6 +16,7 @@ import yaml
 from reconciler.errors import PlanError, Problem
 from reconciler.manifests.desired import DesiredObject
 from reconciler.manifests.expressions import python_fields, source_problem
+from reconciler.manifests.reading import LOADER, MAX_DEPTH
 from reconciler.model.kinds import ApiModel
 from reconciler.values import Json, JsonObject, Secret
 
@@ -113,11 +114,15 @@ def read_field_source(source: dict[str, str], field_type: str | None, environ: M
 
 def _mapping(text: str, described: str) -> JsonObject:
     """`text` read as YAML (JSON is YAML): a mapping of JSON values, without aliases (a hostile
-    file could make one expand past any memory)."""
+    file could make one expand past any memory) and no deeper than a manifest may nest (the pure
+    Python loader, and `json`, would recurse past Python's limit: an internal error). libyaml, as
+    for manifests, refuses a document nested past its own limit as a YAML error."""
     try:
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=LOADER)):
             raise SourceError(f"{described} uses a YAML alias; write the values out")
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=LOADER)  # LOADER is a safe loader (libyaml's when present)
+        if _depth(value) > MAX_DEPTH:
+            raise SourceError(f"{described} nests more than {MAX_DEPTH} levels deep")
         json.dumps(value, allow_nan=False)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -129,6 +134,18 @@ def _mapping(text: str, described: str) -> JsonObject:
     if not isinstance(value, dict):
         raise SourceError(f"{described} holds no mapping (this field takes one)")
     return value
+
+
+def _depth(value: object) -> int:
+    """How many mappings and lists deep `value` nests (a scalar: 0), walked without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = list(node.values()) if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            pending += [(child, depth + 1) for child in children]
+    return deepest
 
 
 def _describe(source: dict[str, str]) -> str:

@@ -279,6 +279,16 @@ class ApiModel:
         return [name for name, spec in self.targets.items()
                 if spec.path == kind.path and name != own and not spec.union]
 
+    def id_keys(self, kind: Kind, obj: Mapping[str, Json]) -> frozenset[IdKey]:
+        """Every scoped id a reference may name `obj` by: its kind's, and those of the targets that
+        list it by another id (`aliases`: a lifecycle rule's reviewer is a user's UUID)."""
+        keys = {kind.id_key(obj.get(kind.id_field))}
+        for alias in self.aliases(kind):
+            spec = self.targets[alias]
+            if obj.get(spec.id) is not None:
+                keys.add(IdKey(alias, typed_id(spec.id_type, obj.get(spec.id))))
+        return frozenset(keys)
+
     def kind_listing(self, target: str) -> Kind | None:
         """The kind whose list a target is (`flow`, `prompt_field`, `flow_stage_binding`), if any:
         its objects are then known by that kind's key. (The `source` target lists sources, not

@@ -278,7 +278,7 @@ class _Pruner:
         manifests describe without managing."""
         if id(obj) in self.taken or owned_address in self.described:
             return True
-        if not self.within.holds(record.file) or kind.id_key(record.id) in self.referenced:
+        if not self.within.holds(record.file) or self.model.id_keys(kind, obj) & self.referenced:
             return True
         # a flow described without its list leaves that list alone
         return described_parent(kind, obj, self.live, self.model, self.matching) is not None
