@@ -132,6 +132,22 @@ def test_json_output_whose_stderr_reader_has_gone_still_reports_on_stdout(tmp_pa
     assert (stdout_gone.returncode, stdout_gone.stderr) == (1, "state: none (sandbox)\n")  # no error, no crash log
 
 
+def test_an_apply_whose_report_nobody_reads_says_so_on_stderr(tmp_path: Path) -> None:
+    """The apply's changes are made whether or not its report is read (`apply | head -1`): it
+    exits 1, as for any output nobody reads, and says on stderr where to look instead."""
+    write_manifest(tmp_path, CHANGED)
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        ended = subprocess.run([sys.executable, "-m", "reconciler", "apply", str(tmp_path), "--sandbox",
+                                "--auto-approve"], stdout=writer, stderr=subprocess.PIPE, text=True, check=False)
+    finally:
+        os.close(writer)
+    assert ended.returncode == 1
+    assert ended.stderr.splitlines()[-1] == "error: the apply ran, but its report could not be written (stdout's " \
+        "reader stopped); the state file holds what was applied, and a plan shows what is left"
+
+
 def exits(path: Path) -> list[str]:
     """Where `path` ends the process: `sys.exit`, `os._exit`, `exit()`, `quit()` or `SystemExit`."""
     found = []

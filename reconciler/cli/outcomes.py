@@ -4,6 +4,7 @@ JSON too with `--format json`; nothing prints a traceback at a user."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -203,9 +204,14 @@ class Reporter:
                 pass
             else:
                 return EXIT_ERROR
+        elif self.keys:  # an apply: its changes are made and its state saved, report or not
+            with contextlib.suppress(BrokenPipeError):
+                click.echo(f"error: {APPLY_UNREPORTED}", err=True)
         return _unread()
 
 
+APPLY_UNREPORTED = ("the apply ran, but its report could not be written (stdout's reader stopped); "
+                    "the state file holds what was applied, and a plan shows what is left")
 OUTPUT_CLOSED = "output closed: the reader of stdout or stderr stopped before the run's output was written"
 
 
