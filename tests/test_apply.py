@@ -342,6 +342,23 @@ def test_ctrl_c_or_sigterm_on_the_command_line_exits_130_with_the_report(
         assert len([line for line in report if line.startswith("  ") and "deny/" in line]) == 20
 
 
+@pytest.mark.parametrize("start", [with_ctrl_c, in_background], ids=["ctrl-c-taken", "in-background"])
+def test_sigterm_during_a_plan_exits_130_interrupted(tmp_path: Path, start: Callable[[], None]) -> None:
+    """A plan stopped by SIGTERM while it reads ends as interrupted (130), not as an internal
+    error: where SIGINT is ignored, the run is cancelled (asyncio's CancelledError)."""
+    write(tmp_path, [{"kind": "deny", "name": "deny-0", "deny_message": "no"}])
+    with served(faults=Faults(latency=1.0)) as (_, url):
+        process = subprocess.Popen([sys.executable, "-m", "reconciler", "plan", str(tmp_path), "-vv"],
+                                   env=cli_environment(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=start)
+        assert process.stderr is not None
+        while "reconciler.transport: GET /api/v3/admin/version/" not in process.stderr.readline():
+            pass  # the version read answered: the lists' reads (a second each) have begun
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert (process.returncode, err.strip().splitlines()[-1], out) == (130, "interrupted", "")
+
+
 def test_a_lost_create_answer_is_looked_up_and_not_made_twice(tmp_path: Path) -> None:
     write(tmp_path, [{"kind": "deny", "name": "gone-quiet", "deny_message": "no"}])
     with served() as (sandbox, url):

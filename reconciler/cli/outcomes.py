@@ -3,7 +3,6 @@
 JSON too with `--format json`; nothing prints a traceback at a user."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import json
@@ -75,7 +74,11 @@ def crash_report() -> Outcome:
 @functools.singledispatch
 def outcome_of(exc: BaseException) -> Outcome:
     """The one place exceptions become exit codes and messages, by the exception's class (the
-    functions registered below); anything else is an internal error."""
+    functions registered below); a run SIGTERM cancelled is interrupted (cli/main.py
+    `_interrupt`); anything else is an internal error."""
+    asyncio = sys.modules.get("asyncio")  # not imported for `--help`: 17 ms of start-up
+    if asyncio is not None and isinstance(exc, asyncio.CancelledError):
+        return _interrupted(exc)
     return crash_report()
 
 
@@ -154,7 +157,6 @@ def _usage_error(exc: click.UsageError) -> Outcome:
 
 @outcome_of.register(KeyboardInterrupt)
 @outcome_of.register(click.exceptions.Abort)
-@outcome_of.register(asyncio.CancelledError)  # a run SIGTERM cancelled (cli/main.py `_interrupt`)
 def _interrupted(exc: BaseException) -> Outcome:
     return Outcome(EXIT_INTERRUPTED, "interrupted", {"type": "interrupted", "message": "interrupted"})
 
