@@ -25,6 +25,9 @@ Missing = Callable[[str], Response]
 
 
 class Roles:
+    """The role endpoints beyond a kind's own: permissions assigned and unassigned, the listings by
+    role and by object, and 2026's `add_user`/`remove_user` (directory 162-196)."""
+
     def __init__(self, profile: Profile, store: Store, grants: RoleGrants, read_body: BodyReader,
                  found_with_body: ObjectReader, page: Pager, not_found: Missing) -> None:
         self.profile = profile
