@@ -3,9 +3,14 @@ replay of the directory recordings: the behaviours a client of the sandbox relie
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import Call, calling, created
+from support import TOKEN, run, sandbox_process, write_manifest
 
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.profile import default_seed
@@ -217,6 +222,29 @@ def test_an_oidc_source_reads_the_documents_it_is_given_and_nothing_else(version
     missing_keys = call("PATCH", "/sources/oauth/ds-oidc/", json={"provider_type": "openidconnect",
                                                                  "oidc_jwks_url": f"{IDP}/gone"})
     assert "HTTPSConnectionPool(host='idp.example.com', port=443)" in missing_keys.json()["oidc_jwks_url"][0]
+
+
+def test_the_sandbox_command_serves_a_seeds_documents(tmp_path: Path) -> None:
+    """`reconciler sandbox --seed` takes the documents an OpenID Connect source fetches (the
+    seed's `"documents"`), so a manifest using `oidc_well_known_url` applies and plans empty
+    against it; a seed whose documents are not an object is refused, naming the key."""
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({**default_seed("2026.2.2"), "documents": DOCUMENTS}))
+    source = {"kind": "oauth", "slug": "ds-oidc", "name": "ds-oidc", "provider_type": "openidconnect",
+              "consumer_key": "k", "consumer_secret": {"env": "DS_SECRET"},
+              "oidc_well_known_url": f"{IDP}/.well-known/openid-configuration"}
+    write_manifest(tmp_path, [source], name="sources.yaml", section="sources")
+    manifest = str(tmp_path / "sources.yaml")
+    with sandbox_process("--port", "0", "--token", TOKEN, "--seed", str(seed)) as first:
+        url = first.split()[4]
+        applied = run(url, "apply", manifest, "--auto-approve", env={"DS_SECRET": "s3"})
+        assert applied.exit_code == 0, applied.output
+        assert run(url, "plan", manifest, "--detailed-exitcode", env={"DS_SECRET": "s3"}).exit_code == 0
+    seed.write_text(json.dumps({**default_seed("2026.2.2"), "documents": ["not", "an", "object"]}))
+    refused = subprocess.run([sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--seed", str(seed)],
+                             capture_output=True, text=True, timeout=30, check=False)
+    assert (refused.returncode, refused.stderr.strip()) == (
+        1, f"error: {seed}: documents: an object of URL -> the JSON document that URL serves")
 
 
 def test_one_ldap_source_syncs_passwords_on_2023(versioned_sandbox: Sandbox, versioned_call: Call) -> None:

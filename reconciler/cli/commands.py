@@ -396,7 +396,8 @@ def explain_command(kind: str | None, api_version: str | None, fmt: str) -> int:
               help="authentik version to emulate (default: newest)")
 @click.option("--token", default=SANDBOX_TOKEN, show_default=True, help="the bearer token it accepts")
 @click.option("--seed", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help='a JSON file of objects to start from ({"version": ..., "lists": {path: [objects]}})')
+              help='a JSON file of objects to start from ({"version": ..., "lists": {path: [objects]}}, '
+                   'optionally "documents": {url: json} an OpenID Connect source fetches)')
 def sandbox_command(host: str, port: int, api_version: str | None, token: str, seed: Path | None) -> int:
     """Serve the authentik emulator until stopped (Ctrl-C)."""
     from reconciler.sandbox import serve

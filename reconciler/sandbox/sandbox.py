@@ -51,7 +51,8 @@ class Sandbox:
 
     No network: where authentik fetches a URL while it validates (an OAuth source's
     `oidc_well_known_url` and `oidc_jwks_url`), the sandbox answers from `documents` (URL -> the
-    JSON the URL serves) and refuses any other URL as a closed port does (directory 278-280).
+    JSON the URL serves; a seed's `"documents"` too, so `reconciler sandbox --seed` can serve
+    them) and refuses any other URL as a closed port does (directory 278-280).
 
     Worker: the seed's `"worker": "stalled"` makes a worker that takes no task (a queue thousands
     of tasks long, as on the 2026 lab): what waits on it times out (the blueprint file list, a
@@ -75,8 +76,9 @@ class Sandbox:
         self._injector = FaultInjector(self.faults)
         self._misanswers: Schedule[misanswers.Misanswer] = Schedule()
         rbac = seeded.get("rbac")
+        served = {**seed_documents(seeded), **(documents or {})}
         api = Api(model=self.model, profile=load_profile(api_version), store=self.store, token=token,
-                  enterprise=enterprise, documents=documents,
+                  enterprise=enterprise, documents=served,
                   rbac_seed=rbac if isinstance(rbac, Mapping) else None,
                   stalled_worker=seeded.get("worker") == STALLED)
         self._renderer = api.renderer
@@ -246,6 +248,12 @@ def read_seed(path: Path) -> object:
         raise ValueError(f"{path}: the sandbox seed is not JSON: {exc}") from exc
 
 
+def seed_documents(seed: Mapping[str, Json]) -> Mapping[str, Json]:
+    """The documents a seed serves by URL (checked by `checked_seed`)."""
+    documents = seed.get("documents", {})
+    return documents if isinstance(documents, Mapping) else {}
+
+
 def checked_seed(data: object, api_version: str, where: str) -> Mapping[str, Json]:
     """`data` as a seed of `api_version`: `{"version": ..., "lists": {path: [objects]}}`, every
     value one JSON holds. `where`: the file, as the errors name it."""
@@ -255,6 +263,8 @@ def checked_seed(data: object, api_version: str, where: str) -> Mapping[str, Jso
         raise ValueError(f"{where}the seed is for authentik {data['version']}, not {api_version}")
     if data.get("worker", "running") not in ("running", STALLED):
         raise ValueError(f'{where}worker: "running" or "{STALLED}", not {json.dumps(data["worker"])}')
+    if not isinstance(data.get("documents", {}), Mapping):
+        raise ValueError(f"{where}documents: an object of URL -> the JSON document that URL serves")
     for path, objects in data["lists"].items():
         key = f"lists[{json.dumps(path)}]"
         if not isinstance(objects, list):
