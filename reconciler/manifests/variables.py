@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from reconciler.errors import ManifestError, Problem, ReconcilerError
-from reconciler.manifests.reading import MAX_FILE_BYTES, KeyPath, Manifests, RawObject
+from reconciler.manifests.reading import LOADER, MAX_FILE_BYTES, KeyPath, Manifests, RawObject
 from reconciler.repo import folders_up
 from reconciler.values import Json, JsonObject
 
@@ -26,7 +26,6 @@ ENVIRONMENTS = "environments"
 """The folder `--env NAME` reads `NAME.yaml` from: the nearest one from the manifests up to the
 repository root, as for the state file and `reconciler.toml`."""
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ def load_variables(path: Path) -> Variables:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise ManifestError([Problem(file, 0, 0, f"larger than {MAX_FILE_BYTES // 2**20} MiB")])
         text = path.read_text(encoding="utf-8-sig")
-        node = yaml.compose(text, Loader=_LOADER)
+        node = yaml.compose(text, Loader=LOADER)
     except OSError as exc:
         raise ReconcilerError(f"cannot read the variables file {file}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
