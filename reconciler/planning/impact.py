@@ -6,10 +6,11 @@ providers or mappings (applications, providers) is covered as data; computed fro
 per kind, never per object."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
-from reconciler.model.kinds import ApiModel, Field, Kind
+from reconciler.model.kinds import ApiModel, Kind
 from reconciler.model.live import LiveState
 from reconciler.planning.changes import Change, Create, Impact
 from reconciler.values import Json, JsonObject, display_key
@@ -28,23 +29,23 @@ EVERY_LOGIN = "flow_authentication"
 """A brand's field naming the flow every login runs."""
 
 
-def _users(model: ApiModel, target: str) -> Iterator[tuple[str, str, Field | None, str]]:
-    """Who may point at objects of `target`: (list path, the user's target or kind, the field,
-    the field name) for each kind's reference field, and each guarding field of a target that is
-    no kind of the model (a brand's flows)."""
+@functools.cache  # per model (an ApiModel is its own identity) and target: asked per object reached
+def _users(model: ApiModel, target: str) -> tuple[tuple[str, str, str], ...]:
+    """Who may point at objects of `target`: (list path, the user's target or kind, the field
+    name) for each kind's reference field, and each guarding field of a target that is no kind of
+    the model (a brand's flows)."""
+    found = []
     for kind in model.kinds.values():
         user = model.target_of(kind) or kind.name
         parent = model.parent_field(kind)
         if user in RUN or (user not in model.targets and parent is None):
             continue  # run by flows; or neither shown nor followed further (an invitation to a flow)
-        for field in kind.fields.values():
-            if field.name != parent and _points_at(model, field.reference, target):
-                yield kind.path, user, field, field.name
+        found += [(kind.path, user, field.name) for field in kind.fields.values()
+                  if field.name != parent and _points_at(model, field.reference, target)]
     for name, spec in model.targets.items():
         if spec.path and model.kind_listing(name) is None and not model.kinds_of(name):
-            for guarding, pointed in spec.guards.items():
-                if pointed == target:
-                    yield spec.path, name, None, guarding
+            found += [(spec.path, name, guarding) for guarding, pointed in spec.guards.items() if pointed == target]
+    return tuple(found)
 
 
 def _points_at(model: ApiModel, reference: str | None, target: str) -> bool:
@@ -78,7 +79,7 @@ def _steps(model: ApiModel, target: str) -> Iterator[tuple[str, set[str], bool]]
     """(list path, the targets its objects lead to, whether those are what they sit on) for each
     list whose objects may use `target`: a binding leads to what it sits on (a flow, a flow-stage
     binding, an application), any other user to itself."""
-    for path, user, _, _ in _users(model, target):
+    for path, user, _ in _users(model, target):
         kind = model.kind_for_path(path)
         parent = model.parent_field(kind) if kind is not None else None
         if kind is not None and parent is not None:
@@ -98,20 +99,43 @@ def _leads_to_shown(model: ApiModel, target: str, seen: frozenset[str]) -> bool:
 
 def with_impact(changes: tuple[Change, ...], live: LiveState, model: ApiModel) -> tuple[Change, ...]:
     """`changes`, each update, replace and delete carrying what runs or uses its object."""
-    return tuple(_with_impact(change, live, model) for change in changes)
+    holders = _Holders(live)
+    return tuple(_with_impact(change, live, model, holders) for change in changes)
 
 
-def _with_impact(change: Change, live: LiveState, model: ApiModel) -> Change:
+class _Holders:
+    """The objects of a list by the ids one of their fields holds, indexed once per list and field
+    for all the changes of a plan (not scanned again for every object reached)."""
+
+    def __init__(self, live: LiveState) -> None:
+        self._live = live
+        self._index: dict[tuple[str, str], dict[str, list[JsonObject]]] = {}
+
+    def of(self, path: str, name: str, ident: Json) -> list[JsonObject]:
+        """The objects of the list at `path` whose field `name` holds `ident` (or a list holding it)."""
+        if (path, name) not in self._index:
+            index: dict[str, list[JsonObject]] = {}
+            for obj in self._live.lists.get(path, []):
+                value = obj.get(name)
+                held = value if isinstance(value, list) else [] if value is None else [value]
+                for key in dict.fromkeys(str(item) for item in held):
+                    index.setdefault(key, []).append(obj)
+            self._index[path, name] = index
+        return self._index[path, name].get(str(ident), [])
+
+
+def _with_impact(change: Change, live: LiveState, model: ApiModel, holders: _Holders) -> Change:
     kind = model.kinds[change.kind]
     target = model.target_of(kind)
     if isinstance(change, Create) or target is None or change.id is None:
         return change
-    found = _reached(model, live, target, change.id)
-    impact = _impact(model, live, found)
+    found = _reached(model, live, holders, target, change.id)
+    impact = _impact(model, found)
     return replace(change, impact=impact) if impact else change
 
 
-def _reached(model: ApiModel, live: LiveState, target: str, ident: Json) -> dict[str, dict[str, JsonObject]]:
+def _reached(model: ApiModel, live: LiveState, holders: _Holders, target: str,
+             ident: Json) -> dict[str, dict[str, JsonObject]]:
     """Every object using (target, ident), through bindings to their flows and on to what uses
     those, by target and id (the object itself included)."""
     found: dict[str, dict[str, JsonObject]] = {}
@@ -122,22 +146,20 @@ def _reached(model: ApiModel, live: LiveState, target: str, ident: Json) -> dict
             continue
         obj = live.target_object(current, current_id)
         found[current][str(current_id)] = obj[1] if obj is not None else {}
-        pending += list(_next(model, live, current, current_id))
+        pending += list(_next(model, live, holders, current, current_id))
     return found
 
 
-def _next(model: ApiModel, live: LiveState, target: str, ident: Json) -> Iterator[tuple[str, Json]]:
+def _next(model: ApiModel, live: LiveState, holders: _Holders, target: str, ident: Json) -> Iterator[tuple[str, Json]]:
     """The objects using one object: a binding stands for its parent (a flow, or the binding it
     sits on), any other user for itself; a binding is used by its parent."""
     own = model.kind_listing(target) if target in model.targets else None
     current = live.target_object(target, ident) if own is not None else None
     if own is not None and current is not None:
         yield from _parent(model, live, own, current[1])
-    for path, user, _, name in _users(model, target):
+    for path, user, name in _users(model, target):
         kind = model.kind_for_path(path)
-        for obj in live.lists.get(path, []):
-            if not _holds(obj.get(name), ident):
-                continue
+        for obj in holders.of(path, name, ident):
             if kind is not None and model.parent_field(kind) is not None:
                 yield from _parent(model, live, kind, obj)
             else:
@@ -162,13 +184,7 @@ def _member(model: ApiModel, kind: Kind, parent: str, held: tuple[Kind | None, J
     return model.target_of(held[0]) or kind.fields[parent].reference
 
 
-def _holds(value: Json, ident: Json) -> bool:
-    if isinstance(value, list):
-        return any(str(item) == str(ident) for item in value)
-    return value is not None and str(value) == str(ident)
-
-
-def _impact(model: ApiModel, live: LiveState, found: dict[str, dict[str, JsonObject]]) -> Impact:
+def _impact(model: ApiModel, found: dict[str, dict[str, JsonObject]]) -> Impact:
     shown = {name: sorted(display_key(tuple(obj.get(k) for k in model.targets[name].key))
                           for obj in found.get(name, {}).values() if obj)
              for name in SHOWN if name in model.targets}
