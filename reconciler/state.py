@@ -104,9 +104,13 @@ class StateFile:
         message = json.dumps(value, sort_keys=True, default=str).encode()
         return "hmac-sha256:" + hmac.new(self.key, message, hashlib.sha256).hexdigest()[:length]
 
+    def _entry(self) -> JsonObject:
+        """This server's entry of the file, made when it has none."""
+        entry: JsonObject = self._servers.setdefault(self.server, {"key_id": self.key_id, "objects": {}})
+        return entry
+
     def _objects(self) -> JsonObject:
-        entry = self._servers.setdefault(self.server, {"key_id": self.key_id, "objects": {}})
-        objects: JsonObject = entry.setdefault("objects", {})
+        objects: JsonObject = self._entry().setdefault("objects", {})
         return objects
 
     def fingerprint(self, address: str, field_name: str, value: Json) -> str:
@@ -142,12 +146,11 @@ class StateFile:
         return moment if isinstance(moment, str) else None
 
     def mark_applied(self, moment: str) -> None:
-        self._servers.setdefault(self.server, {"key_id": self.key_id, "objects": {}})["last_apply"] = moment
+        self._entry()["last_apply"] = moment
 
     # -- ownership ----------------------------------------------------------------------------
     def _owned(self) -> JsonObject:
-        entry = self._servers.setdefault(self.server, {"key_id": self.key_id, "objects": {}})
-        owned: JsonObject = entry.setdefault("owned", {})
+        owned: JsonObject = self._entry().setdefault("owned", {})
         return owned
 
     def owned(self) -> dict[str, OwnedRecord]:
