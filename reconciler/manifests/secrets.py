@@ -170,12 +170,16 @@ def _from_here(path: Path) -> str:
         return str(path)
 
 
+def _as_read(obj: DesiredObject, source: dict[str, str]) -> dict[str, str]:
+    """A source as it is read: a `{file}` relative to the manifest that names it, recorded
+    relative to here."""
+    return {"file": _from_here(Path(obj.file).parent / source["file"])} if "file" in source else source
+
+
 def _read(obj: DesiredObject, field: str, source: dict[str, str], environ: Mapping[str, str],
           problems: list[Problem], files: FileRule | None, field_type: str | None) -> Secret | None:
-    if "file" in source:  # relative to the manifest that names it; recorded relative to here
-        source = {"file": _from_here(Path(obj.file).parent / source["file"])}
     try:
-        return read_field_source(source, field_type, environ, files)
+        return read_field_source(_as_read(obj, source), field_type, environ, files)
     except SourceError as exc:
         problems.append(Problem(obj.file, *obj.position(field), str(exc), obj.address, field))
         return None
@@ -206,7 +210,7 @@ def file_python_problems(desired: list[DesiredObject], model: ApiModel, files: F
             if not is_secret_source(source) or "file" not in source:
                 continue
             try:
-                secret = read_source({"file": _from_here(Path(obj.file).parent / source["file"])}, {}, files)
+                secret = read_source(_as_read(obj, source), {}, files)
             except SourceError:
                 continue
             _check_python(obj, name, secret, model, problems)
