@@ -275,9 +275,14 @@ class ApiModel:
     def aliases(self, kind: Kind) -> list[str]:
         """Targets that list a kind's objects by another of their ids: the `reviewer` of a
         lifecycle rule is a user named by its UUID (2026 directory 465), not by its pk."""
-        own = self.target_of(kind)
-        return [name for name, spec in self.targets.items()
-                if spec.path == kind.path and name != own and not spec.union]
+        return self._aliases[kind.name]
+
+    @cached_property
+    def _aliases(self) -> dict[str, list[str]]:
+        """`aliases` of every kind, worked out once (asked per object a plan resolves or prunes)."""
+        return {kind.name: [name for name, spec in self.targets.items()
+                            if spec.path == kind.path and name != self.target_of(kind) and not spec.union]
+                for kind in self.kinds.values()}
 
     def id_keys(self, kind: Kind, obj: Mapping[str, Json]) -> frozenset[IdKey]:
         """Every scoped id a reference may name `obj` by: its kind's, and those of the targets that
