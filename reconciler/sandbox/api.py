@@ -174,9 +174,7 @@ class Api:
             *(self.renderer.render(kind, pk) for pk in self.store.values[kind.name]),
             *(self.renderer.as_base(kind, sub, pk) for sub in kind.lists_also for pk in self.store.values[sub]),
         ])
-        query = request.query_params
-        shown = [self.renderer.directory.with_query(kind, dict(obj), query) for obj in objects]
-        return self.page(shown, request, kind.path, kind)
+        return self.page(objects, request, kind.path, kind)
 
     async def retrieve(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
@@ -605,6 +603,9 @@ class Api:
             return JSONResponse([BAD_JSON], 400)
         except InvalidPage:
             return detail(INVALID_PAGE, 404)
+        if kind is not None:  # the page's objects only: the kept list is every object's (`rendered`)
+            envelope["results"] = [self.renderer.directory.with_query(kind, dict(obj), query)
+                                   for obj in envelope["results"]]
         hidden = self.profile.apps.detail_fields.get(kind.name if kind else "", ())
         if hidden and query.get("include_details", "").lower() == "false":
             envelope["results"] = [{k: None if k in hidden else v for k, v in obj.items()}
