@@ -120,7 +120,6 @@ class Store:
         self.written[pk] = self.generation
         self.values[kind.name][pk] = values
         self.kind_of[pk] = kind.name
-        self.written[pk] = self.generation
         self.held[pk] = dict(held or {})
         if PTR_ID in kind.read_only and PTR_ID not in self.held[pk]:
             self.held[pk][PTR_ID] = self.new_id()
@@ -129,7 +128,6 @@ class Store:
         self.generation += 1
         self.written[pk] = self.generation
         self.values[kind.name][pk].update(values)
-        self.written[pk] = self.generation
 
     def hold(self, pk: ObjectId, key: str, value: Json) -> None:
         """Set a value the server holds itself (a 2023 flow's background)."""
