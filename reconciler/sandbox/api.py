@@ -603,16 +603,21 @@ class Api:
             return JSONResponse([BAD_JSON], 400)
         except InvalidPage:
             return detail(INVALID_PAGE, 404)
-        if kind is not None:  # the page's objects only: the kept list is every object's (`rendered`)
-            envelope["results"] = [self.renderer.directory.with_query(kind, dict(obj), query)
-                                   for obj in envelope["results"]]
-        hidden = self.profile.apps.detail_fields.get(kind.name if kind else "", ())
-        if hidden and query.get("include_details", "").lower() == "false":
-            envelope["results"] = [{k: None if k in hidden else v for k, v in obj.items()}
-                                   for obj in envelope["results"]]
-        if kind is not None and kind.name in self.profile.apps.cached_lists:
-            envelope["results"] = self.cached_page(kind, query, envelope)
+        if kind is not None:
+            envelope["results"] = self.kind_page(kind, query, envelope)
         return JSONResponse({**envelope, **self.profile.extra_for(path)})
+
+    def kind_page(self, kind: Kind, query: Mapping[str, str], envelope: JsonObject) -> list[JsonObject]:
+        """A kind's page as the query shows it: the `include_*` switches, applied to the page's
+        objects only (the kept list is every object's, `rendered`), `?include_details=false`'s
+        nulls, or the cached page (`cached_page`)."""
+        if kind.name in self.profile.apps.cached_lists:
+            return self.cached_page(kind, query, envelope)
+        results = [self.renderer.directory.with_query(kind, dict(obj), query) for obj in envelope["results"]]
+        hidden = self.profile.apps.detail_fields.get(kind.name, ())
+        if hidden and query.get("include_details", "").lower() == "false":
+            return [{k: None if k in hidden else v for k, v in obj.items()} for obj in results]
+        return results
 
     def cached_page(self, kind: Kind, query: Mapping[str, str], envelope: JsonObject) -> list[JsonObject]:
         """The application list's per-user cache (apps 433-441): without `superuser_full_list`
