@@ -174,9 +174,7 @@ class Api:
             *(self.renderer.render(kind, pk) for pk in self.store.values[kind.name]),
             *(self.renderer.as_base(kind, sub, pk) for sub in kind.lists_also for pk in self.store.values[sub]),
         ])
-        query = request.query_params
-        shown = [self.renderer.directory.with_query(kind, dict(obj), query) for obj in objects]
-        return self.page(shown, request, kind.path, kind)
+        return self.page(objects, request, kind.path, kind)
 
     async def retrieve(self, kind: Kind, request: Request, ident: str) -> Response:
         found = self.store.find(kind, ident)
@@ -605,13 +603,21 @@ class Api:
             return JSONResponse([BAD_JSON], 400)
         except InvalidPage:
             return detail(INVALID_PAGE, 404)
-        hidden = self.profile.apps.detail_fields.get(kind.name if kind else "", ())
-        if hidden and query.get("include_details", "").lower() == "false":
-            envelope["results"] = [{k: None if k in hidden else v for k, v in obj.items()}
-                                   for obj in envelope["results"]]
-        if kind is not None and kind.name in self.profile.apps.cached_lists:
-            envelope["results"] = self.cached_page(kind, query, envelope)
+        if kind is not None:
+            envelope["results"] = self.kind_page(kind, query, envelope)
         return JSONResponse({**envelope, **self.profile.extra_for(path)})
+
+    def kind_page(self, kind: Kind, query: Mapping[str, str], envelope: JsonObject) -> list[JsonObject]:
+        """A kind's page as the query shows it: the `include_*` switches, applied to the page's
+        objects only (the kept list is every object's, `rendered`), `?include_details=false`'s
+        nulls, or the cached page (`cached_page`)."""
+        if kind.name in self.profile.apps.cached_lists:
+            return self.cached_page(kind, query, envelope)
+        results = [self.renderer.directory.with_query(kind, dict(obj), query) for obj in envelope["results"]]
+        hidden = self.profile.apps.detail_fields.get(kind.name, ())
+        if hidden and query.get("include_details", "").lower() == "false":
+            return [{k: None if k in hidden else v for k, v in obj.items()} for obj in results]
+        return results
 
     def cached_page(self, kind: Kind, query: Mapping[str, str], envelope: JsonObject) -> list[JsonObject]:
         """The application list's per-user cache (apps 433-441): without `superuser_full_list`
@@ -658,12 +664,9 @@ class Api:
 
     def sort_value(self, obj: JsonObject, key: str) -> Json:
         """Sort keys that are no field of the object: a policy binding's target sorts by its
-        binding-model UUID in 2023 (flows 224); `written` by the object's last write."""
+        binding-model UUID in 2023 (flows 224)."""
         if key == "target_ptr":
             return self.store.target_sort_key(str(obj.get("target")))
-        pk = obj.get("pk")
-        if key == "written" and isinstance(pk, str | int):  # ties in table order, the last written last (56)
-            return self.store.written.get(pk, 0)
         return None
 
     async def found_with_body(self, kind: Kind, request: Request, ident: str) -> tuple[ObjectId, JsonObject] | Response:

@@ -37,7 +37,7 @@ class ListSpec:
     ordering: tuple[str, ...]
     last_written: bool = False
     """Ties (and an unordered list) come in the order the objects were last written, as a
-    Postgres table scan gives rows an update rewrote (directory 282, 366)."""
+    Postgres table scan gives rows an update rewrote (directory 56, 282, 366)."""
 
 
 @dataclass(frozen=True)
@@ -98,12 +98,12 @@ class Profile:
     used_by_set_null: str
     used_by_cascade: str
     used_by_labels: dict[str, JsonObject]
+    """Per kind, the `app` and `name` template of its `used_by` entries where its path does not
+    give them (a 2026 brand lives in authentik_brands and is named `Brand <domain>`, directory 231)."""
     used_by_unlisted: frozenset[str]
     """`<kind>.<field>` references that `used_by` leaves out (SET_DEFAULT: an application's provider)."""
     current_brand: JsonObject
     """`/core/brands/current/` (2023 tenants): `of` the kind, `path`, the recorded `body` (directory 09)."""
-    """Per kind, the `app` and `name` template of its `used_by` entries where its path does not
-    give them (a 2026 brand lives in authentik_brands and is named `Brand <domain>`, directory 231)."""
     rbac: JsonObject
     """How roles and their permissions answer (`rbac.py`, `roles.py`; directory 162-196)."""
     nested_writes: dict[str, NestedWrite]
@@ -284,24 +284,23 @@ class AppAnswers:
     saml_metadata_by_app: bool
     """2026 links a SAML provider's metadata under its application once it has one (396)."""
     outpost_defaults: JsonObject
+    """`/outposts/instances/default_settings/`, `authentik_host` being the server's address (20)."""
     backchannel_kinds: tuple[str, ...]
+    """The kinds `/providers/all/?backchannel=true` lists (apps 374)."""
     cached_lists: tuple[str, ...]
+    """Kinds whose list is served from a cache that ignores filters (applications, 433-436)."""
     unlicensed_targets: tuple[str, ...]
+    """Families whose kinds are written without a licence although their type says
+    `requires_enterprise` (the Google Workspace and Entra mappings, apps 101, 107)."""
     owned_lists: dict[str, tuple[str, ...]]
+    """Per kind, lists whose objects belong to it alone and go with it (backchannel providers)."""
     actions: tuple[JsonObject, ...]
+    """Read-only actions answered with a fixed body: `{"of": kind or family, "action", "body"}`."""
     detail_fields: dict[str, tuple[str, ...]]
     """Per kind, the fields a list with `?include_details=false` nulls (2023 key pairs, 17, 37)."""
     stale_answers: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per kind, expansions an update's answer shows as they were before the write (the field
     they expand, unless the write sets it): 2026 `provider_obj` (apps 405)."""
-    """Read-only actions answered with a fixed body: `{"of": kind or family, "action", "body"}`."""
-    """Per kind, lists whose objects belong to it alone and go with it (backchannel providers)."""
-    """Families whose kinds are written without a licence although their type says
-    `requires_enterprise` (the Google Workspace and Entra mappings, apps 101, 107)."""
-    """Kinds whose list is served from a cache that ignores filters (applications, 433-436)."""
-    """The kinds `/providers/all/?backchannel=true` lists (apps 374)."""
-    """`/outposts/instances/default_settings/`, `authentik_host` being the server's address (20)."""
-
 
 def app_answers(raw: JsonObject) -> AppAnswers:
     return AppAnswers(backchannel_absent=bool(raw.get("backchannel_absent_when_unassigned")),

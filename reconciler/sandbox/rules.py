@@ -35,6 +35,11 @@ class Rules:
     profile: Profile
     enterprise: bool
 
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The lifecycle rules' checks (content types, reviewers, grace periods)."""
+        return Lifecycle(self.store, self.profile)
+
     # -- validate_<field> -----------------------------------------------------------------------
     def field_error(self, kind: Kind, name: str, value: Any, body: Mapping[str, Json],
                     instance: ObjectId | None) -> str | None:
@@ -201,7 +206,7 @@ class Rules:
         if rule.rule == "fails_without":
             return rule.fields[0] in body and any(name not in body for name in rule.fields[1:])
         if rule.rule == "content_type":
-            return rule.fields[0] in body and not Lifecycle(self.store, self.profile).known(body[rule.fields[0]])
+            return rule.fields[0] in body and not self.lifecycle.known(body[rule.fields[0]])
         return False
 
     # -- validate() -----------------------------------------------------------------------------
@@ -389,13 +394,9 @@ BODY_CHECKS: dict[str, BodyCheck] = {
     "kinds_for": Rules.kinds_for,
     "fixed_when": Rules.fixed_when,
     "enterprise_value": Rules.enterprise_value,
-    "object_exists": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).object_missing(
-        rule, attrs, instance),
-    "needs_reviewer": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).no_reviewer(
-        rule, attrs, instance),
-    "not_longer": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).grace_too_long(
-        rule, attrs, instance),
-    "type_wide": lambda rules, kind, rule, attrs, instance: Lifecycle(rules.store, rules.profile).second_type_wide(
-        rule, attrs, instance),
+    "object_exists": lambda rules, kind, rule, attrs, instance: rules.lifecycle.object_missing(rule, attrs, instance),
+    "needs_reviewer": lambda rules, kind, rule, attrs, instance: rules.lifecycle.no_reviewer(rule, attrs, instance),
+    "not_longer": lambda rules, kind, rule, attrs, instance: rules.lifecycle.grace_too_long(rule, attrs, instance),
+    "type_wide": lambda rules, kind, rule, attrs, instance: rules.lifecycle.second_type_wide(rule, attrs, instance),
 }
 """validate() checks reporting (field, message), by rule name (a dispatch table)."""

@@ -34,12 +34,12 @@ class Store:
         self.opaque: dict[str, tuple[str, int]] = {}
         self._reference_fields: dict[str, list[tuple[Kind, list[Field]]]] = {}
         self.generation = 0
+        """Counts writes, so what is rendered from the objects can be kept until one: every write
+        goes through a method here (`insert`, `update`, `hold`, `delete`, `add_listed`)."""
         self.written: dict[ObjectId, int] = {}
         """The `generation` of each object's last write: PostgreSQL keeps a small table's rows in
         this order (an UPDATE writes the row's new version last), which reads without an ORDER BY
         show (`written_order`; directory 415, 434)."""
-        """Counts writes, so what is rendered from the objects can be kept until one: every write
-        goes through a method here (`insert`, `update`, `hold`, `delete`, `add_listed`)."""
         self._indexes: dict[tuple[str, str], dict[Json, list[Json]]] | None = None
         """Reference look-ups indexed while `reading()`: None outside, where they scan."""
         self.last_int = 0
@@ -120,7 +120,6 @@ class Store:
         self.written[pk] = self.generation
         self.values[kind.name][pk] = values
         self.kind_of[pk] = kind.name
-        self.written[pk] = self.generation
         self.held[pk] = dict(held or {})
         if PTR_ID in kind.read_only and PTR_ID not in self.held[pk]:
             self.held[pk][PTR_ID] = self.new_id()
@@ -129,7 +128,6 @@ class Store:
         self.generation += 1
         self.written[pk] = self.generation
         self.values[kind.name][pk].update(values)
-        self.written[pk] = self.generation
 
     def hold(self, pk: ObjectId, key: str, value: Json) -> None:
         """Set a value the server holds itself (a 2023 flow's background)."""
