@@ -69,17 +69,23 @@ class Computed:
         return NOT_COMPUTED if method is None else method(kind, pk, values)
 
     # -- providers ------------------------------------------------------------------------------
-    def applications(self) -> dict[ObjectId, JsonObject]:
-        kind = self.model.kinds.get(APPLICATION)
-        return self.store.values[kind.name] if kind else {}
+    def application(self, pk: ObjectId, *, backchannel: bool = False) -> JsonObject | None:
+        """The application whose `provider` is this one, or (`backchannel`) the first whose
+        `backchannel_providers` hold it: the store's reference look-ups, indexed while a list
+        renders (every rendered provider asks)."""
+        if APPLICATION not in self.model.kinds:
+            return None
+        if not backchannel:
+            found = self.store.referring(APPLICATION, "provider", pk)
+            return found[0][1] if found else None
+        return next((self.store.values[APPLICATION][app] for kind, app, field in self.store.referrers("provider", pk)
+                     if kind.name == APPLICATION and field.name == "backchannel_providers"), None)
 
     def assigned(self, pk: ObjectId, key: str) -> Any:
         """`assigned_application_*`: the application whose `provider` this is (apps 388);
         `assigned_backchannel_application_*`: one whose `backchannel_providers` hold it (401)."""
         backchannel = key.startswith("assigned_backchannel_")
-        app = next((values for values in self.applications().values()
-                    if (pk in (values.get("backchannel_providers") or []) if backchannel
-                        else values.get("provider") == pk)), None)
+        app = self.application(pk, backchannel=backchannel)
         if app is None:
             return ABSENT if backchannel and self.profile.apps.backchannel_absent else None
         return app.get(key.rsplit("_", 1)[1])
@@ -89,8 +95,9 @@ class Computed:
         outpost = self.model.kinds.get(OUTPOST)
         if outpost is None:
             return []
-        return [f"Outpost {other['name']}" for other in self.store.values[outpost.name].values()
-                if pk in (other.get("providers") or [])]
+        return [f"Outpost {self.store.values[outpost.name][other]['name']}"
+                for kind, other, field in self.store.referrers("provider", pk)
+                if kind.name == outpost.name and field.name == "providers"]
 
     def _client_id(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         """A proxy provider's read-only client id, drawn on create (apps 277)."""
@@ -124,8 +131,8 @@ class Computed:
 
     # -- SAML providers: absolute URLs of this server (apps 245, 396) ---------------------------
     def application_slug(self, pk: ObjectId) -> str | None:
-        return next((str(values.get("slug")) for values in self.applications().values()
-                     if values.get("provider") == pk), None)
+        app = self.application(pk)
+        return None if app is None else str(app.get("slug"))
 
     def _url_download_metadata(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
         slug = self.application_slug(pk)
