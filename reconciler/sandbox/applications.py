@@ -9,6 +9,7 @@ import secrets
 import string
 from contextvars import ContextVar
 from datetime import UTC
+from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import urlparse, urlunparse
 
@@ -212,12 +213,7 @@ class Computed:
     # -- certificate key pairs ------------------------------------------------------------------
     def certificate(self, pk: ObjectId, values: JsonObject) -> x509.Certificate | None:
         pem = values.get("certificate_data")
-        if not isinstance(pem, str):
-            return None
-        try:
-            return x509.load_pem_x509_certificate(pem.encode())
-        except ValueError:
-            return None
+        return parsed_certificate(pem) if isinstance(pem, str) else None
 
     def from_pem(self, pk: ObjectId, values: JsonObject, key: str) -> Json:
         """A key pair's value read from its PEM, or what the seed showed for one without it (the
@@ -265,6 +261,16 @@ class Computed:
 
     def _managed(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         return self.store.held.get(pk, {}).get("managed")
+
+
+@lru_cache(maxsize=1024)
+def parsed_certificate(pem: str) -> x509.Certificate | None:
+    """A PEM parsed once: a rendered key pair reads five values from it (fingerprints, expiry,
+    subject, key type)."""
+    try:
+        return x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        return None
 
 
 def redirect_origin(redirect_uris: Json) -> str | None:
