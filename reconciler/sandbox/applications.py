@@ -14,7 +14,7 @@ from typing import Any, Final
 from urllib.parse import urlparse, urlunparse
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from reconciler.model.kinds import ApiModel, Kind
@@ -293,7 +293,3 @@ def certificate_value(cert: x509.Certificate, key: str) -> Json:
 
 def colons(hexdigest: str) -> str:
     return ":".join(hexdigest[index:index + 2] for index in range(0, len(hexdigest), 2))
-
-
-def pem_of(cert: x509.Certificate) -> str:
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
