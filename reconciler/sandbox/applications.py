@@ -9,11 +9,12 @@ import secrets
 import string
 from contextvars import ContextVar
 from datetime import UTC
+from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import urlparse, urlunparse
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from reconciler.model.kinds import ApiModel, Kind
@@ -69,17 +70,23 @@ class Computed:
         return NOT_COMPUTED if method is None else method(kind, pk, values)
 
     # -- providers ------------------------------------------------------------------------------
-    def applications(self) -> dict[ObjectId, JsonObject]:
-        kind = self.model.kinds.get(APPLICATION)
-        return self.store.values[kind.name] if kind else {}
+    def application(self, pk: ObjectId, *, backchannel: bool = False) -> JsonObject | None:
+        """The application whose `provider` is this one, or (`backchannel`) the first whose
+        `backchannel_providers` hold it: the store's reference look-ups, indexed while a list
+        renders (every rendered provider asks)."""
+        if APPLICATION not in self.model.kinds:
+            return None
+        if not backchannel:
+            found = self.store.referring(APPLICATION, "provider", pk)
+            return found[0][1] if found else None
+        return next((self.store.values[APPLICATION][app] for kind, app, field in self.store.referrers("provider", pk)
+                     if kind.name == APPLICATION and field.name == "backchannel_providers"), None)
 
     def assigned(self, pk: ObjectId, key: str) -> Any:
         """`assigned_application_*`: the application whose `provider` this is (apps 388);
         `assigned_backchannel_application_*`: one whose `backchannel_providers` hold it (401)."""
         backchannel = key.startswith("assigned_backchannel_")
-        app = next((values for values in self.applications().values()
-                    if (pk in (values.get("backchannel_providers") or []) if backchannel
-                        else values.get("provider") == pk)), None)
+        app = self.application(pk, backchannel=backchannel)
         if app is None:
             return ABSENT if backchannel and self.profile.apps.backchannel_absent else None
         return app.get(key.rsplit("_", 1)[1])
@@ -89,8 +96,9 @@ class Computed:
         outpost = self.model.kinds.get(OUTPOST)
         if outpost is None:
             return []
-        return [f"Outpost {other['name']}" for other in self.store.values[outpost.name].values()
-                if pk in (other.get("providers") or [])]
+        return [f"Outpost {self.store.values[outpost.name][other]['name']}"
+                for kind, other, field in self.store.referrers("provider", pk)
+                if kind.name == outpost.name and field.name == "providers"]
 
     def _client_id(self, kind: Kind, pk: ObjectId, values: JsonObject) -> Json:
         """A proxy provider's read-only client id, drawn on create (apps 277)."""
@@ -124,8 +132,8 @@ class Computed:
 
     # -- SAML providers: absolute URLs of this server (apps 245, 396) ---------------------------
     def application_slug(self, pk: ObjectId) -> str | None:
-        return next((str(values.get("slug")) for values in self.applications().values()
-                     if values.get("provider") == pk), None)
+        app = self.application(pk)
+        return None if app is None else str(app.get("slug"))
 
     def _url_download_metadata(self, kind: Kind, pk: ObjectId, values: JsonObject) -> str:
         slug = self.application_slug(pk)
@@ -205,12 +213,7 @@ class Computed:
     # -- certificate key pairs ------------------------------------------------------------------
     def certificate(self, pk: ObjectId, values: JsonObject) -> x509.Certificate | None:
         pem = values.get("certificate_data")
-        if not isinstance(pem, str):
-            return None
-        try:
-            return x509.load_pem_x509_certificate(pem.encode())
-        except ValueError:
-            return None
+        return parsed_certificate(pem) if isinstance(pem, str) else None
 
     def from_pem(self, pk: ObjectId, values: JsonObject, key: str) -> Json:
         """A key pair's value read from its PEM, or what the seed showed for one without it (the
@@ -260,6 +263,16 @@ class Computed:
         return self.store.held.get(pk, {}).get("managed")
 
 
+@lru_cache(maxsize=1024)
+def parsed_certificate(pem: str) -> x509.Certificate | None:
+    """A PEM parsed once: a rendered key pair reads five values from it (fingerprints, expiry,
+    subject, key type)."""
+    try:
+        return x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        return None
+
+
 def redirect_origin(redirect_uris: Json) -> str | None:
     """An OAuth2 provider's launch URL: its first redirect URI without the path (lab, 2026:
     `https://as.example.test/cb` gives `https://as.example.test`); 2023 keeps them as lines."""
@@ -280,7 +293,3 @@ def certificate_value(cert: x509.Certificate, key: str) -> Json:
 
 def colons(hexdigest: str) -> str:
     return ":".join(hexdigest[index:index + 2] for index in range(0, len(hexdigest), 2))
-
-
-def pem_of(cert: x509.Certificate) -> str:
-    return cert.public_bytes(serialization.Encoding.PEM).decode()

@@ -10,6 +10,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from .applications import parsed_certificate
+
 KEY_PAIRS = "/crypto/certificatekeypairs/"
 RSA_BITS = 2048
 REQUIRED = "This field is required."
@@ -56,11 +58,8 @@ def generate_errors(body: dict[str, object], algs: tuple[str, ...]) -> dict[str,
 def pem_error(certificate: object, key: object) -> dict[str, list[str]]:
     """The import errors of a key pair's PEMs (apps 51, 52, 66): unreadable values only."""
     errors: dict[str, list[str]] = {}
-    if isinstance(certificate, str):
-        try:
-            x509.load_pem_x509_certificate(certificate.encode())
-        except ValueError:
-            errors["certificate_data"] = ["Unable to load certificate."]
+    if isinstance(certificate, str) and parsed_certificate(certificate) is None:
+        errors["certificate_data"] = ["Unable to load certificate."]
     if isinstance(key, str) and key:
         try:
             serialization.load_pem_private_key(key.encode(), password=None)

@@ -131,8 +131,7 @@ class Directory:
         held[LINKS] = {parent: links.get(parent, self.store.generation) for parent in parents}
 
     def children(self, group: str) -> list[str]:
-        linked = [(self.link_order(str(other), group), str(other)) for other, held in self.store.values[GROUP].items()
-                  if group in (held.get(PARENTS) or [])]
+        linked = [(self.link_order(str(other), group), str(other)) for other in self.referring(group, GROUP, PARENTS)]
         return [other for _, other in sorted(linked, key=lambda item: item[0])]
 
     def link_order(self, child: str, parent: str) -> int:
@@ -172,8 +171,14 @@ class Directory:
     def members(self, group: str) -> list[int]:
         """A group's members as the database reads them: in the order their membership rows were
         made (2023 120: [32, 31], 2026 120: [52, 53], both for users [a, b]; 2026 135 after 123)."""
-        found = [int(pk) for pk, values in self.store.values[USER].items() if group in (values.get(MEMBERSHIP) or [])]
+        found = [int(pk) for pk in self.referring(group, USER, MEMBERSHIP)]
         return sorted(found, key=lambda user: self.link_of(user, group))
+
+    def referring(self, group: str, kind_name: str, field_name: str) -> list[ObjectId]:
+        """The objects of a kind whose list field names the group, in insertion order: the store's
+        `referrers`, indexed while a list renders (every group shows its members and children)."""
+        return [pk for kind, pk, field in self.store.referrers(GROUP, group)
+                if kind.name == kind_name and field.name == field_name]
 
     def member_linked(self, user: ObjectId, groups: list[str]) -> None:
         """Number the user's new membership rows; the rows of groups it is no member of go."""

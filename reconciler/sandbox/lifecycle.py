@@ -31,9 +31,13 @@ class Lifecycle:
     def known(self, content_type: Json) -> bool:
         """A content type of the install: any model of the permission catalogue, not only the
         three the spec offers (470 takes Telegram sources; an unknown one fails the server, 475)."""
+        return self.catalogue_row(content_type) is not None
+
+    def catalogue_row(self, content_type: Json) -> JsonObject | None:
+        """The first catalogue row of the content type's model (`app_label.model`)."""
         app_label, _, model = str(content_type).partition(".")
-        return any(row.get("app_label") == app_label and row.get("model") == model
-                   for row in self.store.lists.get(CATALOGUE, []))
+        return next((row for row in self.store.lists.get(CATALOGUE, [])
+                     if row.get("app_label") == app_label and row.get("model") == model), None)
 
     def objects_of(self, content_type: Json) -> tuple[Kind | None, Mapping[str, Any]]:
         """The kind holding a content type's objects (the profile names it, else the kind whose
@@ -54,10 +58,8 @@ class Lifecycle:
     def verbose(self, content_type: Json, plural: bool) -> str:
         """The model's verbose name (the catalogue's `model_verbose`), plural as its kind's
         constants give it or Django's default (name + "s": 470 `Telegram Sources`)."""
-        app_label, _, model = str(content_type).partition(".")
-        row = next((row for row in self.store.lists.get(CATALOGUE, [])
-                    if row.get("app_label") == app_label and row.get("model") == model), {})
-        name = str(row.get("model_verbose", model))
+        row = self.catalogue_row(content_type) or {}
+        name = str(row.get("model_verbose", str(content_type).partition(".")[2]))
         if not plural:
             return name
         kind, _ = self.objects_of(content_type)
