@@ -664,9 +664,12 @@ class Api:
 
     def sort_value(self, obj: JsonObject, key: str) -> Json:
         """Sort keys that are no field of the object: a policy binding's target sorts by its
-        binding-model UUID in 2023 (flows 224)."""
+        binding-model UUID in 2023 (flows 224); `written` by the object's last write."""
         if key == "target_ptr":
             return self.store.target_sort_key(str(obj.get("target")))
+        pk = obj.get("pk")
+        if key == "written" and isinstance(pk, str | int):  # ties in table order, the last written last (56)
+            return self.store.written.get(pk, 0)
         return None
 
     async def found_with_body(self, kind: Kind, request: Request, ident: str) -> tuple[ObjectId, JsonObject] | Response:

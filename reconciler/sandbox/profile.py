@@ -37,7 +37,7 @@ class ListSpec:
     ordering: tuple[str, ...]
     last_written: bool = False
     """Ties (and an unordered list) come in the order the objects were last written, as a
-    Postgres table scan gives rows an update rewrote (directory 56, 282, 366)."""
+    Postgres table scan gives rows an update rewrote (directory 282, 366)."""
 
 
 @dataclass(frozen=True)
