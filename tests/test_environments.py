@@ -126,13 +126,19 @@ def test_a_variable_may_name_a_secret_which_stays_secret(tmp_path: Path, config:
     assert "duo-secret-ds21" not in result.output
 
 
+LAUGHS = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9))
+"""A "billion laughs" variables file: 10^9 values once its aliases are built (it hung the plan)."""
+
+
 @pytest.mark.parametrize("text, message", [
     ("- a\n", "vars.yaml:1:1: a variables file must be a mapping of names to values"),
     ("when: 2024-01-01\n", "vars.yaml:1:7: variable 'when': not a JSON value (quote dates; no .inf, .nan or binary)"),
     ("a: 1\na: 2\n", "vars.yaml:2:1: duplicate variable 'a'"),
     ("1st: x\n", "vars.yaml:1:1: a variable's name is letters, digits, '_', '.' and '-', starting with a letter"),
     ("a: [1\n", "vars.yaml:2:1: invalid YAML: did not find expected ',' or ']'"),
-], ids=["not-a-mapping", "date", "duplicate", "bad-name", "bad-yaml"])
+    (LAUGHS, "vars.yaml:5:45: invalid YAML: the aliases expand to more than 100,000 values"),
+], ids=["not-a-mapping", "date", "duplicate", "bad-name", "bad-yaml", "billion-laughs"])
 def test_a_broken_variables_file_is_one_message_at_its_place(tmp_path: Path, config: Path, text: str,
                                                              message: str) -> None:
     write_manifest(config, [{"kind": "deny", "name": "ds21-deny"}])

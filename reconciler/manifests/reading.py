@@ -22,7 +22,7 @@ from reconciler.repo import named_path, repository_root
 from reconciler.values import JsonObject
 
 __all__ = ["Manifests", "RawObject", "Section", "Position", "discover", "named_path", "load_manifests",
-           "MAX_FILE_BYTES", "MAX_DEPTH", "MAX_ALIAS_NODES"]
+           "MAX_FILE_BYTES", "MAX_DEPTH", "MAX_ALIAS_NODES", "alias_problem"]
 
 # Named for what it reports, not the module: the name shows in the CLI's log lines and users'
 # log filters, and stays when modules move.
@@ -393,7 +393,7 @@ def _read_text(path: Path, file: str, problems: list[Problem]) -> tuple[bytes, s
     return data, text
 
 
-def _check_aliases(text: str) -> Problem | None:
+def alias_problem(text: str) -> Problem | None:
     """The alias where the aliases of `text` expand past `MAX_ALIAS_NODES` values (a "billion
     laughs" file), or one inside what it names, from the event stream: counted, never built."""
     sizes: dict[str, int] = {}  # anchor -> values it expands to, in this document
@@ -460,7 +460,7 @@ def _load_file(path: Path, problems: list[Problem], digest: Any, sections: list[
     except _TooManyValues as exc:
         del problems[problems_before:], sections[sections_before:]  # only this problem for this file
         # Rare: read the events once more to name the alias (the built nodes only know anchors).
-        found = _check_aliases(text)
+        found = alias_problem(text)
         problems.append(replace(found, file=file) if found is not None else
                         Problem(file, 0, 0, f"invalid YAML: {exc}"))
         return []

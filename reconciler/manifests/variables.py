@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from reconciler.errors import ManifestError, Problem, ReconcilerError
-from reconciler.manifests.reading import LOADER, MAX_FILE_BYTES, KeyPath, Manifests, RawObject
+from reconciler.manifests.reading import LOADER, MAX_FILE_BYTES, KeyPath, Manifests, RawObject, alias_problem
 from reconciler.repo import folders_up
 from reconciler.values import Json, JsonObject
 
@@ -57,6 +57,9 @@ def load_variables(path: Path) -> Variables:
         mark = getattr(exc, "problem_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
         raise ManifestError([Problem(file, line, column, f"invalid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+    aliased = alias_problem(text)  # a "billion laughs" file would expand past any memory when its values are built
+    if aliased is not None:
+        raise ManifestError([replace(aliased, file=file)])
     return Variables(_values(node, file), file)
 
 
